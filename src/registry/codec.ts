@@ -1,0 +1,169 @@
+import { RegistryError } from './errors.js';
+import { checkArray } from './validation.js';
+import type { Listener, RegistryEvents } from './events.js';
+import type { Milliseconds } from './clock.js';
+import type {
+  DeleteOptions,
+  OperationOptions,
+  Registry,
+  RegistryRecord,
+  ScanOptions,
+  SetEntry,
+  SetOptions,
+} from './registry.js';
+
+/** Turns values of type `V` into bytes and back. */
+export interface Codec<V> {
+  /** A short name for messages, e.g. `json`. */
+  readonly name: string;
+  /** Throws a `RegistryError` with code `INVALID_VALUE` for a value it cannot encode. */
+  encode(value: V): Uint8Array;
+  /** Throws on bytes it cannot decode; the registry reports that as `CODEC_ERROR`. */
+  decode(bytes: Uint8Array): V;
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder('utf-8', { fatal: true });
+
+/** JSON text in UTF-8. Values must survive `JSON.stringify` (no `undefined`, no cycles, no BigInt). */
+export const jsonCodec: Codec<unknown> = Object.freeze({
+  name: 'json',
+  encode(value: unknown): Uint8Array {
+    let text: string | undefined;
+    try {
+      text = JSON.stringify(value);
+    } catch (cause) {
+      throw RegistryError.invalidValue(`not JSON-serializable: ${(cause as Error).message}`, { cause });
+    }
+    if (text === undefined) throw RegistryError.invalidValue(`not JSON-serializable: ${typeof value}`);
+    return encoder.encode(text);
+  },
+  decode: (bytes: Uint8Array): unknown => JSON.parse(decoder.decode(bytes)),
+});
+
+/** UTF-8 strings. */
+export const stringCodec: Codec<string> = Object.freeze({
+  name: 'string',
+  encode(value: string): Uint8Array {
+    if (typeof value !== 'string') throw RegistryError.invalidValue(`expected a string, got ${typeof value}`);
+    return encoder.encode(value);
+  },
+  decode: (bytes: Uint8Array): string => decoder.decode(bytes),
+});
+
+/** Raw bytes, passed through unchanged. */
+export const bytesCodec: Codec<Uint8Array> = Object.freeze({
+  name: 'bytes',
+  encode(value: Uint8Array): Uint8Array {
+    if (!(value instanceof Uint8Array)) throw RegistryError.invalidValue('expected a Uint8Array');
+    return value;
+  },
+  decode: (bytes: Uint8Array): Uint8Array => bytes,
+});
+
+/**
+ * A typed view of a byte registry: values are encoded with `codec` on the way in and decoded on
+ * the way out. Everything else, events included, is the backend's.
+ *
+ * @example
+ * const users = new CodecRegistry<User>(new MemoryRegistry(), jsonCodec as Codec<User>);
+ */
+export class CodecRegistry<V> implements Registry<V> {
+  readonly #backend: Registry<Uint8Array>;
+  readonly #codec: Codec<V>;
+
+  constructor(backend: Registry<Uint8Array>, codec: Codec<V>) {
+    this.#backend = backend;
+    this.#codec = codec;
+  }
+
+  /** The byte registry underneath. */
+  get backend(): Registry<Uint8Array> {
+    return this.#backend;
+  }
+
+  async get(key: string, options?: OperationOptions): Promise<RegistryRecord<V> | undefined> {
+    const record = await this.#backend.get(key, options);
+    return record === undefined ? undefined : this.#decode(record);
+  }
+
+  has(key: string, options?: OperationOptions): Promise<boolean> {
+    return this.#backend.has(key, options);
+  }
+
+  async set(key: string, value: V, options?: SetOptions): Promise<RegistryRecord<V>> {
+    const record = await this.#backend.set(key, this.#encode(key, value), options);
+    return { ...record, value };
+  }
+
+  delete(key: string, options?: DeleteOptions): Promise<boolean> {
+    return this.#backend.delete(key, options);
+  }
+
+  touch(key: string, ttlMs: Milliseconds, options?: OperationOptions): Promise<boolean> {
+    return this.#backend.touch(key, ttlMs, options);
+  }
+
+  async getMany(keys: readonly string[], options?: OperationOptions): Promise<(RegistryRecord<V> | undefined)[]> {
+    const records = await this.#backend.getMany(keys, options);
+    return records.map((r) => (r === undefined ? undefined : this.#decode(r)));
+  }
+
+  async setMany(entries: readonly SetEntry<V>[], options?: OperationOptions): Promise<RegistryRecord<V>[]> {
+    checkArray('entries', entries);
+    const encoded = entries.map((e) => ({ ...e, value: this.#encode(e.key, e.value) }));
+    const records = await this.#backend.setMany(encoded, options);
+    return records.map((r, i) => ({ ...r, value: (entries[i] as SetEntry<V>).value }));
+  }
+
+  deleteMany(keys: readonly string[], options?: OperationOptions): Promise<number> {
+    return this.#backend.deleteMany(keys, options);
+  }
+
+  async *scan(options?: ScanOptions): AsyncIterableIterator<RegistryRecord<V>> {
+    for await (const record of this.#backend.scan(options)) yield this.#decode(record);
+  }
+
+  size(options?: OperationOptions): Promise<number> {
+    return this.#backend.size(options);
+  }
+
+  clear(options?: OperationOptions): Promise<void> {
+    return this.#backend.clear(options);
+  }
+
+  close(options?: OperationOptions): Promise<void> {
+    return this.#backend.close(options);
+  }
+
+  on<E extends keyof RegistryEvents>(event: E, listener: Listener<RegistryEvents[E]>): this {
+    this.#backend.on(event, listener);
+    return this;
+  }
+
+  off<E extends keyof RegistryEvents>(event: E, listener: Listener<RegistryEvents[E]>): this {
+    this.#backend.off(event, listener);
+    return this;
+  }
+
+  #encode(key: string, value: V): Uint8Array {
+    try {
+      return this.#codec.encode(value);
+    } catch (cause) {
+      if (cause instanceof RegistryError) {
+        throw new RegistryError(cause.code, cause.message, { key, cause: cause.cause });
+      }
+      throw RegistryError.invalidValue(`${this.#codec.name} codec cannot encode: ${String(cause)}`, { key, cause });
+    }
+  }
+
+  #decode(record: RegistryRecord<Uint8Array>): RegistryRecord<V> {
+    let value: V;
+    try {
+      value = this.#codec.decode(record.value);
+    } catch (cause) {
+      throw RegistryError.codec(`${this.#codec.name} codec cannot decode the value of "${record.key}"`, record.key, cause);
+    }
+    return { ...record, value };
+  }
+}

@@ -1,0 +1,122 @@
+/**
+ * Every failure of a registry operation, named by a stable string code.
+ *
+ * - `INVALID_KEY`: the key is not a non-empty, well-formed string within `maxKeyBytes`.
+ * - `INVALID_VALUE`: the value is not of the accepted type, or the codec cannot encode it.
+ * - `INVALID_TTL`: a TTL that is not a positive safe integer number of milliseconds.
+ * - `INVALID_OPTION`: a constructor or call option out of its documented range.
+ * - `VALUE_TOO_LARGE`: the value is larger than `maxValueBytes`.
+ * - `CAPACITY_EXCEEDED`: the write can never fit the configured capacity.
+ * - `VERSION_CONFLICT`: an `ifVersion` condition did not hold.
+ * - `CODEC_ERROR`: stored bytes could not be decoded by the codec.
+ * - `BACKEND_UNAVAILABLE`: the backend cannot be reached.
+ * - `TIMEOUT`: the backend did not answer within the deadline.
+ * - `CLOSED`: the registry was closed.
+ */
+export type RegistryErrorCode =
+  | 'INVALID_KEY'
+  | 'INVALID_VALUE'
+  | 'INVALID_TTL'
+  | 'INVALID_OPTION'
+  | 'VALUE_TOO_LARGE'
+  | 'CAPACITY_EXCEEDED'
+  | 'VERSION_CONFLICT'
+  | 'CODEC_ERROR'
+  | 'BACKEND_UNAVAILABLE'
+  | 'TIMEOUT'
+  | 'CLOSED';
+
+/** Extra facts attached to a {@link RegistryError}, where they apply. */
+export interface RegistryErrorDetails {
+  /** The key the operation was about. */
+  readonly key?: string;
+  /** For `VERSION_CONFLICT`: the version the caller required. */
+  readonly expectedVersion?: number;
+  /** For `VERSION_CONFLICT`: the version actually stored (0 when absent). */
+  readonly actualVersion?: number;
+  /** The underlying error, if any. */
+  readonly cause?: unknown;
+}
+
+/** The one error class of the registry domain. Check `code`, never the message. */
+export class RegistryError extends Error {
+  override readonly name = 'RegistryError';
+  readonly code: RegistryErrorCode;
+  readonly key: string | undefined;
+  readonly expectedVersion: number | undefined;
+  readonly actualVersion: number | undefined;
+
+  constructor(code: RegistryErrorCode, message: string, details: RegistryErrorDetails = {}) {
+    super(message, details.cause === undefined ? undefined : { cause: details.cause });
+    this.code = code;
+    this.key = details.key;
+    this.expectedVersion = details.expectedVersion;
+    this.actualVersion = details.actualVersion;
+  }
+
+  static invalidKey(reason: string, key?: string): RegistryError {
+    return new RegistryError('INVALID_KEY', `invalid key: ${reason}`, key === undefined ? {} : { key });
+  }
+
+  static invalidValue(reason: string, details: RegistryErrorDetails = {}): RegistryError {
+    return new RegistryError('INVALID_VALUE', `invalid value: ${reason}`, details);
+  }
+
+  static invalidTtl(name: string, value: unknown): RegistryError {
+    return new RegistryError(
+      'INVALID_TTL',
+      `${name} must be a positive safe integer number of milliseconds (got ${describe(value)})`,
+    );
+  }
+
+  static invalidOption(message: string): RegistryError {
+    return new RegistryError('INVALID_OPTION', message);
+  }
+
+  static valueTooLarge(key: string, bytes: number, limit: number): RegistryError {
+    return new RegistryError('VALUE_TOO_LARGE', `value of ${bytes} bytes exceeds maxValueBytes ${limit}`, { key });
+  }
+
+  static capacityExceeded(message: string, key?: string): RegistryError {
+    return new RegistryError('CAPACITY_EXCEEDED', message, key === undefined ? {} : { key });
+  }
+
+  static versionConflict(key: string, expectedVersion: number, actualVersion: number): RegistryError {
+    return new RegistryError(
+      'VERSION_CONFLICT',
+      `version conflict on "${key}": expected ${expectedVersion}, found ${actualVersion}`,
+      { key, expectedVersion, actualVersion },
+    );
+  }
+
+  static codec(message: string, key: string, cause?: unknown): RegistryError {
+    return new RegistryError('CODEC_ERROR', message, { key, cause });
+  }
+
+  static unavailable(message: string, cause?: unknown): RegistryError {
+    return new RegistryError('BACKEND_UNAVAILABLE', message, { cause });
+  }
+
+  static timeout(message: string, cause?: unknown): RegistryError {
+    return new RegistryError('TIMEOUT', message, { cause });
+  }
+
+  static closed(): RegistryError {
+    return new RegistryError('CLOSED', 'the registry is closed');
+  }
+}
+
+/** Is `error` a {@link RegistryError}, optionally with the given code? */
+export function isRegistryError(error: unknown, code?: RegistryErrorCode): error is RegistryError {
+  return error instanceof RegistryError && (code === undefined || error.code === code);
+}
+
+/** A short, safe rendering of a bad input value for error messages. */
+export function describe(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
+  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return String(value);
+  if (value === null) return 'null';
+  if (value === undefined) return 'undefined';
+  if (value instanceof Uint8Array) return `${value.constructor.name}(${value.byteLength})`;
+  return typeof value === 'object' ? (value.constructor?.name ?? 'object') : typeof value;
+}

@@ -1,0 +1,19 @@
+export type { Clock, Milliseconds, Timer } from './clock.js';
+export { systemClock } from './clock.js';
+export type { RegistryErrorCode, RegistryErrorDetails } from './errors.js';
+export { isRegistryError, RegistryError } from './errors.js';
+export type { Listener, RecordRemovedEvent, RecordSetEvent, RegistryEvents, RemovalReason } from './events.js';
+export { Emitter } from './events.js';
+export type {
+  DeleteOptions,
+  OperationOptions,
+  Registry,
+  RegistryRecord,
+  ScanOptions,
+  SetEntry,
+  SetOptions,
+} from './registry.js';
+export type { Codec } from './codec.js';
+export { bytesCodec, CodecRegistry, jsonCodec, stringCodec } from './codec.js';
+export type { MemoryRegistryDeps, MemoryRegistryOptions, MemoryRegistryStats } from './memory.js';
+export { DEFAULT_MEMORY_REGISTRY_OPTIONS, MemoryRegistry } from './memory.js';

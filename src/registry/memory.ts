@@ -1,0 +1,435 @@
+import { LRUCache } from 'lru-cache';
+import { type Clock, type Milliseconds, systemClock, type Timer } from './clock.js';
+import { RegistryError } from './errors.js';
+import { Emitter, type RegistryEvents, type RemovalReason } from './events.js';
+import { RecordSlots } from './record-slots.js';
+import type {
+  DeleteOptions,
+  OperationOptions,
+  Registry,
+  RegistryRecord,
+  ScanOptions,
+  SetEntry,
+  SetOptions,
+} from './registry.js';
+import {
+  checkArray,
+  checkBytes,
+  checkKey,
+  checkKeys,
+  checkSignal,
+  checkTtl,
+  checkVersion,
+  integerOption,
+  rejectUnknownOptions,
+  utf8Length,
+} from './validation.js';
+
+/** Configuration of a {@link MemoryRegistry}. */
+export interface MemoryRegistryOptions {
+  /**
+   * Most records held at once; the least recently used is evicted beyond it. `lru-cache`
+   * preallocates about 16 bytes per allowed entry.
+   * @default 100_000
+   */
+  readonly maxEntries?: number;
+  /**
+   * Most bytes held at once, counting UTF-8 key bytes plus value bytes of every record; least
+   * recently used records are evicted beyond it. `Infinity` for no byte limit.
+   * @default 134_217_728 (128 MiB)
+   */
+  readonly maxBytes?: number;
+  /**
+   * Largest accepted value in bytes; larger ones reject with `VALUE_TOO_LARGE`.
+   * @default 1_048_576 (1 MiB)
+   */
+  readonly maxValueBytes?: number;
+  /**
+   * Largest accepted key in UTF-8 bytes; longer ones reject with `INVALID_KEY`.
+   * @default 1024
+   */
+  readonly maxKeyBytes?: number;
+  /**
+   * How often the expiry sweeper runs while any record has a deadline, in ms.
+   * @default 1000
+   */
+  readonly sweepIntervalMs?: Milliseconds;
+  /**
+   * Most expired records one sweeper run removes; when more are due, the next run follows on
+   * the next turn of the event loop, so a mass expiry never blocks the process for long.
+   * @default 1000
+   */
+  readonly sweepBatchSize?: number;
+}
+
+/** Injected collaborators of a {@link MemoryRegistry}. */
+export interface MemoryRegistryDeps {
+  /** Source of time and timers. @default systemClock */
+  readonly clock?: Clock;
+}
+
+/** Defaults of {@link MemoryRegistryOptions}. */
+export const DEFAULT_MEMORY_REGISTRY_OPTIONS = Object.freeze({
+  maxEntries: 100_000,
+  maxBytes: 128 * 1024 * 1024,
+  maxValueBytes: 1024 * 1024,
+  maxKeyBytes: 1024,
+  sweepIntervalMs: 1000,
+  sweepBatchSize: 1000,
+} satisfies Required<MemoryRegistryOptions>);
+
+/** Counters and gauges of a {@link MemoryRegistry}. */
+export interface MemoryRegistryStats {
+  /** Reads that found a live record. */
+  readonly hits: number;
+  /** Reads that found nothing (or only an expired record). */
+  readonly misses: number;
+  /** Successful writes. */
+  readonly sets: number;
+  /** Records removed by `delete` / `deleteMany`. */
+  readonly deletes: number;
+  /** Records evicted for capacity. */
+  readonly evictions: number;
+  /** Records removed because their deadline passed. */
+  readonly expirations: number;
+  /** Records held now (expired ones not yet swept included). */
+  readonly entries: number;
+  /** Key plus value bytes held now. */
+  readonly bytes: number;
+}
+
+// Expired records removed by a write before it stores: keeps them from crowding out live
+// records under capacity pressure, at a bounded cost per write.
+const SWEEP_PER_WRITE = 8;
+
+/**
+ * An in-memory {@link Registry} on `lru-cache`: per-record TTL, true LRU eviction by count and
+ * bytes, and an own expiry sweeper of bounded cost per run.
+ *
+ * Values are stored by reference: the registry takes ownership of the bytes passed to `set`,
+ * and returned values must be treated as read-only.
+ */
+export class MemoryRegistry extends Emitter<RegistryEvents> implements Registry<Uint8Array> {
+  readonly #options: Required<MemoryRegistryOptions>;
+  readonly #clock: Clock;
+  readonly #lru: LRUCache<string, number>;
+  readonly #slots: RecordSlots;
+  #bytes = 0;
+  #closed = false;
+  #sweepTimer: Timer | undefined;
+  #hits = 0;
+  #misses = 0;
+  #sets = 0;
+  #deletes = 0;
+  #evictions = 0;
+  #expirations = 0;
+
+  constructor(options: MemoryRegistryOptions = {}, deps: MemoryRegistryDeps = {}) {
+    super();
+    rejectUnknownOptions('MemoryRegistry', options, Object.keys(DEFAULT_MEMORY_REGISTRY_OPTIONS));
+    const d = DEFAULT_MEMORY_REGISTRY_OPTIONS;
+    this.#options = {
+      maxEntries: integerOption('maxEntries', options.maxEntries, d.maxEntries, { max: 2 ** 31 - 2 }),
+      maxBytes: integerOption('maxBytes', options.maxBytes, d.maxBytes, { allowInfinity: true }),
+      maxValueBytes: integerOption('maxValueBytes', options.maxValueBytes, d.maxValueBytes, { min: 0 }),
+      maxKeyBytes: integerOption('maxKeyBytes', options.maxKeyBytes, d.maxKeyBytes),
+      sweepIntervalMs: integerOption('sweepIntervalMs', options.sweepIntervalMs, d.sweepIntervalMs),
+      sweepBatchSize: integerOption('sweepBatchSize', options.sweepBatchSize, d.sweepBatchSize),
+    };
+    this.#clock = deps.clock ?? systemClock;
+    const { maxEntries } = this.#options;
+    // one spare slot: a new record takes its slot before lru-cache evicts the one it replaces
+    this.#slots = new RecordSlots(Math.min(1024, maxEntries + 1), maxEntries + 1);
+    this.#lru = new LRUCache<string, number>({
+      max: maxEntries,
+      dispose: (slot, key, reason) => {
+        // lru-cache only decides evictions; every other removal is done and reported here
+        if (reason === 'evict') this.#evicted(key, slot);
+      },
+    });
+  }
+
+  /** The effective configuration. */
+  get options(): Readonly<Required<MemoryRegistryOptions>> {
+    return this.#options;
+  }
+
+  /** Counters since construction, and current entries and bytes. */
+  stats(): MemoryRegistryStats {
+    return {
+      hits: this.#hits,
+      misses: this.#misses,
+      sets: this.#sets,
+      deletes: this.#deletes,
+      evictions: this.#evictions,
+      expirations: this.#expirations,
+      entries: this.#lru.size,
+      bytes: this.#bytes,
+    };
+  }
+
+  async get(key: string, options?: OperationOptions): Promise<RegistryRecord | undefined> {
+    this.#enter(options?.signal);
+    checkKey(key, this.#options.maxKeyBytes);
+    return this.#get(key);
+  }
+
+  async has(key: string, options?: OperationOptions): Promise<boolean> {
+    this.#enter(options?.signal);
+    checkKey(key, this.#options.maxKeyBytes);
+    return this.#live(key, this.#lru.peek(key)) !== undefined;
+  }
+
+  async set(key: string, value: Uint8Array, options?: SetOptions): Promise<RegistryRecord> {
+    this.#enter(options?.signal);
+    const ttlMs = options?.ttlMs;
+    const ifVersion = options?.ifVersion;
+    const bytes = this.#checkWrite(key, value, ttlMs);
+    if (ifVersion !== undefined) checkVersion(ifVersion);
+    return this.#set(key, value, ttlMs, ifVersion, bytes);
+  }
+
+  async delete(key: string, options?: DeleteOptions): Promise<boolean> {
+    this.#enter(options?.signal);
+    checkKey(key, this.#options.maxKeyBytes);
+    const ifVersion = options?.ifVersion;
+    if (ifVersion !== undefined) checkVersion(ifVersion);
+    const slot = this.#live(key, this.#lru.peek(key));
+    const version = slot === undefined ? 0 : (this.#slots.versions[slot] ?? 0);
+    if (ifVersion !== undefined && ifVersion !== version) throw RegistryError.versionConflict(key, ifVersion, version);
+    if (slot === undefined) return false;
+    this.#lru.delete(key);
+    this.#removed(key, slot, 'delete');
+    return true;
+  }
+
+  async touch(key: string, ttlMs: Milliseconds, options?: OperationOptions): Promise<boolean> {
+    this.#enter(options?.signal);
+    checkKey(key, this.#options.maxKeyBytes);
+    checkTtl(ttlMs);
+    const slot = this.#live(key, this.#lru.get(key));
+    if (slot === undefined) return false;
+    this.#slots.setDeadline(slot, this.#clock.now() + ttlMs);
+    this.#scheduleSweep();
+    return true;
+  }
+
+  async getMany(keys: readonly string[], options?: OperationOptions): Promise<(RegistryRecord | undefined)[]> {
+    this.#enter(options?.signal);
+    checkKeys(keys, this.#options.maxKeyBytes);
+    return keys.map((key) => this.#get(key));
+  }
+
+  async setMany(entries: readonly SetEntry[], options?: OperationOptions): Promise<RegistryRecord[]> {
+    this.#enter(options?.signal);
+    checkArray('entries', entries);
+    const sizes = new Map<string, number>();
+    for (const entry of entries) {
+      sizes.set(entry.key, this.#checkWrite(entry.key, entry.value, entry.ttlMs));
+    }
+    if (sizes.size > this.#options.maxEntries) {
+      throw RegistryError.capacityExceeded(`batch of ${sizes.size} keys exceeds maxEntries ${this.#options.maxEntries}`);
+    }
+    let total = 0;
+    for (const bytes of sizes.values()) total += bytes;
+    if (total > this.#options.maxBytes) {
+      throw RegistryError.capacityExceeded(`batch of ${total} bytes exceeds maxBytes ${this.#options.maxBytes}`);
+    }
+    return entries.map((e) => this.#set(e.key, e.value, e.ttlMs, undefined, sizes.get(e.key) ?? 0));
+  }
+
+  async deleteMany(keys: readonly string[], options?: OperationOptions): Promise<number> {
+    this.#enter(options?.signal);
+    checkKeys(keys, this.#options.maxKeyBytes);
+    let removed = 0;
+    for (const key of keys) {
+      const slot = this.#live(key, this.#lru.peek(key));
+      if (slot === undefined) continue;
+      this.#lru.delete(key);
+      this.#removed(key, slot, 'delete');
+      removed++;
+    }
+    return removed;
+  }
+
+  async *scan(options: ScanOptions = {}): AsyncIterableIterator<RegistryRecord> {
+    const { prefix = '', signal } = options;
+    this.#enter(signal);
+    if (typeof prefix !== 'string') throw RegistryError.invalidOption('prefix must be a string');
+    // a snapshot of matching keys: concurrent writes cannot make the walk skip or repeat a key
+    const keys: string[] = [];
+    for (const key of this.#lru.keys()) if (key.startsWith(prefix)) keys.push(key);
+    for (const key of keys) {
+      this.#enter(signal);
+      const slot = this.#live(key, this.#lru.peek(key));
+      if (slot !== undefined) yield this.#record(key, slot);
+    }
+  }
+
+  async size(options?: OperationOptions): Promise<number> {
+    this.#enter(options?.signal);
+    this.#sweep(this.#clock.now(), Number.POSITIVE_INFINITY);
+    return this.#lru.size;
+  }
+
+  async clear(options?: OperationOptions): Promise<void> {
+    this.#enter(options?.signal);
+    if (this.listening('record:removed')) {
+      const versions = this.#slots.versions;
+      for (const [key, slot] of this.#lru.entries()) {
+        this.emit('record:removed', { key, reason: 'clear', version: versions[slot] ?? 0 });
+      }
+    }
+    this.#dropAll();
+  }
+
+  async close(_options?: OperationOptions): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#dropAll();
+  }
+
+  #enter(signal: AbortSignal | undefined): void {
+    if (this.#closed) throw RegistryError.closed();
+    if (signal !== undefined) checkSignal(signal);
+  }
+
+  /** Validates one write; returns the bytes it will hold. */
+  #checkWrite(key: string, value: Uint8Array, ttlMs: Milliseconds | undefined): number {
+    const { maxKeyBytes, maxValueBytes, maxBytes } = this.#options;
+    checkKey(key, maxKeyBytes);
+    checkBytes(key, value, maxValueBytes);
+    if (ttlMs !== undefined) checkTtl(ttlMs);
+    const bytes = utf8Length(key) + value.byteLength;
+    if (bytes > maxBytes) throw RegistryError.capacityExceeded(`record of ${bytes} bytes exceeds maxBytes ${maxBytes}`, key);
+    return bytes;
+  }
+
+  #get(key: string): RegistryRecord | undefined {
+    const slot = this.#live(key, this.#lru.get(key));
+    if (slot === undefined) {
+      this.#misses++;
+      return undefined;
+    }
+    this.#hits++;
+    return this.#record(key, slot);
+  }
+
+  #set(
+    key: string,
+    value: Uint8Array,
+    ttlMs: Milliseconds | undefined,
+    ifVersion: number | undefined,
+    bytes: number,
+  ): RegistryRecord {
+    const slots = this.#slots;
+    const now = this.#clock.now();
+    if (slots.due(now) !== -1) this.#sweep(now, SWEEP_PER_WRITE);
+    let slot = this.#live(key, this.#lru.get(key), now);
+    const version = slot === undefined ? 0 : (slots.versions[slot] ?? 0);
+    if (ifVersion !== undefined && ifVersion !== version) throw RegistryError.versionConflict(key, ifVersion, version);
+    if (slot === undefined) {
+      slot = slots.allocate();
+      slots.keys[slot] = key;
+      slots.values[slot] = value;
+      slots.versions[slot] = 1;
+      slots.createdAt[slot] = now;
+      this.#bytes += bytes;
+      this.#lru.set(key, slot); // may evict the least recently used record
+    } else {
+      this.#bytes += value.byteLength - (slots.values[slot]?.byteLength ?? 0);
+      slots.values[slot] = value;
+      slots.versions[slot] = version + 1;
+    }
+    slots.updatedAt[slot] = now;
+    slots.setDeadline(slot, ttlMs === undefined ? 0 : now + ttlMs);
+    if (ttlMs !== undefined) this.#scheduleSweep();
+    // the record just written is the most recently used, so it is never the one popped
+    while (this.#bytes > this.#options.maxBytes) this.#lru.pop();
+    this.#sets++;
+    if (this.listening('record:set')) {
+      this.emit('record:set', { key, version: version + 1, expiresAt: ttlMs === undefined ? undefined : now + ttlMs });
+    }
+    return this.#record(key, slot);
+  }
+
+  /** `slot` if it holds a live record, else `undefined` (removing it first if it expired). */
+  #live(key: string, slot: number | undefined, now?: number): number | undefined {
+    if (slot === undefined) return undefined;
+    const deadline = this.#slots.expiresAt[slot] ?? 0;
+    if (deadline === 0 || deadline > (now ?? this.#clock.now())) return slot;
+    this.#lru.delete(key);
+    this.#removed(key, slot, 'expire');
+    return undefined;
+  }
+
+  #record(key: string, slot: number): RegistryRecord {
+    const s = this.#slots;
+    const expiresAt = s.expiresAt[slot] ?? 0;
+    return {
+      key,
+      value: s.values[slot] as Uint8Array,
+      version: s.versions[slot] ?? 0,
+      expiresAt: expiresAt === 0 ? undefined : expiresAt,
+      createdAt: s.createdAt[slot] ?? 0,
+      updatedAt: s.updatedAt[slot] ?? 0,
+    };
+  }
+
+  /** lru-cache evicted `key`: an expired record leaving under pressure is reported as expired. */
+  #evicted(key: string, slot: number): void {
+    const deadline = this.#slots.expiresAt[slot] ?? 0;
+    const expired = deadline !== 0 && deadline <= this.#clock.now();
+    this.#removed(key, slot, expired ? 'expire' : 'evict');
+  }
+
+  /** Bookkeeping for a record that already left the LRU: bytes, slot, counters, one event. */
+  #removed(key: string, slot: number, reason: RemovalReason): void {
+    const slots = this.#slots;
+    this.#bytes -= utf8Length(key) + (slots.values[slot]?.byteLength ?? 0);
+    const version = slots.versions[slot] ?? 0;
+    slots.release(slot);
+    if (reason === 'delete') this.#deletes++;
+    else if (reason === 'expire') this.#expirations++;
+    else if (reason === 'evict') this.#evictions++;
+    if (this.listening('record:removed')) this.emit('record:removed', { key, reason, version });
+  }
+
+  /** Removes up to `limit` records whose deadline is at or before `now`. */
+  #sweep(now: number, limit: number): number {
+    const slots = this.#slots;
+    let removed = 0;
+    for (let slot = slots.due(now); slot !== -1 && removed < limit; slot = slots.due(now)) {
+      const key = slots.keys[slot] as string;
+      this.#lru.delete(key);
+      this.#removed(key, slot, 'expire');
+      removed++;
+    }
+    return removed;
+  }
+
+  #scheduleSweep(): void {
+    if (this.#sweepTimer !== undefined || this.#closed) return;
+    this.#sweepTimer = this.#clock.setTimeout(() => this.#sweepTick(), this.#options.sweepIntervalMs);
+  }
+
+  #sweepTick(): void {
+    this.#sweepTimer = undefined;
+    if (this.#closed) return;
+    const { sweepBatchSize, sweepIntervalMs } = this.#options;
+    const now = this.#clock.now();
+    const removed = this.#sweep(now, sweepBatchSize);
+    if (this.#slots.scheduled === 0) return;
+    // a full batch means more may be due: continue on the next turn instead of waiting
+    const delay = removed === sweepBatchSize && this.#slots.due(now) !== -1 ? 0 : sweepIntervalMs;
+    this.#sweepTimer = this.#clock.setTimeout(() => this.#sweepTick(), delay);
+  }
+
+  #dropAll(): void {
+    this.#sweepTimer?.cancel();
+    this.#sweepTimer = undefined;
+    this.#lru.clear();
+    this.#slots.reset();
+    this.#bytes = 0;
+  }
+}

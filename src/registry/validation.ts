@@ -1,0 +1,104 @@
+import { describe, RegistryError } from './errors.js';
+
+/** Byte length of `key` in UTF-8 without allocating. */
+export function utf8Length(key: string): number {
+  // ASCII fast path: most keys are short ASCII
+  const n = key.length;
+  for (let i = 0; i < n; i++) {
+    if (key.charCodeAt(i) > 0x7f) return Buffer.byteLength(key, 'utf8');
+  }
+  return n;
+}
+
+/**
+ * Checks a key: a non-empty, well-formed (no lone surrogates) string of at most `maxKeyBytes`
+ * UTF-8 bytes. Rejects with `INVALID_KEY` otherwise.
+ */
+export function checkKey(key: unknown, maxKeyBytes: number): asserts key is string {
+  if (typeof key !== 'string') throw RegistryError.invalidKey(`expected a string, got ${describe(key)}`);
+  if (key.length === 0) throw RegistryError.invalidKey('must not be empty', key);
+  // a UTF-16 unit encodes to at most 3 UTF-8 bytes: only long keys need measuring
+  if (key.length * 3 > maxKeyBytes && utf8Length(key) > maxKeyBytes) {
+    throw RegistryError.invalidKey(`longer than maxKeyBytes ${maxKeyBytes}`, key);
+  }
+  if (!key.isWellFormed()) throw RegistryError.invalidKey('contains a lone surrogate', key);
+}
+
+/** Checks that a batch argument is an array (without narrowing the caller's type to `any[]`). */
+export function checkArray(name: string, value: unknown): void {
+  if (!Array.isArray(value)) throw RegistryError.invalidOption(`${name} must be an array, got ${describe(value)}`);
+}
+
+/** Checks every key of a batch before anything is done. */
+export function checkKeys(keys: readonly string[], maxKeyBytes: number): void {
+  checkArray('keys', keys);
+  for (const key of keys) checkKey(key, maxKeyBytes);
+}
+
+/** Checks a TTL: a positive safe integer number of milliseconds. */
+export function checkTtl(ttlMs: unknown, name = 'ttlMs'): asserts ttlMs is number {
+  if (typeof ttlMs !== 'number' || !Number.isSafeInteger(ttlMs) || ttlMs <= 0) {
+    throw RegistryError.invalidTtl(name, ttlMs);
+  }
+}
+
+/** Checks an `ifVersion` condition: a non-negative safe integer. */
+export function checkVersion(version: unknown): asserts version is number {
+  if (typeof version !== 'number' || !Number.isSafeInteger(version) || version < 0) {
+    throw RegistryError.invalidOption(`ifVersion must be a non-negative safe integer (got ${describe(version)})`);
+  }
+}
+
+/** Checks a byte value against `maxValueBytes`. */
+export function checkBytes(key: string, value: unknown, maxValueBytes: number): asserts value is Uint8Array {
+  if (!(value instanceof Uint8Array)) {
+    throw RegistryError.invalidValue(`expected a Uint8Array, got ${describe(value)}`, { key });
+  }
+  if (value.byteLength > maxValueBytes) throw RegistryError.valueTooLarge(key, value.byteLength, maxValueBytes);
+}
+
+/** Checks that `signal`, if given, is an AbortSignal, and throws its reason if it already fired. */
+export function checkSignal(signal: unknown): void {
+  if (signal === undefined) return;
+  if (!(signal instanceof AbortSignal)) {
+    throw RegistryError.invalidOption(`signal must be an AbortSignal, got ${describe(signal)}`);
+  }
+  signal.throwIfAborted();
+}
+
+/**
+ * Validates a constructor option that must be an integer in `[min, max]` (or `Infinity` when
+ * `allowInfinity`). Returns the value, or `fallback` when it is `undefined`.
+ */
+export function integerOption(
+  name: string,
+  value: unknown,
+  fallback: number,
+  { min = 1, max = Number.MAX_SAFE_INTEGER, allowInfinity = false } = {},
+): number {
+  if (value === undefined) return fallback;
+  if (allowInfinity && value === Number.POSITIVE_INFINITY) return value;
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) {
+    const range = max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `in [${min}, ${max}]`;
+    throw RegistryError.invalidOption(
+      `${name} must be an integer ${range}${allowInfinity ? ' or Infinity' : ''} (got ${describe(value)})`,
+    );
+  }
+  return value;
+}
+
+/** Rejects option keys that are not in `known`: a typo should fail loudly, not be ignored. */
+export function rejectUnknownOptions(what: string, options: object, known: readonly string[]): void {
+  for (const name of Object.keys(options)) {
+    if (!known.includes(name)) {
+      throw RegistryError.invalidOption(`unknown ${what} option "${name}" (known: ${known.join(', ')})`);
+    }
+  }
+}
+
+declare global {
+  interface String {
+    /** ES2024, available since Node.js 20 (not in the ES2023 lib this package targets). */
+    isWellFormed(): boolean;
+  }
+}
