@@ -44,6 +44,12 @@ export type Listener<T> = (event: T) => void;
  */
 export class Emitter<M extends object> {
   readonly #listeners = new Map<keyof M, Listener<never>[]>();
+  readonly #onListenerError: (error: unknown) => void;
+
+  /** @param onListenerError where errors thrown by listeners go; default: rethrown on a microtask */
+  constructor(onListenerError: (error: unknown) => void = rethrowAsync) {
+    this.#onListenerError = onListenerError;
+  }
 
   /** Adds `listener` for `event`. */
   on<E extends keyof M>(event: E, listener: Listener<M[E]>): this {
@@ -92,10 +98,14 @@ export class Emitter<M extends object> {
       try {
         listener(payload);
       } catch (error) {
-        queueMicrotask(() => {
-          throw error;
-        });
+        this.#onListenerError(error);
       }
     }
   }
+}
+
+function rethrowAsync(error: unknown): void {
+  queueMicrotask(() => {
+    throw error;
+  });
 }

@@ -66,6 +66,11 @@ export interface MemoryRegistryOptions {
 export interface MemoryRegistryDeps {
   /** Source of time and timers. @default systemClock */
   readonly clock?: Clock;
+  /**
+   * Receives errors thrown by event listeners (the operation that emitted still completes).
+   * @default rethrows on a microtask, surfacing as an uncaught exception
+   */
+  readonly onListenerError?: (error: unknown) => void;
 }
 
 /** Defaults of {@link MemoryRegistryOptions}. */
@@ -125,7 +130,7 @@ export class MemoryRegistry extends Emitter<RegistryEvents> implements Registry<
   #expirations = 0;
 
   constructor(options: MemoryRegistryOptions = {}, deps: MemoryRegistryDeps = {}) {
-    super();
+    super(deps.onListenerError);
     rejectUnknownOptions('MemoryRegistry', options, Object.keys(DEFAULT_MEMORY_REGISTRY_OPTIONS));
     const d = DEFAULT_MEMORY_REGISTRY_OPTIONS;
     this.#options = {
@@ -186,7 +191,7 @@ export class MemoryRegistry extends Emitter<RegistryEvents> implements Registry<
     const ifVersion = options?.ifVersion;
     const bytes = this.#checkWrite(key, value, ttlMs);
     if (ifVersion !== undefined) checkVersion(ifVersion);
-    return this.#set(key, value, ttlMs, ifVersion, bytes);
+    return this.#set(key, value, ttlMs, ifVersion, bytes, true);
   }
 
   async delete(key: string, options?: DeleteOptions): Promise<boolean> {
@@ -223,19 +228,23 @@ export class MemoryRegistry extends Emitter<RegistryEvents> implements Registry<
   async setMany(entries: readonly SetEntry[], options?: OperationOptions): Promise<RegistryRecord[]> {
     this.#enter(options?.signal);
     checkArray('entries', entries);
-    const sizes = new Map<string, number>();
-    for (const entry of entries) {
-      sizes.set(entry.key, this.#checkWrite(entry.key, entry.value, entry.ttlMs));
-    }
-    if (sizes.size > this.#options.maxEntries) {
-      throw RegistryError.capacityExceeded(`batch of ${sizes.size} keys exceeds maxEntries ${this.#options.maxEntries}`);
+    const sizes = entries.map((e) => this.#checkWrite(e.key, e.value, e.ttlMs));
+    // what the batch leaves behind: the last write of each key
+    const final = new Map<string, number>();
+    entries.forEach((e, i) => final.set(e.key, sizes[i] ?? 0));
+    if (final.size > this.#options.maxEntries) {
+      throw RegistryError.capacityExceeded(`batch of ${final.size} keys exceeds maxEntries ${this.#options.maxEntries}`);
     }
     let total = 0;
-    for (const bytes of sizes.values()) total += bytes;
+    for (const bytes of final.values()) total += bytes;
     if (total > this.#options.maxBytes) {
       throw RegistryError.capacityExceeded(`batch of ${total} bytes exceeds maxBytes ${this.#options.maxBytes}`);
     }
-    return entries.map((e) => this.#set(e.key, e.value, e.ttlMs, undefined, sizes.get(e.key) ?? 0));
+    // bytes are enforced once for the whole batch: an entry of the batch is never evicted by a
+    // later entry of the same batch (the batch's final state fits, checked above)
+    const records = entries.map((e, i) => this.#set(e.key, e.value, e.ttlMs, undefined, sizes[i] ?? 0, false));
+    this.#enforceBytes();
+    return records;
   }
 
   async deleteMany(keys: readonly string[], options?: OperationOptions): Promise<number> {
@@ -321,6 +330,7 @@ export class MemoryRegistry extends Emitter<RegistryEvents> implements Registry<
     ttlMs: Milliseconds | undefined,
     ifVersion: number | undefined,
     bytes: number,
+    enforceBytes: boolean,
   ): RegistryRecord {
     const slots = this.#slots;
     const now = this.#clock.now();
@@ -344,13 +354,18 @@ export class MemoryRegistry extends Emitter<RegistryEvents> implements Registry<
     slots.updatedAt[slot] = now;
     slots.setDeadline(slot, ttlMs === undefined ? 0 : now + ttlMs);
     if (ttlMs !== undefined) this.#scheduleSweep();
-    // the record just written is the most recently used, so it is never the one popped
-    while (this.#bytes > this.#options.maxBytes) this.#lru.pop();
+    if (enforceBytes) this.#enforceBytes();
     this.#sets++;
     if (this.listening('record:set')) {
       this.emit('record:set', { key, version: version + 1, expiresAt: ttlMs === undefined ? undefined : now + ttlMs });
     }
     return this.#record(key, slot);
+  }
+
+  /** Evicts least recently used records until the byte budget holds. */
+  #enforceBytes(): void {
+    // the records just written are the most recently used, so they are popped last
+    while (this.#bytes > this.#options.maxBytes) this.#lru.pop();
   }
 
   /** `slot` if it holds a live record, else `undefined` (removing it first if it expired). */
