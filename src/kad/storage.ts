@@ -2,6 +2,7 @@ import { type Clock, type Milliseconds, systemClock } from '../registry/clock.js
 import { isRegistryError } from '../registry/errors.js';
 import { MemoryRegistry } from '../registry/memory.js';
 import type { Registry, RegistryRecord } from '../registry/registry.js';
+import { KadError } from './errors.js';
 
 /** Configuration of a {@link KadStorage}. */
 export interface KadStorageOptions {
@@ -122,7 +123,7 @@ export class KadStorage {
     positiveInteger('itemTtlMs', o.itemTtlMs);
     positiveInteger('maxPeersPerInfoHash', o.maxPeersPerInfoHash);
     positiveInteger('maxEntries', o.maxEntries);
-    if (!(o.maxBytes > 0)) throw new RangeError(`maxBytes must be a positive number (got ${String(o.maxBytes)})`);
+    if (!(o.maxBytes > 0)) throw KadError.invalidOption(`maxBytes must be a positive number (got ${String(o.maxBytes)})`);
     this.#clock = deps.clock ?? systemClock;
     this.#owned = deps.registry === undefined;
     this.#registry =
@@ -142,7 +143,7 @@ export class KadStorage {
    * `peerTtlMs` from now. Announcing again renews it.
    */
   async announcePeer(infoHash: Uint8Array, peer: Uint8Array, options: { signal?: AbortSignal } = {}): Promise<void> {
-    if (peer.length !== 6 && peer.length !== 18) throw new RangeError('peer must be a 6- or 18-byte compact peer');
+    if (peer.length !== 6 && peer.length !== 18) throw KadError.invalidAddress('peer must be a 6- or 18-byte compact peer');
     const key = PEER_PREFIX + hex(infoHash);
     await this.#update(key, options.signal, (record) => {
       const now = this.#clock.now();
@@ -350,7 +351,7 @@ function hex(bytes: Uint8Array): string {
 
 function positiveInteger(name: string, value: number): void {
   if (!Number.isSafeInteger(value) || value <= 0) {
-    throw new RangeError(`${name} must be a positive integer (got ${String(value)})`);
+    throw KadError.invalidOption(`${name} must be a positive integer (got ${String(value)})`);
   }
 }
 

@@ -1,6 +1,7 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { isIPv4 } from 'node:net';
 import { type Clock, type Milliseconds, systemClock } from '../registry/clock.js';
+import { KadError } from './errors.js';
 
 /** Configuration of {@link WriteTokens}. */
 export interface WriteTokenOptions {
@@ -57,7 +58,7 @@ export class WriteTokens {
   constructor(options: WriteTokenOptions = {}, deps: WriteTokenDeps = {}) {
     const rotateMs = options.rotateMs ?? DEFAULT_WRITE_TOKEN_OPTIONS.rotateMs;
     if (!Number.isSafeInteger(rotateMs) || rotateMs <= 0) {
-      throw new RangeError(`rotateMs must be a positive integer number of milliseconds (got ${String(rotateMs)})`);
+      throw KadError.invalidOption(`rotateMs must be a positive integer number of milliseconds (got ${String(rotateMs)})`);
     }
     this.#rotateMs = rotateMs;
     this.#clock = deps.clock ?? systemClock;

@@ -91,7 +91,7 @@ describe('KadStorage peers', () => {
 
   it('rejects a peer that is not a compact peer', async () => {
     const { storage } = setup();
-    await assert.rejects(storage.announcePeer(INFO_HASH, new Uint8Array(7)), RangeError);
+    await assert.rejects(storage.announcePeer(INFO_HASH, new Uint8Array(7)), { code: 'INVALID_ADDRESS' });
   });
 });
 
