@@ -75,6 +75,8 @@ export interface KadErrorDetails {
   readonly wireCode?: number;
   /** The underlying error, if any (ES2022 `cause`). */
   readonly cause?: unknown;
+  /** For `INVALID_MESSAGE` on a query: its transaction id, so the receiver can answer 203. */
+  readonly transactionId?: Uint8Array;
 }
 
 /** Wire number implied by a local code when a handler turns the error into a KRPC error reply. */
@@ -103,11 +105,17 @@ export class KadError extends Error {
    * (`undefined` for purely local failures such as `TIMEOUT`).
    */
   readonly wireCode: number | undefined;
+  /**
+   * Set by `decodeMessage` when a malformed message was recognisably a query with a usable `t`:
+   * the transaction id to echo in a 203 error reply. `undefined` otherwise.
+   */
+  readonly transactionId: Uint8Array | undefined;
 
   constructor(code: KadErrorCode, message: string, details: KadErrorDetails = {}) {
     super(message, details.cause === undefined ? undefined : { cause: details.cause });
     this.code = code;
     this.wireCode = details.wireCode ?? WIRE_CODE_OF[code];
+    this.transactionId = details.transactionId;
   }
 
   /** Malformed, non-canonical or oversized bytes, or bad query arguments (wire 203). */
