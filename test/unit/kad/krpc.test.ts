@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { bencode, type BencodeDict, type BencodeValue } from '../../../src/kad/bencode.js';
 import { encodeAddress } from '../../../src/kad/compact.js';
-import { isKadError, KadError } from '../../../src/kad/errors.js';
+import { isKadError, type KadError } from '../../../src/kad/errors.js';
 import { decodeMessage, encodeMessage, type KrpcMessage } from '../../../src/kad/krpc.js';
 
 const text = (s: string): Uint8Array => new TextEncoder().encode(s);
