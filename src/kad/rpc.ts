@@ -27,6 +27,10 @@ import { RttEstimator } from './rtt.js';
 import { TransactionIds, transactionIdFromBytes, transactionIdToBytes } from './transaction-ids.js';
 import { type Endpoint, endpointKey, type InboundDatagram, type RemoteInfo, sameEndpoint, type Transport } from './transport.js';
 
+export type { QueryContext, QueryHandler, QueryOptions, QueryResult, RpcDeps, RpcOptions } from './rpc-options.js';
+export { DEFAULT_RPC_OPTIONS } from './rpc-options.js';
+export type { MethodCounts, RpcStats } from './rpc-stats.js';
+
 interface Request {
   readonly to: Endpoint;
   readonly key: string;
