@@ -66,7 +66,7 @@ const MAX_VALUES = 100;
  * Answers every Mainline DHT query as BEP 5, 32, 43 and 44 specify. Pure request → outcome:
  * sending, routing-table updates and rate limits live in the node and RPC layers.
  *
- * Never throws: malformed arguments become 203, storage failures 202, unknown methods 204.
+ * Malformed arguments are 203, storage failures 202, unknown methods 204.
  */
 export class QueryHandlers {
   readonly #deps: QueryHandlersDeps;
@@ -79,68 +79,77 @@ export class QueryHandlers {
     this.#valuesBudget = options.valuesBudgetBytes ?? 1000;
   }
 
-  /** The response or error for `query` from `from`. */
-  async handle(query: IncomingQuery, from: QuerySource): Promise<HandlerOutcome> {
+  /**
+   * The response dictionary `r` for `query` from `from`. Rejects with a {@link KadError} whose
+   * `wireCode` is the KRPC error to send (the contract of the RPC layer's query handler);
+   * anything else (a storage failure) is a 202.
+   */
+  async respond(query: IncomingQuery, from: QuerySource, signal?: AbortSignal): Promise<BencodeDict> {
+    if (!isNodeId(query.a['id'])) throw KadError.invalidMessage('a.id must be 20 bytes');
+    switch (query.q) {
+      case 'ping':
+        return this.#ok({});
+      case 'find_node':
+        return this.#findNode(query.a, from);
+      case 'get_peers':
+        return this.#getPeers(query, from, signal);
+      case 'announce_peer':
+        return this.#announcePeer(query.a, from, signal);
+      case 'get':
+        return this.#get(query.a, from, signal);
+      case 'put':
+        return this.#put(query.a, from, signal);
+      default:
+        throw KadError.methodUnknown(query.q);
+    }
+  }
+
+  /** Like {@link respond}, as a value: the response, or the `[code, text]` error to send. Never rejects. */
+  async handle(query: IncomingQuery, from: QuerySource, signal?: AbortSignal): Promise<HandlerOutcome> {
     try {
-      if (!isNodeId(query.a['id'])) throw KadError.invalidMessage('a.id must be 20 bytes');
-      switch (query.q) {
-        case 'ping':
-          return this.#ok({});
-        case 'find_node':
-          return this.#findNode(query.a, from);
-        case 'get_peers':
-          return await this.#getPeers(query, from);
-        case 'announce_peer':
-          return await this.#announcePeer(query.a, from);
-        case 'get':
-          return await this.#get(query.a, from);
-        case 'put':
-          return await this.#put(query.a, from);
-        default:
-          throw KadError.methodUnknown(query.q);
-      }
+      return { kind: 'response', r: await this.respond(query, from, signal) };
     } catch (error) {
       return { kind: 'error', e: toWireError(error) };
     }
   }
 
-  #ok(fields: BencodeDict): HandlerOutcome {
+  #ok(fields: BencodeDict): BencodeDict {
     const r: BencodeDict = Object.create(null) as BencodeDict;
     r['id'] = this.#deps.id;
     Object.assign(r, fields);
-    return { kind: 'response', r };
+    return r;
   }
 
-  #findNode(a: BencodeDict, from: QuerySource): HandlerOutcome {
+  #findNode(a: BencodeDict, from: QuerySource): BencodeDict {
     const args = readFindNodeArgs(a);
     return this.#ok(this.#nodes(args.target, families(args.want, from.family)));
   }
 
-  async #getPeers(query: IncomingQuery, from: QuerySource): Promise<HandlerOutcome> {
+  async #getPeers(query: IncomingQuery, from: QuerySource, signal?: AbortSignal): Promise<BencodeDict> {
     const args = readGetPeersArgs(query.a);
     const token = this.#deps.tokens.issue(from.host);
     const perPeer = from.family === 4 ? 8 : 21;
     const max = Math.min(MAX_VALUES, Math.floor((this.#valuesBudget - query.t.length) / perPeer));
-    const values = max > 0 ? await this.#deps.storage.getPeers(args.infoHash, { family: from.family, max }) : [];
+    const values = max > 0 ? await this.#deps.storage.getPeers(args.infoHash, { family: from.family, max, signal }) : [];
     if (values.length > 0) return this.#ok({ token, values });
     return this.#ok({ token, ...this.#nodes(args.infoHash, families(args.want, from.family)) });
   }
 
-  async #announcePeer(a: BencodeDict, from: QuerySource): Promise<HandlerOutcome> {
+  async #announcePeer(a: BencodeDict, from: QuerySource, signal?: AbortSignal): Promise<BencodeDict> {
     const args = readAnnouncePeerArgs(a);
     // implied_port (BEP 5): the UDP source port, for peers behind a NAT that maps ports
     const port = args.impliedPort ? from.port : args.port;
     if (!this.#deps.tokens.verify(from.host, args.token)) throw KadError.invalidToken('bad token');
-    await this.#deps.storage.announcePeer(args.infoHash, encodePeer({ host: from.host, port }));
+    await this.#deps.storage.announcePeer(args.infoHash, encodePeer({ host: from.host, port }), { signal });
     return this.#ok({});
   }
 
-  async #get(a: BencodeDict, from: QuerySource): Promise<HandlerOutcome> {
+  async #get(a: BencodeDict, from: QuerySource, signal?: AbortSignal): Promise<BencodeDict> {
     const args = readGetArgs(a);
     const fields: BencodeDict = Object.create(null) as BencodeDict;
     fields['token'] = this.#deps.tokens.issue(from.host);
     Object.assign(fields, this.#nodes(args.target, families(undefined, from.family)));
-    const item = await this.#deps.storage.getItem(args.target);
+    const item = await this.#deps.storage.getItem(args.target, { signal });
     if (item !== undefined) {
       if (!item.mutable) fields['v'] = bdecode(item.v, { maxBytes: MAX_VALUE_BYTES });
       else {
@@ -156,13 +165,13 @@ export class QueryHandlers {
     return this.#ok(fields);
   }
 
-  async #put(a: BencodeDict, from: QuerySource): Promise<HandlerOutcome> {
+  async #put(a: BencodeDict, from: QuerySource, signal?: AbortSignal): Promise<BencodeDict> {
     // shape and size first (205, 207), then the token (203), then the costly signature (206)
     const args = readPutArgs(a);
     if (!this.#deps.tokens.verify(from.host, args.token)) throw KadError.invalidToken('bad token');
     const v = bencode(args.v);
     if (args.kind === 'immutable') {
-      await this.#deps.storage.putImmutable(immutableTarget(args.v), v);
+      await this.#deps.storage.putImmutable(immutableTarget(args.v), v, { signal });
       return this.#ok({});
     }
     const salt = args.salt ?? new Uint8Array(0);
@@ -172,7 +181,7 @@ export class QueryHandlers {
     const result = await this.#deps.storage.putMutable(
       mutableTarget(args.k, salt),
       { v, k: args.k, sig: args.sig, seq: args.seq, salt },
-      { cas: args.cas },
+      { cas: args.cas, signal },
     );
     if (result === 'cas-mismatch') {
       throw new KadError('CAS_MISMATCH', 'the CAS hash mismatched, re-read value and try again');

@@ -142,7 +142,7 @@ export class KadStorage {
    * Records that `peer` (a compact peer: 6 bytes for IPv4, 18 for IPv6) serves `infoHash`, for
    * `peerTtlMs` from now. Announcing again renews it.
    */
-  async announcePeer(infoHash: Uint8Array, peer: Uint8Array, options: { signal?: AbortSignal } = {}): Promise<void> {
+  async announcePeer(infoHash: Uint8Array, peer: Uint8Array, options: { signal?: AbortSignal | undefined } = {}): Promise<void> {
     if (peer.length !== 6 && peer.length !== 18) throw KadError.invalidAddress('peer must be a 6- or 18-byte compact peer');
     const key = PEER_PREFIX + hex(infoHash);
     await this.#update(key, options.signal, (record) => {
@@ -157,7 +157,7 @@ export class KadStorage {
   }
 
   /** Up to `max` live peers of `family` for `infoHash` (a random subset when more are known). */
-  async getPeers(infoHash: Uint8Array, options: GetPeersOptions & { signal?: AbortSignal }): Promise<Uint8Array[]> {
+  async getPeers(infoHash: Uint8Array, options: GetPeersOptions & { signal?: AbortSignal | undefined }): Promise<Uint8Array[]> {
     const record = await this.#registry.get(PEER_PREFIX + hex(infoHash), { signal: options.signal });
     if (record === undefined) return [];
     const now = this.#clock.now();
@@ -169,7 +169,7 @@ export class KadStorage {
   }
 
   /** The item stored under `target`, if any. */
-  async getItem(target: Uint8Array, options: { signal?: AbortSignal } = {}): Promise<StoredItem | undefined> {
+  async getItem(target: Uint8Array, options: { signal?: AbortSignal | undefined } = {}): Promise<StoredItem | undefined> {
     const record = await this.#registry.get(ITEM_PREFIX + hex(target), { signal: options.signal });
     return record === undefined ? undefined : decodeItem(record.value);
   }
@@ -181,7 +181,7 @@ export class KadStorage {
   async putImmutable(
     target: Uint8Array,
     v: Uint8Array,
-    options: { signal?: AbortSignal } = {},
+    options: { signal?: AbortSignal | undefined } = {},
   ): Promise<'stored' | 'refreshed'> {
     const key = ITEM_PREFIX + hex(target);
     const record = await this.#registry.get(key, { signal: options.signal });
@@ -200,7 +200,7 @@ export class KadStorage {
   async putMutable(
     target: Uint8Array,
     item: Omit<StoredMutableItem, 'mutable'>,
-    options: { cas?: number | undefined; signal?: AbortSignal } = {},
+    options: { cas?: number | undefined; signal?: AbortSignal | undefined } = {},
   ): Promise<MutablePutResult> {
     let result: MutablePutResult = 'stored';
     await this.#update(ITEM_PREFIX + hex(target), options.signal, (record) => {
@@ -219,7 +219,7 @@ export class KadStorage {
   }
 
   /** Number of records held (peer lists and items). */
-  async size(options: { signal?: AbortSignal } = {}): Promise<number> {
+  async size(options: { signal?: AbortSignal | undefined } = {}): Promise<number> {
     return this.#registry.size({ signal: options.signal });
   }
 

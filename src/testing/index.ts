@@ -1,1 +1,10 @@
 export { ManualClock } from './manual-clock.js';
+export type {
+  DropFilter,
+  MemoryNetworkDeps,
+  MemoryNetworkOptions,
+  MemoryNetworkStats,
+  MemoryTransportOptions,
+  Packet,
+} from './memory-network.js';
+export { DEFAULT_MEMORY_NETWORK_OPTIONS, MemoryNetwork, MemoryTransport } from './memory-network.js';
