@@ -32,6 +32,14 @@ export interface RpcOptions {
   readonly pacing?: OutboundPacerOptions;
   /** Inbound per-IP limit on queries; excess queries are dropped unanswered. See {@link InboundLimiterOptions}. */
   readonly inboundLimit?: InboundLimiterOptions;
+  /**
+   * Applies pacing and the inbound limit to loopback peers (127.0.0.0/8, ::1) too. Off by
+   * default: loopback traffic never leaves the machine, so no remote node can ban us for it and
+   * no remote host can spoof it, while local test networks and benchmarks put hundreds of
+   * nodes on 127.0.0.1.
+   * @default false
+   */
+  readonly limitLoopback?: boolean;
 }
 
 /** Defaults of the scalar {@link RpcOptions}. */
@@ -40,6 +48,7 @@ export const DEFAULT_RPC_OPTIONS = Object.freeze({
   readOnly: false,
   retries: 1,
   reportRequesterIp: true,
+  limitLoopback: false,
 });
 
 /** Injected collaborators of an `Rpc`. */

@@ -25,7 +25,15 @@ import {
 } from './rpc-options.js';
 import { RttEstimator } from './rtt.js';
 import { TransactionIds, transactionIdFromBytes, transactionIdToBytes } from './transaction-ids.js';
-import { type Endpoint, endpointKey, type InboundDatagram, type RemoteInfo, sameEndpoint, type Transport } from './transport.js';
+import {
+  type Endpoint,
+  endpointKey,
+  type InboundDatagram,
+  isLoopback,
+  type RemoteInfo,
+  sameEndpoint,
+  type Transport,
+} from './transport.js';
 
 export type { QueryContext, QueryHandler, QueryOptions, QueryResult, RpcDeps, RpcOptions } from './rpc-options.js';
 export { DEFAULT_RPC_OPTIONS } from './rpc-options.js';
@@ -78,6 +86,7 @@ export class Rpc {
   readonly #readOnly: boolean;
   readonly #retries: number;
   readonly #reportIp: boolean;
+  readonly #limitLoopback: boolean;
   readonly #rtt: RttEstimator;
   readonly #slots: InFlightLimiter;
   readonly #pacer: OutboundPacer;
@@ -98,6 +107,7 @@ export class Rpc {
     this.#readOnly = options.readOnly ?? d.readOnly;
     this.#retries = integerAtLeast('retries', options.retries, d.retries, 0);
     this.#reportIp = options.reportRequesterIp ?? d.reportRequesterIp;
+    this.#limitLoopback = options.limitLoopback ?? d.limitLoopback;
     this.#transport = deps.transport;
     this.#clock = deps.clock ?? systemClock;
     this.#rtt = new RttEstimator(options.rtt);
@@ -206,7 +216,7 @@ export class Rpc {
   /** Sends one attempt of `request` once pacing allows. The caller holds a slot. */
   #transmit(request: Request): void {
     if (request.settled) return;
-    if (this.#pacer.tryAcquire(request.key)) {
+    if ((!this.#limitLoopback && isLoopback(request.to.host)) || this.#pacer.tryAcquire(request.key)) {
       this.#send(request);
       return;
     }
@@ -287,7 +297,7 @@ export class Rpc {
       } catch (error) {
         counters.droppedMalformed++;
         const t = error instanceof KadError ? error.transactionId : undefined;
-        if (t !== undefined && this.#inbound.allow(from.host)) {
+        if (t !== undefined && this.#allowInbound(from.host)) {
           this.#reply(t, from, { error: [WireError.Protocol, error instanceof Error ? error.message : 'protocol error'] });
         }
         return;
@@ -302,7 +312,7 @@ export class Rpc {
 
   #onQuery(query: KrpcQuery, from: RemoteInfo): void {
     const counters = this.#counters;
-    if (!this.#inbound.allow(from.host)) {
+    if (!this.#allowInbound(from.host)) {
       counters.droppedRateLimited++;
       return;
     }
@@ -382,6 +392,10 @@ export class Rpc {
       counters.errorsReceived++;
       this.#settle(request, KadError.remote(message.e[0], message.e[1]));
     }
+  }
+
+  #allowInbound(host: string): boolean {
+    return (!this.#limitLoopback && isLoopback(host)) || this.#inbound.allow(host);
   }
 
   #requesterIp(to: RemoteInfo): Uint8Array | undefined {

@@ -145,3 +145,8 @@ export function sameEndpoint(a: Endpoint, b: Endpoint): boolean {
 export function endpointKey(endpoint: Endpoint): string {
   return endpoint.host.includes(':') ? `[${endpoint.host}]:${endpoint.port}` : `${endpoint.host}:${endpoint.port}`;
 }
+
+/** Whether `host` is a loopback address: 127.0.0.0/8, `::1`, or IPv4-mapped 127.x. */
+export function isLoopback(host: string): boolean {
+  return host.startsWith('127.') || host === '::1' || host.toLowerCase().startsWith('::ffff:127.');
+}

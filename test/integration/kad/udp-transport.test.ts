@@ -136,3 +136,18 @@ describe('createUdpTransport', () => {
     await assert.rejects(createUdpTransport({ host: '127.0.0.1', signal: AbortSignal.abort(reason) }), (e) => e === reason);
   });
 });
+
+describe('Rpc on loopback', () => {
+  it('neither paces nor rate-limits loopback peers unless limitLoopback is set', async () => {
+    const [ta, tb] = await Promise.all([open('127.0.0.1'), open('127.0.0.1')]);
+    const a = new Rpc({ pacing: { ratePerSecond: 1, burst: 1 } }, { transport: ta });
+    const b = new Rpc({ inboundLimit: { ratePerSecond: 1, burst: 1 } }, { transport: tb });
+    b.setQueryHandler(() => dict({ id: nodeId(2) }));
+    const results = await Promise.all(
+      Array.from({ length: 10 }, () => a.query(tb.address(), 'ping', dict({ id: nodeId(1) }))),
+    );
+    assert.equal(results.length, 10);
+    assert.equal(b.stats().dropped.rateLimited, 0);
+    await Promise.all([a.close(), b.close()]);
+  });
+});
