@@ -201,13 +201,15 @@ export class RoutingTable extends Emitter<RoutingTableEvents> {
       if (sameId || sameAddress) return { status: 'conflict', existing: entry };
     }
     const candidate = new Entry(new Uint8Array(contact.id), parsed.host, contact.port, parsed.subnet, now);
-    if (!this.#diverse(bucket, candidate)) return { status: 'rejected-diversity' };
+    const full = bucket.contacts.length >= this.k;
+    // in a full bucket a bad contact gives way to the newcomer, so it does not count for diversity
+    const bad = full ? bucket.contacts.find((entry) => entry.failures >= this.#options.maxFailures) : undefined;
+    if (!this.#diverse(bucket, candidate, bad)) return { status: 'rejected-diversity' };
     dropReplacement(bucket, candidate.id);
-    if (bucket.contacts.length < this.k) {
+    if (!full) {
       this.#insert(bucket, candidate, now);
       return { status: 'added', contact: candidate };
     }
-    const bad = bucket.contacts.find((entry) => entry.failures >= this.#options.maxFailures);
     if (bad !== undefined) {
       this.#delete(bucket, bad, 'bad');
       this.#insert(bucket, candidate, now);

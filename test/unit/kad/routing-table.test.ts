@@ -168,6 +168,18 @@ describe('RoutingTable', () => {
     assert.equal(strict.add({ ...contactIn(2, '127.0.0.1'), port: 2 }).status, 'rejected-diversity');
   });
 
+  it('lets a newcomer take a bad contact\'s place even from the same /24', () => {
+    const { table } = setup({ k: 2, maxPerSubnet: 1 });
+    const old = contactIn(0, '30.9.9.1');
+    table.add(old);
+    table.add(contactIn(0));
+    table.markFailed(old.id);
+    table.markFailed(old.id);
+    const result = table.add(contactIn(0, '30.9.9.2'));
+    assert.equal(result.status, 'added');
+    assert.ok(!table.has(old.id));
+  });
+
   it('limits contacts per /64 for IPv6', () => {
     const table = new RoutingTable(SELF, { family: 6, maxPerSubnet: 1 });
     assert.equal(table.add(contactIn(0, '2001:db8:1:2::1')).status, 'added');
