@@ -40,7 +40,7 @@ const message: fc.Arbitrary<KrpcMessage> = fc.oneof(
     t: bytes(1, 16),
     e: fc.tuple(fc.integer({ min: 201, max: 302 }), fc.string({ maxLength: 40 })),
   }),
-).map((m) => ({ ...m }) as KrpcMessage);
+).map((m) => ({ ...m }));
 
 describe('KRPC properties', () => {
   it('round-trips any well-formed message', () => {
@@ -72,7 +72,7 @@ describe('KRPC properties', () => {
         { id, nodes: fc.array(contact, { maxLength: 8 }), token: bytes(1, 20), values: fc.array(fc.record({ host: ipv4, port }).map((p) => ({ ...p })), { maxLength: 8 }), seq: fc.nat() },
         { requiredKeys: ['id'] },
       )
-      .map((v) => ({ ...v }) as ResponseValues);
+      .map((v) => ({ ...v }));
     fc.assert(fc.property(values, (v) => assert.deepEqual(readResponse(writeResponse(v)), v)));
   });
 });
