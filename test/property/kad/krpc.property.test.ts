@@ -5,7 +5,7 @@ import type { BencodeDict } from '../../../src/kad/bencode.js';
 import { encodeAddress } from '../../../src/kad/compact.js';
 import { isKadError } from '../../../src/kad/errors.js';
 import { decodeMessage, encodeMessage, type KrpcMessage } from '../../../src/kad/krpc.js';
-import { readResponse, type ResponseValues, writeResponse } from '../../../src/kad/krpc-args.js';
+import { readResponse, writeResponse } from '../../../src/kad/krpc-args.js';
 
 const bytes = (min: number, max: number): fc.Arbitrary<Uint8Array> => fc.uint8Array({ minLength: min, maxLength: max });
 const id = bytes(20, 20);
