@@ -71,6 +71,22 @@ describe('KadNode', () => {
     await assert.rejects(drive(w.clock, server.ping(reader.address())), { code: 'TIMEOUT' });
   });
 
+  it('keeps a live contact when its bucket is full, and replaces one that fails the ping', async () => {
+    const w = world();
+    cleanup = w.close;
+    const idAt = (last: number): Uint8Array => Uint8Array.from({ length: 20 }, (_, i) => (i === 0 ? 0x80 : i === 19 ? last : 0));
+    const server = await w.spawn({ id: new Uint8Array(20), k: 1 });
+    const [a, b, c] = [await w.spawn({ id: idAt(1) }), await w.spawn({ id: idAt(2) }), await w.spawn({ id: idAt(3) })];
+    await drive(w.clock, a.ping(server.address()));
+    await drive(w.clock, b.ping(server.address()));
+    await w.clock.advanceAsync(1000);
+    assert.deepEqual(server.contacts().map((x) => x.id), [a.id]);
+    await a.close();
+    await drive(w.clock, c.ping(server.address()));
+    for (let t = 0; t < 30_000 && server.contacts()[0]?.id[19] !== 3; t += 100) await w.clock.advanceAsync(100);
+    assert.deepEqual(server.contacts().map((x) => x.id), [c.id]);
+  });
+
   it('bootstraps from the given nodes and learns the contacts they return', async () => {
     const w = world();
     cleanup = w.close;
