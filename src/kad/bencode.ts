@@ -1,3 +1,4 @@
+import { describe } from '../registry/errors.js';
 import { KadError } from './errors.js';
 
 /**
@@ -273,7 +274,7 @@ class Writer {
       this.byte(L);
       for (const item of value) this.value(item, depth + 1);
       this.byte(E);
-    } else if (typeof value === 'object' && value !== null) {
+    } else if (isPlainObject(value)) {
       this.enter(depth);
       this.byte(D);
       // latin1 keys: default (UTF-16 code unit) order equals raw byte order
@@ -286,7 +287,7 @@ class Writer {
       }
       this.byte(E);
     } else {
-      throw KadError.invalidMessage(`bencode: cannot encode a value of type ${typeof value}`);
+      throw KadError.invalidMessage(`bencode: cannot encode ${describe(value)}`);
     }
   }
 
@@ -310,6 +311,13 @@ class Writer {
   finish(): Uint8Array {
     return this.buf.slice(0, this.pos);
   }
+}
+
+/** Only plain or null-prototype objects are dictionaries: an ArrayBuffer, Map or Date is a mistake. */
+function isPlainObject(value: unknown): value is BencodeDict {
+  if (typeof value !== 'object' || value === null) return false;
+  const proto: unknown = Object.getPrototypeOf(value);
+  return proto === null || proto === Object.prototype;
 }
 
 /** The latin1 (one char per byte) string of `bytes`: the form dictionary keys take. */

@@ -148,6 +148,8 @@ describe('bencode', () => {
       assert.throws(() => bencode(bad), (e: unknown) => isKadError(e, 'INVALID_MESSAGE'));
     }
     assert.throws(() => bencode({ '\u0100': 1 }), /not latin1/);
+    assert.throws(() => bencode(new ArrayBuffer(4) as unknown as BencodeValue), /cannot encode ArrayBuffer/);
+    assert.throws(() => bencode([new Map()] as unknown as BencodeValue), /cannot encode Map/);
   });
 
   it('refuses a cyclic value instead of overflowing the stack', () => {
