@@ -91,6 +91,18 @@ describe('RoutingTable', () => {
     assert.equal(table.size, 2);
   });
 
+  it('remembers at most replacementCacheSize candidates per bucket, the most recent ones', () => {
+    const { table } = setup({ k: 1, replacementCacheSize: 2 });
+    table.add(contactIn(5));
+    const candidates = [contactIn(5), contactIn(5), contactIn(5)];
+    for (const c of candidates) assert.equal(table.add(c).status, 'bucket-full');
+    assert.deepEqual(table.replacements(5).map((c) => c.id), [candidates[1]?.id, candidates[2]?.id]);
+    const none = setup({ k: 1, replacementCacheSize: 0 }).table;
+    none.add(contactIn(5));
+    none.add(contactIn(5));
+    assert.equal(none.replacements(5).length, 0);
+  });
+
   it('lets the caller evict after a failed ping with replace()', () => {
     const { table } = setup({ k: 1 });
     const old = contactIn(2);
