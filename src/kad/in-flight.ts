@@ -1,5 +1,6 @@
 import { KadError } from './errors.js';
 import { abortReason, integerAtLeast } from './option-checks.js';
+import type { EndpointId } from './transport.js';
 
 /** Configuration of an {@link InFlightLimiter}. */
 export interface InFlightLimiterOptions {
@@ -22,7 +23,7 @@ export const DEFAULT_IN_FLIGHT_LIMITER_OPTIONS = Object.freeze({
 } satisfies Required<InFlightLimiterOptions>);
 
 interface Waiter {
-  readonly key: string;
+  readonly key: EndpointId;
   readonly resolve: () => void;
   readonly reject: (reason: unknown) => void;
   readonly signal: AbortSignal | undefined;
@@ -38,7 +39,7 @@ export class InFlightLimiter {
   readonly #maxInFlight: number;
   readonly #maxPerDestination: number;
   readonly #maxQueued: number;
-  readonly #perDestination = new Map<string, number>();
+  readonly #perDestination = new Map<EndpointId, number>();
   readonly #queue: Waiter[] = [];
   #inFlight = 0;
   #closed = false;
@@ -56,7 +57,7 @@ export class InFlightLimiter {
   }
 
   /** Takes a slot for `key` now if one is free and nobody waits for it; says whether it did. */
-  tryAcquire(key: string): boolean {
+  tryAcquire(key: EndpointId): boolean {
     if (this.#closed || !this.#fits(key) || this.#queue.some((waiter) => waiter.key === key)) return false;
     this.#take(key);
     return true;
@@ -67,7 +68,7 @@ export class InFlightLimiter {
    * `OVERLOADED` when the wait queue is full, `CLOSED` after {@link close}, `signal.reason` on
    * abort.
    */
-  acquire(key: string, signal?: AbortSignal): Promise<void> {
+  acquire(key: EndpointId, signal?: AbortSignal): Promise<void> {
     if (this.#closed) return Promise.reject(KadError.closed('rpc'));
     if (signal?.aborted === true) return Promise.reject(abortReason(signal));
     if (this.tryAcquire(key)) return Promise.resolve();
@@ -94,7 +95,7 @@ export class InFlightLimiter {
   }
 
   /** Gives back a slot of `key` and hands free slots to waiters. */
-  release(key: string): void {
+  release(key: EndpointId): void {
     const count = this.#perDestination.get(key) ?? 0;
     if (count <= 0) return;
     if (count === 1) this.#perDestination.delete(key);
@@ -114,7 +115,7 @@ export class InFlightLimiter {
   }
 
   /** Requests holding a slot for `key`. */
-  inFlightTo(key: string): number {
+  inFlightTo(key: EndpointId): number {
     return this.#perDestination.get(key) ?? 0;
   }
 
@@ -129,11 +130,11 @@ export class InFlightLimiter {
     }
   }
 
-  #fits(key: string): boolean {
+  #fits(key: EndpointId): boolean {
     return this.#inFlight < this.#maxInFlight && (this.#perDestination.get(key) ?? 0) < this.#maxPerDestination;
   }
 
-  #take(key: string): void {
+  #take(key: EndpointId): void {
     this.#inFlight++;
     this.#perDestination.set(key, (this.#perDestination.get(key) ?? 0) + 1);
   }

@@ -1,6 +1,7 @@
 import type { Clock, Milliseconds, Timer } from '../registry/clock.js';
 import { KadError } from './errors.js';
 import { abortReason, integerAtLeast, positiveNumber, positiveRate } from './option-checks.js';
+import type { EndpointId, HostId } from './transport.js';
 
 // Floating-point slack when comparing token counts: 250 ms at 4/s must make exactly one token
 const EPSILON = 1e-9;
@@ -93,26 +94,32 @@ interface BucketState {
 
 /**
  * A per-source token bucket over a bounded LRU map: `allow(host)` says whether one more inbound
- * query from `host` fits its rate. One `{ tokens, updatedAt }` pair per source, no timers.
+ * query from `host` fits its rate. One `{ tokens, updatedAt }` pair per source; a source idle
+ * long enough for its bucket to refill is forgotten by one clock timer (an idle node holds
+ * nothing), since a fresh bucket would be the same.
  */
 export class InboundLimiter {
   readonly #clock: Clock;
   readonly #perMs: number;
   readonly #burst: number;
   readonly #maxSources: number;
-  // Map iteration order is LRU order: each access moves the source to the end
-  readonly #sources = new Map<string, BucketState>();
+  readonly #refillMs: Milliseconds;
+  // Map iteration order is LRU order (each access moves the source to the end), which is also
+  // updatedAt order: the idle sources are always at the front
+  readonly #sources = new Map<HostId, BucketState>();
+  #pruneTimer: Timer | undefined;
 
   constructor(options: InboundLimiterOptions = {}, deps: { readonly clock: Clock }) {
     const d = DEFAULT_INBOUND_LIMITER_OPTIONS;
     this.#perMs = positiveRate('ratePerSecond', options.ratePerSecond, d.ratePerSecond) / 1000;
     this.#burst = positiveNumber('burst', options.burst, d.burst);
     this.#maxSources = integerAtLeast('maxSources', options.maxSources, d.maxSources, 1);
+    this.#refillMs = Math.ceil(this.#burst / this.#perMs);
     this.#clock = deps.clock;
   }
 
   /** Takes one token from `source`'s bucket; `false` means drop the message. */
-  allow(source: string): boolean {
+  allow(source: HostId): boolean {
     if (this.#perMs === Number.POSITIVE_INFINITY) return true;
     const now = this.#clock.now();
     const sources = this.#sources;
@@ -130,6 +137,7 @@ export class InboundLimiter {
       state.updatedAt = now;
     }
     sources.set(source, state);
+    if (this.#pruneTimer === undefined) this.#schedulePrune(this.#refillMs);
     if (state.tokens < 1 - EPSILON) return false;
     state.tokens -= 1;
     return true;
@@ -138,6 +146,31 @@ export class InboundLimiter {
   /** Sources tracked now (at most `maxSources`). */
   get size(): number {
     return this.#sources.size;
+  }
+
+  /** Forgets every source and cancels the pruning timer. The limiter stays usable. */
+  close(): void {
+    this.#pruneTimer?.cancel();
+    this.#pruneTimer = undefined;
+    this.#sources.clear();
+  }
+
+  #schedulePrune(delayMs: Milliseconds): void {
+    this.#pruneTimer = this.#clock.setTimeout(() => this.#prune(), delayMs);
+  }
+
+  #prune(): void {
+    this.#pruneTimer = undefined;
+    const now = this.#clock.now();
+    for (const [source, state] of this.#sources) {
+      const refilledAt = state.updatedAt + Math.ceil((this.#burst - state.tokens) / this.#perMs);
+      // LRU order: the first source still refilling ends the sweep; wake up when it is full
+      if (refilledAt > now) {
+        this.#schedulePrune(Math.max(refilledAt - now, 1));
+        return;
+      }
+      this.#sources.delete(source);
+    }
   }
 }
 
@@ -183,7 +216,9 @@ interface Waiter {
 }
 
 interface Destination extends BucketState {
-  readonly waiters: Waiter[];
+  /** FIFO of sends waiting for a token; allocated only while someone waits. */
+  waiters: Waiter[] | undefined;
+  /** Releases the head waiter when its token has accrued. */
   timer: Timer | undefined;
 }
 
@@ -191,15 +226,18 @@ interface Destination extends BucketState {
  * Paces datagrams per destination with a token bucket each, so that no remote node sees more
  * than `ratePerSecond` from this node. `acquire(key)` resolves when one datagram may be sent;
  * waiters are released in FIFO order by a clock timer, and the wait queue of each destination is
- * bounded (`OVERLOADED` beyond it).
+ * bounded (`OVERLOADED` beyond it). A destination whose bucket refilled and that nobody waits
+ * for is forgotten by one pruning timer, so an idle node holds nothing.
  */
 export class OutboundPacer {
   readonly #clock: Clock;
   readonly #perMs: number;
   readonly #burst: number;
+  readonly #refillMs: Milliseconds;
   readonly #maxQueue: number;
   readonly #maxDestinations: number;
-  readonly #destinations = new Map<string, Destination>();
+  readonly #destinations = new Map<EndpointId, Destination>();
+  #pruneTimer: Timer | undefined;
   #queued = 0;
   #closed = false;
 
@@ -207,6 +245,7 @@ export class OutboundPacer {
     const d = DEFAULT_OUTBOUND_PACER_OPTIONS;
     this.#perMs = positiveRate('ratePerSecond', options.ratePerSecond, d.ratePerSecond) / 1000;
     this.#burst = positiveNumber('burst', options.burst, d.burst);
+    this.#refillMs = Math.ceil(this.#burst / this.#perMs);
     this.#maxQueue = integerAtLeast('maxQueuePerDestination', options.maxQueuePerDestination, d.maxQueuePerDestination, 0);
     this.#maxDestinations = integerAtLeast('maxDestinations', options.maxDestinations, d.maxDestinations, 1);
     this.#clock = deps.clock;
@@ -216,11 +255,11 @@ export class OutboundPacer {
    * Takes a send slot for destination `key` at once when its bucket has a token (returns
    * `true`), else returns `false` without queueing. For callers that prefer not to await.
    */
-  tryAcquire(key: string): boolean {
+  tryAcquire(key: EndpointId): boolean {
     if (this.#closed) return false;
     if (this.#perMs === Number.POSITIVE_INFINITY) return true;
     const destination = this.#destination(key);
-    if (destination === undefined || destination.waiters.length > 0) return false;
+    if (destination === undefined || destination.waiters !== undefined) return false;
     this.#refill(destination);
     if (destination.tokens < 1 - EPSILON) return false;
     destination.tokens -= 1;
@@ -232,7 +271,7 @@ export class OutboundPacer {
    * destination's queue is full, `CLOSED` after {@link close}, and `signal.reason` on abort (the
    * waiter leaves the queue).
    */
-  acquire(key: string, signal?: AbortSignal): Promise<void> {
+  acquire(key: EndpointId, signal?: AbortSignal): Promise<void> {
     if (this.#closed) return Promise.reject(KadError.closed('pacer'));
     if (signal?.aborted === true) return Promise.reject(abortReason(signal));
     if (this.tryAcquire(key)) return Promise.resolve();
@@ -240,8 +279,8 @@ export class OutboundPacer {
     if (destination === undefined) {
       return Promise.reject(KadError.overloaded(`outbound pacer tracks ${this.#maxDestinations} busy destinations`));
     }
-    if (destination.waiters.length >= this.#maxQueue) {
-      return Promise.reject(KadError.overloaded(`outbound queue for ${key} is full (${this.#maxQueue})`));
+    if ((destination.waiters?.length ?? 0) >= this.#maxQueue) {
+      return Promise.reject(KadError.overloaded(`outbound queue for ${String(key)} is full (${this.#maxQueue})`));
     }
     return new Promise<void>((resolve, reject) => {
       const waiter: Waiter = {
@@ -249,16 +288,12 @@ export class OutboundPacer {
         reject,
         signal,
         onAbort: () => {
-          const index = destination.waiters.indexOf(waiter);
-          if (index !== -1) {
-            destination.waiters.splice(index, 1);
-            this.#queued--;
-          }
+          this.#removeWaiter(destination, waiter);
           if (signal !== undefined) reject(abortReason(signal));
         },
       };
       signal?.addEventListener('abort', waiter.onAbort, { once: true });
-      destination.waiters.push(waiter);
+      (destination.waiters ??= []).push(waiter);
       this.#queued++;
       this.#schedule(destination);
     });
@@ -278,10 +313,11 @@ export class OutboundPacer {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#pruneTimer?.cancel();
     const error = KadError.closed('pacer');
     for (const destination of this.#destinations.values()) {
       destination.timer?.cancel();
-      for (const waiter of destination.waiters.splice(0)) {
+      for (const waiter of destination.waiters ?? []) {
         waiter.signal?.removeEventListener('abort', waiter.onAbort);
         waiter.reject(error);
       }
@@ -291,7 +327,7 @@ export class OutboundPacer {
   }
 
   /** The state of `key`, created if needed; `undefined` when the map is full of busy ones. */
-  #destination(key: string): Destination | undefined {
+  #destination(key: EndpointId): Destination | undefined {
     const destinations = this.#destinations;
     const existing = destinations.get(key);
     if (existing !== undefined) {
@@ -300,20 +336,41 @@ export class OutboundPacer {
       return existing;
     }
     if (destinations.size >= this.#maxDestinations && !this.#evictOne()) return undefined;
-    const created: Destination = { tokens: this.#burst, updatedAt: this.#clock.now(), waiters: [], timer: undefined };
+    const created: Destination = { tokens: this.#burst, updatedAt: this.#clock.now(), waiters: undefined, timer: undefined };
     destinations.set(key, created);
+    this.#pruneTimer ??= this.#clock.setTimeout(() => this.#prune(), this.#refillMs);
     return created;
   }
 
   /** Forgets the least recently used destination without waiters; `false` when none. */
   #evictOne(): boolean {
     for (const [key, destination] of this.#destinations) {
-      if (destination.waiters.length === 0) {
+      if (destination.waiters === undefined) {
         this.#destinations.delete(key);
         return true;
       }
     }
     return false;
+  }
+
+  /** Forgets destinations nobody waits for whose bucket is full again; runs every refill period. */
+  #prune(): void {
+    this.#pruneTimer = undefined;
+    for (const [key, destination] of this.#destinations) {
+      if (destination.waiters !== undefined) continue;
+      this.#refill(destination);
+      if (destination.tokens >= this.#burst - EPSILON) this.#destinations.delete(key);
+    }
+    if (this.#destinations.size > 0) this.#pruneTimer = this.#clock.setTimeout(() => this.#prune(), this.#refillMs);
+  }
+
+  #removeWaiter(destination: Destination, waiter: Waiter): void {
+    const waiters = destination.waiters;
+    const index = waiters === undefined ? -1 : waiters.indexOf(waiter);
+    if (waiters === undefined || index === -1) return;
+    waiters.splice(index, 1);
+    this.#queued--;
+    if (waiters.length === 0) destination.waiters = undefined;
   }
 
   #refill(destination: Destination): void {
@@ -324,7 +381,7 @@ export class OutboundPacer {
   }
 
   #schedule(destination: Destination): void {
-    if (destination.timer !== undefined || destination.waiters.length === 0) return;
+    if (destination.timer !== undefined || destination.waiters === undefined) return;
     this.#refill(destination);
     const waitMs = destination.tokens >= 1 - EPSILON ? 0 : Math.ceil((1 - destination.tokens) / this.#perMs);
     destination.timer = this.#clock.setTimeout(() => {
@@ -335,13 +392,15 @@ export class OutboundPacer {
 
   #release(destination: Destination): void {
     this.#refill(destination);
-    while (destination.tokens >= 1 - EPSILON && destination.waiters.length > 0) {
-      const waiter = destination.waiters.shift() as Waiter;
+    const waiters = destination.waiters;
+    while (waiters !== undefined && waiters.length > 0 && destination.tokens >= 1 - EPSILON) {
+      const waiter = waiters.shift() as Waiter;
       this.#queued--;
       destination.tokens -= 1;
       waiter.signal?.removeEventListener('abort', waiter.onAbort);
       waiter.resolve();
     }
+    if (waiters !== undefined && waiters.length === 0) destination.waiters = undefined;
     this.#schedule(destination);
   }
 }

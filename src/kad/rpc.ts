@@ -27,11 +27,13 @@ import { RttEstimator } from './rtt.js';
 import { TransactionIds, transactionIdFromBytes, transactionIdToBytes } from './transaction-ids.js';
 import {
   type Endpoint,
+  type EndpointId,
+  endpointId,
   endpointKey,
+  hostId,
   type InboundDatagram,
   isLoopback,
   type RemoteInfo,
-  sameEndpoint,
   type Transport,
 } from './transport.js';
 
@@ -41,7 +43,8 @@ export type { MethodCounts, RpcStats } from './rpc-stats.js';
 
 interface Request {
   readonly to: Endpoint;
-  readonly key: string;
+  /** Map key of `to` for the RTT, pacing and in-flight state. */
+  readonly key: EndpointId;
   readonly method: string;
   readonly args: BencodeDict;
   readonly signal: AbortSignal | undefined;
@@ -94,7 +97,8 @@ export class Rpc {
   readonly #pending = new Map<number, Transmission>();
   readonly #requests = new Set<Request>();
   readonly #counters = new RpcCounters();
-  readonly #lifetime = new AbortController();
+  // created on the first inbound query: an idle node does not pay for it
+  #lifetime: AbortController | undefined;
   readonly #tids = new TransactionIds();
   #handler: QueryHandler | undefined;
   #closed = false;
@@ -156,12 +160,12 @@ export class Rpc {
       if (options.timeoutMs !== undefined && !(options.timeoutMs > 0 && Number.isFinite(options.timeoutMs))) {
         throw KadError.invalidOption(`timeoutMs must be a positive number of ms (got ${String(options.timeoutMs)})`);
       }
-      // canonical IP text, so that the reply's source address compares equal
-      destination = { host: parseIp(to.host) === undefined ? to.host : normalizeIp(to.host), port: to.port };
+      // canonical IPv6 text, so that the reply's source address compares equal
+      destination = { host: to.host.includes(':') && parseIp(to.host) !== undefined ? normalizeIp(to.host) : to.host, port: to.port };
     } catch (error) {
       return Promise.reject(error instanceof Error ? error : KadError.invalidOption('invalid query options'));
     }
-    const key = endpointKey(destination);
+    const key = endpointId(destination);
     const timeoutMs = options.timeoutMs ?? this.#rtt.timeoutFor(key);
     return new Promise<QueryResult>((resolve, reject) => {
       const request: Request = {
@@ -210,7 +214,8 @@ export class Rpc {
     for (const request of [...this.#requests]) this.#settle(request, error);
     this.#slots.close();
     this.#pacer.close();
-    this.#lifetime.abort(error);
+    this.#inbound.close();
+    this.#lifetime?.abort(error);
   }
 
   /** Sends one attempt of `request` once pacing allows. The caller holds a slot. */
@@ -256,13 +261,14 @@ export class Rpc {
     if (request.settled) return;
     if (request.retriesLeft > 0) {
       request.retriesLeft--;
-      request.timeoutMs = Math.min(request.timeoutMs * 2, this.#rtt.bounds.maxTimeoutMs);
+      // RFC 6298 §5.5 back-off, capped at maxTimeoutMs (an explicit longer timeout is kept)
+      request.timeoutMs = Math.max(request.timeoutMs, Math.min(request.timeoutMs * 2, this.#rtt.bounds.maxTimeoutMs));
       this.#transmit(request);
       return;
     }
     this.#counters.timeouts++;
     const attempts = request.tids.length;
-    this.#settle(request, KadError.timeout(`${request.method} to ${request.key} timed out after ${attempts} attempt(s)`));
+    this.#settle(request, KadError.timeout(`${request.method} to ${endpointKey(request.to)} timed out after ${attempts} attempt(s)`));
   }
 
   /** Settles `request` once: rejects with `reason`, or resolves with `result`; frees everything it held. */
@@ -324,7 +330,7 @@ export class Rpc {
     }
     let result: BencodeDict | undefined | Promise<BencodeDict | undefined>;
     try {
-      result = handler(query, from, { signal: this.#lifetime.signal });
+      result = handler(query, from, { signal: (this.#lifetime ??= new AbortController()).signal });
     } catch (error) {
       this.#reply(query.t, from, { error: toWireError(error) });
       return;
@@ -378,7 +384,7 @@ export class Rpc {
     const counters = this.#counters;
     const t = transactionIdFromBytes(message.t);
     const transmission = t === undefined ? undefined : this.#pending.get(t);
-    if (transmission === undefined || !sameEndpoint(from, transmission.request.to)) {
+    if (transmission === undefined || endpointId(from) !== transmission.request.key) {
       counters.droppedUnmatched++;
       return;
     }
@@ -395,7 +401,7 @@ export class Rpc {
   }
 
   #allowInbound(host: string): boolean {
-    return (!this.#limitLoopback && isLoopback(host)) || this.#inbound.allow(host);
+    return (!this.#limitLoopback && isLoopback(host)) || this.#inbound.allow(hostId(host));
   }
 
   #requesterIp(to: RemoteInfo): Uint8Array | undefined {

@@ -1,6 +1,7 @@
 import type { Milliseconds } from '../registry/clock.js';
 import { KadError } from './errors.js';
 import { integerAtLeast, positiveNumber } from './option-checks.js';
+import type { EndpointId } from './transport.js';
 
 /** Configuration of an {@link RttEstimator}. */
 export interface RttEstimatorOptions {
@@ -41,12 +42,16 @@ export const DEFAULT_RTT_ESTIMATOR_OPTIONS = Object.freeze({
   warmupSamples: 8,
 } satisfies Required<RttEstimatorOptions>);
 
-/** The smoothed estimate of one destination (or of the whole network). */
+/** The smoothed estimate of one destination. */
 export interface RttEstimate {
   /** Smoothed round-trip time, ms. */
   readonly srttMs: Milliseconds;
   /** Smoothed mean deviation of the round-trip time, ms. */
   readonly rttvarMs: Milliseconds;
+}
+
+/** The estimate over every sample, with their number. */
+export interface NetworkRttEstimate extends RttEstimate {
   /** Samples folded in. */
   readonly samples: number;
 }
@@ -62,6 +67,27 @@ const ALPHA = 1 / 8;
 const BETA = 1 / 4;
 const K = 4;
 
+// A destination's estimate is packed into one small integer (a V8 Smi, no allocation): SRTT
+// and RTTVAR in quarter milliseconds, 16 and 14 bits wide, so up to ~16 s and ~4 s; beyond
+// that the timeout sits at maxTimeoutMs anyway. About 60 bytes per destination with its key.
+const UNITS_PER_MS = 4;
+const SRTT_MAX = 0xffff;
+const RTTVAR_MAX = 0x3fff;
+const RTTVAR_SPAN = RTTVAR_MAX + 1;
+
+function pack(srttMs: number, rttvarMs: number): number {
+  const srtt = Math.min(SRTT_MAX, Math.round(srttMs * UNITS_PER_MS));
+  const rttvar = Math.min(RTTVAR_MAX, Math.round(rttvarMs * UNITS_PER_MS));
+  return srtt * RTTVAR_SPAN + rttvar;
+}
+
+function unpack(packed: number): RttEstimate {
+  return {
+    srttMs: Math.floor(packed / RTTVAR_SPAN) / UNITS_PER_MS,
+    rttvarMs: (packed % RTTVAR_SPAN) / UNITS_PER_MS,
+  };
+}
+
 /**
  * Per-destination round-trip estimates (Jacobson/Karels, RFC 6298) and the adaptive timeout
  * `clamp(srtt + 4 * rttvar, minTimeoutMs, maxTimeoutMs)` derived from them.
@@ -74,7 +100,7 @@ const K = 4;
 export class RttEstimator {
   readonly #options: Required<RttEstimatorOptions>;
   // Map iteration order doubles as LRU order: an update moves the key to the end
-  readonly #byDestination = new Map<string, MutableEstimate>();
+  readonly #byDestination = new Map<EndpointId, number>();
   readonly #network: MutableEstimate = { srttMs: 0, rttvarMs: 0, samples: 0 };
 
   constructor(options: RttEstimatorOptions = {}) {
@@ -91,21 +117,24 @@ export class RttEstimator {
     };
   }
 
-  /** Folds in one round-trip sample of `rttMs` for the destination `key` (an endpoint key). */
-  observe(key: string, rttMs: Milliseconds): void {
+  /** Folds in one round-trip sample of `rttMs` for the destination `key` (see `endpointId`). */
+  observe(key: EndpointId, rttMs: Milliseconds): void {
     if (!(rttMs >= 0) || !Number.isFinite(rttMs)) return;
-    let estimate = this.#byDestination.get(key);
-    if (estimate === undefined) {
-      estimate = { srttMs: 0, rttvarMs: 0, samples: 0 };
-      if (this.#byDestination.size >= this.#options.maxDestinations) {
-        const oldest = this.#byDestination.keys().next();
-        if (oldest.done !== true) this.#byDestination.delete(oldest.value);
+    const destinations = this.#byDestination;
+    const packed = destinations.get(key);
+    let next: MutableEstimate;
+    if (packed === undefined) {
+      if (destinations.size >= this.#options.maxDestinations) {
+        const oldest = destinations.keys().next();
+        if (oldest.done !== true) destinations.delete(oldest.value);
       }
+      next = { srttMs: 0, rttvarMs: 0, samples: 0 };
     } else {
-      this.#byDestination.delete(key);
+      destinations.delete(key);
+      next = { ...unpack(packed), samples: 1 };
     }
-    this.#byDestination.set(key, estimate);
-    fold(estimate, rttMs);
+    fold(next, rttMs);
+    destinations.set(key, pack(next.srttMs, next.rttvarMs));
     fold(this.#network, rttMs);
   }
 
@@ -114,9 +143,9 @@ export class RttEstimator {
    * network-wide estimate once warmed up, else `initialTimeoutMs`; always within
    * `[minTimeoutMs, maxTimeoutMs]`.
    */
-  timeoutFor(key: string): Milliseconds {
-    const estimate = this.#byDestination.get(key);
-    if (estimate !== undefined) return this.#rto(estimate);
+  timeoutFor(key: EndpointId): Milliseconds {
+    const packed = this.#byDestination.get(key);
+    if (packed !== undefined) return this.#rto(unpack(packed));
     return this.unknownTimeout();
   }
 
@@ -127,14 +156,14 @@ export class RttEstimator {
     return this.#clamp(this.#options.initialTimeoutMs);
   }
 
-  /** The estimate of `key`, or `undefined` when it has no samples (or was forgotten). */
-  get(key: string): RttEstimate | undefined {
-    const estimate = this.#byDestination.get(key);
-    return estimate === undefined ? undefined : { ...estimate };
+  /** The estimate of `key` (to a quarter millisecond), or `undefined` when it has no samples. */
+  get(key: EndpointId): RttEstimate | undefined {
+    const packed = this.#byDestination.get(key);
+    return packed === undefined ? undefined : unpack(packed);
   }
 
   /** The estimate over every sample of every destination. */
-  network(): RttEstimate {
+  network(): NetworkRttEstimate {
     return { ...this.#network };
   }
 
@@ -148,7 +177,7 @@ export class RttEstimator {
     return { minTimeoutMs: this.#options.minTimeoutMs, maxTimeoutMs: this.#options.maxTimeoutMs };
   }
 
-  #rto(estimate: MutableEstimate): Milliseconds {
+  #rto(estimate: RttEstimate): Milliseconds {
     return this.#clamp(estimate.srttMs + K * estimate.rttvarMs);
   }
 

@@ -10,8 +10,8 @@ export const TRANSACTION_ID_BYTES = 4;
  * are kept as unsigned 32-bit numbers for cheap map keys.
  */
 export class TransactionIds {
-  readonly #pool = new Uint8Array(256);
-  #poolPos = 256;
+  readonly #pool = new Uint8Array(64);
+  #poolPos = 64;
   #counter: number;
 
   constructor() {
@@ -27,7 +27,7 @@ export class TransactionIds {
     }
   }
 
-  /** Random bits from a pooled buffer: one `randomFillSync` per 128 ids. */
+  /** Random bits from a pooled buffer: one `randomFillSync` per 32 ids. */
   #random16(): number {
     if (this.#poolPos + 2 > this.#pool.length) {
       randomFillSync(this.#pool);

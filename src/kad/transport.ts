@@ -150,3 +150,50 @@ export function endpointKey(endpoint: Endpoint): string {
 export function isLoopback(host: string): boolean {
   return host.startsWith('127.') || host === '::1' || host.toLowerCase().startsWith('::ffff:127.');
 }
+
+/**
+ * A compact map key: a number for an IPv4 host (its 32-bit address), else the host text
+ * (canonicalize IPv6 text first to compare). Numbers cost no string per entry, which matters
+ * for per-destination state across hundreds of nodes in one process.
+ */
+export type HostId = number | string;
+
+/** A compact map key for an endpoint: IPv4 `address * 65536 + port`, else `[host]:port`. */
+export type EndpointId = number | string;
+
+/** The {@link HostId} of `host`. */
+export function hostId(host: string): HostId {
+  const v4 = parseIpv4(host);
+  return v4 === undefined ? host : v4;
+}
+
+/** The {@link EndpointId} of `endpoint`. */
+export function endpointId(endpoint: Endpoint): EndpointId {
+  const v4 = parseIpv4(endpoint.host);
+  return v4 === undefined ? endpointKey(endpoint) : v4 * 65536 + endpoint.port;
+}
+
+/** The 32-bit value of canonical dotted-quad text (no leading zeros), without allocating. */
+function parseIpv4(host: string): number | undefined {
+  let value = 0;
+  let part = 0;
+  let digits = 0;
+  let dots = 0;
+  for (let i = 0; i < host.length; i++) {
+    const code = host.charCodeAt(i);
+    if (code === 46 /* . */) {
+      if (digits === 0 || ++dots > 3) return undefined;
+      value = value * 256 + part;
+      part = 0;
+      digits = 0;
+    } else if (code >= 48 && code <= 57) {
+      if (digits > 0 && part === 0) return undefined; // leading zero
+      part = part * 10 + (code - 48);
+      if (++digits > 3 || part > 255) return undefined;
+    } else {
+      return undefined;
+    }
+  }
+  if (dots !== 3 || digits === 0) return undefined;
+  return value * 256 + part;
+}

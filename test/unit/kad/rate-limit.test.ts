@@ -67,6 +67,16 @@ describe('InboundLimiter', () => {
     assert.equal(limiter.allow('a'), false); // a was kept, still empty
   });
 
+  it('forgets sources whose bucket refilled, so an idle node holds nothing', () => {
+    const clock = new ManualClock();
+    const limiter = new InboundLimiter({ ratePerSecond: 10, burst: 10 }, { clock });
+    for (let i = 0; i < 50; i++) limiter.allow(`10.0.0.${i}`);
+    assert.equal(limiter.size, 50);
+    clock.advance(1000);
+    assert.equal(limiter.size, 0);
+    assert.equal(clock.pendingTimers, 0);
+  });
+
   it('allows everything when the rate is Infinity', () => {
     const clock = new ManualClock();
     const limiter = new InboundLimiter({ ratePerSecond: Number.POSITIVE_INFINITY }, { clock });
@@ -99,6 +109,19 @@ describe('OutboundPacer', () => {
     assert.equal(pacer.tryAcquire('a'), true);
     assert.equal(pacer.tryAcquire('a'), false);
     assert.equal(pacer.tryAcquire('b'), true);
+  });
+
+  it('forgets idle destinations once their bucket refilled', async () => {
+    const clock = new ManualClock();
+    const pacer = new OutboundPacer({ ratePerSecond: 4, burst: 4 }, { clock });
+    for (let i = 0; i < 20; i++) pacer.tryAcquire(i);
+    await clock.advanceAsync(500);
+    for (let i = 0; i < 4; i++) pacer.tryAcquire('busy');
+    await clock.advanceAsync(500);
+    assert.equal(pacer.size, 1); // "busy" spent its tokens half a second ago
+    await clock.advanceAsync(1000);
+    assert.equal(pacer.size, 0);
+    assert.equal(clock.pendingTimers, 0);
   });
 
   it('fails fast with OVERLOADED when a destination queue is full', async () => {

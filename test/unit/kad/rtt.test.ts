@@ -13,11 +13,11 @@ describe('RttEstimator', () => {
   it('follows RFC 6298 for the first and later samples', () => {
     const rtt = new RttEstimator({ minTimeoutMs: 1 });
     rtt.observe('a', 100);
-    assert.deepEqual(rtt.get('a'), { srttMs: 100, rttvarMs: 50, samples: 1 });
+    assert.deepEqual(rtt.get('a'), { srttMs: 100, rttvarMs: 50 });
     assert.equal(rtt.timeoutFor('a'), 300); // 100 + 4 * 50
     rtt.observe('a', 200);
     // RTTVAR = 3/4 * 50 + 1/4 * |100 - 200| = 62.5; SRTT = 7/8 * 100 + 1/8 * 200 = 112.5
-    assert.deepEqual(rtt.get('a'), { srttMs: 112.5, rttvarMs: 62.5, samples: 2 });
+    assert.deepEqual(rtt.get('a'), { srttMs: 112.5, rttvarMs: 62.5 });
     assert.equal(rtt.timeoutFor('a'), 363); // ceil(112.5 + 250)
   });
 
@@ -61,6 +61,22 @@ describe('RttEstimator', () => {
     assert.equal(rtt.get('b'), undefined);
     assert.notEqual(rtt.get('a'), undefined);
     assert.notEqual(rtt.get('c'), undefined);
+  });
+
+  it('keeps sub-millisecond loopback RTTs to a quarter millisecond', () => {
+    const rtt = new RttEstimator({ minTimeoutMs: 1 });
+    for (let i = 0; i < 50; i++) rtt.observe('lo', 0.3);
+    const estimate = rtt.get('lo');
+    assert.ok(estimate !== undefined && estimate.srttMs <= 0.5 && estimate.rttvarMs <= 0.25);
+    assert.ok(rtt.timeoutFor('lo') <= 2);
+  });
+
+  it('saturates very slow estimates instead of overflowing', () => {
+    const rtt = new RttEstimator();
+    rtt.observe('far', 60_000);
+    const estimate = rtt.get('far');
+    assert.ok(estimate !== undefined && estimate.srttMs > 16_000 && estimate.rttvarMs > 4000);
+    assert.equal(rtt.timeoutFor('far'), 5000);
   });
 
   it('ignores negative and non-finite samples', () => {
