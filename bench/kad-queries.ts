@@ -23,7 +23,7 @@ const WINDOW = 64;
 const WARMUP_MS = 500;
 const DURATION_MS = 3000;
 const CONTACTS = 8;
-const ROUNDS = 2;
+const ROUNDS = 3;
 
 type Server = 'nautilus' | 'bittorrent-dht';
 type Method = 'find_node' | 'get';

@@ -1,9 +1,10 @@
 import { bdecode, type BencodeDict, bencode } from './bencode.js';
 import { type Contact, encodeNodes, encodePeer, type IpFamily } from './compact.js';
-import { KadError, toWireError } from './errors.js';
+import { KadError, toWireError, WireError } from './errors.js';
 import { isNodeId, type NodeId } from './id.js';
 import { immutableTarget, MAX_VALUE_BYTES, mutableTarget, verifyMutable } from './items.js';
 import { readAnnouncePeerArgs, readFindNodeArgs, readGetArgs, readGetPeersArgs, readPutArgs, type Want } from './krpc-args.js';
+import { isSecureId } from './secure-id.js';
 import type { KadStorage } from './storage.js';
 import type { WriteTokens } from './tokens.js';
 
@@ -58,6 +59,14 @@ export interface QueryHandlersOptions {
    * @default 1000
    */
   readonly valuesBudgetBytes?: number;
+  /**
+   * Refuse to store peers (`announce_peer`) and items (`put`) for a querier whose id does not
+   * match its IP as BEP 42 specifies, answering 201; loopback and private addresses are exempt.
+   * Routing tolerates such nodes either way.
+   * @default true
+   * @see BEP 42
+   */
+  readonly enforceSecureIds?: boolean;
 }
 
 const MAX_VALUES = 100;
@@ -72,11 +81,13 @@ export class QueryHandlers {
   readonly #deps: QueryHandlersDeps;
   readonly #k: number;
   readonly #valuesBudget: number;
+  readonly #enforceSecureIds: boolean;
 
   constructor(deps: QueryHandlersDeps, options: QueryHandlersOptions = {}) {
     this.#deps = deps;
     this.#k = options.k ?? 8;
     this.#valuesBudget = options.valuesBudgetBytes ?? 1000;
+    this.#enforceSecureIds = options.enforceSecureIds ?? true;
   }
 
   /**
@@ -139,6 +150,7 @@ export class QueryHandlers {
     const args = readAnnouncePeerArgs(a);
     // implied_port (BEP 5): the UDP source port, for peers behind a NAT that maps ports
     const port = args.impliedPort ? from.port : args.port;
+    this.#checkSecureId(args.id, from);
     if (!this.#deps.tokens.verify(from.host, args.token)) throw KadError.invalidToken('bad token');
     await this.#deps.storage.announcePeer(args.infoHash, encodePeer({ host: from.host, port }), { signal });
     return this.#ok({});
@@ -168,6 +180,7 @@ export class QueryHandlers {
   async #put(a: BencodeDict, from: QuerySource, signal?: AbortSignal): Promise<BencodeDict> {
     // shape and size first (205, 207), then the token (203), then the costly signature (206)
     const args = readPutArgs(a);
+    this.#checkSecureId(args.id, from);
     if (!this.#deps.tokens.verify(from.host, args.token)) throw KadError.invalidToken('bad token');
     const v = bencode(args.v);
     if (args.kind === 'immutable') {
@@ -188,6 +201,12 @@ export class QueryHandlers {
     }
     if (result === 'seq-too-low') throw new KadError('SEQ_TOO_LOW', 'sequence number less than current');
     return this.#ok({});
+  }
+
+  /** BEP 42 for storage: 201 for a public querier whose id was not derived from its IP. */
+  #checkSecureId(id: NodeId, from: QuerySource): void {
+    if (!this.#enforceSecureIds || isSecureId(id, from.host)) return;
+    throw new KadError('INVALID_ID', 'node id does not match the IP (BEP 42): not stored', { wireCode: WireError.Generic });
   }
 
   #nodes(target: NodeId, families: readonly IpFamily[]): BencodeDict {

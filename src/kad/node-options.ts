@@ -34,6 +34,14 @@ export interface KadNodeOptions {
    * @default false
    */
   readonly readOnly?: boolean;
+  /**
+   * Refuse to store peers and items for a querier whose id does not match its public IP
+   * (answered with error 201); loopback and private addresses are exempt. Routing tolerates
+   * such nodes either way.
+   * @default true
+   * @see BEP 42
+   */
+  readonly enforceSecureIds?: boolean;
   /** Client version `v` on outgoing messages (4 bytes by convention); `null` for none. @default "NA" 0x00 0x01 */
   readonly version?: Uint8Array | null;
   /**
@@ -91,6 +99,9 @@ export function checkNodeOptions(options: KadNodeOptions): void {
     throw KadError.invalidOption(`k must be an integer in [1, 64] (got ${String(k)})`);
   }
   if (readOnly !== undefined && typeof readOnly !== 'boolean') throw KadError.invalidOption('readOnly must be a boolean');
+  if (options.enforceSecureIds !== undefined && typeof options.enforceSecureIds !== 'boolean') {
+    throw KadError.invalidOption('enforceSecureIds must be a boolean');
+  }
   if (version !== undefined && version !== null && !(version instanceof Uint8Array)) {
     throw KadError.invalidOption('version must be a Uint8Array or null');
   }

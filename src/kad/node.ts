@@ -183,7 +183,7 @@ class Node implements KadNode {
         tokens,
         closest: (target, family, count) => (family === this.#family ? this.#table.closest(target, count) : []),
       },
-      { k },
+      { k, ...(options.enforceSecureIds === undefined ? {} : { enforceSecureIds: options.enforceSecureIds }) },
     );
     // BEP 43: a read-only node answers nothing
     this.#rpc.setQueryHandler(

@@ -4,6 +4,7 @@ import { type BencodeDict, bencode } from '../../../src/kad/bencode.js';
 import { type Contact, decodeNodes, decodePeer } from '../../../src/kad/compact.js';
 import { type HandlerOutcome, QueryHandlers, type QuerySource } from '../../../src/kad/handlers.js';
 import { createMutableItem, immutableTarget, keyPairFromSeed, mutableTarget } from '../../../src/kad/items.js';
+import { secureId } from '../../../src/kad/secure-id.js';
 import { KadStorage } from '../../../src/kad/storage.js';
 import { WriteTokens } from '../../../src/kad/tokens.js';
 import { ManualClock } from '../../../src/testing/index.js';
@@ -139,6 +140,20 @@ describe('QueryHandlers get_peers and announce_peer', () => {
     assert.equal(errorCode(await ask('announce_peer', { info_hash: INFO_HASH, port: 0, token })), 203);
     assert.equal(errorCode(await ask('announce_peer', { info_hash: INFO_HASH, port: 70000, token })), 203);
     assert.equal(errorCode(await ask('announce_peer', { info_hash: INFO_HASH, token })), 203);
+  });
+
+  it('answers 201 to a public querier whose id does not match its IP (BEP 42), and stores a secure one', async () => {
+    const { ask, handlers } = setup();
+    const from: QuerySource = { host: '203.0.113.9', port: 4000, family: 4 };
+    const token = await tokenFor(ask, from);
+    const outcome = await ask('announce_peer', { info_hash: INFO_HASH, port: 6881, token }, from);
+    assert.equal(errorCode(outcome), 201);
+    assert.equal(errorCode(await ask('put', { token, v: text('x') }, from)), 201);
+    const secure = await handlers.handle(
+      { q: 'announce_peer', t: T, a: dict({ id: secureId('203.0.113.9'), info_hash: INFO_HASH, port: 6881, token }) },
+      from,
+    );
+    assert.equal(secure.kind, 'response');
   });
 
   it('keeps values within one datagram when many peers are known', async () => {
