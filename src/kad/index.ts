@@ -46,7 +46,7 @@ export {
 export type { BdecodeLimits, BencodeDict, BencodeValue } from './bencode.js';
 export { bdecode, bencode } from './bencode.js';
 export type { KrpcErrorMessage, KrpcMessage, KrpcQuery, KrpcResponse } from './krpc.js';
-export { decodeMessage, encodeMessage } from './krpc.js';
+export { decodeMessage, encodeMessage, MAX_DATAGRAM_BYTES } from './krpc.js';
 export type { Contact, IpFamily, PeerAddress } from './compact.js';
 export { decodeNodes, decodePeer, encodeNodes, encodePeer } from './compact.js';
 export type { Want } from './krpc-args.js';
@@ -76,7 +76,7 @@ export type {
   TransportEvents,
   TransportStats,
 } from './transport.js';
-export { MAX_DATAGRAM_BYTES } from './transport.js';
+
 export type { UdpTransport, UdpTransportOptions } from './udp-transport.js';
 export { createUdpTransport } from './udp-transport.js';
 
