@@ -101,7 +101,7 @@ export class RttEstimator {
   readonly #options: Required<RttEstimatorOptions>;
   // Map iteration order doubles as LRU order: an update moves the key to the end
   readonly #byDestination = new Map<EndpointId, number>();
-  readonly #network: MutableEstimate = { srttMs: 0, rttvarMs: 0, samples: 0 };
+  readonly #network: MutableEstimate = { srttMs: 0.5, rttvarMs: 0.5, samples: 0 }; // doubles from the start: stable field representation
 
   constructor(options: RttEstimatorOptions = {}) {
     const d = DEFAULT_RTT_ESTIMATOR_OPTIONS;
@@ -122,20 +122,28 @@ export class RttEstimator {
     if (!(rttMs >= 0) || !Number.isFinite(rttMs)) return;
     const destinations = this.#byDestination;
     const packed = destinations.get(key);
-    let next: MutableEstimate;
     if (packed === undefined) {
       if (destinations.size >= this.#options.maxDestinations) {
         const oldest = destinations.keys().next();
         if (oldest.done !== true) destinations.delete(oldest.value);
       }
-      next = { srttMs: 0, rttvarMs: 0, samples: 0 };
+      // RFC 6298 §2.2: the first measurement R gives SRTT = R, RTTVAR = R/2
+      destinations.set(key, pack(rttMs, rttMs / 2));
     } else {
       destinations.delete(key);
-      next = { ...unpack(packed), samples: 1 };
+      const srttMs = Math.floor(packed / RTTVAR_SPAN) / UNITS_PER_MS;
+      const rttvarMs = (packed % RTTVAR_SPAN) / UNITS_PER_MS;
+      destinations.set(key, pack(nextSrtt(srttMs, rttMs), nextRttvar(srttMs, rttvarMs, rttMs)));
     }
-    fold(next, rttMs);
-    destinations.set(key, pack(next.srttMs, next.rttvarMs));
-    fold(this.#network, rttMs);
+    const network = this.#network;
+    if (network.samples === 0) {
+      network.srttMs = rttMs;
+      network.rttvarMs = rttMs / 2;
+    } else {
+      network.rttvarMs = nextRttvar(network.srttMs, network.rttvarMs, rttMs);
+      network.srttMs = nextSrtt(network.srttMs, rttMs);
+    }
+    network.samples++;
   }
 
   /**
@@ -145,7 +153,7 @@ export class RttEstimator {
    */
   timeoutFor(key: EndpointId): Milliseconds {
     const packed = this.#byDestination.get(key);
-    if (packed !== undefined) return this.#rto(unpack(packed));
+    if (packed !== undefined) return this.#clamp(Math.floor(packed / RTTVAR_SPAN) / UNITS_PER_MS + (K * (packed % RTTVAR_SPAN)) / UNITS_PER_MS);
     return this.unknownTimeout();
   }
 
@@ -186,15 +194,11 @@ export class RttEstimator {
   }
 }
 
-function fold(estimate: MutableEstimate, rttMs: number): void {
-  if (estimate.samples === 0) {
-    // RFC 6298 §2.2: first measurement R gives SRTT = R, RTTVAR = R/2
-    estimate.srttMs = rttMs;
-    estimate.rttvarMs = rttMs / 2;
-  } else {
-    // §2.3: RTTVAR is updated with the old SRTT, then SRTT
-    estimate.rttvarMs = (1 - BETA) * estimate.rttvarMs + BETA * Math.abs(estimate.srttMs - rttMs);
-    estimate.srttMs = (1 - ALPHA) * estimate.srttMs + ALPHA * rttMs;
-  }
-  estimate.samples++;
+// RFC 6298 §2.3: RTTVAR is updated with the old SRTT, then SRTT
+function nextRttvar(srttMs: number, rttvarMs: number, rttMs: number): number {
+  return (1 - BETA) * rttvarMs + BETA * Math.abs(srttMs - rttMs);
+}
+
+function nextSrtt(srttMs: number, rttMs: number): number {
+  return (1 - ALPHA) * srttMs + ALPHA * rttMs;
 }
