@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { type Clock, systemClock, type Timer } from '../registry/clock.js';
 import type { BencodeDict, BencodeValue } from './bencode.js';
 import type { Contact, IpFamily, PeerAddress } from './compact.js';
@@ -312,8 +313,8 @@ class Node implements KadNode {
   ): Promise<{ values: ResponseValues; from: RemoteInfo }> {
     if (this.#closed) throw KadError.closed('node');
     const endpoint = checkEndpoint(to, 'to', 'address');
-    const signal = options.signal === undefined ? this.#lifetime.signal : AbortSignal.any([options.signal, this.#lifetime.signal]);
-    const { response, from } = await this.#rpc.query(endpoint, method, args, { signal });
+    // close() rejects pending calls through the RPC layer, so only the caller's signal is needed
+    const { response, from } = await this.#rpc.query(endpoint, method, args, options.signal === undefined ? {} : { signal: options.signal });
     const values = readResponse(response.r);
     // it answered: a good contact (unless it is us, which the table refuses)
     this.#table.observe({ id: values.id, host: from.host, port: from.port });
@@ -325,6 +326,8 @@ class Node implements KadNode {
     const deadline = new AbortController();
     const timer: Timer = this.#clock.setTimeout(() => deadline.abort(KadError.timeout('bootstrap timed out')), timeoutMs);
     const signal = AbortSignal.any([deadline.signal, this.#lifetime.signal]);
+    // one listener per concurrent call: up to 2 × MAX_BOOTSTRAP_CONTACTS at once
+    setMaxListeners(2 * MAX_BOOTSTRAP_CONTACTS + 8, signal);
     try {
       const found = await Promise.allSettled(endpoints.map((to) => this.findNode(to, this.id, { signal })));
       const seen = new Set<string>();
