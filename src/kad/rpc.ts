@@ -84,6 +84,7 @@ interface Transmission {
  */
 export class Rpc {
   readonly #transport: Transport;
+  readonly #family: 4 | 6;
   readonly #clock: Clock;
   readonly #clientVersion: Uint8Array | undefined;
   readonly #readOnly: boolean;
@@ -113,6 +114,7 @@ export class Rpc {
     this.#reportIp = options.reportRequesterIp ?? d.reportRequesterIp;
     this.#limitLoopback = options.limitLoopback ?? d.limitLoopback;
     this.#transport = deps.transport;
+    this.#family = deps.transport.address().family;
     this.#clock = deps.clock ?? systemClock;
     this.#rtt = new RttEstimator(options.rtt);
     this.#slots = new InFlightLimiter(options.inFlight);
@@ -147,7 +149,8 @@ export class Rpc {
    * resolves with the response. Rejects with `KadError`: `TIMEOUT` after the last retry,
    * `REMOTE_ERROR` (`wireCode`, message) for a KRPC error reply, `OVERLOADED` when the wait
    * queue or the pacing queue is full, `CLOSED` when closed, `INVALID_MESSAGE` when the query
-   * cannot be encoded within 1500 bytes; or with `signal.reason` when aborted.
+   * cannot be encoded within 1500 bytes, `INVALID_ADDRESS` when `to` is of the other address
+   * family than the transport; or with `signal.reason` when aborted.
    */
   query(to: Endpoint, method: string, args: BencodeDict, options: QueryOptions = {}): Promise<QueryResult> {
     if (this.#closed) return Promise.reject(KadError.closed('rpc'));
@@ -166,6 +169,11 @@ export class Rpc {
       return Promise.reject(error instanceof Error ? error : KadError.invalidOption('invalid query options'));
     }
     const key = endpointId(destination);
+    const family = typeof key === 'number' ? 4 : destination.host.includes(':') ? 6 : undefined;
+    if (family !== undefined && family !== this.#family) {
+      // BEP 32: one RPC layer per family; a dual-stack node asks the other one
+      return Promise.reject(KadError.invalidAddress(`${endpointKey(destination)} is not reachable over IPv${this.#family}`));
+    }
     const timeoutMs = options.timeoutMs ?? this.#rtt.timeoutFor(key);
     return new Promise<QueryResult>((resolve, reject) => {
       const request: Request = {

@@ -209,6 +209,12 @@ describe('Rpc queries', () => {
     assert.equal(b.stats().queriesIn.other, 1);
   });
 
+  it('rejects a destination of the other address family with INVALID_ADDRESS at once', async () => {
+    const { a } = setup();
+    await assert.rejects(a.query({ host: '::1', port: 6881 }, 'ping', PING), (e) => isKadError(e, 'INVALID_ADDRESS'));
+    assert.equal(a.stats().queriesSent, 0);
+  });
+
   it('rejects invalid per-call options with INVALID_OPTION', async () => {
     const { a, b } = setup();
     await assert.rejects(a.query(b.address(), 'ping', PING, { retries: -1 }), (e) => isKadError(e, 'INVALID_OPTION'));
