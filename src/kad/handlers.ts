@@ -160,7 +160,7 @@ export class QueryHandlers {
     const args = readGetArgs(a);
     const fields: BencodeDict = Object.create(null) as BencodeDict;
     fields['token'] = this.#deps.tokens.issue(from.host);
-    Object.assign(fields, this.#nodes(args.target, families(undefined, from.family)));
+    Object.assign(fields, this.#nodes(args.target, families(wantOf(a), from.family)));
     const item = await this.#deps.storage.getItem(args.target, { signal });
     if (item !== undefined) {
       if (!item.mutable) fields['v'] = bdecode(item.v, { maxBytes: MAX_VALUE_BYTES });
@@ -223,4 +223,17 @@ export class QueryHandlers {
 function families(want: readonly Want[] | undefined, fallback: IpFamily): IpFamily[] {
   if (want === undefined || want.length === 0) return [fallback];
   return want.map((w) => (w === 'n4' ? 4 : 6));
+}
+
+/** BEP 32 `want` of a query whose reader does not parse it (BEP 44 `get`); malformed entries are ignored. */
+function wantOf(a: BencodeDict): Want[] | undefined {
+  const want = a['want'];
+  if (!Array.isArray(want)) return undefined;
+  const out: Want[] = [];
+  for (const w of want) {
+    if (!(w instanceof Uint8Array) || w.length !== 2 || w[0] !== 0x6e) continue; // "n4" / "n6"
+    if (w[1] === 0x34 && !out.includes('n4')) out.push('n4');
+    if (w[1] === 0x36 && !out.includes('n6')) out.push('n6');
+  }
+  return out;
 }

@@ -195,6 +195,13 @@ describe('QueryHandlers BEP 44 get and put', () => {
     assert.deepEqual([r['v'], r['k'], r['sig'], r['seq']], [item.v, item.k, item.sig, 1]);
   });
 
+  it('answers get with nodes6 too when want asks for n6 (BEP 32)', async () => {
+    const { ask } = setup();
+    const r = response(await ask('get', { target: INFO_HASH, want: [text('n6'), text('n4')] }));
+    assert.equal(decodeNodes(r['nodes6'] as Uint8Array, 6).length, 8);
+    assert.equal(decodeNodes(r['nodes'] as Uint8Array, 4).length, 8);
+  });
+
   it('omits v when the querier already has the stored seq', async () => {
     const { ask } = setup();
     const item = createMutableItem(keys, text('v1'), 5);
