@@ -1,6 +1,6 @@
 import { type Clock, type Milliseconds, systemClock, type Timer } from '../registry/clock.js';
 import type { BencodeDict } from './bencode.js';
-import { encodePeer, parseIp, normalizeIp } from './compact.js';
+import { normalizeIp, parseIp } from './compact.js';
 import { KadError, toWireError, WireError } from './errors.js';
 import { InFlightLimiter } from './in-flight.js';
 import {
@@ -12,6 +12,7 @@ import {
   type KrpcResponse,
   MAX_DATAGRAM_BYTES,
 } from './krpc.js';
+import { encodeError, encodeResponse, requesterIp } from './rpc-reply.js';
 import { abortReason, integerAtLeast } from './option-checks.js';
 import { InboundLimiter, OutboundPacer } from './rate-limit.js';
 import { RpcCounters, type RpcStats } from './rpc-stats.js';
@@ -364,27 +365,20 @@ export class Rpc {
   /** Sends a response or an error reply; a response too big to encode becomes 202. */
   #reply(t: Uint8Array, to: RemoteInfo, body: { readonly r: BencodeDict } | { readonly error: [number, string] }): void {
     if (this.#closed) return;
-    const ip = this.#requesterIp(to);
-    let datagram: Uint8Array | undefined;
+    const envelope = { clientVersion: this.#clientVersion, ip: this.#reportIp ? requesterIp(to) : undefined };
+    const counters = this.#counters;
     if ('r' in body) {
-      const response: KrpcResponse = { y: 'r', t, r: body.r };
-      if (this.#clientVersion !== undefined) response.v = this.#clientVersion;
-      if (ip !== undefined) response.ip = ip;
-      datagram = tryEncode(response);
-      if (datagram === undefined) this.#counters.handlerErrors++;
+      const datagram = encodeResponse(t, body.r, envelope);
+      if (datagram !== undefined) {
+        counters.responsesSent++;
+        this.#transport.send(datagram, to);
+        return;
+      }
+      counters.handlerErrors++;
     }
-    if (datagram === undefined) {
-      const [code, text] = 'error' in body ? body.error : [WireError.Server, 'server error'];
-      // keep error texts short: they are for humans, and the datagram must stay small
-      const error: KrpcErrorMessage = { y: 'e', t, e: [code, text.slice(0, 200)] };
-      if (this.#clientVersion !== undefined) error.v = this.#clientVersion;
-      if (ip !== undefined) error.ip = ip;
-      datagram = tryEncode(error);
-      if (datagram === undefined) return;
-      this.#counters.errorsSent++;
-    } else {
-      this.#counters.responsesSent++;
-    }
+    const datagram = encodeError(t, 'error' in body ? body.error : [WireError.Server, 'server error'], envelope);
+    if (datagram === undefined) return;
+    counters.errorsSent++;
     this.#transport.send(datagram, to);
   }
 
@@ -410,23 +404,5 @@ export class Rpc {
 
   #allowInbound(host: string): boolean {
     return (!this.#limitLoopback && isLoopback(host)) || this.#inbound.allow(hostId(host));
-  }
-
-  #requesterIp(to: RemoteInfo): Uint8Array | undefined {
-    if (!this.#reportIp) return undefined;
-    try {
-      return encodePeer(to);
-    } catch {
-      return undefined; // a non-IP host of a simulated network
-    }
-  }
-}
-
-function tryEncode(message: KrpcMessage): Uint8Array | undefined {
-  try {
-    const datagram = encodeMessage(message);
-    return datagram.byteLength > MAX_DATAGRAM_BYTES ? undefined : datagram;
-  } catch {
-    return undefined;
   }
 }
