@@ -151,6 +151,47 @@ describe('Rpc queries', () => {
     await assert.rejects(a.query(b.address(), 'ping', PING, { signal: controller.signal }), (e) => e === reason);
   });
 
+  it('aborts a query still waiting for pacing or for a slot, freeing its place', async () => {
+    const { clock, network, a } = setup({ pacing: { ratePerSecond: 1, burst: 1 }, inFlight: { maxInFlight: 2 } });
+    const silent = rawPeer(network, clock);
+    const to = silent.transport.address();
+    const first = track(a.query(to, 'ping', PING, { retries: 0 }));
+    const controller = new AbortController();
+    const paced = track(a.query(to, 'ping', PING, { signal: controller.signal }));
+    const slotted = track(a.query(to, 'ping', PING, { signal: controller.signal }));
+    assert.equal(a.stats().queued, 2);
+    controller.abort();
+    await clock.advanceAsync(0);
+    assert.equal(a.stats().queued, 0);
+    assert.equal(a.stats().inFlight, 1);
+    assert.ok(paced.error instanceof DOMException && slotted.error instanceof DOMException);
+    await clock.advanceAsync(2000);
+    assert.equal(silent.received.length, 1);
+    assert.ok(isKadError(first.error, 'TIMEOUT'));
+  });
+
+  it('counts an answer after the last timeout as unmatched', async () => {
+    const { clock, network, a } = setup();
+    const late = rawPeer(network, clock);
+    const result = track(a.query(late.transport.address(), 'ping', PING, { retries: 0, timeoutMs: 100 }));
+    await clock.advanceAsync(100);
+    assert.ok(isKadError(result.error, 'TIMEOUT'));
+    const { message, from } = late.received[0]!;
+    late.send({ y: 'r', t: message.t, r: dict({ id: nodeId(3) }) }, from);
+    await clock.advanceAsync(10);
+    assert.equal(a.stats().dropped.unmatched, 1);
+  });
+
+  it('gives every query in flight its own transaction id', async () => {
+    const { clock, network, a } = setup({ ...NO_PACING, inFlight: { maxInFlight: 2000, maxInFlightPerDestination: 2000 } });
+    const silent = rawPeer(network, clock);
+    for (let i = 0; i < 2000; i++) void a.query(silent.transport.address(), 'ping', PING, { retries: 0 }).catch(() => undefined);
+    await clock.advanceAsync(10);
+    const ids = new Set(silent.received.map((r) => Buffer.from(r.message.t).toString('hex')));
+    assert.equal(ids.size, 2000);
+    await a.close();
+  });
+
   it('ignores a reply with the right transaction id from another address', async () => {
     const { clock, network, a } = setup();
     const target = rawPeer(network, clock);
