@@ -93,9 +93,10 @@ export class QueryHandlers {
   /**
    * The response dictionary `r` for `query` from `from`. Rejects with a {@link KadError} whose
    * `wireCode` is the KRPC error to send (the contract of the RPC layer's query handler);
-   * anything else (a storage failure) is a 202.
+   * anything else (a storage failure) is a 202. `ping` and `find_node` answer synchronously
+   * (no promise, no extra turn), the methods that touch storage asynchronously.
    */
-  async respond(query: IncomingQuery, from: QuerySource, signal?: AbortSignal): Promise<BencodeDict> {
+  respond(query: IncomingQuery, from: QuerySource, signal?: AbortSignal): BencodeDict | Promise<BencodeDict> {
     if (!isNodeId(query.a['id'])) throw KadError.invalidMessage('a.id must be 20 bytes');
     switch (query.q) {
       case 'ping':
