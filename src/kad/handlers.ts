@@ -1,5 +1,12 @@
 import { bdecode, type BencodeDict, bencode } from './bencode.js';
-import { type Contact, encodeNodes, encodePeer, type IpFamily } from './compact.js';
+import {
+  COMPACT_NODE_V4_BYTES,
+  COMPACT_NODE_V6_BYTES,
+  type Contact,
+  encodeNodes,
+  encodePeer,
+  type IpFamily,
+} from './compact.js';
 import { KadError, toWireError, WireError } from './errors.js';
 import { isNodeId, type NodeId } from './id.js';
 import { immutableTarget, MAX_VALUE_BYTES, mutableTarget, verifyMutable } from './items.js';
@@ -214,10 +221,29 @@ export class QueryHandlers {
     const out: BencodeDict = Object.create(null) as BencodeDict;
     for (const family of families) {
       const contacts = this.#deps.closest(target, family, this.#k);
-      out[family === 4 ? 'nodes' : 'nodes6'] = encodeNodes(contacts, family);
+      const size = family === 4 ? COMPACT_NODE_V4_BYTES : COMPACT_NODE_V6_BYTES;
+      const nodes = new Uint8Array(contacts.length * size);
+      contacts.forEach((contact, i) => nodes.set(compactNode(contact, family), i * size));
+      out[family === 4 ? 'nodes' : 'nodes6'] = nodes;
     }
     return out;
   }
+}
+
+/**
+ * Compact node info of a contact, cached per contact object: routing-table entries are immutable
+ * and long-lived, and parsing their IP text for every `nodes` list was the largest cost of
+ * answering `find_node`.
+ */
+const compactNodes = new WeakMap<Contact, Uint8Array>();
+
+function compactNode(contact: Contact, family: IpFamily): Uint8Array {
+  let bytes = compactNodes.get(contact);
+  if (bytes === undefined) {
+    bytes = encodeNodes([contact], family);
+    compactNodes.set(contact, bytes);
+  }
+  return bytes;
 }
 
 /** BEP 32 `want`: absent or empty means the family the query came over. */

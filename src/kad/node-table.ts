@@ -44,6 +44,12 @@ export class NodeTable {
   /** Records that `contact` is alive (it answered or queried us). */
   observe(contact: Contact): void {
     if (this.#lifetime.signal.aborted) return;
+    // the common case, a known contact at its known address, without parsing the address again
+    const known = this.table.get(contact.id);
+    if (known !== undefined && known.port === contact.port && known.host === contact.host) {
+      this.table.markSeen(contact.id);
+      return;
+    }
     const result = this.table.add(contact);
     if (result.status === 'bucket-full') this.#probe(result.bucket, result.leastRecentlySeen, contact);
   }

@@ -34,7 +34,12 @@ const SECRET_BYTES = 20;
 interface Secret {
   readonly period: number;
   readonly bytes: Uint8Array;
+  /** Tokens already computed under this secret, by canonical host (bounded, cleared when full). */
+  readonly issued: Map<string, Uint8Array>;
 }
+
+/** Most tokens remembered per secret: an HMAC saved per repeat requester, ~100 bytes each. */
+const MAX_CACHED_TOKENS = 4096;
 
 /**
  * Write tokens for `get_peers` → `announce_peer` and BEP 44 `get` → `put`: a token is
@@ -64,13 +69,13 @@ export class WriteTokens {
     this.#clock = deps.clock ?? systemClock;
     this.#random = deps.randomBytes ?? randomBytes;
     this.#origin = this.#clock.now();
-    this.#current = { period: 0, bytes: this.#random(SECRET_BYTES) };
+    this.#current = this.#secret(0);
   }
 
   /** A token for `host` (the requester's IP as text, v4 or v6), valid now and for the next period. */
   issue(host: string): Uint8Array {
     this.#rotate();
-    return sign(this.#current.bytes, host);
+    return tokenOf(this.#current, canonicalHost(host)).slice(); // a copy: the cached one stays intact
   }
 
   /**
@@ -80,9 +85,10 @@ export class WriteTokens {
   verify(host: string, token: Uint8Array): boolean {
     if (token.length !== WRITE_TOKEN_BYTES) return false;
     this.#rotate();
+    const canonical = canonicalHost(host);
     // evaluate both candidates so timing does not reveal which secret matched
-    const current = timingSafeEqual(sign(this.#current.bytes, host), token);
-    const previous = this.#previous === undefined ? false : timingSafeEqual(sign(this.#previous.bytes, host), token);
+    const current = timingSafeEqual(tokenOf(this.#current, canonical), token);
+    const previous = this.#previous === undefined ? false : timingSafeEqual(tokenOf(this.#previous, canonical), token);
     return current || previous;
   }
 
@@ -91,12 +97,22 @@ export class WriteTokens {
     if (period === this.#current.period) return;
     // a clock that moved back, or more than one period passed: nothing old stays valid
     this.#previous = period === this.#current.period + 1 ? this.#current : undefined;
-    this.#current = { period, bytes: this.#random(SECRET_BYTES) };
+    this.#current = this.#secret(period);
+  }
+
+  #secret(period: number): Secret {
+    return { period, bytes: this.#random(SECRET_BYTES), issued: new Map() };
   }
 }
 
-function sign(secret: Uint8Array, host: string): Uint8Array {
-  return createHmac('sha1', secret).update(canonicalHost(host), 'latin1').digest();
+function tokenOf(secret: Secret, canonical: string): Uint8Array {
+  let token = secret.issued.get(canonical);
+  if (token === undefined) {
+    token = new Uint8Array(createHmac('sha1', secret.bytes).update(canonical, 'latin1').digest());
+    if (secret.issued.size >= MAX_CACHED_TOKENS) secret.issued.clear();
+    secret.issued.set(canonical, token);
+  }
+  return token;
 }
 
 /** `::ffff:1.2.3.4` and `1.2.3.4` are the same requester; v6 text is case-insensitive. */
