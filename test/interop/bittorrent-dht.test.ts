@@ -102,6 +102,17 @@ describe('interop with bittorrent-dht on 127.0.0.1', () => {
       assert.deepEqual(got?.v, v);
     });
 
+    it('gets an invalid-signature error (206) for a mutable put with a bad signature, not silence', async () => {
+      const item = createMutableItem(keys, new TextEncoder().encode('forged'), 9);
+      const sig = Buffer.from(item.sig);
+      sig[0] = (sig[0] ?? 0) ^ 0xff;
+      const get = await query('get', { target: randomBytes(20) });
+      const token = get.r?.['token'] as Buffer;
+      await assert.rejects(query('put', { token, v: Buffer.from(item.v as Uint8Array), k: Buffer.from(item.k), sig, seq: 9 }), {
+        code: 206,
+      });
+    });
+
     it('puts and gets a salted mutable item, then is refused a lower seq with 302', async () => {
       const salt = Buffer.from('bittorrent-dht');
       const k = Buffer.from(keys.publicKey);
@@ -124,6 +135,16 @@ describe('interop with bittorrent-dht on 127.0.0.1', () => {
     it('pings it and learns its id', async () => {
       const contact = await node.ping(anchor, { signal: signal() });
       assert.deepEqual(contact.id, new Uint8Array(dht.nodeId));
+    });
+
+    it('bootstraps a new node from it', async () => {
+      const fresh = await createNode({ host: LOOPBACK, port: 0, bootstrap: [anchor], bootstrapTimeoutMs: WAIT_MS });
+      try {
+        assert.ok((await fresh.bootstrapped) >= 1);
+        assert.ok(fresh.contacts().some((c) => Buffer.from(c.id).equals(dht.nodeId)));
+      } finally {
+        await fresh.close();
+      }
     });
 
     it('gets compact nodes for find_node', async () => {
