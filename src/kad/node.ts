@@ -138,7 +138,13 @@ export async function createNode(options: KadNodeOptions = {}): Promise<KadNode>
       port: options.port ?? DEFAULT_KAD_NODE_OPTIONS.port,
       ...(signal === undefined ? {} : { signal }),
     }));
-  return new Node(options, clock, transport, owned);
+  try {
+    return new Node(options, clock, transport, owned);
+  } catch (error) {
+    // a bad nested option (rpc, storage): release the socket we opened before rejecting
+    if (owned) await transport.close();
+    throw error;
+  }
 }
 
 class Node implements KadNode {

@@ -40,6 +40,11 @@ describe('createNode', () => {
     await assert.rejects(createNode({ bootstrap: [{ host: 'x', port: 1 }] }), { code: 'INVALID_OPTION', message: /^bootstrap/ });
   });
 
+  it('rejects a bad nested option and releases the socket it opened', async () => {
+    await assert.rejects(createNode({ host: '127.0.0.1', rpc: { retries: -1 } }), { code: 'INVALID_OPTION', message: /retries/ });
+    await assert.rejects(createNode({ host: '127.0.0.1', storage: { maxEntries: 0 } }), { code: 'INVALID_OPTION', message: /maxEntries/ });
+  });
+
   it('listens on an injected transport and keeps the given id', async () => {
     const w = world();
     cleanup = w.close;
