@@ -1,2 +1,113 @@
+// nautilus/kad: the Mainline DHT node and its building blocks. Explicit, curated exports only.
+
+// time (injected everywhere)
 export type { Clock, Milliseconds, Timer } from '../registry/clock.js';
 export { systemClock } from '../registry/clock.js';
+
+// the node
+export type {
+  CallOptions,
+  FindNodeResult,
+  GetItemResult,
+  GetPeersResult,
+  ImmutableItem,
+  KadNode,
+  KadNodeStats,
+} from './node.js';
+export { createNode } from './node.js';
+export type { KadNodeOptions } from './node-options.js';
+export { DEFAULT_KAD_NODE_OPTIONS } from './node-options.js';
+
+// errors
+export type { KadErrorCode, KadErrorDetails } from './errors.js';
+export { isKadError, KadError, WireError } from './errors.js';
+
+// ids (BEP 5) and secure ids (BEP 42)
+export type { NodeId } from './id.js';
+export { bucketIndex, compareDistance, ID_BYTES, idEquals, idFromHex, idToHex, isNodeId, randomId, xor } from './id.js';
+export { isLocalAddress, isSecureId, secureId } from './secure-id.js';
+
+// BEP 44 items
+export type { ItemKeyPair, MutableItem } from './items.js';
+export {
+  createMutableItem,
+  generateKeyPair,
+  immutableTarget,
+  keyPairFromSeed,
+  MAX_SALT_BYTES,
+  MAX_VALUE_BYTES,
+  mutableTarget,
+  signatureBuffer,
+  signMutable,
+  verifyMutable,
+} from './items.js';
+
+// wire format: bencode, KRPC, compact encodings
+export type { BdecodeLimits, BencodeDict, BencodeValue } from './bencode.js';
+export { bdecode, bencode } from './bencode.js';
+export type { KrpcErrorMessage, KrpcMessage, KrpcQuery, KrpcResponse } from './krpc.js';
+export { decodeMessage, encodeMessage, MAX_DATAGRAM_BYTES } from './krpc.js';
+export type { Contact, IpFamily, PeerAddress } from './compact.js';
+export { decodeNodes, decodePeer, encodeNodes, encodePeer } from './compact.js';
+export type { Want } from './krpc-args.js';
+
+// routing table (mechanism; the node applies the insertion policy)
+export type {
+  AddResult,
+  BucketFullEvent,
+  ClosestOptions,
+  ContactState,
+  NodeRemovedEvent,
+  RoutingContact,
+  RoutingTableDeps,
+  RoutingTableEvents,
+  RoutingTableOptions,
+} from './routing-table.js';
+export { DEFAULT_ROUTING_TABLE_OPTIONS, RoutingTable } from './routing-table.js';
+
+// transports
+export type {
+  AddressFamily,
+  Endpoint,
+  InboundDatagram,
+  RemoteInfo,
+  Transport,
+  TransportErrorEvent,
+  TransportEvents,
+  TransportStats,
+} from './transport.js';
+
+export type { UdpTransport, UdpTransportOptions } from './udp-transport.js';
+export { createUdpTransport } from './udp-transport.js';
+
+// RPC layer and its limits
+export type {
+  MethodCounts,
+  QueryContext,
+  QueryHandler,
+  QueryOptions,
+  QueryResult,
+  RpcDeps,
+  RpcOptions,
+  RpcStats,
+} from './rpc.js';
+export { DEFAULT_RPC_OPTIONS, Rpc } from './rpc.js';
+export type { InFlightLimiterOptions } from './in-flight.js';
+export type { InboundLimiterOptions, OutboundPacerOptions } from './rate-limit.js';
+export type { RttEstimatorOptions } from './rtt.js';
+
+// storage, write tokens and query handlers (for custom compositions)
+export type {
+  GetPeersOptions,
+  KadStorageDeps,
+  KadStorageOptions,
+  MutablePutResult,
+  StoredImmutableItem,
+  StoredItem,
+  StoredMutableItem,
+} from './storage.js';
+export { DEFAULT_KAD_STORAGE_OPTIONS, KadStorage } from './storage.js';
+export type { WriteTokenDeps, WriteTokenOptions } from './tokens.js';
+export { DEFAULT_WRITE_TOKEN_OPTIONS, WriteTokens } from './tokens.js';
+export type { HandlerOutcome, IncomingQuery, QueryHandlersDeps, QueryHandlersOptions, QuerySource } from './handlers.js';
+export { QueryHandlers } from './handlers.js';

@@ -1,3 +1,12 @@
 export type { ConformanceLimits, ConformanceOptions } from './conformance.js';
 export { registryConformanceSuite } from './conformance.js';
 export { ManualClock } from './manual-clock.js';
+export type {
+  DropFilter,
+  MemoryNetworkDeps,
+  MemoryNetworkOptions,
+  MemoryNetworkStats,
+  MemoryTransportOptions,
+  Packet,
+} from './memory-network.js';
+export { DEFAULT_MEMORY_NETWORK_OPTIONS, MemoryNetwork, MemoryTransport } from './memory-network.js';

@@ -1,0 +1,183 @@
+import { createHash, createPrivateKey, createPublicKey, getRandomValues, type KeyObject, sign, verify } from 'node:crypto';
+import { bencode, type BencodeValue } from './bencode.js';
+import { KadError } from './errors.js';
+import type { NodeId } from './id.js';
+
+/** Largest bencoded `v` of an item, in bytes. @see BEP 44 "Messages" */
+export const MAX_VALUE_BYTES = 1000;
+/** Largest `salt`, in bytes. @see BEP 44 "Mutable items" */
+export const MAX_SALT_BYTES = 64;
+/** Size of an ed25519 public key `k`, in bytes. */
+export const PUBLIC_KEY_BYTES = 32;
+/** Size of an ed25519 secret key as kept here: the 32-byte seed (RFC 8032 private key). */
+export const SECRET_KEY_BYTES = 32;
+/** Size of an ed25519 signature `sig`, in bytes. */
+export const SIGNATURE_BYTES = 64;
+
+/** An ed25519 key pair for mutable items. */
+export interface ItemKeyPair {
+  /** 32-byte public key, the `k` of the items it signs. */
+  publicKey: Uint8Array;
+  /** 32-byte seed (RFC 8032 private key). Not the 64-byte "expanded" form of some libraries. */
+  secretKey: Uint8Array;
+}
+
+/** A mutable item as stored and sent: value, key, signature, sequence number, optional salt. */
+export interface MutableItem {
+  v: BencodeValue;
+  k: Uint8Array;
+  sig: Uint8Array;
+  seq: number;
+  /** Absent or non-empty; an empty salt is the same as none. */
+  salt?: Uint8Array;
+}
+
+// DER prefixes of RFC 8410 ed25519 keys: PKCS#8 private key (seed follows), SPKI public key (key follows)
+const PKCS8_PREFIX = Uint8Array.from([0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20]);
+const SPKI_PREFIX = Uint8Array.from([0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00]);
+
+function concat(...parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let offset = 0;
+  for (const part of parts) {
+    out.set(part, offset);
+    offset += part.length;
+  }
+  return out;
+}
+
+function sha1(...parts: Uint8Array[]): NodeId {
+  const hash = createHash('sha1');
+  for (const part of parts) hash.update(part);
+  return new Uint8Array(hash.digest());
+}
+
+/**
+ * Bencodes `v` and checks it fits in {@link MAX_VALUE_BYTES}.
+ * @throws {KadError} `MESSAGE_TOO_BIG` (wire 205) when larger; `INVALID_MESSAGE` when `v` has no bencoding.
+ */
+export function encodeValue(v: BencodeValue): Uint8Array {
+  const bytes = bencode(v);
+  if (bytes.length > MAX_VALUE_BYTES) throw KadError.messageTooBig(bytes.length, MAX_VALUE_BYTES);
+  return bytes;
+}
+
+/** @throws {KadError} `SALT_TOO_BIG` (wire 207) for a salt over {@link MAX_SALT_BYTES}. */
+export function assertSalt(salt: Uint8Array | undefined): void {
+  if (salt !== undefined && salt.length > MAX_SALT_BYTES) throw KadError.saltTooBig(salt.length, MAX_SALT_BYTES);
+}
+
+/**
+ * Target of an immutable item: SHA-1 of the bencoded value.
+ * @throws {KadError} `MESSAGE_TOO_BIG` for a value over 1000 bytes bencoded.
+ * @see BEP 44 "Immutable items"
+ */
+export function immutableTarget(v: BencodeValue): NodeId {
+  return sha1(encodeValue(v));
+}
+
+/**
+ * Target of a mutable item: SHA-1 of the public key followed by the salt (if any).
+ * @throws {KadError} `INVALID_KEY` for a key that is not 32 bytes, `SALT_TOO_BIG` for a long salt.
+ * @see BEP 44 "Mutable items"
+ */
+export function mutableTarget(publicKey: Uint8Array, salt?: Uint8Array): NodeId {
+  assertPublicKey(publicKey);
+  assertSalt(salt);
+  return salt === undefined || salt.length === 0 ? sha1(publicKey) : sha1(publicKey, salt);
+}
+
+const encoder = new TextEncoder();
+
+/**
+ * The exact bytes a mutable item's signature covers: the bencoded dict entries
+ * `4:salt<salt>` (only for a non-empty salt), `3:seqi<seq>e`, `1:v<bencoded v>`, without the
+ * enclosing `d`…`e`. For example `4:salt6:foobar3:seqi1e1:v12:Hello World!`.
+ * @throws {KadError} `MESSAGE_TOO_BIG`, `SALT_TOO_BIG`, or `INVALID_MESSAGE` for a bad `seq`.
+ * @see BEP 44 "Signature verification"
+ */
+export function signatureBuffer(v: BencodeValue, seq: number, salt?: Uint8Array): Uint8Array {
+  if (!Number.isSafeInteger(seq) || seq < 0) throw KadError.invalidMessage('seq must be a non-negative integer');
+  assertSalt(salt);
+  const value = encodeValue(v);
+  const seqPart = encoder.encode(`3:seqi${seq}e1:v`);
+  if (salt === undefined || salt.length === 0) return concat(seqPart, value);
+  return concat(encoder.encode(`4:salt${salt.length}:`), salt, seqPart, value);
+}
+
+function assertPublicKey(publicKey: Uint8Array): void {
+  if (!(publicKey instanceof Uint8Array) || publicKey.length !== PUBLIC_KEY_BYTES) {
+    throw KadError.invalidKey(`public key must be ${PUBLIC_KEY_BYTES} bytes`);
+  }
+}
+
+function privateKeyObject(secretKey: Uint8Array): KeyObject {
+  if (!(secretKey instanceof Uint8Array) || secretKey.length !== SECRET_KEY_BYTES) {
+    throw KadError.invalidKey(`secret key must be a ${SECRET_KEY_BYTES}-byte ed25519 seed`);
+  }
+  return createPrivateKey({ key: Buffer.from(concat(PKCS8_PREFIX, secretKey)), format: 'der', type: 'pkcs8' });
+}
+
+function publicKeyObject(publicKey: Uint8Array): KeyObject {
+  return createPublicKey({ key: Buffer.from(concat(SPKI_PREFIX, publicKey)), format: 'der', type: 'spki' });
+}
+
+/** The 32-byte public key of a 32-byte ed25519 seed. @throws {KadError} `INVALID_KEY`. */
+export function publicKeyFromSecret(secretKey: Uint8Array): Uint8Array {
+  const spki = createPublicKey(privateKeyObject(secretKey)).export({ format: 'der', type: 'spki' });
+  return new Uint8Array(spki.subarray(spki.length - PUBLIC_KEY_BYTES));
+}
+
+/** A fresh key pair from the system CSPRNG. */
+export function generateKeyPair(): ItemKeyPair {
+  return keyPairFromSeed(getRandomValues(new Uint8Array(SECRET_KEY_BYTES)));
+}
+
+/** The key pair of a 32-byte seed (deterministic). @throws {KadError} `INVALID_KEY`. */
+export function keyPairFromSeed(seed: Uint8Array): ItemKeyPair {
+  return { publicKey: publicKeyFromSecret(seed), secretKey: new Uint8Array(seed) };
+}
+
+/**
+ * Signs a mutable item's value with an ed25519 seed.
+ * @returns the 64-byte signature over {@link signatureBuffer}.
+ * @throws {KadError} `INVALID_KEY`, `MESSAGE_TOO_BIG`, `SALT_TOO_BIG`.
+ */
+export function signMutable(secretKey: Uint8Array, v: BencodeValue, seq: number, salt?: Uint8Array): Uint8Array {
+  return new Uint8Array(sign(null, signatureBuffer(v, seq, salt), privateKeyObject(secretKey)));
+}
+
+/**
+ * Builds a signed mutable item.
+ * @throws {KadError} `INVALID_KEY`, `MESSAGE_TOO_BIG`, `SALT_TOO_BIG`.
+ */
+export function createMutableItem(keyPair: ItemKeyPair, v: BencodeValue, seq: number, salt?: Uint8Array): MutableItem {
+  const item: MutableItem = { v, k: keyPair.publicKey, sig: signMutable(keyPair.secretKey, v, seq, salt), seq };
+  if (salt !== undefined && salt.length > 0) item.salt = salt;
+  return item;
+}
+
+/**
+ * Whether `item.sig` is a valid ed25519 signature by `item.k` over its salt, seq and value.
+ * Never throws: a malformed key, signature, oversized value or salt is simply not valid.
+ */
+export function verifyMutable(item: MutableItem): boolean {
+  if (!(item.k instanceof Uint8Array) || item.k.length !== PUBLIC_KEY_BYTES) return false;
+  if (!(item.sig instanceof Uint8Array) || item.sig.length !== SIGNATURE_BYTES) return false;
+  try {
+    return verify(null, signatureBuffer(item.v, item.seq, item.salt), publicKeyObject(item.k), item.sig);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Throws unless `item` verifies.
+ * @throws {KadError} `INVALID_SIGNATURE` (wire 206), or `MESSAGE_TOO_BIG` / `SALT_TOO_BIG` first
+ *   when the value or salt is over its limit.
+ */
+export function assertMutableSignature(item: MutableItem): void {
+  encodeValue(item.v);
+  assertSalt(item.salt);
+  if (!verifyMutable(item)) throw KadError.invalidSignature();
+}

@@ -1,0 +1,82 @@
+/**
+ * The part of `bittorrent-dht` (plain JS, no bundled types) that the interop tests and the
+ * benchmark use. Buffers are Node.js Buffers.
+ */
+declare module 'bittorrent-dht' {
+  import { EventEmitter } from 'node:events';
+
+  interface PeerEndpoint {
+    host: string;
+    port: number;
+  }
+
+  interface DhtOptions {
+    bootstrap?: false | string[];
+    host?: string;
+    nodeId?: Buffer;
+    /** ed25519 verification for mutable items: (signature, message, publicKey) → valid. */
+    verify?: (signature: Buffer, message: Buffer, publicKey: Buffer) => boolean;
+    timeout?: number;
+    k?: number;
+    concurrency?: number;
+  }
+
+  interface PutOptions {
+    v: Buffer;
+    k?: Buffer;
+    seq?: number;
+    salt?: Buffer;
+    cas?: number;
+    sign?: (message: Buffer) => Buffer;
+  }
+
+  export interface GetResult {
+    v: Buffer;
+    id: Buffer;
+    k?: Buffer;
+    sig?: Buffer;
+    seq?: number;
+    salt?: Buffer;
+  }
+
+  export interface KrpcReply {
+    t: Buffer;
+    y: Buffer;
+    r?: Record<string, Buffer | number | Buffer[] | undefined>;
+    e?: [number, Buffer];
+  }
+
+  interface KrpcError extends Error {
+    code?: number | string;
+  }
+
+  interface KRpc {
+    id: Buffer;
+    query(
+      peer: PeerEndpoint,
+      message: { q: string; a: Record<string, unknown> },
+      callback: (error: KrpcError | null, reply: KrpcReply | null) => void,
+    ): number;
+    nodes: { toArray(): Array<{ id: Buffer; host: string; port: number }>; count(): number };
+  }
+
+  export default class DHT extends EventEmitter {
+    constructor(options?: DhtOptions);
+    readonly nodeId: Buffer;
+    readonly listening: boolean;
+    readonly destroyed: boolean;
+    readonly _rpc: KRpc;
+    listen(port: number, host: string, callback?: () => void): void;
+    address(): { address: string; family: string; port: number };
+    addNode(node: { host: string; port: number; id?: Buffer }): void;
+    put(options: PutOptions, callback: (error: Error | null, hash: Buffer, count: number) => void): Buffer;
+    get(
+      key: Buffer,
+      options: { verify?: DhtOptions['verify']; salt?: Buffer; cache?: boolean },
+      callback: (error: Error | null, result: GetResult | null) => void,
+    ): void;
+    announce(infoHash: Buffer, port: number, callback: (error: Error | null) => void): void;
+    lookup(infoHash: Buffer, callback: (error: Error | null, count?: number) => void): () => void;
+    destroy(callback?: () => void): void;
+  }
+}

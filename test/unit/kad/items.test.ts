@@ -1,0 +1,103 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { isKadError } from '../../../src/kad/errors.js';
+import { idToHex } from '../../../src/kad/id.js';
+import {
+  assertMutableSignature,
+  createMutableItem,
+  generateKeyPair,
+  immutableTarget,
+  keyPairFromSeed,
+  type MutableItem,
+  mutableTarget,
+  signatureBuffer,
+  signMutable,
+  verifyMutable,
+} from '../../../src/kad/items.js';
+
+const text = (s: string): Uint8Array => new TextEncoder().encode(s);
+const fromHex = (hex: string): Uint8Array => new Uint8Array(Buffer.from(hex, 'hex'));
+
+// BEP 44 "Test vectors"
+const PUBLIC_KEY = fromHex('77ff84905a91936367c01360803104f92432fcd904a43511876df5cdf3e7e548');
+const SIG_1 = fromHex(
+  '305ac8aeb6c9c151fa120f120ea2cfb923564e11552d06a5d856091e5e853cff1260d3f39e4999684aa92eb73ffd136e6f4f3ecbfda0ce53a1608ecd7ae21f01',
+);
+const SIG_2 = fromHex(
+  '6834284b6b24c3204eb2fea824d82f88883a3d95e8b4a21b8c0ded553d17d17ddf9a8a7104b1258f30bed3787e6cb896fca78c58f8e03b5f18f14951a87d9a08',
+);
+const HELLO = text('Hello World!');
+const SALT = text('foobar');
+
+describe('BEP 44 items', () => {
+  it('sign the buffer "3:seqi1e1:v12:Hello World!" without salt (test vector 1)', () => {
+    assert.equal(Buffer.from(signatureBuffer(HELLO, 1)).toString(), '3:seqi1e1:v12:Hello World!');
+  });
+
+  it('sign the buffer "4:salt6:foobar3:seqi1e1:v12:Hello World!" with salt (test vector 2)', () => {
+    assert.equal(Buffer.from(signatureBuffer(HELLO, 1, SALT)).toString(), '4:salt6:foobar3:seqi1e1:v12:Hello World!');
+    assert.deepEqual(signatureBuffer(HELLO, 1, new Uint8Array(0)), signatureBuffer(HELLO, 1));
+  });
+
+  it('target a mutable item at SHA-1(k) and SHA-1(k ‖ salt)', () => {
+    assert.equal(idToHex(mutableTarget(PUBLIC_KEY)), '4a533d47ec9c7d95b1ad75f576cffc641853b750');
+    assert.equal(idToHex(mutableTarget(PUBLIC_KEY, SALT)), '411eba73b6f087ca51a3795d9c8c938d365e32c1');
+  });
+
+  it('target an immutable item at SHA-1 of its bencoded value (test vector 3)', () => {
+    assert.equal(idToHex(immutableTarget(HELLO)), 'e5f96f6f38320f0f33959cb4d3d656452117aadb');
+  });
+
+  it('verify the signatures of test vectors 1 and 2', () => {
+    assert.ok(verifyMutable({ v: HELLO, k: PUBLIC_KEY, sig: SIG_1, seq: 1 }));
+    assert.ok(verifyMutable({ v: HELLO, k: PUBLIC_KEY, sig: SIG_2, seq: 1, salt: SALT }));
+  });
+
+  it('refuse a signature over another seq, salt or value', () => {
+    assert.ok(!verifyMutable({ v: HELLO, k: PUBLIC_KEY, sig: SIG_1, seq: 2 }));
+    assert.ok(!verifyMutable({ v: HELLO, k: PUBLIC_KEY, sig: SIG_2, seq: 1 }));
+    assert.ok(!verifyMutable({ v: text('Hello World?'), k: PUBLIC_KEY, sig: SIG_1, seq: 1 }));
+    assert.throws(
+      () => assertMutableSignature({ v: HELLO, k: PUBLIC_KEY, sig: SIG_1, seq: 2 }),
+      (e: unknown) => isKadError(e, 'INVALID_SIGNATURE') && e.wireCode === 206,
+    );
+  });
+
+  it('treat malformed keys and signatures as invalid, never throwing', () => {
+    assert.ok(!verifyMutable({ v: HELLO, k: new Uint8Array(31), sig: SIG_1, seq: 1 }));
+    assert.ok(!verifyMutable({ v: HELLO, k: PUBLIC_KEY, sig: new Uint8Array(64), seq: 1 }));
+    assert.ok(!verifyMutable({ v: HELLO, k: new Uint8Array(32).fill(0xff), sig: SIG_1, seq: 1 }));
+    assert.ok(!verifyMutable({ v: new Uint8Array(1000), k: PUBLIC_KEY, sig: SIG_1, seq: 1 }));
+  });
+
+  it('sign and verify with a fresh key pair', () => {
+    const keys = generateKeyPair();
+    const item = createMutableItem(keys, text('value'), 7, SALT);
+    assert.equal(item.sig.length, 64);
+    assert.ok(verifyMutable(item));
+    assert.ok(!verifyMutable({ ...item, seq: 8 }));
+    assert.doesNotThrow(() => assertMutableSignature(item));
+  });
+
+  it('derive the same key pair and deterministic signatures from a seed', () => {
+    const seed = new Uint8Array(32).fill(3);
+    const a = keyPairFromSeed(seed);
+    assert.deepEqual(keyPairFromSeed(seed), a);
+    assert.deepEqual(signMutable(a.secretKey, HELLO, 1), signMutable(a.secretKey, HELLO, 1));
+    assert.throws(() => keyPairFromSeed(new Uint8Array(64)), (e: unknown) => isKadError(e, 'INVALID_KEY'));
+  });
+
+  it('answer 205 for a value over 1000 bytes and 207 for a salt over 64 bytes', () => {
+    const keys = generateKeyPair();
+    assert.throws(() => createMutableItem(keys, new Uint8Array(997), 1), (e: unknown) => isKadError(e, 'MESSAGE_TOO_BIG') && e.wireCode === 205);
+    assert.throws(() => immutableTarget(new Uint8Array(997)), (e: unknown) => isKadError(e, 'MESSAGE_TOO_BIG'));
+    assert.throws(() => mutableTarget(keys.publicKey, new Uint8Array(65)), (e: unknown) => isKadError(e, 'SALT_TOO_BIG') && e.wireCode === 207);
+    const item: MutableItem = { v: HELLO, k: PUBLIC_KEY, sig: SIG_1, seq: 1, salt: new Uint8Array(65) };
+    assert.throws(() => assertMutableSignature(item), (e: unknown) => isKadError(e, 'SALT_TOO_BIG'));
+  });
+
+  it('refuse a negative or fractional seq', () => {
+    assert.throws(() => signatureBuffer(HELLO, -1), (e: unknown) => isKadError(e, 'INVALID_MESSAGE'));
+    assert.throws(() => signatureBuffer(HELLO, 1.5), (e: unknown) => isKadError(e, 'INVALID_MESSAGE'));
+  });
+});
