@@ -3,10 +3,12 @@
  * Nautilus and the ratio. Pass names to run a subset: `npm run bench -- registry-memory`.
  */
 import { printTable, type Row } from './harness.js';
+import { benchKadQueries } from './kad-queries.js';
 import { benchRegistryMemory } from './registry-memory.js';
 
 const suites: Record<string, { title: string; run: () => Promise<Row[]> }> = {
   'registry-memory': { title: 'Memory registry vs lru-cache', run: benchRegistryMemory },
+  'kad-queries': { title: 'KAD queries answered per second vs bittorrent-dht', run: benchKadQueries },
 };
 
 const wanted = process.argv.slice(2);
