@@ -10,3 +10,4 @@ export type {
   Packet,
 } from './memory-network.js';
 export { DEFAULT_MEMORY_NETWORK_OPTIONS, MemoryNetwork, MemoryTransport } from './memory-network.js';
+export { seededRandom } from './seeded-random.js';

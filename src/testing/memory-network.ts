@@ -2,6 +2,7 @@ import type { Clock, Milliseconds } from '../registry/clock.js';
 import { Emitter } from '../registry/events.js';
 import { KadError } from '../kad/errors.js';
 import { MAX_DATAGRAM_BYTES } from '../kad/krpc.js';
+import { seededRandom } from './seeded-random.js';
 import {
   type AddressFamily,
   type Endpoint,
@@ -129,7 +130,7 @@ export class MemoryNetwork {
     const seed = options.seed ?? DEFAULT_MEMORY_NETWORK_OPTIONS.seed;
     if (!Number.isSafeInteger(seed)) throw KadError.invalidOption(`seed must be an integer (got ${String(seed)})`);
     this.#lossRate = lossRate;
-    this.#random = mulberry32(seed);
+    this.#random = seededRandom(seed);
     this.#clock = deps.clock;
   }
 
@@ -331,14 +332,3 @@ export class MemoryTransport extends Emitter<TransportEvents> implements Transpo
   }
 }
 
-/** mulberry32: a small, fast, seedable 32-bit PRNG; plenty for simulated packet loss. */
-function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}

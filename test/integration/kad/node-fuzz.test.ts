@@ -13,7 +13,7 @@ import { createMutableItem, keyPairFromSeed, mutableTarget } from '../../../src/
 import { encodeMessage } from '../../../src/kad/krpc.js';
 import { createNode, type KadNode } from '../../../src/kad/node.js';
 import type { RemoteInfo } from '../../../src/kad/transport.js';
-import { ManualClock, MemoryNetwork, type MemoryTransport } from '../../../src/testing/index.js';
+import { ManualClock, MemoryNetwork, type MemoryTransport, seededRandom } from '../../../src/testing/index.js';
 import { drive } from '../../helpers/virtual-time.js';
 
 const DATAGRAMS = Number(process.env['FUZZ_DATAGRAMS'] ?? 1_000_000);
@@ -24,17 +24,6 @@ const BATCH = 2000;
 const MAX_HEAP_GROWTH = 96 * 1024 * 1024;
 const TOKEN_HOST = '10.99.0.1';
 
-/** mulberry32: small and seedable. */
-function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const text = (s: string): Uint8Array => new TextEncoder().encode(s);
 
@@ -73,7 +62,7 @@ class Fuzzer {
   readonly #decoded: BencodeDict[];
 
   constructor(seed: number, base: Uint8Array[]) {
-    this.#random = prng(seed);
+    this.#random = seededRandom(seed);
     this.#templates = base;
     this.#decoded = base.map((t) => bdecode(t) as BencodeDict);
   }
