@@ -1,0 +1,158 @@
+import type { ConnectionOptions as TlsConnectionOptions } from 'node:tls';
+import { createClient, createCluster, RESP_TYPES } from '@redis/client';
+import { RegistryError } from '../errors.js';
+import type { LuaScript } from './scripts.js';
+import { keySlot } from './key-slot.js';
+
+/** An argument of a Redis command: text (sent as UTF-8) or bytes. */
+export type RedisArg = string | Buffer;
+
+/** How to reach Redis; validated by the registry before it gets here. */
+export interface ConnectionConfig {
+  readonly url: string | undefined;
+  readonly cluster: readonly string[] | undefined;
+  readonly username: string | undefined;
+  readonly password: string | undefined;
+  readonly tls: boolean | TlsConnectionOptions;
+  readonly connectTimeoutMs: number;
+  readonly reconnectMaxDelayMs: number;
+  readonly maxQueuedCommands: number;
+}
+
+/** One Redis server (a standalone server, or one cluster master) that commands go to directly. */
+export interface RedisNode {
+  send(args: readonly RedisArg[]): Promise<unknown>;
+}
+
+// bulk strings as Buffers: values are binary and keys may be any UTF-8
+const COMMAND_OPTIONS = Object.freeze({ typeMapping: { [RESP_TYPES.BLOB_STRING]: Buffer } });
+
+type Client = ReturnType<typeof createClient>;
+type Cluster = ReturnType<typeof createCluster>;
+
+/**
+ * The one place that knows whether Redis is a standalone server or a cluster: commands are
+ * routed by key (the cluster client follows MOVED/ASK redirections and refreshes its slot map),
+ * keys are grouped by hash slot for multi-key scripts, and scans visit every master.
+ */
+export class RedisConnection {
+  readonly isCluster: boolean;
+  readonly #client: Client | undefined;
+  readonly #cluster: Cluster | undefined;
+  /** The last error reported by the client's sockets, for messages. */
+  lastError: unknown;
+
+  constructor(config: ConnectionConfig) {
+    const socket = {
+      connectTimeout: config.connectTimeoutMs,
+      // exponential backoff from 50 ms, capped, with jitter so many clients do not reconnect in step
+      reconnectStrategy: (retries: number): number =>
+        Math.min(config.reconnectMaxDelayMs, 50 * 2 ** Math.min(retries, 10)) * (0.8 + 0.4 * Math.random()),
+      ...(config.tls === false ? {} : { tls: true as const, ...(config.tls === true ? {} : config.tls) }),
+    };
+    const common = {
+      ...(config.username === undefined ? {} : { username: config.username }),
+      ...(config.password === undefined ? {} : { password: config.password }),
+      // fail fast while disconnected instead of queueing without bound
+      disableOfflineQueue: true,
+      commandsQueueMaxLength: config.maxQueuedCommands,
+      disableClientInfo: true,
+      maintNotifications: 'disabled' as const,
+    };
+    this.isCluster = config.cluster !== undefined;
+    if (config.cluster !== undefined) {
+      this.#cluster = createCluster({
+        rootNodes: config.cluster.map((url) => ({ url })),
+        defaults: { ...common, socket },
+        useReplicas: false,
+        // a master that stops answering: look for its replacement soon (default 5 s)
+        topologyRefreshOnReconnectionAttemptStrategy: 200,
+      });
+      this.#cluster.on('error', (error: unknown) => {
+        this.lastError = error;
+      });
+    } else {
+      this.#client = createClient({ url: config.url as string, ...common, socket });
+      this.#client.on('error', (error: unknown) => {
+        this.lastError = error;
+      });
+    }
+  }
+
+  async connect(): Promise<void> {
+    if (this.#cluster !== undefined) await this.#cluster.connect();
+    else await this.#client?.connect();
+  }
+
+  /** Sends a command about `key` (routed to the master owning its slot in a cluster). */
+  send(key: string, args: readonly RedisArg[], readonly: boolean): Promise<unknown> {
+    if (this.#cluster !== undefined) return this.#cluster.sendCommand(key, readonly, args as RedisArg[], COMMAND_OPTIONS);
+    return (this.#client as Client).sendCommand(args, COMMAND_OPTIONS);
+  }
+
+  /** Runs `script` on `keys` (all of one hash slot) with `EVALSHA`, loading it on `NOSCRIPT`. */
+  async eval(script: LuaScript, keys: readonly string[], args: readonly RedisArg[]): Promise<unknown> {
+    const first = keys[0] as string;
+    const tail = [String(keys.length), ...keys, ...args];
+    try {
+      return await this.send(first, ['EVALSHA', script.sha1, ...tail], false);
+    } catch (error) {
+      // a restarted or failed-over server has an empty script cache
+      if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
+      return this.send(first, ['EVAL', script.source, ...tail], false);
+    }
+  }
+
+  /** The hash slot of `key` in a cluster; 0 for a standalone server (every key together). */
+  slotOf(key: string): number {
+    return this.#cluster === undefined ? 0 : keySlot(key);
+  }
+
+  /** Every master (the one server in standalone mode), to scan. */
+  async masters(): Promise<RedisNode[]> {
+    if (this.#cluster === undefined) {
+      const client = this.#client as Client;
+      return [{ send: (args) => client.sendCommand(args, COMMAND_OPTIONS) }];
+    }
+    const cluster = this.#cluster;
+    const clients = await Promise.all(cluster.masters.map((master) => cluster.nodeClient(master)));
+    return clients.map((client) => ({ send: (args) => client.sendCommand(args, COMMAND_OPTIONS) }));
+  }
+
+  /** Closes gracefully (pending replies are awaited). */
+  async close(): Promise<void> {
+    if (this.#cluster !== undefined) await this.#cluster.close();
+    else await this.#client?.close();
+  }
+
+  /** Closes at once, rejecting whatever is pending. */
+  destroy(): void {
+    if (this.#cluster !== undefined) this.#cluster.destroy();
+    else this.#client?.destroy();
+  }
+}
+
+/** Error replies and client errors that mean "Redis cannot serve this now". */
+const UNAVAILABLE_REPLIES = ['CLUSTERDOWN', 'TRYAGAIN', 'LOADING', 'MASTERDOWN', 'READONLY', 'BUSY', 'NOREPLICAS'];
+
+/** Maps an error of the Redis client to a {@link RegistryError}. */
+export function toRegistryError(error: unknown, lastSocketError?: unknown): RegistryError {
+  if (error instanceof RegistryError) return error;
+  const message = error instanceof Error ? error.message : String(error);
+  const name = error instanceof Error ? error.constructor.name : '';
+  if (message.startsWith('OOM')) {
+    return RegistryError.capacityExceeded(`Redis is out of memory (maxmemory with noeviction): ${message}`);
+  }
+  if (message.startsWith('WRONGTYPE')) {
+    return new RegistryError('CODEC_ERROR', `a key in the registry's namespace is not a Nautilus record: ${message}`, {
+      cause: error,
+    });
+  }
+  if (name === 'TimeoutError' || name === 'SocketTimeoutError' || name === 'ConnectionTimeoutError') {
+    return RegistryError.timeout(`Redis timed out: ${message}`, error);
+  }
+  const detail = UNAVAILABLE_REPLIES.some((reply) => message.startsWith(reply))
+    ? message
+    : `${message}${lastSocketError instanceof Error && lastSocketError !== error ? ` (${lastSocketError.message})` : ''}`;
+  return RegistryError.unavailable(`Redis is unavailable: ${detail}`, error);
+}

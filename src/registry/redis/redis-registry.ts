@@ -1,0 +1,546 @@
+import { type Clock, type Milliseconds, systemClock } from '../clock.js';
+import { RegistryError } from '../errors.js';
+import { Emitter, type RegistryEvents, type RemovalReason } from '../events.js';
+import type {
+  DeleteOptions,
+  OperationOptions,
+  Registry,
+  RegistryRecord,
+  ScanOptions,
+  SetEntry,
+  SetOptions,
+} from '../registry.js';
+import {
+  checkArray,
+  checkBytes,
+  checkKey,
+  checkKeys,
+  checkSignal,
+  checkTtl,
+  checkVersion,
+} from '../validation.js';
+import { escapeGlob, groupBySlot } from './batches.js';
+import { type RedisArg, RedisConnection, type RedisNode, toRegistryError } from './connection.js';
+import { Deadlines } from './deadlines.js';
+import {
+  type RedisRegistryDeps,
+  type RedisRegistryOptions,
+  type ResolvedRedisRegistryOptions,
+  resolveOptions,
+} from './options.js';
+import { isExpired, readHeader, toRecord } from './record-layout.js';
+import { DELETE, REAP, TOUCH, WRITE } from './scripts.js';
+
+type State = 'new' | 'connecting' | 'open' | 'closed';
+
+/** A record found past its deadline by a read, to remove if it is still that version. */
+interface Expired {
+  readonly key: string;
+  readonly version: number;
+}
+
+/**
+ * A {@link Registry} on Redis: one server, or a Redis Cluster (`cluster` option), through
+ * `@redis/client`. Persistent when the server persists (AOF/RDB), shared by every process
+ * that uses the same `keyPrefix`.
+ *
+ * - Layout: one Redis string per record, a 33-byte header (version, createdAt, updatedAt,
+ *   expiresAt) before the value bytes; see `record-layout.ts`.
+ * - Atomicity: every write, delete and touch is one Lua script that reads the header and
+ *   decides (versions, `ifVersion`, deadlines). Reads are one `GET` per key (`MGET` per chunk).
+ * - Time: `expiresAt` comes from the injected clock and is checked on every read, so a record is
+ *   never returned at or after its deadline; Redis drops the key itself `expiryGraceMs` later.
+ * - Events: `record:set` and `record:removed` fire for what this instance does or observes:
+ *   its writes, deletes, clears, and the expired records it meets and removes (exactly one
+ *   `expire` per record, even with many clients: only the client whose script removed it
+ *   reports it). Records Redis expires on its own, and writes of other clients, fire nothing.
+ * - Batches: keys are grouped by hash slot (chunks of `batchChunkSize`), all groups pipelined:
+ *   one round trip per node, never a CROSSSLOT error.
+ * - Capacity: only `maxValueBytes` is enforced here. Entry and byte limits belong to the
+ *   server (`maxmemory` + `maxmemory-policy`, server-wide): with `noeviction` a write that does
+ *   not fit rejects with `CAPACITY_EXCEEDED`; with an LRU/LFU policy Redis evicts without events.
+ * - Failures: every operation has a deadline (`timeoutMs`) → `TIMEOUT`; a lost or refused
+ *   connection → `BACKEND_UNAVAILABLE` at once (no offline queue) while the client reconnects.
+ *
+ * @example
+ * const registry = await RedisRegistry.connect({ url: 'redis://127.0.0.1:6379' });
+ * await registry.set('peer:1', bytes, { ttlMs: 30 * 60_000 });
+ * await registry.close();
+ */
+export class RedisRegistry extends Emitter<RegistryEvents> implements Registry<Uint8Array> {
+  readonly #options: ResolvedRedisRegistryOptions;
+  readonly #clock: Clock;
+  readonly #connection: RedisConnection;
+  readonly #deadlines: Deadlines;
+  readonly #prefix: string;
+  readonly #prefixBytes: number;
+  readonly #grace: string;
+  readonly #mapError = (error: unknown): unknown => toRegistryError(error, this.#connection.lastError);
+  #state: State = 'new';
+
+  /** Creates a registry and connects it (see {@link RedisRegistry.connect}). */
+  static async connect(
+    options: RedisRegistryOptions,
+    deps: RedisRegistryDeps = {},
+    operation?: OperationOptions,
+  ): Promise<RedisRegistry> {
+    return new RedisRegistry(options, deps).connect(operation);
+  }
+
+  /** Validates `options`; nothing is connected until {@link connect}. */
+  constructor(options: RedisRegistryOptions, deps: RedisRegistryDeps = {}) {
+    super(deps.onListenerError);
+    this.#options = resolveOptions(options);
+    this.#clock = deps.clock ?? systemClock;
+    this.#connection = new RedisConnection(this.#options);
+    this.#deadlines = new Deadlines(this.#clock, this.#options.timeoutMs);
+    this.#prefix = this.#options.keyPrefix;
+    this.#prefixBytes = Buffer.byteLength(this.#prefix);
+    this.#grace = String(this.#options.expiryGraceMs);
+  }
+
+  /** The effective configuration (password included: do not log it). */
+  get options(): ResolvedRedisRegistryOptions {
+    return this.#options;
+  }
+
+  /** Whether this registry talks to a Redis Cluster. */
+  get isCluster(): boolean {
+    return this.#connection.isCluster;
+  }
+
+  /**
+   * Connects (in Cluster mode: discovers the topology and connects to every master) within
+   * `timeoutMs`. A registry whose connection fails is closed; create a new one to try again.
+   */
+  async connect(options?: OperationOptions): Promise<this> {
+    if (this.#state !== 'new') {
+      if (this.#state === 'closed') throw RegistryError.closed();
+      throw RegistryError.invalidOption('connect() was already called');
+    }
+    checkSignal(options?.signal);
+    this.#state = 'connecting';
+    try {
+      await this.#deadlines.run(this.#connection.connect(), options?.signal, this.#mapError);
+    } catch (error) {
+      this.#state = 'closed';
+      this.#connection.destroy();
+      throw error;
+    }
+    if (this.#state === 'connecting') this.#state = 'open';
+    return this;
+  }
+
+  async get(key: string, options?: OperationOptions): Promise<RegistryRecord | undefined> {
+    this.#enter(options?.signal);
+    checkKey(key, this.#options.maxKeyBytes);
+    return this.#run(this.#get(key), options?.signal);
+  }
+
+  async has(key: string, options?: OperationOptions): Promise<boolean> {
+    this.#enter(options?.signal);
+    checkKey(key, this.#options.maxKeyBytes);
+    return this.#run(this.#has(key), options?.signal);
+  }
+
+  async set(key: string, value: Uint8Array, options?: SetOptions): Promise<RegistryRecord> {
+    this.#enter(options?.signal);
+    const ttlMs = options?.ttlMs;
+    const ifVersion = options?.ifVersion;
+    this.#checkWrite(key, value, ttlMs);
+    if (ifVersion !== undefined) checkVersion(ifVersion);
+    return this.#run(this.#set(key, value, ttlMs, ifVersion), options?.signal);
+  }
+
+  async delete(key: string, options?: DeleteOptions): Promise<boolean> {
+    this.#enter(options?.signal);
+    checkKey(key, this.#options.maxKeyBytes);
+    const ifVersion = options?.ifVersion;
+    if (ifVersion !== undefined) checkVersion(ifVersion);
+    return this.#run(this.#delete(key, ifVersion), options?.signal);
+  }
+
+  async touch(key: string, ttlMs: Milliseconds, options?: OperationOptions): Promise<boolean> {
+    this.#enter(options?.signal);
+    checkKey(key, this.#options.maxKeyBytes);
+    checkTtl(ttlMs);
+    return this.#run(this.#touch(key, ttlMs), options?.signal);
+  }
+
+  async getMany(keys: readonly string[], options?: OperationOptions): Promise<(RegistryRecord | undefined)[]> {
+    this.#enter(options?.signal);
+    checkKeys(keys, this.#options.maxKeyBytes);
+    if (keys.length === 0) return [];
+    return this.#run(this.#getMany(keys), options?.signal);
+  }
+
+  async setMany(entries: readonly SetEntry[], options?: OperationOptions): Promise<RegistryRecord[]> {
+    this.#enter(options?.signal);
+    checkArray('entries', entries);
+    for (const entry of entries) this.#checkWrite(entry.key, entry.value, entry.ttlMs);
+    if (entries.length === 0) return [];
+    return this.#run(this.#setMany(entries), options?.signal);
+  }
+
+  async deleteMany(keys: readonly string[], options?: OperationOptions): Promise<number> {
+    this.#enter(options?.signal);
+    checkKeys(keys, this.#options.maxKeyBytes);
+    if (keys.length === 0) return 0;
+    return this.#run(this.#deleteMany(keys), options?.signal);
+  }
+
+  /**
+   * `SCAN MATCH <keyPrefix><prefix>*` on every master (never `KEYS`), one page at a time, each
+   * page's records fetched in one pipelined round trip under its own deadline. Costs O(records
+   * in the namespace) on the server, spread over many short commands. Records that move
+   * between nodes during a resharding may be missed or repeated.
+   */
+  async *scan(options: ScanOptions = {}): AsyncIterableIterator<RegistryRecord> {
+    const { prefix = '', signal } = options;
+    this.#enter(signal);
+    if (typeof prefix !== 'string') throw RegistryError.invalidOption('prefix must be a string');
+    for await (const page of this.#pages(prefix, 'GET', signal)) {
+      const now = this.#clock.now();
+      const live: RegistryRecord[] = [];
+      const expired: Expired[] = [];
+      for (const [key, stored] of page) {
+        if (stored === null) continue; // removed since SCAN listed it
+        const header = readHeader(key, stored);
+        if (isExpired(header.expiresAt, now)) expired.push({ key, version: header.version });
+        else live.push(toRecord(key, stored, header));
+      }
+      if (expired.length > 0) await this.#run(this.#reap(expired, now), signal);
+      for (const record of live) {
+        this.#enter(signal);
+        yield record;
+      }
+    }
+  }
+
+  /**
+   * Number of live records in the namespace. Reads the header of every record (a scan: O(n)
+   * on the server, in pages) because records past their deadline must not count; the expired
+   * ones it meets are removed (with their events).
+   */
+  async size(options?: OperationOptions): Promise<number> {
+    const signal = options?.signal;
+    this.#enter(signal);
+    let count = 0;
+    for await (const page of this.#pages('', 'GETRANGE', signal)) {
+      const now = this.#clock.now();
+      const expired: Expired[] = [];
+      for (const [key, head] of page) {
+        if (head === null || head.length === 0) continue;
+        const header = readHeader(key, head);
+        if (isExpired(header.expiresAt, now)) expired.push({ key, version: header.version });
+        else count++;
+      }
+      if (expired.length > 0) await this.#run(this.#reap(expired, now), signal);
+    }
+    return count;
+  }
+
+  /**
+   * Removes every record of the namespace (never other keys of the server), page by page;
+   * each fires `record:removed` with reason `clear` (`expire` for records already past their
+   * deadline). Records written meanwhile may survive.
+   */
+  async clear(options?: OperationOptions): Promise<void> {
+    const signal = options?.signal;
+    this.#enter(signal);
+    for await (const page of this.#pages('', undefined, signal)) {
+      const keys = page.map(([key]) => key);
+      const results = await this.#run(this.#deleteKeys(keys), signal);
+      results.forEach(([state, version], i) => {
+        if (state !== 0) this.#removed(keys[i] as string, state === 1 ? 'clear' : 'expire', version);
+      });
+    }
+  }
+
+  /**
+   * Closes the connections: waits for pending replies (within `timeoutMs`), then releases
+   * every socket and timer. Later calls reject with `CLOSED`; closing again resolves.
+   */
+  async close(options?: OperationOptions): Promise<void> {
+    if (this.#state === 'closed') return;
+    const connected = this.#state !== 'new';
+    this.#state = 'closed';
+    if (connected) {
+      try {
+        await this.#deadlines.run(this.#connection.close(), options?.signal, this.#mapError);
+      } catch {
+        // a dead or stalled server: drop the sockets instead
+      } finally {
+        this.#connection.destroy();
+      }
+    }
+    this.#deadlines.abortAll(RegistryError.closed());
+  }
+
+  // ---- operations (validated; run under a deadline) ----
+
+  async #get(key: string): Promise<RegistryRecord | undefined> {
+    const redisKey = this.#prefix + key;
+    const stored = (await this.#connection.send(redisKey, ['GET', redisKey], true)) as Buffer | null;
+    if (stored === null) return undefined;
+    const header = readHeader(key, stored);
+    const now = this.#clock.now();
+    if (!isExpired(header.expiresAt, now)) return toRecord(key, stored, header);
+    await this.#reap([{ key, version: header.version }], now);
+    return undefined;
+  }
+
+  async #has(key: string): Promise<boolean> {
+    const redisKey = this.#prefix + key;
+    const head = (await this.#connection.send(redisKey, ['GETRANGE', redisKey, '0', '32'], true)) as Buffer | null;
+    if (head === null || head.length === 0) return false;
+    const header = readHeader(key, head);
+    const now = this.#clock.now();
+    if (!isExpired(header.expiresAt, now)) return true;
+    await this.#reap([{ key, version: header.version }], now);
+    return false;
+  }
+
+  async #set(
+    key: string,
+    value: Uint8Array,
+    ttlMs: Milliseconds | undefined,
+    ifVersion: number | undefined,
+  ): Promise<RegistryRecord> {
+    const now = this.#clock.now();
+    const cond = ifVersion === undefined ? '' : String(ifVersion);
+    const args = [String(now), this.#grace, cond, bufferOf(value), ttlMs === undefined ? '0' : String(ttlMs)];
+    const reply = (await this.#connection.eval(WRITE, [this.#prefix + key], args)) as number[];
+    const [version = 0, createdAt = now, expired = 0] = reply;
+    if (expired !== 0) this.#removed(key, 'expire', expired);
+    if (version === -1) throw RegistryError.versionConflict(key, ifVersion ?? 0, createdAt);
+    return this.#written(key, value, version, createdAt, now, ttlMs);
+  }
+
+  async #delete(key: string, ifVersion: number | undefined): Promise<boolean> {
+    const cond = ifVersion === undefined ? '' : String(ifVersion);
+    const reply = (await this.#connection.eval(DELETE, [this.#prefix + key], [String(this.#clock.now()), cond])) as number[];
+    const [state = 0, version = 0, expired = 0] = reply;
+    if (state === -1) {
+      if (expired !== 0) this.#removed(key, 'expire', expired);
+      throw RegistryError.versionConflict(key, ifVersion ?? 0, version);
+    }
+    if (state === 2) this.#removed(key, 'expire', version);
+    if (state !== 1) return false;
+    this.#removed(key, 'delete', version);
+    return true;
+  }
+
+  async #touch(key: string, ttlMs: Milliseconds): Promise<boolean> {
+    const args = [String(this.#clock.now()), String(ttlMs), this.#grace];
+    const [touched = 0, version = 0] = (await this.#connection.eval(TOUCH, [this.#prefix + key], args)) as number[];
+    if (touched === 1) return true;
+    if (version !== 0) this.#removed(key, 'expire', version);
+    return false;
+  }
+
+  async #getMany(keys: readonly string[]): Promise<(RegistryRecord | undefined)[]> {
+    const redisKeys = keys.map((key) => this.#prefix + key);
+    const groups = this.#group(redisKeys);
+    const replies = await Promise.all(
+      groups.map((group) => {
+        const first = redisKeys[group[0] as number] as string;
+        return this.#connection.send(first, ['MGET', ...group.map((i) => redisKeys[i] as string)], true) as Promise<
+          (Buffer | null)[]
+        >;
+      }),
+    );
+    const now = this.#clock.now();
+    const out = new Array<RegistryRecord | undefined>(keys.length).fill(undefined);
+    const expired: Expired[] = [];
+    groups.forEach((group, g) => {
+      const reply = replies[g] as (Buffer | null)[];
+      group.forEach((index, j) => {
+        const stored = reply[j];
+        if (stored === null || stored === undefined) return;
+        const key = keys[index] as string;
+        const header = readHeader(key, stored);
+        if (isExpired(header.expiresAt, now)) expired.push({ key, version: header.version });
+        else out[index] = toRecord(key, stored, header);
+      });
+    });
+    if (expired.length > 0) await this.#reap(unique(expired), now);
+    return out;
+  }
+
+  async #setMany(entries: readonly SetEntry[]): Promise<RegistryRecord[]> {
+    const now = this.#clock.now();
+    const redisKeys = entries.map((e) => this.#prefix + e.key);
+    const groups = this.#group(redisKeys);
+    const head = [String(now), this.#grace, ''];
+    const settled = await Promise.allSettled(
+      groups.map((group) => {
+        const args: RedisArg[] = [...head];
+        for (const i of group) {
+          const entry = entries[i] as SetEntry;
+          args.push(bufferOf(entry.value), entry.ttlMs === undefined ? '0' : String(entry.ttlMs));
+        }
+        return this.#connection.eval(WRITE, group.map((i) => redisKeys[i] as string), args) as Promise<number[]>;
+      }),
+    );
+    // report every write that happened, in entry order, even if another group failed
+    const records = new Array<RegistryRecord | undefined>(entries.length);
+    const replies = new Array<[number, number, number] | undefined>(entries.length);
+    let failure: Error | undefined;
+    settled.forEach((result, g) => {
+      if (result.status === 'rejected') {
+        failure ??= result.reason as Error;
+        return;
+      }
+      (groups[g] as number[]).forEach((index, j) => {
+        const r = result.value;
+        replies[index] = [r[3 * j] ?? 0, r[3 * j + 1] ?? now, r[3 * j + 2] ?? 0];
+      });
+    });
+    entries.forEach((entry, i) => {
+      const reply = replies[i];
+      if (reply === undefined) return;
+      if (reply[2] !== 0) this.#removed(entry.key, 'expire', reply[2]);
+      records[i] = this.#written(entry.key, entry.value, reply[0], reply[1], now, entry.ttlMs);
+    });
+    if (failure !== undefined) throw failure;
+    return records as RegistryRecord[];
+  }
+
+  async #deleteMany(keys: readonly string[]): Promise<number> {
+    const results = await this.#deleteKeys(keys);
+    let removed = 0;
+    results.forEach(([state, version], i) => {
+      if (state === 0) return;
+      if (state === 1) removed++;
+      this.#removed(keys[i] as string, state === 1 ? 'delete' : 'expire', version);
+    });
+    return removed;
+  }
+
+  /** Unconditional delete script over `keys`, grouped by slot: `[state, version]` per key. */
+  async #deleteKeys(keys: readonly string[]): Promise<[number, number][]> {
+    const redisKeys = keys.map((key) => this.#prefix + key);
+    const groups = this.#group(redisKeys);
+    const args = [String(this.#clock.now()), ''];
+    const replies = await Promise.all(
+      groups.map((group) => this.#connection.eval(DELETE, group.map((i) => redisKeys[i] as string), args) as Promise<number[]>),
+    );
+    const out = new Array<[number, number]>(keys.length);
+    groups.forEach((group, g) => {
+      const reply = replies[g] as number[];
+      group.forEach((index, j) => {
+        out[index] = [reply[2 * j] ?? 0, reply[2 * j + 1] ?? 0];
+      });
+    });
+    return out;
+  }
+
+  /** Removes records a read found expired (if still that version) and reports those removed. */
+  async #reap(expired: readonly Expired[], now: number): Promise<void> {
+    const redisKeys = expired.map((e) => this.#prefix + e.key);
+    const groups = this.#group(redisKeys);
+    const replies = await Promise.all(
+      groups.map((group) => {
+        const args = [String(now), ...group.map((i) => String((expired[i] as Expired).version))];
+        return this.#connection.eval(REAP, group.map((i) => redisKeys[i] as string), args) as Promise<number[]>;
+      }),
+    );
+    groups.forEach((group, g) => {
+      group.forEach((index, j) => {
+        const e = expired[index] as Expired;
+        if ((replies[g] as number[])[j] === 1) this.#removed(e.key, 'expire', e.version);
+      });
+    });
+  }
+
+  /**
+   * Pages of `[key, reply]` for every key of the namespace under `prefix`, master by master;
+   * `fetch` says what to read per key (`GET` the record, `GETRANGE` its header, or nothing).
+   */
+  async *#pages(
+    prefix: string,
+    fetch: 'GET' | 'GETRANGE' | undefined,
+    signal: AbortSignal | undefined,
+  ): AsyncGenerator<[string, Buffer | null][]> {
+    const pattern = `${escapeGlob(this.#prefix + prefix)}*`;
+    const count = String(this.#options.scanCount);
+    const masters: RedisNode[] = await this.#run(this.#connection.masters(), signal);
+    for (const node of masters) {
+      let cursor = '0';
+      do {
+        this.#enter(signal);
+        const [next, found] = (await this.#run(node.send(['SCAN', cursor, 'MATCH', pattern, 'COUNT', count]), signal)) as [
+          Buffer,
+          Buffer[],
+        ];
+        cursor = next.toString();
+        if (found.length === 0) continue;
+        const keys = found.map((k) => k.subarray(this.#prefixBytes).toString('utf8'));
+        if (fetch === undefined) {
+          yield keys.map((key) => [key, null]);
+          continue;
+        }
+        const replies = await this.#run(
+          Promise.all(
+            found.map((k) => node.send(fetch === 'GET' ? ['GET', k] : ['GETRANGE', k, '0', '32']) as Promise<Buffer | null>),
+          ),
+          signal,
+        );
+        yield keys.map((key, i) => [key, replies[i] ?? null]);
+      } while (cursor !== '0');
+    }
+  }
+
+  // ---- helpers ----
+
+  #run<T>(work: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+    return this.#deadlines.run(work, signal, this.#mapError);
+  }
+
+  #enter(signal: AbortSignal | undefined): void {
+    if (this.#state === 'closed') throw RegistryError.closed();
+    if (signal !== undefined) checkSignal(signal);
+    if (this.#state !== 'open') throw RegistryError.unavailable('the Redis registry is not connected: call connect() first');
+  }
+
+  #checkWrite(key: string, value: Uint8Array, ttlMs: Milliseconds | undefined): void {
+    checkKey(key, this.#options.maxKeyBytes);
+    checkBytes(key, value, this.#options.maxValueBytes);
+    if (ttlMs !== undefined) checkTtl(ttlMs);
+  }
+
+  #group(redisKeys: readonly string[]): number[][] {
+    const connection = this.#connection;
+    return groupBySlot(redisKeys.length, (i) => connection.slotOf(redisKeys[i] as string), this.#options.batchChunkSize);
+  }
+
+  #written(
+    key: string,
+    value: Uint8Array,
+    version: number,
+    createdAt: number,
+    now: number,
+    ttlMs: Milliseconds | undefined,
+  ): RegistryRecord {
+    const expiresAt = ttlMs === undefined ? undefined : now + ttlMs;
+    if (this.listening('record:set')) this.emit('record:set', { key, version, expiresAt });
+    return { key, value, version, expiresAt, createdAt, updatedAt: now };
+  }
+
+  #removed(key: string, reason: RemovalReason, version: number): void {
+    if (this.listening('record:removed')) this.emit('record:removed', { key, reason, version });
+  }
+}
+
+/** The bytes of `value` as a Buffer without copying. */
+function bufferOf(value: Uint8Array): Buffer {
+  return Buffer.isBuffer(value) ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+}
+
+/** One entry per key (a batch may name a key twice). */
+function unique(expired: readonly Expired[]): Expired[] {
+  const seen = new Map<string, Expired>();
+  for (const e of expired) seen.set(e.key, e);
+  return [...seen.values()];
+}

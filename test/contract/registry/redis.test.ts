@@ -1,0 +1,111 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { isRegistryError } from '../../../src/registry/index.js';
+import { RedisRegistry } from '../../../src/registry/redis/index.js';
+import { ManualClock, registryConformanceSuite, type RedisServerHandle, startRedisServer } from '../../../src/testing/index.js';
+
+let server: RedisServerHandle;
+let namespaces = 0;
+
+before(async () => {
+  server = await startRedisServer();
+});
+
+after(async () => {
+  await server?.stop();
+});
+
+// one server for the file; every registry gets its own key namespace, so tests never meet
+registryConformanceSuite('RedisRegistry (standalone)', {
+  capacity: false,
+  create: ({ clock, limits }) =>
+    RedisRegistry.connect(
+      {
+        url: server.url,
+        keyPrefix: `conformance:${namespaces++}:`,
+        // the manual clock runs ahead of the server's: Redis must not expire keys before the registry does
+        expiryGraceMs: 600_000,
+        ...(limits.maxValueBytes === undefined ? {} : { maxValueBytes: limits.maxValueBytes }),
+      },
+      { clock },
+    ),
+});
+
+describe('RedisRegistry (standalone) specifics', () => {
+  const open = async (options: { maxValueBytes?: number } = {}): Promise<RedisRegistry> =>
+    RedisRegistry.connect({ url: server.url, keyPrefix: `specific:${namespaces++}:`, ...options }, { clock: new ManualClock(Date.now()) });
+
+  it('rejects a value over maxValueBytes with VALUE_TOO_LARGE and keeps the old one', async () => {
+    const registry = await open({ maxValueBytes: 8 });
+    try {
+      await registry.set('a', new Uint8Array(8));
+      await assert.rejects(registry.set('a', new Uint8Array(9)), (e: unknown) => isRegistryError(e, 'VALUE_TOO_LARGE'));
+      await assert.rejects(
+        registry.setMany([
+          { key: 'b', value: new Uint8Array(1) },
+          { key: 'a', value: new Uint8Array(9) },
+        ]),
+        (e: unknown) => isRegistryError(e, 'VALUE_TOO_LARGE'),
+      );
+      assert.equal((await registry.get('a'))?.value.byteLength, 8);
+      assert.equal(await registry.has('b'), false);
+    } finally {
+      await registry.close();
+    }
+  });
+
+  it('keeps its records apart from other namespaces and from foreign keys of the server', async () => {
+    const one = await open();
+    const two = await open();
+    try {
+      await server.command('SET', 'foreign-key', 'x');
+      await one.set('k', new Uint8Array([1]));
+      await two.set('k', new Uint8Array([2]));
+      assert.deepEqual([...((await one.get('k'))?.value ?? [])], [1]);
+      await two.clear();
+      assert.equal(await two.size(), 0);
+      assert.equal(await one.size(), 1);
+      assert.equal(await server.command('GET', 'foreign-key'), 'x');
+    } finally {
+      await one.close();
+      await two.close();
+    }
+  });
+
+  it('treats glob characters in a scan prefix literally', async () => {
+    const registry = await open();
+    try {
+      await registry.setMany(['a*1', 'a?2', 'a[3]', 'ab'].map((key) => ({ key, value: new Uint8Array(0) })));
+      const keys: string[] = [];
+      for await (const r of registry.scan({ prefix: 'a*' })) keys.push(r.key);
+      assert.deepEqual(keys, ['a*1']);
+    } finally {
+      await registry.close();
+    }
+  });
+
+  it('lets Redis drop a record by itself expiryGraceMs after its deadline', async () => {
+    const registry = await RedisRegistry.connect({ url: server.url, keyPrefix: `grace:${namespaces++}:`, expiryGraceMs: 0 });
+    try {
+      await registry.set('t', new Uint8Array(1), { ttlMs: 60_000 });
+      const pttl = Number(await server.command('PTTL', `grace:${namespaces - 1}:t`));
+      assert.ok(pttl > 0 && pttl <= 60_000, `PTTL ${pttl}`);
+    } finally {
+      await registry.close();
+    }
+  });
+
+  it('rejects operations before connect with BACKEND_UNAVAILABLE and after close with CLOSED', async () => {
+    const registry = new RedisRegistry({ url: server.url });
+    await assert.rejects(registry.get('a'), (e: unknown) => isRegistryError(e, 'BACKEND_UNAVAILABLE'));
+    await registry.close();
+    await assert.rejects(registry.connect(), (e: unknown) => isRegistryError(e, 'CLOSED'));
+  });
+
+  it('validates its options at construction, naming the option', () => {
+    assert.throws(() => new RedisRegistry({}), /exactly one of url/);
+    assert.throws(() => new RedisRegistry({ url: 'http://x' }), /url must be a redis/);
+    assert.throws(() => new RedisRegistry({ url: server.url, timeoutMs: 0 }), /timeoutMs/);
+    assert.throws(() => new RedisRegistry({ url: server.url, maxEntries: 5 } as never), /unknown RedisRegistry option "maxEntries"/);
+  });
+});
