@@ -31,7 +31,7 @@ export class Deadlines {
    * Settles like `work`, errors passed through `mapError`; or rejects with `TIMEOUT` at the
    * deadline, or with `signal.reason` when `signal` aborts first.
    */
-  run<T>(work: Promise<T>, signal: AbortSignal | undefined, mapError: (error: unknown) => unknown): Promise<T> {
+  run<T>(work: Promise<T>, signal: AbortSignal | undefined, mapError: (error: unknown) => Error): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       const now = this.#clock.now();
       const id = Math.floor((now + this.#timeoutMs) / this.#resolutionMs);

@@ -75,7 +75,7 @@ export class RedisRegistry extends Emitter<RegistryEvents> implements Registry<U
   readonly #prefix: string;
   readonly #prefixBytes: number;
   readonly #grace: string;
-  readonly #mapError = (error: unknown): unknown => toRegistryError(error, this.#connection.lastError);
+  readonly #mapError = (error: unknown): Error => toRegistryError(error, this.#connection.lastError);
   #state: State = 'new';
 
   /** Creates a registry and connects it (see {@link RedisRegistry.connect}). */
