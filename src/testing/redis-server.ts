@@ -47,7 +47,12 @@ export interface RedisClusterOptions {
   readonly replicasPerMaster?: number;
   /** `cluster-node-timeout` in ms: how long before a silent master is failed over. @default 1000 */
   readonly nodeTimeoutMs?: number;
-  /** How long to wait for `cluster_state:ok` on every node, in ms. @default 30_000 */
+  /**
+   * How long to wait for `cluster_state:ok` on every node, in ms. Nodes run with
+   * `cluster-require-full-coverage no`, so the slots of live masters stay available while a
+   * dead master's slots fail over.
+   * @default 30_000
+   */
   readonly readyTimeoutMs?: number;
 }
 
@@ -61,6 +66,13 @@ export interface RedisClusterHandle {
   masters(): Promise<RedisServerHandle[]>;
   /** Resolves when every running node reports `cluster_state:ok` (bounded by `timeoutMs`). */
   waitUntilReady(timeoutMs?: number): Promise<void>;
+  /**
+   * Resolves when every running node sees all 16384 slots served by masters not flagged as
+   * failing: after a master died, that is when its replica's failover is complete.
+   */
+  waitForFullCoverage(timeoutMs?: number): Promise<void>;
+  /** The slot ranges `[first, last]` the node serves as a master (none for a replica). */
+  slotRanges(node: RedisServerHandle): Promise<[number, number][]>;
   /** Removes every key on every running master. */
   flushAll(): Promise<void>;
   /** Stops every node by pid and removes their temp dirs. Idempotent. */
@@ -103,6 +115,10 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
         '--cluster-node-timeout', String(nodeTimeoutMs),
         // a replica of a dead master may take over however stale it is (loopback: never stale)
         '--cluster-replica-validity-factor', '0',
+        // healthy slots stay writable while a dead master's slots wait for their failover
+        '--cluster-require-full-coverage', 'no',
+        // replicas sync at once instead of waiting 5 s for more replicas to batch with
+        '--repl-diskless-sync-delay', '0',
       ];
       const node = new LocalRedisServer(port, dir, true, args, 10_000);
       nodes.push(node);
@@ -275,6 +291,32 @@ class LocalRedisCluster implements RedisClusterHandle {
     });
   }
 
+  async waitForFullCoverage(timeoutMs = 30_000): Promise<void> {
+    await waitFor(timeoutMs, 'every slot served by a healthy master', async () => {
+      for (const node of this.nodes) {
+        if (!node.running) continue;
+        let covered = 0;
+        for (const line of (await node.command('CLUSTER', 'NODES')).split('\n')) {
+          const [, , flags = '', , , , , , ...slots] = line.trim().split(' ');
+          const roles = flags.split(',');
+          if (!roles.includes('master') || roles.includes('fail') || roles.includes('fail?')) continue;
+          for (const [first, last] of parseSlots(slots)) covered += last - first + 1;
+        }
+        if (covered !== 16384) return false;
+      }
+      return true;
+    });
+  }
+
+  async slotRanges(node: RedisServerHandle): Promise<[number, number][]> {
+    for (const line of (await node.command('CLUSTER', 'NODES')).split('\n')) {
+      const [, , flags = '', , , , , , ...slots] = line.trim().split(' ');
+      const roles = flags.split(',');
+      if (roles.includes('myself')) return roles.includes('master') ? parseSlots(slots) : [];
+    }
+    return [];
+  }
+
   async flushAll(): Promise<void> {
     for (const node of await this.masters()) await node.command('FLUSHALL');
   }
@@ -282,6 +324,17 @@ class LocalRedisCluster implements RedisClusterHandle {
   async stop(): Promise<void> {
     await Promise.all(this.nodes.map((n) => n.stop()));
   }
+}
+
+/** Slot fields of a `CLUSTER NODES` line (`0-5460`, `5461`; importing/migrating marks skipped). */
+function parseSlots(fields: readonly string[]): [number, number][] {
+  const ranges: [number, number][] = [];
+  for (const field of fields) {
+    if (field.startsWith('[')) continue;
+    const [first = '', last = first] = field.split('-');
+    ranges.push([Number(first), Number(last)]);
+  }
+  return ranges;
 }
 
 async function waitFor(timeoutMs: number, what: string, check: () => Promise<boolean>): Promise<void> {

@@ -79,9 +79,30 @@ export class RedisConnection {
     }
   }
 
+  /**
+   * Connects. A standalone client fails on the first refused or broken attempt (instead of
+   * retrying until the deadline); a cluster client fails once no root node answers.
+   */
   async connect(): Promise<void> {
-    if (this.#cluster !== undefined) await this.#cluster.connect();
-    else await this.#client?.connect();
+    if (this.#cluster !== undefined) {
+      await this.#cluster.connect();
+      return;
+    }
+    const client = this.#client as Client;
+    await new Promise<void>((resolve, reject) => {
+      const onError = (error: Error): void => reject(error);
+      client.once('error', onError);
+      client.connect().then(
+        () => {
+          client.off('error', onError);
+          resolve();
+        },
+        (error: Error) => {
+          client.off('error', onError);
+          reject(error);
+        },
+      );
+    });
   }
 
   /** Sends a command about `key` (routed to the master owning its slot in a cluster). */
