@@ -67,8 +67,8 @@ export interface RedisClusterHandle {
   /** Resolves when every running node reports `cluster_state:ok` (bounded by `timeoutMs`). */
   waitUntilReady(timeoutMs?: number): Promise<void>;
   /**
-   * Resolves when every running node sees all 16384 slots served by masters not flagged as
-   * failing: after a master died, that is when its replica's failover is complete.
+   * Resolves when every running node sees all 16384 slots served by running masters: after a
+   * master died, that is when its replica's failover is complete.
    */
   waitForFullCoverage(timeoutMs?: number): Promise<void>;
   /** The slot ranges `[first, last]` the node serves as a master (none for a replica). */
@@ -293,13 +293,14 @@ class LocalRedisCluster implements RedisClusterHandle {
 
   async waitForFullCoverage(timeoutMs = 30_000): Promise<void> {
     await waitFor(timeoutMs, 'every slot served by a healthy master', async () => {
+      const running = new Set(this.nodes.filter((n) => n.running).map((n) => `127.0.0.1:${n.port}`));
       for (const node of this.nodes) {
         if (!node.running) continue;
         let covered = 0;
         for (const line of (await node.command('CLUSTER', 'NODES')).split('\n')) {
-          const [, , flags = '', , , , , , ...slots] = line.trim().split(' ');
+          const [, address = '', flags = '', , , , , , ...slots] = line.trim().split(' ');
           const roles = flags.split(',');
-          if (!roles.includes('master') || roles.includes('fail') || roles.includes('fail?')) continue;
+          if (!roles.includes('master') || roles.includes('fail') || !running.has(address.split('@')[0] ?? '')) continue;
           for (const [first, last] of parseSlots(slots)) covered += last - first + 1;
         }
         if (covered !== 16384) return false;
