@@ -139,16 +139,18 @@ export class RedisConnection {
   }
 
   /** Runs `script` on `keys` (all of one hash slot) with `EVALSHA`, loading it on `NOSCRIPT`. */
-  async eval(script: LuaScript, keys: readonly string[], args: readonly RedisArg[]): Promise<unknown> {
+  eval(script: LuaScript, keys: readonly string[], args: readonly RedisArg[]): Promise<unknown> {
     const first = keys[0] as string;
-    const tail = [String(keys.length), ...keys, ...args];
-    try {
-      return await this.send(first, ['EVALSHA', script.sha1, ...tail], false);
-    } catch (error) {
+    const command: RedisArg[] = ['EVALSHA', script.sha1, String(keys.length)];
+    for (const key of keys) command.push(key);
+    for (const arg of args) command.push(arg);
+    return this.send(first, command, false).catch((error: unknown) => {
       // a restarted or failed-over server has an empty script cache
       if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
-      return this.send(first, ['EVAL', script.source, ...tail], false);
-    }
+      command[0] = 'EVAL';
+      command[1] = script.source;
+      return this.send(first, command, false);
+    });
   }
 
   /** The hash slot of `key` in a cluster; 0 for a standalone server (every key together). */

@@ -45,6 +45,25 @@ export function readHeader(key: string, stored: Buffer): RecordHeader {
   };
 }
 
+/**
+ * The record in stored bytes (`CODEC_ERROR` for bytes not in this layout); the value is a view
+ * of `stored`, not a copy.
+ */
+export function readRecord(key: string, stored: Buffer): RegistryRecord {
+  if (stored.length < HEADER_BYTES || stored[0] !== LAYOUT_VERSION) {
+    throw RegistryError.codec(`the Redis value of "${key}" is not a Nautilus record (layout ${LAYOUT_VERSION})`, key);
+  }
+  const expiresAt = stored.readDoubleLE(25);
+  return {
+    key,
+    value: stored.subarray(HEADER_BYTES),
+    version: stored.readDoubleLE(1),
+    expiresAt: expiresAt === 0 ? undefined : expiresAt,
+    createdAt: stored.readDoubleLE(9),
+    updatedAt: stored.readDoubleLE(17),
+  };
+}
+
 /** Builds the record a read returns; the value is a view of `stored`, not a copy. */
 export function toRecord(key: string, stored: Buffer, header: RecordHeader): RegistryRecord {
   return {

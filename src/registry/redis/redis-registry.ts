@@ -28,7 +28,7 @@ import {
   type ResolvedRedisRegistryOptions,
   resolveOptions,
 } from './options.js';
-import { isExpired, readHeader, toRecord } from './record-layout.js';
+import { isExpired, readHeader, readRecord, toRecord } from './record-layout.js';
 import { DELETE, REAP, TOUCH, WRITE } from './scripts.js';
 
 type State = 'new' | 'connecting' | 'open' | 'closed';
@@ -93,7 +93,7 @@ export class RedisRegistry extends Emitter<RegistryEvents> implements Registry<U
     this.#options = resolveOptions(options);
     this.#clock = deps.clock ?? systemClock;
     this.#connection = new RedisConnection(this.#options);
-    this.#deadlines = new Deadlines(this.#clock, this.#options.timeoutMs);
+    this.#deadlines = new Deadlines(this.#clock, this.#options.timeoutMs, this.#mapError);
     this.#prefix = this.#options.keyPrefix;
     this.#prefixBytes = Buffer.byteLength(this.#prefix);
     this.#grace = String(this.#options.expiryGraceMs);
@@ -121,7 +121,7 @@ export class RedisRegistry extends Emitter<RegistryEvents> implements Registry<U
     checkSignal(options?.signal);
     this.#state = 'connecting';
     try {
-      await this.#deadlines.run(this.#connection.connect(), options?.signal, this.#mapError);
+      await this.#deadlines.run(this.#connection.connect(), options?.signal);
     } catch (error) {
       this.#state = 'closed';
       this.#connection.destroy();
@@ -131,25 +131,48 @@ export class RedisRegistry extends Emitter<RegistryEvents> implements Registry<U
     return this;
   }
 
-  async get(key: string, options?: OperationOptions): Promise<RegistryRecord | undefined> {
-    this.#enter(options?.signal);
-    checkKey(key, this.#options.maxKeyBytes);
-    return this.#run(this.#get(key), options?.signal);
+  get(key: string, options?: OperationOptions): Promise<RegistryRecord | undefined> {
+    const signal = options?.signal;
+    try {
+      this.#enter(signal);
+      checkKey(key, this.#options.maxKeyBytes);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const redisKey = this.#prefix + key;
+    const reply = this.#connection.send(redisKey, ['GET', redisKey], true) as Promise<Buffer | null>;
+    return this.#deadlines.track(reply, (stored) => this.#readOne(key, stored), signal);
   }
 
-  async has(key: string, options?: OperationOptions): Promise<boolean> {
-    this.#enter(options?.signal);
-    checkKey(key, this.#options.maxKeyBytes);
-    return this.#run(this.#has(key), options?.signal);
+  has(key: string, options?: OperationOptions): Promise<boolean> {
+    const signal = options?.signal;
+    try {
+      this.#enter(signal);
+      checkKey(key, this.#options.maxKeyBytes);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const redisKey = this.#prefix + key;
+    const reply = this.#connection.send(redisKey, ['GETRANGE', redisKey, '0', '32'], true) as Promise<Buffer | null>;
+    return this.#deadlines.track(reply, (head) => this.#hasOne(key, head), signal);
   }
 
-  async set(key: string, value: Uint8Array, options?: SetOptions): Promise<RegistryRecord> {
-    this.#enter(options?.signal);
+  set(key: string, value: Uint8Array, options?: SetOptions): Promise<RegistryRecord> {
+    const signal = options?.signal;
     const ttlMs = options?.ttlMs;
     const ifVersion = options?.ifVersion;
-    this.#checkWrite(key, value, ttlMs);
-    if (ifVersion !== undefined) checkVersion(ifVersion);
-    return this.#run(this.#set(key, value, ttlMs, ifVersion), options?.signal);
+    try {
+      this.#enter(signal);
+      this.#checkWrite(key, value, ttlMs);
+      if (ifVersion !== undefined) checkVersion(ifVersion);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const now = this.#clock.now();
+    const cond = ifVersion === undefined ? '' : String(ifVersion);
+    const args = [String(now), this.#grace, cond, bufferOf(value), ttlMs === undefined ? '0' : String(ttlMs)];
+    const reply = this.#connection.eval(WRITE, [this.#prefix + key], args) as Promise<number[]>;
+    return this.#deadlines.track(reply, (r) => this.#afterSet(key, value, ttlMs, ifVersion, now, r), signal);
   }
 
   async delete(key: string, options?: DeleteOptions): Promise<boolean> {
@@ -167,19 +190,30 @@ export class RedisRegistry extends Emitter<RegistryEvents> implements Registry<U
     return this.#run(this.#touch(key, ttlMs), options?.signal);
   }
 
-  async getMany(keys: readonly string[], options?: OperationOptions): Promise<(RegistryRecord | undefined)[]> {
-    this.#enter(options?.signal);
-    checkKeys(keys, this.#options.maxKeyBytes);
-    if (keys.length === 0) return [];
-    return this.#run(this.#getMany(keys), options?.signal);
+  getMany(keys: readonly string[], options?: OperationOptions): Promise<(RegistryRecord | undefined)[]> {
+    const signal = options?.signal;
+    try {
+      this.#enter(signal);
+      checkKeys(keys, this.#options.maxKeyBytes);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (keys.length === 0) return Promise.resolve([]);
+    const { groups, replies } = this.#mget(keys);
+    return this.#deadlines.track(replies, (r) => this.#afterGetMany(keys, groups, r), signal);
   }
 
-  async setMany(entries: readonly SetEntry[], options?: OperationOptions): Promise<RegistryRecord[]> {
-    this.#enter(options?.signal);
-    checkArray('entries', entries);
-    for (const entry of entries) this.#checkWrite(entry.key, entry.value, entry.ttlMs);
-    if (entries.length === 0) return [];
-    return this.#run(this.#setMany(entries), options?.signal);
+  setMany(entries: readonly SetEntry[], options?: OperationOptions): Promise<RegistryRecord[]> {
+    const signal = options?.signal;
+    try {
+      this.#enter(signal);
+      checkArray('entries', entries);
+      for (const entry of entries) this.#checkWrite(entry.key, entry.value, entry.ttlMs);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (entries.length === 0) return Promise.resolve([]);
+    return this.#run(this.#setMany(entries), signal);
   }
 
   async deleteMany(keys: readonly string[], options?: OperationOptions): Promise<number> {
@@ -267,7 +301,7 @@ export class RedisRegistry extends Emitter<RegistryEvents> implements Registry<U
     this.#state = 'closed';
     if (connected) {
       try {
-        await this.#deadlines.run(this.#connection.close(), options?.signal, this.#mapError);
+        await this.#deadlines.run(this.#connection.close(), options?.signal);
       } catch {
         // a dead or stalled server: drop the sockets instead
       } finally {
@@ -279,38 +313,33 @@ export class RedisRegistry extends Emitter<RegistryEvents> implements Registry<U
 
   // ---- operations (validated; run under a deadline) ----
 
-  async #get(key: string): Promise<RegistryRecord | undefined> {
-    const redisKey = this.#prefix + key;
-    const stored = (await this.#connection.send(redisKey, ['GET', redisKey], true)) as Buffer | null;
+  #readOne(key: string, stored: Buffer | null): RegistryRecord | undefined | Promise<undefined> {
     if (stored === null) return undefined;
-    const header = readHeader(key, stored);
+    const record = readRecord(key, stored);
+    const expiresAt = record.expiresAt;
+    if (expiresAt === undefined) return record;
     const now = this.#clock.now();
-    if (!isExpired(header.expiresAt, now)) return toRecord(key, stored, header);
-    await this.#reap([{ key, version: header.version }], now);
-    return undefined;
+    if (expiresAt > now) return record;
+    return this.#reap([{ key, version: record.version }], now).then(() => undefined);
   }
 
-  async #has(key: string): Promise<boolean> {
-    const redisKey = this.#prefix + key;
-    const head = (await this.#connection.send(redisKey, ['GETRANGE', redisKey, '0', '32'], true)) as Buffer | null;
+  #hasOne(key: string, head: Buffer | null): boolean | Promise<boolean> {
     if (head === null || head.length === 0) return false;
     const header = readHeader(key, head);
     const now = this.#clock.now();
     if (!isExpired(header.expiresAt, now)) return true;
-    await this.#reap([{ key, version: header.version }], now);
-    return false;
+    return this.#reap([{ key, version: header.version }], now).then(() => false);
   }
 
-  async #set(
+  #afterSet(
     key: string,
     value: Uint8Array,
     ttlMs: Milliseconds | undefined,
     ifVersion: number | undefined,
-  ): Promise<RegistryRecord> {
-    const now = this.#clock.now();
-    const cond = ifVersion === undefined ? '' : String(ifVersion);
-    const args = [String(now), this.#grace, cond, bufferOf(value), ttlMs === undefined ? '0' : String(ttlMs)];
-    const reply = (await this.#connection.eval(WRITE, [this.#prefix + key], args)) as number[];
+    now: number,
+    reply: number[],
+  ): RegistryRecord {
+    // [new version, createdAt, expired version] or, on a conflict, [-1, actual version, expired version]
     const [version = 0, createdAt = now, expired = 0] = reply;
     if (expired !== 0) this.#removed(key, 'expire', expired);
     if (version === -1) throw RegistryError.versionConflict(key, ifVersion ?? 0, createdAt);
@@ -339,33 +368,42 @@ export class RedisRegistry extends Emitter<RegistryEvents> implements Registry<U
     return false;
   }
 
-  async #getMany(keys: readonly string[]): Promise<(RegistryRecord | undefined)[]> {
-    const redisKeys = keys.map((key) => this.#prefix + key);
+  /** `MGET` per group of keys (a chunk of one slot), all pipelined. */
+  #mget(keys: readonly string[]): { groups: number[][]; replies: Promise<(Buffer | null)[][]> } {
+    const prefix = this.#prefix;
+    const redisKeys = keys.map((key) => prefix + key);
     const groups = this.#group(redisKeys);
-    const replies = await Promise.all(
-      groups.map((group) => {
-        const first = redisKeys[group[0] as number] as string;
-        return this.#connection.send(first, ['MGET', ...group.map((i) => redisKeys[i] as string)], true) as Promise<
-          (Buffer | null)[]
-        >;
-      }),
-    );
+    const sends = groups.map((group) => {
+      const command = ['MGET'];
+      for (const i of group) command.push(redisKeys[i] as string);
+      return this.#connection.send(command[1] as string, command, true) as Promise<(Buffer | null)[]>;
+    });
+    return { groups, replies: sends.length === 1 ? (sends[0] as Promise<(Buffer | null)[]>).then((r) => [r]) : Promise.all(sends) };
+  }
+
+  #afterGetMany(
+    keys: readonly string[],
+    groups: readonly number[][],
+    replies: readonly (Buffer | null)[][],
+  ): (RegistryRecord | undefined)[] | Promise<(RegistryRecord | undefined)[]> {
     const now = this.#clock.now();
     const out = new Array<RegistryRecord | undefined>(keys.length).fill(undefined);
-    const expired: Expired[] = [];
-    groups.forEach((group, g) => {
+    let expired: Expired[] | undefined;
+    for (let g = 0; g < groups.length; g++) {
+      const group = groups[g] as number[];
       const reply = replies[g] as (Buffer | null)[];
-      group.forEach((index, j) => {
+      for (let j = 0; j < group.length; j++) {
+        const index = group[j] as number;
         const stored = reply[j];
-        if (stored === null || stored === undefined) return;
+        if (stored === null || stored === undefined) continue;
         const key = keys[index] as string;
-        const header = readHeader(key, stored);
-        if (isExpired(header.expiresAt, now)) expired.push({ key, version: header.version });
-        else out[index] = toRecord(key, stored, header);
-      });
-    });
-    if (expired.length > 0) await this.#reap(unique(expired), now);
-    return out;
+        const record = readRecord(key, stored);
+        if (record.expiresAt === undefined || record.expiresAt > now) out[index] = record;
+        else (expired ??= []).push({ key, version: record.version });
+      }
+    }
+    if (expired === undefined) return out;
+    return this.#reap(unique(expired), now).then(() => out);
   }
 
   async #setMany(entries: readonly SetEntry[]): Promise<RegistryRecord[]> {
@@ -495,7 +533,7 @@ export class RedisRegistry extends Emitter<RegistryEvents> implements Registry<U
   // ---- helpers ----
 
   #run<T>(work: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-    return this.#deadlines.run(work, signal, this.#mapError);
+    return this.#deadlines.run(work, signal);
   }
 
   #enter(signal: AbortSignal | undefined): void {
