@@ -137,7 +137,7 @@ export class RedisRegistry extends Emitter<RegistryEvents> implements Registry<U
       this.#enter(signal);
       checkKey(key, this.#options.maxKeyBytes);
     } catch (error) {
-      return Promise.reject(error);
+      return rejection(error);
     }
     const redisKey = this.#prefix + key;
     const reply = this.#connection.send(redisKey, ['GET', redisKey], true) as Promise<Buffer | null>;
@@ -150,7 +150,7 @@ export class RedisRegistry extends Emitter<RegistryEvents> implements Registry<U
       this.#enter(signal);
       checkKey(key, this.#options.maxKeyBytes);
     } catch (error) {
-      return Promise.reject(error);
+      return rejection(error);
     }
     const redisKey = this.#prefix + key;
     const reply = this.#connection.send(redisKey, ['GETRANGE', redisKey, '0', '32'], true) as Promise<Buffer | null>;
@@ -166,7 +166,7 @@ export class RedisRegistry extends Emitter<RegistryEvents> implements Registry<U
       this.#checkWrite(key, value, ttlMs);
       if (ifVersion !== undefined) checkVersion(ifVersion);
     } catch (error) {
-      return Promise.reject(error);
+      return rejection(error);
     }
     const now = this.#clock.now();
     const cond = ifVersion === undefined ? '' : String(ifVersion);
@@ -196,7 +196,7 @@ export class RedisRegistry extends Emitter<RegistryEvents> implements Registry<U
       this.#enter(signal);
       checkKeys(keys, this.#options.maxKeyBytes);
     } catch (error) {
-      return Promise.reject(error);
+      return rejection(error);
     }
     if (keys.length === 0) return Promise.resolve([]);
     const { groups, replies } = this.#mget(keys);
@@ -210,7 +210,7 @@ export class RedisRegistry extends Emitter<RegistryEvents> implements Registry<U
       checkArray('entries', entries);
       for (const entry of entries) this.#checkWrite(entry.key, entry.value, entry.ttlMs);
     } catch (error) {
-      return Promise.reject(error);
+      return rejection(error);
     }
     if (entries.length === 0) return Promise.resolve([]);
     return this.#run(this.#setMany(entries), signal);
@@ -581,4 +581,11 @@ function unique(expired: readonly Expired[]): Expired[] {
   const seen = new Map<string, Expired>();
   for (const e of expired) seen.set(e.key, e);
   return [...seen.values()];
+}
+
+/** A promise rejected with `error` as thrown (an abort reason may be any value). */
+function rejection<T>(error: unknown): Promise<T> {
+  return new Promise<T>((_, reject) => {
+    reject(error as Error);
+  });
 }
