@@ -586,6 +586,7 @@ function unique(expired: readonly Expired[]): Expired[] {
 /** A promise rejected with `error` as thrown (an abort reason may be any value). */
 function rejection<T>(error: unknown): Promise<T> {
   return new Promise<T>((_, reject) => {
-    reject(error as Error);
+    // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- the contract rejects with signal.reason as given
+    reject(error);
   });
 }
