@@ -201,8 +201,9 @@ class LocalRedisServer implements RedisServerHandle {
       try {
         // an AOF replay answers -LOADING until it is done
         if ((await this.command('PING')) === 'PONG') return;
-      } catch {
-        // not listening yet
+      } catch (error) {
+        // up, but with a password (requirepass): ready as well; otherwise not listening yet
+        if (error instanceof Error && error.message.startsWith('NOAUTH')) return;
       }
       if (Date.now() > deadline) {
         await this.kill9();

@@ -102,6 +102,38 @@ describe('RedisRegistry (standalone) specifics', () => {
     await assert.rejects(registry.connect(), (e: unknown) => isRegistryError(e, 'CLOSED'));
   });
 
+  it('passes a password through, and fails to connect with BACKEND_UNAVAILABLE without it', async () => {
+    const guarded = await startRedisServer({ args: ['--requirepass', 's3cret'] });
+    try {
+      await assert.rejects(RedisRegistry.connect({ url: guarded.url }), (e: unknown) => isRegistryError(e, 'BACKEND_UNAVAILABLE'));
+      const registry = await RedisRegistry.connect({ url: guarded.url, password: 's3cret' });
+      await registry.set('a', new Uint8Array([1]));
+      assert.equal((await registry.get('a'))?.version, 1);
+      await registry.close();
+    } finally {
+      await guarded.stop();
+    }
+  });
+
+  it('rejects writes with CAPACITY_EXCEEDED when a noeviction server is out of memory', async () => {
+    const small = await startRedisServer({ args: ['--maxmemory', '3mb', '--maxmemory-policy', 'noeviction'] });
+    const registry = await RedisRegistry.connect({ url: small.url });
+    try {
+      const value = new Uint8Array(64 * 1024);
+      let error: unknown;
+      for (let i = 0; i < 200 && error === undefined; i++) {
+        await registry.set(`k${i}`, value).catch((e: unknown) => {
+          error = e;
+        });
+      }
+      assert.ok(isRegistryError(error, 'CAPACITY_EXCEEDED'), `got ${String(error)}`);
+      assert.ok((await registry.get('k0'))?.value.byteLength === value.byteLength, 'reads still work');
+    } finally {
+      await registry.close();
+      await small.stop();
+    }
+  });
+
   it('validates its options at construction, naming the option', () => {
     assert.throws(() => new RedisRegistry({}), /exactly one of url/);
     assert.throws(() => new RedisRegistry({ url: 'http://x' }), /url must be a redis/);
