@@ -19,8 +19,7 @@ import {
   checkTtl,
   checkVersion,
 } from '../validation.js';
-import { escapeGlob, groupBySlot } from './batches.js';
-import { type RedisArg, RedisConnection, type RedisNode, toRegistryError } from './connection.js';
+import { RedisConnection, toRegistryError } from './connection.js';
 import { Deadlines } from './deadlines.js';
 import {
   type RedisRegistryDeps,
@@ -29,15 +28,10 @@ import {
   resolveOptions,
 } from './options.js';
 import { isExpired, readHeader, readRecord, toRecord } from './record-layout.js';
-import { DELETE, REAP, TOUCH, WRITE } from './scripts.js';
+import { bufferOf, type Expired, RecordStore, type WalkFetch } from './record-store.js';
+import { DELETE, TOUCH, WRITE } from './scripts.js';
 
 type State = 'new' | 'connecting' | 'open' | 'closed';
-
-/** A record found past its deadline by a read, to remove if it is still that version. */
-interface Expired {
-  readonly key: string;
-  readonly version: number;
-}
 
 /**
  * A {@link Registry} on Redis: one server, or a Redis Cluster (`cluster` option), through
@@ -73,7 +67,7 @@ export class RedisRegistry extends Emitter<RegistryEvents> implements Registry<U
   readonly #connection: RedisConnection;
   readonly #deadlines: Deadlines;
   readonly #prefix: string;
-  readonly #prefixBytes: number;
+  readonly #store: RecordStore;
   readonly #grace: string;
   readonly #mapError = (error: unknown): Error => toRegistryError(error, this.#connection.lastError);
   #state: State = 'new';
@@ -95,7 +89,7 @@ export class RedisRegistry extends Emitter<RegistryEvents> implements Registry<U
     this.#connection = new RedisConnection(this.#options);
     this.#deadlines = new Deadlines(this.#clock, this.#options.timeoutMs, this.#mapError);
     this.#prefix = this.#options.keyPrefix;
-    this.#prefixBytes = Buffer.byteLength(this.#prefix);
+    this.#store = new RecordStore(this.#connection, this.#prefix, this.#options.batchChunkSize, this.#options.scanCount);
     this.#grace = String(this.#options.expiryGraceMs);
   }
 
@@ -199,7 +193,7 @@ export class RedisRegistry extends Emitter<RegistryEvents> implements Registry<U
       return rejection(error);
     }
     if (keys.length === 0) return Promise.resolve([]);
-    const { groups, replies } = this.#mget(keys);
+    const { groups, replies } = this.#store.mget(keys);
     return this.#deadlines.track(replies, (r) => this.#afterGetMany(keys, groups, r), signal);
   }
 
@@ -233,7 +227,7 @@ export class RedisRegistry extends Emitter<RegistryEvents> implements Registry<U
     const { prefix = '', signal } = options;
     this.#enter(signal);
     if (typeof prefix !== 'string') throw RegistryError.invalidOption('prefix must be a string');
-    for await (const page of this.#pages(prefix, 'GET', signal)) {
+    for await (const page of this.#walk(prefix, 'GET', signal)) {
       const now = this.#clock.now();
       const live: RegistryRecord[] = [];
       const expired: Expired[] = [];
@@ -260,7 +254,7 @@ export class RedisRegistry extends Emitter<RegistryEvents> implements Registry<U
     const signal = options?.signal;
     this.#enter(signal);
     let count = 0;
-    for await (const page of this.#pages('', 'GETRANGE', signal)) {
+    for await (const page of this.#walk('', 'GETRANGE', signal)) {
       const now = this.#clock.now();
       const expired: Expired[] = [];
       for (const [key, head] of page) {
@@ -282,9 +276,9 @@ export class RedisRegistry extends Emitter<RegistryEvents> implements Registry<U
   async clear(options?: OperationOptions): Promise<void> {
     const signal = options?.signal;
     this.#enter(signal);
-    for await (const page of this.#pages('', undefined, signal)) {
+    for await (const page of this.#walk('', undefined, signal)) {
       const keys = page.map(([key]) => key);
-      const results = await this.#run(this.#deleteKeys(keys), signal);
+      const results = await this.#run(this.#store.deleteMany(keys, this.#clock.now()), signal);
       results.forEach(([state, version], i) => {
         if (state !== 0) this.#removed(keys[i] as string, state === 1 ? 'clear' : 'expire', version);
       });
@@ -368,19 +362,6 @@ export class RedisRegistry extends Emitter<RegistryEvents> implements Registry<U
     return false;
   }
 
-  /** `MGET` per group of keys (a chunk of one slot), all pipelined. */
-  #mget(keys: readonly string[]): { groups: number[][]; replies: Promise<(Buffer | null)[][]> } {
-    const prefix = this.#prefix;
-    const redisKeys = keys.map((key) => prefix + key);
-    const groups = this.#group(redisKeys);
-    const sends = groups.map((group) => {
-      const command = ['MGET'];
-      for (const i of group) command.push(redisKeys[i] as string);
-      return this.#connection.send(command[1] as string, command, true) as Promise<(Buffer | null)[]>;
-    });
-    return { groups, replies: sends.length === 1 ? (sends[0] as Promise<(Buffer | null)[]>).then((r) => [r]) : Promise.all(sends) };
-  }
-
   #afterGetMany(
     keys: readonly string[],
     groups: readonly number[][],
@@ -403,38 +384,14 @@ export class RedisRegistry extends Emitter<RegistryEvents> implements Registry<U
       }
     }
     if (expired === undefined) return out;
-    return this.#reap(unique(expired), now).then(() => out);
+    return this.#reap(expired, now).then(() => out);
   }
 
   async #setMany(entries: readonly SetEntry[]): Promise<RegistryRecord[]> {
     const now = this.#clock.now();
-    const redisKeys = entries.map((e) => this.#prefix + e.key);
-    const groups = this.#group(redisKeys);
-    const head = [String(now), this.#grace, ''];
-    const settled = await Promise.allSettled(
-      groups.map((group) => {
-        const args: RedisArg[] = [...head];
-        for (const i of group) {
-          const entry = entries[i] as SetEntry;
-          args.push(bufferOf(entry.value), entry.ttlMs === undefined ? '0' : String(entry.ttlMs));
-        }
-        return this.#connection.eval(WRITE, group.map((i) => redisKeys[i] as string), args) as Promise<number[]>;
-      }),
-    );
+    const { replies, failure } = await this.#store.writeMany(entries, now, this.#grace);
     // report every write that happened, in entry order, even if another group failed
-    const records = new Array<RegistryRecord | undefined>(entries.length);
-    const replies = new Array<[number, number, number] | undefined>(entries.length);
-    let failure: Error | undefined;
-    settled.forEach((result, g) => {
-      if (result.status === 'rejected') {
-        failure ??= result.reason as Error;
-        return;
-      }
-      (groups[g] as number[]).forEach((index, j) => {
-        const r = result.value;
-        replies[index] = [r[3 * j] ?? 0, r[3 * j + 1] ?? now, r[3 * j + 2] ?? 0];
-      });
-    });
+    const records = new Array<RegistryRecord>(entries.length);
     entries.forEach((entry, i) => {
       const reply = replies[i];
       if (reply === undefined) return;
@@ -442,11 +399,11 @@ export class RedisRegistry extends Emitter<RegistryEvents> implements Registry<U
       records[i] = this.#written(entry.key, entry.value, reply[0], reply[1], now, entry.ttlMs);
     });
     if (failure !== undefined) throw failure;
-    return records as RegistryRecord[];
+    return records;
   }
 
   async #deleteMany(keys: readonly string[]): Promise<number> {
-    const results = await this.#deleteKeys(keys);
+    const results = await this.#store.deleteMany(keys, this.#clock.now());
     let removed = 0;
     results.forEach(([state, version], i) => {
       if (state === 0) return;
@@ -456,78 +413,17 @@ export class RedisRegistry extends Emitter<RegistryEvents> implements Registry<U
     return removed;
   }
 
-  /** Unconditional delete script over `keys`, grouped by slot: `[state, version]` per key. */
-  async #deleteKeys(keys: readonly string[]): Promise<[number, number][]> {
-    const redisKeys = keys.map((key) => this.#prefix + key);
-    const groups = this.#group(redisKeys);
-    const args = [String(this.#clock.now()), ''];
-    const replies = await Promise.all(
-      groups.map((group) => this.#connection.eval(DELETE, group.map((i) => redisKeys[i] as string), args) as Promise<number[]>),
-    );
-    const out = new Array<[number, number]>(keys.length);
-    groups.forEach((group, g) => {
-      const reply = replies[g] as number[];
-      group.forEach((index, j) => {
-        out[index] = [reply[2 * j] ?? 0, reply[2 * j + 1] ?? 0];
-      });
-    });
-    return out;
-  }
-
   /** Removes records a read found expired (if still that version) and reports those removed. */
   async #reap(expired: readonly Expired[], now: number): Promise<void> {
-    const redisKeys = expired.map((e) => this.#prefix + e.key);
-    const groups = this.#group(redisKeys);
-    const replies = await Promise.all(
-      groups.map((group) => {
-        const args = [String(now), ...group.map((i) => String((expired[i] as Expired).version))];
-        return this.#connection.eval(REAP, group.map((i) => redisKeys[i] as string), args) as Promise<number[]>;
-      }),
-    );
-    groups.forEach((group, g) => {
-      group.forEach((index, j) => {
-        const e = expired[index] as Expired;
-        if ((replies[g] as number[])[j] === 1) this.#removed(e.key, 'expire', e.version);
-      });
-    });
+    for (const e of await this.#store.reap(expired, now)) this.#removed(e.key, 'expire', e.version);
   }
 
-  /**
-   * Pages of `[key, reply]` for every key of the namespace under `prefix`, master by master;
-   * `fetch` says what to read per key (`GET` the record, `GETRANGE` its header, or nothing).
-   */
-  async *#pages(
-    prefix: string,
-    fetch: 'GET' | 'GETRANGE' | undefined,
-    signal: AbortSignal | undefined,
-  ): AsyncGenerator<[string, Buffer | null][]> {
-    const pattern = `${escapeGlob(this.#prefix + prefix)}*`;
-    const count = String(this.#options.scanCount);
-    const masters: RedisNode[] = await this.#run(this.#connection.masters(), signal);
-    for (const node of masters) {
-      let cursor = '0';
-      do {
-        this.#enter(signal);
-        const [next, found] = (await this.#run(node.send(['SCAN', cursor, 'MATCH', pattern, 'COUNT', count]), signal)) as [
-          Buffer,
-          Buffer[],
-        ];
-        cursor = next.toString();
-        if (found.length === 0) continue;
-        const keys = found.map((k) => k.subarray(this.#prefixBytes).toString('utf8'));
-        if (fetch === undefined) {
-          yield keys.map((key) => [key, null]);
-          continue;
-        }
-        const replies = await this.#run(
-          Promise.all(
-            found.map((k) => node.send(fetch === 'GET' ? ['GET', k] : ['GETRANGE', k, '0', '32']) as Promise<Buffer | null>),
-          ),
-          signal,
-        );
-        yield keys.map((key, i) => [key, replies[i] ?? null]);
-      } while (cursor !== '0');
-    }
+  /** Pages of the namespace under `prefix`, every round trip under the deadline and `signal`. */
+  #walk(prefix: string, fetch: WalkFetch, signal: AbortSignal | undefined): AsyncGenerator<[string, Buffer | null][]> {
+    return this.#store.walk(prefix, fetch, (work) => {
+      this.#enter(signal);
+      return this.#run(work(), signal);
+    });
   }
 
   // ---- helpers ----
@@ -548,11 +444,6 @@ export class RedisRegistry extends Emitter<RegistryEvents> implements Registry<U
     if (ttlMs !== undefined) checkTtl(ttlMs);
   }
 
-  #group(redisKeys: readonly string[]): number[][] {
-    const connection = this.#connection;
-    return groupBySlot(redisKeys.length, (i) => connection.slotOf(redisKeys[i] as string), this.#options.batchChunkSize);
-  }
-
   #written(
     key: string,
     value: Uint8Array,
@@ -569,18 +460,6 @@ export class RedisRegistry extends Emitter<RegistryEvents> implements Registry<U
   #removed(key: string, reason: RemovalReason, version: number): void {
     if (this.listening('record:removed')) this.emit('record:removed', { key, reason, version });
   }
-}
-
-/** The bytes of `value` as a Buffer without copying. */
-function bufferOf(value: Uint8Array): Buffer {
-  return Buffer.isBuffer(value) ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength);
-}
-
-/** One entry per key (a batch may name a key twice). */
-function unique(expired: readonly Expired[]): Expired[] {
-  const seen = new Map<string, Expired>();
-  for (const e of expired) seen.set(e.key, e);
-  return [...seen.values()];
 }
 
 /** A promise rejected with `error` as thrown (an abort reason may be any value). */
