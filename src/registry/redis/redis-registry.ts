@@ -28,7 +28,7 @@ import {
   resolveOptions,
 } from './options.js';
 import { isExpired, readHeader, readRecord, toRecord } from './record-layout.js';
-import { bufferOf, type Expired, RecordStore, type WalkFetch } from './record-store.js';
+import { bufferOf, type Expired, ReadCoalescer, RecordStore, type WalkFetch } from './record-store.js';
 import { DELETE, TOUCH, WRITE } from './scripts.js';
 
 type State = 'new' | 'connecting' | 'open' | 'closed';
@@ -70,6 +70,7 @@ export class RedisRegistry extends Emitter<RegistryEvents> implements Registry<U
   readonly #store: RecordStore;
   readonly #grace: string;
   readonly #mapError = (error: unknown): Error => toRegistryError(error, this.#connection.lastError);
+  readonly #reads: ReadCoalescer;
   #state: State = 'new';
 
   /** Creates a registry and connects it (see {@link RedisRegistry.connect}). */
@@ -90,6 +91,7 @@ export class RedisRegistry extends Emitter<RegistryEvents> implements Registry<U
     this.#deadlines = new Deadlines(this.#clock, this.#options.timeoutMs, this.#mapError);
     this.#prefix = this.#options.keyPrefix;
     this.#store = new RecordStore(this.#connection, this.#prefix, this.#options.batchChunkSize, this.#options.scanCount);
+    this.#reads = new ReadCoalescer(this.#store);
     this.#grace = String(this.#options.expiryGraceMs);
   }
 
@@ -133,9 +135,9 @@ export class RedisRegistry extends Emitter<RegistryEvents> implements Registry<U
     } catch (error) {
       return rejection(error);
     }
-    const redisKey = this.#prefix + key;
-    const reply = this.#connection.send(redisKey, ['GET', redisKey], true) as Promise<Buffer | null>;
-    return this.#deadlines.track(reply, (stored) => this.#readOne(key, stored), signal);
+    // gets issued in the same tick share one MGET per slot group (see ReadCoalescer)
+    const { replies, index } = this.#reads.add(key);
+    return this.#deadlines.track(replies, (stored) => this.#readOne(key, stored[index] ?? null), signal);
   }
 
   has(key: string, options?: OperationOptions): Promise<boolean> {
