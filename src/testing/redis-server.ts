@@ -139,6 +139,26 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
   }
 }
 
+// Servers still running when the process exits (a crashed or interrupted test run) are killed
+// by pid here, so none outlives the tests that started it.
+const running = new Set<number>();
+let exitHookInstalled = false;
+
+function track(pid: number): void {
+  running.add(pid);
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.once('exit', () => {
+    for (const orphan of running) {
+      try {
+        process.kill(orphan, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+  });
+}
+
 class LocalRedisServer implements RedisServerHandle {
   readonly port: number;
   readonly url: string;
@@ -182,9 +202,11 @@ class LocalRedisServer implements RedisServerHandle {
       { stdio: 'ignore' },
     );
     this.#child = child;
+    if (child.pid !== undefined) track(child.pid);
     let exitCode: number | null | undefined;
     this.#exited = new Promise((resolve) => {
       child.once('exit', (code) => {
+        if (child.pid !== undefined) running.delete(child.pid);
         exitCode = code;
         if (this.#child === child) this.#child = undefined;
         resolve();

@@ -28,7 +28,8 @@ import {
   resolveOptions,
 } from './options.js';
 import { isExpired, readHeader, readRecord, toRecord } from './record-layout.js';
-import { bufferOf, type Expired, ReadCoalescer, RecordStore, type WalkFetch } from './record-store.js';
+import { Coalescer } from './coalescer.js';
+import { bufferOf, type Expired, RecordStore, type WalkFetch, type WriteManyResult } from './record-store.js';
 import { DELETE, TOUCH, WRITE } from './scripts.js';
 
 type State = 'new' | 'connecting' | 'open' | 'closed';
@@ -70,7 +71,7 @@ export class RedisRegistry extends Emitter<RegistryEvents> implements Registry<U
   readonly #store: RecordStore;
   readonly #grace: string;
   readonly #mapError = (error: unknown): Error => toRegistryError(error, this.#connection.lastError);
-  readonly #reads: ReadCoalescer;
+  readonly #batcher: Coalescer;
   #state: State = 'new';
 
   /** Creates a registry and connects it (see {@link RedisRegistry.connect}). */
@@ -91,8 +92,8 @@ export class RedisRegistry extends Emitter<RegistryEvents> implements Registry<U
     this.#deadlines = new Deadlines(this.#clock, this.#options.timeoutMs, this.#mapError);
     this.#prefix = this.#options.keyPrefix;
     this.#store = new RecordStore(this.#connection, this.#prefix, this.#options.batchChunkSize, this.#options.scanCount);
-    this.#reads = new ReadCoalescer(this.#store);
     this.#grace = String(this.#options.expiryGraceMs);
+    this.#batcher = new Coalescer(this.#store, this.#grace);
   }
 
   /** The effective configuration (password included: do not log it). */
@@ -135,8 +136,8 @@ export class RedisRegistry extends Emitter<RegistryEvents> implements Registry<U
     } catch (error) {
       return rejection(error);
     }
-    // gets issued in the same tick share one MGET per slot group (see ReadCoalescer)
-    const { replies, index } = this.#reads.add(key);
+    // gets issued in the same tick share one MGET per slot group (see Coalescer)
+    const { replies, index } = this.#batcher.read(key);
     return this.#deadlines.track(replies, (stored) => this.#readOne(key, stored[index] ?? null), signal);
   }
 
@@ -149,6 +150,7 @@ export class RedisRegistry extends Emitter<RegistryEvents> implements Registry<U
       return rejection(error);
     }
     const redisKey = this.#prefix + key;
+    this.#batcher.flush();
     const reply = this.#connection.send(redisKey, ['GETRANGE', redisKey, '0', '32'], true) as Promise<Buffer | null>;
     return this.#deadlines.track(reply, (head) => this.#hasOne(key, head), signal);
   }
@@ -164,9 +166,14 @@ export class RedisRegistry extends Emitter<RegistryEvents> implements Registry<U
     } catch (error) {
       return rejection(error);
     }
+    if (ifVersion === undefined) {
+      // unconditional sets issued in the same tick share one write script per slot group
+      const { result, index, now } = this.#batcher.write({ key, value, ttlMs }, this.#now);
+      return this.#deadlines.track(result, (r) => this.#afterBatchedSet(key, value, ttlMs, now, r, index), signal);
+    }
+    this.#batcher.flush();
     const now = this.#clock.now();
-    const cond = ifVersion === undefined ? '' : String(ifVersion);
-    const args = [String(now), this.#grace, cond, bufferOf(value), ttlMs === undefined ? '0' : String(ttlMs)];
+    const args = [String(now), this.#grace, String(ifVersion), bufferOf(value), ttlMs === undefined ? '0' : String(ttlMs)];
     const reply = this.#connection.eval(WRITE, [this.#prefix + key], args) as Promise<number[]>;
     return this.#deadlines.track(reply, (r) => this.#afterSet(key, value, ttlMs, ifVersion, now, r), signal);
   }
@@ -195,6 +202,7 @@ export class RedisRegistry extends Emitter<RegistryEvents> implements Registry<U
       return rejection(error);
     }
     if (keys.length === 0) return Promise.resolve([]);
+    this.#batcher.flush();
     const { groups, replies } = this.#store.mget(keys);
     return this.#deadlines.track(replies, (r) => this.#afterGetMany(keys, groups, r), signal);
   }
@@ -209,6 +217,7 @@ export class RedisRegistry extends Emitter<RegistryEvents> implements Registry<U
       return rejection(error);
     }
     if (entries.length === 0) return Promise.resolve([]);
+    this.#batcher.flush();
     return this.#run(this.#setMany(entries), signal);
   }
 
@@ -280,6 +289,7 @@ export class RedisRegistry extends Emitter<RegistryEvents> implements Registry<U
     this.#enter(signal);
     for await (const page of this.#walk('', undefined, signal)) {
       const keys = page.map(([key]) => key);
+      this.#batcher.flush();
       const results = await this.#run(this.#store.deleteMany(keys, this.#clock.now()), signal);
       results.forEach(([state, version], i) => {
         if (state !== 0) this.#removed(keys[i] as string, state === 1 ? 'clear' : 'expire', version);
@@ -339,10 +349,28 @@ export class RedisRegistry extends Emitter<RegistryEvents> implements Registry<U
     const [version = 0, createdAt = now, expired = 0] = reply;
     if (expired !== 0) this.#removed(key, 'expire', expired);
     if (version === -1) throw RegistryError.versionConflict(key, ifVersion ?? 0, createdAt);
+    if (version === -2) throw foreignKey(key);
+    return this.#written(key, value, version, createdAt, now, ttlMs);
+  }
+
+  #afterBatchedSet(
+    key: string,
+    value: Uint8Array,
+    ttlMs: Milliseconds | undefined,
+    now: number,
+    result: WriteManyResult,
+    index: number,
+  ): RegistryRecord {
+    const reply = result.replies[index];
+    if (reply === undefined) throw result.failure ?? RegistryError.unavailable('the write got no reply');
+    const [version, createdAt, expired] = reply;
+    if (expired !== 0) this.#removed(key, 'expire', expired);
+    if (version === -2) throw foreignKey(key);
     return this.#written(key, value, version, createdAt, now, ttlMs);
   }
 
   async #delete(key: string, ifVersion: number | undefined): Promise<boolean> {
+    this.#batcher.flush();
     const cond = ifVersion === undefined ? '' : String(ifVersion);
     const reply = (await this.#connection.eval(DELETE, [this.#prefix + key], [String(this.#clock.now()), cond])) as number[];
     const [state = 0, version = 0, expired = 0] = reply;
@@ -357,6 +385,7 @@ export class RedisRegistry extends Emitter<RegistryEvents> implements Registry<U
   }
 
   async #touch(key: string, ttlMs: Milliseconds): Promise<boolean> {
+    this.#batcher.flush();
     const args = [String(this.#clock.now()), String(ttlMs), this.#grace];
     const [touched = 0, version = 0] = (await this.#connection.eval(TOUCH, [this.#prefix + key], args)) as number[];
     if (touched === 1) return true;
@@ -394,17 +423,20 @@ export class RedisRegistry extends Emitter<RegistryEvents> implements Registry<U
     const { replies, failure } = await this.#store.writeMany(entries, now, this.#grace);
     // report every write that happened, in entry order, even if another group failed
     const records = new Array<RegistryRecord>(entries.length);
+    let error = failure;
     entries.forEach((entry, i) => {
       const reply = replies[i];
       if (reply === undefined) return;
       if (reply[2] !== 0) this.#removed(entry.key, 'expire', reply[2]);
-      records[i] = this.#written(entry.key, entry.value, reply[0], reply[1], now, entry.ttlMs);
+      if (reply[0] === -2) error ??= foreignKey(entry.key);
+      else records[i] = this.#written(entry.key, entry.value, reply[0], reply[1], now, entry.ttlMs);
     });
-    if (failure !== undefined) throw failure;
+    if (error !== undefined) throw error;
     return records;
   }
 
   async #deleteMany(keys: readonly string[]): Promise<number> {
+    this.#batcher.flush();
     const results = await this.#store.deleteMany(keys, this.#clock.now());
     let removed = 0;
     results.forEach(([state, version], i) => {
@@ -417,6 +449,7 @@ export class RedisRegistry extends Emitter<RegistryEvents> implements Registry<U
 
   /** Removes records a read found expired (if still that version) and reports those removed. */
   async #reap(expired: readonly Expired[], now: number): Promise<void> {
+    this.#batcher.flush();
     for (const e of await this.#store.reap(expired, now)) this.#removed(e.key, 'expire', e.version);
   }
 
@@ -424,11 +457,14 @@ export class RedisRegistry extends Emitter<RegistryEvents> implements Registry<U
   #walk(prefix: string, fetch: WalkFetch, signal: AbortSignal | undefined): AsyncGenerator<[string, Buffer | null][]> {
     return this.#store.walk(prefix, fetch, (work) => {
       this.#enter(signal);
+      this.#batcher.flush();
       return this.#run(work(), signal);
     });
   }
 
   // ---- helpers ----
+
+  readonly #now = (): number => this.#clock.now();
 
   #run<T>(work: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
     return this.#deadlines.run(work, signal);
@@ -462,6 +498,10 @@ export class RedisRegistry extends Emitter<RegistryEvents> implements Registry<U
   #removed(key: string, reason: RemovalReason, version: number): void {
     if (this.listening('record:removed')) this.emit('record:removed', { key, reason, version });
   }
+}
+
+function foreignKey(key: string): RegistryError {
+  return RegistryError.codec(`the Redis key of "${key}" holds another Redis type, not a Nautilus record`, key);
 }
 
 /** A promise rejected with `error` as thrown (an abort reason may be any value). */

@@ -24,7 +24,9 @@ function script(name: string, source: string): LuaScript {
 /**
  * Writes every key. ARGV: now, graceMs, ifVersion ('' = unconditional), then per key value and
  * ttlMs ('0' = none). Replies 3 integers per key: new version, createdAt, version of an expired
- * record it replaced (0 if none); or `{-1, actual version, expired version}` on a conflict.
+ * record it replaced (0 if none), or `-2, 0, 0` for a key holding another Redis type (left
+ * alone, so one foreign key never fails the other writes of a batch); or
+ * `{-1, actual version, expired version}` on a conflict.
  */
 export const WRITE = script(
   'write',
@@ -35,27 +37,34 @@ local out = {}
 for i = 1, #KEYS do
   local key = KEYS[i]
   local version, created, expired = 0, now, 0
-  local head = redis.call('GETRANGE', key, 0, 32)
-  if #head == 33 then
-    local _, v, c, _, e = struct.unpack('<Bdddd', head)
-    if e ~= 0 and e <= now then expired = v else version = v; created = c end
-  end
-  if cond ~= '' and tonumber(cond) ~= version then
-    if expired ~= 0 then redis.call('UNLINK', key) end
-    return {-1, version, expired}
-  end
-  local ttl = tonumber(ARGV[3 + 2 * i])
-  local deadline = 0
-  if ttl > 0 then deadline = now + ttl end
-  local record = struct.pack('<Bdddd', 1, version + 1, created, now, deadline) .. ARGV[2 + 2 * i]
-  if ttl > 0 then
-    redis.call('SET', key, record, 'PXAT', deadline + grace)
+  local head = redis.pcall('GETRANGE', key, 0, 32)
+  if type(head) == 'table' then
+    -- another Redis type under this key: leave it, report it, go on with the others
+    out[3 * i - 2] = -2
+    out[3 * i - 1] = 0
+    out[3 * i] = 0
   else
-    redis.call('SET', key, record)
+    if #head == 33 then
+      local _, v, c, _, e = struct.unpack('<Bdddd', head)
+      if e ~= 0 and e <= now then expired = v else version = v; created = c end
+    end
+    if cond ~= '' and tonumber(cond) ~= version then
+      if expired ~= 0 then redis.call('UNLINK', key) end
+      return {-1, version, expired}
+    end
+    local ttl = tonumber(ARGV[3 + 2 * i])
+    local deadline = 0
+    if ttl > 0 then deadline = now + ttl end
+    local record = struct.pack('<Bdddd', 1, version + 1, created, now, deadline) .. ARGV[2 + 2 * i]
+    if ttl > 0 then
+      redis.call('SET', key, record, 'PXAT', deadline + grace)
+    else
+      redis.call('SET', key, record)
+    end
+    out[3 * i - 2] = version + 1
+    out[3 * i - 1] = created
+    out[3 * i] = expired
   end
-  out[3 * i - 2] = version + 1
-  out[3 * i - 1] = created
-  out[3 * i] = expired
 end
 return out`,
 );

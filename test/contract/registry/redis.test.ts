@@ -72,6 +72,48 @@ describe('RedisRegistry (standalone) specifics', () => {
     }
   });
 
+  it('applies unawaited operations in the order they were issued, batched or not', async () => {
+    const registry = await open();
+    try {
+      const calls = [
+        registry.set('a', Buffer.from('1')),
+        registry.delete('a'),
+        registry.get('a'),
+        registry.set('a', Buffer.from('2')),
+        registry.set('a', Buffer.from('3')),
+        registry.get('a'),
+        registry.set('a', Buffer.from('4'), { ifVersion: 2 }),
+        registry.get('a'),
+      ] as const;
+      const [set1, deleted, gone, , set3, read3, set4, read4] = await Promise.all(calls);
+      assert.equal(set1.version, 1);
+      assert.equal(deleted, true);
+      assert.equal(gone, undefined);
+      assert.equal(set3.version, 2);
+      assert.equal(read3?.value.toString(), '3');
+      assert.equal(set4.version, 3);
+      assert.equal(read4?.value.toString(), '4');
+    } finally {
+      await registry.close();
+    }
+  });
+
+  it('fails only the write of a key holding another Redis type, with CODEC_ERROR', async () => {
+    const registry = await open();
+    try {
+      const prefix = registry.options.keyPrefix;
+      await server.command('HSET', `${prefix}foreign`, 'field', 'x');
+      const [ok, foreign] = await Promise.allSettled([registry.set('mine', Buffer.from('v')), registry.set('foreign', Buffer.from('v'))]);
+      assert.equal(ok.status, 'fulfilled');
+      assert.ok(foreign.status === 'rejected' && isRegistryError(foreign.reason, 'CODEC_ERROR'));
+      assert.equal(await registry.get('foreign'), undefined, 'MGET reads another type as nothing');
+      assert.equal(await server.command('HGET', `${prefix}foreign`, 'field'), 'x');
+      assert.equal((await registry.get('mine'))?.version, 1);
+    } finally {
+      await registry.close();
+    }
+  });
+
   it('treats glob characters in a scan prefix literally', async () => {
     const registry = await open();
     try {
