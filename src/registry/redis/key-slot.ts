@@ -25,6 +25,10 @@ function crc16(bytes: Uint8Array, start: number, end: number): number {
 
 /** The hash slot of `key` (its UTF-8 bytes), honouring hash tags as Redis does. */
 export function keySlot(key: string | Uint8Array): number {
+  if (typeof key === 'string') {
+    const ascii = asciiSlot(key);
+    if (ascii !== -1) return ascii;
+  }
   const bytes = typeof key === 'string' ? Buffer.from(key, 'utf8') : key;
   let start = 0;
   let end = bytes.length;
@@ -38,4 +42,26 @@ export function keySlot(key: string | Uint8Array): number {
     }
   }
   return crc16(bytes, start, end) % SLOT_COUNT;
+}
+
+/** The slot of an all-ASCII key without encoding it (most keys); -1 when it is not ASCII. */
+function asciiSlot(key: string): number {
+  const n = key.length;
+  let start = 0;
+  let end = n;
+  const open = key.indexOf('{');
+  if (open !== -1) {
+    const close = key.indexOf('}', open + 1);
+    if (close > open + 1) {
+      start = open + 1;
+      end = close;
+    }
+  }
+  let crc = 0;
+  for (let i = 0; i < n; i++) {
+    const c = key.charCodeAt(i);
+    if (c > 0x7f) return -1;
+    if (i >= start && i < end) crc = ((crc << 8) & 0xffff) ^ (TABLE[((crc >> 8) ^ c) & 0xff] ?? 0);
+  }
+  return crc % SLOT_COUNT;
 }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { RedisRegistry } from '../../../src/registry/redis/index.js';
+import { keySlot, RedisRegistry } from '../../../src/registry/redis/index.js';
 import { type RedisClusterHandle, registryConformanceSuite, startRedisCluster } from '../../../src/testing/index.js';
 
 let cluster: RedisClusterHandle;
@@ -44,6 +44,14 @@ describe('RedisRegistry (cluster) specifics', () => {
       assert.equal(await registry.size(), 500);
     } finally {
       await registry.close();
+    }
+  });
+
+  it('computes the hash slot of a key as Redis does, hash tags and UTF-8 included', async () => {
+    const [node] = cluster.nodes;
+    assert.ok(node);
+    for (const key of ['foo', '123456789', '{user1000}.following', 'a{}b', '{}{x}', 'ключ', '{ключ}:1', '🔑', 'x'.repeat(300)]) {
+      assert.equal(keySlot(key), Number(await node.command('CLUSTER', 'KEYSLOT', key)), key);
     }
   });
 
