@@ -126,30 +126,48 @@ export class RedisConnection {
    * which refreshes the map and follows the redirection.
    */
   send(key: string, args: readonly RedisArg[], readonly: boolean): Promise<unknown> {
-    const cluster = this.#cluster;
-    if (cluster === undefined) return (this.#client as Client).sendCommand(args);
-    const client = cluster.slots[keySlot(key)]?.master.client;
-    if (client === undefined) return cluster.sendCommand(key, readonly, args as RedisArg[]);
-    return client.sendCommand(args).catch((error: unknown) => {
-      if (error instanceof Error && (error.message.startsWith('MOVED') || error.message.startsWith('ASK'))) {
-        return cluster.sendCommand(key, readonly, args as RedisArg[]);
-      }
+    if (this.#cluster === undefined) return (this.#client as Client).sendCommand(args);
+    return this.sendToSlot(keySlot(key), key, args, readonly).catch((error: unknown) => {
+      if (isRedirect(error)) return this.redirect(key, args, readonly);
       throw error;
     });
   }
 
-  /** Runs `script` on `keys` (all of one hash slot) with `EVALSHA`, loading it on `NOSCRIPT`. */
-  eval(script: LuaScript, keys: readonly string[], args: readonly RedisArg[]): Promise<unknown> {
+  /**
+   * Like {@link send} for a key of `slot`, without following redirections: a batch of many
+   * commands follows them once for the whole batch (see {@link redirect}).
+   */
+  sendToSlot(slot: number, key: string, args: readonly RedisArg[], readonly: boolean): Promise<unknown> {
+    const cluster = this.#cluster;
+    if (cluster === undefined) return (this.#client as Client).sendCommand(args);
+    const client = cluster.slots[slot]?.master.client;
+    if (client === undefined) return cluster.sendCommand(key, readonly, args as RedisArg[]);
+    return client.sendCommand(args);
+  }
+
+  /** Sends through the cluster client, which refreshes its slot map and follows MOVED/ASK. */
+  redirect(key: string, args: readonly RedisArg[], readonly: boolean): Promise<unknown> {
+    if (this.#cluster === undefined) return (this.#client as Client).sendCommand(args);
+    return this.#cluster.sendCommand(key, readonly, args as RedisArg[]);
+  }
+
+  /**
+   * Runs `script` on `keys` (all of `slot`) with `EVALSHA`, loading it on `NOSCRIPT` (a
+   * restarted or failed-over server has an empty script cache) and following MOVED/ASK.
+   */
+  eval(script: LuaScript, keys: readonly string[], args: readonly RedisArg[], slot?: number): Promise<unknown> {
     const first = keys[0] as string;
     const command: RedisArg[] = ['EVALSHA', script.sha1, String(keys.length)];
     for (const key of keys) command.push(key);
     for (const arg of args) command.push(arg);
-    return this.send(first, command, false).catch((error: unknown) => {
-      // a restarted or failed-over server has an empty script cache
-      if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
-      command[0] = 'EVAL';
-      command[1] = script.source;
-      return this.send(first, command, false);
+    const withSource = (): RedisArg[] => ['EVAL', script.source, ...command.slice(2)];
+    return this.sendToSlot(slot ?? this.slotOf(first), first, command, false).catch((error: unknown) => {
+      if (isNoScript(error)) return this.send(first, withSource(), false);
+      if (!isRedirect(error)) throw error;
+      return this.redirect(first, command, false).catch((again: unknown) => {
+        if (isNoScript(again)) return this.redirect(first, withSource(), false);
+        throw again;
+      });
     });
   }
 
@@ -180,6 +198,15 @@ export class RedisConnection {
     if (this.#cluster !== undefined) this.#cluster.destroy();
     else this.#client?.destroy();
   }
+}
+
+function isNoScript(error: unknown): boolean {
+  return error instanceof Error && error.message.startsWith('NOSCRIPT');
+}
+
+/** Whether `error` is a `MOVED` or `ASK` redirection of Redis Cluster. */
+export function isRedirect(error: unknown): boolean {
+  return error instanceof Error && (error.message.startsWith('MOVED') || error.message.startsWith('ASK'));
 }
 
 /** Error replies and client errors that mean "Redis cannot serve this now". */

@@ -1,6 +1,6 @@
 import type { SetEntry } from '../registry.js';
 import { escapeGlob, groupBySlot } from './batches.js';
-import type { RedisArg, RedisConnection, RedisNode } from './connection.js';
+import { isRedirect, type RedisArg, type RedisConnection, type RedisNode } from './connection.js';
 import { DELETE, REAP, WRITE } from './scripts.js';
 
 /** A record found past its deadline by a read, to remove if it is still that version. */
@@ -51,17 +51,31 @@ export class RecordStore {
     this.#scanCount = String(scanCount);
   }
 
-  /** `MGET` per group; `replies[g][j]` answers `keys[groups[g][j]]`. */
+  /**
+   * `MGET` per group; `replies[g][j]` answers `keys[groups[g][j]]`. Redirections (resharding,
+   * failover) are followed once for the whole batch.
+   */
   mget(keys: readonly string[]): { groups: number[][]; replies: Promise<(Buffer | null)[][]> } {
     const prefix = this.#prefix;
     const redisKeys = keys.map((key) => prefix + key);
-    const groups = this.#group(redisKeys);
-    const sends = groups.map((group) => {
+    const { groups, slots } = this.#group(redisKeys);
+    const connection = this.#connection;
+    const commands = groups.map((group) => {
       const command = ['MGET'];
       for (const i of group) command.push(redisKeys[i] as string);
-      return this.#connection.send(command[1] as string, command, true) as Promise<(Buffer | null)[]>;
+      return command;
     });
-    const replies = sends.length === 1 ? (sends[0] as Promise<(Buffer | null)[]>).then((r) => [r]) : Promise.all(sends);
+    const send = (command: string[], g: number): Promise<(Buffer | null)[]> =>
+      connection.sendToSlot(slots[g] ?? 0, command[1] as string, command, true) as Promise<(Buffer | null)[]>;
+    let replies = commands.length === 1 ? send(commands[0] as string[], 0).then((r) => [r]) : Promise.all(commands.map(send));
+    if (connection.isCluster) {
+      replies = replies.catch((error: unknown) => {
+        if (!isRedirect(error)) throw error;
+        return Promise.all(
+          commands.map((command) => connection.redirect(command[1] as string, command, true) as Promise<(Buffer | null)[]>),
+        );
+      });
+    }
     return { groups, replies };
   }
 
@@ -76,15 +90,15 @@ export class RecordStore {
     grace: string,
   ): Promise<WriteManyResult> {
     const redisKeys = entries.map((e) => this.#prefix + e.key);
-    const groups = this.#group(redisKeys);
+    const { groups, slots } = this.#group(redisKeys);
     const settled = await Promise.allSettled(
-      groups.map((group) => {
+      groups.map((group, g) => {
         const args: RedisArg[] = [String(now), grace, ''];
         for (const i of group) {
           const entry = entries[i] as SetEntry;
           args.push(bufferOf(entry.value), entry.ttlMs === undefined ? '0' : String(entry.ttlMs));
         }
-        return this.#connection.eval(WRITE, group.map((i) => redisKeys[i] as string), args) as Promise<number[]>;
+        return this.#connection.eval(WRITE, group.map((i) => redisKeys[i] as string), args, slots[g]) as Promise<number[]>;
       }),
     );
     const replies = new Array<WriteReply | undefined>(entries.length).fill(undefined);
@@ -105,10 +119,10 @@ export class RecordStore {
   /** Unconditional delete of `keys` (records past their deadline at `now` count as expired). */
   async deleteMany(keys: readonly string[], now: number): Promise<DeleteReply[]> {
     const redisKeys = keys.map((key) => this.#prefix + key);
-    const groups = this.#group(redisKeys);
+    const { groups, slots } = this.#group(redisKeys);
     const args = [String(now), ''];
     const replies = await Promise.all(
-      groups.map((group) => this.#connection.eval(DELETE, group.map((i) => redisKeys[i] as string), args) as Promise<number[]>),
+      groups.map((group, g) => this.#connection.eval(DELETE, group.map((i) => redisKeys[i] as string), args, slots[g]) as Promise<number[]>),
     );
     const out = new Array<DeleteReply>(keys.length);
     groups.forEach((group, g) => {
@@ -124,11 +138,11 @@ export class RecordStore {
   async reap(expired: readonly Expired[], now: number): Promise<Expired[]> {
     const unique = [...new Map(expired.map((e) => [e.key, e])).values()];
     const redisKeys = unique.map((e) => this.#prefix + e.key);
-    const groups = this.#group(redisKeys);
+    const { groups, slots } = this.#group(redisKeys);
     const replies = await Promise.all(
-      groups.map((group) => {
+      groups.map((group, g) => {
         const args = [String(now), ...group.map((i) => String((unique[i] as Expired).version))];
-        return this.#connection.eval(REAP, group.map((i) => redisKeys[i] as string), args) as Promise<number[]>;
+        return this.#connection.eval(REAP, group.map((i) => redisKeys[i] as string), args, slots[g]) as Promise<number[]>;
       }),
     );
     const removed: Expired[] = [];
@@ -175,9 +189,12 @@ export class RecordStore {
     }
   }
 
-  #group(redisKeys: readonly string[]): number[][] {
+  /** Groups of one slot (chunked), and the slot of each group. */
+  #group(redisKeys: readonly string[]): { groups: number[][]; slots: number[] } {
     const connection = this.#connection;
-    return groupBySlot(redisKeys.length, (i) => connection.slotOf(redisKeys[i] as string), this.#chunk);
+    const keySlots = redisKeys.map((key) => connection.slotOf(key));
+    const groups = groupBySlot(redisKeys.length, (i) => keySlots[i] ?? 0, this.#chunk);
+    return { groups, slots: groups.map((group) => keySlots[group[0] as number] ?? 0) };
   }
 }
 

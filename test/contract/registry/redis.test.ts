@@ -176,6 +176,23 @@ describe('RedisRegistry (standalone) specifics', () => {
     }
   });
 
+  it('releases every socket and timer on close', async () => {
+    const count = (): Record<string, number> => {
+      const out: Record<string, number> = { TCPSocketWrap: 0, Timeout: 0 };
+      for (const r of process.getActiveResourcesInfo()) if (r in out) out[r] = (out[r] ?? 0) + 1;
+      return out;
+    };
+    const before = count();
+    const registry = await RedisRegistry.connect({ url: server.url, keyPrefix: `release:${namespaces++}:` });
+    await registry.set('a', new Uint8Array([1]), { ttlMs: 60_000 });
+    await registry.getMany(['a', 'b']);
+    assert.ok((count().TCPSocketWrap ?? 0) > (before.TCPSocketWrap ?? 0), 'connected');
+    await registry.close();
+    // a destroyed socket leaves the handle list once its close callback ran (a turn or two later)
+    for (let i = 0; i < 20 && count().TCPSocketWrap !== before.TCPSocketWrap; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.deepEqual(count(), before);
+  });
+
   it('validates its options at construction, naming the option', () => {
     assert.throws(() => new RedisRegistry({}), /exactly one of url/);
     assert.throws(() => new RedisRegistry({ url: 'http://x' }), /url must be a redis/);
