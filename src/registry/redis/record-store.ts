@@ -192,6 +192,15 @@ export class RecordStore {
   /** Groups of one slot (chunked), and the slot of each group. */
   #group(redisKeys: readonly string[]): { groups: number[][]; slots: number[] } {
     const connection = this.#connection;
+    if (!connection.isCluster) {
+      // one server: consecutive chunks
+      const groups: number[][] = [];
+      for (let i = 0; i < redisKeys.length; i++) {
+        if (i % this.#chunk === 0) groups.push([]);
+        (groups[groups.length - 1] as number[]).push(i);
+      }
+      return { groups, slots: groups.map(() => 0) };
+    }
     const keySlots = redisKeys.map((key) => connection.slotOf(key));
     const groups = groupBySlot(redisKeys.length, (i) => keySlots[i] ?? 0, this.#chunk);
     return { groups, slots: groups.map((group) => keySlots[group[0] as number] ?? 0) };

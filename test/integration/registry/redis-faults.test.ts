@@ -85,7 +85,7 @@ describe('RedisRegistry when a standalone server dies (kill -9)', () => {
     assert.equal((await registry.get('after'))?.value.toString(), 'ok');
   });
 
-  it('rejects with TIMEOUT when the server stops answering (SIGSTOP)', async () => {
+  it('rejects with TIMEOUT, or the signal reason on abort, when the server stops answering (SIGSTOP)', async () => {
     await eventually(() => registry.get('after'));
     process.kill(server.pid, 'SIGSTOP');
     try {
@@ -93,6 +93,14 @@ describe('RedisRegistry when a standalone server dies (kill -9)', () => {
       await assert.rejects(registry.get('after'), (e: unknown) => isRegistryError(e, 'TIMEOUT'));
       const tookMs = Date.now() - started;
       assert.ok(tookMs <= TIMEOUT_MS + 500, `took ${tookMs} ms`);
+      // the caller's signal ends the wait before the deadline, with its own reason
+      const reason = new Error('caller gave up');
+      const controller = new AbortController();
+      const pending = registry.getMany(['after']);
+      const aborted = registry.set('x', Buffer.from('y'), { signal: controller.signal });
+      controller.abort(reason);
+      await assert.rejects(aborted, (e: unknown) => e === reason);
+      await assert.rejects(pending, (e: unknown) => isRegistryError(e, 'TIMEOUT'));
     } finally {
       process.kill(server.pid, 'SIGCONT');
     }
