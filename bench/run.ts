@@ -5,9 +5,11 @@
 import { printTable, type Row } from './harness.js';
 import { benchKadQueries } from './kad-queries.js';
 import { benchRegistryMemory } from './registry-memory.js';
+import { benchRegistryRedis } from './registry-redis.js';
 
 const suites: Record<string, { title: string; run: () => Promise<Row[]> }> = {
   'registry-memory': { title: 'Memory registry vs lru-cache', run: benchRegistryMemory },
+  'registry-redis': { title: 'Redis registry vs the raw @redis/client', run: benchRegistryRedis },
   'kad-queries': { title: 'KAD queries answered per second vs bittorrent-dht', run: benchKadQueries },
 };
 

@@ -11,3 +11,5 @@ export type {
 } from './memory-network.js';
 export { DEFAULT_MEMORY_NETWORK_OPTIONS, MemoryNetwork, MemoryTransport } from './memory-network.js';
 export { seededRandom } from './seeded-random.js';
+export type { RedisClusterHandle, RedisClusterOptions, RedisServerHandle, RedisServerOptions } from './redis-server.js';
+export { startRedisCluster, startRedisServer } from './redis-server.js';

@@ -1,0 +1,235 @@
+import type { ConnectionOptions as TlsConnectionOptions } from 'node:tls';
+import { createClient, createCluster, RESP_TYPES } from '@redis/client';
+import { RegistryError } from '../errors.js';
+import type { LuaScript } from './scripts.js';
+import { keySlot } from './key-slot.js';
+
+/** An argument of a Redis command: text (sent as UTF-8) or bytes. */
+export type RedisArg = string | Buffer;
+
+/** How to reach Redis; validated by the registry before it gets here. */
+export interface ConnectionConfig {
+  readonly url: string | undefined;
+  readonly cluster: readonly string[] | undefined;
+  readonly username: string | undefined;
+  readonly password: string | undefined;
+  readonly tls: boolean | TlsConnectionOptions;
+  readonly connectTimeoutMs: number;
+  readonly reconnectMaxDelayMs: number;
+  readonly maxQueuedCommands: number;
+}
+
+/** One Redis server (a standalone server, or one cluster master) that commands go to directly. */
+export interface RedisNode {
+  send(args: readonly RedisArg[]): Promise<unknown>;
+}
+
+// Bulk strings as Buffers (values are binary, keys any UTF-8), and no per-command timeout:
+// the client's default (5 s) arms an AbortSignal.timeout per command, which costs ~4× on
+// batched small commands; the registry keeps one deadline per operation instead.
+const COMMAND_OPTIONS = Object.freeze({ typeMapping: { [RESP_TYPES.BLOB_STRING]: Buffer }, timeout: 0 });
+
+function newClient(options: Parameters<typeof createClient>[0] & { commandOptions: typeof COMMAND_OPTIONS }) {
+  return createClient(options);
+}
+
+function newCluster(options: Parameters<typeof createCluster>[0] & { commandOptions: typeof COMMAND_OPTIONS }) {
+  return createCluster(options);
+}
+
+type Client = ReturnType<typeof newClient>;
+type Cluster = ReturnType<typeof newCluster>;
+
+/**
+ * The one place that knows whether Redis is a standalone server or a cluster: commands are
+ * routed by key (the cluster client follows MOVED/ASK redirections and refreshes its slot map),
+ * keys are grouped by hash slot for multi-key scripts, and scans visit every master.
+ */
+export class RedisConnection {
+  readonly isCluster: boolean;
+  readonly #client: Client | undefined;
+  readonly #cluster: Cluster | undefined;
+  /** The last error reported by the client's sockets, for messages. */
+  lastError: unknown;
+
+  constructor(config: ConnectionConfig) {
+    const socket = {
+      connectTimeout: config.connectTimeoutMs,
+      // exponential backoff from 50 ms, capped, with jitter so many clients do not reconnect in step
+      reconnectStrategy: (retries: number): number =>
+        Math.min(config.reconnectMaxDelayMs, 50 * 2 ** Math.min(retries, 10)) * (0.8 + 0.4 * Math.random()),
+      ...(config.tls === false ? {} : { tls: true as const, ...(config.tls === true ? {} : config.tls) }),
+    };
+    const common = {
+      ...(config.username === undefined ? {} : { username: config.username }),
+      ...(config.password === undefined ? {} : { password: config.password }),
+      // fail fast while disconnected instead of queueing without bound
+      disableOfflineQueue: true,
+      commandsQueueMaxLength: config.maxQueuedCommands,
+      disableClientInfo: true,
+      maintNotifications: 'disabled' as const,
+      commandOptions: COMMAND_OPTIONS,
+    };
+    this.isCluster = config.cluster !== undefined;
+    if (config.cluster !== undefined) {
+      const cluster = newCluster({
+        rootNodes: config.cluster.map((url) => ({ url })),
+        defaults: { ...common, socket },
+        useReplicas: false,
+        commandOptions: COMMAND_OPTIONS,
+        // a master that stops answering: look for its replacement soon (default 5 s)
+        topologyRefreshOnReconnectionAttemptStrategy: 200,
+      });
+      cluster.on('error', (error: unknown) => {
+        this.lastError = error;
+      });
+      this.#cluster = cluster;
+    } else {
+      const client = newClient({ url: config.url as string, ...common, socket });
+      client.on('error', (error: unknown) => {
+        this.lastError = error;
+      });
+      this.#client = client;
+    }
+  }
+
+  /**
+   * Connects. A standalone client fails on the first refused or broken attempt (instead of
+   * retrying until the deadline); a cluster client fails once no root node answers.
+   */
+  async connect(): Promise<void> {
+    if (this.#cluster !== undefined) {
+      await this.#cluster.connect();
+      return;
+    }
+    const client = this.#client as Client;
+    await new Promise<void>((resolve, reject) => {
+      const onError = (error: Error): void => reject(error);
+      client.once('error', onError);
+      client.connect().then(
+        () => {
+          client.off('error', onError);
+          resolve();
+        },
+        (error: Error) => {
+          client.off('error', onError);
+          reject(error);
+        },
+      );
+    });
+  }
+
+  /**
+   * Sends a command about `key`. In a cluster it goes straight to the client of the master that
+   * owns the key's slot in the cached slot map (the cluster client's own routing costs ~10× per
+   * command); a `MOVED`/`ASK` reply (resharding, failover) falls back to the cluster client,
+   * which refreshes the map and follows the redirection.
+   */
+  send(key: string, args: readonly RedisArg[], readonly: boolean): Promise<unknown> {
+    if (this.#cluster === undefined) return (this.#client as Client).sendCommand(args);
+    return this.sendToSlot(keySlot(key), key, args, readonly).catch((error: unknown) => {
+      if (isRedirect(error)) return this.redirect(key, args, readonly);
+      throw error;
+    });
+  }
+
+  /**
+   * Like {@link send} for a key of `slot`, without following redirections: a batch of many
+   * commands follows them once for the whole batch (see {@link redirect}).
+   */
+  sendToSlot(slot: number, key: string, args: readonly RedisArg[], readonly: boolean): Promise<unknown> {
+    const cluster = this.#cluster;
+    if (cluster === undefined) return (this.#client as Client).sendCommand(args);
+    const client = cluster.slots[slot]?.master.client;
+    if (client === undefined) return cluster.sendCommand(key, readonly, args as RedisArg[]);
+    return client.sendCommand(args);
+  }
+
+  /** Sends through the cluster client, which refreshes its slot map and follows MOVED/ASK. */
+  redirect(key: string, args: readonly RedisArg[], readonly: boolean): Promise<unknown> {
+    if (this.#cluster === undefined) return (this.#client as Client).sendCommand(args);
+    return this.#cluster.sendCommand(key, readonly, args as RedisArg[]);
+  }
+
+  /**
+   * Runs `script` on `keys` (all of `slot`) with `EVALSHA`, loading it on `NOSCRIPT` (a
+   * restarted or failed-over server has an empty script cache) and following MOVED/ASK.
+   */
+  eval(script: LuaScript, keys: readonly string[], args: readonly RedisArg[], slot?: number): Promise<unknown> {
+    const first = keys[0] as string;
+    const command: RedisArg[] = ['EVALSHA', script.sha1, String(keys.length)];
+    for (const key of keys) command.push(key);
+    for (const arg of args) command.push(arg);
+    const withSource = (): RedisArg[] => ['EVAL', script.source, ...command.slice(2)];
+    return this.sendToSlot(slot ?? this.slotOf(first), first, command, false).catch((error: unknown) => {
+      if (isNoScript(error)) return this.send(first, withSource(), false);
+      if (!isRedirect(error)) throw error;
+      return this.redirect(first, command, false).catch((again: unknown) => {
+        if (isNoScript(again)) return this.redirect(first, withSource(), false);
+        throw again;
+      });
+    });
+  }
+
+  /** The hash slot of `key` in a cluster; 0 for a standalone server (every key together). */
+  slotOf(key: string): number {
+    return this.#cluster === undefined ? 0 : keySlot(key);
+  }
+
+  /** Every master (the one server in standalone mode), to scan. */
+  async masters(): Promise<RedisNode[]> {
+    if (this.#cluster === undefined) {
+      const client = this.#client as Client;
+      return [{ send: (args) => client.sendCommand(args) }];
+    }
+    const cluster = this.#cluster;
+    const clients = await Promise.all(cluster.masters.map((master) => cluster.nodeClient(master)));
+    return clients.map((client) => ({ send: (args) => client.sendCommand(args) }));
+  }
+
+  /** Closes gracefully (pending replies are awaited). */
+  async close(): Promise<void> {
+    if (this.#cluster !== undefined) await this.#cluster.close();
+    else await this.#client?.close();
+  }
+
+  /** Closes at once, rejecting whatever is pending. */
+  destroy(): void {
+    if (this.#cluster !== undefined) this.#cluster.destroy();
+    else this.#client?.destroy();
+  }
+}
+
+function isNoScript(error: unknown): boolean {
+  return error instanceof Error && error.message.startsWith('NOSCRIPT');
+}
+
+/** Whether `error` is a `MOVED` or `ASK` redirection of Redis Cluster. */
+export function isRedirect(error: unknown): boolean {
+  return error instanceof Error && (error.message.startsWith('MOVED') || error.message.startsWith('ASK'));
+}
+
+/** Error replies and client errors that mean "Redis cannot serve this now". */
+const UNAVAILABLE_REPLIES = ['CLUSTERDOWN', 'TRYAGAIN', 'LOADING', 'MASTERDOWN', 'READONLY', 'BUSY', 'NOREPLICAS'];
+
+/** Maps an error of the Redis client to a {@link RegistryError}. */
+export function toRegistryError(error: unknown, lastSocketError?: unknown): RegistryError {
+  if (error instanceof RegistryError) return error;
+  const message = error instanceof Error ? error.message : String(error);
+  const name = error instanceof Error ? error.constructor.name : '';
+  if (message.startsWith('OOM')) {
+    return RegistryError.capacityExceeded(`Redis is out of memory (maxmemory with noeviction): ${message}`);
+  }
+  if (message.startsWith('WRONGTYPE')) {
+    return new RegistryError('CODEC_ERROR', `a key in the registry's namespace is not a Nautilus record: ${message}`, {
+      cause: error,
+    });
+  }
+  if (name === 'TimeoutError' || name === 'SocketTimeoutError' || name === 'ConnectionTimeoutError') {
+    return RegistryError.timeout(`Redis timed out: ${message}`, error);
+  }
+  const detail = UNAVAILABLE_REPLIES.some((reply) => message.startsWith(reply))
+    ? message
+    : `${message}${lastSocketError instanceof Error && lastSocketError !== error ? ` (${lastSocketError.message})` : ''}`;
+  return RegistryError.unavailable(`Redis is unavailable: ${detail}`, error);
+}

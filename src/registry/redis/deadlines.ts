@@ -1,0 +1,128 @@
+import type { Clock, Milliseconds, Timer } from '../clock.js';
+import { RegistryError } from '../errors.js';
+
+type Rejecter = (error: Error) => void;
+
+interface Bucket {
+  readonly pending: Set<Rejecter>;
+  readonly timer: Timer;
+}
+
+/**
+ * Per-operation deadlines at the cost of a Set insertion each. Operations are grouped in
+ * buckets of `resolutionMs` (≤ 50 ms) by deadline, and one clock timer per bucket rejects what
+ * is still pending in it with `TIMEOUT`: an operation times out between `timeoutMs -
+ * resolutionMs` and `timeoutMs` after it started, never later. (A timer or AbortSignal per
+ * command costs ~4× on batched small commands, which is why the client's own per-command
+ * timeout is off.)
+ */
+export class Deadlines {
+  readonly #clock: Clock;
+  readonly #timeoutMs: Milliseconds;
+  readonly #resolutionMs: Milliseconds;
+  readonly #mapError: (error: unknown) => Error;
+  readonly #buckets = new Map<number, Bucket>();
+  // the bucket of the last operation: most operations land in the same one
+  #lastId = -1;
+  #lastPending: Set<Rejecter> | undefined;
+
+  /** @param mapError turns a failure of the work into the error the operation rejects with */
+  constructor(clock: Clock, timeoutMs: Milliseconds, mapError: (error: unknown) => Error) {
+    this.#clock = clock;
+    this.#timeoutMs = timeoutMs;
+    this.#resolutionMs = Math.max(1, Math.min(50, Math.floor(timeoutMs / 10)));
+    this.#mapError = mapError;
+  }
+
+  /**
+   * A promise of `onValue(reply)` once `work` fulfils; or rejected with the mapped error of
+   * `work` or `onValue`, with `TIMEOUT` at the deadline, or with `signal.reason` on abort,
+   * whichever comes first.
+   */
+  track<R, T>(work: Promise<R>, onValue: (reply: R) => T | PromiseLike<T>, signal?: AbortSignal): Promise<T> {
+    let resolve!: (value: T | PromiseLike<T>) => void;
+    let reject!: Rejecter;
+    const promise = new Promise<T>((res, rej) => {
+      resolve = res;
+      reject = rej;
+    });
+    const pending = this.#pending();
+    const mapError = this.#mapError;
+    let onAbort: (() => void) | undefined;
+    if (signal !== undefined) {
+      const abortWith = reject;
+      onAbort = () => {
+        pending.delete(reject);
+        // the contract: an abort rejects with the signal's reason, whatever it is
+        abortWith(signal.reason as Error);
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+    }
+    pending.add(reject);
+    work.then(
+      (reply) => {
+        pending.delete(reject);
+        if (onAbort !== undefined) signal?.removeEventListener('abort', onAbort);
+        try {
+          const value = onValue(reply);
+          resolve(
+            value instanceof Promise ? value.catch((error: unknown) => Promise.reject(mapError(error))) : value,
+          );
+        } catch (error) {
+          reject(mapError(error));
+        }
+      },
+      (error: unknown) => {
+        pending.delete(reject);
+        if (onAbort !== undefined) signal?.removeEventListener('abort', onAbort);
+        reject(mapError(error));
+      },
+    );
+    return promise;
+  }
+
+  /** Like `work` itself, under the deadline (see {@link track}). */
+  run<T>(work: Promise<T>, signal?: AbortSignal): Promise<T> {
+    return this.track(work, identity, signal);
+  }
+
+  /** Rejects everything pending with `error` and cancels the timers (on close). */
+  abortAll(error: Error): void {
+    for (const bucket of this.#buckets.values()) {
+      bucket.timer.cancel();
+      for (const reject of bucket.pending) reject(error);
+    }
+    this.#buckets.clear();
+    this.#lastId = -1;
+    this.#lastPending = undefined;
+  }
+
+  #pending(): Set<Rejecter> {
+    const now = this.#clock.now();
+    const id = Math.floor((now + this.#timeoutMs) / this.#resolutionMs);
+    if (id === this.#lastId && this.#lastPending !== undefined) return this.#lastPending;
+    let bucket = this.#buckets.get(id);
+    if (bucket === undefined) {
+      const timer = this.#clock.setTimeout(() => this.#expire(id), id * this.#resolutionMs - now);
+      bucket = { pending: new Set(), timer };
+      this.#buckets.set(id, bucket);
+    }
+    this.#lastId = id;
+    this.#lastPending = bucket.pending;
+    return bucket.pending;
+  }
+
+  #expire(id: number): void {
+    const bucket = this.#buckets.get(id);
+    if (bucket === undefined) return;
+    this.#buckets.delete(id);
+    if (id === this.#lastId) this.#lastPending = undefined;
+    if (bucket.pending.size === 0) return;
+    const error = RegistryError.timeout(`Redis did not answer within timeoutMs ${this.#timeoutMs}`);
+    for (const reject of bucket.pending) reject(error);
+  }
+}
+
+function identity<T>(value: T): T {
+  return value;
+}

@@ -1,0 +1,176 @@
+import type { ConnectionOptions as TlsConnectionOptions } from 'node:tls';
+import type { Clock, Milliseconds } from '../clock.js';
+import { describe, RegistryError } from '../errors.js';
+import { integerOption, rejectUnknownOptions } from '../validation.js';
+
+/** Configuration of a {@link RedisRegistry}. Give exactly one of `url` and `cluster`. */
+export interface RedisRegistryOptions {
+  /** A standalone server: `redis[s]://[[user][:password]@]host[:port][/db]`. */
+  readonly url?: string;
+  /**
+   * Redis Cluster mode: URLs of some nodes (`redis://host:port`), used to discover the rest.
+   * Give at least two so discovery survives one node being down.
+   */
+  readonly cluster?: readonly string[];
+  /** ACL user name, passed through to every connection. */
+  readonly username?: string;
+  /** Password (`requirepass` or ACL), passed through to every connection. */
+  readonly password?: string;
+  /** TLS: `true`, or Node.js `tls.connect` options (CA, client certificate…). @default false */
+  readonly tls?: boolean | TlsConnectionOptions;
+  /**
+   * Namespace of this registry: prepended to every key in Redis, and the only keys `scan`,
+   * `size` and `clear` look at. Avoid `{…}` in it: in a cluster it would be a hash tag that
+   * puts every record in one slot.
+   * @default 'nautilus:'
+   */
+  readonly keyPrefix?: string;
+  /**
+   * Deadline of each operation (a batch, a scan page) in ms: past it the operation rejects
+   * with `TIMEOUT` (the command may still run on the server). Combined with the caller's
+   * `signal`, whichever comes first.
+   * @default 5000
+   */
+  readonly timeoutMs?: Milliseconds;
+  /** Deadline of establishing a TCP (+TLS) connection, in ms. @default 5000 */
+  readonly connectTimeoutMs?: Milliseconds;
+  /**
+   * Longest pause between reconnection attempts, in ms (backoff starts at 50 ms and doubles).
+   * Operations while disconnected reject at once with `BACKEND_UNAVAILABLE` (no offline queue).
+   * @default 2000
+   */
+  readonly reconnectMaxDelayMs?: Milliseconds;
+  /**
+   * Most commands waiting for a reply per connection; beyond it calls reject with
+   * `BACKEND_UNAVAILABLE` instead of queueing without bound behind a stalled server.
+   * @default 100_000
+   */
+  readonly maxQueuedCommands?: number;
+  /**
+   * How long after its deadline Redis itself deletes an unread record, in ms. Until then the
+   * registry treats it as absent, and the first operation to meet it removes it and fires
+   * `record:removed` with reason `expire`; afterwards it is gone without an event. The grace
+   * also absorbs clock skew between this process and the Redis server.
+   * @default 1000
+   */
+  readonly expiryGraceMs?: Milliseconds;
+  /** Largest accepted value in bytes (checked before sending); `VALUE_TOO_LARGE` beyond. @default 1_048_576 (1 MiB) */
+  readonly maxValueBytes?: number;
+  /** Largest accepted key in UTF-8 bytes; `INVALID_KEY` beyond. @default 1024 */
+  readonly maxKeyBytes?: number;
+  /**
+   * Most keys per command in a batch (`MGET` or one Lua call). A batch is split into chunks of
+   * this size that are pipelined together: still one round trip per node, but no single
+   * command blocks the server for long.
+   * @default 256
+   */
+  readonly batchChunkSize?: number;
+  /** `COUNT` hint of each `SCAN` step (keys per page, roughly). @default 512 */
+  readonly scanCount?: number;
+}
+
+/** Injected collaborators of a {@link RedisRegistry}. */
+export interface RedisRegistryDeps {
+  /**
+   * Source of time (record timestamps and deadlines) and of the timers of operation deadlines.
+   * @default systemClock
+   */
+  readonly clock?: Clock;
+  /** Receives errors thrown by event listeners. @default rethrown on a microtask */
+  readonly onListenerError?: (error: unknown) => void;
+}
+
+/** Defaults of {@link RedisRegistryOptions}. */
+export const DEFAULT_REDIS_REGISTRY_OPTIONS = Object.freeze({
+  keyPrefix: 'nautilus:',
+  timeoutMs: 5000,
+  connectTimeoutMs: 5000,
+  reconnectMaxDelayMs: 2000,
+  maxQueuedCommands: 100_000,
+  expiryGraceMs: 1000,
+  maxValueBytes: 1024 * 1024,
+  maxKeyBytes: 1024,
+  batchChunkSize: 256,
+  scanCount: 512,
+  tls: false,
+} satisfies Omit<ResolvedRedisRegistryOptions, 'url' | 'cluster' | 'username' | 'password'>);
+
+/** The validated configuration. */
+export interface ResolvedRedisRegistryOptions {
+  readonly url: string | undefined;
+  readonly cluster: readonly string[] | undefined;
+  readonly username: string | undefined;
+  readonly password: string | undefined;
+  readonly tls: boolean | TlsConnectionOptions;
+  readonly keyPrefix: string;
+  readonly timeoutMs: number;
+  readonly connectTimeoutMs: number;
+  readonly reconnectMaxDelayMs: number;
+  readonly maxQueuedCommands: number;
+  readonly expiryGraceMs: number;
+  readonly maxValueBytes: number;
+  readonly maxKeyBytes: number;
+  readonly batchChunkSize: number;
+  readonly scanCount: number;
+}
+
+const KNOWN = [
+  'url',
+  'cluster',
+  'username',
+  'password',
+  ...Object.keys(DEFAULT_REDIS_REGISTRY_OPTIONS),
+];
+
+/** Validates options once, at construction, with messages that name the option. */
+export function resolveOptions(options: RedisRegistryOptions): ResolvedRedisRegistryOptions {
+  if (typeof options !== 'object' || options === null) {
+    throw RegistryError.invalidOption(`RedisRegistry options must be an object, got ${describe(options)}`);
+  }
+  rejectUnknownOptions('RedisRegistry', options, KNOWN);
+  const d = DEFAULT_REDIS_REGISTRY_OPTIONS;
+  const { url, cluster } = options;
+  if ((url === undefined) === (cluster === undefined)) {
+    throw RegistryError.invalidOption('give exactly one of url (standalone) and cluster (a list of node URLs)');
+  }
+  if (url !== undefined) checkUrl('url', url);
+  if (cluster !== undefined) {
+    if (!Array.isArray(cluster) || cluster.length === 0) {
+      throw RegistryError.invalidOption(`cluster must be a non-empty array of node URLs, got ${describe(cluster)}`);
+    }
+    cluster.forEach((u: unknown, i) => checkUrl(`cluster[${i}]`, u));
+  }
+  for (const name of ['username', 'password', 'keyPrefix'] as const) {
+    const value = options[name];
+    if (value !== undefined && typeof value !== 'string') {
+      throw RegistryError.invalidOption(`${name} must be a string, got ${describe(value)}`);
+    }
+  }
+  const tls: unknown = options.tls ?? d.tls;
+  if (typeof tls !== 'boolean' && (typeof tls !== 'object' || tls === null)) {
+    throw RegistryError.invalidOption(`tls must be a boolean or tls.connect options, got ${describe(tls)}`);
+  }
+  return {
+    url,
+    cluster: cluster === undefined ? undefined : Object.freeze([...(cluster as readonly string[])]),
+    username: options.username,
+    password: options.password,
+    tls,
+    keyPrefix: options.keyPrefix ?? d.keyPrefix,
+    timeoutMs: integerOption('timeoutMs', options.timeoutMs, d.timeoutMs),
+    connectTimeoutMs: integerOption('connectTimeoutMs', options.connectTimeoutMs, d.connectTimeoutMs),
+    reconnectMaxDelayMs: integerOption('reconnectMaxDelayMs', options.reconnectMaxDelayMs, d.reconnectMaxDelayMs, { min: 50 }),
+    maxQueuedCommands: integerOption('maxQueuedCommands', options.maxQueuedCommands, d.maxQueuedCommands),
+    expiryGraceMs: integerOption('expiryGraceMs', options.expiryGraceMs, d.expiryGraceMs, { min: 0 }),
+    maxValueBytes: integerOption('maxValueBytes', options.maxValueBytes, d.maxValueBytes, { min: 0, max: 512 * 1024 * 1024 - 64 }),
+    maxKeyBytes: integerOption('maxKeyBytes', options.maxKeyBytes, d.maxKeyBytes),
+    batchChunkSize: integerOption('batchChunkSize', options.batchChunkSize, d.batchChunkSize, { max: 10_000 }),
+    scanCount: integerOption('scanCount', options.scanCount, d.scanCount, { max: 100_000 }),
+  };
+}
+
+function checkUrl(name: string, value: unknown): void {
+  if (typeof value !== 'string' || !/^rediss?:\/\//.test(value)) {
+    throw RegistryError.invalidOption(`${name} must be a redis:// or rediss:// URL, got ${describe(value)}`);
+  }
+}
