@@ -164,10 +164,13 @@ class Node implements KadNode {
 
   stats(): KadNodeStats {
     const families: Partial<Record<AddressFamily, KadFamilyStats>> = {};
-    for (const stack of this.#stacks) families[stack.family] = stack.stats();
-    const [a, b] = this.#stacks.map((stack) => families[stack.family] as KadFamilyStats);
-    const total = a === undefined || b === undefined ? (a ?? (b as KadFamilyStats)) : sumStats(a, b);
-    return { ...total, families };
+    let total: KadFamilyStats | undefined;
+    for (const stack of this.#stacks) {
+      const own = stack.stats();
+      families[stack.family] = own;
+      total = total === undefined ? own : sumStats(total, own);
+    }
+    return { ...(total ?? this.#first.stats()), families };
   }
 
   contacts(target: NodeId = this.id, count = Number.MAX_SAFE_INTEGER, options: { family?: AddressFamily } = {}): Contact[] {
