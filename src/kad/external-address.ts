@@ -1,4 +1,5 @@
 import { decodePeer, type IpFamily } from './compact.js';
+import { integerAtLeast } from './option-checks.js';
 import type { RemoteInfo } from './transport.js';
 
 /** Configuration of an {@link ExternalAddressVote}. */
@@ -37,9 +38,10 @@ export class ExternalAddressVote {
   readonly #ports = new Map<string, number>();
   #leader: string | undefined;
 
+  /** @throws {KadError} `INVALID_OPTION` for a `maxVoters` that is not a positive integer. */
   constructor(family: IpFamily, options: ExternalAddressVoteOptions = {}) {
     this.#family = family;
-    this.#maxVoters = options.maxVoters ?? DEFAULT_EXTERNAL_ADDRESS_VOTE_OPTIONS.maxVoters;
+    this.#maxVoters = integerAtLeast('maxVoters', options.maxVoters, DEFAULT_EXTERNAL_ADDRESS_VOTE_OPTIONS.maxVoters, 1);
   }
 
   /** Voters remembered. */

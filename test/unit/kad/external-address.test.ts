@@ -59,6 +59,10 @@ describe('ExternalAddressVote', () => {
     assert.equal(vote.voters, 3);
   });
 
+  it('rejects a maxVoters that is not a positive integer, naming it', () => {
+    assert.throws(() => new ExternalAddressVote(4, { maxVoters: 0 }), { code: 'INVALID_OPTION', message: /^maxVoters/ });
+  });
+
   it('ignores reports of the other family and malformed bytes', () => {
     const vote = new ExternalAddressVote(6);
     vote.record('fd00::1', at('198.51.100.7'));
