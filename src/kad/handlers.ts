@@ -1,4 +1,5 @@
-import { bdecode, type BencodeDict, bencode } from './bencode.js';
+import { RegistryError } from '../registry/errors.js';
+import { bdecode, type BencodeDict, type BencodeValue, bencode } from './bencode.js';
 import {
   COMPACT_NODE_V4_BYTES,
   COMPACT_NODE_V6_BYTES,
@@ -82,7 +83,12 @@ const MAX_VALUES = 100;
  * Answers every Mainline DHT query as BEP 5, 32, 43 and 44 specify. Pure request → outcome:
  * sending, routing-table updates and rate limits live in the node and RPC layers.
  *
- * Malformed arguments are 203, storage failures 202, unknown methods 204.
+ * Malformed arguments are 203, storage failures and corrupt stored items 202, unknown methods 204.
+ *
+ * BEP 32: `nodes` / `nodes6` follow `want` (default: the family the query came over), each from
+ * `closest` of that family. `get_peers` `values` follow `want` the same way: by default only
+ * peers of the query's family (the IPv4 and IPv6 DHTs are independent, and IPv4-only clients
+ * expect 6-byte peers); a querier that asks for both gets peers of both families.
  */
 export class QueryHandlers {
   readonly #deps: QueryHandlersDeps;
@@ -147,11 +153,18 @@ export class QueryHandlers {
   async #getPeers(query: IncomingQuery, from: QuerySource, signal?: AbortSignal): Promise<BencodeDict> {
     const args = readGetPeersArgs(query.a);
     const token = this.#deps.tokens.issue(from.host);
-    const perPeer = from.family === 4 ? 8 : 21;
-    const max = Math.min(MAX_VALUES, Math.floor((this.#valuesBudget - query.t.length) / perPeer));
-    const values = max > 0 ? await this.#deps.storage.getPeers(args.infoHash, { family: from.family, max, signal }) : [];
+    const wanted = families(args.want, from.family);
+    // each wanted family gets an equal share of the budget, so one cannot crowd out the other
+    const share = Math.floor((this.#valuesBudget - query.t.length) / wanted.length);
+    let values: Uint8Array[] = [];
+    for (const family of wanted) {
+      const max = Math.min(Math.floor(MAX_VALUES / wanted.length), Math.floor(share / (family === 4 ? 8 : 21)));
+      if (max <= 0) continue;
+      const peers = await this.#deps.storage.getPeers(args.infoHash, { family, max, signal });
+      values = values.length === 0 ? peers : values.concat(peers);
+    }
     if (values.length > 0) return this.#ok({ token, values });
-    return this.#ok({ token, ...this.#nodes(args.infoHash, families(args.want, from.family)) });
+    return this.#ok({ token, ...this.#nodes(args.infoHash, wanted) });
   }
 
   async #announcePeer(a: BencodeDict, from: QuerySource, signal?: AbortSignal): Promise<BencodeDict> {
@@ -171,12 +184,12 @@ export class QueryHandlers {
     Object.assign(fields, this.#nodes(args.target, families(wantOf(a), from.family)));
     const item = await this.#deps.storage.getItem(args.target, { signal });
     if (item !== undefined) {
-      if (!item.mutable) fields['v'] = bdecode(item.v, { maxBytes: MAX_VALUE_BYTES });
+      if (!item.mutable) fields['v'] = storedValue(item.v);
       else {
         fields['seq'] = item.seq;
         // BEP 44: a querier that already has this seq or a newer one gets no value back
         if (args.seq === undefined || item.seq > args.seq) {
-          fields['v'] = bdecode(item.v, { maxBytes: MAX_VALUE_BYTES });
+          fields['v'] = storedValue(item.v);
           fields['k'] = item.k;
           fields['sig'] = item.sig;
         }
@@ -227,6 +240,18 @@ export class QueryHandlers {
       out[family === 4 ? 'nodes' : 'nodes6'] = nodes;
     }
     return out;
+  }
+}
+
+/**
+ * The value of a stored item. Bytes that do not decode were corrupted in storage (a shared
+ * backend): our failure, answered 202, not the querier's (203).
+ */
+function storedValue(v: Uint8Array): BencodeValue {
+  try {
+    return bdecode(v, { maxBytes: MAX_VALUE_BYTES });
+  } catch (cause) {
+    throw RegistryError.codec('stored item value is not bencoded', 'item', cause);
   }
 }
 

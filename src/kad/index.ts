@@ -11,6 +11,7 @@ export type {
   GetItemResult,
   GetPeersResult,
   ImmutableItem,
+  KadFamilyStats,
   KadNode,
   KadNodeStats,
 } from './node.js';
@@ -22,10 +23,12 @@ export { DEFAULT_KAD_NODE_OPTIONS } from './node-options.js';
 export type { KadErrorCode, KadErrorDetails } from './errors.js';
 export { isKadError, KadError, WireError } from './errors.js';
 
-// ids (BEP 5) and secure ids (BEP 42)
+// ids (BEP 5), secure ids and external address voting (BEP 42)
 export type { NodeId } from './id.js';
 export { bucketIndex, compareDistance, ID_BYTES, idEquals, idFromHex, idToHex, isNodeId, randomId, xor } from './id.js';
 export { isLocalAddress, isSecureId, secureId } from './secure-id.js';
+export type { ExternalAddressVoteOptions } from './external-address.js';
+export { DEFAULT_EXTERNAL_ADDRESS_VOTE_OPTIONS, ExternalAddressVote } from './external-address.js';
 
 // BEP 44 items
 export type { ItemKeyPair, MutableItem } from './items.js';
@@ -48,7 +51,7 @@ export { bdecode, bencode } from './bencode.js';
 export type { KrpcErrorMessage, KrpcMessage, KrpcQuery, KrpcResponse } from './krpc.js';
 export { decodeMessage, encodeMessage, MAX_DATAGRAM_BYTES } from './krpc.js';
 export type { Contact, IpFamily, PeerAddress } from './compact.js';
-export { decodeNodes, decodePeer, encodeNodes, encodePeer } from './compact.js';
+export { COMPACT_NODE_V4_BYTES, COMPACT_NODE_V6_BYTES, decodeNodes, decodePeer, encodeNodes, encodePeer } from './compact.js';
 export type { Want } from './krpc-args.js';
 
 // routing table (mechanism; the node applies the insertion policy)

@@ -48,6 +48,11 @@ export interface GetArgs {
   target: NodeId;
   /** Only return a mutable item whose `seq` is greater than this. */
   seq?: number;
+  /**
+   * BEP 32 families of the `nodes` to return. Written by {@link writeGetArgs}; `readGetArgs`
+   * leaves it out, and the handlers read it leniently (malformed entries ignored).
+   */
+  want?: Want[];
 }
 
 /** Arguments of an immutable `put`. @see BEP 44 */
@@ -247,7 +252,7 @@ export function writeAnnouncePeerArgs(args: AnnouncePeerArgs): BencodeDict {
 
 /** The `a` dict of a `get`. */
 export function writeGetArgs(args: GetArgs): BencodeDict {
-  return dict({ id: args.id, target: args.target, seq: args.seq });
+  return dict({ id: args.id, target: args.target, seq: args.seq, want: wantList(args.want) });
 }
 
 /** The `a` dict of a `put`. */

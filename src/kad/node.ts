@@ -1,13 +1,12 @@
 import { setMaxListeners } from 'node:events';
 import { type Clock, systemClock, type Timer } from '../registry/clock.js';
-import type { BencodeDict, BencodeValue } from './bencode.js';
-import type { Contact, IpFamily, PeerAddress } from './compact.js';
+import type { BencodeDict } from './bencode.js';
+import type { Contact } from './compact.js';
 import { KadError } from './errors.js';
 import { QueryHandlers } from './handlers.js';
-import { assertNodeId, type NodeId, randomId } from './id.js';
+import { assertNodeId, compareDistance, type NodeId, randomId } from './id.js';
 import { immutableTarget, type MutableItem, mutableTarget, verifyMutable } from './items.js';
 import {
-  readResponse,
   type ResponseValues,
   type Want,
   writeAnnouncePeerArgs,
@@ -17,112 +16,52 @@ import {
   writePingArgs,
   writePutArgs,
 } from './krpc-args.js';
-import { checkEndpoint, checkNodeOptions, DEFAULT_KAD_NODE_OPTIONS, type KadNodeOptions, MAX_BOOTSTRAP_CONTACTS } from './node-options.js';
-import { NodeTable } from './node-table.js';
-import { Rpc } from './rpc.js';
+import {
+  checkEndpoint,
+  checkNodeOptions,
+  DEFAULT_KAD_NODE_OPTIONS,
+  type KadNodeOptions,
+  MAX_BOOTSTRAP_CONTACTS,
+  wantsIpv6Socket,
+} from './node-options.js';
+import { FamilyStack } from './node-stack.js';
+import type {
+  CallOptions,
+  FindNodeResult,
+  GetItemResult,
+  GetPeersResult,
+  ImmutableItem,
+  KadFamilyStats,
+  KadNode,
+  KadNodeStats,
+} from './node-types.js';
 import type { RpcStats } from './rpc-stats.js';
 import { KadStorage } from './storage.js';
 import { WriteTokens } from './tokens.js';
-import type { Endpoint, RemoteInfo, Transport, TransportStats } from './transport.js';
+import { type AddressFamily, type Endpoint, endpointKey, familyOf, type RemoteInfo, type Transport } from './transport.js';
 import { createUdpTransport } from './udp-transport.js';
 
-/** Options every client call accepts. */
-export interface CallOptions {
-  /** Aborts the call: it rejects with `signal.reason`. Without one, RPC timeouts and retries bound it. */
-  readonly signal?: AbortSignal;
-}
-
-/** Answer of {@link KadNode.findNode}. */
-export interface FindNodeResult {
-  /** The responder's id. */
-  readonly id: NodeId;
-  /** IPv4 contacts closest to the target that the responder knows. */
-  readonly nodes: Contact[];
-  /** IPv6 contacts (BEP 32), when asked for with `want`. */
-  readonly nodes6: Contact[];
-}
-
-/** Answer of {@link KadNode.getPeers}. */
-export interface GetPeersResult extends FindNodeResult {
-  /** Write token for a following `announcePeer` to the same node. */
-  readonly token: Uint8Array | undefined;
-  /** Peers of the info-hash the responder knows (empty when it gave nodes instead). */
-  readonly values: PeerAddress[];
-}
-
-/** An immutable BEP 44 item: its target is SHA-1 of bencoded `v`. */
-export interface ImmutableItem {
-  readonly v: BencodeValue;
-}
-
-/** Answer of {@link KadNode.getItem}. */
-export interface GetItemResult extends FindNodeResult {
-  /** Write token for a following `putItem` to the same node. */
-  readonly token: Uint8Array | undefined;
-  /** The stored item, checked against the target (and its signature), when the responder has one. */
-  readonly item: ImmutableItem | MutableItem | undefined;
-  /** Sequence number of a stored mutable item (present even when `v` was withheld). */
-  readonly seq: number | undefined;
-}
-
-/** Counters of a {@link KadNode}. */
-export interface KadNodeStats {
-  /** Contacts in the routing table. */
-  readonly contacts: number;
-  /** RPC counters: queries in and out by method, errors, drops. */
-  readonly rpc: RpcStats;
-  /** Datagram counters of the transport. */
-  readonly transport: TransportStats;
-}
-
-/** A running Mainline DHT node. Create one with {@link createNode}. */
-export interface KadNode {
-  /** This node's id. */
-  readonly id: NodeId;
-  /** Resolves with the number of contacts in the table once the start-up bootstrap ended (never rejects). */
-  readonly bootstrapped: Promise<number>;
-  /** The bound address (for a wildcard bind, the wildcard and the real port). */
-  address(): RemoteInfo;
-  /** Counters. */
-  stats(): KadNodeStats;
-  /** Contacts in the routing table, closest to `target` first (default: this node's id). */
-  contacts(target?: NodeId, count?: number): Contact[];
-  /** Sends `ping`; resolves with the responder as a contact. */
-  ping(to: Endpoint, options?: CallOptions): Promise<Contact>;
-  /** Sends `find_node` for `target`. */
-  findNode(to: Endpoint, target: NodeId, options?: CallOptions & { want?: Want[] }): Promise<FindNodeResult>;
-  /** Sends `get_peers` for `infoHash`. */
-  getPeers(to: Endpoint, infoHash: NodeId, options?: CallOptions): Promise<GetPeersResult>;
-  /** Sends `announce_peer`; with `impliedPort`, the responder uses our UDP source port. */
-  announcePeer(
-    to: Endpoint,
-    infoHash: NodeId,
-    port: number,
-    token: Uint8Array,
-    options?: CallOptions & { impliedPort?: boolean },
-  ): Promise<void>;
-  /** Sends a BEP 44 `get`; `salt` is needed to check a salted mutable item against `target`. */
-  getItem(to: Endpoint, target: NodeId, options?: CallOptions & { seq?: number; salt?: Uint8Array }): Promise<GetItemResult>;
-  /** Sends a BEP 44 `put` of an immutable `{ v }` or a signed mutable item. */
-  putItem(
-    to: Endpoint,
-    item: ImmutableItem | MutableItem,
-    token: Uint8Array,
-    options?: CallOptions & { cas?: number },
-  ): Promise<void>;
-  /** Stops answering, rejects pending calls with `CLOSED`, releases what the node owns. Idempotent. */
-  close(): Promise<void>;
-}
+export type {
+  CallOptions,
+  FindNodeResult,
+  GetItemResult,
+  GetPeersResult,
+  ImmutableItem,
+  KadFamilyStats,
+  KadNode,
+  KadNodeStats,
+} from './node-types.js';
 
 /**
  * Starts a Mainline DHT node that listens on `host:port` (or an injected transport) and answers
- * every query (BEP 5, 32, 43, 44). Resolves once it listens; bootstrapping runs in the background
- * (`node.bootstrapped`).
+ * every query (BEP 5, 32, 43, 44). With `host6`, `port6` or `transport6` it also listens on IPv6
+ * and runs both families (BEP 32 dual stack). Resolves once it listens; bootstrapping runs in the
+ * background (`node.bootstrapped`).
  *
  * @throws {KadError} `INVALID_OPTION` naming a bad option; `INVALID_ADDRESS` when binding fails.
  * @example
- * const node = await createNode({ host: '127.0.0.1', port: 0, bootstrap: [] });
- * console.log(node.address());
+ * const node = await createNode({ host: '127.0.0.1', port: 0, host6: '::1', port6: 0, bootstrap: [] });
+ * console.log(node.addresses()); // [{ host: '127.0.0.1', … family: 4 }, { host: '::1', … family: 6 }]
  * await node.close();
  */
 export async function createNode(options: KadNodeOptions = {}): Promise<KadNode> {
@@ -130,19 +69,28 @@ export async function createNode(options: KadNodeOptions = {}): Promise<KadNode>
   const { signal } = options;
   signal?.throwIfAborted();
   const clock = options.clock ?? systemClock;
-  const owned = options.transport === undefined;
-  const transport =
-    options.transport ??
-    (await createUdpTransport({
-      host: options.host ?? DEFAULT_KAD_NODE_OPTIONS.host,
-      port: options.port ?? DEFAULT_KAD_NODE_OPTIONS.port,
-      ...(signal === undefined ? {} : { signal }),
-    }));
+  const owned: Transport[] = [];
+  const open = async (host: string, port: number): Promise<Transport> => {
+    const transport = await createUdpTransport({ host, port, ...(signal === undefined ? {} : { signal }) });
+    owned.push(transport);
+    return transport;
+  };
   try {
-    return new Node(options, clock, transport, owned);
+    const first =
+      options.transport ?? (await open(options.host ?? DEFAULT_KAD_NODE_OPTIONS.host, options.port ?? DEFAULT_KAD_NODE_OPTIONS.port));
+    const transports = [first];
+    if (wantsIpv6Socket(options)) {
+      const second = options.transport6 ?? (await open(options.host6 ?? DEFAULT_KAD_NODE_OPTIONS.host6, options.port6 ?? 0));
+      if (first.address().family !== 4) {
+        throw KadError.invalidOption('host6, port6 and transport6 need an IPv4 first transport (transport is IPv6)');
+      }
+      if (second.address().family !== 6) throw KadError.invalidOption('transport6 must be an IPv6 transport (address().family 6)');
+      transports.push(second);
+    }
+    return new Node(options, clock, transports, owned);
   } catch (error) {
-    // a bad nested option (rpc, storage): release the socket we opened before rejecting
-    if (owned) await transport.close();
+    // a bad option found late (a transport's family, rpc, storage): release the sockets we opened
+    await Promise.all(owned.map((t) => t.close()));
     throw error;
   }
 }
@@ -151,58 +99,51 @@ class Node implements KadNode {
   readonly id: NodeId;
   readonly bootstrapped: Promise<number>;
   readonly #clock: Clock;
-  readonly #transport: Transport;
-  readonly #ownsTransport: boolean;
-  readonly #family: IpFamily;
-  readonly #rpc: Rpc;
+  /** One per family, the first transport's first; at most two. */
+  readonly #stacks: FamilyStack[];
   readonly #storage: KadStorage;
-  readonly #table: NodeTable;
   readonly #lifetime = new AbortController();
   #closed = false;
 
-  constructor(options: KadNodeOptions, clock: Clock, transport: Transport, ownsTransport: boolean) {
+  constructor(options: KadNodeOptions, clock: Clock, transports: readonly Transport[], owned: readonly Transport[]) {
     this.id = options.id === undefined ? randomId() : Uint8Array.from(options.id);
     this.#clock = clock;
-    this.#transport = transport;
-    this.#ownsTransport = ownsTransport;
-    this.#family = transport.address().family;
     const k = options.k ?? DEFAULT_KAD_NODE_OPTIONS.k;
     const readOnly = options.readOnly ?? DEFAULT_KAD_NODE_OPTIONS.readOnly;
-    this.#rpc = new Rpc(
-      { ...options.rpc, readOnly, ...(options.version === undefined ? {} : { clientVersion: options.version }) },
-      { transport, clock },
-    );
+    // options that validate themselves first, before anything listens on a transport
+    const tokens = new WriteTokens(options.tokenRotateMs === undefined ? {} : { rotateMs: options.tokenRotateMs }, { clock });
     this.#storage = new KadStorage(options.storage, {
       clock,
       ...(options.registry === undefined ? {} : { registry: options.registry }),
     });
-    this.#table = new NodeTable({ id: this.id, k, family: this.#family, clock }, (contact, signal) =>
-      this.ping(contact, { signal }).then(() => true, () => false),
-    );
-    const tokens = new WriteTokens(
-      options.tokenRotateMs === undefined ? {} : { rotateMs: options.tokenRotateMs },
-      { clock },
-    );
+    const rpc = { ...options.rpc, readOnly, ...(options.version === undefined ? {} : { clientVersion: options.version }) };
+    const ping = (contact: Contact, signal: AbortSignal): Promise<boolean> =>
+      this.ping(contact, { signal }).then(
+        () => true,
+        () => false,
+      );
+    this.#stacks = [];
+    try {
+      for (const transport of transports) {
+        const ownsTransport = owned.includes(transport);
+        this.#stacks.push(new FamilyStack({ id: this.id, k, transport, ownsTransport, clock, rpc, ping }));
+      }
+    } catch (error) {
+      for (const stack of this.#stacks) void stack.rpc.close();
+      void this.#storage.close();
+      throw error;
+    }
     const handlers = new QueryHandlers(
       {
         id: this.id,
         storage: this.#storage,
         tokens,
-        closest: (target, family, count) => (family === this.#family ? this.#table.closest(target, count) : []),
+        closest: (target, family, count) => this.#stack(family)?.closest(target, count) ?? [],
       },
       { k, ...(options.enforceSecureIds === undefined ? {} : { enforceSecureIds: options.enforceSecureIds }) },
     );
-    // BEP 43: a read-only node answers nothing
-    this.#rpc.setQueryHandler(
-      readOnly
-        ? () => undefined
-        : (query, from, context) => {
-            const id = query.a['id'];
-            if (query.ro !== true && id instanceof Uint8Array) this.#table.observe({ id, host: from.host, port: from.port });
-            return handlers.respond(query, from, context.signal);
-          },
-    );
-    const bootstrap = (options.bootstrap ?? []).slice(0, MAX_BOOTSTRAP_CONTACTS);
+    for (const stack of this.#stacks) stack.serve(handlers, readOnly);
+    const bootstrap = options.bootstrap ?? [];
     this.bootstrapped =
       bootstrap.length === 0
         ? Promise.resolve(0)
@@ -210,15 +151,34 @@ class Node implements KadNode {
   }
 
   address(): RemoteInfo {
-    return this.#transport.address();
+    return this.#first.transport.address();
+  }
+
+  addresses(): RemoteInfo[] {
+    return this.#stacks.map((stack) => stack.transport.address());
+  }
+
+  externalAddress(family: AddressFamily = this.#first.family): RemoteInfo | undefined {
+    return this.#stack(family)?.external.current();
   }
 
   stats(): KadNodeStats {
-    return { contacts: this.#table.size, rpc: this.#rpc.stats(), transport: this.#transport.stats() };
+    const families: Partial<Record<AddressFamily, KadFamilyStats>> = {};
+    let total: KadFamilyStats | undefined;
+    for (const stack of this.#stacks) {
+      const own = stack.stats();
+      families[stack.family] = own;
+      total = total === undefined ? own : sumStats(total, own);
+    }
+    return { ...(total ?? this.#first.stats()), families };
   }
 
-  contacts(target: NodeId = this.id, count = Number.MAX_SAFE_INTEGER): Contact[] {
-    return this.#table.closest(assertNodeId(target, 'target'), count);
+  contacts(target: NodeId = this.id, count = Number.MAX_SAFE_INTEGER, options: { family?: AddressFamily } = {}): Contact[] {
+    assertNodeId(target, 'target');
+    if (options.family !== undefined) return this.#stack(options.family)?.closest(target, count) ?? [];
+    if (this.#stacks.length === 1) return this.#first.closest(target, count);
+    const all = this.#stacks.flatMap((stack) => stack.closest(target, count));
+    return all.sort((a, b) => compareDistance(target, a.id, b.id)).slice(0, count);
   }
 
   async ping(to: Endpoint, options: CallOptions = {}): Promise<Contact> {
@@ -233,9 +193,10 @@ class Node implements KadNode {
     return { id: values.id, nodes: values.nodes ?? [], nodes6: values.nodes6 ?? [] };
   }
 
-  async getPeers(to: Endpoint, infoHash: NodeId, options: CallOptions = {}): Promise<GetPeersResult> {
+  async getPeers(to: Endpoint, infoHash: NodeId, options: CallOptions & { want?: Want[] } = {}): Promise<GetPeersResult> {
     assertNodeId(infoHash, 'infoHash');
-    const { values } = await this.#query(to, 'get_peers', writeGetPeersArgs({ id: this.id, infoHash }), options);
+    const args = writeGetPeersArgs({ id: this.id, infoHash, ...(options.want === undefined ? {} : { want: options.want }) });
+    const { values } = await this.#query(to, 'get_peers', args, options);
     return {
       id: values.id,
       token: values.token,
@@ -244,7 +205,6 @@ class Node implements KadNode {
       nodes6: values.nodes6 ?? [],
     };
   }
-
   async announcePeer(
     to: Endpoint,
     infoHash: NodeId,
@@ -264,10 +224,15 @@ class Node implements KadNode {
   async getItem(
     to: Endpoint,
     target: NodeId,
-    options: CallOptions & { seq?: number; salt?: Uint8Array } = {},
+    options: CallOptions & { seq?: number; salt?: Uint8Array; want?: Want[] } = {},
   ): Promise<GetItemResult> {
     assertNodeId(target, 'target');
-    const args = writeGetArgs({ id: this.id, target, ...(options.seq === undefined ? {} : { seq: options.seq }) });
+    const args = writeGetArgs({
+      id: this.id,
+      target,
+      ...(options.seq === undefined ? {} : { seq: options.seq }),
+      ...(options.want === undefined ? {} : { want: options.want }),
+    });
     const { values } = await this.#query(to, 'get', args, options);
     return {
       id: values.id,
@@ -305,12 +270,20 @@ class Node implements KadNode {
     if (this.#closed) return;
     this.#closed = true;
     this.#lifetime.abort(KadError.closed('node'));
-    this.#table.close();
-    await this.#rpc.close();
+    await Promise.all(this.#stacks.map((stack) => stack.close()));
     await this.#storage.close();
-    if (this.#ownsTransport) await this.#transport.close();
   }
 
+  get #first(): FamilyStack {
+    return this.#stacks[0] as FamilyStack;
+  }
+
+  #stack(family: AddressFamily | undefined): FamilyStack | undefined {
+    for (const stack of this.#stacks) if (stack.family === family) return stack;
+    return undefined;
+  }
+
+  /** Sends over the stack of `to`'s family (BEP 32: one RPC layer per family). */
   async #query(
     to: Endpoint,
     method: string,
@@ -319,40 +292,78 @@ class Node implements KadNode {
   ): Promise<{ values: ResponseValues; from: RemoteInfo }> {
     if (this.#closed) throw KadError.closed('node');
     const endpoint = checkEndpoint(to, 'to', 'address');
+    const family = familyOf(endpoint.host);
+    const stack = this.#stack(family);
+    if (stack === undefined) {
+      throw KadError.invalidAddress(`${endpointKey(endpoint)} is IPv${String(family)}, and this node does not run that family`);
+    }
     // close() rejects pending calls through the RPC layer, so only the caller's signal is needed
-    const { response, from } = await this.#rpc.query(endpoint, method, args, options.signal === undefined ? {} : { signal: options.signal });
-    const values = readResponse(response.r);
-    // it answered: a good contact (unless it is us, which the table refuses)
-    this.#table.observe({ id: values.id, host: from.host, port: from.port });
-    return { values, from };
+    return stack.query(endpoint, method, args, options.signal);
   }
 
-  /** One `find_node` for our own id to each bootstrap node, then a ping to what they return. */
+  /**
+   * One `find_node` for our own id to each bootstrap node (at most 32 per family; a dual-stack
+   * node asks for both families of contacts), then a ping to what they return, each over the
+   * transport of its family.
+   */
   async #bootstrap(endpoints: readonly Endpoint[], timeoutMs: number): Promise<number> {
     const deadline = new AbortController();
     const timer: Timer = this.#clock.setTimeout(() => deadline.abort(KadError.timeout('bootstrap timed out')), timeoutMs);
     const signal = AbortSignal.any([deadline.signal, this.#lifetime.signal]);
-    // one listener per concurrent call: up to 2 × MAX_BOOTSTRAP_CONTACTS at once
-    setMaxListeners(2 * MAX_BOOTSTRAP_CONTACTS + 8, signal);
+    // one listener per concurrent call: up to 2 × MAX_BOOTSTRAP_CONTACTS per family at once
+    setMaxListeners(2 * MAX_BOOTSTRAP_CONTACTS * this.#stacks.length + 8, signal);
+    const want: Want[] | undefined = this.#stacks.length > 1 ? ['n4', 'n6'] : undefined;
     try {
-      const found = await Promise.allSettled(endpoints.map((to) => this.findNode(to, this.id, { signal })));
-      const seen = new Set<string>();
-      const candidates: Contact[] = [];
-      for (const result of found) {
-        if (result.status !== 'fulfilled') continue;
-        for (const contact of result.value.nodes) {
-          const key = `${contact.host}:${contact.port}`;
-          if (seen.has(key) || candidates.length >= MAX_BOOTSTRAP_CONTACTS) continue;
-          seen.add(key);
-          candidates.push(contact);
-        }
-      }
-      await Promise.allSettled(candidates.map((contact) => this.ping(contact, { signal })));
+      const seeds = this.#perFamily(endpoints);
+      const found = await Promise.allSettled(
+        seeds.map((to) => this.findNode(to, this.id, { signal, ...(want === undefined ? {} : { want }) })),
+      );
+      const answers = found.flatMap((result) => (result.status === 'fulfilled' ? [...result.value.nodes, ...result.value.nodes6] : []));
+      await Promise.allSettled(this.#perFamily(answers).map((contact) => this.ping(contact, { signal })));
     } finally {
       timer.cancel();
     }
-    return this.#table.size;
+    return this.#stacks.reduce((sum, stack) => sum + stack.table.size, 0);
   }
+
+  /** Distinct endpoints of the families this node runs, at most {@link MAX_BOOTSTRAP_CONTACTS} per family. */
+  #perFamily<E extends Endpoint>(endpoints: readonly E[]): E[] {
+    const seen = new Set<string>();
+    const counts = new Map<AddressFamily, number>();
+    const out: E[] = [];
+    for (const endpoint of endpoints) {
+      const family = familyOf(endpoint.host);
+      if (family === undefined || this.#stack(family) === undefined) continue;
+      const key = endpointKey(endpoint);
+      const count = counts.get(family) ?? 0;
+      if (seen.has(key) || count >= MAX_BOOTSTRAP_CONTACTS) continue;
+      seen.add(key);
+      counts.set(family, count + 1);
+      out.push(endpoint);
+    }
+    return out;
+  }
+}
+
+/** Counters of two families added up. */
+function sumStats(a: KadFamilyStats, b: KadFamilyStats): KadFamilyStats {
+  return {
+    contacts: a.contacts + b.contacts,
+    rpc: sumCounters(a.rpc, b.rpc),
+    transport: sumCounters(a.transport, b.transport),
+  };
+}
+
+/** Field-wise sum of two counter records of the same shape (nested records included). */
+function sumCounters<T extends RpcStats | KadFamilyStats['transport']>(a: T, b: T): T {
+  const add = (x: unknown, y: unknown): unknown => {
+    if (typeof x === 'number') return x + (typeof y === 'number' ? y : 0);
+    if (typeof x !== 'object' || x === null) return x;
+    const out: Record<string, unknown> = {};
+    for (const [key, value] of Object.entries(x)) out[key] = add(value, (y as Record<string, unknown>)[key]);
+    return out;
+  };
+  return add(a, b) as T;
 }
 
 /** The item of a `get` response if it matches `target` (and, when mutable, its signature); else undefined. */

@@ -1,5 +1,5 @@
 import { type Clock, type Milliseconds, systemClock } from '../registry/clock.js';
-import { isRegistryError } from '../registry/errors.js';
+import { isRegistryError, RegistryError } from '../registry/errors.js';
 import { MemoryRegistry } from '../registry/memory.js';
 import type { Registry, RegistryRecord } from '../registry/registry.js';
 import { KadError } from './errors.js';
@@ -168,10 +168,18 @@ export class KadStorage {
     return sample(peers, options.max);
   }
 
-  /** The item stored under `target`, if any. */
+  /**
+   * The item stored under `target`, if any.
+   * @throws {RegistryError} `CODEC_ERROR` when the stored record is corrupt (a shared backend),
+   *   besides the registry's own failures.
+   */
   async getItem(target: Uint8Array, options: { signal?: AbortSignal | undefined } = {}): Promise<StoredItem | undefined> {
-    const record = await this.#registry.get(ITEM_PREFIX + hex(target), { signal: options.signal });
-    return record === undefined ? undefined : decodeItem(record.value);
+    const key = ITEM_PREFIX + hex(target);
+    const record = await this.#registry.get(key, { signal: options.signal });
+    if (record === undefined) return undefined;
+    const item = decodeItem(record.value);
+    if (item === undefined) throw RegistryError.codec('stored item record is corrupt', key);
+    return item;
   }
 
   /**

@@ -3,6 +3,7 @@
  * benchmark use. Buffers are Node.js Buffers.
  */
 declare module 'bittorrent-dht' {
+  import type { Socket } from 'node:dgram';
   import { EventEmitter } from 'node:events';
 
   interface PeerEndpoint {
@@ -19,6 +20,11 @@ declare module 'bittorrent-dht' {
     timeout?: number;
     k?: number;
     concurrency?: number;
+    /**
+     * The UDP socket, passed through k-rpc to k-rpc-socket (its documented `socket` option);
+     * without it k-rpc-socket creates a `udp4` socket.
+     */
+    socket?: Socket;
   }
 
   interface PutOptions {

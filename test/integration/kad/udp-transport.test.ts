@@ -22,27 +22,9 @@ function nextMessage(transport: Transport): Promise<InboundDatagram> {
   return new Promise((resolve) => transport.once('message', resolve));
 }
 
-/** Whether this machine can bind a UDP socket on `host` (probe with a raw socket). */
-function canBind(host: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = createSocket(host.includes(':') ? 'udp6' : 'udp4');
-    socket.once('error', () => {
-      socket.close();
-      resolve(false);
-    });
-    socket.bind({ address: host, port: 0 }, () => socket.close(() => resolve(true)));
-  });
-}
-
 for (const host of ['127.0.0.1', '::1']) {
   describe(`UDP transport on ${host}`, () => {
-    it('binds port 0 and reports its address and family', async (t) => {
-      if (!(await canBind(host))) {
-        // the machine has no such loopback: the transport must say so clearly, not hang or crash
-        await assert.rejects(createUdpTransport({ host, port: 0 }), (e) => isKadError(e, 'INVALID_ADDRESS'));
-        t.diagnostic(`${host} is not available here; checked that binding reports INVALID_ADDRESS`);
-        return;
-      }
+    it('binds port 0 and reports its address and family', async () => {
       const transport = await open(host);
       const address = transport.address();
       assert.equal(address.host, host);
@@ -51,7 +33,6 @@ for (const host of ['127.0.0.1', '::1']) {
     });
 
     it('exchanges datagrams between two transports', async () => {
-      if (!(await canBind(host))) return;
       const [a, b] = await Promise.all([open(host), open(host)]);
       const arrival = nextMessage(b);
       a.send(Uint8Array.of(1, 2, 3), b.address());
@@ -64,7 +45,6 @@ for (const host of ['127.0.0.1', '::1']) {
     });
 
     it('drops datagrams over 1500 bytes on receive and refuses them on send', async () => {
-      if (!(await canBind(host))) return;
       const receiver = await open(host);
       const sender = await open(host);
       sender.send(new Uint8Array(1501), receiver.address());
@@ -81,7 +61,6 @@ for (const host of ['127.0.0.1', '::1']) {
     });
 
     it('counts sends to the wrong family or a host name instead of throwing', async () => {
-      if (!(await canBind(host))) return;
       const transport = await open(host);
       transport.send(Uint8Array.of(1), { host: host.includes(':') ? '127.0.0.1' : '::1', port: 9 });
       transport.send(Uint8Array.of(1), { host: 'localhost', port: 9 });
@@ -90,7 +69,6 @@ for (const host of ['127.0.0.1', '::1']) {
     });
 
     it('carries a KRPC ping between two Rpc layers', async () => {
-      if (!(await canBind(host))) return;
       const [ta, tb] = await Promise.all([open(host), open(host)]);
       const a = new Rpc({}, { transport: ta });
       const b = new Rpc({}, { transport: tb });
@@ -103,7 +81,6 @@ for (const host of ['127.0.0.1', '::1']) {
     });
 
     it('releases the port on close, and close is idempotent', async () => {
-      if (!(await canBind(host))) return;
       const transport = await createUdpTransport({ host, port: 0 });
       const { port } = transport.address();
       await transport.close();

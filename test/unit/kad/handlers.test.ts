@@ -257,6 +257,17 @@ describe('QueryHandlers BEP 44 get and put', () => {
     response(await ask('put', { token, ...createMutableItem(keys, text('v3'), 3) }));
   });
 
+  it('answers 202, not 203, for a corrupt item found in storage', async () => {
+    const { ask, storage } = setup();
+    const key = `item:${Buffer.from(INFO_HASH).toString('hex')}`;
+    await storage.registry.set(key, Uint8Array.of(0, 0x69, 0x78)); // an immutable item whose v is not bencode
+    assert.equal(errorCode(await ask('get', { target: INFO_HASH })), 202);
+    await storage.registry.set(key, Uint8Array.of(1, 2, 3)); // a truncated mutable item
+    assert.equal(errorCode(await ask('get', { target: INFO_HASH })), 202);
+    await storage.registry.set(key, new Uint8Array(0));
+    assert.equal(errorCode(await ask('get', { target: INFO_HASH })), 202);
+  });
+
   it('answers 202 when storage fails, without leaking the cause', async () => {
     const clock = new ManualClock();
     const storage = new KadStorage({}, { clock });

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
+import type { BencodeDict, BencodeValue } from '../../../src/kad/bencode.js';
+import { decodeMessage, encodeMessage, type KrpcMessage } from '../../../src/kad/krpc.js';
 import { createMutableItem, immutableTarget, keyPairFromSeed, mutableTarget } from '../../../src/kad/items.js';
 import { createNode, type KadNode } from '../../../src/kad/node.js';
 import { MemoryRegistry } from '../../../src/registry/index.js';
@@ -8,6 +10,8 @@ import { drive } from '../../helpers/virtual-time.js';
 
 const text = (s: string): Uint8Array => new TextEncoder().encode(s);
 const INFO_HASH = new Uint8Array(20).fill(0x42);
+const QUERIER = new Uint8Array(20).fill(0x24);
+const rawDict = (entries: Record<string, BencodeValue>): BencodeDict => Object.assign(Object.create(null) as BencodeDict, entries);
 
 function world() {
   const clock = new ManualClock();
@@ -64,6 +68,27 @@ describe('KadNode', () => {
     assert.deepEqual(contact.id, b.id);
     assert.deepEqual(b.contacts().map((c) => c.id), [a.id]);
     assert.deepEqual(a.contacts().map((c) => c.id), [b.id]);
+  });
+
+  it('adds a querier only once its query validated: not for 203 or 204, yes for a valid query', async () => {
+    const w = world();
+    cleanup = w.close;
+    const server = await w.spawn();
+    const raw = w.network.createTransport();
+    const replies: KrpcMessage[] = [];
+    raw.on('message', ({ data }) => replies.push(decodeMessage(data)));
+    const send = (q: string, a: Record<string, BencodeValue>): void =>
+      raw.send(encodeMessage({ y: 'q', t: Uint8Array.of(replies.length + 1), q, a: rawDict({ id: QUERIER, ...a }) }), server.address());
+    send('find_node', {}); // no target: 203
+    send('announce_peer', { info_hash: INFO_HASH, port: 1, token: new Uint8Array(8) }); // bad token: 203
+    send('sample_infohashes', { target: INFO_HASH }); // 204
+    await w.clock.advanceAsync(50);
+    assert.deepEqual(replies.map((m) => (m.y === 'e' ? m.e[0] : 'r')), [203, 203, 204]);
+    assert.equal(server.stats().contacts, 0);
+    send('find_node', { target: INFO_HASH });
+    await w.clock.advanceAsync(50);
+    assert.equal(replies[3]?.y, 'r');
+    assert.deepEqual(server.contacts().map((c) => c.id), [QUERIER]);
   });
 
   it('does not add a read-only querier, and a read-only node answers nothing', async () => {

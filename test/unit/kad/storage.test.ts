@@ -151,6 +151,15 @@ describe('KadStorage items', () => {
     assert.equal(await storage.putMutable(TARGET, mutable(6, 'b'), { cas: 5 }), 'stored');
   });
 
+  it('rejects with CODEC_ERROR for a corrupt item record, and overwrites it on put', async () => {
+    const storage = new KadStorage({}, { clock: new ManualClock() });
+    await storage.registry.set(`item:${Buffer.from(TARGET).toString('hex')}`, Uint8Array.of(1, 2, 3));
+    await assert.rejects(storage.getItem(TARGET), { name: 'RegistryError', code: 'CODEC_ERROR' });
+    assert.equal(await storage.putMutable(TARGET, mutable(1, 'fresh')), 'stored');
+    assert.equal((await storage.getItem(TARGET))?.mutable, true);
+    await storage.close();
+  });
+
   it('keeps data in an injected registry and leaves it open on close', async () => {
     const clock = new ManualClock();
     const registry = new MemoryRegistry({}, { clock });
