@@ -312,7 +312,7 @@ export class ShardedRegistry extends Emitter<ShardedRegistryEvents> implements R
    * is done (or cancelled by `signal`: the shard stays, reads keep checking the old owners, and
    * {@link rebalance} finishes the move). Migrations run one at a time.
    */
-  addShard(spec: ShardSpec, options: OperationOptions = {}): Promise<MigrationResult> {
+  async addShard(spec: ShardSpec, options: OperationOptions = {}): Promise<MigrationResult> {
     this.#enter(options.signal);
     checkShardSpec(spec, 'shard');
     return this.#admin.add(spec, options.signal);
@@ -324,7 +324,7 @@ export class ShardedRegistry extends Emitter<ShardedRegistryEvents> implements R
    * surviving replicas are re-replicated, and records whose last copy was there are reported with
    * `record:removed` reason `shard-lost` (exactly, when keys are tracked; see `trackKeys`).
    */
-  removeShard(name: string, options: OperationOptions & { readonly lost?: boolean } = {}): Promise<MigrationResult> {
+  async removeShard(name: string, options: OperationOptions & { readonly lost?: boolean } = {}): Promise<MigrationResult> {
     this.#enter(options.signal);
     return this.#admin.remove(name, options.lost === true, options.signal);
   }
@@ -333,13 +333,13 @@ export class ShardedRegistry extends Emitter<ShardedRegistryEvents> implements R
    * Moves every record off a shard and stops routing to it, keeping it attached (for
    * maintenance, then {@link removeShard} is immediate). Resolves like {@link addShard}.
    */
-  drainShard(name: string, options: OperationOptions = {}): Promise<MigrationResult> {
+  async drainShard(name: string, options: OperationOptions = {}): Promise<MigrationResult> {
     this.#enter(options.signal);
     return this.#admin.drain(name, options.signal);
   }
 
   /** Finishes a cancelled migration; resolves `undefined` when none is pending. */
-  rebalance(options: OperationOptions = {}): Promise<MigrationResult | undefined> {
+  async rebalance(options: OperationOptions = {}): Promise<MigrationResult | undefined> {
     this.#enter(options.signal);
     return this.#admin.resume(options.signal);
   }
