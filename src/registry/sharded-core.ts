@@ -180,18 +180,33 @@ export class ShardedCore implements MigrationHost {
     miss: T,
   ): Promise<T> {
     const topology = this.current;
-    const targets = topology.targets(key);
     let answered: Shard | undefined;
     let failure: Error | undefined;
-    for (const target of targets) {
+    const first = topology.readTarget(key);
+    if (first !== undefined) {
       try {
-        const value = await target.call(operation, signal, (s) => fn(target, s));
+        const value = await first.call(operation, signal, (s) => fn(first, s));
         if (hit(value)) return value;
-        answered = target;
-        break;
+        if (this.previous === undefined && topology.missIsAuthoritative(key, first)) return miss;
+        answered = first;
       } catch (error) {
         if (!isShardFailure(error) || signal?.aborted === true) throw error;
         failure = error as Error;
+      }
+    }
+    // the first target failed: the next replicas (with R > 1) answer instead
+    if (answered === undefined) {
+      for (const target of topology.targets(key)) {
+        if (target === first) continue;
+        try {
+          const value = await target.call(operation, signal, (s) => fn(target, s));
+          if (hit(value)) return value;
+          answered = target;
+          break;
+        } catch (error) {
+          if (!isShardFailure(error) || signal?.aborted === true) throw error;
+          failure = error as Error;
+        }
       }
     }
     const old = this.previous?.readTarget(key);
@@ -206,7 +221,8 @@ export class ShardedCore implements MigrationHost {
     if (this.options.unavailableReads === 'miss') return miss;
     if (answered === undefined) throw failure ?? RegistryError.unavailable(`no shard is available for "${key}"`);
     if (topology.missIsAuthoritative(key, answered)) return miss;
-    throw RegistryError.unavailable(`every shard that may hold "${key}" is unavailable`);
+    // an owner's own failure (a TIMEOUT, say) says more than the stand-in's miss
+    throw failure ?? RegistryError.unavailable(`every shard that may hold "${key}" is unavailable`);
   }
 
   /** Deletes what the global capacity index pushed out, from every shard holding it; one event each. */

@@ -17,7 +17,14 @@ export interface ShardHooks {
   onError(shard: Shard, operation: string, error: unknown): void;
 }
 
-// a key no caller can write (validation rejects lone surrogates), so the probe touches no data
+interface InFlight {
+  readonly deadline: Milliseconds;
+  readonly operation: string;
+  readonly fail: (error: unknown) => void;
+  done: boolean;
+}
+
+// the probe only reads: whether this key exists does not matter, only that the shard answers
 const PROBE_KEY = 'nautilus:probe';
 
 /**
@@ -45,6 +52,12 @@ export class Shard {
   readonly #hooks: ShardHooks;
   #failures = 0;
   #timer: Timer | undefined;
+  #watchdog: Timer | undefined;
+  /** Aborted (and replaced) when a call on this shard times out. */
+  #session = new AbortController();
+  /** Calls in start order (= deadline order) from `#head`; finished ones are skipped lazily. */
+  #queue: InFlight[] = [];
+  #head = 0;
   #closed = false;
 
   constructor(name: string, registry: Registry, weight: number, hooks: ShardHooks) {
@@ -69,34 +82,49 @@ export class Shard {
   }
 
   /**
-   * Runs `fn` against the backend with a deadline of `timeoutMs` combined with `signal`. Backend
+   * Runs `fn` against the backend with a deadline of `timeoutMs`, honouring `signal`. Backend
    * failures count towards the circuit breaker; input errors and the caller's abort do not.
+   *
+   * Deadlines cost no timer per call: calls are kept in start order (all share `timeoutMs`, so
+   * that is deadline order) and one watchdog timer per shard fires at the oldest deadline. When a
+   * call misses it, the calls that expired fail with `TIMEOUT` and the signal given to every call
+   * in flight on this shard aborts (the backend is stuck; its circuit opens at once).
    */
-  async call<T>(operation: string, signal: AbortSignal | undefined, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  call<T>(operation: string, signal: AbortSignal | undefined, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
     this.calls++;
-    const controller = new AbortController();
-    const inner = controller.signal;
-    const timer = this.#hooks.clock.setTimeout(() => {
-      controller.abort(RegistryError.timeout(`shard "${this.name}" did not answer ${operation} within ${this.#hooks.timeoutMs} ms`));
-    }, this.#hooks.timeoutMs);
-    const onAbort = (): void => controller.abort(signal?.reason);
-    signal?.addEventListener('abort', onAbort, { once: true });
-    try {
-      const result = await raceAbort(fn(inner), inner);
-      this.#failures = 0;
-      return result;
-    } catch (error) {
-      if (signal?.aborted === true && error === signal.reason) throw error;
-      if (!isShardFailure(error)) throw error;
-      const failure = isRegistryError(error)
-        ? error
-        : RegistryError.unavailable(`shard "${this.name}" failed ${operation}: ${String(error)}`, error);
-      this.#failed(operation, failure);
-      throw failure;
-    } finally {
-      timer.cancel();
-      signal?.removeEventListener('abort', onAbort);
-    }
+    const session = this.#session.signal;
+    const backendSignal = signal === undefined ? session : AbortSignal.any([signal, session]);
+    return new Promise<T>((resolve, reject) => {
+      let done = false;
+      const onAbort = (): void => fail(signal?.reason);
+      const finish = (): boolean => {
+        if (done) return false;
+        done = true;
+        entry.done = true;
+        this.#advance();
+        signal?.removeEventListener('abort', onAbort);
+        return true;
+      };
+      const fail = (error: unknown): void => {
+        if (finish()) reject(this.#classify(operation, signal, error));
+      };
+      const entry: InFlight = { deadline: this.#hooks.clock.now() + this.#hooks.timeoutMs, operation, fail, done: false };
+      this.#queue.push(entry);
+      if (this.#watchdog === undefined) this.#arm();
+      signal?.addEventListener('abort', onAbort, { once: true });
+      let pending: Promise<T>;
+      try {
+        pending = fn(backendSignal);
+      } catch (error) {
+        fail(error);
+        return;
+      }
+      pending.then((value) => {
+        if (!finish()) return;
+        this.#failures = 0;
+        resolve(value);
+      }, fail);
+    });
   }
 
   /** Counters for `stats()`. */
@@ -120,6 +148,61 @@ export class Shard {
     this.#closed = true;
     this.#timer?.cancel();
     this.#timer = undefined;
+    this.#watchdog?.cancel();
+    this.#watchdog = undefined;
+  }
+
+  /** What a failed call rejects with; counts backend failures. */
+  #classify(operation: string, signal: AbortSignal | undefined, error: unknown): Error {
+    if (signal?.aborted === true && error === signal.reason) return error as Error;
+    if (!isShardFailure(error)) return error as Error;
+    const failure = isRegistryError(error)
+      ? error
+      : RegistryError.unavailable(`shard "${this.name}" failed ${operation}: ${String(error)}`, error);
+    this.#failed(operation, failure);
+    return failure;
+  }
+
+  /** Schedules the watchdog at the oldest call's deadline, if any and not yet scheduled. */
+  #arm(): void {
+    if (this.#watchdog !== undefined || this.#closed) return;
+    const oldest = this.#queue[this.#head];
+    if (oldest === undefined) return;
+    this.#watchdog = this.#hooks.clock.setTimeout(() => this.#check(), Math.max(0, oldest.deadline - this.#hooks.clock.now()));
+  }
+
+  /** Drops finished calls from the front of the queue (and compacts it now and then). */
+  #advance(): void {
+    const queue = this.#queue;
+    while (this.#head < queue.length && (queue[this.#head] as InFlight).done) this.#head++;
+    if (this.#head === queue.length) {
+      queue.length = 0;
+      this.#head = 0;
+    } else if (this.#head > 1024 && this.#head * 2 > queue.length) {
+      this.#queue = queue.slice(this.#head);
+      this.#head = 0;
+    }
+  }
+
+  #check(): void {
+    this.#watchdog = undefined;
+    const now = this.#hooks.clock.now();
+    const expired: InFlight[] = [];
+    for (let i = this.#head; i < this.#queue.length; i++) {
+      const entry = this.#queue[i] as InFlight;
+      if (entry.deadline > now) break;
+      if (!entry.done) expired.push(entry);
+    }
+    if (expired.length > 0) {
+      const session = this.#session;
+      this.#session = new AbortController();
+      const timeoutMs = this.#hooks.timeoutMs;
+      for (const entry of expired) {
+        entry.fail(RegistryError.timeout(`shard "${this.name}" did not answer ${entry.operation} within ${timeoutMs} ms`));
+      }
+      session.abort(RegistryError.timeout(`shard "${this.name}" timed out`));
+    }
+    this.#arm();
   }
 
   #failed(operation: string, error: RegistryError): void {
