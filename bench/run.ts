@@ -1,0 +1,22 @@
+/**
+ * `npm run bench`: every benchmark, each printing its anchor (measured in the same run) beside
+ * Nautilus and the ratio. Pass names to run a subset: `npm run bench -- registry-memory`.
+ */
+import { printTable, type Row } from './harness.js';
+import { benchRegistryMemory } from './registry-memory.js';
+
+const suites: Record<string, { title: string; run: () => Promise<Row[]> }> = {
+  'registry-memory': { title: 'Memory registry vs lru-cache', run: benchRegistryMemory },
+};
+
+const wanted = process.argv.slice(2);
+const unknown = wanted.filter((name) => !(name in suites));
+if (unknown.length > 0) {
+  console.error(`unknown benchmark(s): ${unknown.join(', ')}; known: ${Object.keys(suites).join(', ')}`);
+  process.exit(2);
+}
+console.log(`# Nautilus benchmarks — node ${process.version}, ${new Date().toISOString()}`);
+for (const [name, suite] of Object.entries(suites)) {
+  if (wanted.length > 0 && !wanted.includes(name)) continue;
+  printTable(suite.title, await suite.run());
+}
