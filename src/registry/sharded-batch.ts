@@ -1,6 +1,6 @@
 import { RegistryError } from './errors.js';
 import type { RegistryRecord, SetEntry } from './registry.js';
-import type { ShardedCore } from './sharded-core.js';
+import type { ShardedCore, WritePlan } from './sharded-core.js';
 import { isShardFailure, type Shard } from './sharded-shard.js';
 
 /*
@@ -74,15 +74,18 @@ export async function shardedGetMany(
 
 /**
  * `setMany`: every entry goes to its R targets; one `setMany` per shard, all in parallel. The
- * record returned for an entry is its first target's. A shard that fails is hinted for the keys
- * it missed; the call rejects if an entry reached no shard.
+ * record returned for an entry is its first target's. Once an entry has landed somewhere, the
+ * shards that failed it and the owners it skipped are hinted; the call rejects if an entry
+ * reached no shard.
  */
 export async function shardedSetMany(core: ShardedCore, entries: readonly SetEntry[], signal: AbortSignal | undefined): Promise<RegistryRecord[]> {
-  const ranks = groupBy(entries, (entry) => core.writeTargets(entry.key, 'set'));
-  const out: (RegistryRecord | undefined)[] = new Array<RegistryRecord | undefined>(entries.length);
+  const plans = entries.map((entry) => core.writePlan(entry.key));
+  const ranks = groupBy(entries, (_, i) => (plans[i] as WritePlan).targets);
+  const out: (RegistryRecord | undefined)[] = new Array<RegistryRecord | undefined>(entries.length).fill(undefined);
+  const failedOn: Shard[][] = entries.map(() => []);
   let failure: Error | undefined;
   let inputError: Error | undefined;
-  // one call per shard: a shard's positions across ranks, in entry order (repeated keys stay ordered)
+  // one call per shard: its positions across ranks, in entry order (repeated keys stay ordered)
   const perShard = new Map<Shard, number[]>();
   for (const byShard of ranks) for (const [shard, positions] of byShard) perShard.set(shard, [...(perShard.get(shard) ?? []), ...positions]);
   const primaryOf = ranks[0] ?? new Map<Shard, number[]>();
@@ -102,18 +105,29 @@ export async function shardedSetMany(core: ShardedCore, entries: readonly SetEnt
           return;
         }
         failure ??= error as Error;
-        for (const i of positions) shard.hint((entries[i] as SetEntry).key, 'set');
+        for (const i of positions) failedOn[i]?.push(shard);
       }
     }),
   );
   if (inputError !== undefined) throw inputError;
+  entries.forEach((entry, i) => {
+    if (out[i] === undefined) return;
+    for (const shard of [...(failedOn[i] ?? []), ...(plans[i] as WritePlan).skipped]) shard.hint(entry.key, 'set');
+  });
   for (const record of out) if (record === undefined) throw failure ?? RegistryError.unavailable('a batch entry reached no shard');
   return out as RegistryRecord[];
 }
 
-/** `deleteMany`: one call per shard and role; the count is the first targets' (each record once). */
+/**
+ * `deleteMany`: one call per shard and role; the count is the first targets' (each record once).
+ * A key whose owner is down and left no hint is deleted from its stand-ins and hinted, so the
+ * owner drops it on return, but it is not counted (nobody could tell whether it existed).
+ */
 export async function shardedDeleteMany(core: ShardedCore, keys: readonly string[], signal: AbortSignal | undefined): Promise<number> {
-  const ranks = groupBy(keys, (key) => core.writeTargets(key, 'delete'));
+  const plans = keys.map((key) => core.writePlan(key));
+  const ranks = groupBy(keys, (_, i) => (plans[i] as WritePlan).targets);
+  const landed = new Array<boolean>(keys.length).fill(false);
+  const failedOn: Shard[][] = keys.map(() => []);
   let count = 0;
   let failure: Error | undefined;
   await Promise.all(
@@ -123,15 +137,20 @@ export async function shardedDeleteMany(core: ShardedCore, keys: readonly string
         try {
           const removed = await shard.call('deleteMany', signal, (s) => shard.registry.deleteMany(batch, { signal: s }));
           if (rank === 0) count += removed;
+          for (const i of positions) landed[i] = true;
         } catch (error) {
           if (!isShardFailure(error) || signal?.aborted === true) throw error;
-          for (const key of batch) shard.hint(key, 'delete');
-          if (rank === 0) failure ??= error as Error;
+          for (const i of positions) failedOn[i]?.push(shard);
+          failure ??= error as Error;
         }
       }),
     ),
   );
-  if (failure !== undefined) throw failure;
+  keys.forEach((key, i) => {
+    if (!landed[i]) return;
+    for (const shard of [...(failedOn[i] ?? []), ...(plans[i] as WritePlan).skipped]) shard.hint(key, 'delete');
+  });
+  if (landed.includes(false)) throw failure ?? RegistryError.unavailable('a batch key reached no shard');
   for (const key of keys) core.index?.delete(key);
   return count;
 }

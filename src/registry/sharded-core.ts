@@ -7,6 +7,15 @@ import type { ResolvedShardedOptions, ShardedRegistryEvents } from './sharded-op
 import type { Topology } from './sharded-routing.js';
 import { type Hint, isShardFailure, type Shard } from './sharded-shard.js';
 
+/** Where one write goes; see {@link ShardedCore.writePlan}. */
+export interface WritePlan {
+  readonly targets: readonly Shard[];
+  readonly skipped: readonly Shard[];
+  readonly authoritative: boolean;
+}
+
+const NONE: readonly Shard[] = Object.freeze([]);
+
 /**
  * The state a sharded registry's operations share: membership, locks, the key index and the
  * fan-out helpers. Kept apart from the public class so that batch operations and administration
@@ -114,55 +123,89 @@ export class ShardedCore implements MigrationHost {
     await moveKey(this, source, key, previous, this.current, signal);
   }
 
-  /** Where a write of `key` goes now; owners that cannot take it are hinted for hand-back. */
-  writeTargets(key: string, hint: Hint): Shard[] {
+  /**
+   * Where a write of `key` goes now: its targets, the owners they stand in for (hinted once the
+   * write has landed, so the hand-back brings it to them), and whether the first target's answer
+   * about the key's current state is the truth (it is not when it stands in for an owner that
+   * went away without leaving a hint: that owner may hold the key).
+   */
+  writePlan(key: string): WritePlan {
     const topology = this.current;
     const targets = topology.targets(key);
-    if (targets.length === 0) throw RegistryError.unavailable(`no shard is available for "${key}"`);
-    if (!topology.healthy()) for (const owner of topology.owners(key)) if (!targets.includes(owner)) owner.hint(key, hint);
-    return targets;
+    const first = targets[0];
+    if (first === undefined) throw RegistryError.unavailable(`no shard is available for "${key}"`);
+    if (topology.healthy()) return { targets, skipped: NONE, authoritative: true };
+    const skipped = topology.owners(key).filter((owner) => !targets.includes(owner));
+    return { targets, skipped, authoritative: topology.missIsAuthoritative(key, first) };
   }
 
   /**
-   * Sends one write to every target. With `primaryFirst` (compare-and-set), the first target
-   * decides and the others replay the plain write after it. A target that fails with a backend
-   * failure is hinted (it missed the write); the call rejects only when no target took it or a
-   * target rejected the input itself.
+   * Sends one write to every target of `plan`. With `primaryFirst` (compare-and-set), the first
+   * target decides and the others replay the plain write after it. Once the write has landed
+   * somewhere, targets that failed with a backend failure and skipped owners are hinted; the call
+   * rejects when no target took it (nothing is hinted then: the owner keeps the truth) or a target
+   * rejected the input itself. `missed(result)` says whether the answer denies the key exists (a
+   * delete or touch that found nothing), which a stand-in cannot know for sure.
    */
   async fanOut<T>(
     key: string,
-    targets: readonly Shard[],
+    plan: WritePlan,
     operation: string,
     hint: Hint,
     signal: AbortSignal | undefined,
     primaryFirst: boolean,
     fn: (shard: Shard, signal: AbortSignal, primary: boolean) => Promise<T>,
+    missed: (result: T) => boolean = () => false,
   ): Promise<T> {
-    if (primaryFirst || targets.length === 1) {
-      const [primary, ...rest] = targets as [Shard, ...Shard[]];
-      const result = await primary.call(operation, signal, (s) => fn(primary, s, true));
-      if (rest.length > 0) await this.fanOut(key, rest, operation, hint, signal, false, (shard, s) => fn(shard, s, false));
-      return result;
+    const { targets, skipped, authoritative } = plan;
+    const [primary, ...rest] = targets as [Shard, ...Shard[]];
+    if (primaryFirst && !authoritative) {
+      throw RegistryError.unavailable(`the owner of "${key}" is unavailable: its version cannot be checked`);
     }
-    const settled = await Promise.allSettled(targets.map((t) => t.call(operation, signal, (s) => fn(t, s, false))));
-    let found = false;
-    let result: T | undefined;
-    let failure: Error | undefined;
-    let inputError: Error | undefined;
+    let result: T;
+    let failed: Shard[] = [];
+    if (primaryFirst || rest.length === 0) {
+      result = await primary.call(operation, signal, (s) => fn(primary, s, true));
+      if (rest.length > 0) failed = await this.#replay(rest, operation, signal, (shard, s) => fn(shard, s, false));
+    } else {
+      const settled = await Promise.allSettled(targets.map((t) => t.call(operation, signal, (s) => fn(t, s, false))));
+      let found: { value: T } | undefined;
+      let failure: Error | undefined;
+      let inputError: Error | undefined;
+      settled.forEach((outcome, i) => {
+        if (outcome.status === 'fulfilled') found ??= { value: outcome.value };
+        else if (isShardFailure(outcome.reason) && signal?.aborted !== true) {
+          failed.push(targets[i] as Shard);
+          failure ??= outcome.reason as Error;
+        } else inputError ??= outcome.reason as Error;
+      });
+      if (inputError !== undefined) throw inputError;
+      if (found === undefined) throw failure ?? RegistryError.unavailable(`no shard took the write of "${key}"`);
+      result = found.value;
+    }
+    if (!authoritative && missed(result) && this.options.unavailableReads === 'error') {
+      throw RegistryError.unavailable(`the owner of "${key}" is unavailable: whether it holds the key is unknown`);
+    }
+    for (const shard of failed) shard.hint(key, hint);
+    for (const owner of skipped) owner.hint(key, hint);
+    return result;
+  }
+
+  /** Replays a write on replicas after the primary took it; returns the replicas that failed. */
+  async #replay<T>(
+    shards: readonly Shard[],
+    operation: string,
+    signal: AbortSignal | undefined,
+    fn: (shard: Shard, signal: AbortSignal) => Promise<T>,
+  ): Promise<Shard[]> {
+    const settled = await Promise.allSettled(shards.map((t) => t.call(operation, signal, (s) => fn(t, s))));
+    const failed: Shard[] = [];
     settled.forEach((outcome, i) => {
-      if (outcome.status === 'fulfilled') {
-        if (!found) result = outcome.value;
-        found = true;
-      } else if (isShardFailure(outcome.reason) && signal?.aborted !== true) {
-        (targets[i] as Shard).hint(key, hint);
-        failure ??= outcome.reason as Error;
-      } else {
-        inputError ??= outcome.reason as Error;
-      }
+      if (outcome.status === 'fulfilled') return;
+      if (!isShardFailure(outcome.reason) || signal?.aborted === true) throw outcome.reason as Error;
+      failed.push(shards[i] as Shard);
     });
-    if (inputError !== undefined) throw inputError;
-    if (!found) throw failure ?? RegistryError.unavailable(`no shard took the write of "${key}"`);
-    return result as T;
+    return failed;
   }
 
   /**
@@ -233,21 +276,23 @@ export class ShardedCore implements MigrationHost {
     await Promise.all(
       victims.map(async ({ key, entry }) => {
         const expired = entry.expiresAt !== 0 && entry.expiresAt <= now;
-        const targets = this.writeTargets(key, 'delete');
+        const { targets, skipped } = this.writePlan(key);
         if (!expired) (targets[0] as Shard).evictions++;
         const holders = new Set(targets);
         const old = this.previous?.readTarget(key);
         if (old !== undefined) holders.add(old);
+        const failed: Shard[] = [];
         await Promise.all(
           [...holders].map(async (shard) => {
             try {
               await this.silently(shard, key, () => shard.call('delete', undefined, (s) => shard.registry.delete(key, { signal: s })));
             } catch (error) {
               if (!isShardFailure(error)) throw error;
-              shard.hint(key, 'delete');
+              failed.push(shard);
             }
           }),
         );
+        for (const shard of [...failed, ...skipped]) shard.hint(key, 'delete');
         this.emit('record:removed', { key, reason: expired ? 'expire' : 'evict', version: entry.version });
       }),
     );

@@ -15,6 +15,8 @@ export interface ShardHooks {
   readonly maxHints: number;
   onHealth(shard: Shard, health: ShardHealth, error?: unknown): void;
   onError(shard: Shard, operation: string, error: unknown): void;
+  /** A shard that is up got a hint (a write it failed while others took it): hand it back soon. */
+  onHint(shard: Shard): void;
 }
 
 interface InFlight {
@@ -79,6 +81,7 @@ export class Shard {
       return;
     }
     this.hints.set(key, hint);
+    if (this.health === 'up') this.#hooks.onHint(this);
   }
 
   /**

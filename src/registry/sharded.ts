@@ -137,8 +137,7 @@ export class ShardedRegistry extends Emitter<ShardedRegistryEvents> implements R
     const signal = options?.signal;
     return core.run(async () => {
       await this.#prepareWrite(key, signal);
-      const targets = core.writeTargets(key, 'set');
-      const record = await core.fanOut(key, targets, 'set', 'set', signal, ifVersion !== undefined, (shard, s, primary) =>
+      const record = await core.fanOut(key, core.writePlan(key), 'set', 'set', signal, ifVersion !== undefined, (shard, s, primary) =>
         shard.registry.set(key, value, { ttlMs, ifVersion: primary ? ifVersion : undefined, signal: s }),
       );
       this.#written(record, bytes);
@@ -156,9 +155,15 @@ export class ShardedRegistry extends Emitter<ShardedRegistryEvents> implements R
     const signal = options?.signal;
     return core.run(async () => {
       await this.#prepareWrite(key, signal);
-      const targets = core.writeTargets(key, 'delete');
-      const removed = await core.fanOut(key, targets, 'delete', 'delete', signal, ifVersion !== undefined, (shard, s, primary) =>
-        shard.registry.delete(key, { ifVersion: primary ? ifVersion : undefined, signal: s }),
+      const removed = await core.fanOut(
+        key,
+        core.writePlan(key),
+        'delete',
+        'delete',
+        signal,
+        ifVersion !== undefined,
+        (shard, s, primary) => shard.registry.delete(key, { ifVersion: primary ? ifVersion : undefined, signal: s }),
+        (existed) => !existed,
       );
       core.index?.delete(key);
       return removed;
@@ -173,8 +178,16 @@ export class ShardedRegistry extends Emitter<ShardedRegistryEvents> implements R
     const signal = options?.signal;
     return core.run(async () => {
       await this.#prepareWrite(key, signal);
-      const targets = core.writeTargets(key, 'set');
-      const renewed = await core.fanOut(key, targets, 'touch', 'set', signal, false, (shard, s) => shard.registry.touch(key, ttlMs, { signal: s }));
+      const renewed = await core.fanOut(
+        key,
+        core.writePlan(key),
+        'touch',
+        'set',
+        signal,
+        false,
+        (shard, s) => shard.registry.touch(key, ttlMs, { signal: s }),
+        (live) => !live,
+      );
       const entry = renewed ? core.index?.touch(key) : undefined;
       if (entry !== undefined) entry.expiresAt = core.clock.now() + ttlMs;
       return renewed;
@@ -400,6 +413,7 @@ export class ShardedRegistry extends Emitter<ShardedRegistryEvents> implements R
         if (health === 'up') this.#admin.recovered(shard);
       },
       onError: (shard, operation, error) => this.emit('shard:error', { shard: shard.name, operation, error }),
+      onHint: (shard) => this.#admin.recovered(shard),
     });
   }
 

@@ -128,11 +128,25 @@ describe('ShardedRegistry failover', () => {
       await f.registry.setMany(keys.map((key) => ({ key, value: bytes('old') })));
       await tripWithErrors('b', keys);
       await f.registry.set(keys[4] ?? '', bytes('new'));
-      await f.registry.delete(keys[5] ?? '');
+      await f.registry.set(keys[5] ?? '', bytes('new'));
+      assert.equal(await f.registry.delete(keys[5] ?? ''), true);
       assert.equal(text((await f.registry.get(keys[4] ?? ''))?.value), 'new');
       assert.equal(await f.registry.get(keys[5] ?? ''), undefined);
       await assert.rejects(f.registry.get(keys[3] ?? ''), isCode('BACKEND_UNAVAILABLE'));
       await assert.rejects(f.registry.has(keys[3] ?? ''), isCode('BACKEND_UNAVAILABLE'));
+    });
+
+    it('rejects what a stand-in cannot decide for a dead owner: compare-and-set, and deleting or touching a key it lacks', async () => {
+      f = fixture();
+      const keys = f.keysOwnedBy('b', 4);
+      await f.registry.set(keys[3] ?? '', bytes('old'));
+      await tripWithErrors('b', keys);
+      const key = keys[3] ?? '';
+      await assert.rejects(f.registry.set(key, bytes('v'), { ifVersion: 0 }), isCode('BACKEND_UNAVAILABLE'));
+      await assert.rejects(f.registry.delete(key), isCode('BACKEND_UNAVAILABLE'));
+      await assert.rejects(f.registry.touch(key, 100), isCode('BACKEND_UNAVAILABLE'));
+      assert.equal(f.registry.stats().shards.find((s) => s.name === 'b')?.hints, 0);
+      assert.equal(text((await f.backend('b').inner.get(key))?.value), 'old');
     });
 
     it('answers a miss instead when unavailableReads is miss', async () => {
@@ -149,6 +163,7 @@ describe('ShardedRegistry failover', () => {
       await f.registry.setMany(keys.map((key) => ({ key, value: bytes('old') })));
       await tripWithErrors('b', keys);
       await f.registry.set(keys[4] ?? '', bytes('new'));
+      await f.registry.set(keys[5] ?? '', bytes('new'));
       await f.registry.delete(keys[5] ?? '');
       f.backend('b').heal();
       await f.clock.advanceAsync(COOLDOWN);
