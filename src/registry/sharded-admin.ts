@@ -90,8 +90,17 @@ export class ShardAdmin {
     });
   }
 
-  /** A shard's probe succeeded: hand back what it missed (in the background, after other jobs). */
+  /**
+   * A shard's probe succeeded: hand back what it missed, and retry what others could not be
+   * handed while it was away (in the background, after other jobs).
+   */
   recovered(shard: Shard): void {
+    for (const other of this.#core.current.members) if (other !== shard && other.health === 'up') this.handBackTo(other);
+    this.handBackTo(shard);
+  }
+
+  /** Schedules a hand-back to `shard` if it has hints and none is scheduled. */
+  handBackTo(shard: Shard): void {
     if (this.#closed || this.#handingBack.has(shard)) return;
     if (shard.hints.size === 0 && !shard.hintsOverflowed) return;
     this.#handingBack.add(shard);

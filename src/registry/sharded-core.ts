@@ -119,7 +119,9 @@ export class ShardedCore implements MigrationHost {
     const previous = this.previous;
     if (previous === undefined) return;
     const source = previous.readTarget(key);
-    if (source === undefined || this.current.owners(key).includes(source)) return;
+    const before = previous.owners(key);
+    const after = this.current.owners(key);
+    if (source === undefined || (before.length === after.length && before.every((s) => after.includes(s)))) return;
     await moveKey(this, source, key, previous, this.current, signal);
   }
 

@@ -192,6 +192,8 @@ export async function handOffKey(host: MigrationHost, shard: Shard, key: string,
     const holder = holders[0];
     if (holder === undefined || shard.health !== 'up') return false;
     const record = await holder.call('get', signal, (s) => holder.registry.get(key, { signal: s }));
+    // a miss means "deleted meanwhile" only if no other owner that may hold the key is away
+    if (record === undefined && !topology.missIsAuthoritative(key, holder)) return false;
     if (record === undefined) await dropFrom(host, shard, key, signal);
     else if ((await copyTo(host, shard, record, signal, true)) === 'failed') return false;
     shard.hints.delete(key);

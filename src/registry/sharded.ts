@@ -136,9 +136,10 @@ export class ShardedRegistry extends Emitter<ShardedRegistryEvents> implements R
     const core = this.#core;
     const signal = options?.signal;
     return core.run(async () => {
-      await this.#prepareWrite(key, signal);
-      const record = await core.fanOut(key, core.writePlan(key), 'set', 'set', signal, ifVersion !== undefined, (shard, s, primary) =>
-        shard.registry.set(key, value, { ttlMs, ifVersion: primary ? ifVersion : undefined, signal: s }),
+      const record = await this.#write([key], signal, () =>
+        core.fanOut(key, core.writePlan(key), 'set', 'set', signal, ifVersion !== undefined, (shard, s, primary) =>
+          shard.registry.set(key, value, { ttlMs, ifVersion: primary ? ifVersion : undefined, signal: s }),
+        ),
       );
       this.#written(record, bytes);
       await core.evictVictims();
@@ -154,16 +155,17 @@ export class ShardedRegistry extends Emitter<ShardedRegistryEvents> implements R
     const core = this.#core;
     const signal = options?.signal;
     return core.run(async () => {
-      await this.#prepareWrite(key, signal);
-      const removed = await core.fanOut(
-        key,
-        core.writePlan(key),
-        'delete',
-        'delete',
-        signal,
-        ifVersion !== undefined,
-        (shard, s, primary) => shard.registry.delete(key, { ifVersion: primary ? ifVersion : undefined, signal: s }),
-        (existed) => !existed,
+      const removed = await this.#write([key], signal, () =>
+        core.fanOut(
+          key,
+          core.writePlan(key),
+          'delete',
+          'delete',
+          signal,
+          ifVersion !== undefined,
+          (shard, s, primary) => shard.registry.delete(key, { ifVersion: primary ? ifVersion : undefined, signal: s }),
+          (existed) => !existed,
+        ),
       );
       core.index?.delete(key);
       return removed;
@@ -177,16 +179,17 @@ export class ShardedRegistry extends Emitter<ShardedRegistryEvents> implements R
     const core = this.#core;
     const signal = options?.signal;
     return core.run(async () => {
-      await this.#prepareWrite(key, signal);
-      const renewed = await core.fanOut(
-        key,
-        core.writePlan(key),
-        'touch',
-        'set',
-        signal,
-        false,
-        (shard, s) => shard.registry.touch(key, ttlMs, { signal: s }),
-        (live) => !live,
+      const renewed = await this.#write([key], signal, () =>
+        core.fanOut(
+          key,
+          core.writePlan(key),
+          'touch',
+          'set',
+          signal,
+          false,
+          (shard, s) => shard.registry.touch(key, ttlMs, { signal: s }),
+          (live) => !live,
+        ),
       );
       const entry = renewed ? core.index?.touch(key) : undefined;
       if (entry !== undefined) entry.expiresAt = core.clock.now() + ttlMs;
@@ -212,8 +215,11 @@ export class ShardedRegistry extends Emitter<ShardedRegistryEvents> implements R
     const core = this.#core;
     const signal = options?.signal;
     return core.run(async () => {
-      for (const entry of entries) await this.#prepareWrite(entry.key, signal);
-      const records = await shardedSetMany(core, entries, signal);
+      const records = await this.#write(
+        entries.map((e) => e.key),
+        signal,
+        () => shardedSetMany(core, entries, signal),
+      );
       records.forEach((record, i) => this.#written(record, sizes[i] ?? 0));
       await core.evictVictims();
       return records;
@@ -226,8 +232,7 @@ export class ShardedRegistry extends Emitter<ShardedRegistryEvents> implements R
     const core = this.#core;
     const signal = options?.signal;
     return core.run(async () => {
-      for (const key of keys) await this.#prepareWrite(key, signal);
-      return shardedDeleteMany(core, keys, signal);
+      return this.#write(keys, signal, () => shardedDeleteMany(core, keys, signal));
     });
   }
 
@@ -389,10 +394,22 @@ export class ShardedRegistry extends Emitter<ShardedRegistryEvents> implements R
     if (total > maxBytes) throw RegistryError.capacityExceeded(`batch of ${total} bytes exceeds maxBytes ${maxBytes}`);
   }
 
-  async #prepareWrite(key: string, signal: AbortSignal | undefined): Promise<void> {
+  /**
+   * Runs a write of `keys` once none is being moved and, during a migration, once each has been
+   * pulled to its new owners. `issue` must route and send synchronously: it runs in the same turn
+   * as the check that the membership has not changed meanwhile (else the preparation repeats).
+   */
+  async #write<T>(keys: readonly string[], signal: AbortSignal | undefined, issue: () => Promise<T>): Promise<T> {
     const core = this.#core;
-    if (core.locks.size !== 0) await core.unlocked(key);
-    if (core.previous !== undefined) await core.pullForward(key, signal);
+    for (;;) {
+      const topology = core.current;
+      if (core.locks.size === 0 && core.previous === undefined) return issue();
+      for (const key of keys) {
+        if (core.locks.size !== 0) await core.unlocked(key);
+        if (core.previous !== undefined) await core.pullForward(key, signal);
+      }
+      if (core.current === topology && !keys.some((key) => core.locks.has(key))) return issue();
+    }
   }
 
   /** Bookkeeping after a logical write: the index and one `record:set`. */
@@ -413,7 +430,7 @@ export class ShardedRegistry extends Emitter<ShardedRegistryEvents> implements R
         if (health === 'up') this.#admin.recovered(shard);
       },
       onError: (shard, operation, error) => this.emit('shard:error', { shard: shard.name, operation, error }),
-      onHint: (shard) => this.#admin.recovered(shard),
+      onHint: (shard) => this.#admin.handBackTo(shard),
     });
   }
 
