@@ -96,7 +96,23 @@ export class ShardAdmin {
    */
   recovered(shard: Shard): void {
     for (const other of this.#core.current.members) if (other !== shard && other.health === 'up') this.handBackTo(other);
-    this.handBackTo(shard);
+    if (this.#closed || this.#handingBack.has(shard)) return;
+    // out of routing until caught up: a shard that restarted without its data must not answer misses
+    shard.resyncing = true;
+    this.#handingBack.add(shard);
+    const core = this.#core;
+    this.#job(async () => {
+      this.#handingBack.delete(shard);
+      try {
+        if (!core.current.members.includes(shard) || shard.health !== 'up') return;
+        const size = await shard.call('size', this.#stop.signal, (s) => shard.registry.size({ signal: s }));
+        // empty after an outage: restarted without persistence, so copy back everything it owns
+        if (size === 0) shard.hintsOverflowed = true;
+        if (shard.hints.size > 0 || shard.hintsOverflowed) core.emit('migration:done', await handBack(core, shard, this.#stop.signal));
+      } finally {
+        shard.resyncing = false;
+      }
+    }).catch((error: unknown) => core.emit('shard:error', { shard: shard.name, operation: 'hand-back', error }));
   }
 
   /** Schedules a hand-back to `shard` if it has hints and none is scheduled. */

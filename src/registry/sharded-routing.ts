@@ -25,7 +25,7 @@ export class Topology {
 
   /** Whether every member serves every key (no open circuit, no pending hand-back). */
   healthy(): boolean {
-    for (const s of this.members) if (s.health !== 'up' || s.hints.size !== 0) return false;
+    for (const s of this.members) if (s.health !== 'up' || s.resyncing || s.hints.size !== 0) return false;
     return true;
   }
 

@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import type { Clock, Milliseconds, Timer } from './clock.js';
 import { isRegistryError, RegistryError } from './errors.js';
 import type { Registry } from './registry.js';
@@ -41,8 +42,10 @@ export class Shard {
   health: ShardHealth = 'up';
   /** Keys this shard missed while unavailable (or whose write to it failed): it is stale for them. */
   readonly hints = new Map<string, Hint>();
-  /** More hints than `maxHints` were needed: only a full resync can hand back. */
+  /** More hints than `maxHints` were needed (or it came back empty): only a full resync can hand back. */
   hintsOverflowed = false;
+  /** Back from an outage, not yet checked and caught up: routing skips it. */
+  resyncing = false;
   /** Keys whose backend removal events are internal moves, not logical removals. */
   readonly silenced = new Map<string, number>();
   calls = 0;
@@ -57,6 +60,7 @@ export class Shard {
   #watchdog: Timer | undefined;
   /** Aborted (and replaced) when a call on this shard times out. */
   #session = new AbortController();
+  #fresh = true;
   /** Calls in start order (= deadline order) from `#head`; finished ones are skipped lazily. */
   #queue: InFlight[] = [];
   #head = 0;
@@ -71,7 +75,7 @@ export class Shard {
 
   /** Whether routing may send traffic for `key` here (circuit closed and not stale for it). */
   servesKey(key: string): boolean {
-    return this.health === 'up' && (this.hints.size === 0 || !this.hints.has(key));
+    return this.health === 'up' && !this.resyncing && (this.hints.size === 0 || !this.hints.has(key));
   }
 
   /** Records that this shard missed a write of `key`. */
@@ -96,6 +100,11 @@ export class Shard {
   call<T>(operation: string, signal: AbortSignal | undefined, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
     this.calls++;
     const session = this.#session.signal;
+    if (this.#fresh) {
+      // every call in flight on this shard listens to the session signal
+      setMaxListeners(0, session);
+      this.#fresh = false;
+    }
     const backendSignal = signal === undefined ? session : AbortSignal.any([signal, session]);
     return new Promise<T>((resolve, reject) => {
       let done = false;
@@ -199,6 +208,7 @@ export class Shard {
     if (expired.length > 0) {
       const session = this.#session;
       this.#session = new AbortController();
+      this.#fresh = true;
       const timeoutMs = this.#hooks.timeoutMs;
       for (const entry of expired) {
         entry.fail(RegistryError.timeout(`shard "${this.name}" did not answer ${entry.operation} within ${timeoutMs} ms`));

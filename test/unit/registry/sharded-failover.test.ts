@@ -121,6 +121,26 @@ describe('ShardedRegistry failover', () => {
     });
   });
 
+  describe('a shard that returns empty', () => {
+    it('is refilled from the replicas before it serves again', async () => {
+      f = fixture(['a', 'b', 'c', 'd'], { replicas: 2, cooldownMs: COOLDOWN });
+      const keys = Array.from({ length: 200 }, (_, i) => `e:${i}`);
+      await f.registry.setMany(keys.map((key) => ({ key, value: bytes(key) })));
+      const onB = keys.filter((key) => f.registry.ownersOf(key).includes('b'));
+      await tripWithErrors('b', onB);
+      await f.backend('b').inner.clear(); // restarted without persistence
+      f.backend('b').heal();
+      await f.clock.advanceAsync(COOLDOWN);
+      await f.registry.settled();
+      assert.deepEqual((await f.registry.getMany(keys)).map((r) => text(r?.value)), keys.map((k, i) => (onB.slice(0, 3).includes(k) ? 'x' : keys[i])));
+      for (const key of onB) assert.ok(await f.backend('b').inner.has(key), key);
+      const c = f.backend('c');
+      c.inject({ type: 'error' });
+      await f.registry.removeShard('c', { lost: true });
+      assert.deepEqual((await f.registry.getMany(keys)).map((r) => text(r?.value)), keys.map((k, i) => (onB.slice(0, 3).includes(k) ? 'x' : keys[i])));
+    });
+  });
+
   describe('with one replica', () => {
     it('rejects reads of a dead shard\'s keys with BACKEND_UNAVAILABLE but serves what was written meanwhile', async () => {
       f = fixture();
