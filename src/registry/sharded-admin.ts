@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { RegistryError } from './errors.js';
 import type { ShardedCore } from './sharded-core.js';
 import { handBack, migrate } from './sharded-migration.js';
@@ -40,6 +41,7 @@ export class ShardAdmin {
   constructor(core: ShardedCore, hooks: AdminHooks) {
     this.#core = core;
     this.#hooks = hooks;
+    setMaxListeners(0, this.#stop.signal);
   }
 
   add(spec: ShardSpec, signal: AbortSignal | undefined): Promise<MigrationResult> {
@@ -151,7 +153,11 @@ export class ShardAdmin {
   }
 
   #signal(signal: AbortSignal | undefined): AbortSignal {
-    return signal === undefined ? this.#stop.signal : AbortSignal.any([signal, this.#stop.signal]);
+    if (signal === undefined) return this.#stop.signal;
+    const combined = AbortSignal.any([signal, this.#stop.signal]);
+    // a migration batch has one call per record in flight, each listening to it
+    setMaxListeners(0, combined);
+    return combined;
   }
 
   #checkNew(name: string): void {
