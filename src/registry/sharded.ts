@@ -13,6 +13,7 @@ import type {
 import { ShardAdmin } from './sharded-admin.js';
 import { shardedDeleteMany, shardedGetMany, shardedSetMany } from './sharded-batch.js';
 import { ShardedCore } from './sharded-core.js';
+import { shardedClear, shardedScan, shardedSize } from './sharded-scan.js';
 import { KeyIndex } from './sharded-index.js';
 import type { MigrationResult, ShardedRegistryDeps, ShardedRegistryEvents, ShardedRegistryOptions, ShardedRegistryStats, ShardSpec } from './sharded-options.js';
 import { checkShardSpec, resolveShardedOptions } from './sharded-options.js';
@@ -245,30 +246,7 @@ export class ShardedRegistry extends Emitter<ShardedRegistryEvents> implements R
     const { prefix = '', signal } = options;
     this.#enter(signal);
     if (typeof prefix !== 'string') throw RegistryError.invalidOption('prefix must be a string');
-    const core = this.#core;
-    const previous = core.previous;
-    const current = core.current;
-    const sources = [...current.members, ...(previous?.members.filter((m) => !current.members.includes(m)) ?? [])];
-    for (const shard of sources) {
-      if (shard.health !== 'up') continue;
-      const iterator = shard.registry.scan({ prefix, signal });
-      try {
-        for (;;) {
-          const step = await shard.call('scan', signal, () => iterator.next());
-          if (step.done === true) break;
-          this.#enter(signal);
-          const record = step.value;
-          const target = core.current.readTarget(record.key);
-          if (target === shard) yield record;
-          else if (previous !== undefined && previous.readTarget(record.key) === shard && target !== undefined) {
-            const moved = await target.call('has', signal, (s) => target.registry.has(record.key, { signal: s }));
-            if (!moved) yield record;
-          }
-        }
-      } finally {
-        await iterator.return?.();
-      }
-    }
+    yield* shardedScan(this.#core, prefix, signal, () => this.#enter(signal));
   }
 
   /**
@@ -277,16 +255,8 @@ export class ShardedRegistry extends Emitter<ShardedRegistryEvents> implements R
    */
   async size(options?: OperationOptions): Promise<number> {
     this.#enter(options?.signal);
-    const core = this.#core;
-    const topology = core.current;
-    if (topology.r === 1 && core.previous === undefined && topology.healthy()) {
-      const signal = options?.signal;
-      const sizes = await Promise.all(topology.members.map((s) => s.call('size', signal, (x) => s.registry.size({ signal: x }))));
-      return sizes.reduce((a, b) => a + b, 0);
-    }
-    let count = 0;
-    for await (const _ of this.scan(options)) count++;
-    return count;
+    const signal = options?.signal;
+    return shardedSize(this.#core, signal, () => this.#enter(signal));
   }
 
   /**
@@ -295,23 +265,7 @@ export class ShardedRegistry extends Emitter<ShardedRegistryEvents> implements R
    */
   async clear(options?: OperationOptions): Promise<void> {
     this.#enter(options?.signal);
-    const core = this.#core;
-    const shards = new Set([...core.current.members, ...(core.previous?.members ?? [])]);
-    const unreachable: string[] = [];
-    await Promise.all(
-      [...shards].map(async (shard) => {
-        try {
-          if (shard.health !== 'up') throw RegistryError.unavailable(`shard "${shard.name}" is down`);
-          await shard.call('clear', options?.signal, (s) => shard.registry.clear({ signal: s }));
-          shard.hints.clear();
-        } catch (error) {
-          if (options?.signal?.aborted === true) throw error;
-          unreachable.push(shard.name);
-        }
-      }),
-    );
-    core.index?.clear();
-    if (unreachable.length > 0) throw RegistryError.unavailable(`could not clear shard(s) ${unreachable.join(', ')}`);
+    return shardedClear(this.#core, options?.signal);
   }
 
   /** Stops migrations and probes, then closes every backend. Later calls reject with `CLOSED`. */
