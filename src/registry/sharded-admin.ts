@@ -54,6 +54,7 @@ export class ShardAdmin {
       this.#checkNew(spec.name);
       this.#checkNoPending();
       const from = core.current;
+      this.#checkSources(from, from.members);
       const to = new Topology([...from.members, shard], core.options.replicas);
       this.#hooks.attach(shard);
       return this.#migrate('add', shard.name, from.members, from, to, signal, undefined);
@@ -71,6 +72,7 @@ export class ShardAdmin {
       const { shard, from, to } = this.#without(name);
       if (lost) return this.#lose(shard, from, to, signal);
       const sources = from.r === 1 ? [shard] : from.members;
+      this.#checkSources(from, sources);
       return this.#migrate('remove', name, sources, from, to, signal, () => this.#hooks.detach(shard));
     });
   }
@@ -79,6 +81,7 @@ export class ShardAdmin {
     return this.#job(async () => {
       const { shard, from, to } = this.#without(name);
       const sources = from.r === 1 ? [shard] : from.members;
+      this.#checkSources(from, sources);
       return this.#migrate('drain', name, sources, from, to, signal, () => this.#drained.set(name, shard));
     });
   }
@@ -169,6 +172,15 @@ export class ShardAdmin {
   #checkNoPending(): void {
     if (this.#pending !== undefined) {
       throw RegistryError.invalidOption('a cancelled migration is pending: call rebalance() first');
+    }
+  }
+
+  /** Without replicas, every record to move has one copy: its shard must be reachable. */
+  #checkSources(from: Topology, sources: readonly Shard[]): void {
+    if (from.r > 1) return;
+    const down = sources.filter((s) => s.health !== 'up').map((s) => s.name);
+    if (down.length > 0) {
+      throw RegistryError.unavailable(`shard(s) ${down.join(', ')} are down: wait for them, or remove a dead one with { lost: true }`);
     }
   }
 

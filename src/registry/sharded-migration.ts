@@ -147,7 +147,8 @@ export async function migrate(
   let moved = 0;
   try {
     for (const source of sources) {
-      if (source.health !== 'up') continue;
+      // with replicas, a down source's records are copied from the other owners it shared them with
+      if (source.health !== 'up' && from.r > 1) continue;
       let batch: string[] = [];
       const flush = async (): Promise<void> => {
         const results = await Promise.all(batch.map((key) => moveKey(host, source, key, from, to, signal)));
@@ -166,7 +167,8 @@ export async function migrate(
       if (batch.length > 0) await flush();
     }
   } catch (error) {
-    if (signal?.aborted === true) return { kind, shard, scanned, moved, cancelled: true };
+    // stopped by the signal, or a shard failed: rebalance() resumes where the data still is
+    if (signal?.aborted === true || isShardFailure(error)) return { kind, shard, scanned, moved, cancelled: true };
     throw error;
   }
   return { kind, shard, scanned, moved, cancelled: false };

@@ -146,7 +146,10 @@ export interface MigrationEvent {
 
 /** Payload of `migration:done`. */
 export interface MigrationResult extends MigrationEvent {
-  /** `true` when the signal stopped the migration before the end. */
+  /**
+   * `true` when the migration stopped before the end: its signal aborted, or a shard it reads
+   * from failed. Reads keep checking the old owners; `rebalance()` finishes the move.
+   */
   readonly cancelled: boolean;
 }
 

@@ -147,6 +147,33 @@ describe('ShardedRegistry migrations', () => {
     await assertPlacedByOwners(keys);
   });
 
+  it('refuses to move records off a shard that is down without replicas, and stops when a source fails midway', async () => {
+    f = fixture(['a', 'b'], { migrationRate: 100, migrationBatchSize: 10 });
+    const keys = keysN(300);
+    await load(keys);
+    f.backend('b').inject({ type: 'error' });
+    for (const key of f.keysOwnedBy('b', 3, 'trip')) await f.registry.set(key, new Uint8Array(1)).catch(() => undefined);
+    await assert.rejects(f.registry.removeShard('b'), isCode('BACKEND_UNAVAILABLE'));
+    await assert.rejects(f.registry.addShard({ name: 'c', registry: makeBackend(f.clock) }), isCode('BACKEND_UNAVAILABLE'));
+    f.backend('b').heal();
+    await f.clock.advanceAsync(5000);
+    await f.registry.settled();
+    const c = makeBackend(f.clock);
+    f.backends.set('c', c);
+    const adding = f.registry.addShard({ name: 'c', registry: c });
+    await f.clock.advanceAsync(100);
+    f.backend('a').inject({ type: 'error' }, ['scan', 'get']);
+    for (let i = 0; i < 50; i++) await f.clock.advanceAsync(100);
+    const result = await adding;
+    assert.equal(result.cancelled, true);
+    f.backend('a').heal();
+    const resuming = f.registry.rebalance();
+    for (let i = 0; i < 100; i++) await f.clock.advanceAsync(100);
+    assert.equal((await resuming)?.cancelled, false);
+    assert.deepEqual((await f.registry.getMany(keys)).map((r) => text(r?.value)), keys);
+    await assertPlacedByOwners(keys);
+  });
+
   it('rejects removing an unknown or the last shard with INVALID_OPTION', async () => {
     f = fixture(['a']);
     await assert.rejects(f.registry.removeShard('zz'), isCode('INVALID_OPTION'));
