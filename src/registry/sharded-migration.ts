@@ -98,7 +98,7 @@ export async function dropFrom(host: MigrationHost, shard: Shard, key: string, s
 /**
  * Moves one key from `source` after a membership change from `from` to `to`: under the key's
  * lock, re-reads it, copies it to every new owner that was not an owner before, and deletes it
- * from `source` when `source` no longer owns it. Returns whether anything moved.
+ * from `source` and the other former owners that no longer own it. Returns whether anything moved.
  */
 export async function moveKey(host: MigrationHost, source: Shard, key: string, from: Topology, to: Topology, signal: AbortSignal | undefined): Promise<boolean> {
   const release = await host.lock(key);
@@ -114,6 +114,16 @@ export async function moveKey(host: MigrationHost, source: Shard, key: string, f
     if (!after.includes(source)) {
       await dropFrom(host, source, key, signal);
       moved = true;
+    }
+    // the other former owners' copies go too: left behind, a later pass would copy them back
+    // over a delete made meanwhile
+    for (const former of before) {
+      if (former === source || after.includes(former) || former.health !== 'up') continue;
+      try {
+        await dropFrom(host, former, key, signal);
+      } catch (error) {
+        if (!isShardFailure(error) || signal?.aborted === true) throw error;
+      }
     }
     return moved;
   } finally {
