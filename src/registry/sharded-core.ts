@@ -118,11 +118,22 @@ export class ShardedCore implements MigrationHost {
   async pullForward(key: string, signal: AbortSignal | undefined): Promise<void> {
     const previous = this.previous;
     if (previous === undefined) return;
-    const source = previous.readTarget(key);
     const before = previous.owners(key);
     const after = this.current.owners(key);
-    if (source === undefined || (before.length === after.length && before.every((s) => after.includes(s)))) return;
-    await moveKey(this, source, key, previous, this.current, signal);
+    if (before.length === after.length && before.every((s) => after.includes(s))) return;
+    // from the first former owner that answers: with replicas, a failing one is not needed
+    let failure: Error | undefined;
+    for (const source of before) {
+      if (!source.servesKey(key)) continue;
+      try {
+        await moveKey(this, source, key, previous, this.current, signal);
+        return;
+      } catch (error) {
+        if (!isShardFailure(error) || signal?.aborted === true) throw error;
+        failure = error as Error;
+      }
+    }
+    if (failure !== undefined) throw failure;
   }
 
   /**

@@ -42,6 +42,7 @@ describe('ShardedRegistry with 2 replicas (model-based)', () => {
         const run = async <T>(promise: Promise<T>): Promise<T> => {
           let done = false;
           const settled = promise.finally(() => (done = true));
+          settled.catch(() => undefined); // a rejection surfaces where it is awaited, below
           for (let i = 0; i < 10 && !done; i++) await clock.advanceAsync(TIMEOUT);
           return settled;
         };
