@@ -6,10 +6,12 @@ import { printTable, type Row } from './harness.js';
 import { benchKadQueries } from './kad-queries.js';
 import { benchRegistryMemory } from './registry-memory.js';
 import { benchRegistryRedis } from './registry-redis.js';
+import { benchRegistrySharded } from './registry-sharded.js';
 
 const suites: Record<string, { title: string; run: () => Promise<Row[]> }> = {
   'registry-memory': { title: 'Memory registry vs lru-cache', run: benchRegistryMemory },
   'registry-redis': { title: 'Redis registry vs the raw @redis/client', run: benchRegistryRedis },
+  'registry-sharded': { title: 'Sharded registry: HRW vs ketama ring; 3 memory shards vs one', run: benchRegistrySharded },
   'kad-queries': { title: 'KAD queries answered per second vs bittorrent-dht', run: benchKadQueries },
 };
 

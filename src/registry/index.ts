@@ -17,3 +17,19 @@ export type { Codec } from './codec.js';
 export { bytesCodec, CodecRegistry, jsonCodec, stringCodec } from './codec.js';
 export type { MemoryRegistryDeps, MemoryRegistryOptions, MemoryRegistryStats } from './memory.js';
 export { DEFAULT_MEMORY_REGISTRY_OPTIONS, MemoryRegistry } from './memory.js';
+export { HrwRouter, keyHash } from './hashing.js';
+export type { RouterShard } from './hashing.js';
+export { ShardedRegistry } from './sharded.js';
+export type {
+  MigrationEvent,
+  MigrationKind,
+  MigrationResult,
+  ShardedRegistryDeps,
+  ShardedRegistryEvents,
+  ShardedRegistryOptions,
+  ShardedRegistryStats,
+  ShardHealth,
+  ShardSpec,
+  ShardStats,
+} from './sharded-options.js';
+export { DEFAULT_SHARDED_REGISTRY_OPTIONS } from './sharded-options.js';

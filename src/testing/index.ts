@@ -13,3 +13,5 @@ export { DEFAULT_MEMORY_NETWORK_OPTIONS, MemoryNetwork, MemoryTransport } from '
 export { seededRandom } from './seeded-random.js';
 export type { RedisClusterHandle, RedisClusterOptions, RedisServerHandle, RedisServerOptions } from './redis-server.js';
 export { startRedisCluster, startRedisServer } from './redis-server.js';
+export type { Fault, FaultOperation, FaultRegistryDeps } from './fault-registry.js';
+export { FAULT_OPERATIONS, FaultRegistry } from './fault-registry.js';

@@ -1,0 +1,271 @@
+import type { Clock } from './clock.js';
+import { isRegistryError } from './errors.js';
+import type { RegistryRecord } from './registry.js';
+import type { MigrationKind, MigrationResult } from './sharded-options.js';
+import type { Topology } from './sharded-routing.js';
+import { isShardFailure, type Shard } from './sharded-shard.js';
+
+/** What migrations need from the registry that runs them. */
+export interface MigrationHost {
+  readonly clock: Clock;
+  readonly rate: number;
+  readonly batchSize: number;
+  /** Current membership. */
+  topology(): Topology;
+  /** Waits until no other move holds `key`, then holds it until the returned release is called. */
+  lock(key: string): Promise<() => void>;
+  /** Runs `fn` with `shard`'s backend removal events for `key` silenced (an internal move). */
+  silently<T>(shard: Shard, key: string, fn: () => Promise<T>): Promise<T>;
+  progress(event: { kind: MigrationKind; shard: string; scanned: number; moved: number }): void;
+}
+
+/** A rate limiter on the injected clock: `take(n)` waits until `n` more records fit `rate`/s. */
+export class Pacer {
+  readonly #clock: Clock;
+  readonly #rate: number;
+  #nextAt = 0;
+
+  constructor(clock: Clock, rate: number) {
+    this.#clock = clock;
+    this.#rate = rate;
+  }
+
+  /** Accounts `n` records just moved; waits first if earlier records used up the budget. */
+  async take(n: number, signal: AbortSignal | undefined): Promise<void> {
+    if (this.#rate === Number.POSITIVE_INFINITY || n === 0) return;
+    const now = this.#clock.now();
+    if (this.#nextAt > now) await sleep(this.#clock, this.#nextAt - now, signal);
+    this.#nextAt = Math.max(this.#nextAt, this.#clock.now()) + (n * 1000) / this.#rate;
+  }
+}
+
+/** Waits `ms` on `clock`; rejects with the signal's reason if it aborts first. */
+export function sleep(clock: Clock, ms: number, signal: AbortSignal | undefined): Promise<void> {
+  signal?.throwIfAborted();
+  return new Promise((resolve, reject) => {
+    const onAbort = (): void => {
+      timer.cancel();
+      reject(signal?.reason as Error);
+    };
+    const timer = clock.setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/**
+ * Copies `record` onto `target`. Unless `overwrite`, the copy is conditional on absence, so a
+ * write that landed on `target` first wins. A target that cannot take it is hinted, so the
+ * hand-back brings it later.
+ */
+export async function copyTo(
+  host: MigrationHost,
+  target: Shard,
+  record: RegistryRecord,
+  signal: AbortSignal | undefined,
+  overwrite = false,
+): Promise<'copied' | 'skipped' | 'failed'> {
+  const ttlMs = record.expiresAt === undefined ? undefined : record.expiresAt - host.clock.now();
+  if (ttlMs !== undefined && ttlMs <= 0) return 'skipped';
+  if (target.health !== 'up') {
+    target.hint(record.key, 'set');
+    return 'failed';
+  }
+  try {
+    await host.silently(target, record.key, () =>
+      target.call('set', signal, (s) =>
+        target.registry.set(record.key, record.value, { ttlMs, ifVersion: overwrite ? undefined : 0, signal: s }),
+      ),
+    );
+    target.migratedIn++;
+    return 'copied';
+  } catch (error) {
+    if (isRegistryError(error, 'VERSION_CONFLICT')) return 'skipped';
+    if (signal?.aborted === true) throw error;
+    target.hint(record.key, 'set');
+    return 'failed';
+  }
+}
+
+/** Deletes an internal copy of `key` from `shard` without reporting a logical removal. */
+export async function dropFrom(host: MigrationHost, shard: Shard, key: string, signal: AbortSignal | undefined): Promise<void> {
+  await host.silently(shard, key, () => shard.call('delete', signal, (s) => shard.registry.delete(key, { signal: s })));
+  shard.migratedOut++;
+}
+
+/**
+ * Moves one key from `source` after a membership change from `from` to `to`: under the key's
+ * lock, re-reads it, copies it to every new owner that was not an owner before, and deletes it
+ * from `source` and the other former owners that no longer own it. Returns whether anything moved.
+ */
+export async function moveKey(host: MigrationHost, source: Shard, key: string, from: Topology, to: Topology, signal: AbortSignal | undefined): Promise<boolean> {
+  const release = await host.lock(key);
+  try {
+    const record = await source.call('get', signal, (s) => source.registry.get(key, { signal: s }));
+    if (record === undefined) return false;
+    const before = from.owners(key);
+    const after = to.owners(key);
+    let moved = false;
+    for (const target of after) {
+      if (target !== source && !before.includes(target)) moved = (await copyTo(host, target, record, signal)) === 'copied' || moved;
+    }
+    if (!after.includes(source)) {
+      await dropFrom(host, source, key, signal);
+      moved = true;
+    }
+    // the other former owners' copies go too: left behind, a later pass would copy them back
+    // over a delete made meanwhile
+    for (const former of before) {
+      if (former === source || after.includes(former) || former.health !== 'up') continue;
+      try {
+        await dropFrom(host, former, key, signal);
+      } catch (error) {
+        if (!isShardFailure(error) || signal?.aborted === true) throw error;
+      }
+    }
+    return moved;
+  } finally {
+    release();
+  }
+}
+
+/** Whether `key`'s owner set differs between two memberships. */
+function ownersChanged(key: string, from: Topology, to: Topology): boolean {
+  const before = from.owners(key);
+  const after = to.owners(key);
+  return before.some((s) => !after.includes(s)) || after.some((s) => !before.includes(s));
+}
+
+/**
+ * Streams every record of `sources` and moves exactly those whose owner set changes from `from`
+ * to `to`, in batches of `batchSize`, paced to `rate` records/s, with a progress event after
+ * each batch. An abort of `signal` stops it between records (`cancelled: true`).
+ */
+export async function migrate(
+  host: MigrationHost,
+  kind: MigrationKind,
+  shard: string,
+  sources: readonly Shard[],
+  from: Topology,
+  to: Topology,
+  signal: AbortSignal | undefined,
+): Promise<MigrationResult> {
+  const pacer = new Pacer(host.clock, host.rate);
+  let scanned = 0;
+  let moved = 0;
+  try {
+    for (const source of sources) {
+      // with replicas, a down source's records are copied from the other owners it shared them with
+      if (source.health !== 'up' && from.r > 1) continue;
+      let batch: string[] = [];
+      const flush = async (): Promise<void> => {
+        const results = await Promise.all(batch.map((key) => moveKey(host, source, key, from, to, signal)));
+        const count = results.filter(Boolean).length;
+        moved += count;
+        batch = [];
+        host.progress({ kind, shard, scanned, moved });
+        await pacer.take(count, signal);
+      };
+      for await (const record of source.registry.scan({ signal })) {
+        scanned++;
+        if (!ownersChanged(record.key, from, to)) continue;
+        batch.push(record.key);
+        if (batch.length >= host.batchSize) await flush();
+      }
+      if (batch.length > 0) await flush();
+    }
+  } catch (error) {
+    // stopped by the signal, or a shard failed: rebalance() resumes where the data still is
+    if (signal?.aborted === true || isShardFailure(error)) return { kind, shard, scanned, moved, cancelled: true };
+    throw error;
+  }
+  return { kind, shard, scanned, moved, cancelled: false };
+}
+
+/**
+ * Hands one hinted key back to `shard`, which missed its writes while away: under the key's lock,
+ * reads the truth from the shards that stood in, writes it to `shard` (or deletes its stale copy
+ * when the key is gone), then drops the stand-ins' copies that are not owners. Returns whether
+ * the key was settled; `false` leaves the hint for the next recovery.
+ */
+export async function handOffKey(host: MigrationHost, shard: Shard, key: string, signal: AbortSignal | undefined): Promise<boolean> {
+  const release = await host.lock(key);
+  try {
+    if (!shard.hints.has(key)) return true;
+    const topology = host.topology();
+    const owners = topology.owners(key);
+    if (!topology.members.includes(shard) || !owners.includes(shard)) {
+      shard.hints.delete(key);
+      return true;
+    }
+    const holders = topology.targets(key);
+    const holder = holders[0];
+    if (holder === undefined || shard.health !== 'up') return false;
+    const record = await holder.call('get', signal, (s) => holder.registry.get(key, { signal: s }));
+    // a miss means "deleted meanwhile" only if no other owner that may hold the key is away
+    if (record === undefined && !topology.missIsAuthoritative(key, holder)) return false;
+    if (record === undefined) await dropFrom(host, shard, key, signal);
+    else if ((await copyTo(host, shard, record, signal, true)) === 'failed') return false;
+    shard.hints.delete(key);
+    for (const stand of holders) if (!owners.includes(stand)) await dropFrom(host, stand, key, signal);
+    return true;
+  } finally {
+    release();
+  }
+}
+
+/**
+ * Hands back everything `shard` missed while away: its hinted keys, or — when its hints
+ * overflowed — every key it owns found on the other members. Paced and cancellable like
+ * {@link migrate}; stops early (leaving hints) if the shard fails again.
+ */
+export async function handBack(host: MigrationHost, shard: Shard, signal: AbortSignal | undefined): Promise<MigrationResult> {
+  const pacer = new Pacer(host.clock, host.rate);
+  const kind: MigrationKind = 'hand-back';
+  let scanned = 0;
+  let moved = 0;
+  const run = async (keys: string[]): Promise<boolean> => {
+    const settled = await Promise.all(keys.map((key) => handOffKey(host, shard, key, signal)));
+    scanned += keys.length;
+    const count = settled.filter(Boolean).length;
+    moved += count;
+    host.progress({ kind, shard: shard.name, scanned, moved });
+    await pacer.take(count, signal);
+    return count === keys.length;
+  };
+  try {
+    if (shard.hintsOverflowed) {
+      shard.hintsOverflowed = false;
+      const topology = host.topology();
+      for (const other of topology.members) {
+        if (other === shard || other.health !== 'up') continue;
+        let batch: string[] = [];
+        for await (const record of other.registry.scan({ signal })) {
+          if (!topology.owners(record.key).includes(shard)) continue;
+          shard.hints.set(record.key, 'set');
+          batch.push(record.key);
+          if (batch.length >= host.batchSize) {
+            if (!(await run(batch))) return { kind, shard: shard.name, scanned, moved, cancelled: false };
+            batch = [];
+          }
+        }
+        if (batch.length > 0 && !(await run(batch))) return { kind, shard: shard.name, scanned, moved, cancelled: false };
+      }
+    }
+    while (shard.hints.size > 0 && shard.health === 'up') {
+      const batch: string[] = [];
+      for (const key of shard.hints.keys()) {
+        batch.push(key);
+        if (batch.length >= host.batchSize) break;
+      }
+      if (!(await run(batch))) break;
+    }
+  } catch (error) {
+    if (signal?.aborted === true) return { kind, shard: shard.name, scanned, moved, cancelled: true };
+    // the shard failed again: its circuit reopens and the next recovery resumes from the hints
+    if (!isShardFailure(error)) throw error;
+  }
+  return { kind, shard: shard.name, scanned, moved, cancelled: false };
+}

@@ -1,0 +1,90 @@
+import {
+  MemoryRegistry,
+  type MigrationEvent,
+  type RecordRemovedEvent,
+  type RecordSetEvent,
+  ShardedRegistry,
+  type ShardedRegistryOptions,
+  type ShardHealth,
+} from '../../../src/registry/index.js';
+import { FaultRegistry, ManualClock } from '../../../src/testing/index.js';
+
+/** A sharded registry over fault-injecting memory shards on a manual clock, with its events recorded. */
+export interface Fixture {
+  readonly clock: ManualClock;
+  readonly registry: ShardedRegistry;
+  readonly backends: Map<string, FaultRegistry>;
+  readonly removed: RecordRemovedEvent[];
+  readonly sets: RecordSetEvent[];
+  readonly health: { shard: string; health: ShardHealth }[];
+  readonly progress: MigrationEvent[];
+  readonly done: MigrationEvent[];
+  /** The backend named `name` (fails the test if there is none). */
+  backend(name: string): FaultRegistry;
+  /** Keys (`prefix:i`) whose first owner is `name` now. */
+  keysOwnedBy(name: string, count: number, prefix?: string): string[];
+  /** Names of the shards whose memory backend holds `key` (faults bypassed). */
+  holders(key: string): Promise<string[]>;
+}
+
+export const bytes = (text: string): Uint8Array => new TextEncoder().encode(text);
+export const text = (value: Uint8Array | undefined): string | undefined =>
+  value === undefined ? undefined : new TextDecoder().decode(value);
+
+export function makeBackend(clock: ManualClock): FaultRegistry {
+  return new FaultRegistry(new MemoryRegistry({ maxEntries: 20_000 }, { clock }), { clock });
+}
+
+export function fixture(
+  names: readonly string[] = ['a', 'b', 'c'],
+  options: Omit<ShardedRegistryOptions, 'shards'> = {},
+): Fixture {
+  const clock = new ManualClock();
+  const backends = new Map(names.map((name) => [name, makeBackend(clock)]));
+  const registry = new ShardedRegistry(
+    { shards: [...backends].map(([name, registry]) => ({ name, registry })), migrationRate: Number.POSITIVE_INFINITY, ...options },
+    { clock },
+  );
+  const f: Fixture = {
+    clock,
+    registry,
+    backends,
+    removed: [],
+    sets: [],
+    health: [],
+    progress: [],
+    done: [],
+    backend(name) {
+      const backend = backends.get(name);
+      if (backend === undefined) throw new Error(`no backend ${name}`);
+      return backend;
+    },
+    keysOwnedBy(name, count, prefix = 'k') {
+      const keys: string[] = [];
+      for (let i = 0; keys.length < count; i++) if (registry.ownersOf(`${prefix}:${i}`)[0] === name) keys.push(`${prefix}:${i}`);
+      return keys;
+    },
+    async holders(key) {
+      const out: string[] = [];
+      for (const [name, backend] of backends) if (await backend.inner.has(key)) out.push(name);
+      return out;
+    },
+  };
+  registry.on('record:removed', (e) => f.removed.push(e));
+  registry.on('record:set', (e) => f.sets.push(e));
+  registry.on('shard:health', (e) => f.health.push({ shard: e.shard, health: e.health }));
+  registry.on('migration:progress', (e) => f.progress.push(e));
+  registry.on('migration:done', (e) => f.done.push(e));
+  return f;
+}
+
+/** Whether `promise` settles while time stands still (after pending callbacks have run). */
+export async function settlesWithoutTime(promise: Promise<unknown>): Promise<boolean> {
+  let settled = false;
+  promise.then(
+    () => (settled = true),
+    () => (settled = true),
+  );
+  for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
+  return settled;
+}
