@@ -18,22 +18,9 @@ import { decodeNodes } from '../../src/kad/compact.js';
 import { immutableTarget } from '../../src/kad/items.js';
 import { createNode, type KadNode } from '../../src/kad/node.js';
 import type { RemoteInfo } from '../../src/kad/transport.js';
+import { call, WAIT_MS } from '../helpers/callback.js';
 
-const WAIT_MS = 5000;
 
-/** Runs a callback-style call and resolves with what its callback got, or rejects after WAIT_MS. */
-function call<T>(start: (done: (error: Error | null, value: T) => void) => void): Promise<T> {
-  const signal = AbortSignal.timeout(WAIT_MS);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(new Error('bittorrent-dht did not call back in time'));
-    signal.addEventListener('abort', onAbort, { once: true });
-    start((error, value) => {
-      signal.removeEventListener('abort', onAbort);
-      if (error !== null) reject(error);
-      else resolve(value);
-    });
-  });
-}
 
 describe('interop with bittorrent-dht on ::1 (injected udp6 socket)', () => {
   let node: KadNode;

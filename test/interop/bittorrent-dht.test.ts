@@ -9,9 +9,9 @@ import DHT, { type GetResult, type KrpcReply } from 'bittorrent-dht';
 import { decodeNodes, decodePeer } from '../../src/kad/compact.js';
 import { createMutableItem, immutableTarget, keyPairFromSeed, mutableTarget } from '../../src/kad/items.js';
 import { createNode, type KadNode } from '../../src/kad/node.js';
+import { call, WAIT_MS } from '../helpers/callback.js';
 
 const LOOPBACK = '127.0.0.1';
-const WAIT_MS = 5000;
 const keys = keyPairFromSeed(randomBytes(32));
 
 /** ed25519 verification as bittorrent-dht wants it: (signature, message, publicKey) → valid. */
@@ -28,19 +28,6 @@ function ed25519Signer(seed: Uint8Array, publicKey: Uint8Array): (message: Buffe
   return (message) => sign(null, message, key);
 }
 
-/** Runs a callback-style call and resolves with what its callback got, or rejects after WAIT_MS. */
-function call<T>(start: (done: (error: Error | null, value: T) => void) => void): Promise<T> {
-  const signal = AbortSignal.timeout(WAIT_MS);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(new Error('bittorrent-dht did not call back in time'));
-    signal.addEventListener('abort', onAbort, { once: true });
-    start((error, value) => {
-      signal.removeEventListener('abort', onAbort);
-      if (error !== null) reject(error);
-      else resolve(value);
-    });
-  });
-}
 
 describe('interop with bittorrent-dht on 127.0.0.1', () => {
   let node: KadNode;
