@@ -6,6 +6,8 @@ import type {
   OperationOptions,
   Registry,
   RegistryRecord,
+  RestoreOptions,
+  RestoreResult,
   ScanOptions,
   SetEntry,
   SetOptions,
@@ -13,6 +15,7 @@ import type {
 import { ShardAdmin } from './sharded-admin.js';
 import { shardedDeleteMany, shardedGetMany, shardedSetMany } from './sharded-batch.js';
 import { ShardedCore } from './sharded-core.js';
+import { restoreOnOwners } from './sharded-repair.js';
 import { shardedClear, shardedScan, shardedSize } from './sharded-scan.js';
 import { KeyIndex } from './sharded-index.js';
 import type { MigrationResult, ShardedRegistryDeps, ShardedRegistryEvents, ShardedRegistryOptions, ShardedRegistryStats, ShardSpec } from './sharded-options.js';
@@ -24,6 +27,7 @@ import {
   checkBytes,
   checkKey,
   checkKeys,
+  checkRestoreMeta,
   checkSignal,
   checkTtl,
   checkVersion,
@@ -145,6 +149,25 @@ export class ShardedRegistry extends Emitter<ShardedRegistryEvents> implements R
       this.#written(record, bytes);
       await core.evictVictims();
       return record;
+    });
+  }
+
+  /**
+   * Writes `record` verbatim on its key's targets (owners, or stand-ins), as for replication or
+   * migration; see {@link Registry.restore}. A backend without `restore` gets a plain `set`.
+   */
+  async restore(record: RegistryRecord, options?: RestoreOptions): Promise<RestoreResult> {
+    this.#enter(options?.signal);
+    checkRestoreMeta(record, options?.ifNewer);
+    const bytes = this.#checkWrite(record.key, record.value, undefined);
+    if (record.expiresAt !== undefined && record.expiresAt <= this.#core.clock.now()) return 'kept';
+    const core = this.#core;
+    const signal = options?.signal;
+    return core.run(async () => {
+      const result = await this.#write([record.key], signal, () => restoreOnOwners(core, record, options?.ifNewer !== false, signal));
+      if (result === 'written') this.#written(record, bytes);
+      await core.evictVictims();
+      return result;
     });
   }
 
