@@ -15,7 +15,7 @@ import type {
 import { ShardAdmin } from './sharded-admin.js';
 import { shardedDeleteMany, shardedGetMany, shardedSetMany } from './sharded-batch.js';
 import { ShardedCore } from './sharded-core.js';
-import { restoreOnOwners } from './sharded-repair.js';
+import { replicatedSet, restoreOnOwners } from './sharded-repair.js';
 import { shardedClear, shardedScan, shardedSize } from './sharded-scan.js';
 import { KeyIndex } from './sharded-index.js';
 import type { MigrationResult, ShardedRegistryDeps, ShardedRegistryEvents, ShardedRegistryOptions, ShardedRegistryStats, ShardSpec } from './sharded-options.js';
@@ -40,12 +40,13 @@ import {
  *
  * - Routing: each key goes to the `replicas` (R) shards with the highest weighted HRW score
  *   ({@link ownersOf} shows them). Only keys whose owners change move when shards come and go.
- * - Replication: writes go to all R owners in parallel (a compare-and-set goes to the first
- *   owner, the primary, and is replayed on the others after it). Reads go to the first healthy
- *   owner. Replicas replay the same writes, so their versions agree while they are in sync; the
- *   primary's record is the one returned. Copies made by hand-back and migration are written
- *   anew: their version restarts at 1 and `createdAt` is the copy's time (the Registry contract
- *   has no way to write a record with a given version).
+ * - Replication: a write goes to the first owner (the primary, which also decides a
+ *   compare-and-set), then the record it stored is copied verbatim (`restore`) to the other
+ *   owners, so every replica carries the same version and times. Copies made by hand-back,
+ *   migration and re-replication are verbatim too: versions and compare-and-set survive them.
+ *   (Backends without `restore` get plain writes instead; their copies' versions restart at 1.)
+ *   Reads go to the first healthy owner; with `readRepair`, a sample of them checks the other
+ *   owners in the background and repairs missing or older copies.
  * - Failover: every shard call has a deadline (`timeoutMs`); failures open the shard's circuit
  *   and its keys go to the next shard in HRW order. Calls to healthy shards never wait on a sick
  *   one. Keys written or deleted meanwhile are remembered ("hints") and handed back when a probe
@@ -141,11 +142,7 @@ export class ShardedRegistry extends Emitter<ShardedRegistryEvents> implements R
     const core = this.#core;
     const signal = options?.signal;
     return core.run(async () => {
-      const record = await this.#write([key], signal, () =>
-        core.fanOut(key, core.writePlan(key), 'set', 'set', signal, ifVersion !== undefined, (shard, s, primary) =>
-          shard.registry.set(key, value, { ttlMs, ifVersion: primary ? ifVersion : undefined, signal: s }),
-        ),
-      );
+      const record = await this.#write([key], signal, () => replicatedSet(core, key, value, ttlMs, ifVersion, signal));
       this.#written(record, bytes);
       await core.evictVictims();
       return record;
