@@ -1,7 +1,9 @@
 import { RegistryError } from './errors.js';
 import type { RegistryRecord, RestoreResult } from './registry.js';
 import type { ShardedCore } from './sharded-core.js';
+import { handOffKey } from './sharded-migration.js';
 import { isShardFailure, type Shard } from './sharded-shard.js';
+import { isNewer } from './validation.js';
 
 /*
  * Verbatim copies between the shards of a sharded registry: `restore` on backends that have it
@@ -89,4 +91,102 @@ export async function replicatedSet(
   });
   for (const owner of plan.skipped) owner.hint(key, 'set');
   return record;
+}
+
+/**
+ * Read repair of a sharded registry (see `ShardedRegistryOptions.readRepair`): a sample of the
+ * keys read are checked on their other owners in the background, bounded by
+ * `readRepairConcurrency`, and stale or missing copies get the newest one verbatim. The caller's
+ * read never waits for it; failures are counted on the shards and reported as `shard:error`.
+ */
+export class ReadRepair {
+  readonly #core: ShardedCore;
+  readonly #random: () => number;
+  readonly #stop = new AbortController();
+  readonly #running = new Set<Promise<void>>();
+
+  constructor(core: ShardedCore, random: () => number) {
+    this.#core = core;
+    this.#random = random;
+  }
+
+  /** After a read of `key` answered `record` (from its read target): maybe checks the other owners. */
+  sample(key: string, record: RegistryRecord | undefined): void {
+    const core = this.#core;
+    const { readRepair, readRepairConcurrency } = core.options;
+    if (readRepair === 0 || core.current.r < 2) return;
+    if (readRepair < 1 && this.#random() >= readRepair) return;
+    if (this.#stop.signal.aborted || core.previous !== undefined || this.#running.size >= readRepairConcurrency) return;
+    const run: Promise<void> = core
+      .run(() => this.#repair(key, record))
+      .catch((error: unknown) => {
+        // backend failures were counted and reported by the shard that failed
+        if (this.#stop.signal.aborted || isShardFailure(error)) return;
+        core.emit('shard:error', { shard: core.current.readTarget(key)?.name ?? '', operation: 'read-repair', error });
+      })
+      .finally(() => this.#running.delete(run));
+    this.#running.add(run);
+  }
+
+  /** Resolves once the repairs started so far have finished. */
+  async settled(): Promise<void> {
+    while (this.#running.size > 0) await Promise.allSettled([...this.#running]);
+  }
+
+  /** Stops repairs in flight and waits for them to settle. */
+  async close(): Promise<void> {
+    this.#stop.abort(RegistryError.closed());
+    await Promise.allSettled([...this.#running]);
+  }
+
+  async #repair(key: string, known: RegistryRecord | undefined): Promise<void> {
+    const core = this.#core;
+    const topology = core.current;
+    const owners = topology.owners(key);
+    const first = topology.readTarget(key);
+    // a stand-in answered: the owners' copies are the hand-back's business
+    if (first === undefined || first !== owners[0]) return;
+    const signal = this.#stop.signal;
+    // owners that know they missed writes of this key: hand the key back to them now
+    for (const owner of owners) {
+      if (owner === first || owner.health !== 'up' || owner.resyncing || !owner.hints.has(key)) continue;
+      if ((await handOffKey(core, owner, key, signal)) && !owner.hints.has(key)) owner.readRepairs++;
+    }
+    // a key the primary lacks may have been deleted or expired: never recreate it
+    if (known === undefined) return;
+    const others = owners.filter((owner) => owner !== first && owner.servesKey(key));
+    const copies = await Promise.allSettled(others.map((o) => o.call('get', signal, (s) => o.registry.get(key, { signal: s }))));
+    let newest = known;
+    const stale: Shard[] = [];
+    copies.forEach((outcome) => {
+      if (outcome.status === 'rejected') return; // counted on the shard; nothing to compare
+      const copy = outcome.value;
+      if (copy !== undefined && isNewer(copy.version, copy.updatedAt, newest.version, newest.updatedAt)) newest = copy;
+    });
+    copies.forEach((outcome, i) => {
+      if (outcome.status === 'rejected') return;
+      const copy = outcome.value;
+      if (copy === undefined || isNewer(newest.version, newest.updatedAt, copy.version, copy.updatedAt)) stale.push(others[i] as Shard);
+    });
+    if (newest !== known) stale.push(first);
+    if (stale.length === 0) return;
+    const release = await core.lock(key);
+    try {
+      // under the lock: the primary must still hold the key (a delete may have come meanwhile)
+      const current = await first.call('get', signal, (s) => first.registry.get(key, { signal: s }));
+      if (current === undefined) return;
+      if (isNewer(current.version, current.updatedAt, newest.version, newest.updatedAt)) newest = current;
+      const record = newest;
+      const settled = await Promise.allSettled(
+        stale.map(async (shard) => {
+          if (shard === first && record === current) return;
+          const result = await core.silently(shard, key, () => restoreOn(shard, record, true, signal));
+          if (result === 'written') shard.readRepairs++;
+        }),
+      );
+      for (const outcome of settled) if (outcome.status === 'rejected' && !isShardFailure(outcome.reason)) throw outcome.reason as Error;
+    } finally {
+      release();
+    }
+  }
 }

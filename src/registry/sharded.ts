@@ -15,23 +15,21 @@ import type {
 import { ShardAdmin } from './sharded-admin.js';
 import { shardedDeleteMany, shardedGetMany, shardedSetMany } from './sharded-batch.js';
 import { ShardedCore } from './sharded-core.js';
-import { replicatedSet, restoreOnOwners } from './sharded-repair.js';
+import { ReadRepair, replicatedSet, restoreOnOwners } from './sharded-repair.js';
 import { shardedClear, shardedScan, shardedSize } from './sharded-scan.js';
 import { KeyIndex } from './sharded-index.js';
 import type { MigrationResult, ShardedRegistryDeps, ShardedRegistryEvents, ShardedRegistryOptions, ShardedRegistryStats, ShardSpec } from './sharded-options.js';
-import { checkShardSpec, resolveShardedOptions } from './sharded-options.js';
+import { checkBatchFits, checkShardSpec, checkWrite, resolveShardedOptions } from './sharded-options.js';
 import { Topology } from './sharded-routing.js';
 import { Shard } from './sharded-shard.js';
 import {
   checkArray,
-  checkBytes,
   checkKey,
   checkKeys,
   checkRestoreMeta,
   checkSignal,
   checkTtl,
   checkVersion,
-  utf8Length,
 } from './validation.js';
 
 /**
@@ -62,6 +60,7 @@ import {
 export class ShardedRegistry extends Emitter<ShardedRegistryEvents> implements Registry<Uint8Array> {
   readonly #core: ShardedCore;
   readonly #admin: ShardAdmin;
+  readonly #repair: ReadRepair;
   readonly #listeners = new Map<Shard, Listener<RecordRemovedEvent>>();
   #closed = false;
 
@@ -85,6 +84,7 @@ export class ShardedRegistry extends Emitter<ShardedRegistryEvents> implements R
       detach: (shard) => this.#detach(shard),
       make: (spec) => this.#makeShard(spec, resolved, clock),
     });
+    this.#repair = new ReadRepair(this.#core, deps.random ?? Math.random);
     for (const shard of shards) this.#attach(shard);
   }
 
@@ -119,6 +119,7 @@ export class ShardedRegistry extends Emitter<ShardedRegistryEvents> implements R
       if (core.locks.size !== 0) await core.unlocked(key);
       const record = await core.lookup(key, options?.signal, 'get', (shard, s) => shard.registry.get(key, { signal: s }), (r) => r !== undefined, undefined);
       if (record !== undefined) core.index?.touch(key);
+      this.#repair.sample(key, record);
       return record;
     });
   }
@@ -137,7 +138,7 @@ export class ShardedRegistry extends Emitter<ShardedRegistryEvents> implements R
     this.#enter(options?.signal);
     const ttlMs = options?.ttlMs;
     const ifVersion = options?.ifVersion;
-    const bytes = this.#checkWrite(key, value, ttlMs);
+    const bytes = checkWrite(this.#core.options, key, value, ttlMs);
     if (ifVersion !== undefined) checkVersion(ifVersion);
     const core = this.#core;
     const signal = options?.signal;
@@ -156,11 +157,11 @@ export class ShardedRegistry extends Emitter<ShardedRegistryEvents> implements R
   async restore(record: RegistryRecord, options?: RestoreOptions): Promise<RestoreResult> {
     this.#enter(options?.signal);
     checkRestoreMeta(record, options?.ifNewer);
-    const bytes = this.#checkWrite(record.key, record.value, undefined);
-    if (record.expiresAt !== undefined && record.expiresAt <= this.#core.clock.now()) return 'kept';
+    const bytes = checkWrite(this.#core.options, record.key, record.value, undefined);
     const core = this.#core;
-    const signal = options?.signal;
+    if (record.expiresAt !== undefined && record.expiresAt <= core.clock.now()) return 'kept';
     return core.run(async () => {
+      const { signal } = options ?? {};
       const result = await this.#write([record.key], signal, () => restoreOnOwners(core, record, options?.ifNewer !== false, signal));
       if (result === 'written') this.#written(record, bytes);
       await core.evictVictims();
@@ -224,15 +225,17 @@ export class ShardedRegistry extends Emitter<ShardedRegistryEvents> implements R
     const core = this.#core;
     return core.run(async () => {
       if (core.locks.size !== 0) for (const key of keys) await core.unlocked(key);
-      return shardedGetMany(core, keys, options?.signal);
+      const records = await shardedGetMany(core, keys, options?.signal);
+      records.forEach((record, i) => this.#repair.sample(keys[i] as string, record));
+      return records;
     });
   }
 
   async setMany(entries: readonly SetEntry[], options?: OperationOptions): Promise<RegistryRecord[]> {
     this.#enter(options?.signal);
     checkArray('entries', entries);
-    const sizes = entries.map((e) => this.#checkWrite(e.key, e.value, e.ttlMs));
-    this.#checkBatchFits(entries, sizes);
+    const sizes = entries.map((e) => checkWrite(this.#core.options, e.key, e.value, e.ttlMs));
+    if (this.#core.index !== undefined) checkBatchFits(this.#core.options, entries, sizes);
     const core = this.#core;
     const signal = options?.signal;
     return core.run(async () => {
@@ -292,6 +295,7 @@ export class ShardedRegistry extends Emitter<ShardedRegistryEvents> implements R
   async close(options?: OperationOptions): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    await this.#repair.close();
     await this.#admin.close();
     const shards = [...this.#listeners.keys()];
     for (const shard of shards) this.#detach(shard);
@@ -336,36 +340,15 @@ export class ShardedRegistry extends Emitter<ShardedRegistryEvents> implements R
     return this.#admin.resume(options.signal);
   }
 
-  /** Resolves once hand-backs and migrations started so far have finished. */
-  settled(): Promise<void> {
-    return this.#admin.settled();
+  /** Resolves once hand-backs, migrations and read repairs started so far have finished. */
+  async settled(): Promise<void> {
+    await this.#repair.settled();
+    await this.#admin.settled();
   }
 
   #enter(signal: AbortSignal | undefined): void {
     if (this.#closed) throw RegistryError.closed();
     if (signal !== undefined) checkSignal(signal);
-  }
-
-  /** Validates one write; returns the bytes it accounts for under the global capacity. */
-  #checkWrite(key: string, value: Uint8Array, ttlMs: Milliseconds | undefined): number {
-    const { maxKeyBytes, maxValueBytes, maxBytes } = this.#core.options;
-    checkKey(key, maxKeyBytes);
-    checkBytes(key, value, maxValueBytes);
-    if (ttlMs !== undefined) checkTtl(ttlMs);
-    const bytes = utf8Length(key) + value.byteLength;
-    if (bytes > maxBytes) throw RegistryError.capacityExceeded(`record of ${bytes} bytes exceeds maxBytes ${maxBytes}`, key);
-    return bytes;
-  }
-
-  #checkBatchFits(entries: readonly SetEntry[], sizes: readonly number[]): void {
-    const { maxEntries, maxBytes } = this.#core.options;
-    if (this.#core.index === undefined) return;
-    const final = new Map<string, number>();
-    entries.forEach((e, i) => final.set(e.key, sizes[i] ?? 0));
-    if (final.size > maxEntries) throw RegistryError.capacityExceeded(`batch of ${final.size} keys exceeds maxEntries ${maxEntries}`);
-    let total = 0;
-    for (const bytes of final.values()) total += bytes;
-    if (total > maxBytes) throw RegistryError.capacityExceeded(`batch of ${total} bytes exceeds maxBytes ${maxBytes}`);
   }
 
   /**
