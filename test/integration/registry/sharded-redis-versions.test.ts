@@ -12,7 +12,7 @@ const identity = (r: RegistryRecord | undefined): unknown =>
 
 describe('ShardedRegistry over redis-server processes: verbatim copies', () => {
   let servers: RedisServerHandle[] = [];
-  let backends: RedisRegistry[] = [];
+  const backends: RedisRegistry[] = [];
 
   before(async () => {
     servers = await Promise.all(Array.from({ length: 4 }, () => startRedisServer()));
