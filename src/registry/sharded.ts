@@ -295,8 +295,10 @@ export class ShardedRegistry extends Emitter<ShardedRegistryEvents> implements R
   async close(options?: OperationOptions): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    await this.#repair.close();
+    // stop both at once: a repair may wait for a key a migration holds
+    const repairs = this.#repair.close();
     await this.#admin.close();
+    await repairs;
     const shards = [...this.#listeners.keys()];
     for (const shard of shards) this.#detach(shard);
     await Promise.all(shards.map((s) => s.registry.close(options)));
