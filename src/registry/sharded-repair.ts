@@ -6,9 +6,10 @@ import { isShardFailure, type Shard } from './sharded-shard.js';
 import { isNewer } from './validation.js';
 
 /*
- * Verbatim copies between the shards of a sharded registry: `restore` on backends that have it
- * (so a copy keeps its version, createdAt and updatedAt), and the shard-level half of
- * `ShardedRegistry.restore`.
+ * Verbatim copies between the shards of a sharded registry, with `restore` on backends that have
+ * it (so a copy keeps its version, createdAt and updatedAt): the shard-level halves of
+ * `ShardedRegistry.restore` and `set` (primary write, then verbatim replicas), and read repair.
+ * Migrations and hand-backs copy through `copyTo` (sharded-migration.ts), which uses `restoreOn`.
  */
 
 /** Whether `shard`'s backend can take verbatim copies (`Registry.restore`). */
