@@ -105,6 +105,8 @@ export class ReadRepair {
   readonly #random: () => number;
   readonly #stop = new AbortController();
   readonly #running = new Set<Promise<void>>();
+  /** Repairs past the comparison (writing copies, under the stop signal). */
+  readonly #writing = new Set<Promise<void>>();
 
   constructor(core: ShardedCore, random: () => number) {
     this.#core = core;
@@ -134,10 +136,24 @@ export class ReadRepair {
     while (this.#running.size > 0) await Promise.allSettled([...this.#running]);
   }
 
-  /** Stops repairs in flight and waits for them to settle. */
+  /**
+   * Stops repairs: those writing are aborted and awaited; those still comparing copies stop
+   * after their reads, which the backends' own close ends.
+   */
   async close(): Promise<void> {
     this.#stop.abort(RegistryError.closed());
-    await Promise.allSettled([...this.#running]);
+    await Promise.allSettled([...this.#writing]);
+  }
+
+  /** Marks a repair as writing until the returned function is called. */
+  #writingDone(): () => void {
+    let done!: () => void;
+    const writing = new Promise<void>((resolve) => (done = resolve));
+    this.#writing.add(writing);
+    return () => {
+      this.#writing.delete(writing);
+      done();
+    };
   }
 
   async #repair(key: string, known: RegistryRecord | undefined): Promise<void> {
@@ -150,13 +166,21 @@ export class ReadRepair {
     const signal = this.#stop.signal;
     // owners that know they missed writes of this key: hand the key back to them now
     for (const owner of owners) {
-      if (owner === first || owner.health !== 'up' || owner.resyncing || !owner.hints.has(key)) continue;
-      if ((await handOffKey(core, owner, key, signal)) && !owner.hints.has(key)) owner.readRepairs++;
+      if (owner === first || owner.health !== 'up' || owner.resyncing || !owner.hints.has(key) || signal.aborted) continue;
+      const done = this.#writingDone();
+      try {
+        if ((await handOffKey(core, owner, key, signal)) && !owner.hints.has(key)) owner.readRepairs++;
+      } finally {
+        done();
+      }
     }
     // a key the primary lacks may have been deleted or expired: never recreate it
     if (known === undefined) return;
     const others = owners.filter((owner) => owner !== first && owner.servesKey(key));
-    const copies = await Promise.allSettled(others.map((o) => o.call('get', signal, (s) => o.registry.get(key, { signal: s }))));
+    // the common case (every copy agrees) runs without the stop signal: combining signals costs
+    // more than the read on a memory shard; a read left pending by close() ends with the backend
+    const copies = await Promise.allSettled(others.map((o) => o.call('get', undefined, (s) => o.registry.get(key, { signal: s }))));
+    if (signal.aborted) return;
     let newest = known;
     const stale: Shard[] = [];
     copies.forEach((outcome) => {
@@ -171,6 +195,7 @@ export class ReadRepair {
     });
     if (newest !== known) stale.push(first);
     if (stale.length === 0) return;
+    const done = this.#writingDone();
     const release = await core.lock(key);
     try {
       // under the lock: the primary must still hold the key (a delete may have come meanwhile)
@@ -188,6 +213,7 @@ export class ReadRepair {
       for (const outcome of settled) if (outcome.status === 'rejected' && !isShardFailure(outcome.reason)) throw outcome.reason as Error;
     } finally {
       release();
+      done();
     }
   }
 }
