@@ -47,8 +47,8 @@ export async function restoreOnOwners(core: ShardedCore, record: RegistryRecord,
  * `ShardedRegistry.set` once validated. When every replica can `restore`, the primary (first
  * target) takes the `set` — compare-and-set included — and the other targets get a verbatim
  * copy of the record it returned, so all replicas carry the same version and times (two round
- * trips instead of one parallel one). If the primary fails, a plain write falls back to the
- * other targets in parallel and the primary is hinted. Without `restore` on the replicas, every
+ * trips instead of one parallel one). If the primary fails, a plain write goes to the next
+ * target as primary and the failed one is hinted. Without `restore` on the replicas, every
  * target replays the same `set` as before.
  */
 export async function replicatedSet(
@@ -62,25 +62,33 @@ export async function replicatedSet(
   const plan = core.writePlan(key);
   const setOn = (shard: Shard, s: AbortSignal, primary: boolean): Promise<RegistryRecord> =>
     shard.registry.set(key, value, { ttlMs, ifVersion: primary ? ifVersion : undefined, signal: s });
-  const [primary, ...rest] = plan.targets as [Shard, ...Shard[]];
-  if (rest.length === 0 || !rest.every(canRestore)) return core.fanOut(key, plan, 'set', 'set', signal, ifVersion !== undefined, setOn);
+  const targets = plan.targets;
+  if (targets.length === 1 || !targets.slice(1).every(canRestore)) {
+    return core.fanOut(key, plan, 'set', 'set', signal, ifVersion !== undefined, setOn);
+  }
   if (ifVersion !== undefined && !plan.authoritative) {
     throw RegistryError.unavailable(`the owner of "${key}" is unavailable: its version cannot be checked`);
   }
-  let record: RegistryRecord;
-  try {
-    record = await primary.call('set', signal, (s) => setOn(primary, s, true));
-  } catch (error) {
-    if (ifVersion !== undefined || !isShardFailure(error) || signal?.aborted === true) throw error;
-    // the others take the write, and the primary gets it back by hand-back
-    const fallback = { targets: rest, skipped: [...plan.skipped, primary], authoritative: plan.authoritative };
-    return core.fanOut(key, fallback, 'set', 'set', signal, false, setOn);
+  // a plain write whose primary fails goes to the next target as primary (the failed ones are
+  // hinted once it landed); a compare-and-set only ever goes to the first
+  let record: RegistryRecord | undefined;
+  let next = 0;
+  for (; record === undefined; next++) {
+    const primary = targets[next] as Shard;
+    try {
+      record = await primary.call('set', signal, (s) => setOn(primary, s, true));
+    } catch (error) {
+      if (ifVersion !== undefined || !isShardFailure(error) || signal?.aborted === true || next === targets.length - 1) throw error;
+    }
   }
+  const written = record;
+  const failed = targets.slice(0, next - 1);
+  const rest = targets.slice(next);
   const settled = await Promise.allSettled(
     rest.map(async (replica) => {
-      const result = await restoreOn(replica, record, true, signal);
+      const result = await restoreOn(replica, written, true, signal);
       // expired in between: the replica must not keep serving the value it had before
-      if (result === 'kept' && record.expiresAt !== undefined && record.expiresAt <= core.clock.now()) {
+      if (result === 'kept' && written.expiresAt !== undefined && written.expiresAt <= core.clock.now()) {
         await core.silently(replica, key, () => replica.call('delete', signal, (s) => replica.registry.delete(key, { signal: s })));
       }
     }),
@@ -88,10 +96,11 @@ export async function replicatedSet(
   settled.forEach((outcome, i) => {
     if (outcome.status === 'fulfilled') return;
     if (!isShardFailure(outcome.reason) || signal?.aborted === true) throw outcome.reason as Error;
-    (rest[i] as Shard).hint(key, 'set');
+    failed.push(rest[i] as Shard);
   });
+  for (const shard of failed) shard.hint(key, 'set');
   for (const owner of plan.skipped) owner.hint(key, 'set');
-  return record;
+  return written;
 }
 
 /**
