@@ -18,6 +18,8 @@ export type {
   RegistryEvents,
   RegistryRecord,
   RemovalReason,
+  RestoreOptions,
+  RestoreResult,
   ScanOptions,
   SetEntry,
   SetOptions,

@@ -7,6 +7,8 @@ import type {
   OperationOptions,
   Registry,
   RegistryRecord,
+  RestoreOptions,
+  RestoreResult,
   ScanOptions,
   SetEntry,
   SetOptions,
@@ -72,9 +74,22 @@ export class CodecRegistry<V> implements Registry<V> {
   readonly #backend: Registry<Uint8Array>;
   readonly #codec: Codec<V>;
 
+  /**
+   * Present only when the backend has `restore`: encodes the value and restores the record
+   * through the backend (see {@link Registry.restore}).
+   */
+  declare readonly restore?: (record: RegistryRecord<V>, options?: RestoreOptions) => Promise<RestoreResult>;
+
   constructor(backend: Registry<Uint8Array>, codec: Codec<V>) {
     this.#backend = backend;
     this.#codec = codec;
+    if (typeof backend.restore === 'function') {
+      const restore = backend.restore.bind(backend);
+      Object.defineProperty(this, 'restore', {
+        value: async (record: RegistryRecord<V>, options?: RestoreOptions): Promise<RestoreResult> =>
+          restore({ ...record, value: this.#encode(record.key, record.value) }, options),
+      });
+    }
   }
 
   /** The byte registry underneath. */

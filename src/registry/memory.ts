@@ -8,6 +8,8 @@ import type {
   OperationOptions,
   Registry,
   RegistryRecord,
+  RestoreOptions,
+  RestoreResult,
   ScanOptions,
   SetEntry,
   SetOptions,
@@ -17,10 +19,12 @@ import {
   checkBytes,
   checkKey,
   checkKeys,
+  checkRestoreMeta,
   checkSignal,
   checkTtl,
   checkVersion,
   integerOption,
+  isNewer,
   rejectUnknownOptions,
   utf8Length,
 } from './validation.js';
@@ -192,6 +196,41 @@ export class MemoryRegistry extends Emitter<RegistryEvents> implements Registry<
     const bytes = this.#checkWrite(key, value, ttlMs);
     if (ifVersion !== undefined) checkVersion(ifVersion);
     return this.#set(key, value, ttlMs, ifVersion, bytes, true);
+  }
+
+  async restore(record: RegistryRecord, options?: RestoreOptions): Promise<RestoreResult> {
+    this.#enter(options?.signal);
+    checkRestoreMeta(record, options?.ifNewer);
+    const { key, value, version, createdAt, updatedAt, expiresAt } = record;
+    const bytes = this.#checkWrite(key, value, undefined);
+    const slots = this.#slots;
+    const now = this.#clock.now();
+    if (expiresAt !== undefined && expiresAt <= now) return 'kept';
+    if (slots.due(now) !== -1) this.#sweep(now, SWEEP_PER_WRITE);
+    let slot = this.#live(key, this.#lru.peek(key), now);
+    if (slot !== undefined && options?.ifNewer !== false) {
+      if (!isNewer(version, updatedAt, slots.versions[slot] ?? 0, slots.updatedAt[slot] ?? 0)) return 'kept';
+    }
+    if (slot === undefined) {
+      slot = slots.allocate();
+      slots.keys[slot] = key;
+      this.#bytes += bytes;
+      slots.values[slot] = value;
+      this.#lru.set(key, slot); // may evict the least recently used record
+    } else {
+      this.#bytes += value.byteLength - (slots.values[slot]?.byteLength ?? 0);
+      slots.values[slot] = value;
+      this.#lru.get(key); // a use, like set
+    }
+    slots.versions[slot] = version;
+    slots.createdAt[slot] = createdAt;
+    slots.updatedAt[slot] = updatedAt;
+    slots.setDeadline(slot, expiresAt ?? 0);
+    if (expiresAt !== undefined) this.#scheduleSweep();
+    this.#enforceBytes();
+    this.#sets++;
+    if (this.listening('record:set')) this.emit('record:set', { key, version, expiresAt });
+    return 'written';
   }
 
   async delete(key: string, options?: DeleteOptions): Promise<boolean> {

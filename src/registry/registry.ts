@@ -44,6 +44,20 @@ export interface ScanOptions extends OperationOptions {
   readonly prefix?: string | undefined;
 }
 
+/** Options of {@link Registry.restore}. */
+export interface RestoreOptions extends OperationOptions {
+  /**
+   * Write only when the stored record is absent, expired or older than the one restored: a
+   * lower version, or the same version with an earlier `updatedAt`. Otherwise nothing changes
+   * and the call resolves `'kept'`. `false` overwrites unconditionally.
+   * @default true
+   */
+  readonly ifNewer?: boolean | undefined;
+}
+
+/** What {@link Registry.restore} did: wrote the record, or kept what was stored. */
+export type RestoreResult = 'written' | 'kept';
+
 /** One write of {@link Registry.setMany}. */
 export interface SetEntry<V = Uint8Array> {
   readonly key: string;
@@ -68,6 +82,17 @@ export interface Registry<V = Uint8Array> {
   has(key: string, options?: OperationOptions): Promise<boolean>;
   /** Creates or overwrites the record under `key`; resolves to the stored record. */
   set(key: string, value: V, options?: SetOptions): Promise<RegistryRecord<V>>;
+  /**
+   * OPTIONAL (replication and migration): writes `record` verbatim — value, version, createdAt,
+   * updatedAt and expiresAt as given, no version increment — so a copy keeps its identity and
+   * compare-and-set keeps working on it. With `ifNewer` (the default) it writes only over an
+   * absent, expired or older record (see {@link RestoreOptions.ifNewer}). A record whose
+   * `expiresAt` is at or before now writes nothing and resolves `'kept'`. Validated like `set`
+   * (key, value bytes, `version` a positive safe integer, finite times); fires `record:set`
+   * with the restored version when written. Backends without it are still valid registries:
+   * callers check `typeof registry.restore === 'function'`.
+   */
+  restore?(record: RegistryRecord<V>, options?: RestoreOptions): Promise<RestoreResult>;
   /** Removes the record under `key`; resolves `true` if one was removed, `false` if none existed. */
   delete(key: string, options?: DeleteOptions): Promise<boolean>;
   /**

@@ -3,6 +3,7 @@ import { isRegistryError } from './errors.js';
 import type { RegistryRecord } from './registry.js';
 import type { MigrationKind, MigrationResult } from './sharded-options.js';
 import type { Topology } from './sharded-routing.js';
+import { canRestore, restoreOn } from './sharded-repair.js';
 import { isShardFailure, type Shard } from './sharded-shard.js';
 
 /** What migrations need from the registry that runs them. */
@@ -56,9 +57,11 @@ export function sleep(clock: Clock, ms: number, signal: AbortSignal | undefined)
 }
 
 /**
- * Copies `record` onto `target`. Unless `overwrite`, the copy is conditional on absence, so a
- * write that landed on `target` first wins. A target that cannot take it is hinted, so the
- * hand-back brings it later.
+ * Copies `record` onto `target`: verbatim (`restore`, so version and times survive the move)
+ * when its backend can, else with `set` (the copy's version restarts at 1). Unless `overwrite`,
+ * the copy is conditional, so a write that landed on `target` first wins: with `restore` it
+ * lands only over an absent or older record, with `set` only over an absent one. A target that
+ * cannot take it is hinted, so the hand-back brings it later.
  */
 export async function copyTo(
   host: MigrationHost,
@@ -74,11 +77,16 @@ export async function copyTo(
     return 'failed';
   }
   try {
-    await host.silently(target, record.key, () =>
-      target.call('set', signal, (s) =>
-        target.registry.set(record.key, record.value, { ttlMs, ifVersion: overwrite ? undefined : 0, signal: s }),
-      ),
-    );
+    if (canRestore(target)) {
+      const result = await host.silently(target, record.key, () => restoreOn(target, record, !overwrite, signal));
+      if (result === 'kept') return 'skipped';
+    } else {
+      await host.silently(target, record.key, () =>
+        target.call('set', signal, (s) =>
+          target.registry.set(record.key, record.value, { ttlMs, ifVersion: overwrite ? undefined : 0, signal: s }),
+        ),
+      );
+    }
     target.migratedIn++;
     return 'copied';
   } catch (error) {

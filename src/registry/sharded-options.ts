@@ -2,7 +2,7 @@ import type { Clock, Milliseconds } from './clock.js';
 import { describe as describeValue, RegistryError } from './errors.js';
 import type { RegistryEvents } from './events.js';
 import type { Registry } from './registry.js';
-import { integerOption, rejectUnknownOptions } from './validation.js';
+import { checkBytes, checkKey, checkTtl, integerOption, rejectUnknownOptions, utf8Length } from './validation.js';
 
 /** One backend of a {@link ShardedRegistry}. */
 export interface ShardSpec {
@@ -91,6 +91,21 @@ export interface ShardedRegistryOptions {
   readonly maxKeyBytes?: number;
   /** Largest accepted value in bytes (checked before any shard is called). @default 1_048_576 */
   readonly maxValueBytes?: number;
+  /**
+   * Probability (0..1) that a `get` / `getMany` of a key also checks the key's other healthy
+   * owners, with R > 1. Done in the background: the caller's read never waits for it or fails
+   * because of it. A missing or older copy (lower version, or same version and earlier
+   * `updatedAt`) gets a verbatim `restore` of the newest one; a key the primary lacks is never
+   * recreated (it may have been deleted or expired). Cost: one extra read per other owner on
+   * each sampled key, plus one write per repaired copy. `0` turns it off.
+   * @default 0.1
+   */
+  readonly readRepair?: number;
+  /**
+   * Most read repairs in flight at once; a sampled read beyond it is not checked.
+   * @default 8
+   */
+  readonly readRepairConcurrency?: number;
 }
 
 /** Defaults of {@link ShardedRegistryOptions}. */
@@ -108,6 +123,8 @@ export const DEFAULT_SHARDED_REGISTRY_OPTIONS = Object.freeze({
   unavailableReads: 'error' as 'error' | 'miss',
   maxKeyBytes: 1024,
   maxValueBytes: 1024 * 1024,
+  readRepair: 0.1,
+  readRepairConcurrency: 8,
 } satisfies Required<Omit<ShardedRegistryOptions, 'shards'>>);
 
 /** The validated configuration (without the shards). */
@@ -119,6 +136,8 @@ export interface ShardedRegistryDeps {
   readonly clock?: Clock;
   /** Receives errors thrown by event listeners. @default rethrown on a microtask */
   readonly onListenerError?: (error: unknown) => void;
+  /** Uniform random numbers in [0, 1) that sample reads for read repair. @default Math.random */
+  readonly random?: () => number;
 }
 
 /** Health of one shard, as its circuit breaker sees it. */
@@ -188,6 +207,8 @@ export interface ShardStats {
   /** Records copied onto / moved off this shard by migrations and hand-backs. */
   readonly migratedIn: number;
   readonly migratedOut: number;
+  /** Stale or missing copies on this shard that read repair replaced. */
+  readonly readRepairs: number;
 }
 
 /** Counters of a {@link ShardedRegistry}. */
@@ -212,6 +233,10 @@ export function resolveShardedOptions(options: ShardedRegistryOptions): Resolved
   if (unavailableReads !== 'error' && unavailableReads !== 'miss') {
     throw RegistryError.invalidOption(`unavailableReads must be 'error' or 'miss' (got ${describeValue(unavailableReads)})`);
   }
+  const readRepair = options.readRepair ?? d.readRepair;
+  if (typeof readRepair !== 'number' || !(readRepair >= 0 && readRepair <= 1)) {
+    throw RegistryError.invalidOption(`readRepair must be a number in [0, 1] (got ${describeValue(readRepair)})`);
+  }
   const trackKeys = options.trackKeys ?? d.trackKeys;
   if (typeof trackKeys !== 'boolean') throw RegistryError.invalidOption(`trackKeys must be a boolean (got ${describeValue(trackKeys)})`);
   return {
@@ -228,6 +253,8 @@ export function resolveShardedOptions(options: ShardedRegistryOptions): Resolved
     unavailableReads,
     maxKeyBytes: integerOption('maxKeyBytes', options.maxKeyBytes, d.maxKeyBytes),
     maxValueBytes: integerOption('maxValueBytes', options.maxValueBytes, d.maxValueBytes, { min: 0 }),
+    readRepair,
+    readRepairConcurrency: integerOption('readRepairConcurrency', options.readRepairConcurrency, d.readRepairConcurrency),
   };
 }
 
@@ -239,4 +266,26 @@ export function checkShardSpec(spec: unknown, where: string): asserts spec is Sh
   if (typeof registry !== 'object' || registry === null || typeof (registry as Registry).get !== 'function') {
     throw RegistryError.invalidOption(`${where}.registry must be a Registry (got ${describeValue(registry)})`);
   }
+}
+
+/** Validates one write; returns the bytes it accounts for under the global capacity. */
+export function checkWrite(options: ResolvedShardedOptions, key: string, value: Uint8Array, ttlMs: Milliseconds | undefined): number {
+  const { maxKeyBytes, maxValueBytes, maxBytes } = options;
+  checkKey(key, maxKeyBytes);
+  checkBytes(key, value, maxValueBytes);
+  if (ttlMs !== undefined) checkTtl(ttlMs);
+  const bytes = utf8Length(key) + value.byteLength;
+  if (bytes > maxBytes) throw RegistryError.capacityExceeded(`record of ${bytes} bytes exceeds maxBytes ${maxBytes}`, key);
+  return bytes;
+}
+
+/** With a capacity index: rejects a batch whose final state cannot fit the global capacity. */
+export function checkBatchFits(options: ResolvedShardedOptions, entries: readonly { readonly key: string }[], sizes: readonly number[]): void {
+  const { maxEntries, maxBytes } = options;
+  const final = new Map<string, number>();
+  entries.forEach((e, i) => final.set(e.key, sizes[i] ?? 0));
+  if (final.size > maxEntries) throw RegistryError.capacityExceeded(`batch of ${final.size} keys exceeds maxEntries ${maxEntries}`);
+  let total = 0;
+  for (const bytes of final.values()) total += bytes;
+  if (total > maxBytes) throw RegistryError.capacityExceeded(`batch of ${total} bytes exceeds maxBytes ${maxBytes}`);
 }

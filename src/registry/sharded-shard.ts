@@ -54,6 +54,7 @@ export class Shard {
   evictions = 0;
   migratedIn = 0;
   migratedOut = 0;
+  readRepairs = 0;
   readonly #hooks: ShardHooks;
   #failures = 0;
   #timer: Timer | undefined;
@@ -152,6 +153,7 @@ export class Shard {
       hints: this.hints.size,
       migratedIn: this.migratedIn,
       migratedOut: this.migratedOut,
+      readRepairs: this.readRepairs,
     };
   }
 

@@ -6,6 +6,8 @@ import type {
   OperationOptions,
   Registry,
   RegistryRecord,
+  RestoreOptions,
+  RestoreResult,
   ScanOptions,
   SetEntry,
   SetOptions,
@@ -13,21 +15,21 @@ import type {
 import { ShardAdmin } from './sharded-admin.js';
 import { shardedDeleteMany, shardedGetMany, shardedSetMany } from './sharded-batch.js';
 import { ShardedCore } from './sharded-core.js';
+import { ReadRepair, replicatedSet, restoreOnOwners } from './sharded-repair.js';
 import { shardedClear, shardedScan, shardedSize } from './sharded-scan.js';
 import { KeyIndex } from './sharded-index.js';
 import type { MigrationResult, ShardedRegistryDeps, ShardedRegistryEvents, ShardedRegistryOptions, ShardedRegistryStats, ShardSpec } from './sharded-options.js';
-import { checkShardSpec, resolveShardedOptions } from './sharded-options.js';
+import { checkBatchFits, checkShardSpec, checkWrite, resolveShardedOptions } from './sharded-options.js';
 import { Topology } from './sharded-routing.js';
 import { Shard } from './sharded-shard.js';
 import {
   checkArray,
-  checkBytes,
   checkKey,
   checkKeys,
+  checkRestoreMeta,
   checkSignal,
   checkTtl,
   checkVersion,
-  utf8Length,
 } from './validation.js';
 
 /**
@@ -36,12 +38,13 @@ import {
  *
  * - Routing: each key goes to the `replicas` (R) shards with the highest weighted HRW score
  *   ({@link ownersOf} shows them). Only keys whose owners change move when shards come and go.
- * - Replication: writes go to all R owners in parallel (a compare-and-set goes to the first
- *   owner, the primary, and is replayed on the others after it). Reads go to the first healthy
- *   owner. Replicas replay the same writes, so their versions agree while they are in sync; the
- *   primary's record is the one returned. Copies made by hand-back and migration are written
- *   anew: their version restarts at 1 and `createdAt` is the copy's time (the Registry contract
- *   has no way to write a record with a given version).
+ * - Replication: a write goes to the first owner (the primary, which also decides a
+ *   compare-and-set), then the record it stored is copied verbatim (`restore`) to the other
+ *   owners, so every replica carries the same version and times. Copies made by hand-back,
+ *   migration and re-replication are verbatim too: versions and compare-and-set survive them.
+ *   (Backends without `restore` get plain writes instead; their copies' versions restart at 1.)
+ *   Reads go to the first healthy owner; with `readRepair`, a sample of them checks the other
+ *   owners in the background and repairs missing or older copies.
  * - Failover: every shard call has a deadline (`timeoutMs`); failures open the shard's circuit
  *   and its keys go to the next shard in HRW order. Calls to healthy shards never wait on a sick
  *   one. Keys written or deleted meanwhile are remembered ("hints") and handed back when a probe
@@ -57,6 +60,7 @@ import {
 export class ShardedRegistry extends Emitter<ShardedRegistryEvents> implements Registry<Uint8Array> {
   readonly #core: ShardedCore;
   readonly #admin: ShardAdmin;
+  readonly #repair: ReadRepair;
   readonly #listeners = new Map<Shard, Listener<RecordRemovedEvent>>();
   #closed = false;
 
@@ -80,6 +84,7 @@ export class ShardedRegistry extends Emitter<ShardedRegistryEvents> implements R
       detach: (shard) => this.#detach(shard),
       make: (spec) => this.#makeShard(spec, resolved, clock),
     });
+    this.#repair = new ReadRepair(this.#core, deps.random ?? Math.random);
     for (const shard of shards) this.#attach(shard);
   }
 
@@ -114,6 +119,7 @@ export class ShardedRegistry extends Emitter<ShardedRegistryEvents> implements R
       if (core.locks.size !== 0) await core.unlocked(key);
       const record = await core.lookup(key, options?.signal, 'get', (shard, s) => shard.registry.get(key, { signal: s }), (r) => r !== undefined, undefined);
       if (record !== undefined) core.index?.touch(key);
+      this.#repair.sample(key, record);
       return record;
     });
   }
@@ -132,19 +138,34 @@ export class ShardedRegistry extends Emitter<ShardedRegistryEvents> implements R
     this.#enter(options?.signal);
     const ttlMs = options?.ttlMs;
     const ifVersion = options?.ifVersion;
-    const bytes = this.#checkWrite(key, value, ttlMs);
+    const bytes = checkWrite(this.#core.options, key, value, ttlMs);
     if (ifVersion !== undefined) checkVersion(ifVersion);
     const core = this.#core;
     const signal = options?.signal;
     return core.run(async () => {
-      const record = await this.#write([key], signal, () =>
-        core.fanOut(key, core.writePlan(key), 'set', 'set', signal, ifVersion !== undefined, (shard, s, primary) =>
-          shard.registry.set(key, value, { ttlMs, ifVersion: primary ? ifVersion : undefined, signal: s }),
-        ),
-      );
+      const record = await this.#write([key], signal, () => replicatedSet(core, key, value, ttlMs, ifVersion, signal));
       this.#written(record, bytes);
       await core.evictVictims();
       return record;
+    });
+  }
+
+  /**
+   * Writes `record` verbatim on its key's targets (owners, or stand-ins), as for replication or
+   * migration; see {@link Registry.restore}. A backend without `restore` gets a plain `set`.
+   */
+  async restore(record: RegistryRecord, options?: RestoreOptions): Promise<RestoreResult> {
+    this.#enter(options?.signal);
+    checkRestoreMeta(record, options?.ifNewer);
+    const bytes = checkWrite(this.#core.options, record.key, record.value, undefined);
+    const core = this.#core;
+    if (record.expiresAt !== undefined && record.expiresAt <= core.clock.now()) return 'kept';
+    return core.run(async () => {
+      const { signal } = options ?? {};
+      const result = await this.#write([record.key], signal, () => restoreOnOwners(core, record, options?.ifNewer !== false, signal));
+      if (result === 'written') this.#written(record, bytes);
+      await core.evictVictims();
+      return result;
     });
   }
 
@@ -204,15 +225,17 @@ export class ShardedRegistry extends Emitter<ShardedRegistryEvents> implements R
     const core = this.#core;
     return core.run(async () => {
       if (core.locks.size !== 0) for (const key of keys) await core.unlocked(key);
-      return shardedGetMany(core, keys, options?.signal);
+      const records = await shardedGetMany(core, keys, options?.signal);
+      records.forEach((record, i) => this.#repair.sample(keys[i] as string, record));
+      return records;
     });
   }
 
   async setMany(entries: readonly SetEntry[], options?: OperationOptions): Promise<RegistryRecord[]> {
     this.#enter(options?.signal);
     checkArray('entries', entries);
-    const sizes = entries.map((e) => this.#checkWrite(e.key, e.value, e.ttlMs));
-    this.#checkBatchFits(entries, sizes);
+    const sizes = entries.map((e) => checkWrite(this.#core.options, e.key, e.value, e.ttlMs));
+    if (this.#core.index !== undefined) checkBatchFits(this.#core.options, entries, sizes);
     const core = this.#core;
     const signal = options?.signal;
     return core.run(async () => {
@@ -272,7 +295,10 @@ export class ShardedRegistry extends Emitter<ShardedRegistryEvents> implements R
   async close(options?: OperationOptions): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    // stop both at once: a repair may wait for a key a migration holds
+    const repairs = this.#repair.close();
     await this.#admin.close();
+    await repairs;
     const shards = [...this.#listeners.keys()];
     for (const shard of shards) this.#detach(shard);
     await Promise.all(shards.map((s) => s.registry.close(options)));
@@ -316,36 +342,15 @@ export class ShardedRegistry extends Emitter<ShardedRegistryEvents> implements R
     return this.#admin.resume(options.signal);
   }
 
-  /** Resolves once hand-backs and migrations started so far have finished. */
-  settled(): Promise<void> {
-    return this.#admin.settled();
+  /** Resolves once hand-backs, migrations and read repairs started so far have finished. */
+  async settled(): Promise<void> {
+    await this.#repair.settled();
+    await this.#admin.settled();
   }
 
   #enter(signal: AbortSignal | undefined): void {
     if (this.#closed) throw RegistryError.closed();
     if (signal !== undefined) checkSignal(signal);
-  }
-
-  /** Validates one write; returns the bytes it accounts for under the global capacity. */
-  #checkWrite(key: string, value: Uint8Array, ttlMs: Milliseconds | undefined): number {
-    const { maxKeyBytes, maxValueBytes, maxBytes } = this.#core.options;
-    checkKey(key, maxKeyBytes);
-    checkBytes(key, value, maxValueBytes);
-    if (ttlMs !== undefined) checkTtl(ttlMs);
-    const bytes = utf8Length(key) + value.byteLength;
-    if (bytes > maxBytes) throw RegistryError.capacityExceeded(`record of ${bytes} bytes exceeds maxBytes ${maxBytes}`, key);
-    return bytes;
-  }
-
-  #checkBatchFits(entries: readonly SetEntry[], sizes: readonly number[]): void {
-    const { maxEntries, maxBytes } = this.#core.options;
-    if (this.#core.index === undefined) return;
-    const final = new Map<string, number>();
-    entries.forEach((e, i) => final.set(e.key, sizes[i] ?? 0));
-    if (final.size > maxEntries) throw RegistryError.capacityExceeded(`batch of ${final.size} keys exceeds maxEntries ${maxEntries}`);
-    let total = 0;
-    for (const bytes of final.values()) total += bytes;
-    if (total > maxBytes) throw RegistryError.capacityExceeded(`batch of ${total} bytes exceeds maxBytes ${maxBytes}`);
   }
 
   /**

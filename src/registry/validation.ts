@@ -49,6 +49,41 @@ export function checkVersion(version: unknown): asserts version is number {
   }
 }
 
+/**
+ * Checks the metadata of a record given to `restore`: `version` a positive safe integer,
+ * `createdAt` / `updatedAt` finite numbers, `expiresAt` a finite number or `undefined`, and
+ * `ifNewer` a boolean or `undefined`. Rejects with `INVALID_OPTION` naming the field.
+ */
+export function checkRestoreMeta(record: unknown, ifNewer: unknown): void {
+  if (typeof record !== 'object' || record === null) {
+    throw RegistryError.invalidOption(`record must be an object, got ${describe(record)}`);
+  }
+  const r = record as Record<string, unknown>;
+  const { version, createdAt, updatedAt, expiresAt } = r;
+  if (typeof version !== 'number' || !Number.isSafeInteger(version) || version < 1) {
+    throw RegistryError.invalidOption(`record.version must be a positive safe integer (got ${describe(version)})`);
+  }
+  for (const [name, time] of [['createdAt', createdAt], ['updatedAt', updatedAt]] as const) {
+    if (typeof time !== 'number' || !Number.isFinite(time)) {
+      throw RegistryError.invalidOption(`record.${name} must be a finite number of epoch ms (got ${describe(time)})`);
+    }
+  }
+  if (expiresAt !== undefined && (typeof expiresAt !== 'number' || !Number.isFinite(expiresAt) || expiresAt <= 0)) {
+    throw RegistryError.invalidOption(`record.expiresAt must be a positive finite number of epoch ms or undefined (got ${describe(expiresAt)})`);
+  }
+  if (ifNewer !== undefined && typeof ifNewer !== 'boolean') {
+    throw RegistryError.invalidOption(`ifNewer must be a boolean (got ${describe(ifNewer)})`);
+  }
+}
+
+/**
+ * Whether a restored record (`version`, `updatedAt`) is newer than a stored one: a higher
+ * version, or the same version written later.
+ */
+export function isNewer(version: number, updatedAt: number, storedVersion: number, storedUpdatedAt: number): boolean {
+  return version > storedVersion || (version === storedVersion && updatedAt > storedUpdatedAt);
+}
+
 /** Checks a byte value against `maxValueBytes`. */
 export function checkBytes(key: string, value: unknown, maxValueBytes: number): asserts value is Uint8Array {
   if (!(value instanceof Uint8Array)) {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import type { RecordRemovedEvent, RecordSetEvent } from '../registry/events.js';
 import { RegistryError, type RegistryErrorCode } from '../registry/errors.js';
-import type { Registry } from '../registry/registry.js';
+import type { Registry, RegistryRecord } from '../registry/registry.js';
 import { ManualClock } from './manual-clock.js';
 
 /** Capacity limits the suite asks a backend to be created with. */
@@ -25,6 +25,12 @@ export interface ConformanceOptions {
    * @default true
    */
   readonly capacity?: boolean;
+  /**
+   * Whether the backend implements the optional {@link Registry.restore}. Backends that don't
+   * get no restore tests.
+   * @default true
+   */
+  readonly restore?: boolean;
 }
 
 const bytes = (text: string): Uint8Array => new TextEncoder().encode(text);
@@ -492,6 +498,109 @@ export function registryConformanceSuite(name: string, options: ConformanceOptio
           await small.set('new', bytes('1'));
           assert.deepEqual(removed, [{ key: 'old', reason: 'expire', version: 1 }]);
           assert.equal(await small.has('live'), true);
+        });
+      });
+    }
+
+    if (options.restore !== false) {
+      describe('restore', () => {
+        const restore = (r: Registry): NonNullable<Registry['restore']> => {
+          assert.equal(typeof r.restore, 'function', 'the registry has no restore(): pass { restore: false }');
+          return (r.restore as NonNullable<Registry['restore']>).bind(r);
+        };
+        const copy = (overrides: Partial<RegistryRecord> = {}): RegistryRecord => ({
+          key: 'r',
+          value: bytes('copied'),
+          version: 7,
+          createdAt: clock.now() - 1000,
+          updatedAt: clock.now() - 500,
+          expiresAt: clock.now() + 10_000,
+          ...overrides,
+        });
+
+        it('writes a record verbatim, keeping version and times, and reports it with record:set', async () => {
+          const record = copy();
+          assert.equal(await restore(registry)(record), 'written');
+          const read = await registry.get('r');
+          assert.ok(read);
+          assert.deepEqual({ ...read, value: text(read.value) }, { ...record, value: 'copied' });
+          assert.deepEqual(sets, [{ key: 'r', version: 7, expiresAt: record.expiresAt }]);
+          assert.deepEqual(removed, []);
+        });
+
+        it('continues the restored version on the next write and honours compare-and-set with it', async () => {
+          const record = copy({ expiresAt: undefined });
+          await restore(registry)(record);
+          await rejectsWith(registry.set('r', bytes('x'), { ifVersion: 1 }), 'VERSION_CONFLICT');
+          const next = await registry.set('r', bytes('next'), { ifVersion: 7 });
+          assert.equal(next.version, 8);
+          assert.equal(next.createdAt, record.createdAt);
+          assert.equal(await registry.delete('r', { ifVersion: 8 }), true);
+        });
+
+        it('keeps a stored record that is newer unless ifNewer is false', async () => {
+          await restore(registry)(copy({ version: 3 }));
+          assert.equal(await restore(registry)(copy({ version: 2, value: bytes('older') })), 'kept');
+          assert.equal(await restore(registry)(copy({ version: 3, value: bytes('same'), updatedAt: clock.now() - 600 })), 'kept');
+          assert.equal(await restore(registry)(copy({ version: 3, value: bytes('same') })), 'kept');
+          assert.equal(text((await registry.get('r'))?.value), 'copied');
+          assert.equal(await restore(registry)(copy({ version: 3, value: bytes('later'), updatedAt: clock.now() - 400 })), 'written');
+          assert.equal(text((await registry.get('r'))?.value), 'later');
+          assert.equal(await restore(registry)(copy({ version: 4, value: bytes('higher'), updatedAt: 1 })), 'written');
+          assert.equal(await restore(registry)(copy({ version: 1, value: bytes('forced') }), { ifNewer: false }), 'written');
+          const read = await registry.get('r');
+          assert.equal(text(read?.value), 'forced');
+          assert.equal(read?.version, 1);
+        });
+
+        it('writes nothing for a record already at or past its deadline', async () => {
+          assert.equal(await restore(registry)(copy({ expiresAt: clock.now() })), 'kept');
+          assert.equal(await restore(registry)(copy({ expiresAt: clock.now() - 1 }), { ifNewer: false }), 'kept');
+          assert.equal(await registry.has('r'), false);
+          await registry.set('r', bytes('live'));
+          assert.equal(await restore(registry)(copy({ version: 9, expiresAt: clock.now() - 1 })), 'kept');
+          const read = await registry.get('r');
+          assert.equal(text(read?.value), 'live');
+          assert.equal(read?.version, 1);
+          assert.deepEqual(sets.map((e) => e.version), [1]);
+        });
+
+        it('replaces an expired stored record and expires the restored one at its own deadline', async () => {
+          await registry.set('r', bytes('old'), { ttlMs: 100 });
+          await registry.set('r', bytes('old'), { ttlMs: 100 });
+          clock.advance(100);
+          assert.equal(await restore(registry)(copy({ version: 1, expiresAt: clock.now() + 50 })), 'written');
+          const read = await registry.get('r');
+          assert.equal(read?.version, 1);
+          assert.equal(read?.expiresAt, clock.now() + 50);
+          clock.advance(49);
+          assert.equal(await registry.has('r'), true);
+          clock.advance(1);
+          assert.equal(await registry.get('r'), undefined);
+        });
+
+        it('rejects invalid records with typed errors and writes nothing', async () => {
+          const r = restore(registry);
+          await rejectsWith(r(copy({ key: '' })), 'INVALID_KEY');
+          await rejectsWith(r(copy({ value: 'text' as unknown as Uint8Array })), 'INVALID_VALUE');
+          for (const version of [0, -1, 1.5, Number.NaN, Number.MAX_SAFE_INTEGER + 1, '2' as unknown as number]) {
+            await rejectsWith(r(copy({ version })), 'INVALID_OPTION');
+          }
+          await rejectsWith(r(copy({ createdAt: Number.NaN })), 'INVALID_OPTION');
+          await rejectsWith(r(copy({ updatedAt: Number.POSITIVE_INFINITY })), 'INVALID_OPTION');
+          await rejectsWith(r(copy({ expiresAt: Number.POSITIVE_INFINITY })), 'INVALID_OPTION');
+          await rejectsWith(r(copy(), { ifNewer: 'yes' as unknown as boolean }), 'INVALID_OPTION');
+          assert.equal(await registry.has('r'), false);
+          assert.deepEqual(sets, []);
+        });
+
+        it('rejects with CLOSED after close and with the signal reason when aborted', async () => {
+          const r = restore(registry);
+          const reason = new Error('stop');
+          await assert.rejects(r(copy(), { signal: AbortSignal.abort(reason) }), (e: unknown) => e === reason);
+          assert.equal(await registry.has('r'), false);
+          await registry.close();
+          await rejectsWith(r(copy()), 'CLOSED');
         });
       });
     }

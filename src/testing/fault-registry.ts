@@ -6,6 +6,8 @@ import type {
   OperationOptions,
   Registry,
   RegistryRecord,
+  RestoreOptions,
+  RestoreResult,
   ScanOptions,
   SetEntry,
   SetOptions,
@@ -23,7 +25,8 @@ export type FaultOperation =
   | 'deleteMany'
   | 'scan'
   | 'size'
-  | 'clear';
+  | 'clear'
+  | 'restore';
 
 /** Every {@link FaultOperation}. */
 export const FAULT_OPERATIONS: readonly FaultOperation[] = Object.freeze([
@@ -38,6 +41,7 @@ export const FAULT_OPERATIONS: readonly FaultOperation[] = Object.freeze([
   'scan',
   'size',
   'clear',
+  'restore',
 ]);
 
 /** A fault to inject into calls of a {@link FaultRegistry}. */
@@ -76,9 +80,21 @@ export class FaultRegistry implements Registry {
   readonly #hung = new Set<() => void>();
   readonly #calls = new Map<FaultOperation, number>();
 
+  /** Present only when the wrapped registry has `restore`; faultable as `'restore'`. */
+  declare readonly restore?: (record: RegistryRecord, options?: RestoreOptions) => Promise<RestoreResult>;
+
   constructor(inner: Registry, deps: FaultRegistryDeps = {}) {
     this.#inner = inner;
     this.#clock = deps.clock ?? systemClock;
+    if (typeof inner.restore === 'function') {
+      const restore = inner.restore.bind(inner);
+      Object.defineProperty(this, 'restore', {
+        value: async (record: RegistryRecord, options?: RestoreOptions): Promise<RestoreResult> => {
+          await this.#gate('restore', options?.signal);
+          return restore(record, options);
+        },
+      });
+    }
   }
 
   /** The wrapped registry. */

@@ -6,6 +6,8 @@ import type {
   OperationOptions,
   Registry,
   RegistryRecord,
+  RestoreOptions,
+  RestoreResult,
   ScanOptions,
   SetEntry,
   SetOptions,
@@ -15,6 +17,7 @@ import {
   checkBytes,
   checkKey,
   checkKeys,
+  checkRestoreMeta,
   checkSignal,
   checkTtl,
   checkVersion,
@@ -30,7 +33,7 @@ import {
 import { isExpired, readHeader, readRecord, toRecord } from './record-layout.js';
 import { Coalescer } from './coalescer.js';
 import { bufferOf, type Expired, RecordStore, type WalkFetch, type WriteManyResult } from './record-store.js';
-import { DELETE, TOUCH, WRITE } from './scripts.js';
+import { DELETE, RESTORE, TOUCH, WRITE } from './scripts.js';
 
 type State = 'new' | 'connecting' | 'open' | 'closed';
 
@@ -176,6 +179,38 @@ export class RedisRegistry extends Emitter<RegistryEvents> implements Registry<U
     const args = [String(now), this.#grace, String(ifVersion), bufferOf(value), ttlMs === undefined ? '0' : String(ttlMs)];
     const reply = this.#connection.eval(WRITE, [this.#prefix + key], args) as Promise<number[]>;
     return this.#deadlines.track(reply, (r) => this.#afterSet(key, value, ttlMs, ifVersion, now, r), signal);
+  }
+
+  /**
+   * Writes `record` verbatim in one Lua script (one key, so Redis Cluster routes it like any
+   * write): the comparison with the stored header (`ifNewer`) happens inside the script. The
+   * Redis key expires at `expiresAt + expiryGraceMs` (`PXAT`).
+   */
+  async restore(record: RegistryRecord, options?: RestoreOptions): Promise<RestoreResult> {
+    this.#enter(options?.signal);
+    checkRestoreMeta(record, options?.ifNewer);
+    const { key, value, version, createdAt, updatedAt, expiresAt } = record;
+    this.#checkWrite(key, value, undefined);
+    const now = this.#clock.now();
+    if (expiresAt !== undefined && expiresAt <= now) return 'kept';
+    this.#batcher.flush();
+    const args = [
+      String(now),
+      this.#grace,
+      options?.ifNewer === false ? '0' : '1',
+      String(version),
+      String(createdAt),
+      String(updatedAt),
+      String(expiresAt ?? 0),
+      bufferOf(value),
+    ];
+    const reply = this.#connection.eval(RESTORE, [this.#prefix + key], args) as Promise<number[]>;
+    const [state = 0, expired = 0] = await this.#run(reply, options?.signal);
+    if (expired !== 0) this.#removed(key, 'expire', expired);
+    if (state === -2) throw foreignKey(key);
+    if (state !== 1) return 'kept';
+    if (this.listening('record:set')) this.emit('record:set', { key, version, expiresAt });
+    return 'written';
   }
 
   async delete(key: string, options?: DeleteOptions): Promise<boolean> {

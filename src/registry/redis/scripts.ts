@@ -152,3 +152,39 @@ redis.call('SETRANGE', KEYS[1], 25, struct.pack('<d', deadline))
 redis.call('PEXPIREAT', KEYS[1], deadline + tonumber(ARGV[3]))
 return {1, v}`,
 );
+
+/**
+ * Writes one record verbatim (`restore`): no version increment, the given times. ARGV: now,
+ * graceMs, ifNewer ('1' = only over an absent, expired or older record), version, createdAt,
+ * updatedAt, expiresAt ('0' = none), value. A record already expired at `now` is not written.
+ * Replies `{state, expired version}`: state 1 written, 0 kept, -2 the key holds another Redis type.
+ */
+export const RESTORE = script(
+  'restore',
+  `local now = tonumber(ARGV[1])
+local grace = tonumber(ARGV[2])
+local version = tonumber(ARGV[4])
+local updated = tonumber(ARGV[6])
+local deadline = tonumber(ARGV[7])
+local key = KEYS[1]
+local head = redis.pcall('GETRANGE', key, 0, 32)
+if type(head) == 'table' then return {-2, 0} end
+local expired = 0
+if #head == 33 then
+  local _, v, _, u, e = struct.unpack('<Bdddd', head)
+  if e ~= 0 and e <= now then
+    expired = v
+    redis.call('UNLINK', key)
+  elseif ARGV[3] == '1' and not (version > v or (version == v and updated > u)) then
+    return {0, 0}
+  end
+end
+if deadline ~= 0 and deadline <= now then return {0, expired} end
+local record = struct.pack('<Bdddd', 1, version, tonumber(ARGV[5]), updated, deadline) .. ARGV[8]
+if deadline ~= 0 then
+  redis.call('SET', key, record, 'PXAT', math.ceil(deadline + grace))
+else
+  redis.call('SET', key, record)
+end
+return {1, expired}`,
+);

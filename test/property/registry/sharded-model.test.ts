@@ -33,7 +33,7 @@ describe('ShardedRegistry with 2 replicas (model-based)', () => {
         const clock = new ManualClock();
         const backends = SHARDS.map((name) => ({ name, registry: new FaultRegistry(new MemoryRegistry({ maxEntries: 1000 }, { clock }), { clock }) }));
         const registry = new ShardedRegistry(
-          { shards: backends, replicas: 2, timeoutMs: TIMEOUT, cooldownMs: COOLDOWN, failureThreshold: 2, migrationRate: Number.POSITIVE_INFINITY },
+          { shards: backends, replicas: 2, timeoutMs: TIMEOUT, cooldownMs: COOLDOWN, failureThreshold: 2, migrationRate: Number.POSITIVE_INFINITY, readRepair: 1 },
           { clock },
         );
         const model = new Map<string, number>();

@@ -27,21 +27,29 @@ describe('ShardedRegistry rebalancing (model-based)', () => {
           const clock = new ManualClock();
           const make = (): MemoryRegistry => new MemoryRegistry({ maxEntries: 1000 }, { clock });
           const registry = new ShardedRegistry(
-            { shards: ['s0', 's1'].map((name) => ({ name, registry: make() })), replicas, migrationRate: 50, migrationBatchSize: 4 },
+            // every read also checks the replicas: repairs must never disturb the model
+            { shards: ['s0', 's1'].map((name) => ({ name, registry: make() })), replicas, migrationRate: 50, migrationBatchSize: 4, readRepair: 1 },
             { clock },
           );
           const model = new Map<string, number>();
+          // copies are verbatim: versions continue across migrations exactly as on one store
+          const versions = new Map<string, number>();
           let next = 2;
           let migration: Promise<MigrationResult> | undefined;
           try {
             for (const o of ops) {
               if (o.kind === 'set') {
                 const current = model.has(o.key) ? (await registry.get(o.key))?.version : 0;
-                await registry.set(o.key, Uint8Array.of(o.value), o.cas ? { ifVersion: current } : {});
+                const written = await registry.set(o.key, Uint8Array.of(o.value), o.cas ? { ifVersion: current } : {});
                 model.set(o.key, o.value);
+                versions.set(o.key, (versions.get(o.key) ?? 0) + 1);
+                assert.equal(written.version, versions.get(o.key), `version of ${o.key}`);
               } else if (o.kind === 'get') {
-                assert.equal((await registry.get(o.key))?.value[0], model.get(o.key), `get ${o.key}`);
+                const read = await registry.get(o.key);
+                assert.equal(read?.value[0], model.get(o.key), `get ${o.key}`);
+                assert.equal(read?.version, versions.get(o.key), `version of ${o.key}`);
               } else if (o.kind === 'delete') {
+                versions.delete(o.key);
                 assert.equal(await registry.delete(o.key), model.delete(o.key));
               } else if (o.kind === 'getMany') {
                 assert.deepEqual((await registry.getMany(o.keys)).map((r) => r?.value[0]), o.keys.map((k) => model.get(k)));
@@ -59,7 +67,10 @@ describe('ShardedRegistry rebalancing (model-based)', () => {
               }
             }
             while (migration !== undefined) await clock.advanceAsync(100);
-            for (const k of KEYS) assert.equal((await registry.get(k))?.value[0], model.get(k), `final ${k}`);
+            for (const k of KEYS) {
+              const read = await registry.get(k);
+              assert.deepEqual([read?.value[0], read?.version], [model.get(k), versions.get(k)], `final ${k}`);
+            }
             assert.equal(await registry.size(), model.size);
           } finally {
             await registry.close();
@@ -106,6 +117,8 @@ describe('ShardedRegistry rebalancing under faults (model-based)', () => {
           { clock },
         );
         const model = new Map<string, number>();
+        // with 2 replicas and one failure at a time, the record's lineage always survives somewhere
+        const versions = new Map<string, number>();
         let next = 4;
         let migration: Promise<unknown> | undefined;
         let failing: FaultRegistry | undefined;
@@ -119,13 +132,18 @@ describe('ShardedRegistry rebalancing under faults (model-based)', () => {
         try {
           for (const o of ops) {
             if (o.kind === 'set') {
-              await run(registry.set(o.key, Uint8Array.of(o.value)));
+              const written = await run(registry.set(o.key, Uint8Array.of(o.value)));
               model.set(o.key, o.value);
+              versions.set(o.key, (versions.get(o.key) ?? 0) + 1);
+              assert.equal(written.version, versions.get(o.key), `version of ${o.key}`);
             } else if (o.kind === 'get') {
-              assert.equal((await run(registry.get(o.key)))?.value[0], model.get(o.key), `get ${o.key}`);
+              const read = await run(registry.get(o.key));
+              assert.equal(read?.value[0], model.get(o.key), `get ${o.key}`);
+              assert.equal(read?.version, versions.get(o.key), `version of ${o.key}`);
             } else if (o.kind === 'delete') {
               await run(registry.delete(o.key));
               model.delete(o.key);
+              versions.delete(o.key);
             } else if (o.kind === 'fail') {
               const names = registry.shardNames;
               failing ??= backends.get(names[o.pick % names.length] as string)?.inject({ type: 'error' });
@@ -158,7 +176,10 @@ describe('ShardedRegistry rebalancing under faults (model-based)', () => {
             await clock.advanceAsync(2000);
             await registry.settled();
           }
-          for (const k of KEYS) assert.equal((await registry.get(k))?.value[0], model.get(k), `final ${k}`);
+          for (const k of KEYS) {
+            const read = await registry.get(k);
+            assert.deepEqual([read?.value[0], read?.version], [model.get(k), versions.get(k)], `final ${k}`);
+          }
         } finally {
           await registry.close();
         }

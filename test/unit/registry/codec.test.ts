@@ -65,4 +65,20 @@ describe('CodecRegistry', () => {
     await registry.delete('a');
     assert.deepEqual(keys, ['a:delete']);
   });
+
+  it('encodes a restored record and passes it to a backend that has restore', async () => {
+    const backend = new MemoryRegistry();
+    const users = new CodecRegistry(backend, jsonCodec as Codec<User>);
+    assert.equal(typeof users.restore, 'function');
+    const record = { key: 'u:1', value: { name: 'Ada', tags: [] }, version: 4, createdAt: 10, updatedAt: 20, expiresAt: undefined };
+    assert.equal(await users.restore?.(record), 'written');
+    assert.deepEqual(await users.get('u:1'), record);
+    await assert.rejects(users.restore?.({ ...record, value: undefined as unknown as User }) ?? Promise.resolve(), { code: 'INVALID_VALUE' });
+  });
+
+  it('has no restore when its backend has none', () => {
+    const backend = new MemoryRegistry();
+    const bare = Object.create(backend, { restore: { value: undefined } }) as MemoryRegistry;
+    assert.equal(new CodecRegistry(bare, stringCodec).restore, undefined);
+  });
 });

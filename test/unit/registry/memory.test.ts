@@ -153,4 +153,40 @@ describe('MemoryRegistry', () => {
       await assert.rejects(registry.set('flag', v(1)), isCode('VALUE_TOO_LARGE'));
     });
   });
+
+  describe('restore', () => {
+    const record = (key: string, bytes: number, version = 3) => ({ key, value: v(bytes), version, createdAt: 1, updatedAt: 2, expiresAt: undefined });
+
+    it('evicts the least recently used record beyond maxEntries and maxBytes, like set', async () => {
+      const registry = new MemoryRegistry({ maxEntries: 2, maxBytes: 20 });
+      const removed: RecordRemovedEvent[] = [];
+      registry.on('record:removed', (e) => removed.push(e));
+      await registry.restore(record('a', 4));
+      await registry.restore(record('b', 4));
+      await registry.restore(record('c', 4));
+      assert.deepEqual(removed, [{ key: 'a', reason: 'evict', version: 3 }]);
+      await registry.restore(record('d', 15));
+      assert.deepEqual(removed.slice(1).map((e) => [e.key, e.reason]), [['b', 'evict'], ['c', 'evict']]);
+      await assert.rejects(registry.restore(record('e', 20)), isCode('CAPACITY_EXCEEDED'));
+      assert.deepEqual([registry.stats().entries, registry.stats().bytes], [1, 16]);
+    });
+
+    it('accounts the bytes of a record it replaces', async () => {
+      const registry = new MemoryRegistry();
+      await registry.restore(record('a', 10));
+      await registry.restore(record('a', 3, 4));
+      assert.deepEqual([registry.stats().entries, registry.stats().bytes, registry.stats().sets], [1, 4, 2]);
+    });
+
+    it('schedules the sweeper for a restored deadline', async () => {
+      const clock = new ManualClock(1000);
+      const registry = new MemoryRegistry({ sweepIntervalMs: 10 }, { clock });
+      const removed: RecordRemovedEvent[] = [];
+      registry.on('record:removed', (e) => removed.push(e));
+      await registry.restore({ ...record('a', 1), expiresAt: 1005 });
+      await clock.advanceAsync(10);
+      assert.deepEqual(removed, [{ key: 'a', reason: 'expire', version: 3 }]);
+      await registry.close();
+    });
+  });
 });

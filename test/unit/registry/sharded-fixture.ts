@@ -4,6 +4,7 @@ import {
   type RecordRemovedEvent,
   type RecordSetEvent,
   ShardedRegistry,
+  type ShardedRegistryDeps,
   type ShardedRegistryOptions,
   type ShardHealth,
 } from '../../../src/registry/index.js';
@@ -38,12 +39,13 @@ export function makeBackend(clock: ManualClock): FaultRegistry {
 export function fixture(
   names: readonly string[] = ['a', 'b', 'c'],
   options: Omit<ShardedRegistryOptions, 'shards'> = {},
+  deps: Omit<ShardedRegistryDeps, 'clock'> = {},
 ): Fixture {
   const clock = new ManualClock();
   const backends = new Map(names.map((name) => [name, makeBackend(clock)]));
   const registry = new ShardedRegistry(
-    { shards: [...backends].map(([name, registry]) => ({ name, registry })), migrationRate: Number.POSITIVE_INFINITY, ...options },
-    { clock },
+    { shards: [...backends].map(([name, registry]) => ({ name, registry })), migrationRate: Number.POSITIVE_INFINITY, readRepair: 0, ...options },
+    { clock, ...deps },
   );
   const f: Fixture = {
     clock,

@@ -1,0 +1,140 @@
+import assert from 'node:assert/strict';
+import { afterEach, describe, it } from 'node:test';
+import { RegistryError, type RegistryRecord } from '../../../src/registry/index.js';
+import { bytes, type Fixture, fixture, settlesWithoutTime, text } from './sharded-fixture.js';
+
+const TIMEOUT = 2000;
+
+const identity = (r: RegistryRecord | undefined): unknown =>
+  r === undefined ? undefined : { value: text(r.value), version: r.version, createdAt: r.createdAt, updatedAt: r.updatedAt };
+
+describe('ShardedRegistry read repair', () => {
+  let f: Fixture;
+  afterEach(async () => {
+    await f.registry.close();
+  });
+
+  /** `count` keys whose owners are exactly `[primary, replica]`, in that order. */
+  function keysOwnedBy(primary: string, replica: string, count: number): string[] {
+    const keys: string[] = [];
+    for (let i = 0; keys.length < count; i++) {
+      const [p, r] = f.registry.ownersOf(`rr:${i}`);
+      if (p === primary && r === replica) keys.push(`rr:${i}`);
+    }
+    return keys;
+  }
+
+  const stat = (name: string) => f.registry.stats().shards.find((s) => s.name === name);
+
+  it('repairs a replica that missed writes (errors injected, then healed, no hint kept) on the next reads, with the same version', async () => {
+    // no hints: nothing but reads can find out that b is stale
+    f = fixture(['a', 'b', 'c'], { replicas: 2, readRepair: 1, failureThreshold: 100, maxHintsPerShard: 0 });
+    const keys = keysOwnedBy('a', 'b', 8);
+    for (const key of keys) await f.registry.set(key, bytes('v1'));
+    f.backend('b').inject({ type: 'error' }, ['set', 'restore']);
+    for (const key of keys) await f.registry.set(key, bytes('v2'));
+    f.backend('b').heal();
+    assert.equal(stat('b')?.health, 'up');
+    assert.deepEqual((await f.backend('b').inner.getMany(keys)).map((r) => r?.version), keys.map(() => 1));
+    assert.deepEqual((await f.registry.getMany(keys.slice(0, 4))).map((r) => text(r?.value)), ['v2', 'v2', 'v2', 'v2']);
+    for (const key of keys.slice(4)) assert.equal(text((await f.registry.get(key))?.value), 'v2');
+    await f.registry.settled();
+    for (const key of keys) {
+      const primary = await f.backend('a').inner.get(key);
+      assert.equal(primary?.version, 2);
+      assert.deepEqual(identity(await f.backend('b').inner.get(key)), identity(primary), key);
+    }
+    assert.deepEqual([stat('b')?.readRepairs, stat('b')?.hints], [keys.length, 0]);
+  });
+
+  it('replaces a missing or older copy that no hint knows of with the newest one', async () => {
+    f = fixture(['a', 'b', 'c'], { replicas: 3, readRepair: 1 });
+    const [missing, older] = ['k:missing', 'k:older'];
+    for (const key of [missing, older]) {
+      await f.registry.set(key, bytes('1'), { ttlMs: 60_000 });
+      f.clock.advance(5);
+      await f.registry.set(key, bytes('2'), { ttlMs: 60_000 });
+    }
+    const [, second, third] = f.registry.ownersOf(older);
+    await f.backend(f.registry.ownersOf(missing)[1] ?? '').inner.delete(missing);
+    const stale = await f.backend(second ?? '').inner.get(older);
+    assert.ok(stale);
+    await f.backend(second ?? '').inner.restore?.({ ...stale, version: 1, value: bytes('1') }, { ifNewer: false });
+    await f.registry.get(missing);
+    await f.registry.get(older);
+    await f.registry.settled();
+    for (const key of [missing, older]) {
+      const copies = await Promise.all(f.registry.ownersOf(key).map((name) => f.backend(name).inner.get(key)));
+      for (const copy of copies) assert.deepEqual(identity(copy), identity(copies[0]), key);
+      assert.equal(copies[0]?.version, 2);
+      assert.equal(copies[0]?.expiresAt, copies[1]?.expiresAt);
+    }
+    assert.equal(stat(third ?? '')?.readRepairs, 0);
+  });
+
+  it('never recreates a record its primary lacks, nor an expired one', async () => {
+    f = fixture(['a', 'b', 'c'], { replicas: 2, readRepair: 1 });
+    const [deleted, expiring] = keysOwnedBy('a', 'b', 2);
+    await f.registry.set(deleted ?? '', bytes('gone'));
+    await f.backend('a').inner.delete(deleted ?? '');
+    await f.registry.set(expiring ?? '', bytes('short'), { ttlMs: 100 });
+    f.clock.advance(100);
+    assert.equal(await f.registry.get(deleted ?? ''), undefined);
+    assert.equal(await f.registry.get(expiring ?? ''), undefined);
+    await f.registry.settled();
+    assert.equal(await f.backend('a').inner.has(deleted ?? ''), false);
+    assert.equal(await f.backend('a').inner.has(expiring ?? ''), false);
+    assert.equal(stat('a')?.readRepairs, 0);
+  });
+
+  it('never touches the replicas with readRepair 0', async () => {
+    f = fixture(['a', 'b', 'c'], { replicas: 2, readRepair: 0 });
+    const keys = keysOwnedBy('a', 'b', 5);
+    for (const key of keys) await f.registry.set(key, bytes('v'));
+    await f.backend('b').inner.deleteMany(keys);
+    const reads = f.backend('b').calls('get');
+    for (const key of keys) await f.registry.get(key);
+    await f.registry.getMany(keys);
+    await f.registry.settled();
+    assert.equal(f.backend('b').calls('get'), reads);
+    assert.equal(await f.backend('b').inner.size(), 0);
+    assert.equal(stat('b')?.readRepairs, 0);
+  });
+
+  it('samples reads with the injected random source', async () => {
+    const draws = [0.9, 0.2, 0.7, 0.1];
+    f = fixture(['a', 'b', 'c'], { replicas: 2, readRepair: 0.5 }, { random: () => draws.shift() ?? 1 });
+    const keys = keysOwnedBy('a', 'b', 4);
+    for (const key of keys) await f.registry.set(key, bytes('v'));
+    await f.backend('b').inner.deleteMany(keys);
+    for (const key of keys) await f.registry.get(key);
+    await f.registry.settled();
+    assert.deepEqual(await Promise.all(keys.map((key) => f.backend('b').inner.has(key))), [false, true, false, true]);
+    assert.equal(stat('b')?.readRepairs, 2);
+  });
+
+  it('answers the caller at once while the replica it checks hangs, and counts the failure instead of throwing', async () => {
+    f = fixture(['a', 'b', 'c'], { replicas: 2, readRepair: 1, timeoutMs: TIMEOUT });
+    const keys = keysOwnedBy('a', 'b', 3);
+    for (const key of keys) await f.registry.set(key, bytes(key));
+    f.backend('b').inject({ type: 'hang' });
+    const read = f.registry.get(keys[0] ?? '');
+    assert.equal(await settlesWithoutTime(read), true);
+    assert.equal(text((await read)?.value), keys[0]);
+    const batch = f.registry.getMany(keys);
+    assert.equal(await settlesWithoutTime(batch), true);
+    assert.deepEqual((await batch).map((r) => text(r?.value)), keys);
+    await f.clock.advanceAsync(TIMEOUT);
+    await f.registry.settled();
+    const b = stat('b');
+    assert.ok((b?.timeouts ?? 0) >= 1);
+    assert.equal(b?.readRepairs, 0);
+  });
+
+  it('rejects a readRepair outside [0, 1] at construction', () => {
+    for (const readRepair of [-0.1, 1.5, Number.NaN, '0.5' as unknown as number]) {
+      assert.throws(() => fixture(['a'], { readRepair }), (e: unknown) => e instanceof RegistryError && /readRepair/.test(e.message));
+    }
+    f = fixture(['a']);
+  });
+});
