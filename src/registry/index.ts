@@ -17,8 +17,9 @@ export type {
 } from './registry.js';
 export type { Codec } from './codec.js';
 export { bytesCodec, CodecRegistry, jsonCodec, stringCodec } from './codec.js';
-export type { MemoryRegistryDeps, MemoryRegistryOptions, MemoryRegistryStats } from './memory.js';
-export { DEFAULT_MEMORY_REGISTRY_OPTIONS, MemoryRegistry } from './memory.js';
+export { MemoryRegistry } from './memory.js';
+export type { MemoryRegistryDeps, MemoryRegistryOptions, MemoryRegistryStats } from './memory-options.js';
+export { DEFAULT_MEMORY_REGISTRY_OPTIONS } from './memory-options.js';
 export { HrwRouter, keyHash } from './hashing.js';
 export type { RouterShard } from './hashing.js';
 export { ShardedRegistry } from './sharded.js';
