@@ -89,8 +89,12 @@ export class Coalescer {
       replies.then((byGroup) => {
         // one group holds every key, in order
         if (byGroup.length === 1) return deferred.resolve(byGroup[0] as (Buffer | null)[]);
-        const out = new Array<Buffer | null>(keys.length).fill(null);
-        groups.forEach((group, g) => group.forEach((index, j) => (out[index] = (byGroup[g] as (Buffer | null)[])[j] ?? null)));
+        const out = new Array<Buffer | null>(keys.length);
+        for (let g = 0; g < groups.length; g++) {
+          const group = groups[g] as number[];
+          const reply = byGroup[g] as (Buffer | null)[];
+          for (let j = 0; j < group.length; j++) out[group[j] as number] = reply[j] ?? null;
+        }
         deferred.resolve(out);
       }, deferred.reject);
     } catch (error) {

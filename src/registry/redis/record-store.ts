@@ -1,6 +1,7 @@
 import type { SetEntry } from '../registry.js';
 import { escapeGlob, groupBySlot } from './batches.js';
 import { isRedirect, type RedisArg, type RedisConnection, type RedisNode } from './connection.js';
+import { keySlot } from './key-slot.js';
 import { DELETE, REAP, WRITE } from './scripts.js';
 
 /** A record found past its deadline by a read, to remove if it is still that version. */
@@ -56,18 +57,22 @@ export class RecordStore {
    * failover) are followed once for the whole batch.
    */
   mget(keys: readonly string[]): { groups: number[][]; replies: Promise<(Buffer | null)[][]> } {
-    const prefix = this.#prefix;
-    const redisKeys = keys.map((key) => prefix + key);
-    const { groups, slots } = this.#group(redisKeys);
+    const { groups, commands, slots } = this.#mgetCommands(keys);
     const connection = this.#connection;
-    const commands = groups.map((group) => {
-      const command = ['MGET'];
-      for (const i of group) command.push(redisKeys[i] as string);
-      return command;
-    });
-    const send = (command: string[], g: number): Promise<(Buffer | null)[]> =>
-      connection.sendToSlot(slots[g] ?? 0, command[1] as string, command, true) as Promise<(Buffer | null)[]>;
-    let replies = commands.length === 1 ? send(commands[0] as string[], 0).then((r) => [r]) : Promise.all(commands.map(send));
+    let replies: Promise<(Buffer | null)[][]>;
+    if (commands.length === 1) {
+      const command = commands[0] as string[];
+      replies = (connection.sendToSlot(slots[0] ?? 0, command[1] as string, command, true) as Promise<(Buffer | null)[]>).then(
+        (reply) => [reply],
+      );
+    } else {
+      const sent = new Array<Promise<(Buffer | null)[]>>(commands.length);
+      for (let g = 0; g < commands.length; g++) {
+        const command = commands[g] as string[];
+        sent[g] = connection.sendToSlot(slots[g] ?? 0, command[1] as string, command, true) as Promise<(Buffer | null)[]>;
+      }
+      replies = Promise.all(sent);
+    }
     if (connection.isCluster) {
       replies = replies.catch((error: unknown) => {
         if (!isRedirect(error)) throw error;
@@ -77,6 +82,46 @@ export class RecordStore {
       });
     }
     return { groups, replies };
+  }
+
+  /** One pass over `keys`: the `MGET` of each group (same slot, at most `chunk` keys), its indices and slot. */
+  #mgetCommands(keys: readonly string[]): { groups: number[][]; commands: string[][]; slots: number[] } {
+    const prefix = this.#prefix;
+    const chunk = this.#chunk;
+    const groups: number[][] = [];
+    const commands: string[][] = [];
+    const slots: number[] = [];
+    if (!this.#connection.isCluster) {
+      // one server: consecutive chunks
+      for (let i = 0; i < keys.length; i++) {
+        if (i % chunk === 0) {
+          groups.push([]);
+          commands.push(['MGET']);
+          slots.push(0);
+        }
+        (groups[groups.length - 1] as number[]).push(i);
+        (commands[commands.length - 1] as string[]).push(prefix + (keys[i] as string));
+      }
+      return { groups, commands, slots };
+    }
+    // the open group of each slot, by group number
+    const open = new Map<number, number>();
+    for (let i = 0; i < keys.length; i++) {
+      const redisKey = prefix + (keys[i] as string);
+      const slot = keySlot(redisKey);
+      let g = open.get(slot);
+      if (g === undefined || (groups[g] as number[]).length === chunk) {
+        g = groups.length;
+        open.set(slot, g);
+        groups.push([i]);
+        commands.push(['MGET', redisKey]);
+        slots.push(slot);
+      } else {
+        (groups[g] as number[]).push(i);
+        (commands[g] as string[]).push(redisKey);
+      }
+    }
+    return { groups, commands, slots };
   }
 
   /**

@@ -32,8 +32,8 @@ import {
 } from './options.js';
 import { isExpired, readHeader, readRecord, toRecord } from './record-layout.js';
 import { Coalescer } from './coalescer.js';
-import { bufferOf, type Expired, RecordStore, type WalkFetch, type WriteManyResult } from './record-store.js';
-import { DELETE, RESTORE, TOUCH, WRITE } from './scripts.js';
+import { type Expired, RecordStore, type WalkFetch } from './record-store.js';
+import { RecordWrites } from './record-writes.js';
 
 type State = 'new' | 'connecting' | 'open' | 'closed';
 
@@ -72,9 +72,9 @@ export class RedisRegistry extends Emitter<RegistryEvents> implements Registry<U
   readonly #deadlines: Deadlines;
   readonly #prefix: string;
   readonly #store: RecordStore;
-  readonly #grace: string;
   readonly #mapError = (error: unknown): Error => toRegistryError(error, this.#connection.lastError);
   readonly #batcher: Coalescer;
+  readonly #writes: RecordWrites;
   #state: State = 'new';
 
   /** Creates a registry and connects it (see {@link RedisRegistry.connect}). */
@@ -95,8 +95,24 @@ export class RedisRegistry extends Emitter<RegistryEvents> implements Registry<U
     this.#deadlines = new Deadlines(this.#clock, this.#options.timeoutMs, this.#mapError);
     this.#prefix = this.#options.keyPrefix;
     this.#store = new RecordStore(this.#connection, this.#prefix, this.#options.batchChunkSize, this.#options.scanCount);
-    this.#grace = String(this.#options.expiryGraceMs);
-    this.#batcher = new Coalescer(this.#store, this.#grace);
+    const grace = String(this.#options.expiryGraceMs);
+    this.#batcher = new Coalescer(this.#store, grace);
+    this.#writes = new RecordWrites({
+      connection: this.#connection,
+      store: this.#store,
+      batcher: this.#batcher,
+      deadlines: this.#deadlines,
+      clock: this.#clock,
+      prefix: this.#prefix,
+      grace,
+      events: {
+        written: (key, value, version, createdAt, now, ttlMs) => this.#written(key, value, version, createdAt, now, ttlMs),
+        restored: (key, version, expiresAt) => {
+          if (this.listening('record:set')) this.emit('record:set', { key, version, expiresAt });
+        },
+        removed: (key, reason, version) => this.#removed(key, reason, version),
+      },
+    });
   }
 
   /** The effective configuration (password included: do not log it). */
@@ -169,16 +185,8 @@ export class RedisRegistry extends Emitter<RegistryEvents> implements Registry<U
     } catch (error) {
       return rejection(error);
     }
-    if (ifVersion === undefined) {
-      // unconditional sets issued in the same tick share one write script per slot group
-      const { result, index, now } = this.#batcher.write({ key, value, ttlMs }, this.#now);
-      return this.#deadlines.track(result, (r) => this.#afterBatchedSet(key, value, ttlMs, now, r, index), signal);
-    }
-    this.#batcher.flush();
-    const now = this.#clock.now();
-    const args = [String(now), this.#grace, String(ifVersion), bufferOf(value), ttlMs === undefined ? '0' : String(ttlMs)];
-    const reply = this.#connection.eval(WRITE, [this.#prefix + key], args) as Promise<number[]>;
-    return this.#deadlines.track(reply, (r) => this.#afterSet(key, value, ttlMs, ifVersion, now, r), signal);
+    // unconditional sets issued in the same tick share one write script per slot group
+    return this.#writes.set(key, value, ttlMs, ifVersion, signal);
   }
 
   /**
@@ -189,28 +197,10 @@ export class RedisRegistry extends Emitter<RegistryEvents> implements Registry<U
   async restore(record: RegistryRecord, options?: RestoreOptions): Promise<RestoreResult> {
     this.#enter(options?.signal);
     checkRestoreMeta(record, options?.ifNewer);
-    const { key, value, version, createdAt, updatedAt, expiresAt } = record;
-    this.#checkWrite(key, value, undefined);
+    this.#checkWrite(record.key, record.value, undefined);
     const now = this.#clock.now();
-    if (expiresAt !== undefined && expiresAt <= now) return 'kept';
-    this.#batcher.flush();
-    const args = [
-      String(now),
-      this.#grace,
-      options?.ifNewer === false ? '0' : '1',
-      String(version),
-      String(createdAt),
-      String(updatedAt),
-      String(expiresAt ?? 0),
-      bufferOf(value),
-    ];
-    const reply = this.#connection.eval(RESTORE, [this.#prefix + key], args) as Promise<number[]>;
-    const [state = 0, expired = 0] = await this.#run(reply, options?.signal);
-    if (expired !== 0) this.#removed(key, 'expire', expired);
-    if (state === -2) throw foreignKey(key);
-    if (state !== 1) return 'kept';
-    if (this.listening('record:set')) this.emit('record:set', { key, version, expiresAt });
-    return 'written';
+    if (record.expiresAt !== undefined && record.expiresAt <= now) return 'kept';
+    return this.#writes.restore(record, options?.ifNewer !== false, now, options?.signal);
   }
 
   async delete(key: string, options?: DeleteOptions): Promise<boolean> {
@@ -218,14 +208,14 @@ export class RedisRegistry extends Emitter<RegistryEvents> implements Registry<U
     checkKey(key, this.#options.maxKeyBytes);
     const ifVersion = options?.ifVersion;
     if (ifVersion !== undefined) checkVersion(ifVersion);
-    return this.#run(this.#delete(key, ifVersion), options?.signal);
+    return this.#writes.delete(key, ifVersion, options?.signal);
   }
 
   async touch(key: string, ttlMs: Milliseconds, options?: OperationOptions): Promise<boolean> {
     this.#enter(options?.signal);
     checkKey(key, this.#options.maxKeyBytes);
     checkTtl(ttlMs);
-    return this.#run(this.#touch(key, ttlMs), options?.signal);
+    return this.#writes.touch(key, ttlMs, options?.signal);
   }
 
   getMany(keys: readonly string[], options?: OperationOptions): Promise<(RegistryRecord | undefined)[]> {
@@ -252,15 +242,14 @@ export class RedisRegistry extends Emitter<RegistryEvents> implements Registry<U
       return rejection(error);
     }
     if (entries.length === 0) return Promise.resolve([]);
-    this.#batcher.flush();
-    return this.#run(this.#setMany(entries), signal);
+    return this.#writes.setMany(entries, signal);
   }
 
   async deleteMany(keys: readonly string[], options?: OperationOptions): Promise<number> {
     this.#enter(options?.signal);
     checkKeys(keys, this.#options.maxKeyBytes);
     if (keys.length === 0) return 0;
-    return this.#run(this.#deleteMany(keys), options?.signal);
+    return this.#writes.deleteMany(keys, 'delete', options?.signal);
   }
 
   /**
@@ -323,12 +312,11 @@ export class RedisRegistry extends Emitter<RegistryEvents> implements Registry<U
     const signal = options?.signal;
     this.#enter(signal);
     for await (const page of this.#walk('', undefined, signal)) {
-      const keys = page.map(([key]) => key);
-      this.#batcher.flush();
-      const results = await this.#run(this.#store.deleteMany(keys, this.#clock.now()), signal);
-      results.forEach(([state, version], i) => {
-        if (state !== 0) this.#removed(keys[i] as string, state === 1 ? 'clear' : 'expire', version);
-      });
+      await this.#writes.deleteMany(
+        page.map(([key]) => key),
+        'clear',
+        signal,
+      );
     }
   }
 
@@ -372,62 +360,6 @@ export class RedisRegistry extends Emitter<RegistryEvents> implements Registry<U
     return this.#reap([{ key, version: header.version }], now).then(() => false);
   }
 
-  #afterSet(
-    key: string,
-    value: Uint8Array,
-    ttlMs: Milliseconds | undefined,
-    ifVersion: number | undefined,
-    now: number,
-    reply: number[],
-  ): RegistryRecord {
-    // [new version, createdAt, expired version] or, on a conflict, [-1, actual version, expired version]
-    const [version = 0, createdAt = now, expired = 0] = reply;
-    if (expired !== 0) this.#removed(key, 'expire', expired);
-    if (version === -1) throw RegistryError.versionConflict(key, ifVersion ?? 0, createdAt);
-    if (version === -2) throw foreignKey(key);
-    return this.#written(key, value, version, createdAt, now, ttlMs);
-  }
-
-  #afterBatchedSet(
-    key: string,
-    value: Uint8Array,
-    ttlMs: Milliseconds | undefined,
-    now: number,
-    result: WriteManyResult,
-    index: number,
-  ): RegistryRecord {
-    const reply = result.replies[index];
-    if (reply === undefined) throw result.failure ?? RegistryError.unavailable('the write got no reply');
-    const [version, createdAt, expired] = reply;
-    if (expired !== 0) this.#removed(key, 'expire', expired);
-    if (version === -2) throw foreignKey(key);
-    return this.#written(key, value, version, createdAt, now, ttlMs);
-  }
-
-  async #delete(key: string, ifVersion: number | undefined): Promise<boolean> {
-    this.#batcher.flush();
-    const cond = ifVersion === undefined ? '' : String(ifVersion);
-    const reply = (await this.#connection.eval(DELETE, [this.#prefix + key], [String(this.#clock.now()), cond])) as number[];
-    const [state = 0, version = 0, expired = 0] = reply;
-    if (state === -1) {
-      if (expired !== 0) this.#removed(key, 'expire', expired);
-      throw RegistryError.versionConflict(key, ifVersion ?? 0, version);
-    }
-    if (state === 2) this.#removed(key, 'expire', version);
-    if (state !== 1) return false;
-    this.#removed(key, 'delete', version);
-    return true;
-  }
-
-  async #touch(key: string, ttlMs: Milliseconds): Promise<boolean> {
-    this.#batcher.flush();
-    const args = [String(this.#clock.now()), String(ttlMs), this.#grace];
-    const [touched = 0, version = 0] = (await this.#connection.eval(TOUCH, [this.#prefix + key], args)) as number[];
-    if (touched === 1) return true;
-    if (version !== 0) this.#removed(key, 'expire', version);
-    return false;
-  }
-
   #afterGetMany(
     keys: readonly string[],
     groups: readonly number[][],
@@ -453,35 +385,6 @@ export class RedisRegistry extends Emitter<RegistryEvents> implements Registry<U
     return this.#reap(expired, now).then(() => out);
   }
 
-  async #setMany(entries: readonly SetEntry[]): Promise<RegistryRecord[]> {
-    const now = this.#clock.now();
-    const { replies, failure } = await this.#store.writeMany(entries, now, this.#grace);
-    // report every write that happened, in entry order, even if another group failed
-    const records = new Array<RegistryRecord>(entries.length);
-    let error = failure;
-    entries.forEach((entry, i) => {
-      const reply = replies[i];
-      if (reply === undefined) return;
-      if (reply[2] !== 0) this.#removed(entry.key, 'expire', reply[2]);
-      if (reply[0] === -2) error ??= foreignKey(entry.key);
-      else records[i] = this.#written(entry.key, entry.value, reply[0], reply[1], now, entry.ttlMs);
-    });
-    if (error !== undefined) throw error;
-    return records;
-  }
-
-  async #deleteMany(keys: readonly string[]): Promise<number> {
-    this.#batcher.flush();
-    const results = await this.#store.deleteMany(keys, this.#clock.now());
-    let removed = 0;
-    results.forEach(([state, version], i) => {
-      if (state === 0) return;
-      if (state === 1) removed++;
-      this.#removed(keys[i] as string, state === 1 ? 'delete' : 'expire', version);
-    });
-    return removed;
-  }
-
   /** Removes records a read found expired (if still that version) and reports those removed. */
   async #reap(expired: readonly Expired[], now: number): Promise<void> {
     this.#batcher.flush();
@@ -498,8 +401,6 @@ export class RedisRegistry extends Emitter<RegistryEvents> implements Registry<U
   }
 
   // ---- helpers ----
-
-  readonly #now = (): number => this.#clock.now();
 
   #run<T>(work: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
     return this.#deadlines.run(work, signal);
@@ -533,10 +434,6 @@ export class RedisRegistry extends Emitter<RegistryEvents> implements Registry<U
   #removed(key: string, reason: RemovalReason, version: number): void {
     if (this.listening('record:removed')) this.emit('record:removed', { key, reason, version });
   }
-}
-
-function foreignKey(key: string): RegistryError {
-  return RegistryError.codec(`the Redis key of "${key}" holds another Redis type, not a Nautilus record`, key);
 }
 
 /** A promise rejected with `error` as thrown (an abort reason may be any value). */

@@ -1,0 +1,202 @@
+import type { Clock, Milliseconds } from '../clock.js';
+import { RegistryError } from '../errors.js';
+import type { RemovalReason } from '../events.js';
+import type { RegistryRecord, RestoreResult, SetEntry } from '../registry.js';
+import type { Coalescer } from './coalescer.js';
+import type { RedisConnection } from './connection.js';
+import type { Deadlines } from './deadlines.js';
+import { bufferOf, type RecordStore, type WriteManyResult } from './record-store.js';
+import { DELETE, RESTORE, TOUCH, WRITE } from './scripts.js';
+
+/** How the write paths report what they did; the registry turns it into events. */
+export interface WriteEvents {
+  /** A record was written at `now`: fires `record:set` and returns the record. */
+  written(key: string, value: Uint8Array, version: number, createdAt: number, now: number, ttlMs: Milliseconds | undefined): RegistryRecord;
+  /** A record was restored verbatim: fires `record:set`. */
+  restored(key: string, version: number, expiresAt: number | undefined): void;
+  /** A record was removed (deleted, cleared, or found expired and removed). */
+  removed(key: string, reason: RemovalReason, version: number): void;
+}
+
+/** What {@link RecordWrites} works with: the registry's own collaborators. */
+export interface RecordWritesDeps {
+  readonly connection: RedisConnection;
+  readonly store: RecordStore;
+  readonly batcher: Coalescer;
+  readonly deadlines: Deadlines;
+  readonly clock: Clock;
+  readonly prefix: string;
+  /** `expiryGraceMs` as the scripts take it. */
+  readonly grace: string;
+  readonly events: WriteEvents;
+}
+
+/**
+ * The write paths of a {@link RedisRegistry} (set, restore, delete, touch, setMany, deleteMany
+ * and the deletes of `clear`), on arguments the registry has validated: each runs its Lua
+ * script under the operation's deadline and turns the script's reply into the result and the
+ * events. Anything sent directly first sends the coalesced batch open (`batcher.flush()`), so
+ * operations reach Redis in the order they were issued.
+ */
+export class RecordWrites {
+  readonly #d: RecordWritesDeps;
+
+  constructor(deps: RecordWritesDeps) {
+    this.#d = deps;
+  }
+
+  /** `set`: unconditional ones of the same tick share one script call per slot group. */
+  set(
+    key: string,
+    value: Uint8Array,
+    ttlMs: Milliseconds | undefined,
+    ifVersion: number | undefined,
+    signal: AbortSignal | undefined,
+  ): Promise<RegistryRecord> {
+    const { batcher, deadlines, clock } = this.#d;
+    if (ifVersion === undefined) {
+      const { result, index, now } = batcher.write({ key, value, ttlMs }, this.#now);
+      return deadlines.track(result, (r) => this.#afterBatchedSet(key, value, ttlMs, now, r, index), signal);
+    }
+    batcher.flush();
+    const now = clock.now();
+    const args = [String(now), this.#d.grace, String(ifVersion), bufferOf(value), ttlMs === undefined ? '0' : String(ttlMs)];
+    const reply = this.#d.connection.eval(WRITE, [this.#d.prefix + key], args) as Promise<number[]>;
+    return deadlines.track(reply, (r) => this.#afterSet(key, value, ttlMs, ifVersion, now, r), signal);
+  }
+
+  /** `restore` of a record not expired at `now` (see `RedisRegistry.restore`). */
+  async restore(record: RegistryRecord, ifNewer: boolean, now: number, signal: AbortSignal | undefined): Promise<RestoreResult> {
+    const { key, value, version, createdAt, updatedAt, expiresAt } = record;
+    this.#d.batcher.flush();
+    const args = [
+      String(now),
+      this.#d.grace,
+      ifNewer ? '1' : '0',
+      String(version),
+      String(createdAt),
+      String(updatedAt),
+      String(expiresAt ?? 0),
+      bufferOf(value),
+    ];
+    const reply = this.#d.connection.eval(RESTORE, [this.#d.prefix + key], args) as Promise<number[]>;
+    const [state = 0, expired = 0] = await this.#d.deadlines.run(reply, signal);
+    if (expired !== 0) this.#d.events.removed(key, 'expire', expired);
+    if (state === -2) throw foreignKey(key);
+    if (state !== 1) return 'kept';
+    this.#d.events.restored(key, version, expiresAt);
+    return 'written';
+  }
+
+  delete(key: string, ifVersion: number | undefined, signal: AbortSignal | undefined): Promise<boolean> {
+    return this.#d.deadlines.run(this.#delete(key, ifVersion), signal);
+  }
+
+  touch(key: string, ttlMs: Milliseconds, signal: AbortSignal | undefined): Promise<boolean> {
+    return this.#d.deadlines.run(this.#touch(key, ttlMs), signal);
+  }
+
+  setMany(entries: readonly SetEntry[], signal: AbortSignal | undefined): Promise<RegistryRecord[]> {
+    this.#d.batcher.flush();
+    return this.#d.deadlines.run(this.#setMany(entries), signal);
+  }
+
+  /** Deletes `keys`; `reason` is what their removal events say (`delete`, or `clear`). */
+  deleteMany(keys: readonly string[], reason: 'delete' | 'clear', signal: AbortSignal | undefined): Promise<number> {
+    return this.#d.deadlines.run(this.#deleteMany(keys, reason), signal);
+  }
+
+  readonly #now = (): number => this.#d.clock.now();
+
+  #afterSet(
+    key: string,
+    value: Uint8Array,
+    ttlMs: Milliseconds | undefined,
+    ifVersion: number,
+    now: number,
+    reply: number[],
+  ): RegistryRecord {
+    // [new version, createdAt, expired version] or, on a conflict, [-1, actual version, expired version]
+    const [version = 0, createdAt = now, expired = 0] = reply;
+    if (expired !== 0) this.#d.events.removed(key, 'expire', expired);
+    if (version === -1) throw RegistryError.versionConflict(key, ifVersion, createdAt);
+    if (version === -2) throw foreignKey(key);
+    return this.#d.events.written(key, value, version, createdAt, now, ttlMs);
+  }
+
+  #afterBatchedSet(
+    key: string,
+    value: Uint8Array,
+    ttlMs: Milliseconds | undefined,
+    now: number,
+    result: WriteManyResult,
+    index: number,
+  ): RegistryRecord {
+    const reply = result.replies[index];
+    if (reply === undefined) throw result.failure ?? RegistryError.unavailable('the write got no reply');
+    const [version, createdAt, expired] = reply;
+    if (expired !== 0) this.#d.events.removed(key, 'expire', expired);
+    if (version === -2) throw foreignKey(key);
+    return this.#d.events.written(key, value, version, createdAt, now, ttlMs);
+  }
+
+  async #delete(key: string, ifVersion: number | undefined): Promise<boolean> {
+    const { batcher, connection, clock, events } = this.#d;
+    batcher.flush();
+    const cond = ifVersion === undefined ? '' : String(ifVersion);
+    const reply = (await connection.eval(DELETE, [this.#d.prefix + key], [String(clock.now()), cond])) as number[];
+    const [state = 0, version = 0, expired = 0] = reply;
+    if (state === -1) {
+      if (expired !== 0) events.removed(key, 'expire', expired);
+      throw RegistryError.versionConflict(key, ifVersion ?? 0, version);
+    }
+    if (state === 2) events.removed(key, 'expire', version);
+    if (state !== 1) return false;
+    events.removed(key, 'delete', version);
+    return true;
+  }
+
+  async #touch(key: string, ttlMs: Milliseconds): Promise<boolean> {
+    this.#d.batcher.flush();
+    const args = [String(this.#d.clock.now()), String(ttlMs), this.#d.grace];
+    const [touched = 0, version = 0] = (await this.#d.connection.eval(TOUCH, [this.#d.prefix + key], args)) as number[];
+    if (touched === 1) return true;
+    if (version !== 0) this.#d.events.removed(key, 'expire', version);
+    return false;
+  }
+
+  async #setMany(entries: readonly SetEntry[]): Promise<RegistryRecord[]> {
+    const now = this.#d.clock.now();
+    const { replies, failure } = await this.#d.store.writeMany(entries, now, this.#d.grace);
+    // report every write that happened, in entry order, even if another group failed
+    const records = new Array<RegistryRecord>(entries.length);
+    let error = failure;
+    const events = this.#d.events;
+    entries.forEach((entry, i) => {
+      const reply = replies[i];
+      if (reply === undefined) return;
+      if (reply[2] !== 0) events.removed(entry.key, 'expire', reply[2]);
+      if (reply[0] === -2) error ??= foreignKey(entry.key);
+      else records[i] = events.written(entry.key, entry.value, reply[0], reply[1], now, entry.ttlMs);
+    });
+    if (error !== undefined) throw error;
+    return records;
+  }
+
+  async #deleteMany(keys: readonly string[], reason: 'delete' | 'clear'): Promise<number> {
+    this.#d.batcher.flush();
+    const results = await this.#d.store.deleteMany(keys, this.#d.clock.now());
+    let removed = 0;
+    results.forEach(([state, version], i) => {
+      if (state === 0) return;
+      if (state === 1) removed++;
+      this.#d.events.removed(keys[i] as string, state === 1 ? reason : 'expire', version);
+    });
+    return removed;
+  }
+}
+
+/** The error of a write to a key that holds another Redis type. */
+export function foreignKey(key: string): RegistryError {
+  return RegistryError.codec(`the Redis key of "${key}" holds another Redis type, not a Nautilus record`, key);
+}
