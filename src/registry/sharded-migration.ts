@@ -15,6 +15,8 @@ export interface MigrationHost {
   topology(): Topology;
   /** Waits until no other move holds `key`, then holds it until the returned release is called. */
   lock(key: string): Promise<() => void>;
+  /** Resolves once no delete of `key` is in flight (deletes do not take the key's lock). */
+  deletesSettled(key: string, signal: AbortSignal | undefined): Promise<void>;
   /** Runs `fn` with `shard`'s backend removal events for `key` silenced (an internal move). */
   silently<T>(shard: Shard, key: string, fn: () => Promise<T>): Promise<T>;
   progress(event: { kind: MigrationKind; shard: string; scanned: number; moved: number }): void;
@@ -201,6 +203,8 @@ export async function migrate(
 export async function handOffKey(host: MigrationHost, shard: Shard, key: string, signal: AbortSignal | undefined): Promise<boolean> {
   const release = await host.lock(key);
   try {
+    // a delete in flight may not have reached the holder yet: its copy would come back
+    await host.deletesSettled(key, signal);
     if (!shard.hints.has(key)) return true;
     const topology = host.topology();
     const owners = topology.owners(key);
@@ -227,9 +231,11 @@ export async function handOffKey(host: MigrationHost, shard: Shard, key: string,
 /**
  * Hands back everything `shard` missed while away: its hinted keys, or — when its hints
  * overflowed — every key it owns found on the other members. Paced and cancellable like
- * {@link migrate}; stops early (leaving hints) if the shard fails again.
+ * {@link migrate}; stops at the first batch that leaves a key unsettled (keeping its hints), or
+ * if the shard fails again. With `cautious` (a retry after such a failure) the first batch holds
+ * one key, so a shard that still fails costs one call.
  */
-export async function handBack(host: MigrationHost, shard: Shard, signal: AbortSignal | undefined): Promise<MigrationResult> {
+export async function handBack(host: MigrationHost, shard: Shard, signal: AbortSignal | undefined, cautious = false): Promise<MigrationResult> {
   const pacer = new Pacer(host.clock, host.rate);
   const kind: MigrationKind = 'hand-back';
   let scanned = 0;
@@ -262,11 +268,11 @@ export async function handBack(host: MigrationHost, shard: Shard, signal: AbortS
         if (batch.length > 0 && !(await run(batch))) return { kind, shard: shard.name, scanned, moved, cancelled: false };
       }
     }
-    while (shard.hints.size > 0 && shard.health === 'up') {
+    for (let size = cautious ? 1 : host.batchSize; shard.hints.size > 0 && shard.health === 'up'; size = host.batchSize) {
       const batch: string[] = [];
       for (const key of shard.hints.keys()) {
         batch.push(key);
-        if (batch.length >= host.batchSize) break;
+        if (batch.length >= size) break;
       }
       if (!(await run(batch))) break;
     }

@@ -178,15 +178,17 @@ export class ShardedRegistry extends Emitter<ShardedRegistryEvents> implements R
     const signal = options?.signal;
     return core.run(async () => {
       const removed = await this.#write([key], signal, () =>
-        core.fanOut(
-          key,
-          core.writePlan(key),
-          'delete',
-          'delete',
-          signal,
-          ifVersion !== undefined,
-          (shard, s, primary) => shard.registry.delete(key, { ifVersion: primary ? ifVersion : undefined, signal: s }),
-          (existed) => !existed,
+        core.deleting([key], () =>
+          core.fanOut(
+            key,
+            core.writePlan(key),
+            'delete',
+            'delete',
+            signal,
+            ifVersion !== undefined,
+            (shard, s, primary) => shard.registry.delete(key, { ifVersion: primary ? ifVersion : undefined, signal: s }),
+            (existed) => !existed,
+          ),
         ),
       );
       core.index?.delete(key);
@@ -256,7 +258,7 @@ export class ShardedRegistry extends Emitter<ShardedRegistryEvents> implements R
     const core = this.#core;
     const signal = options?.signal;
     return core.run(async () => {
-      return this.#write(keys, signal, () => shardedDeleteMany(core, keys, signal));
+      return this.#write(keys, signal, () => core.deleting(keys, () => shardedDeleteMany(core, keys, signal)));
     });
   }
 
