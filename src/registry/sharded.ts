@@ -344,7 +344,7 @@ export class ShardedRegistry extends Emitter<ShardedRegistryEvents> implements R
     return this.#admin.resume(options.signal);
   }
 
-  /** Resolves once hand-backs, migrations and read repairs started so far have finished. */
+  /** Resolves once hand-backs, migrations and read repairs started so far have finished (not a hand-back retry still waiting out its backoff). */
   async settled(): Promise<void> {
     await this.#repair.settled();
     await this.#admin.settled();
