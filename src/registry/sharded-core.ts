@@ -1,6 +1,7 @@
 import type { Clock } from './clock.js';
 import { RegistryError } from './errors.js';
 import type { RecordRemovedEvent } from './events.js';
+import type { RegistryRecord } from './registry.js';
 import type { KeyIndex } from './sharded-index.js';
 import { moveKey, type MigrationHost } from './sharded-migration.js';
 import type { ResolvedShardedOptions, ShardedRegistryEvents } from './sharded-options.js';
@@ -176,6 +177,29 @@ export class ShardedCore implements MigrationHost {
       }
     }
     if (failure !== undefined) throw failure;
+  }
+
+  /**
+   * Runs a write of `keys` once none is being moved and, during a migration, once each has been
+   * pulled to its new owners. `issue` must route and send synchronously: it runs in the same turn
+   * as the check that the membership has not changed meanwhile (else the preparation repeats).
+   */
+  async admit<T>(keys: readonly string[], signal: AbortSignal | undefined, issue: () => Promise<T>): Promise<T> {
+    for (;;) {
+      const topology = this.current;
+      if (this.locks.size === 0 && this.previous === undefined) return issue();
+      for (const key of keys) {
+        if (this.locks.size !== 0) await this.unlocked(key);
+        if (this.previous !== undefined) await this.pullForward(key, signal);
+      }
+      if (this.current === topology && !keys.some((key) => this.locks.has(key))) return issue();
+    }
+  }
+
+  /** Bookkeeping after a logical write: the index and one `record:set`. */
+  written(record: RegistryRecord, bytes: number): void {
+    this.index?.set(record.key, { bytes, version: record.version, expiresAt: record.expiresAt ?? 0 });
+    this.emit('record:set', { key: record.key, version: record.version, expiresAt: record.expiresAt });
   }
 
   /**
