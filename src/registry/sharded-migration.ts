@@ -107,12 +107,15 @@ export async function dropFrom(host: MigrationHost, shard: Shard, key: string, s
 
 /**
  * Moves one key from `source` after a membership change from `from` to `to`: under the key's
- * lock, re-reads it, copies it to every new owner that was not an owner before, and deletes it
- * from `source` and the other former owners that no longer own it. Returns whether anything moved.
+ * lock, once the deletes of it in flight have landed, re-reads it, copies it to every new owner
+ * that was not an owner before, and deletes it from `source` and the other former owners that no
+ * longer own it. Returns whether anything moved.
  */
 export async function moveKey(host: MigrationHost, source: Shard, key: string, from: Topology, to: Topology, signal: AbortSignal | undefined): Promise<boolean> {
   const release = await host.lock(key);
   try {
+    // a delete in flight may not have reached the source yet: its copy would come back
+    await host.deletesSettled(key, signal);
     const record = await source.call('get', signal, (s) => source.registry.get(key, { signal: s }));
     if (record === undefined) return false;
     const before = from.owners(key);
@@ -241,8 +244,9 @@ export async function handBack(host: MigrationHost, shard: Shard, signal: AbortS
   let scanned = 0;
   let moved = 0;
   const run = async (keys: string[]): Promise<boolean> => {
-    const settled = await Promise.all(keys.map((key) => handOffKey(host, shard, key, signal)));
+    // counted first: a batch a shard failure stops shows as scanned and not moved (so it is retried later)
     scanned += keys.length;
+    const settled = await Promise.all(keys.map((key) => handOffKey(host, shard, key, signal)));
     const count = settled.filter(Boolean).length;
     moved += count;
     host.progress({ kind, shard: shard.name, scanned, moved });

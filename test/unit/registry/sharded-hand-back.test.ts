@@ -82,4 +82,23 @@ describe('ShardedRegistry hand-back retries', () => {
     assert.equal(text((await b.inner.get(second ?? ''))?.value), '2');
     assert.equal(stat('b')?.hints, 0);
   });
+
+  it('backs off too while the shard holding the record fails the reads of the hand-back', async () => {
+    f = fixture(['a', 'b', 'c'], { replicas: 2, cooldownMs: COOLDOWN, failureThreshold: 1000 });
+    const [key = ''] = keysOwnedBy('a', 'b', 1);
+    f.backend('b').inject({ type: 'error' }, ['restore']);
+    await f.registry.set(key, bytes('v'));
+    await f.registry.settled();
+    f.backend('b').heal();
+    const a = f.backend('a');
+    a.inject({ type: 'error' }, ['get']);
+    const reads = a.calls('get');
+    const span = 10 * MAX_BACKOFF;
+    await advance(span);
+    const retries = a.calls('get') - reads;
+    assert.ok(retries >= 1 && retries <= span / COOLDOWN, `${retries} reads in ${span} ms`);
+    a.heal();
+    await advance(MAX_BACKOFF);
+    assert.deepEqual([await f.holders(key), stat('b')?.hints], [['a', 'b'], 0]);
+  });
 });
