@@ -120,22 +120,31 @@ export async function moveKey(host: MigrationHost, source: Shard, key: string, f
     if (record === undefined) return false;
     const before = from.owners(key);
     const after = to.owners(key);
+    // a source hinted to drop the key (see below) holds a copy that must not spread
+    const stale = source.hints.get(key) === 'delete';
     let moved = false;
     for (const target of after) {
-      if (target !== source && !before.includes(target)) moved = (await copyTo(host, target, record, signal)) === 'copied' || moved;
+      if (!stale && target !== source && !before.includes(target)) moved = (await copyTo(host, target, record, signal)) === 'copied' || moved;
     }
     if (!after.includes(source)) {
       await dropFrom(host, source, key, signal);
+      if (stale) source.hints.delete(key);
       moved = true;
     }
     // the other former owners' copies go too: left behind, a later pass would copy them back
-    // over a delete made meanwhile
+    // over a delete made meanwhile. One that cannot drop it now is hinted to: reads of the old
+    // membership skip it, and a later pass drops its copy instead of spreading it
     for (const former of before) {
-      if (former === source || after.includes(former) || former.health !== 'up') continue;
+      if (former === source || after.includes(former)) continue;
+      if (former.health !== 'up') {
+        former.hint(key, 'delete');
+        continue;
+      }
       try {
         await dropFrom(host, former, key, signal);
       } catch (error) {
         if (!isShardFailure(error) || signal?.aborted === true) throw error;
+        former.hint(key, 'delete');
       }
     }
     return moved;
