@@ -209,4 +209,21 @@ describe('ShardedRegistry migrations', () => {
     assert.equal((await added).cancelled, false);
     assert.deepEqual(await f.holders(key), []);
   });
+
+  it('does not serve a record deleted while the removal of a failing former owner is cancelled', async () => {
+    f = fixture(['a', 'b', 'c', 'd'], { replicas: 2, cooldownMs: 500 });
+    const [key = ''] = f.keysOwnedBy('b', 1);
+    await f.registry.set(key, bytes('v'));
+    f.backend('b').inject({ type: 'error' });
+    assert.equal((await f.registry.removeShard('b')).cancelled, true);
+    assert.equal(await f.registry.delete(key), true);
+    f.backend('b').heal();
+    await f.clock.advanceAsync(500);
+    await f.registry.settled();
+    assert.deepEqual(await f.holders(key), ['b']);
+    assert.equal(await f.registry.get(key), undefined);
+    assert.equal((await f.registry.rebalance())?.cancelled, false);
+    assert.equal(await f.registry.get(key), undefined);
+    assert.deepEqual(await f.holders(key), []);
+  });
 });
