@@ -1,4 +1,5 @@
 import { setMaxListeners } from 'node:events';
+import type { Timer } from './clock.js';
 import { RegistryError } from './errors.js';
 import type { ShardedCore } from './sharded-core.js';
 import { handBack, migrate } from './sharded-migration.js';
@@ -14,6 +15,14 @@ export interface AdminHooks {
   detach(shard: Shard): void;
   make(spec: ShardSpec): Shard;
 }
+
+interface Retry {
+  failures: number;
+  timer: Timer | undefined;
+}
+
+/** The longest wait between two attempts of a failing hand-back, in cooldowns (`cooldownMs`). */
+const MAX_RETRY_COOLDOWNS = 8;
 
 interface PendingMigration {
   readonly kind: MigrationKind;
@@ -33,7 +42,12 @@ export class ShardAdmin {
   readonly #hooks: AdminHooks;
   readonly #stop = new AbortController();
   readonly #drained = new Map<string, Shard>();
+  /** Shards with a hand-back queued. */
   readonly #handingBack = new Set<Shard>();
+  /** Shards with a hand-back running. */
+  readonly #running = new Set<Shard>();
+  /** Consecutive hand-backs to a shard that left keys unsettled, and the timer of the next attempt. */
+  readonly #retries = new Map<Shard, Retry>();
   #jobs: Promise<unknown> = Promise.resolve();
   #pending: PendingMigration | undefined;
   #closed = false;
@@ -96,41 +110,107 @@ export class ShardAdmin {
   }
 
   /**
-   * A shard's probe succeeded: hand back what it missed, and retry what others could not be
-   * handed while it was away (in the background, after other jobs).
+   * A shard's probe succeeded: hand back what it missed (in the background, after other jobs),
+   * then retry at once what others could not be handed while it was away.
    */
   recovered(shard: Shard): void {
-    for (const other of this.#core.current.members) if (other !== shard && other.health === 'up') this.handBackTo(other);
-    if (this.#closed || this.#handingBack.has(shard)) return;
-    // out of routing until caught up: a shard that restarted without its data must not answer misses
-    shard.resyncing = true;
+    if (!this.#closed && !this.#handingBack.has(shard)) {
+      // out of routing until caught up: a shard that restarted without its data must not answer misses
+      shard.resyncing = true;
+      this.#cancelRetry(shard);
+      this.#queueHandBack(shard, true, false);
+    }
+    for (const other of this.#core.current.members) {
+      if (other === shard || other.health !== 'up') continue;
+      this.#cancelRetry(other);
+      this.handBackTo(other);
+    }
+  }
+
+  /**
+   * Schedules a hand-back to `shard` if it has hints and none is queued, running or waiting out
+   * a backoff (a hand-back that left keys unsettled is retried on a timer: a hint left by its own
+   * failed copy must not start the next attempt at once).
+   */
+  handBackTo(shard: Shard): void {
+    if (this.#closed || this.#handingBack.has(shard) || this.#running.has(shard)) return;
+    if (shard.hints.size === 0 && !shard.hintsOverflowed) return;
+    if (this.#retries.get(shard)?.timer !== undefined) return;
+    this.#queueHandBack(shard, false, this.#retries.has(shard));
+  }
+
+  /**
+   * Queues a hand-back to `shard`. After a recovery (`resync`) it first checks whether the shard
+   * came back empty; `cautious` starts with one key (a retry after a failure).
+   */
+  #queueHandBack(shard: Shard, resync: boolean, cautious: boolean): void {
     this.#handingBack.add(shard);
     const core = this.#core;
+    let unsettled = true;
     this.#job(async () => {
       this.#handingBack.delete(shard);
+      if (!core.current.members.includes(shard) || shard.health !== 'up') {
+        if (resync) shard.resyncing = false;
+        this.#afterHandBack(shard, false);
+        return;
+      }
+      this.#running.add(shard);
       try {
-        if (!core.current.members.includes(shard) || shard.health !== 'up') return;
-        const size = await shard.call('size', this.#stop.signal, (s) => shard.registry.size({ signal: s }));
-        // empty after an outage: restarted without persistence, so copy back everything it owns
-        if (size === 0) shard.hintsOverflowed = true;
-        if (shard.hints.size > 0 || shard.hintsOverflowed) core.emit('migration:done', await handBack(core, shard, this.#stop.signal));
+        if (resync) {
+          const size = await shard.call('size', this.#stop.signal, (s) => shard.registry.size({ signal: s }));
+          // empty after an outage: restarted without persistence, so copy back everything it owns
+          if (size === 0) shard.hintsOverflowed = true;
+        }
+        if (shard.hints.size > 0 || shard.hintsOverflowed) {
+          const result = await handBack(core, shard, this.#stop.signal, cautious);
+          unsettled = result.moved < result.scanned;
+          core.emit('migration:done', result);
+        } else unsettled = false;
       } finally {
-        shard.resyncing = false;
+        if (resync) shard.resyncing = false;
+        this.#running.delete(shard);
+        this.#afterHandBack(shard, unsettled);
       }
     }).catch((error: unknown) => core.emit('shard:error', { shard: shard.name, operation: 'hand-back', error }));
   }
 
-  /** Schedules a hand-back to `shard` if it has hints and none is scheduled. */
-  handBackTo(shard: Shard): void {
-    if (this.#closed || this.#handingBack.has(shard)) return;
-    if (shard.hints.size === 0 && !shard.hintsOverflowed) return;
-    this.#handingBack.add(shard);
+  /**
+   * After a hand-back to `shard`: done when no hint is left; hints that came in meanwhile are
+   * handed back at once; when the hand-back itself left keys unsettled (the shard failed the copy,
+   * or an owner that may hold the key is away), it is retried after `cooldownMs`, doubling with
+   * each failure in a row up to {@link MAX_RETRY_COOLDOWNS} cooldowns: a shard that keeps failing
+   * writes while its circuit stays closed costs at most one call per cooldown, not a tight loop.
+   * A shard that went down again is left to its recovery (which its probes pace).
+   */
+  #afterHandBack(shard: Shard, unsettled: boolean): void {
     const core = this.#core;
-    this.#job(async () => {
-      this.#handingBack.delete(shard);
-      if (!core.current.members.includes(shard) || shard.health !== 'up') return;
-      core.emit('migration:done', await handBack(core, shard, this.#stop.signal));
-    }).catch((error: unknown) => core.emit('shard:error', { shard: shard.name, operation: 'hand-back', error }));
+    if (this.#closed || !core.current.members.includes(shard) || (shard.hints.size === 0 && !shard.hintsOverflowed)) {
+      this.#cancelRetry(shard);
+      this.#retries.delete(shard);
+      return;
+    }
+    if (shard.health !== 'up') return;
+    if (!unsettled) {
+      this.#retries.delete(shard);
+      this.handBackTo(shard);
+      return;
+    }
+    const retry = this.#retries.get(shard) ?? { failures: 0, timer: undefined };
+    this.#retries.set(shard, retry);
+    retry.failures++;
+    const delay = core.options.cooldownMs * Math.min(2 ** (retry.failures - 1), MAX_RETRY_COOLDOWNS);
+    retry.timer?.cancel();
+    retry.timer = core.clock.setTimeout(() => {
+      retry.timer = undefined;
+      if (!this.#closed && !this.#handingBack.has(shard) && !this.#running.has(shard)) this.#queueHandBack(shard, false, true);
+    }, delay);
+  }
+
+  /** Drops a pending hand-back retry timer of `shard` (its failure count stays). */
+  #cancelRetry(shard: Shard): void {
+    const retry = this.#retries.get(shard);
+    retry?.timer?.cancel();
+    if (retry !== undefined) retry.timer = undefined;
   }
 
   /** Resolves when every job queued so far has finished. */
@@ -144,6 +224,7 @@ export class ShardAdmin {
   /** Cancels running work and waits for it to stop. */
   async close(): Promise<void> {
     this.#closed = true;
+    for (const shard of this.#retries.keys()) this.#cancelRetry(shard);
     this.#stop.abort(RegistryError.closed());
     await this.settled();
     for (const shard of this.#drained.values()) this.#hooks.detach(shard);

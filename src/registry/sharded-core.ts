@@ -1,11 +1,12 @@
 import type { Clock } from './clock.js';
 import { RegistryError } from './errors.js';
 import type { RecordRemovedEvent } from './events.js';
+import type { RegistryRecord } from './registry.js';
 import type { KeyIndex } from './sharded-index.js';
 import { moveKey, type MigrationHost } from './sharded-migration.js';
 import type { ResolvedShardedOptions, ShardedRegistryEvents } from './sharded-options.js';
 import type { Topology } from './sharded-routing.js';
-import { type Hint, isShardFailure, type Shard } from './sharded-shard.js';
+import { type Hint, isShardFailure, raceAbort, type Shard } from './sharded-shard.js';
 
 /** Where one write goes; see {@link ShardedCore.writePlan}. */
 export interface WritePlan {
@@ -30,6 +31,8 @@ export class ShardedCore implements MigrationHost {
   /** The membership before the running (or cancelled) migration; reads check it on a miss. */
   previous: Topology | undefined;
   readonly locks = new Map<string, Promise<void>>();
+  /** Deletes issued and not yet settled on every target, per key; see {@link deletesSettled}. */
+  readonly #deletes = new Map<string, Promise<void>[]>();
   // operations started before the last membership switch, which a migration waits for
   #generation = 0;
   #active = 0;
@@ -79,6 +82,46 @@ export class ShardedCore implements MigrationHost {
   /** Waits while a migration or hand-back is moving `key`. */
   async unlocked(key: string): Promise<void> {
     for (let held = this.locks.get(key); held !== undefined; held = this.locks.get(key)) await held;
+  }
+
+  /**
+   * Runs `issue`, a delete of `keys` (it must send synchronously), marking the keys as being
+   * deleted until it settles on every target. A delete does not take the keys' locks (it only
+   * waits for them before it is sent), so a repair or hand-back that holds a key's lock waits for
+   * the deletes of it already in flight ({@link deletesSettled}) before it reads the state to copy:
+   * else it could read the record on a shard the delete has not reached yet and copy it back onto
+   * one the delete has already left, resurrecting it.
+   */
+  async deleting<T>(keys: readonly string[], issue: () => Promise<T>): Promise<T> {
+    let done!: () => void;
+    const settled = new Promise<void>((resolve) => (done = resolve));
+    const deletes = this.#deletes;
+    for (const key of keys) {
+      const pending = deletes.get(key);
+      if (pending === undefined) deletes.set(key, [settled]);
+      else pending.push(settled);
+    }
+    try {
+      return await issue();
+    } finally {
+      for (const key of keys) {
+        const pending = deletes.get(key);
+        const i = pending?.indexOf(settled) ?? -1;
+        if (pending === undefined || i < 0) continue;
+        pending[i] = pending[pending.length - 1] as Promise<void>;
+        pending.length -= 1;
+        if (pending.length === 0) deletes.delete(key);
+      }
+      done();
+    }
+  }
+
+  /** Resolves once no delete of `key` is in flight (see {@link deleting}); rejects if `signal` aborts first. */
+  async deletesSettled(key: string, signal: AbortSignal | undefined): Promise<void> {
+    for (let pending = this.#deletes.get(key); pending !== undefined; pending = this.#deletes.get(key)) {
+      const all = Promise.all(pending);
+      await (signal === undefined ? all : raceAbort(all, signal));
+    }
   }
 
   async silently<T>(shard: Shard, key: string, fn: () => Promise<T>): Promise<T> {
@@ -134,6 +177,29 @@ export class ShardedCore implements MigrationHost {
       }
     }
     if (failure !== undefined) throw failure;
+  }
+
+  /**
+   * Runs a write of `keys` once none is being moved and, during a migration, once each has been
+   * pulled to its new owners. `issue` must route and send synchronously: it runs in the same turn
+   * as the check that the membership has not changed meanwhile (else the preparation repeats).
+   */
+  async admit<T>(keys: readonly string[], signal: AbortSignal | undefined, issue: () => Promise<T>): Promise<T> {
+    for (;;) {
+      const topology = this.current;
+      if (this.locks.size === 0 && this.previous === undefined) return issue();
+      for (const key of keys) {
+        if (this.locks.size !== 0) await this.unlocked(key);
+        if (this.previous !== undefined) await this.pullForward(key, signal);
+      }
+      if (this.current === topology && !keys.some((key) => this.locks.has(key))) return issue();
+    }
+  }
+
+  /** Bookkeeping after a logical write: the index and one `record:set`. */
+  written(record: RegistryRecord, bytes: number): void {
+    this.index?.set(record.key, { bytes, version: record.version, expiresAt: record.expiresAt ?? 0 });
+    this.emit('record:set', { key: record.key, version: record.version, expiresAt: record.expiresAt });
   }
 
   /**
@@ -295,15 +361,17 @@ export class ShardedCore implements MigrationHost {
         const old = this.previous?.readTarget(key);
         if (old !== undefined) holders.add(old);
         const failed: Shard[] = [];
-        await Promise.all(
-          [...holders].map(async (shard) => {
-            try {
-              await this.silently(shard, key, () => shard.call('delete', undefined, (s) => shard.registry.delete(key, { signal: s })));
-            } catch (error) {
-              if (!isShardFailure(error)) throw error;
-              failed.push(shard);
-            }
-          }),
+        await this.deleting([key], () =>
+          Promise.all(
+            [...holders].map(async (shard) => {
+              try {
+                await this.silently(shard, key, () => shard.call('delete', undefined, (s) => shard.registry.delete(key, { signal: s })));
+              } catch (error) {
+                if (!isShardFailure(error)) throw error;
+                failed.push(shard);
+              }
+            }),
+          ),
         );
         for (const shard of [...failed, ...skipped]) shard.hint(key, 'delete');
         this.emit('record:removed', { key, reason: expired ? 'expire' : 'evict', version: entry.version });

@@ -15,6 +15,8 @@ export interface MigrationHost {
   topology(): Topology;
   /** Waits until no other move holds `key`, then holds it until the returned release is called. */
   lock(key: string): Promise<() => void>;
+  /** Resolves once no delete of `key` is in flight (deletes do not take the key's lock). */
+  deletesSettled(key: string, signal: AbortSignal | undefined): Promise<void>;
   /** Runs `fn` with `shard`'s backend removal events for `key` silenced (an internal move). */
   silently<T>(shard: Shard, key: string, fn: () => Promise<T>): Promise<T>;
   progress(event: { kind: MigrationKind; shard: string; scanned: number; moved: number }): void;
@@ -105,32 +107,44 @@ export async function dropFrom(host: MigrationHost, shard: Shard, key: string, s
 
 /**
  * Moves one key from `source` after a membership change from `from` to `to`: under the key's
- * lock, re-reads it, copies it to every new owner that was not an owner before, and deletes it
- * from `source` and the other former owners that no longer own it. Returns whether anything moved.
+ * lock, once the deletes of it in flight have landed, re-reads it, copies it to every new owner
+ * that was not an owner before, and deletes it from `source` and the other former owners that no
+ * longer own it. Returns whether anything moved.
  */
 export async function moveKey(host: MigrationHost, source: Shard, key: string, from: Topology, to: Topology, signal: AbortSignal | undefined): Promise<boolean> {
   const release = await host.lock(key);
   try {
+    // a delete in flight may not have reached the source yet: its copy would come back
+    await host.deletesSettled(key, signal);
     const record = await source.call('get', signal, (s) => source.registry.get(key, { signal: s }));
     if (record === undefined) return false;
     const before = from.owners(key);
     const after = to.owners(key);
+    // a source hinted to drop the key (see below) holds a copy that must not spread
+    const stale = source.hints.get(key) === 'delete';
     let moved = false;
     for (const target of after) {
-      if (target !== source && !before.includes(target)) moved = (await copyTo(host, target, record, signal)) === 'copied' || moved;
+      if (!stale && target !== source && !before.includes(target)) moved = (await copyTo(host, target, record, signal)) === 'copied' || moved;
     }
     if (!after.includes(source)) {
       await dropFrom(host, source, key, signal);
+      if (stale) source.hints.delete(key);
       moved = true;
     }
     // the other former owners' copies go too: left behind, a later pass would copy them back
-    // over a delete made meanwhile
+    // over a delete made meanwhile. One that cannot drop it now is hinted to: reads of the old
+    // membership skip it, and a later pass drops its copy instead of spreading it
     for (const former of before) {
-      if (former === source || after.includes(former) || former.health !== 'up') continue;
+      if (former === source || after.includes(former)) continue;
+      if (former.health !== 'up') {
+        former.hint(key, 'delete');
+        continue;
+      }
       try {
         await dropFrom(host, former, key, signal);
       } catch (error) {
         if (!isShardFailure(error) || signal?.aborted === true) throw error;
+        former.hint(key, 'delete');
       }
     }
     return moved;
@@ -201,6 +215,8 @@ export async function migrate(
 export async function handOffKey(host: MigrationHost, shard: Shard, key: string, signal: AbortSignal | undefined): Promise<boolean> {
   const release = await host.lock(key);
   try {
+    // a delete in flight may not have reached the holder yet: its copy would come back
+    await host.deletesSettled(key, signal);
     if (!shard.hints.has(key)) return true;
     const topology = host.topology();
     const owners = topology.owners(key);
@@ -227,16 +243,19 @@ export async function handOffKey(host: MigrationHost, shard: Shard, key: string,
 /**
  * Hands back everything `shard` missed while away: its hinted keys, or — when its hints
  * overflowed — every key it owns found on the other members. Paced and cancellable like
- * {@link migrate}; stops early (leaving hints) if the shard fails again.
+ * {@link migrate}; stops at the first batch that leaves a key unsettled (keeping its hints), or
+ * if the shard fails again. With `cautious` (a retry after such a failure) the first batch holds
+ * one key, so a shard that still fails costs one call.
  */
-export async function handBack(host: MigrationHost, shard: Shard, signal: AbortSignal | undefined): Promise<MigrationResult> {
+export async function handBack(host: MigrationHost, shard: Shard, signal: AbortSignal | undefined, cautious = false): Promise<MigrationResult> {
   const pacer = new Pacer(host.clock, host.rate);
   const kind: MigrationKind = 'hand-back';
   let scanned = 0;
   let moved = 0;
   const run = async (keys: string[]): Promise<boolean> => {
-    const settled = await Promise.all(keys.map((key) => handOffKey(host, shard, key, signal)));
+    // counted first: a batch a shard failure stops shows as scanned and not moved (so it is retried later)
     scanned += keys.length;
+    const settled = await Promise.all(keys.map((key) => handOffKey(host, shard, key, signal)));
     const count = settled.filter(Boolean).length;
     moved += count;
     host.progress({ kind, shard: shard.name, scanned, moved });
@@ -262,11 +281,11 @@ export async function handBack(host: MigrationHost, shard: Shard, signal: AbortS
         if (batch.length > 0 && !(await run(batch))) return { kind, shard: shard.name, scanned, moved, cancelled: false };
       }
     }
-    while (shard.hints.size > 0 && shard.health === 'up') {
+    for (let size = cautious ? 1 : host.batchSize; shard.hints.size > 0 && shard.health === 'up'; size = host.batchSize) {
       const batch: string[] = [];
       for (const key of shard.hints.keys()) {
         batch.push(key);
-        if (batch.length >= host.batchSize) break;
+        if (batch.length >= size) break;
       }
       if (!(await run(batch))) break;
     }

@@ -41,7 +41,8 @@ export interface ShardedRegistryOptions {
   readonly failureThreshold?: number;
   /**
    * How long an open circuit waits before a half-open probe (a `has` on the shard), in ms; a
-   * failed probe waits this long again.
+   * failed probe waits this long again. Also the first wait before a hand-back that left keys
+   * unsettled is retried; it doubles with each failure in a row, up to 8 × `cooldownMs`.
    * @default 5000
    */
   readonly cooldownMs?: Milliseconds;

@@ -207,7 +207,9 @@ export class ReadRepair {
     const done = this.#writingDone();
     const release = await core.lock(key);
     try {
-      // under the lock: the primary must still hold the key (a delete may have come meanwhile)
+      // under the lock, once the deletes of the key in flight have landed everywhere, the primary
+      // must still hold it: else it was deleted meanwhile
+      await core.deletesSettled(key, signal);
       const current = await first.call('get', signal, (s) => first.registry.get(key, { signal: s }));
       if (current === undefined) return;
       if (isNewer(current.version, current.updatedAt, newest.version, newest.updatedAt)) newest = current;

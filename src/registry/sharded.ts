@@ -143,8 +143,8 @@ export class ShardedRegistry extends Emitter<ShardedRegistryEvents> implements R
     const core = this.#core;
     const signal = options?.signal;
     return core.run(async () => {
-      const record = await this.#write([key], signal, () => replicatedSet(core, key, value, ttlMs, ifVersion, signal));
-      this.#written(record, bytes);
+      const record = await core.admit([key], signal, () => replicatedSet(core, key, value, ttlMs, ifVersion, signal));
+      core.written(record, bytes);
       await core.evictVictims();
       return record;
     });
@@ -162,8 +162,8 @@ export class ShardedRegistry extends Emitter<ShardedRegistryEvents> implements R
     if (record.expiresAt !== undefined && record.expiresAt <= core.clock.now()) return 'kept';
     return core.run(async () => {
       const { signal } = options ?? {};
-      const result = await this.#write([record.key], signal, () => restoreOnOwners(core, record, options?.ifNewer !== false, signal));
-      if (result === 'written') this.#written(record, bytes);
+      const result = await core.admit([record.key], signal, () => restoreOnOwners(core, record, options?.ifNewer !== false, signal));
+      if (result === 'written') core.written(record, bytes);
       await core.evictVictims();
       return result;
     });
@@ -177,16 +177,18 @@ export class ShardedRegistry extends Emitter<ShardedRegistryEvents> implements R
     const core = this.#core;
     const signal = options?.signal;
     return core.run(async () => {
-      const removed = await this.#write([key], signal, () =>
-        core.fanOut(
-          key,
-          core.writePlan(key),
-          'delete',
-          'delete',
-          signal,
-          ifVersion !== undefined,
-          (shard, s, primary) => shard.registry.delete(key, { ifVersion: primary ? ifVersion : undefined, signal: s }),
-          (existed) => !existed,
+      const removed = await core.admit([key], signal, () =>
+        core.deleting([key], () =>
+          core.fanOut(
+            key,
+            core.writePlan(key),
+            'delete',
+            'delete',
+            signal,
+            ifVersion !== undefined,
+            (shard, s, primary) => shard.registry.delete(key, { ifVersion: primary ? ifVersion : undefined, signal: s }),
+            (existed) => !existed,
+          ),
         ),
       );
       core.index?.delete(key);
@@ -201,7 +203,7 @@ export class ShardedRegistry extends Emitter<ShardedRegistryEvents> implements R
     const core = this.#core;
     const signal = options?.signal;
     return core.run(async () => {
-      const renewed = await this.#write([key], signal, () =>
+      const renewed = await core.admit([key], signal, () =>
         core.fanOut(
           key,
           core.writePlan(key),
@@ -239,12 +241,12 @@ export class ShardedRegistry extends Emitter<ShardedRegistryEvents> implements R
     const core = this.#core;
     const signal = options?.signal;
     return core.run(async () => {
-      const records = await this.#write(
+      const records = await core.admit(
         entries.map((e) => e.key),
         signal,
         () => shardedSetMany(core, entries, signal),
       );
-      records.forEach((record, i) => this.#written(record, sizes[i] ?? 0));
+      records.forEach((record, i) => core.written(record, sizes[i] ?? 0));
       await core.evictVictims();
       return records;
     });
@@ -256,7 +258,7 @@ export class ShardedRegistry extends Emitter<ShardedRegistryEvents> implements R
     const core = this.#core;
     const signal = options?.signal;
     return core.run(async () => {
-      return this.#write(keys, signal, () => shardedDeleteMany(core, keys, signal));
+      return core.admit(keys, signal, () => core.deleting(keys, () => shardedDeleteMany(core, keys, signal)));
     });
   }
 
@@ -342,7 +344,10 @@ export class ShardedRegistry extends Emitter<ShardedRegistryEvents> implements R
     return this.#admin.resume(options.signal);
   }
 
-  /** Resolves once hand-backs, migrations and read repairs started so far have finished. */
+  /**
+   * Resolves once hand-backs, migrations and read repairs started so far have finished (not a
+   * hand-back retry still waiting out its backoff).
+   */
   async settled(): Promise<void> {
     await this.#repair.settled();
     await this.#admin.settled();
@@ -351,30 +356,6 @@ export class ShardedRegistry extends Emitter<ShardedRegistryEvents> implements R
   #enter(signal: AbortSignal | undefined): void {
     if (this.#closed) throw RegistryError.closed();
     if (signal !== undefined) checkSignal(signal);
-  }
-
-  /**
-   * Runs a write of `keys` once none is being moved and, during a migration, once each has been
-   * pulled to its new owners. `issue` must route and send synchronously: it runs in the same turn
-   * as the check that the membership has not changed meanwhile (else the preparation repeats).
-   */
-  async #write<T>(keys: readonly string[], signal: AbortSignal | undefined, issue: () => Promise<T>): Promise<T> {
-    const core = this.#core;
-    for (;;) {
-      const topology = core.current;
-      if (core.locks.size === 0 && core.previous === undefined) return issue();
-      for (const key of keys) {
-        if (core.locks.size !== 0) await core.unlocked(key);
-        if (core.previous !== undefined) await core.pullForward(key, signal);
-      }
-      if (core.current === topology && !keys.some((key) => core.locks.has(key))) return issue();
-    }
-  }
-
-  /** Bookkeeping after a logical write: the index and one `record:set`. */
-  #written(record: RegistryRecord, bytes: number): void {
-    this.#core.index?.set(record.key, { bytes, version: record.version, expiresAt: record.expiresAt ?? 0 });
-    this.emit('record:set', { key: record.key, version: record.version, expiresAt: record.expiresAt });
   }
 
   #makeShard(spec: ShardSpec, options: ReturnType<typeof resolveShardedOptions>, clock: Clock): Shard {

@@ -180,4 +180,50 @@ describe('ShardedRegistry migrations', () => {
     await assert.rejects(f.registry.removeShard('zz'), isCode('INVALID_OPTION'));
     await assert.rejects(f.registry.removeShard('a'), isCode('INVALID_OPTION'));
   });
+
+  it('never copies a record whose delete is in flight onto its new owner', async () => {
+    f = fixture(['a', 'b', 'c'], { replicas: 2 });
+    // a key that a and b own now, and a and d once d is added (a stays an owner, d is new)
+    const later = fixture(['a', 'b', 'c', 'd'], { replicas: 2 });
+    let key = '';
+    for (let i = 0; key === ''; i++) {
+      const now = f.registry.ownersOf(`mv:${i}`).sort().join();
+      if (now === 'a,b' && later.registry.ownersOf(`mv:${i}`).sort().join() === 'a,d') key = `mv:${i}`;
+    }
+    await later.registry.close();
+    await f.registry.set(key, bytes('v'));
+    const d = makeBackend(f.clock);
+    f.backends.set('d', d);
+    // the migration starts scanning a at 100 ms; the delete lands on a at 200 ms
+    f.backend('a').inject({ type: 'latency', ms: 100 }, ['scan']);
+    f.backend('a').inject({ type: 'latency', ms: 200 }, ['delete']);
+    const added = f.registry.addShard({ name: 'd', registry: d });
+    await f.clock.advanceAsync(0);
+    assert.deepEqual(f.registry.ownersOf(key).sort(), ['a', 'd']);
+    // the write first pulls the key to d, then deletes it from a and d
+    const deleted = f.registry.delete(key);
+    await f.clock.advanceAsync(100);
+    assert.deepEqual(await f.holders(key), ['a']);
+    await f.clock.advanceAsync(100);
+    assert.equal(await deleted, true);
+    assert.equal((await added).cancelled, false);
+    assert.deepEqual(await f.holders(key), []);
+  });
+
+  it('does not serve a record deleted while the removal of a failing former owner is cancelled', async () => {
+    f = fixture(['a', 'b', 'c', 'd'], { replicas: 2, cooldownMs: 500 });
+    const [key = ''] = f.keysOwnedBy('b', 1);
+    await f.registry.set(key, bytes('v'));
+    f.backend('b').inject({ type: 'error' });
+    assert.equal((await f.registry.removeShard('b')).cancelled, true);
+    assert.equal(await f.registry.delete(key), true);
+    f.backend('b').heal();
+    await f.clock.advanceAsync(500);
+    await f.registry.settled();
+    assert.deepEqual(await f.holders(key), ['b']);
+    assert.equal(await f.registry.get(key), undefined);
+    assert.equal((await f.registry.rebalance())?.cancelled, false);
+    assert.equal(await f.registry.get(key), undefined);
+    assert.deepEqual(await f.holders(key), []);
+  });
 });

@@ -131,6 +131,49 @@ describe('ShardedRegistry read repair', () => {
     assert.equal(b?.readRepairs, 0);
   });
 
+  it('hands the record back to an owner hinted for the key, which then carries the same version', async () => {
+    // b's writes fail: the hand-back started by its hint fails too and the next one waits a cooldown
+    f = fixture(['a', 'b', 'c'], { replicas: 2, readRepair: 1, cooldownMs: 5000, failureThreshold: 1000 });
+    const [key = ''] = keysOwnedBy('a', 'b', 1);
+    await f.registry.set(key, bytes('v1'));
+    f.backend('b').inject({ type: 'error' }, ['restore']);
+    await f.registry.set(key, bytes('v2'));
+    await f.registry.settled();
+    assert.deepEqual([stat('b')?.health, stat('b')?.hints], ['up', 1]);
+    f.backend('b').heal();
+    assert.equal(text((await f.registry.get(key))?.value), 'v2');
+    await f.registry.settled();
+    const primary = await f.backend('a').inner.get(key);
+    assert.equal(primary?.version, 2);
+    assert.deepEqual(identity(await f.backend('b').inner.get(key)), identity(primary));
+    assert.deepEqual([stat('b')?.hints, stat('b')?.readRepairs], [0, 1]);
+  });
+
+  for (const batch of [false, true]) {
+    it(`never resurrects a record whose ${batch ? 'deleteMany' : 'delete'} is in flight when the repair of its replica takes the key`, async () => {
+      f = fixture(['a', 'b', 'c'], { replicas: 2, readRepair: 1 });
+      const [key = ''] = keysOwnedBy('a', 'b', 1);
+      await f.registry.set(key, bytes('v1'));
+      await f.registry.set(key, bytes('v2'));
+      const stale = await f.backend('b').inner.get(key);
+      assert.ok(stale);
+      await f.backend('b').inner.restore?.({ ...stale, version: 1, value: bytes('v1') }, { ifNewer: false });
+      // the repair's read of the replica answers at 50 ms; the delete lands on the replica at once
+      // and on the primary at 100 ms, so the primary still holds the record when the repair writes
+      f.backend('b').inject({ type: 'latency', ms: 50 }, ['get']);
+      f.backend('a').inject({ type: 'latency', ms: 100 }, ['delete', 'deleteMany']);
+      assert.equal(text((await f.registry.get(key))?.value), 'v2');
+      const deleted = batch ? f.registry.deleteMany([key]) : f.registry.delete(key);
+      await f.clock.advanceAsync(50);
+      assert.deepEqual(await f.holders(key), ['a']);
+      await f.clock.advanceAsync(50);
+      assert.equal(await deleted, batch ? 1 : true);
+      await f.registry.settled();
+      assert.deepEqual(await f.holders(key), []);
+      assert.equal(stat('b')?.readRepairs, 0);
+    });
+  }
+
   it('rejects a readRepair outside [0, 1] at construction', () => {
     for (const readRepair of [-0.1, 1.5, Number.NaN, '0.5' as unknown as number]) {
       assert.throws(() => fixture(['a'], { readRepair }), (e: unknown) => e instanceof RegistryError && /readRepair/.test(e.message));
