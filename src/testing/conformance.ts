@@ -1,8 +1,12 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import type { RecordRemovedEvent, RecordSetEvent } from '../registry/events.js';
-import { RegistryError, type RegistryErrorCode } from '../registry/errors.js';
-import type { Registry, RegistryRecord } from '../registry/registry.js';
+import { RegistryError } from '../registry/errors.js';
+import type { Registry } from '../registry/registry.js';
+import { capacityCases } from './conformance-capacity.js';
+import { bytes, collect, rejectsWith, type SuiteContext, text } from './conformance-helpers.js';
+import { restoreCases } from './conformance-restore.js';
+import { ttlCases } from './conformance-ttl.js';
 import { ManualClock } from './manual-clock.js';
 
 /** Capacity limits the suite asks a backend to be created with. */
@@ -33,24 +37,6 @@ export interface ConformanceOptions {
   readonly restore?: boolean;
 }
 
-const bytes = (text: string): Uint8Array => new TextEncoder().encode(text);
-const text = (value: Uint8Array | undefined): string | undefined =>
-  value === undefined ? undefined : new TextDecoder().decode(value);
-
-async function rejectsWith(promise: Promise<unknown>, code: RegistryErrorCode): Promise<void> {
-  await assert.rejects(promise, (error: unknown) => {
-    assert.ok(error instanceof RegistryError, `expected a RegistryError, got ${String(error)}`);
-    assert.equal(error.code, code);
-    return true;
-  });
-}
-
-async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {
-  const out: T[] = [];
-  for await (const item of iterable) out.push(item);
-  return out;
-}
-
 /**
  * The one behavioural contract of a Nautilus {@link Registry}, as `node:test` suites. Every
  * backend runs it: CRUD, versions and compare-and-set, batches, scans, TTL edges on an injected
@@ -77,6 +63,22 @@ export function registryConformanceSuite(name: string, options: ConformanceOptio
       created.on('record:removed', (e) => removed.push(e));
       created.on('record:set', (e) => sets.push(e));
       return created;
+    };
+
+    const context: SuiteContext = {
+      get clock() {
+        return clock;
+      },
+      get registry() {
+        return registry;
+      },
+      get removed() {
+        return removed;
+      },
+      get sets() {
+        return sets;
+      },
+      make,
     };
 
     beforeEach(async () => {
@@ -296,89 +298,7 @@ export function registryConformanceSuite(name: string, options: ConformanceOptio
       });
     });
 
-    describe('time to live', () => {
-      it('serves a record until just before its deadline and never at or after it', async () => {
-        const record = await registry.set('t', bytes('v'), { ttlMs: 1000 });
-        assert.equal(record.expiresAt, clock.now() + 1000);
-        clock.advance(999);
-        assert.equal(text((await registry.get('t'))?.value), 'v');
-        assert.equal(await registry.has('t'), true);
-        clock.advance(1);
-        assert.equal(await registry.get('t'), undefined);
-        assert.equal(await registry.has('t'), false);
-        assert.deepEqual(await registry.getMany(['t']), [undefined]);
-        assert.deepEqual(await collect(registry.scan()), []);
-        assert.equal(await registry.size(), 0);
-      });
-
-      it('fires exactly one expire event per expired record', async () => {
-        await registry.set('t1', bytes('v'), { ttlMs: 10 });
-        await registry.set('t2', bytes('v'), { ttlMs: 10 });
-        clock.advance(20);
-        await registry.get('t1');
-        await registry.get('t1');
-        await registry.size();
-        await registry.has('t2');
-        clock.advance(60_000);
-        await registry.size();
-        assert.deepEqual(
-          removed.map((e) => [e.key, e.reason]).sort(),
-          [
-            ['t1', 'expire'],
-            ['t2', 'expire'],
-          ],
-        );
-      });
-
-      it('drops the deadline when a record is overwritten without a TTL', async () => {
-        await registry.set('t', bytes('1'), { ttlMs: 100 });
-        await registry.set('t', bytes('2'));
-        clock.advance(10_000);
-        const read = await registry.get('t');
-        assert.equal(text(read?.value), '2');
-        assert.equal(read?.expiresAt, undefined);
-      });
-
-      it('renews a deadline with touch without changing value or version', async () => {
-        await registry.set('t', bytes('v'), { ttlMs: 100 });
-        clock.advance(90);
-        assert.equal(await registry.touch('t', 100), true);
-        clock.advance(90);
-        const read = await registry.get('t');
-        assert.equal(read?.version, 1);
-        assert.equal(read?.expiresAt, clock.now() + 10);
-        clock.advance(10);
-        assert.equal(await registry.get('t'), undefined);
-      });
-
-      it('answers false to touch for missing and expired keys', async () => {
-        assert.equal(await registry.touch('none', 100), false);
-        await registry.set('t', bytes('v'), { ttlMs: 5 });
-        clock.advance(5);
-        assert.equal(await registry.touch('t', 100), false);
-        assert.equal(await registry.get('t'), undefined);
-      });
-
-      it('treats an expired key as absent for compare-and-set and versions', async () => {
-        await registry.set('t', bytes('1'), { ttlMs: 5 });
-        await registry.set('t', bytes('2'), { ttlMs: 5 });
-        clock.advance(5);
-        await rejectsWith(registry.set('t', bytes('3'), { ifVersion: 2 }), 'VERSION_CONFLICT');
-        const fresh = await registry.set('t', bytes('3'), { ifVersion: 0 });
-        assert.equal(fresh.version, 1);
-        assert.equal(fresh.createdAt, clock.now());
-      });
-
-      it('rejects TTLs that are not positive integers with INVALID_TTL and stores nothing', async () => {
-        for (const bad of [0, -1, 1.5, Number.NaN, Number.POSITIVE_INFINITY, '10'] as unknown as number[]) {
-          await rejectsWith(registry.set('t', bytes('v'), { ttlMs: bad }), 'INVALID_TTL');
-        }
-        await registry.set('kept', bytes('v'));
-        await rejectsWith(registry.touch('kept', 0), 'INVALID_TTL');
-        assert.equal(await registry.has('t'), false);
-        assert.equal((await registry.get('kept'))?.expiresAt, undefined);
-      });
-    });
+    ttlCases(context);
 
     describe('input validation', () => {
       it('rejects invalid keys with INVALID_KEY and leaves the registry unchanged', async () => {
@@ -439,171 +359,8 @@ export function registryConformanceSuite(name: string, options: ConformanceOptio
       });
     });
 
-    if (options.capacity !== false) {
-      describe('capacity', () => {
-        it('evicts the least recently used record beyond maxEntries, with reason evict', async () => {
-          const small = await make({ maxEntries: 3 });
-          await small.set('a', bytes('1'));
-          await small.set('b', bytes('1'));
-          await small.set('c', bytes('1'));
-          await small.get('a'); // a is now more recent than b
-          await small.set('d', bytes('1'));
-          assert.equal(await small.has('b'), false);
-          assert.deepEqual((await small.getMany(['a', 'c', 'd'])).map((r) => r?.key), ['a', 'c', 'd']);
-          assert.deepEqual(removed, [{ key: 'b', reason: 'evict', version: 1 }]);
-          assert.equal(await small.size(), 3);
-        });
-
-        it('never holds more than maxBytes of keys and values', async () => {
-          const small = await make({ maxBytes: 100 });
-          for (let i = 0; i < 20; i++) await small.set(`k${i}`, new Uint8Array(20)); // 22-23 bytes each
-          let total = 0;
-          for await (const r of small.scan()) total += r.key.length + r.value.byteLength;
-          assert.ok(total <= 100, `holds ${total} bytes`);
-          assert.equal(await small.size(), 4);
-          assert.ok(removed.every((e) => e.reason === 'evict'));
-          assert.equal(removed.length, 16);
-        });
-
-        it('rejects a value over maxValueBytes with VALUE_TOO_LARGE and keeps the old one', async () => {
-          const small = await make({ maxValueBytes: 8 });
-          await small.set('a', new Uint8Array(8));
-          await rejectsWith(small.set('a', new Uint8Array(9)), 'VALUE_TOO_LARGE');
-          assert.equal((await small.get('a'))?.value.byteLength, 8);
-        });
-
-        it('rejects a record that can never fit maxBytes with CAPACITY_EXCEEDED and evicts nothing', async () => {
-          const small = await make({ maxBytes: 50 });
-          await small.set('a', new Uint8Array(10));
-          await rejectsWith(small.set('big', new Uint8Array(60)), 'CAPACITY_EXCEEDED');
-          assert.equal(await small.has('a'), true);
-          assert.deepEqual(removed, []);
-        });
-
-        it('rejects a batch larger than the whole capacity with CAPACITY_EXCEEDED and writes nothing', async () => {
-          const small = await make({ maxEntries: 2 });
-          await small.set('a', bytes('1'));
-          await rejectsWith(
-            small.setMany(['x', 'y', 'z'].map((key) => ({ key, value: bytes(key) }))),
-            'CAPACITY_EXCEEDED',
-          );
-          assert.deepEqual((await collect(small.scan())).map((r) => r.key), ['a']);
-        });
-
-        it('reports an expired record pushed out by capacity as expired, not evicted', async () => {
-          const small = await make({ maxEntries: 2 });
-          await small.set('old', bytes('1'), { ttlMs: 10 });
-          await small.set('live', bytes('1'));
-          clock.advance(10);
-          await small.set('new', bytes('1'));
-          assert.deepEqual(removed, [{ key: 'old', reason: 'expire', version: 1 }]);
-          assert.equal(await small.has('live'), true);
-        });
-      });
-    }
-
-    if (options.restore !== false) {
-      describe('restore', () => {
-        const restore = (r: Registry): NonNullable<Registry['restore']> => {
-          assert.equal(typeof r.restore, 'function', 'the registry has no restore(): pass { restore: false }');
-          return (r.restore as NonNullable<Registry['restore']>).bind(r);
-        };
-        const copy = (overrides: Partial<RegistryRecord> = {}): RegistryRecord => ({
-          key: 'r',
-          value: bytes('copied'),
-          version: 7,
-          createdAt: clock.now() - 1000,
-          updatedAt: clock.now() - 500,
-          expiresAt: clock.now() + 10_000,
-          ...overrides,
-        });
-
-        it('writes a record verbatim, keeping version and times, and reports it with record:set', async () => {
-          const record = copy();
-          assert.equal(await restore(registry)(record), 'written');
-          const read = await registry.get('r');
-          assert.ok(read);
-          assert.deepEqual({ ...read, value: text(read.value) }, { ...record, value: 'copied' });
-          assert.deepEqual(sets, [{ key: 'r', version: 7, expiresAt: record.expiresAt }]);
-          assert.deepEqual(removed, []);
-        });
-
-        it('continues the restored version on the next write and honours compare-and-set with it', async () => {
-          const record = copy({ expiresAt: undefined });
-          await restore(registry)(record);
-          await rejectsWith(registry.set('r', bytes('x'), { ifVersion: 1 }), 'VERSION_CONFLICT');
-          const next = await registry.set('r', bytes('next'), { ifVersion: 7 });
-          assert.equal(next.version, 8);
-          assert.equal(next.createdAt, record.createdAt);
-          assert.equal(await registry.delete('r', { ifVersion: 8 }), true);
-        });
-
-        it('keeps a stored record that is newer unless ifNewer is false', async () => {
-          await restore(registry)(copy({ version: 3 }));
-          assert.equal(await restore(registry)(copy({ version: 2, value: bytes('older') })), 'kept');
-          assert.equal(await restore(registry)(copy({ version: 3, value: bytes('same'), updatedAt: clock.now() - 600 })), 'kept');
-          assert.equal(await restore(registry)(copy({ version: 3, value: bytes('same') })), 'kept');
-          assert.equal(text((await registry.get('r'))?.value), 'copied');
-          assert.equal(await restore(registry)(copy({ version: 3, value: bytes('later'), updatedAt: clock.now() - 400 })), 'written');
-          assert.equal(text((await registry.get('r'))?.value), 'later');
-          assert.equal(await restore(registry)(copy({ version: 4, value: bytes('higher'), updatedAt: 1 })), 'written');
-          assert.equal(await restore(registry)(copy({ version: 1, value: bytes('forced') }), { ifNewer: false }), 'written');
-          const read = await registry.get('r');
-          assert.equal(text(read?.value), 'forced');
-          assert.equal(read?.version, 1);
-        });
-
-        it('writes nothing for a record already at or past its deadline', async () => {
-          assert.equal(await restore(registry)(copy({ expiresAt: clock.now() })), 'kept');
-          assert.equal(await restore(registry)(copy({ expiresAt: clock.now() - 1 }), { ifNewer: false }), 'kept');
-          assert.equal(await registry.has('r'), false);
-          await registry.set('r', bytes('live'));
-          assert.equal(await restore(registry)(copy({ version: 9, expiresAt: clock.now() - 1 })), 'kept');
-          const read = await registry.get('r');
-          assert.equal(text(read?.value), 'live');
-          assert.equal(read?.version, 1);
-          assert.deepEqual(sets.map((e) => e.version), [1]);
-        });
-
-        it('replaces an expired stored record and expires the restored one at its own deadline', async () => {
-          await registry.set('r', bytes('old'), { ttlMs: 100 });
-          await registry.set('r', bytes('old'), { ttlMs: 100 });
-          clock.advance(100);
-          assert.equal(await restore(registry)(copy({ version: 1, expiresAt: clock.now() + 50 })), 'written');
-          const read = await registry.get('r');
-          assert.equal(read?.version, 1);
-          assert.equal(read?.expiresAt, clock.now() + 50);
-          clock.advance(49);
-          assert.equal(await registry.has('r'), true);
-          clock.advance(1);
-          assert.equal(await registry.get('r'), undefined);
-        });
-
-        it('rejects invalid records with typed errors and writes nothing', async () => {
-          const r = restore(registry);
-          await rejectsWith(r(copy({ key: '' })), 'INVALID_KEY');
-          await rejectsWith(r(copy({ value: 'text' as unknown as Uint8Array })), 'INVALID_VALUE');
-          for (const version of [0, -1, 1.5, Number.NaN, Number.MAX_SAFE_INTEGER + 1, '2' as unknown as number]) {
-            await rejectsWith(r(copy({ version })), 'INVALID_OPTION');
-          }
-          await rejectsWith(r(copy({ createdAt: Number.NaN })), 'INVALID_OPTION');
-          await rejectsWith(r(copy({ updatedAt: Number.POSITIVE_INFINITY })), 'INVALID_OPTION');
-          await rejectsWith(r(copy({ expiresAt: Number.POSITIVE_INFINITY })), 'INVALID_OPTION');
-          await rejectsWith(r(copy(), { ifNewer: 'yes' as unknown as boolean }), 'INVALID_OPTION');
-          assert.equal(await registry.has('r'), false);
-          assert.deepEqual(sets, []);
-        });
-
-        it('rejects with CLOSED after close and with the signal reason when aborted', async () => {
-          const r = restore(registry);
-          const reason = new Error('stop');
-          await assert.rejects(r(copy(), { signal: AbortSignal.abort(reason) }), (e: unknown) => e === reason);
-          assert.equal(await registry.has('r'), false);
-          await registry.close();
-          await rejectsWith(r(copy()), 'CLOSED');
-        });
-      });
-    }
+    if (options.capacity !== false) capacityCases(context);
+    if (options.restore !== false) restoreCases(context);
 
     describe('closed registry', () => {
       it('rejects every operation with CLOSED after close, and closing again resolves', async () => {
