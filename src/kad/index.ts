@@ -14,7 +14,7 @@ export type {
   KadFamilyStats,
   KadNode,
   KadNodeStats,
-} from './node.js';
+} from './node-types.js';
 export { createNode } from './node.js';
 export type { KadNodeOptions } from './node-options.js';
 export { DEFAULT_KAD_NODE_OPTIONS } from './node-options.js';

@@ -41,16 +41,8 @@ import { WriteTokens } from './tokens.js';
 import { type AddressFamily, type Endpoint, endpointKey, familyOf, type RemoteInfo, type Transport } from './transport.js';
 import { createUdpTransport } from './udp-transport.js';
 
-export type {
-  CallOptions,
-  FindNodeResult,
-  GetItemResult,
-  GetPeersResult,
-  ImmutableItem,
-  KadFamilyStats,
-  KadNode,
-  KadNodeStats,
-} from './node-types.js';
+// the node's public types live in node-types.ts; KadNode is re-exported for convenience
+export type { KadNode } from './node-types.js';
 
 /**
  * Starts a Mainline DHT node that listens on `host:port` (or an injected transport) and answers

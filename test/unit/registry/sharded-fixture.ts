@@ -7,6 +7,7 @@ import {
   type ShardedRegistryDeps,
   type ShardedRegistryOptions,
   type ShardHealth,
+  type ShardStats,
 } from '../../../src/registry/index.js';
 import { FaultRegistry, ManualClock } from '../../../src/testing/index.js';
 
@@ -22,8 +23,13 @@ export interface Fixture {
   readonly done: MigrationEvent[];
   /** The backend named `name` (fails the test if there is none). */
   backend(name: string): FaultRegistry;
-  /** Keys (`prefix:i`) whose first owner is `name` now. */
-  keysOwnedBy(name: string, count: number, prefix?: string): string[];
+  /**
+   * Keys (`prefix:i`) whose first owner is `owners` now, or, given a list, whose owners start
+   * with exactly that list (e.g. `['a', 'b']`: primary a, first replica b).
+   */
+  keysOwnedBy(owners: string | readonly string[], count: number, prefix?: string): string[];
+  /** The stats of shard `name`. */
+  shardStats(name: string): ShardStats | undefined;
   /** Names of the shards whose memory backend holds `key` (faults bypassed). */
   holders(key: string): Promise<string[]>;
 }
@@ -61,11 +67,16 @@ export function fixture(
       if (backend === undefined) throw new Error(`no backend ${name}`);
       return backend;
     },
-    keysOwnedBy(name, count, prefix = 'k') {
+    keysOwnedBy(owners, count, prefix = 'k') {
+      const wanted = typeof owners === 'string' ? [owners] : owners;
       const keys: string[] = [];
-      for (let i = 0; keys.length < count; i++) if (registry.ownersOf(`${prefix}:${i}`)[0] === name) keys.push(`${prefix}:${i}`);
+      for (let i = 0; keys.length < count; i++) {
+        const actual = registry.ownersOf(`${prefix}:${i}`);
+        if (wanted.every((name, j) => actual[j] === name)) keys.push(`${prefix}:${i}`);
+      }
       return keys;
     },
+    shardStats: (name) => registry.stats().shards.find((s) => s.name === name),
     async holders(key) {
       const out: string[] = [];
       for (const [name, backend] of backends) if (await backend.inner.has(key)) out.push(name);
@@ -90,3 +101,4 @@ export async function settlesWithoutTime(promise: Promise<unknown>): Promise<boo
   for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
   return settled;
 }
+

@@ -12,17 +12,7 @@ describe('ShardedRegistry hand-back retries', () => {
     await f.registry.close();
   });
 
-  /** `count` keys whose owners are exactly `[primary, replica]`, in that order. */
-  function keysOwnedBy(primary: string, replica: string, count: number): string[] {
-    const keys: string[] = [];
-    for (let i = 0; keys.length < count; i++) {
-      const [p, r] = f.registry.ownersOf(`hb:${i}`);
-      if (p === primary && r === replica) keys.push(`hb:${i}`);
-    }
-    return keys;
-  }
 
-  const stat = (name: string) => f.registry.stats().shards.find((s) => s.name === name);
 
   /** Advances the clock by `ms` in steps of `step`, letting background work run after each. */
   async function advance(ms: number, step = 1000): Promise<void> {
@@ -33,7 +23,7 @@ describe('ShardedRegistry hand-back retries', () => {
   it('backs off on the clock while the copy to a shard keeps failing (its circuit closed), then completes once the shard heals', async () => {
     // writes to b fail but b answers everything else: its circuit never opens, no probe paces the retries
     f = fixture(['a', 'b', 'c'], { replicas: 2, cooldownMs: COOLDOWN, failureThreshold: 1000 });
-    const keys = keysOwnedBy('a', 'b', 3);
+    const keys = f.keysOwnedBy(['a', 'b'], 3, 'hb');
     for (const key of keys) await f.registry.set(key, bytes('v1'));
     const b = f.backend('b');
     const written = b.calls('restore') + b.calls('set');
@@ -49,13 +39,13 @@ describe('ShardedRegistry hand-back retries', () => {
     // then one key per attempt, after 1, 2, 4, 8, 8, … cooldowns: at most one call per cooldown
     const retries = calls() - immediate;
     assert.ok(retries >= 1 && retries <= span / COOLDOWN, `${retries} calls in ${span} ms`);
-    assert.deepEqual([stat('b')?.health, stat('b')?.hints], ['up', keys.length]);
+    assert.deepEqual([f.shardStats('b')?.health, f.shardStats('b')?.hints], ['up', keys.length]);
     assert.deepEqual(await f.holders(keys[0] ?? ''), ['a', 'b']);
     assert.equal(text((await b.inner.get(keys[0] ?? ''))?.value), 'v1');
 
     b.heal();
     await advance(MAX_BACKOFF);
-    assert.equal(stat('b')?.hints, 0);
+    assert.equal(f.shardStats('b')?.hints, 0);
     for (const key of keys) {
       const copy = await b.inner.get(key);
       assert.deepEqual([text(copy?.value), copy?.version], ['v2', 2], key);
@@ -65,7 +55,7 @@ describe('ShardedRegistry hand-back retries', () => {
 
   it('forgets earlier failures once a hand-back succeeds: the next failure waits one cooldown again', async () => {
     f = fixture(['a', 'b', 'c'], { replicas: 2, cooldownMs: COOLDOWN, failureThreshold: 1000 });
-    const [first, second] = keysOwnedBy('a', 'b', 2);
+    const [first, second] = f.keysOwnedBy(['a', 'b'], 2, 'hb');
     const b = f.backend('b');
     b.inject({ type: 'error' }, ['restore']);
     await f.registry.set(first ?? '', bytes('1'));
@@ -73,19 +63,19 @@ describe('ShardedRegistry hand-back retries', () => {
     await advance(3 * COOLDOWN); // two more failed attempts: the next would wait 4 cooldowns
     b.heal();
     await advance(4 * COOLDOWN);
-    assert.deepEqual([await f.holders(first ?? ''), stat('b')?.hints], [['a', 'b'], 0]);
+    assert.deepEqual([await f.holders(first ?? ''), f.shardStats('b')?.hints], [['a', 'b'], 0]);
     b.inject({ type: 'error' }, ['restore']);
     await f.registry.set(second ?? '', bytes('2'));
     await f.registry.settled();
     b.heal();
     await advance(COOLDOWN);
     assert.equal(text((await b.inner.get(second ?? ''))?.value), '2');
-    assert.equal(stat('b')?.hints, 0);
+    assert.equal(f.shardStats('b')?.hints, 0);
   });
 
   it('backs off too while the shard holding the record fails the reads of the hand-back', async () => {
     f = fixture(['a', 'b', 'c'], { replicas: 2, cooldownMs: COOLDOWN, failureThreshold: 1000 });
-    const [key = ''] = keysOwnedBy('a', 'b', 1);
+    const [key = ''] = f.keysOwnedBy(['a', 'b'], 1, 'hb');
     f.backend('b').inject({ type: 'error' }, ['restore']);
     await f.registry.set(key, bytes('v'));
     await f.registry.settled();
@@ -99,6 +89,6 @@ describe('ShardedRegistry hand-back retries', () => {
     assert.ok(retries >= 1 && retries <= span / COOLDOWN, `${retries} reads in ${span} ms`);
     a.heal();
     await advance(MAX_BACKOFF);
-    assert.deepEqual([await f.holders(key), stat('b')?.hints], [['a', 'b'], 0]);
+    assert.deepEqual([await f.holders(key), f.shardStats('b')?.hints], [['a', 'b'], 0]);
   });
 });

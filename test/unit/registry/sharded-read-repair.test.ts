@@ -14,27 +14,17 @@ describe('ShardedRegistry read repair', () => {
     await f.registry.close();
   });
 
-  /** `count` keys whose owners are exactly `[primary, replica]`, in that order. */
-  function keysOwnedBy(primary: string, replica: string, count: number): string[] {
-    const keys: string[] = [];
-    for (let i = 0; keys.length < count; i++) {
-      const [p, r] = f.registry.ownersOf(`rr:${i}`);
-      if (p === primary && r === replica) keys.push(`rr:${i}`);
-    }
-    return keys;
-  }
 
-  const stat = (name: string) => f.registry.stats().shards.find((s) => s.name === name);
 
   it('repairs a replica that missed writes (errors injected, then healed, no hint kept) on the next reads, with the same version', async () => {
     // no hints: nothing but reads can find out that b is stale
     f = fixture(['a', 'b', 'c'], { replicas: 2, readRepair: 1, failureThreshold: 100, maxHintsPerShard: 0 });
-    const keys = keysOwnedBy('a', 'b', 8);
+    const keys = f.keysOwnedBy(['a', 'b'], 8, 'rr');
     for (const key of keys) await f.registry.set(key, bytes('v1'));
     f.backend('b').inject({ type: 'error' }, ['set', 'restore']);
     for (const key of keys) await f.registry.set(key, bytes('v2'));
     f.backend('b').heal();
-    assert.equal(stat('b')?.health, 'up');
+    assert.equal(f.shardStats('b')?.health, 'up');
     assert.deepEqual((await f.backend('b').inner.getMany(keys)).map((r) => r?.version), keys.map(() => 1));
     assert.deepEqual((await f.registry.getMany(keys.slice(0, 4))).map((r) => text(r?.value)), ['v2', 'v2', 'v2', 'v2']);
     for (const key of keys.slice(4)) assert.equal(text((await f.registry.get(key))?.value), 'v2');
@@ -44,7 +34,7 @@ describe('ShardedRegistry read repair', () => {
       assert.equal(primary?.version, 2);
       assert.deepEqual(identity(await f.backend('b').inner.get(key)), identity(primary), key);
     }
-    assert.deepEqual([stat('b')?.readRepairs, stat('b')?.hints], [keys.length, 0]);
+    assert.deepEqual([f.shardStats('b')?.readRepairs, f.shardStats('b')?.hints], [keys.length, 0]);
   });
 
   it('replaces a missing or older copy that no hint knows of with the newest one', async () => {
@@ -69,12 +59,12 @@ describe('ShardedRegistry read repair', () => {
       assert.equal(copies[0]?.version, 2);
       assert.equal(copies[0]?.expiresAt, copies[1]?.expiresAt);
     }
-    assert.equal(stat(third ?? '')?.readRepairs, 0);
+    assert.equal(f.shardStats(third ?? '')?.readRepairs, 0);
   });
 
   it('never recreates a record its primary lacks, nor an expired one', async () => {
     f = fixture(['a', 'b', 'c'], { replicas: 2, readRepair: 1 });
-    const [deleted, expiring] = keysOwnedBy('a', 'b', 2);
+    const [deleted, expiring] = f.keysOwnedBy(['a', 'b'], 2, 'rr');
     await f.registry.set(deleted ?? '', bytes('gone'));
     await f.backend('a').inner.delete(deleted ?? '');
     await f.registry.set(expiring ?? '', bytes('short'), { ttlMs: 100 });
@@ -84,12 +74,12 @@ describe('ShardedRegistry read repair', () => {
     await f.registry.settled();
     assert.equal(await f.backend('a').inner.has(deleted ?? ''), false);
     assert.equal(await f.backend('a').inner.has(expiring ?? ''), false);
-    assert.equal(stat('a')?.readRepairs, 0);
+    assert.equal(f.shardStats('a')?.readRepairs, 0);
   });
 
   it('never touches the replicas with readRepair 0', async () => {
     f = fixture(['a', 'b', 'c'], { replicas: 2, readRepair: 0 });
-    const keys = keysOwnedBy('a', 'b', 5);
+    const keys = f.keysOwnedBy(['a', 'b'], 5, 'rr');
     for (const key of keys) await f.registry.set(key, bytes('v'));
     await f.backend('b').inner.deleteMany(keys);
     const reads = f.backend('b').calls('get');
@@ -98,24 +88,24 @@ describe('ShardedRegistry read repair', () => {
     await f.registry.settled();
     assert.equal(f.backend('b').calls('get'), reads);
     assert.equal(await f.backend('b').inner.size(), 0);
-    assert.equal(stat('b')?.readRepairs, 0);
+    assert.equal(f.shardStats('b')?.readRepairs, 0);
   });
 
   it('samples reads with the injected random source', async () => {
     const draws = [0.9, 0.2, 0.7, 0.1];
     f = fixture(['a', 'b', 'c'], { replicas: 2, readRepair: 0.5 }, { random: () => draws.shift() ?? 1 });
-    const keys = keysOwnedBy('a', 'b', 4);
+    const keys = f.keysOwnedBy(['a', 'b'], 4, 'rr');
     for (const key of keys) await f.registry.set(key, bytes('v'));
     await f.backend('b').inner.deleteMany(keys);
     for (const key of keys) await f.registry.get(key);
     await f.registry.settled();
     assert.deepEqual(await Promise.all(keys.map((key) => f.backend('b').inner.has(key))), [false, true, false, true]);
-    assert.equal(stat('b')?.readRepairs, 2);
+    assert.equal(f.shardStats('b')?.readRepairs, 2);
   });
 
   it('answers the caller at once while the replica it checks hangs, and counts the failure instead of throwing', async () => {
     f = fixture(['a', 'b', 'c'], { replicas: 2, readRepair: 1, timeoutMs: TIMEOUT });
-    const keys = keysOwnedBy('a', 'b', 3);
+    const keys = f.keysOwnedBy(['a', 'b'], 3, 'rr');
     for (const key of keys) await f.registry.set(key, bytes(key));
     f.backend('b').inject({ type: 'hang' });
     const read = f.registry.get(keys[0] ?? '');
@@ -126,7 +116,7 @@ describe('ShardedRegistry read repair', () => {
     assert.deepEqual((await batch).map((r) => text(r?.value)), keys);
     await f.clock.advanceAsync(TIMEOUT);
     await f.registry.settled();
-    const b = stat('b');
+    const b = f.shardStats('b');
     assert.ok((b?.timeouts ?? 0) >= 1);
     assert.equal(b?.readRepairs, 0);
   });
@@ -134,25 +124,25 @@ describe('ShardedRegistry read repair', () => {
   it('hands the record back to an owner hinted for the key, which then carries the same version', async () => {
     // b's writes fail: the hand-back started by its hint fails too and the next one waits a cooldown
     f = fixture(['a', 'b', 'c'], { replicas: 2, readRepair: 1, cooldownMs: 5000, failureThreshold: 1000 });
-    const [key = ''] = keysOwnedBy('a', 'b', 1);
+    const [key = ''] = f.keysOwnedBy(['a', 'b'], 1, 'rr');
     await f.registry.set(key, bytes('v1'));
     f.backend('b').inject({ type: 'error' }, ['restore']);
     await f.registry.set(key, bytes('v2'));
     await f.registry.settled();
-    assert.deepEqual([stat('b')?.health, stat('b')?.hints], ['up', 1]);
+    assert.deepEqual([f.shardStats('b')?.health, f.shardStats('b')?.hints], ['up', 1]);
     f.backend('b').heal();
     assert.equal(text((await f.registry.get(key))?.value), 'v2');
     await f.registry.settled();
     const primary = await f.backend('a').inner.get(key);
     assert.equal(primary?.version, 2);
     assert.deepEqual(identity(await f.backend('b').inner.get(key)), identity(primary));
-    assert.deepEqual([stat('b')?.hints, stat('b')?.readRepairs], [0, 1]);
+    assert.deepEqual([f.shardStats('b')?.hints, f.shardStats('b')?.readRepairs], [0, 1]);
   });
 
   for (const batch of [false, true]) {
     it(`never resurrects a record whose ${batch ? 'deleteMany' : 'delete'} is in flight when the repair of its replica takes the key`, async () => {
       f = fixture(['a', 'b', 'c'], { replicas: 2, readRepair: 1 });
-      const [key = ''] = keysOwnedBy('a', 'b', 1);
+      const [key = ''] = f.keysOwnedBy(['a', 'b'], 1, 'rr');
       await f.registry.set(key, bytes('v1'));
       await f.registry.set(key, bytes('v2'));
       const stale = await f.backend('b').inner.get(key);
@@ -170,7 +160,7 @@ describe('ShardedRegistry read repair', () => {
       assert.equal(await deleted, batch ? 1 : true);
       await f.registry.settled();
       assert.deepEqual(await f.holders(key), []);
-      assert.equal(stat('b')?.readRepairs, 0);
+      assert.equal(f.shardStats('b')?.readRepairs, 0);
     });
   }
 
