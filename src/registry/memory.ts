@@ -22,13 +22,13 @@ import type {
 } from './registry.js';
 import {
   checkArray,
-  checkBytes,
   checkKey,
   checkKeys,
   checkRestoreMeta,
   checkSignal,
   checkTtl,
   checkVersion,
+  checkWrite,
   isNewer,
   utf8Length,
 } from './validation.js';
@@ -110,7 +110,7 @@ export class MemoryRegistry extends Emitter<RegistryEvents> implements Registry<
     this.#enter(options?.signal);
     const ttlMs = options?.ttlMs;
     const ifVersion = options?.ifVersion;
-    const bytes = this.#checkWrite(key, value, ttlMs);
+    const bytes = checkWrite(this.#options, key, value, ttlMs);
     if (ifVersion !== undefined) checkVersion(ifVersion);
     return this.#set(key, value, ttlMs, ifVersion, bytes, true);
   }
@@ -119,7 +119,7 @@ export class MemoryRegistry extends Emitter<RegistryEvents> implements Registry<
     this.#enter(options?.signal);
     checkRestoreMeta(record, options?.ifNewer);
     const { key, value, version, createdAt, updatedAt, expiresAt } = record;
-    const bytes = this.#checkWrite(key, value, undefined);
+    const bytes = checkWrite(this.#options, key, value, undefined);
     const slots = this.#slots;
     const now = this.#clock.now();
     if (expiresAt !== undefined && expiresAt <= now) return 'kept';
@@ -184,7 +184,7 @@ export class MemoryRegistry extends Emitter<RegistryEvents> implements Registry<
   async setMany(entries: readonly SetEntry[], options?: OperationOptions): Promise<RegistryRecord[]> {
     this.#enter(options?.signal);
     checkArray('entries', entries);
-    const sizes = entries.map((e) => this.#checkWrite(e.key, e.value, e.ttlMs));
+    const sizes = entries.map((e) => checkWrite(this.#options, e.key, e.value, e.ttlMs));
     // what the batch leaves behind: the last write of each key
     const final = new Map<string, number>();
     entries.forEach((e, i) => final.set(e.key, sizes[i] ?? 0));
@@ -259,16 +259,6 @@ export class MemoryRegistry extends Emitter<RegistryEvents> implements Registry<
     if (signal !== undefined) checkSignal(signal);
   }
 
-  /** Validates one write; returns the bytes it will hold. */
-  #checkWrite(key: string, value: Uint8Array, ttlMs: Milliseconds | undefined): number {
-    const { maxKeyBytes, maxValueBytes, maxBytes } = this.#options;
-    checkKey(key, maxKeyBytes);
-    checkBytes(key, value, maxValueBytes);
-    if (ttlMs !== undefined) checkTtl(ttlMs);
-    const bytes = utf8Length(key) + value.byteLength;
-    if (bytes > maxBytes) throw RegistryError.capacityExceeded(`record of ${bytes} bytes exceeds maxBytes ${maxBytes}`, key);
-    return bytes;
-  }
 
   #get(key: string): RegistryRecord | undefined {
     const slot = this.#live(key, this.#lru.get(key));

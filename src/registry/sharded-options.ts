@@ -2,7 +2,7 @@ import type { Clock, Milliseconds } from './clock.js';
 import { describe as describeValue, RegistryError } from './errors.js';
 import type { RegistryEvents } from './events.js';
 import type { Registry } from './registry.js';
-import { checkBytes, checkKey, checkTtl, integerOption, rejectUnknownOptions, utf8Length } from './validation.js';
+import { integerOption, rejectUnknownOptions } from './validation.js';
 
 /** One backend of a {@link ShardedRegistry}. */
 export interface ShardSpec {
@@ -269,16 +269,6 @@ export function checkShardSpec(spec: unknown, where: string): asserts spec is Sh
   }
 }
 
-/** Validates one write; returns the bytes it accounts for under the global capacity. */
-export function checkWrite(options: ResolvedShardedOptions, key: string, value: Uint8Array, ttlMs: Milliseconds | undefined): number {
-  const { maxKeyBytes, maxValueBytes, maxBytes } = options;
-  checkKey(key, maxKeyBytes);
-  checkBytes(key, value, maxValueBytes);
-  if (ttlMs !== undefined) checkTtl(ttlMs);
-  const bytes = utf8Length(key) + value.byteLength;
-  if (bytes > maxBytes) throw RegistryError.capacityExceeded(`record of ${bytes} bytes exceeds maxBytes ${maxBytes}`, key);
-  return bytes;
-}
 
 /** With a capacity index: rejects a batch whose final state cannot fit the global capacity. */
 export function checkBatchFits(options: ResolvedShardedOptions, entries: readonly { readonly key: string }[], sizes: readonly number[]): void {

@@ -19,7 +19,7 @@ import { ReadRepair, replicatedSet, restoreOnOwners } from './sharded-repair.js'
 import { shardedClear, shardedScan, shardedSize } from './sharded-scan.js';
 import { KeyIndex } from './sharded-index.js';
 import type { MigrationResult, ShardedRegistryDeps, ShardedRegistryEvents, ShardedRegistryOptions, ShardedRegistryStats, ShardSpec } from './sharded-options.js';
-import { checkBatchFits, checkShardSpec, checkWrite, resolveShardedOptions } from './sharded-options.js';
+import { checkBatchFits, checkShardSpec, resolveShardedOptions } from './sharded-options.js';
 import { Topology } from './sharded-routing.js';
 import { Shard } from './sharded-shard.js';
 import {
@@ -30,6 +30,7 @@ import {
   checkSignal,
   checkTtl,
   checkVersion,
+  checkWrite,
 } from './validation.js';
 
 /**

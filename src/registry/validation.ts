@@ -92,6 +92,30 @@ export function checkBytes(key: string, value: unknown, maxValueBytes: number): 
   if (value.byteLength > maxValueBytes) throw RegistryError.valueTooLarge(key, value.byteLength, maxValueBytes);
 }
 
+/** The limits a write is checked against. */
+export interface WriteLimits {
+  readonly maxKeyBytes: number;
+  readonly maxValueBytes: number;
+  /** When given, a record larger than this can never fit: `CAPACITY_EXCEEDED`. */
+  readonly maxBytes?: number;
+}
+
+/**
+ * Validates one write before anything changes: key, value bytes, optional TTL, and that the record
+ * (UTF-8 key bytes plus value bytes) can fit `maxBytes` at all. Returns those bytes.
+ */
+export function checkWrite(limits: WriteLimits, key: string, value: Uint8Array, ttlMs: number | undefined): number {
+  checkKey(key, limits.maxKeyBytes);
+  checkBytes(key, value, limits.maxValueBytes);
+  if (ttlMs !== undefined) checkTtl(ttlMs);
+  const bytes = utf8Length(key) + value.byteLength;
+  const { maxBytes } = limits;
+  if (maxBytes !== undefined && bytes > maxBytes) {
+    throw RegistryError.capacityExceeded(`record of ${bytes} bytes exceeds maxBytes ${maxBytes}`, key);
+  }
+  return bytes;
+}
+
 /** Checks that `signal`, if given, is an AbortSignal, and throws its reason if it already fired. */
 export function checkSignal(signal: unknown): void {
   if (signal === undefined) return;

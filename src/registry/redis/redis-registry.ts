@@ -14,13 +14,13 @@ import type {
 } from '../registry.js';
 import {
   checkArray,
-  checkBytes,
   checkKey,
   checkKeys,
   checkRestoreMeta,
   checkSignal,
   checkTtl,
   checkVersion,
+  checkWrite,
 } from '../validation.js';
 import { RedisConnection, toRegistryError } from './connection.js';
 import { Deadlines } from './deadlines.js';
@@ -180,7 +180,7 @@ export class RedisRegistry extends Emitter<RegistryEvents> implements Registry<U
     const ifVersion = options?.ifVersion;
     try {
       this.#enter(signal);
-      this.#checkWrite(key, value, ttlMs);
+      checkWrite(this.#options, key, value, ttlMs);
       if (ifVersion !== undefined) checkVersion(ifVersion);
     } catch (error) {
       return rejection(error);
@@ -197,7 +197,7 @@ export class RedisRegistry extends Emitter<RegistryEvents> implements Registry<U
   async restore(record: RegistryRecord, options?: RestoreOptions): Promise<RestoreResult> {
     this.#enter(options?.signal);
     checkRestoreMeta(record, options?.ifNewer);
-    this.#checkWrite(record.key, record.value, undefined);
+    checkWrite(this.#options, record.key, record.value, undefined);
     const now = this.#clock.now();
     if (record.expiresAt !== undefined && record.expiresAt <= now) return 'kept';
     return this.#writes.restore(record, options?.ifNewer !== false, now, options?.signal);
@@ -237,7 +237,7 @@ export class RedisRegistry extends Emitter<RegistryEvents> implements Registry<U
     try {
       this.#enter(signal);
       checkArray('entries', entries);
-      for (const entry of entries) this.#checkWrite(entry.key, entry.value, entry.ttlMs);
+      for (const entry of entries) checkWrite(this.#options, entry.key, entry.value, entry.ttlMs);
     } catch (error) {
       return rejection(error);
     }
@@ -412,11 +412,6 @@ export class RedisRegistry extends Emitter<RegistryEvents> implements Registry<U
     if (this.#state !== 'open') throw RegistryError.unavailable('the Redis registry is not connected: call connect() first');
   }
 
-  #checkWrite(key: string, value: Uint8Array, ttlMs: Milliseconds | undefined): void {
-    checkKey(key, this.#options.maxKeyBytes);
-    checkBytes(key, value, this.#options.maxValueBytes);
-    if (ttlMs !== undefined) checkTtl(ttlMs);
-  }
 
   #written(
     key: string,
