@@ -26,3 +26,19 @@ export async function drive<T>(clock: ManualClock, promise: Promise<T>, maxMs = 
   }
   throw new Error(`promise still pending after ${maxMs} ms of virtual time`);
 }
+
+/**
+ * Awaits `promise` while moving `clock` forward in `stepMs` steps for as long as it is pending
+ * (a call waiting on a hung backend's deadline or a backoff needs virtual time to pass). Throws
+ * instead of hanging when it is still pending after `maxMs` of virtual time.
+ */
+export async function awaitAdvancing<T>(clock: ManualClock, promise: Promise<T>, stepMs: number, maxMs = 60_000): Promise<T> {
+  let done = false;
+  const settled = promise.finally(() => {
+    done = true;
+  });
+  settled.catch(() => undefined); // a rejection surfaces where the result is awaited
+  for (let elapsed = 0; !done && elapsed < maxMs; elapsed += stepMs) await clock.advanceAsync(stepMs);
+  if (!done) throw new Error(`still pending after ${maxMs} ms of virtual time`);
+  return settled;
+}

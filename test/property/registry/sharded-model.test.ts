@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { HrwRouter, MemoryRegistry, ShardedRegistry } from '../../../src/registry/index.js';
 import { FaultRegistry, ManualClock } from '../../../src/testing/index.js';
+import { awaitAdvancing } from '../../helpers/virtual-time.js';
 
 // Random operations against a sharded registry with 2 replicas while one shard at a time fails,
 // hangs or returns, checked against a plain map: no lost or stale record, no error.
@@ -38,14 +39,8 @@ describe('ShardedRegistry with 2 replicas (model-based)', () => {
         );
         const model = new Map<string, number>();
         let failing: FaultRegistry | undefined;
-        // drive the clock while a call waits on a hung shard
-        const run = async <T>(promise: Promise<T>): Promise<T> => {
-          let done = false;
-          const settled = promise.finally(() => (done = true));
-          settled.catch(() => undefined); // a rejection surfaces where it is awaited, below
-          for (let i = 0; i < 10 && !done; i++) await clock.advanceAsync(TIMEOUT);
-          return settled;
-        };
+        // drive the clock while a call (or background work) waits on a hung shard
+        const run = <T>(promise: Promise<T>): Promise<T> => awaitAdvancing(clock, promise, TIMEOUT);
         try {
           for (const o of ops) {
             if (o.kind === 'set') {
@@ -72,12 +67,12 @@ describe('ShardedRegistry with 2 replicas (model-based)', () => {
               failing = undefined;
             } else {
               await clock.advanceAsync(o.ms);
-              await registry.settled();
+              await run(registry.settled());
             }
           }
           failing?.heal();
           await clock.advanceAsync(COOLDOWN * 2);
-          await registry.settled();
+          await run(registry.settled());
           for (const k of KEYS) assert.equal((await registry.get(k))?.value[0], model.get(k), `final ${k}`);
           assert.equal(await registry.size(), model.size);
         } finally {

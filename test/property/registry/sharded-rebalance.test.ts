@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { MemoryRegistry, type MigrationResult, ShardedRegistry } from '../../../src/registry/index.js';
 import { FaultRegistry, ManualClock } from '../../../src/testing/index.js';
+import { awaitAdvancing } from '../../helpers/virtual-time.js';
 
 // Random reads and writes interleaved with shards joining, leaving and draining while records
 // move (paced, so operations land mid-migration), checked against a plain map.
@@ -122,13 +123,7 @@ describe('ShardedRegistry rebalancing under faults (model-based)', () => {
         let next = 4;
         let migration: Promise<unknown> | undefined;
         let failing: FaultRegistry | undefined;
-        const run = async <T>(promise: Promise<T>): Promise<T> => {
-          let done = false;
-          const settled = promise.finally(() => (done = true));
-          settled.catch(() => undefined); // a rejection surfaces where it is awaited, below
-          for (let i = 0; i < 20 && !done; i++) await clock.advanceAsync(50);
-          return settled;
-        };
+        const run = <T>(promise: Promise<T>): Promise<T> => awaitAdvancing(clock, promise, 50);
         try {
           for (const o of ops) {
             if (o.kind === 'set') {
@@ -177,7 +172,7 @@ describe('ShardedRegistry rebalancing under faults (model-based)', () => {
           for (let i = 0; i < 400 && migration !== undefined; i++) await clock.advanceAsync(100);
           for (let i = 0; i < 2; i++) {
             await clock.advanceAsync(2000);
-            await registry.settled();
+            await run(registry.settled());
           }
           for (const k of KEYS) {
             const read = await registry.get(k);
