@@ -38,6 +38,9 @@ function newCluster(options: Parameters<typeof createCluster>[0] & { commandOpti
 }
 
 type Client = ReturnType<typeof newClient>;
+
+/** The client of one server (standalone, or a cluster master), as {@link RedisConnection.nodeOf} gives it. */
+export type RedisNodeClient = Pick<Client, 'sendCommand'>;
 type Cluster = ReturnType<typeof newCluster>;
 
 /**
@@ -171,6 +174,31 @@ export class RedisConnection {
     });
   }
 
+  /**
+   * The server a command about a key of `slot` goes to straight away: the standalone server, or
+   * the client of the slot's master in the cached slot map (`undefined` while unknown). Calls
+   * for keys of one node share a script call (see {@link evalOn}).
+   */
+  nodeOf(slot: number): RedisNodeClient | undefined {
+    return this.#cluster === undefined ? this.#client : this.#cluster.slots[slot]?.master.client;
+  }
+
+  /**
+   * Runs a multi-key `script` (keys in `args`, none declared) on `node` with `EVALSHA`, loading
+   * it on `NOSCRIPT`. A script that finds a key not served by `node` replies `NOTLOCAL` having
+   * written nothing ({@link isNotLocal}): send those keys again slot by slot with {@link eval}.
+   */
+  evalOn(node: RedisNodeClient, script: LuaScript, args: readonly RedisArg[]): Promise<unknown> {
+    const command: RedisArg[] = ['EVALSHA', script.sha1, '0'];
+    for (const arg of args) command.push(arg);
+    return node.sendCommand(command).catch((error: unknown) => {
+      if (!isNoScript(error)) throw error;
+      command[0] = 'EVAL';
+      command[1] = script.source;
+      return node.sendCommand(command);
+    });
+  }
+
   /** The hash slot of `key` in a cluster; 0 for a standalone server (every key together). */
   slotOf(key: string): number {
     return this.#cluster === undefined ? 0 : keySlot(key);
@@ -202,6 +230,11 @@ export class RedisConnection {
 
 function isNoScript(error: unknown): boolean {
   return error instanceof Error && error.message.startsWith('NOSCRIPT');
+}
+
+/** Whether a multi-key script sent to one node found a key that node does not serve. */
+export function isNotLocal(error: unknown): boolean {
+  return error instanceof Error && error.message.startsWith('NOTLOCAL');
 }
 
 /** Whether `error` is a `MOVED` or `ASK` redirection of Redis Cluster. */

@@ -1,8 +1,8 @@
 import type { SetEntry } from '../registry.js';
 import { escapeGlob, groupBySlot } from './batches.js';
-import { isRedirect, type RedisArg, type RedisConnection, type RedisNode } from './connection.js';
+import { isNotLocal, type RedisArg, type RedisConnection, type RedisNode, type RedisNodeClient } from './connection.js';
 import { keySlot } from './key-slot.js';
-import { DELETE, REAP, WRITE } from './scripts.js';
+import { DELETE, type LuaScript, READ, REAP, WRITE } from './scripts.js';
 
 /** A record found past its deadline by a read, to remove if it is still that version. */
 export interface Expired {
@@ -53,75 +53,34 @@ export class RecordStore {
   }
 
   /**
-   * `MGET` per group; `replies[g][j]` answers `keys[groups[g][j]]`. Redirections (resharding,
-   * failover) are followed once for the whole batch.
+   * The stored bytes of `keys`, in groups: `replies[g][j]` answers `keys[groups[g][j]]`. One
+   * `MGET` per chunk on a standalone server; in a cluster one read script per master and chunk
+   * (`MGET` takes a single slot), slot by slot where the slot map was out of date.
    */
   mget(keys: readonly string[]): { groups: number[][]; replies: Promise<(Buffer | null)[][]> } {
-    const { groups, commands, slots } = this.#mgetCommands(keys);
     const connection = this.#connection;
-    let replies: Promise<(Buffer | null)[][]>;
-    if (commands.length === 1) {
-      const command = commands[0] as string[];
-      replies = (connection.sendToSlot(slots[0] ?? 0, command[1] as string, command, true) as Promise<(Buffer | null)[]>).then(
-        (reply) => [reply],
-      );
-    } else {
-      const sent = new Array<Promise<(Buffer | null)[]>>(commands.length);
-      for (let g = 0; g < commands.length; g++) {
-        const command = commands[g] as string[];
-        sent[g] = connection.sendToSlot(slots[g] ?? 0, command[1] as string, command, true) as Promise<(Buffer | null)[]>;
-      }
-      replies = Promise.all(sent);
-    }
-    if (connection.isCluster) {
-      replies = replies.catch((error: unknown) => {
-        if (!isRedirect(error)) throw error;
-        return Promise.all(
-          commands.map((command) => connection.redirect(command[1] as string, command, true) as Promise<(Buffer | null)[]>),
-        );
-      });
-    }
-    return { groups, replies };
-  }
-
-  /** One pass over `keys`: the `MGET` of each group (same slot, at most `chunk` keys), its indices and slot. */
-  #mgetCommands(keys: readonly string[]): { groups: number[][]; commands: string[][]; slots: number[] } {
     const prefix = this.#prefix;
+    if (connection.isCluster) {
+      const parts = this.#scripted<Buffer | null>(READ, keys.map((key) => prefix + key), [], pushKey, 1);
+      return { groups: parts.map((part) => part.indices), replies: Promise.all(parts.map((part) => part.reply)) };
+    }
     const chunk = this.#chunk;
     const groups: number[][] = [];
-    const commands: string[][] = [];
-    const slots: number[] = [];
-    if (!this.#connection.isCluster) {
-      // one server: consecutive chunks
-      for (let i = 0; i < keys.length; i++) {
-        if (i % chunk === 0) {
-          groups.push([]);
-          commands.push(['MGET']);
-          slots.push(0);
-        }
-        (groups[groups.length - 1] as number[]).push(i);
-        (commands[commands.length - 1] as string[]).push(prefix + (keys[i] as string));
+    const sent: Promise<(Buffer | null)[]>[] = [];
+    for (let start = 0; start < keys.length; start += chunk) {
+      const end = Math.min(keys.length, start + chunk);
+      const group = new Array<number>(end - start);
+      const command = new Array<string>(end - start + 1);
+      command[0] = 'MGET';
+      for (let i = start; i < end; i++) {
+        group[i - start] = i;
+        command[i - start + 1] = prefix + (keys[i] as string);
       }
-      return { groups, commands, slots };
+      groups.push(group);
+      sent.push(connection.sendToSlot(0, '', command, true) as Promise<(Buffer | null)[]>);
     }
-    // the open group of each slot, by group number
-    const open = new Map<number, number>();
-    for (let i = 0; i < keys.length; i++) {
-      const redisKey = prefix + (keys[i] as string);
-      const slot = keySlot(redisKey);
-      let g = open.get(slot);
-      if (g === undefined || (groups[g] as number[]).length === chunk) {
-        g = groups.length;
-        open.set(slot, g);
-        groups.push([i]);
-        commands.push(['MGET', redisKey]);
-        slots.push(slot);
-      } else {
-        (groups[g] as number[]).push(i);
-        (commands[g] as string[]).push(redisKey);
-      }
-    }
-    return { groups, commands, slots };
+    const replies = sent.length === 1 ? (sent[0] as Promise<(Buffer | null)[]>).then((reply) => [reply]) : Promise.all(sent);
+    return { groups, replies };
   }
 
   /**
@@ -134,27 +93,20 @@ export class RecordStore {
     now: number,
     grace: string,
   ): Promise<WriteManyResult> {
-    const redisKeys = entries.map((e) => this.#prefix + e.key);
-    const { groups, slots } = this.#group(redisKeys);
-    const settled = await Promise.allSettled(
-      groups.map((group, g) => {
-        const args: RedisArg[] = [String(now), grace, ''];
-        for (const i of group) {
-          const entry = entries[i] as SetEntry;
-          args.push(bufferOf(entry.value), entry.ttlMs === undefined ? '0' : String(entry.ttlMs));
-        }
-        return this.#connection.eval(WRITE, group.map((i) => redisKeys[i] as string), args, slots[g]) as Promise<number[]>;
-      }),
-    );
+    const parts = this.#scripted<number>(WRITE, entries.map((e) => this.#prefix + e.key), [String(now), grace, ''], (i, key, args) => {
+      const entry = entries[i] as SetEntry;
+      args.push(key, bufferOf(entry.value), entry.ttlMs === undefined ? '0' : String(entry.ttlMs));
+    }, 3);
+    const settled = await Promise.allSettled(parts.map((part) => part.reply));
     const replies = new Array<WriteReply | undefined>(entries.length).fill(undefined);
     let failure: Error | undefined;
-    settled.forEach((result, g) => {
+    settled.forEach((result, p) => {
       if (result.status === 'rejected') {
         failure ??= result.reason as Error;
         return;
       }
       const r = result.value;
-      (groups[g] as number[]).forEach((index, j) => {
+      (parts[p] as Part<number>).indices.forEach((index, j) => {
         replies[index] = [r[3 * j] ?? 0, r[3 * j + 1] ?? now, r[3 * j + 2] ?? 0];
       });
     });
@@ -163,16 +115,12 @@ export class RecordStore {
 
   /** Unconditional delete of `keys` (records past their deadline at `now` count as expired). */
   async deleteMany(keys: readonly string[], now: number): Promise<DeleteReply[]> {
-    const redisKeys = keys.map((key) => this.#prefix + key);
-    const { groups, slots } = this.#group(redisKeys);
-    const args = [String(now), ''];
-    const replies = await Promise.all(
-      groups.map((group, g) => this.#connection.eval(DELETE, group.map((i) => redisKeys[i] as string), args, slots[g]) as Promise<number[]>),
-    );
+    const parts = this.#scripted<number>(DELETE, keys.map((key) => this.#prefix + key), [String(now), ''], pushKey, 2);
+    const replies = await Promise.all(parts.map((part) => part.reply));
     const out = new Array<DeleteReply>(keys.length);
-    groups.forEach((group, g) => {
-      const reply = replies[g] as number[];
-      group.forEach((index, j) => {
+    parts.forEach((part, p) => {
+      const reply = replies[p] as number[];
+      part.indices.forEach((index, j) => {
         out[index] = [reply[2 * j] ?? 0, reply[2 * j + 1] ?? 0];
       });
     });
@@ -182,18 +130,14 @@ export class RecordStore {
   /** Removes records found expired, if still that version and expired; resolves to those removed. */
   async reap(expired: readonly Expired[], now: number): Promise<Expired[]> {
     const unique = [...new Map(expired.map((e) => [e.key, e])).values()];
-    const redisKeys = unique.map((e) => this.#prefix + e.key);
-    const { groups, slots } = this.#group(redisKeys);
-    const replies = await Promise.all(
-      groups.map((group, g) => {
-        const args = [String(now), ...group.map((i) => String((unique[i] as Expired).version))];
-        return this.#connection.eval(REAP, group.map((i) => redisKeys[i] as string), args, slots[g]) as Promise<number[]>;
-      }),
-    );
+    const parts = this.#scripted<number>(REAP, unique.map((e) => this.#prefix + e.key), [String(now)], (i, key, args) => {
+      args.push(key, String((unique[i] as Expired).version));
+    }, 1);
+    const replies = await Promise.all(parts.map((part) => part.reply));
     const removed: Expired[] = [];
-    groups.forEach((group, g) => {
-      group.forEach((index, j) => {
-        if ((replies[g] as number[])[j] === 1) removed.push(unique[index] as Expired);
+    parts.forEach((part, p) => {
+      part.indices.forEach((index, j) => {
+        if ((replies[p] as number[])[j] === 1) removed.push(unique[index] as Expired);
       });
     });
     return removed;
@@ -234,23 +178,105 @@ export class RecordStore {
     }
   }
 
-  /** Groups of one slot (chunked), and the slot of each group. */
-  #group(redisKeys: readonly string[]): { groups: number[][]; slots: number[] } {
+  /**
+   * Sends a multi-key `script` (see `CROSS_SLOT` in scripts.ts) for `redisKeys`: one call per
+   * server (standalone) or per master of the cached slot map, and per `chunk` keys, all
+   * pipelined. Every call's ARGV is `head`, then what `perKey` appends for each of its keys
+   * (the key first). A call whose master turns out not to serve one of its keys, or whose master
+   * is unknown, goes again slot by slot. Each part's reply holds `stride` items per key.
+   */
+  #scripted<R>(script: LuaScript, redisKeys: readonly string[], head: readonly RedisArg[], perKey: PerKey, stride: number): Part<R>[] {
     const connection = this.#connection;
-    if (!connection.isCluster) {
-      // one server: consecutive chunks
-      const groups: number[][] = [];
-      for (let i = 0; i < redisKeys.length; i++) {
-        if (i % this.#chunk === 0) groups.push([]);
-        (groups[groups.length - 1] as number[]).push(i);
+    const parts: Part<R>[] = [];
+    const send = (node: RedisNodeClient | undefined, indices: number[]): void => {
+      if (node === undefined) {
+        parts.push({ indices, reply: this.#bySlot<R>(script, redisKeys, indices, head, perKey, stride) });
+        return;
       }
-      return { groups, slots: groups.map(() => 0) };
+      const args = head.slice();
+      for (const i of indices) perKey(i, redisKeys[i] as string, args);
+      const reply = connection.evalOn(node, script, args) as Promise<R[]>;
+      parts.push({
+        indices,
+        reply: connection.isCluster
+          ? reply.catch((error: unknown) => {
+              if (!isNotLocal(error)) throw error;
+              return this.#bySlot<R>(script, redisKeys, indices, head, perKey, stride);
+            })
+          : reply,
+      });
+    };
+    if (!connection.isCluster) {
+      const server = connection.nodeOf(0);
+      for (let start = 0; start < redisKeys.length; start += this.#chunk) {
+        const end = Math.min(redisKeys.length, start + this.#chunk);
+        send(server, Array.from({ length: end - start }, (_, j) => start + j));
+      }
+      return parts;
     }
-    const keySlots = redisKeys.map((key) => connection.slotOf(key));
-    const groups = groupBySlot(redisKeys.length, (i) => keySlots[i] ?? 0, this.#chunk);
-    return { groups, slots: groups.map((group) => keySlots[group[0] as number] ?? 0) };
+    const open = new Map<RedisNodeClient | undefined, number[]>();
+    for (let i = 0; i < redisKeys.length; i++) {
+      const node = connection.nodeOf(keySlot(redisKeys[i] as string));
+      const indices = open.get(node);
+      if (indices === undefined) open.set(node, [i]);
+      else if (indices.push(i) === this.#chunk) {
+        open.delete(node);
+        send(node, indices);
+      }
+    }
+    for (const [node, indices] of open) send(node, indices);
+    return parts;
+  }
+
+  /**
+   * `script` for the keys `indices` of `redisKeys`, one call per slot with the keys declared, so
+   * the cluster client routes each and follows `MOVED`/`ASK`; the replies merged back in order.
+   */
+  async #bySlot<R>(
+    script: LuaScript,
+    redisKeys: readonly string[],
+    indices: readonly number[],
+    head: readonly RedisArg[],
+    perKey: PerKey,
+    stride: number,
+  ): Promise<R[]> {
+    const groups = groupBySlot(indices.length, (j) => keySlot(redisKeys[indices[j] as number] as string), this.#chunk);
+    const replies = await Promise.all(
+      groups.map((group) => {
+        const keys: string[] = [];
+        const args = head.slice();
+        for (const j of group) {
+          const key = redisKeys[indices[j] as number] as string;
+          keys.push(key);
+          perKey(indices[j] as number, key, args);
+        }
+        return this.#connection.eval(script, keys, args) as Promise<R[]>;
+      }),
+    );
+    if (groups.length === 1) return replies[0] as R[];
+    const out = new Array<R>(indices.length * stride);
+    groups.forEach((group, g) => {
+      const reply = replies[g] as R[];
+      group.forEach((j, m) => {
+        for (let s = 0; s < stride; s++) out[j * stride + s] = reply[m * stride + s] as R;
+      });
+    });
+    return out;
   }
 }
+
+/** Appends the arguments of key `i` (named `key`) to a script call's ARGV. */
+type PerKey = (i: number, key: string, args: RedisArg[]) => void;
+
+/** One call of a batch: the indices of its keys and its reply. */
+interface Part<R> {
+  readonly indices: number[];
+  readonly reply: Promise<R[]>;
+}
+
+const pushKey: PerKey = (_i, key, args) => {
+  args.push(key);
+};
 
 /** The bytes of `value` as a Buffer without copying. */
 export function bufferOf(value: Uint8Array): Buffer {

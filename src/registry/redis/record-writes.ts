@@ -60,8 +60,9 @@ export class RecordWrites {
     }
     batcher.flush();
     const now = clock.now();
-    const args = [String(now), this.#d.grace, String(ifVersion), bufferOf(value), ttlMs === undefined ? '0' : String(ttlMs)];
-    const reply = this.#d.connection.eval(WRITE, [this.#d.prefix + key], args) as Promise<number[]>;
+    const redisKey = this.#d.prefix + key;
+    const args = [String(now), this.#d.grace, String(ifVersion), redisKey, bufferOf(value), ttlMs === undefined ? '0' : String(ttlMs)];
+    const reply = this.#d.connection.eval(WRITE, [redisKey], args) as Promise<number[]>;
     return deadlines.track(reply, (r) => this.#afterSet(key, value, ttlMs, ifVersion, now, r), signal);
   }
 
@@ -144,7 +145,8 @@ export class RecordWrites {
     const { batcher, connection, clock, events } = this.#d;
     batcher.flush();
     const cond = ifVersion === undefined ? '' : String(ifVersion);
-    const reply = (await connection.eval(DELETE, [this.#d.prefix + key], [String(clock.now()), cond])) as number[];
+    const redisKey = this.#d.prefix + key;
+    const reply = (await connection.eval(DELETE, [redisKey], [String(clock.now()), cond, redisKey])) as number[];
     const [state = 0, version = 0, expired = 0] = reply;
     if (state === -1) {
       if (expired !== 0) events.removed(key, 'expire', expired);

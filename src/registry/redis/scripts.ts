@@ -7,8 +7,8 @@ import { createHash } from 'node:crypto';
  * clock: a record whose `expiresAt` is at or before it counts as absent, and is removed by
  * whichever script first meets it (which reports it, so exactly one client fires the event).
  *
- * Multi-key calls only ever carry keys of one hash slot (the registry groups them), so they
- * run unchanged on Redis Cluster.
+ * Single-key scripts declare their key; the multi-key ones take theirs in `ARGV` (see
+ * `CROSS_SLOT`), so one call per cluster master serves a batch.
  */
 export interface LuaScript {
   readonly name: string;
@@ -22,45 +22,71 @@ function script(name: string, source: string): LuaScript {
 }
 
 /**
- * Writes every key. ARGV: now, graceMs, ifVersion ('' = unconditional), then per key value and
- * ttlMs ('0' = none). Replies 3 integers per key: new version, createdAt, version of an expired
- * record it replaced (0 if none), or `-2, 0, 0` for a key holding another Redis type (left
- * alone, so one foreign key never fails the other writes of a batch); or
- * `{-1, actual version, expired version}` on a conflict.
+ * How the multi-key scripts find their keys: in `ARGV`, not `KEYS`, so that one call can carry
+ * keys of many hash slots served by the same cluster master (declared keys must all share one
+ * slot). `KEYS` may still declare the keys of a one-slot call, only so the cluster client can
+ * route it and follow `MOVED`/`ASK`. Each script reads everything it needs first and writes
+ * nothing if a key turns out not to be served here (resharding, failover): it then replies with
+ * a `NOTLOCAL` error and the caller sends the keys again slot by slot. A key of another Redis
+ * type is left alone and reported, so one foreign key never fails the rest of a batch.
+ * Requires Redis 7.0 (script flags).
+ */
+const CROSS_SLOT = '#!lua flags=allow-cross-slot-keys\n';
+
+/** Pass 1 of a multi-key script: the header of key `i`, `false` for another type, or a bail-out. */
+const READ_HEADS = `local heads = {}
+for i = 1, n do
+  local head = redis.pcall('GETRANGE', key(i), 0, 32)
+  if type(head) == 'table' then
+    if string.sub(head.err, 1, 9) ~= 'WRONGTYPE' then return redis.error_reply('NOTLOCAL ' .. head.err) end
+    head = false
+  end
+  heads[i] = head
+end`;
+
+/**
+ * Writes every key. ARGV: now, graceMs, ifVersion ('' = unconditional), then per key its name,
+ * value and ttlMs ('0' = none). Replies 3 integers per key: new version, createdAt, version of an
+ * expired record it replaced (0 if none), or `-2, 0, 0` for a key holding another Redis type;
+ * or `{-1, actual version, expired version}` on a conflict (only ever asked of one key).
  */
 export const WRITE = script(
   'write',
-  `local now = tonumber(ARGV[1])
+  `${CROSS_SLOT}local now = tonumber(ARGV[1])
 local grace = tonumber(ARGV[2])
 local cond = ARGV[3]
+local n = (#ARGV - 3) / 3
+local function key(i) return ARGV[1 + 3 * i] end
+${READ_HEADS}
 local out = {}
-for i = 1, #KEYS do
-  local key = KEYS[i]
-  local version, created, expired = 0, now, 0
-  local head = redis.pcall('GETRANGE', key, 0, 32)
-  if type(head) == 'table' then
-    -- another Redis type under this key: leave it, report it, go on with the others
+-- what this call wrote, so a key repeated in the batch sees its earlier write
+local wrote = {}
+for i = 1, n do
+  local head = wrote[key(i)] or heads[i]
+  if head == false then
     out[3 * i - 2] = -2
     out[3 * i - 1] = 0
     out[3 * i] = 0
   else
+    local version, created, expired = 0, now, 0
     if #head == 33 then
       local _, v, c, _, e = struct.unpack('<Bdddd', head)
       if e ~= 0 and e <= now then expired = v else version = v; created = c end
     end
     if cond ~= '' and tonumber(cond) ~= version then
-      if expired ~= 0 then redis.call('UNLINK', key) end
+      if expired ~= 0 then redis.call('UNLINK', key(i)) end
       return {-1, version, expired}
     end
-    local ttl = tonumber(ARGV[3 + 2 * i])
+    local ttl = tonumber(ARGV[3 + 3 * i])
     local deadline = 0
     if ttl > 0 then deadline = now + ttl end
-    local record = struct.pack('<Bdddd', 1, version + 1, created, now, deadline) .. ARGV[2 + 2 * i]
+    local header = struct.pack('<Bdddd', 1, version + 1, created, now, deadline)
     if ttl > 0 then
-      redis.call('SET', key, record, 'PXAT', deadline + grace)
+      redis.call('SET', key(i), header .. ARGV[2 + 3 * i], 'PXAT', deadline + grace)
     else
-      redis.call('SET', key, record)
+      redis.call('SET', key(i), header .. ARGV[2 + 3 * i])
     end
+    wrote[key(i)] = header
     out[3 * i - 2] = version + 1
     out[3 * i - 1] = created
     out[3 * i] = expired
@@ -70,24 +96,30 @@ return out`,
 );
 
 /**
- * Deletes every key. ARGV: now, ifVersion ('' = unconditional). Replies 2 integers per key:
- * state (0 absent, 1 deleted, 2 was expired and is now removed) and the record's version; or
- * `{-1, live version, expired version}` on a conflict (nothing live is deleted then).
+ * Deletes every key. ARGV: now, ifVersion ('' = unconditional), then the keys. Replies 2
+ * integers per key: state (0 absent or another Redis type, 1 deleted, 2 was expired and is now
+ * removed) and the record's version; or `{-1, live version, expired version}` on a conflict
+ * (only ever asked of one key; nothing live is deleted then).
  */
 export const DELETE = script(
   'delete',
-  `local now = tonumber(ARGV[1])
+  `${CROSS_SLOT}local now = tonumber(ARGV[1])
 local cond = ARGV[2]
+local n = #ARGV - 2
+local function key(i) return ARGV[2 + i] end
+${READ_HEADS}
 local out = {}
-for i = 1, #KEYS do
-  local key = KEYS[i]
+-- keys this call removed, so a key repeated in the batch is absent the second time
+local gone = {}
+for i = 1, n do
   local state, version = 0, 0
-  local head = redis.call('GETRANGE', key, 0, 32)
-  if #head == 33 then
+  local head = heads[i]
+  if gone[key(i)] then head = false end
+  if head and #head == 33 then
     local _, v, _, _, e = struct.unpack('<Bdddd', head)
     version = v
     if e ~= 0 and e <= now then
-      redis.call('UNLINK', key)
+      redis.call('UNLINK', key(i))
       state = 2
     else
       state = 1
@@ -102,7 +134,8 @@ for i = 1, #KEYS do
       return {-1, live, expired}
     end
   end
-  if state == 1 then redis.call('UNLINK', key) end
+  if state == 1 then redis.call('UNLINK', key(i)) end
+  if state ~= 0 then gone[key(i)] = true end
   out[2 * i - 1] = state
   out[2 * i] = version
 end
@@ -111,23 +144,45 @@ return out`,
 
 /**
  * Removes records found expired by a read, only if they are still the same version and still
- * expired (another client may have rewritten them meanwhile). ARGV: now, then one version per
- * key. Replies 1 per key it removed, 0 otherwise.
+ * expired (another client may have rewritten them meanwhile). ARGV: now, then per key its name
+ * and version. Replies 1 per key it removed, 0 otherwise.
  */
 export const REAP = script(
   'reap',
-  `local now = tonumber(ARGV[1])
+  `${CROSS_SLOT}local now = tonumber(ARGV[1])
+local n = (#ARGV - 1) / 2
+local function key(i) return ARGV[2 * i] end
+${READ_HEADS}
 local out = {}
-for i = 1, #KEYS do
+for i = 1, n do
   out[i] = 0
-  local head = redis.call('GETRANGE', KEYS[i], 0, 32)
-  if #head == 33 then
+  local head = heads[i]
+  if head and #head == 33 then
     local _, v, _, _, e = struct.unpack('<Bdddd', head)
-    if v == tonumber(ARGV[1 + i]) and e ~= 0 and e <= now then
-      redis.call('UNLINK', KEYS[i])
+    if v == tonumber(ARGV[1 + 2 * i]) and e ~= 0 and e <= now then
+      redis.call('UNLINK', key(i))
       out[i] = 1
     end
   end
+end
+return out`,
+);
+
+/**
+ * Reads the keys of many slots of one cluster master in one call (`MGET` takes one slot).
+ * ARGV: the keys. Replies the stored bytes per key, nil for an absent key or another Redis type.
+ */
+export const READ = script(
+  'read',
+  `#!lua flags=allow-cross-slot-keys,no-writes
+local out = {}
+for i = 1, #ARGV do
+  local value = redis.pcall('GET', ARGV[i])
+  if type(value) == 'table' then
+    if string.sub(value.err, 1, 9) ~= 'WRONGTYPE' then return redis.error_reply('NOTLOCAL ' .. value.err) end
+    value = false
+  end
+  out[i] = value
 end
 return out`,
 );
