@@ -215,6 +215,13 @@ export class RedisConnection {
     return clients.map((client) => ({ send: (args) => client.sendCommand(args) }));
   }
 
+  /** The `redis_version` of a server (the first master in a cluster). */
+  async serverVersion(): Promise<string> {
+    const [node] = await this.masters();
+    const info = String(await node?.send(['INFO', 'server']));
+    return /^redis_version:(\S+)/m.exec(info)?.[1] ?? 'unknown';
+  }
+
   /** Closes gracefully (pending replies are awaited). */
   async close(): Promise<void> {
     if (this.#cluster !== undefined) await this.#cluster.close();
@@ -230,6 +237,17 @@ export class RedisConnection {
 
 function isNoScript(error: unknown): boolean {
   return error instanceof Error && error.message.startsWith('NOSCRIPT');
+}
+
+/** Redis 7.0 brought the script flags the multi-key scripts declare (see scripts.ts). */
+const MIN_MAJOR_VERSION = 7;
+
+/** Rejects a server older than Redis 7.0, naming the version it runs. */
+export function checkServerVersion(version: string): void {
+  const major = Number.parseInt(version, 10);
+  if (!(major >= MIN_MAJOR_VERSION)) {
+    throw RegistryError.unavailable(`RedisRegistry needs Redis ${MIN_MAJOR_VERSION}.0 or newer; the server runs ${version}`);
+  }
 }
 
 /** Whether a multi-key script sent to one node found a key that node does not serve. */

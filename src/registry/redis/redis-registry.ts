@@ -22,7 +22,7 @@ import {
   checkVersion,
   checkWrite,
 } from '../validation.js';
-import { RedisConnection, toRegistryError } from './connection.js';
+import { checkServerVersion, RedisConnection, toRegistryError } from './connection.js';
 import { Deadlines } from './deadlines.js';
 import {
   type RedisRegistryDeps,
@@ -127,7 +127,8 @@ export class RedisRegistry extends Emitter<RegistryEvents> implements Registry<U
 
   /**
    * Connects (in Cluster mode: discovers the topology and connects to every master) within
-   * `timeoutMs`. A registry whose connection fails is closed; create a new one to try again.
+   * `timeoutMs`, and checks the server runs Redis 7.0 or newer (BACKEND_UNAVAILABLE otherwise).
+   * A registry whose connection fails is closed; create a new one to try again.
    */
   async connect(options?: OperationOptions): Promise<this> {
     if (this.#state !== 'new') {
@@ -138,6 +139,7 @@ export class RedisRegistry extends Emitter<RegistryEvents> implements Registry<U
     this.#state = 'connecting';
     try {
       await this.#deadlines.run(this.#connection.connect(), options?.signal);
+      checkServerVersion(await this.#deadlines.run(this.#connection.serverVersion(), options?.signal));
     } catch (error) {
       this.#state = 'closed';
       this.#connection.destroy();

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { isRegistryError, RegistryError } from '../../../src/registry/index.js';
 import { escapeGlob, groupBySlot } from '../../../src/registry/redis/batches.js';
+import { checkServerVersion } from '../../../src/registry/redis/connection.js';
 import { Deadlines } from '../../../src/registry/redis/deadlines.js';
 import { HEADER_BYTES, readRecord } from '../../../src/registry/redis/record-layout.js';
 import { ManualClock } from '../../../src/testing/index.js';
@@ -82,5 +83,17 @@ describe('Redis record layout', () => {
 
   it('rejects bytes not in the layout with CODEC_ERROR', () => {
     assert.throws(() => readRecord('k', Buffer.from('plain string')), (e: unknown) => isRegistryError(e, 'CODEC_ERROR'));
+  });
+});
+
+describe('Redis server version check', () => {
+  it('accepts Redis 7 and newer and rejects older servers with BACKEND_UNAVAILABLE naming the version', () => {
+    for (const version of ['7.0.15', '7.4.1', '8.0.0', '10.1.0']) assert.doesNotThrow(() => checkServerVersion(version));
+    for (const version of ['6.2.14', '5.0.7', 'unknown']) {
+      assert.throws(
+        () => checkServerVersion(version),
+        (error: unknown) => isRegistryError(error, 'BACKEND_UNAVAILABLE') && error.message.includes(version),
+      );
+    }
   });
 });
