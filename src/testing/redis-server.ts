@@ -1,9 +1,10 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer, connect } from 'node:net';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { respCommand, type RespTarget } from './resp-client.js';
 
 /** How {@link startRedisServer} starts a `redis-server`. */
 export interface RedisServerOptions {
@@ -15,13 +16,54 @@ export interface RedisServerOptions {
   readonly args?: readonly string[];
   /** How long to wait for the server to answer PING, in ms. @default 10_000 */
   readonly startTimeoutMs?: number;
+  /**
+   * Serve TLS only (`--port 0 --tls-port <port>`): `url` becomes `rediss://127.0.0.1:<port>`,
+   * and the helper's own connections (`command()`, the readiness PING) trust `caFile`.
+   * @default plain TCP
+   */
+  readonly tls?: RedisServerTlsOptions;
+  /**
+   * `requirepass`: the password of the `default` user. The helper's own connections
+   * authenticate with it.
+   * @default none (no password)
+   */
+  readonly password?: string;
+  /**
+   * ACL users, one rule list each, as `ACL SETUSER` takes them: `'app on >secret ~* +@all'`.
+   * They do not change how the helper itself authenticates (as `default`, with `password`).
+   * @default []
+   */
+  readonly users?: readonly string[];
+}
+
+/**
+ * TLS files of a test server: the names match `TestCertificates` (see `createTestCertificates`), so
+ * `startRedisServer({ tls: await createTestCertificates() })` works as is.
+ */
+export interface RedisServerTlsOptions {
+  /** PEM file of the server certificate (`tls-cert-file`). */
+  readonly serverCertFile: string;
+  /** PEM file of the server's private key (`tls-key-file`). */
+  readonly serverKeyFile: string;
+  /** PEM file of the CA (`tls-ca-cert-file`): clients trust it, and the server checks client certificates against it. */
+  readonly caFile: string;
+  /**
+   * `tls-auth-clients`: whether clients must present a certificate signed by the CA.
+   * With `'yes'`, give `clientCertFile` and `clientKeyFile` for the helper's own connections.
+   * @default 'no'
+   */
+  readonly authClients?: 'yes' | 'no' | 'optional';
+  /** PEM file of a client certificate the helper's own connections present. @default none */
+  readonly clientCertFile?: string;
+  /** PEM file of the key of `clientCertFile`. @default none */
+  readonly clientKeyFile?: string;
 }
 
 /** A running `redis-server` child process on 127.0.0.1. */
 export interface RedisServerHandle {
-  /** TCP port on 127.0.0.1. */
+  /** TCP port on 127.0.0.1 (the TLS port with `tls`: the server has no plain port then). */
   readonly port: number;
-  /** `redis://127.0.0.1:<port>`. */
+  /** `redis://127.0.0.1:<port>`, or `rediss://…` with `tls`. */
   readonly url: string;
   /** Working directory of the server. */
   readonly dir: string;
@@ -35,7 +77,10 @@ export interface RedisServerHandle {
   kill9(): Promise<void>;
   /** Starts the server again on the same port and directory (stopping it first if running). */
   restart(): Promise<void>;
-  /** Sends one command with a minimal RESP client; resolves to the reply as text. */
+  /**
+   * Sends one command with a minimal RESP client (over TLS and after `AUTH` as the server's
+   * options require); resolves to the reply as text, rejects with an error reply's text.
+   */
   command(...args: readonly string[]): Promise<string>;
 }
 
@@ -54,13 +99,23 @@ export interface RedisClusterOptions {
    * @default 30_000
    */
   readonly readyTimeoutMs?: number;
+  /**
+   * Every node serves TLS only, the cluster bus and replication included (`tls-cluster`,
+   * `tls-replication`); `urls` are `rediss://…`.
+   * @default plain TCP
+   */
+  readonly tls?: RedisServerTlsOptions;
+  /** `requirepass` (and `masterauth`, for replicas) on every node. @default none */
+  readonly password?: string;
+  /** ACL users on every node, as in {@link RedisServerOptions.users}. @default [] */
+  readonly users?: readonly string[];
 }
 
 /** A running local Redis Cluster. */
 export interface RedisClusterHandle {
   /** Every node, masters first as created (roles change after a failover). */
   readonly nodes: readonly RedisServerHandle[];
-  /** `redis://127.0.0.1:<port>` of every node, to use as root nodes. */
+  /** `redis://127.0.0.1:<port>` (`rediss://` with `tls`) of every node, to use as root nodes. */
   readonly urls: readonly string[];
   /** The nodes currently acting as masters (asks every running node for its role). */
   masters(): Promise<RedisServerHandle[]>;
@@ -83,10 +138,15 @@ export interface RedisClusterHandle {
 export async function startRedisServer(options: RedisServerOptions = {}): Promise<RedisServerHandle> {
   const ownDir = options.dir === undefined;
   const dir = options.dir ?? (await mkdtemp(join(tmpdir(), 'nautilus-redis-')));
-  const args = [...(options.aof === true ? ['--appendonly', 'yes', '--appendfsync', 'always'] : []), ...(options.args ?? [])];
+  const args = [
+    ...(options.aof === true ? ['--appendonly', 'yes', '--appendfsync', 'always'] : []),
+    ...securityArgs(options),
+    ...(options.args ?? []),
+  ];
   try {
     const port = await freePort(false);
-    const server = new LocalRedisServer(port, dir, ownDir, args, options.startTimeoutMs ?? 10_000);
+    const access = await accessOf(port, options);
+    const server = new LocalRedisServer(port, dir, ownDir, args, options.startTimeoutMs ?? 10_000, access);
     await server.start();
     return server;
   } catch (error) {
@@ -120,7 +180,10 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
         // replicas sync at once instead of waiting 5 s for more replicas to batch with
         '--repl-diskless-sync-delay', '0',
       ];
-      const node = new LocalRedisServer(port, dir, true, args, 10_000);
+      args.push(...securityArgs(options));
+      if (options.tls !== undefined) args.push('--tls-cluster', 'yes', '--tls-replication', 'yes');
+      if (options.password !== undefined) args.push('--masterauth', options.password);
+      const node = new LocalRedisServer(port, dir, true, args, 10_000, await accessOf(port, options));
       nodes.push(node);
       await node.start();
     }
@@ -129,6 +192,7 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
       ...nodes.map((n) => `127.0.0.1:${n.port}`),
       '--cluster-replicas', String(replicas),
       '--cluster-yes',
+      ...redisCliArgs(options),
     ]);
     await cluster.waitUntilReady(options.readyTimeoutMs ?? 30_000);
     await cluster.waitForReplicas(replicas * masters, options.readyTimeoutMs ?? 30_000);
@@ -159,6 +223,57 @@ function track(pid: number): void {
   });
 }
 
+/** Server arguments of the TLS, password and ACL options. */
+function securityArgs(options: RedisServerOptions | RedisClusterOptions): string[] {
+  const args: string[] = [];
+  const tls = options.tls;
+  if (tls !== undefined) {
+    args.push(
+      '--tls-cert-file', tls.serverCertFile,
+      '--tls-key-file', tls.serverKeyFile,
+      '--tls-ca-cert-file', tls.caFile,
+      '--tls-auth-clients', tls.authClients ?? 'no',
+    );
+  }
+  if (options.password !== undefined) args.push('--requirepass', options.password);
+  // each `--user` line is one ACL rule list, split on spaces as redis.conf would
+  for (const user of options.users ?? []) args.push('--user', ...user.split(' ').filter((word) => word !== ''));
+  return args;
+}
+
+/** How the helper's own connections reach a node started with `options`. */
+async function accessOf(port: number, options: RedisServerOptions | RedisClusterOptions): Promise<RespTarget> {
+  const tls = options.tls;
+  const pem = (path: string | undefined): Promise<string | undefined> =>
+    path === undefined ? Promise.resolve(undefined) : readFile(path, 'utf8');
+  return {
+    port,
+    auth: options.password,
+    tls:
+      tls === undefined
+        ? undefined
+        : {
+            ca: (await pem(tls.caFile)) as string,
+            ...(tls.clientCertFile === undefined ? {} : { cert: (await pem(tls.clientCertFile)) as string }),
+            ...(tls.clientKeyFile === undefined ? {} : { key: (await pem(tls.clientKeyFile)) as string }),
+          },
+  };
+}
+
+/** `redis-cli` flags to reach nodes started with `options`. */
+function redisCliArgs(options: RedisClusterOptions): string[] {
+  const args: string[] = [];
+  const tls = options.tls;
+  if (tls !== undefined) {
+    args.push('--tls', '--cacert', tls.caFile);
+    if (tls.clientCertFile !== undefined && tls.clientKeyFile !== undefined) {
+      args.push('--cert', tls.clientCertFile, '--key', tls.clientKeyFile);
+    }
+  }
+  if (options.password !== undefined) args.push('-a', options.password, '--no-auth-warning');
+  return args;
+}
+
 class LocalRedisServer implements RedisServerHandle {
   readonly port: number;
   readonly url: string;
@@ -166,13 +281,22 @@ class LocalRedisServer implements RedisServerHandle {
   readonly #ownDir: boolean;
   readonly #args: readonly string[];
   readonly #startTimeoutMs: number;
+  readonly #access: RespTarget;
   #child: ChildProcess | undefined;
   #exited: Promise<void> = Promise.resolve();
   #stopped = false;
 
-  constructor(port: number, dir: string, ownDir: boolean, args: readonly string[], startTimeoutMs: number) {
+  constructor(
+    port: number,
+    dir: string,
+    ownDir: boolean,
+    args: readonly string[],
+    startTimeoutMs: number,
+    access: RespTarget,
+  ) {
     this.port = port;
-    this.url = `redis://127.0.0.1:${port}`;
+    this.url = `${access.tls === undefined ? 'redis' : 'rediss'}://127.0.0.1:${port}`;
+    this.#access = access;
     this.dir = dir;
     this.#ownDir = ownDir;
     this.#args = args;
@@ -191,7 +315,8 @@ class LocalRedisServer implements RedisServerHandle {
     const child = spawn(
       'redis-server',
       [
-        '--port', String(this.port),
+        // with TLS the server listens on the TLS port only (`--port 0`: no plain port)
+        ...(this.#access.tls === undefined ? ['--port', String(this.port)] : ['--port', '0', '--tls-port', String(this.port)]),
         '--bind', '127.0.0.1',
         '--dir', this.dir,
         '--save', '',
@@ -268,7 +393,7 @@ class LocalRedisServer implements RedisServerHandle {
   }
 
   command(...args: readonly string[]): Promise<string> {
-    return respCommand(this.port, args);
+    return respCommand(this.#access, args);
   }
 }
 
@@ -408,42 +533,5 @@ function run(command: string, args: readonly string[]): Promise<string> {
       if (error) reject(new Error(`${command} ${args.join(' ')} failed: ${stderr || error.message}`, { cause: error }));
       else resolve(stdout);
     });
-  });
-}
-
-/**
- * One command over a fresh connection, with just enough RESP2 to read simple strings, errors,
- * integers and bulk strings (the admin commands the helpers send). Bounded by 2 s.
- */
-function respCommand(port: number, args: readonly string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = connect({ host: '127.0.0.1', port });
-    let buffer = Buffer.alloc(0);
-    const finish = (error: Error | undefined, reply?: string): void => {
-      socket.destroy();
-      clearTimeout(timer);
-      if (error) reject(error);
-      else resolve(reply ?? '');
-    };
-    const timer = setTimeout(() => finish(new Error(`no reply from 127.0.0.1:${port} within 2000 ms`)), 2000);
-    socket.once('error', (error) => finish(error));
-    socket.on('data', (chunk: Buffer) => {
-      buffer = Buffer.concat([buffer, chunk]);
-      const lineEnd = buffer.indexOf('\r\n');
-      if (lineEnd === -1) return;
-      const type = String.fromCharCode(buffer[0] ?? 0);
-      const line = buffer.subarray(1, lineEnd).toString();
-      if (type === '+' || type === ':') finish(undefined, line);
-      else if (type === '-') finish(new Error(line));
-      else if (type === '$') {
-        const length = Number(line);
-        if (length < 0) finish(undefined, '');
-        else if (buffer.length >= lineEnd + 2 + length + 2) {
-          finish(undefined, buffer.subarray(lineEnd + 2, lineEnd + 2 + length).toString());
-        }
-      } else finish(new Error(`unexpected RESP reply type ${type}`));
-    });
-    const frame = [`*${args.length}\r\n`, ...args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`)].join('');
-    socket.write(frame);
   });
 }

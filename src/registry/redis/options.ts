@@ -5,18 +5,39 @@ import { integerOption, rejectUnknownOptions } from '../validation.js';
 
 /** Configuration of a {@link RedisRegistry}. Give exactly one of `url` and `cluster`. */
 export interface RedisRegistryOptions {
-  /** A standalone server: `redis[s]://[[user][:password]@]host[:port][/db]`. */
+  /**
+   * A standalone server: `redis[s]://[[user][:password]@]host[:port][/db]`. `rediss://` turns
+   * TLS on (with the system's trusted CAs unless `tls` gives a `ca`); credentials in the URL
+   * work like `username` and `password`, which take precedence.
+   */
   readonly url?: string;
   /**
-   * Redis Cluster mode: URLs of some nodes (`redis://host:port`), used to discover the rest.
-   * Give at least two so discovery survives one node being down.
+   * Redis Cluster mode: URLs of some nodes (`redis://host:port`, or `rediss://` with `tls`),
+   * used to discover the rest. Give at least two so discovery survives one node being down.
+   * `username`, `password` and `tls` apply to every node, discovered ones included.
    */
   readonly cluster?: readonly string[];
-  /** ACL user name, passed through to every connection. */
+  /**
+   * ACL user name (`ACL SETUSER`), sent with `password` on every connection and reconnection.
+   * @default 'default' (the user of `requirepass`)
+   */
   readonly username?: string;
-  /** Password (`requirepass` or ACL), passed through to every connection. */
+  /**
+   * Password of `username` (or `requirepass` without a `username`), sent on every connection
+   * and reconnection. Wrong or missing credentials make `connect()` reject with
+   * `BACKEND_UNAVAILABLE` (the server is there but will not serve this client; the cause is the
+   * `WRONGPASS`/`NOAUTH` reply) and a message that says so; no message includes the password.
+   * @default none
+   */
   readonly password?: string;
-  /** TLS: `true`, or Node.js `tls.connect` options (CA, client certificate…). @default false */
+  /**
+   * TLS: `true` (the system's trusted CAs), or Node.js `tls.connect` options for every
+   * connection: `ca` to trust a private CA, `cert` + `key` for servers with
+   * `tls-auth-clients yes`, `servername`… Implied by a `rediss://` URL. A failed handshake (an
+   * untrusted or mismatching certificate, a missing client certificate) makes `connect()`
+   * reject with `BACKEND_UNAVAILABLE` within `connectTimeoutMs`, naming the TLS error code.
+   * @default false
+   */
   readonly tls?: boolean | TlsConnectionOptions;
   /**
    * Namespace of this registry: prepended to every key in Redis, and the only keys `scan`,
@@ -171,6 +192,8 @@ export function resolveOptions(options: RedisRegistryOptions): ResolvedRedisRegi
 
 function checkUrl(name: string, value: unknown): void {
   if (typeof value !== 'string' || !/^rediss?:\/\//.test(value)) {
-    throw RegistryError.invalidOption(`${name} must be a redis:// or rediss:// URL, got ${describe(value)}`);
+    // never echo a password: `scheme://user:password@host` → `scheme://…@host`
+    const shown = typeof value === 'string' ? value.replace(/\/\/[^/]*@/, '//…@') : value;
+    throw RegistryError.invalidOption(`${name} must be a redis:// or rediss:// URL, got ${describe(shown)}`);
   }
 }
