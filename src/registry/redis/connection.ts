@@ -49,7 +49,10 @@ export class RedisConnection {
   readonly isCluster: boolean;
   readonly #client: Client | undefined;
   readonly #cluster: Cluster | undefined;
-  /** The last error reported by the client's sockets, for messages. */
+  /**
+   * The last error reported by the client's sockets since a connection was last ready, for
+   * messages (cleared on `ready`, so a refusal long fixed does not reword later failures).
+   */
   lastError: unknown;
 
   constructor(config: ConnectionConfig) {
@@ -83,11 +86,17 @@ export class RedisConnection {
       cluster.on('error', (error: unknown) => {
         this.lastError = error;
       });
+      cluster.on('node-ready', () => {
+        this.lastError = undefined;
+      });
       this.#cluster = cluster;
     } else {
       const client = newClient({ url: config.url as string, ...common, socket });
       client.on('error', (error: unknown) => {
         this.lastError = error;
+      });
+      client.on('ready', () => {
+        this.lastError = undefined;
       });
       this.#client = client;
     }
