@@ -52,7 +52,10 @@ export class RedisConnection {
   readonly isCluster: boolean;
   readonly #client: Client | undefined;
   readonly #cluster: Cluster | undefined;
-  /** The last error reported by the client's sockets, for messages. */
+  /**
+   * The last error reported by the client's sockets since a connection was last ready, for
+   * messages (cleared on `ready`, so a refusal long fixed does not reword later failures).
+   */
   lastError: unknown;
 
   constructor(config: ConnectionConfig) {
@@ -86,11 +89,17 @@ export class RedisConnection {
       cluster.on('error', (error: unknown) => {
         this.lastError = error;
       });
+      cluster.on('node-ready', () => {
+        this.lastError = undefined;
+      });
       this.#cluster = cluster;
     } else {
       const client = newClient({ url: config.url as string, ...common, socket });
       client.on('error', (error: unknown) => {
         this.lastError = error;
+      });
+      client.on('ready', () => {
+        this.lastError = undefined;
       });
       this.#client = client;
     }
@@ -282,5 +291,24 @@ export function toRegistryError(error: unknown, lastSocketError?: unknown): Regi
   const detail = UNAVAILABLE_REPLIES.some((reply) => message.startsWith(reply))
     ? message
     : `${message}${lastSocketError instanceof Error && lastSocketError !== error ? ` (${lastSocketError.message})` : ''}`;
-  return RegistryError.unavailable(`Redis is unavailable: ${detail}`, error);
+  const refused = refusal(error) ?? refusal(lastSocketError);
+  return RegistryError.unavailable(`${refused ?? 'Redis is unavailable'}: ${detail}`, error);
+}
+
+/**
+ * What a connection refused by configuration (credentials, TLS) needs checked, or undefined.
+ * Redis' replies and Node's TLS errors never contain the password, and neither does this.
+ */
+function refusal(error: unknown): string | undefined {
+  if (!(error instanceof Error)) return undefined;
+  if (/^(WRONGPASS|NOAUTH)\b/.test(error.message)) {
+    return 'Redis refused the credentials (check username and password, or the user:password of the URL)';
+  }
+  const code = (error as { code?: unknown }).code;
+  // Node's certificate verification codes (SELF_SIGNED_CERT_IN_CHAIN, CERT_HAS_EXPIRED…),
+  // ERR_TLS_CERT_ALTNAME_INVALID, and OpenSSL alerts such as a missing client certificate
+  if (typeof code === 'string' && (code.includes('CERT') || code.startsWith('ERR_TLS_') || code.startsWith('ERR_SSL_'))) {
+    return `the TLS handshake with Redis failed (${code}: check tls.ca, tls.cert/key and the host name)`;
+  }
+  return undefined;
 }

@@ -5,18 +5,41 @@ import { integerOption, rejectUnknownOptions } from '../validation.js';
 
 /** Configuration of a {@link RedisRegistry}. Give exactly one of `url` and `cluster`. */
 export interface RedisRegistryOptions {
-  /** A standalone server: `redis[s]://[[user][:password]@]host[:port][/db]`. */
+  /**
+   * A standalone server: `redis[s]://[[user][:password]@]host[:port][/db]`. `rediss://` turns
+   * TLS on (with the system's trusted CAs unless `tls` gives a `ca`). Credentials in the URL
+   * work like `username` and `password`; giving both is an `INVALID_OPTION`.
+   */
   readonly url?: string;
   /**
-   * Redis Cluster mode: URLs of some nodes (`redis://host:port`), used to discover the rest.
-   * Give at least two so discovery survives one node being down.
+   * Redis Cluster mode: URLs of some nodes (`redis://host:port`, or `rediss://` with `tls`),
+   * used to discover the rest. Give at least two so discovery survives one node being down.
+   * `username`, `password` and `tls` apply to every node, discovered ones included; the URLs
+   * themselves must not carry credentials (`INVALID_OPTION`).
    */
   readonly cluster?: readonly string[];
-  /** ACL user name, passed through to every connection. */
+  /**
+   * ACL user name (`ACL SETUSER`), sent with `password` on every connection and reconnection.
+   * @default 'default' (the user of `requirepass`)
+   */
   readonly username?: string;
-  /** Password (`requirepass` or ACL), passed through to every connection. */
+  /**
+   * Password of `username` (or `requirepass` without a `username`), sent on every connection
+   * and reconnection. Wrong or missing credentials make `connect()` reject with
+   * `BACKEND_UNAVAILABLE` (the server is there but will not serve this client; the cause is the
+   * `WRONGPASS`/`NOAUTH` reply) and a message that says so; no message includes the password.
+   * @default none
+   */
   readonly password?: string;
-  /** TLS: `true`, or Node.js `tls.connect` options (CA, client certificate…). @default false */
+  /**
+   * TLS: `true` (the system's trusted CAs), or Node.js `tls.connect` options for every
+   * connection: `ca` to trust a private CA, `cert` + `key` for servers with
+   * `tls-auth-clients yes`, `servername`… Implied by a `rediss://` URL. A failed handshake (an
+   * untrusted or mismatching certificate, a missing client certificate) makes `connect()`
+   * reject with `BACKEND_UNAVAILABLE` within `connectTimeoutMs`, naming the TLS error code.
+   * Every URL must match: `rediss://` with TLS on, `redis://` with it off (`INVALID_OPTION`).
+   * @default true with `rediss://` URLs, otherwise false
+   */
   readonly tls?: boolean | TlsConnectionOptions;
   /**
    * Namespace of this registry: prepended to every key in Redis, and the only keys `scan`,
@@ -146,9 +169,18 @@ export function resolveOptions(options: RedisRegistryOptions): ResolvedRedisRegi
       throw RegistryError.invalidOption(`${name} must be a string, got ${describe(value)}`);
     }
   }
-  const tls: unknown = options.tls ?? d.tls;
+  const named: [string, string][] = url !== undefined ? [['url', url]] : (cluster as string[]).map((u, i) => [`cluster[${i}]`, u]);
+  checkCredentials(named, options);
+  const tls: unknown = options.tls ?? (named.some(([, u]) => u.startsWith('rediss:')) || d.tls);
   if (typeof tls !== 'boolean' && (typeof tls !== 'object' || tls === null)) {
     throw RegistryError.invalidOption(`tls must be a boolean or tls.connect options, got ${describe(tls)}`);
+  }
+  // the client refuses a scheme that contradicts `tls` with an error quoting the whole URL
+  // (password included), and a cluster would reach discovered nodes without TLS
+  for (const [name, u] of named) {
+    const secure = u.startsWith('rediss:');
+    if (tls === false && secure) throw RegistryError.invalidOption(`${name} uses rediss:// but tls is false`);
+    if (tls !== false && !secure) throw RegistryError.invalidOption(`tls is on, so ${name} must use rediss:// (it uses redis://)`);
   }
   return {
     url,
@@ -169,8 +201,27 @@ export function resolveOptions(options: RedisRegistryOptions): ResolvedRedisRegi
   };
 }
 
+/**
+ * Credentials come from the options or from the one standalone URL, never both (the client
+ * would silently prefer the URL's); cluster URLs carry none (they would reach the root nodes
+ * only, not the nodes discovered from them).
+ */
+function checkCredentials(named: readonly [string, string][], options: RedisRegistryOptions): void {
+  for (const [name, u] of named) {
+    if (!/^rediss?:\/\/[^/]*@/.test(u)) continue;
+    if (options.cluster !== undefined) {
+      throw RegistryError.invalidOption(`${name} must not carry credentials (user:password@): give username and password`);
+    }
+    if (options.username !== undefined || options.password !== undefined) {
+      throw RegistryError.invalidOption(`give credentials either in ${name} (user:password@) or as username and password, not both`);
+    }
+  }
+}
+
 function checkUrl(name: string, value: unknown): void {
   if (typeof value !== 'string' || !/^rediss?:\/\//.test(value)) {
-    throw RegistryError.invalidOption(`${name} must be a redis:// or rediss:// URL, got ${describe(value)}`);
+    // never echo a password: `scheme://user:password@host` → `scheme://…@host`
+    const shown = typeof value === 'string' ? value.replace(/\/\/[^/]*@/, '//…@') : value;
+    throw RegistryError.invalidOption(`${name} must be a redis:// or rediss:// URL, got ${describe(shown)}`);
   }
 }
