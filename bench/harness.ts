@@ -17,6 +17,13 @@ export async function bestOf(rounds: number, measure: () => Promise<number>): Pr
   return best;
 }
 
+/** The median of `values` (the mean of the middle two for an even count). */
+export function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+}
+
 /** Heap bytes retained by what `build` returns, measured around forced GCs (needs --expose-gc). */
 export function retainedBytes(build: () => unknown): number {
   const gc = (globalThis as { gc?: () => void }).gc;
