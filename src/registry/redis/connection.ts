@@ -46,7 +46,7 @@ type Cluster = ReturnType<typeof newCluster>;
 /**
  * The one place that knows whether Redis is a standalone server or a cluster: commands are
  * routed by key (the cluster client follows MOVED/ASK redirections and refreshes its slot map),
- * keys are grouped by hash slot for multi-key scripts, and scans visit every master.
+ * multi-key scripts go to the master serving their keys, and scans visit every master.
  */
 export class RedisConnection {
   readonly isCluster: boolean;

@@ -33,8 +33,8 @@ export type WalkFetch = 'GET' | 'GETRANGE' | undefined;
 
 /**
  * The Redis side of a registry's batch operations, in its key namespace: keys are prefixed,
- * grouped by hash slot in chunks (one multi-key command each), and every group is pipelined,
- * so a batch costs one round trip per node. No validation, no events, no deadlines: the
+ * grouped by server (in a cluster, by the master serving their slot) in chunks of one
+ * multi-key command each, and every chunk is pipelined, so a batch costs one round trip per node. No validation, no events, no deadlines: the
  * registry adds those.
  */
 export class RecordStore {

@@ -45,7 +45,7 @@ export class RecordWrites {
     this.#d = deps;
   }
 
-  /** `set`: unconditional ones of the same tick share one script call per slot group. */
+  /** `set`: unconditional ones of the same tick share one script call per server. */
   set(
     key: string,
     value: Uint8Array,

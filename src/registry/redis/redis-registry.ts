@@ -52,8 +52,8 @@ type State = 'new' | 'connecting' | 'open' | 'closed';
  *   its writes, deletes, clears, and the expired records it meets and removes (exactly one
  *   `expire` per record, even with many clients: only the client whose script removed it
  *   reports it). Records Redis expires on its own, and writes of other clients, fire nothing.
- * - Batches: keys are grouped by hash slot (chunks of `batchChunkSize`), all groups pipelined:
- *   one round trip per node, never a CROSSSLOT error.
+ * - Batches: keys are grouped by the master serving their slot (chunks of `batchChunkSize`),
+ *   all chunks pipelined: one call and one round trip per node, never a CROSSSLOT error.
  * - Capacity: only `maxValueBytes` is enforced here. Entry and byte limits belong to the
  *   server (`maxmemory` + `maxmemory-policy`, server-wide): with `noeviction` a write that does
  *   not fit rejects with `CAPACITY_EXCEEDED`; with an LRU/LFU policy Redis evicts without events.
@@ -157,7 +157,7 @@ export class RedisRegistry extends Emitter<RegistryEvents> implements Registry<U
     } catch (error) {
       return rejection(error);
     }
-    // gets issued in the same tick share one MGET per slot group (see Coalescer)
+    // gets issued in the same tick share one MGET, or one read script per master (see Coalescer)
     const { replies, index } = this.#batcher.read(key);
     return this.#deadlines.track(replies, (stored) => this.#readOne(key, stored[index] ?? null), signal);
   }
@@ -187,7 +187,7 @@ export class RedisRegistry extends Emitter<RegistryEvents> implements Registry<U
     } catch (error) {
       return rejection(error);
     }
-    // unconditional sets issued in the same tick share one write script per slot group
+    // unconditional sets issued in the same tick share one write script per server
     return this.#writes.set(key, value, ttlMs, ifVersion, signal);
   }
 
