@@ -8,8 +8,7 @@ type Deferred<T> = { resolve: (value: T) => void; reject: (error: unknown) => vo
  * sent on the next microtask: 100 concurrent `get`s cost one `MGET` (or, in a cluster, one read
  * script per master) instead of 100 `GET`s, and 100 `set`s one write script per server instead
  * of 100 (about 1.5–2× the throughput on a standalone server, for no added latency). Each
- * operation keeps its own
- * deadline, result and error.
+ * operation keeps its own deadline, result and error.
  *
  * Never reorders: only one batch (reads or writes) is open at a time; an operation of the other
  * kind, or any operation sent directly ({@link flush} first), sends the open batch first, so
