@@ -1,47 +1,80 @@
-import type { SetEntry } from '../registry.js';
+import type { Clock } from '../clock.js';
+import type { RegistryRecord, SetEntry } from '../registry.js';
+import type { Deadlines } from './deadlines.js';
 import type { RecordStore, WriteManyResult } from './record-store.js';
 
 type Deferred<T> = { resolve: (value: T) => void; reject: (error: unknown) => void };
+
+/** A coalesced `get` waiting for its batch. */
+interface PendingRead {
+  readonly key: string;
+  readonly resolve: (value: RegistryRecord | undefined | Promise<RegistryRecord | undefined>) => void;
+  readonly reject: (error: unknown) => void;
+  readonly signal: AbortSignal | undefined;
+  onAbort: (() => void) | undefined;
+  /** Already rejected by its signal. */
+  aborted: boolean;
+}
+
+/** What the coalesced reads need from their registry. */
+export interface CoalescerDeps {
+  readonly store: RecordStore;
+  /** `expiryGraceMs` as the write script takes it. */
+  readonly grace: string;
+  readonly clock: Clock;
+  /** The deadline of each batch (all its reads started in the same tick). */
+  readonly deadlines: Deadlines;
+  /** Turns the stored bytes of a key into the result of its `get`; `now` is read once per batch. */
+  readonly decode: (key: string, stored: Buffer | null, now: number) => RegistryRecord | undefined | Promise<RegistryRecord | undefined>;
+  /** Maps a failure of `decode` to the error the `get` rejects with. */
+  readonly mapError: (error: unknown) => Error;
+}
 
 /**
  * Coalesces single-key `get`s and unconditional `set`s issued in the same tick into one batch,
  * sent on the next microtask: 100 concurrent `get`s cost one `MGET` (or, in a cluster, one read
  * script per master) instead of 100 `GET`s, and 100 `set`s one write script per server instead
  * of 100 (about 1.5–2× the throughput on a standalone server, for no added latency). Each
- * operation keeps its own deadline, result and error.
+ * operation keeps its own result, error and abort signal; the reads of a batch, all started in
+ * the same tick, share one deadline and one clock reading.
  *
  * Never reorders: only one batch (reads or writes) is open at a time; an operation of the other
  * kind, or any operation sent directly ({@link flush} first), sends the open batch first, so
  * commands reach each server in the order they were issued.
  */
 export class Coalescer {
-  readonly #store: RecordStore;
-  readonly #grace: string;
+  readonly #d: CoalescerDeps;
   #kind: 'read' | 'write' | undefined;
   #generation = 0;
-  #keys: string[] = [];
-  #reads: Promise<(Buffer | null)[]> | undefined;
-  #readDeferred: Deferred<(Buffer | null)[]> | undefined;
+  #reads: PendingRead[] = [];
   #entries: SetEntry[] = [];
   #now = 0;
   #writes: Promise<WriteManyResult> | undefined;
   #writeDeferred: Deferred<WriteManyResult> | undefined;
 
-  constructor(store: RecordStore, grace: string) {
-    this.#store = store;
-    this.#grace = grace;
+  constructor(deps: CoalescerDeps) {
+    this.#d = deps;
   }
 
-  /** Queues a read of `key`; `replies[index]` will be its stored bytes (or null). */
-  read(key: string): { replies: Promise<(Buffer | null)[]>; index: number } {
+  /**
+   * Queues a `get` of `key`: resolves to what `decode` makes of its stored bytes; rejects with
+   * the batch's mapped error or `TIMEOUT`, or with `signal.reason` on abort.
+   */
+  read(key: string, signal: AbortSignal | undefined): Promise<RegistryRecord | undefined> {
     if (this.#kind === 'write') this.flush();
-    if (this.#reads === undefined) {
-      this.#reads = new Promise((resolve, reject) => {
-        this.#readDeferred = { resolve, reject };
-      });
-      this.#open('read');
-    }
-    return { replies: this.#reads, index: this.#keys.push(key) - 1 };
+    if (this.#kind === undefined) this.#open('read');
+    return new Promise((resolve, reject) => {
+      const read: PendingRead = { key, resolve, reject, signal, onAbort: undefined, aborted: false };
+      if (signal !== undefined) {
+        read.onAbort = () => {
+          read.aborted = true;
+          // the contract: an abort rejects with the signal's reason, whatever it is
+          reject(signal.reason as Error);
+        };
+        signal.addEventListener('abort', read.onAbort, { once: true });
+      }
+      this.#reads.push(read);
+    });
   }
 
   /**
@@ -79,27 +112,43 @@ export class Coalescer {
   }
 
   #flushReads(): void {
-    const keys = this.#keys;
-    const deferred = this.#readDeferred as Deferred<(Buffer | null)[]>;
-    this.#keys = [];
-    this.#reads = undefined;
-    this.#readDeferred = undefined;
-    try {
-      const { groups, replies } = this.#store.mget(keys);
-      replies.then((byGroup) => {
-        // one group holds every key, in order
-        if (byGroup.length === 1) return deferred.resolve(byGroup[0] as (Buffer | null)[]);
-        const out = new Array<Buffer | null>(keys.length);
-        for (let g = 0; g < groups.length; g++) {
-          const group = groups[g] as number[];
-          const reply = byGroup[g] as (Buffer | null)[];
-          for (let j = 0; j < group.length; j++) out[group[j] as number] = reply[j] ?? null;
+    const reads = this.#reads;
+    this.#reads = [];
+    const keys = reads.map((read) => read.key);
+    this.#d.deadlines.run(this.#mget(keys)).then(
+      (values) => {
+        const { decode, mapError } = this.#d;
+        const now = this.#d.clock.now();
+        for (let i = 0; i < reads.length; i++) {
+          const read = reads[i] as PendingRead;
+          if (!settle(read)) continue;
+          try {
+            const value = decode(read.key, values[i] ?? null, now);
+            read.resolve(value instanceof Promise ? value.catch((error: unknown) => Promise.reject(mapError(error))) : value);
+          } catch (error) {
+            read.reject(mapError(error));
+          }
         }
-        deferred.resolve(out);
-      }, deferred.reject);
-    } catch (error) {
-      deferred.reject(error);
+      },
+      (error: unknown) => {
+        for (const read of reads) if (settle(read)) read.reject(error);
+      },
+    );
+  }
+
+  /** The stored bytes of `keys`, in order (a synchronous failure becomes a rejection). */
+  async #mget(keys: string[]): Promise<(Buffer | null)[]> {
+    const { groups, replies } = this.#d.store.mget(keys);
+    const byGroup = await replies;
+    // one group holds every key, in order
+    if (byGroup.length === 1) return byGroup[0] as (Buffer | null)[];
+    const out = new Array<Buffer | null>(keys.length);
+    for (let g = 0; g < groups.length; g++) {
+      const group = groups[g] as number[];
+      const reply = byGroup[g] as (Buffer | null)[];
+      for (let j = 0; j < group.length; j++) out[group[j] as number] = reply[j] ?? null;
     }
+    return out;
   }
 
   #flushWrites(): void {
@@ -108,6 +157,12 @@ export class Coalescer {
     this.#entries = [];
     this.#writes = undefined;
     this.#writeDeferred = undefined;
-    this.#store.writeMany(entries, this.#now, this.#grace).then(deferred.resolve, deferred.reject);
+    this.#d.store.writeMany(entries, this.#now, this.#d.grace).then(deferred.resolve, deferred.reject);
   }
+}
+
+/** Detaches a read from its signal; false if the signal already rejected it. */
+function settle(read: PendingRead): boolean {
+  if (read.onAbort !== undefined) read.signal?.removeEventListener('abort', read.onAbort);
+  return !read.aborted;
 }

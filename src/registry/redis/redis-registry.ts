@@ -96,7 +96,14 @@ export class RedisRegistry extends Emitter<RegistryEvents> implements Registry<U
     this.#prefix = this.#options.keyPrefix;
     this.#store = new RecordStore(this.#connection, this.#prefix, this.#options.batchChunkSize, this.#options.scanCount);
     const grace = String(this.#options.expiryGraceMs);
-    this.#batcher = new Coalescer(this.#store, grace);
+    this.#batcher = new Coalescer({
+      store: this.#store,
+      grace,
+      clock: this.#clock,
+      deadlines: this.#deadlines,
+      decode: (key, stored, now) => this.#readOne(key, stored, now),
+      mapError: this.#mapError,
+    });
     this.#writes = new RecordWrites({
       connection: this.#connection,
       store: this.#store,
@@ -158,8 +165,7 @@ export class RedisRegistry extends Emitter<RegistryEvents> implements Registry<U
       return rejection(error);
     }
     // gets issued in the same tick share one MGET, or one read script per master (see Coalescer)
-    const { replies, index } = this.#batcher.read(key);
-    return this.#deadlines.track(replies, (stored) => this.#readOne(key, stored[index] ?? null), signal);
+    return this.#batcher.read(key, signal);
   }
 
   has(key: string, options?: OperationOptions): Promise<boolean> {
@@ -344,13 +350,11 @@ export class RedisRegistry extends Emitter<RegistryEvents> implements Registry<U
 
   // ---- operations (validated; run under a deadline) ----
 
-  #readOne(key: string, stored: Buffer | null): RegistryRecord | undefined | Promise<undefined> {
+  #readOne(key: string, stored: Buffer | null, now: number): RegistryRecord | undefined | Promise<undefined> {
     if (stored === null) return undefined;
     const record = readRecord(key, stored);
     const expiresAt = record.expiresAt;
-    if (expiresAt === undefined) return record;
-    const now = this.#clock.now();
-    if (expiresAt > now) return record;
+    if (expiresAt === undefined || expiresAt > now) return record;
     return this.#reap([{ key, version: record.version }], now).then(() => undefined);
   }
 

@@ -98,9 +98,14 @@ describe('RedisRegistry when a standalone server dies (kill -9)', () => {
       const controller = new AbortController();
       const pending = registry.getMany(['after']);
       const aborted = registry.set('x', Buffer.from('y'), { signal: controller.signal });
+      // two gets of one tick share a batch: the abort ends only the one whose signal it is
+      const kept = registry.get('after');
+      const gaveUp = registry.get('after', { signal: controller.signal });
       controller.abort(reason);
       await assert.rejects(aborted, (e: unknown) => e === reason);
+      await assert.rejects(gaveUp, (e: unknown) => e === reason);
       await assert.rejects(pending, (e: unknown) => isRegistryError(e, 'TIMEOUT'));
+      await assert.rejects(kept, (e: unknown) => isRegistryError(e, 'TIMEOUT'));
     } finally {
       process.kill(server.pid, 'SIGCONT');
     }
