@@ -79,15 +79,15 @@ export class Coalescer {
 
   /**
    * Queues an unconditional write; `result.replies[index]` will be its reply. `now` is the time
-   * of the batch (taken from the clock by the first write of the tick).
+   * of the batch (read from the clock by the first write of the tick).
    */
-  write(entry: SetEntry, now: () => number): { result: Promise<WriteManyResult>; index: number; now: number } {
+  write(entry: SetEntry): { result: Promise<WriteManyResult>; index: number; now: number } {
     if (this.#kind === 'read') this.flush();
     if (this.#writes === undefined) {
       this.#writes = new Promise((resolve, reject) => {
         this.#writeDeferred = { resolve, reject };
       });
-      this.#now = now();
+      this.#now = this.#d.clock.now();
       this.#open('write');
     }
     return { result: this.#writes, index: this.#entries.push(entry) - 1, now: this.#now };

@@ -55,7 +55,7 @@ export class RecordWrites {
   ): Promise<RegistryRecord> {
     const { batcher, deadlines, clock } = this.#d;
     if (ifVersion === undefined) {
-      const { result, index, now } = batcher.write({ key, value, ttlMs }, this.#now);
+      const { result, index, now } = batcher.write({ key, value, ttlMs });
       return deadlines.track(result, (r) => this.#afterBatchedSet(key, value, ttlMs, now, r, index), signal);
     }
     batcher.flush();
@@ -106,8 +106,6 @@ export class RecordWrites {
   deleteMany(keys: readonly string[], reason: 'delete' | 'clear', signal: AbortSignal | undefined): Promise<number> {
     return this.#d.deadlines.run(this.#deleteMany(keys, reason), signal);
   }
-
-  readonly #now = (): number => this.#d.clock.now();
 
   #afterSet(
     key: string,
