@@ -115,7 +115,7 @@ export class Coalescer {
     const reads = this.#reads;
     this.#reads = [];
     const keys = reads.map((read) => read.key);
-    this.#d.deadlines.run(this.#mget(keys)).then(
+    this.#d.deadlines.run(this.#d.store.mget(keys)).then(
       (values) => {
         const { decode, mapError } = this.#d;
         const now = this.#d.clock.now();
@@ -134,21 +134,6 @@ export class Coalescer {
         for (const read of reads) if (settle(read)) read.reject(error);
       },
     );
-  }
-
-  /** The stored bytes of `keys`, in order (a synchronous failure becomes a rejection). */
-  async #mget(keys: string[]): Promise<(Buffer | null)[]> {
-    const { groups, replies } = this.#d.store.mget(keys);
-    const byGroup = await replies;
-    // one group holds every key, in order
-    if (byGroup.length === 1) return byGroup[0] as (Buffer | null)[];
-    const out = new Array<Buffer | null>(keys.length);
-    for (let g = 0; g < groups.length; g++) {
-      const group = groups[g] as number[];
-      const reply = byGroup[g] as (Buffer | null)[];
-      for (let j = 0; j < group.length; j++) out[group[j] as number] = reply[j] ?? null;
-    }
-    return out;
   }
 
   #flushWrites(): void {

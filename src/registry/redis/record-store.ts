@@ -53,39 +53,32 @@ export class RecordStore {
   }
 
   /**
-   * The stored bytes of `keys`, in groups: `replies[g][j]` answers `keys[groups[g][j]]`. One
+   * The stored bytes of `keys`, in order (null for an absent key or another Redis type). One
    * `MGET` per chunk on a standalone server; in a cluster one read script per master and chunk
    * (`MGET` takes a single slot), slot by slot where the slot map was out of date.
    */
-  mget(keys: readonly string[]): { groups: number[][]; replies: Promise<(Buffer | null)[][]> } {
+  async mget(keys: readonly string[]): Promise<(Buffer | null)[]> {
     const connection = this.#connection;
     const prefix = this.#prefix;
     if (connection.isCluster) {
       const parts = this.#scripted<Buffer | null>(READ, keys.map((key) => prefix + key), [], pushKey, 1);
-      return { groups: parts.map((part) => part.indices), replies: Promise.all(parts.map((part) => part.reply)) };
+      return inKeyOrder(parts, await Promise.all(parts.map((part) => part.reply)), keys.length, 1) as (Buffer | null)[];
     }
-    const chunk = this.#chunk;
-    const groups: number[][] = [];
     const sent: Promise<(Buffer | null)[]>[] = [];
-    for (let start = 0; start < keys.length; start += chunk) {
-      const end = Math.min(keys.length, start + chunk);
-      const group = new Array<number>(end - start);
+    for (let start = 0; start < keys.length; start += this.#chunk) {
+      const end = Math.min(keys.length, start + this.#chunk);
       const command = new Array<string>(end - start + 1);
       command[0] = 'MGET';
-      for (let i = start; i < end; i++) {
-        group[i - start] = i;
-        command[i - start + 1] = prefix + (keys[i] as string);
-      }
-      groups.push(group);
+      for (let i = start; i < end; i++) command[i - start + 1] = prefix + (keys[i] as string);
       sent.push(connection.sendToSlot(0, '', command, true) as Promise<(Buffer | null)[]>);
     }
-    const replies = sent.length === 1 ? (sent[0] as Promise<(Buffer | null)[]>).then((reply) => [reply]) : Promise.all(sent);
-    return { groups, replies };
+    // consecutive chunks: their replies in sequence are in key order
+    return sent.length === 1 ? (sent[0] as Promise<(Buffer | null)[]>) : (await Promise.all(sent)).flat();
   }
 
   /**
    * Writes every entry (unconditionally, a repeated key twice, in order). Resolves even when
-   * some groups failed: `replies[i]` is `undefined` for the entries of a failed group, and
+   * some parts failed: `replies[i]` is `undefined` for the entries of a failed part, and
    * `failure` is the first error, so the writes that did happen can still be reported.
    */
   async writeMany(
@@ -97,34 +90,24 @@ export class RecordStore {
       const entry = entries[i] as SetEntry;
       args.push(key, bufferOf(entry.value), entry.ttlMs === undefined ? '0' : String(entry.ttlMs));
     }, 3);
-    const settled = await Promise.allSettled(parts.map((part) => part.reply));
-    const replies = new Array<WriteReply | undefined>(entries.length).fill(undefined);
     let failure: Error | undefined;
-    settled.forEach((result, p) => {
-      if (result.status === 'rejected') {
-        failure ??= result.reason as Error;
-        return;
-      }
-      const r = result.value;
-      (parts[p] as Part<number>).indices.forEach((index, j) => {
-        replies[index] = [r[3 * j] ?? 0, r[3 * j + 1] ?? now, r[3 * j + 2] ?? 0];
-      });
+    const settled = (await Promise.allSettled(parts.map((part) => part.reply))).map((result) => {
+      if (result.status === 'fulfilled') return result.value;
+      failure ??= result.reason as Error;
+      return undefined;
     });
+    const flat = inKeyOrder(parts, settled, entries.length, 3);
+    const replies = entries.map((_, i): WriteReply | undefined =>
+      flat[3 * i] === undefined ? undefined : [flat[3 * i] ?? 0, flat[3 * i + 1] ?? now, flat[3 * i + 2] ?? 0],
+    );
     return { replies, failure };
   }
 
   /** Unconditional delete of `keys` (records past their deadline at `now` count as expired). */
   async deleteMany(keys: readonly string[], now: number): Promise<DeleteReply[]> {
     const parts = this.#scripted<number>(DELETE, keys.map((key) => this.#prefix + key), [String(now), ''], pushKey, 2);
-    const replies = await Promise.all(parts.map((part) => part.reply));
-    const out = new Array<DeleteReply>(keys.length);
-    parts.forEach((part, p) => {
-      const reply = replies[p] as number[];
-      part.indices.forEach((index, j) => {
-        out[index] = [reply[2 * j] ?? 0, reply[2 * j + 1] ?? 0];
-      });
-    });
-    return out;
+    const flat = inKeyOrder(parts, await Promise.all(parts.map((part) => part.reply)), keys.length, 2);
+    return keys.map((_, i): DeleteReply => [flat[2 * i] ?? 0, flat[2 * i + 1] ?? 0]);
   }
 
   /** Removes records found expired, if still that version and expired; resolves to those removed. */
@@ -133,14 +116,8 @@ export class RecordStore {
     const parts = this.#scripted<number>(REAP, unique.map((e) => this.#prefix + e.key), [String(now)], (i, key, args) => {
       args.push(key, String((unique[i] as Expired).version));
     }, 1);
-    const replies = await Promise.all(parts.map((part) => part.reply));
-    const removed: Expired[] = [];
-    parts.forEach((part, p) => {
-      part.indices.forEach((index, j) => {
-        if ((replies[p] as number[])[j] === 1) removed.push(unique[index] as Expired);
-      });
-    });
-    return removed;
+    const flat = inKeyOrder(parts, await Promise.all(parts.map((part) => part.reply)), unique.length, 1);
+    return unique.filter((_, i) => flat[i] === 1);
   }
 
   /**
@@ -253,16 +230,31 @@ export class RecordStore {
         return this.#connection.eval(script, keys, args) as Promise<R[]>;
       }),
     );
-    if (groups.length === 1) return replies[0] as R[];
-    const out = new Array<R>(indices.length * stride);
-    groups.forEach((group, g) => {
-      const reply = replies[g] as R[];
-      group.forEach((j, m) => {
-        for (let s = 0; s < stride; s++) out[j * stride + s] = reply[m * stride + s] as R;
-      });
-    });
-    return out;
+    // the groups hold positions in `indices`: merged, the replies follow `indices`
+    return replies.length === 1 ? (replies[0] as R[]) : (inKeyOrder(groups.map((indices) => ({ indices })), replies, indices.length, stride) as R[]);
   }
+}
+
+/**
+ * The replies of a batch's parts in key order: `stride` items per key, the part holding key
+ * `parts[p].indices[j]` having its items at `replies[p][stride * j …]`; `undefined` for the keys
+ * of a part without a reply (failed).
+ */
+function inKeyOrder<R>(
+  parts: readonly { readonly indices: readonly number[] }[],
+  replies: readonly (readonly R[] | undefined)[],
+  count: number,
+  stride: number,
+): (R | undefined)[] {
+  const out = new Array<R | undefined>(count * stride);
+  parts.forEach(({ indices }, p) => {
+    const reply = replies[p];
+    if (reply === undefined) return;
+    indices.forEach((index, j) => {
+      for (let s = 0; s < stride; s++) out[index * stride + s] = reply[j * stride + s];
+    });
+  });
+  return out;
 }
 
 /** Appends the arguments of key `i` (named `key`) to a script call's ARGV. */

@@ -236,8 +236,7 @@ export class RedisRegistry extends Emitter<RegistryEvents> implements Registry<U
     }
     if (keys.length === 0) return Promise.resolve([]);
     this.#batcher.flush();
-    const { groups, replies } = this.#store.mget(keys);
-    return this.#deadlines.track(replies, (r) => this.#afterGetMany(keys, groups, r), signal);
+    return this.#deadlines.track(this.#store.mget(keys), (stored) => this.#afterGetMany(keys, stored), signal);
   }
 
   setMany(entries: readonly SetEntry[], options?: OperationOptions): Promise<RegistryRecord[]> {
@@ -368,24 +367,18 @@ export class RedisRegistry extends Emitter<RegistryEvents> implements Registry<U
 
   #afterGetMany(
     keys: readonly string[],
-    groups: readonly number[][],
-    replies: readonly (Buffer | null)[][],
+    stored: readonly (Buffer | null)[],
   ): (RegistryRecord | undefined)[] | Promise<(RegistryRecord | undefined)[]> {
     const now = this.#clock.now();
     const out = new Array<RegistryRecord | undefined>(keys.length).fill(undefined);
     let expired: Expired[] | undefined;
-    for (let g = 0; g < groups.length; g++) {
-      const group = groups[g] as number[];
-      const reply = replies[g] as (Buffer | null)[];
-      for (let j = 0; j < group.length; j++) {
-        const index = group[j] as number;
-        const stored = reply[j];
-        if (stored === null || stored === undefined) continue;
-        const key = keys[index] as string;
-        const record = readRecord(key, stored);
-        if (record.expiresAt === undefined || record.expiresAt > now) out[index] = record;
-        else (expired ??= []).push({ key, version: record.version });
-      }
+    for (let i = 0; i < keys.length; i++) {
+      const bytes = stored[i];
+      if (bytes === null || bytes === undefined) continue;
+      const key = keys[i] as string;
+      const record = readRecord(key, bytes);
+      if (record.expiresAt === undefined || record.expiresAt > now) out[i] = record;
+      else (expired ??= []).push({ key, version: record.version });
     }
     if (expired === undefined) return out;
     return this.#reap(expired, now).then(() => out);
