@@ -62,7 +62,8 @@ local out = {}
 -- what this call wrote, so a key repeated in the batch sees its earlier write
 local wrote = {}
 for i = 1, n do
-  local head = wrote[key(i)] or heads[i]
+  local k = key(i)
+  local head = wrote[k] or heads[i]
   if head == false then
     out[3 * i - 2] = -2
     out[3 * i - 1] = 0
@@ -74,7 +75,7 @@ for i = 1, n do
       if e ~= 0 and e <= now then expired = v else version = v; created = c end
     end
     if cond ~= '' and tonumber(cond) ~= version then
-      if expired ~= 0 then redis.call('UNLINK', key(i)) end
+      if expired ~= 0 then redis.call('UNLINK', k) end
       return {-1, version, expired}
     end
     local ttl = tonumber(ARGV[3 + 3 * i])
@@ -82,11 +83,11 @@ for i = 1, n do
     if ttl > 0 then deadline = now + ttl end
     local header = struct.pack('<Bdddd', 1, version + 1, created, now, deadline)
     if ttl > 0 then
-      redis.call('SET', key(i), header .. ARGV[2 + 3 * i], 'PXAT', deadline + grace)
+      redis.call('SET', k, header .. ARGV[2 + 3 * i], 'PXAT', deadline + grace)
     else
-      redis.call('SET', key(i), header .. ARGV[2 + 3 * i])
+      redis.call('SET', k, header .. ARGV[2 + 3 * i])
     end
-    wrote[key(i)] = header
+    wrote[k] = header
     out[3 * i - 2] = version + 1
     out[3 * i - 1] = created
     out[3 * i] = expired
@@ -112,14 +113,15 @@ local out = {}
 -- keys this call removed, so a key repeated in the batch is absent the second time
 local gone = {}
 for i = 1, n do
+  local k = key(i)
   local state, version = 0, 0
   local head = heads[i]
-  if gone[key(i)] then head = false end
+  if gone[k] then head = false end
   if head and #head == 33 then
     local _, v, _, _, e = struct.unpack('<Bdddd', head)
     version = v
     if e ~= 0 and e <= now then
-      redis.call('UNLINK', key(i))
+      redis.call('UNLINK', k)
       state = 2
     else
       state = 1
@@ -134,8 +136,8 @@ for i = 1, n do
       return {-1, live, expired}
     end
   end
-  if state == 1 then redis.call('UNLINK', key(i)) end
-  if state ~= 0 then gone[key(i)] = true end
+  if state == 1 then redis.call('UNLINK', k) end
+  if state ~= 0 then gone[k] = true end
   out[2 * i - 1] = state
   out[2 * i] = version
 end
