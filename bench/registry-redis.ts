@@ -23,6 +23,13 @@ const TTL = 60_000;
 const OPTIONS = { typeMapping: { [RESP_TYPES.BLOB_STRING]: Buffer }, timeout: 0 };
 const RAW = { disableOfflineQueue: true, disableClientInfo: true, maintNotifications: 'disabled' as const, commandOptions: OPTIONS };
 
+/** The same keys and values for every measurement: the registry's keys, and the raw client's apart. */
+const WORKLOAD = (() => {
+  const keys = Array.from({ length: KEYS }, (_, i) => `k:${i}`);
+  const batches = Array.from({ length: KEYS / BATCH }, (_, b) => keys.slice(b * BATCH, (b + 1) * BATCH));
+  return { value: Buffer.alloc(32, 7), keys, batches, rawBatches: batches.map((batch) => batch.map((k) => `raw:${k}`)) };
+})();
+
 type Send = (key: string, args: (string | Buffer)[]) => Promise<unknown>;
 
 interface Target {
@@ -58,10 +65,7 @@ const K = 1e3;
 
 async function measure(target: Target, label: string): Promise<Row[]> {
   const { registry, send, groups } = target;
-  const value = Buffer.alloc(32, 7);
-  const keys = Array.from({ length: KEYS }, (_, i) => `k:${i}`);
-  const batches = Array.from({ length: KEYS / BATCH }, (_, b) => keys.slice(b * BATCH, (b + 1) * BATCH));
-  const rawBatches = batches.map((batch) => batch.map((k) => `raw:${k}`));
+  const { value, keys, batches, rawBatches } = WORKLOAD;
   await registry.setMany(keys.map((key) => ({ key, value, ttlMs: TTL })));
   for (const batch of rawBatches) await Promise.all(batch.map((k) => send(k, ['SET', k, value, 'PX', String(TTL)])));
 
@@ -112,16 +116,13 @@ async function measure(target: Target, label: string): Promise<Row[]> {
  */
 async function measureVersionedWrites(raw: { sendCommand(args: (string | Buffer)[]): Promise<unknown> }, registry: RedisRegistry): Promise<Row[]> {
   await raw.sendCommand(['SCRIPT', 'LOAD', WRITE.source]);
-  const value = Buffer.alloc(32, 7);
-  const keys = Array.from({ length: KEYS }, (_, i) => `k:${i}`);
-  const batches = Array.from({ length: KEYS / BATCH }, (_, b) => keys.slice(b * BATCH, (b + 1) * BATCH));
-  const rawBatches = batches.map((batch) => batch.map((k) => `raw:${k}`));
+  const { value, batches, rawBatches } = WORKLOAD;
   const script = (batch: string[]): (string | Buffer)[] => [
     'EVALSHA',
     WRITE.sha1,
     '0',
     String(Date.now()),
-    '1000',
+    String(registry.options.expiryGraceMs),
     '',
     ...batch.flatMap((k) => [k, value, String(TTL)]),
   ];
