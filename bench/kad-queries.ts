@@ -14,8 +14,8 @@ import { fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createSocket, type Socket } from 'node:dgram';
 import { fileURLToPath } from 'node:url';
-import { bencode, type BencodeDict } from '../src/kad/bencode.js';
-import { createNode } from '../src/kad/node.js';
+import { bencode, type BencodeDict } from '../src/kad/wire/bencode.js';
+import { createNode } from '../src/kad/node/node.js';
 import { printTable, type Row } from './harness.js';
 
 const HOST = '127.0.0.1';

@@ -1,8 +1,8 @@
 // nautilus/kad: the Mainline DHT node and its building blocks. Explicit, curated exports only.
 
 // time (injected everywhere)
-export type { Clock, Milliseconds, Timer } from '../registry/clock.js';
-export { systemClock } from '../registry/clock.js';
+export type { Clock, Milliseconds, Timer } from '../core/clock.js';
+export { systemClock } from '../core/clock.js';
 
 // the node
 export type {
@@ -14,10 +14,10 @@ export type {
   KadFamilyStats,
   KadNode,
   KadNodeStats,
-} from './node-types.js';
-export { createNode } from './node.js';
-export type { KadNodeOptions } from './node-options.js';
-export { DEFAULT_KAD_NODE_OPTIONS } from './node-options.js';
+} from './node/types.js';
+export { createNode } from './node/node.js';
+export type { KadNodeOptions } from './node/options.js';
+export { DEFAULT_KAD_NODE_OPTIONS } from './node/options.js';
 
 // errors
 export type { KadErrorCode, KadErrorDetails } from './errors.js';
@@ -26,9 +26,9 @@ export { isKadError, KadError, WireError } from './errors.js';
 // ids (BEP 5), secure ids and external address voting (BEP 42)
 export type { NodeId } from './id.js';
 export { bucketIndex, compareDistance, ID_BYTES, idEquals, idFromHex, idToHex, isNodeId, randomId, xor } from './id.js';
-export { isLocalAddress, isSecureId, secureId } from './secure-id.js';
-export type { ExternalAddressVoteOptions } from './external-address.js';
-export { DEFAULT_EXTERNAL_ADDRESS_VOTE_OPTIONS, ExternalAddressVote } from './external-address.js';
+export { isLocalAddress, isSecureId, secureId } from './routing/secure-id.js';
+export type { ExternalAddressVoteOptions } from './routing/external-address.js';
+export { DEFAULT_EXTERNAL_ADDRESS_VOTE_OPTIONS, ExternalAddressVote } from './routing/external-address.js';
 
 // BEP 44 items
 export type { ItemKeyPair, MutableItem } from './items.js';
@@ -46,13 +46,13 @@ export {
 } from './items.js';
 
 // wire format: bencode, KRPC, compact encodings
-export type { BdecodeLimits, BencodeDict, BencodeValue } from './bencode.js';
-export { bdecode, bencode } from './bencode.js';
-export type { KrpcErrorMessage, KrpcMessage, KrpcQuery, KrpcResponse } from './krpc.js';
-export { decodeMessage, encodeMessage, MAX_DATAGRAM_BYTES } from './krpc.js';
-export type { Contact, IpFamily, PeerAddress } from './compact.js';
-export { COMPACT_NODE_V4_BYTES, COMPACT_NODE_V6_BYTES, decodeNodes, decodePeer, encodeNodes, encodePeer } from './compact.js';
-export type { Want } from './krpc-args.js';
+export type { BdecodeLimits, BencodeDict, BencodeValue } from './wire/bencode.js';
+export { bdecode, bencode } from './wire/bencode.js';
+export type { KrpcErrorMessage, KrpcMessage, KrpcQuery, KrpcResponse } from './wire/krpc.js';
+export { decodeMessage, encodeMessage, MAX_DATAGRAM_BYTES } from './wire/krpc.js';
+export type { Contact, IpFamily, PeerAddress } from './wire/compact.js';
+export { COMPACT_NODE_V4_BYTES, COMPACT_NODE_V6_BYTES, decodeNodes, decodePeer, encodeNodes, encodePeer } from './wire/compact.js';
+export type { Want } from './wire/krpc-args.js';
 
 // routing table (mechanism; the node applies the insertion policy)
 export type {
@@ -65,8 +65,8 @@ export type {
   RoutingTableDeps,
   RoutingTableEvents,
   RoutingTableOptions,
-} from './routing-table.js';
-export { DEFAULT_ROUTING_TABLE_OPTIONS, RoutingTable } from './routing-table.js';
+} from './routing/routing-table.js';
+export { DEFAULT_ROUTING_TABLE_OPTIONS, RoutingTable } from './routing/routing-table.js';
 
 // transports
 export type {
@@ -78,10 +78,10 @@ export type {
   TransportErrorEvent,
   TransportEvents,
   TransportStats,
-} from './transport.js';
+} from './transport/transport.js';
 
-export type { UdpTransport, UdpTransportOptions } from './udp-transport.js';
-export { createUdpTransport } from './udp-transport.js';
+export type { UdpTransport, UdpTransportOptions } from './transport/udp-transport.js';
+export { createUdpTransport } from './transport/udp-transport.js';
 
 // RPC layer and its limits
 export type {
@@ -93,11 +93,11 @@ export type {
   RpcDeps,
   RpcOptions,
   RpcStats,
-} from './rpc.js';
-export { DEFAULT_RPC_OPTIONS, Rpc } from './rpc.js';
-export type { InFlightLimiterOptions } from './in-flight.js';
-export type { InboundLimiterOptions, OutboundPacerOptions } from './rate-limit.js';
-export type { RttEstimatorOptions } from './rtt.js';
+} from './rpc/rpc.js';
+export { DEFAULT_RPC_OPTIONS, Rpc } from './rpc/rpc.js';
+export type { InFlightLimiterOptions } from './rpc/in-flight.js';
+export type { InboundLimiterOptions, OutboundPacerOptions } from './rpc/rate-limit.js';
+export type { RttEstimatorOptions } from './rpc/rtt.js';
 
 // storage, write tokens and query handlers (for custom compositions)
 export type {
@@ -108,9 +108,9 @@ export type {
   StoredImmutableItem,
   StoredItem,
   StoredMutableItem,
-} from './storage.js';
-export { DEFAULT_KAD_STORAGE_OPTIONS, KadStorage } from './storage.js';
-export type { WriteTokenDeps, WriteTokenOptions } from './tokens.js';
-export { DEFAULT_WRITE_TOKEN_OPTIONS, WriteTokens } from './tokens.js';
-export type { HandlerOutcome, IncomingQuery, QueryHandlersDeps, QueryHandlersOptions, QuerySource } from './handlers.js';
-export { QueryHandlers } from './handlers.js';
+} from './serve/storage.js';
+export { DEFAULT_KAD_STORAGE_OPTIONS, KadStorage } from './serve/storage.js';
+export type { WriteTokenDeps, WriteTokenOptions } from './serve/tokens.js';
+export { DEFAULT_WRITE_TOKEN_OPTIONS, WriteTokens } from './serve/tokens.js';
+export type { HandlerOutcome, IncomingQuery, QueryHandlersDeps, QueryHandlersOptions, QuerySource } from './serve/handlers.js';
+export { QueryHandlers } from './serve/handlers.js';

@@ -1,5 +1,5 @@
 import { createHash, createPrivateKey, createPublicKey, getRandomValues, type KeyObject, sign, verify } from 'node:crypto';
-import { bencode, type BencodeValue } from './bencode.js';
+import { bencode, type BencodeValue } from './wire/bencode.js';
 import { KadError } from './errors.js';
 import type { NodeId } from './id.js';
 

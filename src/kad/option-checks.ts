@@ -1,4 +1,4 @@
-import { describe } from '../registry/errors.js';
+import { describe } from '../core/describe.js';
 import { KadError } from './errors.js';
 
 /**

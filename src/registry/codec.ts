@@ -1,18 +1,9 @@
+import type { Listener } from '../core/emitter.js';
 import { RegistryError } from './errors.js';
 import { checkArray } from './validation.js';
-import type { Listener, RegistryEvents } from './events.js';
-import type { Milliseconds } from './clock.js';
-import type {
-  DeleteOptions,
-  OperationOptions,
-  Registry,
-  RegistryRecord,
-  RestoreOptions,
-  RestoreResult,
-  ScanOptions,
-  SetEntry,
-  SetOptions,
-} from './registry.js';
+import type { RegistryEvents } from './events.js';
+import type { Milliseconds } from '../core/clock.js';
+import type { DeleteOptions, OperationOptions, Registry, RegistryRecord, RestoreOptions, RestoreResult, ScanOptions, SetEntry, SetOptions } from './registry.js';
 
 /** Turns values of type `V` into bytes and back. */
 export interface Codec<V> {

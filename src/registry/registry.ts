@@ -1,5 +1,6 @@
-import type { Milliseconds } from './clock.js';
-import type { Listener, RegistryEvents } from './events.js';
+import type { Listener } from '../core/emitter.js';
+import type { Milliseconds } from '../core/clock.js';
+import type { RegistryEvents } from './events.js';
 
 /** A stored record as returned by reads and writes. */
 export interface RegistryRecord<V = Uint8Array> {

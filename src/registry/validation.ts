@@ -1,4 +1,5 @@
-import { describe, RegistryError } from './errors.js';
+import { describe } from '../core/describe.js';
+import { RegistryError } from './errors.js';
 
 /** Byte length of `key` in UTF-8 without allocating. */
 export function utf8Length(key: string): number {

@@ -1,4 +1,4 @@
-import type { Clock, Milliseconds, Timer } from '../registry/clock.js';
+import type { Clock, Milliseconds, Timer } from '../core/clock.js';
 
 interface Scheduled {
   readonly at: Milliseconds;

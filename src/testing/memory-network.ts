@@ -1,19 +1,9 @@
-import type { Clock, Milliseconds } from '../registry/clock.js';
-import { Emitter } from '../registry/events.js';
+import { Emitter } from '../core/emitter.js';
+import type { Clock, Milliseconds } from '../core/clock.js';
 import { KadError } from '../kad/errors.js';
-import { MAX_DATAGRAM_BYTES } from '../kad/krpc.js';
+import { MAX_DATAGRAM_BYTES } from '../kad/wire/krpc.js';
 import { seededRandom } from './seeded-random.js';
-import {
-  type AddressFamily,
-  type Endpoint,
-  endpointKey,
-  familyOf,
-  type RemoteInfo,
-  type Transport,
-  TransportCounters,
-  type TransportEvents,
-  type TransportStats,
-} from '../kad/transport.js';
+import { type AddressFamily, type Endpoint, endpointKey, familyOf, type RemoteInfo, type Transport, TransportCounters, type TransportEvents, type TransportStats } from '../kad/transport/transport.js';
 
 /** One datagram crossing a {@link MemoryNetwork}, as seen by latency functions and drop filters. */
 export interface Packet {

@@ -14,10 +14,10 @@ import { randomBytes } from 'node:crypto';
 import { createSocket } from 'node:dgram';
 import { after, before, describe, it } from 'node:test';
 import DHT, { type GetResult, type KrpcReply } from 'bittorrent-dht';
-import { decodeNodes } from '../../src/kad/compact.js';
+import { decodeNodes } from '../../src/kad/wire/compact.js';
 import { immutableTarget } from '../../src/kad/items.js';
-import { createNode, type KadNode } from '../../src/kad/node.js';
-import type { RemoteInfo } from '../../src/kad/transport.js';
+import { createNode, type KadNode } from '../../src/kad/node/node.js';
+import type { RemoteInfo } from '../../src/kad/transport/transport.js';
 import { call, WAIT_MS } from '../helpers/callback.js';
 
 

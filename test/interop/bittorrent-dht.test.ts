@@ -6,9 +6,9 @@ import assert from 'node:assert/strict';
 import { createPrivateKey, createPublicKey, randomBytes, sign, verify } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import DHT, { type GetResult, type KrpcReply } from 'bittorrent-dht';
-import { decodeNodes, decodePeer } from '../../src/kad/compact.js';
+import { decodeNodes, decodePeer } from '../../src/kad/wire/compact.js';
 import { createMutableItem, immutableTarget, keyPairFromSeed, mutableTarget } from '../../src/kad/items.js';
-import { createNode, type KadNode } from '../../src/kad/node.js';
+import { createNode, type KadNode } from '../../src/kad/node/node.js';
 import { call, WAIT_MS } from '../helpers/callback.js';
 
 const LOOPBACK = '127.0.0.1';

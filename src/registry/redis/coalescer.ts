@@ -1,4 +1,4 @@
-import type { Clock } from '../clock.js';
+import type { Clock } from '../../core/clock.js';
 import type { RegistryRecord, SetEntry } from '../registry.js';
 import type { Deadlines } from './deadlines.js';
 import type { RecordStore, WriteManyResult } from './record-store.js';

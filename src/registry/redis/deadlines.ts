@@ -1,4 +1,4 @@
-import type { Clock, Milliseconds, Timer } from '../clock.js';
+import type { Clock, Milliseconds, Timer } from '../../core/clock.js';
 import { RegistryError } from '../errors.js';
 
 type Rejecter = (error: Error) => void;

@@ -1,6 +1,7 @@
+import { describe } from '../../core/describe.js';
 import type { ConnectionOptions as TlsConnectionOptions } from 'node:tls';
-import type { Clock, Milliseconds } from '../clock.js';
-import { describe, RegistryError } from '../errors.js';
+import type { Clock, Milliseconds } from '../../core/clock.js';
+import { RegistryError } from '../errors.js';
 import { integerOption, rejectUnknownOptions } from '../validation.js';
 
 /** Configuration of a {@link RedisRegistry}. Give exactly one of `url` and `cluster`. */

@@ -1,4 +1,4 @@
-import type { Clock, Milliseconds } from '../clock.js';
+import type { Clock, Milliseconds } from '../../core/clock.js';
 import { RegistryError } from '../errors.js';
 import type { RemovalReason } from '../events.js';
 import type { RegistryRecord, RestoreResult, SetEntry } from '../registry.js';

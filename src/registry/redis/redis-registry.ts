@@ -1,35 +1,12 @@
-import { type Clock, type Milliseconds, systemClock } from '../clock.js';
+import { Emitter } from '../../core/emitter.js';
+import { type Clock, type Milliseconds, systemClock } from '../../core/clock.js';
 import { RegistryError } from '../errors.js';
-import { Emitter, type RegistryEvents, type RemovalReason } from '../events.js';
-import type {
-  DeleteOptions,
-  OperationOptions,
-  Registry,
-  RegistryRecord,
-  RestoreOptions,
-  RestoreResult,
-  ScanOptions,
-  SetEntry,
-  SetOptions,
-} from '../registry.js';
-import {
-  checkArray,
-  checkKey,
-  checkKeys,
-  checkRestoreMeta,
-  checkSignal,
-  checkTtl,
-  checkVersion,
-  checkWrite,
-} from '../validation.js';
+import { type RegistryEvents, type RemovalReason } from '../events.js';
+import type { DeleteOptions, OperationOptions, Registry, RegistryRecord, RestoreOptions, RestoreResult, ScanOptions, SetEntry, SetOptions } from '../registry.js';
+import { checkArray, checkKey, checkKeys, checkRestoreMeta, checkSignal, checkTtl, checkVersion, checkWrite } from '../validation.js';
 import { checkServerVersion, RedisConnection, toRegistryError } from './connection.js';
 import { Deadlines } from './deadlines.js';
-import {
-  type RedisRegistryDeps,
-  type RedisRegistryOptions,
-  type ResolvedRedisRegistryOptions,
-  resolveOptions,
-} from './options.js';
+import { type RedisRegistryDeps, type RedisRegistryOptions, type ResolvedRedisRegistryOptions, resolveOptions } from './options.js';
 import { isExpired, readHeader, readRecord, toRecord } from './record-layout.js';
 import { Coalescer } from './coalescer.js';
 import { type Expired, RecordStore, type WalkFetch } from './record-store.js';

@@ -5,8 +5,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { immutableTarget } from '../../../src/kad/items.js';
-import { createNode, type KadNode } from '../../../src/kad/node.js';
-import type { RemoteInfo } from '../../../src/kad/transport.js';
+import { createNode, type KadNode } from '../../../src/kad/node/node.js';
+import type { RemoteInfo } from '../../../src/kad/transport/transport.js';
 
 const WAIT_MS = 5000;
 const TARGET = new Uint8Array(20).fill(0x5a);

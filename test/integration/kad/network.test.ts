@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { compareDistance, randomId } from '../../../src/kad/id.js';
 import { createMutableItem, keyPairFromSeed, mutableTarget } from '../../../src/kad/items.js';
-import { createNode, type KadNode } from '../../../src/kad/node.js';
+import { createNode, type KadNode } from '../../../src/kad/node/node.js';
 import { ManualClock, MemoryNetwork } from '../../../src/testing/index.js';
 import { drive } from '../../helpers/virtual-time.js';
 

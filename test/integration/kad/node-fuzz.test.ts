@@ -7,12 +7,12 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { type BencodeDict, type BencodeValue, bdecode, bencode } from '../../../src/kad/bencode.js';
+import { type BencodeDict, type BencodeValue, bdecode, bencode } from '../../../src/kad/wire/bencode.js';
 import { randomId } from '../../../src/kad/id.js';
 import { createMutableItem, keyPairFromSeed, mutableTarget } from '../../../src/kad/items.js';
-import { encodeMessage } from '../../../src/kad/krpc.js';
-import { createNode, type KadNode } from '../../../src/kad/node.js';
-import type { RemoteInfo } from '../../../src/kad/transport.js';
+import { encodeMessage } from '../../../src/kad/wire/krpc.js';
+import { createNode, type KadNode } from '../../../src/kad/node/node.js';
+import type { RemoteInfo } from '../../../src/kad/transport/transport.js';
 import { ManualClock, MemoryNetwork, type MemoryTransport, seededRandom } from '../../../src/testing/index.js';
 import { drive } from '../../helpers/virtual-time.js';
 

@@ -2,10 +2,10 @@ import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
 import { after, describe, it } from 'node:test';
 import { isKadError } from '../../../src/kad/errors.js';
-import { Rpc } from '../../../src/kad/rpc.js';
-import type { InboundDatagram, Transport } from '../../../src/kad/transport.js';
-import { createUdpTransport } from '../../../src/kad/udp-transport.js';
-import { dict, nodeId } from '../../unit/kad/rpc-harness.js';
+import { Rpc } from '../../../src/kad/rpc/rpc.js';
+import type { InboundDatagram, Transport } from '../../../src/kad/transport/transport.js';
+import { createUdpTransport } from '../../../src/kad/transport/udp-transport.js';
+import { dict, nodeId } from '../../unit/kad/rpc/rpc-harness.js';
 
 const opened: Transport[] = [];
 after(async () => {

@@ -2,15 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { isRegistryError, type RegistryError } from '../../../src/registry/index.js';
 import { RedisRegistry, type RedisRegistryOptions } from '../../../src/registry/redis/index.js';
-import {
-  createTestCertificates,
-  ManualClock,
-  type RedisClusterHandle,
-  type RedisServerHandle,
-  startRedisCluster,
-  startRedisServer,
-  type TestCertificates,
-} from '../../../src/testing/index.js';
+import { createTestCertificates, ManualClock, type RedisClusterHandle, type RedisServerHandle, startRedisCluster, startRedisServer, type TestCertificates } from '../../../src/testing/index.js';
 
 const ADMIN_PASSWORD = 'admin-pw-7d1f';
 const APP_PASSWORD = 'app-pw-93ac';

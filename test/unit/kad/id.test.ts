@@ -1,20 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { isKadError } from '../../../src/kad/errors.js';
-import {
-  assertNodeId,
-  bucketIndex,
-  commonPrefixLength,
-  compareDistance,
-  compareIds,
-  idEquals,
-  idFromHex,
-  idToHex,
-  isNodeId,
-  randomId,
-  randomIdInBucket,
-  xor,
-} from '../../../src/kad/id.js';
+import { assertNodeId, bucketIndex, commonPrefixLength, compareDistance, compareIds, idEquals, idFromHex, idToHex, isNodeId, randomId, randomIdInBucket, xor } from '../../../src/kad/id.js';
 
 const id = (hex: string): Uint8Array => idFromHex(hex.padEnd(40, '0'));
 

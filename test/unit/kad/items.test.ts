@@ -2,18 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { isKadError } from '../../../src/kad/errors.js';
 import { idToHex } from '../../../src/kad/id.js';
-import {
-  assertMutableSignature,
-  createMutableItem,
-  generateKeyPair,
-  immutableTarget,
-  keyPairFromSeed,
-  type MutableItem,
-  mutableTarget,
-  signatureBuffer,
-  signMutable,
-  verifyMutable,
-} from '../../../src/kad/items.js';
+import { assertMutableSignature, createMutableItem, generateKeyPair, immutableTarget, keyPairFromSeed, type MutableItem, mutableTarget, signatureBuffer, signMutable, verifyMutable } from '../../../src/kad/items.js';
 
 const text = (s: string): Uint8Array => new TextEncoder().encode(s);
 const fromHex = (hex: string): Uint8Array => new Uint8Array(Buffer.from(hex, 'hex'));

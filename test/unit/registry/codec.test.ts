@@ -1,14 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import {
-  bytesCodec,
-  type Codec,
-  CodecRegistry,
-  jsonCodec,
-  MemoryRegistry,
-  RegistryError,
-  stringCodec,
-} from '../../../src/registry/index.js';
+import { bytesCodec, type Codec, CodecRegistry, jsonCodec, MemoryRegistry, RegistryError, stringCodec } from '../../../src/registry/index.js';
 
 interface User {
   name: string;

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { isKadError } from '../../../src/kad/errors.js';
-import type { InboundDatagram } from '../../../src/kad/transport.js';
+import type { InboundDatagram } from '../../../src/kad/transport/transport.js';
 import { ManualClock } from '../../../src/testing/manual-clock.js';
 import { MemoryNetwork, type MemoryTransport } from '../../../src/testing/memory-network.js';
 

@@ -1,0 +1,136 @@
+import type { Clock } from '../../core/clock.js';
+import type { BencodeDict } from '../wire/bencode.js';
+import type { Contact } from '../wire/compact.js';
+import { toWireError, WireError } from '../errors.js';
+import { ExternalAddressVote } from '../routing/external-address.js';
+import type { QueryHandlers } from '../serve/handlers.js';
+import type { NodeId } from '../id.js';
+import { readResponse, type ResponseValues } from '../wire/krpc-args.js';
+import type { KrpcQuery } from '../wire/krpc.js';
+import { NodeTable, type Pinger } from '../routing/node-table.js';
+import type { KadFamilyStats } from './types.js';
+import { Rpc, type RpcOptions } from '../rpc/rpc.js';
+import type { AddressFamily, Endpoint, RemoteInfo, Transport } from '../transport/transport.js';
+
+/** What a {@link FamilyStack} is built from. @internal */
+export interface FamilyStackInit {
+  readonly id: NodeId;
+  readonly k: number;
+  readonly transport: Transport;
+  /** Whether the stack closes the transport when it closes. */
+  readonly ownsTransport: boolean;
+  readonly clock: Clock;
+  readonly rpc: RpcOptions;
+  /** Pings a contact for the table's ping-before-evict. */
+  readonly ping: Pinger;
+}
+
+/**
+ * Wire errors that mean the query itself did not validate (malformed or oversized arguments, bad
+ * token, unknown method, forged signature): its sender is not added to the routing table. The
+ * others (201 BEP 42 storage refusal, 202, 301, 302) answer a well-formed query.
+ */
+const INVALID_QUERY_CODES: ReadonlySet<number> = new Set([
+  WireError.Protocol,
+  WireError.MethodUnknown,
+  WireError.MessageTooBig,
+  WireError.InvalidSignature,
+  WireError.SaltTooBig,
+]);
+
+/**
+ * One address family of a node (BEP 32): its transport, RPC layer, routing table and external
+ * address vote. A dual-stack node runs two, sharing id, storage, tokens and handlers.
+ * @internal
+ */
+export class FamilyStack {
+  readonly family: AddressFamily;
+  readonly transport: Transport;
+  readonly rpc: Rpc;
+  readonly table: NodeTable;
+  readonly external: ExternalAddressVote;
+  readonly #ownsTransport: boolean;
+
+  constructor(init: FamilyStackInit) {
+    this.transport = init.transport;
+    this.family = init.transport.address().family;
+    this.#ownsTransport = init.ownsTransport;
+    this.rpc = new Rpc(init.rpc, { transport: init.transport, clock: init.clock });
+    this.table = new NodeTable({ id: init.id, k: init.k, family: this.family, clock: init.clock }, init.ping);
+    this.external = new ExternalAddressVote(this.family);
+  }
+
+  /**
+   * Answers inbound queries with `handlers`; a read-only node (BEP 43) answers nothing. A querier
+   * (without `ro`) enters the routing table only once its query validated, so malformed or
+   * forged queries cannot push contacts into it.
+   */
+  serve(handlers: QueryHandlers, readOnly: boolean): void {
+    if (readOnly) {
+      this.rpc.setQueryHandler(() => undefined);
+      return;
+    }
+    const refused = (query: KrpcQuery, from: RemoteInfo, error: unknown): never => {
+      if (!INVALID_QUERY_CODES.has(toWireError(error)[0])) this.#observeQuerier(query, from);
+      throw error;
+    };
+    this.rpc.setQueryHandler((query, from, context) => {
+      let result: BencodeDict | Promise<BencodeDict>;
+      try {
+        result = handlers.respond(query, from, context.signal);
+      } catch (error) {
+        return refused(query, from, error);
+      }
+      if (!(result instanceof Promise)) {
+        this.#observeQuerier(query, from);
+        return result;
+      }
+      return result.then(
+        (r) => {
+          this.#observeQuerier(query, from);
+          return r;
+        },
+        (error: unknown) => refused(query, from, error),
+      );
+    });
+  }
+
+  /**
+   * Sends a query and reads the response; the responder is a good contact, and the `ip` it saw
+   * us at is a vote for our external address (BEP 42).
+   */
+  async query(
+    to: Endpoint,
+    method: string,
+    args: BencodeDict,
+    signal: AbortSignal | undefined,
+  ): Promise<{ values: ResponseValues; from: RemoteInfo }> {
+    const { response, from } = await this.rpc.query(to, method, args, signal === undefined ? {} : { signal });
+    const values = readResponse(response.r);
+    if (response.ip !== undefined) this.external.record(from.host, response.ip);
+    // it answered: a good contact (unless it is us, which the table refuses)
+    this.table.observe({ id: values.id, host: from.host, port: from.port });
+    return { values, from };
+  }
+
+  /** Contacts closest to `target`. */
+  closest(target: NodeId, count: number): Contact[] {
+    return this.table.closest(target, count);
+  }
+
+  stats(): KadFamilyStats {
+    return { contacts: this.table.size, rpc: this.rpc.stats(), transport: this.transport.stats() };
+  }
+
+  /** Stops probing and answering, rejects pending queries with `CLOSED`, closes an owned transport. */
+  async close(): Promise<void> {
+    this.table.close();
+    await this.rpc.close();
+    if (this.#ownsTransport) await this.transport.close();
+  }
+
+  #observeQuerier(query: KrpcQuery, from: RemoteInfo): void {
+    const id = query.a['id'];
+    if (query.ro !== true && id instanceof Uint8Array) this.table.observe({ id, host: from.host, port: from.port });
+  }
+}

@@ -1,0 +1,355 @@
+import { setMaxListeners } from 'node:events';
+import { type Clock, systemClock, type Timer } from '../../core/clock.js';
+import type { BencodeDict } from '../wire/bencode.js';
+import type { Contact } from '../wire/compact.js';
+import { KadError } from '../errors.js';
+import { QueryHandlers } from '../serve/handlers.js';
+import { assertNodeId, compareDistance, type NodeId, randomId } from '../id.js';
+import { immutableTarget, type MutableItem, mutableTarget, verifyMutable } from '../items.js';
+import { type ResponseValues, type Want, writeAnnouncePeerArgs, writeFindNodeArgs, writeGetArgs, writeGetPeersArgs, writePingArgs, writePutArgs } from '../wire/krpc-args.js';
+import { checkEndpoint, checkNodeOptions, DEFAULT_KAD_NODE_OPTIONS, type KadNodeOptions, MAX_BOOTSTRAP_CONTACTS, wantsIpv6Socket } from './options.js';
+import { FamilyStack } from './family-stack.js';
+import type { CallOptions, FindNodeResult, GetItemResult, GetPeersResult, ImmutableItem, KadFamilyStats, KadNode, KadNodeStats } from './types.js';
+import type { RpcStats } from '../rpc/stats.js';
+import { KadStorage } from '../serve/storage.js';
+import { WriteTokens } from '../serve/tokens.js';
+import { type AddressFamily, type Endpoint, endpointKey, familyOf, type RemoteInfo, type Transport } from '../transport/transport.js';
+import { createUdpTransport } from '../transport/udp-transport.js';
+
+// the node's public types live in types.ts; KadNode is re-exported for convenience
+export type { KadNode } from './types.js';
+
+/**
+ * Starts a Mainline DHT node that listens on `host:port` (or an injected transport) and answers
+ * every query (BEP 5, 32, 43, 44). With `host6`, `port6` or `transport6` it also listens on IPv6
+ * and runs both families (BEP 32 dual stack). Resolves once it listens; bootstrapping runs in the
+ * background (`node.bootstrapped`).
+ *
+ * @throws {KadError} `INVALID_OPTION` naming a bad option; `INVALID_ADDRESS` when binding fails.
+ * @example
+ * const node = await createNode({ host: '127.0.0.1', port: 0, host6: '::1', port6: 0, bootstrap: [] });
+ * console.log(node.addresses()); // [{ host: '127.0.0.1', … family: 4 }, { host: '::1', … family: 6 }]
+ * await node.close();
+ */
+export async function createNode(options: KadNodeOptions = {}): Promise<KadNode> {
+  checkNodeOptions(options);
+  const { signal } = options;
+  signal?.throwIfAborted();
+  const clock = options.clock ?? systemClock;
+  const owned: Transport[] = [];
+  const open = async (host: string, port: number): Promise<Transport> => {
+    const transport = await createUdpTransport({ host, port, ...(signal === undefined ? {} : { signal }) });
+    owned.push(transport);
+    return transport;
+  };
+  try {
+    const first =
+      options.transport ?? (await open(options.host ?? DEFAULT_KAD_NODE_OPTIONS.host, options.port ?? DEFAULT_KAD_NODE_OPTIONS.port));
+    const transports = [first];
+    if (wantsIpv6Socket(options)) {
+      const second = options.transport6 ?? (await open(options.host6 ?? DEFAULT_KAD_NODE_OPTIONS.host6, options.port6 ?? 0));
+      if (first.address().family !== 4) {
+        throw KadError.invalidOption('host6, port6 and transport6 need an IPv4 first transport (transport is IPv6)');
+      }
+      if (second.address().family !== 6) throw KadError.invalidOption('transport6 must be an IPv6 transport (address().family 6)');
+      transports.push(second);
+    }
+    return new Node(options, clock, transports, owned);
+  } catch (error) {
+    // a bad option found late (a transport's family, rpc, storage): release the sockets we opened
+    await Promise.all(owned.map((t) => t.close()));
+    throw error;
+  }
+}
+
+class Node implements KadNode {
+  readonly id: NodeId;
+  readonly bootstrapped: Promise<number>;
+  readonly #clock: Clock;
+  /** One per family, the first transport's first; at most two. */
+  readonly #stacks: FamilyStack[];
+  readonly #storage: KadStorage;
+  readonly #lifetime = new AbortController();
+  #closed = false;
+
+  constructor(options: KadNodeOptions, clock: Clock, transports: readonly Transport[], owned: readonly Transport[]) {
+    this.id = options.id === undefined ? randomId() : Uint8Array.from(options.id);
+    this.#clock = clock;
+    const k = options.k ?? DEFAULT_KAD_NODE_OPTIONS.k;
+    const readOnly = options.readOnly ?? DEFAULT_KAD_NODE_OPTIONS.readOnly;
+    // options that validate themselves first, before anything listens on a transport
+    const tokens = new WriteTokens(options.tokenRotateMs === undefined ? {} : { rotateMs: options.tokenRotateMs }, { clock });
+    this.#storage = new KadStorage(options.storage, {
+      clock,
+      ...(options.registry === undefined ? {} : { registry: options.registry }),
+    });
+    const rpc = { ...options.rpc, readOnly, ...(options.version === undefined ? {} : { clientVersion: options.version }) };
+    const ping = (contact: Contact, signal: AbortSignal): Promise<boolean> =>
+      this.ping(contact, { signal }).then(
+        () => true,
+        () => false,
+      );
+    this.#stacks = [];
+    try {
+      for (const transport of transports) {
+        const ownsTransport = owned.includes(transport);
+        this.#stacks.push(new FamilyStack({ id: this.id, k, transport, ownsTransport, clock, rpc, ping }));
+      }
+    } catch (error) {
+      for (const stack of this.#stacks) void stack.rpc.close();
+      void this.#storage.close();
+      throw error;
+    }
+    const handlers = new QueryHandlers(
+      {
+        id: this.id,
+        storage: this.#storage,
+        tokens,
+        closest: (target, family, count) => this.#stack(family)?.closest(target, count) ?? [],
+      },
+      { k, ...(options.enforceSecureIds === undefined ? {} : { enforceSecureIds: options.enforceSecureIds }) },
+    );
+    for (const stack of this.#stacks) stack.serve(handlers, readOnly);
+    const bootstrap = options.bootstrap ?? [];
+    this.bootstrapped =
+      bootstrap.length === 0
+        ? Promise.resolve(0)
+        : this.#bootstrap(bootstrap, options.bootstrapTimeoutMs ?? DEFAULT_KAD_NODE_OPTIONS.bootstrapTimeoutMs);
+  }
+
+  address(): RemoteInfo {
+    return this.#first.transport.address();
+  }
+
+  addresses(): RemoteInfo[] {
+    return this.#stacks.map((stack) => stack.transport.address());
+  }
+
+  externalAddress(family: AddressFamily = this.#first.family): RemoteInfo | undefined {
+    return this.#stack(family)?.external.current();
+  }
+
+  stats(): KadNodeStats {
+    const families: Partial<Record<AddressFamily, KadFamilyStats>> = {};
+    let total: KadFamilyStats | undefined;
+    for (const stack of this.#stacks) {
+      const own = stack.stats();
+      families[stack.family] = own;
+      total = total === undefined ? own : sumStats(total, own);
+    }
+    return { ...(total ?? this.#first.stats()), families };
+  }
+
+  contacts(target: NodeId = this.id, count = Number.MAX_SAFE_INTEGER, options: { family?: AddressFamily } = {}): Contact[] {
+    assertNodeId(target, 'target');
+    if (options.family !== undefined) return this.#stack(options.family)?.closest(target, count) ?? [];
+    if (this.#stacks.length === 1) return this.#first.closest(target, count);
+    const all = this.#stacks.flatMap((stack) => stack.closest(target, count));
+    return all.sort((a, b) => compareDistance(target, a.id, b.id)).slice(0, count);
+  }
+
+  async ping(to: Endpoint, options: CallOptions = {}): Promise<Contact> {
+    const { values, from } = await this.#query(to, 'ping', writePingArgs({ id: this.id }), options);
+    return { id: values.id, host: from.host, port: from.port };
+  }
+
+  async findNode(to: Endpoint, target: NodeId, options: CallOptions & { want?: Want[] } = {}): Promise<FindNodeResult> {
+    assertNodeId(target, 'target');
+    const args = writeFindNodeArgs({ id: this.id, target, ...(options.want === undefined ? {} : { want: options.want }) });
+    const { values } = await this.#query(to, 'find_node', args, options);
+    return { id: values.id, nodes: values.nodes ?? [], nodes6: values.nodes6 ?? [] };
+  }
+
+  async getPeers(to: Endpoint, infoHash: NodeId, options: CallOptions & { want?: Want[] } = {}): Promise<GetPeersResult> {
+    assertNodeId(infoHash, 'infoHash');
+    const args = writeGetPeersArgs({ id: this.id, infoHash, ...(options.want === undefined ? {} : { want: options.want }) });
+    const { values } = await this.#query(to, 'get_peers', args, options);
+    return {
+      id: values.id,
+      token: values.token,
+      values: values.values ?? [],
+      nodes: values.nodes ?? [],
+      nodes6: values.nodes6 ?? [],
+    };
+  }
+  async announcePeer(
+    to: Endpoint,
+    infoHash: NodeId,
+    port: number,
+    token: Uint8Array,
+    options: CallOptions & { impliedPort?: boolean } = {},
+  ): Promise<void> {
+    assertNodeId(infoHash, 'infoHash');
+    const impliedPort = options.impliedPort ?? false;
+    if (!impliedPort && !(Number.isInteger(port) && port >= 1 && port <= 65535)) {
+      throw KadError.invalidAddress(`port must be an integer in [1, 65535] (got ${String(port)})`);
+    }
+    const args = writeAnnouncePeerArgs({ id: this.id, infoHash, port, token, impliedPort, seed: false });
+    await this.#query(to, 'announce_peer', args, options);
+  }
+
+  async getItem(
+    to: Endpoint,
+    target: NodeId,
+    options: CallOptions & { seq?: number; salt?: Uint8Array; want?: Want[] } = {},
+  ): Promise<GetItemResult> {
+    assertNodeId(target, 'target');
+    const args = writeGetArgs({
+      id: this.id,
+      target,
+      ...(options.seq === undefined ? {} : { seq: options.seq }),
+      ...(options.want === undefined ? {} : { want: options.want }),
+    });
+    const { values } = await this.#query(to, 'get', args, options);
+    return {
+      id: values.id,
+      token: values.token,
+      nodes: values.nodes ?? [],
+      nodes6: values.nodes6 ?? [],
+      item: checkedItem(values, target, options.salt),
+      seq: values.seq,
+    };
+  }
+
+  async putItem(
+    to: Endpoint,
+    item: ImmutableItem | MutableItem,
+    token: Uint8Array,
+    options: CallOptions & { cas?: number } = {},
+  ): Promise<void> {
+    const base = { id: this.id, token, v: item.v };
+    const args =
+      'k' in item
+        ? writePutArgs({
+            kind: 'mutable',
+            ...base,
+            k: item.k,
+            sig: item.sig,
+            seq: item.seq,
+            ...(item.salt === undefined || item.salt.length === 0 ? {} : { salt: item.salt }),
+            ...(options.cas === undefined ? {} : { cas: options.cas }),
+          })
+        : writePutArgs({ kind: 'immutable', ...base });
+    await this.#query(to, 'put', args, options);
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#lifetime.abort(KadError.closed('node'));
+    await Promise.all(this.#stacks.map((stack) => stack.close()));
+    await this.#storage.close();
+  }
+
+  get #first(): FamilyStack {
+    return this.#stacks[0] as FamilyStack;
+  }
+
+  #stack(family: AddressFamily | undefined): FamilyStack | undefined {
+    for (const stack of this.#stacks) if (stack.family === family) return stack;
+    return undefined;
+  }
+
+  /** Sends over the stack of `to`'s family (BEP 32: one RPC layer per family). */
+  async #query(
+    to: Endpoint,
+    method: string,
+    args: BencodeDict,
+    options: CallOptions,
+  ): Promise<{ values: ResponseValues; from: RemoteInfo }> {
+    if (this.#closed) throw KadError.closed('node');
+    const endpoint = checkEndpoint(to, 'to', 'address');
+    const family = familyOf(endpoint.host);
+    const stack = this.#stack(family);
+    if (stack === undefined) {
+      throw KadError.invalidAddress(`${endpointKey(endpoint)} is IPv${String(family)}, and this node does not run that family`);
+    }
+    // close() rejects pending calls through the RPC layer, so only the caller's signal is needed
+    return stack.query(endpoint, method, args, options.signal);
+  }
+
+  /**
+   * One `find_node` for our own id to each bootstrap node (at most 32 per family; a dual-stack
+   * node asks for both families of contacts), then a ping to what they return, each over the
+   * transport of its family.
+   */
+  async #bootstrap(endpoints: readonly Endpoint[], timeoutMs: number): Promise<number> {
+    const deadline = new AbortController();
+    const timer: Timer = this.#clock.setTimeout(() => deadline.abort(KadError.timeout('bootstrap timed out')), timeoutMs);
+    const signal = AbortSignal.any([deadline.signal, this.#lifetime.signal]);
+    // one listener per concurrent call: up to 2 × MAX_BOOTSTRAP_CONTACTS per family at once
+    setMaxListeners(2 * MAX_BOOTSTRAP_CONTACTS * this.#stacks.length + 8, signal);
+    const want: Want[] | undefined = this.#stacks.length > 1 ? ['n4', 'n6'] : undefined;
+    try {
+      const seeds = this.#perFamily(endpoints);
+      const found = await Promise.allSettled(
+        seeds.map((to) => this.findNode(to, this.id, { signal, ...(want === undefined ? {} : { want }) })),
+      );
+      const answers = found.flatMap((result) => (result.status === 'fulfilled' ? [...result.value.nodes, ...result.value.nodes6] : []));
+      await Promise.allSettled(this.#perFamily(answers).map((contact) => this.ping(contact, { signal })));
+    } finally {
+      timer.cancel();
+    }
+    return this.#stacks.reduce((sum, stack) => sum + stack.table.size, 0);
+  }
+
+  /** Distinct endpoints of the families this node runs, at most {@link MAX_BOOTSTRAP_CONTACTS} per family. */
+  #perFamily<E extends Endpoint>(endpoints: readonly E[]): E[] {
+    const seen = new Set<string>();
+    const counts = new Map<AddressFamily, number>();
+    const out: E[] = [];
+    for (const endpoint of endpoints) {
+      const family = familyOf(endpoint.host);
+      if (family === undefined || this.#stack(family) === undefined) continue;
+      const key = endpointKey(endpoint);
+      const count = counts.get(family) ?? 0;
+      if (seen.has(key) || count >= MAX_BOOTSTRAP_CONTACTS) continue;
+      seen.add(key);
+      counts.set(family, count + 1);
+      out.push(endpoint);
+    }
+    return out;
+  }
+}
+
+/** Counters of two families added up. */
+function sumStats(a: KadFamilyStats, b: KadFamilyStats): KadFamilyStats {
+  return {
+    contacts: a.contacts + b.contacts,
+    rpc: sumCounters(a.rpc, b.rpc),
+    transport: sumCounters(a.transport, b.transport),
+  };
+}
+
+/** Field-wise sum of two counter records of the same shape (nested records included). */
+function sumCounters<T extends RpcStats | KadFamilyStats['transport']>(a: T, b: T): T {
+  const add = (x: unknown, y: unknown): unknown => {
+    if (typeof x === 'number') return x + (typeof y === 'number' ? y : 0);
+    if (typeof x !== 'object' || x === null) return x;
+    const out: Record<string, unknown> = {};
+    for (const [key, value] of Object.entries(x)) out[key] = add(value, (y as Record<string, unknown>)[key]);
+    return out;
+  };
+  return add(a, b) as T;
+}
+
+/** The item of a `get` response if it matches `target` (and, when mutable, its signature); else undefined. */
+function checkedItem(values: ResponseValues, target: NodeId, salt: Uint8Array | undefined): ImmutableItem | MutableItem | undefined {
+  const { v, k, sig, seq } = values;
+  if (v === undefined) return undefined;
+  try {
+    if (k === undefined || sig === undefined || seq === undefined) {
+      return sameBytes(immutableTarget(v), target) ? { v } : undefined;
+    }
+    const item: MutableItem = { v, k, sig, seq, ...(salt === undefined || salt.length === 0 ? {} : { salt }) };
+    return sameBytes(mutableTarget(k, salt), target) && verifyMutable(item) ? item : undefined;
+  } catch {
+    return undefined; // a value over 1000 bytes, or a bad key: not an item we accept
+  }
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}

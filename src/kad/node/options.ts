@@ -1,0 +1,191 @@
+import type { Clock, Milliseconds } from '../../core/clock.js';
+import type { Registry } from '../../registry/registry.js';
+import { KadError } from '../errors.js';
+import { isNodeId, type NodeId } from '../id.js';
+import type { RpcOptions } from '../rpc/rpc.js';
+import type { KadStorageOptions } from '../serve/storage.js';
+import { type Endpoint, familyOf, type Transport } from '../transport/transport.js';
+
+/** Configuration of {@link createNode}. Every field is optional. */
+export interface KadNodeOptions {
+  /**
+   * Local IP literal to bind the node's first UDP socket to (ignored when `transport` is given):
+   * usually IPv4. An IPv6 literal makes an IPv6-only node (then `host6`, `port6` and
+   * `transport6` must be absent).
+   * @default "0.0.0.0"
+   */
+  readonly host?: string;
+  /** Local UDP port of that socket; 0 lets the system pick (read it from `node.address()`). @default 0 */
+  readonly port?: number;
+  /**
+   * Local IPv6 literal of a second, IPv6 socket: giving `host6`, `port6` or `transport6` makes a
+   * dual-stack node (BEP 32) with one RPC layer and one routing table per family, sharing its
+   * id, storage and write tokens. The socket is bound IPv6-only (ignored when `transport6` is
+   * given).
+   * @default "::" when `port6` is given, else no IPv6 socket
+   * @see BEP 32
+   */
+  readonly host6?: string;
+  /** Local UDP port of the IPv6 socket; 0 lets the system pick (see `node.addresses()`). @default 0 when `host6` is given */
+  readonly port6?: number;
+  /**
+   * The IPv6 datagram transport of a dual-stack node (for example a `MemoryNetwork` transport
+   * created with `family: 6`); its `address().family` must be 6 and the first transport's 4. Not
+   * owned: `close()` leaves it open. @default a UDP socket on `host6:port6` when either is given
+   */
+  readonly transport6?: Transport;
+  /**
+   * Nodes to contact once at start (a `find_node` for this node's own id), to fill the routing
+   * table(s): at most 32 per family are used, within `bootstrapTimeoutMs`. Each goes over the
+   * transport of its family; contacts of a family the node does not run are skipped. A
+   * dual-stack node asks them for both families (`want: ["n4","n6"]`). The full iterative lookup
+   * comes later.
+   * @default []
+   */
+  readonly bootstrap?: readonly Endpoint[];
+  /**
+   * This node's 160-bit id, the same in both families (BEP 32). It never changes while the node
+   * runs, not even when the external address is learned (`node.externalAddress()`): for a BEP 42
+   * secure id, compute it from the public address with `secureId(host)` and pass it here.
+   * @default random
+   * @see BEP 42
+   */
+  readonly id?: NodeId;
+  /**
+   * Bucket size and number of contacts per `nodes` list.
+   * @default 8
+   * @see BEP 5
+   */
+  readonly k?: number;
+  /**
+   * Read-only node (BEP 43): marks its queries `ro: 1` and answers no query.
+   * @default false
+   */
+  readonly readOnly?: boolean;
+  /**
+   * Refuse to store peers and items for a querier whose id does not match its public IP
+   * (answered with error 201); loopback and private addresses are exempt. Routing tolerates
+   * such nodes either way.
+   * @default true
+   * @see BEP 42
+   */
+  readonly enforceSecureIds?: boolean;
+  /** Client version `v` on outgoing messages (4 bytes by convention); `null` for none. @default "NA" 0x00 0x01 */
+  readonly version?: Uint8Array | null;
+  /**
+   * Where stored peers and items live (shared, not owned: `close()` leaves it open).
+   * @default a MemoryRegistry bounded by `storage.maxEntries` / `storage.maxBytes`
+   */
+  readonly registry?: Registry<Uint8Array>;
+  /** Expiry and bounds of stored peers and items. */
+  readonly storage?: KadStorageOptions;
+  /**
+   * The datagram transport (for example a `MemoryNetwork` transport in tests). An injected
+   * transport is not owned: `close()` leaves it open. @default a UDP socket on `host:port`
+   */
+  readonly transport?: Transport;
+  /** Source of time and timers. @default systemClock */
+  readonly clock?: Clock;
+  /** How often the write-token secret rotates, in ms. @default 300_000 (5 minutes) */
+  readonly tokenRotateMs?: Milliseconds;
+  /** Deadline of the start-up bootstrap, in ms. @default 5000 */
+  readonly bootstrapTimeoutMs?: Milliseconds;
+  /** RPC tuning: timeouts, retries, in-flight caps, pacing and inbound rate limits. */
+  readonly rpc?: Omit<RpcOptions, 'clientVersion' | 'readOnly'>;
+  /** Aborts start-up (binding the socket): `createNode` rejects with `signal.reason`. */
+  readonly signal?: AbortSignal;
+}
+
+/** Defaults of the scalar {@link KadNodeOptions}. */
+export const DEFAULT_KAD_NODE_OPTIONS = Object.freeze({
+  host: '0.0.0.0',
+  port: 0,
+  host6: '::',
+  k: 8,
+  readOnly: false,
+  bootstrapTimeoutMs: 5000,
+});
+
+/** Most bootstrap contacts used at start, per family. */
+export const MAX_BOOTSTRAP_CONTACTS = 32;
+
+/** Validates `options` once; every message names the option. @internal */
+export function checkNodeOptions(options: KadNodeOptions): void {
+  if (typeof options !== 'object' || options === null) throw KadError.invalidOption('options must be an object');
+  const { host, port, host6, port6, bootstrap, id, k, readOnly, version, bootstrapTimeoutMs, tokenRotateMs } = options;
+  if (host !== undefined && (typeof host !== 'string' || familyOf(host) === undefined)) {
+    throw KadError.invalidOption(`host must be an IPv4 or IPv6 literal (got ${JSON.stringify(host)})`);
+  }
+  if (host6 !== undefined && (typeof host6 !== 'string' || familyOf(host6) !== 6)) {
+    throw KadError.invalidOption(`host6 must be an IPv6 literal (got ${JSON.stringify(host6)})`);
+  }
+  for (const [name, value] of [
+    ['port', port],
+    ['port6', port6],
+  ] as const) {
+    if (value !== undefined && !(Number.isInteger(value) && value >= 0 && value <= 65535)) {
+      throw KadError.invalidOption(`${name} must be an integer in [0, 65535] (got ${String(value)})`);
+    }
+  }
+  if (wantsIpv6Socket(options) && options.transport === undefined && host !== undefined && familyOf(host) === 6) {
+    throw KadError.invalidOption('host6, port6 and transport6 need an IPv4 host: host is IPv6 already');
+  }
+  if (bootstrap !== undefined) {
+    if (!Array.isArray(bootstrap)) throw KadError.invalidOption('bootstrap must be an array of { host, port }');
+    for (const b of bootstrap as unknown[]) checkEndpoint(b, 'bootstrap');
+  }
+  if (id !== undefined && !isNodeId(id)) throw KadError.invalidOption('id must be a 20-byte Uint8Array');
+  if (k !== undefined && !(Number.isInteger(k) && k >= 1 && k <= 64)) {
+    throw KadError.invalidOption(`k must be an integer in [1, 64] (got ${String(k)})`);
+  }
+  if (readOnly !== undefined && typeof readOnly !== 'boolean') throw KadError.invalidOption('readOnly must be a boolean');
+  if (options.enforceSecureIds !== undefined && typeof options.enforceSecureIds !== 'boolean') {
+    throw KadError.invalidOption('enforceSecureIds must be a boolean');
+  }
+  if (version !== undefined && version !== null && !(version instanceof Uint8Array)) {
+    throw KadError.invalidOption('version must be a Uint8Array or null');
+  }
+  for (const [name, value] of [
+    ['bootstrapTimeoutMs', bootstrapTimeoutMs],
+    ['tokenRotateMs', tokenRotateMs],
+  ] as const) {
+    if (value !== undefined && !(Number.isSafeInteger(value) && value > 0)) {
+      throw KadError.invalidOption(`${name} must be a positive integer number of milliseconds (got ${String(value)})`);
+    }
+  }
+  for (const [name, value] of [
+    ['transport', options.transport],
+    ['transport6', options.transport6],
+  ] as const) {
+    if (value !== undefined && typeof value?.send !== 'function') throw KadError.invalidOption(`${name} must implement Transport`);
+  }
+  if (options.clock !== undefined && typeof options.clock?.setTimeout !== 'function') {
+    throw KadError.invalidOption('clock must implement Clock');
+  }
+  if (options.registry !== undefined && typeof options.registry?.get !== 'function') {
+    throw KadError.invalidOption('registry must implement Registry');
+  }
+}
+
+/** Whether `options` ask for a second, IPv6 transport (a dual-stack node). @internal */
+export function wantsIpv6Socket(options: KadNodeOptions): boolean {
+  return options.host6 !== undefined || options.port6 !== undefined || options.transport6 !== undefined;
+}
+
+/** Checks an endpoint argument (`name` for the message). @internal */
+export function checkEndpoint(value: unknown, name: string, code: 'option' | 'address' = 'option'): Endpoint {
+  const e = value as Partial<Endpoint> | null;
+  if (
+    typeof e !== 'object' ||
+    e === null ||
+    typeof e.host !== 'string' ||
+    familyOf(e.host) === undefined ||
+    !Number.isInteger(e.port) ||
+    (e.port ?? 0) < 1 ||
+    (e.port ?? 0) > 65535
+  ) {
+    const message = `${name} must be { host: IP literal, port: 1..65535 }`;
+    throw code === 'option' ? KadError.invalidOption(message) : KadError.invalidAddress(message);
+  }
+  return { host: e.host, port: e.port as number };
+}

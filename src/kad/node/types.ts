@@ -1,0 +1,127 @@
+import type { BencodeValue } from '../wire/bencode.js';
+import type { Contact, PeerAddress } from '../wire/compact.js';
+import type { NodeId } from '../id.js';
+import type { MutableItem } from '../items.js';
+import type { Want } from '../wire/krpc-args.js';
+import type { RpcStats } from '../rpc/stats.js';
+import type { AddressFamily, Endpoint, RemoteInfo, TransportStats } from '../transport/transport.js';
+
+// The public shapes of a KadNode, apart from its implementation in node.ts.
+
+/** Options every client call accepts. */
+export interface CallOptions {
+  /** Aborts the call: it rejects with `signal.reason`. Without one, RPC timeouts and retries bound it. */
+  readonly signal?: AbortSignal;
+}
+
+/** Answer of {@link KadNode.findNode}. */
+export interface FindNodeResult {
+  /** The responder's id. */
+  readonly id: NodeId;
+  /** IPv4 contacts closest to the target that the responder knows. */
+  readonly nodes: Contact[];
+  /** IPv6 contacts (BEP 32), when asked for with `want`. */
+  readonly nodes6: Contact[];
+}
+
+/** Answer of {@link KadNode.getPeers}. */
+export interface GetPeersResult extends FindNodeResult {
+  /** Write token for a following `announcePeer` to the same node. */
+  readonly token: Uint8Array | undefined;
+  /** Peers of the info-hash the responder knows (empty when it gave nodes instead). */
+  readonly values: PeerAddress[];
+}
+
+/** An immutable BEP 44 item: its target is SHA-1 of bencoded `v`. */
+export interface ImmutableItem {
+  readonly v: BencodeValue;
+}
+
+/** Answer of {@link KadNode.getItem}. */
+export interface GetItemResult extends FindNodeResult {
+  /** Write token for a following `putItem` to the same node. */
+  readonly token: Uint8Array | undefined;
+  /** The stored item, checked against the target (and its signature), when the responder has one. */
+  readonly item: ImmutableItem | MutableItem | undefined;
+  /** Sequence number of a stored mutable item (present even when `v` was withheld). */
+  readonly seq: number | undefined;
+}
+
+/** Counters of one address family of a {@link KadNode}: its transport, RPC layer and table. */
+export interface KadFamilyStats {
+  /** Contacts in this family's routing table. */
+  readonly contacts: number;
+  /** RPC counters: queries in and out by method, errors, drops. */
+  readonly rpc: RpcStats;
+  /** Datagram counters of the transport. */
+  readonly transport: TransportStats;
+}
+
+/**
+ * Counters of a {@link KadNode}: the top-level figures are sums over the families the node runs
+ * (for a single-family node, that family's own), and `families` has them per family.
+ */
+export interface KadNodeStats extends KadFamilyStats {
+  /** Per address family, present for the families the node runs (BEP 32). */
+  readonly families: Readonly<Partial<Record<AddressFamily, KadFamilyStats>>>;
+}
+
+/** A running Mainline DHT node. Create one with {@link createNode}. */
+export interface KadNode {
+  /** This node's id. */
+  readonly id: NodeId;
+  /** Resolves with the number of contacts in the table once the start-up bootstrap ended (never rejects). */
+  readonly bootstrapped: Promise<number>;
+  /**
+   * The first bound address: that of `host`/`transport` (for a wildcard bind, the wildcard and
+   * the real port). A dual-stack node has a second one: see {@link addresses}.
+   */
+  address(): RemoteInfo;
+  /** Every bound address, one per family the node runs, the first one ({@link address}) first. */
+  addresses(): RemoteInfo[];
+  /**
+   * This node's address as other nodes see it (BEP 42), learned by a vote over the `ip` field of
+   * responses from distinct responders; for `family` (default: that of {@link address}).
+   * `undefined` until a responder of that family reported one. Learning it does not change the
+   * node id (see `KadNodeOptions.id`).
+   */
+  externalAddress(family?: AddressFamily): RemoteInfo | undefined;
+  /** Counters, summed and per family. */
+  stats(): KadNodeStats;
+  /**
+   * Contacts in the routing table(s), closest to `target` first (default: this node's id): of
+   * `options.family` only, or of every family the node runs.
+   */
+  contacts(target?: NodeId, count?: number, options?: { family?: AddressFamily }): Contact[];
+  // Client calls go out over the transport of the destination's family; a destination of a family
+  // the node does not run rejects with INVALID_ADDRESS at once.
+  /** Sends `ping`; resolves with the responder as a contact. */
+  ping(to: Endpoint, options?: CallOptions): Promise<Contact>;
+  /** Sends `find_node` for `target`. */
+  findNode(to: Endpoint, target: NodeId, options?: CallOptions & { want?: Want[] }): Promise<FindNodeResult>;
+  /** Sends `get_peers` for `infoHash` (`want`: BEP 32 families of nodes, and of `values` from a Nautilus node). */
+  getPeers(to: Endpoint, infoHash: NodeId, options?: CallOptions & { want?: Want[] }): Promise<GetPeersResult>;
+  /** Sends `announce_peer`; with `impliedPort`, the responder uses our UDP source port. */
+  announcePeer(
+    to: Endpoint,
+    infoHash: NodeId,
+    port: number,
+    token: Uint8Array,
+    options?: CallOptions & { impliedPort?: boolean },
+  ): Promise<void>;
+  /** Sends a BEP 44 `get`; `salt` is needed to check a salted mutable item against `target`. */
+  getItem(
+    to: Endpoint,
+    target: NodeId,
+    options?: CallOptions & { seq?: number; salt?: Uint8Array; want?: Want[] },
+  ): Promise<GetItemResult>;
+  /** Sends a BEP 44 `put` of an immutable `{ v }` or a signed mutable item. */
+  putItem(
+    to: Endpoint,
+    item: ImmutableItem | MutableItem,
+    token: Uint8Array,
+    options?: CallOptions & { cas?: number },
+  ): Promise<void>;
+  /** Stops answering, rejects pending calls with `CLOSED`, releases what the node owns. Idempotent. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,114 @@
+import { decodePeer, type IpFamily } from '../wire/compact.js';
+import { integerAtLeast } from '../option-checks.js';
+import type { RemoteInfo } from '../transport/transport.js';
+
+/** Configuration of an {@link ExternalAddressVote}. */
+export interface ExternalAddressVoteOptions {
+  /**
+   * Most responders whose report is remembered; beyond it the one heard from longest ago is
+   * forgotten. Bounds memory (one small map entry per responder) and lets the vote follow an
+   * address change after about this many fresh reports.
+   * @default 64
+   */
+  readonly maxVoters?: number;
+}
+
+/** Defaults of {@link ExternalAddressVoteOptions}. */
+export const DEFAULT_EXTERNAL_ADDRESS_VOTE_OPTIONS = Object.freeze({ maxVoters: 64 });
+
+/**
+ * This node's address as the rest of the network sees it, learned from the BEP 42 `ip` field of
+ * responses: each responder host has one vote (its latest report; many ports of one host count
+ * once), and the address with the most votes wins. A tie keeps the current winner, so a single
+ * dissenting responder cannot make the answer flap. Only reports of the vote's family count.
+ *
+ * Votes are on the IP; the port reported is the one most recently reported for the winning IP
+ * (it may differ behind a NAT that maps ports per destination).
+ *
+ * @see BEP 42 "IP address voting"
+ */
+export class ExternalAddressVote {
+  readonly #family: IpFamily;
+  readonly #maxVoters: number;
+  /** voter host → the IP it reported last; insertion order is recency. */
+  readonly #ballots = new Map<string, string>();
+  /** reported IP → votes; holds only IPs with at least one vote. */
+  readonly #tally = new Map<string, number>();
+  /** reported IP → the port reported last with it. */
+  readonly #ports = new Map<string, number>();
+  #leader: string | undefined;
+
+  /** @throws {KadError} `INVALID_OPTION` for a `maxVoters` that is not a positive integer. */
+  constructor(family: IpFamily, options: ExternalAddressVoteOptions = {}) {
+    this.#family = family;
+    this.#maxVoters = integerAtLeast('maxVoters', options.maxVoters, DEFAULT_EXTERNAL_ADDRESS_VOTE_OPTIONS.maxVoters, 1);
+  }
+
+  /** Voters remembered. */
+  get voters(): number {
+    return this.#ballots.size;
+  }
+
+  /**
+   * Records that `voter` (a responder's host) saw us at `ip`, a compact address (6 bytes for
+   * IPv4, 18 for IPv6). Malformed bytes and addresses of the other family are ignored.
+   */
+  record(voter: string, ip: Uint8Array): void {
+    if (ip.length !== (this.#family === 4 ? 6 : 18)) return;
+    let reported: { host: string; port: number };
+    try {
+      reported = decodePeer(ip);
+    } catch {
+      return;
+    }
+    const { host, port } = reported;
+    const previous = this.#ballots.get(voter);
+    // re-inserting moves the voter to the recent end
+    this.#ballots.delete(voter);
+    this.#ballots.set(voter, host);
+    if (previous === host) {
+      this.#ports.set(host, port); // the same vote again: the tally is unchanged
+      return;
+    }
+    if (previous !== undefined) this.#retract(previous);
+    else if (this.#ballots.size > this.#maxVoters) {
+      const [oldest, vote] = this.#ballots.entries().next().value as [string, string];
+      this.#ballots.delete(oldest);
+      this.#retract(vote);
+    }
+    this.#tally.set(host, (this.#tally.get(host) ?? 0) + 1);
+    this.#ports.set(host, port);
+    this.#elect();
+  }
+
+  /** The winning address, or `undefined` before the first report. */
+  current(): RemoteInfo | undefined {
+    const host = this.#leader;
+    if (host === undefined) return undefined;
+    return { host, port: this.#ports.get(host) ?? 0, family: this.#family };
+  }
+
+  #retract(host: string): void {
+    const votes = (this.#tally.get(host) ?? 0) - 1;
+    if (votes > 0) {
+      this.#tally.set(host, votes);
+      return;
+    }
+    this.#tally.delete(host);
+    this.#ports.delete(host);
+  }
+
+  /** At most `maxVoters` entries to scan, and only when a vote changed. */
+  #elect(): void {
+    let best = this.#leader;
+    let bestVotes = best === undefined ? 0 : (this.#tally.get(best) ?? 0);
+    if (bestVotes === 0) best = undefined;
+    for (const [host, votes] of this.#tally) {
+      if (votes > bestVotes) {
+        best = host;
+        bestVotes = votes;
+      }
+    }
+    this.#leader = best;
+  }
+}

@@ -1,0 +1,77 @@
+import type { Clock } from '../../core/clock.js';
+import type { Contact, IpFamily } from '../wire/compact.js';
+import type { NodeId } from '../id.js';
+import { type RoutingContact, RoutingTable } from './routing-table.js';
+
+/** Configuration of a {@link NodeTable}. @internal */
+export interface NodeTableOptions {
+  readonly id: NodeId;
+  readonly k: number;
+  readonly family: IpFamily;
+  readonly clock: Clock;
+}
+
+/** Pings `contact`; resolves `true` when it answered (never rejects). */
+export type Pinger = (contact: Contact, signal: AbortSignal) => Promise<boolean>;
+
+/** Most ping-before-evict probes in flight at once: a flood of new ids cannot make us flood pings. */
+const MAX_EVICTION_PINGS = 4;
+
+/**
+ * The insertion policy over a {@link RoutingTable} (which is mechanism only): a contact that
+ * answered or queried us (without `ro`) is added; when its bucket is full, the least recently
+ * seen contact is pinged once and replaced by the newcomer only if it fails to answer
+ * (Kademlia §2.2: old live contacts win). At most one probe per bucket and
+ * {@link MAX_EVICTION_PINGS} overall are in flight.
+ * @internal
+ */
+export class NodeTable {
+  readonly table: RoutingTable;
+  readonly #ping: Pinger;
+  readonly #probing = new Set<number>();
+  readonly #lifetime = new AbortController();
+
+  constructor(options: NodeTableOptions, ping: Pinger) {
+    this.table = new RoutingTable(options.id, { family: options.family, k: options.k }, { clock: options.clock });
+    this.#ping = ping;
+  }
+
+  /** Contacts held. */
+  get size(): number {
+    return this.table.size;
+  }
+
+  /** Records that `contact` is alive (it answered or queried us). */
+  observe(contact: Contact): void {
+    if (this.#lifetime.signal.aborted) return;
+    // the common case, a known contact at its known address, without parsing the address again
+    const known = this.table.get(contact.id);
+    if (known !== undefined && known.port === contact.port && known.host === contact.host) {
+      this.table.markSeen(contact.id);
+      return;
+    }
+    const result = this.table.add(contact);
+    if (result.status === 'bucket-full') this.#probe(result.bucket, result.leastRecentlySeen, contact);
+  }
+
+  /** Up to `count` live contacts closest to `target`. */
+  closest(target: NodeId, count: number): Contact[] {
+    return this.table.closest(target, count);
+  }
+
+  /** Stops probing; pending probes are aborted. */
+  close(): void {
+    this.#lifetime.abort();
+  }
+
+  #probe(bucket: number, stale: RoutingContact, candidate: Contact): void {
+    if (this.#probing.has(bucket) || this.#probing.size >= MAX_EVICTION_PINGS) return;
+    this.#probing.add(bucket);
+    const newcomer: Contact = { id: Uint8Array.from(candidate.id), host: candidate.host, port: candidate.port };
+    void this.#ping(stale, this.#lifetime.signal).then((alive) => {
+      this.#probing.delete(bucket);
+      if (alive || this.#lifetime.signal.aborted) return;
+      this.table.replace(stale.id, newcomer);
+    });
+  }
+}

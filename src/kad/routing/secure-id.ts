@@ -1,0 +1,107 @@
+import { ipBytes } from '../wire/compact.js';
+import { KadError } from '../errors.js';
+import { ID_BYTES, type NodeId, randomId } from '../id.js';
+
+// CRC-32C (Castagnoli), reflected polynomial 0x82F63B78: a 256-entry table built once (1 KiB).
+const CRC32C_TABLE = ((): Uint32Array => {
+  const table = new Uint32Array(256);
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0x82f63b78 ^ (c >>> 1) : c >>> 1;
+    table[n] = c >>> 0;
+  }
+  return table;
+})();
+
+/**
+ * CRC-32C (Castagnoli) of `bytes`, as an unsigned 32-bit integer. `crc32c("123456789")` is
+ * `0xe3069283`.
+ */
+export function crc32c(bytes: Uint8Array): number {
+  let crc = 0xffffffff;
+  for (const b of bytes) crc = (CRC32C_TABLE[(crc ^ b) & 0xff] ?? 0) ^ (crc >>> 8);
+  return (crc ^ 0xffffffff) >>> 0;
+}
+
+const V4_MASK = [0x03, 0x0f, 0x3f, 0xff];
+const V6_MASK = [0x01, 0x03, 0x07, 0x0f, 0x1f, 0x3f, 0x7f, 0xff];
+
+/** The address bytes BEP 42 works on: IPv4-mapped IPv6 addresses count as their IPv4 address. */
+function effectiveIp(host: string): Uint8Array {
+  const ip = ipBytes(host);
+  if (ip.length === 16 && ip.subarray(0, 10).every((b) => b === 0) && ip[10] === 0xff && ip[11] === 0xff) {
+    return ip.subarray(12);
+  }
+  return ip;
+}
+
+function prefixCrc(ip: Uint8Array, rand: number): number {
+  const mask = ip.length === 4 ? V4_MASK : V6_MASK;
+  const masked = new Uint8Array(mask.length);
+  for (let i = 0; i < mask.length; i++) masked[i] = (ip[i] ?? 0) & (mask[i] ?? 0);
+  masked[0] = (masked[0] ?? 0) | ((rand & 0x07) << 5);
+  return crc32c(masked);
+}
+
+/**
+ * Whether BEP 42 exempts `host`: loopback, private, link-local and unique-local addresses
+ * (127/8, 10/8, 172.16/12, 192.168/16, 169.254/16; ::1, ::, fc00::/7, fe80::/10, and IPv4-mapped
+ * forms of the IPv4 ranges). Nodes at such addresses may use any id.
+ * @throws {KadError} `INVALID_ADDRESS` if `host` is not an IP address.
+ */
+export function isLocalAddress(host: string): boolean {
+  const ip = effectiveIp(host);
+  const [a = 0, b = 0] = ip;
+  if (ip.length === 4) {
+    return a === 127 || a === 10 || (a === 172 && (b & 0xf0) === 16) || (a === 192 && b === 168) || (a === 169 && b === 254);
+  }
+  if ((a & 0xfe) === 0xfc) return true; // fc00::/7 unique local
+  if (a === 0xfe && (b & 0xc0) === 0x80) return true; // fe80::/10 link-local
+  const zeroUpTo15 = ip.subarray(0, 15).every((x) => x === 0);
+  return zeroUpTo15 && (ip[15] === 1 || ip[15] === 0); // ::1 loopback, :: unspecified
+}
+
+/**
+ * A BEP 42 node id for the external address `host`: the first 21 bits come from
+ * `crc32c((ip & mask) | r << 29)` (IPv4 mask 0x030f3fff over 4 bytes, IPv6 mask
+ * 0x0103070f1f3f7fff over the first 8 bytes), the last byte is `rand` (of which `r` is the low 3
+ * bits), and the rest is random.
+ * @param rand the last byte of the id, 0..255; random by default.
+ * @throws {KadError} `INVALID_ADDRESS` for a host that is not an IP address, `INVALID_OPTION`
+ *   for a bad `rand`.
+ * @see BEP 42 "Node ID restriction"
+ */
+export function secureId(host: string, rand?: number): NodeId {
+  const id = randomId();
+  const last = rand ?? id[ID_BYTES - 1] ?? 0;
+  if (!Number.isInteger(last) || last < 0 || last > 255) throw KadError.invalidOption('rand must be an integer in 0..255');
+  const crc = prefixCrc(effectiveIp(host), last);
+  id[0] = (crc >>> 24) & 0xff;
+  id[1] = (crc >>> 16) & 0xff;
+  id[2] = ((crc >>> 8) & 0xf8) | ((id[2] ?? 0) & 0x07);
+  id[ID_BYTES - 1] = last;
+  return id;
+}
+
+/**
+ * Whether `id` satisfies BEP 42 for a node seen at `host`: its first 21 bits match the CRC of the
+ * masked address with `r` taken from the id's last byte. Always true for exempt
+ * ({@link isLocalAddress}) addresses. Never throws: a host that is not an IP address, or an id
+ * that is not 20 bytes, is not secure.
+ */
+export function isSecureId(id: NodeId, host: string): boolean {
+  if (!(id instanceof Uint8Array) || id.length !== ID_BYTES) return false;
+  let ip: Uint8Array;
+  try {
+    if (isLocalAddress(host)) return true;
+    ip = effectiveIp(host);
+  } catch {
+    return false;
+  }
+  const crc = prefixCrc(ip, id[ID_BYTES - 1] ?? 0);
+  return (
+    id[0] === ((crc >>> 24) & 0xff) &&
+    id[1] === ((crc >>> 16) & 0xff) &&
+    ((id[2] ?? 0) & 0xf8) === ((crc >>> 8) & 0xf8)
+  );
+}

@@ -1,0 +1,383 @@
+import { type Clock, type Milliseconds, systemClock, type Timer } from '../../core/clock.js';
+import type { BencodeDict } from '../wire/bencode.js';
+import { normalizeIp, parseIp } from '../wire/compact.js';
+import { KadError, toWireError, WireError } from '../errors.js';
+import { InFlightLimiter } from './in-flight.js';
+import { decodeMessage, encodeMessage, type KrpcErrorMessage, type KrpcMessage, type KrpcQuery, type KrpcResponse, MAX_DATAGRAM_BYTES } from '../wire/krpc.js';
+import { encodeError, encodeResponse, requesterIp } from './reply.js';
+import { abortReason, integerAtLeast } from '../option-checks.js';
+import { InboundLimiter, OutboundPacer } from './rate-limit.js';
+import { RpcCounters, type RpcStats } from './stats.js';
+import { DEFAULT_RPC_OPTIONS, type QueryHandler, type QueryOptions, type QueryResult, type RpcDeps, type RpcOptions } from './options.js';
+import { RttEstimator } from './rtt.js';
+import { TransactionIds, transactionIdFromBytes, transactionIdToBytes } from './transaction-ids.js';
+import { type Endpoint, type EndpointId, endpointId, endpointKey, hostId, type InboundDatagram, isLoopback, type RemoteInfo, type Transport } from '../transport/transport.js';
+
+export type { QueryContext, QueryHandler, QueryOptions, QueryResult, RpcDeps, RpcOptions } from './options.js';
+export { DEFAULT_RPC_OPTIONS } from './options.js';
+export type { MethodCounts, RpcStats } from './stats.js';
+
+interface Request {
+  readonly to: Endpoint;
+  /** Map key of `to` for the RTT, pacing and in-flight state. */
+  readonly key: EndpointId;
+  readonly method: string;
+  readonly args: BencodeDict;
+  readonly signal: AbortSignal | undefined;
+  readonly resolve: (result: QueryResult) => void;
+  readonly reject: (reason: unknown) => void;
+  onAbort: (() => void) | undefined;
+  /** Transaction ids of every attempt; all stay valid until the request settles. */
+  readonly tids: number[];
+  retriesLeft: number;
+  timeoutMs: Milliseconds;
+  timer: Timer | undefined;
+  slotHeld: boolean;
+  settled: boolean;
+}
+
+interface Transmission {
+  readonly request: Request;
+  readonly sentAt: Milliseconds;
+}
+
+/**
+ * The KRPC request/response layer over a {@link Transport}: transaction ids, adaptive timeouts
+ * with retries, in-flight caps, outbound pacing, inbound rate limits, and dispatch of inbound
+ * queries to one {@link QueryHandler}.
+ *
+ * **Transaction ids** are 4 bytes: a 16-bit counter from a random start (unique among requests
+ * in flight) followed by 16 random bits (so an off-path host cannot guess them); a reply must
+ * also come from the queried address, or it is ignored and counted as unmatched. Each
+ * retransmission gets a new id, and the ids of earlier attempts stay valid until the query
+ * settles, so a late answer still completes it and every RTT sample is unambiguous (Karn).
+ *
+ * **Malformed datagrams** are counted and dropped; when the decoder recovers a query's `t`, the
+ * sender gets error 203 (within the inbound rate limit), as libtorrent does. Replies are never
+ * answered, so two nodes cannot loop on errors. Nothing thrown escapes the receive path.
+ *
+ * @see BEP 5 "KRPC Protocol", BEP 42, BEP 43
+ */
+export class Rpc {
+  readonly #transport: Transport;
+  readonly #family: 4 | 6;
+  readonly #clock: Clock;
+  readonly #clientVersion: Uint8Array | undefined;
+  readonly #readOnly: boolean;
+  readonly #retries: number;
+  readonly #reportIp: boolean;
+  readonly #limitLoopback: boolean;
+  readonly #rtt: RttEstimator;
+  readonly #slots: InFlightLimiter;
+  readonly #pacer: OutboundPacer;
+  readonly #inbound: InboundLimiter;
+  readonly #pending = new Map<number, Transmission>();
+  readonly #requests = new Set<Request>();
+  readonly #counters = new RpcCounters();
+  // created on the first inbound query: an idle node does not pay for it
+  #lifetime: AbortController | undefined;
+  readonly #tids = new TransactionIds();
+  #handler: QueryHandler | undefined;
+  #closed = false;
+
+  constructor(options: RpcOptions = {}, deps: RpcDeps) {
+    const d = DEFAULT_RPC_OPTIONS;
+    const version = options.clientVersion === undefined ? d.clientVersion : options.clientVersion;
+    if (version !== null && !(version instanceof Uint8Array)) throw KadError.invalidOption('clientVersion must be a Uint8Array or null');
+    this.#clientVersion = version ?? undefined;
+    this.#readOnly = options.readOnly ?? d.readOnly;
+    this.#retries = integerAtLeast('retries', options.retries, d.retries, 0);
+    this.#reportIp = options.reportRequesterIp ?? d.reportRequesterIp;
+    this.#limitLoopback = options.limitLoopback ?? d.limitLoopback;
+    this.#transport = deps.transport;
+    this.#family = deps.transport.address().family;
+    this.#clock = deps.clock ?? systemClock;
+    this.#rtt = new RttEstimator(options.rtt);
+    this.#slots = new InFlightLimiter(options.inFlight);
+    this.#pacer = new OutboundPacer(options.pacing, { clock: this.#clock });
+    this.#inbound = new InboundLimiter(options.inboundLimit, { clock: this.#clock });
+    this.#transport.on('message', this.#onMessage);
+    this.#transport.on('close', this.#onTransportClose);
+  }
+
+  /** Sets (or with `undefined` clears) the function that serves inbound queries. */
+  setQueryHandler(handler: QueryHandler | undefined): void {
+    this.#handler = handler;
+  }
+
+  /** The RTT estimator behind the adaptive timeouts (read it for diagnostics). */
+  get rtt(): RttEstimator {
+    return this.#rtt;
+  }
+
+  /** The transport's bound address. */
+  address(): RemoteInfo {
+    return this.#transport.address();
+  }
+
+  /** Whether {@link close} was called. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /**
+   * Sends query `method` with arguments `args` (which must hold this node's `id`) to `to` and
+   * resolves with the response. Rejects with `KadError`: `TIMEOUT` after the last retry,
+   * `REMOTE_ERROR` (`wireCode`, message) for a KRPC error reply, `OVERLOADED` when the wait
+   * queue or the pacing queue is full, `CLOSED` when closed, `INVALID_MESSAGE` when the query
+   * cannot be encoded within 1500 bytes, `INVALID_ADDRESS` when `to` is of the other address
+   * family than the transport; or with `signal.reason` when aborted.
+   */
+  query(to: Endpoint, method: string, args: BencodeDict, options: QueryOptions = {}): Promise<QueryResult> {
+    if (this.#closed) return Promise.reject(KadError.closed('rpc'));
+    const { signal } = options;
+    if (signal?.aborted === true) return Promise.reject(abortReason(signal));
+    let retries: number;
+    let destination: Endpoint;
+    try {
+      retries = integerAtLeast('retries', options.retries, this.#retries, 0);
+      if (options.timeoutMs !== undefined && !(options.timeoutMs > 0 && Number.isFinite(options.timeoutMs))) {
+        throw KadError.invalidOption(`timeoutMs must be a positive number of ms (got ${String(options.timeoutMs)})`);
+      }
+      // canonical IPv6 text, so that the reply's source address compares equal
+      destination = { host: to.host.includes(':') && parseIp(to.host) !== undefined ? normalizeIp(to.host) : to.host, port: to.port };
+    } catch (error) {
+      return Promise.reject(error instanceof Error ? error : KadError.invalidOption('invalid query options'));
+    }
+    const key = endpointId(destination);
+    const family = typeof key === 'number' ? 4 : destination.host.includes(':') ? 6 : undefined;
+    if (family !== undefined && family !== this.#family) {
+      // BEP 32: one RPC layer per family; a dual-stack node asks the other one
+      return Promise.reject(KadError.invalidAddress(`${endpointKey(destination)} is not reachable over IPv${this.#family}`));
+    }
+    const timeoutMs = options.timeoutMs ?? this.#rtt.timeoutFor(key);
+    return new Promise<QueryResult>((resolve, reject) => {
+      const request: Request = {
+        to: destination, key, method, args, signal, resolve, reject, onAbort: undefined,
+        tids: [], retriesLeft: retries, timeoutMs, timer: undefined, slotHeld: false, settled: false,
+      };
+      this.#requests.add(request);
+      if (signal !== undefined) {
+        request.onAbort = () => this.#settle(request, abortReason(signal));
+        signal.addEventListener('abort', request.onAbort, { once: true });
+      }
+      if (this.#slots.tryAcquire(key)) {
+        request.slotHeld = true;
+        this.#transmit(request);
+        return;
+      }
+      this.#slots.acquire(key, signal).then(
+        () => {
+          if (request.settled) {
+            this.#slots.release(key);
+            return;
+          }
+          request.slotHeld = true;
+          this.#transmit(request);
+        },
+        (error: unknown) => this.#settle(request, error),
+      );
+    });
+  }
+
+  /** Counters since creation, plus the current in-flight and queued requests. */
+  stats(): RpcStats {
+    return this.#counters.snapshot(this.#slots.inFlight, this.#slots.queued + this.#pacer.queued);
+  }
+
+  /**
+   * Rejects every pending and queued query with `CLOSED`, cancels their timers, aborts the
+   * handlers' signal and stops listening to the transport (which stays open: close it apart).
+   */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#transport.off('message', this.#onMessage);
+    this.#transport.off('close', this.#onTransportClose);
+    const error = KadError.closed('rpc');
+    for (const request of [...this.#requests]) this.#settle(request, error);
+    this.#slots.close();
+    this.#pacer.close();
+    this.#inbound.close();
+    this.#lifetime?.abort(error);
+  }
+
+  /** Sends one attempt of `request` once pacing allows. The caller holds a slot. */
+  #transmit(request: Request): void {
+    if (request.settled) return;
+    if ((!this.#limitLoopback && isLoopback(request.to.host)) || this.#pacer.tryAcquire(request.key)) {
+      this.#send(request);
+      return;
+    }
+    this.#pacer.acquire(request.key, request.signal).then(
+      () => this.#send(request),
+      (error: unknown) => this.#settle(request, error),
+    );
+  }
+
+  #send(request: Request): void {
+    if (request.settled) return;
+    const t = this.#tids.next((id) => this.#pending.has(id));
+    const query: KrpcQuery = { y: 'q', t: transactionIdToBytes(t), q: request.method, a: request.args };
+    if (this.#clientVersion !== undefined) query.v = this.#clientVersion;
+    if (this.#readOnly) query.ro = true;
+    let datagram: Uint8Array;
+    try {
+      datagram = encodeMessage(query);
+    } catch (error) {
+      this.#settle(request, error);
+      return;
+    }
+    if (datagram.byteLength > MAX_DATAGRAM_BYTES) {
+      this.#settle(request, KadError.invalidMessage(`query of ${datagram.byteLength} bytes exceeds ${MAX_DATAGRAM_BYTES}`));
+      return;
+    }
+    this.#pending.set(t, { request, sentAt: this.#clock.now() });
+    request.tids.push(t);
+    if (request.tids.length > 1) this.#counters.retransmits++;
+    this.#counters.countOut(request.method);
+    this.#transport.send(datagram, request.to);
+    request.timer = this.#clock.setTimeout(() => this.#onTimeout(request), request.timeoutMs);
+  }
+
+  #onTimeout(request: Request): void {
+    request.timer = undefined;
+    if (request.settled) return;
+    if (request.retriesLeft > 0) {
+      request.retriesLeft--;
+      // RFC 6298 §5.5 back-off, capped at maxTimeoutMs (an explicit longer timeout is kept)
+      request.timeoutMs = Math.max(request.timeoutMs, Math.min(request.timeoutMs * 2, this.#rtt.bounds.maxTimeoutMs));
+      this.#transmit(request);
+      return;
+    }
+    this.#counters.timeouts++;
+    const attempts = request.tids.length;
+    this.#settle(request, KadError.timeout(`${request.method} to ${endpointKey(request.to)} timed out after ${attempts} attempt(s)`));
+  }
+
+  /** Settles `request` once: rejects with `reason`, or resolves with `result`; frees everything it held. */
+  #settle(request: Request, reason: unknown, result?: QueryResult): void {
+    if (request.settled) return;
+    request.settled = true;
+    this.#requests.delete(request);
+    request.timer?.cancel();
+    if (request.onAbort !== undefined) request.signal?.removeEventListener('abort', request.onAbort);
+    for (const t of request.tids) this.#pending.delete(t);
+    if (request.slotHeld) this.#slots.release(request.key);
+    if (result !== undefined) request.resolve(result);
+    else request.reject(reason);
+  }
+
+  readonly #onTransportClose = (): void => {
+    void this.close();
+  };
+
+  readonly #onMessage = ({ data, from }: InboundDatagram): void => {
+    if (this.#closed) return;
+    const counters = this.#counters;
+    counters.received++;
+    try {
+      if (data.byteLength > MAX_DATAGRAM_BYTES) {
+        counters.droppedOversized++;
+        return;
+      }
+      let message: KrpcMessage;
+      try {
+        message = decodeMessage(data);
+      } catch (error) {
+        counters.droppedMalformed++;
+        const t = error instanceof KadError ? error.transactionId : undefined;
+        if (t !== undefined && this.#allowInbound(from.host)) {
+          this.#reply(t, from, { error: [WireError.Protocol, error instanceof Error ? error.message : 'protocol error'] });
+        }
+        return;
+      }
+      if (message.y === 'q') this.#onQuery(message, from);
+      else this.#onReply(message, from);
+    } catch {
+      // a bug below must not take the socket down; count it with the malformed input
+      counters.internalErrors++;
+    }
+  };
+
+  #onQuery(query: KrpcQuery, from: RemoteInfo): void {
+    const counters = this.#counters;
+    if (!this.#allowInbound(from.host)) {
+      counters.droppedRateLimited++;
+      return;
+    }
+    counters.countIn(query.q);
+    const handler = this.#handler;
+    if (handler === undefined) {
+      this.#reply(query.t, from, { error: [WireError.MethodUnknown, 'method unknown'] });
+      return;
+    }
+    let result: BencodeDict | undefined | Promise<BencodeDict | undefined>;
+    try {
+      result = handler(query, from, { signal: (this.#lifetime ??= new AbortController()).signal });
+    } catch (error) {
+      this.#reply(query.t, from, { error: toWireError(error) });
+      return;
+    }
+    if (result instanceof Promise) {
+      result.then(
+        (r) => this.#answer(query, from, r),
+        (error: unknown) => this.#reply(query.t, from, { error: toWireError(error) }),
+      );
+    } else {
+      this.#answer(query, from, result);
+    }
+  }
+
+  #answer(query: KrpcQuery, from: RemoteInfo, r: BencodeDict | undefined): void {
+    if (r === undefined) {
+      this.#counters.unanswered++;
+      return;
+    }
+    this.#reply(query.t, from, { r });
+  }
+
+  /** Sends a response or an error reply; a response too big to encode becomes 202. */
+  #reply(t: Uint8Array, to: RemoteInfo, body: { readonly r: BencodeDict } | { readonly error: [number, string] }): void {
+    if (this.#closed) return;
+    const envelope = { clientVersion: this.#clientVersion, ip: this.#reportIp ? requesterIp(to) : undefined };
+    const counters = this.#counters;
+    if ('r' in body) {
+      const datagram = encodeResponse(t, body.r, envelope);
+      if (datagram !== undefined) {
+        counters.responsesSent++;
+        this.#transport.send(datagram, to);
+        return;
+      }
+      counters.handlerErrors++;
+    }
+    const datagram = encodeError(t, 'error' in body ? body.error : [WireError.Server, 'server error'], envelope);
+    if (datagram === undefined) return;
+    counters.errorsSent++;
+    this.#transport.send(datagram, to);
+  }
+
+  #onReply(message: KrpcResponse | KrpcErrorMessage, from: RemoteInfo): void {
+    const counters = this.#counters;
+    const t = transactionIdFromBytes(message.t);
+    const transmission = t === undefined ? undefined : this.#pending.get(t);
+    if (transmission === undefined || endpointId(from) !== transmission.request.key) {
+      counters.droppedUnmatched++;
+      return;
+    }
+    const { request, sentAt } = transmission;
+    const rttMs = this.#clock.now() - sentAt;
+    this.#rtt.observe(request.key, rttMs);
+    if (message.y === 'r') {
+      counters.responsesReceived++;
+      this.#settle(request, undefined, { response: message, from, rttMs });
+    } else {
+      counters.errorsReceived++;
+      this.#settle(request, KadError.remote(message.e[0], message.e[1]));
+    }
+  }
+
+  #allowInbound(host: string): boolean {
+    return (!this.#limitLoopback && isLoopback(host)) || this.#inbound.allow(hostId(host));
+  }
+}

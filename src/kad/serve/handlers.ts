@@ -1,0 +1,284 @@
+import { RegistryError } from '../../registry/errors.js';
+import { bdecode, type BencodeDict, type BencodeValue, bencode } from '../wire/bencode.js';
+import { COMPACT_NODE_V4_BYTES, COMPACT_NODE_V6_BYTES, type Contact, encodeNodes, encodePeer, type IpFamily } from '../wire/compact.js';
+import { KadError, toWireError, WireError } from '../errors.js';
+import { isNodeId, type NodeId } from '../id.js';
+import { immutableTarget, MAX_VALUE_BYTES, mutableTarget, verifyMutable } from '../items.js';
+import { readAnnouncePeerArgs, readFindNodeArgs, readGetArgs, readGetPeersArgs, readPutArgs, type Want } from '../wire/krpc-args.js';
+import { isSecureId } from '../routing/secure-id.js';
+import type { KadStorage } from './storage.js';
+import type { WriteTokens } from './tokens.js';
+
+/** Who sent a query: the UDP source address and its family. */
+export interface QuerySource {
+  readonly host: string;
+  readonly port: number;
+  readonly family: IpFamily;
+}
+
+/** A query as the handlers see it: method name and arguments (already a decoded dictionary). */
+export interface IncomingQuery {
+  /** The method, e.g. `"find_node"`. */
+  readonly q: string;
+  /** The arguments dictionary `a`. */
+  readonly a: BencodeDict;
+  /** The transaction id, used only to budget the response size. */
+  readonly t: Uint8Array;
+}
+
+/** What to send back: a response dictionary `r`, or a KRPC error `[code, text]`. */
+export type HandlerOutcome =
+  | { readonly kind: 'response'; readonly r: BencodeDict }
+  | { readonly kind: 'error'; readonly e: [code: number, message: string] };
+
+/** Collaborators of {@link QueryHandlers}. */
+export interface QueryHandlersDeps {
+  /** This node's id, put in every response. */
+  readonly id: NodeId;
+  /** Peers and items stored for others. */
+  readonly storage: KadStorage;
+  /** Write tokens for announce_peer and put. */
+  readonly tokens: WriteTokens;
+  /**
+   * Up to `count` contacts of `family` closest to `target` from the routing table(s); an empty
+   * list for a family this node does not serve.
+   */
+  readonly closest: (target: NodeId, family: IpFamily, count: number) => Contact[];
+}
+
+/** Configuration of {@link QueryHandlers}. */
+export interface QueryHandlersOptions {
+  /**
+   * Contacts per `nodes` / `nodes6` list.
+   * @default 8
+   * @see BEP 5 "find_node"
+   */
+  readonly k?: number;
+  /**
+   * Bytes of a response set aside for `values` in `get_peers` (8 bytes per IPv4 peer, 21 per
+   * IPv6 peer), so that the response fits one 1500-byte datagram with room for the rest.
+   * @default 1000
+   */
+  readonly valuesBudgetBytes?: number;
+  /**
+   * Refuse to store peers (`announce_peer`) and items (`put`) for a querier whose id does not
+   * match its IP as BEP 42 specifies, answering 201; loopback and private addresses are exempt.
+   * Routing tolerates such nodes either way.
+   * @default true
+   * @see BEP 42
+   */
+  readonly enforceSecureIds?: boolean;
+}
+
+const MAX_VALUES = 100;
+
+/**
+ * Answers every Mainline DHT query as BEP 5, 32, 43 and 44 specify. Pure request → outcome:
+ * sending, routing-table updates and rate limits live in the node and RPC layers.
+ *
+ * Malformed arguments are 203, storage failures and corrupt stored items 202, unknown methods 204.
+ *
+ * BEP 32: `nodes` / `nodes6` follow `want` (default: the family the query came over), each from
+ * `closest` of that family. `get_peers` `values` follow `want` the same way: by default only
+ * peers of the query's family (the IPv4 and IPv6 DHTs are independent, and IPv4-only clients
+ * expect 6-byte peers); a querier that asks for both gets peers of both families.
+ */
+export class QueryHandlers {
+  readonly #deps: QueryHandlersDeps;
+  readonly #k: number;
+  readonly #valuesBudget: number;
+  readonly #enforceSecureIds: boolean;
+
+  constructor(deps: QueryHandlersDeps, options: QueryHandlersOptions = {}) {
+    this.#deps = deps;
+    this.#k = options.k ?? 8;
+    this.#valuesBudget = options.valuesBudgetBytes ?? 1000;
+    this.#enforceSecureIds = options.enforceSecureIds ?? true;
+  }
+
+  /**
+   * The response dictionary `r` for `query` from `from`. Rejects with a {@link KadError} whose
+   * `wireCode` is the KRPC error to send (the contract of the RPC layer's query handler);
+   * anything else (a storage failure) is a 202. `ping` and `find_node` answer synchronously
+   * (no promise, no extra turn), the methods that touch storage asynchronously.
+   */
+  respond(query: IncomingQuery, from: QuerySource, signal?: AbortSignal): BencodeDict | Promise<BencodeDict> {
+    if (!isNodeId(query.a['id'])) throw KadError.invalidMessage('a.id must be 20 bytes');
+    switch (query.q) {
+      case 'ping':
+        return this.#ok({});
+      case 'find_node':
+        return this.#findNode(query.a, from);
+      case 'get_peers':
+        return this.#getPeers(query, from, signal);
+      case 'announce_peer':
+        return this.#announcePeer(query.a, from, signal);
+      case 'get':
+        return this.#get(query.a, from, signal);
+      case 'put':
+        return this.#put(query.a, from, signal);
+      default:
+        throw KadError.methodUnknown(query.q);
+    }
+  }
+
+  /** Like {@link respond}, as a value: the response, or the `[code, text]` error to send. Never rejects. */
+  async handle(query: IncomingQuery, from: QuerySource, signal?: AbortSignal): Promise<HandlerOutcome> {
+    try {
+      return { kind: 'response', r: await this.respond(query, from, signal) };
+    } catch (error) {
+      return { kind: 'error', e: toWireError(error) };
+    }
+  }
+
+  #ok(fields: BencodeDict): BencodeDict {
+    const r: BencodeDict = Object.create(null) as BencodeDict;
+    r['id'] = this.#deps.id;
+    Object.assign(r, fields);
+    return r;
+  }
+
+  #findNode(a: BencodeDict, from: QuerySource): BencodeDict {
+    const args = readFindNodeArgs(a);
+    return this.#ok(this.#nodes(args.target, families(args.want, from.family)));
+  }
+
+  async #getPeers(query: IncomingQuery, from: QuerySource, signal?: AbortSignal): Promise<BencodeDict> {
+    const args = readGetPeersArgs(query.a);
+    const token = this.#deps.tokens.issue(from.host);
+    const wanted = families(args.want, from.family);
+    // each wanted family gets an equal share of the budget, so one cannot crowd out the other
+    const share = Math.floor((this.#valuesBudget - query.t.length) / wanted.length);
+    let values: Uint8Array[] = [];
+    for (const family of wanted) {
+      const max = Math.min(Math.floor(MAX_VALUES / wanted.length), Math.floor(share / (family === 4 ? 8 : 21)));
+      if (max <= 0) continue;
+      const peers = await this.#deps.storage.getPeers(args.infoHash, { family, max, signal });
+      values = values.length === 0 ? peers : values.concat(peers);
+    }
+    if (values.length > 0) return this.#ok({ token, values });
+    return this.#ok({ token, ...this.#nodes(args.infoHash, wanted) });
+  }
+
+  async #announcePeer(a: BencodeDict, from: QuerySource, signal?: AbortSignal): Promise<BencodeDict> {
+    const args = readAnnouncePeerArgs(a);
+    // implied_port (BEP 5): the UDP source port, for peers behind a NAT that maps ports
+    const port = args.impliedPort ? from.port : args.port;
+    this.#checkSecureId(args.id, from);
+    if (!this.#deps.tokens.verify(from.host, args.token)) throw KadError.invalidToken('bad token');
+    await this.#deps.storage.announcePeer(args.infoHash, encodePeer({ host: from.host, port }), { signal });
+    return this.#ok({});
+  }
+
+  async #get(a: BencodeDict, from: QuerySource, signal?: AbortSignal): Promise<BencodeDict> {
+    const args = readGetArgs(a);
+    const fields: BencodeDict = Object.create(null) as BencodeDict;
+    fields['token'] = this.#deps.tokens.issue(from.host);
+    Object.assign(fields, this.#nodes(args.target, families(wantOf(a), from.family)));
+    const item = await this.#deps.storage.getItem(args.target, { signal });
+    if (item !== undefined) {
+      if (!item.mutable) fields['v'] = storedValue(item.v);
+      else {
+        fields['seq'] = item.seq;
+        // BEP 44: a querier that already has this seq or a newer one gets no value back
+        if (args.seq === undefined || item.seq > args.seq) {
+          fields['v'] = storedValue(item.v);
+          fields['k'] = item.k;
+          fields['sig'] = item.sig;
+        }
+      }
+    }
+    return this.#ok(fields);
+  }
+
+  async #put(a: BencodeDict, from: QuerySource, signal?: AbortSignal): Promise<BencodeDict> {
+    // shape and size first (205, 207), then the token (203), then the costly signature (206)
+    const args = readPutArgs(a);
+    this.#checkSecureId(args.id, from);
+    if (!this.#deps.tokens.verify(from.host, args.token)) throw KadError.invalidToken('bad token');
+    const v = bencode(args.v);
+    if (args.kind === 'immutable') {
+      await this.#deps.storage.putImmutable(immutableTarget(args.v), v, { signal });
+      return this.#ok({});
+    }
+    const salt = args.salt ?? new Uint8Array(0);
+    if (!verifyMutable({ k: args.k, sig: args.sig, seq: args.seq, salt, v: args.v })) {
+      throw KadError.invalidSignature('invalid signature');
+    }
+    const result = await this.#deps.storage.putMutable(
+      mutableTarget(args.k, salt),
+      { v, k: args.k, sig: args.sig, seq: args.seq, salt },
+      { cas: args.cas, signal },
+    );
+    if (result === 'cas-mismatch') {
+      throw new KadError('CAS_MISMATCH', 'the CAS hash mismatched, re-read value and try again');
+    }
+    if (result === 'seq-too-low') throw new KadError('SEQ_TOO_LOW', 'sequence number less than current');
+    return this.#ok({});
+  }
+
+  /** BEP 42 for storage: 201 for a public querier whose id was not derived from its IP. */
+  #checkSecureId(id: NodeId, from: QuerySource): void {
+    if (!this.#enforceSecureIds || isSecureId(id, from.host)) return;
+    throw new KadError('INVALID_ID', 'node id does not match the IP (BEP 42): not stored', { wireCode: WireError.Generic });
+  }
+
+  #nodes(target: NodeId, families: readonly IpFamily[]): BencodeDict {
+    const out: BencodeDict = Object.create(null) as BencodeDict;
+    for (const family of families) {
+      const contacts = this.#deps.closest(target, family, this.#k);
+      const size = family === 4 ? COMPACT_NODE_V4_BYTES : COMPACT_NODE_V6_BYTES;
+      const nodes = new Uint8Array(contacts.length * size);
+      contacts.forEach((contact, i) => nodes.set(compactNode(contact, family), i * size));
+      out[family === 4 ? 'nodes' : 'nodes6'] = nodes;
+    }
+    return out;
+  }
+}
+
+/**
+ * The value of a stored item. Bytes that do not decode were corrupted in storage (a shared
+ * backend): our failure, answered 202, not the querier's (203).
+ */
+function storedValue(v: Uint8Array): BencodeValue {
+  try {
+    return bdecode(v, { maxBytes: MAX_VALUE_BYTES });
+  } catch (cause) {
+    throw RegistryError.codec('stored item value is not bencoded', 'item', cause);
+  }
+}
+
+/**
+ * Compact node info of a contact, cached per contact object: routing-table entries are immutable
+ * and long-lived, and parsing their IP text for every `nodes` list was the largest cost of
+ * answering `find_node`.
+ */
+const compactNodes = new WeakMap<Contact, Uint8Array>();
+
+function compactNode(contact: Contact, family: IpFamily): Uint8Array {
+  let bytes = compactNodes.get(contact);
+  if (bytes === undefined) {
+    bytes = encodeNodes([contact], family);
+    compactNodes.set(contact, bytes);
+  }
+  return bytes;
+}
+
+/** BEP 32 `want`: absent or empty means the family the query came over. */
+function families(want: readonly Want[] | undefined, fallback: IpFamily): IpFamily[] {
+  if (want === undefined || want.length === 0) return [fallback];
+  return want.map((w) => (w === 'n4' ? 4 : 6));
+}
+
+/** BEP 32 `want` of a query whose reader does not parse it (BEP 44 `get`); malformed entries are ignored. */
+function wantOf(a: BencodeDict): Want[] | undefined {
+  const want = a['want'];
+  if (!Array.isArray(want)) return undefined;
+  const out: Want[] = [];
+  for (const w of want) {
+    if (!(w instanceof Uint8Array) || w.length !== 2 || w[0] !== 0x6e) continue; // "n4" / "n6"
+    if (w[1] === 0x34 && !out.includes('n4')) out.push('n4');
+    if (w[1] === 0x36 && !out.includes('n6')) out.push('n6');
+  }
+  return out;
+}

@@ -1,0 +1,342 @@
+import { describe } from '../../core/describe.js';
+import { KadError } from '../errors.js';
+
+/**
+ * A bencoded value. Byte strings are `Uint8Array`, integers are `number` within
+ * `Number.MIN_SAFE_INTEGER..Number.MAX_SAFE_INTEGER`, lists are arrays and dictionaries are
+ * {@link BencodeDict}s.
+ *
+ * @see BEP 3 "bencoding"
+ */
+export type BencodeValue = Uint8Array | number | BencodeValue[] | BencodeDict;
+
+/**
+ * A bencoded dictionary. Keys are byte strings held as latin1 ("binary") JS strings, one char
+ * per byte (char codes 0–255), so any key bytes round-trip; ASCII keys such as `"info_hash"`
+ * read naturally. Decoded dictionaries are null-prototype objects: a `"__proto__"` key is an
+ * ordinary own property and cannot pollute prototypes.
+ */
+export interface BencodeDict {
+  [key: string]: BencodeValue;
+}
+
+/** Bounds applied by {@link bdecode}. */
+export interface BdecodeLimits {
+  /**
+   * Largest accepted input, in bytes. Larger input is rejected before parsing.
+   * @default 1500 (one UDP datagram on a typical MTU)
+   */
+  maxBytes?: number;
+  /**
+   * Deepest accepted nesting of lists and dictionaries; the top-level container is depth 1.
+   * At most {@link MAX_DEPTH_CEILING}.
+   * @default 16
+   */
+  maxDepth?: number;
+}
+
+/** Default bounds of {@link bdecode}. */
+export const DEFAULT_BDECODE_LIMITS: Readonly<Required<BdecodeLimits>> = Object.freeze({
+  maxBytes: 1500,
+  maxDepth: 16,
+});
+
+/** Hard ceiling for `maxDepth` (and the encoder's depth), far below any stack limit. */
+export const MAX_DEPTH_CEILING = 256;
+
+const I = 0x69; // 'i'
+const L = 0x6c; // 'l'
+const D = 0x64; // 'd'
+const E = 0x65; // 'e'
+const COLON = 0x3a;
+const MINUS = 0x2d;
+const ZERO = 0x30;
+const NINE = 0x39;
+// Number.MAX_SAFE_INTEGER has 16 digits: more digits can never be in range
+const MAX_INT_DIGITS = 16;
+// a string length above 10 digits (≥ 10 GB) can never fit in any input we accept
+const MAX_LENGTH_DIGITS = 10;
+
+/**
+ * Decodes one canonical bencoded value that spans all of `bytes`.
+ *
+ * Strict: rejects input over `maxBytes`, nesting past `maxDepth`, leading zeros, `-0`, empty
+ * integers, integers outside the safe range, string lengths past the end, dictionary keys that
+ * are not byte strings or not in strictly increasing byte order (so no duplicates), and trailing
+ * bytes. Byte strings in the result are fresh copies, not views of `bytes`.
+ *
+ * Cost: one pass, O(n) in the input size plus key comparisons.
+ *
+ * @throws {KadError} `INVALID_MESSAGE` for any malformed or out-of-bounds input (never anything
+ *   else), `INVALID_OPTION` for bad `limits`.
+ */
+export function bdecode(bytes: Uint8Array, limits: BdecodeLimits = {}): BencodeValue {
+  const maxBytes = limits.maxBytes ?? DEFAULT_BDECODE_LIMITS.maxBytes;
+  const maxDepth = limits.maxDepth ?? DEFAULT_BDECODE_LIMITS.maxDepth;
+  if (!Number.isSafeInteger(maxBytes) || maxBytes < 1) {
+    throw KadError.invalidOption('maxBytes must be a positive integer');
+  }
+  if (!Number.isSafeInteger(maxDepth) || maxDepth < 0 || maxDepth > MAX_DEPTH_CEILING) {
+    throw KadError.invalidOption(`maxDepth must be an integer in 0..${MAX_DEPTH_CEILING}`);
+  }
+  if (!(bytes instanceof Uint8Array)) throw KadError.invalidMessage('bencode: input is not a byte array');
+  if (bytes.length > maxBytes) {
+    throw KadError.invalidMessage(`bencode: input of ${bytes.length} bytes exceeds ${maxBytes} bytes`);
+  }
+  if (bytes.length === 0) throw KadError.invalidMessage('bencode: empty input');
+  // a plain Uint8Array view, so that slice() copies into plain Uint8Arrays even for a Buffer
+  const decoder = new Decoder(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), maxDepth);
+  const value = decoder.value(0);
+  if (decoder.pos !== bytes.length) {
+    throw KadError.invalidMessage(`bencode: ${bytes.length - decoder.pos} trailing bytes at byte ${decoder.pos}`);
+  }
+  return value;
+}
+
+class Decoder {
+  pos = 0;
+
+  constructor(
+    private readonly buf: Uint8Array,
+    private readonly maxDepth: number,
+  ) {}
+
+  fail(reason: string, at = this.pos): never {
+    throw KadError.invalidMessage(`bencode: ${reason} at byte ${at}`);
+  }
+
+  // recursion depth is bounded by maxDepth (≤ MAX_DEPTH_CEILING), so the stack cannot blow up
+  value(depth: number): BencodeValue {
+    const c = this.buf[this.pos];
+    if (c === undefined) this.fail('unexpected end of input');
+    if (c === I) return this.integer();
+    if (c >= ZERO && c <= NINE) return this.bytes();
+    if (c === L || c === D) {
+      if (depth >= this.maxDepth) this.fail(`nesting deeper than ${this.maxDepth}`);
+      return c === L ? this.list(depth + 1) : this.dict(depth + 1);
+    }
+    return this.fail(`unexpected byte 0x${c.toString(16).padStart(2, '0')}`);
+  }
+
+  integer(): number {
+    const start = ++this.pos; // skip 'i'
+    const buf = this.buf;
+    let negative = false;
+    if (buf[this.pos] === MINUS) {
+      negative = true;
+      this.pos++;
+    }
+    const digitsStart = this.pos;
+    let value = 0;
+    for (;;) {
+      const c = buf[this.pos];
+      if (c === undefined) this.fail('unterminated integer', start - 1);
+      if (c === E) break;
+      if (c < ZERO || c > NINE) this.fail('invalid character in integer');
+      if (this.pos - digitsStart >= MAX_INT_DIGITS) this.fail('integer outside the safe range', start - 1);
+      value = value * 10 + (c - ZERO);
+      this.pos++;
+    }
+    const digits = this.pos - digitsStart;
+    if (digits === 0) this.fail('integer without digits', start - 1);
+    if (buf[digitsStart] === ZERO && (digits > 1 || negative)) {
+      this.fail(negative ? 'negative zero' : 'leading zero in integer', start - 1);
+    }
+    if (!Number.isSafeInteger(value)) this.fail('integer outside the safe range', start - 1);
+    this.pos++; // skip 'e'
+    return negative ? -value : value;
+  }
+
+  /** Reads `<length>:` and returns the [start, end) span of the string's bytes. */
+  span(): [number, number] {
+    const buf = this.buf;
+    const start = this.pos;
+    let length = 0;
+    for (;;) {
+      const c = buf[this.pos];
+      if (c === undefined) this.fail('unterminated string length', start);
+      if (c === COLON) break;
+      if (c < ZERO || c > NINE) this.fail('invalid character in string length');
+      if (this.pos - start >= MAX_LENGTH_DIGITS) this.fail('string length too long', start);
+      length = length * 10 + (c - ZERO);
+      this.pos++;
+    }
+    if (this.pos - start > 1 && buf[start] === ZERO) this.fail('leading zero in string length', start);
+    const from = this.pos + 1;
+    const to = from + length;
+    if (to > buf.length) this.fail(`string of ${length} bytes runs past the end`, start);
+    this.pos = to;
+    return [from, to];
+  }
+
+  bytes(): Uint8Array {
+    const [from, to] = this.span();
+    return this.buf.slice(from, to);
+  }
+
+  key(): string {
+    const [from, to] = this.span();
+    const buf = this.buf;
+    let key = '';
+    // keys are short (KRPC keys are ≤ 12 bytes); building char by char beats a Buffer round trip
+    for (let i = from; i < to; i++) key += String.fromCharCode(buf[i] ?? 0);
+    return key;
+  }
+
+  list(depth: number): BencodeValue[] {
+    this.pos++; // skip 'l'
+    const out: BencodeValue[] = [];
+    while (this.buf[this.pos] !== E) {
+      if (this.pos >= this.buf.length) this.fail('unterminated list');
+      out.push(this.value(depth));
+    }
+    this.pos++; // skip 'e'
+    return out;
+  }
+
+  dict(depth: number): BencodeDict {
+    this.pos++; // skip 'd'
+    const out = Object.create(null) as BencodeDict;
+    let previous: string | undefined;
+    for (;;) {
+      const c = this.buf[this.pos];
+      if (c === undefined) this.fail('unterminated dictionary');
+      if (c === E) break;
+      if (c < ZERO || c > NINE) this.fail('dictionary key is not a byte string');
+      const at = this.pos;
+      const key = this.key();
+      // latin1 strings compare by char code = by byte, so this is the raw-byte order of BEP 3
+      if (previous !== undefined && key <= previous) {
+        this.fail(key === previous ? 'duplicate dictionary key' : 'dictionary keys not sorted', at);
+      }
+      previous = key;
+      out[key] = this.value(depth);
+    }
+    this.pos++; // skip 'e'
+    return out;
+  }
+}
+
+/**
+ * Encodes `value` canonically: integers in decimal without leading zeros, dictionary keys sorted
+ * by raw bytes. `bdecode(bencode(v))` deep-equals `v` for every valid value.
+ *
+ * @throws {KadError} `INVALID_MESSAGE` when `value` holds something that has no bencoding: a
+ *   non-integer or unsafe number, a key with a char code above 255, a nesting deeper than
+ *   {@link MAX_DEPTH_CEILING} (or a cycle), or a value of another type.
+ */
+export function bencode(value: BencodeValue): Uint8Array {
+  const writer = new Writer();
+  writer.value(value, 0);
+  return writer.finish();
+}
+
+class Writer {
+  buf = new Uint8Array(256);
+  pos = 0;
+
+  reserve(n: number): void {
+    if (this.pos + n <= this.buf.length) return;
+    let size = this.buf.length * 2;
+    while (size < this.pos + n) size *= 2;
+    const next = new Uint8Array(size);
+    next.set(this.buf.subarray(0, this.pos));
+    this.buf = next;
+  }
+
+  byte(b: number): void {
+    this.reserve(1);
+    this.buf[this.pos++] = b;
+  }
+
+  decimal(n: number): void {
+    const text = String(n);
+    this.reserve(text.length);
+    for (let i = 0; i < text.length; i++) this.buf[this.pos++] = text.charCodeAt(i);
+  }
+
+  value(value: BencodeValue, depth: number): void {
+    if (value instanceof Uint8Array) {
+      this.decimal(value.length);
+      this.reserve(value.length + 1);
+      this.buf[this.pos++] = COLON;
+      this.buf.set(value, this.pos);
+      this.pos += value.length;
+    } else if (typeof value === 'number') {
+      if (!Number.isSafeInteger(value)) {
+        throw KadError.invalidMessage(`bencode: cannot encode ${value}: not a safe integer`);
+      }
+      this.byte(I);
+      this.decimal(Object.is(value, -0) ? 0 : value);
+      this.byte(E);
+    } else if (Array.isArray(value)) {
+      this.enter(depth);
+      this.byte(L);
+      for (const item of value) this.value(item, depth + 1);
+      this.byte(E);
+    } else if (isPlainObject(value)) {
+      this.enter(depth);
+      this.byte(D);
+      // latin1 keys: default (UTF-16 code unit) order equals raw byte order
+      const keys = Object.keys(value).sort();
+      for (const key of keys) {
+        const item = value[key];
+        if (item === undefined) continue; // optional fields left undefined are simply absent
+        this.key(key);
+        this.value(item, depth + 1);
+      }
+      this.byte(E);
+    } else {
+      throw KadError.invalidMessage(`bencode: cannot encode ${describe(value)}`);
+    }
+  }
+
+  enter(depth: number): void {
+    if (depth >= MAX_DEPTH_CEILING) {
+      throw KadError.invalidMessage(`bencode: nesting deeper than ${MAX_DEPTH_CEILING} (or a cycle)`);
+    }
+  }
+
+  key(key: string): void {
+    this.decimal(key.length);
+    this.reserve(key.length + 1);
+    this.buf[this.pos++] = COLON;
+    for (let i = 0; i < key.length; i++) {
+      const code = key.charCodeAt(i);
+      if (code > 0xff) throw KadError.invalidMessage(`bencode: dictionary key ${JSON.stringify(key)} is not latin1`);
+      this.buf[this.pos++] = code;
+    }
+  }
+
+  finish(): Uint8Array {
+    return this.buf.slice(0, this.pos);
+  }
+}
+
+/** Only plain or null-prototype objects are dictionaries: an ArrayBuffer, Map or Date is a mistake. */
+function isPlainObject(value: unknown): value is BencodeDict {
+  if (typeof value !== 'object' || value === null) return false;
+  const proto: unknown = Object.getPrototypeOf(value);
+  return proto === null || proto === Object.prototype;
+}
+
+/** The latin1 (one char per byte) string of `bytes`: the form dictionary keys take. */
+export function bytesToKey(bytes: Uint8Array): string {
+  let key = '';
+  for (const b of bytes) key += String.fromCharCode(b);
+  return key;
+}
+
+/**
+ * The bytes of a latin1 key string, or of an ASCII text such as a query name.
+ * @throws {KadError} `INVALID_MESSAGE` if a char code is above 255.
+ */
+export function keyToBytes(key: string): Uint8Array {
+  const out = new Uint8Array(key.length);
+  for (let i = 0; i < key.length; i++) {
+    const code = key.charCodeAt(i);
+    if (code > 0xff) throw KadError.invalidMessage(`${JSON.stringify(key)} is not latin1`);
+    out[i] = code;
+  }
+  return out;
+}

@@ -1,0 +1,225 @@
+import { KadError } from '../errors.js';
+import { ID_BYTES, type NodeId } from '../id.js';
+
+/** An address family: 4 for IPv4, 6 for IPv6. */
+export type IpFamily = 4 | 6;
+
+/** A UDP endpoint. `host` is dotted-quad IPv4 or RFC 5952 IPv6 text (no brackets, no zone). */
+export interface PeerAddress {
+  host: string;
+  /** UDP port, 1..65535 on the wire (0 decodes but is not a reachable port). */
+  port: number;
+}
+
+/** A DHT node: its id and UDP endpoint. */
+export interface Contact extends PeerAddress {
+  id: NodeId;
+}
+
+/** Bytes of one compact node info: 20-byte id + 4-byte IPv4 + 2-byte port. @see BEP 5 */
+export const COMPACT_NODE_V4_BYTES = ID_BYTES + 6;
+/** Bytes of one compact IPv6 node info: 20-byte id + 16-byte IPv6 + 2-byte port. @see BEP 32 */
+export const COMPACT_NODE_V6_BYTES = ID_BYTES + 18;
+
+/**
+ * The address bytes of an IP text: 4 bytes for IPv4, 16 for IPv6 (including IPv4-mapped
+ * `::ffff:a.b.c.d`, which stays 16 bytes). Returns `undefined` for anything else, including
+ * zone ids (`fe80::1%eth0`) and brackets.
+ */
+export function parseIp(host: string): Uint8Array | undefined {
+  if (typeof host !== 'string') return undefined;
+  return host.includes(':') ? parseIpv6(host) : parseIpv4(host);
+}
+
+/** The family of an IP text, or `undefined` if it is not an IP address. */
+export function ipFamily(host: string): IpFamily | undefined {
+  const bytes = parseIp(host);
+  return bytes === undefined ? undefined : bytes.length === 4 ? 4 : 6;
+}
+
+/**
+ * The canonical text of an IP text (lowercase, RFC 5952 zero compression), so addresses compare
+ * as strings. @throws {KadError} `INVALID_ADDRESS` if `host` is not an IP address.
+ */
+export function normalizeIp(host: string): string {
+  return formatIp(ipBytes(host));
+}
+
+/** @throws {KadError} `INVALID_ADDRESS` if `host` is not an IP address. */
+export function ipBytes(host: string): Uint8Array {
+  const bytes = parseIp(host);
+  if (bytes === undefined) throw KadError.invalidAddress(`not an IP address: ${JSON.stringify(String(host).slice(0, 64))}`);
+  return bytes;
+}
+
+function parseIpv4(host: string): Uint8Array | undefined {
+  const parts = host.split('.');
+  if (parts.length !== 4) return undefined;
+  const out = new Uint8Array(4);
+  for (let i = 0; i < 4; i++) {
+    const part = parts[i] ?? '';
+    // decimal only, no leading zeros (those mean octal to some parsers)
+    if (!/^(0|[1-9][0-9]{0,2})$/.test(part)) return undefined;
+    const n = Number(part);
+    if (n > 255) return undefined;
+    out[i] = n;
+  }
+  return out;
+}
+
+function parseIpv6(host: string): Uint8Array | undefined {
+  let text = host;
+  const out = new Uint8Array(16);
+  let tail: Uint8Array | undefined;
+  const lastColon = text.lastIndexOf(':');
+  if (text.includes('.', lastColon)) {
+    tail = parseIpv4(text.slice(lastColon + 1));
+    if (tail === undefined) return undefined;
+    text = `${text.slice(0, lastColon + 1)}0:0`;
+  }
+  const halves = text.split('::');
+  if (halves.length > 2) return undefined;
+  const groups = (s: string): number[] | undefined => {
+    if (s === '') return [];
+    const list: number[] = [];
+    for (const g of s.split(':')) {
+      if (!/^[0-9a-fA-F]{1,4}$/.test(g)) return undefined;
+      list.push(parseInt(g, 16));
+    }
+    return list;
+  };
+  const head = groups(halves[0] ?? '');
+  const rest = halves.length === 2 ? groups(halves[1] ?? '') : [];
+  if (head === undefined || rest === undefined) return undefined;
+  if (halves.length === 2 ? head.length + rest.length > 7 : head.length !== 8) return undefined;
+  const all = [...head, ...new Array<number>(8 - head.length - rest.length).fill(0), ...rest];
+  all.forEach((g, i) => {
+    out[2 * i] = g >> 8;
+    out[2 * i + 1] = g & 0xff;
+  });
+  if (tail !== undefined) out.set(tail, 12);
+  return out;
+}
+
+/**
+ * The text of 4 or 16 address bytes: dotted quad, or RFC 5952 IPv6 (lowercase, longest run of
+ * two or more zero groups as `::`, IPv4-mapped as `::ffff:a.b.c.d` the way Node.js reports it).
+ * @throws {KadError} `INVALID_ADDRESS` for another length.
+ */
+export function formatIp(bytes: Uint8Array): string {
+  if (bytes.length === 4) return `${bytes[0]}.${bytes[1]}.${bytes[2]}.${bytes[3]}`;
+  if (bytes.length !== 16) throw KadError.invalidAddress(`an IP address has 4 or 16 bytes, not ${bytes.length}`);
+  let mapped = true;
+  for (let i = 0; i < 10; i++) if (bytes[i] !== 0) mapped = false;
+  if (mapped && bytes[10] === 0xff && bytes[11] === 0xff) {
+    return `::ffff:${bytes[12]}.${bytes[13]}.${bytes[14]}.${bytes[15]}`;
+  }
+  const groups: number[] = [];
+  for (let i = 0; i < 16; i += 2) groups.push(((bytes[i] ?? 0) << 8) | (bytes[i + 1] ?? 0));
+  let bestStart = -1;
+  let bestLength = 1; // RFC 5952: a single zero group is not compressed
+  for (let i = 0; i < 8; ) {
+    if (groups[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && groups[j] === 0) j++;
+    if (j - i > bestLength) {
+      bestStart = i;
+      bestLength = j - i;
+    }
+    i = j;
+  }
+  const hex = groups.map((g) => g.toString(16));
+  if (bestStart === -1) return hex.join(':');
+  return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLength).join(':')}`;
+}
+
+function assertPort(port: number): void {
+  if (!Number.isInteger(port) || port < 0 || port > 0xffff) {
+    throw KadError.invalidAddress(`port must be an integer in 0..65535 (got ${String(port)})`);
+  }
+}
+
+function writeAddress(out: Uint8Array, offset: number, ip: Uint8Array, port: number): void {
+  out.set(ip, offset);
+  out[offset + ip.length] = port >> 8;
+  out[offset + ip.length + 1] = port & 0xff;
+}
+
+/**
+ * Compact peer info / compact address: the IP bytes then the port big-endian (6 bytes for IPv4,
+ * 18 for IPv6). Also the form of the BEP 42 `ip` field.
+ * @throws {KadError} `INVALID_ADDRESS` for a bad host or port.
+ * @see BEP 5 "Contact Encoding", BEP 42
+ */
+export function encodePeer(address: PeerAddress): Uint8Array {
+  const ip = ipBytes(address.host);
+  assertPort(address.port);
+  const out = new Uint8Array(ip.length + 2);
+  writeAddress(out, 0, ip, address.port);
+  return out;
+}
+
+/**
+ * Reads a compact peer info / compact address of 6 or 18 bytes.
+ * @throws {KadError} `INVALID_MESSAGE` for another length.
+ */
+export function decodePeer(bytes: Uint8Array): PeerAddress {
+  if (bytes.length !== 6 && bytes.length !== 18) {
+    throw KadError.invalidMessage(`a compact address has 6 or 18 bytes, not ${bytes.length}`);
+  }
+  const ipLength = bytes.length - 2;
+  return {
+    host: formatIp(bytes.subarray(0, ipLength)),
+    port: ((bytes[ipLength] ?? 0) << 8) | (bytes[ipLength + 1] ?? 0),
+  };
+}
+
+/** Alias of {@link encodePeer} for the BEP 42 `ip` field. */
+export const encodeAddress = encodePeer;
+/** Alias of {@link decodePeer} for the BEP 42 `ip` field. */
+export const decodeAddress = decodePeer;
+
+/**
+ * Concatenated compact node infos of one family (26 bytes each for IPv4, 38 for IPv6), the
+ * `nodes` / `nodes6` fields. An IPv4-mapped IPv6 host counts as IPv6.
+ * @throws {KadError} `INVALID_ID` / `INVALID_ADDRESS` for a contact that does not fit `family`.
+ * @see BEP 5, BEP 32
+ */
+export function encodeNodes(contacts: readonly Contact[], family: IpFamily): Uint8Array {
+  const size = family === 4 ? COMPACT_NODE_V4_BYTES : COMPACT_NODE_V6_BYTES;
+  const out = new Uint8Array(contacts.length * size);
+  contacts.forEach((contact, i) => {
+    if (!(contact.id instanceof Uint8Array) || contact.id.length !== ID_BYTES) {
+      throw KadError.invalidId(`contact id must be ${ID_BYTES} bytes`);
+    }
+    const ip = ipBytes(contact.host);
+    if (ip.length !== (family === 4 ? 4 : 16)) {
+      throw KadError.invalidAddress(`${contact.host} is not an IPv${family} address`);
+    }
+    assertPort(contact.port);
+    out.set(contact.id, i * size);
+    writeAddress(out, i * size + ID_BYTES, ip, contact.port);
+  });
+  return out;
+}
+
+/**
+ * Reads concatenated compact node infos of one family. Ids are fresh copies. Entries are
+ * returned as they are (port 0 included): whether to use a contact is the caller's policy.
+ * @throws {KadError} `INVALID_MESSAGE` if the length is not a multiple of 26 (IPv4) / 38 (IPv6).
+ */
+export function decodeNodes(bytes: Uint8Array, family: IpFamily): Contact[] {
+  const size = family === 4 ? COMPACT_NODE_V4_BYTES : COMPACT_NODE_V6_BYTES;
+  if (bytes.length % size !== 0) {
+    throw KadError.invalidMessage(`${family === 4 ? 'nodes' : 'nodes6'} length ${bytes.length} is not a multiple of ${size}`);
+  }
+  const out: Contact[] = [];
+  for (let offset = 0; offset < bytes.length; offset += size) {
+    const { host, port } = decodePeer(bytes.subarray(offset + ID_BYTES, offset + size));
+    out.push({ id: new Uint8Array(bytes.subarray(offset, offset + ID_BYTES)), host, port });
+  }
+  return out;
+}

@@ -1,0 +1,211 @@
+import { bdecode, bencode, type BencodeDict, type BencodeValue, bytesToKey, keyToBytes } from './bencode.js';
+import { decodeAddress } from './compact.js';
+import { KadError } from '../errors.js';
+import { ID_BYTES, type NodeId } from '../id.js';
+
+/** Largest datagram {@link decodeMessage} accepts, in bytes. */
+export const MAX_DATAGRAM_BYTES = 1500;
+
+/** Longest accepted transaction id `t`, in bytes (clients use 2–8). */
+export const MAX_TRANSACTION_ID_BYTES = 16;
+
+/** Longest accepted query name `q`, in bytes (the longest standard one, "announce_peer", has 13). */
+export const MAX_QUERY_NAME_BYTES = 32;
+
+/** Deepest nesting accepted in a datagram (a BEP 44 `v` may nest; KRPC itself needs 3). */
+export const MAX_MESSAGE_DEPTH = 16;
+
+/** A query (`y: "q"`). @see BEP 5 "KRPC Protocol" */
+export interface KrpcQuery {
+  y: 'q';
+  /** Transaction id chosen by the querier, 1..16 bytes, echoed in the reply. */
+  t: Uint8Array;
+  /** Method name: `ping`, `find_node`, `get_peers`, `announce_peer`, `get`, `put`, or other. */
+  q: string;
+  /** Arguments; always holds `id`, the querier's 20-byte node id. */
+  a: BencodeDict;
+  /** Client version, conventionally 2 letters + 2 version bytes. */
+  v?: Uint8Array;
+  /** BEP 43: the querier is read-only and must not be added to routing tables. */
+  ro?: boolean;
+}
+
+/** A response (`y: "r"`). */
+export interface KrpcResponse {
+  y: 'r';
+  t: Uint8Array;
+  /** Return values; always holds `id`, the responder's 20-byte node id. */
+  r: BencodeDict;
+  v?: Uint8Array;
+  /** BEP 42: the querier's address as the responder saw it (compact, 6 or 18 bytes). */
+  ip?: Uint8Array;
+}
+
+/** An error reply (`y: "e"`). */
+export interface KrpcErrorMessage {
+  y: 'e';
+  t: Uint8Array;
+  /** Wire error number (see `WireError`) and a human-readable text. */
+  e: [code: number, message: string];
+  v?: Uint8Array;
+  ip?: Uint8Array;
+}
+
+/** Any KRPC message. */
+export type KrpcMessage = KrpcQuery | KrpcResponse | KrpcErrorMessage;
+
+const utf8 = new TextEncoder();
+const utf8Decoder = new TextDecoder('utf-8', { fatal: false });
+
+/**
+ * Encodes a message as a bencoded dict. Does not enforce {@link MAX_DATAGRAM_BYTES}: callers
+ * bound what they put in (e.g. at most k nodes, a capped `values` list).
+ * @throws {KadError} `INVALID_MESSAGE` if a field holds something without a bencoding.
+ */
+export function encodeMessage(message: KrpcMessage): Uint8Array {
+  const dict = Object.create(null) as BencodeDict;
+  dict['t'] = message.t;
+  dict['y'] = keyToBytes(message.y);
+  if (message.v !== undefined) dict['v'] = message.v;
+  switch (message.y) {
+    case 'q':
+      dict['q'] = keyToBytes(message.q);
+      dict['a'] = message.a;
+      if (message.ro === true) dict['ro'] = 1;
+      break;
+    case 'r':
+      dict['r'] = message.r;
+      if (message.ip !== undefined) dict['ip'] = message.ip;
+      break;
+    case 'e':
+      dict['e'] = [message.e[0], utf8.encode(message.e[1])];
+      if (message.ip !== undefined) dict['ip'] = message.ip;
+      break;
+  }
+  return bencode(dict);
+}
+
+/**
+ * Decodes and validates one datagram: a canonical bencoded dict of at most
+ * {@link MAX_DATAGRAM_BYTES} with `t` (1..16 bytes), `y` in q/r/e, and for queries `q` and an
+ * `a` dict with a 20-byte `id`; for responses an `r` dict with a 20-byte `id`; for errors an `e`
+ * list `[int, bytes]`. Optional `v` must be bytes, `ip` a 6/18-byte compact address; `ro` is
+ * read-only when it is the integer 1. Other keys are ignored (forward compatibility, BEP 5).
+ *
+ * @throws {KadError} `INVALID_MESSAGE` and nothing else. When the datagram was a dict with a
+ *   usable `t` and `y: "q"`, the error's `transactionId` is set so the caller may answer 203.
+ */
+export function decodeMessage(datagram: Uint8Array): KrpcMessage {
+  const root = bdecode(datagram, { maxBytes: MAX_DATAGRAM_BYTES, maxDepth: MAX_MESSAGE_DEPTH });
+  if (!isDict(root)) throw KadError.invalidMessage('message is not a dictionary');
+  const t = root['t'];
+  if (!(t instanceof Uint8Array) || t.length === 0 || t.length > MAX_TRANSACTION_ID_BYTES) {
+    throw KadError.invalidMessage(`"t" must be 1..${MAX_TRANSACTION_ID_BYTES} bytes`);
+  }
+  const y = root['y'];
+  const kind = y instanceof Uint8Array && y.length === 1 ? String.fromCharCode(y[0] ?? 0) : '';
+  try {
+    const v = optionalBytes(root, 'v');
+    switch (kind) {
+      case 'q': {
+        const q = root['q'];
+        if (!(q instanceof Uint8Array) || q.length === 0 || q.length > MAX_QUERY_NAME_BYTES) {
+          throw KadError.invalidMessage(`"q" must be 1..${MAX_QUERY_NAME_BYTES} bytes`);
+        }
+        const a = root['a'];
+        if (!isDict(a)) throw KadError.invalidMessage('"a" must be a dictionary');
+        requireId(a, 'id');
+        const query: KrpcQuery = { y: 'q', t, q: bytesToKey(q), a };
+        if (v !== undefined) query.v = v;
+        if (root['ro'] === 1) query.ro = true;
+        return query;
+      }
+      case 'r': {
+        const r = root['r'];
+        if (!isDict(r)) throw KadError.invalidMessage('"r" must be a dictionary');
+        requireId(r, 'id');
+        const response: KrpcResponse = { y: 'r', t, r };
+        if (v !== undefined) response.v = v;
+        const ip = optionalAddress(root);
+        if (ip !== undefined) response.ip = ip;
+        return response;
+      }
+      case 'e': {
+        const e = root['e'];
+        if (!Array.isArray(e) || typeof e[0] !== 'number' || !(e[1] instanceof Uint8Array)) {
+          throw KadError.invalidMessage('"e" must be a list [integer, string]');
+        }
+        const error: KrpcErrorMessage = { y: 'e', t, e: [e[0], utf8Decoder.decode(e[1])] };
+        if (v !== undefined) error.v = v;
+        const ip = optionalAddress(root);
+        if (ip !== undefined) error.ip = ip;
+        return error;
+      }
+      default:
+        throw KadError.invalidMessage('"y" must be "q", "r" or "e"');
+    }
+  } catch (error) {
+    if (kind === 'q' && error instanceof KadError) {
+      throw new KadError('INVALID_MESSAGE', error.message, { transactionId: t });
+    }
+    throw error;
+  }
+}
+
+function optionalAddress(root: BencodeDict): Uint8Array | undefined {
+  const ip = optionalBytes(root, 'ip');
+  if (ip === undefined) return undefined;
+  decodeAddress(ip); // validates the length
+  return ip;
+}
+
+/** Whether a decoded value is a dictionary. */
+export function isDict(value: BencodeValue | undefined): value is BencodeDict {
+  return typeof value === 'object' && !(value instanceof Uint8Array) && !Array.isArray(value);
+}
+
+/**
+ * Reads `dict[key]` as a byte string, or `undefined` when absent.
+ * @throws {KadError} `INVALID_MESSAGE` naming the key when present with another type.
+ */
+export function optionalBytes(dict: BencodeDict, key: string, context = ''): Uint8Array | undefined {
+  const value = dict[key];
+  if (value === undefined) return undefined;
+  if (!(value instanceof Uint8Array)) throw KadError.invalidMessage(`${context}"${key}" must be a string`);
+  return value;
+}
+
+/** @throws {KadError} `INVALID_MESSAGE` naming the key when absent or not a byte string. */
+export function requireBytes(dict: BencodeDict, key: string, context = ''): Uint8Array {
+  const value = optionalBytes(dict, key, context);
+  if (value === undefined) throw KadError.invalidMessage(`${context}missing "${key}"`);
+  return value;
+}
+
+/** @throws {KadError} `INVALID_MESSAGE` naming the key when absent or not 20 bytes. */
+export function requireId(dict: BencodeDict, key: string, context = ''): NodeId {
+  const value = requireBytes(dict, key, context);
+  if (value.length !== ID_BYTES) {
+    throw KadError.invalidMessage(`${context}"${key}" must be ${ID_BYTES} bytes, not ${value.length}`);
+  }
+  return value;
+}
+
+/**
+ * Reads `dict[key]` as an integer within `min..max`, or `undefined` when absent.
+ * @throws {KadError} `INVALID_MESSAGE` naming the key otherwise.
+ */
+export function optionalInteger(
+  dict: BencodeDict,
+  key: string,
+  min = Number.MIN_SAFE_INTEGER,
+  max = Number.MAX_SAFE_INTEGER,
+  context = '',
+): number | undefined {
+  const value = dict[key];
+  if (value === undefined) return undefined;
+  if (typeof value !== 'number' || value < min || value > max) {
+    throw KadError.invalidMessage(`${context}"${key}" must be an integer in ${min}..${max}`);
+  }
+  return value;
+}

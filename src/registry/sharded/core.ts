@@ -1,0 +1,389 @@
+import type { Clock } from '../../core/clock.js';
+import { RegistryError } from '../errors.js';
+import type { RecordRemovedEvent } from '../events.js';
+import type { RegistryRecord } from '../registry.js';
+import type { KeyIndex } from './key-index.js';
+import { moveKey, type MigrationHost } from './migration.js';
+import type { ResolvedShardedOptions, ShardedRegistryEvents } from './options.js';
+import type { Topology } from './topology.js';
+import { type Hint, isShardFailure, raceAbort, type Shard } from './shard.js';
+
+/** Where one write goes; see {@link ShardedCore.writePlan}. */
+export interface WritePlan {
+  readonly targets: readonly Shard[];
+  readonly skipped: readonly Shard[];
+  readonly authoritative: boolean;
+}
+
+const NONE: readonly Shard[] = Object.freeze([]);
+
+/**
+ * The state a sharded registry's operations share: membership, locks, the key index and the
+ * fan-out helpers. Kept apart from the public class so that batch operations and administration
+ * can live in their own modules.
+ */
+export class ShardedCore implements MigrationHost {
+  readonly options: ResolvedShardedOptions;
+  readonly clock: Clock;
+  readonly index: KeyIndex | undefined;
+  readonly emit: <E extends keyof ShardedRegistryEvents>(event: E, payload: ShardedRegistryEvents[E]) => void;
+  current: Topology;
+  /** The membership before the running (or cancelled) migration; reads check it on a miss. */
+  previous: Topology | undefined;
+  readonly locks = new Map<string, Promise<void>>();
+  /** Deletes issued and not yet settled on every target, per key; see {@link deletesSettled}. */
+  readonly #deletes = new Map<string, Promise<void>[]>();
+  // operations started before the last membership switch, which a migration waits for
+  #generation = 0;
+  #active = 0;
+  #older = 0;
+  readonly #olderDone: (() => void)[] = [];
+
+  constructor(
+    options: ResolvedShardedOptions,
+    clock: Clock,
+    index: KeyIndex | undefined,
+    emit: ShardedCore['emit'],
+    topology: Topology,
+  ) {
+    this.options = options;
+    this.clock = clock;
+    this.index = index;
+    this.emit = emit;
+    this.current = topology;
+  }
+
+  get rate(): number {
+    return this.options.migrationRate;
+  }
+
+  get batchSize(): number {
+    return this.options.migrationBatchSize;
+  }
+
+  topology(): Topology {
+    return this.current;
+  }
+
+  progress(event: ShardedRegistryEvents['migration:progress']): void {
+    this.emit('migration:progress', event);
+  }
+
+  async lock(key: string): Promise<() => void> {
+    for (let held = this.locks.get(key); held !== undefined; held = this.locks.get(key)) await held;
+    let release!: () => void;
+    this.locks.set(key, new Promise<void>((resolve) => (release = resolve)));
+    return () => {
+      this.locks.delete(key);
+      release();
+    };
+  }
+
+  /** Waits while a migration or hand-back is moving `key`. */
+  async unlocked(key: string): Promise<void> {
+    for (let held = this.locks.get(key); held !== undefined; held = this.locks.get(key)) await held;
+  }
+
+  /**
+   * Runs `issue`, a delete of `keys` (it must send synchronously), marking the keys as being
+   * deleted until it settles on every target. A delete does not take the keys' locks (it only
+   * waits for them before it is sent), so a repair or hand-back that holds a key's lock waits for
+   * the deletes of it already in flight ({@link deletesSettled}) before it reads the state to copy:
+   * else it could read the record on a shard the delete has not reached yet and copy it back onto
+   * one the delete has already left, resurrecting it.
+   */
+  async deleting<T>(keys: readonly string[], issue: () => Promise<T>): Promise<T> {
+    let done!: () => void;
+    const settled = new Promise<void>((resolve) => (done = resolve));
+    const deletes = this.#deletes;
+    for (const key of keys) {
+      const pending = deletes.get(key);
+      if (pending === undefined) deletes.set(key, [settled]);
+      else pending.push(settled);
+    }
+    try {
+      return await issue();
+    } finally {
+      for (const key of keys) {
+        const pending = deletes.get(key);
+        const i = pending?.indexOf(settled) ?? -1;
+        if (pending === undefined || i < 0) continue;
+        pending[i] = pending[pending.length - 1] as Promise<void>;
+        pending.length -= 1;
+        if (pending.length === 0) deletes.delete(key);
+      }
+      done();
+    }
+  }
+
+  /** Resolves once no delete of `key` is in flight (see {@link deleting}); rejects if `signal` aborts first. */
+  async deletesSettled(key: string, signal: AbortSignal | undefined): Promise<void> {
+    for (let pending = this.#deletes.get(key); pending !== undefined; pending = this.#deletes.get(key)) {
+      const all = Promise.all(pending);
+      await (signal === undefined ? all : raceAbort(all, signal));
+    }
+  }
+
+  async silently<T>(shard: Shard, key: string, fn: () => Promise<T>): Promise<T> {
+    shard.silenced.set(key, (shard.silenced.get(key) ?? 0) + 1);
+    try {
+      return await fn();
+    } finally {
+      const n = (shard.silenced.get(key) ?? 1) - 1;
+      if (n === 0) shard.silenced.delete(key);
+      else shard.silenced.set(key, n);
+    }
+  }
+
+  /** Runs a client operation, counted so a membership switch can wait for older ones. */
+  async run<T>(fn: () => Promise<T>): Promise<T> {
+    const generation = this.#generation;
+    this.#active++;
+    try {
+      return await fn();
+    } finally {
+      if (generation === this.#generation) this.#active--;
+      else if (--this.#older === 0) for (const done of this.#olderDone.splice(0)) done();
+    }
+  }
+
+  /** Switches membership to `next` (keeping the old one for misses) and waits out older operations. */
+  async switchTo(next: Topology, keepPrevious: boolean): Promise<void> {
+    if (keepPrevious) this.previous = this.current;
+    this.current = next;
+    this.#generation++;
+    this.#older += this.#active;
+    this.#active = 0;
+    if (this.#older > 0) await new Promise<void>((resolve) => this.#olderDone.push(resolve));
+  }
+
+  /** Before a write during a migration: moves `key` to its new owners first, so versions and CAS see it. */
+  async pullForward(key: string, signal: AbortSignal | undefined): Promise<void> {
+    const previous = this.previous;
+    if (previous === undefined) return;
+    const before = previous.owners(key);
+    const after = this.current.owners(key);
+    if (before.length === after.length && before.every((s) => after.includes(s))) return;
+    // from the first former owner that answers: with replicas, a failing one is not needed
+    let failure: Error | undefined;
+    for (const source of before) {
+      if (!source.servesKey(key)) continue;
+      try {
+        await moveKey(this, source, key, previous, this.current, signal);
+        return;
+      } catch (error) {
+        if (!isShardFailure(error) || signal?.aborted === true) throw error;
+        failure = error as Error;
+      }
+    }
+    if (failure !== undefined) throw failure;
+  }
+
+  /**
+   * Runs a write of `keys` once none is being moved and, during a migration, once each has been
+   * pulled to its new owners. `issue` must route and send synchronously: it runs in the same turn
+   * as the check that the membership has not changed meanwhile (else the preparation repeats).
+   */
+  async admit<T>(keys: readonly string[], signal: AbortSignal | undefined, issue: () => Promise<T>): Promise<T> {
+    for (;;) {
+      const topology = this.current;
+      if (this.locks.size === 0 && this.previous === undefined) return issue();
+      for (const key of keys) {
+        if (this.locks.size !== 0) await this.unlocked(key);
+        if (this.previous !== undefined) await this.pullForward(key, signal);
+      }
+      if (this.current === topology && !keys.some((key) => this.locks.has(key))) return issue();
+    }
+  }
+
+  /** Bookkeeping after a logical write: the index and one `record:set`. */
+  written(record: RegistryRecord, bytes: number): void {
+    this.index?.set(record.key, { bytes, version: record.version, expiresAt: record.expiresAt ?? 0 });
+    this.emit('record:set', { key: record.key, version: record.version, expiresAt: record.expiresAt });
+  }
+
+  /**
+   * Where a write of `key` goes now: its targets, the owners they stand in for (hinted once the
+   * write has landed, so the hand-back brings it to them), and whether the first target's answer
+   * about the key's current state is the truth (it is not when it stands in for an owner that
+   * went away without leaving a hint: that owner may hold the key).
+   */
+  writePlan(key: string): WritePlan {
+    const topology = this.current;
+    const targets = topology.targets(key);
+    const first = targets[0];
+    if (first === undefined) throw RegistryError.unavailable(`no shard is available for "${key}"`);
+    if (topology.healthy()) return { targets, skipped: NONE, authoritative: true };
+    const skipped = topology.owners(key).filter((owner) => !targets.includes(owner));
+    return { targets, skipped, authoritative: topology.missIsAuthoritative(key, first) };
+  }
+
+  /**
+   * Sends one write to every target of `plan`. With `primaryFirst` (compare-and-set), the first
+   * target decides and the others replay the plain write after it. Once the write has landed
+   * somewhere, targets that failed with a backend failure and skipped owners are hinted; the call
+   * rejects when no target took it (nothing is hinted then: the owner keeps the truth) or a target
+   * rejected the input itself. `missed(result)` says whether the answer denies the key exists (a
+   * delete or touch that found nothing), which a stand-in cannot know for sure.
+   */
+  async fanOut<T>(
+    key: string,
+    plan: WritePlan,
+    operation: string,
+    hint: Hint,
+    signal: AbortSignal | undefined,
+    primaryFirst: boolean,
+    fn: (shard: Shard, signal: AbortSignal, primary: boolean) => Promise<T>,
+    missed: (result: T) => boolean = () => false,
+  ): Promise<T> {
+    const { targets, skipped, authoritative } = plan;
+    const [primary, ...rest] = targets as [Shard, ...Shard[]];
+    if (primaryFirst && !authoritative) {
+      throw RegistryError.unavailable(`the owner of "${key}" is unavailable: its version cannot be checked`);
+    }
+    let result: T;
+    let failed: Shard[] = [];
+    if (primaryFirst || rest.length === 0) {
+      result = await primary.call(operation, signal, (s) => fn(primary, s, true));
+      if (rest.length > 0) failed = await this.#replay(rest, operation, signal, (shard, s) => fn(shard, s, false));
+    } else {
+      const settled = await Promise.allSettled(targets.map((t) => t.call(operation, signal, (s) => fn(t, s, false))));
+      let found: { value: T } | undefined;
+      let failure: Error | undefined;
+      let inputError: Error | undefined;
+      settled.forEach((outcome, i) => {
+        if (outcome.status === 'fulfilled') found ??= { value: outcome.value };
+        else if (isShardFailure(outcome.reason) && signal?.aborted !== true) {
+          failed.push(targets[i] as Shard);
+          failure ??= outcome.reason as Error;
+        } else inputError ??= outcome.reason as Error;
+      });
+      if (inputError !== undefined) throw inputError;
+      if (found === undefined) throw failure ?? RegistryError.unavailable(`no shard took the write of "${key}"`);
+      result = found.value;
+    }
+    if (!authoritative && missed(result) && this.options.unavailableReads === 'error') {
+      throw RegistryError.unavailable(`the owner of "${key}" is unavailable: whether it holds the key is unknown`);
+    }
+    for (const shard of failed) shard.hint(key, hint);
+    for (const owner of skipped) owner.hint(key, hint);
+    return result;
+  }
+
+  /** Replays a write on replicas after the primary took it; returns the replicas that failed. */
+  async #replay<T>(
+    shards: readonly Shard[],
+    operation: string,
+    signal: AbortSignal | undefined,
+    fn: (shard: Shard, signal: AbortSignal) => Promise<T>,
+  ): Promise<Shard[]> {
+    const settled = await Promise.allSettled(shards.map((t) => t.call(operation, signal, (s) => fn(t, s))));
+    const failed: Shard[] = [];
+    settled.forEach((outcome, i) => {
+      if (outcome.status === 'fulfilled') return;
+      if (!isShardFailure(outcome.reason) || signal?.aborted === true) throw outcome.reason as Error;
+      failed.push(shards[i] as Shard);
+    });
+    return failed;
+  }
+
+  /**
+   * A read of one key: the first target that answers decides (a failing one passes to the next
+   * replica). On a miss, the previous owner is checked during a migration, and a miss that may
+   * hide a record on an unavailable shard rejects with `BACKEND_UNAVAILABLE` unless
+   * `unavailableReads` is `'miss'`.
+   */
+  async lookup<T>(
+    key: string,
+    signal: AbortSignal | undefined,
+    operation: string,
+    fn: (shard: Shard, signal: AbortSignal) => Promise<T>,
+    hit: (value: T) => boolean,
+    miss: T,
+  ): Promise<T> {
+    const topology = this.current;
+    let answered: Shard | undefined;
+    let failure: Error | undefined;
+    const first = topology.readTarget(key);
+    if (first !== undefined) {
+      try {
+        const value = await first.call(operation, signal, (s) => fn(first, s));
+        if (hit(value)) return value;
+        if (this.previous === undefined && topology.missIsAuthoritative(key, first)) return miss;
+        answered = first;
+      } catch (error) {
+        if (!isShardFailure(error) || signal?.aborted === true) throw error;
+        failure = error as Error;
+      }
+    }
+    // the first target failed: the next replicas (with R > 1) answer instead
+    if (answered === undefined) {
+      for (const target of topology.targets(key)) {
+        if (target === first) continue;
+        try {
+          const value = await target.call(operation, signal, (s) => fn(target, s));
+          if (hit(value)) return value;
+          answered = target;
+          break;
+        } catch (error) {
+          if (!isShardFailure(error) || signal?.aborted === true) throw error;
+          failure = error as Error;
+        }
+      }
+    }
+    const old = this.previous?.readTarget(key);
+    if (old !== undefined && old !== answered && old.health === 'up') {
+      try {
+        const value = await old.call(operation, signal, (s) => fn(old, s));
+        if (hit(value)) return value;
+      } catch (error) {
+        if (!isShardFailure(error) || signal?.aborted === true) throw error;
+      }
+    }
+    if (this.options.unavailableReads === 'miss') return miss;
+    if (answered === undefined) throw failure ?? RegistryError.unavailable(`no shard is available for "${key}"`);
+    if (topology.missIsAuthoritative(key, answered)) return miss;
+    // an owner's own failure (a TIMEOUT, say) says more than the stand-in's miss
+    throw failure ?? RegistryError.unavailable(`every shard that may hold "${key}" is unavailable`);
+  }
+
+  /** Deletes what the global capacity index pushed out, from every shard holding it; one event each. */
+  async evictVictims(): Promise<void> {
+    const victims = this.index?.takeVictims();
+    if (victims === undefined || victims.length === 0) return;
+    const now = this.clock.now();
+    await Promise.all(
+      victims.map(async ({ key, entry }) => {
+        const expired = entry.expiresAt !== 0 && entry.expiresAt <= now;
+        const { targets, skipped } = this.writePlan(key);
+        if (!expired) (targets[0] as Shard).evictions++;
+        const holders = new Set(targets);
+        const old = this.previous?.readTarget(key);
+        if (old !== undefined) holders.add(old);
+        const failed: Shard[] = [];
+        await this.deleting([key], () =>
+          Promise.all(
+            [...holders].map(async (shard) => {
+              try {
+                await this.silently(shard, key, () => shard.call('delete', undefined, (s) => shard.registry.delete(key, { signal: s })));
+              } catch (error) {
+                if (!isShardFailure(error)) throw error;
+                failed.push(shard);
+              }
+            }),
+          ),
+        );
+        for (const shard of [...failed, ...skipped]) shard.hint(key, 'delete');
+        this.emit('record:removed', { key, reason: expired ? 'expire' : 'evict', version: entry.version });
+      }),
+    );
+  }
+
+  /** A removal reported by a shard's backend: forwarded once, by the shard reads go to. */
+  forward(shard: Shard, event: RecordRemovedEvent): void {
+    if (shard.silenced.size !== 0 && shard.silenced.has(event.key)) return;
+    if (this.current.readTarget(event.key) !== shard) return;
+    this.index?.delete(event.key);
+    this.emit('record:removed', event);
+  }
+}

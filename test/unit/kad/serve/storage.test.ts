@@ -1,0 +1,187 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { KadStorage } from '../../../../src/kad/serve/storage.js';
+import { MemoryRegistry } from '../../../../src/registry/index.js';
+import { ManualClock } from '../../../../src/testing/index.js';
+
+const INFO_HASH = new Uint8Array(20).fill(0xab);
+const TARGET = new Uint8Array(20).fill(0xcd);
+const MINUTE = 60_000;
+
+function peer4(last: number, port = 6881): Uint8Array {
+  return Uint8Array.of(10, 0, 0, last, port >> 8, port & 0xff);
+}
+
+function peer6(last: number): Uint8Array {
+  const p = new Uint8Array(18);
+  p[0] = 0xfd;
+  p[15] = last;
+  p[16] = 0x1a;
+  p[17] = 0xe1;
+  return p;
+}
+
+function mutable(seq: number, value: string) {
+  return {
+    v: new TextEncoder().encode(`${value.length}:${value}`),
+    k: new Uint8Array(32).fill(1),
+    sig: new Uint8Array(64).fill(seq & 0xff),
+    seq,
+    salt: new Uint8Array(0),
+  };
+}
+
+function setup(options = {}) {
+  const clock = new ManualClock();
+  const storage = new KadStorage(options, { clock });
+  return { clock, storage };
+}
+
+describe('KadStorage peers', () => {
+  it('returns announced peers of the asked family only', async () => {
+    const { storage } = setup();
+    await storage.announcePeer(INFO_HASH, peer4(1));
+    await storage.announcePeer(INFO_HASH, peer6(2));
+    assert.deepEqual(await storage.getPeers(INFO_HASH, { family: 4, max: 50 }), [peer4(1)]);
+    assert.deepEqual(await storage.getPeers(INFO_HASH, { family: 6, max: 50 }), [peer6(2)]);
+    assert.deepEqual(await storage.getPeers(new Uint8Array(20), { family: 4, max: 50 }), []);
+  });
+
+  it('keeps one entry per peer when it announces again', async () => {
+    const { storage } = setup();
+    await storage.announcePeer(INFO_HASH, peer4(1));
+    await storage.announcePeer(INFO_HASH, peer4(1));
+    assert.equal((await storage.getPeers(INFO_HASH, { family: 4, max: 50 })).length, 1);
+  });
+
+  it('forgets a peer 30 minutes after its last announcement', async () => {
+    const { clock, storage } = setup();
+    await storage.announcePeer(INFO_HASH, peer4(1));
+    clock.advance(20 * MINUTE);
+    await storage.announcePeer(INFO_HASH, peer4(2));
+    clock.advance(10 * MINUTE);
+    assert.deepEqual(await storage.getPeers(INFO_HASH, { family: 4, max: 50 }), [peer4(2)]);
+    clock.advance(20 * MINUTE);
+    assert.deepEqual(await storage.getPeers(INFO_HASH, { family: 4, max: 50 }), []);
+  });
+
+  it('caps peers per info-hash, dropping the oldest announcement', async () => {
+    const { clock, storage } = setup({ maxPeersPerInfoHash: 3 });
+    for (let i = 1; i <= 5; i++) {
+      await storage.announcePeer(INFO_HASH, peer4(i));
+      clock.advance(1000);
+    }
+    const peers = await storage.getPeers(INFO_HASH, { family: 4, max: 50 });
+    assert.deepEqual(peers.map((p) => p[3]).sort(), [3, 4, 5]);
+  });
+
+  it('returns a random subset of at most max peers when more are known', async () => {
+    const { storage } = setup();
+    for (let i = 1; i <= 100; i++) await storage.announcePeer(INFO_HASH, peer4(i));
+    const peers = await storage.getPeers(INFO_HASH, { family: 4, max: 10 });
+    assert.equal(peers.length, 10);
+    assert.equal(new Set(peers.map((p) => p[3])).size, 10);
+  });
+
+  it('does not lose announcements made concurrently', async () => {
+    const { storage } = setup();
+    await Promise.all(Array.from({ length: 3 }, (_, i) => storage.announcePeer(INFO_HASH, peer4(i + 1))));
+    assert.equal((await storage.getPeers(INFO_HASH, { family: 4, max: 50 })).length, 3);
+  });
+
+  it('rejects a peer that is not a compact peer', async () => {
+    const { storage } = setup();
+    await assert.rejects(storage.announcePeer(INFO_HASH, new Uint8Array(7)), { code: 'INVALID_ADDRESS' });
+  });
+});
+
+describe('KadStorage items', () => {
+  it('stores an immutable item and renews it when put again', async () => {
+    const { clock, storage } = setup();
+    const v = new TextEncoder().encode('5:hello');
+    assert.equal(await storage.putImmutable(TARGET, v), 'stored');
+    clock.advance(90 * MINUTE);
+    assert.equal(await storage.putImmutable(TARGET, v), 'refreshed');
+    clock.advance(90 * MINUTE);
+    assert.deepEqual(await storage.getItem(TARGET), { mutable: false, v });
+  });
+
+  it('expires an item 2 hours after the last put', async () => {
+    const { clock, storage } = setup();
+    await storage.putImmutable(TARGET, new TextEncoder().encode('1:x'));
+    clock.advance(120 * MINUTE);
+    assert.equal(await storage.getItem(TARGET), undefined);
+  });
+
+  it('stores a mutable item and returns all its fields', async () => {
+    const { storage } = setup();
+    const item = { ...mutable(1, 'a'), salt: new TextEncoder().encode('salt') };
+    assert.equal(await storage.putMutable(TARGET, item), 'stored');
+    assert.deepEqual(await storage.getItem(TARGET), { mutable: true, ...item });
+  });
+
+  it('replaces a mutable item by a higher seq', async () => {
+    const { storage } = setup();
+    await storage.putMutable(TARGET, mutable(1, 'a'));
+    assert.equal(await storage.putMutable(TARGET, mutable(2, 'b')), 'stored');
+    const stored = await storage.getItem(TARGET);
+    assert.equal(stored?.mutable === true ? stored.seq : -1, 2);
+  });
+
+  it('answers seq-too-low for a lower seq, and for the same seq with another value', async () => {
+    const { storage } = setup();
+    await storage.putMutable(TARGET, mutable(5, 'a'));
+    assert.equal(await storage.putMutable(TARGET, mutable(4, 'z')), 'seq-too-low');
+    assert.equal(await storage.putMutable(TARGET, mutable(5, 'b')), 'seq-too-low');
+  });
+
+  it('refreshes the timeout for the same seq and value', async () => {
+    const { clock, storage } = setup();
+    await storage.putMutable(TARGET, mutable(5, 'a'));
+    clock.advance(90 * MINUTE);
+    assert.equal(await storage.putMutable(TARGET, mutable(5, 'a')), 'refreshed');
+    clock.advance(90 * MINUTE);
+    assert.notEqual(await storage.getItem(TARGET), undefined);
+  });
+
+  it('answers cas-mismatch when cas differs from the stored seq, and stores when it matches', async () => {
+    const { storage } = setup();
+    await storage.putMutable(TARGET, mutable(5, 'a'));
+    assert.equal(await storage.putMutable(TARGET, mutable(6, 'b'), { cas: 4 }), 'cas-mismatch');
+    assert.equal(await storage.putMutable(TARGET, mutable(6, 'b'), { cas: 5 }), 'stored');
+  });
+
+  it('rejects with CODEC_ERROR for a corrupt item record, and overwrites it on put', async () => {
+    const storage = new KadStorage({}, { clock: new ManualClock() });
+    await storage.registry.set(`item:${Buffer.from(TARGET).toString('hex')}`, Uint8Array.of(1, 2, 3));
+    await assert.rejects(storage.getItem(TARGET), { name: 'RegistryError', code: 'CODEC_ERROR' });
+    assert.equal(await storage.putMutable(TARGET, mutable(1, 'fresh')), 'stored');
+    assert.equal((await storage.getItem(TARGET))?.mutable, true);
+    await storage.close();
+  });
+
+  it('keeps data in an injected registry and leaves it open on close', async () => {
+    const clock = new ManualClock();
+    const registry = new MemoryRegistry({}, { clock });
+    const storage = new KadStorage({}, { clock, registry });
+    await storage.announcePeer(INFO_HASH, peer4(1));
+    await storage.putImmutable(TARGET, new TextEncoder().encode('1:x'));
+    await storage.close();
+    assert.equal(await registry.size(), 2);
+    await registry.close();
+  });
+
+  it('stays within the byte bound of its default registry', async () => {
+    const { storage } = setup({ maxBytes: 4096 });
+    for (let i = 0; i < 50; i++) {
+      const target = new Uint8Array(20).fill(i);
+      await storage.putImmutable(target, new Uint8Array(500).fill(0x61));
+    }
+    assert.ok((await storage.size()) <= 8);
+  });
+
+  it('validates options and names the option', () => {
+    assert.throws(() => new KadStorage({ maxPeersPerInfoHash: 0 }), /maxPeersPerInfoHash/);
+    assert.throws(() => new KadStorage({ peerTtlMs: -1 }), /peerTtlMs/);
+  });
+});
