@@ -35,7 +35,9 @@ function dict(entries: Record<string, Uint8Array | number | BencodeDict>): Benco
 function query(method: Method, id: Uint8Array, t: number): Uint8Array {
   const target = randomBytes(20);
   const a = dict({ id, target }); // find_node and get take the same arguments
-  return bencode(dict({ t: Uint8Array.of(t >> 8, t & 0xff), y: Uint8Array.of(0x71), q: new TextEncoder().encode(method), a }));
+  return bencode(
+    dict({ t: Uint8Array.of(t >> 8, t & 0xff), y: Uint8Array.of(0x71), q: new TextEncoder().encode(method), a }),
+  );
 }
 
 /** Child side: start one node on 127.0.0.1:0, report its port, run until told to stop. */
@@ -78,7 +80,14 @@ async function fill(port: number): Promise<Socket[]> {
             clearTimeout(timer);
             resolve();
           });
-          const ping = bencode(dict({ t: Uint8Array.of(0, 1), y: Uint8Array.of(0x71), q: new TextEncoder().encode('ping'), a: dict({ id: randomBytes(20) }) }));
+          const ping = bencode(
+            dict({
+              t: Uint8Array.of(0, 1),
+              y: Uint8Array.of(0x71),
+              q: new TextEncoder().encode('ping'),
+              a: dict({ id: randomBytes(20) }),
+            }),
+          );
           socket.send(ping, port, HOST);
         }),
     ),
@@ -171,5 +180,8 @@ export async function benchKadQueries(): Promise<Row[]> {
 if (process.argv[2] === 'serve') {
   await serve(process.argv[3] as Server);
 } else if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  printTable(`KAD queries per second (127.0.0.1 UDP, ${WINDOW} in flight, ${DURATION_MS} ms, median of ${ROUNDS})`, await benchKadQueries());
+  printTable(
+    `KAD queries per second (127.0.0.1 UDP, ${WINDOW} in flight, ${DURATION_MS} ms, median of ${ROUNDS})`,
+    await benchKadQueries(),
+  );
 }

@@ -60,10 +60,31 @@ export async function benchRegistryMemory(): Promise<Row[]> {
   });
 
   return [
-    { what: 'awaited get (hit)', anchorName: 'lru-cache', anchor: getLru, nautilus: getReg, unit: 'ops/s', target: '≥ 3 M ops/s' },
-    { what: 'awaited set with TTL', anchorName: 'lru-cache (ttl)', anchor: setLru, nautilus: setReg, unit: 'ops/s', target: '≥ 1.5 M ops/s' },
+    {
+      what: 'awaited get (hit)',
+      anchorName: 'lru-cache',
+      anchor: getLru,
+      nautilus: getReg,
+      unit: 'ops/s',
+      target: '≥ 3 M ops/s',
+    },
+    {
+      what: 'awaited set with TTL',
+      anchorName: 'lru-cache (ttl)',
+      anchor: setLru,
+      nautilus: setReg,
+      unit: 'ops/s',
+      target: '≥ 1.5 M ops/s',
+    },
     { what: 'awaited set with eviction', anchorName: 'lru-cache', anchor: evictLru, nautilus: evictReg, unit: 'ops/s' },
-    { what: 'bytes per entry (with TTL)', anchorName: 'lru-cache (ttl)', anchor: lruBytes / M, nautilus: regBytes / M, unit: 'B', target: '≤ 80 B' },
+    {
+      what: 'bytes per entry (with TTL)',
+      anchorName: 'lru-cache (ttl)',
+      anchor: lruBytes / M,
+      nautilus: regBytes / M,
+      unit: 'B',
+      target: '≤ 80 B',
+    },
   ];
 }
 

@@ -21,13 +21,23 @@ const ITERATIONS = 500;
 const ROUNDS = 7;
 const TTL = 60_000;
 const OPTIONS = { typeMapping: { [RESP_TYPES.BLOB_STRING]: Buffer }, timeout: 0 };
-const RAW = { disableOfflineQueue: true, disableClientInfo: true, maintNotifications: 'disabled' as const, commandOptions: OPTIONS };
+const RAW = {
+  disableOfflineQueue: true,
+  disableClientInfo: true,
+  maintNotifications: 'disabled' as const,
+  commandOptions: OPTIONS,
+};
 
 /** The same keys and values for every measurement: the registry's keys, and the raw client's apart. */
 const WORKLOAD = (() => {
   const keys = Array.from({ length: KEYS }, (_, i) => `k:${i}`);
   const batches = Array.from({ length: KEYS / BATCH }, (_, b) => keys.slice(b * BATCH, (b + 1) * BATCH));
-  return { value: Buffer.alloc(32, 7), keys, batches, rawBatches: batches.map((batch) => batch.map((k) => `raw:${k}`)) };
+  return {
+    value: Buffer.alloc(32, 7),
+    keys,
+    batches,
+    rawBatches: batches.map((batch) => batch.map((k) => `raw:${k}`)),
+  };
 })();
 
 type Send = (key: string, args: (string | Buffer)[]) => Promise<unknown>;
@@ -79,7 +89,10 @@ async function measure(target: Target, label: string): Promise<Row[]> {
     (batch) =>
       Promise.all(
         groups(batch).map((g) =>
-          Promise.all([send(g[0] as string, ['MSET', ...g.flatMap((k) => [k, value])]), ...g.map((k) => send(k, ['PEXPIRE', k, String(TTL)]))]),
+          Promise.all([
+            send(g[0] as string, ['MSET', ...g.flatMap((k) => [k, value])]),
+            ...g.map((k) => send(k, ['PEXPIRE', k, String(TTL)])),
+          ]),
         ),
       ),
     rawBatches,
@@ -102,10 +115,38 @@ async function measure(target: Target, label: string): Promise<Row[]> {
 
   const anchor = target.name;
   return [
-    { what: `${label}: getMany, 100-key batches`, anchorName: `${anchor} MGET`, anchor: rawGetMany / K, nautilus: regGetMany / K, unit: 'k keys/s', target: '≥ 400 k keys/s, ≥ 0.9×' },
-    { what: `${label}: setMany + TTL, 100-key batches`, anchorName: `${anchor} MSET+PEXPIRE`, anchor: rawSetMany / K, nautilus: regSetMany / K, unit: 'k keys/s', target: '≥ 400 k keys/s' },
-    { what: `${label}: 100 concurrent get`, anchorName: `${anchor} GET`, anchor: rawGet, nautilus: regGet, unit: 'ops/s', target: '≥ 300 k ops/s, ≥ 0.9×' },
-    { what: `${label}: 100 concurrent set + TTL`, anchorName: `${anchor} SET PX`, anchor: rawSet, nautilus: regSet, unit: 'ops/s', target: '≥ 300 k ops/s' },
+    {
+      what: `${label}: getMany, 100-key batches`,
+      anchorName: `${anchor} MGET`,
+      anchor: rawGetMany / K,
+      nautilus: regGetMany / K,
+      unit: 'k keys/s',
+      target: '≥ 400 k keys/s, ≥ 0.9×',
+    },
+    {
+      what: `${label}: setMany + TTL, 100-key batches`,
+      anchorName: `${anchor} MSET+PEXPIRE`,
+      anchor: rawSetMany / K,
+      nautilus: regSetMany / K,
+      unit: 'k keys/s',
+      target: '≥ 400 k keys/s',
+    },
+    {
+      what: `${label}: 100 concurrent get`,
+      anchorName: `${anchor} GET`,
+      anchor: rawGet,
+      nautilus: regGet,
+      unit: 'ops/s',
+      target: '≥ 300 k ops/s, ≥ 0.9×',
+    },
+    {
+      what: `${label}: 100 concurrent set + TTL`,
+      anchorName: `${anchor} SET PX`,
+      anchor: rawSet,
+      nautilus: regSet,
+      unit: 'ops/s',
+      target: '≥ 300 k ops/s',
+    },
   ];
 }
 
@@ -114,7 +155,10 @@ async function measure(target: Target, label: string): Promise<Row[]> {
  * (the registry's Lua script, `EVALSHA`) itself: what the registry adds on top of the script.
  * Standalone server.
  */
-async function measureVersionedWrites(raw: { sendCommand(args: (string | Buffer)[]): Promise<unknown> }, registry: RedisRegistry): Promise<Row[]> {
+async function measureVersionedWrites(
+  raw: { sendCommand(args: (string | Buffer)[]): Promise<unknown> },
+  registry: RedisRegistry,
+): Promise<Row[]> {
   await raw.sendCommand(['SCRIPT', 'LOAD', WRITE.source]);
   const { value, batches, rawBatches } = WORKLOAD;
   const script = (batch: string[]): (string | Buffer)[] => [
@@ -141,8 +185,22 @@ async function measureVersionedWrites(raw: { sendCommand(args: (string | Buffer)
   await registry.clear();
   const anchorName = 'raw client, same write script';
   return [
-    { what: 'standalone: setMany + TTL, 100-key batches', anchorName, anchor: rawSetMany / K, nautilus: regSetMany / K, unit: 'k keys/s', target: '≥ 0.9×' },
-    { what: 'standalone: 100 concurrent set + TTL', anchorName, anchor: rawSet, nautilus: regSet, unit: 'ops/s', target: '≥ 0.9×' },
+    {
+      what: 'standalone: setMany + TTL, 100-key batches',
+      anchorName,
+      anchor: rawSetMany / K,
+      nautilus: regSetMany / K,
+      unit: 'k keys/s',
+      target: '≥ 0.9×',
+    },
+    {
+      what: 'standalone: 100 concurrent set + TTL',
+      anchorName,
+      anchor: rawSet,
+      nautilus: regSet,
+      unit: 'ops/s',
+      target: '≥ 0.9×',
+    },
   ];
 }
 
@@ -177,7 +235,11 @@ export async function benchRegistryRedis(): Promise<Row[]> {
 
   const cluster = await startRedisCluster({ masters: 3, replicasPerMaster: 1 });
   try {
-    const raw = createCluster({ rootNodes: cluster.urls.map((url) => ({ url })), defaults: RAW, commandOptions: OPTIONS });
+    const raw = createCluster({
+      rootNodes: cluster.urls.map((url) => ({ url })),
+      defaults: RAW,
+      commandOptions: OPTIONS,
+    });
     await raw.connect();
     const registry = await RedisRegistry.connect({ cluster: cluster.urls, keyPrefix: 'bench:' });
     try {

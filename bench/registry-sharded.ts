@@ -84,27 +84,84 @@ export async function benchRegistrySharded(): Promise<Row[]> {
   const at = (i: number): string => opKeys[i % opKeys.length] as string;
   const single = new MemoryRegistry({ maxEntries: 100_000, maxBytes: Number.POSITIVE_INFINITY });
   const sharded = new ShardedRegistry({
-    shards: ['a', 'b', 'c'].map((name) => ({ name, registry: new MemoryRegistry({ maxEntries: 100_000, maxBytes: Number.POSITIVE_INFINITY }) })),
+    shards: ['a', 'b', 'c'].map((name) => ({
+      name,
+      registry: new MemoryRegistry({ maxEntries: 100_000, maxBytes: Number.POSITIVE_INFINITY }),
+    })),
   });
   const setSingle = await bestOf(ROUNDS, () => opsPerSecond(OPS, (i) => single.set(at(i), value, { ttlMs: 60_000 })));
   const setSharded = await bestOf(ROUNDS, () => opsPerSecond(OPS, (i) => sharded.set(at(i), value, { ttlMs: 60_000 })));
   const getSingle = await bestOf(ROUNDS, () => opsPerSecond(OPS, (i) => single.get(at(i))));
   const getSharded = await bestOf(ROUNDS, () => opsPerSecond(OPS, (i) => sharded.get(at(i))));
   const batches = Array.from({ length: 500 }, (_, b) => Array.from({ length: 100 }, (_, i) => at(b * 100 + i)));
-  const batchSingle = 100 * (await bestOf(ROUNDS, () => opsPerSecond(5000, (i) => single.getMany(batches[i % 500] as string[]))));
-  const batchSharded = 100 * (await bestOf(ROUNDS, () => opsPerSecond(5000, (i) => sharded.getMany(batches[i % 500] as string[]))));
+  const batchSingle =
+    100 * (await bestOf(ROUNDS, () => opsPerSecond(5000, (i) => single.getMany(batches[i % 500] as string[]))));
+  const batchSharded =
+    100 * (await bestOf(ROUNDS, () => opsPerSecond(5000, (i) => sharded.getMany(batches[i % 500] as string[]))));
   await single.close();
   await sharded.close();
 
   return [
-    { what: `lookup, ${SHARDS} shards, equal weights`, anchorName: 'hashring (ketama)', anchor: ringNs, nautilus: hrwNs, unit: 'ns', target: '≤ 150 ns' },
-    { what: `lookup, ${SHARDS} shards, weights 1–3`, anchorName: 'hashring (ketama)', anchor: ringNs, nautilus: weightedNs, unit: 'ns' },
-    { what: `max/mean load, ${SHARDS} shards, 1 M keys`, anchorName: 'hashring (ketama)', anchor: ringBalance, nautilus: hrwBalance, unit: '×', target: '≤ 1.02' },
-    { what: 'keys moved adding an 11th shard', anchorName: 'hashring (ketama)', anchor: ringAdd * 100, nautilus: hrwAdd * 100, unit: '%', target: `≤ ${((1.05 / 11) * 100).toFixed(2)} %` },
-    { what: 'keys moved removing 1 of 10 shards', anchorName: 'hashring (ketama)', anchor: ringRemove * 100, nautilus: hrwRemove * 100, unit: '%', target: "= that shard's share" },
-    { what: 'awaited set with TTL, 3 memory shards', anchorName: 'one MemoryRegistry', anchor: setSingle, nautilus: setSharded, unit: 'ops/s' },
-    { what: 'awaited get (hit), 3 memory shards', anchorName: 'one MemoryRegistry', anchor: getSingle, nautilus: getSharded, unit: 'ops/s' },
-    { what: 'getMany of 100 keys, 3 memory shards', anchorName: 'one MemoryRegistry', anchor: batchSingle, nautilus: batchSharded, unit: 'ops/s' },
+    {
+      what: `lookup, ${SHARDS} shards, equal weights`,
+      anchorName: 'hashring (ketama)',
+      anchor: ringNs,
+      nautilus: hrwNs,
+      unit: 'ns',
+      target: '≤ 150 ns',
+    },
+    {
+      what: `lookup, ${SHARDS} shards, weights 1–3`,
+      anchorName: 'hashring (ketama)',
+      anchor: ringNs,
+      nautilus: weightedNs,
+      unit: 'ns',
+    },
+    {
+      what: `max/mean load, ${SHARDS} shards, 1 M keys`,
+      anchorName: 'hashring (ketama)',
+      anchor: ringBalance,
+      nautilus: hrwBalance,
+      unit: '×',
+      target: '≤ 1.02',
+    },
+    {
+      what: 'keys moved adding an 11th shard',
+      anchorName: 'hashring (ketama)',
+      anchor: ringAdd * 100,
+      nautilus: hrwAdd * 100,
+      unit: '%',
+      target: `≤ ${((1.05 / 11) * 100).toFixed(2)} %`,
+    },
+    {
+      what: 'keys moved removing 1 of 10 shards',
+      anchorName: 'hashring (ketama)',
+      anchor: ringRemove * 100,
+      nautilus: hrwRemove * 100,
+      unit: '%',
+      target: "= that shard's share",
+    },
+    {
+      what: 'awaited set with TTL, 3 memory shards',
+      anchorName: 'one MemoryRegistry',
+      anchor: setSingle,
+      nautilus: setSharded,
+      unit: 'ops/s',
+    },
+    {
+      what: 'awaited get (hit), 3 memory shards',
+      anchorName: 'one MemoryRegistry',
+      anchor: getSingle,
+      nautilus: getSharded,
+      unit: 'ops/s',
+    },
+    {
+      what: 'getMany of 100 keys, 3 memory shards',
+      anchorName: 'one MemoryRegistry',
+      anchor: batchSingle,
+      nautilus: batchSharded,
+      unit: 'ops/s',
+    },
   ];
 }
 

@@ -11,7 +11,10 @@ import { benchRegistrySharded } from './registry-sharded.js';
 const suites: Record<string, { title: string; run: () => Promise<Row[]> }> = {
   'registry-memory': { title: 'Memory registry vs lru-cache', run: benchRegistryMemory },
   'registry-redis': { title: 'Redis registry vs the raw @redis/client', run: benchRegistryRedis },
-  'registry-sharded': { title: 'Sharded registry: HRW vs ketama ring; 3 memory shards vs one', run: benchRegistrySharded },
+  'registry-sharded': {
+    title: 'Sharded registry: HRW vs ketama ring; 3 memory shards vs one',
+    run: benchRegistrySharded,
+  },
   'kad-queries': { title: 'KAD queries answered per second vs bittorrent-dht', run: benchKadQueries },
 };
 

@@ -95,7 +95,13 @@ function usageError(io: CliIo, message: string): number {
 }
 
 /** The flag's integer value, its default when absent, or an error message naming it. */
-function integerFlag(name: string, raw: string | undefined, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number | string {
+function integerFlag(
+  name: string,
+  raw: string | undefined,
+  fallback: number,
+  min: number,
+  max = Number.MAX_SAFE_INTEGER,
+): number | string {
   if (raw === undefined) return fallback;
   const value = Number(raw);
   if (!/^\d+$/.test(raw) || value < min || value > max) {

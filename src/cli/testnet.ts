@@ -77,7 +77,9 @@ async function demo(nodes: readonly KadNode[], print: (line: string) => void): P
     const got = await reader.getItem(c, target, { signal: signal() });
     return got.item === undefined ? undefined : new TextDecoder().decode(got.item.v as Uint8Array);
   });
-  print(`BEP 44: put immutable item ${idToHex(target).slice(0, 12)}… on ${stored} nodes; read back: ${found ?? 'not found'}`);
+  print(
+    `BEP 44: put immutable item ${idToHex(target).slice(0, 12)}… on ${stored} nodes; read back: ${found ?? 'not found'}`,
+  );
 
   const infoHash: NodeId = randomBytes(20);
   const port = 6881;
@@ -92,10 +94,15 @@ async function demo(nodes: readonly KadNode[], print: (line: string) => void): P
     const got = await reader.getPeers(c, infoHash, { signal: signal() });
     return got.values.length === 0 ? undefined : got.values.map((p) => formatEndpoint(p.host, p.port)).join(', ');
   });
-  print(`BEP 5: announced port ${port} for ${idToHex(infoHash).slice(0, 12)}… on ${announced} nodes; get_peers: ${peers ?? 'none'}`);
+  print(
+    `BEP 5: announced port ${port} for ${idToHex(infoHash).slice(0, 12)}… on ${announced} nodes; get_peers: ${peers ?? 'none'}`,
+  );
 }
 
-async function firstAnswer<T>(contacts: readonly Contact[], ask: (c: Contact) => Promise<T | undefined>): Promise<T | undefined> {
+async function firstAnswer<T>(
+  contacts: readonly Contact[],
+  ask: (c: Contact) => Promise<T | undefined>,
+): Promise<T | undefined> {
   for (const contact of contacts) {
     const answer = await ask(contact);
     if (answer !== undefined) return answer;
@@ -138,7 +145,8 @@ function summary(nodes: readonly KadNode[]): string {
 function pick<T>(items: readonly T[], count: number): T[] {
   const copy = [...items];
   const out: T[] = [];
-  while (out.length < count && copy.length > 0) out.push(copy.splice(Math.floor(Math.random() * copy.length), 1)[0] as T);
+  while (out.length < count && copy.length > 0)
+    out.push(copy.splice(Math.floor(Math.random() * copy.length), 1)[0] as T);
   return out;
 }
 

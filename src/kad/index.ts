@@ -51,7 +51,14 @@ export { bdecode, bencode } from './wire/bencode.js';
 export type { KrpcErrorMessage, KrpcMessage, KrpcQuery, KrpcResponse } from './wire/krpc.js';
 export { decodeMessage, encodeMessage, MAX_DATAGRAM_BYTES } from './wire/krpc.js';
 export type { Contact, IpFamily, PeerAddress } from './wire/compact.js';
-export { COMPACT_NODE_V4_BYTES, COMPACT_NODE_V6_BYTES, decodeNodes, decodePeer, encodeNodes, encodePeer } from './wire/compact.js';
+export {
+  COMPACT_NODE_V4_BYTES,
+  COMPACT_NODE_V6_BYTES,
+  decodeNodes,
+  decodePeer,
+  encodeNodes,
+  encodePeer,
+} from './wire/compact.js';
 export type { Want } from './wire/krpc-args.js';
 
 // routing table (mechanism; the node applies the insertion policy)
@@ -112,5 +119,11 @@ export type {
 export { DEFAULT_KAD_STORAGE_OPTIONS, KadStorage } from './serve/storage.js';
 export type { WriteTokenDeps, WriteTokenOptions } from './serve/tokens.js';
 export { DEFAULT_WRITE_TOKEN_OPTIONS, WriteTokens } from './serve/tokens.js';
-export type { HandlerOutcome, IncomingQuery, QueryHandlersDeps, QueryHandlersOptions, QuerySource } from './serve/handlers.js';
+export type {
+  HandlerOutcome,
+  IncomingQuery,
+  QueryHandlersDeps,
+  QueryHandlersOptions,
+  QuerySource,
+} from './serve/handlers.js';
 export { QueryHandlers } from './serve/handlers.js';

@@ -1,4 +1,12 @@
-import { createHash, createPrivateKey, createPublicKey, getRandomValues, type KeyObject, sign, verify } from 'node:crypto';
+import {
+  createHash,
+  createPrivateKey,
+  createPublicKey,
+  getRandomValues,
+  type KeyObject,
+  sign,
+  verify,
+} from 'node:crypto';
 import { bencode, type BencodeValue } from './wire/bencode.js';
 import { KadError } from './errors.js';
 import type { NodeId } from './id.js';
@@ -33,7 +41,9 @@ export interface MutableItem {
 }
 
 // DER prefixes of RFC 8410 ed25519 keys: PKCS#8 private key (seed follows), SPKI public key (key follows)
-const PKCS8_PREFIX = Uint8Array.from([0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20]);
+const PKCS8_PREFIX = Uint8Array.from([
+  0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20,
+]);
 const SPKI_PREFIX = Uint8Array.from([0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00]);
 
 function concat(...parts: Uint8Array[]): Uint8Array {

@@ -3,7 +3,17 @@ import { RegistryError } from './errors.js';
 import { checkArray } from './validation.js';
 import type { RegistryEvents } from './events.js';
 import type { Milliseconds } from '../core/clock.js';
-import type { DeleteOptions, OperationOptions, Registry, RegistryRecord, RestoreOptions, RestoreResult, ScanOptions, SetEntry, SetOptions } from './registry.js';
+import type {
+  DeleteOptions,
+  OperationOptions,
+  Registry,
+  RegistryRecord,
+  RestoreOptions,
+  RestoreResult,
+  ScanOptions,
+  SetEntry,
+  SetOptions,
+} from './registry.js';
 
 /** Turns values of type `V` into bytes and back. */
 export interface Codec<V> {
@@ -168,7 +178,11 @@ export class CodecRegistry<V> implements Registry<V> {
     try {
       value = this.#codec.decode(record.value);
     } catch (cause) {
-      throw RegistryError.codec(`${this.#codec.name} codec cannot decode the value of "${record.key}"`, record.key, cause);
+      throw RegistryError.codec(
+        `${this.#codec.name} codec cannot decode the value of "${record.key}"`,
+        record.key,
+        cause,
+      );
     }
     return { ...record, value };
   }

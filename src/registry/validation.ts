@@ -64,13 +64,18 @@ export function checkRestoreMeta(record: unknown, ifNewer: unknown): void {
   if (typeof version !== 'number' || !Number.isSafeInteger(version) || version < 1) {
     throw RegistryError.invalidOption(`record.version must be a positive safe integer (got ${describe(version)})`);
   }
-  for (const [name, time] of [['createdAt', createdAt], ['updatedAt', updatedAt]] as const) {
+  for (const [name, time] of [
+    ['createdAt', createdAt],
+    ['updatedAt', updatedAt],
+  ] as const) {
     if (typeof time !== 'number' || !Number.isFinite(time)) {
       throw RegistryError.invalidOption(`record.${name} must be a finite number of epoch ms (got ${describe(time)})`);
     }
   }
   if (expiresAt !== undefined && (typeof expiresAt !== 'number' || !Number.isFinite(expiresAt) || expiresAt <= 0)) {
-    throw RegistryError.invalidOption(`record.expiresAt must be a positive finite number of epoch ms or undefined (got ${describe(expiresAt)})`);
+    throw RegistryError.invalidOption(
+      `record.expiresAt must be a positive finite number of epoch ms or undefined (got ${describe(expiresAt)})`,
+    );
   }
   if (ifNewer !== undefined && typeof ifNewer !== 'boolean') {
     throw RegistryError.invalidOption(`ifNewer must be a boolean (got ${describe(ifNewer)})`);

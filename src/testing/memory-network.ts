@@ -3,7 +3,17 @@ import type { Clock, Milliseconds } from '../core/clock.js';
 import { KadError } from '../kad/errors.js';
 import { MAX_DATAGRAM_BYTES } from '../kad/wire/krpc.js';
 import { seededRandom } from './seeded-random.js';
-import { type AddressFamily, type Endpoint, endpointKey, familyOf, type RemoteInfo, type Transport, TransportCounters, type TransportEvents, type TransportStats } from '../kad/transport/transport.js';
+import {
+  type AddressFamily,
+  type Endpoint,
+  endpointKey,
+  familyOf,
+  type RemoteInfo,
+  type Transport,
+  TransportCounters,
+  type TransportEvents,
+  type TransportStats,
+} from '../kad/transport/transport.js';
 
 /** One datagram crossing a {@link MemoryNetwork}, as seen by latency functions and drop filters. */
 export interface Packet {
@@ -295,7 +305,13 @@ export class MemoryTransport extends Emitter<TransportEvents> implements Transpo
       return;
     }
     const toFamily = familyOf(to.host) ?? (to.host.includes(':') ? 6 : 4);
-    if (this.#closed || toFamily !== this.#address.family || !Number.isInteger(to.port) || to.port <= 0 || to.port > 65535) {
+    if (
+      this.#closed ||
+      toFamily !== this.#address.family ||
+      !Number.isInteger(to.port) ||
+      to.port <= 0 ||
+      to.port > 65535
+    ) {
       counters.sendErrors++;
       return;
     }
@@ -321,4 +337,3 @@ export class MemoryTransport extends Emitter<TransportEvents> implements Transpo
     return true;
   }
 }
-

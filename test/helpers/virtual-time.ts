@@ -32,7 +32,12 @@ export async function drive<T>(clock: ManualClock, promise: Promise<T>, maxMs = 
  * (a call waiting on a hung backend's deadline or a backoff needs virtual time to pass). Throws
  * instead of hanging when it is still pending after `maxMs` of virtual time.
  */
-export async function awaitAdvancing<T>(clock: ManualClock, promise: Promise<T>, stepMs: number, maxMs = 60_000): Promise<T> {
+export async function awaitAdvancing<T>(
+  clock: ManualClock,
+  promise: Promise<T>,
+  stepMs: number,
+  maxMs = 60_000,
+): Promise<T> {
   let done = false;
   const settled = promise.finally(() => {
     done = true;

@@ -20,8 +20,6 @@ import { createNode, type KadNode } from '../../src/kad/node/node.js';
 import type { RemoteInfo } from '../../src/kad/transport/transport.js';
 import { call, WAIT_MS } from '../helpers/callback.js';
 
-
-
 describe('interop with bittorrent-dht on ::1 (injected udp6 socket)', () => {
   let node: KadNode;
   let dht: DHT;

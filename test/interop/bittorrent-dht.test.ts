@@ -16,18 +16,25 @@ const keys = keyPairFromSeed(randomBytes(32));
 
 /** ed25519 verification as bittorrent-dht wants it: (signature, message, publicKey) → valid. */
 function ed25519Verify(signature: Buffer, message: Buffer, publicKey: Buffer): boolean {
-  const key = createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: publicKey.toString('base64url') }, format: 'jwk' });
+  const key = createPublicKey({
+    key: { kty: 'OKP', crv: 'Ed25519', x: publicKey.toString('base64url') },
+    format: 'jwk',
+  });
   return verify(null, message, key, signature);
 }
 
 function ed25519Signer(seed: Uint8Array, publicKey: Uint8Array): (message: Buffer) => Buffer {
   const key = createPrivateKey({
-    key: { kty: 'OKP', crv: 'Ed25519', d: Buffer.from(seed).toString('base64url'), x: Buffer.from(publicKey).toString('base64url') },
+    key: {
+      kty: 'OKP',
+      crv: 'Ed25519',
+      d: Buffer.from(seed).toString('base64url'),
+      x: Buffer.from(publicKey).toString('base64url'),
+    },
     format: 'jwk',
   });
   return (message) => sign(null, message, key);
 }
-
 
 describe('interop with bittorrent-dht on 127.0.0.1', () => {
   let node: KadNode;
@@ -95,9 +102,12 @@ describe('interop with bittorrent-dht on 127.0.0.1', () => {
       sig[0] = (sig[0] ?? 0) ^ 0xff;
       const get = await query('get', { target: randomBytes(20) });
       const token = get.r?.['token'] as Buffer;
-      await assert.rejects(query('put', { token, v: Buffer.from(item.v as Uint8Array), k: Buffer.from(item.k), sig, seq: 9 }), {
-        code: 206,
-      });
+      await assert.rejects(
+        query('put', { token, v: Buffer.from(item.v as Uint8Array), k: Buffer.from(item.k), sig, seq: 9 }),
+        {
+          code: 206,
+        },
+      );
     });
 
     it('puts and gets a salted mutable item, then is refused a lower seq with 302', async () => {

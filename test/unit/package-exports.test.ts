@@ -25,6 +25,8 @@ describe('package exports', () => {
   });
 
   it('does not expose internal modules', async () => {
-    await assert.rejects(load('nautilus/src/registry/memory/memory-registry.js'), { code: 'ERR_PACKAGE_PATH_NOT_EXPORTED' });
+    await assert.rejects(load('nautilus/src/registry/memory/memory-registry.js'), {
+      code: 'ERR_PACKAGE_PATH_NOT_EXPORTED',
+    });
   });
 });

@@ -6,14 +6,46 @@ import { KadError } from '../errors.js';
 import { QueryHandlers } from '../serve/handlers.js';
 import { assertNodeId, compareDistance, type NodeId, randomId } from '../id.js';
 import { immutableTarget, type MutableItem, mutableTarget, verifyMutable } from '../items.js';
-import { type ResponseValues, type Want, writeAnnouncePeerArgs, writeFindNodeArgs, writeGetArgs, writeGetPeersArgs, writePingArgs, writePutArgs } from '../wire/krpc-args.js';
-import { checkEndpoint, checkNodeOptions, DEFAULT_KAD_NODE_OPTIONS, type KadNodeOptions, MAX_BOOTSTRAP_CONTACTS, wantsIpv6Socket } from './options.js';
+import {
+  type ResponseValues,
+  type Want,
+  writeAnnouncePeerArgs,
+  writeFindNodeArgs,
+  writeGetArgs,
+  writeGetPeersArgs,
+  writePingArgs,
+  writePutArgs,
+} from '../wire/krpc-args.js';
+import {
+  checkEndpoint,
+  checkNodeOptions,
+  DEFAULT_KAD_NODE_OPTIONS,
+  type KadNodeOptions,
+  MAX_BOOTSTRAP_CONTACTS,
+  wantsIpv6Socket,
+} from './options.js';
 import { FamilyStack } from './family-stack.js';
-import type { CallOptions, FindNodeResult, GetItemResult, GetPeersResult, ImmutableItem, KadFamilyStats, KadNode, KadNodeStats } from './types.js';
+import type {
+  CallOptions,
+  FindNodeResult,
+  GetItemResult,
+  GetPeersResult,
+  ImmutableItem,
+  KadFamilyStats,
+  KadNode,
+  KadNodeStats,
+} from './types.js';
 import type { RpcStats } from '../rpc/stats.js';
 import { KadStorage } from '../serve/storage.js';
 import { WriteTokens } from '../serve/tokens.js';
-import { type AddressFamily, type Endpoint, endpointKey, familyOf, type RemoteInfo, type Transport } from '../transport/transport.js';
+import {
+  type AddressFamily,
+  type Endpoint,
+  endpointKey,
+  familyOf,
+  type RemoteInfo,
+  type Transport,
+} from '../transport/transport.js';
 import { createUdpTransport } from '../transport/udp-transport.js';
 
 // the node's public types live in types.ts; KadNode is re-exported for convenience
@@ -44,14 +76,17 @@ export async function createNode(options: KadNodeOptions = {}): Promise<KadNode>
   };
   try {
     const first =
-      options.transport ?? (await open(options.host ?? DEFAULT_KAD_NODE_OPTIONS.host, options.port ?? DEFAULT_KAD_NODE_OPTIONS.port));
+      options.transport ??
+      (await open(options.host ?? DEFAULT_KAD_NODE_OPTIONS.host, options.port ?? DEFAULT_KAD_NODE_OPTIONS.port));
     const transports = [first];
     if (wantsIpv6Socket(options)) {
-      const second = options.transport6 ?? (await open(options.host6 ?? DEFAULT_KAD_NODE_OPTIONS.host6, options.port6 ?? 0));
+      const second =
+        options.transport6 ?? (await open(options.host6 ?? DEFAULT_KAD_NODE_OPTIONS.host6, options.port6 ?? 0));
       if (first.address().family !== 4) {
         throw KadError.invalidOption('host6, port6 and transport6 need an IPv4 first transport (transport is IPv6)');
       }
-      if (second.address().family !== 6) throw KadError.invalidOption('transport6 must be an IPv6 transport (address().family 6)');
+      if (second.address().family !== 6)
+        throw KadError.invalidOption('transport6 must be an IPv6 transport (address().family 6)');
       transports.push(second);
     }
     return new Node(options, clock, transports, owned);
@@ -78,12 +113,18 @@ class Node implements KadNode {
     const k = options.k ?? DEFAULT_KAD_NODE_OPTIONS.k;
     const readOnly = options.readOnly ?? DEFAULT_KAD_NODE_OPTIONS.readOnly;
     // options that validate themselves first, before anything listens on a transport
-    const tokens = new WriteTokens(options.tokenRotateMs === undefined ? {} : { rotateMs: options.tokenRotateMs }, { clock });
+    const tokens = new WriteTokens(options.tokenRotateMs === undefined ? {} : { rotateMs: options.tokenRotateMs }, {
+      clock,
+    });
     this.#storage = new KadStorage(options.storage, {
       clock,
       ...(options.registry === undefined ? {} : { registry: options.registry }),
     });
-    const rpc = { ...options.rpc, readOnly, ...(options.version === undefined ? {} : { clientVersion: options.version }) };
+    const rpc = {
+      ...options.rpc,
+      readOnly,
+      ...(options.version === undefined ? {} : { clientVersion: options.version }),
+    };
     const ping = (contact: Contact, signal: AbortSignal): Promise<boolean> =>
       this.ping(contact, { signal }).then(
         () => true,
@@ -140,7 +181,11 @@ class Node implements KadNode {
     return { ...(total ?? this.#first.stats()), families };
   }
 
-  contacts(target: NodeId = this.id, count = Number.MAX_SAFE_INTEGER, options: { family?: AddressFamily } = {}): Contact[] {
+  contacts(
+    target: NodeId = this.id,
+    count = Number.MAX_SAFE_INTEGER,
+    options: { family?: AddressFamily } = {},
+  ): Contact[] {
     assertNodeId(target, 'target');
     if (options.family !== undefined) return this.#stack(options.family)?.closest(target, count) ?? [];
     if (this.#stacks.length === 1) return this.#first.closest(target, count);
@@ -155,14 +200,26 @@ class Node implements KadNode {
 
   async findNode(to: Endpoint, target: NodeId, options: CallOptions & { want?: Want[] } = {}): Promise<FindNodeResult> {
     assertNodeId(target, 'target');
-    const args = writeFindNodeArgs({ id: this.id, target, ...(options.want === undefined ? {} : { want: options.want }) });
+    const args = writeFindNodeArgs({
+      id: this.id,
+      target,
+      ...(options.want === undefined ? {} : { want: options.want }),
+    });
     const { values } = await this.#query(to, 'find_node', args, options);
     return { id: values.id, nodes: values.nodes ?? [], nodes6: values.nodes6 ?? [] };
   }
 
-  async getPeers(to: Endpoint, infoHash: NodeId, options: CallOptions & { want?: Want[] } = {}): Promise<GetPeersResult> {
+  async getPeers(
+    to: Endpoint,
+    infoHash: NodeId,
+    options: CallOptions & { want?: Want[] } = {},
+  ): Promise<GetPeersResult> {
     assertNodeId(infoHash, 'infoHash');
-    const args = writeGetPeersArgs({ id: this.id, infoHash, ...(options.want === undefined ? {} : { want: options.want }) });
+    const args = writeGetPeersArgs({
+      id: this.id,
+      infoHash,
+      ...(options.want === undefined ? {} : { want: options.want }),
+    });
     const { values } = await this.#query(to, 'get_peers', args, options);
     return {
       id: values.id,
@@ -262,7 +319,9 @@ class Node implements KadNode {
     const family = familyOf(endpoint.host);
     const stack = this.#stack(family);
     if (stack === undefined) {
-      throw KadError.invalidAddress(`${endpointKey(endpoint)} is IPv${String(family)}, and this node does not run that family`);
+      throw KadError.invalidAddress(
+        `${endpointKey(endpoint)} is IPv${String(family)}, and this node does not run that family`,
+      );
     }
     // close() rejects pending calls through the RPC layer, so only the caller's signal is needed
     return stack.query(endpoint, method, args, options.signal);
@@ -275,7 +334,10 @@ class Node implements KadNode {
    */
   async #bootstrap(endpoints: readonly Endpoint[], timeoutMs: number): Promise<number> {
     const deadline = new AbortController();
-    const timer: Timer = this.#clock.setTimeout(() => deadline.abort(KadError.timeout('bootstrap timed out')), timeoutMs);
+    const timer: Timer = this.#clock.setTimeout(
+      () => deadline.abort(KadError.timeout('bootstrap timed out')),
+      timeoutMs,
+    );
     const signal = AbortSignal.any([deadline.signal, this.#lifetime.signal]);
     // one listener per concurrent call: up to 2 × MAX_BOOTSTRAP_CONTACTS per family at once
     setMaxListeners(2 * MAX_BOOTSTRAP_CONTACTS * this.#stacks.length + 8, signal);
@@ -285,7 +347,9 @@ class Node implements KadNode {
       const found = await Promise.allSettled(
         seeds.map((to) => this.findNode(to, this.id, { signal, ...(want === undefined ? {} : { want }) })),
       );
-      const answers = found.flatMap((result) => (result.status === 'fulfilled' ? [...result.value.nodes, ...result.value.nodes6] : []));
+      const answers = found.flatMap((result) =>
+        result.status === 'fulfilled' ? [...result.value.nodes, ...result.value.nodes6] : [],
+      );
       await Promise.allSettled(this.#perFamily(answers).map((contact) => this.ping(contact, { signal })));
     } finally {
       timer.cancel();
@@ -334,7 +398,11 @@ function sumCounters<T extends RpcStats | KadFamilyStats['transport']>(a: T, b: 
 }
 
 /** The item of a `get` response if it matches `target` (and, when mutable, its signature); else undefined. */
-function checkedItem(values: ResponseValues, target: NodeId, salt: Uint8Array | undefined): ImmutableItem | MutableItem | undefined {
+function checkedItem(
+  values: ResponseValues,
+  target: NodeId,
+  salt: Uint8Array | undefined,
+): ImmutableItem | MutableItem | undefined {
   const { v, k, sig, seq } = values;
   if (v === undefined) return undefined;
   try {

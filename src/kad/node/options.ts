@@ -138,7 +138,8 @@ export function checkNodeOptions(options: KadNodeOptions): void {
   if (k !== undefined && !(Number.isInteger(k) && k >= 1 && k <= 64)) {
     throw KadError.invalidOption(`k must be an integer in [1, 64] (got ${String(k)})`);
   }
-  if (readOnly !== undefined && typeof readOnly !== 'boolean') throw KadError.invalidOption('readOnly must be a boolean');
+  if (readOnly !== undefined && typeof readOnly !== 'boolean')
+    throw KadError.invalidOption('readOnly must be a boolean');
   if (options.enforceSecureIds !== undefined && typeof options.enforceSecureIds !== 'boolean') {
     throw KadError.invalidOption('enforceSecureIds must be a boolean');
   }
@@ -157,7 +158,8 @@ export function checkNodeOptions(options: KadNodeOptions): void {
     ['transport', options.transport],
     ['transport6', options.transport6],
   ] as const) {
-    if (value !== undefined && typeof value?.send !== 'function') throw KadError.invalidOption(`${name} must implement Transport`);
+    if (value !== undefined && typeof value?.send !== 'function')
+      throw KadError.invalidOption(`${name} must implement Transport`);
   }
   if (options.clock !== undefined && typeof options.clock?.setTimeout !== 'function') {
     throw KadError.invalidOption('clock must implement Clock');

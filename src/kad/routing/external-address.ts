@@ -41,7 +41,12 @@ export class ExternalAddressVote {
   /** @throws {KadError} `INVALID_OPTION` for a `maxVoters` that is not a positive integer. */
   constructor(family: IpFamily, options: ExternalAddressVoteOptions = {}) {
     this.#family = family;
-    this.#maxVoters = integerAtLeast('maxVoters', options.maxVoters, DEFAULT_EXTERNAL_ADDRESS_VOTE_OPTIONS.maxVoters, 1);
+    this.#maxVoters = integerAtLeast(
+      'maxVoters',
+      options.maxVoters,
+      DEFAULT_EXTERNAL_ADDRESS_VOTE_OPTIONS.maxVoters,
+      1,
+    );
   }
 
   /** Voters remembered. */

@@ -157,9 +157,19 @@ export class RoutingTable extends Emitter<RoutingTableEvents> {
     this.#options = {
       family,
       k,
-      questionableAfterMs: positiveNumber('questionableAfterMs', options.questionableAfterMs, DEFAULT_ROUTING_TABLE_OPTIONS.questionableAfterMs, ' of milliseconds'),
+      questionableAfterMs: positiveNumber(
+        'questionableAfterMs',
+        options.questionableAfterMs,
+        DEFAULT_ROUTING_TABLE_OPTIONS.questionableAfterMs,
+        ' of milliseconds',
+      ),
       maxFailures: integerAtLeast('maxFailures', options.maxFailures, DEFAULT_ROUTING_TABLE_OPTIONS.maxFailures, 1),
-      replacementCacheSize: integerAtLeast('replacementCacheSize', options.replacementCacheSize, DEFAULT_ROUTING_TABLE_OPTIONS.replacementCacheSize, 0),
+      replacementCacheSize: integerAtLeast(
+        'replacementCacheSize',
+        options.replacementCacheSize,
+        DEFAULT_ROUTING_TABLE_OPTIONS.replacementCacheSize,
+        0,
+      ),
       maxPerSubnet: integerAtLeast('maxPerSubnet', options.maxPerSubnet, DEFAULT_ROUTING_TABLE_OPTIONS.maxPerSubnet, 1),
       limitLocalAddresses: options.limitLocalAddresses ?? DEFAULT_ROUTING_TABLE_OPTIONS.limitLocalAddresses,
     };
@@ -419,7 +429,8 @@ export class RoutingTable extends Emitter<RoutingTableEvents> {
     for (let i = cache.length - 1; i >= 0; i--) {
       const candidate = cache[i] as Entry;
       const clash = bucket.contacts.some(
-        (e) => e !== leaving && (idEquals(e.id, candidate.id) || (e.host === candidate.host && e.port === candidate.port)),
+        (e) =>
+          e !== leaving && (idEquals(e.id, candidate.id) || (e.host === candidate.host && e.port === candidate.port)),
       );
       if (clash || !this.#diverse(bucket, candidate, leaving)) continue;
       cache.splice(i, 1);

@@ -53,7 +53,9 @@ export function isLocalAddress(host: string): boolean {
   const ip = effectiveIp(host);
   const [a = 0, b = 0] = ip;
   if (ip.length === 4) {
-    return a === 127 || a === 10 || (a === 172 && (b & 0xf0) === 16) || (a === 192 && b === 168) || (a === 169 && b === 254);
+    return (
+      a === 127 || a === 10 || (a === 172 && (b & 0xf0) === 16) || (a === 192 && b === 168) || (a === 169 && b === 254)
+    );
   }
   if ((a & 0xfe) === 0xfc) return true; // fc00::/7 unique local
   if (a === 0xfe && (b & 0xc0) === 0x80) return true; // fe80::/10 link-local
@@ -74,7 +76,8 @@ export function isLocalAddress(host: string): boolean {
 export function secureId(host: string, rand?: number): NodeId {
   const id = randomId();
   const last = rand ?? id[ID_BYTES - 1] ?? 0;
-  if (!Number.isInteger(last) || last < 0 || last > 255) throw KadError.invalidOption('rand must be an integer in 0..255');
+  if (!Number.isInteger(last) || last < 0 || last > 255)
+    throw KadError.invalidOption('rand must be an integer in 0..255');
   const crc = prefixCrc(effectiveIp(host), last);
   id[0] = (crc >>> 24) & 0xff;
   id[1] = (crc >>> 16) & 0xff;
@@ -100,8 +103,6 @@ export function isSecureId(id: NodeId, host: string): boolean {
   }
   const crc = prefixCrc(ip, id[ID_BYTES - 1] ?? 0);
   return (
-    id[0] === ((crc >>> 24) & 0xff) &&
-    id[1] === ((crc >>> 16) & 0xff) &&
-    ((id[2] ?? 0) & 0xf8) === ((crc >>> 8) & 0xf8)
+    id[0] === ((crc >>> 24) & 0xff) && id[1] === ((crc >>> 16) & 0xff) && ((id[2] ?? 0) & 0xf8) === ((crc >>> 8) & 0xf8)
   );
 }

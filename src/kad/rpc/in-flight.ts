@@ -142,7 +142,7 @@ export class InFlightLimiter {
   #grant(): void {
     const queue = this.#queue;
     // the queue is bounded by maxQueued, so this scan is too
-    for (let i = 0; i < queue.length && this.#inFlight < this.#maxInFlight; ) {
+    for (let i = 0; i < queue.length && this.#inFlight < this.#maxInFlight;) {
       const waiter = queue[i] as Waiter;
       if (!this.#fits(waiter.key)) {
         i++;

@@ -96,4 +96,3 @@ export type QueryHandler = (
   from: RemoteInfo,
   context: QueryContext,
 ) => BencodeDict | undefined | Promise<BencodeDict | undefined>;
-

@@ -246,7 +246,12 @@ export class OutboundPacer {
     this.#perMs = positiveRate('ratePerSecond', options.ratePerSecond, d.ratePerSecond) / 1000;
     this.#burst = positiveNumber('burst', options.burst, d.burst);
     this.#refillMs = Math.ceil(this.#burst / this.#perMs);
-    this.#maxQueue = integerAtLeast('maxQueuePerDestination', options.maxQueuePerDestination, d.maxQueuePerDestination, 0);
+    this.#maxQueue = integerAtLeast(
+      'maxQueuePerDestination',
+      options.maxQueuePerDestination,
+      d.maxQueuePerDestination,
+      0,
+    );
     this.#maxDestinations = integerAtLeast('maxDestinations', options.maxDestinations, d.maxDestinations, 1);
     this.#clock = deps.clock;
   }
@@ -336,7 +341,12 @@ export class OutboundPacer {
       return existing;
     }
     if (destinations.size >= this.#maxDestinations && !this.#evictOne()) return undefined;
-    const created: Destination = { tokens: this.#burst, updatedAt: this.#clock.now(), waiters: undefined, timer: undefined };
+    const created: Destination = {
+      tokens: this.#burst,
+      updatedAt: this.#clock.now(),
+      waiters: undefined,
+      timer: undefined,
+    };
     destinations.set(key, created);
     this.#pruneTimer ??= this.#clock.setTimeout(() => this.#prune(), this.#refillMs);
     return created;

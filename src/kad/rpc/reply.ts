@@ -1,6 +1,12 @@
 import type { BencodeDict } from '../wire/bencode.js';
 import { encodePeer } from '../wire/compact.js';
-import { encodeMessage, type KrpcErrorMessage, type KrpcMessage, type KrpcResponse, MAX_DATAGRAM_BYTES } from '../wire/krpc.js';
+import {
+  encodeMessage,
+  type KrpcErrorMessage,
+  type KrpcMessage,
+  type KrpcResponse,
+  MAX_DATAGRAM_BYTES,
+} from '../wire/krpc.js';
 import type { Endpoint } from '../transport/transport.js';
 
 /** What every reply of a node carries besides its body. @internal */
@@ -32,7 +38,11 @@ export function encodeResponse(t: Uint8Array, r: BencodeDict, envelope: ReplyEnv
 }
 
 /** An error datagram `[code, text]` (text cut to 200 characters). */
-export function encodeError(t: Uint8Array, [code, text]: readonly [number, string], envelope: ReplyEnvelope): Uint8Array | undefined {
+export function encodeError(
+  t: Uint8Array,
+  [code, text]: readonly [number, string],
+  envelope: ReplyEnvelope,
+): Uint8Array | undefined {
   const error: KrpcErrorMessage = { y: 'e', t, e: [code, text.slice(0, MAX_ERROR_TEXT)] };
   if (envelope.clientVersion !== undefined) error.v = envelope.clientVersion;
   if (envelope.ip !== undefined) error.ip = envelope.ip;

@@ -3,15 +3,40 @@ import type { BencodeDict } from '../wire/bencode.js';
 import { normalizeIp, parseIp } from '../wire/compact.js';
 import { KadError, toWireError, WireError } from '../errors.js';
 import { InFlightLimiter } from './in-flight.js';
-import { decodeMessage, encodeMessage, type KrpcErrorMessage, type KrpcMessage, type KrpcQuery, type KrpcResponse, MAX_DATAGRAM_BYTES } from '../wire/krpc.js';
+import {
+  decodeMessage,
+  encodeMessage,
+  type KrpcErrorMessage,
+  type KrpcMessage,
+  type KrpcQuery,
+  type KrpcResponse,
+  MAX_DATAGRAM_BYTES,
+} from '../wire/krpc.js';
 import { encodeError, encodeResponse, requesterIp } from './reply.js';
 import { abortReason, integerAtLeast } from '../option-checks.js';
 import { InboundLimiter, OutboundPacer } from './rate-limit.js';
 import { RpcCounters, type RpcStats } from './stats.js';
-import { DEFAULT_RPC_OPTIONS, type QueryHandler, type QueryOptions, type QueryResult, type RpcDeps, type RpcOptions } from './options.js';
+import {
+  DEFAULT_RPC_OPTIONS,
+  type QueryHandler,
+  type QueryOptions,
+  type QueryResult,
+  type RpcDeps,
+  type RpcOptions,
+} from './options.js';
 import { RttEstimator } from './rtt.js';
 import { TransactionIds, transactionIdFromBytes, transactionIdToBytes } from './transaction-ids.js';
-import { type Endpoint, type EndpointId, endpointId, endpointKey, hostId, type InboundDatagram, isLoopback, type RemoteInfo, type Transport } from '../transport/transport.js';
+import {
+  type Endpoint,
+  type EndpointId,
+  endpointId,
+  endpointKey,
+  hostId,
+  type InboundDatagram,
+  isLoopback,
+  type RemoteInfo,
+  type Transport,
+} from '../transport/transport.js';
 
 export type { QueryContext, QueryHandler, QueryOptions, QueryResult, RpcDeps, RpcOptions } from './options.js';
 export { DEFAULT_RPC_OPTIONS } from './options.js';
@@ -83,7 +108,8 @@ export class Rpc {
   constructor(options: RpcOptions = {}, deps: RpcDeps) {
     const d = DEFAULT_RPC_OPTIONS;
     const version = options.clientVersion === undefined ? d.clientVersion : options.clientVersion;
-    if (version !== null && !(version instanceof Uint8Array)) throw KadError.invalidOption('clientVersion must be a Uint8Array or null');
+    if (version !== null && !(version instanceof Uint8Array))
+      throw KadError.invalidOption('clientVersion must be a Uint8Array or null');
     this.#clientVersion = version ?? undefined;
     this.#readOnly = options.readOnly ?? d.readOnly;
     this.#retries = integerAtLeast('retries', options.retries, d.retries, 0);
@@ -140,7 +166,10 @@ export class Rpc {
         throw KadError.invalidOption(`timeoutMs must be a positive number of ms (got ${String(options.timeoutMs)})`);
       }
       // canonical IPv6 text, so that the reply's source address compares equal
-      destination = { host: to.host.includes(':') && parseIp(to.host) !== undefined ? normalizeIp(to.host) : to.host, port: to.port };
+      destination = {
+        host: to.host.includes(':') && parseIp(to.host) !== undefined ? normalizeIp(to.host) : to.host,
+        port: to.port,
+      };
     } catch (error) {
       return Promise.reject(error instanceof Error ? error : KadError.invalidOption('invalid query options'));
     }
@@ -148,13 +177,27 @@ export class Rpc {
     const family = typeof key === 'number' ? 4 : destination.host.includes(':') ? 6 : undefined;
     if (family !== undefined && family !== this.#family) {
       // BEP 32: one RPC layer per family; a dual-stack node asks the other one
-      return Promise.reject(KadError.invalidAddress(`${endpointKey(destination)} is not reachable over IPv${this.#family}`));
+      return Promise.reject(
+        KadError.invalidAddress(`${endpointKey(destination)} is not reachable over IPv${this.#family}`),
+      );
     }
     const timeoutMs = options.timeoutMs ?? this.#rtt.timeoutFor(key);
     return new Promise<QueryResult>((resolve, reject) => {
       const request: Request = {
-        to: destination, key, method, args, signal, resolve, reject, onAbort: undefined,
-        tids: [], retriesLeft: retries, timeoutMs, timer: undefined, slotHeld: false, settled: false,
+        to: destination,
+        key,
+        method,
+        args,
+        signal,
+        resolve,
+        reject,
+        onAbort: undefined,
+        tids: [],
+        retriesLeft: retries,
+        timeoutMs,
+        timer: undefined,
+        slotHeld: false,
+        settled: false,
       };
       this.#requests.add(request);
       if (signal !== undefined) {
@@ -229,7 +272,10 @@ export class Rpc {
       return;
     }
     if (datagram.byteLength > MAX_DATAGRAM_BYTES) {
-      this.#settle(request, KadError.invalidMessage(`query of ${datagram.byteLength} bytes exceeds ${MAX_DATAGRAM_BYTES}`));
+      this.#settle(
+        request,
+        KadError.invalidMessage(`query of ${datagram.byteLength} bytes exceeds ${MAX_DATAGRAM_BYTES}`),
+      );
       return;
     }
     this.#pending.set(t, { request, sentAt: this.#clock.now() });
@@ -252,7 +298,10 @@ export class Rpc {
     }
     this.#counters.timeouts++;
     const attempts = request.tids.length;
-    this.#settle(request, KadError.timeout(`${request.method} to ${endpointKey(request.to)} timed out after ${attempts} attempt(s)`));
+    this.#settle(
+      request,
+      KadError.timeout(`${request.method} to ${endpointKey(request.to)} timed out after ${attempts} attempt(s)`),
+    );
   }
 
   /** Settles `request` once: rejects with `reason`, or resolves with `result`; frees everything it held. */
@@ -288,7 +337,9 @@ export class Rpc {
         counters.droppedMalformed++;
         const t = error instanceof KadError ? error.transactionId : undefined;
         if (t !== undefined && this.#allowInbound(from.host)) {
-          this.#reply(t, from, { error: [WireError.Protocol, error instanceof Error ? error.message : 'protocol error'] });
+          this.#reply(t, from, {
+            error: [WireError.Protocol, error instanceof Error ? error.message : 'protocol error'],
+          });
         }
         return;
       }
@@ -338,7 +389,11 @@ export class Rpc {
   }
 
   /** Sends a response or an error reply; a response too big to encode becomes 202. */
-  #reply(t: Uint8Array, to: RemoteInfo, body: { readonly r: BencodeDict } | { readonly error: [number, string] }): void {
+  #reply(
+    t: Uint8Array,
+    to: RemoteInfo,
+    body: { readonly r: BencodeDict } | { readonly error: [number, string] },
+  ): void {
     if (this.#closed) return;
     const envelope = { clientVersion: this.#clientVersion, ip: this.#reportIp ? requesterIp(to) : undefined };
     const counters = this.#counters;

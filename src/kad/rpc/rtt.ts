@@ -153,7 +153,8 @@ export class RttEstimator {
    */
   timeoutFor(key: EndpointId): Milliseconds {
     const packed = this.#byDestination.get(key);
-    if (packed !== undefined) return this.#clamp(Math.floor(packed / RTTVAR_SPAN) / UNITS_PER_MS + (K * (packed % RTTVAR_SPAN)) / UNITS_PER_MS);
+    if (packed !== undefined)
+      return this.#clamp(Math.floor(packed / RTTVAR_SPAN) / UNITS_PER_MS + (K * (packed % RTTVAR_SPAN)) / UNITS_PER_MS);
     return this.unknownTimeout();
   }
 

@@ -1,10 +1,24 @@
 import { RegistryError } from '../../registry/errors.js';
 import { bdecode, type BencodeDict, type BencodeValue, bencode } from '../wire/bencode.js';
-import { COMPACT_NODE_V4_BYTES, COMPACT_NODE_V6_BYTES, type Contact, encodeNodes, encodePeer, type IpFamily } from '../wire/compact.js';
+import {
+  COMPACT_NODE_V4_BYTES,
+  COMPACT_NODE_V6_BYTES,
+  type Contact,
+  encodeNodes,
+  encodePeer,
+  type IpFamily,
+} from '../wire/compact.js';
 import { KadError, toWireError, WireError } from '../errors.js';
 import { isNodeId, type NodeId } from '../id.js';
 import { immutableTarget, MAX_VALUE_BYTES, mutableTarget, verifyMutable } from '../items.js';
-import { readAnnouncePeerArgs, readFindNodeArgs, readGetArgs, readGetPeersArgs, readPutArgs, type Want } from '../wire/krpc-args.js';
+import {
+  readAnnouncePeerArgs,
+  readFindNodeArgs,
+  readGetArgs,
+  readGetPeersArgs,
+  readPutArgs,
+  type Want,
+} from '../wire/krpc-args.js';
 import { isSecureId } from '../routing/secure-id.js';
 import type { KadStorage } from './storage.js';
 import type { WriteTokens } from './tokens.js';
@@ -220,7 +234,9 @@ export class QueryHandlers {
   /** BEP 42 for storage: 201 for a public querier whose id was not derived from its IP. */
   #checkSecureId(id: NodeId, from: QuerySource): void {
     if (!this.#enforceSecureIds || isSecureId(id, from.host)) return;
-    throw new KadError('INVALID_ID', 'node id does not match the IP (BEP 42): not stored', { wireCode: WireError.Generic });
+    throw new KadError('INVALID_ID', 'node id does not match the IP (BEP 42): not stored', {
+      wireCode: WireError.Generic,
+    });
   }
 
   #nodes(target: NodeId, families: readonly IpFamily[]): BencodeDict {

@@ -123,7 +123,8 @@ export class KadStorage {
     positiveInteger('itemTtlMs', o.itemTtlMs);
     positiveInteger('maxPeersPerInfoHash', o.maxPeersPerInfoHash);
     positiveInteger('maxEntries', o.maxEntries);
-    if (!(o.maxBytes > 0)) throw KadError.invalidOption(`maxBytes must be a positive number (got ${String(o.maxBytes)})`);
+    if (!(o.maxBytes > 0))
+      throw KadError.invalidOption(`maxBytes must be a positive number (got ${String(o.maxBytes)})`);
     this.#clock = deps.clock ?? systemClock;
     this.#owned = deps.registry === undefined;
     this.#registry =
@@ -142,8 +143,13 @@ export class KadStorage {
    * Records that `peer` (a compact peer: 6 bytes for IPv4, 18 for IPv6) serves `infoHash`, for
    * `peerTtlMs` from now. Announcing again renews it.
    */
-  async announcePeer(infoHash: Uint8Array, peer: Uint8Array, options: { signal?: AbortSignal | undefined } = {}): Promise<void> {
-    if (peer.length !== 6 && peer.length !== 18) throw KadError.invalidAddress('peer must be a 6- or 18-byte compact peer');
+  async announcePeer(
+    infoHash: Uint8Array,
+    peer: Uint8Array,
+    options: { signal?: AbortSignal | undefined } = {},
+  ): Promise<void> {
+    if (peer.length !== 6 && peer.length !== 18)
+      throw KadError.invalidAddress('peer must be a 6- or 18-byte compact peer');
     const key = PEER_PREFIX + hex(infoHash);
     await this.#update(key, options.signal, (record) => {
       const now = this.#clock.now();
@@ -157,7 +163,10 @@ export class KadStorage {
   }
 
   /** Up to `max` live peers of `family` for `infoHash` (a random subset when more are known). */
-  async getPeers(infoHash: Uint8Array, options: GetPeersOptions & { signal?: AbortSignal | undefined }): Promise<Uint8Array[]> {
+  async getPeers(
+    infoHash: Uint8Array,
+    options: GetPeersOptions & { signal?: AbortSignal | undefined },
+  ): Promise<Uint8Array[]> {
     const record = await this.#registry.get(PEER_PREFIX + hex(infoHash), { signal: options.signal });
     if (record === undefined) return [];
     const now = this.#clock.now();
@@ -173,7 +182,10 @@ export class KadStorage {
    * @throws {RegistryError} `CODEC_ERROR` when the stored record is corrupt (a shared backend),
    *   besides the registry's own failures.
    */
-  async getItem(target: Uint8Array, options: { signal?: AbortSignal | undefined } = {}): Promise<StoredItem | undefined> {
+  async getItem(
+    target: Uint8Array,
+    options: { signal?: AbortSignal | undefined } = {},
+  ): Promise<StoredItem | undefined> {
     const key = ITEM_PREFIX + hex(target);
     const record = await this.#registry.get(key, { signal: options.signal });
     if (record === undefined) return undefined;

@@ -63,7 +63,9 @@ export class WriteTokens {
   constructor(options: WriteTokenOptions = {}, deps: WriteTokenDeps = {}) {
     const rotateMs = options.rotateMs ?? DEFAULT_WRITE_TOKEN_OPTIONS.rotateMs;
     if (!Number.isSafeInteger(rotateMs) || rotateMs <= 0) {
-      throw KadError.invalidOption(`rotateMs must be a positive integer number of milliseconds (got ${String(rotateMs)})`);
+      throw KadError.invalidOption(
+        `rotateMs must be a positive integer number of milliseconds (got ${String(rotateMs)})`,
+      );
     }
     this.#rotateMs = rotateMs;
     this.#clock = deps.clock ?? systemClock;

@@ -3,7 +3,16 @@ import { createSocket, type RemoteInfo as DgramRemoteInfo, type Socket } from 'n
 import { KadError } from '../errors.js';
 import { MAX_DATAGRAM_BYTES } from '../wire/krpc.js';
 import { abortReason } from '../option-checks.js';
-import { type AddressFamily, type Endpoint, familyOf, type RemoteInfo, type Transport, TransportCounters, type TransportEvents, type TransportStats } from './transport.js';
+import {
+  type AddressFamily,
+  type Endpoint,
+  familyOf,
+  type RemoteInfo,
+  type Transport,
+  TransportCounters,
+  type TransportEvents,
+  type TransportStats,
+} from './transport.js';
 
 /** Where a {@link createUdpTransport} socket binds. */
 export interface UdpTransportOptions {
@@ -45,7 +54,8 @@ export async function createUdpTransport(options: UdpTransportOptions = {}): Pro
   const host = options.host ?? '0.0.0.0';
   const port = options.port ?? 0;
   const family = familyOf(host);
-  if (family === undefined) throw KadError.invalidAddress(`host must be an IPv4 or IPv6 literal (got ${JSON.stringify(host)})`);
+  if (family === undefined)
+    throw KadError.invalidAddress(`host must be an IPv4 or IPv6 literal (got ${JSON.stringify(host)})`);
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     throw KadError.invalidAddress(`port must be an integer in [0, 65535] (got ${String(port)})`);
   }

@@ -48,7 +48,8 @@ export function normalizeIp(host: string): string {
 /** @throws {KadError} `INVALID_ADDRESS` if `host` is not an IP address. */
 export function ipBytes(host: string): Uint8Array {
   const bytes = parseIp(host);
-  if (bytes === undefined) throw KadError.invalidAddress(`not an IP address: ${JSON.stringify(String(host).slice(0, 64))}`);
+  if (bytes === undefined)
+    throw KadError.invalidAddress(`not an IP address: ${JSON.stringify(String(host).slice(0, 64))}`);
   return bytes;
 }
 
@@ -118,7 +119,7 @@ export function formatIp(bytes: Uint8Array): string {
   for (let i = 0; i < 16; i += 2) groups.push(((bytes[i] ?? 0) << 8) | (bytes[i + 1] ?? 0));
   let bestStart = -1;
   let bestLength = 1; // RFC 5952: a single zero group is not compressed
-  for (let i = 0; i < 8; ) {
+  for (let i = 0; i < 8;) {
     if (groups[i] !== 0) {
       i++;
       continue;
@@ -214,7 +215,9 @@ export function encodeNodes(contacts: readonly Contact[], family: IpFamily): Uin
 export function decodeNodes(bytes: Uint8Array, family: IpFamily): Contact[] {
   const size = family === 4 ? COMPACT_NODE_V4_BYTES : COMPACT_NODE_V6_BYTES;
   if (bytes.length % size !== 0) {
-    throw KadError.invalidMessage(`${family === 4 ? 'nodes' : 'nodes6'} length ${bytes.length} is not a multiple of ${size}`);
+    throw KadError.invalidMessage(
+      `${family === 4 ? 'nodes' : 'nodes6'} length ${bytes.length} is not a multiple of ${size}`,
+    );
   }
   const out: Contact[] = [];
   for (let offset = 0; offset < bytes.length; offset += size) {

@@ -301,7 +301,8 @@ export function readResponse(r: BencodeDict): ResponseValues {
   }
   const sig = optionalBytes(r, 'sig', context);
   if (sig !== undefined) {
-    if (sig.length !== SIGNATURE_BYTES) throw KadError.invalidMessage(`${context}"sig" must be ${SIGNATURE_BYTES} bytes`);
+    if (sig.length !== SIGNATURE_BYTES)
+      throw KadError.invalidMessage(`${context}"sig" must be ${SIGNATURE_BYTES} bytes`);
     out.sig = sig;
   }
   const seq = optionalInteger(r, 'seq', 0, undefined, context);

@@ -3,10 +3,36 @@ import { LRUCache } from 'lru-cache';
 import { type Clock, type Milliseconds, systemClock, type Timer } from '../../core/clock.js';
 import { RegistryError } from '../errors.js';
 import { type RegistryEvents, type RemovalReason } from '../events.js';
-import { type MemoryRegistryDeps, type MemoryRegistryOptions, type MemoryRegistryStats, resolveMemoryOptions } from './options.js';
+import {
+  type MemoryRegistryDeps,
+  type MemoryRegistryOptions,
+  type MemoryRegistryStats,
+  resolveMemoryOptions,
+} from './options.js';
 import { RecordSlots } from './record-slots.js';
-import type { DeleteOptions, OperationOptions, Registry, RegistryRecord, RestoreOptions, RestoreResult, ScanOptions, SetEntry, SetOptions } from '../registry.js';
-import { checkArray, checkKey, checkKeys, checkRestoreMeta, checkSignal, checkTtl, checkVersion, checkWrite, isNewer, utf8Length } from '../validation.js';
+import type {
+  DeleteOptions,
+  OperationOptions,
+  Registry,
+  RegistryRecord,
+  RestoreOptions,
+  RestoreResult,
+  ScanOptions,
+  SetEntry,
+  SetOptions,
+} from '../registry.js';
+import {
+  checkArray,
+  checkKey,
+  checkKeys,
+  checkRestoreMeta,
+  checkSignal,
+  checkTtl,
+  checkVersion,
+  checkWrite,
+  isNewer,
+  utf8Length,
+} from '../validation.js';
 
 // Expired records removed by a write before it stores: keeps them from crowding out live
 // records under capacity pressure, at a bounded cost per write.
@@ -164,7 +190,9 @@ export class MemoryRegistry extends Emitter<RegistryEvents> implements Registry<
     const final = new Map<string, number>();
     entries.forEach((e, i) => final.set(e.key, sizes[i] ?? 0));
     if (final.size > this.#options.maxEntries) {
-      throw RegistryError.capacityExceeded(`batch of ${final.size} keys exceeds maxEntries ${this.#options.maxEntries}`);
+      throw RegistryError.capacityExceeded(
+        `batch of ${final.size} keys exceeds maxEntries ${this.#options.maxEntries}`,
+      );
     }
     let total = 0;
     for (const bytes of final.values()) total += bytes;
@@ -233,7 +261,6 @@ export class MemoryRegistry extends Emitter<RegistryEvents> implements Registry<
     if (this.#closed) throw RegistryError.closed();
     if (signal !== undefined) checkSignal(signal);
   }
-
 
   #get(key: string): RegistryRecord | undefined {
     const slot = this.#live(key, this.#lru.get(key));

@@ -25,7 +25,11 @@ export interface CoalescerDeps {
   /** The deadline of each batch (all its reads started in the same tick). */
   readonly deadlines: Deadlines;
   /** Turns the stored bytes of a key into the result of its `get`; `now` is read once per batch. */
-  readonly decode: (key: string, stored: Buffer | null, now: number) => RegistryRecord | undefined | Promise<RegistryRecord | undefined>;
+  readonly decode: (
+    key: string,
+    stored: Buffer | null,
+    now: number,
+  ) => RegistryRecord | undefined | Promise<RegistryRecord | undefined>;
   /** Maps a failure of `decode` to the error the `get` rejects with. */
   readonly mapError: (error: unknown) => Error;
 }
@@ -124,7 +128,9 @@ export class Coalescer {
           if (!settle(read)) continue;
           try {
             const value = decode(read.key, values[i] ?? null, now);
-            read.resolve(value instanceof Promise ? value.catch((error: unknown) => Promise.reject(mapError(error))) : value);
+            read.resolve(
+              value instanceof Promise ? value.catch((error: unknown) => Promise.reject(mapError(error))) : value,
+            );
           } catch (error) {
             read.reject(mapError(error));
           }

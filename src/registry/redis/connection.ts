@@ -255,7 +255,9 @@ const MIN_MAJOR_VERSION = 7;
 export function checkServerVersion(version: string): void {
   const major = Number.parseInt(version, 10);
   if (!(major >= MIN_MAJOR_VERSION)) {
-    throw RegistryError.unavailable(`RedisRegistry needs Redis ${MIN_MAJOR_VERSION}.0 or newer; the server runs ${version}`);
+    throw RegistryError.unavailable(
+      `RedisRegistry needs Redis ${MIN_MAJOR_VERSION}.0 or newer; the server runs ${version}`,
+    );
   }
 }
 
@@ -307,7 +309,10 @@ function refusal(error: unknown): string | undefined {
   const code = (error as { code?: unknown }).code;
   // Node's certificate verification codes (SELF_SIGNED_CERT_IN_CHAIN, CERT_HAS_EXPIRED…),
   // ERR_TLS_CERT_ALTNAME_INVALID, and OpenSSL alerts such as a missing client certificate
-  if (typeof code === 'string' && (code.includes('CERT') || code.startsWith('ERR_TLS_') || code.startsWith('ERR_SSL_'))) {
+  if (
+    typeof code === 'string' &&
+    (code.includes('CERT') || code.startsWith('ERR_TLS_') || code.startsWith('ERR_SSL_'))
+  ) {
     return `the TLS handshake with Redis failed (${code}: check tls.ca, tls.cert/key and the host name)`;
   }
   return undefined;

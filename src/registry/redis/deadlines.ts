@@ -65,9 +65,7 @@ export class Deadlines {
         if (onAbort !== undefined) signal?.removeEventListener('abort', onAbort);
         try {
           const value = onValue(reply);
-          resolve(
-            value instanceof Promise ? value.catch((error: unknown) => Promise.reject(mapError(error))) : value,
-          );
+          resolve(value instanceof Promise ? value.catch((error: unknown) => Promise.reject(mapError(error))) : value);
         } catch (error) {
           reject(mapError(error));
         }

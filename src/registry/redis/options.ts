@@ -138,13 +138,7 @@ export interface ResolvedRedisRegistryOptions {
   readonly scanCount: number;
 }
 
-const KNOWN = [
-  'url',
-  'cluster',
-  'username',
-  'password',
-  ...Object.keys(DEFAULT_REDIS_REGISTRY_OPTIONS),
-];
+const KNOWN = ['url', 'cluster', 'username', 'password', ...Object.keys(DEFAULT_REDIS_REGISTRY_OPTIONS)];
 
 /** Validates options once, at construction, with messages that name the option. */
 export function resolveOptions(options: RedisRegistryOptions): ResolvedRedisRegistryOptions {
@@ -170,7 +164,8 @@ export function resolveOptions(options: RedisRegistryOptions): ResolvedRedisRegi
       throw RegistryError.invalidOption(`${name} must be a string, got ${describe(value)}`);
     }
   }
-  const named: [string, string][] = url !== undefined ? [['url', url]] : (cluster as string[]).map((u, i) => [`cluster[${i}]`, u]);
+  const named: [string, string][] =
+    url !== undefined ? [['url', url]] : (cluster as string[]).map((u, i) => [`cluster[${i}]`, u]);
   checkCredentials(named, options);
   const tls: unknown = options.tls ?? (named.some(([, u]) => u.startsWith('rediss:')) || d.tls);
   if (typeof tls !== 'boolean' && (typeof tls !== 'object' || tls === null)) {
@@ -181,7 +176,8 @@ export function resolveOptions(options: RedisRegistryOptions): ResolvedRedisRegi
   for (const [name, u] of named) {
     const secure = u.startsWith('rediss:');
     if (tls === false && secure) throw RegistryError.invalidOption(`${name} uses rediss:// but tls is false`);
-    if (tls !== false && !secure) throw RegistryError.invalidOption(`tls is on, so ${name} must use rediss:// (it uses redis://)`);
+    if (tls !== false && !secure)
+      throw RegistryError.invalidOption(`tls is on, so ${name} must use rediss:// (it uses redis://)`);
   }
   return {
     url,
@@ -192,10 +188,15 @@ export function resolveOptions(options: RedisRegistryOptions): ResolvedRedisRegi
     keyPrefix: options.keyPrefix ?? d.keyPrefix,
     timeoutMs: integerOption('timeoutMs', options.timeoutMs, d.timeoutMs),
     connectTimeoutMs: integerOption('connectTimeoutMs', options.connectTimeoutMs, d.connectTimeoutMs),
-    reconnectMaxDelayMs: integerOption('reconnectMaxDelayMs', options.reconnectMaxDelayMs, d.reconnectMaxDelayMs, { min: 50 }),
+    reconnectMaxDelayMs: integerOption('reconnectMaxDelayMs', options.reconnectMaxDelayMs, d.reconnectMaxDelayMs, {
+      min: 50,
+    }),
     maxQueuedCommands: integerOption('maxQueuedCommands', options.maxQueuedCommands, d.maxQueuedCommands),
     expiryGraceMs: integerOption('expiryGraceMs', options.expiryGraceMs, d.expiryGraceMs, { min: 0 }),
-    maxValueBytes: integerOption('maxValueBytes', options.maxValueBytes, d.maxValueBytes, { min: 0, max: 512 * 1024 * 1024 - 64 }),
+    maxValueBytes: integerOption('maxValueBytes', options.maxValueBytes, d.maxValueBytes, {
+      min: 0,
+      max: 512 * 1024 * 1024 - 64,
+    }),
     maxKeyBytes: integerOption('maxKeyBytes', options.maxKeyBytes, d.maxKeyBytes),
     batchChunkSize: integerOption('batchChunkSize', options.batchChunkSize, d.batchChunkSize, { max: 10_000 }),
     scanCount: integerOption('scanCount', options.scanCount, d.scanCount, { max: 100_000 }),
@@ -211,10 +212,14 @@ function checkCredentials(named: readonly [string, string][], options: RedisRegi
   for (const [name, u] of named) {
     if (!/^rediss?:\/\/[^/]*@/.test(u)) continue;
     if (options.cluster !== undefined) {
-      throw RegistryError.invalidOption(`${name} must not carry credentials (user:password@): give username and password`);
+      throw RegistryError.invalidOption(
+        `${name} must not carry credentials (user:password@): give username and password`,
+      );
     }
     if (options.username !== undefined || options.password !== undefined) {
-      throw RegistryError.invalidOption(`give credentials either in ${name} (user:password@) or as username and password, not both`);
+      throw RegistryError.invalidOption(
+        `give credentials either in ${name} (user:password@) or as username and password, not both`,
+      );
     }
   }
 }

@@ -61,7 +61,13 @@ export class RecordStore {
     const connection = this.#connection;
     const prefix = this.#prefix;
     if (connection.isCluster) {
-      const parts = this.#scripted<Buffer | null>(READ, keys.map((key) => prefix + key), [], pushKey, 1);
+      const parts = this.#scripted<Buffer | null>(
+        READ,
+        keys.map((key) => prefix + key),
+        [],
+        pushKey,
+        1,
+      );
       return inKeyOrder(parts, await Promise.all(parts.map((part) => part.reply)), keys.length, 1) as (Buffer | null)[];
     }
     const sent: Promise<(Buffer | null)[]>[] = [];
@@ -81,15 +87,17 @@ export class RecordStore {
    * some parts failed: `replies[i]` is `undefined` for the entries of a failed part, and
    * `failure` is the first error, so the writes that did happen can still be reported.
    */
-  async writeMany(
-    entries: readonly SetEntry[],
-    now: number,
-    grace: string,
-  ): Promise<WriteManyResult> {
-    const parts = this.#scripted<number>(WRITE, entries.map((e) => this.#prefix + e.key), [String(now), grace, ''], (i, key, args) => {
-      const entry = entries[i] as SetEntry;
-      args.push(key, bufferOf(entry.value), entry.ttlMs === undefined ? '0' : String(entry.ttlMs));
-    }, 3);
+  async writeMany(entries: readonly SetEntry[], now: number, grace: string): Promise<WriteManyResult> {
+    const parts = this.#scripted<number>(
+      WRITE,
+      entries.map((e) => this.#prefix + e.key),
+      [String(now), grace, ''],
+      (i, key, args) => {
+        const entry = entries[i] as SetEntry;
+        args.push(key, bufferOf(entry.value), entry.ttlMs === undefined ? '0' : String(entry.ttlMs));
+      },
+      3,
+    );
     let failure: Error | undefined;
     const settled = (await Promise.allSettled(parts.map((part) => part.reply))).map((result) => {
       if (result.status === 'fulfilled') return result.value;
@@ -105,7 +113,13 @@ export class RecordStore {
 
   /** Unconditional delete of `keys` (records past their deadline at `now` count as expired). */
   async deleteMany(keys: readonly string[], now: number): Promise<DeleteReply[]> {
-    const parts = this.#scripted<number>(DELETE, keys.map((key) => this.#prefix + key), [String(now), ''], pushKey, 2);
+    const parts = this.#scripted<number>(
+      DELETE,
+      keys.map((key) => this.#prefix + key),
+      [String(now), ''],
+      pushKey,
+      2,
+    );
     const flat = inKeyOrder(parts, await Promise.all(parts.map((part) => part.reply)), keys.length, 2);
     return keys.map((_, i): DeleteReply => [flat[2 * i] ?? 0, flat[2 * i + 1] ?? 0]);
   }
@@ -113,9 +127,15 @@ export class RecordStore {
   /** Removes records found expired, if still that version and expired; resolves to those removed. */
   async reap(expired: readonly Expired[], now: number): Promise<Expired[]> {
     const unique = [...new Map(expired.map((e) => [e.key, e])).values()];
-    const parts = this.#scripted<number>(REAP, unique.map((e) => this.#prefix + e.key), [String(now)], (i, key, args) => {
-      args.push(key, String((unique[i] as Expired).version));
-    }, 1);
+    const parts = this.#scripted<number>(
+      REAP,
+      unique.map((e) => this.#prefix + e.key),
+      [String(now)],
+      (i, key, args) => {
+        args.push(key, String((unique[i] as Expired).version));
+      },
+      1,
+    );
     const flat = inKeyOrder(parts, await Promise.all(parts.map((part) => part.reply)), unique.length, 1);
     return unique.filter((_, i) => flat[i] === 1);
   }
@@ -136,10 +156,9 @@ export class RecordStore {
     for (const node of masters) {
       let cursor = '0';
       do {
-        const [next, found] = (await step(() => node.send(['SCAN', cursor, 'MATCH', pattern, 'COUNT', this.#scanCount]))) as [
-          Buffer,
-          Buffer[],
-        ];
+        const [next, found] = (await step(() =>
+          node.send(['SCAN', cursor, 'MATCH', pattern, 'COUNT', this.#scanCount]),
+        )) as [Buffer, Buffer[]];
         cursor = next.toString();
         if (found.length === 0) continue;
         const keys = found.map((k) => k.subarray(this.#prefixBytes).toString('utf8'));
@@ -148,7 +167,11 @@ export class RecordStore {
           continue;
         }
         const replies = await step(() =>
-          Promise.all(found.map((k) => node.send(fetch === 'GET' ? ['GET', k] : ['GETRANGE', k, '0', '32']) as Promise<Buffer | null>)),
+          Promise.all(
+            found.map(
+              (k) => node.send(fetch === 'GET' ? ['GET', k] : ['GETRANGE', k, '0', '32']) as Promise<Buffer | null>,
+            ),
+          ),
         );
         yield keys.map((key, i) => [key, replies[i] ?? null]);
       } while (cursor !== '0');
@@ -162,7 +185,13 @@ export class RecordStore {
    * (the key first). A call whose master turns out not to serve one of its keys, or whose master
    * is unknown, goes again slot by slot. Each part's reply holds `stride` items per key.
    */
-  #scripted<R>(script: LuaScript, redisKeys: readonly string[], head: readonly RedisArg[], perKey: PerKey, stride: number): Part<R>[] {
+  #scripted<R>(
+    script: LuaScript,
+    redisKeys: readonly string[],
+    head: readonly RedisArg[],
+    perKey: PerKey,
+    stride: number,
+  ): Part<R>[] {
     const connection = this.#connection;
     const parts: Part<R>[] = [];
     const send = (node: RedisNodeClient | undefined, indices: number[]): void => {
@@ -187,7 +216,10 @@ export class RecordStore {
       const server = connection.nodeOf(0);
       for (let start = 0; start < redisKeys.length; start += this.#chunk) {
         const end = Math.min(redisKeys.length, start + this.#chunk);
-        send(server, Array.from({ length: end - start }, (_, j) => start + j));
+        send(
+          server,
+          Array.from({ length: end - start }, (_, j) => start + j),
+        );
       }
       return parts;
     }
@@ -231,7 +263,14 @@ export class RecordStore {
       }),
     );
     // the groups hold positions in `indices`: merged, the replies follow `indices`
-    return replies.length === 1 ? (replies[0] as R[]) : (inKeyOrder(groups.map((indices) => ({ indices })), replies, indices.length, stride) as R[]);
+    return replies.length === 1
+      ? (replies[0] as R[])
+      : (inKeyOrder(
+          groups.map((indices) => ({ indices })),
+          replies,
+          indices.length,
+          stride,
+        ) as R[]);
   }
 }
 

@@ -11,7 +11,14 @@ import { DELETE, RESTORE, TOUCH, WRITE } from './scripts.js';
 /** How the write paths report what they did; the registry turns it into events. */
 export interface WriteEvents {
   /** A record was written at `now`: fires `record:set` and returns the record. */
-  written(key: string, value: Uint8Array, version: number, createdAt: number, now: number, ttlMs: Milliseconds | undefined): RegistryRecord;
+  written(
+    key: string,
+    value: Uint8Array,
+    version: number,
+    createdAt: number,
+    now: number,
+    ttlMs: Milliseconds | undefined,
+  ): RegistryRecord;
   /** A record was restored verbatim: fires `record:set`. */
   restored(key: string, version: number, expiresAt: number | undefined): void;
   /** A record was removed (deleted, cleared, or found expired and removed). */
@@ -61,13 +68,25 @@ export class RecordWrites {
     batcher.flush();
     const now = clock.now();
     const redisKey = this.#d.prefix + key;
-    const args = [String(now), this.#d.grace, String(ifVersion), redisKey, bufferOf(value), ttlMs === undefined ? '0' : String(ttlMs)];
+    const args = [
+      String(now),
+      this.#d.grace,
+      String(ifVersion),
+      redisKey,
+      bufferOf(value),
+      ttlMs === undefined ? '0' : String(ttlMs),
+    ];
     const reply = this.#d.connection.eval(WRITE, [redisKey], args) as Promise<number[]>;
     return deadlines.track(reply, (r) => this.#afterSet(key, value, ttlMs, ifVersion, now, r), signal);
   }
 
   /** `restore` of a record not expired at `now` (see `RedisRegistry.restore`). */
-  async restore(record: RegistryRecord, ifNewer: boolean, now: number, signal: AbortSignal | undefined): Promise<RestoreResult> {
+  async restore(
+    record: RegistryRecord,
+    ifNewer: boolean,
+    now: number,
+    signal: AbortSignal | undefined,
+  ): Promise<RestoreResult> {
     const { key, value, version, createdAt, updatedAt, expiresAt } = record;
     this.#d.batcher.flush();
     const args = [

@@ -2,11 +2,35 @@ import { Emitter } from '../../core/emitter.js';
 import { type Clock, type Milliseconds, systemClock } from '../../core/clock.js';
 import { RegistryError } from '../errors.js';
 import { type RegistryEvents, type RemovalReason } from '../events.js';
-import type { DeleteOptions, OperationOptions, Registry, RegistryRecord, RestoreOptions, RestoreResult, ScanOptions, SetEntry, SetOptions } from '../registry.js';
-import { checkArray, checkKey, checkKeys, checkRestoreMeta, checkSignal, checkTtl, checkVersion, checkWrite } from '../validation.js';
+import type {
+  DeleteOptions,
+  OperationOptions,
+  Registry,
+  RegistryRecord,
+  RestoreOptions,
+  RestoreResult,
+  ScanOptions,
+  SetEntry,
+  SetOptions,
+} from '../registry.js';
+import {
+  checkArray,
+  checkKey,
+  checkKeys,
+  checkRestoreMeta,
+  checkSignal,
+  checkTtl,
+  checkVersion,
+  checkWrite,
+} from '../validation.js';
 import { checkServerVersion, RedisConnection, toRegistryError } from './connection.js';
 import { Deadlines } from './deadlines.js';
-import { type RedisRegistryDeps, type RedisRegistryOptions, type ResolvedRedisRegistryOptions, resolveOptions } from './options.js';
+import {
+  type RedisRegistryDeps,
+  type RedisRegistryOptions,
+  type ResolvedRedisRegistryOptions,
+  resolveOptions,
+} from './options.js';
 import { isExpired, readHeader, readRecord, toRecord } from './record-layout.js';
 import { Coalescer } from './coalescer.js';
 import { type Expired, RecordStore, type WalkFetch } from './record-store.js';
@@ -71,7 +95,12 @@ export class RedisRegistry extends Emitter<RegistryEvents> implements Registry<U
     this.#connection = new RedisConnection(this.#options);
     this.#deadlines = new Deadlines(this.#clock, this.#options.timeoutMs, this.#mapError);
     this.#prefix = this.#options.keyPrefix;
-    this.#store = new RecordStore(this.#connection, this.#prefix, this.#options.batchChunkSize, this.#options.scanCount);
+    this.#store = new RecordStore(
+      this.#connection,
+      this.#prefix,
+      this.#options.batchChunkSize,
+      this.#options.scanCount,
+    );
     const grace = String(this.#options.expiryGraceMs);
     this.#batcher = new Coalescer({
       store: this.#store,
@@ -90,7 +119,8 @@ export class RedisRegistry extends Emitter<RegistryEvents> implements Registry<U
       prefix: this.#prefix,
       grace,
       events: {
-        written: (key, value, version, createdAt, now, ttlMs) => this.#written(key, value, version, createdAt, now, ttlMs),
+        written: (key, value, version, createdAt, now, ttlMs) =>
+          this.#written(key, value, version, createdAt, now, ttlMs),
         restored: (key, version, expiresAt) => {
           if (this.listening('record:set')) this.emit('record:set', { key, version, expiresAt });
         },
@@ -385,9 +415,9 @@ export class RedisRegistry extends Emitter<RegistryEvents> implements Registry<U
   #enter(signal: AbortSignal | undefined): void {
     if (this.#state === 'closed') throw RegistryError.closed();
     if (signal !== undefined) checkSignal(signal);
-    if (this.#state !== 'open') throw RegistryError.unavailable('the Redis registry is not connected: call connect() first');
+    if (this.#state !== 'open')
+      throw RegistryError.unavailable('the Redis registry is not connected: call connect() first');
   }
-
 
   #written(
     key: string,

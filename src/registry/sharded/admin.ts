@@ -105,7 +105,18 @@ export class ShardAdmin {
       const pending = this.#pending;
       if (pending === undefined) return undefined;
       this.#pending = undefined;
-      return this.#finish(pending, await migrate(this.#core, pending.kind, pending.name, pending.sources, pending.from, pending.to, this.#signal(signal)));
+      return this.#finish(
+        pending,
+        await migrate(
+          this.#core,
+          pending.kind,
+          pending.name,
+          pending.sources,
+          pending.from,
+          pending.to,
+          this.#signal(signal),
+        ),
+      );
     });
   }
 
@@ -202,7 +213,8 @@ export class ShardAdmin {
     retry.timer?.cancel();
     retry.timer = core.clock.setTimeout(() => {
       retry.timer = undefined;
-      if (!this.#closed && !this.#handingBack.has(shard) && !this.#running.has(shard)) this.#queueHandBack(shard, false, true);
+      if (!this.#closed && !this.#handingBack.has(shard) && !this.#running.has(shard))
+        this.#queueHandBack(shard, false, true);
     }, delay);
   }
 
@@ -261,7 +273,9 @@ export class ShardAdmin {
     if (from.r > 1) return;
     const down = sources.filter((s) => s.health !== 'up').map((s) => s.name);
     if (down.length > 0) {
-      throw RegistryError.unavailable(`shard(s) ${down.join(', ')} are down: wait for them, or remove a dead one with { lost: true }`);
+      throw RegistryError.unavailable(
+        `shard(s) ${down.join(', ')} are down: wait for them, or remove a dead one with { lost: true }`,
+      );
     }
   }
 
@@ -271,7 +285,14 @@ export class ShardAdmin {
     if (shard === undefined) throw RegistryError.invalidOption(`no shard named "${name}"`);
     if (from.members.length === 1) throw RegistryError.invalidOption('cannot remove the last shard');
     this.#checkNoPending();
-    return { shard, from, to: new Topology(from.members.filter((s) => s !== shard), this.#core.options.replicas) };
+    return {
+      shard,
+      from,
+      to: new Topology(
+        from.members.filter((s) => s !== shard),
+        this.#core.options.replicas,
+      ),
+    };
   }
 
   async #migrate(
@@ -315,7 +336,12 @@ export class ShardAdmin {
   }
 
   /** With a key index: every indexed key the lost shard owned and no survivor holds is reported lost. */
-  async #reportLost(shard: Shard, from: Topology, to: Topology, signal: AbortSignal | undefined): Promise<number | undefined> {
+  async #reportLost(
+    shard: Shard,
+    from: Topology,
+    to: Topology,
+    signal: AbortSignal | undefined,
+  ): Promise<number | undefined> {
     const core = this.#core;
     const index = core.index;
     if (index === undefined) return undefined;

@@ -65,7 +65,14 @@ export async function shardedGetMany(
   await Promise.all(
     slow.map(async (i) => {
       const key = keys[i] as string;
-      out[i] = await core.lookup(key, signal, 'get', (shard, s) => shard.registry.get(key, { signal: s }), (r) => r !== undefined, undefined);
+      out[i] = await core.lookup(
+        key,
+        signal,
+        'get',
+        (shard, s) => shard.registry.get(key, { signal: s }),
+        (r) => r !== undefined,
+        undefined,
+      );
     }),
   );
   if (core.index !== undefined) for (const record of out) if (record !== undefined) core.index.touch(record.key);
@@ -78,7 +85,11 @@ export async function shardedGetMany(
  * shards that failed it and the owners it skipped are hinted; the call rejects if an entry
  * reached no shard.
  */
-export async function shardedSetMany(core: ShardedCore, entries: readonly SetEntry[], signal: AbortSignal | undefined): Promise<RegistryRecord[]> {
+export async function shardedSetMany(
+  core: ShardedCore,
+  entries: readonly SetEntry[],
+  signal: AbortSignal | undefined,
+): Promise<RegistryRecord[]> {
   const plans = entries.map((entry) => core.writePlan(entry.key));
   const ranks = groupBy(entries, (_, i) => (plans[i] as WritePlan).targets);
   const out: (RegistryRecord | undefined)[] = new Array<RegistryRecord | undefined>(entries.length).fill(undefined);
@@ -87,7 +98,8 @@ export async function shardedSetMany(core: ShardedCore, entries: readonly SetEnt
   let inputError: Error | undefined;
   // one call per shard: its positions across ranks, in entry order (repeated keys stay ordered)
   const perShard = new Map<Shard, number[]>();
-  for (const byShard of ranks) for (const [shard, positions] of byShard) perShard.set(shard, [...(perShard.get(shard) ?? []), ...positions]);
+  for (const byShard of ranks)
+    for (const [shard, positions] of byShard) perShard.set(shard, [...(perShard.get(shard) ?? []), ...positions]);
   const primaryOf = ranks[0] ?? new Map<Shard, number[]>();
   await Promise.all(
     [...perShard].map(async ([shard, positions]) => {
@@ -114,7 +126,8 @@ export async function shardedSetMany(core: ShardedCore, entries: readonly SetEnt
     if (out[i] === undefined) return;
     for (const shard of [...(failedOn[i] ?? []), ...(plans[i] as WritePlan).skipped]) shard.hint(entry.key, 'set');
   });
-  for (const record of out) if (record === undefined) throw failure ?? RegistryError.unavailable('a batch entry reached no shard');
+  for (const record of out)
+    if (record === undefined) throw failure ?? RegistryError.unavailable('a batch entry reached no shard');
   return out as RegistryRecord[];
 }
 
@@ -123,7 +136,11 @@ export async function shardedSetMany(core: ShardedCore, entries: readonly SetEnt
  * A key whose owner is down and left no hint is deleted from its stand-ins and hinted, so the
  * owner drops it on return, but it is not counted (nobody could tell whether it existed).
  */
-export async function shardedDeleteMany(core: ShardedCore, keys: readonly string[], signal: AbortSignal | undefined): Promise<number> {
+export async function shardedDeleteMany(
+  core: ShardedCore,
+  keys: readonly string[],
+  signal: AbortSignal | undefined,
+): Promise<number> {
   const plans = keys.map((key) => core.writePlan(key));
   const ranks = groupBy(keys, (_, i) => (plans[i] as WritePlan).targets);
   const landed = new Array<boolean>(keys.length).fill(false);
@@ -135,7 +152,9 @@ export async function shardedDeleteMany(core: ShardedCore, keys: readonly string
       [...byShard].map(async ([shard, positions]) => {
         const batch = positions.map((i) => keys[i] as string);
         try {
-          const removed = await shard.call('deleteMany', signal, (s) => shard.registry.deleteMany(batch, { signal: s }));
+          const removed = await shard.call('deleteMany', signal, (s) =>
+            shard.registry.deleteMany(batch, { signal: s }),
+          );
           if (rank === 0) count += removed;
           for (const i of positions) landed[i] = true;
         } catch (error) {

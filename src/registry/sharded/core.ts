@@ -365,7 +365,9 @@ export class ShardedCore implements MigrationHost {
           Promise.all(
             [...holders].map(async (shard) => {
               try {
-                await this.silently(shard, key, () => shard.call('delete', undefined, (s) => shard.registry.delete(key, { signal: s })));
+                await this.silently(shard, key, () =>
+                  shard.call('delete', undefined, (s) => shard.registry.delete(key, { signal: s })),
+                );
               } catch (error) {
                 if (!isShardFailure(error)) throw error;
                 failed.push(shard);

@@ -139,7 +139,9 @@ export class HrwRouter {
       }
       if (seen.has(name)) throw RegistryError.invalidOption(`shards[${i}].name "${name}" is used twice`);
       if (typeof weight !== 'number' || !Number.isFinite(weight) || weight <= 0) {
-        throw RegistryError.invalidOption(`shards[${i}].weight must be a positive finite number (got ${describeValue(weight)})`);
+        throw RegistryError.invalidOption(
+          `shards[${i}].weight must be a positive finite number (got ${describeValue(weight)})`,
+        );
       }
       seen.add(name);
       names.push(name);

@@ -40,8 +40,10 @@ export class KeyIndex {
     };
     const sizeCalculation = (e: IndexEntry): number => Math.max(1, e.bytes);
     const base = { noDisposeOnSet: true, dispose };
-    if (maxBytes === Number.POSITIVE_INFINITY) this.#lru = new LRUCache<string, IndexEntry>({ ...base, max: maxEntries });
-    else if (maxEntries === Number.POSITIVE_INFINITY) this.#lru = new LRUCache<string, IndexEntry>({ ...base, maxSize: maxBytes, sizeCalculation });
+    if (maxBytes === Number.POSITIVE_INFINITY)
+      this.#lru = new LRUCache<string, IndexEntry>({ ...base, max: maxEntries });
+    else if (maxEntries === Number.POSITIVE_INFINITY)
+      this.#lru = new LRUCache<string, IndexEntry>({ ...base, maxSize: maxBytes, sizeCalculation });
     else this.#lru = new LRUCache<string, IndexEntry>({ ...base, max: maxEntries, maxSize: maxBytes, sizeCalculation });
   }
 

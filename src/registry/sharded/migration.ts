@@ -65,7 +65,12 @@ export async function copyTo(
 }
 
 /** Deletes an internal copy of `key` from `shard` without reporting a logical removal. */
-export async function dropFrom(host: MigrationHost, shard: Shard, key: string, signal: AbortSignal | undefined): Promise<void> {
+export async function dropFrom(
+  host: MigrationHost,
+  shard: Shard,
+  key: string,
+  signal: AbortSignal | undefined,
+): Promise<void> {
   await host.silently(shard, key, () => shard.call('delete', signal, (s) => shard.registry.delete(key, { signal: s })));
   shard.migratedOut++;
 }
@@ -76,7 +81,14 @@ export async function dropFrom(host: MigrationHost, shard: Shard, key: string, s
  * that was not an owner before, and deletes it from `source` and the other former owners that no
  * longer own it. Returns whether anything moved.
  */
-export async function moveKey(host: MigrationHost, source: Shard, key: string, from: Topology, to: Topology, signal: AbortSignal | undefined): Promise<boolean> {
+export async function moveKey(
+  host: MigrationHost,
+  source: Shard,
+  key: string,
+  from: Topology,
+  to: Topology,
+  signal: AbortSignal | undefined,
+): Promise<boolean> {
   const release = await host.lock(key);
   try {
     // a delete in flight may not have reached the source yet: its copy would come back
@@ -89,7 +101,8 @@ export async function moveKey(host: MigrationHost, source: Shard, key: string, f
     const stale = source.hints.get(key) === 'delete';
     let moved = false;
     for (const target of after) {
-      if (!stale && target !== source && !before.includes(target)) moved = (await copyTo(host, target, record, signal)) === 'copied' || moved;
+      if (!stale && target !== source && !before.includes(target))
+        moved = (await copyTo(host, target, record, signal)) === 'copied' || moved;
     }
     if (!after.includes(source)) {
       await dropFrom(host, source, key, signal);
@@ -177,7 +190,12 @@ export async function migrate(
  * when the key is gone), then drops the stand-ins' copies that are not owners. Returns whether
  * the key was settled; `false` leaves the hint for the next recovery.
  */
-export async function handOffKey(host: MigrationHost, shard: Shard, key: string, signal: AbortSignal | undefined): Promise<boolean> {
+export async function handOffKey(
+  host: MigrationHost,
+  shard: Shard,
+  key: string,
+  signal: AbortSignal | undefined,
+): Promise<boolean> {
   const release = await host.lock(key);
   try {
     // a delete in flight may not have reached the holder yet: its copy would come back
@@ -212,7 +230,12 @@ export async function handOffKey(host: MigrationHost, shard: Shard, key: string,
  * if the shard fails again. With `cautious` (a retry after such a failure) the first batch holds
  * one key, so a shard that still fails costs one call.
  */
-export async function handBack(host: MigrationHost, shard: Shard, signal: AbortSignal | undefined, cautious = false): Promise<MigrationResult> {
+export async function handBack(
+  host: MigrationHost,
+  shard: Shard,
+  signal: AbortSignal | undefined,
+  cautious = false,
+): Promise<MigrationResult> {
   const pacer = new Pacer(host.clock, host.rate);
   const kind: MigrationKind = 'hand-back';
   let scanned = 0;
@@ -243,10 +266,15 @@ export async function handBack(host: MigrationHost, shard: Shard, signal: AbortS
             batch = [];
           }
         }
-        if (batch.length > 0 && !(await run(batch))) return { kind, shard: shard.name, scanned, moved, cancelled: false };
+        if (batch.length > 0 && !(await run(batch)))
+          return { kind, shard: shard.name, scanned, moved, cancelled: false };
       }
     }
-    for (let size = cautious ? 1 : host.batchSize; shard.hints.size > 0 && shard.health === 'up'; size = host.batchSize) {
+    for (
+      let size = cautious ? 1 : host.batchSize;
+      shard.hints.size > 0 && shard.health === 'up';
+      size = host.batchSize
+    ) {
       const batch: string[] = [];
       for (const key of shard.hints.keys()) {
         batch.push(key);

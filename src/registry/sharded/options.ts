@@ -229,18 +229,23 @@ export function resolveShardedOptions(options: ShardedRegistryOptions): Resolved
   const d = DEFAULT_SHARDED_REGISTRY_OPTIONS;
   const rate = options.migrationRate ?? d.migrationRate;
   if (typeof rate !== 'number' || !(rate > 0) || Number.isNaN(rate)) {
-    throw RegistryError.invalidOption(`migrationRate must be a positive number or Infinity (got ${describeValue(rate)})`);
+    throw RegistryError.invalidOption(
+      `migrationRate must be a positive number or Infinity (got ${describeValue(rate)})`,
+    );
   }
   const unavailableReads = options.unavailableReads ?? d.unavailableReads;
   if (unavailableReads !== 'error' && unavailableReads !== 'miss') {
-    throw RegistryError.invalidOption(`unavailableReads must be 'error' or 'miss' (got ${describeValue(unavailableReads)})`);
+    throw RegistryError.invalidOption(
+      `unavailableReads must be 'error' or 'miss' (got ${describeValue(unavailableReads)})`,
+    );
   }
   const readRepair = options.readRepair ?? d.readRepair;
   if (typeof readRepair !== 'number' || !(readRepair >= 0 && readRepair <= 1)) {
     throw RegistryError.invalidOption(`readRepair must be a number in [0, 1] (got ${describeValue(readRepair)})`);
   }
   const trackKeys = options.trackKeys ?? d.trackKeys;
-  if (typeof trackKeys !== 'boolean') throw RegistryError.invalidOption(`trackKeys must be a boolean (got ${describeValue(trackKeys)})`);
+  if (typeof trackKeys !== 'boolean')
+    throw RegistryError.invalidOption(`trackKeys must be a boolean (got ${describeValue(trackKeys)})`);
   return {
     replicas: integerOption('replicas', options.replicas, d.replicas, { max: 16 }),
     timeoutMs: integerOption('timeoutMs', options.timeoutMs, d.timeoutMs),
@@ -256,7 +261,11 @@ export function resolveShardedOptions(options: ShardedRegistryOptions): Resolved
     maxKeyBytes: integerOption('maxKeyBytes', options.maxKeyBytes, d.maxKeyBytes),
     maxValueBytes: integerOption('maxValueBytes', options.maxValueBytes, d.maxValueBytes, { min: 0 }),
     readRepair,
-    readRepairConcurrency: integerOption('readRepairConcurrency', options.readRepairConcurrency, d.readRepairConcurrency),
+    readRepairConcurrency: integerOption(
+      'readRepairConcurrency',
+      options.readRepairConcurrency,
+      d.readRepairConcurrency,
+    ),
   };
 }
 
@@ -270,13 +279,17 @@ export function checkShardSpec(spec: unknown, where: string): asserts spec is Sh
   }
 }
 
-
 /** With a capacity index: rejects a batch whose final state cannot fit the global capacity. */
-export function checkBatchFits(options: ResolvedShardedOptions, entries: readonly { readonly key: string }[], sizes: readonly number[]): void {
+export function checkBatchFits(
+  options: ResolvedShardedOptions,
+  entries: readonly { readonly key: string }[],
+  sizes: readonly number[],
+): void {
   const { maxEntries, maxBytes } = options;
   const final = new Map<string, number>();
   entries.forEach((e, i) => final.set(e.key, sizes[i] ?? 0));
-  if (final.size > maxEntries) throw RegistryError.capacityExceeded(`batch of ${final.size} keys exceeds maxEntries ${maxEntries}`);
+  if (final.size > maxEntries)
+    throw RegistryError.capacityExceeded(`batch of ${final.size} keys exceeds maxEntries ${maxEntries}`);
   let total = 0;
   for (const bytes of final.values()) total += bytes;
   if (total > maxBytes) throw RegistryError.capacityExceeded(`batch of ${total} bytes exceeds maxBytes ${maxBytes}`);

@@ -21,9 +21,16 @@ export function canRestore(shard: Shard): boolean {
  * Restores `record` on `shard` through its circuit breaker and deadline. The backend must have
  * `restore` (see {@link canRestore}).
  */
-export function restoreOn(shard: Shard, record: RegistryRecord, ifNewer: boolean, signal: AbortSignal | undefined): Promise<RestoreResult> {
+export function restoreOn(
+  shard: Shard,
+  record: RegistryRecord,
+  ifNewer: boolean,
+  signal: AbortSignal | undefined,
+): Promise<RestoreResult> {
   const backend = shard.registry;
-  return shard.call('restore', signal, (s) => (backend.restore as NonNullable<typeof backend.restore>).call(backend, record, { ifNewer, signal: s }));
+  return shard.call('restore', signal, (s) =>
+    (backend.restore as NonNullable<typeof backend.restore>).call(backend, record, { ifNewer, signal: s }),
+  );
 }
 
 /**
@@ -31,14 +38,22 @@ export function restoreOn(shard: Shard, record: RegistryRecord, ifNewer: boolean
  * (its owners, or stand-ins). A backend without `restore` gets a plain `set` with the remaining
  * TTL (its copy's version restarts). Resolves to the first target's answer.
  */
-export async function restoreOnOwners(core: ShardedCore, record: RegistryRecord, ifNewer: boolean, signal: AbortSignal | undefined): Promise<RestoreResult> {
+export async function restoreOnOwners(
+  core: ShardedCore,
+  record: RegistryRecord,
+  ifNewer: boolean,
+  signal: AbortSignal | undefined,
+): Promise<RestoreResult> {
   const { key } = record;
   return core.fanOut(key, core.writePlan(key), 'restore', 'set', signal, false, async (shard, s) => {
     const backend = shard.registry;
     if (typeof backend.restore === 'function') return backend.restore(record, { ifNewer, signal: s });
     const ttlMs = record.expiresAt === undefined ? undefined : record.expiresAt - core.clock.now();
     if (ttlMs !== undefined && ttlMs <= 0) return 'kept';
-    await shard.registry.set(key, record.value, { ttlMs: ttlMs === undefined ? undefined : Math.ceil(ttlMs), signal: s });
+    await shard.registry.set(key, record.value, {
+      ttlMs: ttlMs === undefined ? undefined : Math.ceil(ttlMs),
+      signal: s,
+    });
     return 'written';
   });
 }
@@ -78,7 +93,8 @@ export async function replicatedSet(
     try {
       record = await primary.call('set', signal, (s) => setOn(primary, s, true));
     } catch (error) {
-      if (ifVersion !== undefined || !isShardFailure(error) || signal?.aborted === true || next === targets.length - 1) throw error;
+      if (ifVersion !== undefined || !isShardFailure(error) || signal?.aborted === true || next === targets.length - 1)
+        throw error;
     }
   }
   const written = record;
@@ -89,7 +105,9 @@ export async function replicatedSet(
       const result = await restoreOn(replica, written, true, signal);
       // expired in between: the replica must not keep serving the value it had before
       if (result === 'kept' && written.expiresAt !== undefined && written.expiresAt <= core.clock.now()) {
-        await core.silently(replica, key, () => replica.call('delete', signal, (s) => replica.registry.delete(key, { signal: s })));
+        await core.silently(replica, key, () =>
+          replica.call('delete', signal, (s) => replica.registry.delete(key, { signal: s })),
+        );
       }
     }),
   );
@@ -175,7 +193,8 @@ export class ReadRepair {
     const signal = this.#stop.signal;
     // owners that know they missed writes of this key: hand the key back to them now
     for (const owner of owners) {
-      if (owner === first || owner.health !== 'up' || owner.resyncing || !owner.hints.has(key) || signal.aborted) continue;
+      if (owner === first || owner.health !== 'up' || owner.resyncing || !owner.hints.has(key) || signal.aborted)
+        continue;
       const done = this.#writingDone();
       try {
         if ((await handOffKey(core, owner, key, signal)) && !owner.hints.has(key)) owner.readRepairs++;
@@ -188,7 +207,9 @@ export class ReadRepair {
     const others = owners.filter((owner) => owner !== first && owner.servesKey(key));
     // the common case (every copy agrees) runs without the stop signal: combining signals costs
     // more than the read on a memory shard; a read left pending by close() ends with the backend
-    const copies = await Promise.allSettled(others.map((o) => o.call('get', undefined, (s) => o.registry.get(key, { signal: s }))));
+    const copies = await Promise.allSettled(
+      others.map((o) => o.call('get', undefined, (s) => o.registry.get(key, { signal: s }))),
+    );
     if (signal.aborted) return;
     let newest = known;
     const stale: Shard[] = [];
@@ -200,7 +221,8 @@ export class ReadRepair {
     copies.forEach((outcome, i) => {
       if (outcome.status === 'rejected') return;
       const copy = outcome.value;
-      if (copy === undefined || isNewer(newest.version, newest.updatedAt, copy.version, copy.updatedAt)) stale.push(others[i] as Shard);
+      if (copy === undefined || isNewer(newest.version, newest.updatedAt, copy.version, copy.updatedAt))
+        stale.push(others[i] as Shard);
     });
     if (newest !== known) stale.push(first);
     if (stale.length === 0) return;
@@ -221,7 +243,8 @@ export class ReadRepair {
           if (result === 'written') shard.readRepairs++;
         }),
       );
-      for (const outcome of settled) if (outcome.status === 'rejected' && !isShardFailure(outcome.reason)) throw outcome.reason as Error;
+      for (const outcome of settled)
+        if (outcome.status === 'rejected' && !isShardFailure(outcome.reason)) throw outcome.reason as Error;
     } finally {
       release();
       done();

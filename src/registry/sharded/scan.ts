@@ -41,10 +41,16 @@ export async function* shardedScan(
 }
 
 /** `size`: the sum of the shards' sizes when that is exact (R = 1, all healthy, no move), else a count by scan. */
-export async function shardedSize(core: ShardedCore, signal: AbortSignal | undefined, enter: () => void): Promise<number> {
+export async function shardedSize(
+  core: ShardedCore,
+  signal: AbortSignal | undefined,
+  enter: () => void,
+): Promise<number> {
   const topology = core.current;
   if (topology.r === 1 && core.previous === undefined && topology.healthy()) {
-    const sizes = await Promise.all(topology.members.map((s) => s.call('size', signal, (x) => s.registry.size({ signal: x }))));
+    const sizes = await Promise.all(
+      topology.members.map((s) => s.call('size', signal, (x) => s.registry.size({ signal: x }))),
+    );
     return sizes.reduce((a, b) => a + b, 0);
   }
   let count = 0;

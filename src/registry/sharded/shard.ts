@@ -121,7 +121,12 @@ export class Shard {
       const fail = (error: unknown): void => {
         if (finish()) reject(this.#classify(operation, signal, error));
       };
-      const entry: InFlight = { deadline: this.#hooks.clock.now() + this.#hooks.timeoutMs, operation, fail, done: false };
+      const entry: InFlight = {
+        deadline: this.#hooks.clock.now() + this.#hooks.timeoutMs,
+        operation,
+        fail,
+        done: false,
+      };
       this.#queue.push(entry);
       if (this.#watchdog === undefined) this.#arm();
       signal?.addEventListener('abort', onAbort, { once: true });
@@ -182,7 +187,10 @@ export class Shard {
     if (this.#watchdog !== undefined || this.#closed) return;
     const oldest = this.#queue[this.#head];
     if (oldest === undefined) return;
-    this.#watchdog = this.#hooks.clock.setTimeout(() => this.#check(), Math.max(0, oldest.deadline - this.#hooks.clock.now()));
+    this.#watchdog = this.#hooks.clock.setTimeout(
+      () => this.#check(),
+      Math.max(0, oldest.deadline - this.#hooks.clock.now()),
+    );
   }
 
   /** Drops finished calls from the front of the queue (and compacts it now and then). */
@@ -213,7 +221,9 @@ export class Shard {
       this.#fresh = true;
       const timeoutMs = this.#hooks.timeoutMs;
       for (const entry of expired) {
-        entry.fail(RegistryError.timeout(`shard "${this.name}" did not answer ${entry.operation} within ${timeoutMs} ms`));
+        entry.fail(
+          RegistryError.timeout(`shard "${this.name}" did not answer ${entry.operation} within ${timeoutMs} ms`),
+        );
       }
       session.abort(RegistryError.timeout(`shard "${this.name}" timed out`));
     }
@@ -247,7 +257,10 @@ export class Shard {
     this.health = 'probing';
     this.#hooks.onHealth(this, 'probing');
     const controller = new AbortController();
-    const timer = this.#hooks.clock.setTimeout(() => controller.abort(RegistryError.timeout('probe timed out')), this.#hooks.timeoutMs);
+    const timer = this.#hooks.clock.setTimeout(
+      () => controller.abort(RegistryError.timeout('probe timed out')),
+      this.#hooks.timeoutMs,
+    );
     try {
       await raceAbort(this.registry.has(PROBE_KEY, { signal: controller.signal }), controller.signal);
       if (this.#closed) return;

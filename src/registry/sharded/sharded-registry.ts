@@ -2,18 +2,44 @@ import { Emitter, type Listener } from '../../core/emitter.js';
 import { type Clock, type Milliseconds, systemClock } from '../../core/clock.js';
 import { RegistryError } from '../errors.js';
 import { type RecordRemovedEvent } from '../events.js';
-import type { DeleteOptions, OperationOptions, Registry, RegistryRecord, RestoreOptions, RestoreResult, ScanOptions, SetEntry, SetOptions } from '../registry.js';
+import type {
+  DeleteOptions,
+  OperationOptions,
+  Registry,
+  RegistryRecord,
+  RestoreOptions,
+  RestoreResult,
+  ScanOptions,
+  SetEntry,
+  SetOptions,
+} from '../registry.js';
 import { ShardAdmin } from './admin.js';
 import { shardedDeleteMany, shardedGetMany, shardedSetMany } from './batch.js';
 import { ShardedCore } from './core.js';
 import { ReadRepair, replicatedSet, restoreOnOwners } from './repair.js';
 import { shardedClear, shardedScan, shardedSize } from './scan.js';
 import { KeyIndex } from './key-index.js';
-import type { MigrationResult, ShardedRegistryDeps, ShardedRegistryEvents, ShardedRegistryOptions, ShardedRegistryStats, ShardSpec } from './options.js';
+import type {
+  MigrationResult,
+  ShardedRegistryDeps,
+  ShardedRegistryEvents,
+  ShardedRegistryOptions,
+  ShardedRegistryStats,
+  ShardSpec,
+} from './options.js';
 import { checkBatchFits, checkShardSpec, resolveShardedOptions } from './options.js';
 import { Topology } from './topology.js';
 import { Shard } from './shard.js';
-import { checkArray, checkKey, checkKeys, checkRestoreMeta, checkSignal, checkTtl, checkVersion, checkWrite } from '../validation.js';
+import {
+  checkArray,
+  checkKey,
+  checkKeys,
+  checkRestoreMeta,
+  checkSignal,
+  checkTtl,
+  checkVersion,
+  checkWrite,
+} from '../validation.js';
 
 /**
  * A {@link Registry} spread over named backends of any kind by rendezvous (HRW) hashing, with
@@ -51,7 +77,8 @@ export class ShardedRegistry extends Emitter<ShardedRegistryEvents> implements R
     super(deps.onListenerError);
     const resolved = resolveShardedOptions(options);
     const specs: unknown = options.shards;
-    if (!Array.isArray(specs) || specs.length === 0) throw RegistryError.invalidOption('shards must be a non-empty array');
+    if (!Array.isArray(specs) || specs.length === 0)
+      throw RegistryError.invalidOption('shards must be a non-empty array');
     const clock: Clock = deps.clock ?? systemClock;
     const { maxEntries, maxBytes, trackKeys } = resolved;
     const indexed = trackKeys || maxEntries !== Number.POSITIVE_INFINITY || maxBytes !== Number.POSITIVE_INFINITY;
@@ -100,7 +127,14 @@ export class ShardedRegistry extends Emitter<ShardedRegistryEvents> implements R
     const core = this.#core;
     return core.run(async () => {
       if (core.locks.size !== 0) await core.unlocked(key);
-      const record = await core.lookup(key, options?.signal, 'get', (shard, s) => shard.registry.get(key, { signal: s }), (r) => r !== undefined, undefined);
+      const record = await core.lookup(
+        key,
+        options?.signal,
+        'get',
+        (shard, s) => shard.registry.get(key, { signal: s }),
+        (r) => r !== undefined,
+        undefined,
+      );
       if (record !== undefined) core.index?.touch(key);
       this.#repair.sample(key, record);
       return record;
@@ -113,7 +147,14 @@ export class ShardedRegistry extends Emitter<ShardedRegistryEvents> implements R
     const core = this.#core;
     return core.run(async () => {
       if (core.locks.size !== 0) await core.unlocked(key);
-      return core.lookup(key, options?.signal, 'has', (shard, s) => shard.registry.has(key, { signal: s }), (v) => v, false);
+      return core.lookup(
+        key,
+        options?.signal,
+        'has',
+        (shard, s) => shard.registry.has(key, { signal: s }),
+        (v) => v,
+        false,
+      );
     });
   }
 
@@ -145,7 +186,9 @@ export class ShardedRegistry extends Emitter<ShardedRegistryEvents> implements R
     if (record.expiresAt !== undefined && record.expiresAt <= core.clock.now()) return 'kept';
     return core.run(async () => {
       const { signal } = options ?? {};
-      const result = await core.admit([record.key], signal, () => restoreOnOwners(core, record, options?.ifNewer !== false, signal));
+      const result = await core.admit([record.key], signal, () =>
+        restoreOnOwners(core, record, options?.ifNewer !== false, signal),
+      );
       if (result === 'written') core.written(record, bytes);
       await core.evictVictims();
       return result;
@@ -169,7 +212,8 @@ export class ShardedRegistry extends Emitter<ShardedRegistryEvents> implements R
             'delete',
             signal,
             ifVersion !== undefined,
-            (shard, s, primary) => shard.registry.delete(key, { ifVersion: primary ? ifVersion : undefined, signal: s }),
+            (shard, s, primary) =>
+              shard.registry.delete(key, { ifVersion: primary ? ifVersion : undefined, signal: s }),
             (existed) => !existed,
           ),
         ),
@@ -307,7 +351,10 @@ export class ShardedRegistry extends Emitter<ShardedRegistryEvents> implements R
    * surviving replicas are re-replicated, and records whose last copy was there are reported with
    * `record:removed` reason `shard-lost` (exactly, when keys are tracked; see `trackKeys`).
    */
-  async removeShard(name: string, options: OperationOptions & { readonly lost?: boolean } = {}): Promise<MigrationResult> {
+  async removeShard(
+    name: string,
+    options: OperationOptions & { readonly lost?: boolean } = {},
+  ): Promise<MigrationResult> {
     this.#enter(options.signal);
     return this.#admin.remove(name, options.lost === true, options.signal);
   }
@@ -349,7 +396,10 @@ export class ShardedRegistry extends Emitter<ShardedRegistryEvents> implements R
       cooldownMs: options.cooldownMs,
       maxHints: options.maxHintsPerShard,
       onHealth: (shard, health, error) => {
-        this.emit('shard:health', error === undefined ? { shard: shard.name, health } : { shard: shard.name, health, error });
+        this.emit(
+          'shard:health',
+          error === undefined ? { shard: shard.name, health } : { shard: shard.name, health, error },
+        );
         if (health === 'up') this.#admin.recovered(shard);
       },
       onError: (shard, operation, error) => this.emit('shard:error', { shard: shard.name, operation, error }),

@@ -3,7 +3,14 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { accessOf, freePort, LocalRedisServer, type RedisServerHandle, type RedisServerTlsOptions, securityArgs } from './redis-server.js';
+import {
+  accessOf,
+  freePort,
+  LocalRedisServer,
+  type RedisServerHandle,
+  type RedisServerTlsOptions,
+  securityArgs,
+} from './redis-server.js';
 
 /** How {@link startRedisCluster} builds a cluster. */
 export interface RedisClusterOptions {
@@ -70,15 +77,21 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
       const dir = await mkdtemp(join(tmpdir(), 'nautilus-redis-cluster-'));
       const port = await freePort(true);
       const args = [
-        '--cluster-enabled', 'yes',
-        '--cluster-config-file', 'nodes.conf',
-        '--cluster-node-timeout', String(nodeTimeoutMs),
+        '--cluster-enabled',
+        'yes',
+        '--cluster-config-file',
+        'nodes.conf',
+        '--cluster-node-timeout',
+        String(nodeTimeoutMs),
         // a replica of a dead master may take over however stale it is (loopback: never stale)
-        '--cluster-replica-validity-factor', '0',
+        '--cluster-replica-validity-factor',
+        '0',
         // healthy slots stay writable while a dead master's slots wait for their failover
-        '--cluster-require-full-coverage', 'no',
+        '--cluster-require-full-coverage',
+        'no',
         // replicas sync at once instead of waiting 5 s for more replicas to batch with
-        '--repl-diskless-sync-delay', '0',
+        '--repl-diskless-sync-delay',
+        '0',
       ];
       args.push(...securityArgs(options));
       if (options.tls !== undefined) args.push('--tls-cluster', 'yes', '--tls-replication', 'yes');
@@ -88,9 +101,11 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
       await node.start();
     }
     await run('redis-cli', [
-      '--cluster', 'create',
+      '--cluster',
+      'create',
       ...nodes.map((n) => `127.0.0.1:${n.port}`),
-      '--cluster-replicas', String(replicas),
+      '--cluster-replicas',
+      String(replicas),
       '--cluster-yes',
       ...redisCliArgs(options),
     ]);
@@ -168,7 +183,8 @@ class LocalRedisCluster implements RedisClusterHandle {
         for (const line of (await node.command('CLUSTER', 'NODES')).split('\n')) {
           const [, address = '', flags = '', , , , , , ...slots] = line.trim().split(' ');
           const roles = flags.split(',');
-          if (!roles.includes('master') || roles.includes('fail') || !running.has(address.split('@')[0] ?? '')) continue;
+          if (!roles.includes('master') || roles.includes('fail') || !running.has(address.split('@')[0] ?? ''))
+            continue;
           for (const [first, last] of parseSlots(slots)) covered += last - first + 1;
         }
         if (covered !== 16384) return false;

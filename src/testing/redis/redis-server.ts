@@ -131,10 +131,14 @@ export function securityArgs(options: RedisServerOptions): string[] {
   const tls = options.tls;
   if (tls !== undefined) {
     args.push(
-      '--tls-cert-file', tls.serverCertFile,
-      '--tls-key-file', tls.serverKeyFile,
-      '--tls-ca-cert-file', tls.caFile,
-      '--tls-auth-clients', tls.authClients ?? 'no',
+      '--tls-cert-file',
+      tls.serverCertFile,
+      '--tls-key-file',
+      tls.serverKeyFile,
+      '--tls-ca-cert-file',
+      tls.caFile,
+      '--tls-auth-clients',
+      tls.authClients ?? 'no',
     );
   }
   if (options.password !== undefined) args.push('--requirepass', options.password);
@@ -205,12 +209,19 @@ export class LocalRedisServer implements RedisServerHandle {
       'redis-server',
       [
         // with TLS the server listens on the TLS port only (`--port 0`: no plain port)
-        ...(this.#access.tls === undefined ? ['--port', String(this.port)] : ['--port', '0', '--tls-port', String(this.port)]),
-        '--bind', '127.0.0.1',
-        '--dir', this.dir,
-        '--save', '',
-        '--daemonize', 'no',
-        '--logfile', 'redis.log',
+        ...(this.#access.tls === undefined
+          ? ['--port', String(this.port)]
+          : ['--port', '0', '--tls-port', String(this.port)]),
+        '--bind',
+        '127.0.0.1',
+        '--dir',
+        this.dir,
+        '--save',
+        '',
+        '--daemonize',
+        'no',
+        '--logfile',
+        'redis.log',
         ...this.#args,
       ],
       { stdio: 'ignore' },
@@ -233,7 +244,8 @@ export class LocalRedisServer implements RedisServerHandle {
     });
     const deadline = Date.now() + this.#startTimeoutMs;
     for (;;) {
-      if (exitCode !== undefined) throw new Error(`redis-server on port ${this.port} exited with ${exitCode} (see ${this.dir}/redis.log)`);
+      if (exitCode !== undefined)
+        throw new Error(`redis-server on port ${this.port} exited with ${exitCode} (see ${this.dir}/redis.log)`);
       try {
         // an AOF replay answers -LOADING until it is done
         if ((await this.command('PING')) === 'PONG') return;

@@ -20,7 +20,8 @@ const REPLY_TIMEOUT_MS = 2000;
  */
 export function respCommand(target: RespTarget, args: readonly string[]): Promise<string> {
   const frames: (readonly string[])[] = [];
-  if (target.auth !== undefined) frames.push(['AUTH', ...(typeof target.auth === 'string' ? [target.auth] : target.auth)]);
+  if (target.auth !== undefined)
+    frames.push(['AUTH', ...(typeof target.auth === 'string' ? [target.auth] : target.auth)]);
   frames.push(args);
   return new Promise((resolve, reject) => {
     const socket: Socket =

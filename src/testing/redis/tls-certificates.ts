@@ -60,10 +60,21 @@ export async function createTestCertificates(options: TestCertificateOptions = {
   const file = (name: string): string => join(dir, name);
   try {
     await openssl([
-      'req', '-x509', ...KEY_ARGS, '-keyout', file('ca.key'), '-out', file('ca.crt'), '-days', days,
-      '-subj', '/CN=Nautilus test CA',
-      '-addext', 'basicConstraints=critical,CA:TRUE',
-      '-addext', 'keyUsage=critical,keyCertSign,cRLSign',
+      'req',
+      '-x509',
+      ...KEY_ARGS,
+      '-keyout',
+      file('ca.key'),
+      '-out',
+      file('ca.crt'),
+      '-days',
+      days,
+      '-subj',
+      '/CN=Nautilus test CA',
+      '-addext',
+      'basicConstraints=critical,CA:TRUE',
+      '-addext',
+      'keyUsage=critical,keyCertSign,cRLSign',
     ]);
     // clientAuth too: Redis Cluster nodes present their server certificate to each other on the
     // cluster bus (and replicas to their master), and the bus always checks client certificates
@@ -95,12 +106,38 @@ export async function createTestCertificates(options: TestCertificateOptions = {
 /** A key and a certificate for `name`, signed by the CA in the same dir. */
 async function issue(file: (name: string) => string, name: string, days: string, extensions: string): Promise<void> {
   const extFile = file(`${name}.ext`);
-  await writeFile(extFile, `basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\n${extensions}`);
-  await openssl(['req', '-new', ...KEY_ARGS, '-keyout', file(`${name}.key`), '-out', file(`${name}.csr`), '-subj', `/CN=nautilus-test-${name}`]);
+  await writeFile(
+    extFile,
+    `basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\n${extensions}`,
+  );
   await openssl([
-    'x509', '-req', '-in', file(`${name}.csr`), '-CA', file('ca.crt'), '-CAkey', file('ca.key'),
-    '-set_serial', `0x${Date.now().toString(16)}${name === 'server' ? '1' : '2'}`,
-    '-days', days, '-extfile', extFile, '-out', file(`${name}.crt`),
+    'req',
+    '-new',
+    ...KEY_ARGS,
+    '-keyout',
+    file(`${name}.key`),
+    '-out',
+    file(`${name}.csr`),
+    '-subj',
+    `/CN=nautilus-test-${name}`,
+  ]);
+  await openssl([
+    'x509',
+    '-req',
+    '-in',
+    file(`${name}.csr`),
+    '-CA',
+    file('ca.crt'),
+    '-CAkey',
+    file('ca.key'),
+    '-set_serial',
+    `0x${Date.now().toString(16)}${name === 'server' ? '1' : '2'}`,
+    '-days',
+    days,
+    '-extfile',
+    extFile,
+    '-out',
+    file(`${name}.crt`),
   ]);
 }
 

@@ -29,13 +29,10 @@ export function ttlCases(ctx: SuiteContext): void {
       await ctx.registry.has('t2');
       ctx.clock.advance(60_000);
       await ctx.registry.size();
-      assert.deepEqual(
-        ctx.removed.map((e) => [e.key, e.reason]).sort(),
-        [
-          ['t1', 'expire'],
-          ['t2', 'expire'],
-        ],
-      );
+      assert.deepEqual(ctx.removed.map((e) => [e.key, e.reason]).sort(), [
+        ['t1', 'expire'],
+        ['t2', 'expire'],
+      ]);
     });
 
     it('drops the deadline when a record is overwritten without a TTL', async () => {

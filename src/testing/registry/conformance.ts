@@ -213,7 +213,10 @@ export function registryConformanceSuite(name: string, options: ConformanceOptio
         await registry.set('a', bytes('A'));
         await registry.set('c', bytes('C'));
         const got = await registry.getMany(['c', 'b', 'a', 'c']);
-        assert.deepEqual(got.map((r) => text(r?.value)), ['C', undefined, 'A', 'C']);
+        assert.deepEqual(
+          got.map((r) => text(r?.value)),
+          ['C', undefined, 'A', 'C'],
+        );
         assert.deepEqual(await registry.getMany([]), []);
       });
 
@@ -222,10 +225,13 @@ export function registryConformanceSuite(name: string, options: ConformanceOptio
           { key: 'a', value: bytes('A') },
           { key: 'b', value: bytes('B'), ttlMs: 1000 },
         ]);
-        assert.deepEqual(records.map((r) => [r.key, r.version, r.expiresAt]), [
-          ['a', 1, undefined],
-          ['b', 1, clock.now() + 1000],
-        ]);
+        assert.deepEqual(
+          records.map((r) => [r.key, r.version, r.expiresAt]),
+          [
+            ['a', 1, undefined],
+            ['b', 1, clock.now() + 1000],
+          ],
+        );
         assert.deepEqual(await registry.setMany([]), []);
         assert.equal(text((await registry.get('b'))?.value), 'B');
       });
@@ -254,7 +260,10 @@ export function registryConformanceSuite(name: string, options: ConformanceOptio
         await registry.setMany(['a', 'b', 'c'].map((key) => ({ key, value: bytes(key) })));
         assert.equal(await registry.deleteMany(['a', 'x', 'c']), 2);
         assert.equal(await registry.deleteMany([]), 0);
-        assert.deepEqual((await registry.getMany(['a', 'b', 'c'])).map((r) => r?.key), [undefined, 'b', undefined]);
+        assert.deepEqual(
+          (await registry.getMany(['a', 'b', 'c'])).map((r) => r?.key),
+          [undefined, 'b', undefined],
+        );
       });
 
       it('rejects a batch containing an invalid key before doing anything', async () => {
@@ -269,7 +278,10 @@ export function registryConformanceSuite(name: string, options: ConformanceOptio
       it('yields every record under a prefix exactly once', async () => {
         const keys = Array.from({ length: 300 }, (_, i) => `user:${i}`);
         await registry.setMany(keys.map((key) => ({ key, value: bytes(key) })));
-        await registry.setMany([{ key: 'other:1', value: bytes('x') }, { key: 'use', value: bytes('y') }]);
+        await registry.setMany([
+          { key: 'other:1', value: bytes('x') },
+          { key: 'use', value: bytes('y') },
+        ]);
         const seen = (await collect(registry.scan({ prefix: 'user:' }))).map((r) => r.key);
         assert.deepEqual([...seen].sort(), [...keys].sort());
         for (const r of await collect(registry.scan({ prefix: 'user:1' }))) assert.ok(r.key.startsWith('user:1'));

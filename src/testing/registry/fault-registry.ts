@@ -2,7 +2,17 @@ import type { Listener } from '../../core/emitter.js';
 import { type Clock, type Milliseconds, systemClock } from '../../core/clock.js';
 import { RegistryError, type RegistryErrorCode } from '../../registry/errors.js';
 import type { RegistryEvents } from '../../registry/events.js';
-import type { DeleteOptions, OperationOptions, Registry, RegistryRecord, RestoreOptions, RestoreResult, ScanOptions, SetEntry, SetOptions } from '../../registry/registry.js';
+import type {
+  DeleteOptions,
+  OperationOptions,
+  Registry,
+  RegistryRecord,
+  RestoreOptions,
+  RestoreResult,
+  ScanOptions,
+  SetEntry,
+  SetOptions,
+} from '../../registry/registry.js';
 
 /** The operations of a {@link Registry} a fault can target (`close` is never faulted). */
 export type FaultOperation =

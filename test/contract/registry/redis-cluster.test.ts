@@ -31,14 +31,24 @@ registryConformanceSuite('RedisRegistry (cluster)', {
 
 describe('RedisRegistry (cluster) specifics', () => {
   it('runs batches over keys of every slot and hash tag without CROSSSLOT errors', async () => {
-    const registry = await RedisRegistry.connect({ cluster: cluster.urls, keyPrefix: `batch:${namespaces++}:`, batchChunkSize: 7 });
+    const registry = await RedisRegistry.connect({
+      cluster: cluster.urls,
+      keyPrefix: `batch:${namespaces++}:`,
+      batchChunkSize: 7,
+    });
     try {
       assert.equal(registry.isCluster, true);
       const keys = Array.from({ length: 1000 }, (_, i) => (i % 3 === 0 ? `{tag}:${i}` : `key:${i}`));
       const written = await registry.setMany(keys.map((key, i) => ({ key, value: Buffer.from(String(i)) })));
-      assert.deepEqual(written.map((r) => r.version), keys.map(() => 1));
+      assert.deepEqual(
+        written.map((r) => r.version),
+        keys.map(() => 1),
+      );
       const read = await registry.getMany([...keys].reverse());
-      assert.deepEqual(read.map((r) => r?.value.toString()), keys.map((_, i) => String(i)).reverse());
+      assert.deepEqual(
+        read.map((r) => r?.value.toString()),
+        keys.map((_, i) => String(i)).reverse(),
+      );
       assert.equal(await registry.size(), 1000);
       assert.equal(await registry.deleteMany(keys.slice(0, 500)), 500);
       assert.equal(await registry.size(), 500);
@@ -50,7 +60,17 @@ describe('RedisRegistry (cluster) specifics', () => {
   it('computes the hash slot of a key as Redis does, hash tags and UTF-8 included', async () => {
     const [node] = cluster.nodes;
     assert.ok(node);
-    for (const key of ['foo', '123456789', '{user1000}.following', 'a{}b', '{}{x}', 'ключ', '{ключ}:1', '🔑', 'x'.repeat(300)]) {
+    for (const key of [
+      'foo',
+      '123456789',
+      '{user1000}.following',
+      'a{}b',
+      '{}{x}',
+      'ключ',
+      '{ключ}:1',
+      '🔑',
+      'x'.repeat(300),
+    ]) {
       assert.equal(keySlot(key), Number(await node.command('CLUSTER', 'KEYSLOT', key)), key);
     }
   });

@@ -2,7 +2,12 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { isRegistryError } from '../../../src/registry/index.js';
 import { RedisRegistry } from '../../../src/registry/redis/index.js';
-import { ManualClock, registryConformanceSuite, type RedisServerHandle, startRedisServer } from '../../../src/testing/index.js';
+import {
+  ManualClock,
+  registryConformanceSuite,
+  type RedisServerHandle,
+  startRedisServer,
+} from '../../../src/testing/index.js';
 
 let server: RedisServerHandle;
 let namespaces = 0;
@@ -33,7 +38,10 @@ registryConformanceSuite('RedisRegistry (standalone)', {
 
 describe('RedisRegistry (standalone) specifics', () => {
   const open = async (options: { maxValueBytes?: number } = {}): Promise<RedisRegistry> =>
-    RedisRegistry.connect({ url: server.url, keyPrefix: `specific:${namespaces++}:`, ...options }, { clock: new ManualClock(Date.now()) });
+    RedisRegistry.connect(
+      { url: server.url, keyPrefix: `specific:${namespaces++}:`, ...options },
+      { clock: new ManualClock(Date.now()) },
+    );
 
   it('rejects a value over maxValueBytes with VALUE_TOO_LARGE and keeps the old one', async () => {
     const registry = await open({ maxValueBytes: 8 });
@@ -103,7 +111,10 @@ describe('RedisRegistry (standalone) specifics', () => {
     try {
       const prefix = registry.options.keyPrefix;
       await server.command('HSET', `${prefix}foreign`, 'field', 'x');
-      const [ok, foreign] = await Promise.allSettled([registry.set('mine', Buffer.from('v')), registry.set('foreign', Buffer.from('v'))]);
+      const [ok, foreign] = await Promise.allSettled([
+        registry.set('mine', Buffer.from('v')),
+        registry.set('foreign', Buffer.from('v')),
+      ]);
       assert.equal(ok.status, 'fulfilled');
       assert.ok(foreign.status === 'rejected' && isRegistryError(foreign.reason, 'CODEC_ERROR'));
       assert.equal(await registry.get('foreign'), undefined, 'MGET reads another type as nothing');
@@ -127,7 +138,11 @@ describe('RedisRegistry (standalone) specifics', () => {
   });
 
   it('lets Redis drop a record by itself expiryGraceMs after its deadline', async () => {
-    const registry = await RedisRegistry.connect({ url: server.url, keyPrefix: `grace:${namespaces++}:`, expiryGraceMs: 0 });
+    const registry = await RedisRegistry.connect({
+      url: server.url,
+      keyPrefix: `grace:${namespaces++}:`,
+      expiryGraceMs: 0,
+    });
     try {
       await registry.set('t', new Uint8Array(1), { ttlMs: 60_000 });
       const pttl = Number(await server.command('PTTL', `grace:${namespaces - 1}:t`));
@@ -147,7 +162,9 @@ describe('RedisRegistry (standalone) specifics', () => {
   it('passes a password through, and fails to connect with BACKEND_UNAVAILABLE without it', async () => {
     const guarded = await startRedisServer({ args: ['--requirepass', 's3cret'] });
     try {
-      await assert.rejects(RedisRegistry.connect({ url: guarded.url }), (e: unknown) => isRegistryError(e, 'BACKEND_UNAVAILABLE'));
+      await assert.rejects(RedisRegistry.connect({ url: guarded.url }), (e: unknown) =>
+        isRegistryError(e, 'BACKEND_UNAVAILABLE'),
+      );
       const registry = await RedisRegistry.connect({ url: guarded.url, password: 's3cret' });
       await registry.set('a', new Uint8Array([1]));
       assert.equal((await registry.get('a'))?.version, 1);
@@ -189,7 +206,8 @@ describe('RedisRegistry (standalone) specifics', () => {
     assert.ok((count().TCPSocketWrap ?? 0) > (before.TCPSocketWrap ?? 0), 'connected');
     await registry.close();
     // a destroyed socket leaves the handle list once its close callback ran (a turn or two later)
-    for (let i = 0; i < 20 && count().TCPSocketWrap !== before.TCPSocketWrap; i++) await new Promise((r) => setTimeout(r, 10));
+    for (let i = 0; i < 20 && count().TCPSocketWrap !== before.TCPSocketWrap; i++)
+      await new Promise((r) => setTimeout(r, 10));
     assert.deepEqual(count(), before);
   });
 
@@ -197,6 +215,9 @@ describe('RedisRegistry (standalone) specifics', () => {
     assert.throws(() => new RedisRegistry({}), /exactly one of url/);
     assert.throws(() => new RedisRegistry({ url: 'http://x' }), /url must be a redis/);
     assert.throws(() => new RedisRegistry({ url: server.url, timeoutMs: 0 }), /timeoutMs/);
-    assert.throws(() => new RedisRegistry({ url: server.url, maxEntries: 5 } as never), /unknown RedisRegistry option "maxEntries"/);
+    assert.throws(
+      () => new RedisRegistry({ url: server.url, maxEntries: 5 } as never),
+      /unknown RedisRegistry option "maxEntries"/,
+    );
   });
 });

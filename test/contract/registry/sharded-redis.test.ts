@@ -1,7 +1,13 @@
 import { after, before } from 'node:test';
 import { ShardedRegistry, type ShardSpec } from '../../../src/registry/index.js';
 import { RedisRegistry } from '../../../src/registry/redis/index.js';
-import { type ConformanceLimits, type ManualClock, type RedisServerHandle, registryConformanceSuite, startRedisServer } from '../../../src/testing/index.js';
+import {
+  type ConformanceLimits,
+  type ManualClock,
+  type RedisServerHandle,
+  registryConformanceSuite,
+  startRedisServer,
+} from '../../../src/testing/index.js';
 
 // The registry contract over shards that are real redis-server processes (one per shard).
 let servers: RedisServerHandle[] = [];

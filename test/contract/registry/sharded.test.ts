@@ -1,5 +1,10 @@
 import { MemoryRegistry, ShardedRegistry } from '../../../src/registry/index.js';
-import { FaultRegistry, registryConformanceSuite, type ConformanceLimits, type ManualClock } from '../../../src/testing/index.js';
+import {
+  FaultRegistry,
+  registryConformanceSuite,
+  type ConformanceLimits,
+  type ManualClock,
+} from '../../../src/testing/index.js';
 
 function sharded(clock: ManualClock, limits: ConformanceLimits, replicas: number, faulty = false): ShardedRegistry {
   const shards = ['a', 'b', 'c'].map((name) => {

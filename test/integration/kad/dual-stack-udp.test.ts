@@ -43,8 +43,14 @@ describe('dual-stack node on 127.0.0.1 and ::1', () => {
   it('answers a ping over each family and puts each querier in the table of its family', async () => {
     assert.deepEqual((await v4.ping(address4, { signal: signal() })).id, dual.id);
     assert.deepEqual((await v6.ping(address6, { signal: signal() })).id, dual.id);
-    assert.deepEqual(dual.contacts(undefined, undefined, { family: 4 }).map((c) => c.id), [v4.id]);
-    assert.deepEqual(dual.contacts(undefined, undefined, { family: 6 }).map((c) => c.id), [v6.id]);
+    assert.deepEqual(
+      dual.contacts(undefined, undefined, { family: 4 }).map((c) => c.id),
+      [v4.id],
+    );
+    assert.deepEqual(
+      dual.contacts(undefined, undefined, { family: 6 }).map((c) => c.id),
+      [v6.id],
+    );
   });
 
   it('answers find_node from either family with nodes, nodes6 or both as want asks', async () => {
@@ -53,7 +59,10 @@ describe('dual-stack node on 127.0.0.1 and ::1', () => {
     const plain6 = await v6.findNode(address6, TARGET, { signal: signal() });
     assert.deepEqual([plain6.nodes.length, plain6.nodes6.length], [0, 1]);
     const both = await v4.findNode(address4, TARGET, { want: ['n4', 'n6'], signal: signal() });
-    assert.deepEqual(both.nodes.map((c) => c.port), [v4.address().port]);
+    assert.deepEqual(
+      both.nodes.map((c) => c.port),
+      [v4.address().port],
+    );
     assert.deepEqual(both.nodes6, [{ id: v6.id, host: '::1', port: v6.address().port }]);
     const only4 = await v6.findNode(address6, TARGET, { want: ['n4'], signal: signal() });
     assert.deepEqual(only4.nodes, [{ id: v4.id, host: '127.0.0.1', port: v4.address().port }]);
@@ -78,7 +87,12 @@ describe('dual-stack node on 127.0.0.1 and ::1', () => {
   });
 
   it('bootstraps a new dual-stack node from the IPv4 address alone into both tables', async () => {
-    const fresh = await createNode({ host: '127.0.0.1', host6: '::1', bootstrap: [address4], bootstrapTimeoutMs: WAIT_MS });
+    const fresh = await createNode({
+      host: '127.0.0.1',
+      host6: '::1',
+      bootstrap: [address4],
+      bootstrapTimeoutMs: WAIT_MS,
+    });
     try {
       assert.ok((await fresh.bootstrapped) >= 3);
       const stats = fresh.stats();

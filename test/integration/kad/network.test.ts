@@ -49,7 +49,9 @@ describe('a network of 50 nodes on a MemoryNetwork', () => {
       const { nodes: found } = await drive(clock, at(i).findNode(at(i + 7).address(), target));
       assert.ok(found.length >= 1 && found.length <= 8);
       for (let j = 1; j < found.length; j++) {
-        assert.ok(compareDistance(target, (found[j - 1] as { id: Uint8Array }).id, (found[j] as { id: Uint8Array }).id) < 0);
+        assert.ok(
+          compareDistance(target, (found[j - 1] as { id: Uint8Array }).id, (found[j] as { id: Uint8Array }).id) < 0,
+        );
       }
     }
   });

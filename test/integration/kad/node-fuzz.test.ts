@@ -24,7 +24,6 @@ const BATCH = 2000;
 const MAX_HEAP_GROWTH = 96 * 1024 * 1024;
 const TOKEN_HOST = '10.99.0.1';
 
-
 const text = (s: string): Uint8Array => new TextEncoder().encode(s);
 
 function dict(entries: Record<string, BencodeValue | undefined>): BencodeDict {
@@ -54,7 +53,30 @@ function templates(token: Uint8Array): Uint8Array[] {
   ];
 }
 
-const KEYS = ['t', 'y', 'q', 'a', 'r', 'e', 'v', 'ro', 'id', 'target', 'info_hash', 'token', 'port', 'implied_port', 'want', 'k', 'sig', 'seq', 'salt', 'cas', 'nodes', 'values'];
+const KEYS = [
+  't',
+  'y',
+  'q',
+  'a',
+  'r',
+  'e',
+  'v',
+  'ro',
+  'id',
+  'target',
+  'info_hash',
+  'token',
+  'port',
+  'implied_port',
+  'want',
+  'k',
+  'sig',
+  'seq',
+  'salt',
+  'cas',
+  'nodes',
+  'values',
+];
 
 class Fuzzer {
   readonly #random: () => number;
@@ -87,7 +109,9 @@ class Fuzzer {
     if (kind === 0) return this.int(3) === 0 ? -this.int(1e9) : this.int(2 ** 31);
     if (kind === 1) return this.bytes(this.pick([0, 1, 2, 4, 6, 20, 26, 32, 64, 65, 200]));
     if (kind === 2) return Array.from({ length: this.int(4) }, () => this.value(depth - 1));
-    return dict(Object.fromEntries(Array.from({ length: this.int(5) }, () => [this.pick(KEYS), this.value(depth - 1)])));
+    return dict(
+      Object.fromEntries(Array.from({ length: this.int(5) }, () => [this.pick(KEYS), this.value(depth - 1)])),
+    );
   }
 
   next(): Uint8Array {
@@ -128,7 +152,14 @@ class Fuzzer {
         return bencode(this.value(4)); // well-formed bencode, random shape
       case 7: {
         // a valid envelope with a random method and random arguments
-        return bencode(dict({ t: this.bytes(this.int(20)), y: text('q'), q: text(this.pick([...KEYS, 'ping', 'get', 'put'])), a: this.value(2) }));
+        return bencode(
+          dict({
+            t: this.bytes(this.int(20)),
+            y: text('q'),
+            q: text(this.pick([...KEYS, 'ping', 'get', 'put'])),
+            a: this.value(2),
+          }),
+        );
       }
       default:
         return template; // well-formed: exercises handlers and storage under load
@@ -208,7 +239,10 @@ describe(`a node under ${DATAGRAMS.toLocaleString('en')} random and mutated data
     assert.deepEqual(rejections, []);
     assert.equal(node.stats().rpc.internalErrors, 0);
     assert.ok(node.stats().rpc.responsesSent > DATAGRAMS / 20, 'well-formed queries were answered during the run');
-    assert.ok(heapAfter - heapBefore < MAX_HEAP_GROWTH, `heap grew by ${((heapAfter - heapBefore) / 2 ** 20).toFixed(1)} MiB`);
+    assert.ok(
+      heapAfter - heapBefore < MAX_HEAP_GROWTH,
+      `heap grew by ${((heapAfter - heapBefore) / 2 ** 20).toFixed(1)} MiB`,
+    );
   });
 
   it('still answers well-formed queries afterwards', async () => {
@@ -218,7 +252,10 @@ describe(`a node under ${DATAGRAMS.toLocaleString('en')} random and mutated data
     const { nodes } = await drive(clock, client.findNode(node.address(), randomId()));
     assert.ok(nodes.length >= 1);
     const keys = keyPairFromSeed(new Uint8Array(32).fill(9));
-    const got = await drive(clock, client.getItem(node.address(), mutableTarget(keys.publicKey, text('salt')), { salt: text('salt') }));
+    const got = await drive(
+      clock,
+      client.getItem(node.address(), mutableTarget(keys.publicKey, text('salt')), { salt: text('salt') }),
+    );
     assert.ok(got.token !== undefined);
   });
 });

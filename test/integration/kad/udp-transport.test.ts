@@ -52,7 +52,9 @@ for (const host of ['127.0.0.1', '::1']) {
       // a raw socket gets a jumbo datagram through; the transport drops it, then takes the next
       const raw = createSocket(host.includes(':') ? 'udp6' : 'udp4');
       const arrival = nextMessage(receiver);
-      await new Promise<void>((resolve) => raw.send(new Uint8Array(4000), receiver.address().port, host, () => resolve()));
+      await new Promise<void>((resolve) =>
+        raw.send(new Uint8Array(4000), receiver.address().port, host, () => resolve()),
+      );
       await new Promise<void>((resolve) => raw.send(Uint8Array.of(7), receiver.address().port, host, () => resolve()));
       const { data } = await arrival;
       raw.close();
@@ -97,7 +99,9 @@ for (const host of ['127.0.0.1', '::1']) {
 describe('createUdpTransport', () => {
   it('rejects a host that is not an IP literal and a port out of range', async () => {
     await assert.rejects(createUdpTransport({ host: 'localhost' }), (e) => isKadError(e, 'INVALID_ADDRESS'));
-    await assert.rejects(createUdpTransport({ host: '127.0.0.1', port: 70000 }), (e) => isKadError(e, 'INVALID_ADDRESS'));
+    await assert.rejects(createUdpTransport({ host: '127.0.0.1', port: 70000 }), (e) =>
+      isKadError(e, 'INVALID_ADDRESS'),
+    );
   });
 
   it('rejects with INVALID_ADDRESS when the port is taken', async () => {
@@ -110,7 +114,10 @@ describe('createUdpTransport', () => {
 
   it('rejects with the signal reason when aborted before binding', async () => {
     const reason = new Error('not now');
-    await assert.rejects(createUdpTransport({ host: '127.0.0.1', signal: AbortSignal.abort(reason) }), (e) => e === reason);
+    await assert.rejects(
+      createUdpTransport({ host: '127.0.0.1', signal: AbortSignal.abort(reason) }),
+      (e) => e === reason,
+    );
   });
 });
 

@@ -14,7 +14,12 @@ describe('RedisRegistry when a cluster master dies during a write load (kill -9)
 
   before(async () => {
     cluster = await startRedisCluster({ masters: 3, replicasPerMaster: 1, nodeTimeoutMs: 1000 });
-    registry = await RedisRegistry.connect({ cluster: cluster.urls, keyPrefix: PREFIX, timeoutMs: TIMEOUT_MS, reconnectMaxDelayMs: 100 });
+    registry = await RedisRegistry.connect({
+      cluster: cluster.urls,
+      keyPrefix: PREFIX,
+      timeoutMs: TIMEOUT_MS,
+      reconnectMaxDelayMs: 100,
+    });
   });
 
   after(async () => {

@@ -7,7 +7,13 @@ const PREFIX = 'reshard:';
 const KEYS = Array.from({ length: 300 }, (_, i) => `key:${i}`);
 
 /** Moves `slot` with its keys from `source` to `target`, the way `redis-cli --cluster reshard` does. */
-async function moveSlot(cluster: RedisClusterHandle, slot: number, source: RedisServerHandle, target: RedisServerHandle, keys: string[]): Promise<void> {
+async function moveSlot(
+  cluster: RedisClusterHandle,
+  slot: number,
+  source: RedisServerHandle,
+  target: RedisServerHandle,
+  keys: string[],
+): Promise<void> {
   const sourceId = await source.command('CLUSTER', 'MYID');
   const targetId = await target.command('CLUSTER', 'MYID');
   await target.command('CLUSTER', 'SETSLOT', String(slot), 'IMPORTING', sourceId);
@@ -43,7 +49,13 @@ describe('RedisRegistry when a slot moves to another master behind its back', ()
     }
     const [slot, moved] = [...bySlot].sort((a, b) => b[1].length - a[1].length)[0] ?? [0, []];
     assert.ok(moved.length > 0);
-    await moveSlot(cluster, slot, source, target, moved.map((key) => PREFIX + key));
+    await moveSlot(
+      cluster,
+      slot,
+      source,
+      target,
+      moved.map((key) => PREFIX + key),
+    );
     assert.equal(await target.command('EXISTS', PREFIX + (moved[0] as string)), '1');
 
     // the registry's slot map still sends the moved keys to the source

@@ -5,7 +5,8 @@ import { RedisRegistry } from '../../../src/registry/redis/index.js';
 import { type RedisServerHandle, startRedisServer } from '../../../src/testing/index.js';
 
 const bytes = (s: string): Uint8Array => new TextEncoder().encode(s);
-const text = (b: Uint8Array | undefined): string | undefined => (b === undefined ? undefined : new TextDecoder().decode(b));
+const text = (b: Uint8Array | undefined): string | undefined =>
+  b === undefined ? undefined : new TextDecoder().decode(b);
 
 describe('ShardedRegistry over redis-server processes that die', () => {
   let servers: RedisServerHandle[] = [];
@@ -25,7 +26,9 @@ describe('ShardedRegistry over redis-server processes that die', () => {
   async function start(count: number, options: { replicas: number; trackKeys?: boolean }): Promise<ShardedRegistry> {
     servers = await Promise.all(Array.from({ length: count }, () => startRedisServer()));
     backends = await Promise.all(
-      servers.map((server) => RedisRegistry.connect({ url: server.url, keyPrefix: 'kill:', timeoutMs: 300, reconnectMaxDelayMs: 50 })),
+      servers.map((server) =>
+        RedisRegistry.connect({ url: server.url, keyPrefix: 'kill:', timeoutMs: 300, reconnectMaxDelayMs: 50 }),
+      ),
     );
     registry = new ShardedRegistry({
       shards: backends.map((backend, i) => ({ name: `redis-${i}`, registry: backend })),
@@ -43,7 +46,10 @@ describe('ShardedRegistry over redis-server processes that die', () => {
     await sharded.setMany(keys.map((key) => ({ key, value: bytes(key) })));
     await servers[2]?.kill9();
     for (const key of keys) assert.equal(text((await sharded.get(key))?.value), key);
-    assert.deepEqual((await sharded.getMany(keys)).map((r) => text(r?.value)), keys);
+    assert.deepEqual(
+      (await sharded.getMany(keys)).map((r) => text(r?.value)),
+      keys,
+    );
     for (const key of keys.slice(0, 100)) await sharded.set(key, bytes(`${key}!`));
     assert.equal(sharded.stats().shards.find((s) => s.name === 'redis-2')?.health, 'down');
 
@@ -78,7 +84,10 @@ describe('ShardedRegistry over redis-server processes that die', () => {
     await sharded.removeShard('redis-1', { lost: true });
     assert.deepEqual(removed.map((e) => e.key).sort(), [...dead].sort());
     assert.ok(removed.every((e) => e.reason === 'shard-lost'));
-    assert.deepEqual((await sharded.getMany(alive)).map((r) => text(r?.value)), alive);
+    assert.deepEqual(
+      (await sharded.getMany(alive)).map((r) => text(r?.value)),
+      alive,
+    );
     assert.equal(await sharded.size(), alive.length);
   });
 });

@@ -42,8 +42,17 @@ describe('KadError', () => {
 
   it('numbers the wire errors as the BEPs do', () => {
     assert.deepEqual(
-      [WireError.Generic, WireError.Server, WireError.Protocol, WireError.MethodUnknown, WireError.MessageTooBig,
-        WireError.InvalidSignature, WireError.SaltTooBig, WireError.CasMismatch, WireError.SeqTooLow],
+      [
+        WireError.Generic,
+        WireError.Server,
+        WireError.Protocol,
+        WireError.MethodUnknown,
+        WireError.MessageTooBig,
+        WireError.InvalidSignature,
+        WireError.SaltTooBig,
+        WireError.CasMismatch,
+        WireError.SeqTooLow,
+      ],
       [201, 202, 203, 204, 205, 206, 207, 301, 302],
     );
   });

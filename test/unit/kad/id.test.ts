@@ -1,7 +1,20 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { isKadError } from '../../../src/kad/errors.js';
-import { assertNodeId, bucketIndex, commonPrefixLength, compareDistance, compareIds, idEquals, idFromHex, idToHex, isNodeId, randomId, randomIdInBucket, xor } from '../../../src/kad/id.js';
+import {
+  assertNodeId,
+  bucketIndex,
+  commonPrefixLength,
+  compareDistance,
+  compareIds,
+  idEquals,
+  idFromHex,
+  idToHex,
+  isNodeId,
+  randomId,
+  randomIdInBucket,
+  xor,
+} from '../../../src/kad/id.js';
 
 const id = (hex: string): Uint8Array => idFromHex(hex.padEnd(40, '0'));
 
@@ -23,7 +36,10 @@ describe('node ids', () => {
 
   it('reject hex of the wrong length or alphabet with INVALID_ID', () => {
     for (const bad of ['', 'abc', 'z'.repeat(40), '0'.repeat(41)]) {
-      assert.throws(() => idFromHex(bad), (e: unknown) => isKadError(e, 'INVALID_ID'));
+      assert.throws(
+        () => idFromHex(bad),
+        (e: unknown) => isKadError(e, 'INVALID_ID'),
+      );
     }
     assert.throws(() => assertNodeId(new Uint8Array(19), 'target'), /target must be 20 bytes/);
     assert.ok(!isNodeId('x'.repeat(20)));
@@ -40,7 +56,10 @@ describe('node ids', () => {
     assert.ok(compareDistance(target, id('00'), id('ff')) > 0);
     assert.equal(compareDistance(target, id('42'), id('42')), 0);
     const sorted = [id('ff'), id('80'), id('00'), id('c0')].sort((a, b) => compareDistance(target, a, b));
-    assert.deepEqual(sorted.map((x) => idToHex(x).slice(0, 2)), ['80', 'c0', 'ff', '00']);
+    assert.deepEqual(
+      sorted.map((x) => idToHex(x).slice(0, 2)),
+      ['80', 'c0', 'ff', '00'],
+    );
     assert.ok(compareIds(id('01'), id('02')) < 0);
   });
 
@@ -60,6 +79,9 @@ describe('node ids', () => {
     for (let index = 0; index < 160; index++) {
       assert.equal(bucketIndex(self, randomIdInBucket(self, index)), index);
     }
-    assert.throws(() => randomIdInBucket(self, 160), (e: unknown) => isKadError(e, 'INVALID_OPTION'));
+    assert.throws(
+      () => randomIdInBucket(self, 160),
+      (e: unknown) => isKadError(e, 'INVALID_OPTION'),
+    );
   });
 });

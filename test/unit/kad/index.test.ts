@@ -5,7 +5,22 @@ import * as testing from '../../../src/testing/index.js';
 
 describe('nautilus/kad', () => {
   it('exports the node entry point and its building blocks by name', () => {
-    for (const name of ['createNode', 'KadError', 'WireError', 'RoutingTable', 'Rpc', 'KadStorage', 'WriteTokens', 'createMutableItem', 'immutableTarget', 'createUdpTransport', 'systemClock', 'ExternalAddressVote', 'secureId', 'COMPACT_NODE_V6_BYTES']) {
+    for (const name of [
+      'createNode',
+      'KadError',
+      'WireError',
+      'RoutingTable',
+      'Rpc',
+      'KadStorage',
+      'WriteTokens',
+      'createMutableItem',
+      'immutableTarget',
+      'createUdpTransport',
+      'systemClock',
+      'ExternalAddressVote',
+      'secureId',
+      'COMPACT_NODE_V6_BYTES',
+    ]) {
       assert.ok(name in kad, `missing export ${name}`);
     }
   });

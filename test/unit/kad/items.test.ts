@@ -2,7 +2,18 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { isKadError } from '../../../src/kad/errors.js';
 import { idToHex } from '../../../src/kad/id.js';
-import { assertMutableSignature, createMutableItem, generateKeyPair, immutableTarget, keyPairFromSeed, type MutableItem, mutableTarget, signatureBuffer, signMutable, verifyMutable } from '../../../src/kad/items.js';
+import {
+  assertMutableSignature,
+  createMutableItem,
+  generateKeyPair,
+  immutableTarget,
+  keyPairFromSeed,
+  type MutableItem,
+  mutableTarget,
+  signatureBuffer,
+  signMutable,
+  verifyMutable,
+} from '../../../src/kad/items.js';
 
 const text = (s: string): Uint8Array => new TextEncoder().encode(s);
 const fromHex = (hex: string): Uint8Array => new Uint8Array(Buffer.from(hex, 'hex'));
@@ -73,20 +84,41 @@ describe('BEP 44 items', () => {
     const a = keyPairFromSeed(seed);
     assert.deepEqual(keyPairFromSeed(seed), a);
     assert.deepEqual(signMutable(a.secretKey, HELLO, 1), signMutable(a.secretKey, HELLO, 1));
-    assert.throws(() => keyPairFromSeed(new Uint8Array(64)), (e: unknown) => isKadError(e, 'INVALID_KEY'));
+    assert.throws(
+      () => keyPairFromSeed(new Uint8Array(64)),
+      (e: unknown) => isKadError(e, 'INVALID_KEY'),
+    );
   });
 
   it('answer 205 for a value over 1000 bytes and 207 for a salt over 64 bytes', () => {
     const keys = generateKeyPair();
-    assert.throws(() => createMutableItem(keys, new Uint8Array(997), 1), (e: unknown) => isKadError(e, 'MESSAGE_TOO_BIG') && e.wireCode === 205);
-    assert.throws(() => immutableTarget(new Uint8Array(997)), (e: unknown) => isKadError(e, 'MESSAGE_TOO_BIG'));
-    assert.throws(() => mutableTarget(keys.publicKey, new Uint8Array(65)), (e: unknown) => isKadError(e, 'SALT_TOO_BIG') && e.wireCode === 207);
+    assert.throws(
+      () => createMutableItem(keys, new Uint8Array(997), 1),
+      (e: unknown) => isKadError(e, 'MESSAGE_TOO_BIG') && e.wireCode === 205,
+    );
+    assert.throws(
+      () => immutableTarget(new Uint8Array(997)),
+      (e: unknown) => isKadError(e, 'MESSAGE_TOO_BIG'),
+    );
+    assert.throws(
+      () => mutableTarget(keys.publicKey, new Uint8Array(65)),
+      (e: unknown) => isKadError(e, 'SALT_TOO_BIG') && e.wireCode === 207,
+    );
     const item: MutableItem = { v: HELLO, k: PUBLIC_KEY, sig: SIG_1, seq: 1, salt: new Uint8Array(65) };
-    assert.throws(() => assertMutableSignature(item), (e: unknown) => isKadError(e, 'SALT_TOO_BIG'));
+    assert.throws(
+      () => assertMutableSignature(item),
+      (e: unknown) => isKadError(e, 'SALT_TOO_BIG'),
+    );
   });
 
   it('refuse a negative or fractional seq', () => {
-    assert.throws(() => signatureBuffer(HELLO, -1), (e: unknown) => isKadError(e, 'INVALID_MESSAGE'));
-    assert.throws(() => signatureBuffer(HELLO, 1.5), (e: unknown) => isKadError(e, 'INVALID_MESSAGE'));
+    assert.throws(
+      () => signatureBuffer(HELLO, -1),
+      (e: unknown) => isKadError(e, 'INVALID_MESSAGE'),
+    );
+    assert.throws(
+      () => signatureBuffer(HELLO, 1.5),
+      (e: unknown) => isKadError(e, 'INVALID_MESSAGE'),
+    );
   });
 });

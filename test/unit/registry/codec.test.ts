@@ -1,6 +1,14 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { bytesCodec, type Codec, CodecRegistry, jsonCodec, MemoryRegistry, RegistryError, stringCodec } from '../../../src/registry/index.js';
+import {
+  bytesCodec,
+  type Codec,
+  CodecRegistry,
+  jsonCodec,
+  MemoryRegistry,
+  RegistryError,
+  stringCodec,
+} from '../../../src/registry/index.js';
 
 interface User {
   name: string;
@@ -16,7 +24,10 @@ describe('CodecRegistry', () => {
     assert.deepEqual(read?.value, { name: 'Ada', tags: ['x'] });
     assert.equal(read?.version, 1);
     await users.setMany([{ key: 'u:2', value: { name: 'Bo', tags: [] } }]);
-    assert.deepEqual((await users.getMany(['u:2', 'u:3'])).map((r) => r?.value.name), ['Bo', undefined]);
+    assert.deepEqual(
+      (await users.getMany(['u:2', 'u:3'])).map((r) => r?.value.name),
+      ['Bo', undefined],
+    );
     const scanned = [];
     for await (const r of users.scan({ prefix: 'u:' })) scanned.push(r.value.name);
     assert.deepEqual(scanned.sort(), ['Ada', 'Bo']);
@@ -27,7 +38,10 @@ describe('CodecRegistry', () => {
     const cyclic: { self?: unknown } = {};
     cyclic.self = cyclic;
     for (const bad of [undefined, cyclic, 10n]) {
-      await assert.rejects(registry.set('k', bad), (e: unknown) => e instanceof RegistryError && e.code === 'INVALID_VALUE' && e.key === 'k');
+      await assert.rejects(
+        registry.set('k', bad),
+        (e: unknown) => e instanceof RegistryError && e.code === 'INVALID_VALUE' && e.key === 'k',
+      );
     }
     assert.equal(await registry.has('k'), false);
   });
@@ -62,10 +76,19 @@ describe('CodecRegistry', () => {
     const backend = new MemoryRegistry();
     const users = new CodecRegistry(backend, jsonCodec as Codec<User>);
     assert.equal(typeof users.restore, 'function');
-    const record = { key: 'u:1', value: { name: 'Ada', tags: [] }, version: 4, createdAt: 10, updatedAt: 20, expiresAt: undefined };
+    const record = {
+      key: 'u:1',
+      value: { name: 'Ada', tags: [] },
+      version: 4,
+      createdAt: 10,
+      updatedAt: 20,
+      expiresAt: undefined,
+    };
     assert.equal(await users.restore?.(record), 'written');
     assert.deepEqual(await users.get('u:1'), record);
-    await assert.rejects(users.restore?.({ ...record, value: undefined as unknown as User }) ?? Promise.resolve(), { code: 'INVALID_VALUE' });
+    await assert.rejects(users.restore?.({ ...record, value: undefined as unknown as User }) ?? Promise.resolve(), {
+      code: 'INVALID_VALUE',
+    });
   });
 
   it('has no restore when its backend has none', () => {

@@ -21,10 +21,16 @@ describe('FaultRegistry', () => {
   it('rejects the faulted operations with the chosen code and leaves the others alone', async () => {
     const faulty = new FaultRegistry(new MemoryRegistry());
     faulty.inject({ type: 'error', code: 'TIMEOUT' }, ['set']);
-    await assert.rejects(faulty.set('a', bytes('1')), (e: unknown) => e instanceof RegistryError && e.code === 'TIMEOUT');
+    await assert.rejects(
+      faulty.set('a', bytes('1')),
+      (e: unknown) => e instanceof RegistryError && e.code === 'TIMEOUT',
+    );
     assert.equal(await faulty.get('a'), undefined);
     faulty.inject({ type: 'error' });
-    await assert.rejects(faulty.get('a'), (e: unknown) => e instanceof RegistryError && e.code === 'BACKEND_UNAVAILABLE');
+    await assert.rejects(
+      faulty.get('a'),
+      (e: unknown) => e instanceof RegistryError && e.code === 'BACKEND_UNAVAILABLE',
+    );
     faulty.heal();
     await faulty.set('a', bytes('1'));
     await faulty.close();

@@ -148,11 +148,17 @@ describe('MemoryNetwork', () => {
     const a = network.createTransport({ host: 'alice' });
     const b = network.createTransport({ host: 'alice' });
     assert.deepEqual([a.address().port, b.address().port], [6881, 6882]);
-    assert.throws(() => network.createTransport({ host: 'alice', port: 6881 }), (e) => isKadError(e, 'INVALID_ADDRESS'));
+    assert.throws(
+      () => network.createTransport({ host: 'alice', port: 6881 }),
+      (e) => isKadError(e, 'INVALID_ADDRESS'),
+    );
   });
 
   it('rejects a loss rate outside [0, 1] with INVALID_OPTION', () => {
-    assert.throws(() => new MemoryNetwork({ lossRate: 2 }, { clock: new ManualClock() }), (e) => isKadError(e, 'INVALID_OPTION'));
+    assert.throws(
+      () => new MemoryNetwork({ lossRate: 2 }, { clock: new ManualClock() }),
+      (e) => isKadError(e, 'INVALID_OPTION'),
+    );
   });
 
   it('runs hundreds of transports deterministically on one clock', () => {
@@ -161,7 +167,8 @@ describe('MemoryNetwork', () => {
     const transports = Array.from({ length: 300 }, () => network.createTransport());
     let total = 0;
     for (const t of transports) t.on('message', () => total++);
-    for (const [i, t] of transports.entries()) t.send(bytes(i % 7), (transports[(i + 1) % 300] as MemoryTransport).address());
+    for (const [i, t] of transports.entries())
+      t.send(bytes(i % 7), (transports[(i + 1) % 300] as MemoryTransport).address());
     clock.advance(10);
     assert.equal(total, 300);
     assert.equal(network.stats().inFlight, 0);

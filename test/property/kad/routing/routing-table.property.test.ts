@@ -19,7 +19,16 @@ type Op =
   | { kind: 'tick'; ms: number };
 
 const op: fc.Arbitrary<Op> = fc.oneof(
-  { weight: 6, arbitrary: fc.record({ kind: fc.constant('add' as const), who: fc.nat(), subnet: fc.nat(3), host: fc.nat(3), port: fc.integer({ min: 1, max: 3 }) }) },
+  {
+    weight: 6,
+    arbitrary: fc.record({
+      kind: fc.constant('add' as const),
+      who: fc.nat(),
+      subnet: fc.nat(3),
+      host: fc.nat(3),
+      port: fc.integer({ min: 1, max: 3 }),
+    }),
+  },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('fail' as const), who: fc.nat() }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('seen' as const), who: fc.nat() }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('remove' as const), who: fc.nat() }) },
@@ -31,7 +40,11 @@ describe('routing table properties', () => {
     fc.assert(
       fc.property(idArb, pool, fc.array(op, { maxLength: 120 }), idArb, (self, ids, ops, target) => {
         const clock = new ManualClock();
-        const table = new RoutingTable(self, { k: K, maxPerSubnet: MAX_PER_SUBNET, replacementCacheSize: 3 }, { clock });
+        const table = new RoutingTable(
+          self,
+          { k: K, maxPerSubnet: MAX_PER_SUBNET, replacementCacheSize: 3 },
+          { clock },
+        );
         const candidates = [self, ...ids]; // self among them: the table must refuse it
         for (const o of ops) {
           if (o.kind === 'tick') {
@@ -67,9 +80,19 @@ describe('routing table properties', () => {
             .sort((a, b) => compareDistance(target, a.id, b.id))
             .slice(0, n)
             .map((c) => idToHex(c.id));
-          assert.deepEqual(table.closest(target, n).map((c) => idToHex(c.id)), expected, 'closest = brute force');
-          const withBad = [...all].sort((a, b) => compareDistance(target, a.id, b.id)).slice(0, n).map((c) => idToHex(c.id));
-          assert.deepEqual(table.closest(target, n, { includeBad: true }).map((c) => idToHex(c.id)), withBad);
+          assert.deepEqual(
+            table.closest(target, n).map((c) => idToHex(c.id)),
+            expected,
+            'closest = brute force',
+          );
+          const withBad = [...all]
+            .sort((a, b) => compareDistance(target, a.id, b.id))
+            .slice(0, n)
+            .map((c) => idToHex(c.id));
+          assert.deepEqual(
+            table.closest(target, n, { includeBad: true }).map((c) => idToHex(c.id)),
+            withBad,
+          );
         }
       }),
       { numRuns: 300 },
@@ -78,15 +101,26 @@ describe('routing table properties', () => {
 
   it('finds the brute-force closest contacts in a large table, for targets near and far', () => {
     fc.assert(
-      fc.property(idArb, fc.array(idArb, { minLength: 50, maxLength: 300 }), fc.array(idArb, { minLength: 1, maxLength: 5 }), (self, ids, targets) => {
-        const table = new RoutingTable(self, { k: 8, maxPerSubnet: 8 });
-        ids.forEach((id, i) => table.add({ id, host: `50.${i >> 8}.${i & 255}.1`, port: 1 }));
-        const all = [...table.contacts()];
-        for (const target of [...targets, self, all[0]?.id ?? self]) {
-          const expected = [...all].sort((a, b) => compareDistance(target, a.id, b.id)).slice(0, 8).map((c) => idToHex(c.id));
-          assert.deepEqual(table.closest(target, 8).map((c) => idToHex(c.id)), expected);
-        }
-      }),
+      fc.property(
+        idArb,
+        fc.array(idArb, { minLength: 50, maxLength: 300 }),
+        fc.array(idArb, { minLength: 1, maxLength: 5 }),
+        (self, ids, targets) => {
+          const table = new RoutingTable(self, { k: 8, maxPerSubnet: 8 });
+          ids.forEach((id, i) => table.add({ id, host: `50.${i >> 8}.${i & 255}.1`, port: 1 }));
+          const all = [...table.contacts()];
+          for (const target of [...targets, self, all[0]?.id ?? self]) {
+            const expected = [...all]
+              .sort((a, b) => compareDistance(target, a.id, b.id))
+              .slice(0, 8)
+              .map((c) => idToHex(c.id));
+            assert.deepEqual(
+              table.closest(target, 8).map((c) => idToHex(c.id)),
+              expected,
+            );
+          }
+        },
+      ),
       { numRuns: 100 },
     );
   });

@@ -66,7 +66,10 @@ describe('rate limits (properties)', () => {
           await clock.advanceAsync(waitMs);
           assert.ok(released.length <= depth + (ratePerSecond * (clock.now() - start)) / 1000 + 1e-6);
         }
-        assert.deepEqual(released, [...released].sort((a, b) => a - b));
+        assert.deepEqual(
+          released,
+          [...released].sort((a, b) => a - b),
+        );
         pacer.close();
       }),
       { numRuns: 50 },
@@ -74,7 +77,10 @@ describe('rate limits (properties)', () => {
   });
 
   it('the in-flight limiter never exceeds its caps', () => {
-    const op = fc.oneof(fc.record({ acquire: fc.integer({ min: 0, max: 3 }) }), fc.record({ release: fc.integer({ min: 0, max: 3 }) }));
+    const op = fc.oneof(
+      fc.record({ acquire: fc.integer({ min: 0, max: 3 }) }),
+      fc.record({ release: fc.integer({ min: 0, max: 3 }) }),
+    );
     fc.assert(
       fc.property(fc.array(op, { maxLength: 100 }), (ops) => {
         const limiter = new InFlightLimiter({ maxInFlight: 4, maxInFlightPerDestination: 2, maxQueued: 1000 });

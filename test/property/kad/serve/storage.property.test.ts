@@ -40,7 +40,9 @@ describe('KadStorage properties', () => {
           } else {
             const got = await storage.getPeers(infoHash(op.hash), { family: 4, max: op.max });
             assert.ok(got.length <= Math.min(op.max, MAX_PEERS));
-            const live = [...announced].filter(([key, at]) => key.startsWith(`${op.hash}/`) && clock.now() - at < PEER_TTL);
+            const live = [...announced].filter(
+              ([key, at]) => key.startsWith(`${op.hash}/`) && clock.now() - at < PEER_TTL,
+            );
             for (const p of got) {
               const at = announced.get(`${op.hash}/${p[3] ?? -1}`);
               assert.ok(at !== undefined && clock.now() - at < PEER_TTL, 'an expired or foreign peer was returned');
@@ -56,7 +58,8 @@ describe('KadStorage properties', () => {
   });
 
   it('applies BEP 44 seq and cas rules exactly like a model, and never lets the stored seq go back', async () => {
-    type ItemOp = { kind: 'put'; seq: number; value: number; cas: number | undefined } | { kind: 'advance'; ms: number };
+    type ItemOp =
+      { kind: 'put'; seq: number; value: number; cas: number | undefined } | { kind: 'advance'; ms: number };
     const itemOp: fc.Arbitrary<ItemOp> = fc.oneof(
       fc.record({
         kind: fc.constant('put' as const),
@@ -78,7 +81,13 @@ describe('KadStorage properties', () => {
             continue;
           }
           if (model !== undefined && clock.now() - model.at >= ITEM_TTL) model = undefined;
-          const item = { v: Uint8Array.of(0x69, 0x30 + op.value, 0x65), k: new Uint8Array(32), sig: new Uint8Array(64), seq: op.seq, salt: new Uint8Array(0) };
+          const item = {
+            v: Uint8Array.of(0x69, 0x30 + op.value, 0x65),
+            k: new Uint8Array(32),
+            sig: new Uint8Array(64),
+            seq: op.seq,
+            salt: new Uint8Array(0),
+          };
           const result = await storage.putMutable(target, item, { cas: op.cas });
           let expected: string;
           if (model === undefined) expected = 'stored';
@@ -86,7 +95,8 @@ describe('KadStorage properties', () => {
           else if (op.seq < model.seq || (op.seq === model.seq && op.value !== model.value)) expected = 'seq-too-low';
           else expected = op.seq === model.seq ? 'refreshed' : 'stored';
           assert.equal(result, expected);
-          if (expected === 'stored' || expected === 'refreshed') model = { seq: op.seq, value: op.value, at: clock.now() };
+          if (expected === 'stored' || expected === 'refreshed')
+            model = { seq: op.seq, value: op.value, at: clock.now() };
           const stored = await storage.getItem(target);
           assert.equal(stored?.mutable === true ? stored.seq : undefined, model?.seq);
         }

@@ -4,9 +4,7 @@ import fc from 'fast-check';
 import { bdecode, bencode, type BencodeDict, type BencodeValue } from '../../../../src/kad/wire/bencode.js';
 import { isKadError } from '../../../../src/kad/errors.js';
 
-const latin1Key = fc
-  .uint8Array({ maxLength: 8 })
-  .map((bytes) => String.fromCharCode(...bytes));
+const latin1Key = fc.uint8Array({ maxLength: 8 }).map((bytes) => String.fromCharCode(...bytes));
 
 const bencodeValue: fc.Arbitrary<BencodeValue> = fc.letrec<{ value: BencodeValue }>((tie) => ({
   value: fc.oneof(
@@ -63,7 +61,13 @@ describe('bencode properties', () => {
 
   it('either decodes mutated valid encodings canonically or throws INVALID_MESSAGE', () => {
     const mutated = fc
-      .tuple(bencodeValue, fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 }), fc.constantFrom('set', 'insert', 'delete')), { minLength: 1, maxLength: 4 }))
+      .tuple(
+        bencodeValue,
+        fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 }), fc.constantFrom('set', 'insert', 'delete')), {
+          minLength: 1,
+          maxLength: 4,
+        }),
+      )
       .map(([value, edits]) => {
         const bytes = Array.from(bencode(value));
         for (const [at, byte, kind] of edits) {

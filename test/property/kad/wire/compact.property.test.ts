@@ -1,7 +1,15 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { decodeNodes, decodePeer, encodeNodes, encodePeer, formatIp, normalizeIp, parseIp } from '../../../../src/kad/wire/compact.js';
+import {
+  decodeNodes,
+  decodePeer,
+  encodeNodes,
+  encodePeer,
+  formatIp,
+  normalizeIp,
+  parseIp,
+} from '../../../../src/kad/wire/compact.js';
 
 const ipv4 = fc.uint8Array({ minLength: 4, maxLength: 4 }).map(formatIp);
 const ipv6 = fc.uint8Array({ minLength: 16, maxLength: 16 }).map(formatIp);
@@ -37,11 +45,20 @@ describe('compact encoding properties', () => {
   });
 
   it('round-trips any list of contacts of one family', () => {
-    for (const [family, host] of [[4, ipv4], [6, ipv6]] as const) {
+    for (const [family, host] of [
+      [4, ipv4],
+      [6, ipv6],
+    ] as const) {
       fc.assert(
-        fc.property(fc.array(fc.record({ id: nodeId, host, port }).map((c) => ({ ...c })), { maxLength: 10 }), (contacts) => {
-          assert.deepEqual(decodeNodes(encodeNodes(contacts, family), family), contacts);
-        }),
+        fc.property(
+          fc.array(
+            fc.record({ id: nodeId, host, port }).map((c) => ({ ...c })),
+            { maxLength: 10 },
+          ),
+          (contacts) => {
+            assert.deepEqual(decodeNodes(encodeNodes(contacts, family), family), contacts);
+          },
+        ),
       );
     }
   });

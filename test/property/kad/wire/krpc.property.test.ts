@@ -14,37 +14,42 @@ const dictOf = (entries: Record<string, unknown>): BencodeDict =>
 const ipv4 = fc.ipV4();
 const port = fc.integer({ min: 1, max: 65535 });
 
-const message: fc.Arbitrary<KrpcMessage> = fc.oneof(
-  fc.record(
-    {
-      y: fc.constant('q' as const),
+const message: fc.Arbitrary<KrpcMessage> = fc
+  .oneof(
+    fc.record(
+      {
+        y: fc.constant('q' as const),
+        t: bytes(1, 16),
+        q: fc.constantFrom('ping', 'find_node', 'get_peers', 'announce_peer', 'get', 'put', 'x'),
+        a: fc.record({ id, target: id }).map(dictOf),
+        v: bytes(4, 4),
+        ro: fc.constant(true),
+      },
+      { requiredKeys: ['y', 't', 'q', 'a'] },
+    ),
+    fc.record(
+      {
+        y: fc.constant('r' as const),
+        t: bytes(1, 16),
+        r: fc.record({ id, token: bytes(1, 20) }).map(dictOf),
+        ip: fc.tuple(ipv4, port).map(([host, p]) => encodeAddress({ host, port: p })),
+      },
+      { requiredKeys: ['y', 't', 'r'] },
+    ),
+    fc.record({
+      y: fc.constant('e' as const),
       t: bytes(1, 16),
-      q: fc.constantFrom('ping', 'find_node', 'get_peers', 'announce_peer', 'get', 'put', 'x'),
-      a: fc.record({ id, target: id }).map(dictOf),
-      v: bytes(4, 4),
-      ro: fc.constant(true),
-    },
-    { requiredKeys: ['y', 't', 'q', 'a'] },
-  ),
-  fc.record(
-    {
-      y: fc.constant('r' as const),
-      t: bytes(1, 16),
-      r: fc.record({ id, token: bytes(1, 20) }).map(dictOf),
-      ip: fc.tuple(ipv4, port).map(([host, p]) => encodeAddress({ host, port: p })),
-    },
-    { requiredKeys: ['y', 't', 'r'] },
-  ),
-  fc.record({
-    y: fc.constant('e' as const),
-    t: bytes(1, 16),
-    e: fc.tuple(fc.integer({ min: 201, max: 302 }), fc.string({ maxLength: 40 })),
-  }),
-).map((m) => ({ ...m }));
+      e: fc.tuple(fc.integer({ min: 201, max: 302 }), fc.string({ maxLength: 40 })),
+    }),
+  )
+  .map((m) => ({ ...m }));
 
 describe('KRPC properties', () => {
   it('round-trips any well-formed message', () => {
-    fc.assert(fc.property(message, (m) => assert.deepEqual(decodeMessage(encodeMessage(m)), m)), { numRuns: 500 });
+    fc.assert(
+      fc.property(message, (m) => assert.deepEqual(decodeMessage(encodeMessage(m)), m)),
+      { numRuns: 500 },
+    );
   });
 
   it('either decodes a mutated message or throws INVALID_MESSAGE, never anything else', () => {
@@ -69,7 +74,16 @@ describe('KRPC properties', () => {
     const contact = fc.record({ id, host: ipv4, port }).map((c) => ({ ...c }));
     const values = fc
       .record(
-        { id, nodes: fc.array(contact, { maxLength: 8 }), token: bytes(1, 20), values: fc.array(fc.record({ host: ipv4, port }).map((p) => ({ ...p })), { maxLength: 8 }), seq: fc.nat() },
+        {
+          id,
+          nodes: fc.array(contact, { maxLength: 8 }),
+          token: bytes(1, 20),
+          values: fc.array(
+            fc.record({ host: ipv4, port }).map((p) => ({ ...p })),
+            { maxLength: 8 },
+          ),
+          seq: fc.nat(),
+        },
         { requiredKeys: ['id'] },
       )
       .map((v) => ({ ...v }));

@@ -19,16 +19,40 @@ const value = fc.integer({ min: 0, max: 40 }).map((n) => 'x'.repeat(n));
 const ttl = fc.option(fc.integer({ min: 1, max: 60 }), { nil: undefined });
 
 const op = fc.oneof(
-  { weight: 6, arbitrary: fc.record({ kind: fc.constant('set' as const), key, value, ttl, cas: fc.option(fc.integer({ min: 0, max: 3 }), { nil: undefined }) }) },
+  {
+    weight: 6,
+    arbitrary: fc.record({
+      kind: fc.constant('set' as const),
+      key,
+      value,
+      ttl,
+      cas: fc.option(fc.integer({ min: 0, max: 3 }), { nil: undefined }),
+    }),
+  },
   { weight: 5, arbitrary: fc.record({ kind: fc.constant('get' as const), key }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('has' as const), key }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('delete' as const), key }) },
-  { weight: 2, arbitrary: fc.record({ kind: fc.constant('touch' as const), key, ttl: fc.integer({ min: 1, max: 60 }) }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({ kind: fc.constant('touch' as const), key, ttl: fc.integer({ min: 1, max: 60 }) }),
+  },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('getMany' as const), keys: fc.array(key, { maxLength: 4 }) }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('setMany' as const), entries: fc.array(fc.record({ key, value, ttl }), { maxLength: 3 }) }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('deleteMany' as const), keys: fc.array(key, { maxLength: 4 }) }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant('setMany' as const),
+      entries: fc.array(fc.record({ key, value, ttl }), { maxLength: 3 }),
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({ kind: fc.constant('deleteMany' as const), keys: fc.array(key, { maxLength: 4 }) }),
+  },
   { weight: 4, arbitrary: fc.record({ kind: fc.constant('advance' as const), ms: fc.integer({ min: 0, max: 30 }) }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('scan' as const), prefix: fc.constantFrom('', 'p:', 'q', 'a') }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({ kind: fc.constant('scan' as const), prefix: fc.constantFrom('', 'p:', 'q', 'a') }),
+  },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('size' as const) }) },
 );
 type Op = typeof op extends fc.Arbitrary<infer T> ? T : never;
@@ -169,7 +193,11 @@ async function run(cfg: Config, ops: Op[]): Promise<void> {
       case 'setMany': {
         const distinct = new Map(o.entries.map((e) => [e.key, e.key.length + e.value.length])); // last write per key
         const total = [...distinct.values()].reduce((a, b) => a + b, 0);
-        if (distinct.size > cfg.maxEntries || total > cfg.maxBytes || o.entries.some((e) => e.key.length + e.value.length > cfg.maxBytes)) {
+        if (
+          distinct.size > cfg.maxEntries ||
+          total > cfg.maxBytes ||
+          o.entries.some((e) => e.key.length + e.value.length > cfg.maxBytes)
+        ) {
           assert.ok(error instanceof RegistryError && error.code === 'CAPACITY_EXCEEDED', `step ${step}`);
         } else {
           assert.equal(error, undefined);
@@ -198,7 +226,9 @@ async function run(cfg: Config, ops: Op[]): Promise<void> {
         break;
       }
       case 'getMany':
-        (result as ({ value: Uint8Array; version: number } | undefined)[]).forEach((r, i) => checkRead(o.keys[i] as string, r));
+        (result as ({ value: Uint8Array; version: number } | undefined)[]).forEach((r, i) =>
+          checkRead(o.keys[i] as string, r),
+        );
         break;
       case 'scan': {
         const seen = result as { key: string; value: Uint8Array; version: number }[];
@@ -226,10 +256,10 @@ async function run(cfg: Config, ops: Op[]): Promise<void> {
 
 describe('MemoryRegistry against a reference model', () => {
   it('never serves stale data, never exceeds capacity and reports each removal once over 100,000 random operations', async () => {
-    await fc.assert(
-      fc.asyncProperty(config, fc.array(op, { minLength: 1000, maxLength: 1000 }), run),
-      { numRuns: 100, includeErrorInReport: true },
-    );
+    await fc.assert(fc.asyncProperty(config, fc.array(op, { minLength: 1000, maxLength: 1000 }), run), {
+      numRuns: 100,
+      includeErrorInReport: true,
+    });
     assert.ok(executed >= 100_000, `ran ${executed} operations`);
   });
 });

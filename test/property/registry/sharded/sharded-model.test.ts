@@ -19,8 +19,18 @@ const op = fc.oneof(
   { weight: 5, arbitrary: fc.record({ kind: fc.constant('get' as const), key }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('delete' as const), key }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('getMany' as const), keys: fc.array(key, { maxLength: 6 }) }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('setMany' as const), keys: fc.array(key, { maxLength: 4 }), value: fc.nat(99) }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('fail' as const), shard: fc.constantFrom(...SHARDS), hang: fc.boolean() }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant('setMany' as const),
+      keys: fc.array(key, { maxLength: 4 }),
+      value: fc.nat(99),
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({ kind: fc.constant('fail' as const), shard: fc.constantFrom(...SHARDS), hang: fc.boolean() }),
+  },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('heal' as const) }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('advance' as const), ms: fc.integer({ min: 0, max: 700 }) }) },
 );
@@ -32,9 +42,20 @@ describe('ShardedRegistry with 2 replicas (model-based)', () => {
     await fc.assert(
       fc.asyncProperty(fc.array(op, { minLength: 1, maxLength: 60 }), async (ops) => {
         const clock = new ManualClock();
-        const backends = SHARDS.map((name) => ({ name, registry: new FaultRegistry(new MemoryRegistry({ maxEntries: 1000 }, { clock }), { clock }) }));
+        const backends = SHARDS.map((name) => ({
+          name,
+          registry: new FaultRegistry(new MemoryRegistry({ maxEntries: 1000 }, { clock }), { clock }),
+        }));
         const registry = new ShardedRegistry(
-          { shards: backends, replicas: 2, timeoutMs: TIMEOUT, cooldownMs: COOLDOWN, failureThreshold: 2, migrationRate: Number.POSITIVE_INFINITY, readRepair: 1 },
+          {
+            shards: backends,
+            replicas: 2,
+            timeoutMs: TIMEOUT,
+            cooldownMs: COOLDOWN,
+            failureThreshold: 2,
+            migrationRate: Number.POSITIVE_INFINITY,
+            readRepair: 1,
+          },
           { clock },
         );
         const model = new Map<string, number>();
@@ -53,7 +74,10 @@ describe('ShardedRegistry with 2 replicas (model-based)', () => {
               model.delete(o.key);
             } else if (o.kind === 'getMany') {
               const got = await run(registry.getMany(o.keys));
-              assert.deepEqual(got.map((r) => r?.value[0]), o.keys.map((k) => model.get(k)));
+              assert.deepEqual(
+                got.map((r) => r?.value[0]),
+                o.keys.map((k) => model.get(k)),
+              );
             } else if (o.kind === 'setMany') {
               await run(registry.setMany(o.keys.map((k) => ({ key: k, value: enc(o.value) }))));
               for (const k of o.keys) model.set(k, o.value);
@@ -88,16 +112,21 @@ describe('HrwRouter (properties)', () => {
   const names = fc.uniqueArray(fc.string({ minLength: 1, maxLength: 8 }), { minLength: 2, maxLength: 12 });
   it('moves only the keys of a removed shard, and only to their second choice', () => {
     fc.assert(
-      fc.property(names, fc.nat(), fc.array(fc.string({ minLength: 1 }), { minLength: 1, maxLength: 50 }), (list, pick, keys) => {
-        const removed = list[pick % list.length] as string;
-        const before = new HrwRouter(list.map((name) => ({ name })));
-        const after = new HrwRouter(list.filter((n) => n !== removed).map((name) => ({ name })));
-        for (const k of keys) {
-          const order = before.order(k).map((i) => before.names[i]);
-          const now = after.names[after.first(k)];
-          assert.equal(now, order[0] === removed ? order[1] : order[0]);
-        }
-      }),
+      fc.property(
+        names,
+        fc.nat(),
+        fc.array(fc.string({ minLength: 1 }), { minLength: 1, maxLength: 50 }),
+        (list, pick, keys) => {
+          const removed = list[pick % list.length] as string;
+          const before = new HrwRouter(list.map((name) => ({ name })));
+          const after = new HrwRouter(list.filter((n) => n !== removed).map((name) => ({ name })));
+          for (const k of keys) {
+            const order = before.order(k).map((i) => before.names[i]);
+            const now = after.names[after.first(k)];
+            assert.equal(now, order[0] === removed ? order[1] : order[0]);
+          }
+        },
+      ),
     );
   });
 
@@ -109,7 +138,10 @@ describe('HrwRouter (properties)', () => {
         const after = new HrwRouter(list.map((name) => ({ name })));
         for (const k of keys) {
           const a = before.order(k).map((i) => before.names[i]);
-          const b = after.order(k).map((i) => after.names[i]).filter((n) => n !== joining);
+          const b = after
+            .order(k)
+            .map((i) => after.names[i])
+            .filter((n) => n !== joining);
           assert.deepEqual(b, a);
         }
       }),

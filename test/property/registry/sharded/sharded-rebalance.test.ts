@@ -29,7 +29,13 @@ describe('ShardedRegistry rebalancing (model-based)', () => {
           const make = (): MemoryRegistry => new MemoryRegistry({ maxEntries: 1000 }, { clock });
           const registry = new ShardedRegistry(
             // every read also checks the replicas: repairs must never disturb the model
-            { shards: ['s0', 's1'].map((name) => ({ name, registry: make() })), replicas, migrationRate: 50, migrationBatchSize: 4, readRepair: 1 },
+            {
+              shards: ['s0', 's1'].map((name) => ({ name, registry: make() })),
+              replicas,
+              migrationRate: 50,
+              migrationBatchSize: 4,
+              readRepair: 1,
+            },
             { clock },
           );
           const model = new Map<string, number>();
@@ -53,7 +59,10 @@ describe('ShardedRegistry rebalancing (model-based)', () => {
                 versions.delete(o.key);
                 assert.equal(await registry.delete(o.key), model.delete(o.key));
               } else if (o.kind === 'getMany') {
-                assert.deepEqual((await registry.getMany(o.keys)).map((r) => r?.value[0]), o.keys.map((k) => model.get(k)));
+                assert.deepEqual(
+                  (await registry.getMany(o.keys)).map((r) => r?.value[0]),
+                  o.keys.map((k) => model.get(k)),
+                );
               } else if (o.kind === 'advance') {
                 await clock.advanceAsync(o.ms);
               } else if (migration === undefined) {
@@ -144,7 +153,8 @@ describe('ShardedRegistry rebalancing under faults (model-based)', () => {
               // one at a time as the registry sees it: a healed shard is unavailable until its probe
               // closes the circuit and what it missed is handed back
               const recovered = registry.stats().shards.every((s) => s.health === 'up' && s.hints === 0);
-              if (recovered) failing ??= backends.get(names[o.pick % names.length] as string)?.inject({ type: 'error' });
+              if (recovered)
+                failing ??= backends.get(names[o.pick % names.length] as string)?.inject({ type: 'error' });
             } else if (o.kind === 'heal') {
               failing?.heal();
               failing = undefined;
@@ -163,9 +173,11 @@ describe('ShardedRegistry rebalancing under faults (model-based)', () => {
               // a migration stopped by a failing shard is resumed
               const chained = started?.then((r) => (r.cancelled ? registry.rebalance() : r));
               migration = chained;
-              void chained?.catch(() => undefined).finally(() => {
-                if (migration === chained) migration = undefined;
-              });
+              void chained
+                ?.catch(() => undefined)
+                .finally(() => {
+                  if (migration === chained) migration = undefined;
+                });
             }
           }
           failing?.heal();

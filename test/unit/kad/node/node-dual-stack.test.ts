@@ -118,7 +118,10 @@ describe('dual-stack KadNode (BEP 32) on a MemoryNetwork', () => {
     const [a, b] = [await w.spawn(), await w.spawn()];
     await drive(w.clock, a.ping(b.address()));
     const result = await drive(w.clock, a.findNode(b.address(), INFO_HASH, { want: ['n4', 'n6'] }));
-    assert.deepEqual(result.nodes.map((c) => c.id), [a.id]);
+    assert.deepEqual(
+      result.nodes.map((c) => c.id),
+      [a.id],
+    );
     assert.deepEqual(result.nodes6, []);
   });
 
@@ -231,14 +234,21 @@ describe('createNode dual-stack options', () => {
     await assert.rejects(createNode({ host6: '127.0.0.1' }), { code: 'INVALID_OPTION', message: /^host6 must/ });
     await assert.rejects(createNode({ port6: -1 }), { code: 'INVALID_OPTION', message: /^port6 must/ });
     await assert.rejects(createNode({ host: '::1', host6: '::1' }), { code: 'INVALID_OPTION', message: /IPv4 host/ });
-    await assert.rejects(createNode({ transport6: {} as never }), { code: 'INVALID_OPTION', message: /^transport6 must/ });
+    await assert.rejects(createNode({ transport6: {} as never }), {
+      code: 'INVALID_OPTION',
+      message: /^transport6 must/,
+    });
     const v4 = network.createTransport();
     await assert.rejects(createNode({ transport: network.createTransport(), transport6: v4, clock }), {
       code: 'INVALID_OPTION',
       message: /^transport6 must be an IPv6 transport/,
     });
     await assert.rejects(
-      createNode({ transport: network.createTransport({ family: 6 }), transport6: network.createTransport({ family: 6 }), clock }),
+      createNode({
+        transport: network.createTransport({ family: 6 }),
+        transport6: network.createTransport({ family: 6 }),
+        clock,
+      }),
       { code: 'INVALID_OPTION', message: /IPv4 first transport/ },
     );
     await network.close();

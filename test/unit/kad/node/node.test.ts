@@ -11,7 +11,8 @@ import { drive } from '../../../helpers/virtual-time.js';
 const text = (s: string): Uint8Array => new TextEncoder().encode(s);
 const INFO_HASH = new Uint8Array(20).fill(0x42);
 const QUERIER = new Uint8Array(20).fill(0x24);
-const rawDict = (entries: Record<string, BencodeValue>): BencodeDict => Object.assign(Object.create(null) as BencodeDict, entries);
+const rawDict = (entries: Record<string, BencodeValue>): BencodeDict =>
+  Object.assign(Object.create(null) as BencodeDict, entries);
 
 function world() {
   const clock = new ManualClock();
@@ -41,12 +42,21 @@ describe('createNode', () => {
     await assert.rejects(createNode({ host: 'localhost' }), { code: 'INVALID_OPTION', message: /^host must/ });
     await assert.rejects(createNode({ port: 70000 }), { code: 'INVALID_OPTION', message: /^port must/ });
     await assert.rejects(createNode({ id: new Uint8Array(3) }), { code: 'INVALID_OPTION', message: /^id must/ });
-    await assert.rejects(createNode({ bootstrap: [{ host: 'x', port: 1 }] }), { code: 'INVALID_OPTION', message: /^bootstrap/ });
+    await assert.rejects(createNode({ bootstrap: [{ host: 'x', port: 1 }] }), {
+      code: 'INVALID_OPTION',
+      message: /^bootstrap/,
+    });
   });
 
   it('rejects a bad nested option and releases the socket it opened', async () => {
-    await assert.rejects(createNode({ host: '127.0.0.1', rpc: { retries: -1 } }), { code: 'INVALID_OPTION', message: /retries/ });
-    await assert.rejects(createNode({ host: '127.0.0.1', storage: { maxEntries: 0 } }), { code: 'INVALID_OPTION', message: /maxEntries/ });
+    await assert.rejects(createNode({ host: '127.0.0.1', rpc: { retries: -1 } }), {
+      code: 'INVALID_OPTION',
+      message: /retries/,
+    });
+    await assert.rejects(createNode({ host: '127.0.0.1', storage: { maxEntries: 0 } }), {
+      code: 'INVALID_OPTION',
+      message: /maxEntries/,
+    });
   });
 
   it('listens on an injected transport and keeps the given id', async () => {
@@ -66,8 +76,14 @@ describe('KadNode', () => {
     const [a, b] = [await w.spawn(), await w.spawn()];
     const contact = await drive(w.clock, a.ping(b.address()));
     assert.deepEqual(contact.id, b.id);
-    assert.deepEqual(b.contacts().map((c) => c.id), [a.id]);
-    assert.deepEqual(a.contacts().map((c) => c.id), [b.id]);
+    assert.deepEqual(
+      b.contacts().map((c) => c.id),
+      [a.id],
+    );
+    assert.deepEqual(
+      a.contacts().map((c) => c.id),
+      [b.id],
+    );
   });
 
   it('adds a querier only once its query validated: not for 203 or 204, yes for a valid query', async () => {
@@ -78,17 +94,26 @@ describe('KadNode', () => {
     const replies: KrpcMessage[] = [];
     raw.on('message', ({ data }) => replies.push(decodeMessage(data)));
     const send = (q: string, a: Record<string, BencodeValue>): void =>
-      raw.send(encodeMessage({ y: 'q', t: Uint8Array.of(replies.length + 1), q, a: rawDict({ id: QUERIER, ...a }) }), server.address());
+      raw.send(
+        encodeMessage({ y: 'q', t: Uint8Array.of(replies.length + 1), q, a: rawDict({ id: QUERIER, ...a }) }),
+        server.address(),
+      );
     send('find_node', {}); // no target: 203
     send('announce_peer', { info_hash: INFO_HASH, port: 1, token: new Uint8Array(8) }); // bad token: 203
     send('sample_infohashes', { target: INFO_HASH }); // 204
     await w.clock.advanceAsync(50);
-    assert.deepEqual(replies.map((m) => (m.y === 'e' ? m.e[0] : 'r')), [203, 203, 204]);
+    assert.deepEqual(
+      replies.map((m) => (m.y === 'e' ? m.e[0] : 'r')),
+      [203, 203, 204],
+    );
     assert.equal(server.stats().contacts, 0);
     send('find_node', { target: INFO_HASH });
     await w.clock.advanceAsync(50);
     assert.equal(replies[3]?.y, 'r');
-    assert.deepEqual(server.contacts().map((c) => c.id), [QUERIER]);
+    assert.deepEqual(
+      server.contacts().map((c) => c.id),
+      [QUERIER],
+    );
   });
 
   it('does not add a read-only querier, and a read-only node answers nothing', async () => {
@@ -104,17 +129,24 @@ describe('KadNode', () => {
   it('keeps a live contact when its bucket is full, and replaces one that fails the ping', async () => {
     const w = world();
     cleanup = w.close;
-    const idAt = (last: number): Uint8Array => Uint8Array.from({ length: 20 }, (_, i) => (i === 0 ? 0x80 : i === 19 ? last : 0));
+    const idAt = (last: number): Uint8Array =>
+      Uint8Array.from({ length: 20 }, (_, i) => (i === 0 ? 0x80 : i === 19 ? last : 0));
     const server = await w.spawn({ id: new Uint8Array(20), k: 1 });
     const [a, b, c] = [await w.spawn({ id: idAt(1) }), await w.spawn({ id: idAt(2) }), await w.spawn({ id: idAt(3) })];
     await drive(w.clock, a.ping(server.address()));
     await drive(w.clock, b.ping(server.address()));
     await w.clock.advanceAsync(1000);
-    assert.deepEqual(server.contacts().map((x) => x.id), [a.id]);
+    assert.deepEqual(
+      server.contacts().map((x) => x.id),
+      [a.id],
+    );
     await a.close();
     await drive(w.clock, c.ping(server.address()));
     for (let t = 0; t < 30_000 && server.contacts()[0]?.id[19] !== 3; t += 100) await w.clock.advanceAsync(100);
-    assert.deepEqual(server.contacts().map((x) => x.id), [c.id]);
+    assert.deepEqual(
+      server.contacts().map((x) => x.id),
+      [c.id],
+    );
   });
 
   it('bootstraps from the given nodes and learns the contacts they return', async () => {

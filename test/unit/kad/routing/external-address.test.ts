@@ -60,7 +60,10 @@ describe('ExternalAddressVote', () => {
   });
 
   it('rejects a maxVoters that is not a positive integer, naming it', () => {
-    assert.throws(() => new ExternalAddressVote(4, { maxVoters: 0 }), { code: 'INVALID_OPTION', message: /^maxVoters/ });
+    assert.throws(() => new ExternalAddressVote(4, { maxVoters: 0 }), {
+      code: 'INVALID_OPTION',
+      message: /^maxVoters/,
+    });
   });
 
   it('ignores reports of the other family and malformed bytes', () => {

@@ -18,7 +18,7 @@ let serial = 0;
 /** A contact in bucket `index` of SELF, each in its own public /24 unless `host` is given. */
 function contactIn(index: number, host?: string): Contact {
   serial++;
-  return { id: randomIdInBucket(SELF, index), host: host ?? `20.${serial >> 8 & 255}.${serial & 255}.1`, port: 6881 };
+  return { id: randomIdInBucket(SELF, index), host: host ?? `20.${(serial >> 8) & 255}.${serial & 255}.1`, port: 6881 };
 }
 
 describe('RoutingTable', () => {
@@ -59,7 +59,10 @@ describe('RoutingTable', () => {
     table.add(b);
     clock.advance(1000);
     assert.equal(table.add(a).status, 'updated');
-    assert.deepEqual(table.bucket(0).map((c) => c.id), [b.id, a.id]);
+    assert.deepEqual(
+      table.bucket(0).map((c) => c.id),
+      [b.id, a.id],
+    );
     assert.equal(table.get(a.id)?.lastSeen, clock.now());
   });
 
@@ -87,7 +90,10 @@ describe('RoutingTable', () => {
     assert.deepEqual(result.leastRecentlySeen.id, first.id);
     assert.equal(result.bucket, 1);
     assert.deepEqual(events, [1]);
-    assert.deepEqual(table.replacements(1).map((c) => c.id), [candidate.id]);
+    assert.deepEqual(
+      table.replacements(1).map((c) => c.id),
+      [candidate.id],
+    );
     assert.equal(table.size, 2);
   });
 
@@ -96,7 +102,10 @@ describe('RoutingTable', () => {
     table.add(contactIn(5));
     const candidates = [contactIn(5), contactIn(5), contactIn(5)];
     for (const c of candidates) assert.equal(table.add(c).status, 'bucket-full');
-    assert.deepEqual(table.replacements(5).map((c) => c.id), [candidates[1]?.id, candidates[2]?.id]);
+    assert.deepEqual(
+      table.replacements(5).map((c) => c.id),
+      [candidates[1]?.id, candidates[2]?.id],
+    );
     const none = setup({ k: 1, replacementCacheSize: 0 }).table;
     none.add(contactIn(5));
     none.add(contactIn(5));
@@ -174,13 +183,14 @@ describe('RoutingTable', () => {
     assert.equal(table.add(contactIn(0, '30.1.2.4')).status, 'added');
     assert.equal(table.add(contactIn(0, '30.1.2.5')).status, 'rejected-diversity');
     assert.equal(table.add(contactIn(1, '30.1.2.5')).status, 'added'); // another bucket
-    for (let i = 0; i < 4; i++) assert.equal(table.add({ ...contactIn(2, '127.0.0.1'), port: 1000 + i }).status, 'added');
+    for (let i = 0; i < 4; i++)
+      assert.equal(table.add({ ...contactIn(2, '127.0.0.1'), port: 1000 + i }).status, 'added');
     const strict = setup({ maxPerSubnet: 1, limitLocalAddresses: true }).table;
     assert.equal(strict.add({ ...contactIn(2, '127.0.0.1'), port: 1 }).status, 'added');
     assert.equal(strict.add({ ...contactIn(2, '127.0.0.1'), port: 2 }).status, 'rejected-diversity');
   });
 
-  it('lets a newcomer take a bad contact\'s place even from the same /24', () => {
+  it("lets a newcomer take a bad contact's place even from the same /24", () => {
     const { table } = setup({ k: 2, maxPerSubnet: 1 });
     const old = contactIn(0, '30.9.9.1');
     table.add(old);
@@ -205,8 +215,14 @@ describe('RoutingTable', () => {
     for (let i = 0; i < 12; i++) for (let j = 0; j < 3; j++) all.push(contactIn(i));
     for (const c of all) table.add(c);
     for (const target of [SELF, randomIdInBucket(SELF, 0), randomIdInBucket(SELF, 5), all[7]?.id ?? SELF]) {
-      const expected = [...all].sort((a, b) => compareDistance(target, a.id, b.id)).slice(0, 8).map((c) => idToHex(c.id));
-      assert.deepEqual(table.closest(target, 8).map((c) => idToHex(c.id)), expected);
+      const expected = [...all]
+        .sort((a, b) => compareDistance(target, a.id, b.id))
+        .slice(0, 8)
+        .map((c) => idToHex(c.id));
+      assert.deepEqual(
+        table.closest(target, 8).map((c) => idToHex(c.id)),
+        expected,
+      );
     }
     assert.deepEqual(table.closest(SELF, 0), []);
     assert.equal(table.closest(SELF, 100).length, all.length);
@@ -242,7 +258,10 @@ describe('RoutingTable', () => {
 
   it('validates its options and names them', () => {
     const bad = (options: RoutingTableOptions, pattern: RegExp): void => {
-      assert.throws(() => new RoutingTable(SELF, options), (e: unknown) => isKadError(e, 'INVALID_OPTION') && pattern.test(e.message));
+      assert.throws(
+        () => new RoutingTable(SELF, options),
+        (e: unknown) => isKadError(e, 'INVALID_OPTION') && pattern.test(e.message),
+      );
     };
     bad({ k: 0 }, /^k must be an integer >= 1/);
     bad({ k: 2.5 }, /^k must be/);
@@ -251,6 +270,9 @@ describe('RoutingTable', () => {
     bad({ maxPerSubnet: 0 }, /^maxPerSubnet/);
     bad({ replacementCacheSize: -1 }, /^replacementCacheSize/);
     bad({ family: 5 as 4 }, /^family must be 4 or 6/);
-    assert.throws(() => new RoutingTable(new Uint8Array(3)), (e: unknown) => isKadError(e, 'INVALID_ID'));
+    assert.throws(
+      () => new RoutingTable(new Uint8Array(3)),
+      (e: unknown) => isKadError(e, 'INVALID_ID'),
+    );
   });
 });

@@ -61,7 +61,18 @@ describe('BEP 42 secure node ids', () => {
   });
 
   it('exempts loopback, private, link-local and unique-local addresses', () => {
-    for (const host of ['127.0.0.1', '10.1.2.3', '172.16.0.1', '172.31.255.255', '192.168.1.1', '169.254.0.9', '::1', 'fe80::1', 'fd00::5', '::ffff:10.0.0.1']) {
+    for (const host of [
+      '127.0.0.1',
+      '10.1.2.3',
+      '172.16.0.1',
+      '172.31.255.255',
+      '192.168.1.1',
+      '169.254.0.9',
+      '::1',
+      'fe80::1',
+      'fd00::5',
+      '::ffff:10.0.0.1',
+    ]) {
       assert.ok(isLocalAddress(host), host);
       assert.ok(isSecureId(randomId(), host), host);
     }
@@ -74,8 +85,14 @@ describe('BEP 42 secure node ids', () => {
   });
 
   it('refuses a rand outside 0..255 and a host that is not an IP address', () => {
-    assert.throws(() => secureId('8.8.8.8', 256), (e: unknown) => isKadError(e, 'INVALID_OPTION'));
-    assert.throws(() => secureId('example.org'), (e: unknown) => isKadError(e, 'INVALID_ADDRESS'));
+    assert.throws(
+      () => secureId('8.8.8.8', 256),
+      (e: unknown) => isKadError(e, 'INVALID_OPTION'),
+    );
+    assert.throws(
+      () => secureId('example.org'),
+      (e: unknown) => isKadError(e, 'INVALID_ADDRESS'),
+    );
     assert.match(idToHex(secureId('8.8.8.8')), /^[0-9a-f]{40}$/);
   });
 });

@@ -35,7 +35,10 @@ describe('TokenBucket', () => {
 
   it('rejects a non-positive rate with INVALID_OPTION', () => {
     const clock = new ManualClock();
-    assert.throws(() => new TokenBucket({ ratePerSecond: 0, burst: 1 }, { clock }), (e) => isKadError(e, 'INVALID_OPTION'));
+    assert.throws(
+      () => new TokenBucket({ ratePerSecond: 0, burst: 1 }, { clock }),
+      (e) => isKadError(e, 'INVALID_OPTION'),
+    );
   });
 });
 
@@ -43,7 +46,10 @@ describe('InboundLimiter', () => {
   it('drops queries from one source beyond its burst and lets other sources through', () => {
     const clock = new ManualClock();
     const limiter = new InboundLimiter({ ratePerSecond: 1, burst: 2 }, { clock });
-    assert.deepEqual([limiter.allow('1.1.1.1'), limiter.allow('1.1.1.1'), limiter.allow('1.1.1.1')], [true, true, false]);
+    assert.deepEqual(
+      [limiter.allow('1.1.1.1'), limiter.allow('1.1.1.1'), limiter.allow('1.1.1.1')],
+      [true, true, false],
+    );
     assert.equal(limiter.allow('2.2.2.2'), true);
     clock.advance(1000);
     assert.equal(limiter.allow('1.1.1.1'), true);

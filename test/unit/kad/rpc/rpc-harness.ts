@@ -3,7 +3,11 @@ import { decodeMessage, encodeMessage, type KrpcMessage } from '../../../../src/
 import { Rpc, type RpcOptions } from '../../../../src/kad/rpc/rpc.js';
 import type { RemoteInfo } from '../../../../src/kad/transport/transport.js';
 import { ManualClock } from '../../../../src/testing/manual-clock.js';
-import { MemoryNetwork, type MemoryNetworkOptions, type MemoryTransport } from '../../../../src/testing/memory-network.js';
+import {
+  MemoryNetwork,
+  type MemoryNetworkOptions,
+  type MemoryTransport,
+} from '../../../../src/testing/memory-network.js';
 
 /** A null-prototype dict, as the codec produces. */
 export const dict = (entries: Record<string, BencodeValue>): BencodeDict =>
@@ -29,7 +33,11 @@ export function rawPeer(network: MemoryNetwork, clock: ManualClock, host?: strin
 }
 
 /** Whether `promise` has settled, and how. */
-export function track<T>(promise: Promise<T>): { state: 'pending' | 'resolved' | 'rejected'; value?: T; error?: unknown } {
+export function track<T>(promise: Promise<T>): {
+  state: 'pending' | 'resolved' | 'rejected';
+  value?: T;
+  error?: unknown;
+} {
   const tracked: { state: 'pending' | 'resolved' | 'rejected'; value?: T; error?: unknown } = { state: 'pending' };
   promise.then(
     (value) => {

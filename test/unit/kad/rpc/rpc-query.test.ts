@@ -105,7 +105,9 @@ describe('Rpc queries', () => {
   it('caps queries in flight per destination and sends the next when one completes', async () => {
     const { clock, network, a } = setup({ ...NO_PACING, inFlight: { maxInFlightPerDestination: 2 } });
     const silent = rawPeer(network, clock);
-    const results = [1, 2, 3].map(() => track(a.query(silent.transport.address(), 'ping', PING, { retries: 0, timeoutMs: 100 })));
+    const results = [1, 2, 3].map(() =>
+      track(a.query(silent.transport.address(), 'ping', PING, { retries: 0, timeoutMs: 100 })),
+    );
     await clock.advanceAsync(10);
     assert.equal(silent.received.length, 2);
     assert.equal(a.stats().queued, 1);
@@ -129,7 +131,8 @@ describe('Rpc queries', () => {
   it('paces queries to one destination at 4 per second after a burst of 4', async () => {
     const { clock, network, a } = setup();
     const silent = rawPeer(network, clock);
-    for (let i = 0; i < 6; i++) void a.query(silent.transport.address(), 'ping', PING, { retries: 0 }).catch(() => undefined);
+    for (let i = 0; i < 6; i++)
+      void a.query(silent.transport.address(), 'ping', PING, { retries: 0 }).catch(() => undefined);
     await clock.advanceAsync(1000);
     assert.deepEqual(
       silent.received.map((r) => r.at - clock.now() + 1000),
@@ -183,9 +186,13 @@ describe('Rpc queries', () => {
   });
 
   it('gives every query in flight its own transaction id', async () => {
-    const { clock, network, a } = setup({ ...NO_PACING, inFlight: { maxInFlight: 2000, maxInFlightPerDestination: 2000 } });
+    const { clock, network, a } = setup({
+      ...NO_PACING,
+      inFlight: { maxInFlight: 2000, maxInFlightPerDestination: 2000 },
+    });
     const silent = rawPeer(network, clock);
-    for (let i = 0; i < 2000; i++) void a.query(silent.transport.address(), 'ping', PING, { retries: 0 }).catch(() => undefined);
+    for (let i = 0; i < 2000; i++)
+      void a.query(silent.transport.address(), 'ping', PING, { retries: 0 }).catch(() => undefined);
     await clock.advanceAsync(10);
     const ids = new Set(silent.received.map((r) => Buffer.from(r.message.t).toString('hex')));
     assert.equal(ids.size, 2000);

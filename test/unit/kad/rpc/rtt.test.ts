@@ -88,8 +88,17 @@ describe('RttEstimator', () => {
   });
 
   it('rejects options out of range with INVALID_OPTION naming the option', () => {
-    assert.throws(() => new RttEstimator({ minTimeoutMs: 0 }), (e) => isKadError(e, 'INVALID_OPTION') && /minTimeoutMs/.test(e.message));
-    assert.throws(() => new RttEstimator({ minTimeoutMs: 500, maxTimeoutMs: 400 }), (e) => isKadError(e, 'INVALID_OPTION'));
-    assert.throws(() => new RttEstimator({ maxDestinations: 1.5 }), (e) => isKadError(e, 'INVALID_OPTION') && /maxDestinations/.test(e.message));
+    assert.throws(
+      () => new RttEstimator({ minTimeoutMs: 0 }),
+      (e) => isKadError(e, 'INVALID_OPTION') && /minTimeoutMs/.test(e.message),
+    );
+    assert.throws(
+      () => new RttEstimator({ minTimeoutMs: 500, maxTimeoutMs: 400 }),
+      (e) => isKadError(e, 'INVALID_OPTION'),
+    );
+    assert.throws(
+      () => new RttEstimator({ maxDestinations: 1.5 }),
+      (e) => isKadError(e, 'INVALID_OPTION') && /maxDestinations/.test(e.message),
+    );
   });
 });

@@ -1,6 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { bdecode, bencode, type BencodeDict, type BencodeValue, bytesToKey, keyToBytes } from '../../../../src/kad/wire/bencode.js';
+import {
+  bdecode,
+  bencode,
+  type BencodeDict,
+  type BencodeValue,
+  bytesToKey,
+  keyToBytes,
+} from '../../../../src/kad/wire/bencode.js';
 import { isKadError } from '../../../../src/kad/errors.js';
 
 const text = (s: string): Uint8Array => new TextEncoder().encode(s);
@@ -125,8 +132,14 @@ describe('bdecode', () => {
   });
 
   it('refuses limits out of range with INVALID_OPTION', () => {
-    assert.throws(() => bdecode(text('i1e'), { maxBytes: 0 }), (e: unknown) => isKadError(e, 'INVALID_OPTION'));
-    assert.throws(() => bdecode(text('i1e'), { maxDepth: 1e6 }), (e: unknown) => isKadError(e, 'INVALID_OPTION'));
+    assert.throws(
+      () => bdecode(text('i1e'), { maxBytes: 0 }),
+      (e: unknown) => isKadError(e, 'INVALID_OPTION'),
+    );
+    assert.throws(
+      () => bdecode(text('i1e'), { maxDepth: 1e6 }),
+      (e: unknown) => isKadError(e, 'INVALID_OPTION'),
+    );
   });
 });
 
@@ -145,7 +158,10 @@ describe('bencode', () => {
 
   it('refuses values without a bencoding', () => {
     for (const bad of [1.5, Number.NaN, 2 ** 53, 'text', null, true] as unknown as BencodeValue[]) {
-      assert.throws(() => bencode(bad), (e: unknown) => isKadError(e, 'INVALID_MESSAGE'));
+      assert.throws(
+        () => bencode(bad),
+        (e: unknown) => isKadError(e, 'INVALID_MESSAGE'),
+      );
     }
     assert.throws(() => bencode({ '\u0100': 1 }), /not latin1/);
     assert.throws(() => bencode(new ArrayBuffer(4) as unknown as BencodeValue), /cannot encode ArrayBuffer/);
@@ -169,6 +185,9 @@ describe('latin1 key helpers', () => {
     const bytes = Uint8Array.from([0, 65, 255]);
     assert.equal(bytesToKey(bytes), '\u0000A\u00ff');
     assert.deepEqual(keyToBytes('\u0000A\u00ff'), bytes);
-    assert.throws(() => keyToBytes('\u20ac'), (e: unknown) => isKadError(e, 'INVALID_MESSAGE'));
+    assert.throws(
+      () => keyToBytes('\u20ac'),
+      (e: unknown) => isKadError(e, 'INVALID_MESSAGE'),
+    );
   });
 });

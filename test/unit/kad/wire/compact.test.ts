@@ -1,6 +1,17 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { decodeAddress, decodeNodes, decodePeer, encodeAddress, encodeNodes, encodePeer, formatIp, ipFamily, normalizeIp, parseIp } from '../../../../src/kad/wire/compact.js';
+import {
+  decodeAddress,
+  decodeNodes,
+  decodePeer,
+  encodeAddress,
+  encodeNodes,
+  encodePeer,
+  formatIp,
+  ipFamily,
+  normalizeIp,
+  parseIp,
+} from '../../../../src/kad/wire/compact.js';
 import { isKadError } from '../../../../src/kad/errors.js';
 import { idFromHex } from '../../../../src/kad/id.js';
 
@@ -17,9 +28,20 @@ describe('IP text', () => {
 
   it('parses IPv6 with zero compression and an embedded IPv4 tail', () => {
     assert.equal(hex(parseIp('::1') ?? new Uint8Array()), `${'00'.repeat(15)}01`);
-    assert.equal(hex(parseIp('2001:DB8::8:800:200C:417A') ?? new Uint8Array()), '20010db8000000000008080020 0c417a'.replace(' ', ''));
+    assert.equal(
+      hex(parseIp('2001:DB8::8:800:200C:417A') ?? new Uint8Array()),
+      '20010db8000000000008080020 0c417a'.replace(' ', ''),
+    );
     assert.equal(hex(parseIp('::ffff:1.2.3.4') ?? new Uint8Array()), `${'00'.repeat(10)}ffff01020304`);
-    for (const bad of ['1::2::3', '1:2:3:4:5:6:7', '1:2:3:4:5:6:7:8:9', 'fe80::1%eth0', '[::1]', '::12345', '::ffff:1.2.3']) {
+    for (const bad of [
+      '1::2::3',
+      '1:2:3:4:5:6:7',
+      '1:2:3:4:5:6:7:8:9',
+      'fe80::1%eth0',
+      '[::1]',
+      '::12345',
+      '::ffff:1.2.3',
+    ]) {
       assert.equal(parseIp(bad), undefined, bad);
     }
   });
@@ -37,7 +59,10 @@ describe('IP text', () => {
     assert.equal(ipFamily('127.0.0.1'), 4);
     assert.equal(ipFamily('::1'), 6);
     assert.equal(ipFamily('localhost'), undefined);
-    assert.throws(() => normalizeIp('localhost'), (e: unknown) => isKadError(e, 'INVALID_ADDRESS'));
+    assert.throws(
+      () => normalizeIp('localhost'),
+      (e: unknown) => isKadError(e, 'INVALID_ADDRESS'),
+    );
   });
 });
 
@@ -55,14 +80,29 @@ describe('compact peer info', () => {
   });
 
   it('serves as the BEP 42 "ip" field', () => {
-    assert.deepEqual(decodeAddress(encodeAddress({ host: '124.31.75.21', port: 1 })), { host: '124.31.75.21', port: 1 });
+    assert.deepEqual(decodeAddress(encodeAddress({ host: '124.31.75.21', port: 1 })), {
+      host: '124.31.75.21',
+      port: 1,
+    });
   });
 
   it('rejects bad lengths, hosts and ports', () => {
-    assert.throws(() => decodePeer(new Uint8Array(7)), (e: unknown) => isKadError(e, 'INVALID_MESSAGE'));
-    assert.throws(() => encodePeer({ host: 'example.org', port: 1 }), (e: unknown) => isKadError(e, 'INVALID_ADDRESS'));
-    assert.throws(() => encodePeer({ host: '1.2.3.4', port: 65536 }), (e: unknown) => isKadError(e, 'INVALID_ADDRESS'));
-    assert.throws(() => encodePeer({ host: '1.2.3.4', port: 1.5 }), (e: unknown) => isKadError(e, 'INVALID_ADDRESS'));
+    assert.throws(
+      () => decodePeer(new Uint8Array(7)),
+      (e: unknown) => isKadError(e, 'INVALID_MESSAGE'),
+    );
+    assert.throws(
+      () => encodePeer({ host: 'example.org', port: 1 }),
+      (e: unknown) => isKadError(e, 'INVALID_ADDRESS'),
+    );
+    assert.throws(
+      () => encodePeer({ host: '1.2.3.4', port: 65536 }),
+      (e: unknown) => isKadError(e, 'INVALID_ADDRESS'),
+    );
+    assert.throws(
+      () => encodePeer({ host: '1.2.3.4', port: 1.5 }),
+      (e: unknown) => isKadError(e, 'INVALID_ADDRESS'),
+    );
   });
 });
 
@@ -93,9 +133,18 @@ describe('compact node info', () => {
   });
 
   it('refuses contacts of the other family or with a bad id', () => {
-    assert.throws(() => encodeNodes([{ id, host: '::1', port: 1 }], 4), (e: unknown) => isKadError(e, 'INVALID_ADDRESS'));
-    assert.throws(() => encodeNodes([{ id, host: '1.2.3.4', port: 1 }], 6), (e: unknown) => isKadError(e, 'INVALID_ADDRESS'));
-    assert.throws(() => encodeNodes([{ id: new Uint8Array(3), host: '1.2.3.4', port: 1 }], 4), (e: unknown) => isKadError(e, 'INVALID_ID'));
+    assert.throws(
+      () => encodeNodes([{ id, host: '::1', port: 1 }], 4),
+      (e: unknown) => isKadError(e, 'INVALID_ADDRESS'),
+    );
+    assert.throws(
+      () => encodeNodes([{ id, host: '1.2.3.4', port: 1 }], 6),
+      (e: unknown) => isKadError(e, 'INVALID_ADDRESS'),
+    );
+    assert.throws(
+      () => encodeNodes([{ id: new Uint8Array(3), host: '1.2.3.4', port: 1 }], 4),
+      (e: unknown) => isKadError(e, 'INVALID_ID'),
+    );
   });
 
   it('returns ids that do not alias the input bytes', () => {

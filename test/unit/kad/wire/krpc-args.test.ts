@@ -3,7 +3,24 @@ import { describe, it } from 'node:test';
 import type { BencodeDict, BencodeValue } from '../../../../src/kad/wire/bencode.js';
 import { encodeNodes, encodePeer } from '../../../../src/kad/wire/compact.js';
 import { isKadError, type KadErrorCode } from '../../../../src/kad/errors.js';
-import { type PutArgs, readAnnouncePeerArgs, readFindNodeArgs, readGetArgs, readGetPeersArgs, readPingArgs, readPutArgs, readResponse, type ResponseValues, writeAnnouncePeerArgs, writeFindNodeArgs, writeGetArgs, writeGetPeersArgs, writePingArgs, writePutArgs, writeResponse } from '../../../../src/kad/wire/krpc-args.js';
+import {
+  type PutArgs,
+  readAnnouncePeerArgs,
+  readFindNodeArgs,
+  readGetArgs,
+  readGetPeersArgs,
+  readPingArgs,
+  readPutArgs,
+  readResponse,
+  type ResponseValues,
+  writeAnnouncePeerArgs,
+  writeFindNodeArgs,
+  writeGetArgs,
+  writeGetPeersArgs,
+  writePingArgs,
+  writePutArgs,
+  writeResponse,
+} from '../../../../src/kad/wire/krpc-args.js';
 
 const text = (s: string): Uint8Array => new TextEncoder().encode(s);
 const ID = new Uint8Array(20).fill(1);
@@ -22,12 +39,22 @@ describe('query arguments', () => {
   });
 
   it('read find_node with the BEP 32 want list, ignoring unknown entries', () => {
-    const args = readFindNodeArgs(dict({ id: ID, target: TARGET, want: [text('n6'), text('xx'), text('n4'), text('n6')] }));
+    const args = readFindNodeArgs(
+      dict({ id: ID, target: TARGET, want: [text('n6'), text('xx'), text('n4'), text('n6')] }),
+    );
     assert.deepEqual(args, { id: ID, target: TARGET, want: ['n6', 'n4'] });
     assert.deepEqual(readFindNodeArgs(writeFindNodeArgs({ id: ID, target: TARGET })), { id: ID, target: TARGET });
     fails(() => readFindNodeArgs(dict({ id: ID })), 'INVALID_MESSAGE', /find_node: missing "target"/);
-    fails(() => readFindNodeArgs(dict({ id: ID, target: text('short') })), 'INVALID_MESSAGE', /"target" must be 20 bytes/);
-    fails(() => readFindNodeArgs(dict({ id: ID, target: TARGET, want: text('n4') })), 'INVALID_MESSAGE', /"want" must be a list/);
+    fails(
+      () => readFindNodeArgs(dict({ id: ID, target: text('short') })),
+      'INVALID_MESSAGE',
+      /"target" must be 20 bytes/,
+    );
+    fails(
+      () => readFindNodeArgs(dict({ id: ID, target: TARGET, want: text('n4') })),
+      'INVALID_MESSAGE',
+      /"want" must be a list/,
+    );
   });
 
   it('read get_peers', () => {
@@ -47,10 +74,22 @@ describe('query arguments', () => {
   it('refuse announce_peer without a valid port or token', () => {
     const base = { id: ID, info_hash: TARGET, token: text('t') };
     fails(() => readAnnouncePeerArgs(dict(base)), 'INVALID_MESSAGE', /missing "port"/);
-    fails(() => readAnnouncePeerArgs(dict({ ...base, port: 0 })), 'INVALID_MESSAGE', /"port" must be an integer in 1\.\.65535/);
+    fails(
+      () => readAnnouncePeerArgs(dict({ ...base, port: 0 })),
+      'INVALID_MESSAGE',
+      /"port" must be an integer in 1\.\.65535/,
+    );
     fails(() => readAnnouncePeerArgs(dict({ ...base, port: 70000 })), 'INVALID_MESSAGE', /"port"/);
-    fails(() => readAnnouncePeerArgs(dict({ id: ID, info_hash: TARGET, port: 1 })), 'INVALID_MESSAGE', /missing "token"/);
-    fails(() => readAnnouncePeerArgs(dict({ ...base, port: 1, token: new Uint8Array(0) })), 'INVALID_MESSAGE', /"token" must be 1\.\.64 bytes/);
+    fails(
+      () => readAnnouncePeerArgs(dict({ id: ID, info_hash: TARGET, port: 1 })),
+      'INVALID_MESSAGE',
+      /missing "token"/,
+    );
+    fails(
+      () => readAnnouncePeerArgs(dict({ ...base, port: 1, token: new Uint8Array(0) })),
+      'INVALID_MESSAGE',
+      /"token" must be 1\.\.64 bytes/,
+    );
   });
 
   it('read get with an optional seq', () => {
@@ -63,8 +102,15 @@ describe('query arguments', () => {
     const immutable: PutArgs = { kind: 'immutable', id: ID, token: text('t'), v: text('Hello World!') };
     assert.deepEqual(readPutArgs(writePutArgs(immutable)), immutable);
     const mutable: PutArgs = {
-      kind: 'mutable', id: ID, token: text('t'), v: text('x'), k: new Uint8Array(32), sig: new Uint8Array(64),
-      seq: 3, salt: text('foobar'), cas: 2,
+      kind: 'mutable',
+      id: ID,
+      token: text('t'),
+      v: text('x'),
+      k: new Uint8Array(32),
+      sig: new Uint8Array(64),
+      seq: 3,
+      salt: text('foobar'),
+      cas: 2,
     };
     assert.deepEqual(readPutArgs(writePutArgs(mutable)), mutable);
   });
@@ -93,7 +139,10 @@ describe('response values', () => {
       nodes: [{ id: TARGET, host: '10.0.0.1', port: 1 }],
       nodes6: [{ id: TARGET, host: '::1', port: 2 }],
       token: text('tok'),
-      values: [{ host: '1.2.3.4', port: 5 }, { host: '::2', port: 6 }],
+      values: [
+        { host: '1.2.3.4', port: 5 },
+        { host: '::2', port: 6 },
+      ],
       v: text('Hello World!'),
       k: new Uint8Array(32),
       sig: new Uint8Array(64),
@@ -113,7 +162,11 @@ describe('response values', () => {
   });
 
   it('write compact node lists of the right family', () => {
-    const r = writeResponse({ id: ID, nodes: [{ id: TARGET, host: '10.0.0.1', port: 1 }], values: [{ host: '1.2.3.4', port: 5 }] });
+    const r = writeResponse({
+      id: ID,
+      nodes: [{ id: TARGET, host: '10.0.0.1', port: 1 }],
+      values: [{ host: '1.2.3.4', port: 5 }],
+    });
     assert.deepEqual(r['nodes'], encodeNodes([{ id: TARGET, host: '10.0.0.1', port: 1 }], 4));
     assert.deepEqual(r['values'], [encodePeer({ host: '1.2.3.4', port: 5 })]);
   });

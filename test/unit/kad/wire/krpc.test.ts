@@ -78,14 +78,20 @@ describe('KRPC messages', () => {
     const error = invalid(bencode(dict({ t, y: text('q'), a: dict({ id: ID }) })), /"q" must be/);
     assert.deepEqual(error.transactionId, t);
     invalid(bencode(dict({ t, y: text('q'), q: text('ping') })), /"a" must be a dictionary/);
-    const shortId = invalid(bencode(dict({ t, y: text('q'), q: text('ping'), a: dict({ id: text('short') }) })), /"id" must be 20 bytes/);
+    const shortId = invalid(
+      bencode(dict({ t, y: text('q'), q: text('ping'), a: dict({ id: text('short') }) })),
+      /"id" must be 20 bytes/,
+    );
     assert.deepEqual(shortId.transactionId, t);
     invalid(bencode(dict({ t, y: text('q'), q: text('ping'), a: dict({}) })), /missing "id"/);
   });
 
   it('reject responses and errors of the wrong shape, without a transaction id to answer', () => {
     const t = text('aa');
-    const error = invalid(bencode(dict({ t, y: text('r'), r: dict({ id: new Uint8Array(19) }) })), /"id" must be 20 bytes/);
+    const error = invalid(
+      bencode(dict({ t, y: text('r'), r: dict({ id: new Uint8Array(19) }) })),
+      /"id" must be 20 bytes/,
+    );
     assert.equal(error.transactionId, undefined);
     invalid(bencode(dict({ t, y: text('r'), r: [] })), /"r" must be a dictionary/);
     invalid(bencode(dict({ t, y: text('e'), e: [text('x'), 201] })), /"e" must be a list/);

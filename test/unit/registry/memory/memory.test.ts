@@ -12,7 +12,10 @@ function isCode(code: string) {
 describe('MemoryRegistry', () => {
   describe('options', () => {
     it('names the option in the error when one is out of range', () => {
-      assert.throws(() => new MemoryRegistry({ maxEntries: 0 }), /maxEntries must be an integer in \[1, \d+\] \(got 0\)/);
+      assert.throws(
+        () => new MemoryRegistry({ maxEntries: 0 }),
+        /maxEntries must be an integer in \[1, \d+\] \(got 0\)/,
+      );
       assert.throws(() => new MemoryRegistry({ maxBytes: -1 }), /maxBytes must be an integer >= 1 or Infinity/);
       assert.throws(() => new MemoryRegistry({ sweepIntervalMs: 1.5 }), /sweepIntervalMs/);
       assert.throws(() => new MemoryRegistry({ maxValueBytes: Number.NaN }), isCode('INVALID_OPTION'));
@@ -155,7 +158,14 @@ describe('MemoryRegistry', () => {
   });
 
   describe('restore', () => {
-    const record = (key: string, bytes: number, version = 3) => ({ key, value: v(bytes), version, createdAt: 1, updatedAt: 2, expiresAt: undefined });
+    const record = (key: string, bytes: number, version = 3) => ({
+      key,
+      value: v(bytes),
+      version,
+      createdAt: 1,
+      updatedAt: 2,
+      expiresAt: undefined,
+    });
 
     it('evicts the least recently used record beyond maxEntries and maxBytes, like set', async () => {
       const registry = new MemoryRegistry({ maxEntries: 2, maxBytes: 20 });
@@ -166,7 +176,13 @@ describe('MemoryRegistry', () => {
       await registry.restore(record('c', 4));
       assert.deepEqual(removed, [{ key: 'a', reason: 'evict', version: 3 }]);
       await registry.restore(record('d', 15));
-      assert.deepEqual(removed.slice(1).map((e) => [e.key, e.reason]), [['b', 'evict'], ['c', 'evict']]);
+      assert.deepEqual(
+        removed.slice(1).map((e) => [e.key, e.reason]),
+        [
+          ['b', 'evict'],
+          ['c', 'evict'],
+        ],
+      );
       await assert.rejects(registry.restore(record('e', 20)), isCode('CAPACITY_EXCEEDED'));
       assert.deepEqual([registry.stats().entries, registry.stats().bytes], [1, 16]);
     });

@@ -28,7 +28,9 @@ describe('Redis deadlines', () => {
     const clock = new ManualClock(0);
     const deadlines = new Deadlines(clock, 100, (e) => new RegistryError('BACKEND_UNAVAILABLE', String(e)));
     assert.equal(await deadlines.track(Promise.resolve(20), (n) => n + 1), 21);
-    await assert.rejects(deadlines.run(Promise.reject(new Error('boom'))), (e: unknown) => isRegistryError(e, 'BACKEND_UNAVAILABLE'));
+    await assert.rejects(deadlines.run(Promise.reject(new Error('boom'))), (e: unknown) =>
+      isRegistryError(e, 'BACKEND_UNAVAILABLE'),
+    );
     let late!: (value: number) => void;
     const slow = deadlines.run(new Promise<number>((resolve) => (late = resolve)));
     clock.advance(100);
@@ -52,8 +54,18 @@ describe('Redis deadlines', () => {
 describe('Redis batch grouping', () => {
   it('groups indices by slot, in order, in chunks', () => {
     const slots = [5, 1, 5, 5, 1, 5];
-    assert.deepEqual(groupBySlot(slots.length, (i) => slots[i] ?? 0, 2), [[0, 2], [1, 4], [3, 5]]);
-    assert.deepEqual(groupBySlot(0, () => 0, 2), []);
+    assert.deepEqual(
+      groupBySlot(slots.length, (i) => slots[i] ?? 0, 2),
+      [
+        [0, 2],
+        [1, 4],
+        [3, 5],
+      ],
+    );
+    assert.deepEqual(
+      groupBySlot(0, () => 0, 2),
+      [],
+    );
   });
 
   it('escapes glob characters for SCAN MATCH', () => {
@@ -71,24 +83,31 @@ describe('Redis record layout', () => {
     stored.writeDoubleLE(0, 25);
     stored.set([7, 8], HEADER_BYTES);
     const record = readRecord('k', stored);
-    assert.deepEqual({ ...record, value: [...record.value] }, {
-      key: 'k',
-      value: [7, 8],
-      version: 3,
-      expiresAt: undefined,
-      createdAt: 1_700_000_000_000,
-      updatedAt: 1_700_000_000_500,
-    });
+    assert.deepEqual(
+      { ...record, value: [...record.value] },
+      {
+        key: 'k',
+        value: [7, 8],
+        version: 3,
+        expiresAt: undefined,
+        createdAt: 1_700_000_000_000,
+        updatedAt: 1_700_000_000_500,
+      },
+    );
   });
 
   it('rejects bytes not in the layout with CODEC_ERROR', () => {
-    assert.throws(() => readRecord('k', Buffer.from('plain string')), (e: unknown) => isRegistryError(e, 'CODEC_ERROR'));
+    assert.throws(
+      () => readRecord('k', Buffer.from('plain string')),
+      (e: unknown) => isRegistryError(e, 'CODEC_ERROR'),
+    );
   });
 });
 
 describe('Redis server version check', () => {
   it('accepts Redis 7 and newer and rejects older servers with BACKEND_UNAVAILABLE naming the version', () => {
-    for (const version of ['7.0.15', '7.4.1', '8.0.0', '10.1.0']) assert.doesNotThrow(() => checkServerVersion(version));
+    for (const version of ['7.0.15', '7.4.1', '8.0.0', '10.1.0'])
+      assert.doesNotThrow(() => checkServerVersion(version));
     for (const version of ['6.2.14', '5.0.7', 'unknown']) {
       assert.throws(
         () => checkServerVersion(version),

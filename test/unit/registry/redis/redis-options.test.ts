@@ -34,7 +34,10 @@ describe('RedisRegistry options for credentials and TLS', () => {
     assert.equal(fromUrl.username, undefined);
     refused({ url: `redis://app:${SECRET}@127.0.0.1:6379`, username: 'app' }, /either in url .* not both/);
     refused({ url: `redis://:${SECRET}@127.0.0.1:6379`, password: SECRET }, /either in url .* not both/);
-    refused({ cluster: ['redis://127.0.0.1:7000', `redis://app:${SECRET}@127.0.0.1:7001`] }, /^cluster\[1\] must not carry credentials/);
+    refused(
+      { cluster: ['redis://127.0.0.1:7000', `redis://app:${SECRET}@127.0.0.1:7001`] },
+      /^cluster\[1\] must not carry credentials/,
+    );
   });
 
   it('never echoes the password of a malformed URL', () => {
@@ -53,11 +56,16 @@ describe('Redis connection errors', () => {
   });
 
   it('names a failed TLS handshake by its code, also when only the socket reported it', () => {
-    const tls = Object.assign(new Error('self-signed certificate in certificate chain'), { code: 'SELF_SIGNED_CERT_IN_CHAIN' });
+    const tls = Object.assign(new Error('self-signed certificate in certificate chain'), {
+      code: 'SELF_SIGNED_CERT_IN_CHAIN',
+    });
     assert.match(toRegistryError(tls).message, /^the TLS handshake with Redis failed \(SELF_SIGNED_CERT_IN_CHAIN/);
     const cluster = toRegistryError(new Error('All the root nodes are unavailable'), tls);
     assert.equal(cluster.code, 'BACKEND_UNAVAILABLE');
-    assert.match(cluster.message, /^the TLS handshake with Redis failed .*All the root nodes are unavailable \(self-signed/);
+    assert.match(
+      cluster.message,
+      /^the TLS handshake with Redis failed .*All the root nodes are unavailable \(self-signed/,
+    );
   });
 
   it('keeps other failures as they were', () => {

@@ -3,16 +3,21 @@ import { describe, it } from 'node:test';
 import { HrwRouter, RegistryError } from '../../../../src/registry/index.js';
 import { keyHash } from '../../../../src/registry/sharded/hrw.js';
 
-const names = (n: number, from = 0): { name: string }[] => Array.from({ length: n }, (_, i) => ({ name: `shard-${from + i}` }));
+const names = (n: number, from = 0): { name: string }[] =>
+  Array.from({ length: n }, (_, i) => ({ name: `shard-${from + i}` }));
 const KEYS = 1_000_000;
 const key = (i: number): string => `key:${i}`;
 
 describe('keyHash', () => {
   it('matches the pinned golden vectors (changing them remaps stored data)', () => {
-    assert.deepEqual(
-      ['a', 'hello', 'user:42', 'ключ', '🔑', 'x'.repeat(33)].map(keyHash),
-      ['30f148a997d4f161', '13d721424f09e404', 'f9ec6e6aeb459e8f', '75e23a70bd46689f', 'cd30e03e3a6171a6', 'bd82cba8c72429c7'],
-    );
+    assert.deepEqual(['a', 'hello', 'user:42', 'ключ', '🔑', 'x'.repeat(33)].map(keyHash), [
+      '30f148a997d4f161',
+      '13d721424f09e404',
+      'f9ec6e6aeb459e8f',
+      '75e23a70bd46689f',
+      'cd30e03e3a6171a6',
+      'bd82cba8c72429c7',
+    ]);
   });
 });
 
@@ -20,7 +25,20 @@ describe('HrwRouter', () => {
   it('maps keys to the pinned shards for equal weights', () => {
     const router = new HrwRouter(['alpha', 'beta', 'gamma', 'delta', 'epsilon'].map((name) => ({ name })));
     const owners = Array.from({ length: 12 }, (_, i) => router.names[router.first(key(i))]);
-    assert.deepEqual(owners, ['alpha', 'delta', 'epsilon', 'alpha', 'gamma', 'gamma', 'beta', 'gamma', 'gamma', 'gamma', 'epsilon', 'gamma']);
+    assert.deepEqual(owners, [
+      'alpha',
+      'delta',
+      'epsilon',
+      'alpha',
+      'gamma',
+      'gamma',
+      'beta',
+      'gamma',
+      'gamma',
+      'gamma',
+      'epsilon',
+      'gamma',
+    ]);
   });
 
   it('orders shards by the pinned weighted preference', () => {
@@ -29,7 +47,12 @@ describe('HrwRouter', () => {
       { name: 'medium', weight: 2 },
       { name: 'large', weight: 4 },
     ]);
-    const orders = Array.from({ length: 6 }, (_, i) => router.order(key(i)).map((s) => router.names[s]).join('>'));
+    const orders = Array.from({ length: 6 }, (_, i) =>
+      router
+        .order(key(i))
+        .map((s) => router.names[s])
+        .join('>'),
+    );
     assert.deepEqual(orders, [
       'large>medium>small',
       'large>small>medium',
@@ -43,7 +66,8 @@ describe('HrwRouter', () => {
   it('depends on shard names, not on their order in the list', () => {
     const forward = new HrwRouter(names(5));
     const backward = new HrwRouter(names(5).reverse());
-    for (let i = 0; i < 1000; i++) assert.equal(forward.names[forward.first(key(i))], backward.names[backward.first(key(i))]);
+    for (let i = 0; i < 1000; i++)
+      assert.equal(forward.names[forward.first(key(i))], backward.names[backward.first(key(i))]);
   });
 
   it('returns the top r shards as a prefix of the full preference order, skipping excluded ones', () => {
@@ -61,16 +85,27 @@ describe('HrwRouter', () => {
   });
 
   it('rejects duplicate names, empty names and non-positive weights with INVALID_OPTION', () => {
-    const bad = [[{ name: 'a' }, { name: 'a' }], [{ name: '' }], [{ name: 'a', weight: 0 }], [{ name: 'a', weight: Number.NaN }]];
+    const bad = [
+      [{ name: 'a' }, { name: 'a' }],
+      [{ name: '' }],
+      [{ name: 'a', weight: 0 }],
+      [{ name: 'a', weight: Number.NaN }],
+    ];
     for (const shards of bad) {
-      assert.throws(() => new HrwRouter(shards), (e: unknown) => e instanceof RegistryError && e.code === 'INVALID_OPTION');
+      assert.throws(
+        () => new HrwRouter(shards),
+        (e: unknown) => e instanceof RegistryError && e.code === 'INVALID_OPTION',
+      );
     }
   });
 
   it('spreads 1 M keys over 10 equal shards within 2 % of the mean', () => {
     const router = new HrwRouter(names(10));
     const load = new Array<number>(10).fill(0);
-    for (let i = 0; i < KEYS; i++) { const s = router.first(key(i)); load[s] = (load[s] ?? 0) + 1; }
+    for (let i = 0; i < KEYS; i++) {
+      const s = router.first(key(i));
+      load[s] = (load[s] ?? 0) + 1;
+    }
     const ratio = Math.max(...load) / (KEYS / 10);
     assert.ok(ratio <= 1.02, `max/mean ${ratio}`);
   });
@@ -108,7 +143,10 @@ describe('HrwRouter', () => {
     ]);
     const load = [0, 0, 0];
     const n = 300_000;
-    for (let i = 0; i < n; i++) { const s = router.first(key(i)); load[s] = (load[s] ?? 0) + 1; }
+    for (let i = 0; i < n; i++) {
+      const s = router.first(key(i));
+      load[s] = (load[s] ?? 0) + 1;
+    }
     load.forEach((count, s) => {
       const expected = (n * (s + 1)) / 6;
       assert.ok(Math.abs(count - expected) / expected < 0.02, `shard ${s}: ${count} vs ${expected}`);

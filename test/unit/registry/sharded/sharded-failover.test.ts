@@ -52,10 +52,16 @@ describe('ShardedRegistry failover', () => {
       f = fixture(['a', 'b', 'c'], { cooldownMs: COOLDOWN });
       await tripWithErrors('b', f.keysOwnedBy('b', 3));
       await f.clock.advanceAsync(COOLDOWN);
-      assert.deepEqual(f.health.slice(-2).map((h) => h.health), ['probing', 'down']);
+      assert.deepEqual(
+        f.health.slice(-2).map((h) => h.health),
+        ['probing', 'down'],
+      );
       f.backend('b').heal();
       await f.clock.advanceAsync(COOLDOWN);
-      assert.deepEqual(f.health.slice(-2).map((h) => h.health), ['probing', 'up']);
+      assert.deepEqual(
+        f.health.slice(-2).map((h) => h.health),
+        ['probing', 'up'],
+      );
       const [key] = f.keysOwnedBy('b', 1, 'again');
       assert.equal(f.registry.ownersOf(key ?? '')[0], 'b');
     });
@@ -95,8 +101,14 @@ describe('ShardedRegistry failover', () => {
       // the first read that reaches c waits out one deadline, then c's circuit is open
       const reads = Promise.all(keys.map((key) => f.registry.get(key)));
       await f.clock.advanceAsync(TIMEOUT);
-      assert.deepEqual((await reads).map((r) => text(r?.value)), keys);
-      assert.deepEqual((await f.registry.getMany(keys)).map((r) => text(r?.value)), keys);
+      assert.deepEqual(
+        (await reads).map((r) => text(r?.value)),
+        keys,
+      );
+      assert.deepEqual(
+        (await f.registry.getMany(keys)).map((r) => text(r?.value)),
+        keys,
+      );
       for (const key of keys.slice(0, 50)) await f.registry.set(key, bytes(`${key}!`));
       assert.equal(await f.registry.size(), 300);
       assert.equal(text((await f.registry.get(keys[0] ?? ''))?.value), `${keys[0]}!`);
@@ -113,7 +125,10 @@ describe('ShardedRegistry failover', () => {
       await f.clock.advanceAsync(COOLDOWN);
       await f.registry.settled();
       for (const key of keys) {
-        assert.deepEqual((await f.holders(key)).sort(), key === keys[10] || key === keys[11] ? [] : [...f.registry.ownersOf(key)].sort());
+        assert.deepEqual(
+          (await f.holders(key)).sort(),
+          key === keys[10] || key === keys[11] ? [] : [...f.registry.ownersOf(key)].sort(),
+        );
       }
       assert.equal(text((await f.backend('b').inner.get(keys[0] ?? ''))?.value), 'new');
       assert.equal(f.done.at(-1)?.kind, 'hand-back');
@@ -132,17 +147,23 @@ describe('ShardedRegistry failover', () => {
       f.backend('b').heal();
       await f.clock.advanceAsync(COOLDOWN);
       await f.registry.settled();
-      assert.deepEqual((await f.registry.getMany(keys)).map((r) => text(r?.value)), keys.map((k, i) => (onB.slice(0, 3).includes(k) ? 'x' : keys[i])));
+      assert.deepEqual(
+        (await f.registry.getMany(keys)).map((r) => text(r?.value)),
+        keys.map((k, i) => (onB.slice(0, 3).includes(k) ? 'x' : keys[i])),
+      );
       for (const key of onB) assert.ok(await f.backend('b').inner.has(key), key);
       const c = f.backend('c');
       c.inject({ type: 'error' });
       await f.registry.removeShard('c', { lost: true });
-      assert.deepEqual((await f.registry.getMany(keys)).map((r) => text(r?.value)), keys.map((k, i) => (onB.slice(0, 3).includes(k) ? 'x' : keys[i])));
+      assert.deepEqual(
+        (await f.registry.getMany(keys)).map((r) => text(r?.value)),
+        keys.map((k, i) => (onB.slice(0, 3).includes(k) ? 'x' : keys[i])),
+      );
     });
   });
 
   describe('with one replica', () => {
-    it('rejects reads of a dead shard\'s keys with BACKEND_UNAVAILABLE but serves what was written meanwhile', async () => {
+    it("rejects reads of a dead shard's keys with BACKEND_UNAVAILABLE but serves what was written meanwhile", async () => {
       f = fixture();
       const keys = f.keysOwnedBy('b', 6);
       await f.registry.setMany(keys.map((key) => ({ key, value: bytes('old') })));
@@ -195,7 +216,7 @@ describe('ShardedRegistry failover', () => {
       assert.equal(f.registry.stats().shards.find((s) => s.name === 'b')?.hints, 0);
     });
 
-    it('reports exactly the dead shard\'s records as shard-lost when it is removed as lost', async () => {
+    it("reports exactly the dead shard's records as shard-lost when it is removed as lost", async () => {
       f = fixture(['a', 'b', 'c'], { trackKeys: true });
       const keys = Array.from({ length: 300 }, (_, i) => `l:${i}`);
       await f.registry.setMany(keys.map((key) => ({ key, value: bytes(key) })));
@@ -204,11 +225,17 @@ describe('ShardedRegistry failover', () => {
       f.registry.on('shard:lost', (e) => lostEvents.push(e.records));
       f.backend('b').inject({ type: 'error' });
       await f.registry.removeShard('b', { lost: true });
-      assert.deepEqual(f.removed.map((e) => e.reason), onB.map(() => 'shard-lost'));
+      assert.deepEqual(
+        f.removed.map((e) => e.reason),
+        onB.map(() => 'shard-lost'),
+      );
       assert.deepEqual(f.removed.map((e) => e.key).sort(), [...onB].sort());
       assert.deepEqual(lostEvents, [onB.length]);
       const survivors = keys.filter((key) => !onB.includes(key));
-      assert.deepEqual((await f.registry.getMany(survivors)).map((r) => text(r?.value)), survivors);
+      assert.deepEqual(
+        (await f.registry.getMany(survivors)).map((r) => text(r?.value)),
+        survivors,
+      );
       assert.equal(await f.registry.size(), survivors.length);
     });
 

@@ -1,4 +1,14 @@
-import { MemoryRegistry, type MigrationEvent, type RecordRemovedEvent, type RecordSetEvent, ShardedRegistry, type ShardedRegistryDeps, type ShardedRegistryOptions, type ShardHealth, type ShardStats } from '../../../../src/registry/index.js';
+import {
+  MemoryRegistry,
+  type MigrationEvent,
+  type RecordRemovedEvent,
+  type RecordSetEvent,
+  ShardedRegistry,
+  type ShardedRegistryDeps,
+  type ShardedRegistryOptions,
+  type ShardHealth,
+  type ShardStats,
+} from '../../../../src/registry/index.js';
 import { FaultRegistry, ManualClock } from '../../../../src/testing/index.js';
 
 /** A sharded registry over fault-injecting memory shards on a manual clock, with its events recorded. */
@@ -40,7 +50,12 @@ export function fixture(
   const clock = new ManualClock();
   const backends = new Map(names.map((name) => [name, makeBackend(clock)]));
   const registry = new ShardedRegistry(
-    { shards: [...backends].map(([name, registry]) => ({ name, registry })), migrationRate: Number.POSITIVE_INFINITY, readRepair: 0, ...options },
+    {
+      shards: [...backends].map(([name, registry]) => ({ name, registry })),
+      migrationRate: Number.POSITIVE_INFINITY,
+      readRepair: 0,
+      ...options,
+    },
     { clock, ...deps },
   );
   const f: Fixture = {
@@ -91,4 +106,3 @@ export async function settlesWithoutTime(promise: Promise<unknown>): Promise<boo
   for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
   return settled;
 }
-

@@ -12,8 +12,6 @@ describe('ShardedRegistry hand-back retries', () => {
     await f.registry.close();
   });
 
-
-
   /** Advances the clock by `ms` in steps of `step`, letting background work run after each. */
   async function advance(ms: number, step = 1000): Promise<void> {
     for (let t = 0; t < ms; t += step) await f.clock.advanceAsync(step);
@@ -50,7 +48,13 @@ describe('ShardedRegistry hand-back retries', () => {
       const copy = await b.inner.get(key);
       assert.deepEqual([text(copy?.value), copy?.version], ['v2', 2], key);
     }
-    assert.deepEqual(f.done.at(-1), { kind: 'hand-back', shard: 'b', scanned: keys.length, moved: keys.length, cancelled: false });
+    assert.deepEqual(f.done.at(-1), {
+      kind: 'hand-back',
+      shard: 'b',
+      scanned: keys.length,
+      moved: keys.length,
+      cancelled: false,
+    });
   });
 
   it('forgets earlier failures once a hand-back succeeds: the next failure waits one cooldown again', async () => {

@@ -41,7 +41,7 @@ describe('ShardedRegistry migrations', () => {
     assert.deepEqual(f.registry.shardNames, ['a', 'b', 'c', 'd']);
   });
 
-  it('moves only the removed shard\'s records, to their next owners, and leaves its backend open', async () => {
+  it("moves only the removed shard's records, to their next owners, and leaves its backend open", async () => {
     f = fixture(['a', 'b', 'c', 'd']);
     const keys = keysN(800);
     await load(keys);
@@ -54,7 +54,10 @@ describe('ShardedRegistry migrations', () => {
     assert.equal(setsAfter.reduce((a, b) => a + b, 0) - setsBefore.reduce((a, b) => a + b, 0), onC.length);
     assert.equal(await f.backend('c').size(), 0);
     await assertPlacedByOwners(keys);
-    assert.deepEqual((await f.registry.getMany(keys)).map((r) => text(r?.value)), keys);
+    assert.deepEqual(
+      (await f.registry.getMany(keys)).map((r) => text(r?.value)),
+      keys,
+    );
     assert.deepEqual(f.registry.shardNames, ['a', 'b', 'd']);
   });
 
@@ -79,7 +82,10 @@ describe('ShardedRegistry migrations', () => {
     await f.registry.drainShard('b');
     assert.equal(await f.backend('b').size(), 0);
     assert.deepEqual(f.registry.shardNames, ['a', 'c']);
-    assert.deepEqual((await f.registry.getMany(keys)).map((r) => text(r?.value)), keys);
+    assert.deepEqual(
+      (await f.registry.getMany(keys)).map((r) => text(r?.value)),
+      keys,
+    );
     await assert.rejects(f.registry.addShard({ name: 'b', registry: makeBackend(f.clock) }), isCode('INVALID_OPTION'));
     const removed = await f.registry.removeShard('b');
     assert.equal(removed.moved, 0);
@@ -102,7 +108,10 @@ describe('ShardedRegistry migrations', () => {
     for (let i = 0; i < 100 && !finished; i++) await f.clock.advanceAsync(100);
     const result = await adding;
     assert.ok(result.moved > 150, `${result.moved}`);
-    assert.deepEqual((await f.registry.getMany(keys)).map((r) => text(r?.value)), keys);
+    assert.deepEqual(
+      (await f.registry.getMany(keys)).map((r) => text(r?.value)),
+      keys,
+    );
   });
 
   it('serves reads and writes correctly while records are moving', async () => {
@@ -112,7 +121,10 @@ describe('ShardedRegistry migrations', () => {
     const adding = f.registry.addShard({ name: 'c', registry: makeBackend(f.clock) });
     await f.clock.advanceAsync(300);
     const movers = keys.filter((key) => f.registry.ownersOf(key)[0] === 'c');
-    assert.deepEqual((await f.registry.getMany(keys)).map((r) => text(r?.value)), keys);
+    assert.deepEqual(
+      (await f.registry.getMany(keys)).map((r) => text(r?.value)),
+      keys,
+    );
     for (const key of keys) assert.equal(text((await f.registry.get(key))?.value), key);
     const [w, cas, gone] = movers.slice(-3) as [string, string, string];
     await f.registry.set(w, bytes('written during the move'));
@@ -123,7 +135,10 @@ describe('ShardedRegistry migrations', () => {
     assert.equal(text((await f.registry.get(w))?.value), 'written during the move');
     assert.equal(text((await f.registry.get(cas))?.value), 'cas');
     assert.equal(await f.registry.get(gone), undefined);
-    assert.deepEqual(f.removed.map((e) => [e.key, e.reason]), [[gone, 'delete']]);
+    assert.deepEqual(
+      f.removed.map((e) => [e.key, e.reason]),
+      [[gone, 'delete']],
+    );
   });
 
   it('stops when its signal aborts, keeps reads correct, and finishes with rebalance', async () => {
@@ -138,7 +153,10 @@ describe('ShardedRegistry migrations', () => {
     controller.abort(new Error('enough'));
     const result = await adding;
     assert.equal(result.cancelled, true);
-    assert.deepEqual((await f.registry.getMany(keys)).map((r) => text(r?.value)), keys);
+    assert.deepEqual(
+      (await f.registry.getMany(keys)).map((r) => text(r?.value)),
+      keys,
+    );
     await assert.rejects(f.registry.removeShard('a'), /rebalance/);
     const resuming = f.registry.rebalance();
     for (let i = 0; i < 100; i++) await f.clock.advanceAsync(100);
@@ -153,9 +171,13 @@ describe('ShardedRegistry migrations', () => {
     const keys = keysN(300);
     await load(keys);
     f.backend('b').inject({ type: 'error' });
-    for (const key of f.keysOwnedBy('b', 3, 'trip')) await f.registry.set(key, new Uint8Array(1)).catch(() => undefined);
+    for (const key of f.keysOwnedBy('b', 3, 'trip'))
+      await f.registry.set(key, new Uint8Array(1)).catch(() => undefined);
     await assert.rejects(f.registry.removeShard('b'), isCode('BACKEND_UNAVAILABLE'));
-    await assert.rejects(f.registry.addShard({ name: 'c', registry: makeBackend(f.clock) }), isCode('BACKEND_UNAVAILABLE'));
+    await assert.rejects(
+      f.registry.addShard({ name: 'c', registry: makeBackend(f.clock) }),
+      isCode('BACKEND_UNAVAILABLE'),
+    );
     f.backend('b').heal();
     await f.clock.advanceAsync(5000);
     await f.registry.settled();
@@ -171,7 +193,10 @@ describe('ShardedRegistry migrations', () => {
     const resuming = f.registry.rebalance();
     for (let i = 0; i < 100; i++) await f.clock.advanceAsync(100);
     assert.equal((await resuming)?.cancelled, false);
-    assert.deepEqual((await f.registry.getMany(keys)).map((r) => text(r?.value)), keys);
+    assert.deepEqual(
+      (await f.registry.getMany(keys)).map((r) => text(r?.value)),
+      keys,
+    );
     await assertPlacedByOwners(keys);
   });
 

@@ -6,15 +6,15 @@ import { bytes, type Fixture, fixture, settlesWithoutTime, text } from './sharde
 const TIMEOUT = 2000;
 
 const identity = (r: RegistryRecord | undefined): unknown =>
-  r === undefined ? undefined : { value: text(r.value), version: r.version, createdAt: r.createdAt, updatedAt: r.updatedAt };
+  r === undefined
+    ? undefined
+    : { value: text(r.value), version: r.version, createdAt: r.createdAt, updatedAt: r.updatedAt };
 
 describe('ShardedRegistry read repair', () => {
   let f: Fixture;
   afterEach(async () => {
     await f.registry.close();
   });
-
-
 
   it('repairs a replica that missed writes (errors injected, then healed, no hint kept) on the next reads, with the same version', async () => {
     // no hints: nothing but reads can find out that b is stale
@@ -25,8 +25,14 @@ describe('ShardedRegistry read repair', () => {
     for (const key of keys) await f.registry.set(key, bytes('v2'));
     f.backend('b').heal();
     assert.equal(f.shardStats('b')?.health, 'up');
-    assert.deepEqual((await f.backend('b').inner.getMany(keys)).map((r) => r?.version), keys.map(() => 1));
-    assert.deepEqual((await f.registry.getMany(keys.slice(0, 4))).map((r) => text(r?.value)), ['v2', 'v2', 'v2', 'v2']);
+    assert.deepEqual(
+      (await f.backend('b').inner.getMany(keys)).map((r) => r?.version),
+      keys.map(() => 1),
+    );
+    assert.deepEqual(
+      (await f.registry.getMany(keys.slice(0, 4))).map((r) => text(r?.value)),
+      ['v2', 'v2', 'v2', 'v2'],
+    );
     for (const key of keys.slice(4)) assert.equal(text((await f.registry.get(key))?.value), 'v2');
     await f.registry.settled();
     for (const key of keys) {
@@ -113,7 +119,10 @@ describe('ShardedRegistry read repair', () => {
     assert.equal(text((await read)?.value), keys[0]);
     const batch = f.registry.getMany(keys);
     assert.equal(await settlesWithoutTime(batch), true);
-    assert.deepEqual((await batch).map((r) => text(r?.value)), keys);
+    assert.deepEqual(
+      (await batch).map((r) => text(r?.value)),
+      keys,
+    );
     await f.clock.advanceAsync(TIMEOUT);
     await f.registry.settled();
     const b = f.shardStats('b');
@@ -166,7 +175,10 @@ describe('ShardedRegistry read repair', () => {
 
   it('rejects a readRepair outside [0, 1] at construction', () => {
     for (const readRepair of [-0.1, 1.5, Number.NaN, '0.5' as unknown as number]) {
-      assert.throws(() => fixture(['a'], { readRepair }), (e: unknown) => e instanceof RegistryError && /readRepair/.test(e.message));
+      assert.throws(
+        () => fixture(['a'], { readRepair }),
+        (e: unknown) => e instanceof RegistryError && /readRepair/.test(e.message),
+      );
     }
     f = fixture(['a']);
   });

@@ -7,7 +7,15 @@ const COOLDOWN = 5000;
 
 /** The metadata that must survive every copy the sharded registry makes. */
 const identity = (r: RegistryRecord | undefined): unknown =>
-  r === undefined ? undefined : { value: text(r.value), version: r.version, createdAt: r.createdAt, updatedAt: r.updatedAt, expiresAt: r.expiresAt };
+  r === undefined
+    ? undefined
+    : {
+        value: text(r.value),
+        version: r.version,
+        createdAt: r.createdAt,
+        updatedAt: r.updatedAt,
+        expiresAt: r.expiresAt,
+      };
 
 describe('ShardedRegistry versions across copies', () => {
   let f: Fixture;
@@ -30,7 +38,8 @@ describe('ShardedRegistry versions across copies', () => {
   async function assertCopiesIntact(before: Map<string, unknown>): Promise<void> {
     for (const [key, expected] of before) {
       assert.deepEqual(identity(await f.registry.get(key)), expected, key);
-      for (const owner of f.registry.ownersOf(key)) assert.deepEqual(identity(await f.backend(owner).inner.get(key)), expected, `${key} on ${owner}`);
+      for (const owner of f.registry.ownersOf(key))
+        assert.deepEqual(identity(await f.backend(owner).inner.get(key)), expected, `${key} on ${owner}`);
     }
   }
 
@@ -62,7 +71,7 @@ describe('ShardedRegistry versions across copies', () => {
     await assertCopiesIntact(before);
     await f.registry.removeShard('c');
     await assertCopiesIntact(before);
-    for (const key of keys) assert.equal((await f.registry.delete(key, { ifVersion: 3 })), true);
+    for (const key of keys) assert.equal(await f.registry.delete(key, { ifVersion: 3 }), true);
   });
 
   it('re-replicates the records of a lost shard with their versions', async () => {

@@ -55,8 +55,17 @@ describe('ShardedRegistry', () => {
       await f.registry.setMany([{ key: 'm', value: bytes('2') }]);
       await f.registry.delete('k');
       await f.registry.deleteMany(['m']);
-      assert.deepEqual(f.sets.map((e) => e.key), ['k', 'm']);
-      assert.deepEqual(f.removed.map((e) => [e.key, e.reason]), [['k', 'delete'], ['m', 'delete']]);
+      assert.deepEqual(
+        f.sets.map((e) => e.key),
+        ['k', 'm'],
+      );
+      assert.deepEqual(
+        f.removed.map((e) => [e.key, e.reason]),
+        [
+          ['k', 'delete'],
+          ['m', 'delete'],
+        ],
+      );
     });
 
     it('keeps replica versions, values and deadlines equal to the primary', async () => {
@@ -87,7 +96,8 @@ describe('ShardedRegistry', () => {
       await f.registry.set('k', bytes('v'), { ttlMs: 100 });
       f.clock.advance(50);
       assert.equal(await f.registry.touch('k', 1000), true);
-      for (const backend of f.backends.values()) assert.equal((await backend.inner.get('k'))?.expiresAt, f.clock.now() + 1000);
+      for (const backend of f.backends.values())
+        assert.equal((await backend.inner.get('k'))?.expiresAt, f.clock.now() + 1000);
     });
   });
 
@@ -97,7 +107,10 @@ describe('ShardedRegistry', () => {
       const keys = Array.from({ length: 60 }, (_, i) => `b${i}`);
       await f.registry.setMany(keys.map((key) => ({ key, value: bytes(key) })));
       const got = await f.registry.getMany(keys);
-      assert.deepEqual(got.map((r) => text(r?.value)), keys);
+      assert.deepEqual(
+        got.map((r) => text(r?.value)),
+        keys,
+      );
       assert.equal(await f.registry.deleteMany([...keys, 'absent']), 60);
       for (const backend of f.backends.values()) {
         assert.deepEqual([backend.calls('setMany'), backend.calls('getMany'), backend.calls('deleteMany')], [1, 1, 1]);
@@ -111,7 +124,14 @@ describe('ShardedRegistry', () => {
         { key: 'y', value: bytes('1') },
         { key: 'x', value: bytes('2') },
       ]);
-      assert.deepEqual(records.map((r) => [r.key, r.version]), [['x', 1], ['y', 1], ['x', 2]]);
+      assert.deepEqual(
+        records.map((r) => [r.key, r.version]),
+        [
+          ['x', 1],
+          ['y', 1],
+          ['x', 2],
+        ],
+      );
       assert.equal(text((await f.registry.get('x'))?.value), '2');
     });
   });
@@ -126,9 +146,15 @@ describe('ShardedRegistry', () => {
       assert.equal(await f.registry.has('k0'), false);
       assert.equal(f.removed.length, 20);
       assert.ok(f.removed.every((e) => e.reason === 'evict'));
-      assert.deepEqual(f.removed.slice(0, 2).map((e) => e.key), ['k1', 'k2']);
+      assert.deepEqual(
+        f.removed.slice(0, 2).map((e) => e.key),
+        ['k1', 'k2'],
+      );
       assert.equal(f.registry.stats().indexedKeys, 10);
-      assert.equal(f.registry.stats().shards.reduce((n, s) => n + s.evictions, 0), 20);
+      assert.equal(
+        f.registry.stats().shards.reduce((n, s) => n + s.evictions, 0),
+        20,
+      );
     });
 
     it('counts replicas once against maxBytes', async () => {
@@ -150,7 +176,15 @@ describe('ShardedRegistry', () => {
         [{ shards, migrationRate: 0 }, /migrationRate/],
         [{ shards, unavailableReads: 'maybe' }, /unavailableReads/],
         [{ shards, colour: 'red' }, /colour/],
-        [{ shards: [{ name: 'a', registry }, { name: 'a', registry }] }, /used twice/],
+        [
+          {
+            shards: [
+              { name: 'a', registry },
+              { name: 'a', registry },
+            ],
+          },
+          /used twice/,
+        ],
         [{ shards: [{ name: 'a', registry: {} }] }, /registry/],
         [{ shards: [{ name: 'a', registry, weight: -1 }] }, /weight/],
       ];
