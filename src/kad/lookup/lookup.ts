@@ -88,7 +88,7 @@ type Waiter = { resolve: (result: IteratorResult<LookupEvent>) => void; reject: 
 export class Lookup implements AsyncIterableIterator<LookupEvent> {
   readonly #init: LookupInit;
   readonly #tracks: Track[] = [];
-  /** Ids and endpoints admitted so far, across every path: each node is a candidate once. */
+  /** Ids (per family) and endpoints admitted so far, across every path: each node is a candidate once. */
   readonly #seen = new Set<string>();
   readonly #flights = new Set<Flight>();
   readonly #controller = new AbortController();
@@ -178,7 +178,9 @@ export class Lookup implements AsyncIterableIterator<LookupEvent> {
   #admit(contact: Contact, path: number, state: 'fresh' | 'answered'): boolean {
     const family = routableContact(contact);
     if (family === undefined || idEquals(contact.id, this.#init.self)) return false;
-    const idKey = Buffer.from(contact.id.buffer, contact.id.byteOffset, contact.id.byteLength).toString('latin1');
+    // a dual-stack node has the same id in both families: ids are unique per family
+    const idKey =
+      String(family) + Buffer.from(contact.id.buffer, contact.id.byteOffset, contact.id.byteLength).toString('latin1');
     const endpoint = endpointKey(contact);
     if (this.#seen.has(idKey) || this.#seen.has(endpoint)) return false;
     const track = this.#tracks.find((t) => t.path === path && t.family === family);
