@@ -25,7 +25,18 @@ export { isKadError, KadError, WireError } from './errors.js';
 
 // ids (BEP 5), secure ids and external address voting (BEP 42)
 export type { NodeId } from './id.js';
-export { bucketIndex, compareDistance, ID_BYTES, idEquals, idFromHex, idToHex, isNodeId, randomId, xor } from './id.js';
+export {
+  bucketIndex,
+  bytesEqual,
+  compareDistance,
+  ID_BYTES,
+  idEquals,
+  idFromHex,
+  idToHex,
+  isNodeId,
+  randomId,
+  xor,
+} from './id.js';
 export { isLocalAddress, isSecureId, secureId } from './routing/secure-id.js';
 export type { ExternalAddressVoteOptions } from './routing/external-address.js';
 export { DEFAULT_EXTERNAL_ADDRESS_VOTE_OPTIONS, ExternalAddressVote } from './routing/external-address.js';

@@ -4,7 +4,7 @@ import type { BencodeDict } from '../wire/bencode.js';
 import type { Contact } from '../wire/compact.js';
 import { KadError } from '../errors.js';
 import { QueryHandlers } from '../serve/handlers.js';
-import { assertNodeId, compareDistance, type NodeId, randomId } from '../id.js';
+import { assertNodeId, bytesEqual, compareDistance, type NodeId, randomId } from '../id.js';
 import { immutableTarget, type MutableItem, mutableTarget, verifyMutable } from '../items.js';
 import {
   type ResponseValues,
@@ -407,17 +407,11 @@ function checkedItem(
   if (v === undefined) return undefined;
   try {
     if (k === undefined || sig === undefined || seq === undefined) {
-      return sameBytes(immutableTarget(v), target) ? { v } : undefined;
+      return bytesEqual(immutableTarget(v), target) ? { v } : undefined;
     }
     const item: MutableItem = { v, k, sig, seq, ...(salt === undefined || salt.length === 0 ? {} : { salt }) };
-    return sameBytes(mutableTarget(k, salt), target) && verifyMutable(item) ? item : undefined;
+    return bytesEqual(mutableTarget(k, salt), target) && verifyMutable(item) ? item : undefined;
   } catch {
     return undefined; // a value over 1000 bytes, or a bad key: not an item we accept
   }
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }

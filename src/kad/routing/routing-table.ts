@@ -2,7 +2,7 @@ import { Emitter } from '../../core/emitter.js';
 import { type Clock, type Milliseconds, systemClock } from '../../core/clock.js';
 import { type Contact, formatIp, type IpFamily, parseIp } from '../wire/compact.js';
 import { KadError } from '../errors.js';
-import { assertNodeId, bucketIndex, compareDistance, ID_BITS, ID_BYTES, idEquals, type NodeId } from '../id.js';
+import { assertNodeId, bucketIndex, bytesEqual, compareDistance, ID_BITS, ID_BYTES, type NodeId } from '../id.js';
 import { integerAtLeast, positiveNumber } from '../option-checks.js';
 import { isLocalAddress } from './secure-id.js';
 
@@ -202,7 +202,7 @@ export class RoutingTable extends Emitter<RoutingTableEvents> {
     const now = this.#clock.now();
     const bucket = this.#bucket(index, now);
     for (const entry of bucket.contacts) {
-      const sameId = idEquals(entry.id, contact.id);
+      const sameId = bytesEqual(entry.id, contact.id);
       const sameAddress = entry.host === parsed.host && entry.port === contact.port;
       if (sameId && sameAddress) {
         this.#seen(bucket, entry, now);
@@ -390,7 +390,7 @@ export class RoutingTable extends Emitter<RoutingTableEvents> {
   #find(id: NodeId): { bucket: Bucket; entry: Entry } | undefined {
     if (!(id instanceof Uint8Array) || id.length !== ID_BYTES) return undefined;
     const bucket = this.#buckets[bucketIndex(this.id, id)];
-    const entry = bucket?.contacts.find((e) => idEquals(e.id, id));
+    const entry = bucket?.contacts.find((e) => bytesEqual(e.id, id));
     return bucket === undefined || entry === undefined ? undefined : { bucket, entry };
   }
 
@@ -430,7 +430,7 @@ export class RoutingTable extends Emitter<RoutingTableEvents> {
       const candidate = cache[i] as Entry;
       const clash = bucket.contacts.some(
         (e) =>
-          e !== leaving && (idEquals(e.id, candidate.id) || (e.host === candidate.host && e.port === candidate.port)),
+          e !== leaving && (bytesEqual(e.id, candidate.id) || (e.host === candidate.host && e.port === candidate.port)),
       );
       if (clash || !this.#diverse(bucket, candidate, leaving)) continue;
       cache.splice(i, 1);
@@ -441,7 +441,7 @@ export class RoutingTable extends Emitter<RoutingTableEvents> {
 }
 
 function dropReplacement(bucket: Bucket, id: NodeId): void {
-  const i = bucket.replacements.findIndex((e) => idEquals(e.id, id));
+  const i = bucket.replacements.findIndex((e) => bytesEqual(e.id, id));
   if (i !== -1) bucket.replacements.splice(i, 1);
 }
 

@@ -3,6 +3,7 @@ import { isRegistryError, RegistryError } from '../../registry/errors.js';
 import { MemoryRegistry } from '../../registry/memory/memory-registry.js';
 import type { Registry, RegistryRecord } from '../../registry/registry.js';
 import { KadError } from '../errors.js';
+import { bytesEqual, idToHex } from '../id.js';
 
 /** Configuration of a {@link KadStorage}. */
 export interface KadStorageOptions {
@@ -150,10 +151,10 @@ export class KadStorage {
   ): Promise<void> {
     if (peer.length !== 6 && peer.length !== 18)
       throw KadError.invalidAddress('peer must be a 6- or 18-byte compact peer');
-    const key = PEER_PREFIX + hex(infoHash);
+    const key = PEER_PREFIX + idToHex(infoHash);
     await this.#update(key, options.signal, (record) => {
       const now = this.#clock.now();
-      const kept = decodePeers(record?.value).filter((p) => p.expiresAt > now && !sameBytes(p.peer, peer));
+      const kept = decodePeers(record?.value).filter((p) => p.expiresAt > now && !bytesEqual(p.peer, peer));
       kept.push({ peer: Uint8Array.from(peer), expiresAt: now + this.#peerTtlMs });
       // oldest announcements first, so trimming keeps the freshest
       kept.sort((a, b) => a.expiresAt - b.expiresAt);
@@ -167,7 +168,7 @@ export class KadStorage {
     infoHash: Uint8Array,
     options: GetPeersOptions & { signal?: AbortSignal | undefined },
   ): Promise<Uint8Array[]> {
-    const record = await this.#registry.get(PEER_PREFIX + hex(infoHash), { signal: options.signal });
+    const record = await this.#registry.get(PEER_PREFIX + idToHex(infoHash), { signal: options.signal });
     if (record === undefined) return [];
     const now = this.#clock.now();
     const size = options.family === 4 ? 6 : 18;
@@ -186,7 +187,7 @@ export class KadStorage {
     target: Uint8Array,
     options: { signal?: AbortSignal | undefined } = {},
   ): Promise<StoredItem | undefined> {
-    const key = ITEM_PREFIX + hex(target);
+    const key = ITEM_PREFIX + idToHex(target);
     const record = await this.#registry.get(key, { signal: options.signal });
     if (record === undefined) return undefined;
     const item = decodeItem(record.value);
@@ -203,7 +204,7 @@ export class KadStorage {
     v: Uint8Array,
     options: { signal?: AbortSignal | undefined } = {},
   ): Promise<'stored' | 'refreshed'> {
-    const key = ITEM_PREFIX + hex(target);
+    const key = ITEM_PREFIX + idToHex(target);
     const record = await this.#registry.get(key, { signal: options.signal });
     await this.#registry.set(key, encodeItem({ mutable: false, v }), {
       ttlMs: this.#itemTtlMs,
@@ -223,13 +224,13 @@ export class KadStorage {
     options: { cas?: number | undefined; signal?: AbortSignal | undefined } = {},
   ): Promise<MutablePutResult> {
     let result: MutablePutResult = 'stored';
-    await this.#update(ITEM_PREFIX + hex(target), options.signal, (record) => {
+    await this.#update(ITEM_PREFIX + idToHex(target), options.signal, (record) => {
       const stored = record === undefined ? undefined : decodeItem(record.value);
       if (stored?.mutable === true) {
         if (options.cas !== undefined && stored.seq !== options.cas) return void (result = 'cas-mismatch');
         if (item.seq < stored.seq) return void (result = 'seq-too-low');
         if (item.seq === stored.seq) {
-          if (!sameBytes(item.v, stored.v)) return void (result = 'seq-too-low');
+          if (!bytesEqual(item.v, stored.v)) return void (result = 'seq-too-low');
           result = 'refreshed';
         } else result = 'stored';
       } else result = 'stored';
@@ -357,16 +358,6 @@ function sample<T>(items: T[], max: number): T[] {
     [copy[i], copy[j]] = [copy[j] as T, copy[i] as T];
   }
   return copy.slice(0, max);
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
-function hex(bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
 }
 
 function positiveInteger(name: string, value: number): void {
