@@ -37,7 +37,8 @@ export {
   randomId,
   xor,
 } from './id.js';
-export { isLocalAddress, isSecureId, secureId } from './routing/secure-id.js';
+export { isSecureId, secureId } from './routing/secure-id.js';
+export { isLocalAddress } from './wire/ip-class.js';
 export type { ExternalAddressVoteOptions } from './routing/external-address.js';
 export { DEFAULT_EXTERNAL_ADDRESS_VOTE_OPTIONS, ExternalAddressVote } from './routing/external-address.js';
 
@@ -61,7 +62,7 @@ export type { BdecodeLimits, BencodeDict, BencodeValue } from './wire/bencode.js
 export { bdecode, bencode } from './wire/bencode.js';
 export type { KrpcErrorMessage, KrpcMessage, KrpcQuery, KrpcResponse } from './wire/krpc.js';
 export { decodeMessage, encodeMessage, MAX_DATAGRAM_BYTES } from './wire/krpc.js';
-export type { Contact, IpFamily, PeerAddress } from './wire/compact.js';
+export type { AddressFamily, Contact, IpFamily, PeerAddress } from './wire/compact.js';
 export {
   COMPACT_NODE_V4_BYTES,
   COMPACT_NODE_V6_BYTES,
@@ -88,7 +89,6 @@ export { DEFAULT_ROUTING_TABLE_OPTIONS, RoutingTable } from './routing/routing-t
 
 // transports
 export type {
-  AddressFamily,
   Endpoint,
   InboundDatagram,
   RemoteInfo,

@@ -3,11 +3,10 @@ import type { Clock, Milliseconds } from '../core/clock.js';
 import { KadError } from '../kad/errors.js';
 import { MAX_DATAGRAM_BYTES } from '../kad/wire/krpc.js';
 import { seededRandom } from './seeded-random.js';
+import { type AddressFamily, familyOf } from '../kad/wire/compact.js';
 import {
-  type AddressFamily,
   type Endpoint,
   endpointKey,
-  familyOf,
   type RemoteInfo,
   type Transport,
   TransportCounters,

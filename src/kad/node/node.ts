@@ -1,7 +1,7 @@
 import { setMaxListeners } from 'node:events';
 import { type Clock, systemClock, type Timer } from '../../core/clock.js';
 import type { BencodeDict } from '../wire/bencode.js';
-import type { Contact } from '../wire/compact.js';
+import { type AddressFamily, type Contact, familyOf } from '../wire/compact.js';
 import { KadError } from '../errors.js';
 import { QueryHandlers } from '../serve/handlers.js';
 import { assertNodeId, bytesEqual, compareDistance, type NodeId, randomId } from '../id.js';
@@ -38,14 +38,7 @@ import type {
 import type { RpcStats } from '../rpc/stats.js';
 import { KadStorage } from '../serve/storage.js';
 import { WriteTokens } from '../serve/tokens.js';
-import {
-  type AddressFamily,
-  type Endpoint,
-  endpointKey,
-  familyOf,
-  type RemoteInfo,
-  type Transport,
-} from '../transport/transport.js';
+import { type Endpoint, endpointKey, type RemoteInfo, type Transport } from '../transport/transport.js';
 import { createUdpTransport } from '../transport/udp-transport.js';
 
 // the node's public types live in types.ts; KadNode is re-exported for convenience

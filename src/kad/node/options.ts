@@ -4,7 +4,8 @@ import { KadError } from '../errors.js';
 import { isNodeId, type NodeId } from '../id.js';
 import type { RpcOptions } from '../rpc/rpc.js';
 import type { KadStorageOptions } from '../serve/storage.js';
-import { type Endpoint, familyOf, type Transport } from '../transport/transport.js';
+import type { Endpoint, Transport } from '../transport/transport.js';
+import { familyOf } from '../wire/compact.js';
 
 /** Configuration of {@link createNode}. Every field is optional. */
 export interface KadNodeOptions {

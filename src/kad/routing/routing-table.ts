@@ -1,15 +1,15 @@
 import { Emitter } from '../../core/emitter.js';
 import { type Clock, type Milliseconds, systemClock } from '../../core/clock.js';
-import { type Contact, formatIp, type IpFamily, parseIp } from '../wire/compact.js';
+import { type AddressFamily, type Contact, formatIp, isIpv4Mapped, parseIp } from '../wire/compact.js';
+import { isLocalAddress } from '../wire/ip-class.js';
 import { KadError } from '../errors.js';
 import { assertNodeId, bucketIndex, bytesEqual, compareDistance, ID_BITS, ID_BYTES, type NodeId } from '../id.js';
 import { integerAtLeast, positiveNumber } from '../option-checks.js';
-import { isLocalAddress } from './secure-id.js';
 
 /** Configuration of a {@link RoutingTable}. */
 export interface RoutingTableOptions {
   /** Address family of every contact in this table; a node holds one table per family. @default 4 */
-  family?: IpFamily;
+  family?: AddressFamily;
   /** Contacts per bucket (Kademlia's k). @default 8 (BEP 5) */
   k?: number;
   /** A contact not seen for this long is questionable (worth a ping). @default 900_000 (15 min, BEP 5) */
@@ -139,7 +139,7 @@ interface Bucket {
 export class RoutingTable extends Emitter<RoutingTableEvents> {
   /** The own node id. */
   readonly id: NodeId;
-  readonly family: IpFamily;
+  readonly family: AddressFamily;
   readonly k: number;
   readonly #options: Required<RoutingTableOptions>;
   readonly #clock: Clock;
@@ -370,7 +370,7 @@ export class RoutingTable extends Emitter<RoutingTableEvents> {
     if (!Number.isInteger(contact.port) || contact.port < 1 || contact.port > 0xffff) return undefined;
     const ip = parseIp(contact.host);
     if (ip === undefined || ip.length !== (this.family === 4 ? 4 : 16)) return undefined;
-    if (this.family === 6 && isMapped(ip)) return undefined;
+    if (this.family === 6 && isIpv4Mapped(ip)) return undefined;
     const host = formatIp(ip);
     const exempt = !this.#options.limitLocalAddresses && isLocalAddress(host);
     // the /24 or /64 network prefix; exempt addresses each form their own group
@@ -443,9 +443,4 @@ export class RoutingTable extends Emitter<RoutingTableEvents> {
 function dropReplacement(bucket: Bucket, id: NodeId): void {
   const i = bucket.replacements.findIndex((e) => bytesEqual(e.id, id));
   if (i !== -1) bucket.replacements.splice(i, 1);
-}
-
-function isMapped(ip: Uint8Array): boolean {
-  for (let i = 0; i < 10; i++) if (ip[i] !== 0) return false;
-  return ip[10] === 0xff && ip[11] === 0xff;
 }

@@ -1,6 +1,7 @@
 import { type Clock, type Milliseconds, systemClock, type Timer } from '../../core/clock.js';
 import type { BencodeDict } from '../wire/bencode.js';
 import { normalizeIp, parseIp } from '../wire/compact.js';
+import { isLoopback } from '../wire/ip-class.js';
 import { KadError, toWireError, WireError } from '../errors.js';
 import { InFlightLimiter } from './in-flight.js';
 import {
@@ -33,7 +34,6 @@ import {
   endpointKey,
   hostId,
   type InboundDatagram,
-  isLoopback,
   type RemoteInfo,
   type Transport,
 } from '../transport/transport.js';

@@ -1,12 +1,12 @@
 import { RegistryError } from '../../registry/errors.js';
 import { bdecode, type BencodeDict, type BencodeValue, bencode } from '../wire/bencode.js';
 import {
+  type AddressFamily,
   COMPACT_NODE_V4_BYTES,
   COMPACT_NODE_V6_BYTES,
   type Contact,
   encodeNodes,
   encodePeer,
-  type IpFamily,
 } from '../wire/compact.js';
 import { KadError, toWireError, WireError } from '../errors.js';
 import { isNodeId, type NodeId } from '../id.js';
@@ -27,7 +27,7 @@ import type { WriteTokens } from './tokens.js';
 export interface QuerySource {
   readonly host: string;
   readonly port: number;
-  readonly family: IpFamily;
+  readonly family: AddressFamily;
 }
 
 /** A query as the handlers see it: method name and arguments (already a decoded dictionary). */
@@ -57,7 +57,7 @@ export interface QueryHandlersDeps {
    * Up to `count` contacts of `family` closest to `target` from the routing table(s); an empty
    * list for a family this node does not serve.
    */
-  readonly closest: (target: NodeId, family: IpFamily, count: number) => Contact[];
+  readonly closest: (target: NodeId, family: AddressFamily, count: number) => Contact[];
 }
 
 /** Configuration of {@link QueryHandlers}. */
@@ -239,7 +239,7 @@ export class QueryHandlers {
     });
   }
 
-  #nodes(target: NodeId, families: readonly IpFamily[]): BencodeDict {
+  #nodes(target: NodeId, families: readonly AddressFamily[]): BencodeDict {
     const out: BencodeDict = Object.create(null) as BencodeDict;
     for (const family of families) {
       const contacts = this.#deps.closest(target, family, this.#k);
@@ -271,7 +271,7 @@ function storedValue(v: Uint8Array): BencodeValue {
  */
 const compactNodes = new WeakMap<Contact, Uint8Array>();
 
-function compactNode(contact: Contact, family: IpFamily): Uint8Array {
+function compactNode(contact: Contact, family: AddressFamily): Uint8Array {
   let bytes = compactNodes.get(contact);
   if (bytes === undefined) {
     bytes = encodeNodes([contact], family);
@@ -281,7 +281,7 @@ function compactNode(contact: Contact, family: IpFamily): Uint8Array {
 }
 
 /** BEP 32 `want`: absent or empty means the family the query came over. */
-function families(want: readonly Want[] | undefined, fallback: IpFamily): IpFamily[] {
+function families(want: readonly Want[] | undefined, fallback: AddressFamily): AddressFamily[] {
   if (want === undefined || want.length === 0) return [fallback];
   return want.map((w) => (w === 'n4' ? 4 : 6));
 }

@@ -3,10 +3,9 @@ import { createSocket, type RemoteInfo as DgramRemoteInfo, type Socket } from 'n
 import { KadError } from '../errors.js';
 import { MAX_DATAGRAM_BYTES } from '../wire/krpc.js';
 import { abortReason } from '../option-checks.js';
+import { type AddressFamily, familyOf } from '../wire/compact.js';
 import {
-  type AddressFamily,
   type Endpoint,
-  familyOf,
   type RemoteInfo,
   type Transport,
   TransportCounters,
