@@ -61,7 +61,8 @@ export {
 export type { BdecodeLimits, BencodeDict, BencodeValue } from './wire/bencode.js';
 export { bdecode, bencode } from './wire/bencode.js';
 export type { KrpcErrorMessage, KrpcMessage, KrpcQuery, KrpcResponse } from './wire/krpc.js';
-export { decodeMessage, encodeMessage, MAX_DATAGRAM_BYTES } from './wire/krpc.js';
+export type { DecodeMessageOptions } from './wire/krpc.js';
+export { decodeMessage, encodeMessage, MAX_MESSAGE_BYTES } from './wire/krpc.js';
 export type { AddressFamily, Contact, IpFamily, PeerAddress } from './wire/compact.js';
 export {
   COMPACT_NODE_V4_BYTES,
@@ -97,6 +98,7 @@ export type {
   TransportEvents,
   TransportStats,
 } from './transport/transport.js';
+export { MAX_DATAGRAM_BYTES } from './transport/transport.js';
 
 export type { UdpTransport, UdpTransportOptions } from './transport/udp-transport.js';
 export { createUdpTransport } from './transport/udp-transport.js';

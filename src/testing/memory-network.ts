@@ -1,12 +1,12 @@
 import { Emitter } from '../core/emitter.js';
 import type { Clock, Milliseconds } from '../core/clock.js';
 import { KadError } from '../kad/errors.js';
-import { MAX_DATAGRAM_BYTES } from '../kad/wire/krpc.js';
 import { seededRandom } from './seeded-random.js';
 import { type AddressFamily, familyOf } from '../kad/wire/compact.js';
 import {
   type Endpoint,
   endpointKey,
+  MAX_DATAGRAM_BYTES,
   type RemoteInfo,
   type Transport,
   TransportCounters,

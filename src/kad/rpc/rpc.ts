@@ -11,7 +11,6 @@ import {
   type KrpcMessage,
   type KrpcQuery,
   type KrpcResponse,
-  MAX_DATAGRAM_BYTES,
 } from '../wire/krpc.js';
 import { encodeError, encodeResponse, requesterIp } from './reply.js';
 import { abortReason, integerAtLeast } from '../option-checks.js';
@@ -34,6 +33,7 @@ import {
   endpointKey,
   hostId,
   type InboundDatagram,
+  MAX_DATAGRAM_BYTES,
   type RemoteInfo,
   type Transport,
 } from '../transport/transport.js';
@@ -41,6 +41,9 @@ import {
 export type { QueryContext, QueryHandler, QueryOptions, QueryResult, RpcDeps, RpcOptions } from './options.js';
 export { DEFAULT_RPC_OPTIONS } from './options.js';
 export type { MethodCounts, RpcStats } from './stats.js';
+
+// inbound datagrams are decoded within the transports' bound, not the codec's default
+const DECODE_OPTIONS = Object.freeze({ maxBytes: MAX_DATAGRAM_BYTES });
 
 interface Request {
   readonly to: Endpoint;
@@ -332,7 +335,7 @@ export class Rpc {
       }
       let message: KrpcMessage;
       try {
-        message = decodeMessage(data);
+        message = decodeMessage(data, DECODE_OPTIONS);
       } catch (error) {
         counters.droppedMalformed++;
         const t = error instanceof KadError ? error.transactionId : undefined;

@@ -1,9 +1,13 @@
 import type { Listener } from '../../core/emitter.js';
 import type { AddressFamily } from '../wire/compact.js';
 
-// MAX_DATAGRAM_BYTES (1500): KRPC messages fit one Ethernet MTU; transports refuse bigger
-// datagrams on send and drop them on receive (counted), so a peer cannot make this node parse
-// or fragment jumbo datagrams.
+/**
+ * Largest datagram a transport sends or delivers, in bytes: one Ethernet MTU, which every KRPC
+ * message fits. Transports refuse bigger datagrams on send and drop them on receive (counted), so
+ * a peer cannot make this node parse or fragment jumbo datagrams; the RPC layer decodes with the
+ * same bound (the codec's own default, `MAX_MESSAGE_BYTES`, is for callers without a transport).
+ */
+export const MAX_DATAGRAM_BYTES = 1500;
 
 /** Where a datagram goes: an IP literal (dotted IPv4 or IPv6 text, no brackets) and a UDP port. */
 export interface Endpoint {

@@ -1,11 +1,11 @@
 import { Emitter } from '../../core/emitter.js';
 import { createSocket, type RemoteInfo as DgramRemoteInfo, type Socket } from 'node:dgram';
 import { KadError } from '../errors.js';
-import { MAX_DATAGRAM_BYTES } from '../wire/krpc.js';
 import { abortReason } from '../option-checks.js';
 import { type AddressFamily, familyOf } from '../wire/compact.js';
 import {
   type Endpoint,
+  MAX_DATAGRAM_BYTES,
   type RemoteInfo,
   type Transport,
   TransportCounters,
