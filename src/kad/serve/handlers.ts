@@ -188,7 +188,7 @@ export class QueryHandlers {
     const args = readGetArgs(a);
     const fields: BencodeDict = Object.create(null) as BencodeDict;
     fields['token'] = this.#deps.tokens.issue(from.host);
-    Object.assign(fields, this.#nodes(args.target, families(wantOf(a), from.family)));
+    Object.assign(fields, this.#nodes(args.target, families(args.want, from.family)));
     const item = await this.#deps.storage.getItem(args.target, { signal });
     if (item !== undefined) {
       if (!item.mutable) fields['v'] = storedValue(item.v);
@@ -284,17 +284,4 @@ function compactNode(contact: Contact, family: AddressFamily): Uint8Array {
 function families(want: readonly Want[] | undefined, fallback: AddressFamily): AddressFamily[] {
   if (want === undefined || want.length === 0) return [fallback];
   return want.map((w) => (w === 'n4' ? 4 : 6));
-}
-
-/** BEP 32 `want` of a query whose reader does not parse it (BEP 44 `get`); malformed entries are ignored. */
-function wantOf(a: BencodeDict): Want[] | undefined {
-  const want = a['want'];
-  if (!Array.isArray(want)) return undefined;
-  const out: Want[] = [];
-  for (const w of want) {
-    if (!(w instanceof Uint8Array) || w.length !== 2 || w[0] !== 0x6e) continue; // "n4" / "n6"
-    if (w[1] === 0x34 && !out.includes('n4')) out.push('n4');
-    if (w[1] === 0x36 && !out.includes('n6')) out.push('n6');
-  }
-  return out;
 }
