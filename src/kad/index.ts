@@ -16,8 +16,8 @@ export type {
   KadNodeStats,
 } from './node/types.js';
 export { createNode } from './node/node.js';
-export type { KadNodeOptions } from './node/options.js';
-export { DEFAULT_KAD_NODE_OPTIONS } from './node/options.js';
+export type { KadNodeOptions, KadNodeStorageOptions } from './node/options.js';
+export { DEFAULT_KAD_NODE_OPTIONS, DEFAULT_KAD_NODE_STORAGE_OPTIONS } from './node/options.js';
 
 // errors
 export type { KadErrorCode, KadErrorDetails } from './errors.js';

@@ -16,10 +16,15 @@ export function positiveNumber(name: string, value: unknown, fallback: number, u
   return value;
 }
 
-/** A number > 0, `Infinity` allowed (a rate that may be unlimited). */
-export function positiveRate(name: string, value: unknown, fallback: number): number {
+/** A number > 0, `Infinity` allowed (a bound that may be off). */
+export function positiveOrInfinite(name: string, value: unknown, fallback: number, unit = ''): number {
   if (value === Number.POSITIVE_INFINITY) return value;
-  return positiveNumber(name, value, fallback, ' per second or Infinity');
+  return positiveNumber(name, value, fallback, `${unit} or Infinity`);
+}
+
+/** A number > 0 per second, `Infinity` allowed (a rate that may be unlimited). */
+export function positiveRate(name: string, value: unknown, fallback: number): number {
+  return positiveOrInfinite(name, value, fallback, ' per second');
 }
 
 /** A safe integer >= `min`. */

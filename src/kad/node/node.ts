@@ -1,5 +1,7 @@
 import { setMaxListeners } from 'node:events';
 import { type Clock, systemClock, type Timer } from '../../core/clock.js';
+import { MemoryRegistry } from '../../registry/memory/memory-registry.js';
+import type { Registry } from '../../registry/registry.js';
 import type { BencodeDict } from '../wire/bencode.js';
 import { type AddressFamily, type Contact, familyOf } from '../wire/compact.js';
 import { KadError } from '../errors.js';
@@ -20,6 +22,7 @@ import {
   checkEndpoint,
   checkNodeOptions,
   DEFAULT_KAD_NODE_OPTIONS,
+  DEFAULT_KAD_NODE_STORAGE_OPTIONS,
   type KadNodeOptions,
   MAX_BOOTSTRAP_CONTACTS,
   wantsIpv6Socket,
@@ -97,6 +100,8 @@ class Node implements KadNode {
   /** One per family, the first transport's first; at most two. */
   readonly #stacks: FamilyStack[];
   readonly #storage: KadStorage;
+  /** The in-memory registry this node created because none was injected; closed with the node. */
+  readonly #ownRegistry: Registry<Uint8Array> | undefined;
   readonly #lifetime = new AbortController();
   #closed = false;
 
@@ -109,10 +114,15 @@ class Node implements KadNode {
     const tokens = new WriteTokens(options.tokenRotateMs === undefined ? {} : { rotateMs: options.tokenRotateMs }, {
       clock,
     });
-    this.#storage = new KadStorage(options.storage, {
-      clock,
-      ...(options.registry === undefined ? {} : { registry: options.registry }),
-    });
+    // the one place kad picks a registry backend: a node stores in memory unless given a registry
+    const d = DEFAULT_KAD_NODE_STORAGE_OPTIONS;
+    const registry =
+      options.registry ??
+      new MemoryRegistry(
+        { maxEntries: options.storage?.maxEntries ?? d.maxEntries, maxBytes: options.storage?.maxBytes ?? d.maxBytes },
+        { clock },
+      );
+    this.#ownRegistry = options.registry === undefined ? registry : undefined;
     const rpc = {
       ...options.rpc,
       readOnly,
@@ -125,13 +135,14 @@ class Node implements KadNode {
       );
     this.#stacks = [];
     try {
+      this.#storage = new KadStorage(options.storage, { clock, registry });
       for (const transport of transports) {
         const ownsTransport = owned.includes(transport);
         this.#stacks.push(new FamilyStack({ id: this.id, k, transport, ownsTransport, clock, rpc, ping }));
       }
     } catch (error) {
       for (const stack of this.#stacks) void stack.rpc.close();
-      void this.#storage.close();
+      void this.#ownRegistry?.close();
       throw error;
     }
     const handlers = new QueryHandlers(
@@ -288,7 +299,7 @@ class Node implements KadNode {
     this.#closed = true;
     this.#lifetime.abort(KadError.closed('node'));
     await Promise.all(this.#stacks.map((stack) => stack.close()));
-    await this.#storage.close();
+    await this.#ownRegistry?.close();
   }
 
   get #first(): FamilyStack {

@@ -2,8 +2,9 @@ import type { Clock, Milliseconds } from '../../core/clock.js';
 import type { Registry } from '../../registry/registry.js';
 import { KadError } from '../errors.js';
 import { isNodeId, type NodeId } from '../id.js';
+import { integerAtLeast, positiveOrInfinite } from '../option-checks.js';
 import type { RpcOptions } from '../rpc/rpc.js';
-import type { KadStorageOptions } from '../serve/storage.js';
+import { DEFAULT_KAD_STORAGE_OPTIONS, type KadStorageOptions } from '../serve/storage.js';
 import type { Endpoint, Transport } from '../transport/transport.js';
 import { familyOf } from '../wire/compact.js';
 
@@ -75,11 +76,12 @@ export interface KadNodeOptions {
   readonly version?: Uint8Array | null;
   /**
    * Where stored peers and items live (shared, not owned: `close()` leaves it open).
-   * @default a MemoryRegistry bounded by `storage.maxEntries` / `storage.maxBytes`
+   * @default a MemoryRegistry bounded by `storage.maxEntries` / `storage.maxBytes`, created and
+   *   closed by the node
    */
   readonly registry?: Registry<Uint8Array>;
   /** Expiry and bounds of stored peers and items. */
-  readonly storage?: KadStorageOptions;
+  readonly storage?: KadNodeStorageOptions;
   /**
    * The datagram transport (for example a `MemoryNetwork` transport in tests). An injected
    * transport is not owned: `close()` leaves it open. @default a UDP socket on `host:port`
@@ -96,6 +98,31 @@ export interface KadNodeOptions {
   /** Aborts start-up (binding the socket): `createNode` rejects with `signal.reason`. */
   readonly signal?: AbortSignal;
 }
+
+/**
+ * What a node stores for others: expiry and per-info-hash bounds ({@link KadStorageOptions}),
+ * and the bounds of the in-memory registry the node creates when no `registry` is given.
+ */
+export interface KadNodeStorageOptions extends KadStorageOptions {
+  /**
+   * Most records of the default in-memory registry (ignored when `registry` is given).
+   * @default 50_000
+   */
+  readonly maxEntries?: number;
+  /**
+   * Most bytes (keys + values) of the default in-memory registry (ignored when `registry` is
+   * given); `Infinity` for no bound.
+   * @default 33_554_432 (32 MiB)
+   */
+  readonly maxBytes?: number;
+}
+
+/** Defaults of {@link KadNodeStorageOptions}. */
+export const DEFAULT_KAD_NODE_STORAGE_OPTIONS = Object.freeze({
+  ...DEFAULT_KAD_STORAGE_OPTIONS,
+  maxEntries: 50_000,
+  maxBytes: 32 * 1024 * 1024,
+} satisfies Required<KadNodeStorageOptions>);
 
 /** Defaults of the scalar {@link KadNodeOptions}. */
 export const DEFAULT_KAD_NODE_OPTIONS = Object.freeze({
@@ -168,6 +195,9 @@ export function checkNodeOptions(options: KadNodeOptions): void {
   if (options.registry !== undefined && typeof options.registry?.get !== 'function') {
     throw KadError.invalidOption('registry must implement Registry');
   }
+  const storage = options.storage ?? {};
+  integerAtLeast('storage.maxEntries', storage.maxEntries, DEFAULT_KAD_NODE_STORAGE_OPTIONS.maxEntries, 1);
+  positiveOrInfinite('storage.maxBytes', storage.maxBytes, DEFAULT_KAD_NODE_STORAGE_OPTIONS.maxBytes);
 }
 
 /** Whether `options` ask for a second, IPv6 transport (a dual-stack node). @internal */

@@ -1,9 +1,9 @@
 import { type Clock, type Milliseconds, systemClock } from '../../core/clock.js';
 import { isRegistryError, RegistryError } from '../../registry/errors.js';
-import { MemoryRegistry } from '../../registry/memory/memory-registry.js';
 import type { Registry, RegistryRecord } from '../../registry/registry.js';
 import { KadError } from '../errors.js';
 import { bytesEqual, idToHex } from '../id.js';
+import { integerAtLeast } from '../option-checks.js';
 
 /** Configuration of a {@link KadStorage}. */
 export interface KadStorageOptions {
@@ -25,26 +25,16 @@ export interface KadStorageOptions {
    * @default 200
    */
   readonly maxPeersPerInfoHash?: number;
-  /**
-   * Most records of the default in-memory registry (ignored when a registry is injected).
-   * @default 50_000
-   */
-  readonly maxEntries?: number;
-  /**
-   * Most bytes (keys + values) of the default in-memory registry (ignored when a registry is
-   * injected).
-   * @default 33_554_432 (32 MiB)
-   */
-  readonly maxBytes?: number;
 }
 
 /** Injected collaborators of a {@link KadStorage}. */
 export interface KadStorageDeps {
   /**
-   * Where peers and items live. An injected registry is shared, not owned: `close()` leaves it
-   * open. @default a new MemoryRegistry bounded by `maxEntries` and `maxBytes`
+   * Where peers and items live: any registry (memory, Redis, sharded), bounded as its owner
+   * chooses. Shared, not owned: whoever created it closes it (a node closes the in-memory
+   * registry it made by default, never an injected one).
    */
-  readonly registry?: Registry<Uint8Array>;
+  readonly registry: Registry<Uint8Array>;
   /** Source of time for expiry. @default systemClock */
   readonly clock?: Clock;
 }
@@ -54,8 +44,6 @@ export const DEFAULT_KAD_STORAGE_OPTIONS = Object.freeze({
   peerTtlMs: 30 * 60_000,
   itemTtlMs: 2 * 60 * 60_000,
   maxPeersPerInfoHash: 200,
-  maxEntries: 50_000,
-  maxBytes: 32 * 1024 * 1024,
 } satisfies Required<KadStorageOptions>);
 
 /** A stored BEP 44 item. `v` is the bencoded value, exactly as it was put. */
@@ -112,27 +100,20 @@ const ENTRY_TAIL = 8; // float64 deadline after each compact peer
  */
 export class KadStorage {
   readonly #registry: Registry<Uint8Array>;
-  readonly #owned: boolean;
   readonly #clock: Clock;
   readonly #peerTtlMs: Milliseconds;
   readonly #itemTtlMs: Milliseconds;
   readonly #maxPeers: number;
 
-  constructor(options: KadStorageOptions = {}, deps: KadStorageDeps = {}) {
-    const o = { ...DEFAULT_KAD_STORAGE_OPTIONS, ...definedOnly(options) };
-    positiveInteger('peerTtlMs', o.peerTtlMs);
-    positiveInteger('itemTtlMs', o.itemTtlMs);
-    positiveInteger('maxPeersPerInfoHash', o.maxPeersPerInfoHash);
-    positiveInteger('maxEntries', o.maxEntries);
-    if (!(o.maxBytes > 0))
-      throw KadError.invalidOption(`maxBytes must be a positive number (got ${String(o.maxBytes)})`);
+  /** @throws {KadError} `INVALID_OPTION` naming the option. */
+  constructor(options: KadStorageOptions = {}, deps: KadStorageDeps) {
+    const d = DEFAULT_KAD_STORAGE_OPTIONS;
+    this.#peerTtlMs = integerAtLeast('peerTtlMs', options.peerTtlMs, d.peerTtlMs, 1);
+    this.#itemTtlMs = integerAtLeast('itemTtlMs', options.itemTtlMs, d.itemTtlMs, 1);
+    this.#maxPeers = integerAtLeast('maxPeersPerInfoHash', options.maxPeersPerInfoHash, d.maxPeersPerInfoHash, 1);
+    if (typeof deps?.registry?.get !== 'function') throw KadError.invalidOption('registry must implement Registry');
+    this.#registry = deps.registry;
     this.#clock = deps.clock ?? systemClock;
-    this.#owned = deps.registry === undefined;
-    this.#registry =
-      deps.registry ?? new MemoryRegistry({ maxEntries: o.maxEntries, maxBytes: o.maxBytes }, { clock: this.#clock });
-    this.#peerTtlMs = o.peerTtlMs;
-    this.#itemTtlMs = o.itemTtlMs;
-    this.#maxPeers = o.maxPeersPerInfoHash;
   }
 
   /** The registry holding the data. */
@@ -244,11 +225,6 @@ export class KadStorage {
     return this.#registry.size({ signal: options.signal });
   }
 
-  /** Closes the registry if this storage created it. */
-  async close(): Promise<void> {
-    if (this.#owned) await this.#registry.close();
-  }
-
   /**
    * Compare-and-set loop: `change` sees the current record and returns the new value, or
    * `undefined` to leave it as is. Retries when another writer got in between.
@@ -358,14 +334,4 @@ function sample<T>(items: T[], max: number): T[] {
     [copy[i], copy[j]] = [copy[j] as T, copy[i] as T];
   }
   return copy.slice(0, max);
-}
-
-function positiveInteger(name: string, value: number): void {
-  if (!Number.isSafeInteger(value) || value <= 0) {
-    throw KadError.invalidOption(`${name} must be a positive integer (got ${String(value)})`);
-  }
-}
-
-function definedOnly<T extends object>(options: T): Partial<T> {
-  return Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
