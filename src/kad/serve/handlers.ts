@@ -1,4 +1,3 @@
-import { RegistryError } from '../../registry/errors.js';
 import { bdecode, type BencodeDict, type BencodeValue, bencode } from '../wire/bencode.js';
 import {
   type AddressFamily,
@@ -8,7 +7,7 @@ import {
   encodeNodes,
   encodePeer,
 } from '../wire/compact.js';
-import { KadError, toWireError, WireError } from '../errors.js';
+import { KadError, toWireError } from '../errors.js';
 import { isNodeId, type NodeId } from '../id.js';
 import { immutableTarget, MAX_VALUE_BYTES, mutableTarget, verifyMutable } from '../items.js';
 import {
@@ -224,19 +223,15 @@ export class QueryHandlers {
       { v, k: args.k, sig: args.sig, seq: args.seq, salt },
       { cas: args.cas, signal },
     );
-    if (result === 'cas-mismatch') {
-      throw new KadError('CAS_MISMATCH', 'the CAS hash mismatched, re-read value and try again');
-    }
-    if (result === 'seq-too-low') throw new KadError('SEQ_TOO_LOW', 'sequence number less than current');
+    if (result === 'cas-mismatch') throw KadError.casMismatch();
+    if (result === 'seq-too-low') throw KadError.seqTooLow();
     return this.#ok({});
   }
 
   /** BEP 42 for storage: 201 for a public querier whose id was not derived from its IP. */
   #checkSecureId(id: NodeId, from: QuerySource): void {
     if (!this.#enforceSecureIds || isSecureId(id, from.host)) return;
-    throw new KadError('INVALID_ID', 'node id does not match the IP (BEP 42): not stored', {
-      wireCode: WireError.Generic,
-    });
+    throw KadError.insecureId();
   }
 
   #nodes(target: NodeId, families: readonly AddressFamily[]): BencodeDict {
@@ -260,7 +255,7 @@ function storedValue(v: Uint8Array): BencodeValue {
   try {
     return bdecode(v, { maxBytes: MAX_VALUE_BYTES });
   } catch (cause) {
-    throw RegistryError.codec('stored item value is not bencoded', 'item', cause);
+    throw KadError.corruptItem('stored item value is not bencoded', cause);
   }
 }
 

@@ -78,7 +78,7 @@ function bind(socket: Socket, host: string, port: number, signal: AbortSignal | 
     const onError = (error: Error): void => {
       cleanup();
       closeQuietly(socket);
-      reject(new KadError('INVALID_ADDRESS', `cannot bind UDP ${host}:${port}: ${error.message}`, { cause: error }));
+      reject(KadError.invalidAddress(`cannot bind UDP ${host}:${port}: ${error.message}`, error));
     };
     const onAbort = (): void => {
       cleanup();

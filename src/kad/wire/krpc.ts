@@ -161,7 +161,7 @@ export function decodeMessage(datagram: Uint8Array, options: DecodeMessageOption
     }
   } catch (error) {
     if (kind === 'q' && error instanceof KadError) {
-      throw new KadError('INVALID_MESSAGE', error.message, { transactionId: t });
+      throw KadError.invalidQuery(error.message, t);
     }
     throw error;
   }
