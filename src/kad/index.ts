@@ -139,4 +139,4 @@ export type {
   QueryHandlersOptions,
   QuerySource,
 } from './serve/handlers.js';
-export { QueryHandlers } from './serve/handlers.js';
+export { DEFAULT_QUERY_HANDLERS_OPTIONS, QueryHandlers } from './serve/handlers.js';

@@ -36,6 +36,13 @@ export function integerAtLeast(name: string, value: unknown, fallback: number, m
   return value;
 }
 
+/** A boolean. */
+export function boolean(name: string, value: unknown, fallback: boolean): boolean {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'boolean') throw KadError.invalidOption(`${name} must be a boolean (got ${describe(value)})`);
+  return value;
+}
+
 /** A number in `[0, 1]`. */
 export function probability(name: string, value: unknown, fallback: number): number {
   if (value === undefined) return fallback;

@@ -77,7 +77,8 @@ export async function createNode(options: KadNodeOptions = {}): Promise<KadNode>
     const transports = [first];
     if (wantsIpv6Socket(options)) {
       const second =
-        options.transport6 ?? (await open(options.host6 ?? DEFAULT_KAD_NODE_OPTIONS.host6, options.port6 ?? 0));
+        options.transport6 ??
+        (await open(options.host6 ?? DEFAULT_KAD_NODE_OPTIONS.host6, options.port6 ?? DEFAULT_KAD_NODE_OPTIONS.port6));
       if (first.address().family !== 4) {
         throw KadError.invalidOption('host6, port6 and transport6 need an IPv4 first transport (transport is IPv6)');
       }
@@ -111,9 +112,10 @@ class Node implements KadNode {
     const k = options.k ?? DEFAULT_KAD_NODE_OPTIONS.k;
     const readOnly = options.readOnly ?? DEFAULT_KAD_NODE_OPTIONS.readOnly;
     // options that validate themselves first, before anything listens on a transport
-    const tokens = new WriteTokens(options.tokenRotateMs === undefined ? {} : { rotateMs: options.tokenRotateMs }, {
-      clock,
-    });
+    const tokens = new WriteTokens(
+      { rotateMs: options.tokenRotateMs ?? DEFAULT_KAD_NODE_OPTIONS.tokenRotateMs },
+      { clock },
+    );
     // the one place kad picks a registry backend: a node stores in memory unless given a registry
     const d = DEFAULT_KAD_NODE_STORAGE_OPTIONS;
     const registry =
@@ -126,7 +128,7 @@ class Node implements KadNode {
     const rpc = {
       ...options.rpc,
       readOnly,
-      ...(options.version === undefined ? {} : { clientVersion: options.version }),
+      clientVersion: options.version === undefined ? DEFAULT_KAD_NODE_OPTIONS.version : options.version,
     };
     const ping = (contact: Contact, signal: AbortSignal): Promise<boolean> =>
       this.ping(contact, { signal }).then(
@@ -152,7 +154,7 @@ class Node implements KadNode {
         tokens,
         closest: (target, family, count) => this.#stack(family)?.closest(target, count) ?? [],
       },
-      { k, ...(options.enforceSecureIds === undefined ? {} : { enforceSecureIds: options.enforceSecureIds }) },
+      { k, enforceSecureIds: options.enforceSecureIds ?? DEFAULT_KAD_NODE_OPTIONS.enforceSecureIds },
     );
     for (const stack of this.#stacks) stack.serve(handlers, readOnly);
     const bootstrap = options.bootstrap ?? [];

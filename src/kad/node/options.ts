@@ -3,7 +3,10 @@ import type { Registry } from '../../registry/registry.js';
 import { KadError } from '../errors.js';
 import { isNodeId, type NodeId } from '../id.js';
 import { integerAtLeast, positiveOrInfinite } from '../option-checks.js';
-import type { RpcOptions } from '../rpc/rpc.js';
+import { DEFAULT_RPC_OPTIONS, type RpcOptions } from '../rpc/rpc.js';
+import { DEFAULT_ROUTING_TABLE_OPTIONS } from '../routing/routing-table.js';
+import { DEFAULT_QUERY_HANDLERS_OPTIONS } from '../serve/handlers.js';
+import { DEFAULT_WRITE_TOKEN_OPTIONS } from '../serve/tokens.js';
 import { DEFAULT_KAD_STORAGE_OPTIONS, type KadStorageOptions } from '../serve/storage.js';
 import type { Endpoint, Transport } from '../transport/transport.js';
 import { familyOf } from '../wire/compact.js';
@@ -124,13 +127,21 @@ export const DEFAULT_KAD_NODE_STORAGE_OPTIONS = Object.freeze({
   maxBytes: 32 * 1024 * 1024,
 } satisfies Required<KadNodeStorageOptions>);
 
-/** Defaults of the scalar {@link KadNodeOptions}. */
+/**
+ * Defaults of the scalar {@link KadNodeOptions}; those of the layers the node composes are
+ * theirs (`version` is the RPC layer's `clientVersion`, `tokenRotateMs` the write tokens'
+ * `rotateMs`, `enforceSecureIds` the query handlers', `k` the routing table's).
+ */
 export const DEFAULT_KAD_NODE_OPTIONS = Object.freeze({
   host: '0.0.0.0',
   port: 0,
   host6: '::',
-  k: 8,
+  port6: 0,
+  k: DEFAULT_ROUTING_TABLE_OPTIONS.k,
   readOnly: false,
+  enforceSecureIds: DEFAULT_QUERY_HANDLERS_OPTIONS.enforceSecureIds,
+  version: DEFAULT_RPC_OPTIONS.clientVersion,
+  tokenRotateMs: DEFAULT_WRITE_TOKEN_OPTIONS.rotateMs,
   bootstrapTimeoutMs: 5000,
 });
 

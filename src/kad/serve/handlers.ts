@@ -18,7 +18,9 @@ import {
   readPutArgs,
   type Want,
 } from '../wire/krpc-args.js';
+import { DEFAULT_ROUTING_TABLE_OPTIONS } from '../routing/routing-table.js';
 import { isSecureId } from '../routing/secure-id.js';
+import { boolean, integerAtLeast } from '../option-checks.js';
 import type { KadStorage } from './storage.js';
 import type { WriteTokens } from './tokens.js';
 
@@ -83,6 +85,14 @@ export interface QueryHandlersOptions {
   readonly enforceSecureIds?: boolean;
 }
 
+/** Defaults of {@link QueryHandlersOptions}. */
+export const DEFAULT_QUERY_HANDLERS_OPTIONS = Object.freeze({
+  k: DEFAULT_ROUTING_TABLE_OPTIONS.k,
+  valuesBudgetBytes: 1000,
+  enforceSecureIds: true,
+} satisfies Required<QueryHandlersOptions>);
+
+// at most this many peers per get_peers response, whatever the budget
 const MAX_VALUES = 100;
 
 /**
@@ -102,11 +112,13 @@ export class QueryHandlers {
   readonly #valuesBudget: number;
   readonly #enforceSecureIds: boolean;
 
+  /** @throws {KadError} `INVALID_OPTION` naming the option. */
   constructor(deps: QueryHandlersDeps, options: QueryHandlersOptions = {}) {
+    const d = DEFAULT_QUERY_HANDLERS_OPTIONS;
     this.#deps = deps;
-    this.#k = options.k ?? 8;
-    this.#valuesBudget = options.valuesBudgetBytes ?? 1000;
-    this.#enforceSecureIds = options.enforceSecureIds ?? true;
+    this.#k = integerAtLeast('k', options.k, d.k, 1);
+    this.#valuesBudget = integerAtLeast('valuesBudgetBytes', options.valuesBudgetBytes, d.valuesBudgetBytes, 0);
+    this.#enforceSecureIds = boolean('enforceSecureIds', options.enforceSecureIds, d.enforceSecureIds);
   }
 
   /**

@@ -277,4 +277,19 @@ describe('QueryHandlers BEP 44 get and put', () => {
     const { ask } = setup({ storage });
     assert.deepEqual(await ask('get', { target: INFO_HASH }), { kind: 'error', e: [202, 'server error'] });
   });
+
+  it('refuses options out of range, naming them', () => {
+    const { storage, tokens } = setup();
+    const deps = { id: SELF, storage, tokens, closest: () => [] };
+    for (const [options, name] of [
+      [{ k: 0 }, 'k'],
+      [{ valuesBudgetBytes: -1 }, 'valuesBudgetBytes'],
+      [{ enforceSecureIds: 1 as unknown as boolean }, 'enforceSecureIds'],
+    ] as const) {
+      assert.throws(() => new QueryHandlers(deps, options), {
+        code: 'INVALID_OPTION',
+        message: new RegExp(`^${name} must be`),
+      });
+    }
+  });
 });
