@@ -1,5 +1,6 @@
 import { getRandomValues } from 'node:crypto';
 import { KadError } from './errors.js';
+import { optionError } from './option-checks.js';
 
 /** A 160-bit node id, info-hash or BEP 44 target: exactly {@link ID_BYTES} bytes. */
 export type NodeId = Uint8Array;
@@ -103,7 +104,7 @@ export function bucketIndex(self: NodeId, other: NodeId): number {
  */
 export function randomIdInBucket(self: NodeId, index: number): NodeId {
   if (!Number.isInteger(index) || index < 0 || index >= ID_BITS) {
-    throw KadError.invalidOption(`bucket index must be an integer in 0..${ID_BITS - 1}`);
+    throw optionError('bucket index', `an integer in [0, ${ID_BITS - 1}]`, index);
   }
   const id = randomId();
   const byte = index >> 3;

@@ -28,6 +28,7 @@ import {
   wantsIpv6Socket,
 } from './options.js';
 import { FamilyStack } from './family-stack.js';
+import { optionError } from '../option-checks.js';
 import type {
   CallOptions,
   FindNodeResult,
@@ -80,10 +81,14 @@ export async function createNode(options: KadNodeOptions = {}): Promise<KadNode>
         options.transport6 ??
         (await open(options.host6 ?? DEFAULT_KAD_NODE_OPTIONS.host6, options.port6 ?? DEFAULT_KAD_NODE_OPTIONS.port6));
       if (first.address().family !== 4) {
-        throw KadError.invalidOption('host6, port6 and transport6 need an IPv4 first transport (transport is IPv6)');
+        throw optionError(
+          'transport',
+          'IPv4 when host6, port6 or transport6 is given: a dual-stack node needs an IPv4 first transport',
+        );
       }
-      if (second.address().family !== 6)
-        throw KadError.invalidOption('transport6 must be an IPv6 transport (address().family 6)');
+      if (second.address().family !== 6) {
+        throw optionError('transport6', 'an IPv6 transport, whose address().family is 6', second.address().family);
+      }
       transports.push(second);
     }
     return new Node(options, clock, transports, owned);

@@ -2,9 +2,8 @@ import { Emitter } from '../../core/emitter.js';
 import { type Clock, type Milliseconds, systemClock } from '../../core/clock.js';
 import { type AddressFamily, type Contact, formatIp, isIpv4Mapped, parseIp } from '../wire/compact.js';
 import { isLocalAddress } from '../wire/ip-class.js';
-import { KadError } from '../errors.js';
 import { assertNodeId, bucketIndex, bytesEqual, compareDistance, ID_BITS, ID_BYTES, type NodeId } from '../id.js';
-import { integerAtLeast, positiveNumber } from '../option-checks.js';
+import { integerAtLeast, optionError, positiveNumber } from '../option-checks.js';
 
 /** Configuration of a {@link RoutingTable}. */
 export interface RoutingTableOptions {
@@ -152,7 +151,7 @@ export class RoutingTable extends Emitter<RoutingTableEvents> {
     super();
     this.id = new Uint8Array(assertNodeId(id, 'routing table id'));
     const family = options.family ?? DEFAULT_ROUTING_TABLE_OPTIONS.family;
-    if (family !== 4 && family !== 6) throw KadError.invalidOption('family must be 4 or 6');
+    if (family !== 4 && family !== 6) throw optionError('family', '4 or 6', family);
     const k = integerAtLeast('k', options.k, DEFAULT_ROUTING_TABLE_OPTIONS.k, 1);
     this.#options = {
       family,

@@ -1,5 +1,5 @@
 import { isLocalAddress, unmappedIpBytes } from '../wire/ip-class.js';
-import { KadError } from '../errors.js';
+import { integerInRange } from '../option-checks.js';
 import { ID_BYTES, type NodeId, randomId } from '../id.js';
 
 // CRC-32C (Castagnoli), reflected polynomial 0x82F63B78: a 256-entry table built once (1 KiB).
@@ -46,9 +46,7 @@ function prefixCrc(ip: Uint8Array, rand: number): number {
  */
 export function secureId(host: string, rand?: number): NodeId {
   const id = randomId();
-  const last = rand ?? id[ID_BYTES - 1] ?? 0;
-  if (!Number.isInteger(last) || last < 0 || last > 255)
-    throw KadError.invalidOption('rand must be an integer in 0..255');
+  const last = integerInRange('rand', rand, id[ID_BYTES - 1] ?? 0, 0, 255);
   const crc = prefixCrc(unmappedIpBytes(host), last);
   id[0] = (crc >>> 24) & 0xff;
   id[1] = (crc >>> 16) & 0xff;

@@ -3,7 +3,7 @@ import { isRegistryError, RegistryError } from '../../registry/errors.js';
 import type { Registry, RegistryRecord } from '../../registry/registry.js';
 import { KadError } from '../errors.js';
 import { bytesEqual, idToHex } from '../id.js';
-import { integerAtLeast } from '../option-checks.js';
+import { implementing, integerAtLeast } from '../option-checks.js';
 
 /** Configuration of a {@link KadStorage}. */
 export interface KadStorageOptions {
@@ -111,7 +111,7 @@ export class KadStorage {
     this.#peerTtlMs = integerAtLeast('peerTtlMs', options.peerTtlMs, d.peerTtlMs, 1);
     this.#itemTtlMs = integerAtLeast('itemTtlMs', options.itemTtlMs, d.itemTtlMs, 1);
     this.#maxPeers = integerAtLeast('maxPeersPerInfoHash', options.maxPeersPerInfoHash, d.maxPeersPerInfoHash, 1);
-    if (typeof deps?.registry?.get !== 'function') throw KadError.invalidOption('registry must implement Registry');
+    implementing('registry', deps?.registry, 'Registry', 'get');
     this.#registry = deps.registry;
     this.#clock = deps.clock ?? systemClock;
   }
