@@ -1,10 +1,10 @@
 import { setMaxListeners } from 'node:events';
 import type { Clock, Milliseconds, Timer } from '../../core/clock.js';
 import { isKadError, KadError } from '../errors.js';
-import { compareDistance, idEquals, type NodeId } from '../id.js';
+import { bytesEqual, compareDistance, type NodeId } from '../id.js';
 import { abortReason } from '../option-checks.js';
-import { type AddressFamily, type Endpoint, endpointKey } from '../transport/transport.js';
-import type { Contact, PeerAddress } from '../wire/compact.js';
+import { type Endpoint, endpointKey } from '../transport/transport.js';
+import type { AddressFamily, Contact, PeerAddress } from '../wire/compact.js';
 import type { ResponseValues } from '../wire/krpc-args.js';
 import { type Candidate, CandidateSet } from './candidates.js';
 import type { LookupDoneEvent, LookupEnd, LookupEvent, LookupMethod, LookupResult } from './events.js';
@@ -177,7 +177,7 @@ export class Lookup implements AsyncIterableIterator<LookupEvent> {
   /** Admits `contact` to the path's set of its family unless it is unusable or already known. */
   #admit(contact: Contact, path: number, state: 'fresh' | 'answered'): boolean {
     const family = routableContact(contact);
-    if (family === undefined || idEquals(contact.id, this.#init.self)) return false;
+    if (family === undefined || bytesEqual(contact.id, this.#init.self)) return false;
     // a dual-stack node has the same id in both families: ids are unique per family
     const idKey =
       String(family) + Buffer.from(contact.id.buffer, contact.id.byteOffset, contact.id.byteLength).toString('latin1');
@@ -263,7 +263,7 @@ export class Lookup implements AsyncIterableIterator<LookupEvent> {
     const { candidate, track } = flight;
     const from = candidate.contact;
     const init = this.#init;
-    if (!idEquals(values.id, from.id)) {
+    if (!bytesEqual(values.id, from.id)) {
       // an endpoint that answers with another id than the one it was advertised with: not that node
       candidate.state = 'failed';
       const error = KadError.invalidMessage(`${endpointKey(from)} answered with another node id`);

@@ -1,6 +1,7 @@
 import { lookup } from 'node:dns/promises';
 import { KadError } from '../errors.js';
-import { type Endpoint, familyOf } from '../transport/transport.js';
+import type { Endpoint } from '../transport/transport.js';
+import { familyOf } from '../wire/compact.js';
 
 /**
  * A bootstrap contact: an `Endpoint` (an IP literal and a port), or a `'host:port'` string whose

@@ -1,12 +1,13 @@
 import { isKadError, KadError } from '../errors.js';
 import { assertNodeId, type NodeId } from '../id.js';
 import { assertSalt, type ItemKeyPair } from '../items.js';
+import { integerAtLeast, integerInRange, optionError } from '../option-checks.js';
 import type { LookupDoneEvent, LookupEvent, LookupMethod, LookupResult } from '../lookup/events.js';
 import { drainLookup, Lookup, type LookupQuery } from '../lookup/lookup.js';
 import { softDeadline } from '../lookup/options.js';
-import { type Endpoint, endpointKey, familyOf } from '../transport/transport.js';
+import { type Endpoint, endpointKey } from '../transport/transport.js';
 import type { BencodeDict, BencodeValue } from '../wire/bencode.js';
-import type { Contact, PeerAddress } from '../wire/compact.js';
+import { type Contact, familyOf, type PeerAddress } from '../wire/compact.js';
 import { setMaxListeners } from 'node:events';
 import { type Want, writeFindNodeArgs, writeGetArgs, writeGetPeersArgs } from '../wire/krpc-args.js';
 import type { FamilyStack } from './family-stack.js';
@@ -63,10 +64,10 @@ export class DhtOperations {
   /** The events of a lookup of `target` (see `KadNode.query`). */
   query(target: NodeId, options: LookupQueryOptions): AsyncIterableIterator<LookupEvent> {
     assertNodeId(target, 'target');
-    if (typeof options !== 'object' || options === null) throw KadError.invalidOption('options must be an object');
+    if (typeof options !== 'object' || options === null) throw optionError('options', 'an object', options);
     const { method } = options;
     if (method !== 'find_node' && method !== 'get_peers' && method !== 'get') {
-      throw KadError.invalidOption(`method must be "find_node", "get_peers" or "get" (got ${String(method)})`);
+      throw optionError('method', '"find_node", "get_peers" or "get"', method);
     }
     return this.#start(target, method, checkGetOptions(options));
   }
@@ -246,19 +247,10 @@ export class DhtOperations {
 function checkGetOptions(options: GetOptions): LookupStart {
   const { salt, seq, disjointPaths, signal } = options;
   if (salt !== undefined) {
-    if (!(salt instanceof Uint8Array)) throw KadError.invalidOption('salt must be a Uint8Array');
+    if (!(salt instanceof Uint8Array)) throw optionError('salt', 'a Uint8Array', salt);
     assertSalt(salt);
   }
-  if (seq !== undefined && !(Number.isSafeInteger(seq) && seq >= 0)) {
-    throw KadError.invalidOption(`seq must be a non-negative integer (got ${String(seq)})`);
-  }
-  if (
-    disjointPaths !== undefined &&
-    !(Number.isInteger(disjointPaths) && disjointPaths >= 1 && disjointPaths <= MAX_DISJOINT_PATHS)
-  ) {
-    throw KadError.invalidOption(
-      `disjointPaths must be an integer in [1, ${MAX_DISJOINT_PATHS}] (got ${String(disjointPaths)})`,
-    );
-  }
+  integerAtLeast('seq', seq, 0, 0);
+  integerInRange('disjointPaths', disjointPaths, 1, 1, MAX_DISJOINT_PATHS);
   return { signal, salt, seq, disjointPaths };
 }

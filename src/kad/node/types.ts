@@ -1,10 +1,10 @@
 import type { BencodeValue } from '../wire/bencode.js';
-import type { Contact, PeerAddress } from '../wire/compact.js';
+import type { AddressFamily, Contact, PeerAddress } from '../wire/compact.js';
 import type { NodeId } from '../id.js';
 import type { MutableItem } from '../items.js';
 import type { Want } from '../wire/krpc-args.js';
 import type { RpcStats } from '../rpc/stats.js';
-import type { AddressFamily, Endpoint, RemoteInfo, TransportStats } from '../transport/transport.js';
+import type { Endpoint, RemoteInfo, TransportStats } from '../transport/transport.js';
 import type { Listener } from '../../core/emitter.js';
 import type { LookupEvent, LookupResult } from '../lookup/events.js';
 import type { ItemKeyPair } from '../items.js';
