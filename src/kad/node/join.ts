@@ -1,5 +1,7 @@
 import { setMaxListeners } from 'node:events';
+import { raceAbort } from '../../core/abort.js';
 import type { Clock, Milliseconds } from '../../core/clock.js';
+import { sleep } from '../../core/pacing.js';
 import { KadError } from '../errors.js';
 import type { NodeId } from '../id.js';
 import type { LookupDoneEvent } from '../lookup/events.js';
@@ -65,7 +67,7 @@ export class Join {
   }
 
   async #run(entries: readonly BootstrapEntry[], first: (size: number) => void): Promise<void> {
-    const { lifetime, retryMs, retryMaxMs } = this.#init;
+    const { clock, lifetime, retryMs, retryMaxMs } = this.#init;
     try {
       for (let attempt = 1; ; attempt++) {
         const reason = await this.#attempt(entries);
@@ -74,7 +76,7 @@ export class Join {
         lifetime.throwIfAborted();
         const delayMs = Math.min(retryMaxMs, retryMs * 2 ** Math.min(attempt - 1, 30));
         this.#init.onRetry({ attempt, delayMs, reason });
-        await this.#sleep(delayMs);
+        await sleep(clock, delayMs, lifetime);
       }
     } finally {
       first(this.#size());
@@ -131,7 +133,7 @@ export class Join {
         const parsed = parseBootstrapString(entry);
         if (!parsed.name) return [{ host: parsed.host, port: parsed.port }];
         try {
-          const hosts = await untilAborted(this.#init.resolver(parsed.host), signal);
+          const hosts = await raceAbort(this.#init.resolver(parsed.host), signal);
           return hosts.filter((host) => familyOf(host) !== undefined).map((host) => ({ host, port: parsed.port }));
         } catch {
           return [];
@@ -167,39 +169,4 @@ export class Join {
   #size(): number {
     return this.#init.stacks.reduce((sum, stack) => sum + stack.table.size, 0);
   }
-
-  /** Waits `ms` on the node's clock; rejects with the lifetime's reason on close. */
-  #sleep(ms: Milliseconds): Promise<void> {
-    const { clock, lifetime } = this.#init;
-    return new Promise((resolve, reject) => {
-      const onClose = (): void => {
-        timer.cancel();
-        reject(lifetime.reason as Error);
-      };
-      const timer = clock.setTimeout(() => {
-        lifetime.removeEventListener('abort', onClose);
-        resolve();
-      }, ms);
-      lifetime.addEventListener('abort', onClose, { once: true });
-    });
-  }
-}
-
-/** `promise`, or a rejection with `signal.reason` once `signal` aborts. */
-function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason as Error);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(signal.reason as Error);
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(error instanceof Error ? error : new Error(String(error)));
-      },
-    );
-  });
 }

@@ -27,29 +27,12 @@ import {
   wantsIpv6Socket,
 } from './options.js';
 import { FamilyStack } from './family-stack.js';
-import type { LookupEvent, LookupResult } from '../lookup/events.js';
 import { resolveLookupOptions } from '../lookup/options.js';
 import { checkItem } from '../lookup/values.js';
-import type { ItemKeyPair } from '../items.js';
-import type { BencodeValue } from '../wire/bencode.js';
-import type { PeerAddress } from '../wire/compact.js';
 import { systemResolver } from './bootstrap-entries.js';
 import { DhtOperations } from './dht-operations.js';
 import { Join } from './join.js';
-import type {
-  AnnounceOptions,
-  AnnounceResult,
-  DhtCallOptions,
-  GetMutableOptions,
-  GetOptions,
-  GetResult,
-  KadNodeEvents,
-  LookupQueryOptions,
-  PutItem,
-  PutMutableOptions,
-  PutOptions,
-  PutResult,
-} from './operation-types.js';
+import type { KadNodeEvents } from './operation-types.js';
 import { optionError } from '../option-checks.js';
 import type {
   CallOptions,
@@ -343,40 +326,41 @@ class Node extends Emitter<KadNodeEvents> implements KadNode {
     await this.#query(to, 'put', args, options);
   }
 
-  query(target: NodeId, options: LookupQueryOptions): AsyncIterableIterator<LookupEvent> {
-    return this.#dht.query(target, options);
+  // the DHT operations (lookups across the network) live in dht-operations.ts
+  query(...args: Parameters<KadNode['query']>): ReturnType<KadNode['query']> {
+    return this.#dht.query(...args);
   }
 
-  lookup(target: NodeId, options?: DhtCallOptions): Promise<LookupResult> {
-    return this.#dht.lookup(target, options);
+  lookup(...args: Parameters<KadNode['lookup']>): ReturnType<KadNode['lookup']> {
+    return this.#dht.lookup(...args);
   }
 
-  get(target: NodeId, options?: GetOptions): Promise<GetResult | undefined> {
-    return this.#dht.get(target, options);
+  get(...args: Parameters<KadNode['get']>): ReturnType<KadNode['get']> {
+    return this.#dht.get(...args);
   }
 
-  getMutable(publicKey: Uint8Array, options?: GetMutableOptions): Promise<GetResult | undefined> {
-    return this.#dht.getMutable(publicKey, options);
+  getMutable(...args: Parameters<KadNode['getMutable']>): ReturnType<KadNode['getMutable']> {
+    return this.#dht.getMutable(...args);
   }
 
-  put(item: PutItem, options?: PutOptions): Promise<PutResult> {
-    return this.#dht.put(item, options);
+  put(...args: Parameters<KadNode['put']>): ReturnType<KadNode['put']> {
+    return this.#dht.put(...args);
   }
 
-  putMutable(keyPair: ItemKeyPair, v: BencodeValue, options?: PutMutableOptions): Promise<PutResult> {
-    return this.#dht.putMutable(keyPair, v, options);
+  putMutable(...args: Parameters<KadNode['putMutable']>): ReturnType<KadNode['putMutable']> {
+    return this.#dht.putMutable(...args);
   }
 
-  announce(infoHash: NodeId, options?: AnnounceOptions): Promise<AnnounceResult> {
-    return this.#dht.announce(infoHash, options);
+  announce(...args: Parameters<KadNode['announce']>): ReturnType<KadNode['announce']> {
+    return this.#dht.announce(...args);
   }
 
-  findPeers(infoHash: NodeId, options?: DhtCallOptions): AsyncIterableIterator<PeerAddress> {
-    return this.#dht.findPeers(infoHash, options);
+  findPeers(...args: Parameters<KadNode['findPeers']>): ReturnType<KadNode['findPeers']> {
+    return this.#dht.findPeers(...args);
   }
 
-  getPeersOf(infoHash: NodeId, options?: DhtCallOptions): Promise<PeerAddress[]> {
-    return this.#dht.getPeersOf(infoHash, options);
+  getPeersOf(...args: Parameters<KadNode['getPeersOf']>): ReturnType<KadNode['getPeersOf']> {
+    return this.#dht.getPeersOf(...args);
   }
 
   async close(): Promise<void> {
