@@ -37,10 +37,13 @@ export interface LookupInit {
   readonly responded?: readonly Contact[];
   /** This node's own endpoints: contacts at them are dropped. */
   readonly selfEndpoints?: readonly Endpoint[];
+  /** Asks one node (see {@link LookupQuery}). */
   readonly query: LookupQuery;
   /** The soft deadline of a query to `to`, ms (see `softDeadline`). */
   readonly softDeadline: (to: Contact) => Milliseconds;
+  /** Source of time: soft deadlines, the lookup deadline, `durationMs`. */
   readonly clock: Clock;
+  /** Parallelism, bounds and deadline (see `resolveLookupOptions`). */
   readonly options: ResolvedLookupOptions;
   /** Abort the lookup: the iterator rejects with the reason of the first that aborts. */
   readonly signals?: readonly AbortSignal[];
@@ -112,10 +115,15 @@ export class Lookup implements AsyncIterableIterator<LookupEvent> {
     this.#init = init;
   }
 
+  /** The lookup itself: it is its own, single-use, iterator. */
   [Symbol.asyncIterator](): this {
     return this;
   }
 
+  /**
+   * The next event (starting the lookup on the first call); `done` after the `done` event.
+   * Rejects with the abort reason of `signals` (once), then is done.
+   */
   next(): Promise<IteratorResult<LookupEvent>> {
     if (!this.#started) this.#start();
     const event = this.#queue.shift();
