@@ -37,7 +37,6 @@ interface LookupStart {
   /** Contacts to start from instead of the routing tables' closest. */
   readonly seeds?: readonly Contact[];
   readonly responded?: readonly Contact[];
-  readonly timeoutMs?: number;
 }
 
 /** Most disjoint paths of one lookup. */
@@ -136,18 +135,11 @@ export class DhtOperations {
 
   /**
    * The Kademlia join: a lookup of this node's own id from `seeds`, with the bootstrap nodes
-   * that already answered that query as `responded`, ending by `timeoutMs`.
+   * that already answered that query as `responded`.
    */
-  selfLookup(
-    seeds: readonly Contact[],
-    responded: readonly Contact[],
-    timeoutMs: number,
-    signal?: AbortSignal,
-  ): Promise<LookupDoneEvent> {
+  selfLookup(seeds: readonly Contact[], responded: readonly Contact[], signal?: AbortSignal): Promise<LookupDoneEvent> {
     const table = this.#ctx.stacks.flatMap((stack) => stack.closest(this.#ctx.id, this.#ctx.k * 2));
-    return drainLookup(
-      this.#start(this.#ctx.id, 'find_node', { signal, seeds: [...seeds, ...table], responded, timeoutMs }),
-    );
+    return drainLookup(this.#start(this.#ctx.id, 'find_node', { signal, seeds: [...seeds, ...table], responded }));
   }
 
   async *#findPeers(events: AsyncIterableIterator<LookupEvent>): AsyncGenerator<PeerAddress, void, undefined> {
@@ -219,8 +211,7 @@ export class DhtOperations {
       query,
       softDeadline: (to) => softDeadline(this.#stackOf(to).rpc.rtt, to, minSoftTimeoutMs),
       clock: ctx.clock,
-      options:
-        start.timeoutMs === undefined ? ctx.options : { ...ctx.options, timeoutMs: Math.max(1, start.timeoutMs) },
+      options: ctx.options,
       signals: start.signal === undefined ? [ctx.lifetime] : [start.signal, ctx.lifetime],
       ...(start.salt === undefined ? {} : { salt: start.salt }),
       ...(start.stopAtValue === undefined ? {} : { stopAtValue: start.stopAtValue }),

@@ -21,7 +21,7 @@ export interface JoinInit {
   /** Aborted with `CLOSED` when the node closes: joining stops. */
   readonly lifetime: AbortSignal;
   readonly resolver: HostResolver;
-  /** Deadline of one attempt (bootstrap round and self-lookup), ms. */
+  /** Deadline of the bootstrap round of one attempt, ms (the self-lookup has the lookup deadline). */
   readonly timeoutMs: Milliseconds;
   /** Delay before the first retry, ms; it doubles on each failure, up to `retryMaxMs`. */
   readonly retryMs: Milliseconds;
@@ -30,7 +30,6 @@ export interface JoinInit {
   readonly selfLookup: (
     seeds: readonly Contact[],
     responded: readonly Contact[],
-    timeoutMs: Milliseconds,
     signal: AbortSignal,
   ) => Promise<LookupDoneEvent>;
   readonly onRetry: (event: BootstrapRetryEvent) => void;
@@ -86,7 +85,6 @@ export class Join {
   /** One attempt: `undefined` when it reached a live node, else why not. Rejects only on close. */
   async #attempt(entries: readonly BootstrapEntry[]): Promise<KadError | undefined> {
     const { clock, lifetime, timeoutMs } = this.#init;
-    const deadlineAt = clock.now() + timeoutMs;
     const deadline = new AbortController();
     const timer = clock.setTimeout(() => deadline.abort(KadError.timeout('bootstrap timed out')), timeoutMs);
     const signal = AbortSignal.any([deadline.signal, lifetime]);
@@ -94,31 +92,35 @@ export class Join {
     setMaxListeners(2 * MAX_BOOTSTRAP_CONTACTS * this.#init.stacks.length + 8, signal);
     try {
       const endpoints = this.#perFamily(await this.#resolve(entries, signal));
-      if (endpoints.length === 0) {
-        lifetime.throwIfAborted();
-        return KadError.noContacts('no bootstrap entry gave an address of a family this node runs');
-      }
-      const want: Want[] | undefined = this.#init.stacks.length > 1 ? ['n4', 'n6'] : undefined;
-      const args = writeFindNodeArgs({
-        id: this.#init.id,
-        target: this.#init.id,
-        ...(want === undefined ? {} : { want }),
-      });
-      const found = await Promise.allSettled(
-        endpoints.map((to) => (this.#stackOf(to) as FamilyStack).query(to, 'find_node', args, signal)),
-      );
-      lifetime.throwIfAborted();
       const responded: Contact[] = [];
       const seeds: Contact[] = [];
-      for (const result of found) {
-        if (result.status !== 'fulfilled') continue;
-        const { values, from } = result.value;
-        responded.push({ id: values.id, host: from.host, port: from.port });
-        seeds.push(...(values.nodes ?? []), ...(values.nodes6 ?? []));
+      if (endpoints.length > 0) {
+        const want: Want[] | undefined = this.#init.stacks.length > 1 ? ['n4', 'n6'] : undefined;
+        const args = writeFindNodeArgs({
+          id: this.#init.id,
+          target: this.#init.id,
+          ...(want === undefined ? {} : { want }),
+        });
+        const found = await Promise.allSettled(
+          endpoints.map((to) => (this.#stackOf(to) as FamilyStack).query(to, 'find_node', args, signal)),
+        );
+        for (const result of found) {
+          if (result.status !== 'fulfilled') continue;
+          const { values, from } = result.value;
+          responded.push({ id: values.id, host: from.host, port: from.port });
+          seeds.push(...(values.nodes ?? []), ...(values.nodes6 ?? []));
+        }
       }
-      if (responded.length === 0)
-        return KadError.noContacts(`none of the ${endpoints.length} bootstrap nodes answered`);
-      const done = await this.#init.selfLookup(seeds, responded, Math.max(1, deadlineAt - clock.now()), lifetime);
+      lifetime.throwIfAborted();
+      // nodes that reached us meanwhile are in the table: the lookup may start from them as well
+      if (responded.length === 0 && this.#size() === 0) {
+        return KadError.noContacts(
+          endpoints.length === 0
+            ? 'no bootstrap entry gave an address of a family this node runs'
+            : `none of the ${endpoints.length} bootstrap nodes answered`,
+        );
+      }
+      const done = await this.#init.selfLookup(seeds, responded, lifetime);
       return done.closest.length > 0 ? undefined : KadError.noContacts('the lookup of our own id reached no live node');
     } finally {
       timer.cancel();

@@ -187,7 +187,7 @@ class Node extends Emitter<KadNodeEvents> implements KadNode {
       timeoutMs: options.bootstrapTimeoutMs ?? defaults.bootstrapTimeoutMs,
       retryMs: options.bootstrapRetryMs ?? defaults.bootstrapRetryMs,
       retryMaxMs: Math.max(options.bootstrapRetryMaxMs ?? defaults.bootstrapRetryMaxMs, options.bootstrapRetryMs ?? 0),
-      selfLookup: (seeds, responded, timeoutMs, signal) => this.#dht.selfLookup(seeds, responded, timeoutMs, signal),
+      selfLookup: (seeds, responded, signal) => this.#dht.selfLookup(seeds, responded, signal),
       onRetry: (event) => this.emit('bootstrap:retry', event),
     });
     this.bootstrapped = join.bootstrapped;

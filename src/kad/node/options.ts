@@ -52,9 +52,10 @@ export interface KadNodeOptions {
    * Nodes to join the network through: `Endpoint`s or `'host:port'` strings (a DNS name is
    * resolved to its IPv4 and IPv6 addresses with `resolver`; IPv6 literals in brackets). At start
    * the node sends each a `find_node` for its own id (at most 32 per family, each over the
-   * transport of its family, a dual-stack node asking for both families with `want`), then looks
-   * up its own id iteratively from what they return (Kademlia join), within `bootstrapTimeoutMs`:
-   * see `node.bootstrapped` and `node.ready`. While nothing answers, it tries again after
+   * transport of its family, a dual-stack node asking for both families with `want`) and waits
+   * up to `bootstrapTimeoutMs` for them, then looks up its own id iteratively from what they
+   * returned and what its table holds (Kademlia join, within the lookup deadline): see
+   * `node.bootstrapped` and `node.ready`. While nothing answers, it tries again after
    * `bootstrapRetryMs`, doubling up to `bootstrapRetryMaxMs` (event `bootstrap:retry`). To join
    * the public Mainline DHT, pass `MAINLINE_BOOTSTRAP` (never a default).
    * @default []
@@ -114,7 +115,7 @@ export interface KadNodeOptions {
   readonly clock?: Clock;
   /** How often the write-token secret rotates, in ms. @default 300_000 (5 minutes) */
   readonly tokenRotateMs?: Milliseconds;
-  /** Deadline of the start-up bootstrap, in ms. @default 5000 */
+  /** Deadline of the bootstrap round (`find_node` to the bootstrap nodes) of each join attempt, in ms. @default 5000 */
   readonly bootstrapTimeoutMs?: Milliseconds;
   /** RPC tuning: timeouts, retries, in-flight caps, pacing and inbound rate limits. */
   readonly rpc?: Omit<RpcOptions, 'clientVersion' | 'readOnly'>;

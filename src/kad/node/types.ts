@@ -89,7 +89,7 @@ export interface KadNode {
   readonly id: NodeId;
   /**
    * Resolves with the number of contacts in the table(s) once the first join attempt ended
-   * (bootstrap round and lookup of its own id, within `bootstrapTimeoutMs`), whether or not it
+   * (the bootstrap round, within `bootstrapTimeoutMs`, then the lookup of its own id), whether or not it
    * reached anyone; 0 at once without `bootstrap`. Never rejects.
    */
   readonly bootstrapped: Promise<number>;
