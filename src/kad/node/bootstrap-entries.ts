@@ -34,8 +34,11 @@ export const systemResolver: HostResolver = async (hostname) =>
 
 /** A `'host:port'` bootstrap string, read: `name` is set when the host is a DNS name to resolve. */
 export interface ParsedBootstrapString {
+  /** An IP literal (without brackets), or the DNS name to resolve. */
   readonly host: string;
+  /** UDP port, 1–65535. */
   readonly port: number;
+  /** Whether `host` is a DNS name. */
   readonly name: boolean;
 }
 
