@@ -25,7 +25,7 @@ const JOINING = 10;
 const SETTLE_MS = 2000;
 const BOOTSTRAP_TIMEOUT_MS = 15_000;
 /** Standalone nodes measured together for the heap of one node without contacts. */
-const ALONE = 50;
+const ALONE = 200;
 const TTL = 60_000;
 
 type Kind = 'nautilus' | 'bittorrent-dht';

@@ -9,14 +9,13 @@ import { MemoryRegistry } from '../src/registry/index.js';
 import {
   bestOfAlternating,
   heapBytes,
-  median,
   opsPerCpuSecond,
   printTable,
   quantile,
   retainedBytes,
   type Row,
 } from './harness.js';
-import { joined, slowest, timeWrites, type WriteTimes } from './write-latency.js';
+import { joined, recurringWorst, timeWrites } from './write-latency.js';
 
 const N = 100_000;
 const OPS = 1_000_000;
@@ -88,10 +87,11 @@ export async function benchRegistryMemory(): Promise<Row[]> {
   const regAllBytes = retainedBytes(buildReg, heapBytes);
 
   // every awaited write timed while a store grows from empty to N: the slow tail shows pauses
-  // (the registry's arrays grow as it fills; lru-cache allocated its own for `max` up front)
+  // (the registry's arrays grow as it fills; lru-cache allocated its own for `max` up front, and
+  // both have a `Map` whose table doubles at powers of two)
   const growKeys = makeKeys(N, 'g');
-  const lruWrites: WriteTimes[] = [];
-  const regWrites: WriteTimes[] = [];
+  const lruWrites: Float64Array[] = [];
+  const regWrites: Float64Array[] = [];
   for (let r = 0; r < GROWTHS; r++) {
     const c = new LRUCache<string, Uint8Array>({ max: N, ttl: TTL });
     lruWrites.push(await timeWrites(growKeys, async (k) => c.set(k, value, { ttl: TTL })));
@@ -136,24 +136,17 @@ export async function benchRegistryMemory(): Promise<Row[]> {
     {
       what: `p99 awaited write, growing 0 → ${N / 1000} k (${GROWTHS} stores)`,
       anchorName: 'lru-cache (ttl, max preallocated)',
-      anchor: quantile(joined(lruWrites.map((w) => w.all)), 0.99),
-      nautilus: quantile(joined(regWrites.map((w) => w.all)), 0.99),
+      anchor: quantile(joined(lruWrites), 0.99),
+      nautilus: quantile(joined(regWrites), 0.99),
       unit: 'µs',
     },
     {
-      what: `slowest awaited write outside GC, growing 0 → ${N / 1000} k (median of ${GROWTHS})`,
+      what: `slowest write position growing 0 → ${N / 1000} k (its fastest of ${GROWTHS})`,
       anchorName: 'lru-cache (ttl, max preallocated)',
-      anchor: median(lruWrites.map((w) => slowest(w.outsideGc))),
-      nautilus: median(regWrites.map((w) => slowest(w.outsideGc))),
+      anchor: recurringWorst(lruWrites),
+      nautilus: recurringWorst(regWrites),
       unit: 'µs',
       target: 'no multi-ms pause',
-    },
-    {
-      what: `slowest awaited write, GC included (median of ${GROWTHS})`,
-      anchorName: 'lru-cache (ttl, max preallocated)',
-      anchor: median(lruWrites.map((w) => slowest(w.all))),
-      nautilus: median(regWrites.map((w) => slowest(w.all))),
-      unit: 'µs',
     },
   ];
 }
