@@ -32,6 +32,7 @@ import { checkItem } from '../lookup/values.js';
 import { systemResolver } from './bootstrap-entries.js';
 import { DhtOperations } from './dht-operations.js';
 import { Join } from './join.js';
+import { type Publication, Publications } from './publications.js';
 import type { KadNodeEvents } from './operation-types.js';
 import { optionError } from '../option-checks.js';
 import type {
@@ -115,6 +116,8 @@ class Node extends Emitter<KadNodeEvents> implements KadNode {
   /** The in-memory registry this node created because none was injected; closed with the node. */
   readonly #ownRegistry: Registry<Uint8Array> | undefined;
   readonly #lifetime = new AbortController();
+  /** What this node published (put, putMutable, announce), for republishing and saving. */
+  readonly #publications: Publications;
   #closed = false;
 
   constructor(options: KadNodeOptions, clock: Clock, transports: readonly Transport[], owned: readonly Transport[]) {
@@ -147,6 +150,7 @@ class Node extends Emitter<KadNodeEvents> implements KadNode {
         () => false,
       );
     this.#stacks = [];
+    this.#publications = new Publications(options.maintenance ?? {}, { clock });
     try {
       this.#storage = new KadStorage(options.storage, { clock, registry });
       for (const transport of transports) {
@@ -343,16 +347,38 @@ class Node extends Emitter<KadNodeEvents> implements KadNode {
     return this.#dht.getMutable(...args);
   }
 
-  put(...args: Parameters<KadNode['put']>): ReturnType<KadNode['put']> {
-    return this.#dht.put(...args);
+  // what put, putMutable and announce stored is recorded, to be republished (publications.ts)
+  async put(...args: Parameters<KadNode['put']>): ReturnType<KadNode['put']> {
+    const result = await this.#dht.put(...args);
+    if (!this.#closed) this.#publications.addItem(result.item);
+    return result;
   }
 
-  putMutable(...args: Parameters<KadNode['putMutable']>): ReturnType<KadNode['putMutable']> {
-    return this.#dht.putMutable(...args);
+  async putMutable(...args: Parameters<KadNode['putMutable']>): ReturnType<KadNode['putMutable']> {
+    const result = await this.#dht.putMutable(...args);
+    if (!this.#closed) this.#publications.addItem(result.item);
+    return result;
   }
 
-  announce(...args: Parameters<KadNode['announce']>): ReturnType<KadNode['announce']> {
-    return this.#dht.announce(...args);
+  async announce(...args: Parameters<KadNode['announce']>): ReturnType<KadNode['announce']> {
+    const [infoHash, options = {}] = args;
+    const result = await this.#dht.announce(infoHash, options);
+    if (!this.#closed) this.#publications.addAnnouncement(infoHash, options.port ?? 0, options.impliedPort ?? false);
+    return result;
+  }
+
+  unpublish(target: NodeId): boolean {
+    assertNodeId(target, 'target');
+    return this.#publications.removeItem(target);
+  }
+
+  stopAnnouncing(infoHash: NodeId): boolean {
+    assertNodeId(infoHash, 'infoHash');
+    return this.#publications.removeAnnouncement(infoHash);
+  }
+
+  published(): Publication[] {
+    return this.#publications.all();
   }
 
   findPeers(...args: Parameters<KadNode['findPeers']>): ReturnType<KadNode['findPeers']> {

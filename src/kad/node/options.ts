@@ -19,6 +19,7 @@ import type { Endpoint, Transport } from '../transport/transport.js';
 import { familyOf } from '../wire/compact.js';
 import { type LookupOptions, resolveLookupOptions } from '../lookup/options.js';
 import { type BootstrapEntry, type HostResolver, parseBootstrapString } from './bootstrap-entries.js';
+import { checkMaintenanceOptions, type MaintenanceOptions } from './maintenance-options.js';
 
 /** Configuration of {@link createNode}. Every field is optional. */
 export interface KadNodeOptions {
@@ -121,6 +122,8 @@ export interface KadNodeOptions {
   readonly rpc?: Omit<RpcOptions, 'clientVersion' | 'readOnly'>;
   /** Aborts start-up (binding the socket): `createNode` rejects with `signal.reason`. */
   readonly signal?: AbortSignal;
+  /** Background upkeep: republishing what the node published (see {@link MaintenanceOptions}). */
+  readonly maintenance?: MaintenanceOptions;
 }
 
 /**
@@ -222,6 +225,7 @@ export function checkNodeOptions(options: KadNodeOptions): void {
   ] as const) {
     if (value !== undefined) implementing(name, value, contract, method);
   }
+  checkMaintenanceOptions(options.maintenance);
   const storage = options.storage ?? {};
   integerAtLeast('storage.maxEntries', storage.maxEntries, DEFAULT_KAD_NODE_STORAGE_OPTIONS.maxEntries, 1);
   positiveOrInfinite('storage.maxBytes', storage.maxBytes, DEFAULT_KAD_NODE_STORAGE_OPTIONS.maxBytes);
