@@ -23,6 +23,16 @@ export interface FamilyStackInit {
   readonly rpc: RpcOptions;
   /** Pings a contact for the table's ping-before-evict. */
   readonly ping: Pinger;
+  /** Told of every query sent and received (the firewall check, BEP 43). */
+  readonly observer?: TrafficObserver;
+}
+
+/** What a {@link FamilyStack} reports of its queries. @internal */
+export interface TrafficObserver {
+  /** A query is about to be sent to `to`. */
+  sent(to: Endpoint): void;
+  /** A query arrived from `from` (before it is served). */
+  queried(from: RemoteInfo): void;
 }
 
 /**
@@ -50,6 +60,7 @@ export class FamilyStack {
   readonly table: NodeTable;
   readonly external: ExternalAddressVote;
   readonly #ownsTransport: boolean;
+  readonly #observer: TrafficObserver | undefined;
 
   constructor(init: FamilyStackInit) {
     this.transport = init.transport;
@@ -58,6 +69,7 @@ export class FamilyStack {
     this.rpc = new Rpc(init.rpc, { transport: init.transport, clock: init.clock });
     this.table = new NodeTable({ id: init.id, k: init.k, family: this.family, clock: init.clock }, init.ping);
     this.external = new ExternalAddressVote(this.family);
+    this.#observer = init.observer;
   }
 
   /**
@@ -75,6 +87,7 @@ export class FamilyStack {
       throw error;
     };
     this.rpc.setQueryHandler((query, from, context) => {
+      this.#observer?.queried(from);
       let result: BencodeDict | Promise<BencodeDict>;
       try {
         result = handlers.respond(query, from, context.signal);
@@ -98,7 +111,7 @@ export class FamilyStack {
   /**
    * Sends a query and reads the response; the responder is a good contact, and the `ip` it saw
    * us at is a vote for our external address (BEP 42). `retries` overrides the RPC layer's
-   * (a lookup, which has other nodes to ask, passes 0).
+   * (a lookup, which has other nodes to ask, passes 0); `readOnly` overrides its `ro` flag.
    */
   async query(
     to: Endpoint,
@@ -106,10 +119,13 @@ export class FamilyStack {
     args: BencodeDict,
     signal: AbortSignal | undefined,
     retries?: number,
+    readOnly?: boolean,
   ): Promise<{ values: ResponseValues; from: RemoteInfo }> {
+    this.#observer?.sent(to);
     const { response, from } = await this.rpc.query(to, method, args, {
       ...(signal === undefined ? {} : { signal }),
       ...(retries === undefined ? {} : { retries }),
+      ...(readOnly === undefined ? {} : { readOnly }),
     });
     const values = readResponse(response.r);
     if (response.ip !== undefined) this.external.record(from.host, response.ip);

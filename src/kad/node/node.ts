@@ -33,6 +33,10 @@ import { systemResolver } from './bootstrap-entries.js';
 import { DhtOperations } from './dht-operations.js';
 import { Join } from './join.js';
 import { type Publication, Publications } from './publications.js';
+import { FirewallWatch } from './firewall-watch.js';
+import { Maintenance } from './maintenance.js';
+import { newMaintenanceCounters } from './maintenance-context.js';
+import { resolveMaintenanceOptions } from './maintenance-options.js';
 import type { KadNodeEvents } from './operation-types.js';
 import { optionError } from '../option-checks.js';
 import type {
@@ -118,13 +122,30 @@ class Node extends Emitter<KadNodeEvents> implements KadNode {
   readonly #lifetime = new AbortController();
   /** What this node published (put, putMutable, announce), for republishing and saving. */
   readonly #publications: Publications;
+  readonly #maintenance: Maintenance;
   #closed = false;
 
   constructor(options: KadNodeOptions, clock: Clock, transports: readonly Transport[], owned: readonly Transport[]) {
     super();
     this.id = options.id === undefined ? randomId() : Uint8Array.from(options.id);
     const k = options.k ?? DEFAULT_KAD_NODE_OPTIONS.k;
-    const readOnly = options.readOnly ?? DEFAULT_KAD_NODE_OPTIONS.readOnly;
+    // 'auto' starts writable; maintenance turns `ro` on while the node is firewalled (BEP 43)
+    const readOnlyMode = options.readOnly ?? DEFAULT_KAD_NODE_OPTIONS.readOnly;
+    const readOnly = readOnlyMode === true;
+    const maintenance = resolveMaintenanceOptions(options.maintenance);
+    const counters = newMaintenanceCounters(readOnly);
+    const watch = new FirewallWatch(
+      clock,
+      maintenance.enabled ? maintenance.firewallCheckMs : Infinity,
+      (firewalled) => {
+        counters.firewalled = firewalled;
+        if (readOnlyMode === 'auto') {
+          counters.readOnly = firewalled;
+          for (const stack of this.#stacks) stack.rpc.setReadOnly(firewalled);
+        }
+        this.emit('firewall:changed', { firewalled, readOnly: counters.readOnly });
+      },
+    );
     // options that validate themselves first, before anything listens on a transport
     const tokens = new WriteTokens(
       { rotateMs: options.tokenRotateMs ?? DEFAULT_KAD_NODE_OPTIONS.tokenRotateMs },
@@ -150,12 +171,14 @@ class Node extends Emitter<KadNodeEvents> implements KadNode {
         () => false,
       );
     this.#stacks = [];
-    this.#publications = new Publications(options.maintenance ?? {}, { clock });
+    this.#publications = new Publications(maintenance, { clock });
     try {
       this.#storage = new KadStorage(options.storage, { clock, registry });
       for (const transport of transports) {
         const ownsTransport = owned.includes(transport);
-        this.#stacks.push(new FamilyStack({ id: this.id, k, transport, ownsTransport, clock, rpc, ping }));
+        this.#stacks.push(
+          new FamilyStack({ id: this.id, k, transport, ownsTransport, clock, rpc, ping, observer: watch }),
+        );
       }
     } catch (error) {
       for (const stack of this.#stacks) void stack.rpc.close();
@@ -182,20 +205,45 @@ class Node extends Emitter<KadNodeEvents> implements KadNode {
       options: resolveLookupOptions(options.lookup),
     });
     const defaults = DEFAULT_KAD_NODE_OPTIONS;
-    const join = new Join(options.bootstrap ?? [], {
-      id: this.id,
-      stacks: this.#stacks,
-      clock,
-      lifetime,
-      resolver: options.resolver ?? systemResolver,
-      timeoutMs: options.bootstrapTimeoutMs ?? defaults.bootstrapTimeoutMs,
-      retryMs: options.bootstrapRetryMs ?? defaults.bootstrapRetryMs,
-      retryMaxMs: Math.max(options.bootstrapRetryMaxMs ?? defaults.bootstrapRetryMaxMs, options.bootstrapRetryMs ?? 0),
-      selfLookup: (seeds, responded, signal) => this.#dht.selfLookup(seeds, responded, signal),
-      onRetry: (event) => this.emit('bootstrap:retry', event),
-    });
+    const bootstrap = options.bootstrap ?? [];
+    const retryMs = options.bootstrapRetryMs ?? defaults.bootstrapRetryMs;
+    const retryMaxMs = Math.max(options.bootstrapRetryMaxMs ?? defaults.bootstrapRetryMaxMs, retryMs);
+    const joinThrough = (signal: AbortSignal): Join =>
+      new Join(bootstrap, {
+        id: this.id,
+        stacks: this.#stacks,
+        clock,
+        lifetime: signal,
+        resolver: options.resolver ?? systemResolver,
+        timeoutMs: options.bootstrapTimeoutMs ?? defaults.bootstrapTimeoutMs,
+        retryMs,
+        retryMaxMs,
+        selfLookup: (seeds, responded, s) => this.#dht.selfLookup(seeds, responded, s),
+        onRetry: (event) => this.emit('bootstrap:retry', event),
+      });
+    const join = joinThrough(lifetime);
     this.bootstrapped = join.bootstrapped;
     this.ready = join.ready;
+    this.#maintenance = new Maintenance(
+      {
+        id: this.id,
+        k,
+        clock,
+        stacks: this.#stacks,
+        lifetime,
+        dht: this.#dht,
+        publications: this.#publications,
+        storage: this.#storage,
+        options: maintenance,
+        counters,
+        emit: (event, payload) => this.emit(event, payload),
+        rejoin: bootstrap.length === 0 ? undefined : (signal) => joinThrough(signal).ready,
+        retryMs,
+        retryMaxMs,
+        probeWritable: () => readOnlyMode === 'auto' && counters.firewalled,
+      },
+      watch,
+    );
   }
 
   address(): RemoteInfo {
@@ -218,7 +266,7 @@ class Node extends Emitter<KadNodeEvents> implements KadNode {
       families[stack.family] = own;
       total = total === undefined ? own : sumStats(total, own);
     }
-    return { ...(total ?? this.#first.stats()), families };
+    return { ...(total ?? this.#first.stats()), families, maintenance: this.#maintenance.stats() };
   }
 
   contacts(
@@ -392,6 +440,7 @@ class Node extends Emitter<KadNodeEvents> implements KadNode {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#maintenance.stop();
     this.#lifetime.abort(KadError.closed('node'));
     await Promise.all(this.#stacks.map((stack) => stack.close()));
     await this.#ownRegistry?.close();

@@ -4,6 +4,12 @@ import type { MutableItem } from '../items.js';
 import type { FoundItem, LookupMethod } from '../lookup/events.js';
 import type { NodeId } from '../id.js';
 import type { Contact } from '../wire/compact.js';
+import type {
+  FirewallChangedEvent,
+  NetworkLostEvent,
+  NetworkRestoredEvent,
+  RepublishFailedEvent,
+} from './maintenance-types.js';
 
 // The shapes of the DHT operations of a KadNode (lookups across the network), apart from the
 // single-peer client calls in types.ts.
@@ -153,4 +159,12 @@ export interface BootstrapRetryEvent {
 export interface KadNodeEvents {
   /** Joining failed (nothing answered); it is retried after `delayMs`. */
   'bootstrap:retry': BootstrapRetryEvent;
+  /** Every liveness ping failed and nothing arrived: the node keeps its table and probes with backoff. */
+  'network:lost': NetworkLostEvent;
+  /** After `network:lost`, a probe or a re-join reached a live node. */
+  'network:restored': NetworkRestoredEvent;
+  /** The node became firewalled, or reachable again (BEP 43; see `maintenance.firewallCheckMs`). */
+  'firewall:changed': FirewallChangedEvent;
+  /** Republishing an item or an announcement failed: it is tried again later, or dropped. */
+  'republish:failed': RepublishFailedEvent;
 }

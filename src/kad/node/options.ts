@@ -19,7 +19,7 @@ import type { Endpoint, Transport } from '../transport/transport.js';
 import { familyOf } from '../wire/compact.js';
 import { type LookupOptions, resolveLookupOptions } from '../lookup/options.js';
 import { type BootstrapEntry, type HostResolver, parseBootstrapString } from './bootstrap-entries.js';
-import { checkMaintenanceOptions, type MaintenanceOptions } from './maintenance-options.js';
+import { type MaintenanceOptions, resolveMaintenanceOptions } from './maintenance-options.js';
 
 /** Configuration of {@link createNode}. Every field is optional. */
 export interface KadNodeOptions {
@@ -85,10 +85,15 @@ export interface KadNodeOptions {
    */
   readonly k?: number;
   /**
-   * Read-only node (BEP 43): marks its queries `ro: 1` and answers no query.
+   * Read-only node (BEP 43): `true` marks its queries `ro: 1` (other nodes then leave it out of
+   * their tables) and answers no query. `'auto'` runs normally until maintenance finds the node
+   * firewalled (no unsolicited query for `maintenance.firewallCheckMs`), then marks its queries
+   * `ro: 1` (still answering what arrives) until an unsolicited query shows it is reachable
+   * again; meanwhile its liveness pings go without `ro`, so that reachable nodes learn of it.
    * @default false
+   * @see BEP 43
    */
-  readonly readOnly?: boolean;
+  readonly readOnly?: boolean | 'auto';
   /**
    * Refuse to store peers and items for a querier whose id does not match its public IP
    * (answered with error 201); loopback and private addresses are exempt. Routing tolerates
@@ -122,7 +127,11 @@ export interface KadNodeOptions {
   readonly rpc?: Omit<RpcOptions, 'clientVersion' | 'readOnly'>;
   /** Aborts start-up (binding the socket): `createNode` rejects with `signal.reason`. */
   readonly signal?: AbortSignal;
-  /** Background upkeep: republishing what the node published (see {@link MaintenanceOptions}). */
+  /**
+   * Background upkeep on the node's clock: bucket refresh and liveness pings, republishing what
+   * the node published, replicating what it stores for others, the firewall check (see
+   * {@link MaintenanceOptions}).
+   */
   readonly maintenance?: MaintenanceOptions;
 }
 
@@ -208,7 +217,7 @@ export function checkNodeOptions(options: KadNodeOptions): void {
   resolveLookupOptions(options.lookup);
   if (id !== undefined && !isNodeId(id)) throw optionError('id', 'a 20-byte Uint8Array', id);
   integerInRange('k', k, d.k, 1, 64);
-  boolean('readOnly', options.readOnly, d.readOnly);
+  if (options.readOnly !== 'auto') boolean('readOnly', options.readOnly, d.readOnly);
   boolean('enforceSecureIds', options.enforceSecureIds, d.enforceSecureIds);
   if (version !== undefined && version !== null && !(version instanceof Uint8Array)) {
     throw optionError('version', 'a Uint8Array or null', version);
@@ -225,7 +234,7 @@ export function checkNodeOptions(options: KadNodeOptions): void {
   ] as const) {
     if (value !== undefined) implementing(name, value, contract, method);
   }
-  checkMaintenanceOptions(options.maintenance);
+  resolveMaintenanceOptions(options.maintenance);
   const storage = options.storage ?? {};
   integerAtLeast('storage.maxEntries', storage.maxEntries, DEFAULT_KAD_NODE_STORAGE_OPTIONS.maxEntries, 1);
   positiveOrInfinite('storage.maxBytes', storage.maxBytes, DEFAULT_KAD_NODE_STORAGE_OPTIONS.maxBytes);

@@ -171,9 +171,17 @@ export class Publications {
     return this.#announcements.delete(idToHex(infoHash));
   }
 
-  /** Forgets `entry` (item or announcement); whether it was recorded. */
+  /**
+   * Forgets `entry` (item or announcement) if it is still recorded as it is, not replaced
+   * meanwhile by a newer `putMutable` or `announce`; whether it was.
+   */
   remove(entry: Publication): boolean {
-    return entry.kind === 'item' ? this.removeItem(entry.target) : this.removeAnnouncement(entry.infoHash);
+    if (entry.kind === 'item') {
+      const key = idToHex(entry.target);
+      return this.#items.get(key) === entry && this.#items.delete(key);
+    }
+    const key = idToHex(entry.infoHash);
+    return this.#announcements.get(key) === entry && this.#announcements.delete(key);
   }
 
   /**

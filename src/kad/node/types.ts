@@ -9,6 +9,7 @@ import type { Listener } from '../../core/emitter.js';
 import type { LookupEvent, LookupResult } from '../lookup/events.js';
 import type { ItemKeyPair } from '../items.js';
 import type { Publication } from './publications.js';
+import type { MaintenanceStats } from './maintenance-types.js';
 import type {
   AnnounceOptions,
   AnnounceResult,
@@ -82,6 +83,8 @@ export interface KadFamilyStats {
 export interface KadNodeStats extends KadFamilyStats {
   /** Per address family, present for the families the node runs (BEP 32). */
   readonly families: Readonly<Partial<Record<AddressFamily, KadFamilyStats>>>;
+  /** Background upkeep: its requests, evictions, republishing, replication, offline and firewall states. */
+  readonly maintenance: MaintenanceStats;
 }
 
 /** A running Mainline DHT node. Create one with {@link createNode}. */

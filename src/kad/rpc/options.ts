@@ -67,6 +67,8 @@ export interface QueryOptions {
   readonly timeoutMs?: Milliseconds;
   /** Retransmissions after a timeout. @default RpcOptions.retries */
   readonly retries?: number;
+  /** Marks this query `ro: 1` (BEP 43) or not, whatever the layer's `readOnly`. @default the layer's */
+  readonly readOnly?: boolean;
 }
 
 /** What a successful `Rpc.query` gives. */

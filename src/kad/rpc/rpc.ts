@@ -51,6 +51,8 @@ interface Request {
   readonly key: EndpointId;
   readonly method: string;
   readonly args: BencodeDict;
+  /** `ro` of this query, when it overrides the layer's. */
+  readonly readOnly: boolean | undefined;
   readonly signal: AbortSignal | undefined;
   readonly resolve: (result: QueryResult) => void;
   readonly reject: (reason: unknown) => void;
@@ -91,7 +93,7 @@ export class Rpc {
   readonly #family: 4 | 6;
   readonly #clock: Clock;
   readonly #clientVersion: Uint8Array | undefined;
-  readonly #readOnly: boolean;
+  #readOnly: boolean;
   readonly #retries: number;
   readonly #reportIp: boolean;
   readonly #limitLoopback: boolean;
@@ -128,6 +130,16 @@ export class Rpc {
     this.#inbound = new InboundLimiter(options.inboundLimit, { clock: this.#clock });
     this.#transport.on('message', this.#onMessage);
     this.#transport.on('close', this.#onTransportClose);
+  }
+
+  /** Whether outgoing queries are marked read-only (`ro: 1`, BEP 43). */
+  get readOnly(): boolean {
+    return this.#readOnly;
+  }
+
+  /** Marks the queries sent from now on read-only (`ro: 1`) or not (BEP 43; a firewalled node). */
+  setReadOnly(readOnly: boolean): void {
+    this.#readOnly = readOnly;
   }
 
   /** Sets (or with `undefined` clears) the function that serves inbound queries. */
@@ -190,6 +202,7 @@ export class Rpc {
         key,
         method,
         args,
+        readOnly: options.readOnly,
         signal,
         resolve,
         reject,
@@ -265,7 +278,7 @@ export class Rpc {
     const t = this.#tids.next((id) => this.#pending.has(id));
     const query: KrpcQuery = { y: 'q', t: transactionIdToBytes(t), q: request.method, a: request.args };
     if (this.#clientVersion !== undefined) query.v = this.#clientVersion;
-    if (this.#readOnly) query.ro = true;
+    if (request.readOnly ?? this.#readOnly) query.ro = true;
     let datagram: Uint8Array;
     try {
       datagram = encodeMessage(query);

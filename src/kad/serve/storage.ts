@@ -2,7 +2,7 @@ import { type Clock, type Milliseconds, systemClock } from '../../core/clock.js'
 import { isRegistryError, RegistryError } from '../../registry/errors.js';
 import type { Registry, RegistryRecord } from '../../registry/registry.js';
 import { KadError } from '../errors.js';
-import { bytesEqual, idToHex } from '../id.js';
+import { bytesEqual, idFromHex, idToHex, type NodeId } from '../id.js';
 import { implementing, integerAtLeast } from '../option-checks.js';
 
 /** Configuration of a {@link KadStorage}. */
@@ -69,6 +69,14 @@ export interface StoredMutableItem {
   readonly seq: number;
   /** Salt, 0–64 bytes (empty when none). */
   readonly salt: Uint8Array;
+}
+
+/** One stored item as {@link KadStorage.items} yields it. */
+export interface StoredItemEntry {
+  readonly target: NodeId;
+  readonly item: StoredItem;
+  /** When it expires unless put again (epoch ms); `undefined` if the registry keeps it forever. */
+  readonly expiresAt: Milliseconds | undefined;
 }
 
 /**
@@ -218,6 +226,25 @@ export class KadStorage {
       return { value: encodeItem({ mutable: true, ...item }), ttlMs: this.#itemTtlMs };
     });
     return result;
+  }
+
+  /** How long an item is kept after its last `put`, ms (`itemTtlMs`). */
+  get itemTtlMs(): Milliseconds {
+    return this.#itemTtlMs;
+  }
+
+  /**
+   * Every item stored, with its target and the deadline its last `put` gave it (a scan of the
+   * registry; records that do not decode are skipped). For replication to the nodes that
+   * become an item's closest.
+   */
+  async *items(options: { signal?: AbortSignal | undefined } = {}): AsyncGenerator<StoredItemEntry, void, undefined> {
+    for await (const record of this.#registry.scan({ prefix: ITEM_PREFIX, signal: options.signal })) {
+      const item = decodeItem(record.value);
+      const hex = record.key.slice(ITEM_PREFIX.length);
+      if (item === undefined || !/^[0-9a-f]{40}$/.test(hex)) continue;
+      yield { target: idFromHex(hex), item, expiresAt: record.expiresAt };
+    }
   }
 
   /** Number of records held (peer lists and items). */
