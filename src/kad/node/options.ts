@@ -217,7 +217,10 @@ export function checkNodeOptions(options: KadNodeOptions): void {
   resolveLookupOptions(options.lookup);
   if (id !== undefined && !isNodeId(id)) throw optionError('id', 'a 20-byte Uint8Array', id);
   integerInRange('k', k, d.k, 1, 64);
-  if (options.readOnly !== 'auto') boolean('readOnly', options.readOnly, d.readOnly);
+  const { readOnly } = options;
+  if (readOnly !== undefined && readOnly !== 'auto' && typeof readOnly !== 'boolean') {
+    throw optionError('readOnly', 'a boolean or "auto"', readOnly);
+  }
   boolean('enforceSecureIds', options.enforceSecureIds, d.enforceSecureIds);
   if (version !== undefined && version !== null && !(version instanceof Uint8Array)) {
     throw optionError('version', 'a Uint8Array or null', version);

@@ -14,6 +14,8 @@ const MAX_PINGS_PER_TICK = 16;
 const MAX_REFRESHES_PER_TICK = 2;
 /** Failed pings in a row, with nothing else arriving, after which the node believes it is offline. */
 const OFFLINE_AFTER_FAILED_PINGS = 4;
+/** An empty bucket's refresh that finds no one is repeated at most this many times less often. */
+const MAX_EMPTY_BACKOFF = 8;
 /** Contacts of each family an offline node probes per attempt: the most recently seen. */
 const PROBES_PER_FAMILY = 3;
 
@@ -34,8 +36,13 @@ const PROBES_PER_FAMILY = 3;
 export class TableUpkeep {
   readonly #ctx: MaintenanceContext;
   readonly #budget: RequestBudget;
-  /** Last refresh of each bucket index (buckets that were never created have no time of their own). */
-  readonly #refreshedAt = new Map<number, Milliseconds>();
+  /**
+   * Last refresh of each bucket index (a bucket that was never created has no time of its own),
+   * and the wait before the next: `refreshMs`, doubled each time a refresh of an empty bucket
+   * found no one (a range of the id space where a small network has no node), up to
+   * {@link MAX_EMPTY_BACKOFF} times.
+   */
+  readonly #refreshed = new Map<number, { at: Milliseconds; waitMs: Milliseconds }>();
   #lastSelfLookup: Milliseconds;
   #silentFailures = 0;
   #running = false;
@@ -133,7 +140,8 @@ export class TableUpkeep {
     const stale = new Set<number>();
     for (const stack of stacks) {
       for (const index of stack.table.table.staleBuckets(options.refreshMs)) {
-        if (now - (this.#refreshedAt.get(index) ?? Number.NEGATIVE_INFINITY) >= options.refreshMs) stale.add(index);
+        const last = this.#refreshed.get(index);
+        if (last === undefined || now - last.at >= last.waitMs) stale.add(index);
       }
     }
     let done = 0;
@@ -146,7 +154,14 @@ export class TableUpkeep {
       const lookup = await drainLookup(dht.query(randomIdInBucket(id, index), { method: 'find_node' }));
       this.#charge(lookup.queried);
       counters.refreshLookups++;
-      this.#refreshedAt.set(index, clock.now());
+      const empty = stacks.every((stack) => stack.table.table.bucket(index).length === 0);
+      const waitMs = empty
+        ? Math.min(
+            (this.#refreshed.get(index)?.waitMs ?? options.refreshMs / 2) * 2,
+            MAX_EMPTY_BACKOFF * options.refreshMs,
+          )
+        : options.refreshMs;
+      this.#refreshed.set(index, { at: clock.now(), waitMs });
       for (const stack of stacks) stack.table.table.touchBucket(index);
     }
   }
