@@ -185,21 +185,22 @@ export class Publications {
   }
 
   /**
-   * Marks `entry` as published again at `at` (its next due time one interval later), if it is
-   * still recorded and was not replaced meanwhile (a newer `putMutable`). Returns the entry as
-   * recorded now, or `undefined` when it is gone.
+   * Marks `entry` as published again at `at`, if it is still recorded and was not replaced
+   * meanwhile (a newer `putMutable`): it is next due one interval after the time it was due (so
+   * the cadence does not drift by the time a republish takes), or one interval after `at` if it
+   * was already that late. Returns the entry as recorded now, or `undefined` when it is gone.
    */
   published(entry: Publication, at: Milliseconds = this.#clock.now()): Publication | undefined {
     if (entry.kind === 'item') {
       const key = idToHex(entry.target);
       if (this.#items.get(key) !== entry) return this.#items.get(key);
-      const next: ItemPublication = { ...entry, nextDueAt: at + this.#republishMs };
+      const next: ItemPublication = { ...entry, nextDueAt: nextDue(entry.nextDueAt, at, this.#republishMs) };
       this.#items.set(key, next);
       return next;
     }
     const key = idToHex(entry.infoHash);
     if (this.#announcements.get(key) !== entry) return this.#announcements.get(key);
-    const next: AnnouncePublication = { ...entry, nextDueAt: at + this.#reannounceMs };
+    const next: AnnouncePublication = { ...entry, nextDueAt: nextDue(entry.nextDueAt, at, this.#reannounceMs) };
     this.#announcements.set(key, next);
     return next;
   }
@@ -278,6 +279,11 @@ export class Publications {
     book.load(state);
     return book;
   }
+}
+
+/** One interval after `due`, or after `at` when that is already past. */
+function nextDue(due: Milliseconds, at: Milliseconds, interval: Milliseconds): Milliseconds {
+  return due + interval > at ? due + interval : at + interval;
 }
 
 /** The target of an immutable `{ v }` or a mutable item. */

@@ -67,11 +67,19 @@ describe('Publications', () => {
       publications.due().map((p) => p.kind),
       ['announce', 'item'],
     );
+    // two hours late: due again an hour from now, not at its old cadence
     const again = publications.published(item);
     assert.equal(again?.nextDueAt, clock.now() + HOUR);
     publications.postpone(announce, clock.now() + 1000);
     assert.deepEqual(publications.due(), []);
     assert.equal(publications.nextDueAt(), clock.now() + 1000);
+  });
+
+  it('keeps the cadence of an entry republished a little after it was due', () => {
+    const { clock, publications } = book();
+    const entry = publications.addItem({ v: text('cadence') });
+    clock.advance(HOUR + 90_000);
+    assert.equal(publications.published(entry)?.nextDueAt, entry.nextDueAt + HOUR);
   });
 
   it('does not reschedule an entry replaced meanwhile', () => {
