@@ -7,6 +7,7 @@ export { systemClock } from './core/clock.js';
 
 // KAD: the node
 export type {
+  AddressFamily,
   CallOptions,
   Contact,
   Endpoint,
