@@ -5,6 +5,7 @@ import type { KadNodeOptions } from '../kad/node/options.js';
 import type { KadNode } from '../kad/node/types.js';
 import type { Endpoint, Transport } from '../kad/transport/transport.js';
 import type { AddressFamily } from '../kad/wire/compact.js';
+import { isLoopback } from '../kad/wire/ip-class.js';
 import { ManualClock } from './manual-clock.js';
 import { MemoryNetwork, type MemoryNetworkOptions } from './memory-network.js';
 import { seededRandom } from './seeded-random.js';
@@ -287,8 +288,4 @@ class TestnetNodes implements Testnet {
 function endpointsOf(node: KadNode, family: TestnetFamily): Endpoint[] {
   if (family === 'dual') return node.addresses();
   return [node.addresses().find((a) => a.family === family) ?? node.address()];
-}
-
-function isLoopback(host: string): boolean {
-  return host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
 }
