@@ -11,7 +11,25 @@ afterEach(async () => {
   cleanup = undefined;
 });
 
-const queriedBy = (node: KadNode): number => node.stats().rpc.queriesIn.find_node ?? 0;
+const key = (node: KadNode): string => `${node.address().host}:${node.address().port}`;
+
+/**
+ * A network that records each host's bootstrap round: the endpoints it sent datagrams to before
+ * any datagram was sent to it (answers, and the join's lookup, come after).
+ */
+function recorded(): { network: MemoryNetwork; clock: ManualClock; rounds: Map<string, string[]> } {
+  const clock = new ManualClock();
+  const network = new MemoryNetwork({}, { clock });
+  const rounds = new Map<string, string[]>();
+  const contacted = new Set<string>();
+  network.setDropFilter(({ from, to }) => {
+    const [source, target] = [`${from.host}:${from.port}`, `${to.host}:${to.port}`];
+    contacted.add(target);
+    if (!contacted.has(source)) rounds.set(source, [...(rounds.get(source) ?? []), target]);
+    return false;
+  });
+  return { network, clock, rounds };
+}
 
 async function bindable(port: number, host: string): Promise<boolean> {
   const socket = createSocket(host.includes(':') ? 'udp6' : 'udp4');
@@ -35,24 +53,27 @@ async function bindable(port: number, host: string): Promise<boolean> {
 }
 
 describe('createTestnet on a MemoryNetwork', () => {
-  it('starts the given number of nodes, each bootstrapped from node 0 and up to two earlier ones', async () => {
-    const net = (cleanup = await createTestnet({ nodes: 12 }));
+  it('starts the given number of nodes, each bootstrapped from node 0 and up to two other earlier ones', async () => {
+    const { network, clock, rounds } = recorded();
+    const net = (cleanup = await createTestnet({ nodes: 12, network, clock }));
     assert.equal(net.nodes.length, 12);
-    assert.ok(net.clock instanceof ManualClock);
-    assert.equal(net.network.size, 12);
-    assert.equal(queriedBy(net.nodes[0] as KadNode), 11);
-    const others = net.nodes.slice(1).reduce((sum, node) => sum + queriedBy(node), 0);
-    assert.equal(others, 1 + 2 * 9); // node 2 finds one other earlier node, nodes 3–11 two each
-    assert.deepEqual(
-      net.nodes.map((node) => node.stats().rpc.queriesOut.find_node),
-      [0, 1, 2, 3, 3, 3, 3, 3, 3, 3, 3, 3],
-    );
+    assert.equal(network.size, 12);
+    const keys = net.nodes.map(key);
+    assert.equal(rounds.get(keys[0] as string), undefined); // node 0 knows no one
+    net.nodes.slice(1).forEach((node, i) => {
+      const round = rounds.get(key(node)) ?? [];
+      assert.equal(round[0], keys[0]);
+      assert.equal(round.length, 1 + Math.min(i, 2));
+      assert.equal(new Set(round).size, round.length);
+      for (const to of round) assert.ok(keys.indexOf(to) < i + 1, `node ${i + 1} bootstraps from a later node`);
+    });
   });
 
   it("bootstraps every node from node 0 alone with 'first'", async () => {
-    const net = (cleanup = await createTestnet({ nodes: 6, bootstrap: 'first' }));
-    assert.equal(queriedBy(net.nodes[0] as KadNode), 5);
-    for (const node of net.nodes.slice(1)) assert.equal(queriedBy(node), 0);
+    const { network, clock, rounds } = recorded();
+    const net = (cleanup = await createTestnet({ nodes: 6, network, clock, bootstrap: 'first' }));
+    const first = key(net.nodes[0] as KadNode);
+    for (const node of net.nodes.slice(1)) assert.deepEqual(rounds.get(key(node)), [first]);
     assert.equal(net.nodes[0]?.stats().contacts, 5);
   });
 
@@ -62,9 +83,12 @@ describe('createTestnet on a MemoryNetwork', () => {
   });
 
   it('asks a bootstrap function for the endpoints of each node, with its index and the earlier nodes', async () => {
+    const { network, clock, rounds } = recorded();
     const calls: [number, number][] = [];
     const net = (cleanup = await createTestnet({
       nodes: 4,
+      network,
+      clock,
       bootstrap: (index, earlier) => {
         calls.push([index, earlier.length]);
         return earlier.slice(-1).map((node) => node.address());
@@ -76,7 +100,8 @@ describe('createTestnet on a MemoryNetwork', () => {
       [2, 2],
       [3, 3],
     ]);
-    for (const node of net.nodes.slice(0, 3)) assert.equal(queriedBy(node), 1); // a chain
+    for (let i = 1; i < 4; i++)
+      assert.deepEqual(rounds.get(key(net.nodes[i] as KadNode)), [key(net.nodes[i - 1] as KadNode)]);
   });
 
   it('makes dual-stack nodes with one transport per family and fills both routing tables', async () => {
