@@ -10,10 +10,13 @@ const REGISTRY_CONTRACT = '^src/registry/(registry|errors|events|codec|validatio
  * Inside kad, the floors from the ground up: a file may import only from its own floor or below.
  * Each name is a file (`errors` → src/kad/errors.ts) or a folder (`wire` → src/kad/wire/).
  * `option-checks` (constructor option validation throwing KadError) stands beside `errors`.
+ * The bencode codec (`wire/bencode`, which imports only `errors`) sits below `items`: a BEP 44
+ * target and signature are computed over bencoded bytes; the rest of `wire/` sits above `items`.
  */
 const KAD_FLOORS = [
   ['errors', 'option-checks'],
   ['id'],
+  ['wire/bencode'],
   ['items'],
   ['wire'],
   ['transport'],
@@ -35,7 +38,7 @@ const kadFloorRules = KAD_FLOORS.slice(0, -1).map((floor, i) => {
     comment: `src/kad/{${floor.join(',')}} may import only from kad's ${below.join(', ')} (not ${above.join(', ')})`,
     severity: 'error',
     from: { path: kadPaths(floor) },
-    to: { path: kadPaths(above) },
+    to: { path: kadPaths(above), pathNot: kadPaths(below) },
   };
 });
 
