@@ -4,7 +4,6 @@ import { isRegistryError } from '../errors.js';
 import type { RegistryRecord } from '../registry.js';
 import type { MigrationKind, MigrationResult } from './options.js';
 import type { Topology } from './topology.js';
-import { canRestore, restoreOn } from './repair.js';
 import { isShardFailure, type Shard } from './shard.js';
 
 /** What migrations need from the registry that runs them. */
@@ -44,8 +43,8 @@ export async function copyTo(
     return 'failed';
   }
   try {
-    if (canRestore(target)) {
-      const result = await host.silently(target, record.key, () => restoreOn(target, record, !overwrite, signal));
+    if (target.canRestore) {
+      const result = await host.silently(target, record.key, () => target.restore(record, !overwrite, signal));
       if (result === 'kept') return 'skipped';
     } else {
       await host.silently(target, record.key, () =>

@@ -9,29 +9,8 @@ import { isNewer } from '../validation.js';
  * Verbatim copies between the shards of a sharded registry, with `restore` on backends that have
  * it (so a copy keeps its version, createdAt and updatedAt): the shard-level halves of
  * `ShardedRegistry.restore` and `set` (primary write, then verbatim replicas), and read repair.
- * Migrations and hand-backs copy through `copyTo` (migration.ts), which uses `restoreOn`.
+ * Migrations and hand-backs copy through `copyTo` (migration.ts), which uses `Shard.restore` too.
  */
-
-/** Whether `shard`'s backend can take verbatim copies (`Registry.restore`). */
-export function canRestore(shard: Shard): boolean {
-  return typeof shard.registry.restore === 'function';
-}
-
-/**
- * Restores `record` on `shard` through its circuit breaker and deadline. The backend must have
- * `restore` (see {@link canRestore}).
- */
-export function restoreOn(
-  shard: Shard,
-  record: RegistryRecord,
-  ifNewer: boolean,
-  signal: AbortSignal | undefined,
-): Promise<RestoreResult> {
-  const backend = shard.registry;
-  return shard.call('restore', signal, (s) =>
-    (backend.restore as NonNullable<typeof backend.restore>).call(backend, record, { ifNewer, signal: s }),
-  );
-}
 
 /**
  * `ShardedRegistry.restore` once validated: the record goes verbatim to every target of its key
@@ -78,7 +57,7 @@ export async function replicatedSet(
   const setOn = (shard: Shard, s: AbortSignal, primary: boolean): Promise<RegistryRecord> =>
     shard.registry.set(key, value, { ttlMs, ifVersion: primary ? ifVersion : undefined, signal: s });
   const targets = plan.targets;
-  if (targets.length === 1 || !targets.slice(1).every(canRestore)) {
+  if (targets.length === 1 || !targets.slice(1).every((s) => s.canRestore)) {
     return core.fanOut(key, plan, 'set', 'set', signal, ifVersion !== undefined, setOn);
   }
   if (ifVersion !== undefined && !plan.authoritative) {
@@ -102,7 +81,7 @@ export async function replicatedSet(
   const rest = targets.slice(next);
   const settled = await Promise.allSettled(
     rest.map(async (replica) => {
-      const result = await restoreOn(replica, written, true, signal);
+      const result = await replica.restore(written, true, signal);
       // expired in between: the replica must not keep serving the value it had before
       if (result === 'kept' && written.expiresAt !== undefined && written.expiresAt <= core.clock.now()) {
         await core.silently(replica, key, () =>
@@ -239,7 +218,7 @@ export class ReadRepair {
       const settled = await Promise.allSettled(
         stale.map(async (shard) => {
           if (shard === first && record === current) return;
-          const result = await core.silently(shard, key, () => restoreOn(shard, record, true, signal));
+          const result = await core.silently(shard, key, () => shard.restore(record, true, signal));
           if (result === 'written') shard.readRepairs++;
         }),
       );

@@ -2,7 +2,7 @@ import { setMaxListeners } from 'node:events';
 import { raceAbort } from '../../core/abort.js';
 import type { Clock, Milliseconds, Timer } from '../../core/clock.js';
 import { isRegistryError, RegistryError } from '../errors.js';
-import type { Registry } from '../registry.js';
+import type { Registry, RegistryRecord, RestoreResult } from '../registry.js';
 import type { ShardHealth, ShardStats } from './options.js';
 
 /** What a write left undone on a shard, to be handed back when it serves again. */
@@ -78,6 +78,22 @@ export class Shard {
   /** Whether routing may send traffic for `key` here (circuit closed and not stale for it). */
   servesKey(key: string): boolean {
     return this.health === 'up' && !this.resyncing && (this.hints.size === 0 || !this.hints.has(key));
+  }
+
+  /** Whether the backend takes verbatim copies (`Registry.restore`). */
+  get canRestore(): boolean {
+    return typeof this.registry.restore === 'function';
+  }
+
+  /**
+   * Restores `record` on the backend through the circuit breaker and deadline. The backend must
+   * have `restore` (see {@link canRestore}).
+   */
+  restore(record: RegistryRecord, ifNewer: boolean, signal: AbortSignal | undefined): Promise<RestoreResult> {
+    const backend = this.registry;
+    return this.call('restore', signal, (s) =>
+      (backend.restore as NonNullable<typeof backend.restore>).call(backend, record, { ifNewer, signal: s }),
+    );
   }
 
   /** Records that this shard missed a write of `key`. */
