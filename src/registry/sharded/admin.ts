@@ -127,7 +127,7 @@ export class ShardAdmin {
   recovered(shard: Shard): void {
     if (!this.#closed && !this.#handingBack.has(shard)) {
       // out of routing until caught up: a shard that restarted without its data must not answer misses
-      shard.resyncing = true;
+      shard.beginResync();
       this.#cancelRetry(shard);
       this.#queueHandBack(shard, true, false);
     }
@@ -161,7 +161,7 @@ export class ShardAdmin {
     this.#job(async () => {
       this.#handingBack.delete(shard);
       if (!core.current.members.includes(shard) || shard.health !== 'up') {
-        if (resync) shard.resyncing = false;
+        if (resync) shard.endResync();
         this.#afterHandBack(shard, false);
         return;
       }
@@ -170,7 +170,7 @@ export class ShardAdmin {
         if (resync) {
           const size = await shard.call('size', this.#stop.signal, (s) => shard.registry.size({ signal: s }));
           // empty after an outage: restarted without persistence, so copy back everything it owns
-          if (size === 0) shard.hintsOverflowed = true;
+          if (size === 0) shard.markHintsOverflowed();
         }
         if (shard.hints.size > 0 || shard.hintsOverflowed) {
           const result = await handBack(core, shard, this.#stop.signal, cautious);
@@ -178,7 +178,7 @@ export class ShardAdmin {
           core.emit('migration:done', result);
         } else unsettled = false;
       } finally {
-        if (resync) shard.resyncing = false;
+        if (resync) shard.endResync();
         this.#running.delete(shard);
         this.#afterHandBack(shard, unsettled);
       }

@@ -124,17 +124,6 @@ export class ShardedCore implements MigrationHost {
     }
   }
 
-  async silently<T>(shard: Shard, key: string, fn: () => Promise<T>): Promise<T> {
-    shard.silenced.set(key, (shard.silenced.get(key) ?? 0) + 1);
-    try {
-      return await fn();
-    } finally {
-      const n = (shard.silenced.get(key) ?? 1) - 1;
-      if (n === 0) shard.silenced.delete(key);
-      else shard.silenced.set(key, n);
-    }
-  }
-
   /** Runs a client operation, counted so a membership switch can wait for older ones. */
   async run<T>(fn: () => Promise<T>): Promise<T> {
     const generation = this.#generation;
@@ -356,7 +345,7 @@ export class ShardedCore implements MigrationHost {
       victims.map(async ({ key, entry }) => {
         const expired = entry.expiresAt !== 0 && entry.expiresAt <= now;
         const { targets, skipped } = this.writePlan(key);
-        if (!expired) (targets[0] as Shard).evictions++;
+        if (!expired) (targets[0] as Shard).countEviction();
         const holders = new Set(targets);
         const old = this.previous?.readTarget(key);
         if (old !== undefined) holders.add(old);
@@ -365,7 +354,7 @@ export class ShardedCore implements MigrationHost {
           Promise.all(
             [...holders].map(async (shard) => {
               try {
-                await this.silently(shard, key, () =>
+                await shard.silently(key, () =>
                   shard.call('delete', undefined, (s) => shard.registry.delete(key, { signal: s })),
                 );
               } catch (error) {
@@ -383,7 +372,7 @@ export class ShardedCore implements MigrationHost {
 
   /** A removal reported by a shard's backend: forwarded once, by the shard reads go to. */
   forward(shard: Shard, event: RecordRemovedEvent): void {
-    if (shard.silenced.size !== 0 && shard.silenced.has(event.key)) return;
+    if (shard.isSilenced(event.key)) return;
     if (this.current.readTarget(event.key) !== shard) return;
     this.index?.delete(event.key);
     this.emit('record:removed', event);

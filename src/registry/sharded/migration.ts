@@ -17,8 +17,6 @@ export interface MigrationHost {
   lock(key: string): Promise<() => void>;
   /** Resolves once no delete of `key` is in flight (deletes do not take the key's lock). */
   deletesSettled(key: string, signal: AbortSignal | undefined): Promise<void>;
-  /** Runs `fn` with `shard`'s backend removal events for `key` silenced (an internal move). */
-  silently<T>(shard: Shard, key: string, fn: () => Promise<T>): Promise<T>;
   progress(event: { kind: MigrationKind; shard: string; scanned: number; moved: number }): void;
 }
 
@@ -44,16 +42,16 @@ export async function copyTo(
   }
   try {
     if (target.canRestore) {
-      const result = await host.silently(target, record.key, () => target.restore(record, !overwrite, signal));
+      const result = await target.silently(record.key, () => target.restore(record, !overwrite, signal));
       if (result === 'kept') return 'skipped';
     } else {
-      await host.silently(target, record.key, () =>
+      await target.silently(record.key, () =>
         target.call('set', signal, (s) =>
           target.registry.set(record.key, record.value, { ttlMs, ifVersion: overwrite ? undefined : 0, signal: s }),
         ),
       );
     }
-    target.migratedIn++;
+    target.countMigratedIn();
     return 'copied';
   } catch (error) {
     if (isRegistryError(error, 'VERSION_CONFLICT')) return 'skipped';
@@ -70,8 +68,8 @@ export async function dropFrom(
   key: string,
   signal: AbortSignal | undefined,
 ): Promise<void> {
-  await host.silently(shard, key, () => shard.call('delete', signal, (s) => shard.registry.delete(key, { signal: s })));
-  shard.migratedOut++;
+  await shard.silently(key, () => shard.call('delete', signal, (s) => shard.registry.delete(key, { signal: s })));
+  shard.countMigratedOut();
 }
 
 /**
@@ -105,7 +103,7 @@ export async function moveKey(
     }
     if (!after.includes(source)) {
       await dropFrom(host, source, key, signal);
-      if (stale) source.hints.delete(key);
+      if (stale) source.clearHint(key);
       moved = true;
     }
     // the other former owners' copies go too: left behind, a later pass would copy them back
@@ -203,7 +201,7 @@ export async function handOffKey(
     const topology = host.topology();
     const owners = topology.owners(key);
     if (!topology.members.includes(shard) || !owners.includes(shard)) {
-      shard.hints.delete(key);
+      shard.clearHint(key);
       return true;
     }
     const holders = topology.targets(key);
@@ -214,7 +212,7 @@ export async function handOffKey(
     if (record === undefined && !topology.missIsAuthoritative(key, holder)) return false;
     if (record === undefined) await dropFrom(host, shard, key, signal);
     else if ((await copyTo(host, shard, record, signal, true)) === 'failed') return false;
-    shard.hints.delete(key);
+    shard.clearHint(key);
     for (const stand of holders) if (!owners.includes(stand)) await dropFrom(host, stand, key, signal);
     return true;
   } finally {
@@ -250,15 +248,14 @@ export async function handBack(
     return count === keys.length;
   };
   try {
-    if (shard.hintsOverflowed) {
-      shard.hintsOverflowed = false;
+    if (shard.takeHintsOverflowed()) {
       const topology = host.topology();
       for (const other of topology.members) {
         if (other === shard || other.health !== 'up') continue;
         let batch: string[] = [];
         for await (const record of other.registry.scan({ signal })) {
           if (!topology.owners(record.key).includes(shard)) continue;
-          shard.hints.set(record.key, 'set');
+          shard.hintForResync(record.key);
           batch.push(record.key);
           if (batch.length >= host.batchSize) {
             if (!(await run(batch))) return { kind, shard: shard.name, scanned, moved, cancelled: false };

@@ -84,7 +84,7 @@ export async function replicatedSet(
       const result = await replica.restore(written, true, signal);
       // expired in between: the replica must not keep serving the value it had before
       if (result === 'kept' && written.expiresAt !== undefined && written.expiresAt <= core.clock.now()) {
-        await core.silently(replica, key, () =>
+        await replica.silently(key, () =>
           replica.call('delete', signal, (s) => replica.registry.delete(key, { signal: s })),
         );
       }
@@ -176,7 +176,7 @@ export class ReadRepair {
         continue;
       const done = this.#writingDone();
       try {
-        if ((await handOffKey(core, owner, key, signal)) && !owner.hints.has(key)) owner.readRepairs++;
+        if ((await handOffKey(core, owner, key, signal)) && !owner.hints.has(key)) owner.countReadRepair();
       } finally {
         done();
       }
@@ -218,8 +218,8 @@ export class ReadRepair {
       const settled = await Promise.allSettled(
         stale.map(async (shard) => {
           if (shard === first && record === current) return;
-          const result = await core.silently(shard, key, () => shard.restore(record, true, signal));
-          if (result === 'written') shard.readRepairs++;
+          const result = await shard.silently(key, () => shard.restore(record, true, signal));
+          if (result === 'written') shard.countReadRepair();
         }),
       );
       for (const outcome of settled)
