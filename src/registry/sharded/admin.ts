@@ -304,7 +304,7 @@ export class ShardAdmin {
     signal: AbortSignal | undefined,
     after: (() => void) | undefined,
   ): Promise<MigrationResult> {
-    await this.#core.switchTo(to, true);
+    await this.#core.startMigration(to);
     const result = await migrate(this.#core, kind, name, sources, from, to, this.#signal(signal));
     return this.#finish({ kind, name, sources, from, to, after }, result);
   }
@@ -313,7 +313,7 @@ export class ShardAdmin {
     if (result.cancelled) {
       this.#pending = migration;
     } else {
-      this.#core.previous = undefined;
+      this.#core.endMigration();
       migration.after?.();
     }
     this.#core.emit('migration:done', result);
@@ -324,7 +324,7 @@ export class ShardAdmin {
   async #lose(shard: Shard, from: Topology, to: Topology, signal: AbortSignal | undefined): Promise<MigrationResult> {
     const core = this.#core;
     this.#hooks.detach(shard);
-    await core.switchTo(to, false);
+    await core.replaceMembership(to);
     const records = await this.#reportLost(shard, from, to, signal);
     core.emit('shard:lost', { shard: shard.name, records });
     const result =

@@ -22,15 +22,29 @@ const NONE: readonly Shard[] = Object.freeze([]);
  * fan-out helpers. Kept apart from the public class so that batch operations and administration
  * can live in their own modules.
  */
+export interface ShardedCoreDeps {
+  readonly options: ResolvedShardedOptions;
+  readonly clock: Clock;
+  /** The global capacity index, when capacity is limited or keys are tracked. */
+  readonly index: KeyIndex | undefined;
+  readonly emit: <E extends keyof ShardedRegistryEvents>(event: E, payload: ShardedRegistryEvents[E]) => void;
+  /** The membership at construction. */
+  readonly topology: Topology;
+}
+
+/**
+ * The state a sharded registry's operations share: membership, locks, the key index and the
+ * fan-out helpers. Kept apart from the public class so that batch operations and administration
+ * can live in their own modules. Only its own methods change its state.
+ */
 export class ShardedCore implements MigrationHost {
   readonly options: ResolvedShardedOptions;
   readonly clock: Clock;
   readonly index: KeyIndex | undefined;
-  readonly emit: <E extends keyof ShardedRegistryEvents>(event: E, payload: ShardedRegistryEvents[E]) => void;
-  current: Topology;
-  /** The membership before the running (or cancelled) migration; reads check it on a miss. */
-  previous: Topology | undefined;
-  readonly locks = new Map<string, Promise<void>>();
+  readonly emit: ShardedCoreDeps['emit'];
+  #current: Topology;
+  #previous: Topology | undefined;
+  readonly #locks = new Map<string, Promise<void>>();
   /** Deletes issued and not yet settled on every target, per key; see {@link deletesSettled}. */
   readonly #deletes = new Map<string, Promise<void>[]>();
   // operations started before the last membership switch, which a migration waits for
@@ -39,18 +53,27 @@ export class ShardedCore implements MigrationHost {
   #older = 0;
   readonly #olderDone: (() => void)[] = [];
 
-  constructor(
-    options: ResolvedShardedOptions,
-    clock: Clock,
-    index: KeyIndex | undefined,
-    emit: ShardedCore['emit'],
-    topology: Topology,
-  ) {
-    this.options = options;
-    this.clock = clock;
-    this.index = index;
-    this.emit = emit;
-    this.current = topology;
+  constructor(deps: ShardedCoreDeps) {
+    this.options = deps.options;
+    this.clock = deps.clock;
+    this.index = deps.index;
+    this.emit = deps.emit;
+    this.#current = deps.topology;
+  }
+
+  /** The membership operations route by. */
+  get current(): Topology {
+    return this.#current;
+  }
+
+  /** The membership before the running (or cancelled) migration; reads check it on a miss. */
+  get previous(): Topology | undefined {
+    return this.#previous;
+  }
+
+  /** Whether a move (migration, hand-back, repair) holds some key: operations then wait with {@link unlocked}. */
+  get anyKeyLocked(): boolean {
+    return this.#locks.size !== 0;
   }
 
   get rate(): number {
@@ -61,27 +84,25 @@ export class ShardedCore implements MigrationHost {
     return this.options.migrationBatchSize;
   }
 
-  topology(): Topology {
-    return this.current;
-  }
-
   progress(event: ShardedRegistryEvents['migration:progress']): void {
     this.emit('migration:progress', event);
   }
 
   async lock(key: string): Promise<() => void> {
-    for (let held = this.locks.get(key); held !== undefined; held = this.locks.get(key)) await held;
+    const locks = this.#locks;
+    for (let held = locks.get(key); held !== undefined; held = locks.get(key)) await held;
     let release!: () => void;
-    this.locks.set(key, new Promise<void>((resolve) => (release = resolve)));
+    locks.set(key, new Promise<void>((resolve) => (release = resolve)));
     return () => {
-      this.locks.delete(key);
+      locks.delete(key);
       release();
     };
   }
 
   /** Waits while a migration or hand-back is moving `key`. */
   async unlocked(key: string): Promise<void> {
-    for (let held = this.locks.get(key); held !== undefined; held = this.locks.get(key)) await held;
+    const locks = this.#locks;
+    for (let held = locks.get(key); held !== undefined; held = locks.get(key)) await held;
   }
 
   /**
@@ -136,10 +157,32 @@ export class ShardedCore implements MigrationHost {
     }
   }
 
-  /** Switches membership to `next` (keeping the old one for misses) and waits out older operations. */
-  async switchTo(next: Topology, keepPrevious: boolean): Promise<void> {
-    if (keepPrevious) this.previous = this.current;
-    this.current = next;
+  /**
+   * Starts a migration to `next`: operations route by it from now on, reads check the old
+   * membership on a miss until {@link endMigration}. Resolves once the operations started
+   * before the switch have finished.
+   */
+  startMigration(next: Topology): Promise<void> {
+    return this.#switchTo(next, this.#current);
+  }
+
+  /** The migration is done: reads stop checking the membership it started from. */
+  endMigration(): void {
+    this.#previous = undefined;
+  }
+
+  /**
+   * Routes by `next` from now on without keeping the old membership for misses (a lost shard
+   * has nothing left to read). Resolves once the operations started before the switch have
+   * finished.
+   */
+  replaceMembership(next: Topology): Promise<void> {
+    return this.#switchTo(next, this.#previous);
+  }
+
+  async #switchTo(next: Topology, previous: Topology | undefined): Promise<void> {
+    this.#previous = previous;
+    this.#current = next;
     this.#generation++;
     this.#older += this.#active;
     this.#active = 0;
@@ -148,17 +191,17 @@ export class ShardedCore implements MigrationHost {
 
   /** Before a write during a migration: moves `key` to its new owners first, so versions and CAS see it. */
   async pullForward(key: string, signal: AbortSignal | undefined): Promise<void> {
-    const previous = this.previous;
+    const previous = this.#previous;
     if (previous === undefined) return;
     const before = previous.owners(key);
-    const after = this.current.owners(key);
+    const after = this.#current.owners(key);
     if (before.length === after.length && before.every((s) => after.includes(s))) return;
     // from the first former owner that answers: with replicas, a failing one is not needed
     let failure: Error | undefined;
     for (const source of before) {
       if (!source.servesKey(key)) continue;
       try {
-        await moveKey(this, source, key, previous, this.current, signal);
+        await moveKey(this, source, key, previous, this.#current, signal);
         return;
       } catch (error) {
         if (!isShardFailure(error) || signal?.aborted === true) throw error;
@@ -175,13 +218,13 @@ export class ShardedCore implements MigrationHost {
    */
   async admit<T>(keys: readonly string[], signal: AbortSignal | undefined, issue: () => Promise<T>): Promise<T> {
     for (;;) {
-      const topology = this.current;
-      if (this.locks.size === 0 && this.previous === undefined) return issue();
+      const topology = this.#current;
+      if (this.#locks.size === 0 && this.#previous === undefined) return issue();
       for (const key of keys) {
-        if (this.locks.size !== 0) await this.unlocked(key);
-        if (this.previous !== undefined) await this.pullForward(key, signal);
+        if (this.#locks.size !== 0) await this.unlocked(key);
+        if (this.#previous !== undefined) await this.pullForward(key, signal);
       }
-      if (this.current === topology && !keys.some((key) => this.locks.has(key))) return issue();
+      if (this.#current === topology && !keys.some((key) => this.#locks.has(key))) return issue();
     }
   }
 
@@ -198,7 +241,7 @@ export class ShardedCore implements MigrationHost {
    * went away without leaving a hint: that owner may hold the key).
    */
   writePlan(key: string): WritePlan {
-    const topology = this.current;
+    const topology = this.#current;
     const targets = topology.targets(key);
     const first = targets[0];
     if (first === undefined) throw RegistryError.unavailable(`no shard is available for "${key}"`);
@@ -290,7 +333,7 @@ export class ShardedCore implements MigrationHost {
     hit: (value: T) => boolean,
     miss: T,
   ): Promise<T> {
-    const topology = this.current;
+    const topology = this.#current;
     let answered: Shard | undefined;
     let failure: Error | undefined;
     const first = topology.readTarget(key);
@@ -298,7 +341,7 @@ export class ShardedCore implements MigrationHost {
       try {
         const value = await first.call(operation, signal, (s) => fn(first, s));
         if (hit(value)) return value;
-        if (this.previous === undefined && topology.missIsAuthoritative(key, first)) return miss;
+        if (this.#previous === undefined && topology.missIsAuthoritative(key, first)) return miss;
         answered = first;
       } catch (error) {
         if (!isShardFailure(error) || signal?.aborted === true) throw error;
@@ -320,7 +363,7 @@ export class ShardedCore implements MigrationHost {
         }
       }
     }
-    const old = this.previous?.readTarget(key);
+    const old = this.#previous?.readTarget(key);
     if (old !== undefined && old !== answered && old.health === 'up') {
       try {
         const value = await old.call(operation, signal, (s) => fn(old, s));
@@ -347,7 +390,7 @@ export class ShardedCore implements MigrationHost {
         const { targets, skipped } = this.writePlan(key);
         if (!expired) (targets[0] as Shard).countEviction();
         const holders = new Set(targets);
-        const old = this.previous?.readTarget(key);
+        const old = this.#previous?.readTarget(key);
         if (old !== undefined) holders.add(old);
         const failed: Shard[] = [];
         await this.deleting([key], () =>
@@ -373,7 +416,7 @@ export class ShardedCore implements MigrationHost {
   /** A removal reported by a shard's backend: forwarded once, by the shard reads go to. */
   forward(shard: Shard, event: RecordRemovedEvent): void {
     if (shard.isSilenced(event.key)) return;
-    if (this.current.readTarget(event.key) !== shard) return;
+    if (this.#current.readTarget(event.key) !== shard) return;
     this.index?.delete(event.key);
     this.emit('record:removed', event);
   }

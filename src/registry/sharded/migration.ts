@@ -12,7 +12,7 @@ export interface MigrationHost {
   readonly rate: number;
   readonly batchSize: number;
   /** Current membership. */
-  topology(): Topology;
+  readonly current: Topology;
   /** Waits until no other move holds `key`, then holds it until the returned release is called. */
   lock(key: string): Promise<() => void>;
   /** Resolves once no delete of `key` is in flight (deletes do not take the key's lock). */
@@ -198,7 +198,7 @@ export async function handOffKey(
     // a delete in flight may not have reached the holder yet: its copy would come back
     await host.deletesSettled(key, signal);
     if (!shard.hints.has(key)) return true;
-    const topology = host.topology();
+    const topology = host.current;
     const owners = topology.owners(key);
     if (!topology.members.includes(shard) || !owners.includes(shard)) {
       shard.clearHint(key);
@@ -249,7 +249,7 @@ export async function handBack(
   };
   try {
     if (shard.takeHintsOverflowed()) {
-      const topology = host.topology();
+      const topology = host.current;
       for (const other of topology.members) {
         if (other === shard || other.health !== 'up') continue;
         let batch: string[] = [];

@@ -88,7 +88,13 @@ export class ShardedRegistry extends Emitter<ShardedRegistryEvents> implements R
       return this.#makeShard(spec, resolved, clock);
     });
     const topology = new Topology(shards, resolved.replicas);
-    this.#core = new ShardedCore(resolved, clock, index, (event, payload) => this.emit(event, payload), topology);
+    this.#core = new ShardedCore({
+      options: resolved,
+      clock,
+      index,
+      emit: (event, payload) => this.emit(event, payload),
+      topology,
+    });
     this.#admin = new ShardAdmin(this.#core, {
       attach: (shard) => this.#attach(shard),
       detach: (shard) => this.#detach(shard),
@@ -126,7 +132,7 @@ export class ShardedRegistry extends Emitter<ShardedRegistryEvents> implements R
     checkKey(key, this.#core.options.maxKeyBytes);
     const core = this.#core;
     return core.run(async () => {
-      if (core.locks.size !== 0) await core.unlocked(key);
+      if (core.anyKeyLocked) await core.unlocked(key);
       const record = await core.lookup(
         key,
         options?.signal,
@@ -146,7 +152,7 @@ export class ShardedRegistry extends Emitter<ShardedRegistryEvents> implements R
     checkKey(key, this.#core.options.maxKeyBytes);
     const core = this.#core;
     return core.run(async () => {
-      if (core.locks.size !== 0) await core.unlocked(key);
+      if (core.anyKeyLocked) await core.unlocked(key);
       return core.lookup(
         key,
         options?.signal,
@@ -242,8 +248,7 @@ export class ShardedRegistry extends Emitter<ShardedRegistryEvents> implements R
           (live) => !live,
         ),
       );
-      const entry = renewed ? core.index?.touch(key) : undefined;
-      if (entry !== undefined) entry.expiresAt = core.clock.now() + ttlMs;
+      if (renewed) core.index?.renew(key, core.clock.now() + ttlMs);
       return renewed;
     });
   }
@@ -253,7 +258,7 @@ export class ShardedRegistry extends Emitter<ShardedRegistryEvents> implements R
     checkKeys(keys, this.#core.options.maxKeyBytes);
     const core = this.#core;
     return core.run(async () => {
-      if (core.locks.size !== 0) for (const key of keys) await core.unlocked(key);
+      if (core.anyKeyLocked) for (const key of keys) await core.unlocked(key);
       const records = await shardedGetMany(core, keys, options?.signal);
       records.forEach((record, i) => this.#repair.sample(keys[i] as string, record));
       return records;
