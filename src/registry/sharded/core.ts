@@ -6,7 +6,7 @@ import type { KeyIndex } from './key-index.js';
 import { moveKey, type MigrationHost } from './migration.js';
 import type { ResolvedShardedOptions, ShardedRegistryEvents } from './options.js';
 import type { Topology } from './topology.js';
-import { type Hint, isShardFailure, raceAbort, type Shard } from './shard.js';
+import { isShardFailure, raceAbort, type Shard } from './shard.js';
 
 /** Where one write goes; see {@link ShardedCore.writePlan}. */
 export interface WritePlan {
@@ -19,7 +19,7 @@ const NONE: readonly Shard[] = Object.freeze([]);
 
 /**
  * The state a sharded registry's operations share: membership, locks, the key index and the
- * fan-out helpers. Kept apart from the public class so that batch operations and administration
+ * write plans (`requests.ts` sends single-key requests by them). Kept apart from the public class so that batch operations and administration
  * can live in their own modules.
  */
 export interface ShardedCoreDeps {
@@ -34,7 +34,7 @@ export interface ShardedCoreDeps {
 
 /**
  * The state a sharded registry's operations share: membership, locks, the key index and the
- * fan-out helpers. Kept apart from the public class so that batch operations and administration
+ * write plans (`requests.ts` sends single-key requests by them). Kept apart from the public class so that batch operations and administration
  * can live in their own modules. Only its own methods change its state.
  */
 export class ShardedCore implements MigrationHost {
@@ -201,7 +201,7 @@ export class ShardedCore implements MigrationHost {
     for (const source of before) {
       if (!source.servesKey(key)) continue;
       try {
-        await moveKey(this, source, key, previous, this.#current, signal);
+        await moveKey(this, key, { source, from: previous, to: this.#current }, signal);
         return;
       } catch (error) {
         if (!isShardFailure(error) || signal?.aborted === true) throw error;
@@ -248,135 +248,6 @@ export class ShardedCore implements MigrationHost {
     if (topology.healthy()) return { targets, skipped: NONE, authoritative: true };
     const skipped = topology.owners(key).filter((owner) => !targets.includes(owner));
     return { targets, skipped, authoritative: topology.missIsAuthoritative(key, first) };
-  }
-
-  /**
-   * Sends one write to every target of `plan`. With `primaryFirst` (compare-and-set), the first
-   * target decides and the others replay the plain write after it. Once the write has landed
-   * somewhere, targets that failed with a backend failure and skipped owners are hinted; the call
-   * rejects when no target took it (nothing is hinted then: the owner keeps the truth) or a target
-   * rejected the input itself. `missed(result)` says whether the answer denies the key exists (a
-   * delete or touch that found nothing), which a stand-in cannot know for sure.
-   */
-  async fanOut<T>(
-    key: string,
-    plan: WritePlan,
-    operation: string,
-    hint: Hint,
-    signal: AbortSignal | undefined,
-    primaryFirst: boolean,
-    fn: (shard: Shard, signal: AbortSignal, primary: boolean) => Promise<T>,
-    missed: (result: T) => boolean = () => false,
-  ): Promise<T> {
-    const { targets, skipped, authoritative } = plan;
-    const [primary, ...rest] = targets as [Shard, ...Shard[]];
-    if (primaryFirst && !authoritative) {
-      throw RegistryError.unavailable(`the owner of "${key}" is unavailable: its version cannot be checked`);
-    }
-    let result: T;
-    let failed: Shard[] = [];
-    if (primaryFirst || rest.length === 0) {
-      result = await primary.call(operation, signal, (s) => fn(primary, s, true));
-      if (rest.length > 0) failed = await this.#replay(rest, operation, signal, (shard, s) => fn(shard, s, false));
-    } else {
-      const settled = await Promise.allSettled(targets.map((t) => t.call(operation, signal, (s) => fn(t, s, false))));
-      let found: { value: T } | undefined;
-      let failure: Error | undefined;
-      let inputError: Error | undefined;
-      settled.forEach((outcome, i) => {
-        if (outcome.status === 'fulfilled') found ??= { value: outcome.value };
-        else if (isShardFailure(outcome.reason) && signal?.aborted !== true) {
-          failed.push(targets[i] as Shard);
-          failure ??= outcome.reason as Error;
-        } else inputError ??= outcome.reason as Error;
-      });
-      if (inputError !== undefined) throw inputError;
-      if (found === undefined) throw failure ?? RegistryError.unavailable(`no shard took the write of "${key}"`);
-      result = found.value;
-    }
-    if (!authoritative && missed(result) && this.options.unavailableReads === 'error') {
-      throw RegistryError.unavailable(`the owner of "${key}" is unavailable: whether it holds the key is unknown`);
-    }
-    for (const shard of failed) shard.hint(key, hint);
-    for (const owner of skipped) owner.hint(key, hint);
-    return result;
-  }
-
-  /** Replays a write on replicas after the primary took it; returns the replicas that failed. */
-  async #replay<T>(
-    shards: readonly Shard[],
-    operation: string,
-    signal: AbortSignal | undefined,
-    fn: (shard: Shard, signal: AbortSignal) => Promise<T>,
-  ): Promise<Shard[]> {
-    const settled = await Promise.allSettled(shards.map((t) => t.call(operation, signal, (s) => fn(t, s))));
-    const failed: Shard[] = [];
-    settled.forEach((outcome, i) => {
-      if (outcome.status === 'fulfilled') return;
-      if (!isShardFailure(outcome.reason) || signal?.aborted === true) throw outcome.reason as Error;
-      failed.push(shards[i] as Shard);
-    });
-    return failed;
-  }
-
-  /**
-   * A read of one key: the first target that answers decides (a failing one passes to the next
-   * replica). On a miss, the previous owner is checked during a migration, and a miss that may
-   * hide a record on an unavailable shard rejects with `BACKEND_UNAVAILABLE` unless
-   * `unavailableReads` is `'miss'`.
-   */
-  async lookup<T>(
-    key: string,
-    signal: AbortSignal | undefined,
-    operation: string,
-    fn: (shard: Shard, signal: AbortSignal) => Promise<T>,
-    hit: (value: T) => boolean,
-    miss: T,
-  ): Promise<T> {
-    const topology = this.#current;
-    let answered: Shard | undefined;
-    let failure: Error | undefined;
-    const first = topology.readTarget(key);
-    if (first !== undefined) {
-      try {
-        const value = await first.call(operation, signal, (s) => fn(first, s));
-        if (hit(value)) return value;
-        if (this.#previous === undefined && topology.missIsAuthoritative(key, first)) return miss;
-        answered = first;
-      } catch (error) {
-        if (!isShardFailure(error) || signal?.aborted === true) throw error;
-        failure = error as Error;
-      }
-    }
-    // the first target failed: the next replicas (with R > 1) answer instead
-    if (answered === undefined) {
-      for (const target of topology.targets(key)) {
-        if (target === first) continue;
-        try {
-          const value = await target.call(operation, signal, (s) => fn(target, s));
-          if (hit(value)) return value;
-          answered = target;
-          break;
-        } catch (error) {
-          if (!isShardFailure(error) || signal?.aborted === true) throw error;
-          failure = error as Error;
-        }
-      }
-    }
-    const old = this.#previous?.readTarget(key);
-    if (old !== undefined && old !== answered && old.health === 'up') {
-      try {
-        const value = await old.call(operation, signal, (s) => fn(old, s));
-        if (hit(value)) return value;
-      } catch (error) {
-        if (!isShardFailure(error) || signal?.aborted === true) throw error;
-      }
-    }
-    if (this.options.unavailableReads === 'miss') return miss;
-    if (answered === undefined) throw failure ?? RegistryError.unavailable(`no shard is available for "${key}"`);
-    if (topology.missIsAuthoritative(key, answered)) return miss;
-    // an owner's own failure (a TIMEOUT, say) says more than the stand-in's miss
-    throw failure ?? RegistryError.unavailable(`every shard that may hold "${key}" is unavailable`);
   }
 
   /** Deletes what the global capacity index pushed out, from every shard holding it; one event each. */

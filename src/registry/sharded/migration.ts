@@ -20,6 +20,31 @@ export interface MigrationHost {
   progress(event: { kind: MigrationKind; shard: string; scanned: number; moved: number }): void;
 }
 
+/** One membership change to carry out: whose records move, from which shards. */
+export interface Move {
+  readonly kind: MigrationKind;
+  /** The shard the change is about (added, removed, drained or lost). */
+  readonly shard: string;
+  /** The shards whose records are streamed. */
+  readonly sources: readonly Shard[];
+  readonly from: Topology;
+  readonly to: Topology;
+}
+
+/** Where one key moves from, for {@link moveKey}: a shard holding it, and the memberships before and after. */
+export interface KeyMove {
+  readonly source: Shard;
+  readonly from: Topology;
+  readonly to: Topology;
+}
+
+/** How {@link copyTo} copies. */
+interface CopyOptions {
+  readonly signal: AbortSignal | undefined;
+  /** Replace what the target holds (a hand-back brings the truth) instead of yielding to it. @default false */
+  readonly overwrite?: boolean;
+}
+
 /**
  * Copies `record` onto `target`: verbatim (`restore`, so version and times survive the move)
  * when its backend can, else with `set` (the copy's version restarts at 1). Unless `overwrite`,
@@ -31,9 +56,9 @@ export async function copyTo(
   host: MigrationHost,
   target: Shard,
   record: RegistryRecord,
-  signal: AbortSignal | undefined,
-  overwrite = false,
+  options: CopyOptions,
 ): Promise<'copied' | 'skipped' | 'failed'> {
+  const { signal, overwrite = false } = options;
   const ttlMs = record.expiresAt === undefined ? undefined : record.expiresAt - host.clock.now();
   if (ttlMs !== undefined && ttlMs <= 0) return 'skipped';
   if (target.health !== 'up') {
@@ -80,12 +105,11 @@ export async function dropFrom(
  */
 export async function moveKey(
   host: MigrationHost,
-  source: Shard,
   key: string,
-  from: Topology,
-  to: Topology,
+  move: KeyMove,
   signal: AbortSignal | undefined,
 ): Promise<boolean> {
+  const { source, from, to } = move;
   const release = await host.lock(key);
   try {
     // a delete in flight may not have reached the source yet: its copy would come back
@@ -99,7 +123,7 @@ export async function moveKey(
     let moved = false;
     for (const target of after) {
       if (!stale && target !== source && !before.includes(target))
-        moved = (await copyTo(host, target, record, signal)) === 'copied' || moved;
+        moved = (await copyTo(host, target, record, { signal })) === 'copied' || moved;
     }
     if (!after.includes(source)) {
       await dropFrom(host, source, key, signal);
@@ -136,19 +160,16 @@ function ownersChanged(key: string, from: Topology, to: Topology): boolean {
 }
 
 /**
- * Streams every record of `sources` and moves exactly those whose owner set changes from `from`
- * to `to`, in batches of `batchSize`, paced to `rate` records/s, with a progress event after
- * each batch. An abort of `signal` stops it between records (`cancelled: true`).
+ * Streams every record of the move's `sources` and moves exactly those whose owner set changes
+ * from `from` to `to`, in batches of `batchSize`, paced to `rate` records/s, with a progress
+ * event after each batch. An abort of `signal` stops it between records (`cancelled: true`).
  */
 export async function migrate(
   host: MigrationHost,
-  kind: MigrationKind,
-  shard: string,
-  sources: readonly Shard[],
-  from: Topology,
-  to: Topology,
+  move: Move,
   signal: AbortSignal | undefined,
 ): Promise<MigrationResult> {
+  const { kind, shard, sources, from, to } = move;
   const pacer = new Pacer(host.clock, host.rate);
   let scanned = 0;
   let moved = 0;
@@ -156,9 +177,10 @@ export async function migrate(
     for (const source of sources) {
       // with replicas, a down source's records are copied from the other owners it shared them with
       if (source.health !== 'up' && from.r > 1) continue;
+      const step: KeyMove = { source, from, to };
       let batch: string[] = [];
       const flush = async (): Promise<void> => {
-        const results = await Promise.all(batch.map((key) => moveKey(host, source, key, from, to, signal)));
+        const results = await Promise.all(batch.map((key) => moveKey(host, key, step, signal)));
         const count = results.filter(Boolean).length;
         moved += count;
         batch = [];
@@ -211,7 +233,7 @@ export async function handOffKey(
     // a miss means "deleted meanwhile" only if no other owner that may hold the key is away
     if (record === undefined && !topology.missIsAuthoritative(key, holder)) return false;
     if (record === undefined) await dropFrom(host, shard, key, signal);
-    else if ((await copyTo(host, shard, record, signal, true)) === 'failed') return false;
+    else if ((await copyTo(host, shard, record, { signal, overwrite: true })) === 'failed') return false;
     shard.clearHint(key);
     for (const stand of holders) if (!owners.includes(stand)) await dropFrom(host, stand, key, signal);
     return true;
@@ -230,9 +252,9 @@ export async function handOffKey(
 export async function handBack(
   host: MigrationHost,
   shard: Shard,
-  signal: AbortSignal | undefined,
-  cautious = false,
+  options: { readonly signal: AbortSignal | undefined; readonly cautious: boolean },
 ): Promise<MigrationResult> {
+  const { signal, cautious } = options;
   const pacer = new Pacer(host.clock, host.rate);
   const kind: MigrationKind = 'hand-back';
   let scanned = 0;

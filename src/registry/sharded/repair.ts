@@ -1,7 +1,8 @@
 import { RegistryError } from '../errors.js';
-import type { RegistryRecord, RestoreResult } from '../registry.js';
+import type { RegistryRecord, RestoreResult, SetOptions } from '../registry.js';
 import type { ShardedCore } from './core.js';
 import { handOffKey } from './migration.js';
+import { fanOut } from './requests.js';
 import { isShardFailure, type Shard } from './shard.js';
 import { isNewer } from '../validation.js';
 
@@ -20,20 +21,27 @@ import { isNewer } from '../validation.js';
 export async function restoreOnOwners(
   core: ShardedCore,
   record: RegistryRecord,
-  ifNewer: boolean,
-  signal: AbortSignal | undefined,
+  options: { readonly ifNewer: boolean; readonly signal: AbortSignal | undefined },
 ): Promise<RestoreResult> {
   const { key } = record;
-  return core.fanOut(key, core.writePlan(key), 'restore', 'set', signal, false, async (shard, s) => {
-    const backend = shard.registry;
-    if (typeof backend.restore === 'function') return backend.restore(record, { ifNewer, signal: s });
-    const ttlMs = record.expiresAt === undefined ? undefined : record.expiresAt - core.clock.now();
-    if (ttlMs !== undefined && ttlMs <= 0) return 'kept';
-    await shard.registry.set(key, record.value, {
-      ttlMs: ttlMs === undefined ? undefined : Math.ceil(ttlMs),
-      signal: s,
-    });
-    return 'written';
+  const { ifNewer, signal } = options;
+  return fanOut(core, {
+    key,
+    plan: core.writePlan(key),
+    operation: 'restore',
+    hint: 'set',
+    signal,
+    send: async (shard, s) => {
+      const backend = shard.registry;
+      if (typeof backend.restore === 'function') return backend.restore(record, { ifNewer, signal: s });
+      const ttlMs = record.expiresAt === undefined ? undefined : record.expiresAt - core.clock.now();
+      if (ttlMs !== undefined && ttlMs <= 0) return 'kept';
+      await shard.registry.set(key, record.value, {
+        ttlMs: ttlMs === undefined ? undefined : Math.ceil(ttlMs),
+        signal: s,
+      });
+      return 'written';
+    },
   });
 }
 
@@ -49,16 +57,23 @@ export async function replicatedSet(
   core: ShardedCore,
   key: string,
   value: Uint8Array,
-  ttlMs: number | undefined,
-  ifVersion: number | undefined,
-  signal: AbortSignal | undefined,
+  options: SetOptions,
 ): Promise<RegistryRecord> {
+  const { ttlMs, ifVersion, signal } = options;
   const plan = core.writePlan(key);
   const setOn = (shard: Shard, s: AbortSignal, primary: boolean): Promise<RegistryRecord> =>
     shard.registry.set(key, value, { ttlMs, ifVersion: primary ? ifVersion : undefined, signal: s });
   const targets = plan.targets;
   if (targets.length === 1 || !targets.slice(1).every((s) => s.canRestore)) {
-    return core.fanOut(key, plan, 'set', 'set', signal, ifVersion !== undefined, setOn);
+    return fanOut(core, {
+      key,
+      plan,
+      operation: 'set',
+      hint: 'set',
+      signal,
+      primaryFirst: ifVersion !== undefined,
+      send: setOn,
+    });
   }
   if (ifVersion !== undefined && !plan.authoritative) {
     throw RegistryError.unavailable(`the owner of "${key}" is unavailable: its version cannot be checked`);

@@ -3,7 +3,7 @@ import { raceAbort } from '../../core/abort.js';
 import type { Clock, Milliseconds, Timer } from '../../core/clock.js';
 import { isRegistryError, RegistryError } from '../errors.js';
 import type { Registry, RegistryRecord, RestoreResult } from '../registry.js';
-import type { ShardHealth, ShardStats } from './options.js';
+import type { ShardHealth, ShardSpec, ShardStats } from './options.js';
 
 /** What a write left undone on a shard, to be handed back when it serves again. */
 export type Hint = 'set' | 'delete';
@@ -65,10 +65,11 @@ export class Shard {
   #head = 0;
   #closed = false;
 
-  constructor(name: string, registry: Registry, weight: number, hooks: ShardHooks) {
-    this.name = name;
-    this.registry = registry;
-    this.weight = weight;
+  /** `spec` as checked by `checkShardSpec` (the router checks its name and weight). */
+  constructor(spec: ShardSpec, hooks: ShardHooks) {
+    this.name = spec.name;
+    this.registry = spec.registry;
+    this.weight = spec.weight ?? 1;
     this.#hooks = hooks;
   }
 

@@ -17,6 +17,7 @@ import { ShardAdmin } from './admin.js';
 import { shardedDeleteMany, shardedGetMany, shardedSetMany } from './batch.js';
 import { ShardedCore } from './core.js';
 import { ReadRepair, replicatedSet, restoreOnOwners } from './repair.js';
+import { fanOut, GET_RECORD, HAS_RECORD, lookup } from './requests.js';
 import { shardedClear, shardedScan, shardedSize } from './scan.js';
 import { KeyIndex } from './key-index.js';
 import type {
@@ -133,14 +134,7 @@ export class ShardedRegistry extends Emitter<ShardedRegistryEvents> implements R
     const core = this.#core;
     return core.run(async () => {
       if (core.anyKeyLocked) await core.unlocked(key);
-      const record = await core.lookup(
-        key,
-        options?.signal,
-        'get',
-        (shard, s) => shard.registry.get(key, { signal: s }),
-        (r) => r !== undefined,
-        undefined,
-      );
+      const record = await lookup(core, key, GET_RECORD, options?.signal);
       if (record !== undefined) core.index?.touch(key);
       this.#repair.sample(key, record);
       return record;
@@ -153,14 +147,7 @@ export class ShardedRegistry extends Emitter<ShardedRegistryEvents> implements R
     const core = this.#core;
     return core.run(async () => {
       if (core.anyKeyLocked) await core.unlocked(key);
-      return core.lookup(
-        key,
-        options?.signal,
-        'has',
-        (shard, s) => shard.registry.has(key, { signal: s }),
-        (v) => v,
-        false,
-      );
+      return lookup(core, key, HAS_RECORD, options?.signal);
     });
   }
 
@@ -173,7 +160,9 @@ export class ShardedRegistry extends Emitter<ShardedRegistryEvents> implements R
     const core = this.#core;
     const signal = options?.signal;
     return core.run(async () => {
-      const record = await core.admit([key], signal, () => replicatedSet(core, key, value, ttlMs, ifVersion, signal));
+      const record = await core.admit([key], signal, () =>
+        replicatedSet(core, key, value, { ttlMs, ifVersion, signal }),
+      );
       core.written(record, bytes);
       await core.evictVictims();
       return record;
@@ -193,7 +182,7 @@ export class ShardedRegistry extends Emitter<ShardedRegistryEvents> implements R
     return core.run(async () => {
       const { signal } = options ?? {};
       const result = await core.admit([record.key], signal, () =>
-        restoreOnOwners(core, record, options?.ifNewer !== false, signal),
+        restoreOnOwners(core, record, { ifNewer: options?.ifNewer !== false, signal }),
       );
       if (result === 'written') core.written(record, bytes);
       await core.evictVictims();
@@ -211,17 +200,17 @@ export class ShardedRegistry extends Emitter<ShardedRegistryEvents> implements R
     return core.run(async () => {
       const removed = await core.admit([key], signal, () =>
         core.deleting([key], () =>
-          core.fanOut(
+          fanOut(core, {
             key,
-            core.writePlan(key),
-            'delete',
-            'delete',
+            plan: core.writePlan(key),
+            operation: 'delete',
+            hint: 'delete',
             signal,
-            ifVersion !== undefined,
-            (shard, s, primary) =>
+            primaryFirst: ifVersion !== undefined,
+            send: (shard, s, primary) =>
               shard.registry.delete(key, { ifVersion: primary ? ifVersion : undefined, signal: s }),
-            (existed) => !existed,
-          ),
+            missed: (existed) => !existed,
+          }),
         ),
       );
       core.index?.delete(key);
@@ -237,16 +226,15 @@ export class ShardedRegistry extends Emitter<ShardedRegistryEvents> implements R
     const signal = options?.signal;
     return core.run(async () => {
       const renewed = await core.admit([key], signal, () =>
-        core.fanOut(
+        fanOut(core, {
           key,
-          core.writePlan(key),
-          'touch',
-          'set',
+          plan: core.writePlan(key),
+          operation: 'touch',
+          hint: 'set',
           signal,
-          false,
-          (shard, s) => shard.registry.touch(key, ttlMs, { signal: s }),
-          (live) => !live,
-        ),
+          send: (shard, s) => shard.registry.touch(key, ttlMs, { signal: s }),
+          missed: (live) => !live,
+        }),
       );
       if (renewed) core.index?.renew(key, core.clock.now() + ttlMs);
       return renewed;
@@ -361,7 +349,7 @@ export class ShardedRegistry extends Emitter<ShardedRegistryEvents> implements R
     options: OperationOptions & { readonly lost?: boolean } = {},
   ): Promise<MigrationResult> {
     this.#enter(options.signal);
-    return this.#admin.remove(name, options.lost === true, options.signal);
+    return this.#admin.remove(name, { lost: options.lost === true, signal: options.signal });
   }
 
   /**
@@ -394,7 +382,7 @@ export class ShardedRegistry extends Emitter<ShardedRegistryEvents> implements R
   }
 
   #makeShard(spec: ShardSpec, options: ReturnType<typeof resolveShardedOptions>, clock: Clock): Shard {
-    return new Shard(spec.name, spec.registry, spec.weight ?? 1, {
+    return new Shard(spec, {
       clock,
       timeoutMs: options.timeoutMs,
       failureThreshold: options.failureThreshold,
