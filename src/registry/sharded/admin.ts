@@ -141,7 +141,7 @@ export class ShardAdmin {
    */
   handBackTo(shard: Shard): void {
     if (this.#closed || this.#handingBack.has(shard) || this.#running.has(shard)) return;
-    if (shard.hints.size === 0 && !shard.hintsOverflowed) return;
+    if (!shard.hints.pending) return;
     if (this.#retries.get(shard)?.timer !== undefined) return;
     this.#queueHandBack(shard, false, this.#retries.has(shard));
   }
@@ -166,9 +166,9 @@ export class ShardAdmin {
         if (resync) {
           const size = await shard.call('size', this.#stop.signal, (s) => shard.registry.size({ signal: s }));
           // empty after an outage: restarted without persistence, so copy back everything it owns
-          if (size === 0) shard.markHintsOverflowed();
+          if (size === 0) shard.hints.markOverflowed();
         }
-        if (shard.hints.size > 0 || shard.hintsOverflowed) {
+        if (shard.hints.pending) {
           const result = await handBack(core, shard, { signal: this.#stop.signal, cautious });
           unsettled = result.moved < result.scanned;
           core.emit('migration:done', result);
@@ -191,7 +191,7 @@ export class ShardAdmin {
    */
   #afterHandBack(shard: Shard, unsettled: boolean): void {
     const core = this.#core;
-    if (this.#closed || !core.current.members.includes(shard) || (shard.hints.size === 0 && !shard.hintsOverflowed)) {
+    if (this.#closed || !core.current.members.includes(shard) || !shard.hints.pending) {
       this.#cancelRetry(shard);
       this.#retries.delete(shard);
       return;

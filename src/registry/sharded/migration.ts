@@ -127,7 +127,7 @@ export async function moveKey(
     }
     if (!after.includes(source)) {
       await dropFrom(host, source, key, signal);
-      if (stale) source.clearHint(key);
+      if (stale) source.hints.drop(key);
       moved = true;
     }
     // the other former owners' copies go too: left behind, a later pass would copy them back
@@ -223,7 +223,7 @@ export async function handOffKey(
     const topology = host.current;
     const owners = topology.owners(key);
     if (!topology.members.includes(shard) || !owners.includes(shard)) {
-      shard.clearHint(key);
+      shard.hints.drop(key);
       return true;
     }
     const holders = topology.targets(key);
@@ -234,7 +234,7 @@ export async function handOffKey(
     if (record === undefined && !topology.missIsAuthoritative(key, holder)) return false;
     if (record === undefined) await dropFrom(host, shard, key, signal);
     else if ((await copyTo(host, shard, record, { signal, overwrite: true })) === 'failed') return false;
-    shard.clearHint(key);
+    shard.hints.drop(key);
     for (const stand of holders) if (!owners.includes(stand)) await dropFrom(host, stand, key, signal);
     return true;
   } finally {
@@ -270,14 +270,14 @@ export async function handBack(
     return count === keys.length;
   };
   try {
-    if (shard.takeHintsOverflowed()) {
+    if (shard.hints.takeOverflowed()) {
       const topology = host.current;
       for (const other of topology.members) {
         if (other === shard || other.health !== 'up') continue;
         let batch: string[] = [];
         for await (const record of other.registry.scan({ signal })) {
           if (!topology.owners(record.key).includes(shard)) continue;
-          shard.hintForResync(record.key);
+          shard.hints.addForResync(record.key);
           batch.push(record.key);
           if (batch.length >= host.batchSize) {
             if (!(await run(batch))) return { kind, shard: shard.name, scanned, moved, cancelled: false };

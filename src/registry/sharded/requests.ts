@@ -1,7 +1,8 @@
 import { RegistryError } from '../errors.js';
 import type { RegistryRecord } from '../registry.js';
 import type { ShardedCore, WritePlan } from './core.js';
-import { type Hint, isShardFailure, type Shard } from './shard.js';
+import type { Hint } from './hints.js';
+import { isShardFailure, type Shard } from './shard.js';
 
 /*
  * Single-key requests of a sharded registry: a write fanned out to every target of its key, and

@@ -67,7 +67,7 @@ export async function shardedClear(core: ShardedCore, signal: AbortSignal | unde
       try {
         if (shard.health !== 'up') throw RegistryError.unavailable(`shard "${shard.name}" is down`);
         await shard.call('clear', signal, (s) => shard.registry.clear({ signal: s }));
-        shard.clearHints();
+        shard.hints.clear();
       } catch (error) {
         if (signal?.aborted === true) throw error;
         unreachable.push(shard.name);

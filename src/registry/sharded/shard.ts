@@ -3,10 +3,8 @@ import { raceAbort } from '../../core/abort.js';
 import type { Clock, Milliseconds, Timer } from '../../core/clock.js';
 import { isRegistryError, RegistryError } from '../errors.js';
 import type { Registry, RegistryRecord, RestoreResult } from '../registry.js';
+import { type Hint, Hints } from './hints.js';
 import type { ShardHealth, ShardSpec, ShardStats } from './options.js';
-
-/** What a write left undone on a shard, to be handed back when it serves again. */
-export type Hint = 'set' | 'delete';
 
 /** Callbacks from a {@link Shard} to its owning registry. */
 export interface ShardHooks {
@@ -41,8 +39,8 @@ export class Shard {
   readonly registry: Registry;
   readonly weight: number;
   #health: ShardHealth = 'up';
-  readonly #hints = new Map<string, Hint>();
-  #hintsOverflowed = false;
+  /** Keys this shard missed while unavailable (or whose write to it failed): it is stale for them. */
+  readonly hints: Hints;
   #resyncing = false;
   /** Keys whose backend removal events are internal moves, not logical removals: how many moves each. */
   readonly #silenced = new Map<string, number>();
@@ -71,21 +69,12 @@ export class Shard {
     this.registry = spec.registry;
     this.weight = spec.weight ?? 1;
     this.#hooks = hooks;
+    this.hints = new Hints(hooks.maxHints);
   }
 
   /** Circuit state: `up` (closed), `down` (open) or `probing` (half-open). */
   get health(): ShardHealth {
     return this.#health;
-  }
-
-  /** Keys this shard missed while unavailable (or whose write to it failed): it is stale for them. */
-  get hints(): ReadonlyMap<string, Hint> {
-    return this.#hints;
-  }
-
-  /** More hints than `maxHints` were needed (or it came back empty): only a full resync can hand back. */
-  get hintsOverflowed(): boolean {
-    return this.#hintsOverflowed;
   }
 
   /** Back from an outage, not yet checked and caught up: routing skips it. */
@@ -95,7 +84,7 @@ export class Shard {
 
   /** Whether routing may send traffic for `key` here (circuit closed and not stale for it). */
   servesKey(key: string): boolean {
-    return this.#health === 'up' && !this.#resyncing && (this.#hints.size === 0 || !this.#hints.has(key));
+    return this.#health === 'up' && !this.#resyncing && (this.hints.size === 0 || !this.hints.has(key));
   }
 
   /** Whether the backend takes verbatim copies (`Registry.restore`). */
@@ -114,44 +103,9 @@ export class Shard {
     );
   }
 
-  /** Records that this shard missed a write of `key`. */
+  /** Records that this shard missed a write of `key`; a shard that is up asks for a hand-back. */
   hint(key: string, hint: Hint): void {
-    if (this.#hints.size >= this.#hooks.maxHints && !this.#hints.has(key)) {
-      this.#hintsOverflowed = true;
-      return;
-    }
-    this.#hints.set(key, hint);
-    if (this.#health === 'up') this.#hooks.onHint(this);
-  }
-
-  /** `key` was handed back (or needs no hand-back any more): this shard is no longer stale for it. */
-  clearHint(key: string): void {
-    this.#hints.delete(key);
-  }
-
-  /** The backend was cleared: nothing is left to hand back. */
-  clearHints(): void {
-    this.#hints.clear();
-  }
-
-  /**
-   * A full resync found `key` on another member and hands it back now: hinted past `maxHints`
-   * and without asking for another hand-back (the running one settles it).
-   */
-  hintForResync(key: string): void {
-    this.#hints.set(key, 'set');
-  }
-
-  /** Back empty from an outage: every key it owns must be copied back (a full resync). */
-  markHintsOverflowed(): void {
-    this.#hintsOverflowed = true;
-  }
-
-  /** Whether a full resync is due; a hand-back that starts one takes it (clears the flag). */
-  takeHintsOverflowed(): boolean {
-    const overflowed = this.#hintsOverflowed;
-    this.#hintsOverflowed = false;
-    return overflowed;
+    if (this.hints.add(key, hint) && this.#health === 'up') this.#hooks.onHint(this);
   }
 
   /** A probe found it up again: out of routing until the hand-back that follows ends ({@link endResync}). */
@@ -271,7 +225,7 @@ export class Shard {
       errors: this.#errors,
       timeouts: this.#timeouts,
       evictions: this.#evictions,
-      hints: this.#hints.size,
+      hints: this.hints.size,
       migratedIn: this.#migratedIn,
       migratedOut: this.#migratedOut,
       readRepairs: this.#readRepairs,
