@@ -132,6 +132,15 @@ export function checkSignal(signal: unknown): void {
 }
 
 /**
+ * The checks every operation of a backend makes before anything else: the registry is open
+ * (else `CLOSED`), and `signal`, if given, is an AbortSignal that has not fired (else its reason).
+ */
+export function checkOpen(closed: boolean, signal: AbortSignal | undefined): void {
+  if (closed) throw RegistryError.closed();
+  if (signal !== undefined) checkSignal(signal);
+}
+
+/**
  * Validates a constructor option that must be an integer in `[min, max]` (or `Infinity` when
  * `allowInfinity`). Returns the value, or `fallback` when it is `undefined`.
  */

@@ -17,6 +17,7 @@ import {
   checkArray,
   checkKey,
   checkKeys,
+  checkOpen,
   checkRestoreMeta,
   checkSignal,
   checkTtl,
@@ -413,8 +414,7 @@ export class RedisRegistry extends Emitter<RegistryEvents> implements Registry<U
   }
 
   #enter(signal: AbortSignal | undefined): void {
-    if (this.#state === 'closed') throw RegistryError.closed();
-    if (signal !== undefined) checkSignal(signal);
+    checkOpen(this.#state === 'closed', signal);
     if (this.#state !== 'open')
       throw RegistryError.unavailable('the Redis registry is not connected: call connect() first');
   }

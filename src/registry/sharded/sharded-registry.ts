@@ -35,8 +35,8 @@ import {
   checkArray,
   checkKey,
   checkKeys,
+  checkOpen,
   checkRestoreMeta,
-  checkSignal,
   checkTtl,
   checkVersion,
   checkWrite,
@@ -377,8 +377,7 @@ export class ShardedRegistry extends Emitter<ShardedRegistryEvents> implements R
   }
 
   #enter(signal: AbortSignal | undefined): void {
-    if (this.#closed) throw RegistryError.closed();
-    if (signal !== undefined) checkSignal(signal);
+    checkOpen(this.#closed, signal);
   }
 
   #makeShard(spec: ShardSpec, options: ReturnType<typeof resolveShardedOptions>, clock: Clock): Shard {
