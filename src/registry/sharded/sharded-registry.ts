@@ -77,9 +77,8 @@ export class ShardedRegistry extends Emitter<ShardedRegistryEvents> implements R
   constructor(options: ShardedRegistryOptions, deps: ShardedRegistryDeps = {}) {
     super(deps.onListenerError);
     const resolved = resolveShardedOptions(options);
-    const specs: unknown = options.shards;
-    if (!Array.isArray(specs) || specs.length === 0)
-      throw RegistryError.invalidOption('shards must be a non-empty array');
+    // resolveShardedOptions checked that the shards are a non-empty array
+    const specs: readonly unknown[] = options.shards;
     const clock: Clock = deps.clock ?? systemClock;
     const { maxEntries, maxBytes, trackKeys } = resolved;
     const indexed = trackKeys || maxEntries !== Number.POSITIVE_INFINITY || maxBytes !== Number.POSITIVE_INFINITY;
