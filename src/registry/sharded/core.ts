@@ -17,11 +17,7 @@ export interface WritePlan {
 
 const NONE: readonly Shard[] = Object.freeze([]);
 
-/**
- * The state a sharded registry's operations share: membership, locks, the key index and the
- * write plans (`requests.ts` sends single-key requests by them). Kept apart from the public class so that batch operations and administration
- * can live in their own modules.
- */
+/** What a {@link ShardedCore} is built from: the resolved options and the registry's collaborators. */
 export interface ShardedCoreDeps {
   readonly options: ResolvedShardedOptions;
   readonly clock: Clock;
@@ -34,8 +30,9 @@ export interface ShardedCoreDeps {
 
 /**
  * The state a sharded registry's operations share: membership, locks, the key index and the
- * write plans (`requests.ts` sends single-key requests by them). Kept apart from the public class so that batch operations and administration
- * can live in their own modules. Only its own methods change its state.
+ * write plans (`requests.ts` sends single-key requests by them). Kept apart from the public
+ * class so that batch operations and administration can live in their own modules. Only its own
+ * methods change its state.
  */
 export class ShardedCore implements MigrationHost {
   readonly options: ResolvedShardedOptions;
