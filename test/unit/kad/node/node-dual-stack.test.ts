@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
 import { immutableTarget } from '../../../../src/kad/items.js';
-import { createNode, type KadNode } from '../../../../src/kad/node/node.js';
+import { createNode } from '../../../../src/kad/node/node.js';
+import type { KadNode } from '../../../../src/kad/node/types.js';
 import type { KadNodeOptions } from '../../../../src/kad/node/options.js';
 import type { RemoteInfo } from '../../../../src/kad/transport/transport.js';
-import { ManualClock, MemoryNetwork } from '../../../../src/testing/index.js';
+import { createTestnet, ManualClock, MemoryNetwork, type TestnetNodeOptions } from '../../../../src/testing/index.js';
 import { drive } from '../../../helpers/virtual-time.js';
 
 const INFO_HASH = new Uint8Array(20).fill(0x42);
@@ -13,18 +14,12 @@ const text = (s: string): Uint8Array => new TextEncoder().encode(s);
 function world() {
   const clock = new ManualClock();
   const network = new MemoryNetwork({ latencyMs: 5 }, { clock });
-  const nodes: KadNode[] = [];
-  const spawn = async (options: KadNodeOptions = {}): Promise<KadNode> => {
-    const node = await createNode({ transport: network.createTransport(), clock, ...options });
-    nodes.push(node);
-    return node;
-  };
-  const spawn6 = (options: KadNodeOptions = {}): Promise<KadNode> =>
-    spawn({ transport: network.createTransport({ family: 6 }), ...options });
-  const spawnDual = (options: KadNodeOptions = {}): Promise<KadNode> =>
-    spawn({ transport6: network.createTransport({ family: 6 }), ...options });
+  const testnet = createTestnet({ nodes: 0, network, clock, bootstrap: 'none', awaitBootstrap: false });
+  const spawn = async (options: TestnetNodeOptions = {}): Promise<KadNode> => (await testnet).add(options);
+  const spawn6 = (options: KadNodeOptions = {}): Promise<KadNode> => spawn({ family: 6, ...options });
+  const spawnDual = (options: KadNodeOptions = {}): Promise<KadNode> => spawn({ family: 'dual', ...options });
   const close = async (): Promise<void> => {
-    await Promise.all(nodes.map((n) => n.close()));
+    await (await testnet).close();
     await network.close();
   };
   return { clock, network, spawn, spawn6, spawnDual, close };

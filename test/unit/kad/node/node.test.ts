@@ -1,11 +1,14 @@
 import assert from 'node:assert/strict';
+import { createSocket, type Socket } from 'node:dgram';
 import { afterEach, describe, it } from 'node:test';
 import type { BencodeDict, BencodeValue } from '../../../../src/kad/wire/bencode.js';
 import { decodeMessage, encodeMessage, type KrpcMessage } from '../../../../src/kad/wire/krpc.js';
 import { createMutableItem, immutableTarget, keyPairFromSeed, mutableTarget } from '../../../../src/kad/items.js';
-import { createNode, type KadNode } from '../../../../src/kad/node/node.js';
+import { createNode } from '../../../../src/kad/node/node.js';
+import type { KadNodeOptions } from '../../../../src/kad/node/options.js';
+import type { KadNode } from '../../../../src/kad/node/types.js';
 import { MemoryRegistry } from '../../../../src/registry/index.js';
-import { ManualClock, MemoryNetwork } from '../../../../src/testing/index.js';
+import { createTestnet, ManualClock, MemoryNetwork } from '../../../../src/testing/index.js';
 import { drive } from '../../../helpers/virtual-time.js';
 
 const text = (s: string): Uint8Array => new TextEncoder().encode(s);
@@ -17,17 +20,31 @@ const rawDict = (entries: Record<string, BencodeValue>): BencodeDict =>
 function world() {
   const clock = new ManualClock();
   const network = new MemoryNetwork({ latencyMs: 5 }, { clock });
-  const nodes: KadNode[] = [];
-  const spawn = async (options: Parameters<typeof createNode>[0] = {}): Promise<KadNode> => {
-    const node = await createNode({ transport: network.createTransport(), clock, ...options });
-    nodes.push(node);
-    return node;
-  };
+  const testnet = createTestnet({ nodes: 0, network, clock, bootstrap: 'none', awaitBootstrap: false });
+  const spawn = async (options: KadNodeOptions = {}): Promise<KadNode> => (await testnet).add(options);
   const close = async (): Promise<void> => {
-    await Promise.all(nodes.map((n) => n.close()));
+    await (await testnet).close();
     await network.close();
   };
   return { clock, network, spawn, close };
+}
+
+/** Binds a UDP socket on 127.0.0.1:`port`, reads `read` from it and closes it; rejects when the port is taken. */
+async function bindUdp<T>(port: number, read: (socket: Socket) => T): Promise<T> {
+  const socket = createSocket('udp4');
+  try {
+    await new Promise<void>((resolve, reject) => {
+      socket.once('error', reject);
+      socket.bind(port, '127.0.0.1', () => resolve());
+    });
+    return read(socket);
+  } finally {
+    try {
+      socket.close();
+    } catch {
+      // never bound: nothing to close
+    }
+  }
 }
 
 let cleanup: (() => Promise<void>) | undefined;
@@ -49,14 +66,16 @@ describe('createNode', () => {
   });
 
   it('rejects a bad nested option and releases the socket it opened', async () => {
-    await assert.rejects(createNode({ host: '127.0.0.1', rpc: { retries: -1 } }), {
-      code: 'INVALID_OPTION',
-      message: /retries/,
-    });
-    await assert.rejects(createNode({ host: '127.0.0.1', storage: { maxEntries: 0 } }), {
-      code: 'INVALID_OPTION',
-      message: /maxEntries/,
-    });
+    // nested options are checked once the socket is bound: its port must be free again afterwards
+    const cases: [KadNodeOptions, RegExp][] = [
+      [{ rpc: { retries: -1 } }, /retries/],
+      [{ storage: { maxEntries: 0 } }, /maxEntries/],
+    ];
+    for (const [options, message] of cases) {
+      const port = await bindUdp(0, (socket) => socket.address().port);
+      await assert.rejects(createNode({ host: '127.0.0.1', port, ...options }), { code: 'INVALID_OPTION', message });
+      assert.equal(await bindUdp(port, (socket) => socket.address().port), port);
+    }
   });
 
   it('listens on an injected transport and keeps the given id', async () => {
