@@ -60,8 +60,9 @@ export interface MaintenanceOptions extends PublicationsOptions {
    * sent to in the last 2 minutes, which a NAT would have let in) for this long is
    * `firewalled`: `stats().maintenance.firewalled` and the event `firewall:changed`. With
    * `readOnly: 'auto'` it then runs read-only (BEP 43), until an unsolicited query arrives.
-   * `Infinity` turns the check off.
-   * @default 900_000 (15 minutes)
+   * `Infinity` turns the check off. Half an hour, because a node of a small quiet network may
+   * go a quarter of an hour without a query it did not invite.
+   * @default 1_800_000 (30 minutes)
    * @see BEP 43
    */
   readonly firewallCheckMs?: Milliseconds;
@@ -77,7 +78,7 @@ export const DEFAULT_MAINTENANCE_OPTIONS = Object.freeze({
   requestsPerMinute: 60,
   replicate: true,
   replicateRequestsPerMinute: 60,
-  firewallCheckMs: 15 * 60_000,
+  firewallCheckMs: 30 * 60_000,
 } satisfies Required<MaintenanceOptions>);
 
 /** {@link MaintenanceOptions} with every default applied. @internal */

@@ -195,7 +195,7 @@ describe('KadNode maintenance options', () => {
       requestsPerMinute: 60,
       replicate: true,
       replicateRequestsPerMinute: 60,
-      firewallCheckMs: 900_000,
+      firewallCheckMs: 1_800_000,
     });
   });
 
