@@ -2,127 +2,108 @@ import { sleep } from '../../core/pacing.js';
 import { compareDistance, idToHex, type NodeId } from '../id.js';
 import type { StoredItemEntry } from '../serve/storage.js';
 import { bdecode, type BencodeValue } from '../wire/bencode.js';
-import type { AddressFamily, Contact } from '../wire/compact.js';
+import type { Contact } from '../wire/compact.js';
 import { writeGetArgs, writePutArgs } from '../wire/krpc-args.js';
 import type { FamilyStack } from './family-stack.js';
 import type { MaintenanceContext } from './maintenance-context.js';
 import type { RequestBudget } from './request-budget.js';
 
-/** Table changes remembered between rounds; beyond it a round treats every item as changed. */
-const MAX_CHANGES = 256;
-
-/** Contacts that entered or left the tables since the last round, per family and id. */
-interface Changes {
-  readonly joined: Map<AddressFamily, Map<string, Contact>>;
-  readonly left: Map<AddressFamily, Map<string, Contact>>;
-  overflow: boolean;
-  count: number;
-}
-
-/** One put to do: a stored item onto a node that became one of its k closest. */
+/** One put to do: a stored item onto a node that is one of its k closest and may lack it. */
 interface Task {
   readonly stack: FamilyStack;
   readonly contact: Contact;
   readonly entry: StoredItemEntry;
+  /** What this node knows holds the item (in that family). */
+  readonly holders: Set<number>;
 }
 
 /**
  * Replication of the items this node stores for others (Kademlia §2.5, the "redistributing
- * lost data" of the seed): the routing tables report contacts that came and went; on the next
- * tick, for every stored item this node is one of the k closest to (by its own table), the
- * nodes that are now among the item's k closest and were not before (a closer node joined, or
- * one of the k closest left) get it: a `get` first (for the write token, and to skip a node that
- * already holds it or a newer one), then the `put`, signed bytes unchanged. Only items re-put by
- * their publisher within the last half of their lifetime, so an abandoned item still expires;
- * never announcements (a node cannot announce a peer on its behalf). Within a budget of
- * requests per minute. @internal
+ * lost data" of the seed). After the routing tables changed (a contact came or went), the next
+ * tick looks at every stored item this node is one of the k closest to (by its own table): each
+ * of the item's k closest contacts not yet known to hold it (a closer node joined, or one of the
+ * k closest left and the next one moved up) gets a `get` (for the write token, and to skip a
+ * node that already holds it or a newer one), then a `put` of the stored bytes, signature
+ * unchanged. What answered is remembered per item (a 32-bit fingerprint of each id), so a
+ * stable neighbourhood costs nothing. Only items re-put by their publisher within the last half
+ * of their lifetime, so an abandoned item still expires; never announcements (a node cannot
+ * announce a peer on its behalf). Within a budget of requests per minute. @internal
  */
 export class Replicator {
   readonly #ctx: MaintenanceContext;
   readonly #budget: RequestBudget;
-  #changes: Changes = emptyChanges();
+  /** Per family and target: fingerprints of the contacts known to hold the item. */
+  readonly #holders = new Map<string, Set<number>>();
+  #dirty = false;
   #running = false;
 
   constructor(ctx: MaintenanceContext, budget: RequestBudget) {
     this.#ctx = ctx;
     this.#budget = budget;
     if (!ctx.options.replicate) return;
+    const changed = (): void => {
+      this.#dirty = true;
+    };
     for (const stack of ctx.stacks) {
-      const { family } = stack;
-      stack.table.table.on('node:added', (contact) => this.#note('joined', family, contact));
-      stack.table.table.on('node:removed', ({ contact }) => this.#note('left', family, contact));
+      stack.table.table.on('node:added', changed);
+      stack.table.table.on('node:removed', changed);
     }
   }
 
   /** Starts a replication round if the tables changed since the last one and none runs. */
   tick(): void {
     const { counters, options } = this.#ctx;
-    if (!options.replicate || this.#running || counters.offline || this.#changes.count === 0) return;
-    const changes = this.#changes;
-    this.#changes = emptyChanges();
+    if (!options.replicate || this.#running || counters.offline || !this.#dirty) return;
+    this.#dirty = false;
     this.#running = true;
-    this.#round(changes)
+    this.#round()
       .catch(() => undefined) // closing aborts it
       .finally(() => {
         this.#running = false;
       });
   }
 
-  #note(kind: 'joined' | 'left', family: AddressFamily, contact: Contact): void {
-    const changes = this.#changes;
-    if (changes.overflow) return;
-    const key = idToHex(contact.id);
-    // a contact that came and went (or went and came back) since the last round changed nothing
-    const other = changes[kind === 'joined' ? 'left' : 'joined'].get(family);
-    if (other?.delete(key) === true) {
-      changes.count--;
-      return;
-    }
-    let list = changes[kind].get(family);
-    if (list === undefined) changes[kind].set(family, (list = new Map<string, Contact>()));
-    list.set(key, { id: contact.id, host: contact.host, port: contact.port });
-    if (++changes.count > MAX_CHANGES) {
-      this.#changes = { ...emptyChanges(), overflow: true, count: 1 };
-    }
-  }
-
-  async #round(changes: Changes): Promise<void> {
+  async #round(): Promise<void> {
     const { clock, lifetime, stacks, storage } = this.#ctx;
     const freshFor = storage.itemTtlMs / 2;
     const tasks: Task[] = [];
+    const seen = new Set<string>();
     const now = clock.now();
     for await (const entry of storage.items({ signal: lifetime })) {
       if (entry.expiresAt !== undefined && entry.expiresAt - now < freshFor) continue;
       for (const stack of stacks) {
-        for (const contact of this.#entrants(stack, entry.target, changes)) tasks.push({ stack, contact, entry });
+        const key = `${stack.family}:${idToHex(entry.target)}`;
+        seen.add(key);
+        for (const task of this.#tasks(stack, key, entry)) tasks.push(task);
       }
     }
+    // items gone (expired, evicted) or no longer fresh: forget who holds them
+    for (const key of this.#holders.keys()) if (!seen.has(key)) this.#holders.delete(key);
     for (const task of tasks) await this.#replicate(task);
   }
 
-  /** The contacts of `stack` that became one of the k closest to `target`; none unless this node is one. */
-  #entrants(stack: FamilyStack, target: NodeId, changes: Changes): Contact[] {
+  /** The k closest contacts of `stack` to the item not known to hold it; none unless this node is one of them. */
+  #tasks(stack: FamilyStack, key: string, entry: StoredItemEntry): Task[] {
     const { id, k } = this.#ctx;
-    const table = stack.table.table;
-    const closest: Contact[] = table.closest(target, k);
+    const closest: Contact[] = stack.table.table.closest(entry.target, k);
     const last = closest[k - 1];
-    if (last !== undefined && compareDistance(target, last.id, id) < 0) return []; // k nodes are closer than us
-    if (changes.overflow) return closest;
-    const joined = changes.joined.get(stack.family);
-    const left = changes.left.get(stack.family);
-    if ((joined?.size ?? 0) === 0 && (left?.size ?? 0) === 0) return [];
-    // the k closest as they were: today's without the newcomers, with those that left
-    const before = (table.closest(target, 2 * k) as Contact[])
-      .filter((c) => joined?.has(idToHex(c.id)) !== true)
-      .concat(left === undefined ? [] : [...left.values()])
-      .sort((a, b) => compareDistance(target, a.id, b.id))
-      .slice(0, k);
-    const was = new Set(before.map((c) => idToHex(c.id)));
-    return closest.filter((c) => !was.has(idToHex(c.id)));
+    if (last !== undefined && compareDistance(entry.target, last.id, id) < 0) {
+      // k nodes are closer than us: theirs to hand on
+      this.#holders.delete(key);
+      return [];
+    }
+    let holders = this.#holders.get(key);
+    if (holders === undefined) this.#holders.set(key, (holders = new Set()));
+    const current = new Set(closest.map((c) => fingerprint(c.id)));
+    for (const f of holders) if (!current.has(f)) holders.delete(f);
+    const known = holders;
+    return closest
+      .filter((c) => !known.has(fingerprint(c.id)))
+      .map((contact) => ({ stack, contact, entry, holders: known }));
   }
 
   /** `get` (token, and whether it holds the item already), then `put` of the stored bytes. */
-  async #replicate({ stack, contact, entry }: Task): Promise<void> {
+  async #replicate({ stack, contact, entry, holders }: Task): Promise<void> {
     const { counters, id, lifetime } = this.#ctx;
     const { item, target } = entry;
     let v: BencodeValue;
@@ -135,6 +116,7 @@ export class Replicator {
       await this.#spend(1);
       const { values } = await stack.query(contact, 'get', writeGetArgs({ id, target }), lifetime);
       const holds = item.mutable ? values.seq !== undefined && values.seq >= item.seq : values.v !== undefined;
+      if (holds) holders.add(fingerprint(contact.id));
       if (holds || values.token === undefined) return;
       const token = values.token;
       const args = item.mutable
@@ -151,6 +133,7 @@ export class Replicator {
         : writePutArgs({ kind: 'immutable', id, token, v });
       await this.#spend(1);
       await stack.query(contact, 'put', args, lifetime);
+      holders.add(fingerprint(contact.id));
       counters.replicated++;
     } catch {
       lifetime.throwIfAborted();
@@ -169,6 +152,7 @@ export class Replicator {
   }
 }
 
-function emptyChanges(): Changes {
-  return { joined: new Map(), left: new Map(), overflow: false, count: 0 };
+/** The first 32 bits of an id: enough to tell the k closest of a target apart. */
+function fingerprint(id: NodeId): number {
+  return (((id[0] as number) << 24) | ((id[1] as number) << 16) | ((id[2] as number) << 8) | (id[3] as number)) >>> 0;
 }
