@@ -135,8 +135,8 @@ export class FamilyStack {
   }
 
   /** Contacts closest to `target`. */
-  closest(target: NodeId, count: number): Contact[] {
-    return this.table.closest(target, count);
+  closest(target: NodeId, count: number, includeBad = false): Contact[] {
+    return this.table.closest(target, count, includeBad);
   }
 
   stats(): KadFamilyStats {

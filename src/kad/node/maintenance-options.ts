@@ -48,8 +48,12 @@ export interface MaintenanceOptions extends PublicationsOptions {
    * be made on another's behalf): when a node closer to an item's target than its k-th closest
    * joins, or one of the k closest goes, the item is put, signed bytes unchanged, on the nodes
    * that became its k closest (a `get` first, for the token and to skip nodes that hold it).
-   * Only items re-put by their publisher within the last half of the item lifetime are
-   * replicated, so an abandoned item still expires.
+   * The node closest to an item also renews the copies of its k closest every half hour (while
+   * the tables change), which mends what a republish on a lossy network missed. Only items with
+   * at least a quarter of their lifetime left (30 of the 120 minutes) are replicated; a copy
+   * starts a lifetime of its own (BEP 44 carries no expiry), so an item its publisher no longer
+   * re-puts lives on while nodes keep joining next to its target, and is gone within about three
+   * lifetimes where none does.
    * @default true
    */
   readonly replicate?: boolean;

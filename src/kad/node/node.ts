@@ -272,12 +272,13 @@ class Node extends Emitter<KadNodeEvents> implements KadNode {
   contacts(
     target: NodeId = this.id,
     count = Number.MAX_SAFE_INTEGER,
-    options: { family?: AddressFamily } = {},
+    options: { family?: AddressFamily; includeBad?: boolean } = {},
   ): Contact[] {
     assertNodeId(target, 'target');
-    if (options.family !== undefined) return this.#stack(options.family)?.closest(target, count) ?? [];
-    if (this.#stacks.length === 1) return this.#first.closest(target, count);
-    const all = this.#stacks.flatMap((stack) => stack.closest(target, count));
+    const includeBad = options.includeBad ?? false;
+    if (options.family !== undefined) return this.#stack(options.family)?.closest(target, count, includeBad) ?? [];
+    if (this.#stacks.length === 1) return this.#first.closest(target, count, includeBad);
+    const all = this.#stacks.flatMap((stack) => stack.closest(target, count, includeBad));
     return all.sort((a, b) => compareDistance(target, a.id, b.id)).slice(0, count);
   }
 

@@ -1,3 +1,4 @@
+import type { Milliseconds } from '../../core/clock.js';
 import { sleep } from '../../core/pacing.js';
 import { compareDistance, idToHex, type NodeId } from '../id.js';
 import type { StoredItemEntry } from '../serve/storage.js';
@@ -8,32 +9,56 @@ import type { FamilyStack } from './family-stack.js';
 import type { MaintenanceContext } from './maintenance-context.js';
 import type { RequestBudget } from './request-budget.js';
 
-/** One put to do: a stored item onto a node that is one of its k closest and may lack it. */
+/**
+ * Least share of its lifetime an item must have left to be replicated: a quarter, 30 of BEP 44's
+ * 120 minutes, so the copies made within 20 minutes of a death still reach the nodes that became
+ * the k closest even when the publisher (which re-puts hourly) died with it.
+ */
+const FRESH_SHARE = 0.25;
+
+/**
+ * Share of the item lifetime for which a node known to hold an item is not asked again: a
+ * quarter, 30 of the 120 minutes.
+ */
+const HOLDER_TRUST_SHARE = 0.25;
+
+/** One check to do: a stored item and a node that is one of its k closest and may lack it. */
 interface Task {
   readonly stack: FamilyStack;
   readonly contact: Contact;
   readonly entry: StoredItemEntry;
-  /** What this node knows holds the item (in that family). */
-  readonly holders: Set<number>;
+  /** Who holds the item (in that family), as far as this node knows, and until when it counts on that. */
+  readonly holders: Map<number, Milliseconds>;
+  /** Put even onto a node that holds the item: this node is the closest to the target it knows. */
+  readonly renew: boolean;
 }
 
 /**
  * Replication of the items this node stores for others (Kademlia §2.5, the "redistributing
  * lost data" of the seed). After the routing tables changed (a contact came or went), the next
  * tick looks at every stored item this node is one of the k closest to (by its own table): each
- * of the item's k closest contacts not yet known to hold it (a closer node joined, or one of the
- * k closest left and the next one moved up) gets a `get` (for the write token, and to skip a
- * node that already holds it or a newer one), then a `put` of the stored bytes, signature
- * unchanged. What answered is remembered per item (a 32-bit fingerprint of each id), so a
- * stable neighbourhood costs nothing. Only items re-put by their publisher within the last half
- * of their lifetime, so an abandoned item still expires; never announcements (a node cannot
- * announce a peer on its behalf). Within a budget of requests per minute. @internal
+ * of the item's k closest contacts not known to hold it (a closer node joined, or one of the k
+ * closest left and the next one moved up) gets a `get` (for the write token, and to see whether
+ * it holds the item or a newer seq) and, lacking it, a `put` of the stored bytes, signature
+ * unchanged. Who holds it is remembered per item (a 32-bit fingerprint of each id) for
+ * {@link HOLDER_TRUST_SHARE} of the item lifetime, so a stable neighbourhood costs little.
+ *
+ * The node closest to the target (by its table) puts the item on its k closest even where they
+ * hold it, and again once that share of the lifetime passed: it renews copies of unknown age,
+ * among them those its publisher's republish missed (a lookup on a lossy network does not reach
+ * every one of the k closest each time).
+ *
+ * Only items with at least {@link FRESH_SHARE} of their lifetime left. A copy starts a lifetime
+ * of its own (BEP 44 carries no expiry), so an item its publisher stopped re-putting lives on
+ * while nodes keep joining next to its target; where none does, it is gone within about three
+ * lifetimes (the closest node's own copy is renewed by no one). Never announcements (a node
+ * cannot announce a peer on its behalf). Within a budget of requests per minute. @internal
  */
 export class Replicator {
   readonly #ctx: MaintenanceContext;
   readonly #budget: RequestBudget;
-  /** Per family and target: fingerprints of the contacts known to hold the item. */
-  readonly #holders = new Map<string, Set<number>>();
+  /** Per family and target: fingerprints of the contacts known to hold the item, and until when. */
+  readonly #holders = new Map<string, Map<number, Milliseconds>>();
   #dirty = false;
   #running = false;
 
@@ -65,7 +90,7 @@ export class Replicator {
 
   async #round(): Promise<void> {
     const { clock, lifetime, stacks, storage } = this.#ctx;
-    const freshFor = storage.itemTtlMs / 2;
+    const freshFor = storage.itemTtlMs * FRESH_SHARE;
     const tasks: Task[] = [];
     const seen = new Set<string>();
     const now = clock.now();
@@ -82,9 +107,13 @@ export class Replicator {
     for (const task of tasks) await this.#replicate(task);
   }
 
-  /** The k closest contacts of `stack` to the item not known to hold it; none unless this node is one of them. */
+  /**
+   * The k closest contacts of `stack` to the item that may lack it: never known to hold it, or
+   * (for the node closest to the target only) not for a while. None unless this node is one of
+   * the k closest.
+   */
   #tasks(stack: FamilyStack, key: string, entry: StoredItemEntry): Task[] {
-    const { id, k } = this.#ctx;
+    const { clock, id, k } = this.#ctx;
     const closest: Contact[] = stack.table.table.closest(entry.target, k);
     const last = closest[k - 1];
     if (last !== undefined && compareDistance(entry.target, last.id, id) < 0) {
@@ -93,17 +122,25 @@ export class Replicator {
       return [];
     }
     let holders = this.#holders.get(key);
-    if (holders === undefined) this.#holders.set(key, (holders = new Set()));
+    if (holders === undefined) this.#holders.set(key, (holders = new Map()));
     const current = new Set(closest.map((c) => fingerprint(c.id)));
-    for (const f of holders) if (!current.has(f)) holders.delete(f);
+    for (const f of holders.keys()) if (!current.has(f)) holders.delete(f);
+    const first = closest[0];
+    const closestOfAll = first === undefined || compareDistance(entry.target, id, first.id) < 0;
+    const now = clock.now();
     const known = holders;
-    return closest
-      .filter((c) => !known.has(fingerprint(c.id)))
-      .map((contact) => ({ stack, contact, entry, holders: known }));
+    const tasks: Task[] = [];
+    for (const contact of closest) {
+      const until = known.get(fingerprint(contact.id));
+      if (until === undefined || (closestOfAll && until <= now)) {
+        tasks.push({ stack, contact, entry, holders: known, renew: closestOfAll });
+      }
+    }
+    return tasks;
   }
 
   /** `get` (token, and whether it holds the item already), then `put` of the stored bytes. */
-  async #replicate({ stack, contact, entry, holders }: Task): Promise<void> {
+  async #replicate({ stack, contact, entry, holders, renew }: Task): Promise<void> {
     const { counters, id, lifetime } = this.#ctx;
     const { item, target } = entry;
     let v: BencodeValue;
@@ -116,8 +153,13 @@ export class Replicator {
       await this.#spend(1);
       const { values } = await stack.query(contact, 'get', writeGetArgs({ id, target }), lifetime);
       const holds = item.mutable ? values.seq !== undefined && values.seq >= item.seq : values.v !== undefined;
-      if (holds) holders.add(fingerprint(contact.id));
-      if (holds || values.token === undefined) return;
+      // a newer seq there: our put would be refused, and the newer item is not ours to renew
+      const newer = item.mutable && values.seq !== undefined && values.seq > item.seq;
+      if ((holds && !renew) || newer) {
+        this.#trust(holders, contact);
+        return;
+      }
+      if (values.token === undefined) return;
       const token = values.token;
       const args = item.mutable
         ? writePutArgs({
@@ -133,12 +175,18 @@ export class Replicator {
         : writePutArgs({ kind: 'immutable', id, token, v });
       await this.#spend(1);
       await stack.query(contact, 'put', args, lifetime);
-      holders.add(fingerprint(contact.id));
+      this.#trust(holders, contact);
       counters.replicated++;
     } catch {
       lifetime.throwIfAborted();
       // silent or refusing: a dead node leaves the table, and the round after that finds the next one
     }
+  }
+
+  /** Notes that `contact` holds the item, which this node counts on for a while. */
+  #trust(holders: Map<number, Milliseconds>, contact: Contact): void {
+    const { clock, storage } = this.#ctx;
+    holders.set(fingerprint(contact.id), clock.now() + storage.itemTtlMs * HOLDER_TRUST_SHARE);
   }
 
   /** Waits until the budget allows `requests` more, then charges them. */

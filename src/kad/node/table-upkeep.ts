@@ -1,6 +1,6 @@
 import type { Milliseconds } from '../../core/clock.js';
 import { sleep } from '../../core/pacing.js';
-import { bytesEqual, randomIdInBucket } from '../id.js';
+import { bytesEqual, ID_BITS, randomIdInBucket } from '../id.js';
 import { drainLookup } from '../lookup/lookup.js';
 import type { RoutingContact } from '../routing/routing-table.js';
 import { writePingArgs } from '../wire/krpc-args.js';
@@ -45,6 +45,9 @@ export class TableUpkeep {
   readonly #refreshed = new Map<number, { at: Milliseconds; waitMs: Milliseconds }>();
   #lastSelfLookup: Milliseconds;
   #silentFailures = 0;
+  /** What {@link trafficIn} counted when last read, and when it last grew: the node was online then. */
+  #traffic = 0;
+  #heardAt: Milliseconds = Number.NEGATIVE_INFINITY;
   #running = false;
 
   constructor(ctx: MaintenanceContext, budget: RequestBudget) {
@@ -75,7 +78,7 @@ export class TableUpkeep {
   /** Pings questionable and bad contacts; evicts the dead ones, or finds the node offline. */
   async #liveness(): Promise<void> {
     const { counters, stacks } = this.#ctx;
-    const before = trafficIn(stacks);
+    this.#listen();
     const rounds = stacks.map((stack) => ({ stack, due: this.#due(stack) })).filter((r) => r.due.length > 0);
     if (rounds.length === 0) return;
     const outcomes = await Promise.all(
@@ -84,8 +87,9 @@ export class TableUpkeep {
         return { stack, failed: due.filter((_, i) => !alive[i]) };
       }),
     );
-    // anything that arrived meanwhile (our pings' answers included) shows the node is online
-    const online = trafficIn(stacks) > before;
+    // anything that arrived within the last tick (our pings' answers included) shows the node is online
+    this.#listen();
+    const online = this.#ctx.clock.now() - this.#heardAt <= this.#ctx.options.tickMs;
     let failedPings = 0;
     for (const { stack, failed } of outcomes) {
       failedPings += failed.length;
@@ -104,11 +108,25 @@ export class TableUpkeep {
       void this.#offline(this.#silentFailures).catch(() => undefined);
   }
 
+  /** Notes whether anything arrived since the last look. */
+  #listen(): void {
+    const traffic = trafficIn(this.#ctx.stacks);
+    if (traffic > this.#traffic) this.#heardAt = this.#ctx.clock.now();
+    this.#traffic = traffic;
+  }
+
   /** Contacts of `stack` to ping now: questionable or bad, least recently seen first, within the budget. */
   #due(stack: FamilyStack): RoutingContact[] {
     const table = stack.table.table;
     const due: RoutingContact[] = [];
-    for (const contact of table.contacts()) if (table.state(contact) !== 'good') due.push(contact);
+    for (let index = 0; index < ID_BITS; index++) {
+      const bucket = table.bucket(index);
+      // least recently seen first: a bucket whose first contact is good has no questionable one
+      // (one that turned bad since it was last seen is due once it is questionable too)
+      const first = bucket[0];
+      if (first === undefined || table.state(first) === 'good') continue;
+      for (const contact of bucket) if (table.state(contact) !== 'good') due.push(contact);
+    }
     if (due.length === 0) return due;
     due.sort((a, b) => a.lastSeen - b.lastSeen);
     const allowed = Math.min(MAX_PINGS_PER_TICK, this.#budget.available());
@@ -139,7 +157,9 @@ export class TableUpkeep {
     const now = clock.now();
     const stale = new Set<number>();
     for (const stack of stacks) {
+      const own = ownBucketStart(stack, this.#ctx.k);
       for (const index of stack.table.table.staleBuckets(options.refreshMs)) {
+        if (index >= own) break; // the own id's range: the self lookup refreshes it
         const last = this.#refreshed.get(index);
         if (last === undefined || now - last.at >= last.waitMs) stale.add(index);
       }
@@ -239,4 +259,22 @@ export class TableUpkeep {
     const answered = await Promise.all(pings);
     return answered.includes(true) || trafficIn(stacks) > before;
   }
+}
+
+/**
+ * The first bucket of the own id's range as BEP 5's splitting table has it: the deepest buckets
+ * that together hold at most k contacts form one bucket there (the one holding the own id,
+ * never split further), refreshed by looking up the own id; the buckets before it each cover a
+ * range of their own.
+ */
+function ownBucketStart(stack: FamilyStack, k: number): number {
+  const table = stack.table.table;
+  let held = 0;
+  let start = ID_BITS;
+  for (let index = ID_BITS - 1; index >= 0; index--) {
+    held += table.bucket(index).length;
+    if (held > k) break;
+    start = index;
+  }
+  return start;
 }

@@ -121,9 +121,10 @@ export interface KadNode {
   stats(): KadNodeStats;
   /**
    * Contacts in the routing table(s), closest to `target` first (default: this node's id): of
-   * `options.family` only, or of every family the node runs.
+   * `options.family` only, or of every family the node runs. Contacts that failed twice in a row
+   * (bad: left out of lookups until they answer or are replaced) only with `includeBad`.
    */
-  contacts(target?: NodeId, count?: number, options?: { family?: AddressFamily }): Contact[];
+  contacts(target?: NodeId, count?: number, options?: { family?: AddressFamily; includeBad?: boolean }): Contact[];
   // Client calls go out over the transport of the destination's family; a destination of a family
   // the node does not run rejects with INVALID_ADDRESS at once.
   /** Sends `ping`; resolves with the responder as a contact. */

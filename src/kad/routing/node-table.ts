@@ -54,9 +54,9 @@ export class NodeTable {
     if (result.status === 'bucket-full') this.#probe(result.bucket, result.leastRecentlySeen, contact);
   }
 
-  /** Up to `count` live contacts closest to `target`. */
-  closest(target: NodeId, count: number): Contact[] {
-    return this.table.closest(target, count);
+  /** Up to `count` live contacts closest to `target` (with `includeBad`, failed ones too). */
+  closest(target: NodeId, count: number, includeBad = false): Contact[] {
+    return this.table.closest(target, count, includeBad ? { includeBad } : {});
   }
 
   /** Stops probing; pending probes are aborted. */

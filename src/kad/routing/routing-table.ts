@@ -265,7 +265,9 @@ export class RoutingTable extends Emitter<RoutingTableEvents> {
       const replacement = this.#takeReplacement(bucket, entry);
       if (replacement !== undefined) {
         this.#delete(bucket, entry, 'bad');
-        this.#insert(bucket, replacement, this.#clock.now());
+        // it keeps the time it was last heard from: a candidate that waited long is questionable
+        // at once (worth a ping), not taken for freshly seen
+        this.#insert(bucket, replacement, this.#clock.now(), replacement.lastSeen);
       }
     }
     return state;
@@ -408,9 +410,13 @@ export class RoutingTable extends Emitter<RoutingTableEvents> {
     bucket.lastChanged = now;
   }
 
-  #insert(bucket: Bucket, entry: Entry, now: Milliseconds): void {
-    entry.lastSeen = now;
-    bucket.contacts.push(entry);
+  #insert(bucket: Bucket, entry: Entry, now: Milliseconds, lastSeen: Milliseconds = now): void {
+    entry.lastSeen = lastSeen;
+    // least recently seen first
+    const list = bucket.contacts;
+    let at = list.length;
+    while (at > 0 && (list[at - 1] as Entry).lastSeen > lastSeen) at--;
+    list.splice(at, 0, entry);
     bucket.lastChanged = now;
     this.#size++;
     if (this.listening('node:added')) this.emit('node:added', entry);
@@ -422,9 +428,18 @@ export class RoutingTable extends Emitter<RoutingTableEvents> {
     if (this.listening('node:removed')) this.emit('node:removed', { contact: entry, reason });
   }
 
-  /** Pops the freshest cached candidate that may take `leaving`'s place. */
+  /**
+   * Pops the freshest cached candidate that may take `leaving`'s place. Candidates not heard
+   * from for `questionableAfterMs` are dropped instead: one may be long gone, and it would take
+   * the slot of a newcomer that is surely alive.
+   */
   #takeReplacement(bucket: Bucket, leaving: Entry): Entry | undefined {
     const cache = bucket.replacements;
+    const oldest = this.#clock.now() - this.#options.questionableAfterMs;
+    // most recent last: everything before the first stale one from the end is stale too
+    let fresh = cache.length;
+    while (fresh > 0 && (cache[fresh - 1] as Entry).lastSeen > oldest) fresh--;
+    cache.splice(0, fresh);
     for (let i = cache.length - 1; i >= 0; i--) {
       const candidate = cache[i] as Entry;
       const clash = bucket.contacts.some(

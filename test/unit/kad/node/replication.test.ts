@@ -70,8 +70,9 @@ describe('KadNode replication of the items it stores for others', () => {
       await advance(net, 3);
       assert.equal(await holds(net, newcomer, put.target), true);
       const replicated = net.nodes.reduce((sum, n) => sum + n.stats().maintenance.replicated, 0);
-      // every holder asks first; only those that find the newcomer without it put
-      assert.ok(replicated >= 1 && replicated <= 8, `${replicated} puts`);
+      // the closest holder puts it on all k closest (renewing copies of unknown age); the others
+      // ask first and put only where it is missing: at most every holder once more
+      assert.ok(replicated >= 1 && replicated <= 2 * 8, `${replicated} puts`);
     } finally {
       await net.close();
     }
@@ -125,17 +126,14 @@ describe('KadNode replication of the items it stores for others', () => {
     }
   });
 
-  it('leaves alone an item not re-put for half its lifetime: its publisher stopped', async () => {
+  it('lets an item expire within three lifetimes once its publisher stops re-putting it, where no node joins', async () => {
     const net = await buildKadNetwork({ size: 30, seed: 44, node: { maintenance: NO_REPUBLISH } });
     try {
       const publisher = net.nodes[2] as KadNode;
       const put = await net.run(publisher.put({ v: text('abandoned') }));
       publisher.unpublish(put.target);
-      await advance(net, 61);
-      const newcomer = await joinNextTo(net, put.target, { maintenance: NO_REPUBLISH });
-      await advance(net, 5);
-      assert.equal(await holds(net, newcomer, put.target), false);
-      assert.equal(await holds(net, byId(net, (put.storedOn[0] as { id: NodeId }).id), put.target), true);
+      await advance(net, 3 * 60);
+      for (const node of net.alive()) assert.equal(await holds(net, node, put.target), false);
     } finally {
       await net.close();
     }

@@ -140,6 +140,37 @@ describe('RoutingTable', () => {
     assert.deepEqual(removed, [`${idToHex(old.id)}:bad`]);
   });
 
+  it('keeps the time a replacement was last heard from, least recently seen first as ever', () => {
+    const { table, clock } = setup({ k: 2, maxFailures: 1 });
+    const [a, b, waiting] = [contactIn(0), contactIn(0), contactIn(0)];
+    table.add(a);
+    table.add(b);
+    const heardAt = clock.now();
+    table.add(waiting);
+    clock.advance(10 * MINUTE);
+    table.markSeen(b.id);
+    assert.equal(table.markFailed(a.id), 'bad');
+    assert.equal((table.get(waiting.id) ?? assert.fail('the replacement took the slot')).lastSeen, heardAt);
+    assert.deepEqual(
+      table.bucket(0).map((c) => idToHex(c.id)),
+      [idToHex(waiting.id), idToHex(b.id)],
+    );
+  });
+
+  it('drops cached candidates not heard from for 15 minutes instead of taking them', () => {
+    const { table, clock } = setup({ k: 1, maxFailures: 1 });
+    const [old, stale, fresh] = [contactIn(0), contactIn(0), contactIn(0)];
+    table.add(old);
+    table.add(stale);
+    clock.advance(16 * MINUTE);
+    table.markSeen(old.id);
+    assert.equal(table.markFailed(old.id), 'bad');
+    assert.ok(table.has(old.id), 'nobody fresh to take its place');
+    assert.deepEqual(table.replacements(0), []);
+    table.add(fresh);
+    assert.ok(table.has(fresh.id) && !table.has(old.id));
+  });
+
   it('keeps a bad contact until someone can take its place, but leaves it out of closest()', () => {
     const { table } = setup({ k: 1 });
     const old = contactIn(0);
