@@ -122,7 +122,7 @@ export class Replicator {
       return [];
     }
     let holders = this.#holders.get(key);
-    if (holders === undefined) this.#holders.set(key, (holders = new Map()));
+    if (holders === undefined) this.#holders.set(key, (holders = new Map<number, Milliseconds>()));
     const current = new Set(closest.map((c) => fingerprint(c.id)));
     for (const f of holders.keys()) if (!current.has(f)) holders.delete(f);
     const first = closest[0];

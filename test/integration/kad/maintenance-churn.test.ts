@@ -13,7 +13,6 @@ const HOURS = 6;
 const ITEMS = 100;
 const K = 8;
 const MINUTE = 60_000;
-const HOUR = 60 * MINUTE;
 const text = (s: string): Uint8Array => new TextEncoder().encode(s);
 
 interface Member {
