@@ -106,6 +106,7 @@ export function retainedBytes(build: () => unknown, measure: () => number = jsHe
 export interface Row {
   readonly what: string;
   readonly anchorName: string;
+  /** The anchor's figure; `NaN` for a row without one (printed as —). */
   readonly anchor: number;
   readonly nautilus: number;
   readonly unit: string;
@@ -120,9 +121,13 @@ export function printTable(title: string, rows: readonly Row[]): void {
   console.log('| --- | --- | ---: | ---: | ---: | --- |');
   for (const r of rows) {
     console.log(
-      `| ${r.what} | ${r.anchorName} | ${format(r.anchor, r.unit)} | ${format(r.nautilus, r.unit)} | ${(r.nautilus / r.anchor).toFixed(2)}× | ${r.target ?? ''} |`,
+      `| ${r.what} | ${r.anchorName} | ${anchored(r.anchor, r.unit)} | ${format(r.nautilus, r.unit)} | ${Number.isNaN(r.anchor) ? '—' : `${(r.nautilus / r.anchor).toFixed(2)}×`} | ${r.target ?? ''} |`,
     );
   }
+}
+
+function anchored(value: number, unit: string): string {
+  return Number.isNaN(value) ? '—' : format(value, unit);
 }
 
 function format(value: number, unit: string): string {

@@ -46,7 +46,8 @@ interface Task {
  * The node closest to the target (by its table) puts the item on its k closest even where they
  * hold it, and again once that share of the lifetime passed: it renews copies of unknown age,
  * among them those its publisher's republish missed (a lookup on a lossy network does not reach
- * every one of the k closest each time).
+ * every one of the k closest each time). The others ask again, as often, the nodes closer to the
+ * target than themselves, so a closest node that lost the item gets it back.
  *
  * Only items with at least {@link FRESH_SHARE} of their lifetime left. A copy starts a lifetime
  * of its own (BEP 44 carries no expiry), so an item its publisher stopped re-putting lives on
@@ -125,16 +126,17 @@ export class Replicator {
     if (holders === undefined) this.#holders.set(key, (holders = new Map<number, Milliseconds>()));
     const current = new Set(closest.map((c) => fingerprint(c.id)));
     for (const f of holders.keys()) if (!current.has(f)) holders.delete(f);
-    const first = closest[0];
-    const closestOfAll = first === undefined || compareDistance(entry.target, id, first.id) < 0;
     const now = clock.now();
+    const closer = (c: Contact): boolean => compareDistance(entry.target, c.id, id) < 0;
+    // the closest node of all (by its table) renews every copy; the others look after the nodes
+    // they do not know to hold it, and ask again, now and then, those closer than themselves
+    const closestOfAll = !closest.some(closer);
     const known = holders;
     const tasks: Task[] = [];
     for (const contact of closest) {
       const until = known.get(fingerprint(contact.id));
-      if (until === undefined || (closestOfAll && until <= now)) {
-        tasks.push({ stack, contact, entry, holders: known, renew: closestOfAll });
-      }
+      const due = until === undefined || (until <= now && (closestOfAll || closer(contact)));
+      if (due) tasks.push({ stack, contact, entry, holders: known, renew: closestOfAll });
     }
     return tasks;
   }
