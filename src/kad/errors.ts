@@ -144,12 +144,12 @@ export class KadError extends Error {
   }
 
   /** A BEP 44 `cas` that does not match the stored sequence number (wire 301). */
-  static casMismatch(expected: number, actual: number): KadError {
+  static casMismatch(expected: number | bigint, actual: number | bigint): KadError {
     return new KadError('CAS_MISMATCH', `cas mismatch: expected seq ${expected}, stored seq is ${actual}`);
   }
 
   /** A BEP 44 `seq` lower than the stored one (wire 302). */
-  static seqTooLow(seq: number, current: number): KadError {
+  static seqTooLow(seq: number | bigint, current: number | bigint): KadError {
     return new KadError('SEQ_TOO_LOW', `sequence number ${seq} less than current ${current}`);
   }
 

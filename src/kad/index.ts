@@ -31,13 +31,16 @@ export type { ExternalAddressVoteOptions } from './routing/external-address.js';
 export { DEFAULT_EXTERNAL_ADDRESS_VOTE_OPTIONS, ExternalAddressVote } from './routing/external-address.js';
 
 // BEP 44 items
-export type { ItemKeyPair, MutableItem } from './items.js';
+export type { ItemKeyPair, MutableItem, Seq } from './items.js';
 export {
+  compareSeq,
   createMutableItem,
   generateKeyPair,
   immutableTarget,
+  isSeq,
   keyPairFromSeed,
   MAX_SALT_BYTES,
+  MAX_SEQ,
   MAX_VALUE_BYTES,
   mutableTarget,
   signatureBuffer,

@@ -30,12 +30,34 @@ export interface ItemKeyPair {
   secretKey: Uint8Array;
 }
 
+/**
+ * A BEP 44 sequence number: an integer in `0..`{@link MAX_SEQ} (a signed 64-bit integer that is
+ * not negative). Decoded values are a `number` up to `Number.MAX_SAFE_INTEGER` and a `bigint`
+ * beyond; either form is accepted wherever a `Seq` is taken. Compare two with {@link compareSeq}.
+ * @see BEP 44 "Mutable items"
+ */
+export type Seq = number | bigint;
+
+/** Largest sequence number: 2^63 − 1, the largest signed 64-bit integer. */
+export const MAX_SEQ = 2n ** 63n - 1n;
+
+/** Whether `value` is a {@link Seq}: a safe non-negative `number`, or a `bigint` in `0..MAX_SEQ`. */
+export function isSeq(value: unknown): value is Seq {
+  if (typeof value === 'number') return Number.isSafeInteger(value) && value >= 0;
+  return typeof value === 'bigint' && value >= 0n && value <= MAX_SEQ;
+}
+
+/** Negative, zero or positive as `a` is below, equal to or above `b`, whatever their forms. */
+export function compareSeq(a: Seq, b: Seq): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
 /** A mutable item as stored and sent: value, key, signature, sequence number, optional salt. */
 export interface MutableItem {
   v: BencodeValue;
   k: Uint8Array;
   sig: Uint8Array;
-  seq: number;
+  seq: Seq;
   /** Absent or non-empty; an empty salt is the same as none. */
   salt?: Uint8Array;
 }
@@ -103,11 +125,12 @@ const encoder = new TextEncoder();
  * The exact bytes a mutable item's signature covers: the bencoded dict entries
  * `4:salt<salt>` (only for a non-empty salt), `3:seqi<seq>e`, `1:v<bencoded v>`, without the
  * enclosing `d`…`e`. For example `4:salt6:foobar3:seqi1e1:v12:Hello World!`.
- * @throws {KadError} `MESSAGE_TOO_BIG`, `SALT_TOO_BIG`, or `INVALID_MESSAGE` for a bad `seq`.
+ * @throws {KadError} `MESSAGE_TOO_BIG`, `SALT_TOO_BIG`, or `INVALID_MESSAGE` for a `seq` that is
+ *   not a {@link Seq}.
  * @see BEP 44 "Signature verification"
  */
-export function signatureBuffer(v: BencodeValue, seq: number, salt?: Uint8Array): Uint8Array {
-  if (!Number.isSafeInteger(seq) || seq < 0) throw KadError.invalidMessage('seq must be a non-negative integer');
+export function signatureBuffer(v: BencodeValue, seq: Seq, salt?: Uint8Array): Uint8Array {
+  if (!isSeq(seq)) throw KadError.invalidMessage(`seq must be an integer in 0..${MAX_SEQ}`);
   assertSalt(salt);
   const value = encodeValue(v);
   const seqPart = encoder.encode(`3:seqi${seq}e1:v`);
@@ -153,7 +176,7 @@ export function keyPairFromSeed(seed: Uint8Array): ItemKeyPair {
  * @returns the 64-byte signature over {@link signatureBuffer}.
  * @throws {KadError} `INVALID_KEY`, `MESSAGE_TOO_BIG`, `SALT_TOO_BIG`.
  */
-export function signMutable(secretKey: Uint8Array, v: BencodeValue, seq: number, salt?: Uint8Array): Uint8Array {
+export function signMutable(secretKey: Uint8Array, v: BencodeValue, seq: Seq, salt?: Uint8Array): Uint8Array {
   return new Uint8Array(sign(null, signatureBuffer(v, seq, salt), privateKeyObject(secretKey)));
 }
 
@@ -161,7 +184,7 @@ export function signMutable(secretKey: Uint8Array, v: BencodeValue, seq: number,
  * Builds a signed mutable item.
  * @throws {KadError} `INVALID_KEY`, `MESSAGE_TOO_BIG`, `SALT_TOO_BIG`.
  */
-export function createMutableItem(keyPair: ItemKeyPair, v: BencodeValue, seq: number, salt?: Uint8Array): MutableItem {
+export function createMutableItem(keyPair: ItemKeyPair, v: BencodeValue, seq: Seq, salt?: Uint8Array): MutableItem {
   const item: MutableItem = { v, k: keyPair.publicKey, sig: signMutable(keyPair.secretKey, v, seq, salt), seq };
   if (salt !== undefined && salt.length > 0) item.salt = salt;
   return item;

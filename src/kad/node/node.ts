@@ -5,7 +5,7 @@ import type { Contact } from '../wire/compact.js';
 import { KadError } from '../errors.js';
 import { QueryHandlers } from '../serve/handlers.js';
 import { assertNodeId, compareDistance, type NodeId, randomId } from '../id.js';
-import { immutableTarget, type MutableItem, mutableTarget, verifyMutable } from '../items.js';
+import { immutableTarget, type MutableItem, mutableTarget, type Seq, verifyMutable } from '../items.js';
 import {
   type ResponseValues,
   type Want,
@@ -248,7 +248,7 @@ class Node implements KadNode {
   async getItem(
     to: Endpoint,
     target: NodeId,
-    options: CallOptions & { seq?: number; salt?: Uint8Array; want?: Want[] } = {},
+    options: CallOptions & { seq?: Seq; salt?: Uint8Array; want?: Want[] } = {},
   ): Promise<GetItemResult> {
     assertNodeId(target, 'target');
     const args = writeGetArgs({
@@ -272,7 +272,7 @@ class Node implements KadNode {
     to: Endpoint,
     item: ImmutableItem | MutableItem,
     token: Uint8Array,
-    options: CallOptions & { cas?: number } = {},
+    options: CallOptions & { cas?: Seq } = {},
   ): Promise<void> {
     const base = { id: this.id, token, v: item.v };
     const args =

@@ -1,7 +1,7 @@
 import type { BencodeValue } from '../wire/bencode.js';
 import type { Contact, PeerAddress } from '../wire/compact.js';
 import type { NodeId } from '../id.js';
-import type { MutableItem } from '../items.js';
+import type { MutableItem, Seq } from '../items.js';
 import type { Want } from '../wire/krpc-args.js';
 import type { RpcStats } from '../rpc/stats.js';
 import type { AddressFamily, Endpoint, RemoteInfo, TransportStats } from '../transport/transport.js';
@@ -44,7 +44,7 @@ export interface GetItemResult extends FindNodeResult {
   /** The stored item, checked against the target (and its signature), when the responder has one. */
   readonly item: ImmutableItem | MutableItem | undefined;
   /** Sequence number of a stored mutable item (present even when `v` was withheld). */
-  readonly seq: number | undefined;
+  readonly seq: Seq | undefined;
 }
 
 /** Counters of one address family of a {@link KadNode}: its transport, RPC layer and table. */
@@ -113,14 +113,14 @@ export interface KadNode {
   getItem(
     to: Endpoint,
     target: NodeId,
-    options?: CallOptions & { seq?: number; salt?: Uint8Array; want?: Want[] },
+    options?: CallOptions & { seq?: Seq; salt?: Uint8Array; want?: Want[] },
   ): Promise<GetItemResult>;
   /** Sends a BEP 44 `put` of an immutable `{ v }` or a signed mutable item. */
   putItem(
     to: Endpoint,
     item: ImmutableItem | MutableItem,
     token: Uint8Array,
-    options?: CallOptions & { cas?: number },
+    options?: CallOptions & { cas?: Seq },
   ): Promise<void>;
   /** Stops answering, rejects pending calls with `CLOSED`, releases what the node owns. Idempotent. */
   close(): Promise<void>;

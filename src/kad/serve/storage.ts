@@ -3,6 +3,7 @@ import { isRegistryError, RegistryError } from '../../registry/errors.js';
 import { MemoryRegistry } from '../../registry/memory/memory-registry.js';
 import type { Registry, RegistryRecord } from '../../registry/registry.js';
 import { KadError } from '../errors.js';
+import { compareSeq, type Seq } from '../items.js';
 
 /** Configuration of a {@link KadStorage}. */
 export interface KadStorageOptions {
@@ -76,8 +77,8 @@ export interface StoredMutableItem {
   readonly k: Uint8Array;
   /** ed25519 signature, 64 bytes. */
   readonly sig: Uint8Array;
-  /** Sequence number (a safe integer). */
-  readonly seq: number;
+  /** Sequence number, 0..2^63 − 1. */
+  readonly seq: Seq;
   /** Salt, 0–64 bytes (empty when none). */
   readonly salt: Uint8Array;
 }
@@ -220,15 +221,18 @@ export class KadStorage {
   async putMutable(
     target: Uint8Array,
     item: Omit<StoredMutableItem, 'mutable'>,
-    options: { cas?: number | undefined; signal?: AbortSignal | undefined } = {},
+    options: { cas?: Seq | undefined; signal?: AbortSignal | undefined } = {},
   ): Promise<MutablePutResult> {
     let result: MutablePutResult = 'stored';
     await this.#update(ITEM_PREFIX + hex(target), options.signal, (record) => {
       const stored = record === undefined ? undefined : decodeItem(record.value);
       if (stored?.mutable === true) {
-        if (options.cas !== undefined && stored.seq !== options.cas) return void (result = 'cas-mismatch');
-        if (item.seq < stored.seq) return void (result = 'seq-too-low');
-        if (item.seq === stored.seq) {
+        if (options.cas !== undefined && compareSeq(stored.seq, options.cas) !== 0) {
+          return void (result = 'cas-mismatch');
+        }
+        const order = compareSeq(item.seq, stored.seq);
+        if (order < 0) return void (result = 'seq-too-low');
+        if (order === 0) {
           if (!sameBytes(item.v, stored.v)) return void (result = 'seq-too-low');
           result = 'refreshed';
         } else result = 'stored';
@@ -310,10 +314,12 @@ function decodePeers(bytes: Uint8Array | undefined): PeerEntry[] {
 }
 
 const KIND_IMMUTABLE = 0;
-const KIND_MUTABLE = 1;
+// records written before seq became 64-bit hold it as a float64; they are still read
+const KIND_MUTABLE_FLOAT_SEQ = 1;
+const KIND_MUTABLE = 2;
 const MUTABLE_HEADER = 1 + 32 + 64 + 8 + 1; // kind, k, sig, seq, salt length
 
-/** immutable: `[0][v]`; mutable: `[1][k 32][sig 64][seq float64][salt length u8][salt][v]`. */
+/** immutable: `[0][v]`; mutable: `[2][k 32][sig 64][seq int64][salt length u8][salt][v]`. */
 function encodeItem(item: StoredItem): Uint8Array {
   if (!item.mutable) {
     const out = new Uint8Array(1 + item.v.length);
@@ -325,7 +331,7 @@ function encodeItem(item: StoredItem): Uint8Array {
   out[0] = KIND_MUTABLE;
   out.set(item.k, 1);
   out.set(item.sig, 33);
-  new DataView(out.buffer).setFloat64(97, item.seq);
+  new DataView(out.buffer).setBigUint64(97, BigInt(item.seq));
   out[105] = item.salt.length;
   out.set(item.salt, MUTABLE_HEADER);
   out.set(item.v, MUTABLE_HEADER + item.salt.length);
@@ -334,7 +340,8 @@ function encodeItem(item: StoredItem): Uint8Array {
 
 function decodeItem(bytes: Uint8Array): StoredItem | undefined {
   if (bytes[0] === KIND_IMMUTABLE) return { mutable: false, v: bytes.slice(1) };
-  if (bytes[0] !== KIND_MUTABLE || bytes.length < MUTABLE_HEADER) return undefined;
+  const kind = bytes[0];
+  if ((kind !== KIND_MUTABLE && kind !== KIND_MUTABLE_FLOAT_SEQ) || bytes.length < MUTABLE_HEADER) return undefined;
   const saltLength = bytes[105] ?? 0;
   if (bytes.length < MUTABLE_HEADER + saltLength) return undefined;
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -342,10 +349,15 @@ function decodeItem(bytes: Uint8Array): StoredItem | undefined {
     mutable: true,
     k: bytes.slice(1, 33),
     sig: bytes.slice(33, 97),
-    seq: view.getFloat64(97),
+    seq: kind === KIND_MUTABLE ? seqOf(view.getBigUint64(97)) : view.getFloat64(97),
     salt: bytes.slice(MUTABLE_HEADER, MUTABLE_HEADER + saltLength),
     v: bytes.slice(MUTABLE_HEADER + saltLength),
   };
+}
+
+/** A stored 64-bit seq in its canonical form: a `number` when safe. */
+function seqOf(seq: bigint): Seq {
+  return seq <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(seq) : seq;
 }
 
 /** Up to `max` elements in random order (partial Fisher–Yates on a copy). */

@@ -4,10 +4,13 @@ import { isKadError } from '../../../src/kad/errors.js';
 import { idToHex } from '../../../src/kad/id.js';
 import {
   assertMutableSignature,
+  compareSeq,
   createMutableItem,
   generateKeyPair,
   immutableTarget,
+  isSeq,
   keyPairFromSeed,
+  MAX_SEQ,
   type MutableItem,
   mutableTarget,
   signatureBuffer,
@@ -120,5 +123,25 @@ describe('BEP 44 items', () => {
       () => signatureBuffer(HELLO, 1.5),
       (e: unknown) => isKadError(e, 'INVALID_MESSAGE'),
     );
+  });
+
+  it('sign and verify a 64-bit seq beyond 2^53 with its exact digits, and refuse 2^63', () => {
+    const max = 2n ** 63n - 1n;
+    assert.equal(Buffer.from(signatureBuffer(HELLO, max)).toString(), '3:seqi9223372036854775807e1:v12:Hello World!');
+    const item = createMutableItem(generateKeyPair(), HELLO, max);
+    assert.ok(verifyMutable(item));
+    assert.ok(!verifyMutable({ ...item, seq: max - 1n }));
+    assert.throws(
+      () => signatureBuffer(HELLO, 2n ** 63n),
+      (e: unknown) => isKadError(e, 'INVALID_MESSAGE') && /seq/.test(e.message),
+    );
+  });
+
+  it('order sequence numbers across their number and bigint forms', () => {
+    assert.equal(compareSeq(2 ** 53 - 1, 2n ** 53n), -1);
+    assert.equal(compareSeq(2n ** 60n, 5), 1);
+    assert.equal(compareSeq(7n, 7), 0);
+    assert.ok(isSeq(0) && isSeq(MAX_SEQ) && isSeq(2n ** 53n));
+    assert.ok(!isSeq(-1) && !isSeq(1.5) && !isSeq(2 ** 53) && !isSeq(MAX_SEQ + 1n) && !isSeq(-1n));
   });
 });

@@ -10,6 +10,8 @@ const bencodeValue: fc.Arbitrary<BencodeValue> = fc.letrec<{ value: BencodeValue
   value: fc.oneof(
     { depthSize: 'small', withCrossShrink: true },
     fc.integer({ min: Number.MIN_SAFE_INTEGER, max: Number.MAX_SAFE_INTEGER }).map((n) => (n === 0 ? 0 : n)),
+    // beyond the safe range integers are bigints (inside it, a bigint decodes as a number)
+    fc.bigInt({ min: -(2n ** 80n), max: 2n ** 80n }).map((n) => (Number.isSafeInteger(Number(n)) ? Number(n) : n)),
     fc.uint8Array({ maxLength: 40 }),
     fc.array(tie('value'), { maxLength: 5 }),
     fc

@@ -151,6 +151,35 @@ describe('KadStorage items', () => {
     assert.equal(await storage.putMutable(TARGET, mutable(6, 'b'), { cas: 5 }), 'stored');
   });
 
+  it('keeps a 64-bit seq beyond 2^53 exactly, ordered against the seqs next to it', async () => {
+    const { storage } = setup();
+    const max = 2n ** 63n - 1n;
+    assert.equal(await storage.putMutable(TARGET, { ...mutable(1, 'a'), seq: 2n ** 53n + 1n }), 'stored');
+    assert.equal(await storage.putMutable(TARGET, { ...mutable(1, 'b'), seq: 2n ** 53n }), 'seq-too-low');
+    assert.equal(
+      await storage.putMutable(TARGET, { ...mutable(1, 'c'), seq: max }, { cas: 2n ** 53n }),
+      'cas-mismatch',
+    );
+    assert.equal(await storage.putMutable(TARGET, { ...mutable(1, 'c'), seq: max }, { cas: 2n ** 53n + 1n }), 'stored');
+    const stored = await storage.getItem(TARGET);
+    assert.equal(stored?.mutable === true ? stored.seq : -1, max);
+    assert.equal(await storage.putMutable(TARGET, { ...mutable(1, 'c'), seq: max }), 'refreshed');
+  });
+
+  it('reads a mutable item stored with a float64 seq by an earlier version', async () => {
+    const { storage } = setup();
+    const item = mutable(9, 'old');
+    const bytes = new Uint8Array(1 + 32 + 64 + 8 + 1 + item.v.length);
+    bytes[0] = 1;
+    bytes.set(item.k, 1);
+    bytes.set(item.sig, 33);
+    new DataView(bytes.buffer).setFloat64(97, 9);
+    bytes.set(item.v, 106);
+    await storage.registry.set(`item:${Buffer.from(TARGET).toString('hex')}`, bytes);
+    assert.deepEqual(await storage.getItem(TARGET), { mutable: true, ...item });
+    assert.equal(await storage.putMutable(TARGET, mutable(8, 'older')), 'seq-too-low');
+  });
+
   it('rejects with CODEC_ERROR for a corrupt item record, and overwrites it on put', async () => {
     const storage = new KadStorage({}, { clock: new ManualClock() });
     await storage.registry.set(`item:${Buffer.from(TARGET).toString('hex')}`, Uint8Array.of(1, 2, 3));

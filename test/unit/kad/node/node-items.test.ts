@@ -1,0 +1,127 @@
+/**
+ * BEP 44 items at the edges of what the protocol allows, sent by well-behaved and hostile peers
+ * over a MemoryNetwork: 64-bit sequence numbers and large integers.
+ */
+import assert from 'node:assert/strict';
+import { afterEach, describe, it } from 'node:test';
+import type { BencodeDict, BencodeValue } from '../../../../src/kad/wire/bencode.js';
+import { decodeMessage, encodeMessage, type KrpcMessage } from '../../../../src/kad/wire/krpc.js';
+import {
+  createMutableItem,
+  immutableTarget,
+  keyPairFromSeed,
+  MAX_SEQ,
+  mutableTarget,
+} from '../../../../src/kad/items.js';
+import { createNode, type KadNode } from '../../../../src/kad/node/node.js';
+import { ManualClock, MemoryNetwork, type MemoryTransport } from '../../../../src/testing/index.js';
+import { drive } from '../../../helpers/virtual-time.js';
+
+const text = (s: string): Uint8Array => new TextEncoder().encode(s);
+const QUERIER = new Uint8Array(20).fill(0x24);
+const keys = keyPairFromSeed(new Uint8Array(32).fill(5));
+const rawDict = (entries: Record<string, BencodeValue>): BencodeDict =>
+  Object.assign(Object.create(null) as BencodeDict, entries);
+
+function world() {
+  const clock = new ManualClock();
+  const network = new MemoryNetwork({ latencyMs: 5 }, { clock });
+  const nodes: KadNode[] = [];
+  const spawn = async (options: Parameters<typeof createNode>[0] = {}): Promise<KadNode> => {
+    const node = await createNode({ transport: network.createTransport(), clock, ...options });
+    nodes.push(node);
+    return node;
+  };
+  const close = async (): Promise<void> => {
+    await Promise.all(nodes.map((n) => n.close()));
+    await network.close();
+  };
+  return { clock, network, spawn, close };
+}
+
+/** A bare transport that sends hand-made queries to `server` and collects the replies. */
+function rawClient(w: ReturnType<typeof world>, server: KadNode) {
+  const raw: MemoryTransport = w.network.createTransport();
+  const replies: KrpcMessage[] = [];
+  raw.on('message', ({ data }) => replies.push(decodeMessage(data)));
+  let t = 0;
+  const ask = async (q: string, a: Record<string, BencodeValue>): Promise<KrpcMessage | undefined> => {
+    const before = replies.length;
+    raw.send(encodeMessage({ y: 'q', t: Uint8Array.of(++t), q, a: rawDict({ id: QUERIER, ...a }) }), server.address());
+    await w.clock.advanceAsync(50);
+    return replies.length > before ? replies[replies.length - 1] : undefined;
+  };
+  const token = async (target: Uint8Array): Promise<Uint8Array> => {
+    const reply = await ask('get', { target });
+    assert.equal(reply?.y, 'r');
+    return (reply as { r: BencodeDict }).r['token'] as Uint8Array;
+  };
+  return { ask, token };
+}
+
+let cleanup: (() => Promise<void>) | undefined;
+afterEach(async () => {
+  await cleanup?.();
+  cleanup = undefined;
+});
+
+describe('KadNode BEP 44 sequence numbers and integers', () => {
+  it('answers a put whose seq is 2^63 with 203 instead of leaving it unanswered', async () => {
+    const w = world();
+    cleanup = w.close;
+    const server = await w.spawn();
+    const client = rawClient(w, server);
+    const target = mutableTarget(keys.publicKey);
+    const token = await client.token(target);
+    const reply = await client.ask('put', {
+      token,
+      v: text('x'),
+      k: keys.publicKey,
+      sig: new Uint8Array(64),
+      seq: 2n ** 63n,
+    });
+    assert.equal(reply?.y, 'e');
+    assert.equal(reply.y === 'e' && reply.e[0], 203);
+    assert.match(reply.y === 'e' ? reply.e[1] : '', /"seq"/);
+  });
+
+  it('answers a query carrying a huge integer in an unknown field instead of dropping it', async () => {
+    const w = world();
+    cleanup = w.close;
+    const server = await w.spawn();
+    const reply = await rawClient(w, server).ask('ping', { extension: BigInt(`1${'0'.repeat(400)}`) });
+    assert.equal(reply?.y, 'r');
+  });
+
+  it('stores and serves a mutable item whose seq is 2^63 − 1, and refuses a lower one with 302', async () => {
+    const w = world();
+    cleanup = w.close;
+    const [server, client] = [await w.spawn(), await w.spawn()];
+    const item = createMutableItem(keys, text('last'), MAX_SEQ);
+    const target = mutableTarget(keys.publicKey);
+    const { token } = await drive(w.clock, client.getItem(server.address(), target));
+    await drive(w.clock, client.putItem(server.address(), item, token!));
+    const got = await drive(w.clock, client.getItem(server.address(), target));
+    assert.equal(got.seq, MAX_SEQ);
+    assert.deepEqual(got.item, item);
+    const withheld = await drive(w.clock, client.getItem(server.address(), target, { seq: MAX_SEQ }));
+    assert.equal(withheld.item, undefined);
+    const older = createMutableItem(keys, text('older'), MAX_SEQ - 1n);
+    await assert.rejects(drive(w.clock, client.putItem(server.address(), older, token!)), {
+      code: 'REMOTE_ERROR',
+      wireCode: 302,
+    });
+  });
+
+  it('stores and serves an immutable item holding integers beyond 2^53 under its exact target', async () => {
+    const w = world();
+    cleanup = w.close;
+    const [server, client] = [await w.spawn(), await w.spawn()];
+    const v: BencodeValue = [2n ** 64n + 1n, -(2n ** 70n), text('big')];
+    const target = immutableTarget(v);
+    const { token } = await drive(w.clock, client.getItem(server.address(), target));
+    await drive(w.clock, client.putItem(server.address(), { v }, token!));
+    const got = await drive(w.clock, client.getItem(server.address(), target));
+    assert.deepEqual(got.item, { v });
+  });
+});
