@@ -190,13 +190,46 @@ export function createMutableItem(keyPair: ItemKeyPair, v: BencodeValue, seq: Se
   return item;
 }
 
+// ed25519 (RFC 8032): the field prime p and the order L of the group the base point generates
+const FIELD_PRIME = 2n ** 255n - 19n;
+const GROUP_ORDER = 2n ** 252n + 27742317777372353535851937790883648493n;
+// y of a point of order 8: a root of d·y⁴ + 2·y² − 1 = 0 (mod p), where doubling gives y = 0;
+// p − y is the other one (items.test.ts checks both)
+const ORDER_8_Y = 2707385501144840649318225287225658788936804267575313519463743609750303402022n;
+/**
+ * The y coordinates of the 8 points of small order, whatever the sign bit: the identity (y = 1),
+ * order 2 (y = −1), order 4 (y = 0) and order 8 (±ORDER_8_Y). With such a key (or nonce R) a
+ * signature can hold for many messages at once, e.g. k = identity, R = identity, S = 0 for all.
+ */
+const SMALL_ORDER_Y: ReadonlySet<bigint> = new Set([1n, FIELD_PRIME - 1n, 0n, ORDER_8_Y, FIELD_PRIME - ORDER_8_Y]);
+const Y_MASK = (1n << 255n) - 1n;
+
+/** The 32 bytes at `offset` as a little-endian integer. */
+function littleEndian(bytes: Uint8Array, offset: number): bigint {
+  let hex = '';
+  for (let i = offset + 31; i >= offset; i--) hex += (bytes[i] ?? 0).toString(16).padStart(2, '0');
+  return BigInt(`0x${hex}`);
+}
+
+/** A point encoding (a key `k`, or the R half of a signature) that is canonical (y < p) and not of small order. */
+function isStrongPoint(bytes: Uint8Array, offset: number): boolean {
+  const y = littleEndian(bytes, offset) & Y_MASK; // the top bit is the sign of x
+  return y < FIELD_PRIME && !SMALL_ORDER_Y.has(y);
+}
+
 /**
  * Whether `item.sig` is a valid ed25519 signature by `item.k` over its salt, seq and value.
+ * Stricter than RFC 8032 verification, as libsodium is: a key or signature nonce R of small order
+ * or in a non-canonical encoding (y ≥ p), and a scalar S ≥ L, are invalid even where the
+ * equation holds — a small-order key would let anyone "sign" any value for it.
  * Never throws: a malformed key, signature, oversized value or salt is simply not valid.
  */
 export function verifyMutable(item: MutableItem): boolean {
   if (!(item.k instanceof Uint8Array) || item.k.length !== PUBLIC_KEY_BYTES) return false;
   if (!(item.sig instanceof Uint8Array) || item.sig.length !== SIGNATURE_BYTES) return false;
+  if (!isStrongPoint(item.k, 0) || !isStrongPoint(item.sig, 0) || littleEndian(item.sig, 32) >= GROUP_ORDER) {
+    return false;
+  }
   try {
     return verify(null, signatureBuffer(item.v, item.seq, item.salt), publicKeyObject(item.k), item.sig);
   } catch {

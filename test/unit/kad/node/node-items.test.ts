@@ -1,6 +1,6 @@
 /**
  * BEP 44 items at the edges of what the protocol allows, sent by well-behaved and hostile peers
- * over a MemoryNetwork: 64-bit sequence numbers and large integers.
+ * over a MemoryNetwork: 64-bit sequence numbers, large integers, weak ed25519 keys.
  */
 import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
@@ -123,5 +123,40 @@ describe('KadNode BEP 44 sequence numbers and integers', () => {
     await drive(w.clock, client.putItem(server.address(), { v }, token!));
     const got = await drive(w.clock, client.getItem(server.address(), target));
     assert.deepEqual(got.item, { v });
+  });
+});
+
+describe('KadNode BEP 44 signatures from weak keys', () => {
+  const identity = Uint8Array.from({ length: 32 }, (_, i) => (i === 0 ? 1 : 0));
+  const forgedSig = Uint8Array.from([...identity, ...new Uint8Array(32)]); // R = identity, S = 0
+
+  it('answers 206 to a put signed by the small-order identity key', async () => {
+    const w = world();
+    cleanup = w.close;
+    const [server, client] = [await w.spawn(), await w.spawn()];
+    const target = mutableTarget(identity);
+    const { token } = await drive(w.clock, client.getItem(server.address(), target));
+    const forged = { v: text('overwritten'), k: identity, sig: forgedSig, seq: 1 };
+    await assert.rejects(drive(w.clock, client.putItem(server.address(), forged, token!)), {
+      code: 'REMOTE_ERROR',
+      wireCode: 206,
+    });
+    assert.equal((await drive(w.clock, client.getItem(server.address(), target))).item, undefined);
+  });
+
+  it('drops an item signed by a small-order key from a get response', async () => {
+    const w = world();
+    cleanup = w.close;
+    const client = await w.spawn();
+    const liar = w.network.createTransport();
+    liar.on('message', ({ data, from }) => {
+      const query = decodeMessage(data);
+      if (query.y !== 'q') return;
+      const r = rawDict({ id: QUERIER, token: text('tk'), v: text('forged'), k: identity, sig: forgedSig, seq: 7 });
+      liar.send(encodeMessage({ y: 'r', t: query.t, r }), from);
+    });
+    const got = await drive(w.clock, client.getItem(liar.address(), mutableTarget(identity)));
+    assert.equal(got.seq, 7);
+    assert.equal(got.item, undefined);
   });
 });
