@@ -330,6 +330,37 @@ class Writer {
   }
 }
 
+/**
+ * The length in bytes of `bencode(value)`, computed without encoding anything: what a reply
+ * builder needs to know what still fits in a datagram. Values without a bencoding are sized as
+ * if they had one; `bencode` is where they are refused.
+ */
+export function bencodedSize(value: BencodeValue): number {
+  return sizeOf(value, 0);
+}
+
+function sizeOf(value: BencodeValue, depth: number): number {
+  if (value instanceof Uint8Array) return stringSize(value.length);
+  if (typeof value === 'number') return String(Object.is(value, -0) ? 0 : value).length + 2;
+  if (typeof value === 'bigint') return String(value).length + 2;
+  if (depth >= MAX_DEPTH_CEILING) throw KadError.invalidMessage(`bencode: nesting deeper than ${MAX_DEPTH_CEILING}`);
+  let size = 2;
+  if (Array.isArray(value)) {
+    for (const item of value) size += sizeOf(item, depth + 1);
+    return size;
+  }
+  for (const key of Object.keys(value)) {
+    const item = value[key];
+    if (item !== undefined) size += stringSize(key.length) + sizeOf(item, depth + 1);
+  }
+  return size;
+}
+
+/** Bytes of a bencoded byte string of `length` bytes: `<length>:<bytes>`. */
+function stringSize(length: number): number {
+  return String(length).length + 1 + length;
+}
+
 /** Only plain or null-prototype objects are dictionaries: an ArrayBuffer, Map or Date is a mistake. */
 function isPlainObject(value: unknown): value is BencodeDict {
   if (typeof value !== 'object' || value === null) return false;

@@ -1,7 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { bdecode, bencode, type BencodeDict, type BencodeValue } from '../../../../src/kad/wire/bencode.js';
+import {
+  bdecode,
+  bencode,
+  type BencodeDict,
+  bencodedSize,
+  type BencodeValue,
+} from '../../../../src/kad/wire/bencode.js';
 import { isKadError } from '../../../../src/kad/errors.js';
 
 const latin1Key = fc.uint8Array({ maxLength: 8 }).map((bytes) => String.fromCharCode(...bytes));
@@ -49,6 +55,15 @@ describe('bencode properties', () => {
         const bytes = bencode(value);
         assert.deepEqual(bencode(bdecode(bytes, big)), bytes);
       }),
+    );
+  });
+
+  it('sizes any value exactly as long as its encoding, without encoding it', () => {
+    fc.assert(
+      fc.property(bencodeValue, (value) => {
+        assert.equal(bencodedSize(value), bencode(value).length);
+      }),
+      { numRuns: 500 },
     );
   });
 
