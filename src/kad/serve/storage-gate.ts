@@ -94,7 +94,7 @@ export class StorageGate {
       try {
         settled = work(waiter.controller.signal);
       } catch (error) {
-        settled = Promise.reject(error as Error);
+        settled = Promise.reject(error);
       }
       // the place is held until storage answers, even after the querier got its 202
       settled
