@@ -90,12 +90,8 @@ export class StorageGate {
       waiter.controller.signal.addEventListener('abort', () => reject(waiter.controller.signal.reason as Error), {
         once: true,
       });
-      let settled: Promise<T>;
-      try {
-        settled = work(waiter.controller.signal);
-      } catch (error) {
-        settled = Promise.reject(error);
-      }
+      // an async wrapper turns a synchronous throw into a rejection
+      const settled = (async () => work(waiter.controller.signal))();
       // the place is held until storage answers, even after the querier got its 202
       settled
         .finally(() => {
