@@ -1,10 +1,12 @@
 import { setMaxListeners } from 'node:events';
 import { type Clock, systemClock, type Timer } from '../../core/clock.js';
+import { MemoryRegistry } from '../../registry/memory/memory-registry.js';
+import type { Registry } from '../../registry/registry.js';
 import type { BencodeDict } from '../wire/bencode.js';
-import type { Contact } from '../wire/compact.js';
+import { type AddressFamily, type Contact, familyOf } from '../wire/compact.js';
 import { KadError } from '../errors.js';
 import { QueryHandlers } from '../serve/handlers.js';
-import { assertNodeId, compareDistance, type NodeId, randomId } from '../id.js';
+import { assertNodeId, bytesEqual, compareDistance, type NodeId, randomId } from '../id.js';
 import { immutableTarget, type MutableItem, mutableTarget, type Seq, verifyMutable } from '../items.js';
 import {
   type ResponseValues,
@@ -20,11 +22,13 @@ import {
   checkEndpoint,
   checkNodeOptions,
   DEFAULT_KAD_NODE_OPTIONS,
+  DEFAULT_KAD_NODE_STORAGE_OPTIONS,
   type KadNodeOptions,
   MAX_BOOTSTRAP_CONTACTS,
   wantsIpv6Socket,
 } from './options.js';
 import { FamilyStack } from './family-stack.js';
+import { optionError } from '../option-checks.js';
 import type {
   CallOptions,
   FindNodeResult,
@@ -38,14 +42,7 @@ import type {
 import type { RpcStats } from '../rpc/stats.js';
 import { KadStorage } from '../serve/storage.js';
 import { WriteTokens } from '../serve/tokens.js';
-import {
-  type AddressFamily,
-  type Endpoint,
-  endpointKey,
-  familyOf,
-  type RemoteInfo,
-  type Transport,
-} from '../transport/transport.js';
+import { type Endpoint, endpointKey, type RemoteInfo, type Transport } from '../transport/transport.js';
 import { createUdpTransport } from '../transport/udp-transport.js';
 
 // the node's public types live in types.ts; KadNode is re-exported for convenience
@@ -81,12 +78,17 @@ export async function createNode(options: KadNodeOptions = {}): Promise<KadNode>
     const transports = [first];
     if (wantsIpv6Socket(options)) {
       const second =
-        options.transport6 ?? (await open(options.host6 ?? DEFAULT_KAD_NODE_OPTIONS.host6, options.port6 ?? 0));
+        options.transport6 ??
+        (await open(options.host6 ?? DEFAULT_KAD_NODE_OPTIONS.host6, options.port6 ?? DEFAULT_KAD_NODE_OPTIONS.port6));
       if (first.address().family !== 4) {
-        throw KadError.invalidOption('host6, port6 and transport6 need an IPv4 first transport (transport is IPv6)');
+        throw optionError(
+          'transport',
+          'IPv4 when host6, port6 or transport6 is given: a dual-stack node needs an IPv4 first transport',
+        );
       }
-      if (second.address().family !== 6)
-        throw KadError.invalidOption('transport6 must be an IPv6 transport (address().family 6)');
+      if (second.address().family !== 6) {
+        throw optionError('transport6', 'an IPv6 transport, whose address().family is 6', second.address().family);
+      }
       transports.push(second);
     }
     return new Node(options, clock, transports, owned);
@@ -104,6 +106,8 @@ class Node implements KadNode {
   /** One per family, the first transport's first; at most two. */
   readonly #stacks: FamilyStack[];
   readonly #storage: KadStorage;
+  /** The in-memory registry this node created because none was injected; closed with the node. */
+  readonly #ownRegistry: Registry<Uint8Array> | undefined;
   readonly #lifetime = new AbortController();
   #closed = false;
 
@@ -113,17 +117,23 @@ class Node implements KadNode {
     const k = options.k ?? DEFAULT_KAD_NODE_OPTIONS.k;
     const readOnly = options.readOnly ?? DEFAULT_KAD_NODE_OPTIONS.readOnly;
     // options that validate themselves first, before anything listens on a transport
-    const tokens = new WriteTokens(options.tokenRotateMs === undefined ? {} : { rotateMs: options.tokenRotateMs }, {
-      clock,
-    });
-    this.#storage = new KadStorage(options.storage, {
-      clock,
-      ...(options.registry === undefined ? {} : { registry: options.registry }),
-    });
+    const tokens = new WriteTokens(
+      { rotateMs: options.tokenRotateMs ?? DEFAULT_KAD_NODE_OPTIONS.tokenRotateMs },
+      { clock },
+    );
+    // the one place kad picks a registry backend: a node stores in memory unless given a registry
+    const d = DEFAULT_KAD_NODE_STORAGE_OPTIONS;
+    const registry =
+      options.registry ??
+      new MemoryRegistry(
+        { maxEntries: options.storage?.maxEntries ?? d.maxEntries, maxBytes: options.storage?.maxBytes ?? d.maxBytes },
+        { clock },
+      );
+    this.#ownRegistry = options.registry === undefined ? registry : undefined;
     const rpc = {
       ...options.rpc,
       readOnly,
-      ...(options.version === undefined ? {} : { clientVersion: options.version }),
+      clientVersion: options.version === undefined ? DEFAULT_KAD_NODE_OPTIONS.version : options.version,
     };
     const ping = (contact: Contact, signal: AbortSignal): Promise<boolean> =>
       this.ping(contact, { signal }).then(
@@ -132,13 +142,14 @@ class Node implements KadNode {
       );
     this.#stacks = [];
     try {
+      this.#storage = new KadStorage(options.storage, { clock, registry });
       for (const transport of transports) {
         const ownsTransport = owned.includes(transport);
         this.#stacks.push(new FamilyStack({ id: this.id, k, transport, ownsTransport, clock, rpc, ping }));
       }
     } catch (error) {
       for (const stack of this.#stacks) void stack.rpc.close();
-      void this.#storage.close();
+      void this.#ownRegistry?.close();
       throw error;
     }
     const handlers = new QueryHandlers(
@@ -148,7 +159,7 @@ class Node implements KadNode {
         tokens,
         closest: (target, family, count) => this.#stack(family)?.closest(target, count) ?? [],
       },
-      { k, ...(options.enforceSecureIds === undefined ? {} : { enforceSecureIds: options.enforceSecureIds }) },
+      { k, enforceSecureIds: options.enforceSecureIds ?? DEFAULT_KAD_NODE_OPTIONS.enforceSecureIds },
     );
     for (const stack of this.#stacks) stack.serve(handlers, readOnly);
     const bootstrap = options.bootstrap ?? [];
@@ -295,7 +306,7 @@ class Node implements KadNode {
     this.#closed = true;
     this.#lifetime.abort(KadError.closed('node'));
     await Promise.all(this.#stacks.map((stack) => stack.close()));
-    await this.#storage.close();
+    await this.#ownRegistry?.close();
   }
 
   get #first(): FamilyStack {
@@ -407,17 +418,11 @@ function checkedItem(
   if (v === undefined) return undefined;
   try {
     if (k === undefined || sig === undefined || seq === undefined) {
-      return sameBytes(immutableTarget(v), target) ? { v } : undefined;
+      return bytesEqual(immutableTarget(v), target) ? { v } : undefined;
     }
     const item: MutableItem = { v, k, sig, seq, ...(salt === undefined || salt.length === 0 ? {} : { salt }) };
-    return sameBytes(mutableTarget(k, salt), target) && verifyMutable(item) ? item : undefined;
+    return bytesEqual(mutableTarget(k, salt), target) && verifyMutable(item) ? item : undefined;
   } catch {
     return undefined; // a value over 1000 bytes, or a bad key: not an item we accept
   }
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }

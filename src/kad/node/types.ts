@@ -1,10 +1,10 @@
 import type { BencodeValue } from '../wire/bencode.js';
-import type { Contact, PeerAddress } from '../wire/compact.js';
+import type { AddressFamily, Contact, PeerAddress } from '../wire/compact.js';
 import type { NodeId } from '../id.js';
 import type { MutableItem, Seq } from '../items.js';
 import type { Want } from '../wire/krpc-args.js';
 import type { RpcStats } from '../rpc/stats.js';
-import type { AddressFamily, Endpoint, RemoteInfo, TransportStats } from '../transport/transport.js';
+import type { Endpoint, RemoteInfo, TransportStats } from '../transport/transport.js';
 
 // The public shapes of a KadNode, apart from its implementation in node.ts.
 

@@ -19,7 +19,8 @@ import {
 } from '../../../../src/kad/items.js';
 import { createNode, type KadNode } from '../../../../src/kad/node/node.js';
 import type { KadNodeOptions } from '../../../../src/kad/node/options.js';
-import type { AddressFamily, RemoteInfo } from '../../../../src/kad/transport/transport.js';
+import type { AddressFamily } from '../../../../src/kad/wire/compact.js';
+import type { RemoteInfo } from '../../../../src/kad/transport/transport.js';
 import { ManualClock, MemoryNetwork } from '../../../../src/testing/index.js';
 import { drive } from '../../../helpers/virtual-time.js';
 
