@@ -116,6 +116,10 @@ describe('KadNode replies with the largest legal items', () => {
         const { token } = await drive(w.clock, client.getItem(to, target, want));
         await drive(w.clock, client.putItem(to, item, token!));
 
+        // the closest contacts as the server knows them now (the raw querier joins its table after)
+        const closest = (family: AddressFamily): Uint8Array[] =>
+          server.contacts(target, 8, { family }).map((c) => c.id);
+        const before = { 4: closest(4), 6: closest(6) };
         const { message, bytes } = await rawAsk(w, to, 'get', {
           target,
           ...(mix.want === undefined ? {} : { want: mix.want.map((x) => new TextEncoder().encode(x)) }),
@@ -137,7 +141,7 @@ describe('KadNode replies with the largest legal items', () => {
           assert.ok(nodes.length >= 1 && nodes.length <= 8);
           assert.deepEqual(
             nodes.map((n) => n.id),
-            server.contacts(target, nodes.length, { family }).map((c) => c.id),
+            before[family].slice(0, nodes.length),
           );
         }
         const got = await drive(
