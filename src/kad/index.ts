@@ -141,5 +141,7 @@ export type {
   QueryHandlersDeps,
   QueryHandlersOptions,
   QuerySource,
+  RespondContext,
 } from './serve/handlers.js';
 export { DEFAULT_QUERY_HANDLERS_OPTIONS, QueryHandlers } from './serve/handlers.js';
+export type { StorageGateStats } from './serve/storage-gate.js';

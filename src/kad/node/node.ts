@@ -106,6 +106,7 @@ class Node implements KadNode {
   /** One per family, the first transport's first; at most two. */
   readonly #stacks: FamilyStack[];
   readonly #storage: KadStorage;
+  readonly #handlers: QueryHandlers;
   /** The in-memory registry this node created because none was injected; closed with the node. */
   readonly #ownRegistry: Registry<Uint8Array> | undefined;
   readonly #lifetime = new AbortController();
@@ -158,9 +159,16 @@ class Node implements KadNode {
         storage: this.#storage,
         tokens,
         closest: (target, family, count) => this.#stack(family)?.closest(target, count) ?? [],
+        clock,
       },
-      { k, enforceSecureIds: options.enforceSecureIds ?? DEFAULT_KAD_NODE_OPTIONS.enforceSecureIds },
+      {
+        k,
+        enforceSecureIds: options.enforceSecureIds ?? DEFAULT_KAD_NODE_OPTIONS.enforceSecureIds,
+        maxStorageWaiting: options.maxStorageWaiting ?? DEFAULT_KAD_NODE_OPTIONS.maxStorageWaiting,
+        storageTimeoutMs: options.storageTimeoutMs ?? DEFAULT_KAD_NODE_OPTIONS.storageTimeoutMs,
+      },
     );
+    this.#handlers = handlers;
     for (const stack of this.#stacks) stack.serve(handlers, readOnly);
     const bootstrap = options.bootstrap ?? [];
     this.bootstrapped =
@@ -189,7 +197,7 @@ class Node implements KadNode {
       families[stack.family] = own;
       total = total === undefined ? own : sumStats(total, own);
     }
-    return { ...(total ?? this.#first.stats()), families };
+    return { ...(total ?? this.#first.stats()), families, storage: this.#handlers.storageStats() };
   }
 
   contacts(

@@ -8,6 +8,7 @@ import {
   integerAtLeast,
   integerInRange,
   optionError,
+  positiveNumber,
   positiveOrInfinite,
 } from '../option-checks.js';
 import { DEFAULT_RPC_OPTIONS, type RpcOptions } from '../rpc/rpc.js';
@@ -82,6 +83,19 @@ export interface KadNodeOptions {
    * @see BEP 42
    */
   readonly enforceSecureIds?: boolean;
+  /**
+   * Most inbound queries waiting on storage at once (both families together): one more is
+   * answered 202 at once and counted in `stats().storage.refused`. Bounds the memory a flood can
+   * pin while the registry is slow or stalled.
+   * @default 256
+   */
+  readonly maxStorageWaiting?: number;
+  /**
+   * Longest an inbound query waits on storage, in ms; then it is answered 202 and counted in
+   * `stats().storage.timedOut`.
+   * @default 1000
+   */
+  readonly storageTimeoutMs?: Milliseconds;
   /** Client version `v` on outgoing messages (4 bytes by convention); `null` for none. @default "NA" 0x00 0x01 */
   readonly version?: Uint8Array | null;
   /**
@@ -147,6 +161,8 @@ export const DEFAULT_KAD_NODE_OPTIONS = Object.freeze({
   k: DEFAULT_ROUTING_TABLE_OPTIONS.k,
   readOnly: false,
   enforceSecureIds: DEFAULT_QUERY_HANDLERS_OPTIONS.enforceSecureIds,
+  maxStorageWaiting: DEFAULT_QUERY_HANDLERS_OPTIONS.maxStorageWaiting,
+  storageTimeoutMs: DEFAULT_QUERY_HANDLERS_OPTIONS.storageTimeoutMs,
   version: DEFAULT_RPC_OPTIONS.clientVersion,
   tokenRotateMs: DEFAULT_WRITE_TOKEN_OPTIONS.rotateMs,
   bootstrapTimeoutMs: 5000,
@@ -188,6 +204,8 @@ export function checkNodeOptions(options: KadNodeOptions): void {
   }
   integerAtLeast('bootstrapTimeoutMs', options.bootstrapTimeoutMs, d.bootstrapTimeoutMs, 1);
   integerAtLeast('tokenRotateMs', options.tokenRotateMs, d.tokenRotateMs, 1);
+  integerAtLeast('maxStorageWaiting', options.maxStorageWaiting, d.maxStorageWaiting, 1);
+  positiveNumber('storageTimeoutMs', options.storageTimeoutMs, d.storageTimeoutMs, ' of ms');
   for (const [name, value, contract, method] of [
     ['transport', options.transport, 'Transport', 'send'],
     ['transport6', options.transport6, 'Transport', 'send'],

@@ -4,6 +4,7 @@ import type { NodeId } from '../id.js';
 import type { MutableItem, Seq } from '../items.js';
 import type { Want } from '../wire/krpc-args.js';
 import type { RpcStats } from '../rpc/stats.js';
+import type { StorageGateStats } from '../serve/storage-gate.js';
 import type { Endpoint, RemoteInfo, TransportStats } from '../transport/transport.js';
 
 // The public shapes of a KadNode, apart from its implementation in node.ts.
@@ -64,6 +65,12 @@ export interface KadFamilyStats {
 export interface KadNodeStats extends KadFamilyStats {
   /** Per address family, present for the families the node runs (BEP 32). */
   readonly families: Readonly<Partial<Record<AddressFamily, KadFamilyStats>>>;
+  /**
+   * Inbound queries and storage, both families together: `waiting` on storage now, and since
+   * start `refused` (`maxStorageWaiting` were waiting: answered 202) and `timedOut` (no answer
+   * within `storageTimeoutMs`: answered 202).
+   */
+  readonly storage: StorageGateStats;
 }
 
 /** A running Mainline DHT node. Create one with {@link createNode}. */

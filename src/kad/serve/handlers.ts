@@ -1,3 +1,4 @@
+import type { Clock, Milliseconds } from '../../core/clock.js';
 import { bdecode, type BencodeDict, bencodedSize, type BencodeValue, bencode } from '../wire/bencode.js';
 import {
   type AddressFamily,
@@ -23,6 +24,7 @@ import { isSecureId } from '../routing/secure-id.js';
 import { responseEnvelopeBytes } from '../rpc/reply.js';
 import { MAX_DATAGRAM_BYTES } from '../transport/transport.js';
 import { boolean, integerAtLeast } from '../option-checks.js';
+import { DEFAULT_STORAGE_GATE_OPTIONS, StorageGate, type StorageGateStats } from './storage-gate.js';
 import type { KadStorage } from './storage.js';
 import type { WriteTokens } from './tokens.js';
 
@@ -73,6 +75,8 @@ export interface QueryHandlersDeps {
    * list for a family this node does not serve.
    */
   readonly closest: (target: NodeId, family: AddressFamily, count: number) => Contact[];
+  /** Source of time for the storage deadline. @default systemClock */
+  readonly clock?: Clock;
 }
 
 /** Configuration of {@link QueryHandlers}. */
@@ -97,6 +101,20 @@ export interface QueryHandlersOptions {
    * @see BEP 42
    */
   readonly enforceSecureIds?: boolean;
+  /**
+   * Most inbound queries waiting on storage at once (`get_peers`, `announce_peer`, `get`,
+   * `put`). One more is answered 202 at once, without touching storage, and counted in
+   * `storageStats().refused`; a query keeps its place until its storage calls settle, so a
+   * backend that stops answering holds at most this many calls (and their memory).
+   * @default 256
+   */
+  readonly maxStorageWaiting?: number;
+  /**
+   * Longest an inbound query waits on storage, in ms: then its storage calls are aborted and it
+   * is answered 202, counted in `storageStats().timedOut`.
+   * @default 1000
+   */
+  readonly storageTimeoutMs?: Milliseconds;
 }
 
 /** Defaults of {@link QueryHandlersOptions}. */
@@ -104,6 +122,8 @@ export const DEFAULT_QUERY_HANDLERS_OPTIONS = Object.freeze({
   k: DEFAULT_ROUTING_TABLE_OPTIONS.k,
   valuesBudgetBytes: 1000,
   enforceSecureIds: true,
+  maxStorageWaiting: DEFAULT_STORAGE_GATE_OPTIONS.maxWaiting,
+  storageTimeoutMs: DEFAULT_STORAGE_GATE_OPTIONS.timeoutMs,
 } satisfies Required<QueryHandlersOptions>);
 
 // at most this many peers per get_peers response, whatever the budget
@@ -130,6 +150,7 @@ export class QueryHandlers {
   readonly #k: number;
   readonly #valuesBudget: number;
   readonly #enforceSecureIds: boolean;
+  readonly #gate: StorageGate;
 
   /** @throws {KadError} `INVALID_OPTION` naming the option. */
   constructor(deps: QueryHandlersDeps, options: QueryHandlersOptions = {}) {
@@ -138,6 +159,15 @@ export class QueryHandlers {
     this.#k = integerAtLeast('k', options.k, d.k, 1);
     this.#valuesBudget = integerAtLeast('valuesBudgetBytes', options.valuesBudgetBytes, d.valuesBudgetBytes, 0);
     this.#enforceSecureIds = boolean('enforceSecureIds', options.enforceSecureIds, d.enforceSecureIds);
+    this.#gate = new StorageGate(
+      { maxWaiting: options.maxStorageWaiting, timeoutMs: options.storageTimeoutMs },
+      { clock: deps.clock },
+    );
+  }
+
+  /** Inbound queries waiting on storage now, and those refused (`maxStorageWaiting`) or timed out since creation. */
+  storageStats(): StorageGateStats {
+    return this.#gate.stats();
   }
 
   /**
@@ -199,13 +229,16 @@ export class QueryHandlers {
     const valuesRoom = Math.min(this.#valuesBudget - query.t.length, room - bencodedSize(base) - VALUES_LIST_BYTES);
     // each wanted family gets an equal share of the budget, so one cannot crowd out the other
     const share = Math.floor(valuesRoom / wanted.length);
-    let values: Uint8Array[] = [];
-    for (const family of wanted) {
-      const max = Math.min(Math.floor(MAX_VALUES / wanted.length), Math.floor(share / (family === 4 ? 8 : 21)));
-      if (max <= 0) continue;
-      const peers = await this.#deps.storage.getPeers(args.infoHash, { family, max, signal });
-      values = values.length === 0 ? peers : values.concat(peers);
-    }
+    const values = await this.#gate.run(signal, async (scoped) => {
+      let found: Uint8Array[] = [];
+      for (const family of wanted) {
+        const max = Math.min(Math.floor(MAX_VALUES / wanted.length), Math.floor(share / (family === 4 ? 8 : 21)));
+        if (max <= 0) continue;
+        const peers = await this.#deps.storage.getPeers(args.infoHash, { family, max, signal: scoped });
+        found = found.length === 0 ? peers : found.concat(peers);
+      }
+      return found;
+    });
     if (values.length > 0) return this.#ok({ token, values });
     return this.#withNodes(base, args.infoHash, wanted, room);
   }
@@ -216,7 +249,8 @@ export class QueryHandlers {
     const port = args.impliedPort ? from.port : args.port;
     this.#checkSecureId(args.id, from);
     if (!this.#deps.tokens.verify(from.host, args.token)) throw KadError.invalidToken('bad token');
-    await this.#deps.storage.announcePeer(args.infoHash, encodePeer({ host: from.host, port }), { signal });
+    const peer = encodePeer({ host: from.host, port });
+    await this.#gate.run(signal, (scoped) => this.#deps.storage.announcePeer(args.infoHash, peer, { signal: scoped }));
     return this.#ok({});
   }
 
@@ -224,7 +258,7 @@ export class QueryHandlers {
     const args = readGetArgs(a);
     const fields: BencodeDict = Object.create(null) as BencodeDict;
     fields['token'] = this.#deps.tokens.issue(from.host);
-    const item = await this.#deps.storage.getItem(args.target, { signal });
+    const item = await this.#gate.run(signal, (scoped) => this.#deps.storage.getItem(args.target, { signal: scoped }));
     if (item !== undefined) {
       if (!item.mutable) fields['v'] = storedValue(item.v);
       else {
@@ -248,17 +282,18 @@ export class QueryHandlers {
     if (!this.#deps.tokens.verify(from.host, args.token)) throw KadError.invalidToken('bad token');
     const v = bencode(args.v);
     if (args.kind === 'immutable') {
-      await this.#deps.storage.putImmutable(immutableTarget(args.v), v, { signal });
+      const target = immutableTarget(args.v);
+      await this.#gate.run(signal, (scoped) => this.#deps.storage.putImmutable(target, v, { signal: scoped }));
       return this.#ok({});
     }
     const salt = args.salt ?? new Uint8Array(0);
     if (!verifyMutable({ k: args.k, sig: args.sig, seq: args.seq, salt, v: args.v })) {
       throw KadError.invalidSignature('invalid signature');
     }
-    const result = await this.#deps.storage.putMutable(
-      mutableTarget(args.k, salt),
-      { v, k: args.k, sig: args.sig, seq: args.seq, salt },
-      { cas: args.cas, signal },
+    const target = mutableTarget(args.k, salt);
+    const item = { v, k: args.k, sig: args.sig, seq: args.seq, salt };
+    const result = await this.#gate.run(signal, (scoped) =>
+      this.#deps.storage.putMutable(target, item, { cas: args.cas, signal: scoped }),
     );
     if (result === 'cas-mismatch') throw KadError.casMismatch();
     if (result === 'seq-too-low') throw KadError.seqTooLow();

@@ -10,14 +10,14 @@ export interface StorageGateOptions {
    * settle, so a backend that stops answering holds at most this many calls from this node.
    * @default 256
    */
-  readonly maxWaiting?: number;
+  readonly maxWaiting?: number | undefined;
   /**
    * Longest an inbound query waits on storage, in ms: then its storage calls are aborted through
    * their signal and it is answered 202, counted in `timedOut`. Queriers give up after a few
    * seconds, so an answer later than that helps no one.
    * @default 1000
    */
-  readonly timeoutMs?: Milliseconds;
+  readonly timeoutMs?: Milliseconds | undefined;
 }
 
 /** Defaults of {@link StorageGateOptions}. */

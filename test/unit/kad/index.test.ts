@@ -37,6 +37,8 @@ describe('nautilus/kad', () => {
         k: 8,
         readOnly: false,
         enforceSecureIds: true,
+        maxStorageWaiting: 256,
+        storageTimeoutMs: 1000,
         version: [0x4e, 0x41, 0x00, 0x01],
         tokenRotateMs: 300_000,
         bootstrapTimeoutMs: 5000,
@@ -54,7 +56,7 @@ describe('nautilus/kad', () => {
     );
     assert.deepEqual(
       { ...kad.DEFAULT_QUERY_HANDLERS_OPTIONS },
-      { k: 8, valuesBudgetBytes: 1000, enforceSecureIds: true },
+      { k: 8, valuesBudgetBytes: 1000, enforceSecureIds: true, maxStorageWaiting: 256, storageTimeoutMs: 1000 },
     );
     for (const defaults of [
       node,
