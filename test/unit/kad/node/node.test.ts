@@ -46,6 +46,14 @@ describe('createNode', () => {
       code: 'INVALID_OPTION',
       message: /^bootstrap/,
     });
+    await assert.rejects(createNode({ maxStorageWaiting: 0 }), {
+      code: 'INVALID_OPTION',
+      message: /^maxStorageWaiting must/,
+    });
+    await assert.rejects(createNode({ storageTimeoutMs: Number.NaN }), {
+      code: 'INVALID_OPTION',
+      message: /^storageTimeoutMs must/,
+    });
   });
 
   it('rejects a bad nested option and releases the socket it opened', async () => {
