@@ -127,6 +127,7 @@ export type {
   GetPeersOptions,
   KadStorageDeps,
   KadStorageOptions,
+  KadStorageUsage,
   MutablePutResult,
   StoredImmutableItem,
   StoredItem,
@@ -144,4 +145,5 @@ export type {
   RespondContext,
 } from './serve/handlers.js';
 export { DEFAULT_QUERY_HANDLERS_OPTIONS, QueryHandlers } from './serve/handlers.js';
+export type { BudgetUsage } from './serve/storage-budget.js';
 export type { StorageGateStats } from './serve/storage-gate.js';

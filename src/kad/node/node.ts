@@ -123,13 +123,7 @@ class Node implements KadNode {
       { clock },
     );
     // the one place kad picks a registry backend: a node stores in memory unless given a registry
-    const d = DEFAULT_KAD_NODE_STORAGE_OPTIONS;
-    const registry =
-      options.registry ??
-      new MemoryRegistry(
-        { maxEntries: options.storage?.maxEntries ?? d.maxEntries, maxBytes: options.storage?.maxBytes ?? d.maxBytes },
-        { clock },
-      );
+    const registry = options.registry ?? new MemoryRegistry(defaultRegistryBounds(options.storage), { clock });
     this.#ownRegistry = options.registry === undefined ? registry : undefined;
     const rpc = {
       ...options.rpc,
@@ -393,6 +387,17 @@ class Node implements KadNode {
     }
     return out;
   }
+}
+
+/**
+ * Bounds of the in-memory registry a node creates: by default the sums of the storage budgets of
+ * peers and items, so that the registry never evicts one kind to make room for the other.
+ */
+function defaultRegistryBounds(storage: KadNodeOptions['storage']): { maxEntries: number; maxBytes: number } {
+  const d = DEFAULT_KAD_NODE_STORAGE_OPTIONS;
+  const maxEntries = (storage?.maxInfoHashes ?? d.maxInfoHashes) + (storage?.maxItems ?? d.maxItems);
+  const maxBytes = (storage?.maxPeerBytes ?? d.maxPeerBytes) + (storage?.maxItemBytes ?? d.maxItemBytes);
+  return { maxEntries: storage?.maxEntries ?? maxEntries, maxBytes: storage?.maxBytes ?? maxBytes };
 }
 
 /** Counters of two families added up. */

@@ -129,14 +129,15 @@ export interface KadNodeOptions {
  */
 export interface KadNodeStorageOptions extends KadStorageOptions {
   /**
-   * Most records of the default in-memory registry (ignored when `registry` is given).
-   * @default 50_000
+   * Most records of the default in-memory registry (ignored when `registry` is given). Below
+   * `maxInfoHashes + maxItems`, the registry's own LRU may evict one kind for the other.
+   * @default maxInfoHashes + maxItems (50_000)
    */
   readonly maxEntries?: number;
   /**
    * Most bytes (keys + values) of the default in-memory registry (ignored when `registry` is
    * given); `Infinity` for no bound.
-   * @default 33_554_432 (32 MiB)
+   * @default maxPeerBytes + maxItemBytes (33_554_432, 32 MiB)
    */
   readonly maxBytes?: number;
 }
@@ -144,8 +145,8 @@ export interface KadNodeStorageOptions extends KadStorageOptions {
 /** Defaults of {@link KadNodeStorageOptions}. */
 export const DEFAULT_KAD_NODE_STORAGE_OPTIONS = Object.freeze({
   ...DEFAULT_KAD_STORAGE_OPTIONS,
-  maxEntries: 50_000,
-  maxBytes: 32 * 1024 * 1024,
+  maxEntries: DEFAULT_KAD_STORAGE_OPTIONS.maxInfoHashes + DEFAULT_KAD_STORAGE_OPTIONS.maxItems,
+  maxBytes: DEFAULT_KAD_STORAGE_OPTIONS.maxPeerBytes + DEFAULT_KAD_STORAGE_OPTIONS.maxItemBytes,
 } satisfies Required<KadNodeStorageOptions>);
 
 /**
@@ -215,8 +216,14 @@ export function checkNodeOptions(options: KadNodeOptions): void {
     if (value !== undefined) implementing(name, value, contract, method);
   }
   const storage = options.storage ?? {};
-  integerAtLeast('storage.maxEntries', storage.maxEntries, DEFAULT_KAD_NODE_STORAGE_OPTIONS.maxEntries, 1);
-  positiveOrInfinite('storage.maxBytes', storage.maxBytes, DEFAULT_KAD_NODE_STORAGE_OPTIONS.maxBytes);
+  const ds = DEFAULT_KAD_NODE_STORAGE_OPTIONS;
+  integerAtLeast('storage.maxEntries', storage.maxEntries, ds.maxEntries, 1);
+  positiveOrInfinite('storage.maxBytes', storage.maxBytes, ds.maxBytes);
+  // the budgets bound the default registry too, so they are checked before it is made
+  integerAtLeast('storage.maxInfoHashes', storage.maxInfoHashes, ds.maxInfoHashes, 1);
+  integerAtLeast('storage.maxItems', storage.maxItems, ds.maxItems, 1);
+  positiveOrInfinite('storage.maxPeerBytes', storage.maxPeerBytes, ds.maxPeerBytes);
+  positiveOrInfinite('storage.maxItemBytes', storage.maxItemBytes, ds.maxItemBytes);
 }
 
 /** Whether `options` ask for a second, IPv6 transport (a dual-stack node). @internal */

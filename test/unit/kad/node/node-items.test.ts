@@ -1,6 +1,7 @@
 /**
  * BEP 44 items at the edges of what the protocol allows, sent by well-behaved and hostile peers
- * over a MemoryNetwork: 64-bit sequence numbers, large integers, weak ed25519 keys.
+ * over a MemoryNetwork: 64-bit sequence numbers, large integers, weak ed25519 keys, floods of
+ * one kind of record.
  */
 import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
@@ -158,5 +159,42 @@ describe('KadNode BEP 44 signatures from weak keys', () => {
     const got = await drive(w.clock, client.getItem(liar.address(), mutableTarget(identity)));
     assert.equal(got.seq, 7);
     assert.equal(got.item, undefined);
+  });
+});
+
+describe('KadNode storage budgets', () => {
+  it('keeps an item through a flood of announce_peer for new info-hashes', async () => {
+    const w = world();
+    cleanup = w.close;
+    const storage = { maxEntries: 300, maxInfoHashes: 200, maxItems: 100 };
+    const [server, client] = [await w.spawn({ storage }), await w.spawn()];
+    const v = text('stored before the flood');
+    const target = immutableTarget(v);
+    const { token } = await drive(w.clock, client.getItem(server.address(), target));
+    await drive(w.clock, client.putItem(server.address(), { v }, token!));
+    // a loopback flooder: exempt from the inbound rate limit
+    const flooder = w.network.createTransport({ host: '127.0.0.1' });
+    const replies: KrpcMessage[] = [];
+    flooder.on('message', ({ data }) => replies.push(decodeMessage(data)));
+    const query = (i: number, q: string, a: Record<string, BencodeValue>): void =>
+      flooder.send(
+        encodeMessage({ y: 'q', t: Uint8Array.of(i >> 8, i & 0xff), q, a: rawDict({ id: QUERIER, ...a }) }),
+        server.address(),
+      );
+    const infoHash = (i: number): Uint8Array =>
+      Uint8Array.from({ length: 20 }, (_, j) => (j < 2 ? (i >> (8 * j)) & 0xff : 7));
+    query(0, 'get_peers', { info_hash: infoHash(0) });
+    await w.clock.advanceAsync(20);
+    const floodToken = (replies[0] as { r: BencodeDict }).r['token'] as Uint8Array;
+    for (let i = 1; i <= 3000; i++) {
+      query(i, 'announce_peer', { info_hash: infoHash(i), port: 6881, token: floodToken });
+      if (i % 500 === 0) await w.clock.advanceAsync(20);
+    }
+    await w.clock.advanceAsync(20);
+    assert.equal(replies.filter((m) => m.y === 'r').length, 3001);
+    const got = await drive(w.clock, client.getItem(server.address(), target));
+    assert.deepEqual(got.item, { v });
+    const last = await drive(w.clock, client.getPeers(server.address(), infoHash(3000)));
+    assert.equal(last.values.length, 1);
   });
 });
