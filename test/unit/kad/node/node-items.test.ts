@@ -14,34 +14,17 @@ import {
   MAX_SEQ,
   mutableTarget,
 } from '../../../../src/kad/items.js';
-import { createNode, type KadNode } from '../../../../src/kad/node/node.js';
-import { ManualClock, MemoryNetwork, type MemoryTransport } from '../../../../src/testing/index.js';
+import type { KadNode } from '../../../../src/kad/node/node.js';
+import type { MemoryTransport } from '../../../../src/testing/index.js';
+import { nodeWorld, type NodeWorld, rawDict } from '../../../helpers/node-world.js';
 import { drive } from '../../../helpers/virtual-time.js';
 
 const text = (s: string): Uint8Array => new TextEncoder().encode(s);
 const QUERIER = new Uint8Array(20).fill(0x24);
 const keys = keyPairFromSeed(new Uint8Array(32).fill(5));
-const rawDict = (entries: Record<string, BencodeValue>): BencodeDict =>
-  Object.assign(Object.create(null) as BencodeDict, entries);
-
-function world() {
-  const clock = new ManualClock();
-  const network = new MemoryNetwork({ latencyMs: 5 }, { clock });
-  const nodes: KadNode[] = [];
-  const spawn = async (options: Parameters<typeof createNode>[0] = {}): Promise<KadNode> => {
-    const node = await createNode({ transport: network.createTransport(), clock, ...options });
-    nodes.push(node);
-    return node;
-  };
-  const close = async (): Promise<void> => {
-    await Promise.all(nodes.map((n) => n.close()));
-    await network.close();
-  };
-  return { clock, network, spawn, close };
-}
 
 /** A bare transport that sends hand-made queries to `server` and collects the replies. */
-function rawClient(w: ReturnType<typeof world>, server: KadNode) {
+function rawClient(w: NodeWorld, server: KadNode) {
   const raw: MemoryTransport = w.network.createTransport();
   const replies: KrpcMessage[] = [];
   raw.on('message', ({ data }) => replies.push(decodeMessage(data)));
@@ -68,7 +51,7 @@ afterEach(async () => {
 
 describe('KadNode BEP 44 sequence numbers and integers', () => {
   it('answers a put whose seq is 2^63 with 203 instead of leaving it unanswered', async () => {
-    const w = world();
+    const w = nodeWorld();
     cleanup = w.close;
     const server = await w.spawn();
     const client = rawClient(w, server);
@@ -87,7 +70,7 @@ describe('KadNode BEP 44 sequence numbers and integers', () => {
   });
 
   it('answers a query carrying a huge integer in an unknown field instead of dropping it', async () => {
-    const w = world();
+    const w = nodeWorld();
     cleanup = w.close;
     const server = await w.spawn();
     const reply = await rawClient(w, server).ask('ping', { extension: BigInt(`1${'0'.repeat(400)}`) });
@@ -95,7 +78,7 @@ describe('KadNode BEP 44 sequence numbers and integers', () => {
   });
 
   it('stores and serves a mutable item whose seq is 2^63 − 1, and refuses a lower one with 302', async () => {
-    const w = world();
+    const w = nodeWorld();
     cleanup = w.close;
     const [server, client] = [await w.spawn(), await w.spawn()];
     const item = createMutableItem(keys, text('last'), MAX_SEQ);
@@ -115,7 +98,7 @@ describe('KadNode BEP 44 sequence numbers and integers', () => {
   });
 
   it('stores and serves an immutable item holding integers beyond 2^53 under its exact target', async () => {
-    const w = world();
+    const w = nodeWorld();
     cleanup = w.close;
     const [server, client] = [await w.spawn(), await w.spawn()];
     const v: BencodeValue = [2n ** 64n + 1n, -(2n ** 70n), text('big')];
@@ -132,7 +115,7 @@ describe('KadNode BEP 44 signatures from weak keys', () => {
   const forgedSig = Uint8Array.from([...identity, ...new Uint8Array(32)]); // R = identity, S = 0
 
   it('answers 206 to a put signed by the small-order identity key', async () => {
-    const w = world();
+    const w = nodeWorld();
     cleanup = w.close;
     const [server, client] = [await w.spawn(), await w.spawn()];
     const target = mutableTarget(identity);
@@ -146,7 +129,7 @@ describe('KadNode BEP 44 signatures from weak keys', () => {
   });
 
   it('drops an item signed by a small-order key from a get response', async () => {
-    const w = world();
+    const w = nodeWorld();
     cleanup = w.close;
     const client = await w.spawn();
     const liar = w.network.createTransport();
@@ -164,7 +147,7 @@ describe('KadNode BEP 44 signatures from weak keys', () => {
 
 describe('KadNode storage budgets', () => {
   it('keeps an item through a flood of announce_peer for new info-hashes', async () => {
-    const w = world();
+    const w = nodeWorld();
     cleanup = w.close;
     const storage = { maxEntries: 300, maxInfoHashes: 200, maxItems: 100 };
     const [server, client] = [await w.spawn({ storage }), await w.spawn()];

@@ -17,11 +17,10 @@ import {
   type MutableItem,
   mutableTarget,
 } from '../../../../src/kad/items.js';
-import { createNode, type KadNode } from '../../../../src/kad/node/node.js';
-import type { KadNodeOptions } from '../../../../src/kad/node/options.js';
+import type { KadNode } from '../../../../src/kad/node/node.js';
 import type { AddressFamily } from '../../../../src/kad/wire/compact.js';
 import type { RemoteInfo } from '../../../../src/kad/transport/transport.js';
-import { ManualClock, MemoryNetwork } from '../../../../src/testing/index.js';
+import { nodeWorld, type NodeWorld, rawDict } from '../../../helpers/node-world.js';
 import { drive } from '../../../helpers/virtual-time.js';
 
 const QUERIER = new Uint8Array(20).fill(0x24);
@@ -30,24 +29,6 @@ const LONGEST_T = new Uint8Array(16).fill(0x74);
 const LARGEST_V = new Uint8Array(996).fill(0x76);
 const keys = keyPairFromSeed(new Uint8Array(32).fill(3));
 
-function world() {
-  const clock = new ManualClock();
-  const network = new MemoryNetwork({ latencyMs: 5 }, { clock });
-  const nodes: KadNode[] = [];
-  const spawn = async (options: KadNodeOptions = {}): Promise<KadNode> => {
-    const node = await createNode({ transport: network.createTransport(), clock, ...options });
-    nodes.push(node);
-    return node;
-  };
-  const close = async (): Promise<void> => {
-    await Promise.all(nodes.map((n) => n.close()));
-    await network.close();
-  };
-  return { clock, network, spawn, close };
-}
-
-type World = ReturnType<typeof world>;
-
 let cleanup: (() => Promise<void>) | undefined;
 afterEach(async () => {
   await cleanup?.();
@@ -55,7 +36,7 @@ afterEach(async () => {
 });
 
 /** A server of `families` whose routing table of each family holds at least k = 8 contacts. */
-async function fullServer(w: World, families: readonly AddressFamily[]): Promise<KadNode> {
+async function fullServer(w: NodeWorld, families: readonly AddressFamily[]): Promise<KadNode> {
   const first = w.network.createTransport({ family: families[0] ?? 4 });
   const server = await w.spawn({
     transport: first,
@@ -74,7 +55,7 @@ async function fullServer(w: World, families: readonly AddressFamily[]): Promise
 
 /** Sends one query with a 16-byte `t` from a bare transport of `family`; returns the reply and its size. */
 async function rawAsk(
-  w: World,
+  w: NodeWorld,
   to: RemoteInfo,
   q: string,
   a: Record<string, BencodeValue>,
@@ -82,7 +63,7 @@ async function rawAsk(
   const raw = w.network.createTransport({ family: to.family });
   const replies: { message: KrpcMessage; bytes: number }[] = [];
   raw.on('message', ({ data }) => replies.push({ message: decodeMessage(data), bytes: data.byteLength }));
-  const args = Object.assign(Object.create(null) as BencodeDict, { id: QUERIER, ...a });
+  const args = rawDict({ id: QUERIER, ...a });
   raw.send(encodeMessage({ y: 'q', t: LONGEST_T, q, a: args }), to);
   await w.clock.advanceAsync(50);
   await raw.close();
@@ -104,7 +85,7 @@ describe('KadNode replies with the largest legal items', () => {
   for (const mix of mixes) {
     for (const kind of ['immutable', 'mutable'] as const) {
       it(`serves a 1000-byte ${kind} item from ${mix.name} in one datagram, with the closest nodes that fit`, async () => {
-        const w = world();
+        const w = nodeWorld();
         cleanup = w.close;
         const server = await fullServer(w, mix.families);
         const to = server.addresses().find((a) => a.family === mix.over) as RemoteInfo;
@@ -154,7 +135,7 @@ describe('KadNode replies with the largest legal items', () => {
   }
 
   it('still sends k = 8 contacts per family when the reply has room for them', async () => {
-    const w = world();
+    const w = nodeWorld();
     cleanup = w.close;
     const server = await fullServer(w, [4, 6]);
     const to = server.addresses()[0] as RemoteInfo;
