@@ -1,4 +1,4 @@
-import { type Clock, type Milliseconds, systemClock } from '../../core/clock.js';
+import { type Clock, type Milliseconds, systemClock, type Timer } from '../../core/clock.js';
 import { KadError } from '../errors.js';
 import { integerAtLeast, positiveNumber } from '../option-checks.js';
 
@@ -39,21 +39,29 @@ export interface StorageGateStats {
 interface Waiter {
   readonly controller: AbortController;
   readonly parent: AbortSignal | undefined;
+  /** When the query stops waiting, in clock ms. */
+  readonly deadline: Milliseconds;
+  /** Settles the query's promise with `error` (a no-op once it settled). */
+  readonly fail: (error: Error) => void;
 }
 
 /**
  * Admission of inbound queries to storage: at most `maxWaiting` at once, each within `timeoutMs`.
  * Each query gets its own signal, aborted at its deadline or when the caller's signal aborts, so
  * storage calls never listen on the caller's long-lived signal: that one gets a single listener
- * however many queries wait (no `MaxListenersExceededWarning`, nothing left behind).
+ * however many queries wait (no `MaxListenersExceededWarning`, nothing left behind). Deadlines
+ * share one timer: queries wait in arrival order, which is deadline order.
  * @internal
  */
 export class StorageGate {
   readonly #clock: Clock;
   readonly #maxWaiting: number;
   readonly #timeoutMs: Milliseconds;
+  // waiters whose deadline has not passed, earliest first
+  readonly #queue = new Set<Waiter>();
   // waiters by the caller's signal, which gets one listener while it has any
   readonly #byParent = new Map<AbortSignal, Set<Waiter>>();
+  #timer: Timer | undefined;
   #waiting = 0;
   #refused = 0;
   #timedOut = 0;
@@ -77,25 +85,21 @@ export class StorageGate {
       this.#refused++;
       return Promise.reject(KadError.overloaded(`${this.#maxWaiting} queries already wait on storage`));
     }
-    this.#waiting++;
-    const waiter: Waiter = { controller: new AbortController(), parent: signal };
-    this.#enter(waiter);
     return new Promise<T>((resolve, reject) => {
-      const timer = this.#clock.setTimeout(() => {
-        this.#timedOut++;
-        const error = KadError.timeout(`storage did not answer within ${this.#timeoutMs} ms`);
-        waiter.controller.abort(error);
-        reject(error);
-      }, this.#timeoutMs);
-      waiter.controller.signal.addEventListener('abort', () => reject(waiter.controller.signal.reason as Error), {
-        once: true,
-      });
+      const waiter: Waiter = {
+        controller: new AbortController(),
+        parent: signal,
+        deadline: this.#clock.now() + this.#timeoutMs,
+        fail: reject,
+      };
+      this.#waiting++;
+      this.#enter(waiter);
       // an async wrapper turns a synchronous throw into a rejection
       const settled = (async () => work(waiter.controller.signal))();
       // the place is held until storage answers, even after the querier got its 202
       settled
         .finally(() => {
-          timer.cancel();
+          this.#queue.delete(waiter);
           this.#leave(waiter);
         })
         .then(resolve, reject);
@@ -108,6 +112,9 @@ export class StorageGate {
   }
 
   #enter(waiter: Waiter): void {
+    this.#queue.add(waiter);
+    // one timer at a time, never cancelled: it finds the next deadline when it fires
+    this.#timer ??= this.#clock.setTimeout(this.#onTimer, this.#timeoutMs);
     const parent = waiter.parent;
     if (parent === undefined) return;
     let waiters = this.#byParent.get(parent);
@@ -129,10 +136,30 @@ export class StorageGate {
     parent.removeEventListener('abort', this.#onParentAbort);
   }
 
+  readonly #onTimer = (): void => {
+    this.#timer = undefined;
+    const now = this.#clock.now();
+    for (const waiter of this.#queue) {
+      if (waiter.deadline > now) {
+        this.#timer = this.#clock.setTimeout(this.#onTimer, waiter.deadline - now);
+        return;
+      }
+      this.#queue.delete(waiter);
+      this.#timedOut++;
+      const error = KadError.timeout(`storage did not answer within ${this.#timeoutMs} ms`);
+      waiter.controller.abort(error);
+      waiter.fail(error);
+    }
+  };
+
   readonly #onParentAbort = (event: Event): void => {
     const parent = event.target as AbortSignal;
     const waiters = this.#byParent.get(parent);
     this.#byParent.delete(parent);
-    for (const waiter of waiters ?? []) waiter.controller.abort(parent.reason);
+    for (const waiter of waiters ?? []) {
+      this.#queue.delete(waiter);
+      waiter.controller.abort(parent.reason);
+      waiter.fail(parent.reason as Error);
+    }
   };
 }
