@@ -50,6 +50,8 @@ export enum WireError {
  * - `NOT_FOUND`: a lookup ended without the value.
  * - `CORRUPT_ITEM`: a stored item whose bytes do not decode (a shared registry written by
  *   something else); a query that meets one is answered 202 "server error", without details.
+ * - `NO_CONTACTS`: a lookup found no live node: the routing table is empty, or no node asked answered.
+ * - `NOT_STORED`: no node accepted a `put` or `announce_peer` (and none refused it for its `cas` or `seq`).
  */
 export type KadErrorCode =
   | 'INVALID_MESSAGE'
@@ -70,7 +72,9 @@ export type KadErrorCode =
   | 'OVERLOADED'
   | 'ABORTED'
   | 'NOT_FOUND'
-  | 'CORRUPT_ITEM';
+  | 'CORRUPT_ITEM'
+  | 'NO_CONTACTS'
+  | 'NOT_STORED';
 
 /** Extra facts attached to a {@link KadError}, where they apply. */
 export interface KadErrorDetails {
@@ -245,6 +249,16 @@ export class KadError extends Error {
   /** A stored item whose bytes do not decode; answered 202 "server error" (no wire number of its own). */
   static corruptItem(reason: string, cause?: unknown): KadError {
     return new KadError('CORRUPT_ITEM', reason, { cause });
+  }
+
+  /** A lookup found no live node to ask or to store on. */
+  static noContacts(message = 'no node answered'): KadError {
+    return new KadError('NO_CONTACTS', message);
+  }
+
+  /** No node accepted a store (`put`, `announce_peer`); `cause` is the first refusal. */
+  static notStored(message: string, cause?: unknown): KadError {
+    return new KadError('NOT_STORED', message, { cause });
   }
 }
 

@@ -52,6 +52,17 @@ export function compareSeq(a: Seq, b: Seq): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
+/**
+ * The sequence number after `seq`, in its canonical form (a `bigint` only beyond 2^53 − 1).
+ * @throws {KadError} `INVALID_MESSAGE` when `seq` is {@link MAX_SEQ}: there is none after it.
+ */
+export function nextSeq(seq: Seq): Seq {
+  if (typeof seq === 'number' && seq < Number.MAX_SAFE_INTEGER) return seq + 1;
+  const next = BigInt(seq) + 1n;
+  if (next > MAX_SEQ) throw KadError.invalidMessage(`no seq after ${MAX_SEQ}`);
+  return next;
+}
+
 /** A mutable item as stored and sent: value, key, signature, sequence number, optional salt. */
 export interface MutableItem {
   v: BencodeValue;

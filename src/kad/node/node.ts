@@ -1,13 +1,13 @@
-import { setMaxListeners } from 'node:events';
-import { type Clock, systemClock, type Timer } from '../../core/clock.js';
+import { type Clock, systemClock } from '../../core/clock.js';
+import { Emitter } from '../../core/emitter.js';
 import { MemoryRegistry } from '../../registry/memory/memory-registry.js';
 import type { Registry } from '../../registry/registry.js';
 import type { BencodeDict } from '../wire/bencode.js';
 import { type AddressFamily, type Contact, familyOf } from '../wire/compact.js';
 import { KadError } from '../errors.js';
 import { QueryHandlers } from '../serve/handlers.js';
-import { assertNodeId, bytesEqual, compareDistance, type NodeId, randomId } from '../id.js';
-import { immutableTarget, type MutableItem, mutableTarget, type Seq, verifyMutable } from '../items.js';
+import { assertNodeId, compareDistance, type NodeId, randomId } from '../id.js';
+import type { MutableItem, Seq } from '../items.js';
 import {
   type ResponseValues,
   type Want,
@@ -24,10 +24,15 @@ import {
   DEFAULT_KAD_NODE_OPTIONS,
   DEFAULT_KAD_NODE_STORAGE_OPTIONS,
   type KadNodeOptions,
-  MAX_BOOTSTRAP_CONTACTS,
   wantsIpv6Socket,
 } from './options.js';
 import { FamilyStack } from './family-stack.js';
+import { resolveLookupOptions } from '../lookup/options.js';
+import { checkItem } from '../lookup/values.js';
+import { systemResolver } from './bootstrap-entries.js';
+import { DhtOperations } from './dht-operations.js';
+import { Join } from './join.js';
+import type { KadNodeEvents } from './operation-types.js';
 import { optionError } from '../option-checks.js';
 import type {
   CallOptions,
@@ -99,10 +104,11 @@ export async function createNode(options: KadNodeOptions = {}): Promise<KadNode>
   }
 }
 
-class Node implements KadNode {
+class Node extends Emitter<KadNodeEvents> implements KadNode {
   readonly id: NodeId;
   readonly bootstrapped: Promise<number>;
-  readonly #clock: Clock;
+  readonly ready: Promise<void>;
+  readonly #dht: DhtOperations;
   /** One per family, the first transport's first; at most two. */
   readonly #stacks: FamilyStack[];
   readonly #storage: KadStorage;
@@ -113,8 +119,8 @@ class Node implements KadNode {
   #closed = false;
 
   constructor(options: KadNodeOptions, clock: Clock, transports: readonly Transport[], owned: readonly Transport[]) {
+    super();
     this.id = options.id === undefined ? randomId() : Uint8Array.from(options.id);
-    this.#clock = clock;
     const k = options.k ?? DEFAULT_KAD_NODE_OPTIONS.k;
     const readOnly = options.readOnly ?? DEFAULT_KAD_NODE_OPTIONS.readOnly;
     // options that validate themselves first, before anything listens on a transport
@@ -164,11 +170,30 @@ class Node implements KadNode {
     );
     this.#handlers = handlers;
     for (const stack of this.#stacks) stack.serve(handlers, readOnly);
-    const bootstrap = options.bootstrap ?? [];
-    this.bootstrapped =
-      bootstrap.length === 0
-        ? Promise.resolve(0)
-        : this.#bootstrap(bootstrap, options.bootstrapTimeoutMs ?? DEFAULT_KAD_NODE_OPTIONS.bootstrapTimeoutMs);
+    const lifetime = this.#lifetime.signal;
+    this.#dht = new DhtOperations({
+      id: this.id,
+      k,
+      clock,
+      stacks: this.#stacks,
+      lifetime,
+      options: resolveLookupOptions(options.lookup),
+    });
+    const defaults = DEFAULT_KAD_NODE_OPTIONS;
+    const join = new Join(options.bootstrap ?? [], {
+      id: this.id,
+      stacks: this.#stacks,
+      clock,
+      lifetime,
+      resolver: options.resolver ?? systemResolver,
+      timeoutMs: options.bootstrapTimeoutMs ?? defaults.bootstrapTimeoutMs,
+      retryMs: options.bootstrapRetryMs ?? defaults.bootstrapRetryMs,
+      retryMaxMs: Math.max(options.bootstrapRetryMaxMs ?? defaults.bootstrapRetryMaxMs, options.bootstrapRetryMs ?? 0),
+      selfLookup: (seeds, responded, signal) => this.#dht.selfLookup(seeds, responded, signal),
+      onRetry: (event) => this.emit('bootstrap:retry', event),
+    });
+    this.bootstrapped = join.bootstrapped;
+    this.ready = join.ready;
   }
 
   address(): RemoteInfo {
@@ -303,6 +328,43 @@ class Node implements KadNode {
     await this.#query(to, 'put', args, options);
   }
 
+  // the DHT operations (lookups across the network) live in dht-operations.ts
+  query(...args: Parameters<KadNode['query']>): ReturnType<KadNode['query']> {
+    return this.#dht.query(...args);
+  }
+
+  lookup(...args: Parameters<KadNode['lookup']>): ReturnType<KadNode['lookup']> {
+    return this.#dht.lookup(...args);
+  }
+
+  get(...args: Parameters<KadNode['get']>): ReturnType<KadNode['get']> {
+    return this.#dht.get(...args);
+  }
+
+  getMutable(...args: Parameters<KadNode['getMutable']>): ReturnType<KadNode['getMutable']> {
+    return this.#dht.getMutable(...args);
+  }
+
+  put(...args: Parameters<KadNode['put']>): ReturnType<KadNode['put']> {
+    return this.#dht.put(...args);
+  }
+
+  putMutable(...args: Parameters<KadNode['putMutable']>): ReturnType<KadNode['putMutable']> {
+    return this.#dht.putMutable(...args);
+  }
+
+  announce(...args: Parameters<KadNode['announce']>): ReturnType<KadNode['announce']> {
+    return this.#dht.announce(...args);
+  }
+
+  findPeers(...args: Parameters<KadNode['findPeers']>): ReturnType<KadNode['findPeers']> {
+    return this.#dht.findPeers(...args);
+  }
+
+  getPeersOf(...args: Parameters<KadNode['getPeersOf']>): ReturnType<KadNode['getPeersOf']> {
+    return this.#dht.getPeersOf(...args);
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
@@ -338,54 +400,6 @@ class Node implements KadNode {
     }
     // close() rejects pending calls through the RPC layer, so only the caller's signal is needed
     return stack.query(endpoint, method, args, options.signal);
-  }
-
-  /**
-   * One `find_node` for our own id to each bootstrap node (at most 32 per family; a dual-stack
-   * node asks for both families of contacts), then a ping to what they return, each over the
-   * transport of its family.
-   */
-  async #bootstrap(endpoints: readonly Endpoint[], timeoutMs: number): Promise<number> {
-    const deadline = new AbortController();
-    const timer: Timer = this.#clock.setTimeout(
-      () => deadline.abort(KadError.timeout('bootstrap timed out')),
-      timeoutMs,
-    );
-    const signal = AbortSignal.any([deadline.signal, this.#lifetime.signal]);
-    // one listener per concurrent call: up to 2 × MAX_BOOTSTRAP_CONTACTS per family at once
-    setMaxListeners(2 * MAX_BOOTSTRAP_CONTACTS * this.#stacks.length + 8, signal);
-    const want: Want[] | undefined = this.#stacks.length > 1 ? ['n4', 'n6'] : undefined;
-    try {
-      const seeds = this.#perFamily(endpoints);
-      const found = await Promise.allSettled(
-        seeds.map((to) => this.findNode(to, this.id, { signal, ...(want === undefined ? {} : { want }) })),
-      );
-      const answers = found.flatMap((result) =>
-        result.status === 'fulfilled' ? [...result.value.nodes, ...result.value.nodes6] : [],
-      );
-      await Promise.allSettled(this.#perFamily(answers).map((contact) => this.ping(contact, { signal })));
-    } finally {
-      timer.cancel();
-    }
-    return this.#stacks.reduce((sum, stack) => sum + stack.table.size, 0);
-  }
-
-  /** Distinct endpoints of the families this node runs, at most {@link MAX_BOOTSTRAP_CONTACTS} per family. */
-  #perFamily<E extends Endpoint>(endpoints: readonly E[]): E[] {
-    const seen = new Set<string>();
-    const counts = new Map<AddressFamily, number>();
-    const out: E[] = [];
-    for (const endpoint of endpoints) {
-      const family = familyOf(endpoint.host);
-      if (family === undefined || this.#stack(family) === undefined) continue;
-      const key = endpointKey(endpoint);
-      const count = counts.get(family) ?? 0;
-      if (seen.has(key) || count >= MAX_BOOTSTRAP_CONTACTS) continue;
-      seen.add(key);
-      counts.set(family, count + 1);
-      out.push(endpoint);
-    }
-    return out;
   }
 }
 
@@ -427,15 +441,6 @@ function checkedItem(
   target: NodeId,
   salt: Uint8Array | undefined,
 ): ImmutableItem | MutableItem | undefined {
-  const { v, k, sig, seq } = values;
-  if (v === undefined) return undefined;
-  try {
-    if (k === undefined || sig === undefined || seq === undefined) {
-      return bytesEqual(immutableTarget(v), target) ? { v } : undefined;
-    }
-    const item: MutableItem = { v, k, sig, seq, ...(salt === undefined || salt.length === 0 ? {} : { salt }) };
-    return bytesEqual(mutableTarget(k, salt), target) && verifyMutable(item) ? item : undefined;
-  } catch {
-    return undefined; // a value over 1000 bytes, or a bad key: not an item we accept
-  }
+  const item = checkItem(values, target, salt);
+  return item === 'invalid' ? undefined : item;
 }

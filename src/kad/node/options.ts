@@ -18,6 +18,8 @@ import { DEFAULT_WRITE_TOKEN_OPTIONS } from '../serve/tokens.js';
 import { DEFAULT_KAD_STORAGE_OPTIONS, type KadStorageOptions } from '../serve/storage.js';
 import type { Endpoint, Transport } from '../transport/transport.js';
 import { familyOf } from '../wire/compact.js';
+import { type LookupOptions, resolveLookupOptions } from '../lookup/options.js';
+import { type BootstrapEntry, type HostResolver, parseBootstrapString } from './bootstrap-entries.js';
 
 /** Configuration of {@link createNode}. Every field is optional. */
 export interface KadNodeOptions {
@@ -48,14 +50,26 @@ export interface KadNodeOptions {
    */
   readonly transport6?: Transport;
   /**
-   * Nodes to contact once at start (a `find_node` for this node's own id), to fill the routing
-   * table(s): at most 32 per family are used, within `bootstrapTimeoutMs`. Each goes over the
-   * transport of its family; contacts of a family the node does not run are skipped. A
-   * dual-stack node asks them for both families (`want: ["n4","n6"]`). The full iterative lookup
-   * comes later.
+   * Nodes to join the network through: `Endpoint`s or `'host:port'` strings (a DNS name is
+   * resolved to its IPv4 and IPv6 addresses with `resolver`; IPv6 literals in brackets). At start
+   * the node sends each a `find_node` for its own id (at most 32 per family, each over the
+   * transport of its family, a dual-stack node asking for both families with `want`) and waits
+   * up to `bootstrapTimeoutMs` for them, then looks up its own id iteratively from what they
+   * returned and what its table holds (Kademlia join, within the lookup deadline): see
+   * `node.bootstrapped` and `node.ready`. While nothing answers, it tries again after
+   * `bootstrapRetryMs`, doubling up to `bootstrapRetryMaxMs` (event `bootstrap:retry`). To join
+   * the public Mainline DHT, pass `MAINLINE_BOOTSTRAP` (never a default).
    * @default []
    */
-  readonly bootstrap?: readonly Endpoint[];
+  readonly bootstrap?: readonly BootstrapEntry[];
+  /** Resolves the DNS names of `bootstrap` to IP literals. @default the system resolver (`dns.lookup`, both families) */
+  readonly resolver?: HostResolver;
+  /** Delay before the first retry of a join that reached nobody, ms; doubles on each failure. @default 1000 */
+  readonly bootstrapRetryMs?: Milliseconds;
+  /** Longest delay between join attempts, ms. @default 60_000 */
+  readonly bootstrapRetryMaxMs?: Milliseconds;
+  /** Iterative lookups: parallelism, bounds and deadline (see {@link LookupOptions}). */
+  readonly lookup?: LookupOptions;
   /**
    * This node's 160-bit id, the same in both families (BEP 32). It never changes while the node
    * runs, not even when the external address is learned (`node.externalAddress()`): for a BEP 42
@@ -115,7 +129,7 @@ export interface KadNodeOptions {
   readonly clock?: Clock;
   /** How often the write-token secret rotates, in ms. @default 300_000 (5 minutes) */
   readonly tokenRotateMs?: Milliseconds;
-  /** Deadline of the start-up bootstrap, in ms. @default 5000 */
+  /** Deadline of the bootstrap round (`find_node` to the bootstrap nodes) of each join attempt, in ms. @default 5000 */
   readonly bootstrapTimeoutMs?: Milliseconds;
   /** RPC tuning: timeouts, retries, in-flight caps, pacing and inbound rate limits. */
   readonly rpc?: Omit<RpcOptions, 'clientVersion' | 'readOnly'>;
@@ -167,6 +181,8 @@ export const DEFAULT_KAD_NODE_OPTIONS = Object.freeze({
   version: DEFAULT_RPC_OPTIONS.clientVersion,
   tokenRotateMs: DEFAULT_WRITE_TOKEN_OPTIONS.rotateMs,
   bootstrapTimeoutMs: 5000,
+  bootstrapRetryMs: 1000,
+  bootstrapRetryMaxMs: 60_000,
 });
 
 /** Most bootstrap contacts used at start, per family. */
@@ -193,9 +209,17 @@ export function checkNodeOptions(options: KadNodeOptions): void {
     );
   }
   if (bootstrap !== undefined) {
-    if (!Array.isArray(bootstrap)) throw optionError('bootstrap', 'an array of { host, port }', bootstrap);
-    for (const b of bootstrap as unknown[]) checkEndpoint(b, 'bootstrap');
+    if (!Array.isArray(bootstrap))
+      throw optionError('bootstrap', 'an array of { host, port } or "host:port"', bootstrap);
+    for (const b of bootstrap as unknown[]) {
+      if (typeof b === 'string') parseBootstrapString(b, 'bootstrap');
+      else checkEndpoint(b, 'bootstrap');
+    }
   }
+  if (options.resolver !== undefined && typeof options.resolver !== 'function') {
+    throw optionError('resolver', 'a function (hostname) => Promise<string[]>', options.resolver);
+  }
+  resolveLookupOptions(options.lookup);
   if (id !== undefined && !isNodeId(id)) throw optionError('id', 'a 20-byte Uint8Array', id);
   integerInRange('k', k, d.k, 1, 64);
   boolean('readOnly', options.readOnly, d.readOnly);
@@ -207,6 +231,8 @@ export function checkNodeOptions(options: KadNodeOptions): void {
   integerAtLeast('tokenRotateMs', options.tokenRotateMs, d.tokenRotateMs, 1);
   integerAtLeast('maxStorageWaiting', options.maxStorageWaiting, d.maxStorageWaiting, 1);
   positiveNumber('storageTimeoutMs', options.storageTimeoutMs, d.storageTimeoutMs, ' of ms');
+  integerAtLeast('bootstrapRetryMs', options.bootstrapRetryMs, d.bootstrapRetryMs, 1);
+  integerAtLeast('bootstrapRetryMaxMs', options.bootstrapRetryMaxMs, d.bootstrapRetryMaxMs, 1);
   for (const [name, value, contract, method] of [
     ['transport', options.transport, 'Transport', 'send'],
     ['transport6', options.transport6, 'Transport', 'send'],

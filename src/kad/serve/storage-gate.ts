@@ -114,7 +114,7 @@ export class StorageGate {
   #enter(waiter: Waiter): void {
     this.#queue.add(waiter);
     // one timer at a time, never cancelled: it finds the next deadline when it fires
-    this.#timer ??= this.#clock.setTimeout(this.#onTimer, this.#timeoutMs);
+    if (this.#timer === undefined) this.#timer = this.#clock.setTimeout(this.#onTimer, this.#timeoutMs);
     const parent = waiter.parent;
     if (parent === undefined) return;
     let waiters = this.#byParent.get(parent);

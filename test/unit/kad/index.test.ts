@@ -20,6 +20,9 @@ describe('nautilus/kad', () => {
       'ExternalAddressVote',
       'secureId',
       'COMPACT_NODE_V6_BYTES',
+      'MAINLINE_BOOTSTRAP',
+      'Lookup',
+      'drainLookup',
     ]) {
       assert.ok(name in kad, `missing export ${name}`);
     }
@@ -42,7 +45,13 @@ describe('nautilus/kad', () => {
         version: [0x4e, 0x41, 0x00, 0x01],
         tokenRotateMs: 300_000,
         bootstrapTimeoutMs: 5000,
+        bootstrapRetryMs: 1000,
+        bootstrapRetryMaxMs: 60_000,
       },
+    );
+    assert.deepEqual(
+      { ...kad.DEFAULT_LOOKUP_OPTIONS },
+      { alpha: 3, maxAlpha: 8, maxRequests: 64, maxCandidates: 128, timeoutMs: 10_000, minSoftTimeoutMs: 50 },
     );
     assert.deepEqual(
       { ...kad.DEFAULT_KAD_NODE_STORAGE_OPTIONS },
@@ -69,6 +78,7 @@ describe('nautilus/kad', () => {
       kad.DEFAULT_QUERY_HANDLERS_OPTIONS,
       kad.DEFAULT_WRITE_TOKEN_OPTIONS,
       kad.DEFAULT_RPC_OPTIONS,
+      kad.DEFAULT_LOOKUP_OPTIONS,
     ]) {
       assert.ok(Object.isFrozen(defaults));
     }
