@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
 import { immutableTarget } from '../../../../src/kad/items.js';
-import { createNode, type KadNode } from '../../../../src/kad/node/node.js';
+import { createNode } from '../../../../src/kad/node/node.js';
+import type { KadNode } from '../../../../src/kad/node/types.js';
 import type { RemoteInfo } from '../../../../src/kad/transport/transport.js';
 import { ManualClock, MemoryNetwork } from '../../../../src/testing/index.js';
 import { nodeWorld, type NodeWorld } from '../../../helpers/node-world.js';

@@ -37,15 +37,11 @@ afterEach(async () => {
 
 /** A server of `families` whose routing table of each family holds at least k = 8 contacts. */
 async function fullServer(w: NodeWorld, families: readonly AddressFamily[]): Promise<KadNode> {
-  const first = w.network.createTransport({ family: families[0] ?? 4 });
-  const server = await w.spawn({
-    transport: first,
-    ...(families.length > 1 ? { transport6: w.network.createTransport({ family: 6 }) } : {}),
-  });
+  const server = await w.spawn({ family: families.length > 1 ? 'dual' : (families[0] ?? 4) });
   for (const family of families) {
     const address = server.addresses().find((a) => a.family === family) as RemoteInfo;
     for (let i = 0; i < 24 && server.contacts(undefined, undefined, { family }).length < 12; i++) {
-      const pinger = await w.spawn({ transport: w.network.createTransport({ family }) });
+      const pinger = await w.spawn({ family });
       await drive(w.clock, pinger.ping(address));
     }
     assert.ok(server.contacts(undefined, undefined, { family }).length >= 8, `IPv${family} table not full`);
@@ -89,7 +85,7 @@ describe('KadNode replies with the largest legal items', () => {
         cleanup = w.close;
         const server = await fullServer(w, mix.families);
         const to = server.addresses().find((a) => a.family === mix.over) as RemoteInfo;
-        const client = await w.spawn({ transport: w.network.createTransport({ family: mix.over }) });
+        const client = await w.spawn({ family: mix.over });
         const item = kind === 'immutable' ? immutableItem : mutableItem;
         const target =
           kind === 'immutable' ? immutableTarget(LARGEST_V) : mutableTarget(keys.publicKey, mutableItem.salt);

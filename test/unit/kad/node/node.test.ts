@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
+import { createSocket, type Socket } from 'node:dgram';
 import { afterEach, describe, it } from 'node:test';
 import type { BencodeValue } from '../../../../src/kad/wire/bencode.js';
 import { decodeMessage, encodeMessage, type KrpcMessage } from '../../../../src/kad/wire/krpc.js';
 import { createMutableItem, immutableTarget, keyPairFromSeed, mutableTarget } from '../../../../src/kad/items.js';
 import { createNode } from '../../../../src/kad/node/node.js';
+import type { KadNodeOptions } from '../../../../src/kad/node/options.js';
 import { MemoryRegistry } from '../../../../src/registry/index.js';
 import { nodeWorld, rawDict } from '../../../helpers/node-world.js';
 import { drive } from '../../../helpers/virtual-time.js';
@@ -11,6 +13,24 @@ import { drive } from '../../../helpers/virtual-time.js';
 const text = (s: string): Uint8Array => new TextEncoder().encode(s);
 const INFO_HASH = new Uint8Array(20).fill(0x42);
 const QUERIER = new Uint8Array(20).fill(0x24);
+
+/** Binds a UDP socket on 127.0.0.1:`port`, reads `read` from it and closes it; rejects when the port is taken. */
+async function bindUdp<T>(port: number, read: (socket: Socket) => T): Promise<T> {
+  const socket = createSocket('udp4');
+  try {
+    await new Promise<void>((resolve, reject) => {
+      socket.once('error', reject);
+      socket.bind(port, '127.0.0.1', () => resolve());
+    });
+    return read(socket);
+  } finally {
+    try {
+      socket.close();
+    } catch {
+      // never bound: nothing to close
+    }
+  }
+}
 
 let cleanup: (() => Promise<void>) | undefined;
 afterEach(async () => {
@@ -39,14 +59,16 @@ describe('createNode', () => {
   });
 
   it('rejects a bad nested option and releases the socket it opened', async () => {
-    await assert.rejects(createNode({ host: '127.0.0.1', rpc: { retries: -1 } }), {
-      code: 'INVALID_OPTION',
-      message: /retries/,
-    });
-    await assert.rejects(createNode({ host: '127.0.0.1', storage: { maxEntries: 0 } }), {
-      code: 'INVALID_OPTION',
-      message: /maxEntries/,
-    });
+    // nested options are checked once the socket is bound: its port must be free again afterwards
+    const cases: [KadNodeOptions, RegExp][] = [
+      [{ rpc: { retries: -1 } }, /retries/],
+      [{ storage: { maxEntries: 0 } }, /maxEntries/],
+    ];
+    for (const [options, message] of cases) {
+      const port = await bindUdp(0, (socket) => socket.address().port);
+      await assert.rejects(createNode({ host: '127.0.0.1', port, ...options }), { code: 'INVALID_OPTION', message });
+      assert.equal(await bindUdp(port, (socket) => socket.address().port), port);
+    }
   });
 
   it('listens on an injected transport and keeps the given id', async () => {
