@@ -70,7 +70,6 @@ export {
   bytesEqual,
   compareDistance,
   ID_BYTES,
-  idEquals,
   idFromHex,
   idToHex,
   isNodeId,
@@ -106,7 +105,7 @@ export { bdecode, bencode } from './wire/bencode.js';
 export type { KrpcErrorMessage, KrpcMessage, KrpcQuery, KrpcResponse } from './wire/krpc.js';
 export type { DecodeMessageOptions } from './wire/krpc.js';
 export { decodeMessage, encodeMessage, MAX_MESSAGE_BYTES } from './wire/krpc.js';
-export type { AddressFamily, Contact, IpFamily, PeerAddress } from './wire/compact.js';
+export type { AddressFamily, Contact, PeerAddress } from './wire/compact.js';
 export {
   COMPACT_NODE_V4_BYTES,
   COMPACT_NODE_V6_BYTES,

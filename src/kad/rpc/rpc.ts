@@ -114,7 +114,8 @@ export class Rpc {
     if (version !== null && !(version instanceof Uint8Array)) {
       throw optionError('clientVersion', 'a Uint8Array or null', version);
     }
-    this.#clientVersion = version ?? undefined;
+    // a copy: neither the caller nor anyone holding DEFAULT_RPC_OPTIONS can change what this node sends
+    this.#clientVersion = version === null ? undefined : Uint8Array.from(version);
     this.#readOnly = options.readOnly ?? d.readOnly;
     this.#retries = integerAtLeast('retries', options.retries, d.retries, 0);
     this.#reportIp = options.reportRequesterIp ?? d.reportRequesterIp;
