@@ -37,6 +37,14 @@ export type {
   StoreFailure,
 } from './node/operation-types.js';
 export type { BootstrapEntry, HostResolver } from './node/bootstrap-entries.js';
+
+// saved state across restarts (`stateDir` / `stateStore`)
+export type { StateDiscardedEvent, StateErrorEvent, StateRestoredEvent } from './node/operation-types.js';
+export type { StateDiscardReason } from './node/state-format.js';
+export { STATE_FORMAT, STATE_VERSION } from './node/state-format.js';
+export type { StateStore, StateStoreCallOptions } from './node/state-store.js';
+export { FileStateStore, STATE_FILE_NAME } from './node/state-store.js';
+export { DEFAULT_KAD_NODE_STATE_OPTIONS } from './node/persistence.js';
 export { MAINLINE_BOOTSTRAP } from './node/bootstrap-entries.js';
 
 // iterative lookups (Kademlia §2.3): events, options, and the engine for custom compositions

@@ -33,6 +33,11 @@ export interface JoinInit {
     signal: AbortSignal,
   ) => Promise<LookupDoneEvent>;
   readonly onRetry: (event: BootstrapRetryEvent) => void;
+  /**
+   * The tables hold contacts saved by an earlier run: the first attempt is a lookup of our own id
+   * through them, and the bootstrap nodes are asked only if none of them answers.
+   */
+  readonly warm?: boolean;
 }
 
 /**
@@ -40,7 +45,9 @@ export interface JoinInit {
  * 32 per family, DNS names resolved), then an iterative lookup of its own id from what they
  * returned, which fills the routing table(s) with the nodes closest to it and makes them learn
  * of it. While nothing answers, it tries again after a delay that doubles up to a cap, on the
- * node's clock. @internal
+ * node's clock. A warm start (a table restored from saved state) looks up its own id through the
+ * saved contacts first and sends nothing to the bootstrap nodes unless none of them answers.
+ * @internal
  */
 export class Join {
   /** Resolves with the contacts in the tables once the first attempt ended (never rejects). */
@@ -51,7 +58,7 @@ export class Join {
 
   constructor(entries: readonly BootstrapEntry[], init: JoinInit) {
     this.#init = init;
-    if (entries.length === 0) {
+    if (entries.length === 0 && init.warm !== true) {
       // nothing to join: a first node is ready at once
       this.bootstrapped = Promise.resolve(0);
       this.ready = Promise.resolve();
@@ -68,6 +75,12 @@ export class Join {
   async #run(entries: readonly BootstrapEntry[], first: (size: number) => void): Promise<void> {
     const { clock, lifetime, retryMs, retryMaxMs } = this.#init;
     try {
+      // a warm start: through the saved contacts; with no bootstrap node to fall back on, a
+      // node whose saved contacts are all gone is ready after that lookup, like a first node
+      if (this.#init.warm === true) {
+        const done = await this.#init.selfLookup([], [], lifetime);
+        if (done.closest.length > 0 || entries.length === 0) return;
+      }
       for (let attempt = 1; ; attempt++) {
         const reason = await this.#attempt(entries);
         if (attempt === 1) first(this.#size());
