@@ -32,6 +32,7 @@ import { checkItem } from '../lookup/values.js';
 import { systemResolver } from './bootstrap-entries.js';
 import { DhtOperations } from './dht-operations.js';
 import { Join } from './join.js';
+import { type Publication, Publications } from './publications.js';
 import type { KadNodeEvents } from './operation-types.js';
 import { optionError } from '../option-checks.js';
 import { DEFAULT_KAD_NODE_STATE_OPTIONS, NodePersistence, openState } from './persistence.js';
@@ -119,6 +120,8 @@ class Node extends Emitter<KadNodeEvents> implements KadNode {
   readonly #ownRegistry: Registry<Uint8Array> | undefined;
   readonly #lifetime = new AbortController();
   readonly #persistence: NodePersistence | undefined;
+  /** What this node published (put, putMutable, announce), for republishing and saving. */
+  readonly #publications: Publications;
   #closed = false;
 
   constructor(
@@ -158,6 +161,10 @@ class Node extends Emitter<KadNodeEvents> implements KadNode {
         () => false,
       );
     this.#stacks = [];
+    // a restarted node carries on with what it published before (its next due times included)
+    this.#publications =
+      (state?.loaded.kind === 'restored' ? state.loaded.publications : undefined) ??
+      new Publications(options.maintenance ?? {}, { clock });
     try {
       this.#storage = new KadStorage(options.storage, { clock, registry });
       for (const transport of transports) {
@@ -197,6 +204,7 @@ class Node extends Emitter<KadNodeEvents> implements KadNode {
             intervalMs: options.stateSaveIntervalMs ?? DEFAULT_KAD_NODE_STATE_OPTIONS.stateSaveIntervalMs,
             id: this.id,
             stacks: this.#stacks,
+            publications: this.#publications,
             emit: (event, payload) => this.emit(event, payload),
           });
     const restored = this.#persistence?.restore() ?? 0;
@@ -376,16 +384,38 @@ class Node extends Emitter<KadNodeEvents> implements KadNode {
     return this.#dht.getMutable(...args);
   }
 
-  put(...args: Parameters<KadNode['put']>): ReturnType<KadNode['put']> {
-    return this.#dht.put(...args);
+  // what put, putMutable and announce stored is recorded, to be republished (publications.ts)
+  async put(...args: Parameters<KadNode['put']>): ReturnType<KadNode['put']> {
+    const result = await this.#dht.put(...args);
+    if (!this.#closed) this.#publications.addItem(result.item);
+    return result;
   }
 
-  putMutable(...args: Parameters<KadNode['putMutable']>): ReturnType<KadNode['putMutable']> {
-    return this.#dht.putMutable(...args);
+  async putMutable(...args: Parameters<KadNode['putMutable']>): ReturnType<KadNode['putMutable']> {
+    const result = await this.#dht.putMutable(...args);
+    if (!this.#closed) this.#publications.addItem(result.item);
+    return result;
   }
 
-  announce(...args: Parameters<KadNode['announce']>): ReturnType<KadNode['announce']> {
-    return this.#dht.announce(...args);
+  async announce(...args: Parameters<KadNode['announce']>): ReturnType<KadNode['announce']> {
+    const [infoHash, options = {}] = args;
+    const result = await this.#dht.announce(infoHash, options);
+    if (!this.#closed) this.#publications.addAnnouncement(infoHash, options.port ?? 0, options.impliedPort ?? false);
+    return result;
+  }
+
+  unpublish(target: NodeId): boolean {
+    assertNodeId(target, 'target');
+    return this.#publications.removeItem(target);
+  }
+
+  stopAnnouncing(infoHash: NodeId): boolean {
+    assertNodeId(infoHash, 'infoHash');
+    return this.#publications.removeAnnouncement(infoHash);
+  }
+
+  published(): Publication[] {
+    return this.#publications.all();
   }
 
   findPeers(...args: Parameters<KadNode['findPeers']>): ReturnType<KadNode['findPeers']> {

@@ -166,6 +166,8 @@ export interface StateRestoredEvent {
   readonly savedAt: Milliseconds;
   /** Saved contacts put back into the routing table(s). */
   readonly contacts: number;
+  /** Items and announcements it carries on publishing (see `node.published()`). */
+  readonly publications: number;
 }
 
 /** Payload of the `state:error` event: writing the state failed; the next write tries again. */

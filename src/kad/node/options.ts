@@ -21,6 +21,7 @@ import { type LookupOptions, resolveLookupOptions } from '../lookup/options.js';
 import { type BootstrapEntry, type HostResolver, parseBootstrapString } from './bootstrap-entries.js';
 import { DEFAULT_KAD_NODE_STATE_OPTIONS } from './persistence.js';
 import type { StateStore } from './state-store.js';
+import { checkMaintenanceOptions, type MaintenanceOptions } from './maintenance-options.js';
 
 /** Configuration of {@link createNode}. Every field is optional. */
 export interface KadNodeOptions {
@@ -146,6 +147,8 @@ export interface KadNodeOptions {
    * @default 60_000 (1 minute)
    */
   readonly stateSaveIntervalMs?: Milliseconds;
+  /** Background upkeep: republishing what the node published (see {@link MaintenanceOptions}). */
+  readonly maintenance?: MaintenanceOptions;
 }
 
 /**
@@ -256,6 +259,7 @@ export function checkNodeOptions(options: KadNodeOptions): void {
   }
   const s = DEFAULT_KAD_NODE_STATE_OPTIONS;
   integerAtLeast('stateSaveIntervalMs', options.stateSaveIntervalMs, s.stateSaveIntervalMs, 1);
+  checkMaintenanceOptions(options.maintenance);
   const storage = options.storage ?? {};
   integerAtLeast('storage.maxEntries', storage.maxEntries, DEFAULT_KAD_NODE_STORAGE_OPTIONS.maxEntries, 1);
   positiveOrInfinite('storage.maxBytes', storage.maxBytes, DEFAULT_KAD_NODE_STORAGE_OPTIONS.maxBytes);

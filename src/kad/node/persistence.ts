@@ -3,6 +3,7 @@ import { bytesEqual, idToHex, type NodeId } from '../id.js';
 import type { AddressFamily } from '../wire/compact.js';
 import type { FamilyStack } from './family-stack.js';
 import type { KadNodeEvents } from './operation-types.js';
+import { Publications, type PublicationsOptions } from './publications.js';
 import { decodeState, encodeState, type SavedContact, type SavedState } from './state-format.js';
 import { FileStateStore, type StateStore } from './state-store.js';
 
@@ -15,7 +16,12 @@ export const DEFAULT_KAD_NODE_STATE_OPTIONS = Object.freeze({
 /** What a node found in its state store at start. @internal */
 export type StateLoad =
   | { readonly kind: 'none' }
-  | { readonly kind: 'restored'; readonly state: SavedState }
+  | {
+      readonly kind: 'restored';
+      readonly state: SavedState;
+      /** The saved publications, checked (signatures, targets), when the state had them. */
+      readonly publications: Publications | undefined;
+    }
   | { readonly kind: 'discarded'; readonly event: KadNodeEvents['state:discarded'] };
 
 /**
@@ -25,7 +31,13 @@ export type StateLoad =
  */
 export async function loadState(
   store: StateStore,
-  init: { readonly id: NodeId | undefined; readonly clock: Clock; readonly signal: AbortSignal | undefined },
+  init: {
+    readonly id: NodeId | undefined;
+    readonly clock: Clock;
+    readonly signal: AbortSignal | undefined;
+    /** Intervals of the book of publications read back. */
+    readonly publications?: PublicationsOptions | undefined;
+  },
 ): Promise<StateLoad> {
   const { signal } = init;
   const options = signal === undefined ? {} : { signal };
@@ -41,8 +53,20 @@ export async function loadState(
   }
   if (decoded.ok) {
     const { state } = decoded;
-    if (init.id === undefined || bytesEqual(init.id, state.id)) return { kind: 'restored', state };
-    decoded = { ok: false, reason: 'other-id', detail: `saved by ${idToHex(state.id)}, not ${idToHex(init.id)}` };
+    if (init.id !== undefined && !bytesEqual(init.id, state.id)) {
+      decoded = { ok: false, reason: 'other-id', detail: `saved by ${idToHex(state.id)}, not ${idToHex(init.id)}` };
+    } else {
+      try {
+        const publications =
+          state.publications === undefined
+            ? undefined
+            : Publications.fromJSON(state.publications, init.publications ?? {}, { clock: init.clock });
+        return { kind: 'restored', state, publications };
+      } catch (error) {
+        // CORRUPT_STATE: an item whose signature or target is wrong, an entry out of shape
+        decoded = { ok: false, reason: 'corrupt', detail: (error as Error).message };
+      }
+    }
   }
   const { reason, detail } = decoded;
   let keptAs: string | undefined;
@@ -61,14 +85,20 @@ export async function loadState(
  * and what it holds, or `undefined` without either. @internal
  */
 export async function openState(
-  options: { readonly stateDir?: string; readonly stateStore?: StateStore; readonly id?: NodeId },
+  options: {
+    readonly stateDir?: string;
+    readonly stateStore?: StateStore;
+    readonly id?: NodeId;
+    readonly maintenance?: PublicationsOptions;
+  },
   clock: Clock,
   signal: AbortSignal | undefined,
 ): Promise<{ readonly store: StateStore; readonly loaded: StateLoad } | undefined> {
   const store =
     options.stateStore ?? (options.stateDir === undefined ? undefined : new FileStateStore(options.stateDir));
   if (store === undefined) return undefined;
-  return { store, loaded: await loadState(store, { id: options.id, clock, signal }) };
+  const loaded = await loadState(store, { id: options.id, clock, signal, publications: options.maintenance });
+  return { store, loaded };
 }
 
 /** What a {@link NodePersistence} works on. @internal */
@@ -78,6 +108,8 @@ export interface NodePersistenceInit {
   readonly intervalMs: Milliseconds;
   readonly id: NodeId;
   readonly stacks: readonly FamilyStack[];
+  /** The node's book of what it published: saved with the tables. */
+  readonly publications: Publications;
   readonly loaded: StateLoad;
   readonly emit: <E extends keyof KadNodeEvents>(event: E, payload: KadNodeEvents[E]) => void;
 }
@@ -120,7 +152,10 @@ export class NodePersistence {
     // on the node's clock, so a listener added right after `await createNode()` hears it
     clock.setTimeout(() => {
       if (loaded.kind === 'discarded') emit('state:discarded', loaded.event);
-      if (loaded.kind === 'restored') emit('state:restored', { savedAt: loaded.state.savedAt, contacts: restored });
+      if (loaded.kind === 'restored') {
+        const publications = loaded.publications?.size ?? 0;
+        emit('state:restored', { savedAt: loaded.state.savedAt, contacts: restored, publications });
+      }
     }, 0);
     this.#arm();
   }
@@ -155,7 +190,12 @@ export class NodePersistence {
         .sort((a, b) => a.lastSeen - b.lastSeen)
         .map((c) => ({ id: c.id, host: c.host, port: c.port, lastSeen: c.lastSeen }));
     }
-    return { id: this.#init.id, savedAt: this.#init.clock.now(), contacts };
+    return {
+      id: this.#init.id,
+      savedAt: this.#init.clock.now(),
+      contacts,
+      publications: this.#init.publications.toJSON(),
+    };
   }
 
   /** Stops the periodic writes and writes a last time. */

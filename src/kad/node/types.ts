@@ -8,6 +8,7 @@ import type { Endpoint, RemoteInfo, TransportStats } from '../transport/transpor
 import type { Listener } from '../../core/emitter.js';
 import type { LookupEvent, LookupResult } from '../lookup/events.js';
 import type { ItemKeyPair } from '../items.js';
+import type { Publication } from './publications.js';
 import type {
   AnnounceOptions,
   AnnounceResult,
@@ -193,6 +194,17 @@ export interface KadNode {
   findPeers(infoHash: NodeId, options?: DhtCallOptions): AsyncIterableIterator<PeerAddress>;
   /** Every peer {@link findPeers} finds, once the lookup ended. */
   getPeersOf(infoHash: NodeId, options?: DhtCallOptions): Promise<PeerAddress[]>;
+  // What the node published is kept alive: every item it stored with put/putMutable is put again
+  // every `maintenance.republishMs`, every announcement made again every `maintenance.reannounceMs`.
+  /**
+   * Stops republishing the item of `target` (what the nodes hold expires in its own time).
+   * Returns whether this node was republishing it.
+   */
+  unpublish(target: NodeId): boolean;
+  /** Stops announcing this node as a peer of `infoHash`; returns whether it was announcing it. */
+  stopAnnouncing(infoHash: NodeId): boolean;
+  /** What this node published and keeps alive, each with its next due time. */
+  published(): Publication[];
   /** Adds `listener` for `event` (see {@link KadNodeEvents}). */
   on<E extends keyof KadNodeEvents>(event: E, listener: Listener<KadNodeEvents[E]>): this;
   /** Removes one registration of `listener` for `event`. */
