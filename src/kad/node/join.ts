@@ -4,7 +4,7 @@ import type { Clock, Milliseconds } from '../../core/clock.js';
 import { sleep } from '../../core/pacing.js';
 import { KadError } from '../errors.js';
 import type { NodeId } from '../id.js';
-import type { LookupDoneEvent } from '../lookup/events.js';
+import type { LookupDoneEvent, LookupEvent } from '../lookup/events.js';
 import { type Endpoint, endpointKey } from '../transport/transport.js';
 import { type AddressFamily, type Contact, familyOf } from '../wire/compact.js';
 import { type Want, writeFindNodeArgs } from '../wire/krpc-args.js';
@@ -12,6 +12,7 @@ import { type BootstrapEntry, type HostResolver, parseBootstrapString } from './
 import type { FamilyStack } from './family-stack.js';
 import type { BootstrapRetryEvent } from './operation-types.js';
 import { MAX_BOOTSTRAP_CONTACTS } from './options.js';
+import { warmStart } from './warm-start.js';
 
 /** What a {@link Join} runs on. @internal */
 export interface JoinInit {
@@ -31,11 +32,12 @@ export interface JoinInit {
     seeds: readonly Contact[],
     responded: readonly Contact[],
     signal: AbortSignal,
+    onEvent?: (event: LookupEvent) => void,
   ) => Promise<LookupDoneEvent>;
   readonly onRetry: (event: BootstrapRetryEvent) => void;
   /**
-   * The tables hold contacts saved by an earlier run: the first attempt is a lookup of our own id
-   * through them, and the bootstrap nodes are asked only if none of them answers.
+   * The tables hold contacts saved by an earlier run: the node joins through them first, and the
+   * bootstrap nodes are asked only if none of them answers.
    */
   readonly warm?: boolean;
 }
@@ -45,8 +47,9 @@ export interface JoinInit {
  * 32 per family, DNS names resolved), then an iterative lookup of its own id from what they
  * returned, which fills the routing table(s) with the nodes closest to it and makes them learn
  * of it. While nothing answers, it tries again after a delay that doubles up to a cap, on the
- * node's clock. A warm start (a table restored from saved state) looks up its own id through the
- * saved contacts first and sends nothing to the bootstrap nodes unless none of them answers.
+ * node's clock. A warm start (a table restored from saved state) joins through the saved
+ * contacts first (see `warmStart`) and sends nothing to the bootstrap nodes unless none of them
+ * answers.
  * @internal
  */
 export class Join {
@@ -75,12 +78,9 @@ export class Join {
   async #run(entries: readonly BootstrapEntry[], first: (size: number) => void): Promise<void> {
     const { clock, lifetime, retryMs, retryMaxMs } = this.#init;
     try {
-      // a warm start: through the saved contacts; with no bootstrap node to fall back on, a
-      // node whose saved contacts are all gone is ready after that lookup, like a first node
-      if (this.#init.warm === true) {
-        const done = await this.#init.selfLookup([], [], lifetime);
-        if (done.closest.length > 0 || entries.length === 0) return;
-      }
+      // a warm start: through the saved contacts (warm-start.ts); with no bootstrap node to fall
+      // back on, a node whose saved contacts are all gone is ready after trying them, like a first node
+      if (this.#init.warm === true && ((await warmStart(this.#init)) || entries.length === 0)) return;
       for (let attempt = 1; ; attempt++) {
         const reason = await this.#attempt(entries);
         if (attempt === 1) first(this.#size());

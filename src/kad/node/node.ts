@@ -218,7 +218,7 @@ class Node extends Emitter<KadNodeEvents> implements KadNode {
       timeoutMs: options.bootstrapTimeoutMs ?? defaults.bootstrapTimeoutMs,
       retryMs: options.bootstrapRetryMs ?? defaults.bootstrapRetryMs,
       retryMaxMs: Math.max(options.bootstrapRetryMaxMs ?? defaults.bootstrapRetryMaxMs, options.bootstrapRetryMs ?? 0),
-      selfLookup: (seeds, responded, signal) => this.#dht.selfLookup(seeds, responded, signal),
+      selfLookup: (seeds, responded, signal, onEvent) => this.#dht.selfLookup(seeds, responded, signal, onEvent),
       onRetry: (event) => this.emit('bootstrap:retry', event),
       warm: restored > 0,
     });

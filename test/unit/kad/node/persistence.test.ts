@@ -93,6 +93,38 @@ describe('a node with saved state', () => {
     }
   });
 
+  it('is ready at the first answer of a saved contact, not held by the saved contacts that are gone', async () => {
+    const net = await buildKadNetwork({ size: 40, seed: 4 });
+    try {
+      const store = new MemoryStateStore();
+      const first = await start(net, { stateStore: store, bootstrap: [(net.nodes[0] as KadNode).address()] });
+      await net.run(first.node.ready);
+      const address = first.transport.address();
+      // the closest half of what it knows leaves while it is down
+      const gone = new Set(
+        first.node
+          .contacts()
+          .slice(0, 8)
+          .map((c) => idToHex(c.id)),
+      );
+      await stop(first);
+      for (const [i, node] of net.nodes.entries()) if (gone.has(idToHex(node.id))) await net.kill(i);
+
+      const again = await start(net, { stateStore: store }, address);
+      const startedAt = net.clock.now();
+      try {
+        await net.run(again.node.ready);
+        // a silent node is declared dead after 1500 ms (the first RPC timeout): ready came sooner
+        assert.ok(net.clock.now() - startedAt < 1500, `ready after ${net.clock.now() - startedAt} ms`);
+        assert.equal(await again.node.bootstrapped, again.node.stats().contacts);
+      } finally {
+        await stop(again);
+      }
+    } finally {
+      await net.close();
+    }
+  });
+
   it('joins through its bootstrap nodes when none of its saved contacts answers', async () => {
     const net = await buildKadNetwork({ size: 12, seed: 5 });
     try {
