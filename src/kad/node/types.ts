@@ -91,13 +91,17 @@ export interface KadNode {
   /**
    * Resolves with the number of contacts in the table(s) once the first join attempt ended
    * (the bootstrap round, within `bootstrapTimeoutMs`, then the lookup of its own id), whether or not it
-   * reached anyone; 0 at once without `bootstrap`. Never rejects.
+   * reached anyone; 0 at once without `bootstrap`. Never rejects. A node restarted from saved
+   * state (`stateDir`) resolves it when a saved contact answered, else after its first
+   * bootstrap attempt.
    */
   readonly bootstrapped: Promise<number>;
   /**
    * Resolves once the node has joined: the lookup of its own id finished through at least one
    * live node (at once without `bootstrap`). While nothing answers, joining is retried with
    * capped backoff (`bootstrap:retry` events). Rejects with `CLOSED` if the node closes first.
+   * A node restarted from saved state (`stateDir`) is ready at the first answer of a saved
+   * contact, without asking its bootstrap nodes (they are asked only if none answers).
    */
   readonly ready: Promise<void>;
   /**
