@@ -4,7 +4,6 @@ import type { Clock, Milliseconds } from '../../core/clock.js';
 import { sleep } from '../../core/pacing.js';
 import { KadError } from '../errors.js';
 import type { NodeId } from '../id.js';
-import type { LookupDoneEvent, LookupEvent } from '../lookup/events.js';
 import { type Endpoint, endpointKey } from '../transport/transport.js';
 import { type AddressFamily, type Contact, familyOf } from '../wire/compact.js';
 import { type Want, writeFindNodeArgs } from '../wire/krpc-args.js';
@@ -12,7 +11,7 @@ import { type BootstrapEntry, type HostResolver, parseBootstrapString } from './
 import type { FamilyStack } from './family-stack.js';
 import type { BootstrapRetryEvent } from './operation-types.js';
 import { MAX_BOOTSTRAP_CONTACTS } from './options.js';
-import { warmStart } from './warm-start.js';
+import { type SelfLookup, warmStart } from './warm-start.js';
 
 /** What a {@link Join} runs on. @internal */
 export interface JoinInit {
@@ -28,12 +27,7 @@ export interface JoinInit {
   readonly retryMs: Milliseconds;
   readonly retryMaxMs: Milliseconds;
   /** The lookup of this node's own id (see `DhtOperations.selfLookup`). */
-  readonly selfLookup: (
-    seeds: readonly Contact[],
-    responded: readonly Contact[],
-    signal: AbortSignal,
-    onEvent?: (event: LookupEvent) => void,
-  ) => Promise<LookupDoneEvent>;
+  readonly selfLookup: SelfLookup;
   readonly onRetry: (event: BootstrapRetryEvent) => void;
   /**
    * The tables hold contacts saved by an earlier run: the node joins through them first, and the

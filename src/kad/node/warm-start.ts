@@ -13,19 +13,21 @@ import type { FamilyStack } from './family-stack.js';
  */
 export const WARM_START_PINGS = 8;
 
+/** The lookup of a node's own id from `seeds` and its table (see `DhtOperations.selfLookup`). @internal */
+export type SelfLookup = (
+  seeds: readonly Contact[],
+  responded: readonly Contact[],
+  signal: AbortSignal,
+  onEvent?: (event: LookupEvent) => void,
+) => Promise<LookupDoneEvent>;
+
 /** What a warm start runs on. @internal */
 export interface WarmStartInit {
   readonly id: NodeId;
   readonly stacks: readonly FamilyStack[];
   /** Aborted with `CLOSED` when the node closes. */
   readonly lifetime: AbortSignal;
-  /** The lookup of this node's own id (see `DhtOperations.selfLookup`). */
-  readonly selfLookup: (
-    seeds: readonly Contact[],
-    responded: readonly Contact[],
-    signal: AbortSignal,
-    onEvent?: (event: LookupEvent) => void,
-  ) => Promise<LookupDoneEvent>;
+  readonly selfLookup: SelfLookup;
 }
 
 /**

@@ -39,6 +39,16 @@ async function start(
   return { node, transport };
 }
 
+/** A node saving to `store` that joined `net` through its first node. */
+async function joined(
+  net: KadTestNetwork,
+  store: MemoryStateStore,
+): Promise<{ node: KadNode; transport: MemoryTransport }> {
+  const running = await start(net, { stateStore: store, bootstrap: [(net.nodes[0] as KadNode).address()] });
+  await net.run(running.node.ready);
+  return running;
+}
+
 async function stop(running: { node: KadNode; transport: MemoryTransport }): Promise<void> {
   await running.node.close();
   await running.transport.close();
@@ -55,8 +65,7 @@ describe('a node with saved state', () => {
     const net = await buildKadNetwork({ size: 40, seed: 3 });
     try {
       const store = new MemoryStateStore();
-      const first = await start(net, { stateStore: store, bootstrap: [(net.nodes[0] as KadNode).address()] });
-      await net.run(first.node.ready);
+      const first = await joined(net, store);
       const id = idToHex(first.node.id);
       const address = first.transport.address();
       const known = first.node.contacts().map((c) => idToHex(c.id));
@@ -97,8 +106,7 @@ describe('a node with saved state', () => {
     const net = await buildKadNetwork({ size: 40, seed: 4 });
     try {
       const store = new MemoryStateStore();
-      const first = await start(net, { stateStore: store, bootstrap: [(net.nodes[0] as KadNode).address()] });
-      await net.run(first.node.ready);
+      const first = await joined(net, store);
       const address = first.transport.address();
       // the closest half of what it knows leaves while it is down
       const gone = new Set(
@@ -129,8 +137,7 @@ describe('a node with saved state', () => {
     const net = await buildKadNetwork({ size: 12, seed: 5 });
     try {
       const store = new MemoryStateStore();
-      const first = await start(net, { stateStore: store, bootstrap: [(net.nodes[0] as KadNode).address()] });
-      await net.run(first.node.ready);
+      const first = await joined(net, store);
       const address = first.transport.address();
       await stop(first);
       for (let i = 0; i < net.nodes.length; i++) await net.kill(i);
@@ -157,8 +164,7 @@ describe('a node with saved state', () => {
     const net = await buildKadNetwork({ size: 6, seed: 6 });
     try {
       const store = new MemoryStateStore();
-      const first = await start(net, { stateStore: store, bootstrap: [(net.nodes[0] as KadNode).address()] });
-      await net.run(first.node.ready);
+      const first = await joined(net, store);
       await stop(first);
       for (let i = 0; i < net.nodes.length; i++) await net.kill(i);
       const again = await start(net, { stateStore: store });
@@ -266,8 +272,7 @@ describe('what a restarted node publishes', () => {
     const net = await buildKadNetwork({ size: 12, seed: 10 });
     try {
       const store = new MemoryStateStore();
-      const first = await start(net, { stateStore: store, bootstrap: [(net.nodes[0] as KadNode).address()] });
-      await net.run(first.node.ready);
+      const first = await joined(net, store);
       const keys = keyPairFromSeed(new Uint8Array(32).fill(4));
       await net.run(first.node.put({ v: text('kept') }));
       await net.run(first.node.putMutable(keys, text('signed'), { salt: text('s') }));
@@ -295,8 +300,7 @@ describe('what a restarted node publishes', () => {
     const net = await buildKadNetwork({ size: 6, seed: 11 });
     try {
       const store = new MemoryStateStore();
-      const first = await start(net, { stateStore: store, bootstrap: [(net.nodes[0] as KadNode).address()] });
-      await net.run(first.node.ready);
+      const first = await joined(net, store);
       await net.run(first.node.putMutable(keyPairFromSeed(new Uint8Array(32).fill(5)), text('signed')));
       await stop(first);
       // a forged signature under a checksum made for it: only the item check can tell
@@ -346,8 +350,7 @@ describe('a node whose saved state is unusable', () => {
       const net = await buildKadNetwork({ size: 3, seed: 9 });
       try {
         const store = new MemoryStateStore();
-        const first = await start(net, { stateStore: store, bootstrap: [(net.nodes[0] as KadNode).address()] });
-        await net.run(first.node.ready);
+        const first = await joined(net, store);
         const oldId = idToHex(first.node.id);
         await stop(first);
         const bad = damage(store.data ?? assert.fail('nothing saved'));
