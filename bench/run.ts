@@ -3,6 +3,7 @@
  * Nautilus and the ratio. Pass names to run a subset: `npm run bench -- registry-memory`.
  */
 import { printTable, type Row } from './harness.js';
+import { benchKadMaintenance } from './kad-maintenance.js';
 import { benchKadMemory } from './kad-memory.js';
 import { benchKadQueries } from './kad-queries.js';
 import { benchRegistryMemory } from './registry-memory.js';
@@ -20,6 +21,10 @@ const suites: Record<string, { title: string; run: () => Promise<Row[]> }> = {
   'kad-memory': {
     title: 'Heap per idle KAD node vs bittorrent-dht; MemoryRegistry vs lru-cache',
     run: benchKadMemory,
+  },
+  'kad-maintenance': {
+    title: 'KAD maintenance: restart to ready (saved table vs cold join vs bittorrent-dht)',
+    run: benchKadMaintenance,
   },
 };
 

@@ -52,6 +52,8 @@ export enum WireError {
  *   something else); a query that meets one is answered 202 "server error", without details.
  * - `NO_CONTACTS`: a lookup found no live node: the routing table is empty, or no node asked answered.
  * - `NOT_STORED`: no node accepted a `put` or `announce_peer` (and none refused it for its `cas` or `seq`).
+ * - `CORRUPT_STATE`: saved node state (what it published, its table) that does not read back:
+ *   malformed, truncated, of another version, or with an item whose signature or target is wrong.
  */
 export type KadErrorCode =
   | 'INVALID_MESSAGE'
@@ -74,7 +76,8 @@ export type KadErrorCode =
   | 'NOT_FOUND'
   | 'CORRUPT_ITEM'
   | 'NO_CONTACTS'
-  | 'NOT_STORED';
+  | 'NOT_STORED'
+  | 'CORRUPT_STATE';
 
 /** Extra facts attached to a {@link KadError}, where they apply. */
 export interface KadErrorDetails {
@@ -259,6 +262,11 @@ export class KadError extends Error {
   /** No node accepted a store (`put`, `announce_peer`); `cause` is the first refusal. */
   static notStored(message: string, cause?: unknown): KadError {
     return new KadError('NOT_STORED', message, { cause });
+  }
+
+  /** Saved state that does not read back (`reason` names the bad part). */
+  static corruptState(reason: string, cause?: unknown): KadError {
+    return new KadError('CORRUPT_STATE', reason, { cause });
   }
 }
 

@@ -37,6 +37,28 @@ export type {
   StoreFailure,
 } from './node/operation-types.js';
 export type { BootstrapEntry, HostResolver } from './node/bootstrap-entries.js';
+
+// saved state across restarts (`stateDir` / `stateStore`)
+export type { StateDiscardedEvent, StateErrorEvent, StateRestoredEvent } from './node/operation-types.js';
+export type { StateDiscardReason } from './node/state-format.js';
+export { STATE_FORMAT, STATE_VERSION } from './node/state-format.js';
+export type { StateStore, StateStoreCallOptions } from './node/state-store.js';
+export { FileStateStore, STATE_FILE_NAME } from './node/state-store.js';
+export { DEFAULT_KAD_NODE_STATE_OPTIONS } from './node/persistence.js';
+// what a node published and keeps alive (republished by its maintenance, saved by persistence)
+export type {
+  AnnouncePublication,
+  AnnouncePublicationState,
+  ItemPublication,
+  ItemPublicationState,
+  Publication,
+  PublicationsDeps,
+  PublicationsOptions,
+  PublicationsState,
+} from './node/publications.js';
+export { DEFAULT_PUBLICATIONS_OPTIONS, Publications } from './node/publications.js';
+export type { MaintenanceOptions } from './node/maintenance-options.js';
+export { DEFAULT_MAINTENANCE_OPTIONS } from './node/maintenance-options.js';
 export { MAINLINE_BOOTSTRAP } from './node/bootstrap-entries.js';
 
 // iterative lookups (Kademlia §2.3): events, options, and the engine for custom compositions

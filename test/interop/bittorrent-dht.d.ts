@@ -84,5 +84,7 @@ declare module 'bittorrent-dht' {
     announce(infoHash: Buffer, port: number, callback: (error: Error | null) => void): void;
     lookup(infoHash: Buffer, callback: (error: Error | null, count?: number) => void): () => void;
     destroy(callback?: () => void): void;
+    /** The routing table's contacts (and stored values): what an application saves to restart from. */
+    toJSON(): { nodes: PeerEndpoint[]; values: Record<string, unknown> };
   }
 }

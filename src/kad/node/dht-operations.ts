@@ -139,12 +139,19 @@ export class DhtOperations {
   }
 
   /**
-   * The Kademlia join: a lookup of this node's own id from `seeds`, with the bootstrap nodes
-   * that already answered that query as `responded`.
+   * The Kademlia join: a lookup of this node's own id from `seeds` and the table's closest, with
+   * the bootstrap nodes that already answered that query as `responded`; `onEvent` sees each
+   * event as it happens.
    */
-  selfLookup(seeds: readonly Contact[], responded: readonly Contact[], signal?: AbortSignal): Promise<LookupDoneEvent> {
+  selfLookup(
+    seeds: readonly Contact[],
+    responded: readonly Contact[],
+    signal?: AbortSignal,
+    onEvent?: (event: LookupEvent) => void,
+  ): Promise<LookupDoneEvent> {
     const table = this.#ctx.stacks.flatMap((stack) => stack.closest(this.#ctx.id, this.#ctx.k * 2));
-    return drainLookup(this.#start(this.#ctx.id, 'find_node', { signal, seeds: [...seeds, ...table], responded }));
+    const lookup = this.#start(this.#ctx.id, 'find_node', { signal, seeds: [...seeds, ...table], responded });
+    return drainLookup(lookup, onEvent);
   }
 
   async *#findPeers(events: AsyncIterableIterator<LookupEvent>): AsyncGenerator<PeerAddress, void, undefined> {

@@ -32,8 +32,10 @@ import { checkItem } from '../lookup/values.js';
 import { systemResolver } from './bootstrap-entries.js';
 import { DhtOperations } from './dht-operations.js';
 import { Join } from './join.js';
+import { type Publication, Publications } from './publications.js';
 import type { KadNodeEvents } from './operation-types.js';
 import { optionError } from '../option-checks.js';
+import { DEFAULT_KAD_NODE_STATE_OPTIONS, NodePersistence, openState } from './persistence.js';
 import type {
   CallOptions,
   FindNodeResult,
@@ -70,6 +72,8 @@ export async function createNode(options: KadNodeOptions = {}): Promise<KadNode>
   const { signal } = options;
   signal?.throwIfAborted();
   const clock = options.clock ?? systemClock;
+  // the saved state first: it decides the id, and nothing is bound yet if reading it is aborted
+  const state = await openState(options, clock, signal);
   const owned: Transport[] = [];
   const open = async (host: string, port: number): Promise<Transport> => {
     const transport = await createUdpTransport({ host, port, ...(signal === undefined ? {} : { signal }) });
@@ -96,7 +100,7 @@ export async function createNode(options: KadNodeOptions = {}): Promise<KadNode>
       }
       transports.push(second);
     }
-    return new Node(options, clock, transports, owned);
+    return new Node(options, clock, transports, owned, state);
   } catch (error) {
     // a bad option found late (a transport's family, rpc, storage): release the sockets we opened
     await Promise.all(owned.map((t) => t.close()));
@@ -116,11 +120,21 @@ class Node extends Emitter<KadNodeEvents> implements KadNode {
   /** The in-memory registry this node created because none was injected; closed with the node. */
   readonly #ownRegistry: Registry<Uint8Array> | undefined;
   readonly #lifetime = new AbortController();
+  readonly #persistence: NodePersistence | undefined;
+  /** What this node published (put, putMutable, announce), for republishing and saving. */
+  readonly #publications: Publications;
   #closed = false;
 
-  constructor(options: KadNodeOptions, clock: Clock, transports: readonly Transport[], owned: readonly Transport[]) {
+  constructor(
+    options: KadNodeOptions,
+    clock: Clock,
+    transports: readonly Transport[],
+    owned: readonly Transport[],
+    state?: Awaited<ReturnType<typeof openState>>,
+  ) {
     super();
-    this.id = options.id === undefined ? randomId() : Uint8Array.from(options.id);
+    const saved = state?.loaded.kind === 'restored' ? state.loaded.state : undefined;
+    this.id = options.id === undefined ? (saved?.id ?? randomId()) : Uint8Array.from(options.id);
     const k = options.k ?? DEFAULT_KAD_NODE_OPTIONS.k;
     const readOnly = options.readOnly ?? DEFAULT_KAD_NODE_OPTIONS.readOnly;
     // options that validate themselves first, before anything listens on a transport
@@ -142,6 +156,10 @@ class Node extends Emitter<KadNodeEvents> implements KadNode {
         () => false,
       );
     this.#stacks = [];
+    // a restarted node carries on with what it published before (its next due times included)
+    this.#publications =
+      (state?.loaded.kind === 'restored' ? state.loaded.publications : undefined) ??
+      new Publications(options.maintenance ?? {}, { clock });
     try {
       this.#storage = new KadStorage(options.storage, { clock, registry });
       for (const transport of transports) {
@@ -179,6 +197,19 @@ class Node extends Emitter<KadNodeEvents> implements KadNode {
       lifetime,
       options: resolveLookupOptions(options.lookup),
     });
+    this.#persistence =
+      state === undefined
+        ? undefined
+        : new NodePersistence({
+            ...state,
+            clock,
+            intervalMs: options.stateSaveIntervalMs ?? DEFAULT_KAD_NODE_STATE_OPTIONS.stateSaveIntervalMs,
+            id: this.id,
+            stacks: this.#stacks,
+            publications: this.#publications,
+            emit: (event, payload) => this.emit(event, payload),
+          });
+    const restored = this.#persistence?.restore() ?? 0;
     const defaults = DEFAULT_KAD_NODE_OPTIONS;
     const join = new Join(options.bootstrap ?? [], {
       id: this.id,
@@ -189,11 +220,21 @@ class Node extends Emitter<KadNodeEvents> implements KadNode {
       timeoutMs: options.bootstrapTimeoutMs ?? defaults.bootstrapTimeoutMs,
       retryMs: options.bootstrapRetryMs ?? defaults.bootstrapRetryMs,
       retryMaxMs: Math.max(options.bootstrapRetryMaxMs ?? defaults.bootstrapRetryMaxMs, options.bootstrapRetryMs ?? 0),
-      selfLookup: (seeds, responded, signal) => this.#dht.selfLookup(seeds, responded, signal),
+      selfLookup: (seeds, responded, signal, onEvent) => this.#dht.selfLookup(seeds, responded, signal, onEvent),
       onRetry: (event) => this.emit('bootstrap:retry', event),
+      warm: restored > 0,
     });
     this.bootstrapped = join.bootstrapped;
     this.ready = join.ready;
+    if (this.#persistence !== undefined) {
+      const persistence = this.#persistence;
+      persistence.start(restored);
+      // once joined the table is worth keeping: save it then rather than a minute later
+      this.ready.then(
+        () => persistence.save(),
+        () => undefined,
+      );
+    }
   }
 
   address(): RemoteInfo {
@@ -345,16 +386,38 @@ class Node extends Emitter<KadNodeEvents> implements KadNode {
     return this.#dht.getMutable(...args);
   }
 
-  put(...args: Parameters<KadNode['put']>): ReturnType<KadNode['put']> {
-    return this.#dht.put(...args);
+  // what put, putMutable and announce stored is recorded, to be republished (publications.ts)
+  async put(...args: Parameters<KadNode['put']>): ReturnType<KadNode['put']> {
+    const result = await this.#dht.put(...args);
+    if (!this.#closed) this.#publications.addItem(result.item);
+    return result;
   }
 
-  putMutable(...args: Parameters<KadNode['putMutable']>): ReturnType<KadNode['putMutable']> {
-    return this.#dht.putMutable(...args);
+  async putMutable(...args: Parameters<KadNode['putMutable']>): ReturnType<KadNode['putMutable']> {
+    const result = await this.#dht.putMutable(...args);
+    if (!this.#closed) this.#publications.addItem(result.item);
+    return result;
   }
 
-  announce(...args: Parameters<KadNode['announce']>): ReturnType<KadNode['announce']> {
-    return this.#dht.announce(...args);
+  async announce(...args: Parameters<KadNode['announce']>): ReturnType<KadNode['announce']> {
+    const [infoHash, options = {}] = args;
+    const result = await this.#dht.announce(infoHash, options);
+    if (!this.#closed) this.#publications.addAnnouncement(infoHash, options.port ?? 0, options.impliedPort ?? false);
+    return result;
+  }
+
+  unpublish(target: NodeId): boolean {
+    assertNodeId(target, 'target');
+    return this.#publications.removeItem(target);
+  }
+
+  stopAnnouncing(infoHash: NodeId): boolean {
+    assertNodeId(infoHash, 'infoHash');
+    return this.#publications.removeAnnouncement(infoHash);
+  }
+
+  published(): Publication[] {
+    return this.#publications.all();
   }
 
   findPeers(...args: Parameters<KadNode['findPeers']>): ReturnType<KadNode['findPeers']> {
@@ -369,6 +432,8 @@ class Node extends Emitter<KadNodeEvents> implements KadNode {
     if (this.#closed) return;
     this.#closed = true;
     this.#lifetime.abort(KadError.closed('node'));
+    // the last word on the table, before the stacks stop
+    await this.#persistence?.close();
     await Promise.all(this.#stacks.map((stack) => stack.close()));
     await this.#ownRegistry?.close();
   }

@@ -4,6 +4,7 @@ import type { MutableItem, Seq } from '../items.js';
 import type { FoundItem, LookupMethod } from '../lookup/events.js';
 import type { NodeId } from '../id.js';
 import type { Contact } from '../wire/compact.js';
+import type { StateDiscardReason } from './state-format.js';
 
 // The shapes of the DHT operations of a KadNode (lookups across the network), apart from the
 // single-peer client calls in types.ts.
@@ -149,8 +150,40 @@ export interface BootstrapRetryEvent {
   readonly reason: KadError;
 }
 
+/** Payload of the `state:discarded` event: the saved state could not be used; the node started afresh. */
+export interface StateDiscardedEvent {
+  /** Why: `corrupt` (truncated, damaged, not a state file), `version`, `other-id` or `unreadable`. */
+  readonly reason: StateDiscardReason;
+  /** What exactly was wrong, for a person. */
+  readonly detail: string;
+  /** Where the bad state was kept for inspection (a path, for `stateDir`), if it could be moved aside. */
+  readonly keptAs: string | undefined;
+}
+
+/** Payload of the `state:restored` event: the node started from its saved state. */
+export interface StateRestoredEvent {
+  /** When that state was written, epoch ms. */
+  readonly savedAt: Milliseconds;
+  /** Saved contacts put back into the routing table(s). */
+  readonly contacts: number;
+  /** Items and announcements it carries on publishing (see `node.published()`). */
+  readonly publications: number;
+}
+
+/** Payload of the `state:error` event: writing the state failed; the next write tries again. */
+export interface StateErrorEvent {
+  /** The store's error (for a `stateDir`, the file system's: `ENOSPC`, `EACCES`…). */
+  readonly error: Error;
+}
+
 /** The events of a {@link KadNode} (`node.on(event, listener)`). */
 export interface KadNodeEvents {
   /** Joining failed (nothing answered); it is retried after `delayMs`. */
   'bootstrap:retry': BootstrapRetryEvent;
+  /** The saved state was unusable and set aside (once, just after `createNode` resolves). */
+  'state:discarded': StateDiscardedEvent;
+  /** The node started from its saved state (once, just after `createNode` resolves). */
+  'state:restored': StateRestoredEvent;
+  /** A write of the state failed. */
+  'state:error': StateErrorEvent;
 }

@@ -20,6 +20,9 @@ import type { Endpoint, Transport } from '../transport/transport.js';
 import { familyOf } from '../wire/compact.js';
 import { type LookupOptions, resolveLookupOptions } from '../lookup/options.js';
 import { type BootstrapEntry, type HostResolver, parseBootstrapString } from './bootstrap-entries.js';
+import { DEFAULT_KAD_NODE_STATE_OPTIONS } from './persistence.js';
+import type { StateStore } from './state-store.js';
+import { checkMaintenanceOptions, type MaintenanceOptions } from './maintenance-options.js';
 
 /** Configuration of {@link createNode}. Every field is optional. */
 export interface KadNodeOptions {
@@ -133,8 +136,33 @@ export interface KadNodeOptions {
   readonly bootstrapTimeoutMs?: Milliseconds;
   /** RPC tuning: timeouts, retries, in-flight caps, pacing and inbound rate limits. */
   readonly rpc?: Omit<RpcOptions, 'clientVersion' | 'readOnly'>;
-  /** Aborts start-up (binding the socket): `createNode` rejects with `signal.reason`. */
+  /** Aborts start-up (reading the saved state, binding the socket): `createNode` rejects with `signal.reason`. */
   readonly signal?: AbortSignal;
+  /**
+   * Directory where the node keeps its state across restarts: its id, its routing table(s)
+   * (contacts per family with the time each was last seen) and what it publishes with its
+   * schedule, in `<stateDir>/kad-state.json`. Read at start: the node takes the saved id (unless
+   * `id` is given: a file of another id is set aside) and contacts, and joins through them
+   * instead of its `bootstrap` nodes, which it asks only if none of them answers. Written
+   * atomically (temporary file, fsync, rename) every `stateSaveIntervalMs`, once joined, and on
+   * `close()`. A file that cannot be used is renamed aside (`kad-state.json.<reason>-<time>`) and
+   * reported by a `state:discarded` event; the node then starts afresh. One directory per node.
+   * @default none: nothing is saved
+   */
+  readonly stateDir?: string;
+  /**
+   * Where the state goes instead of a `stateDir` (for example a `MemoryStateStore` from
+   * `nautilus/testing`); not both. @default a `FileStateStore` on `stateDir` when it is given
+   */
+  readonly stateStore?: StateStore;
+  /**
+   * How often the state is written while the node runs, ms (it is also written once joined and
+   * on `close()`). Ignored without `stateDir` or `stateStore`.
+   * @default 60_000 (1 minute)
+   */
+  readonly stateSaveIntervalMs?: Milliseconds;
+  /** Background upkeep: republishing what the node published (see {@link MaintenanceOptions}). */
+  readonly maintenance?: MaintenanceOptions;
 }
 
 /**
@@ -241,6 +269,16 @@ export function checkNodeOptions(options: KadNodeOptions): void {
   ] as const) {
     if (value !== undefined) implementing(name, value, contract, method);
   }
+  if (options.stateDir !== undefined && (typeof options.stateDir !== 'string' || options.stateDir.length === 0)) {
+    throw optionError('stateDir', 'a non-empty directory path', options.stateDir);
+  }
+  if (options.stateStore !== undefined) {
+    implementing('stateStore', options.stateStore, 'StateStore', 'write');
+    if (options.stateDir !== undefined) throw optionError('stateStore', 'absent when stateDir is given');
+  }
+  const s = DEFAULT_KAD_NODE_STATE_OPTIONS;
+  integerAtLeast('stateSaveIntervalMs', options.stateSaveIntervalMs, s.stateSaveIntervalMs, 1);
+  checkMaintenanceOptions(options.maintenance);
   const storage = options.storage ?? {};
   const ds = DEFAULT_KAD_NODE_STORAGE_OPTIONS;
   integerAtLeast('storage.maxEntries', storage.maxEntries, ds.maxEntries, 1);

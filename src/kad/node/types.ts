@@ -9,6 +9,7 @@ import type { Endpoint, RemoteInfo, TransportStats } from '../transport/transpor
 import type { Listener } from '../../core/emitter.js';
 import type { LookupEvent, LookupResult } from '../lookup/events.js';
 import type { ItemKeyPair } from '../items.js';
+import type { Publication } from './publications.js';
 import type {
   AnnounceOptions,
   AnnounceResult,
@@ -97,13 +98,17 @@ export interface KadNode {
   /**
    * Resolves with the number of contacts in the table(s) once the first join attempt ended
    * (the bootstrap round, within `bootstrapTimeoutMs`, then the lookup of its own id), whether or not it
-   * reached anyone; 0 at once without `bootstrap`. Never rejects.
+   * reached anyone; 0 at once without `bootstrap`. Never rejects. A node restarted from saved
+   * state (`stateDir`) resolves it when a saved contact answered, else after its first
+   * bootstrap attempt.
    */
   readonly bootstrapped: Promise<number>;
   /**
    * Resolves once the node has joined: the lookup of its own id finished through at least one
    * live node (at once without `bootstrap`). While nothing answers, joining is retried with
    * capped backoff (`bootstrap:retry` events). Rejects with `CLOSED` if the node closes first.
+   * A node restarted from saved state (`stateDir`) is ready at the first answer of a saved
+   * contact, without asking its bootstrap nodes (they are asked only if none answers).
    */
   readonly ready: Promise<void>;
   /**
@@ -200,6 +205,17 @@ export interface KadNode {
   findPeers(infoHash: NodeId, options?: DhtCallOptions): AsyncIterableIterator<PeerAddress>;
   /** Every peer {@link findPeers} finds, once the lookup ended. */
   getPeersOf(infoHash: NodeId, options?: DhtCallOptions): Promise<PeerAddress[]>;
+  // What the node published is kept alive: every item it stored with put/putMutable is put again
+  // every `maintenance.republishMs`, every announcement made again every `maintenance.reannounceMs`.
+  /**
+   * Stops republishing the item of `target` (what the nodes hold expires in its own time).
+   * Returns whether this node was republishing it.
+   */
+  unpublish(target: NodeId): boolean;
+  /** Stops announcing this node as a peer of `infoHash`; returns whether it was announcing it. */
+  stopAnnouncing(infoHash: NodeId): boolean;
+  /** What this node published and keeps alive, each with its next due time. */
+  published(): Publication[];
   /** Adds `listener` for `event` (see {@link KadNodeEvents}). */
   on<E extends keyof KadNodeEvents>(event: E, listener: Listener<KadNodeEvents[E]>): this;
   /** Removes one registration of `listener` for `event`. */
