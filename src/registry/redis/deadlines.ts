@@ -35,48 +35,55 @@ export class Deadlines {
   }
 
   /**
-   * A promise of `onValue(reply)` once `work` fulfils; or rejected with the mapped error of
-   * `work` or `onValue`, with `TIMEOUT` at the deadline, or with `signal.reason` on abort,
-   * whichever comes first.
+   * A promise of `onValue(reply)` once `work` fulfils (and, when `onValue` returns a promise,
+   * once that settles); or rejected with the mapped error of `work`
+   * or `onValue`, with `TIMEOUT` at the deadline, or with `signal.reason` on abort, whichever
+   * comes first. However it ends, it leaves no listener on `signal` behind: a caller's
+   * long-lived signal does not collect one per timed-out call while Redis stays silent.
    */
   track<R, T>(work: Promise<R>, onValue: (reply: R) => T | PromiseLike<T>, signal?: AbortSignal): Promise<T> {
-    let resolve!: (value: T | PromiseLike<T>) => void;
-    let reject!: Rejecter;
-    const promise = new Promise<T>((res, rej) => {
-      resolve = res;
-      reject = rej;
-    });
-    const pending = this.#pending();
     const mapError = this.#mapError;
-    let onAbort: (() => void) | undefined;
-    if (signal !== undefined) {
-      const abortWith = reject;
-      onAbort = () => {
-        pending.delete(reject);
-        // the contract: an abort rejects with the signal's reason, whatever it is
-        abortWith(signal.reason as Error);
+    return new Promise<T>((resolve, reject) => {
+      const pending = this.#pending();
+      let done = false;
+      const finish = (): boolean => {
+        if (done) return false;
+        done = true;
+        pending.delete(fail);
+        if (signal !== undefined) signal.removeEventListener('abort', onAbort);
+        return true;
       };
-      signal.addEventListener('abort', onAbort, { once: true });
-    }
-    pending.add(reject);
-    work.then(
-      (reply) => {
-        pending.delete(reject);
-        if (onAbort !== undefined) signal?.removeEventListener('abort', onAbort);
-        try {
-          const value = onValue(reply);
-          resolve(value instanceof Promise ? value.catch((error: unknown) => Promise.reject(mapError(error))) : value);
-        } catch (error) {
-          reject(mapError(error));
-        }
-      },
-      (error: unknown) => {
-        pending.delete(reject);
-        if (onAbort !== undefined) signal?.removeEventListener('abort', onAbort);
-        reject(mapError(error));
-      },
-    );
-    return promise;
+      const fail: Rejecter = (error) => {
+        if (finish()) reject(error);
+      };
+      // the contract: an abort rejects with the signal's reason, whatever it is
+      const onAbort = (): void => fail((signal as AbortSignal).reason as Error);
+      pending.add(fail);
+      if (signal !== undefined) signal.addEventListener('abort', onAbort, { once: true });
+      work.then(
+        (reply) => {
+          if (done) return;
+          let value: T | PromiseLike<T>;
+          try {
+            value = onValue(reply);
+          } catch (error) {
+            fail(mapError(error));
+            return;
+          }
+          if (!isPromiseLike(value)) {
+            if (finish()) resolve(value);
+            return;
+          }
+          value.then(
+            (result) => {
+              if (finish()) resolve(result);
+            },
+            (error: unknown) => fail(mapError(error)),
+          );
+        },
+        (error: unknown) => fail(mapError(error)),
+      );
+    });
   }
 
   /** Like `work` itself, under the deadline (see {@link track}). */
@@ -123,4 +130,8 @@ export class Deadlines {
 
 function identity<T>(value: T): T {
   return value;
+}
+
+function isPromiseLike<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
+  return typeof (value as { then?: unknown } | null)?.then === 'function';
 }

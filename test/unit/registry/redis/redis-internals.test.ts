@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { getEventListeners } from 'node:events';
 import { describe, it } from 'node:test';
 import { isRegistryError, RegistryError } from '../../../../src/registry/index.js';
 import { escapeGlob, groupBySlot } from '../../../../src/registry/redis/batches.js';
@@ -48,6 +49,17 @@ describe('Redis deadlines', () => {
     await assert.rejects(aborted, (e: unknown) => e === reason);
     deadlines.abortAll(RegistryError.closed());
     await assert.rejects(other, (e: unknown) => isRegistryError(e, 'CLOSED'));
+  });
+
+  it("removes its listener from the caller's signal when the deadline passes before the reply", async () => {
+    const clock = new ManualClock(0);
+    const deadlines = new Deadlines(clock, 100, asError);
+    const signal = new AbortController().signal;
+    const calls = [deadlines.run(never, signal), deadlines.track(never, () => 1, signal)];
+    assert.equal(getEventListeners(signal, 'abort').length, 2);
+    clock.advance(100);
+    for (const call of calls) await assert.rejects(call, (e: unknown) => isRegistryError(e, 'TIMEOUT'));
+    assert.equal(getEventListeners(signal, 'abort').length, 0);
   });
 });
 
