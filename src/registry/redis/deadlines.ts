@@ -25,6 +25,10 @@ export class Deadlines {
   // the bucket of the last operation: most operations land in the same one
   #lastId = -1;
   #lastPending: Set<Rejecter> | undefined;
+  /** Operations tracked and not settled yet. */
+  #active = 0;
+  /** Waiters of {@link idle}. */
+  readonly #idle: (() => void)[] = [];
 
   /** @param mapError turns a failure of the work into the error the operation rejects with */
   constructor(clock: Clock, timeoutMs: Milliseconds, mapError: (error: unknown) => Error) {
@@ -36,7 +40,7 @@ export class Deadlines {
 
   /**
    * A promise of `onValue(reply)` once `work` fulfils (and, when `onValue` returns a promise,
-   * once that settles); or rejected with the mapped error of `work`
+   * once that settles: the deadline covers it too); or rejected with the mapped error of `work`
    * or `onValue`, with `TIMEOUT` at the deadline, or with `signal.reason` on abort, whichever
    * comes first. However it ends, it leaves no listener on `signal` behind: a caller's
    * long-lived signal does not collect one per timed-out call while Redis stays silent.
@@ -51,6 +55,7 @@ export class Deadlines {
         done = true;
         pending.delete(fail);
         if (signal !== undefined) signal.removeEventListener('abort', onAbort);
+        if (--this.#active === 0 && this.#idle.length > 0) for (const wake of this.#idle.splice(0)) wake();
         return true;
       };
       const fail: Rejecter = (error) => {
@@ -58,6 +63,7 @@ export class Deadlines {
       };
       // the contract: an abort rejects with the signal's reason, whatever it is
       const onAbort = (): void => fail((signal as AbortSignal).reason as Error);
+      this.#active++;
       pending.add(fail);
       if (signal !== undefined) signal.addEventListener('abort', onAbort, { once: true });
       work.then(
@@ -83,6 +89,25 @@ export class Deadlines {
         },
         (error: unknown) => fail(mapError(error)),
       );
+    });
+  }
+
+  /**
+   * Resolves once no operation started with {@link track} or {@link run} is pending (at once when
+   * none is), or when `signal` aborts. Each has its own deadline, so this takes at most
+   * `timeoutMs`.
+   */
+  idle(signal?: AbortSignal): Promise<void> {
+    if (this.#active === 0 || signal?.aborted === true) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const wake = (): void => {
+        signal?.removeEventListener('abort', wake);
+        const i = this.#idle.indexOf(wake);
+        if (i !== -1) this.#idle.splice(i, 1);
+        resolve();
+      };
+      this.#idle.push(wake);
+      signal?.addEventListener('abort', wake, { once: true });
     });
   }
 

@@ -335,8 +335,10 @@ export class RedisRegistry extends Emitter<RegistryEvents> implements Registry<U
   }
 
   /**
-   * Closes the connections: waits for pending replies (within `timeoutMs`), then releases
-   * every socket and timer. Later calls reject with `CLOSED`; closing again resolves.
+   * Closes the connections: first lets every call issued before it finish (each within its own
+   * deadline) and reports its true outcome — a write that landed resolves — then closes the
+   * connections gracefully (within `timeoutMs`) and releases every socket and timer. Later
+   * calls reject with `CLOSED`; closing again resolves.
    */
   async close(options?: OperationOptions): Promise<void> {
     if (this.#state === 'closed') return;
@@ -344,6 +346,10 @@ export class RedisRegistry extends Emitter<RegistryEvents> implements Registry<U
     this.#state = 'closed';
     if (connected) {
       try {
+        // the calls of this tick go out now; retries (NOSCRIPT after a server restart) still
+        // find the connection open
+        this.#batcher.flush();
+        await this.#deadlines.idle(options?.signal);
         await this.#deadlines.run(this.#connection.close(), options?.signal);
       } catch {
         // a dead or stalled server: drop the sockets instead

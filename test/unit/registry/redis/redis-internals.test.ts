@@ -61,6 +61,33 @@ describe('Redis deadlines', () => {
     for (const call of calls) await assert.rejects(call, (e: unknown) => isRegistryError(e, 'TIMEOUT'));
     assert.equal(getEventListeners(signal, 'abort').length, 0);
   });
+
+  it('keeps a call under its deadline while the work that follows the reply runs', async () => {
+    const clock = new ManualClock(0);
+    const deadlines = new Deadlines(clock, 100, asError);
+    const slow = deadlines.track(Promise.resolve(1), () => never);
+    await Promise.resolve();
+    clock.advance(100);
+    await assert.rejects(slow, (e: unknown) => isRegistryError(e, 'TIMEOUT'));
+  });
+});
+
+describe('Redis deadlines: idle', () => {
+  it('resolves once every call tracked before it has settled, or at once when none is pending', async () => {
+    const clock = new ManualClock(0);
+    const deadlines = new Deadlines(clock, 100, asError);
+    await deadlines.idle();
+    let finish!: (value: number) => void;
+    const call = deadlines.run(new Promise<number>((resolve) => (finish = resolve)));
+    let idle = false;
+    const waiting = deadlines.idle().then(() => (idle = true));
+    await Promise.resolve();
+    assert.equal(idle, false);
+    finish(1);
+    assert.equal(await call, 1);
+    await waiting;
+    assert.equal(idle, true);
+  });
 });
 
 describe('Redis batch grouping', () => {
