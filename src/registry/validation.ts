@@ -51,9 +51,19 @@ export function checkVersion(version: unknown): asserts version is number {
 }
 
 /**
+ * The largest magnitude of a record time (epoch ms) `restore` accepts: 2^54 ms, about 570,000
+ * years. It lies past every deadline a TTL can give (a safe-integer `ttlMs` from a clock within
+ * the range of a `Date`) and within what every backend can store: Redis takes `expiresAt` plus
+ * any `expiryGraceMs` as its `PXAT` expiry only below 1e17 (a larger one is refused as "not an
+ * integer", which would otherwise look like a failing server).
+ */
+export const MAX_TIME_MS = 2 ** 54;
+
+/**
  * Checks the metadata of a record given to `restore`: `version` a positive safe integer,
- * `createdAt` / `updatedAt` finite numbers, `expiresAt` a finite number or `undefined`, and
- * `ifNewer` a boolean or `undefined`. Rejects with `INVALID_OPTION` naming the field.
+ * `createdAt` / `updatedAt` finite numbers within ±{@link MAX_TIME_MS}, `expiresAt` in
+ * (0, {@link MAX_TIME_MS}] or `undefined`, and `ifNewer` a boolean or `undefined`. Rejects with
+ * `INVALID_OPTION` naming the field.
  */
 export function checkRestoreMeta(record: unknown, ifNewer: unknown): void {
   if (typeof record !== 'object' || record === null) {
@@ -68,13 +78,15 @@ export function checkRestoreMeta(record: unknown, ifNewer: unknown): void {
     ['createdAt', createdAt],
     ['updatedAt', updatedAt],
   ] as const) {
-    if (typeof time !== 'number' || !Number.isFinite(time)) {
-      throw RegistryError.invalidOption(`record.${name} must be a finite number of epoch ms (got ${describe(time)})`);
+    if (typeof time !== 'number' || !(Math.abs(time) <= MAX_TIME_MS)) {
+      throw RegistryError.invalidOption(
+        `record.${name} must be a number of epoch ms within ±2^54 (got ${describe(time)})`,
+      );
     }
   }
-  if (expiresAt !== undefined && (typeof expiresAt !== 'number' || !Number.isFinite(expiresAt) || expiresAt <= 0)) {
+  if (expiresAt !== undefined && (typeof expiresAt !== 'number' || !(expiresAt > 0 && expiresAt <= MAX_TIME_MS))) {
     throw RegistryError.invalidOption(
-      `record.expiresAt must be a positive finite number of epoch ms or undefined (got ${describe(expiresAt)})`,
+      `record.expiresAt must be a positive number of epoch ms up to 2^54, or undefined (got ${describe(expiresAt)})`,
     );
   }
   if (ifNewer !== undefined && typeof ifNewer !== 'boolean') {

@@ -3,7 +3,7 @@ import { getEventListeners } from 'node:events';
 import { describe, it } from 'node:test';
 import { isRegistryError, RegistryError } from '../../../../src/registry/index.js';
 import { escapeGlob, groupBySlot } from '../../../../src/registry/redis/batches.js';
-import { checkServerVersion } from '../../../../src/registry/redis/connection.js';
+import { checkServerVersion, toRegistryError } from '../../../../src/registry/redis/connection.js';
 import { Deadlines } from '../../../../src/registry/redis/deadlines.js';
 import { HEADER_BYTES, readRecord } from '../../../../src/registry/redis/record-layout.js';
 import { ManualClock } from '../../../../src/testing/index.js';
@@ -153,5 +153,19 @@ describe('Redis server version check', () => {
         (error: unknown) => isRegistryError(error, 'BACKEND_UNAVAILABLE') && error.message.includes(version),
       );
     }
+  });
+});
+
+describe('Redis error mapping', () => {
+  it('maps a refused argument to INVALID_OPTION, not to an unavailable server', () => {
+    for (const reply of [
+      'ERR value is not an integer or out of range script: 0123, on @user_script:22.',
+      "ERR invalid expire time in 'set' command",
+    ]) {
+      const error = toRegistryError(new Error(reply));
+      assert.ok(isRegistryError(error, 'INVALID_OPTION'), `${reply} → ${error.code}`);
+      assert.match(error.message, /Redis refused an argument/);
+    }
+    assert.ok(isRegistryError(toRegistryError(new Error('LOADING Redis is loading')), 'BACKEND_UNAVAILABLE'));
   });
 });
