@@ -28,6 +28,12 @@ export interface WriteManyResult {
 /** Reply of the delete script for one key: state (0 absent, 1 deleted, 2 was expired) and version. */
 export type DeleteReply = readonly [state: number, version: number];
 
+/**
+ * What {@link RecordStore.walk} yields for a key that holds another Redis type (a list, a
+ * hash…): this very Buffer, told apart by identity from an empty string.
+ */
+export const OTHER_TYPE: Buffer = Buffer.alloc(0);
+
 /** What {@link RecordStore.walk} reads per key: the record, its header only, or nothing. */
 export type WalkFetch = 'GET' | 'GETRANGE' | undefined;
 
@@ -143,7 +149,7 @@ export class RecordStore {
   /**
    * Pages of `[key, reply]` for every key of the namespace starting with `prefix`: `SCAN MATCH`
    * master by master (never `KEYS`), then `fetch` per key of the page in one pipelined round
-   * trip. `step` puts each round trip under the caller's deadline and checks before each one
+   * trip (`null` for a key gone since, {@link OTHER_TYPE} for one of another Redis type). `step` puts each round trip under the caller's deadline and checks before each one
    * that the caller still wants it.
    */
   async *walk(
@@ -168,8 +174,10 @@ export class RecordStore {
         }
         const replies = await step(() =>
           Promise.all(
-            found.map(
-              (k) => node.send(fetch === 'GET' ? ['GET', k] : ['GETRANGE', k, '0', '32']) as Promise<Buffer | null>,
+            found.map((k) =>
+              (node.send(fetch === 'GET' ? ['GET', k] : ['GETRANGE', k, '0', '32']) as Promise<Buffer | null>).catch(
+                otherType,
+              ),
             ),
           ),
         );
@@ -308,6 +316,12 @@ interface Part<R> {
 const pushKey: PerKey = (_i, key, args) => {
   args.push(key);
 };
+
+/** {@link OTHER_TYPE} for a `WRONGTYPE` reply; any other error passes on. */
+function otherType(error: unknown): Buffer {
+  if (error instanceof Error && error.message.startsWith('WRONGTYPE')) return OTHER_TYPE;
+  throw error;
+}
 
 /** The bytes of `value` as a Buffer without copying. */
 export function bufferOf(value: Uint8Array): Buffer {

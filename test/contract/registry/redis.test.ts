@@ -125,6 +125,28 @@ describe('RedisRegistry (standalone) specifics', () => {
     }
   });
 
+  it('skips keys under its prefix that are not records in scan and size, and counts them in stats', async () => {
+    const registry = await open();
+    try {
+      const prefix = registry.options.keyPrefix;
+      await server.command('RPUSH', `${prefix}list`, 'x');
+      await server.command('HSET', `${prefix}hash`, 'field', 'x');
+      await server.command('SET', `${prefix}short`, 'x');
+      await server.command('SET', `${prefix}long`, `{"not":"a record","padding":"${'-'.repeat(40)}"}`);
+      await registry.setMany(['a', 'b'].map((key) => ({ key, value: Buffer.from(key) })));
+      const keys: string[] = [];
+      for await (const r of registry.scan()) keys.push(r.key);
+      assert.deepEqual(keys.sort(), ['a', 'b']);
+      assert.equal(await registry.size(), 2);
+      assert.deepEqual(registry.stats(), { foreignKeys: 8 });
+      await registry.clear();
+      assert.equal(await registry.size(), 0);
+      assert.equal(await server.command('LINDEX', `${prefix}list`, '0'), 'x', 'foreign keys are left alone');
+    } finally {
+      await registry.close();
+    }
+  });
+
   it('treats glob characters in a scan prefix literally', async () => {
     const registry = await open();
     try {
