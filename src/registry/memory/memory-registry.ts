@@ -199,6 +199,7 @@ export class MemoryRegistry extends Emitter<RegistryEvents> implements Registry<
     if (total > this.#options.maxBytes) {
       throw RegistryError.capacityExceeded(`batch of ${total} bytes exceeds maxBytes ${this.#options.maxBytes}`);
     }
+    this.#checkVersionRoom(entries, final.keys());
     // bytes are enforced once for the whole batch: an entry of the batch is never evicted by a
     // later entry of the same batch (the batch's final state fits, checked above)
     const records = entries.map((e, i) => this.#set(e.key, e.value, e.ttlMs, undefined, sizes[i] ?? 0, false));
@@ -262,6 +263,26 @@ export class MemoryRegistry extends Emitter<RegistryEvents> implements Registry<
     if (signal !== undefined) checkSignal(signal);
   }
 
+  /**
+   * Rejects a batch with `VERSION_EXHAUSTED` before it writes anything if it would take a key's
+   * version past `Number.MAX_SAFE_INTEGER` (a key repeated n times adds n).
+   */
+  #checkVersionRoom(entries: readonly SetEntry[], keys: Iterable<string>): void {
+    const slots = this.#slots;
+    const now = this.#clock.now();
+    const room = Number.MAX_SAFE_INTEGER - entries.length;
+    for (const key of keys) {
+      const slot = this.#lru.peek(key);
+      if (slot === undefined) continue;
+      const version = slots.versions[slot] ?? 0;
+      const deadline = slots.expiresAt[slot] ?? 0;
+      // only a version within the batch's length of the limit needs counting
+      if (version <= room || (deadline !== 0 && deadline <= now)) continue;
+      const writes = entries.reduce((n, e) => (e.key === key ? n + 1 : n), 0);
+      if (version > Number.MAX_SAFE_INTEGER - writes) throw RegistryError.versionExhausted(key, version);
+    }
+  }
+
   #get(key: string): RegistryRecord | undefined {
     const slot = this.#live(key, this.#lru.get(key));
     if (slot === undefined) {
@@ -286,6 +307,7 @@ export class MemoryRegistry extends Emitter<RegistryEvents> implements Registry<
     let slot = this.#live(key, this.#lru.get(key), now);
     const version = slot === undefined ? 0 : (slots.versions[slot] ?? 0);
     if (ifVersion !== undefined && ifVersion !== version) throw RegistryError.versionConflict(key, ifVersion, version);
+    if (version === Number.MAX_SAFE_INTEGER) throw RegistryError.versionExhausted(key, version);
     if (slot === undefined) {
       slot = slots.allocate();
       slots.keys[slot] = key;

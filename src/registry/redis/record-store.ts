@@ -2,7 +2,7 @@ import type { SetEntry } from '../registry.js';
 import { escapeGlob, groupBySlot } from './batches.js';
 import { isNotLocal, type RedisArg, type RedisConnection, type RedisNode, type RedisNodeClient } from './connection.js';
 import { keySlot } from './key-slot.js';
-import { DELETE, type LuaScript, READ, REAP, WRITE } from './scripts.js';
+import { DELETE, type LuaScript, READ, REAP, replyNumber, WRITE } from './scripts.js';
 
 /** A record found past its deadline by a read, to remove if it is still that version. */
 export interface Expired {
@@ -94,7 +94,7 @@ export class RecordStore {
    * `failure` is the first error, so the writes that did happen can still be reported.
    */
   async writeMany(entries: readonly SetEntry[], now: number, grace: string): Promise<WriteManyResult> {
-    const parts = this.#scripted<number>(
+    const parts = this.#scripted<number | Buffer>(
       WRITE,
       entries.map((e) => this.#prefix + e.key),
       [String(now), grace, ''],
@@ -112,14 +112,16 @@ export class RecordStore {
     });
     const flat = inKeyOrder(parts, settled, entries.length, 3);
     const replies = entries.map((_, i): WriteReply | undefined =>
-      flat[3 * i] === undefined ? undefined : [flat[3 * i] ?? 0, flat[3 * i + 1] ?? now, flat[3 * i + 2] ?? 0],
+      flat[3 * i] === undefined
+        ? undefined
+        : [replyNumber(flat[3 * i]), replyNumber(flat[3 * i + 1] ?? now), replyNumber(flat[3 * i + 2] ?? 0)],
     );
     return { replies, failure };
   }
 
   /** Unconditional delete of `keys` (records past their deadline at `now` count as expired). */
   async deleteMany(keys: readonly string[], now: number): Promise<DeleteReply[]> {
-    const parts = this.#scripted<number>(
+    const parts = this.#scripted<number | Buffer>(
       DELETE,
       keys.map((key) => this.#prefix + key),
       [String(now), ''],
@@ -127,7 +129,7 @@ export class RecordStore {
       2,
     );
     const flat = inKeyOrder(parts, await Promise.all(parts.map((part) => part.reply)), keys.length, 2);
-    return keys.map((_, i): DeleteReply => [flat[2 * i] ?? 0, flat[2 * i + 1] ?? 0]);
+    return keys.map((_, i): DeleteReply => [replyNumber(flat[2 * i] ?? 0), replyNumber(flat[2 * i + 1] ?? 0)]);
   }
 
   /** Removes records found expired, if still that version and expired; resolves to those removed. */

@@ -7,6 +7,7 @@ import { capacityCases } from './conformance-capacity.js';
 import { bytes, collect, rejectsWith, type SuiteContext, text } from './conformance-helpers.js';
 import { restoreCases } from './conformance-restore.js';
 import { ttlCases } from './conformance-ttl.js';
+import { versionLimitCases } from './conformance-versions.js';
 import { ManualClock } from '../manual-clock.js';
 
 /** Capacity limits the suite asks a backend to be created with. */
@@ -31,7 +32,7 @@ export interface ConformanceOptions {
   readonly capacity?: boolean;
   /**
    * Whether the backend implements the optional {@link Registry.restore}. Backends that don't
-   * get no restore tests.
+   * get no restore tests, nor those of the version limit (reaching it takes `restore`).
    * @default true
    */
   readonly restore?: boolean;
@@ -372,7 +373,10 @@ export function registryConformanceSuite(name: string, options: ConformanceOptio
     });
 
     if (options.capacity !== false) capacityCases(context);
-    if (options.restore !== false) restoreCases(context);
+    if (options.restore !== false) {
+      restoreCases(context);
+      versionLimitCases(context);
+    }
 
     describe('closed registry', () => {
       it('rejects every operation with CLOSED after close, and closing again resolves', async () => {
