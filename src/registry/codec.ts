@@ -1,6 +1,6 @@
 import type { Listener } from '../core/emitter.js';
 import { RegistryError } from './errors.js';
-import { checkArray } from './validation.js';
+import { checkKey, checkRecordShape, checkShape, checkSignal } from './validation.js';
 import type { RegistryEvents } from './events.js';
 import type { Milliseconds } from '../core/clock.js';
 import type {
@@ -131,9 +131,15 @@ export const bytesCodec: Codec<Uint8Array> = Object.freeze({
   decode: (bytes: Uint8Array): Uint8Array => bytes,
 });
 
+// the backend knows its maxKeyBytes: the codec checks the rest of a key before it encodes
+const ANY_LENGTH = Number.POSITIVE_INFINITY;
+
 /**
  * A typed view of a byte registry: values are encoded with `codec` on the way in and decoded on
- * the way out. Everything else, events included, is the backend's.
+ * the way out. Everything else, events included, is the backend's. A write checks its arguments
+ * in the order every backend does — signal, shape, key, then value — before it encodes: an
+ * aborted call rejects with `signal.reason` and a bad key with `INVALID_KEY` whatever the value
+ * (the key's length, like `CLOSED`, is the backend's to check, after encoding).
  *
  * @example
  * const users = new CodecRegistry<User>(new MemoryRegistry(), jsonCodec as Codec<User>);
@@ -154,8 +160,12 @@ export class CodecRegistry<V> implements Registry<V> {
     if (typeof backend.restore === 'function') {
       const restore = backend.restore.bind(backend);
       Object.defineProperty(this, 'restore', {
-        value: async (record: RegistryRecord<V>, options?: RestoreOptions): Promise<RestoreResult> =>
-          restore({ ...record, value: this.#encode(record.key, record.value) }, options),
+        value: async (record: RegistryRecord<V>, options?: RestoreOptions): Promise<RestoreResult> => {
+          checkSignal(options?.signal);
+          checkRecordShape(record);
+          checkKey(record.key, ANY_LENGTH);
+          return restore({ ...record, value: this.#encode(record.key, record.value) }, options);
+        },
       });
     }
   }
@@ -175,6 +185,8 @@ export class CodecRegistry<V> implements Registry<V> {
   }
 
   async set(key: string, value: V, options?: SetOptions): Promise<RegistryRecord<V>> {
+    checkSignal(options?.signal);
+    checkKey(key, ANY_LENGTH);
     const record = await this.#backend.set(key, this.#encode(key, value), options);
     return { ...record, value };
   }
@@ -193,7 +205,9 @@ export class CodecRegistry<V> implements Registry<V> {
   }
 
   async setMany(entries: readonly SetEntry<V>[], options?: OperationOptions): Promise<RegistryRecord<V>[]> {
-    checkArray('entries', entries);
+    checkSignal(options?.signal);
+    checkShape('entries', entries);
+    for (const entry of entries) checkKey(entry.key, ANY_LENGTH);
     const encoded = entries.map((e) => ({ ...e, value: this.#encode(e.key, e.value) }));
     const records = await this.#backend.setMany(encoded, options);
     return records.map((r, i) => ({ ...r, value: (entries[i] as SetEntry<V>).value }));

@@ -1,5 +1,6 @@
 import { describe } from '../core/describe.js';
 import { RegistryError } from './errors.js';
+import type { RegistryRecord, SetEntry } from './registry.js';
 
 /** Byte length of `key` in UTF-8 without allocating. */
 export function utf8Length(key: string): number {
@@ -66,9 +67,7 @@ export const MAX_TIME_MS = 2 ** 54;
  * `INVALID_OPTION` naming the field.
  */
 export function checkRestoreMeta(record: unknown, ifNewer: unknown): void {
-  if (typeof record !== 'object' || record === null) {
-    throw RegistryError.invalidOption(`record must be an object, got ${describe(record)}`);
-  }
+  checkRecordShape(record);
   const r = record as Record<string, unknown>;
   const { version, createdAt, updatedAt, expiresAt } = r;
   if (typeof version !== 'number' || !Number.isSafeInteger(version) || version < 1) {
@@ -119,13 +118,69 @@ export interface WriteLimits {
 }
 
 /**
- * Validates one write before anything changes: key, value bytes, optional TTL, and that the record
- * (UTF-8 key bytes plus value bytes) can fit `maxBytes` at all. Returns those bytes.
+ * Validates one write before anything changes, in the order every call checks its arguments:
+ * key, value bytes, optional TTL, then that the record (UTF-8 key bytes plus value bytes) can
+ * fit `maxBytes` at all. Returns those bytes.
  */
 export function checkWrite(limits: WriteLimits, key: string, value: Uint8Array, ttlMs: number | undefined): number {
   checkKey(key, limits.maxKeyBytes);
   checkBytes(key, value, limits.maxValueBytes);
   if (ttlMs !== undefined) checkTtl(ttlMs);
+  return recordBytes(limits, key, value);
+}
+
+/**
+ * Validates a `setMany` batch before anything changes, one concern at a time over the whole
+ * batch, in the order of every call: its shape (an array of objects: `INVALID_OPTION`), every
+ * key, every value, every TTL, then that each record can fit `maxBytes`. Returns the bytes of
+ * each entry's record.
+ */
+export function checkEntries(limits: WriteLimits, entries: readonly SetEntry[]): number[] {
+  checkShape('entries', entries);
+  for (const entry of entries) checkKey(entry.key, limits.maxKeyBytes);
+  for (const entry of entries) checkBytes(entry.key, entry.value, limits.maxValueBytes);
+  for (const entry of entries) if (entry.ttlMs !== undefined) checkTtl(entry.ttlMs);
+  return entries.map((entry) => recordBytes(limits, entry.key, entry.value));
+}
+
+/**
+ * Checks the shape of a batch of writes: an array of objects (`{ key, value, ttlMs? }`), else
+ * `INVALID_OPTION` naming the first offender. Keys and values are checked after it.
+ */
+export function checkShape(name: string, entries: unknown): void {
+  checkArray(name, entries);
+  (entries as unknown[]).forEach((entry, i) => {
+    if (typeof entry !== 'object' || entry === null) {
+      throw RegistryError.invalidOption(
+        `${name}[${i}] must be an object { key, value, ttlMs? }, got ${describe(entry)}`,
+      );
+    }
+  });
+}
+
+/**
+ * Validates the record given to `restore` before anything changes, in the order of every call:
+ * an object (`INVALID_OPTION`), its key, its value bytes, then its metadata and `ifNewer` (see
+ * {@link checkRestoreMeta}), then that it can fit `maxBytes`. Returns the record's bytes.
+ */
+export function checkRestore(limits: WriteLimits, record: unknown, ifNewer: unknown): number {
+  checkRecordShape(record);
+  const { key, value } = record as RegistryRecord;
+  checkKey(key, limits.maxKeyBytes);
+  checkBytes(key, value, limits.maxValueBytes);
+  checkRestoreMeta(record, ifNewer);
+  return recordBytes(limits, key, value);
+}
+
+/** Checks that a record given to `restore` is an object at all (`INVALID_OPTION`). */
+export function checkRecordShape(record: unknown): void {
+  if (typeof record !== 'object' || record === null) {
+    throw RegistryError.invalidOption(`record must be an object, got ${describe(record)}`);
+  }
+}
+
+/** UTF-8 key bytes plus value bytes; `CAPACITY_EXCEEDED` when that can never fit `maxBytes`. */
+function recordBytes(limits: WriteLimits, key: string, value: Uint8Array): number {
   const bytes = utf8Length(key) + value.byteLength;
   const { maxBytes } = limits;
   if (maxBytes !== undefined && bytes > maxBytes) {

@@ -22,10 +22,10 @@ import type {
   SetOptions,
 } from '../registry.js';
 import {
-  checkArray,
+  checkEntries,
   checkKey,
   checkKeys,
-  checkRestoreMeta,
+  checkRestore,
   checkSignal,
   checkTtl,
   checkVersion,
@@ -118,9 +118,8 @@ export class MemoryRegistry extends Emitter<RegistryEvents> implements Registry<
 
   async restore(record: RegistryRecord, options?: RestoreOptions): Promise<RestoreResult> {
     this.#enter(options?.signal);
-    checkRestoreMeta(record, options?.ifNewer);
+    const bytes = checkRestore(this.#options, record, options?.ifNewer);
     const { key, value, version, createdAt, updatedAt, expiresAt } = record;
-    const bytes = checkWrite(this.#options, key, value, undefined);
     const slots = this.#slots;
     const now = this.#clock.now();
     if (expiresAt !== undefined && expiresAt <= now) return 'kept';
@@ -184,8 +183,7 @@ export class MemoryRegistry extends Emitter<RegistryEvents> implements Registry<
 
   async setMany(entries: readonly SetEntry[], options?: OperationOptions): Promise<RegistryRecord[]> {
     this.#enter(options?.signal);
-    checkArray('entries', entries);
-    const sizes = entries.map((e) => checkWrite(this.#options, e.key, e.value, e.ttlMs));
+    const sizes = checkEntries(this.#options, entries);
     // what the batch leaves behind: the last write of each key
     const final = new Map<string, number>();
     entries.forEach((e, i) => final.set(e.key, sizes[i] ?? 0));

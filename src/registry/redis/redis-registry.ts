@@ -14,10 +14,10 @@ import type {
   SetOptions,
 } from '../registry.js';
 import {
-  checkArray,
+  checkEntries,
   checkKey,
   checkKeys,
-  checkRestoreMeta,
+  checkRestore,
   checkSignal,
   checkTtl,
   checkVersion,
@@ -218,8 +218,7 @@ export class RedisRegistry extends Emitter<RegistryEvents> implements Registry<U
    */
   async restore(record: RegistryRecord, options?: RestoreOptions): Promise<RestoreResult> {
     this.#enter(options?.signal);
-    checkRestoreMeta(record, options?.ifNewer);
-    checkWrite(this.#options, record.key, record.value, undefined);
+    checkRestore(this.#options, record, options?.ifNewer);
     const now = this.#clock.now();
     if (record.expiresAt !== undefined && record.expiresAt <= now) return 'kept';
     return this.#writes.restore(record, options?.ifNewer !== false, now, options?.signal);
@@ -257,8 +256,7 @@ export class RedisRegistry extends Emitter<RegistryEvents> implements Registry<U
     const signal = options?.signal;
     try {
       this.#enter(signal);
-      checkArray('entries', entries);
-      for (const entry of entries) checkWrite(this.#options, entry.key, entry.value, entry.ttlMs);
+      checkEntries(this.#options, entries);
     } catch (error) {
       return rejection(error);
     }

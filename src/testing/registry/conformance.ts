@@ -7,6 +7,7 @@ import { capacityCases } from './conformance-capacity.js';
 import { bytes, collect, rejectsWith, type SuiteContext, text } from './conformance-helpers.js';
 import { restoreCases } from './conformance-restore.js';
 import { ttlCases } from './conformance-ttl.js';
+import { validationOrderCases } from './conformance-validation.js';
 import { versionLimitCases } from './conformance-versions.js';
 import { ManualClock } from '../manual-clock.js';
 
@@ -333,6 +334,8 @@ export function registryConformanceSuite(name: string, options: ConformanceOptio
         assert.equal(await registry.has('a'), false);
       });
     });
+
+    validationOrderCases(context, options.restore !== false);
 
     describe('events', () => {
       it('reports each write with record:set and its version', async () => {
