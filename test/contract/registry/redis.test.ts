@@ -8,6 +8,7 @@ import {
   type RedisServerHandle,
   startRedisServer,
 } from '../../../src/testing/index.js';
+import { closeRightAfterCalls } from '../../helpers/redis-close-calls.js';
 
 let server: RedisServerHandle;
 let namespaces = 0;
@@ -241,5 +242,20 @@ describe('RedisRegistry (standalone) specifics', () => {
       () => new RedisRegistry({ url: server.url, maxEntries: 5 } as never),
       /unknown RedisRegistry option "maxEntries"/,
     );
+  });
+
+  // close() in the same tick as calls issued just before it: every call reports what Redis did (a
+  // write that landed resolves), whether the server still has the scripts cached or lost them
+  // (SCRIPT FLUSH, as after a restart: the NOSCRIPT retry must still go out)
+  const connect = (keyPrefix: string): Promise<RedisRegistry> => RedisRegistry.connect({ url: server.url, keyPrefix });
+
+  it('resolves every call issued just before close with what Redis did, with a warm script cache', async () => {
+    await closeRightAfterCalls(connect, `close:${namespaces++}:`, async () => {});
+  });
+
+  it('resolves every call issued just before close with what Redis did, after the server lost its scripts', async () => {
+    await closeRightAfterCalls(connect, `close:${namespaces++}:`, async () => {
+      assert.equal(await server.command('SCRIPT', 'FLUSH'), 'OK');
+    });
   });
 });
