@@ -45,7 +45,7 @@ export class Deadlines {
    * comes first. However it ends, it leaves no listener on `signal` behind: a caller's
    * long-lived signal does not collect one per timed-out call while Redis stays silent.
    */
-  track<R, T>(work: Promise<R>, onValue: (reply: R) => T | PromiseLike<T>, signal?: AbortSignal): Promise<T> {
+  track<R, T>(work: Promise<R>, onValue: (reply: R) => T | Promise<T>, signal?: AbortSignal): Promise<T> {
     const mapError = this.#mapError;
     return new Promise<T>((resolve, reject) => {
       const pending = this.#pending();
@@ -69,14 +69,14 @@ export class Deadlines {
       work.then(
         (reply) => {
           if (done) return;
-          let value: T | PromiseLike<T>;
+          let value: T | Promise<T>;
           try {
             value = onValue(reply);
           } catch (error) {
             fail(mapError(error));
             return;
           }
-          if (!isPromiseLike(value)) {
+          if (!(value instanceof Promise)) {
             if (finish()) resolve(value);
             return;
           }
@@ -155,8 +155,4 @@ export class Deadlines {
 
 function identity<T>(value: T): T {
   return value;
-}
-
-function isPromiseLike<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
-  return typeof (value as { then?: unknown } | null)?.then === 'function';
 }
