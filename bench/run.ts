@@ -3,6 +3,7 @@
  * Nautilus and the ratio. Pass names to run a subset: `npm run bench -- registry-memory`.
  */
 import { printTable, type Row } from './harness.js';
+import { benchKadMemory } from './kad-memory.js';
 import { benchKadQueries } from './kad-queries.js';
 import { benchRegistryMemory } from './registry-memory.js';
 import { benchRegistryRedis } from './registry-redis.js';
@@ -16,6 +17,10 @@ const suites: Record<string, { title: string; run: () => Promise<Row[]> }> = {
     run: benchRegistrySharded,
   },
   'kad-queries': { title: 'KAD queries answered per second vs bittorrent-dht', run: benchKadQueries },
+  'kad-memory': {
+    title: 'Heap per idle KAD node vs bittorrent-dht; MemoryRegistry vs lru-cache',
+    run: benchKadMemory,
+  },
 };
 
 const wanted = process.argv.slice(2);

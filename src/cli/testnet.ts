@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { createNode, idToHex, immutableTarget, type KadNode } from '../kad/index.js';
-import type { Contact, NodeId } from '../kad/index.js';
+import { idToHex, type KadNode } from '../kad/index.js';
+import type { NodeId } from '../kad/index.js';
+import { createTestnet, type Testnet } from '../testing/testnet.js';
 
 /** Options of {@link runTestnet}. */
 export interface TestnetOptions {
@@ -33,17 +34,17 @@ export async function runTestnet(options: TestnetOptions): Promise<number> {
     print(`testnet binds loopback only: --host must be 127.0.0.1 or ::1 (got ${options.host})`);
     return 2;
   }
-  const nodes: KadNode[] = [];
+  let testnet: Testnet | undefined;
   try {
-    const first = await createNode({ host: options.host, port: 0 });
-    nodes.push(first);
-    for (let i = 1; i < options.nodes; i++) {
-      // each newcomer bootstraps from the first node and up to two others already running
-      const seeds = [first, ...pick(nodes.slice(1), 2)].map((n) => n.address());
-      const node = await createNode({ host: options.host, port: 0, bootstrap: seeds });
-      nodes.push(node);
-      await node.bootstrapped;
-    }
+    // each newcomer bootstraps from the first node and up to two others already running
+    testnet = await createTestnet({
+      transport: 'udp',
+      host: options.host,
+      nodes: options.nodes,
+      bootstrap: { random: 2 },
+      random: Math.random,
+    });
+    const { nodes } = testnet;
     print(`testnet: ${nodes.length} nodes on ${options.host} (UDP), in-memory storage`);
     for (const node of nodes) {
       const { host, port } = node.address();
@@ -53,61 +54,33 @@ export async function runTestnet(options: TestnetOptions): Promise<number> {
     await runFor(nodes, options);
     return 0;
   } finally {
-    await Promise.all(nodes.map((n) => n.close()));
-    print(`testnet: stopped ${nodes.length} nodes`);
+    await testnet?.close();
+    print(`testnet: stopped ${testnet?.nodes.length ?? 0} nodes`);
   }
 }
 
-/** One writer stores an item and announces a peer on the nodes it knows closest; another reads them. */
+/** One writer stores an item and announces a peer across the network; another node finds both. */
 async function demo(nodes: readonly KadNode[], print: (line: string) => void): Promise<void> {
   const writer = nodes.at(-1) as KadNode;
   const reader = nodes[1] as KadNode;
   const signal = (): AbortSignal => AbortSignal.timeout(CALL_TIMEOUT_MS);
 
-  const item = { v: new TextEncoder().encode(`hello from ${idToHex(writer.id).slice(0, 8)}`) };
-  const target = immutableTarget(item.v);
-  let stored = 0;
-  for (const contact of writer.contacts(target, 8)) {
-    const { token } = await writer.getItem(contact, target, { signal: signal() });
-    if (token === undefined) continue;
-    await writer.putItem(contact, item, token, { signal: signal() });
-    stored++;
-  }
-  const found = await firstAnswer(reader.contacts(target, 8), async (c) => {
-    const got = await reader.getItem(c, target, { signal: signal() });
-    return got.item === undefined ? undefined : new TextDecoder().decode(got.item.v as Uint8Array);
-  });
+  const v = new TextEncoder().encode(`hello from ${idToHex(writer.id).slice(0, 8)}`);
+  const put = await writer.put({ v }, { signal: signal() });
+  const got = await reader.get(put.target, { signal: signal() });
+  const found = got === undefined ? undefined : new TextDecoder().decode(got.item.v as Uint8Array);
   print(
-    `BEP 44: put immutable item ${idToHex(target).slice(0, 12)}… on ${stored} nodes; read back: ${found ?? 'not found'}`,
+    `BEP 44: put immutable item ${idToHex(put.target).slice(0, 12)}… on ${put.storedOn.length} nodes; read back: ${found ?? 'not found'}`,
   );
 
   const infoHash: NodeId = randomBytes(20);
   const port = 6881;
-  let announced = 0;
-  for (const contact of writer.contacts(infoHash, 8)) {
-    const { token } = await writer.getPeers(contact, infoHash, { signal: signal() });
-    if (token === undefined) continue;
-    await writer.announcePeer(contact, infoHash, port, token, { signal: signal() });
-    announced++;
-  }
-  const peers = await firstAnswer(reader.contacts(infoHash, 8), async (c) => {
-    const got = await reader.getPeers(c, infoHash, { signal: signal() });
-    return got.values.length === 0 ? undefined : got.values.map((p) => formatEndpoint(p.host, p.port)).join(', ');
-  });
+  const announced = await writer.announce(infoHash, { port, signal: signal() });
+  const peers = await reader.getPeersOf(infoHash, { signal: signal() });
+  const list = peers.map((p) => formatEndpoint(p.host, p.port)).join(', ');
   print(
-    `BEP 5: announced port ${port} for ${idToHex(infoHash).slice(0, 12)}… on ${announced} nodes; get_peers: ${peers ?? 'none'}`,
+    `BEP 5: announced port ${port} for ${idToHex(infoHash).slice(0, 12)}… on ${announced.storedOn.length} nodes; get_peers: ${list === '' ? 'none' : list}`,
   );
-}
-
-async function firstAnswer<T>(
-  contacts: readonly Contact[],
-  ask: (c: Contact) => Promise<T | undefined>,
-): Promise<T | undefined> {
-  for (const contact of contacts) {
-    const answer = await ask(contact);
-    if (answer !== undefined) return answer;
-  }
-  return undefined;
 }
 
 /** Keeps the network up, printing counters every `intervalMs`, until the duration ends or an abort. */
@@ -140,14 +113,6 @@ function summary(nodes: readonly KadNode[]): string {
   }
   const average = (contacts / nodes.length).toFixed(1);
   return `nodes ${nodes.length}, contacts per node ${average}, datagrams received ${datagrams}, queries answered ${answered}`;
-}
-
-function pick<T>(items: readonly T[], count: number): T[] {
-  const copy = [...items];
-  const out: T[] = [];
-  while (out.length < count && copy.length > 0)
-    out.push(copy.splice(Math.floor(Math.random() * copy.length), 1)[0] as T);
-  return out;
 }
 
 function formatEndpoint(host: string, port: number): string {

@@ -16,8 +16,48 @@ export type {
   KadNodeStats,
 } from './node/types.js';
 export { createNode } from './node/node.js';
-export type { KadNodeOptions } from './node/options.js';
-export { DEFAULT_KAD_NODE_OPTIONS } from './node/options.js';
+export type { KadNodeOptions, KadNodeStorageOptions } from './node/options.js';
+export { DEFAULT_KAD_NODE_OPTIONS, DEFAULT_KAD_NODE_STORAGE_OPTIONS } from './node/options.js';
+
+// DHT operations across the network, and joining it
+export type {
+  AnnounceOptions,
+  AnnounceResult,
+  BootstrapRetryEvent,
+  DhtCallOptions,
+  GetMutableOptions,
+  GetOptions,
+  GetResult,
+  KadNodeEvents,
+  LookupQueryOptions,
+  PutItem,
+  PutMutableOptions,
+  PutOptions,
+  PutResult,
+  StoreFailure,
+} from './node/operation-types.js';
+export type { BootstrapEntry, HostResolver } from './node/bootstrap-entries.js';
+export { MAINLINE_BOOTSTRAP } from './node/bootstrap-entries.js';
+
+// iterative lookups (Kademlia §2.3): events, options, and the engine for custom compositions
+export type {
+  FoundItem,
+  LookupDoneEvent,
+  LookupEnd,
+  LookupErrorEvent,
+  LookupEvent,
+  LookupMethod,
+  LookupPeersEvent,
+  LookupQueryEvent,
+  LookupResponseEvent,
+  LookupResult,
+  LookupTimeoutEvent,
+  LookupValueEvent,
+} from './lookup/events.js';
+export type { LookupOptions, ResolvedLookupOptions } from './lookup/options.js';
+export { DEFAULT_LOOKUP_OPTIONS, resolveLookupOptions, softDeadline } from './lookup/options.js';
+export type { LookupInit, LookupQuery } from './lookup/lookup.js';
+export { drainLookup, Lookup } from './lookup/lookup.js';
 
 // errors
 export type { KadErrorCode, KadErrorDetails } from './errors.js';
@@ -25,19 +65,33 @@ export { isKadError, KadError, WireError } from './errors.js';
 
 // ids (BEP 5), secure ids and external address voting (BEP 42)
 export type { NodeId } from './id.js';
-export { bucketIndex, compareDistance, ID_BYTES, idEquals, idFromHex, idToHex, isNodeId, randomId, xor } from './id.js';
-export { isLocalAddress, isSecureId, secureId } from './routing/secure-id.js';
+export {
+  bucketIndex,
+  bytesEqual,
+  compareDistance,
+  ID_BYTES,
+  idFromHex,
+  idToHex,
+  isNodeId,
+  randomId,
+  xor,
+} from './id.js';
+export { isSecureId, secureId } from './routing/secure-id.js';
+export { isLocalAddress } from './wire/ip-class.js';
 export type { ExternalAddressVoteOptions } from './routing/external-address.js';
 export { DEFAULT_EXTERNAL_ADDRESS_VOTE_OPTIONS, ExternalAddressVote } from './routing/external-address.js';
 
 // BEP 44 items
-export type { ItemKeyPair, MutableItem } from './items.js';
+export type { ItemKeyPair, MutableItem, Seq } from './items.js';
 export {
+  compareSeq,
   createMutableItem,
   generateKeyPair,
   immutableTarget,
+  isSeq,
   keyPairFromSeed,
   MAX_SALT_BYTES,
+  MAX_SEQ,
   MAX_VALUE_BYTES,
   mutableTarget,
   signatureBuffer,
@@ -49,8 +103,9 @@ export {
 export type { BdecodeLimits, BencodeDict, BencodeValue } from './wire/bencode.js';
 export { bdecode, bencode } from './wire/bencode.js';
 export type { KrpcErrorMessage, KrpcMessage, KrpcQuery, KrpcResponse } from './wire/krpc.js';
-export { decodeMessage, encodeMessage, MAX_DATAGRAM_BYTES } from './wire/krpc.js';
-export type { Contact, IpFamily, PeerAddress } from './wire/compact.js';
+export type { DecodeMessageOptions } from './wire/krpc.js';
+export { decodeMessage, encodeMessage, MAX_MESSAGE_BYTES } from './wire/krpc.js';
+export type { AddressFamily, Contact, PeerAddress } from './wire/compact.js';
 export {
   COMPACT_NODE_V4_BYTES,
   COMPACT_NODE_V6_BYTES,
@@ -77,7 +132,6 @@ export { DEFAULT_ROUTING_TABLE_OPTIONS, RoutingTable } from './routing/routing-t
 
 // transports
 export type {
-  AddressFamily,
   Endpoint,
   InboundDatagram,
   RemoteInfo,
@@ -86,6 +140,7 @@ export type {
   TransportEvents,
   TransportStats,
 } from './transport/transport.js';
+export { MAX_DATAGRAM_BYTES } from './transport/transport.js';
 
 export type { UdpTransport, UdpTransportOptions } from './transport/udp-transport.js';
 export { createUdpTransport } from './transport/udp-transport.js';
@@ -111,6 +166,7 @@ export type {
   GetPeersOptions,
   KadStorageDeps,
   KadStorageOptions,
+  KadStorageUsage,
   MutablePutResult,
   StoredImmutableItem,
   StoredItem,
@@ -125,5 +181,8 @@ export type {
   QueryHandlersDeps,
   QueryHandlersOptions,
   QuerySource,
+  RespondContext,
 } from './serve/handlers.js';
-export { QueryHandlers } from './serve/handlers.js';
+export { DEFAULT_QUERY_HANDLERS_OPTIONS, QueryHandlers } from './serve/handlers.js';
+export type { BudgetUsage } from './serve/storage-budget.js';
+export type { StorageGateStats } from './serve/storage-gate.js';

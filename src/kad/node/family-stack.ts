@@ -1,6 +1,6 @@
 import type { Clock } from '../../core/clock.js';
 import type { BencodeDict } from '../wire/bencode.js';
-import type { Contact } from '../wire/compact.js';
+import type { AddressFamily, Contact } from '../wire/compact.js';
 import { toWireError, WireError } from '../errors.js';
 import { ExternalAddressVote } from '../routing/external-address.js';
 import type { QueryHandlers } from '../serve/handlers.js';
@@ -10,7 +10,7 @@ import type { KrpcQuery } from '../wire/krpc.js';
 import { NodeTable, type Pinger } from '../routing/node-table.js';
 import type { KadFamilyStats } from './types.js';
 import { Rpc, type RpcOptions } from '../rpc/rpc.js';
-import type { AddressFamily, Endpoint, RemoteInfo, Transport } from '../transport/transport.js';
+import type { Endpoint, RemoteInfo, Transport } from '../transport/transport.js';
 
 /** What a {@link FamilyStack} is built from. @internal */
 export interface FamilyStackInit {
@@ -77,7 +77,7 @@ export class FamilyStack {
     this.rpc.setQueryHandler((query, from, context) => {
       let result: BencodeDict | Promise<BencodeDict>;
       try {
-        result = handlers.respond(query, from, context.signal);
+        result = handlers.respond(query, from, context);
       } catch (error) {
         return refused(query, from, error);
       }
@@ -97,15 +97,20 @@ export class FamilyStack {
 
   /**
    * Sends a query and reads the response; the responder is a good contact, and the `ip` it saw
-   * us at is a vote for our external address (BEP 42).
+   * us at is a vote for our external address (BEP 42). `retries` overrides the RPC layer's
+   * (a lookup, which has other nodes to ask, passes 0).
    */
   async query(
     to: Endpoint,
     method: string,
     args: BencodeDict,
     signal: AbortSignal | undefined,
+    retries?: number,
   ): Promise<{ values: ResponseValues; from: RemoteInfo }> {
-    const { response, from } = await this.rpc.query(to, method, args, signal === undefined ? {} : { signal });
+    const { response, from } = await this.rpc.query(to, method, args, {
+      ...(signal === undefined ? {} : { signal }),
+      ...(retries === undefined ? {} : { retries }),
+    });
     const values = readResponse(response.r);
     if (response.ip !== undefined) this.external.record(from.host, response.ip);
     // it answered: a good contact (unless it is us, which the table refuses)

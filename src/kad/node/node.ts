@@ -1,11 +1,13 @@
-import { setMaxListeners } from 'node:events';
-import { type Clock, systemClock, type Timer } from '../../core/clock.js';
+import { type Clock, systemClock } from '../../core/clock.js';
+import { Emitter } from '../../core/emitter.js';
+import { MemoryRegistry } from '../../registry/memory/memory-registry.js';
+import type { Registry } from '../../registry/registry.js';
 import type { BencodeDict } from '../wire/bencode.js';
-import type { Contact } from '../wire/compact.js';
+import { type AddressFamily, type Contact, familyOf } from '../wire/compact.js';
 import { KadError } from '../errors.js';
 import { QueryHandlers } from '../serve/handlers.js';
 import { assertNodeId, compareDistance, type NodeId, randomId } from '../id.js';
-import { immutableTarget, type MutableItem, mutableTarget, verifyMutable } from '../items.js';
+import type { MutableItem, Seq } from '../items.js';
 import {
   type ResponseValues,
   type Want,
@@ -20,11 +22,18 @@ import {
   checkEndpoint,
   checkNodeOptions,
   DEFAULT_KAD_NODE_OPTIONS,
+  DEFAULT_KAD_NODE_STORAGE_OPTIONS,
   type KadNodeOptions,
-  MAX_BOOTSTRAP_CONTACTS,
   wantsIpv6Socket,
 } from './options.js';
 import { FamilyStack } from './family-stack.js';
+import { resolveLookupOptions } from '../lookup/options.js';
+import { checkItem } from '../lookup/values.js';
+import { systemResolver } from './bootstrap-entries.js';
+import { DhtOperations } from './dht-operations.js';
+import { Join } from './join.js';
+import type { KadNodeEvents } from './operation-types.js';
+import { optionError } from '../option-checks.js';
 import type {
   CallOptions,
   FindNodeResult,
@@ -38,14 +47,7 @@ import type {
 import type { RpcStats } from '../rpc/stats.js';
 import { KadStorage } from '../serve/storage.js';
 import { WriteTokens } from '../serve/tokens.js';
-import {
-  type AddressFamily,
-  type Endpoint,
-  endpointKey,
-  familyOf,
-  type RemoteInfo,
-  type Transport,
-} from '../transport/transport.js';
+import { type Endpoint, endpointKey, type RemoteInfo, type Transport } from '../transport/transport.js';
 import { createUdpTransport } from '../transport/udp-transport.js';
 
 // the node's public types live in types.ts; KadNode is re-exported for convenience
@@ -81,12 +83,17 @@ export async function createNode(options: KadNodeOptions = {}): Promise<KadNode>
     const transports = [first];
     if (wantsIpv6Socket(options)) {
       const second =
-        options.transport6 ?? (await open(options.host6 ?? DEFAULT_KAD_NODE_OPTIONS.host6, options.port6 ?? 0));
+        options.transport6 ??
+        (await open(options.host6 ?? DEFAULT_KAD_NODE_OPTIONS.host6, options.port6 ?? DEFAULT_KAD_NODE_OPTIONS.port6));
       if (first.address().family !== 4) {
-        throw KadError.invalidOption('host6, port6 and transport6 need an IPv4 first transport (transport is IPv6)');
+        throw optionError(
+          'transport',
+          'IPv4 when host6, port6 or transport6 is given: a dual-stack node needs an IPv4 first transport',
+        );
       }
-      if (second.address().family !== 6)
-        throw KadError.invalidOption('transport6 must be an IPv6 transport (address().family 6)');
+      if (second.address().family !== 6) {
+        throw optionError('transport6', 'an IPv6 transport, whose address().family is 6', second.address().family);
+      }
       transports.push(second);
     }
     return new Node(options, clock, transports, owned);
@@ -97,33 +104,37 @@ export async function createNode(options: KadNodeOptions = {}): Promise<KadNode>
   }
 }
 
-class Node implements KadNode {
+class Node extends Emitter<KadNodeEvents> implements KadNode {
   readonly id: NodeId;
   readonly bootstrapped: Promise<number>;
-  readonly #clock: Clock;
+  readonly ready: Promise<void>;
+  readonly #dht: DhtOperations;
   /** One per family, the first transport's first; at most two. */
   readonly #stacks: FamilyStack[];
   readonly #storage: KadStorage;
+  readonly #handlers: QueryHandlers;
+  /** The in-memory registry this node created because none was injected; closed with the node. */
+  readonly #ownRegistry: Registry<Uint8Array> | undefined;
   readonly #lifetime = new AbortController();
   #closed = false;
 
   constructor(options: KadNodeOptions, clock: Clock, transports: readonly Transport[], owned: readonly Transport[]) {
+    super();
     this.id = options.id === undefined ? randomId() : Uint8Array.from(options.id);
-    this.#clock = clock;
     const k = options.k ?? DEFAULT_KAD_NODE_OPTIONS.k;
     const readOnly = options.readOnly ?? DEFAULT_KAD_NODE_OPTIONS.readOnly;
     // options that validate themselves first, before anything listens on a transport
-    const tokens = new WriteTokens(options.tokenRotateMs === undefined ? {} : { rotateMs: options.tokenRotateMs }, {
-      clock,
-    });
-    this.#storage = new KadStorage(options.storage, {
-      clock,
-      ...(options.registry === undefined ? {} : { registry: options.registry }),
-    });
+    const tokens = new WriteTokens(
+      { rotateMs: options.tokenRotateMs ?? DEFAULT_KAD_NODE_OPTIONS.tokenRotateMs },
+      { clock },
+    );
+    // the one place kad picks a registry backend: a node stores in memory unless given a registry
+    const registry = options.registry ?? new MemoryRegistry(defaultRegistryBounds(options.storage), { clock });
+    this.#ownRegistry = options.registry === undefined ? registry : undefined;
     const rpc = {
       ...options.rpc,
       readOnly,
-      ...(options.version === undefined ? {} : { clientVersion: options.version }),
+      clientVersion: options.version === undefined ? DEFAULT_KAD_NODE_OPTIONS.version : options.version,
     };
     const ping = (contact: Contact, signal: AbortSignal): Promise<boolean> =>
       this.ping(contact, { signal }).then(
@@ -132,13 +143,14 @@ class Node implements KadNode {
       );
     this.#stacks = [];
     try {
+      this.#storage = new KadStorage(options.storage, { clock, registry });
       for (const transport of transports) {
         const ownsTransport = owned.includes(transport);
         this.#stacks.push(new FamilyStack({ id: this.id, k, transport, ownsTransport, clock, rpc, ping }));
       }
     } catch (error) {
       for (const stack of this.#stacks) void stack.rpc.close();
-      void this.#storage.close();
+      void this.#ownRegistry?.close();
       throw error;
     }
     const handlers = new QueryHandlers(
@@ -147,15 +159,41 @@ class Node implements KadNode {
         storage: this.#storage,
         tokens,
         closest: (target, family, count) => this.#stack(family)?.closest(target, count) ?? [],
+        clock,
       },
-      { k, ...(options.enforceSecureIds === undefined ? {} : { enforceSecureIds: options.enforceSecureIds }) },
+      {
+        k,
+        enforceSecureIds: options.enforceSecureIds ?? DEFAULT_KAD_NODE_OPTIONS.enforceSecureIds,
+        maxStorageWaiting: options.maxStorageWaiting ?? DEFAULT_KAD_NODE_OPTIONS.maxStorageWaiting,
+        storageTimeoutMs: options.storageTimeoutMs ?? DEFAULT_KAD_NODE_OPTIONS.storageTimeoutMs,
+      },
     );
+    this.#handlers = handlers;
     for (const stack of this.#stacks) stack.serve(handlers, readOnly);
-    const bootstrap = options.bootstrap ?? [];
-    this.bootstrapped =
-      bootstrap.length === 0
-        ? Promise.resolve(0)
-        : this.#bootstrap(bootstrap, options.bootstrapTimeoutMs ?? DEFAULT_KAD_NODE_OPTIONS.bootstrapTimeoutMs);
+    const lifetime = this.#lifetime.signal;
+    this.#dht = new DhtOperations({
+      id: this.id,
+      k,
+      clock,
+      stacks: this.#stacks,
+      lifetime,
+      options: resolveLookupOptions(options.lookup),
+    });
+    const defaults = DEFAULT_KAD_NODE_OPTIONS;
+    const join = new Join(options.bootstrap ?? [], {
+      id: this.id,
+      stacks: this.#stacks,
+      clock,
+      lifetime,
+      resolver: options.resolver ?? systemResolver,
+      timeoutMs: options.bootstrapTimeoutMs ?? defaults.bootstrapTimeoutMs,
+      retryMs: options.bootstrapRetryMs ?? defaults.bootstrapRetryMs,
+      retryMaxMs: Math.max(options.bootstrapRetryMaxMs ?? defaults.bootstrapRetryMaxMs, options.bootstrapRetryMs ?? 0),
+      selfLookup: (seeds, responded, signal) => this.#dht.selfLookup(seeds, responded, signal),
+      onRetry: (event) => this.emit('bootstrap:retry', event),
+    });
+    this.bootstrapped = join.bootstrapped;
+    this.ready = join.ready;
   }
 
   address(): RemoteInfo {
@@ -178,7 +216,7 @@ class Node implements KadNode {
       families[stack.family] = own;
       total = total === undefined ? own : sumStats(total, own);
     }
-    return { ...(total ?? this.#first.stats()), families };
+    return { ...(total ?? this.#first.stats()), families, storage: this.#handlers.storageStats() };
   }
 
   contacts(
@@ -248,7 +286,7 @@ class Node implements KadNode {
   async getItem(
     to: Endpoint,
     target: NodeId,
-    options: CallOptions & { seq?: number; salt?: Uint8Array; want?: Want[] } = {},
+    options: CallOptions & { seq?: Seq; salt?: Uint8Array; want?: Want[] } = {},
   ): Promise<GetItemResult> {
     assertNodeId(target, 'target');
     const args = writeGetArgs({
@@ -272,7 +310,7 @@ class Node implements KadNode {
     to: Endpoint,
     item: ImmutableItem | MutableItem,
     token: Uint8Array,
-    options: CallOptions & { cas?: number } = {},
+    options: CallOptions & { cas?: Seq } = {},
   ): Promise<void> {
     const base = { id: this.id, token, v: item.v };
     const args =
@@ -290,12 +328,49 @@ class Node implements KadNode {
     await this.#query(to, 'put', args, options);
   }
 
+  // the DHT operations (lookups across the network) live in dht-operations.ts
+  query(...args: Parameters<KadNode['query']>): ReturnType<KadNode['query']> {
+    return this.#dht.query(...args);
+  }
+
+  lookup(...args: Parameters<KadNode['lookup']>): ReturnType<KadNode['lookup']> {
+    return this.#dht.lookup(...args);
+  }
+
+  get(...args: Parameters<KadNode['get']>): ReturnType<KadNode['get']> {
+    return this.#dht.get(...args);
+  }
+
+  getMutable(...args: Parameters<KadNode['getMutable']>): ReturnType<KadNode['getMutable']> {
+    return this.#dht.getMutable(...args);
+  }
+
+  put(...args: Parameters<KadNode['put']>): ReturnType<KadNode['put']> {
+    return this.#dht.put(...args);
+  }
+
+  putMutable(...args: Parameters<KadNode['putMutable']>): ReturnType<KadNode['putMutable']> {
+    return this.#dht.putMutable(...args);
+  }
+
+  announce(...args: Parameters<KadNode['announce']>): ReturnType<KadNode['announce']> {
+    return this.#dht.announce(...args);
+  }
+
+  findPeers(...args: Parameters<KadNode['findPeers']>): ReturnType<KadNode['findPeers']> {
+    return this.#dht.findPeers(...args);
+  }
+
+  getPeersOf(...args: Parameters<KadNode['getPeersOf']>): ReturnType<KadNode['getPeersOf']> {
+    return this.#dht.getPeersOf(...args);
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     this.#lifetime.abort(KadError.closed('node'));
     await Promise.all(this.#stacks.map((stack) => stack.close()));
-    await this.#storage.close();
+    await this.#ownRegistry?.close();
   }
 
   get #first(): FamilyStack {
@@ -326,54 +401,17 @@ class Node implements KadNode {
     // close() rejects pending calls through the RPC layer, so only the caller's signal is needed
     return stack.query(endpoint, method, args, options.signal);
   }
+}
 
-  /**
-   * One `find_node` for our own id to each bootstrap node (at most 32 per family; a dual-stack
-   * node asks for both families of contacts), then a ping to what they return, each over the
-   * transport of its family.
-   */
-  async #bootstrap(endpoints: readonly Endpoint[], timeoutMs: number): Promise<number> {
-    const deadline = new AbortController();
-    const timer: Timer = this.#clock.setTimeout(
-      () => deadline.abort(KadError.timeout('bootstrap timed out')),
-      timeoutMs,
-    );
-    const signal = AbortSignal.any([deadline.signal, this.#lifetime.signal]);
-    // one listener per concurrent call: up to 2 × MAX_BOOTSTRAP_CONTACTS per family at once
-    setMaxListeners(2 * MAX_BOOTSTRAP_CONTACTS * this.#stacks.length + 8, signal);
-    const want: Want[] | undefined = this.#stacks.length > 1 ? ['n4', 'n6'] : undefined;
-    try {
-      const seeds = this.#perFamily(endpoints);
-      const found = await Promise.allSettled(
-        seeds.map((to) => this.findNode(to, this.id, { signal, ...(want === undefined ? {} : { want }) })),
-      );
-      const answers = found.flatMap((result) =>
-        result.status === 'fulfilled' ? [...result.value.nodes, ...result.value.nodes6] : [],
-      );
-      await Promise.allSettled(this.#perFamily(answers).map((contact) => this.ping(contact, { signal })));
-    } finally {
-      timer.cancel();
-    }
-    return this.#stacks.reduce((sum, stack) => sum + stack.table.size, 0);
-  }
-
-  /** Distinct endpoints of the families this node runs, at most {@link MAX_BOOTSTRAP_CONTACTS} per family. */
-  #perFamily<E extends Endpoint>(endpoints: readonly E[]): E[] {
-    const seen = new Set<string>();
-    const counts = new Map<AddressFamily, number>();
-    const out: E[] = [];
-    for (const endpoint of endpoints) {
-      const family = familyOf(endpoint.host);
-      if (family === undefined || this.#stack(family) === undefined) continue;
-      const key = endpointKey(endpoint);
-      const count = counts.get(family) ?? 0;
-      if (seen.has(key) || count >= MAX_BOOTSTRAP_CONTACTS) continue;
-      seen.add(key);
-      counts.set(family, count + 1);
-      out.push(endpoint);
-    }
-    return out;
-  }
+/**
+ * Bounds of the in-memory registry a node creates: by default the sums of the storage budgets of
+ * peers and items, so that the registry never evicts one kind to make room for the other.
+ */
+function defaultRegistryBounds(storage: KadNodeOptions['storage']): { maxEntries: number; maxBytes: number } {
+  const d = DEFAULT_KAD_NODE_STORAGE_OPTIONS;
+  const maxEntries = (storage?.maxInfoHashes ?? d.maxInfoHashes) + (storage?.maxItems ?? d.maxItems);
+  const maxBytes = (storage?.maxPeerBytes ?? d.maxPeerBytes) + (storage?.maxItemBytes ?? d.maxItemBytes);
+  return { maxEntries: storage?.maxEntries ?? maxEntries, maxBytes: storage?.maxBytes ?? maxBytes };
 }
 
 /** Counters of two families added up. */
@@ -403,21 +441,6 @@ function checkedItem(
   target: NodeId,
   salt: Uint8Array | undefined,
 ): ImmutableItem | MutableItem | undefined {
-  const { v, k, sig, seq } = values;
-  if (v === undefined) return undefined;
-  try {
-    if (k === undefined || sig === undefined || seq === undefined) {
-      return sameBytes(immutableTarget(v), target) ? { v } : undefined;
-    }
-    const item: MutableItem = { v, k, sig, seq, ...(salt === undefined || salt.length === 0 ? {} : { salt }) };
-    return sameBytes(mutableTarget(k, salt), target) && verifyMutable(item) ? item : undefined;
-  } catch {
-    return undefined; // a value over 1000 bytes, or a bad key: not an item we accept
-  }
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
+  const item = checkItem(values, target, salt);
+  return item === 'invalid' ? undefined : item;
 }

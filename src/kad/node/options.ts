@@ -2,9 +2,24 @@ import type { Clock, Milliseconds } from '../../core/clock.js';
 import type { Registry } from '../../registry/registry.js';
 import { KadError } from '../errors.js';
 import { isNodeId, type NodeId } from '../id.js';
-import type { RpcOptions } from '../rpc/rpc.js';
-import type { KadStorageOptions } from '../serve/storage.js';
-import { type Endpoint, familyOf, type Transport } from '../transport/transport.js';
+import {
+  boolean,
+  implementing,
+  integerAtLeast,
+  integerInRange,
+  optionError,
+  positiveNumber,
+  positiveOrInfinite,
+} from '../option-checks.js';
+import { DEFAULT_RPC_OPTIONS, type RpcOptions } from '../rpc/rpc.js';
+import { DEFAULT_ROUTING_TABLE_OPTIONS } from '../routing/routing-table.js';
+import { DEFAULT_QUERY_HANDLERS_OPTIONS } from '../serve/handlers.js';
+import { DEFAULT_WRITE_TOKEN_OPTIONS } from '../serve/tokens.js';
+import { DEFAULT_KAD_STORAGE_OPTIONS, type KadStorageOptions } from '../serve/storage.js';
+import type { Endpoint, Transport } from '../transport/transport.js';
+import { familyOf } from '../wire/compact.js';
+import { type LookupOptions, resolveLookupOptions } from '../lookup/options.js';
+import { type BootstrapEntry, type HostResolver, parseBootstrapString } from './bootstrap-entries.js';
 
 /** Configuration of {@link createNode}. Every field is optional. */
 export interface KadNodeOptions {
@@ -35,14 +50,26 @@ export interface KadNodeOptions {
    */
   readonly transport6?: Transport;
   /**
-   * Nodes to contact once at start (a `find_node` for this node's own id), to fill the routing
-   * table(s): at most 32 per family are used, within `bootstrapTimeoutMs`. Each goes over the
-   * transport of its family; contacts of a family the node does not run are skipped. A
-   * dual-stack node asks them for both families (`want: ["n4","n6"]`). The full iterative lookup
-   * comes later.
+   * Nodes to join the network through: `Endpoint`s or `'host:port'` strings (a DNS name is
+   * resolved to its IPv4 and IPv6 addresses with `resolver`; IPv6 literals in brackets). At start
+   * the node sends each a `find_node` for its own id (at most 32 per family, each over the
+   * transport of its family, a dual-stack node asking for both families with `want`) and waits
+   * up to `bootstrapTimeoutMs` for them, then looks up its own id iteratively from what they
+   * returned and what its table holds (Kademlia join, within the lookup deadline): see
+   * `node.bootstrapped` and `node.ready`. While nothing answers, it tries again after
+   * `bootstrapRetryMs`, doubling up to `bootstrapRetryMaxMs` (event `bootstrap:retry`). To join
+   * the public Mainline DHT, pass `MAINLINE_BOOTSTRAP` (never a default).
    * @default []
    */
-  readonly bootstrap?: readonly Endpoint[];
+  readonly bootstrap?: readonly BootstrapEntry[];
+  /** Resolves the DNS names of `bootstrap` to IP literals. @default the system resolver (`dns.lookup`, both families) */
+  readonly resolver?: HostResolver;
+  /** Delay before the first retry of a join that reached nobody, ms; doubles on each failure. @default 1000 */
+  readonly bootstrapRetryMs?: Milliseconds;
+  /** Longest delay between join attempts, ms. @default 60_000 */
+  readonly bootstrapRetryMaxMs?: Milliseconds;
+  /** Iterative lookups: parallelism, bounds and deadline (see {@link LookupOptions}). */
+  readonly lookup?: LookupOptions;
   /**
    * This node's 160-bit id, the same in both families (BEP 32). It never changes while the node
    * runs, not even when the external address is learned (`node.externalAddress()`): for a BEP 42
@@ -70,15 +97,29 @@ export interface KadNodeOptions {
    * @see BEP 42
    */
   readonly enforceSecureIds?: boolean;
+  /**
+   * Most inbound queries waiting on storage at once (both families together): one more is
+   * answered 202 at once and counted in `stats().storage.refused`. Bounds the memory a flood can
+   * pin while the registry is slow or stalled.
+   * @default 256
+   */
+  readonly maxStorageWaiting?: number;
+  /**
+   * Longest an inbound query waits on storage, in ms; then it is answered 202 and counted in
+   * `stats().storage.timedOut`.
+   * @default 1000
+   */
+  readonly storageTimeoutMs?: Milliseconds;
   /** Client version `v` on outgoing messages (4 bytes by convention); `null` for none. @default "NA" 0x00 0x01 */
   readonly version?: Uint8Array | null;
   /**
    * Where stored peers and items live (shared, not owned: `close()` leaves it open).
-   * @default a MemoryRegistry bounded by `storage.maxEntries` / `storage.maxBytes`
+   * @default a MemoryRegistry bounded by `storage.maxEntries` / `storage.maxBytes`, created and
+   *   closed by the node
    */
   readonly registry?: Registry<Uint8Array>;
   /** Expiry and bounds of stored peers and items. */
-  readonly storage?: KadStorageOptions;
+  readonly storage?: KadNodeStorageOptions;
   /**
    * The datagram transport (for example a `MemoryNetwork` transport in tests). An injected
    * transport is not owned: `close()` leaves it open. @default a UDP socket on `host:port`
@@ -88,7 +129,7 @@ export interface KadNodeOptions {
   readonly clock?: Clock;
   /** How often the write-token secret rotates, in ms. @default 300_000 (5 minutes) */
   readonly tokenRotateMs?: Milliseconds;
-  /** Deadline of the start-up bootstrap, in ms. @default 5000 */
+  /** Deadline of the bootstrap round (`find_node` to the bootstrap nodes) of each join attempt, in ms. @default 5000 */
   readonly bootstrapTimeoutMs?: Milliseconds;
   /** RPC tuning: timeouts, retries, in-flight caps, pacing and inbound rate limits. */
   readonly rpc?: Omit<RpcOptions, 'clientVersion' | 'readOnly'>;
@@ -96,14 +137,52 @@ export interface KadNodeOptions {
   readonly signal?: AbortSignal;
 }
 
-/** Defaults of the scalar {@link KadNodeOptions}. */
+/**
+ * What a node stores for others: expiry and per-info-hash bounds ({@link KadStorageOptions}),
+ * and the bounds of the in-memory registry the node creates when no `registry` is given.
+ */
+export interface KadNodeStorageOptions extends KadStorageOptions {
+  /**
+   * Most records of the default in-memory registry (ignored when `registry` is given). Below
+   * `maxInfoHashes + maxItems`, the registry's own LRU may evict one kind for the other.
+   * @default maxInfoHashes + maxItems (50_000)
+   */
+  readonly maxEntries?: number;
+  /**
+   * Most bytes (keys + values) of the default in-memory registry (ignored when `registry` is
+   * given); `Infinity` for no bound.
+   * @default maxPeerBytes + maxItemBytes (33_554_432, 32 MiB)
+   */
+  readonly maxBytes?: number;
+}
+
+/** Defaults of {@link KadNodeStorageOptions}. */
+export const DEFAULT_KAD_NODE_STORAGE_OPTIONS = Object.freeze({
+  ...DEFAULT_KAD_STORAGE_OPTIONS,
+  maxEntries: DEFAULT_KAD_STORAGE_OPTIONS.maxInfoHashes + DEFAULT_KAD_STORAGE_OPTIONS.maxItems,
+  maxBytes: DEFAULT_KAD_STORAGE_OPTIONS.maxPeerBytes + DEFAULT_KAD_STORAGE_OPTIONS.maxItemBytes,
+} satisfies Required<KadNodeStorageOptions>);
+
+/**
+ * Defaults of the scalar {@link KadNodeOptions}; those of the layers the node composes are
+ * theirs (`version` is the RPC layer's `clientVersion`, `tokenRotateMs` the write tokens'
+ * `rotateMs`, `enforceSecureIds` the query handlers', `k` the routing table's).
+ */
 export const DEFAULT_KAD_NODE_OPTIONS = Object.freeze({
   host: '0.0.0.0',
   port: 0,
   host6: '::',
-  k: 8,
+  port6: 0,
+  k: DEFAULT_ROUTING_TABLE_OPTIONS.k,
   readOnly: false,
+  enforceSecureIds: DEFAULT_QUERY_HANDLERS_OPTIONS.enforceSecureIds,
+  maxStorageWaiting: DEFAULT_QUERY_HANDLERS_OPTIONS.maxStorageWaiting,
+  storageTimeoutMs: DEFAULT_QUERY_HANDLERS_OPTIONS.storageTimeoutMs,
+  version: DEFAULT_RPC_OPTIONS.clientVersion,
+  tokenRotateMs: DEFAULT_WRITE_TOKEN_OPTIONS.rotateMs,
   bootstrapTimeoutMs: 5000,
+  bootstrapRetryMs: 1000,
+  bootstrapRetryMaxMs: 60_000,
 });
 
 /** Most bootstrap contacts used at start, per family. */
@@ -111,62 +190,66 @@ export const MAX_BOOTSTRAP_CONTACTS = 32;
 
 /** Validates `options` once; every message names the option. @internal */
 export function checkNodeOptions(options: KadNodeOptions): void {
-  if (typeof options !== 'object' || options === null) throw KadError.invalidOption('options must be an object');
-  const { host, port, host6, port6, bootstrap, id, k, readOnly, version, bootstrapTimeoutMs, tokenRotateMs } = options;
+  if (typeof options !== 'object' || options === null) throw optionError('options', 'an object', options);
+  const { host, port, host6, port6, bootstrap, id, k, version } = options;
+  const d = DEFAULT_KAD_NODE_OPTIONS;
   if (host !== undefined && (typeof host !== 'string' || familyOf(host) === undefined)) {
-    throw KadError.invalidOption(`host must be an IPv4 or IPv6 literal (got ${JSON.stringify(host)})`);
+    throw optionError('host', 'an IPv4 or IPv6 literal', host);
   }
   if (host6 !== undefined && (typeof host6 !== 'string' || familyOf(host6) !== 6)) {
-    throw KadError.invalidOption(`host6 must be an IPv6 literal (got ${JSON.stringify(host6)})`);
+    throw optionError('host6', 'an IPv6 literal', host6);
   }
-  for (const [name, value] of [
-    ['port', port],
-    ['port6', port6],
-  ] as const) {
-    if (value !== undefined && !(Number.isInteger(value) && value >= 0 && value <= 65535)) {
-      throw KadError.invalidOption(`${name} must be an integer in [0, 65535] (got ${String(value)})`);
-    }
-  }
+  integerInRange('port', port, d.port, 0, 65535);
+  integerInRange('port6', port6, d.port6, 0, 65535);
   if (wantsIpv6Socket(options) && options.transport === undefined && host !== undefined && familyOf(host) === 6) {
-    throw KadError.invalidOption('host6, port6 and transport6 need an IPv4 host: host is IPv6 already');
+    throw optionError(
+      'host',
+      'IPv4 when host6, port6 or transport6 is given: a dual-stack node needs an IPv4 host',
+      host,
+    );
   }
   if (bootstrap !== undefined) {
-    if (!Array.isArray(bootstrap)) throw KadError.invalidOption('bootstrap must be an array of { host, port }');
-    for (const b of bootstrap as unknown[]) checkEndpoint(b, 'bootstrap');
-  }
-  if (id !== undefined && !isNodeId(id)) throw KadError.invalidOption('id must be a 20-byte Uint8Array');
-  if (k !== undefined && !(Number.isInteger(k) && k >= 1 && k <= 64)) {
-    throw KadError.invalidOption(`k must be an integer in [1, 64] (got ${String(k)})`);
-  }
-  if (readOnly !== undefined && typeof readOnly !== 'boolean')
-    throw KadError.invalidOption('readOnly must be a boolean');
-  if (options.enforceSecureIds !== undefined && typeof options.enforceSecureIds !== 'boolean') {
-    throw KadError.invalidOption('enforceSecureIds must be a boolean');
-  }
-  if (version !== undefined && version !== null && !(version instanceof Uint8Array)) {
-    throw KadError.invalidOption('version must be a Uint8Array or null');
-  }
-  for (const [name, value] of [
-    ['bootstrapTimeoutMs', bootstrapTimeoutMs],
-    ['tokenRotateMs', tokenRotateMs],
-  ] as const) {
-    if (value !== undefined && !(Number.isSafeInteger(value) && value > 0)) {
-      throw KadError.invalidOption(`${name} must be a positive integer number of milliseconds (got ${String(value)})`);
+    if (!Array.isArray(bootstrap))
+      throw optionError('bootstrap', 'an array of { host, port } or "host:port"', bootstrap);
+    for (const b of bootstrap as unknown[]) {
+      if (typeof b === 'string') parseBootstrapString(b, 'bootstrap');
+      else checkEndpoint(b, 'bootstrap');
     }
   }
-  for (const [name, value] of [
-    ['transport', options.transport],
-    ['transport6', options.transport6],
+  if (options.resolver !== undefined && typeof options.resolver !== 'function') {
+    throw optionError('resolver', 'a function (hostname) => Promise<string[]>', options.resolver);
+  }
+  resolveLookupOptions(options.lookup);
+  if (id !== undefined && !isNodeId(id)) throw optionError('id', 'a 20-byte Uint8Array', id);
+  integerInRange('k', k, d.k, 1, 64);
+  boolean('readOnly', options.readOnly, d.readOnly);
+  boolean('enforceSecureIds', options.enforceSecureIds, d.enforceSecureIds);
+  if (version !== undefined && version !== null && !(version instanceof Uint8Array)) {
+    throw optionError('version', 'a Uint8Array or null', version);
+  }
+  integerAtLeast('bootstrapTimeoutMs', options.bootstrapTimeoutMs, d.bootstrapTimeoutMs, 1);
+  integerAtLeast('tokenRotateMs', options.tokenRotateMs, d.tokenRotateMs, 1);
+  integerAtLeast('maxStorageWaiting', options.maxStorageWaiting, d.maxStorageWaiting, 1);
+  positiveNumber('storageTimeoutMs', options.storageTimeoutMs, d.storageTimeoutMs, ' of ms');
+  integerAtLeast('bootstrapRetryMs', options.bootstrapRetryMs, d.bootstrapRetryMs, 1);
+  integerAtLeast('bootstrapRetryMaxMs', options.bootstrapRetryMaxMs, d.bootstrapRetryMaxMs, 1);
+  for (const [name, value, contract, method] of [
+    ['transport', options.transport, 'Transport', 'send'],
+    ['transport6', options.transport6, 'Transport', 'send'],
+    ['clock', options.clock, 'Clock', 'setTimeout'],
+    ['registry', options.registry, 'Registry', 'get'],
   ] as const) {
-    if (value !== undefined && typeof value?.send !== 'function')
-      throw KadError.invalidOption(`${name} must implement Transport`);
+    if (value !== undefined) implementing(name, value, contract, method);
   }
-  if (options.clock !== undefined && typeof options.clock?.setTimeout !== 'function') {
-    throw KadError.invalidOption('clock must implement Clock');
-  }
-  if (options.registry !== undefined && typeof options.registry?.get !== 'function') {
-    throw KadError.invalidOption('registry must implement Registry');
-  }
+  const storage = options.storage ?? {};
+  const ds = DEFAULT_KAD_NODE_STORAGE_OPTIONS;
+  integerAtLeast('storage.maxEntries', storage.maxEntries, ds.maxEntries, 1);
+  positiveOrInfinite('storage.maxBytes', storage.maxBytes, ds.maxBytes);
+  // the budgets bound the default registry too, so they are checked before it is made
+  integerAtLeast('storage.maxInfoHashes', storage.maxInfoHashes, ds.maxInfoHashes, 1);
+  integerAtLeast('storage.maxItems', storage.maxItems, ds.maxItems, 1);
+  positiveOrInfinite('storage.maxPeerBytes', storage.maxPeerBytes, ds.maxPeerBytes);
+  positiveOrInfinite('storage.maxItemBytes', storage.maxItemBytes, ds.maxItemBytes);
 }
 
 /** Whether `options` ask for a second, IPv6 transport (a dual-stack node). @internal */
@@ -186,8 +269,10 @@ export function checkEndpoint(value: unknown, name: string, code: 'option' | 'ad
     (e.port ?? 0) < 1 ||
     (e.port ?? 0) > 65535
   ) {
-    const message = `${name} must be { host: IP literal, port: 1..65535 }`;
-    throw code === 'option' ? KadError.invalidOption(message) : KadError.invalidAddress(message);
+    const expected = '{ host: IP literal, port: 1..65535 }';
+    throw code === 'option'
+      ? optionError(name, expected, value)
+      : KadError.invalidAddress(`${name} must be ${expected}`);
   }
   return { host: e.host, port: e.port as number };
 }

@@ -1,11 +1,11 @@
 import type { Clock, Milliseconds } from '../../core/clock.js';
-import { integerOption, rejectUnknownOptions } from '../validation.js';
+import { checkOptionsObject, integerOption, rejectUnknownOptions } from '../validation.js';
 
 /** Configuration of a {@link MemoryRegistry}. */
 export interface MemoryRegistryOptions {
   /**
-   * Most records held at once; the least recently used is evicted beyond it. `lru-cache`
-   * preallocates about 16 bytes per allowed entry.
+   * Most records held at once; the least recently used is evicted beyond it. Memory follows
+   * the records held, not this bound: nothing is allocated ahead for it.
    * @default 100_000
    */
   readonly maxEntries?: number;
@@ -81,6 +81,7 @@ export interface MemoryRegistryStats {
 
 /** Validates `options` (messages name the option) and fills in the defaults. */
 export function resolveMemoryOptions(options: MemoryRegistryOptions): Required<MemoryRegistryOptions> {
+  checkOptionsObject('MemoryRegistry', options);
   rejectUnknownOptions('MemoryRegistry', options, Object.keys(DEFAULT_MEMORY_REGISTRY_OPTIONS));
   const d = DEFAULT_MEMORY_REGISTRY_OPTIONS;
   return {
