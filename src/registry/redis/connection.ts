@@ -274,6 +274,9 @@ export function isRedirect(error: unknown): boolean {
 /** Error replies and client errors that mean "Redis cannot serve this now". */
 const UNAVAILABLE_REPLIES = ['CLUSTERDOWN', 'TRYAGAIN', 'LOADING', 'MASTERDOWN', 'READONLY', 'BUSY', 'NOREPLICAS'];
 
+/** Error replies that refuse an argument of the command (a number out of range): not an outage. */
+const ARGUMENT_REFUSALS = ['ERR value is not an integer or out of range', 'ERR invalid expire time'];
+
 /** Maps an error of the Redis client to a {@link RegistryError}. */
 export function toRegistryError(error: unknown, lastSocketError?: unknown): RegistryError {
   if (error instanceof RegistryError) return error;
@@ -281,6 +284,10 @@ export function toRegistryError(error: unknown, lastSocketError?: unknown): Regi
   const name = error instanceof Error ? error.constructor.name : '';
   if (message.startsWith('OOM')) {
     return RegistryError.capacityExceeded(`Redis is out of memory (maxmemory with noeviction): ${message}`);
+  }
+  if (ARGUMENT_REFUSALS.some((reply) => message.startsWith(reply))) {
+    // the server is fine: it refused what it was sent (no circuit breaker should count this)
+    return new RegistryError('INVALID_OPTION', `Redis refused an argument: ${message}`, { cause: error });
   }
   if (message.startsWith('WRONGTYPE')) {
     return new RegistryError('CODEC_ERROR', `a key in the registry's namespace is not a Nautilus record: ${message}`, {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
-import { type RecordRemovedEvent, ShardedRegistry } from '../../../src/registry/index.js';
+import { isRegistryError, type RecordRemovedEvent, ShardedRegistry } from '../../../src/registry/index.js';
 import { RedisRegistry } from '../../../src/registry/redis/index.js';
 import { type RedisServerHandle, startRedisServer } from '../../../src/testing/index.js';
 
@@ -39,6 +39,23 @@ describe('ShardedRegistry over redis-server processes that die', () => {
     });
     return registry;
   }
+
+  it('rejects restore times Redis cannot store with INVALID_OPTION and keeps the shard up for its other keys', async () => {
+    const sharded = await start(2, { replicas: 1 });
+    const now = Date.now();
+    const huge = { key: 'huge', value: bytes('x'), version: 1, createdAt: now, updatedAt: now, expiresAt: 1e17 };
+    const owner = sharded.ownersOf('huge')[0];
+    const neighbour = Array.from({ length: 100 }, (_, i) => `n:${i}`).find((k) => sharded.ownersOf(k)[0] === owner);
+    assert.ok(neighbour !== undefined);
+    // more than failureThreshold (3) of them: none may count as a failure of the shard
+    for (let i = 0; i < 5; i++) {
+      await assert.rejects(sharded.restore(huge), (e: unknown) => isRegistryError(e, 'INVALID_OPTION'));
+    }
+    assert.ok(sharded.stats().shards.every((s) => s.health === 'up' && s.errors === 0));
+    await sharded.set(neighbour, bytes('fine'));
+    assert.equal(text((await sharded.get(neighbour))?.value), 'fine');
+    assert.equal(await sharded.has('huge'), false);
+  });
 
   it('loses no record and shows no error with 2 replicas when one server is killed, and hands back on restart', async () => {
     const sharded = await start(4, { replicas: 2 });
