@@ -3,10 +3,9 @@
  * each node on its own UDP socket (port 0), joined in bounded batches, every outgoing query counted.
  * Nothing leaves loopback: every node gets an explicit bootstrap list (never the public routers).
  */
-import { setMaxListeners } from 'node:events';
 import DHT from 'bittorrent-dht';
 import type { Endpoint } from '../../src/kad/transport/transport.js';
-import { startInBatches } from './batches.js';
+import { type Joiner, startJoined } from './batches.js';
 import { ed25519Verify } from './ed25519.js';
 
 /** The only address these networks use. */
@@ -88,44 +87,22 @@ export function destroyDht(dht: DHT): Promise<void> {
   return new Promise<void>((resolve) => dht.destroy(() => resolve()));
 }
 
-/** What {@link startDhtSwarm} builds. */
-export interface DhtSwarmOptions {
-  /** Nodes to start. */
-  readonly count: number;
-  /**
-   * Existing nodes to join through; none: the swarm's first node starts alone and the others
-   * join through it.
-   */
-  readonly bootstrap?: readonly Endpoint[];
-  /** Nodes joining at once (each waits for its start-up lookup). @default 25 */
-  readonly batch?: number;
-  /** Bounds the whole start; on abort the nodes started so far are destroyed. */
-  readonly signal: AbortSignal;
-}
+/** Starting, addressing and closing bittorrent-dht nodes, for {@link startJoined}. */
+export const dhtJoiner: Joiner<DHT> = {
+  start: (bootstrap, signal) => startDhtNode({ bootstrap, signal }),
+  endpoint: dhtEndpoint,
+  close: destroyDht,
+};
 
 /**
- * Starts `count` nodes in batches: every node joins through `bootstrap` or, without one, through
- * the swarm's first node. Resolves with the nodes in start order.
+ * Starts `count` nodes, `batch` (default 25) at a time: every node joins through `bootstrap`
+ * or, without one, through the swarm's first node. Resolves with the nodes in start order.
  */
-export async function startDhtSwarm(options: DhtSwarmOptions): Promise<DHT[]> {
-  const { count, signal } = options;
-  setMaxListeners(0, signal); // one listener per join in flight
-  let bootstrap = options.bootstrap ?? [];
-  const first: DHT[] = [];
-  if (bootstrap.length === 0 && count > 0) {
-    first.push(await startDhtNode({ bootstrap, signal }));
-    bootstrap = [dhtEndpoint(first[0] as DHT)];
-  }
-  const start = (): Promise<DHT> => startDhtNode({ bootstrap, signal });
-  try {
-    const rest = await startInBatches(
-      Array.from({ length: count - first.length }, () => start),
-      options.batch ?? 25,
-      destroyDht,
-    );
-    return [...first, ...rest];
-  } catch (error) {
-    await Promise.all(first.map(destroyDht));
-    throw error;
-  }
+export function startDhtSwarm(options: {
+  count: number;
+  bootstrap?: readonly Endpoint[];
+  batch?: number;
+  signal: AbortSignal;
+}): Promise<DHT[]> {
+  return startJoined(dhtJoiner, options);
 }
