@@ -48,6 +48,8 @@ export enum WireError {
  * - `OVERLOADED`: a local bound (queue, in-flight cap, rate limit) refused the work.
  * - `ABORTED`: the caller's `AbortSignal` fired.
  * - `NOT_FOUND`: a lookup ended without the value.
+ * - `NO_CONTACTS`: a lookup found no live node: the routing table is empty, or no node asked answered.
+ * - `NOT_STORED`: no node accepted a `put` or `announce_peer` (and none refused it for its `cas` or `seq`).
  */
 export type KadErrorCode =
   | 'INVALID_MESSAGE'
@@ -67,7 +69,9 @@ export type KadErrorCode =
   | 'REMOTE_ERROR'
   | 'OVERLOADED'
   | 'ABORTED'
-  | 'NOT_FOUND';
+  | 'NOT_FOUND'
+  | 'NO_CONTACTS'
+  | 'NOT_STORED';
 
 /** Extra facts attached to a {@link KadError}, where they apply. */
 export interface KadErrorDetails {
@@ -206,6 +210,16 @@ export class KadError extends Error {
   /** A lookup ended without the value. */
   static notFound(message = 'not found'): KadError {
     return new KadError('NOT_FOUND', message);
+  }
+
+  /** A lookup found no live node to ask or to store on. */
+  static noContacts(message = 'no node answered'): KadError {
+    return new KadError('NO_CONTACTS', message);
+  }
+
+  /** No node accepted a store (`put`, `announce_peer`); `cause` is the first refusal. */
+  static notStored(message: string, cause?: unknown): KadError {
+    return new KadError('NOT_STORED', message, { cause });
   }
 }
 

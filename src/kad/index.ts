@@ -19,6 +19,46 @@ export { createNode } from './node/node.js';
 export type { KadNodeOptions } from './node/options.js';
 export { DEFAULT_KAD_NODE_OPTIONS } from './node/options.js';
 
+// DHT operations across the network, and joining it
+export type {
+  AnnounceOptions,
+  AnnounceResult,
+  BootstrapRetryEvent,
+  DhtCallOptions,
+  GetMutableOptions,
+  GetOptions,
+  GetResult,
+  KadNodeEvents,
+  LookupQueryOptions,
+  PutItem,
+  PutMutableOptions,
+  PutOptions,
+  PutResult,
+  StoreFailure,
+} from './node/operation-types.js';
+export type { BootstrapEntry, HostResolver } from './node/bootstrap-entries.js';
+export { MAINLINE_BOOTSTRAP } from './node/bootstrap-entries.js';
+
+// iterative lookups (Kademlia §2.3): events, options, and the engine for custom compositions
+export type {
+  FoundItem,
+  LookupDoneEvent,
+  LookupEnd,
+  LookupErrorEvent,
+  LookupEvent,
+  LookupMethod,
+  LookupPeersEvent,
+  LookupQueryEvent,
+  LookupResponseEvent,
+  LookupResult,
+  LookupTimeoutEvent,
+  LookupValueEvent,
+} from './lookup/events.js';
+export type { LookupOptions, ResolvedLookupOptions } from './lookup/options.js';
+export { DEFAULT_LOOKUP_OPTIONS, resolveLookupOptions, softDeadline } from './lookup/options.js';
+export type { LookupInit, LookupQuery } from './lookup/lookup.js';
+export { drainLookup, Lookup } from './lookup/lookup.js';
+
 // errors
 export type { KadErrorCode, KadErrorDetails } from './errors.js';
 export { isKadError, KadError, WireError } from './errors.js';

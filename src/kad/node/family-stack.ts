@@ -97,15 +97,20 @@ export class FamilyStack {
 
   /**
    * Sends a query and reads the response; the responder is a good contact, and the `ip` it saw
-   * us at is a vote for our external address (BEP 42).
+   * us at is a vote for our external address (BEP 42). `retries` overrides the RPC layer's
+   * (a lookup, which has other nodes to ask, passes 0).
    */
   async query(
     to: Endpoint,
     method: string,
     args: BencodeDict,
     signal: AbortSignal | undefined,
+    retries?: number,
   ): Promise<{ values: ResponseValues; from: RemoteInfo }> {
-    const { response, from } = await this.rpc.query(to, method, args, signal === undefined ? {} : { signal });
+    const { response, from } = await this.rpc.query(to, method, args, {
+      ...(signal === undefined ? {} : { signal }),
+      ...(retries === undefined ? {} : { retries }),
+    });
     const values = readResponse(response.r);
     if (response.ip !== undefined) this.external.record(from.host, response.ip);
     // it answered: a good contact (unless it is us, which the table refuses)

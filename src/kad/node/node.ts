@@ -1,5 +1,5 @@
-import { setMaxListeners } from 'node:events';
-import { type Clock, systemClock, type Timer } from '../../core/clock.js';
+import { type Clock, systemClock } from '../../core/clock.js';
+import { Emitter } from '../../core/emitter.js';
 import type { BencodeDict } from '../wire/bencode.js';
 import type { Contact } from '../wire/compact.js';
 import { KadError } from '../errors.js';
@@ -21,10 +21,31 @@ import {
   checkNodeOptions,
   DEFAULT_KAD_NODE_OPTIONS,
   type KadNodeOptions,
-  MAX_BOOTSTRAP_CONTACTS,
   wantsIpv6Socket,
 } from './options.js';
 import { FamilyStack } from './family-stack.js';
+import type { LookupEvent, LookupResult } from '../lookup/events.js';
+import { resolveLookupOptions } from '../lookup/options.js';
+import type { ItemKeyPair } from '../items.js';
+import type { BencodeValue } from '../wire/bencode.js';
+import type { PeerAddress } from '../wire/compact.js';
+import { systemResolver } from './bootstrap-entries.js';
+import { DhtOperations } from './dht-operations.js';
+import { Join } from './join.js';
+import type {
+  AnnounceOptions,
+  AnnounceResult,
+  DhtCallOptions,
+  GetMutableOptions,
+  GetOptions,
+  GetResult,
+  KadNodeEvents,
+  LookupQueryOptions,
+  PutItem,
+  PutMutableOptions,
+  PutOptions,
+  PutResult,
+} from './operation-types.js';
 import type {
   CallOptions,
   FindNodeResult,
@@ -97,10 +118,11 @@ export async function createNode(options: KadNodeOptions = {}): Promise<KadNode>
   }
 }
 
-class Node implements KadNode {
+class Node extends Emitter<KadNodeEvents> implements KadNode {
   readonly id: NodeId;
   readonly bootstrapped: Promise<number>;
-  readonly #clock: Clock;
+  readonly ready: Promise<void>;
+  readonly #dht: DhtOperations;
   /** One per family, the first transport's first; at most two. */
   readonly #stacks: FamilyStack[];
   readonly #storage: KadStorage;
@@ -108,8 +130,8 @@ class Node implements KadNode {
   #closed = false;
 
   constructor(options: KadNodeOptions, clock: Clock, transports: readonly Transport[], owned: readonly Transport[]) {
+    super();
     this.id = options.id === undefined ? randomId() : Uint8Array.from(options.id);
-    this.#clock = clock;
     const k = options.k ?? DEFAULT_KAD_NODE_OPTIONS.k;
     const readOnly = options.readOnly ?? DEFAULT_KAD_NODE_OPTIONS.readOnly;
     // options that validate themselves first, before anything listens on a transport
@@ -151,11 +173,30 @@ class Node implements KadNode {
       { k, ...(options.enforceSecureIds === undefined ? {} : { enforceSecureIds: options.enforceSecureIds }) },
     );
     for (const stack of this.#stacks) stack.serve(handlers, readOnly);
-    const bootstrap = options.bootstrap ?? [];
-    this.bootstrapped =
-      bootstrap.length === 0
-        ? Promise.resolve(0)
-        : this.#bootstrap(bootstrap, options.bootstrapTimeoutMs ?? DEFAULT_KAD_NODE_OPTIONS.bootstrapTimeoutMs);
+    const lifetime = this.#lifetime.signal;
+    this.#dht = new DhtOperations({
+      id: this.id,
+      k,
+      clock,
+      stacks: this.#stacks,
+      lifetime,
+      options: resolveLookupOptions(options.lookup),
+    });
+    const d = DEFAULT_KAD_NODE_OPTIONS;
+    const join = new Join(options.bootstrap ?? [], {
+      id: this.id,
+      stacks: this.#stacks,
+      clock,
+      lifetime,
+      resolver: options.resolver ?? systemResolver,
+      timeoutMs: options.bootstrapTimeoutMs ?? d.bootstrapTimeoutMs,
+      retryMs: options.bootstrapRetryMs ?? d.bootstrapRetryMs,
+      retryMaxMs: Math.max(options.bootstrapRetryMaxMs ?? d.bootstrapRetryMaxMs, options.bootstrapRetryMs ?? 0),
+      selfLookup: (seeds, responded, timeoutMs, signal) => this.#dht.selfLookup(seeds, responded, timeoutMs, signal),
+      onRetry: (event) => this.emit('bootstrap:retry', event),
+    });
+    this.bootstrapped = join.bootstrapped;
+    this.ready = join.ready;
   }
 
   address(): RemoteInfo {
@@ -290,6 +331,42 @@ class Node implements KadNode {
     await this.#query(to, 'put', args, options);
   }
 
+  query(target: NodeId, options: LookupQueryOptions): AsyncIterableIterator<LookupEvent> {
+    return this.#dht.query(target, options);
+  }
+
+  lookup(target: NodeId, options?: DhtCallOptions): Promise<LookupResult> {
+    return this.#dht.lookup(target, options);
+  }
+
+  get(target: NodeId, options?: GetOptions): Promise<GetResult | undefined> {
+    return this.#dht.get(target, options);
+  }
+
+  getMutable(publicKey: Uint8Array, options?: GetMutableOptions): Promise<GetResult | undefined> {
+    return this.#dht.getMutable(publicKey, options);
+  }
+
+  put(item: PutItem, options?: PutOptions): Promise<PutResult> {
+    return this.#dht.put(item, options);
+  }
+
+  putMutable(keyPair: ItemKeyPair, v: BencodeValue, options?: PutMutableOptions): Promise<PutResult> {
+    return this.#dht.putMutable(keyPair, v, options);
+  }
+
+  announce(infoHash: NodeId, options?: AnnounceOptions): Promise<AnnounceResult> {
+    return this.#dht.announce(infoHash, options);
+  }
+
+  findPeers(infoHash: NodeId, options?: DhtCallOptions): AsyncIterableIterator<PeerAddress> {
+    return this.#dht.findPeers(infoHash, options);
+  }
+
+  getPeersOf(infoHash: NodeId, options?: DhtCallOptions): Promise<PeerAddress[]> {
+    return this.#dht.getPeersOf(infoHash, options);
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
@@ -325,54 +402,6 @@ class Node implements KadNode {
     }
     // close() rejects pending calls through the RPC layer, so only the caller's signal is needed
     return stack.query(endpoint, method, args, options.signal);
-  }
-
-  /**
-   * One `find_node` for our own id to each bootstrap node (at most 32 per family; a dual-stack
-   * node asks for both families of contacts), then a ping to what they return, each over the
-   * transport of its family.
-   */
-  async #bootstrap(endpoints: readonly Endpoint[], timeoutMs: number): Promise<number> {
-    const deadline = new AbortController();
-    const timer: Timer = this.#clock.setTimeout(
-      () => deadline.abort(KadError.timeout('bootstrap timed out')),
-      timeoutMs,
-    );
-    const signal = AbortSignal.any([deadline.signal, this.#lifetime.signal]);
-    // one listener per concurrent call: up to 2 × MAX_BOOTSTRAP_CONTACTS per family at once
-    setMaxListeners(2 * MAX_BOOTSTRAP_CONTACTS * this.#stacks.length + 8, signal);
-    const want: Want[] | undefined = this.#stacks.length > 1 ? ['n4', 'n6'] : undefined;
-    try {
-      const seeds = this.#perFamily(endpoints);
-      const found = await Promise.allSettled(
-        seeds.map((to) => this.findNode(to, this.id, { signal, ...(want === undefined ? {} : { want }) })),
-      );
-      const answers = found.flatMap((result) =>
-        result.status === 'fulfilled' ? [...result.value.nodes, ...result.value.nodes6] : [],
-      );
-      await Promise.allSettled(this.#perFamily(answers).map((contact) => this.ping(contact, { signal })));
-    } finally {
-      timer.cancel();
-    }
-    return this.#stacks.reduce((sum, stack) => sum + stack.table.size, 0);
-  }
-
-  /** Distinct endpoints of the families this node runs, at most {@link MAX_BOOTSTRAP_CONTACTS} per family. */
-  #perFamily<E extends Endpoint>(endpoints: readonly E[]): E[] {
-    const seen = new Set<string>();
-    const counts = new Map<AddressFamily, number>();
-    const out: E[] = [];
-    for (const endpoint of endpoints) {
-      const family = familyOf(endpoint.host);
-      if (family === undefined || this.#stack(family) === undefined) continue;
-      const key = endpointKey(endpoint);
-      const count = counts.get(family) ?? 0;
-      if (seen.has(key) || count >= MAX_BOOTSTRAP_CONTACTS) continue;
-      seen.add(key);
-      counts.set(family, count + 1);
-      out.push(endpoint);
-    }
-    return out;
   }
 }
 

@@ -4,6 +4,8 @@ import { KadError } from '../errors.js';
 import { isNodeId, type NodeId } from '../id.js';
 import type { RpcOptions } from '../rpc/rpc.js';
 import type { KadStorageOptions } from '../serve/storage.js';
+import { type LookupOptions, resolveLookupOptions } from '../lookup/options.js';
+import { type BootstrapEntry, type HostResolver, parseBootstrapString } from './bootstrap-entries.js';
 import { type Endpoint, familyOf, type Transport } from '../transport/transport.js';
 
 /** Configuration of {@link createNode}. Every field is optional. */
@@ -35,14 +37,25 @@ export interface KadNodeOptions {
    */
   readonly transport6?: Transport;
   /**
-   * Nodes to contact once at start (a `find_node` for this node's own id), to fill the routing
-   * table(s): at most 32 per family are used, within `bootstrapTimeoutMs`. Each goes over the
-   * transport of its family; contacts of a family the node does not run are skipped. A
-   * dual-stack node asks them for both families (`want: ["n4","n6"]`). The full iterative lookup
-   * comes later.
+   * Nodes to join the network through: `Endpoint`s or `'host:port'` strings (a DNS name is
+   * resolved to its IPv4 and IPv6 addresses with `resolver`; IPv6 literals in brackets). At start
+   * the node sends each a `find_node` for its own id (at most 32 per family, each over the
+   * transport of its family, a dual-stack node asking for both families with `want`), then looks
+   * up its own id iteratively from what they return (Kademlia join), within `bootstrapTimeoutMs`:
+   * see `node.bootstrapped` and `node.ready`. While nothing answers, it tries again after
+   * `bootstrapRetryMs`, doubling up to `bootstrapRetryMaxMs` (event `bootstrap:retry`). To join
+   * the public Mainline DHT, pass `MAINLINE_BOOTSTRAP` (never a default).
    * @default []
    */
-  readonly bootstrap?: readonly Endpoint[];
+  readonly bootstrap?: readonly BootstrapEntry[];
+  /** Resolves the DNS names of `bootstrap` to IP literals. @default the system resolver (`dns.lookup`, both families) */
+  readonly resolver?: HostResolver;
+  /** Delay before the first retry of a join that reached nobody, ms; doubles on each failure. @default 1000 */
+  readonly bootstrapRetryMs?: Milliseconds;
+  /** Longest delay between join attempts, ms. @default 60_000 */
+  readonly bootstrapRetryMaxMs?: Milliseconds;
+  /** Iterative lookups: parallelism, bounds and deadline (see {@link LookupOptions}). */
+  readonly lookup?: LookupOptions;
   /**
    * This node's 160-bit id, the same in both families (BEP 32). It never changes while the node
    * runs, not even when the external address is learned (`node.externalAddress()`): for a BEP 42
@@ -104,6 +117,8 @@ export const DEFAULT_KAD_NODE_OPTIONS = Object.freeze({
   k: 8,
   readOnly: false,
   bootstrapTimeoutMs: 5000,
+  bootstrapRetryMs: 1000,
+  bootstrapRetryMaxMs: 60_000,
 });
 
 /** Most bootstrap contacts used at start, per family. */
@@ -132,8 +147,15 @@ export function checkNodeOptions(options: KadNodeOptions): void {
   }
   if (bootstrap !== undefined) {
     if (!Array.isArray(bootstrap)) throw KadError.invalidOption('bootstrap must be an array of { host, port }');
-    for (const b of bootstrap as unknown[]) checkEndpoint(b, 'bootstrap');
+    for (const b of bootstrap as unknown[]) {
+      if (typeof b === 'string') parseBootstrapString(b, 'bootstrap');
+      else checkEndpoint(b, 'bootstrap');
+    }
   }
+  if (options.resolver !== undefined && typeof options.resolver !== 'function') {
+    throw KadError.invalidOption('resolver must be a function (hostname) => Promise<string[]>');
+  }
+  resolveLookupOptions(options.lookup);
   if (id !== undefined && !isNodeId(id)) throw KadError.invalidOption('id must be a 20-byte Uint8Array');
   if (k !== undefined && !(Number.isInteger(k) && k >= 1 && k <= 64)) {
     throw KadError.invalidOption(`k must be an integer in [1, 64] (got ${String(k)})`);
@@ -149,6 +171,8 @@ export function checkNodeOptions(options: KadNodeOptions): void {
   for (const [name, value] of [
     ['bootstrapTimeoutMs', bootstrapTimeoutMs],
     ['tokenRotateMs', tokenRotateMs],
+    ['bootstrapRetryMs', options.bootstrapRetryMs],
+    ['bootstrapRetryMaxMs', options.bootstrapRetryMaxMs],
   ] as const) {
     if (value !== undefined && !(Number.isSafeInteger(value) && value > 0)) {
       throw KadError.invalidOption(`${name} must be a positive integer number of milliseconds (got ${String(value)})`);

@@ -5,6 +5,23 @@ import type { MutableItem } from '../items.js';
 import type { Want } from '../wire/krpc-args.js';
 import type { RpcStats } from '../rpc/stats.js';
 import type { AddressFamily, Endpoint, RemoteInfo, TransportStats } from '../transport/transport.js';
+import type { Listener } from '../../core/emitter.js';
+import type { LookupEvent, LookupResult } from '../lookup/events.js';
+import type { ItemKeyPair } from '../items.js';
+import type {
+  AnnounceOptions,
+  AnnounceResult,
+  DhtCallOptions,
+  GetMutableOptions,
+  GetOptions,
+  GetResult,
+  KadNodeEvents,
+  LookupQueryOptions,
+  PutItem,
+  PutMutableOptions,
+  PutOptions,
+  PutResult,
+} from './operation-types.js';
 
 // The public shapes of a KadNode, apart from its implementation in node.ts.
 
@@ -70,8 +87,18 @@ export interface KadNodeStats extends KadFamilyStats {
 export interface KadNode {
   /** This node's id. */
   readonly id: NodeId;
-  /** Resolves with the number of contacts in the table once the start-up bootstrap ended (never rejects). */
+  /**
+   * Resolves with the number of contacts in the table(s) once the first join attempt ended
+   * (bootstrap round and lookup of its own id, within `bootstrapTimeoutMs`), whether or not it
+   * reached anyone; 0 at once without `bootstrap`. Never rejects.
+   */
   readonly bootstrapped: Promise<number>;
+  /**
+   * Resolves once the node has joined: the lookup of its own id finished through at least one
+   * live node (at once without `bootstrap`). While nothing answers, joining is retried with
+   * capped backoff (`bootstrap:retry` events). Rejects with `CLOSED` if the node closes first.
+   */
+  readonly ready: Promise<void>;
   /**
    * The first bound address: that of `host`/`transport` (for a wildcard bind, the wildcard and
    * the real port). A dual-stack node has a second one: see {@link addresses}.
@@ -122,6 +149,56 @@ export interface KadNode {
     token: Uint8Array,
     options?: CallOptions & { cas?: number },
   ): Promise<void>;
+  // DHT operations: iterative lookups across the network (Kademlia §2.3), over every family the
+  // node runs. Each rejects with `signal.reason` when aborted and with `CLOSED` once closed.
+  /**
+   * The events of a lookup of `target` with `method`, as they happen, ending with `done`;
+   * breaking out of the loop aborts the queries in flight. Starts when iterated.
+   */
+  query(target: NodeId, options: LookupQueryOptions): AsyncIterableIterator<LookupEvent>;
+  /**
+   * Finds the k closest live nodes to `target` (per family) with `find_node`.
+   * @throws {KadError} `NO_CONTACTS` when no node answered.
+   */
+  lookup(target: NodeId, options?: DhtCallOptions): Promise<LookupResult>;
+  /**
+   * Finds the BEP 44 item stored under `target`: an immutable item (ends at the first that hashes
+   * to `target`), or the mutable item with the highest valid `seq` among the k closest nodes
+   * (`salt` needed to verify a salted one). `undefined` when the k closest do not have it.
+   * @throws {KadError} `NO_CONTACTS` when no node answered; `TIMEOUT` when the lookup deadline
+   *   passed before it found anything.
+   */
+  get(target: NodeId, options?: GetOptions): Promise<GetResult | undefined>;
+  /** {@link get} of the mutable item of `publicKey` (and `salt`). */
+  getMutable(publicKey: Uint8Array, options?: GetMutableOptions): Promise<GetResult | undefined>;
+  /**
+   * Stores an immutable `{ v }` or a signed mutable item on the k closest nodes (per family): a
+   * `get` lookup, then `put` with the token of each of the k closest that answered.
+   * @throws {KadError} `MESSAGE_TOO_BIG`, `INVALID_SIGNATURE`, `SALT_TOO_BIG` before sending;
+   *   `NO_CONTACTS`; `CAS_MISMATCH` / `SEQ_TOO_LOW` / `NOT_STORED` when no node accepted it.
+   */
+  put(item: PutItem, options?: PutOptions): Promise<PutResult>;
+  /**
+   * Signs `v` with `keyPair` (and `salt`) and stores it like {@link put}; `seq` defaults to one
+   * above the highest found by the lookup.
+   */
+  putMutable(keyPair: ItemKeyPair, v: BencodeValue, options?: PutMutableOptions): Promise<PutResult>;
+  /**
+   * Announces this node as a peer of `infoHash` on the k closest nodes (per family): a
+   * `get_peers` lookup, then `announce_peer` with each one's token.
+   * @throws {KadError} `INVALID_OPTION` for a bad `port`; `NO_CONTACTS`; `NOT_STORED`.
+   */
+  announce(infoHash: NodeId, options?: AnnounceOptions): Promise<AnnounceResult>;
+  /** Peers of `infoHash` as a `get_peers` lookup finds them, each once. @throws {KadError} `NO_CONTACTS`. */
+  findPeers(infoHash: NodeId, options?: DhtCallOptions): AsyncIterableIterator<PeerAddress>;
+  /** Every peer {@link findPeers} finds, once the lookup ended. */
+  getPeersOf(infoHash: NodeId, options?: DhtCallOptions): Promise<PeerAddress[]>;
+  /** Adds `listener` for `event` (see {@link KadNodeEvents}). */
+  on<E extends keyof KadNodeEvents>(event: E, listener: Listener<KadNodeEvents[E]>): this;
+  /** Removes one registration of `listener` for `event`. */
+  off<E extends keyof KadNodeEvents>(event: E, listener: Listener<KadNodeEvents[E]>): this;
+  /** Adds a listener that removes itself after its first call. */
+  once<E extends keyof KadNodeEvents>(event: E, listener: Listener<KadNodeEvents[E]>): this;
   /** Stops answering, rejects pending calls with `CLOSED`, releases what the node owns. Idempotent. */
   close(): Promise<void>;
 }

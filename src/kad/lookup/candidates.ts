@@ -1,0 +1,114 @@
+import { compareDistance, type NodeId } from '../id.js';
+import type { Contact } from '../wire/compact.js';
+
+/**
+ * Where a candidate of a lookup stands:
+ * - `fresh`: known, not asked yet;
+ * - `pending`: asked, its soft deadline not passed;
+ * - `stalled`: asked, its soft deadline passed, still waited for (a late answer is used);
+ * - `answered`: it answered;
+ * - `failed`: it timed out for good, answered with an error, or with a malformed response.
+ */
+export type CandidateState = 'fresh' | 'pending' | 'stalled' | 'answered' | 'failed';
+
+/** A node a lookup knows of, with where it stands. */
+export interface Candidate {
+  readonly contact: Contact;
+  state: CandidateState;
+}
+
+/**
+ * The candidates of one lookup path, ordered by XOR distance to the target, closest first, and
+ * bounded: beyond `capacity` the farthest one not waited for is forgotten.
+ *
+ * The **window** is the k closest candidates that are neither `failed` nor `stalled`: the lookup
+ * asks the fresh ones in it, closest first, and has converged once all of it answered (Kademlia
+ * §2.3). A stalled node leaves the window, so the next candidate moves in and is asked; if it
+ * answers late it is back in the window as `answered`.
+ *
+ * The set does not check for duplicates: the lookup admits each node once, across all its paths.
+ */
+export class CandidateSet {
+  readonly #target: NodeId;
+  readonly #k: number;
+  readonly #capacity: number;
+  readonly #list: Candidate[] = [];
+
+  /**
+   * @param k size of the window (the bucket size, 8 in Mainline)
+   * @param capacity most candidates kept; at least `k`
+   */
+  constructor(target: NodeId, k: number, capacity: number) {
+    this.#target = target;
+    this.#k = k;
+    this.#capacity = Math.max(k, capacity);
+  }
+
+  /** Candidates kept. */
+  get size(): number {
+    return this.#list.length;
+  }
+
+  /**
+   * Inserts `contact` in distance order (as `state`, `fresh` unless told), then forgets the
+   * farthest candidate not waited for if the set is over capacity. Returns the new candidate,
+   * or `undefined` when it was itself the one forgotten (farther than everything kept).
+   */
+  add(contact: Contact, state: CandidateState = 'fresh'): Candidate | undefined {
+    const list = this.#list;
+    const candidate: Candidate = { contact, state };
+    let lo = 0;
+    let hi = list.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (compareDistance(this.#target, (list[mid] as Candidate).contact.id, contact.id) < 0) lo = mid + 1;
+      else hi = mid;
+    }
+    list.splice(lo, 0, candidate);
+    if (list.length <= this.#capacity) return candidate;
+    for (let i = list.length - 1; i >= 0; i--) {
+      const state = (list[i] as Candidate).state;
+      if (state === 'pending' || state === 'stalled') continue;
+      const [evicted] = list.splice(i, 1);
+      return evicted === candidate ? undefined : candidate;
+    }
+    return candidate; // everything is in flight: cannot happen while capacity >= maxAlpha
+  }
+
+  /** The closest fresh candidate in the window, or `undefined` when the window has none. */
+  nextToAsk(): Candidate | undefined {
+    let inWindow = 0;
+    for (const candidate of this.#list) {
+      if (candidate.state === 'failed' || candidate.state === 'stalled') continue;
+      if (candidate.state === 'fresh') return candidate;
+      if (++inWindow >= this.#k) return undefined;
+    }
+    return undefined;
+  }
+
+  /** Whether every candidate in the window answered (true for an empty window: nothing left to ask). */
+  converged(): boolean {
+    let inWindow = 0;
+    for (const candidate of this.#list) {
+      if (candidate.state === 'failed' || candidate.state === 'stalled') continue;
+      if (candidate.state !== 'answered') return false;
+      if (++inWindow >= this.#k) return true;
+    }
+    return true;
+  }
+
+  /** The `count` closest candidates that answered, closest first. */
+  answered(count: number = this.#k): Contact[] {
+    const out: Contact[] = [];
+    for (const candidate of this.#list) {
+      if (out.length >= count) break;
+      if (candidate.state === 'answered') out.push(candidate.contact);
+    }
+    return out;
+  }
+
+  /** Every candidate, closest first (a snapshot, for tests and diagnostics). */
+  list(): readonly Candidate[] {
+    return [...this.#list];
+  }
+}

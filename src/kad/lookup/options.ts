@@ -1,0 +1,92 @@
+import type { Milliseconds } from '../../core/clock.js';
+import { KadError } from '../errors.js';
+import { integerAtLeast, positiveNumber } from '../option-checks.js';
+import type { RttEstimator } from '../rpc/rtt.js';
+import { type Endpoint, endpointId } from '../transport/transport.js';
+
+/** Tuning of iterative lookups (Kademlia §2.3). Every field is optional. */
+export interface LookupOptions {
+  /**
+   * Queries in flight per path and address family while answers come in time. A query whose
+   * soft deadline passed no longer counts, so the next candidate is asked: α widens while
+   * answers stall, up to `maxAlpha`, and narrows again as they arrive.
+   * @default 3
+   */
+  readonly alpha?: number;
+  /** Most queries outstanding per path and family, stalled ones included. @default 8 */
+  readonly maxAlpha?: number;
+  /** Most queries a lookup sends per path and family. @default 64 */
+  readonly maxRequests?: number;
+  /**
+   * Most candidates kept per path and family: beyond it the farthest ones not in flight are
+   * forgotten (about 100 bytes each).
+   * @default 128
+   */
+  readonly maxCandidates?: number;
+  /**
+   * Deadline of a lookup, ms on the node's clock: it then ends (`ended: 'deadline'`) with what
+   * it found. Pass `{ signal }` to a call to abort it sooner.
+   * @default 10_000
+   */
+  readonly timeoutMs?: Milliseconds;
+  /**
+   * Lower bound of the soft deadline after which a silent node is passed over (the deadline is
+   * otherwise `srtt + 2·rttvar` of that node, or of the whole network, from the RPC layer's
+   * RTT estimator, and at most the hard RPC timeout), ms.
+   * @default 50
+   */
+  readonly minSoftTimeoutMs?: Milliseconds;
+}
+
+/** Defaults of {@link LookupOptions}. */
+export const DEFAULT_LOOKUP_OPTIONS = Object.freeze({
+  alpha: 3,
+  maxAlpha: 8,
+  maxRequests: 64,
+  maxCandidates: 128,
+  timeoutMs: 10_000,
+  minSoftTimeoutMs: 50,
+} satisfies Required<LookupOptions>);
+
+/** {@link LookupOptions} with every default applied. */
+export type ResolvedLookupOptions = Readonly<Required<LookupOptions>>;
+
+/**
+ * Validates `options` (every message names the option) and applies the defaults.
+ * @throws {KadError} `INVALID_OPTION`.
+ */
+export function resolveLookupOptions(options: LookupOptions = {}): ResolvedLookupOptions {
+  if (typeof options !== 'object' || options === null) throw KadError.invalidOption('lookup must be an object');
+  const d = DEFAULT_LOOKUP_OPTIONS;
+  const alpha = integerAtLeast('lookup.alpha', options.alpha, d.alpha, 1);
+  const maxAlpha = integerAtLeast('lookup.maxAlpha', options.maxAlpha, Math.max(d.maxAlpha, alpha), 1);
+  if (maxAlpha < alpha) throw KadError.invalidOption('lookup.maxAlpha must be >= lookup.alpha');
+  const maxRequests = integerAtLeast('lookup.maxRequests', options.maxRequests, d.maxRequests, 1);
+  const maxCandidates = integerAtLeast('lookup.maxCandidates', options.maxCandidates, d.maxCandidates, 1);
+  const timeoutMs = positiveNumber('lookup.timeoutMs', options.timeoutMs, d.timeoutMs, ' of ms');
+  const minSoftTimeoutMs = positiveNumber(
+    'lookup.minSoftTimeoutMs',
+    options.minSoftTimeoutMs,
+    d.minSoftTimeoutMs,
+    ' of ms',
+  );
+  return Object.freeze({ alpha, maxAlpha, maxRequests, maxCandidates, timeoutMs, minSoftTimeoutMs });
+}
+
+/** Samples of the network-wide estimate before it stands in for a node without its own. */
+const NETWORK_SAMPLES = 8;
+
+/**
+ * The soft deadline of a query to `to`, ms: `srtt + 2·rttvar` of that destination (or of the
+ * network once it has a few samples), at least `minMs` and at most the hard timeout the RPC
+ * layer applies; half the hard timeout while nothing is known. A node that has not answered by
+ * then is passed over, and its late answer is still used.
+ */
+export function softDeadline(rtt: RttEstimator, to: Endpoint, minMs: Milliseconds): Milliseconds {
+  const key = endpointId(to);
+  const hard = rtt.timeoutFor(key);
+  const network = rtt.network();
+  const estimate = rtt.get(key) ?? (network.samples >= NETWORK_SAMPLES ? network : undefined);
+  const soft = estimate === undefined ? hard / 2 : estimate.srttMs + 2 * estimate.rttvarMs;
+  return Math.min(hard, Math.max(minMs, Math.ceil(soft)));
+}

@@ -1,0 +1,260 @@
+import { isKadError, KadError } from '../errors.js';
+import { assertNodeId, type NodeId } from '../id.js';
+import { assertSalt, type ItemKeyPair } from '../items.js';
+import type { LookupDoneEvent, LookupEvent, LookupMethod, LookupResult } from '../lookup/events.js';
+import { drainLookup, Lookup, type LookupQuery } from '../lookup/lookup.js';
+import { softDeadline } from '../lookup/options.js';
+import { type Endpoint, endpointKey, familyOf } from '../transport/transport.js';
+import type { BencodeDict, BencodeValue } from '../wire/bencode.js';
+import type { Contact, PeerAddress } from '../wire/compact.js';
+import { type Want, writeFindNodeArgs, writeGetArgs, writeGetPeersArgs } from '../wire/krpc-args.js';
+import type { FamilyStack } from './family-stack.js';
+import type {
+  AnnounceOptions,
+  AnnounceResult,
+  DhtCallOptions,
+  GetMutableOptions,
+  GetOptions,
+  GetResult,
+  LookupQueryOptions,
+  PutItem,
+  PutMutableOptions,
+  PutOptions,
+  PutResult,
+} from './operation-types.js';
+import { type DhtContext, noContacts } from './dht-context.js';
+import { DhtStore } from './dht-store.js';
+
+/** How a lookup starts, beyond its method. @internal */
+interface LookupStart {
+  readonly signal?: AbortSignal | undefined;
+  readonly salt?: Uint8Array | undefined;
+  readonly seq?: number | undefined;
+  readonly disjointPaths?: number | undefined;
+  readonly stopAtValue?: boolean;
+  /** Contacts to start from instead of the routing tables' closest. */
+  readonly seeds?: readonly Contact[];
+  readonly responded?: readonly Contact[];
+  readonly timeoutMs?: number;
+}
+
+/** Most disjoint paths of one lookup. */
+const MAX_DISJOINT_PATHS = 8;
+
+/**
+ * The DHT operations of a node: iterative lookups over its routing table(s) (one per family,
+ * BEP 32, searched together with `want: ["n4","n6"]` on a dual-stack node), and what is built on
+ * them: get, put, announce and find peers across the whole network. @internal
+ */
+export class DhtOperations {
+  readonly #ctx: DhtContext;
+  readonly #want: Want[] | undefined;
+  readonly #store: DhtStore;
+
+  constructor(ctx: DhtContext) {
+    this.#ctx = ctx;
+    this.#want = ctx.stacks.length > 1 ? ['n4', 'n6'] : undefined;
+    this.#store = new DhtStore(ctx, (target, method, signal) => this.#collect(target, method, signal));
+  }
+
+  /** The events of a lookup of `target` (see `KadNode.query`). */
+  query(target: NodeId, options: LookupQueryOptions): AsyncIterableIterator<LookupEvent> {
+    assertNodeId(target, 'target');
+    if (typeof options !== 'object' || options === null) throw KadError.invalidOption('options must be an object');
+    const { method } = options;
+    if (method !== 'find_node' && method !== 'get_peers' && method !== 'get') {
+      throw KadError.invalidOption(`method must be "find_node", "get_peers" or "get" (got ${String(method)})`);
+    }
+    return this.#start(target, method, checkGetOptions(options));
+  }
+
+  /** A `find_node` lookup of `target` (see `KadNode.lookup`). */
+  async lookup(target: NodeId, options: DhtCallOptions = {}): Promise<LookupResult> {
+    assertNodeId(target, 'target');
+    const done = await drainLookup(this.#start(target, 'find_node', { signal: options.signal }));
+    if (done.closest.length === 0) throw noContacts(done);
+    const { closest, queried, responded, timedOut, durationMs } = done;
+    return { closest, queried, responded, timedOut, durationMs };
+  }
+
+  /** The item stored under `target` (see `KadNode.get`). */
+  async get(target: NodeId, options: GetOptions = {}): Promise<GetResult | undefined> {
+    assertNodeId(target, 'target');
+    const start = checkGetOptions(options);
+    let best: { item: GetResult['item']; seq: number | undefined; from: Contact[] } | undefined;
+    const done = await drainLookup(this.#start(target, 'get', start), (event) => {
+      if (event.type !== 'value') return;
+      if (best === undefined || (event.seq ?? -1) > (best.seq ?? -1)) {
+        best = { item: event.item, seq: event.seq, from: [event.from] };
+      } else if (event.seq === best.seq) best.from.push(event.from);
+    });
+    if (best === undefined) {
+      if (done.responded === 0) throw noContacts(done);
+      if (done.ended === 'deadline') throw KadError.timeout(`get found nothing within ${done.durationMs} ms`);
+      return undefined;
+    }
+    const { queried, responded, timedOut, durationMs } = done;
+    return { target, ...best, queried, responded, timedOut, durationMs };
+  }
+
+  /** A signed mutable item of `publicKey` (see `KadNode.getMutable`). */
+  getMutable(publicKey: Uint8Array, options: GetMutableOptions = {}): Promise<GetResult | undefined> {
+    return this.get(this.#store.mutableTargetOf(publicKey, options.salt), options);
+  }
+
+  /** Stores `item` on the k closest nodes (see `KadNode.put`). */
+  put(item: PutItem, options: PutOptions = {}): Promise<PutResult> {
+    return this.#store.put(item, options);
+  }
+
+  /** Signs and stores `v` under `keyPair` (see `KadNode.putMutable`). */
+  putMutable(keyPair: ItemKeyPair, v: BencodeValue, options: PutMutableOptions = {}): Promise<PutResult> {
+    return this.#store.putMutable(keyPair, v, options);
+  }
+
+  /** Announces this node as a peer of `infoHash` (see `KadNode.announce`). */
+  announce(infoHash: NodeId, options: AnnounceOptions = {}): Promise<AnnounceResult> {
+    return this.#store.announce(infoHash, options);
+  }
+
+  /** Peers of `infoHash`, each once, as they arrive (see `KadNode.findPeers`). */
+  findPeers(infoHash: NodeId, options: DhtCallOptions = {}): AsyncIterableIterator<PeerAddress> {
+    assertNodeId(infoHash, 'infoHash');
+    return this.#findPeers(this.#start(infoHash, 'get_peers', { signal: options.signal }));
+  }
+
+  /** Every peer of `infoHash` found by one lookup (see `KadNode.getPeersOf`). */
+  async getPeersOf(infoHash: NodeId, options: DhtCallOptions = {}): Promise<PeerAddress[]> {
+    const peers: PeerAddress[] = [];
+    for await (const peer of this.findPeers(infoHash, options)) peers.push(peer);
+    return peers;
+  }
+
+  /**
+   * The Kademlia join: a lookup of this node's own id from `seeds`, with the bootstrap nodes
+   * that already answered that query as `responded`, ending by `timeoutMs`.
+   */
+  selfLookup(
+    seeds: readonly Contact[],
+    responded: readonly Contact[],
+    timeoutMs: number,
+    signal?: AbortSignal,
+  ): Promise<LookupDoneEvent> {
+    const table = this.#ctx.stacks.flatMap((stack) => stack.closest(this.#ctx.id, this.#ctx.k * 2));
+    return drainLookup(
+      this.#start(this.#ctx.id, 'find_node', { signal, seeds: [...seeds, ...table], responded, timeoutMs }),
+    );
+  }
+
+  async *#findPeers(events: AsyncIterableIterator<LookupEvent>): AsyncGenerator<PeerAddress, void, undefined> {
+    const seen = new Set<string>();
+    for await (const event of events) {
+      if (event.type === 'peers') {
+        for (const peer of event.peers) {
+          const key = endpointKey(peer);
+          if (seen.has(key)) continue;
+          seen.add(key);
+          yield { host: peer.host, port: peer.port };
+        }
+      } else if (event.type === 'done' && event.responded === 0 && seen.size === 0) {
+        throw noContacts(event);
+      }
+    }
+  }
+
+  /**
+   * Runs a lookup for a store: every response's token, the highest verified `seq` (a `get` of
+   * a mutable target), and the summary; it does not stop at a value, since the k closest must be found.
+   */
+  async #collect(
+    target: NodeId,
+    method: 'get' | 'get_peers',
+    signal: AbortSignal | undefined,
+  ): Promise<{ done: LookupDoneEvent; tokens: Map<string, Uint8Array>; highestSeq: number | undefined }> {
+    const tokens = new Map<string, Uint8Array>();
+    let highestSeq: number | undefined;
+    const done = await drainLookup(this.#start(target, method, { signal, stopAtValue: false }), (event) => {
+      if (event.type === 'response' && event.token !== undefined) tokens.set(endpointKey(event.from), event.token);
+      if (event.type === 'value' && event.seq !== undefined && (highestSeq === undefined || event.seq > highestSeq)) {
+        highestSeq = event.seq;
+      }
+    });
+    return { done, tokens, highestSeq };
+  }
+
+  #start(target: NodeId, method: LookupMethod, start: LookupStart): Lookup {
+    const ctx = this.#ctx;
+    const args = this.#args(target, method, start.seq);
+    const query: LookupQuery = async (to, signal) => {
+      const stack = this.#stackOf(to);
+      try {
+        const { values } = await stack.query(to, method, args, signal, 0);
+        return values;
+      } catch (error) {
+        // a node that stays silent twice in a row is bad: it leaves the table's closest()
+        if (isKadError(error, 'TIMEOUT')) stack.table.table.markFailed(to.id);
+        throw error;
+      }
+    };
+    const { minSoftTimeoutMs } = ctx.options;
+    const paths = start.disjointPaths ?? 1;
+    const seedCount = ctx.k * Math.max(2, paths);
+    return new Lookup({
+      target,
+      self: ctx.id,
+      method,
+      k: ctx.k,
+      families: ctx.stacks.map((stack) => stack.family),
+      seeds: start.seeds ?? ctx.stacks.flatMap((stack) => stack.closest(target, seedCount)),
+      ...(start.responded === undefined ? {} : { responded: start.responded }),
+      selfEndpoints: ctx.stacks.flatMap((stack) => {
+        const external = stack.external.current();
+        return external === undefined ? [stack.transport.address()] : [stack.transport.address(), external];
+      }),
+      query,
+      softDeadline: (to) => softDeadline(this.#stackOf(to).rpc.rtt, to, minSoftTimeoutMs),
+      clock: ctx.clock,
+      options:
+        start.timeoutMs === undefined ? ctx.options : { ...ctx.options, timeoutMs: Math.max(1, start.timeoutMs) },
+      signals: start.signal === undefined ? [ctx.lifetime] : [start.signal, ctx.lifetime],
+      ...(start.salt === undefined ? {} : { salt: start.salt }),
+      ...(start.stopAtValue === undefined ? {} : { stopAtValue: start.stopAtValue }),
+      disjointPaths: paths,
+    });
+  }
+
+  #args(target: NodeId, method: LookupMethod, seq: number | undefined): BencodeDict {
+    const id = this.#ctx.id;
+    const want = this.#want === undefined ? {} : { want: this.#want };
+    if (method === 'find_node') return writeFindNodeArgs({ id, target, ...want });
+    if (method === 'get_peers') return writeGetPeersArgs({ id, infoHash: target, ...want });
+    return writeGetArgs({ id, target, ...(seq === undefined ? {} : { seq }), ...want });
+  }
+
+  #stackOf(to: Endpoint): FamilyStack {
+    const family = familyOf(to.host);
+    // the lookup only asks contacts of the families it searches
+    return (this.#ctx.stacks.find((stack) => stack.family === family) ?? this.#ctx.stacks[0]) as FamilyStack;
+  }
+}
+
+/** Validates the options a `get` or `query` shares. @throws {KadError} `INVALID_OPTION` naming the option. */
+function checkGetOptions(options: GetOptions): LookupStart {
+  const { salt, seq, disjointPaths, signal } = options;
+  if (salt !== undefined) {
+    if (!(salt instanceof Uint8Array)) throw KadError.invalidOption('salt must be a Uint8Array');
+    assertSalt(salt);
+  }
+  if (seq !== undefined && !(Number.isSafeInteger(seq) && seq >= 0)) {
+    throw KadError.invalidOption(`seq must be a non-negative integer (got ${String(seq)})`);
+  }
+  if (
+    disjointPaths !== undefined &&
+    !(Number.isInteger(disjointPaths) && disjointPaths >= 1 && disjointPaths <= MAX_DISJOINT_PATHS)
+  ) {
+    throw KadError.invalidOption(
+      `disjointPaths must be an integer in [1, ${MAX_DISJOINT_PATHS}] (got ${String(disjointPaths)})`,
+    );
+  }
+  return { signal, salt, seq, disjointPaths };
+}

@@ -1,0 +1,206 @@
+import { describe } from '../../core/describe.js';
+import { KadError, WireError } from '../errors.js';
+import { assertNodeId, type NodeId } from '../id.js';
+import {
+  assertMutableSignature,
+  assertSalt,
+  createMutableItem,
+  encodeValue,
+  immutableTarget,
+  type ItemKeyPair,
+  mutableTarget,
+  verifyMutable,
+} from '../items.js';
+import type { LookupDoneEvent } from '../lookup/events.js';
+import { endpointKey, familyOf } from '../transport/transport.js';
+import type { BencodeDict, BencodeValue } from '../wire/bencode.js';
+import type { Contact } from '../wire/compact.js';
+import { writeAnnouncePeerArgs, writePutArgs } from '../wire/krpc-args.js';
+import { type DhtContext, noContacts } from './dht-context.js';
+import type {
+  AnnounceOptions,
+  AnnounceResult,
+  PutItem,
+  PutMutableOptions,
+  PutOptions,
+  PutResult,
+  StoreFailure,
+} from './operation-types.js';
+
+/** A lookup run for a store: the summary, the write token of every responder, the highest verified `seq`. */
+export type CollectTokens = (
+  target: NodeId,
+  method: 'get' | 'get_peers',
+  signal: AbortSignal | undefined,
+) => Promise<{ done: LookupDoneEvent; tokens: Map<string, Uint8Array>; highestSeq: number | undefined }>;
+
+/**
+ * The storing half of the DHT operations: a lookup for the target, then a `put` or
+ * `announce_peer` to each of the k closest nodes that answered it (per family), with the
+ * token each one gave. @internal
+ */
+export class DhtStore {
+  readonly #ctx: DhtContext;
+  readonly #collect: CollectTokens;
+
+  constructor(ctx: DhtContext, collect: CollectTokens) {
+    this.#ctx = ctx;
+    this.#collect = collect;
+  }
+
+  /** `SHA-1(publicKey ‖ salt)`, the arguments checked. @throws {KadError} `INVALID_KEY`, `SALT_TOO_BIG`, `INVALID_OPTION`. */
+  mutableTargetOf(publicKey: Uint8Array, salt: Uint8Array | undefined): NodeId {
+    if (salt !== undefined && !(salt instanceof Uint8Array)) throw KadError.invalidOption('salt must be a Uint8Array');
+    return mutableTarget(publicKey, salt);
+  }
+
+  async put(item: PutItem, options: PutOptions): Promise<PutResult> {
+    const startedAt = this.#ctx.clock.now();
+    if (typeof item !== 'object' || item === null || !('v' in item)) {
+      throw KadError.invalidOption('item must be { v } or a signed MutableItem');
+    }
+    const cas = checkCas(options.cas);
+    let target: NodeId;
+    if ('k' in item) {
+      assertSalt(item.salt);
+      assertMutableSignature(item);
+      target = mutableTarget(item.k, item.salt);
+    } else {
+      if (cas !== undefined) throw KadError.invalidOption('cas applies to mutable items only');
+      target = immutableTarget(item.v);
+    }
+    const { done, tokens } = await this.#collect(target, 'get', options.signal);
+    return this.#putAll(target, item, cas, done, tokens, startedAt, options.signal);
+  }
+
+  async putMutable(keyPair: ItemKeyPair, v: BencodeValue, options: PutMutableOptions): Promise<PutResult> {
+    const startedAt = this.#ctx.clock.now();
+    if (typeof keyPair !== 'object' || keyPair === null) throw KadError.invalidKey('keyPair must be an ItemKeyPair');
+    const target = this.mutableTargetOf(keyPair.publicKey, options.salt);
+    const cas = checkCas(options.cas);
+    const { seq } = options;
+    if (seq !== undefined && !(Number.isSafeInteger(seq) && seq >= 0)) {
+      throw KadError.invalidOption(`seq must be a non-negative integer (got ${String(seq)})`);
+    }
+    encodeValue(v);
+    // sign once before the network (a bad key fails here), then again with the chosen seq
+    if (!verifyMutable(createMutableItem(keyPair, v, seq ?? 0, options.salt))) {
+      throw KadError.invalidKey('keyPair.publicKey is not the public key of keyPair.secretKey');
+    }
+    const { done, tokens, highestSeq } = await this.#collect(target, 'get', options.signal);
+    const item = createMutableItem(keyPair, v, seq ?? (highestSeq === undefined ? 1 : highestSeq + 1), options.salt);
+    return this.#putAll(target, item, cas, done, tokens, startedAt, options.signal);
+  }
+
+  async announce(infoHash: NodeId, options: AnnounceOptions): Promise<AnnounceResult> {
+    const startedAt = this.#ctx.clock.now();
+    assertNodeId(infoHash, 'infoHash');
+    const impliedPort = options.impliedPort ?? false;
+    if (typeof impliedPort !== 'boolean') throw KadError.invalidOption('impliedPort must be a boolean');
+    const port = options.port ?? 0;
+    if (!impliedPort && !(Number.isInteger(port) && port >= 1 && port <= 65535)) {
+      throw KadError.invalidOption(`port must be an integer in [1, 65535] unless impliedPort (got ${String(port)})`);
+    }
+    const { done, tokens } = await this.#collect(infoHash, 'get_peers', options.signal);
+    const { storedOn, failed } = await this.#storeOn(
+      done,
+      tokens,
+      'announce_peer',
+      (token) => writeAnnouncePeerArgs({ id: this.#ctx.id, infoHash, port, token, impliedPort, seed: false }),
+      options.signal,
+    );
+    const durationMs = this.#ctx.clock.now() - startedAt;
+    return { infoHash, storedOn, failed, queried: done.queried, durationMs };
+  }
+
+  async #putAll(
+    target: NodeId,
+    item: PutItem,
+    cas: number | undefined,
+    done: LookupDoneEvent,
+    tokens: Map<string, Uint8Array>,
+    startedAt: number,
+    signal: AbortSignal | undefined,
+  ): Promise<PutResult> {
+    const id = this.#ctx.id;
+    const args = (token: Uint8Array): BencodeDict =>
+      'k' in item
+        ? writePutArgs({
+            kind: 'mutable',
+            id,
+            token,
+            v: item.v,
+            k: item.k,
+            sig: item.sig,
+            seq: item.seq,
+            ...(item.salt === undefined || item.salt.length === 0 ? {} : { salt: item.salt }),
+            ...(cas === undefined ? {} : { cas }),
+          })
+        : writePutArgs({ kind: 'immutable', id, token, v: item.v });
+    const { storedOn, failed } = await this.#storeOn(done, tokens, 'put', args, signal);
+    const seq = 'k' in item ? item.seq : undefined;
+    const durationMs = this.#ctx.clock.now() - startedAt;
+    return { target, item, seq, storedOn, failed, queried: done.queried, durationMs };
+  }
+
+  /** Sends `method` with `args(token)` to each of the closest responders that gave a token. */
+  async #storeOn(
+    done: LookupDoneEvent,
+    tokens: Map<string, Uint8Array>,
+    method: 'put' | 'announce_peer',
+    args: (token: Uint8Array) => BencodeDict,
+    signal: AbortSignal | undefined,
+  ): Promise<{ storedOn: Contact[]; failed: StoreFailure[] }> {
+    const targets = done.closest.flatMap((contact) => {
+      const token = tokens.get(endpointKey(contact));
+      return token === undefined ? [] : [{ contact, token }];
+    });
+    if (targets.length === 0) throw noContacts(done);
+    const lifetime = this.#ctx.lifetime;
+    const combined = signal === undefined ? lifetime : AbortSignal.any([signal, lifetime]);
+    const outcomes = await Promise.allSettled(
+      targets.map(({ contact, token }) => {
+        const stack = this.#ctx.stacks.find((s) => s.family === familyOf(contact.host));
+        if (stack === undefined) return Promise.reject(KadError.invalidAddress('no stack for this family'));
+        return stack.query(contact, method, args(token), combined);
+      }),
+    );
+    signal?.throwIfAborted();
+    lifetime.throwIfAborted();
+    const storedOn: Contact[] = [];
+    const failed: StoreFailure[] = [];
+    outcomes.forEach((outcome, i) => {
+      const { contact } = targets[i] as { contact: Contact };
+      if (outcome.status === 'fulfilled') storedOn.push(contact);
+      else failed.push({ contact, error: asKadError(outcome.reason) });
+    });
+    if (storedOn.length === 0) throw notStored(method, failed);
+    return { storedOn, failed };
+  }
+}
+
+/** Why a store succeeded nowhere: the BEP 44 refusal most nodes gave, or `NOT_STORED`. */
+function notStored(method: string, failed: readonly StoreFailure[]): KadError {
+  const count = (code: number): number => failed.filter((f) => f.error.wireCode === code).length;
+  const cause = failed[0]?.error;
+  const cas = count(WireError.CasMismatch);
+  const seq = count(WireError.SeqTooLow);
+  if (cas > 0 && cas >= seq) {
+    return new KadError('CAS_MISMATCH', 'the nodes refused the put: cas does not match their seq', { cause });
+  }
+  if (seq > 0) {
+    return new KadError('SEQ_TOO_LOW', 'the nodes refused the put: they hold a higher seq', { cause });
+  }
+  return KadError.notStored(`no node accepted the ${method} (${failed.length} tried)`, cause);
+}
+
+function asKadError(error: unknown): KadError {
+  return error instanceof KadError ? error : KadError.notStored('store failed', error);
+}
+
+function checkCas(cas: unknown): number | undefined {
+  if (cas !== undefined && !(typeof cas === 'number' && Number.isSafeInteger(cas) && cas >= 0)) {
+    throw KadError.invalidOption(`cas must be a non-negative integer (got ${describe(cas)})`);
+  }
+  return cas;
+}

@@ -1,0 +1,205 @@
+import { setMaxListeners } from 'node:events';
+import type { Clock, Milliseconds } from '../../core/clock.js';
+import { KadError } from '../errors.js';
+import type { NodeId } from '../id.js';
+import type { LookupDoneEvent } from '../lookup/events.js';
+import { type AddressFamily, type Endpoint, endpointKey, familyOf } from '../transport/transport.js';
+import type { Contact } from '../wire/compact.js';
+import { type Want, writeFindNodeArgs } from '../wire/krpc-args.js';
+import { type BootstrapEntry, type HostResolver, parseBootstrapString } from './bootstrap-entries.js';
+import type { FamilyStack } from './family-stack.js';
+import type { BootstrapRetryEvent } from './operation-types.js';
+import { MAX_BOOTSTRAP_CONTACTS } from './options.js';
+
+/** What a {@link Join} runs on. @internal */
+export interface JoinInit {
+  readonly id: NodeId;
+  readonly stacks: readonly FamilyStack[];
+  readonly clock: Clock;
+  /** Aborted with `CLOSED` when the node closes: joining stops. */
+  readonly lifetime: AbortSignal;
+  readonly resolver: HostResolver;
+  /** Deadline of one attempt (bootstrap round and self-lookup), ms. */
+  readonly timeoutMs: Milliseconds;
+  /** Delay before the first retry, ms; it doubles on each failure, up to `retryMaxMs`. */
+  readonly retryMs: Milliseconds;
+  readonly retryMaxMs: Milliseconds;
+  /** The lookup of this node's own id (see `DhtOperations.selfLookup`). */
+  readonly selfLookup: (
+    seeds: readonly Contact[],
+    responded: readonly Contact[],
+    timeoutMs: Milliseconds,
+    signal: AbortSignal,
+  ) => Promise<LookupDoneEvent>;
+  readonly onRetry: (event: BootstrapRetryEvent) => void;
+}
+
+/**
+ * The Kademlia join of a node: a `find_node` for its own id to each bootstrap contact (at most
+ * 32 per family, DNS names resolved), then an iterative lookup of its own id from what they
+ * returned, which fills the routing table(s) with the nodes closest to it and makes them learn
+ * of it. While nothing answers, it tries again after a delay that doubles up to a cap, on the
+ * node's clock. @internal
+ */
+export class Join {
+  /** Resolves with the contacts in the tables once the first attempt ended (never rejects). */
+  readonly bootstrapped: Promise<number>;
+  /** Resolves once a self-lookup finished through at least one live node; rejects with `CLOSED` on close. */
+  readonly ready: Promise<void>;
+  readonly #init: JoinInit;
+
+  constructor(entries: readonly BootstrapEntry[], init: JoinInit) {
+    this.#init = init;
+    if (entries.length === 0) {
+      // nothing to join: a first node is ready at once
+      this.bootstrapped = Promise.resolve(0);
+      this.ready = Promise.resolve();
+      return;
+    }
+    let first: (size: number) => void = () => undefined;
+    this.bootstrapped = new Promise((resolve) => {
+      first = resolve;
+    });
+    this.ready = this.#run(entries, first);
+    this.ready.catch(() => undefined); // closing before ready is not an unhandled rejection
+  }
+
+  async #run(entries: readonly BootstrapEntry[], first: (size: number) => void): Promise<void> {
+    const { lifetime, retryMs, retryMaxMs } = this.#init;
+    try {
+      for (let attempt = 1; ; attempt++) {
+        const reason = await this.#attempt(entries);
+        if (attempt === 1) first(this.#size());
+        if (reason === undefined) return;
+        lifetime.throwIfAborted();
+        const delayMs = Math.min(retryMaxMs, retryMs * 2 ** Math.min(attempt - 1, 30));
+        this.#init.onRetry({ attempt, delayMs, reason });
+        await this.#sleep(delayMs);
+      }
+    } finally {
+      first(this.#size());
+    }
+  }
+
+  /** One attempt: `undefined` when it reached a live node, else why not. Rejects only on close. */
+  async #attempt(entries: readonly BootstrapEntry[]): Promise<KadError | undefined> {
+    const { clock, lifetime, timeoutMs } = this.#init;
+    const deadlineAt = clock.now() + timeoutMs;
+    const deadline = new AbortController();
+    const timer = clock.setTimeout(() => deadline.abort(KadError.timeout('bootstrap timed out')), timeoutMs);
+    const signal = AbortSignal.any([deadline.signal, lifetime]);
+    // one listener per concurrent call: up to MAX_BOOTSTRAP_CONTACTS per family at once
+    setMaxListeners(2 * MAX_BOOTSTRAP_CONTACTS * this.#init.stacks.length + 8, signal);
+    try {
+      const endpoints = this.#perFamily(await this.#resolve(entries, signal));
+      if (endpoints.length === 0) {
+        lifetime.throwIfAborted();
+        return KadError.noContacts('no bootstrap entry gave an address of a family this node runs');
+      }
+      const want: Want[] | undefined = this.#init.stacks.length > 1 ? ['n4', 'n6'] : undefined;
+      const args = writeFindNodeArgs({
+        id: this.#init.id,
+        target: this.#init.id,
+        ...(want === undefined ? {} : { want }),
+      });
+      const found = await Promise.allSettled(
+        endpoints.map((to) => (this.#stackOf(to) as FamilyStack).query(to, 'find_node', args, signal)),
+      );
+      lifetime.throwIfAborted();
+      const responded: Contact[] = [];
+      const seeds: Contact[] = [];
+      for (const result of found) {
+        if (result.status !== 'fulfilled') continue;
+        const { values, from } = result.value;
+        responded.push({ id: values.id, host: from.host, port: from.port });
+        seeds.push(...(values.nodes ?? []), ...(values.nodes6 ?? []));
+      }
+      if (responded.length === 0)
+        return KadError.noContacts(`none of the ${endpoints.length} bootstrap nodes answered`);
+      const done = await this.#init.selfLookup(seeds, responded, Math.max(1, deadlineAt - clock.now()), lifetime);
+      return done.closest.length > 0 ? undefined : KadError.noContacts('the lookup of our own id reached no live node');
+    } finally {
+      timer.cancel();
+    }
+  }
+
+  /** The endpoints of `entries`, DNS names resolved (a name that fails to resolve is left out). */
+  async #resolve(entries: readonly BootstrapEntry[], signal: AbortSignal): Promise<Endpoint[]> {
+    const lists = await Promise.all(
+      entries.map(async (entry): Promise<Endpoint[]> => {
+        if (typeof entry !== 'string') return [entry];
+        const parsed = parseBootstrapString(entry);
+        if (!parsed.name) return [{ host: parsed.host, port: parsed.port }];
+        try {
+          const hosts = await untilAborted(this.#init.resolver(parsed.host), signal);
+          return hosts.filter((host) => familyOf(host) !== undefined).map((host) => ({ host, port: parsed.port }));
+        } catch {
+          return [];
+        }
+      }),
+    );
+    return lists.flat();
+  }
+
+  /** Distinct endpoints of the families this node runs, at most {@link MAX_BOOTSTRAP_CONTACTS} per family. */
+  #perFamily(endpoints: readonly Endpoint[]): Endpoint[] {
+    const seen = new Set<string>();
+    const counts = new Map<AddressFamily, number>();
+    const out: Endpoint[] = [];
+    for (const endpoint of endpoints) {
+      const family = familyOf(endpoint.host);
+      if (family === undefined || this.#stackOf(endpoint) === undefined) continue;
+      const key = endpointKey(endpoint);
+      const count = counts.get(family) ?? 0;
+      if (seen.has(key) || count >= MAX_BOOTSTRAP_CONTACTS) continue;
+      seen.add(key);
+      counts.set(family, count + 1);
+      out.push(endpoint);
+    }
+    return out;
+  }
+
+  #stackOf(endpoint: Endpoint): FamilyStack | undefined {
+    const family = familyOf(endpoint.host);
+    return this.#init.stacks.find((stack) => stack.family === family);
+  }
+
+  #size(): number {
+    return this.#init.stacks.reduce((sum, stack) => sum + stack.table.size, 0);
+  }
+
+  /** Waits `ms` on the node's clock; rejects with the lifetime's reason on close. */
+  #sleep(ms: Milliseconds): Promise<void> {
+    const { clock, lifetime } = this.#init;
+    return new Promise((resolve, reject) => {
+      const onClose = (): void => {
+        timer.cancel();
+        reject(lifetime.reason as Error);
+      };
+      const timer = clock.setTimeout(() => {
+        lifetime.removeEventListener('abort', onClose);
+        resolve();
+      }, ms);
+      lifetime.addEventListener('abort', onClose, { once: true });
+    });
+  }
+}
+
+/** `promise`, or a rejection with `signal.reason` once `signal` aborts. */
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason as Error);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason as Error);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error instanceof Error ? error : new Error(String(error)));
+      },
+    );
+  });
+}

@@ -1,0 +1,156 @@
+import type { Milliseconds } from '../../core/clock.js';
+import type { KadError } from '../errors.js';
+import type { MutableItem } from '../items.js';
+import type { FoundItem, LookupMethod } from '../lookup/events.js';
+import type { NodeId } from '../id.js';
+import type { Contact } from '../wire/compact.js';
+
+// The shapes of the DHT operations of a KadNode (lookups across the network), apart from the
+// single-peer client calls in types.ts.
+
+/** Options of the DHT operations: every one aborts with `signal` (rejecting with `signal.reason`). */
+export interface DhtCallOptions {
+  /**
+   * Aborts the operation and the queries it has in flight. Without one, the lookup deadline
+   * (`KadNodeOptions.lookup.timeoutMs`, 10 s by default) bounds it.
+   */
+  readonly signal?: AbortSignal;
+}
+
+/** Options of `node.query()`. */
+export interface LookupQueryOptions extends DhtCallOptions {
+  /**
+   * The query sent to every node: `find_node` (nodes only), `get_peers` (`peers` events) or
+   * BEP 44 `get` (`value` events; ends at the first immutable item that verifies).
+   */
+  readonly method: LookupMethod;
+  /** `get`: the salt a mutable item's target was made with (needed to verify it). */
+  readonly salt?: Uint8Array;
+  /** `get`: only mutable items with a greater `seq` are returned by the nodes (BEP 44). */
+  readonly seq?: number;
+  /**
+   * Disjoint lookups (S/Kademlia): `d` paths started from different contacts, no node asked by
+   * two paths, so a region of hostile nodes cannot hide a value from all of them. Costs about
+   * `d` times the queries. From 1 to 8.
+   * @default 1
+   */
+  readonly disjointPaths?: number;
+}
+
+/** Options of `node.get()`. */
+export interface GetOptions extends DhtCallOptions {
+  /** The salt of a mutable item (BEP 44); needed to verify it. */
+  readonly salt?: Uint8Array;
+  /** Return a mutable item only when its `seq` is greater than this. */
+  readonly seq?: number;
+  /** See {@link LookupQueryOptions.disjointPaths}. @default 1 */
+  readonly disjointPaths?: number;
+}
+
+/** What `node.get()` found. */
+export interface GetResult {
+  /** The target looked up. */
+  readonly target: NodeId;
+  /** The item, verified: its hash is the target (immutable), or its signature holds (mutable). */
+  readonly item: FoundItem;
+  /** `seq` of a mutable item: the highest one any node returned; `undefined` for an immutable item. */
+  readonly seq: number | undefined;
+  /** The nodes that returned this item (for a mutable item: every one that had this `seq`). */
+  readonly from: Contact[];
+  /** Queries the lookup sent. */
+  readonly queried: number;
+  /** Queries answered. */
+  readonly responded: number;
+  /** Queries that timed out. */
+  readonly timedOut: number;
+  /** Duration of the lookup, ms. */
+  readonly durationMs: Milliseconds;
+}
+
+/** Options of `node.put()`. */
+export interface PutOptions extends DhtCallOptions {
+  /** Mutable items: store only where the current `seq` equals `cas` (BEP 44 compare-and-swap). */
+  readonly cas?: number;
+}
+
+/** Options of `node.putMutable()`. */
+export interface PutMutableOptions extends PutOptions {
+  /** Salt of the item (at most 64 bytes): one key pair can hold many items. */
+  readonly salt?: Uint8Array;
+  /** Sequence number. @default one above the highest found, or 1 when none is found */
+  readonly seq?: number;
+}
+
+/** Options of `node.getMutable()`. */
+export interface GetMutableOptions extends DhtCallOptions {
+  /** Salt of the item. */
+  readonly salt?: Uint8Array;
+  /** Return the item only when its `seq` is greater than this. */
+  readonly seq?: number;
+  /** See {@link LookupQueryOptions.disjointPaths}. @default 1 */
+  readonly disjointPaths?: number;
+}
+
+/** A store request that a node refused or did not answer. */
+export interface StoreFailure {
+  readonly contact: Contact;
+  readonly error: KadError;
+}
+
+/** What `node.put()` and `node.putMutable()` did. */
+export interface PutResult {
+  /** Target of the item. */
+  readonly target: NodeId;
+  /** The item as stored (for `putMutable`, signed with the chosen `seq`). */
+  readonly item: FoundItem;
+  /** `seq` of a mutable item; `undefined` for an immutable one. */
+  readonly seq: number | undefined;
+  /** Nodes that accepted the `put`: of the k closest that answered the lookup (per family). */
+  readonly storedOn: Contact[];
+  /** Nodes among those that refused it or did not answer. */
+  readonly failed: StoreFailure[];
+  /** Queries of the lookup before the puts. */
+  readonly queried: number;
+  /** Duration of lookup and puts, ms. */
+  readonly durationMs: Milliseconds;
+}
+
+/** Options of `node.announce()`. */
+export interface AnnounceOptions extends DhtCallOptions {
+  /** The port peers should connect to (1–65535); ignored with `impliedPort`. */
+  readonly port?: number;
+  /** Ask the nodes to use the UDP source port of the announce instead (BEP 5 `implied_port`). @default false */
+  readonly impliedPort?: boolean;
+}
+
+/** What `node.announce()` did. */
+export interface AnnounceResult {
+  readonly infoHash: NodeId;
+  /** Nodes that accepted the `announce_peer`: of the k closest that answered (per family). */
+  readonly storedOn: Contact[];
+  /** Nodes among those that refused it or did not answer. */
+  readonly failed: StoreFailure[];
+  /** Queries of the lookup before the announces. */
+  readonly queried: number;
+  /** Duration of lookup and announces, ms. */
+  readonly durationMs: Milliseconds;
+}
+
+/** An immutable `{ v }` or a signed mutable item, as `node.put()` takes it. */
+export type PutItem = { readonly v: FoundItem['v'] } | MutableItem;
+
+/** Payload of the `bootstrap:retry` event: no bootstrap contact answered, the next try is scheduled. */
+export interface BootstrapRetryEvent {
+  /** The attempt that failed, from 1. */
+  readonly attempt: number;
+  /** Delay until the next attempt, ms: doubling from `bootstrapRetryMs` up to `bootstrapRetryMaxMs`. */
+  readonly delayMs: Milliseconds;
+  /** Why it failed. */
+  readonly reason: KadError;
+}
+
+/** The events of a {@link KadNode} (`node.on(event, listener)`). */
+export interface KadNodeEvents {
+  /** Joining failed (nothing answered); it is retried after `delayMs`. */
+  'bootstrap:retry': BootstrapRetryEvent;
+}
