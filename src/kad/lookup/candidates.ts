@@ -21,10 +21,10 @@ export interface Candidate {
  * The candidates of one lookup path, ordered by XOR distance to the target, closest first, and
  * bounded: beyond `capacity` the farthest one not waited for is forgotten.
  *
- * The **window** is the k closest candidates that are neither `failed` nor `stalled`: the lookup
- * asks the fresh ones in it, closest first, and has converged once all of it answered (Kademlia
- * §2.3). A stalled node leaves the window, so the next candidate moves in and is asked; if it
- * answers late it is back in the window as `answered`.
+ * The lookup asks the fresh candidates among the k closest that are neither `failed` nor
+ * `stalled`, closest first: a stalled node makes room, so the next candidate is asked while its
+ * late answer is still awaited. It has converged once the k closest that did not fail have all
+ * answered (Kademlia §2.3).
  *
  * The set does not check for duplicates: the lookup admits each node once, across all its paths.
  */
@@ -86,13 +86,17 @@ export class CandidateSet {
     return undefined;
   }
 
-  /** Whether every candidate in the window answered (true for an empty window: nothing left to ask). */
+  /**
+   * Whether the lookup of this path is over: the k closest candidates that did not fail have
+   * all answered (a stalled one is waited for, until it answers or fails). True for an empty
+   * set: nothing is left to ask.
+   */
   converged(): boolean {
-    let inWindow = 0;
+    let count = 0;
     for (const candidate of this.#list) {
-      if (candidate.state === 'failed' || candidate.state === 'stalled') continue;
+      if (candidate.state === 'failed') continue;
       if (candidate.state !== 'answered') return false;
-      if (++inWindow >= this.#k) return true;
+      if (++count >= this.#k) return true;
     }
     return true;
   }

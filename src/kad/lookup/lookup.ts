@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import type { Clock, Milliseconds, Timer } from '../../core/clock.js';
 import { isKadError, KadError } from '../errors.js';
 import { compareDistance, idEquals, type NodeId } from '../id.js';
@@ -151,6 +152,8 @@ export class Lookup implements AsyncIterableIterator<LookupEvent> {
     for (const signal of signals) signal.addEventListener('abort', this.#onAbort, { once: true });
     this.#deadline = clock.setTimeout(() => this.#finish('deadline'), options.timeoutMs);
     const paths = Math.max(1, init.disjointPaths ?? 1);
+    // each query in flight listens (its RPC request and the queue slots it may wait for)
+    setMaxListeners(4 * options.maxAlpha * paths * init.families.length + 8, this.#controller.signal);
     for (let path = 0; path < paths; path++) {
       for (const family of init.families) {
         const set = new CandidateSet(init.target, init.k, Math.max(options.maxCandidates, options.maxAlpha));

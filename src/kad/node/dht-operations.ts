@@ -7,6 +7,7 @@ import { softDeadline } from '../lookup/options.js';
 import { type Endpoint, endpointKey, familyOf } from '../transport/transport.js';
 import type { BencodeDict, BencodeValue } from '../wire/bencode.js';
 import type { Contact, PeerAddress } from '../wire/compact.js';
+import { setMaxListeners } from 'node:events';
 import { type Want, writeFindNodeArgs, writeGetArgs, writeGetPeersArgs } from '../wire/krpc-args.js';
 import type { FamilyStack } from './family-stack.js';
 import type {
@@ -54,7 +55,9 @@ export class DhtOperations {
   constructor(ctx: DhtContext) {
     this.#ctx = ctx;
     this.#want = ctx.stacks.length > 1 ? ['n4', 'n6'] : undefined;
-    this.#store = new DhtStore(ctx, (target, method, signal) => this.#collect(target, method, signal));
+    this.#store = new DhtStore(ctx, (target, method, signal, salt) => this.#collect(target, method, signal, salt));
+    // every running operation listens to the node's lifetime, and stops listening when it ends
+    setMaxListeners(0, ctx.lifetime);
   }
 
   /** The events of a lookup of `target` (see `KadNode.query`). */
@@ -170,10 +173,11 @@ export class DhtOperations {
     target: NodeId,
     method: 'get' | 'get_peers',
     signal: AbortSignal | undefined,
+    salt: Uint8Array | undefined,
   ): Promise<{ done: LookupDoneEvent; tokens: Map<string, Uint8Array>; highestSeq: number | undefined }> {
     const tokens = new Map<string, Uint8Array>();
     let highestSeq: number | undefined;
-    const done = await drainLookup(this.#start(target, method, { signal, stopAtValue: false }), (event) => {
+    const done = await drainLookup(this.#start(target, method, { signal, salt, stopAtValue: false }), (event) => {
       if (event.type === 'response' && event.token !== undefined) tokens.set(endpointKey(event.from), event.token);
       if (event.type === 'value' && event.seq !== undefined && (highestSeq === undefined || event.seq > highestSeq)) {
         highestSeq = event.seq;

@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { describe } from '../../core/describe.js';
 import { KadError, WireError } from '../errors.js';
 import { assertNodeId, type NodeId } from '../id.js';
@@ -32,6 +33,7 @@ export type CollectTokens = (
   target: NodeId,
   method: 'get' | 'get_peers',
   signal: AbortSignal | undefined,
+  salt: Uint8Array | undefined,
 ) => Promise<{ done: LookupDoneEvent; tokens: Map<string, Uint8Array>; highestSeq: number | undefined }>;
 
 /**
@@ -69,7 +71,7 @@ export class DhtStore {
       if (cas !== undefined) throw KadError.invalidOption('cas applies to mutable items only');
       target = immutableTarget(item.v);
     }
-    const { done, tokens } = await this.#collect(target, 'get', options.signal);
+    const { done, tokens } = await this.#collect(target, 'get', options.signal, 'k' in item ? item.salt : undefined);
     return this.#putAll(target, item, cas, done, tokens, startedAt, options.signal);
   }
 
@@ -87,7 +89,7 @@ export class DhtStore {
     if (!verifyMutable(createMutableItem(keyPair, v, seq ?? 0, options.salt))) {
       throw KadError.invalidKey('keyPair.publicKey is not the public key of keyPair.secretKey');
     }
-    const { done, tokens, highestSeq } = await this.#collect(target, 'get', options.signal);
+    const { done, tokens, highestSeq } = await this.#collect(target, 'get', options.signal, options.salt);
     const item = createMutableItem(keyPair, v, seq ?? (highestSeq === undefined ? 1 : highestSeq + 1), options.salt);
     return this.#putAll(target, item, cas, done, tokens, startedAt, options.signal);
   }
@@ -101,7 +103,7 @@ export class DhtStore {
     if (!impliedPort && !(Number.isInteger(port) && port >= 1 && port <= 65535)) {
       throw KadError.invalidOption(`port must be an integer in [1, 65535] unless impliedPort (got ${String(port)})`);
     }
-    const { done, tokens } = await this.#collect(infoHash, 'get_peers', options.signal);
+    const { done, tokens } = await this.#collect(infoHash, 'get_peers', options.signal, undefined);
     const { storedOn, failed } = await this.#storeOn(
       done,
       tokens,
@@ -158,6 +160,8 @@ export class DhtStore {
     if (targets.length === 0) throw noContacts(done);
     const lifetime = this.#ctx.lifetime;
     const combined = signal === undefined ? lifetime : AbortSignal.any([signal, lifetime]);
+    // one listener per store request (and its queue slots) at once
+    if (combined !== lifetime) setMaxListeners(4 * targets.length + 8, combined);
     const outcomes = await Promise.allSettled(
       targets.map(({ contact, token }) => {
         const stack = this.#ctx.stacks.find((s) => s.family === familyOf(contact.host));

@@ -1,0 +1,51 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { DEFAULT_LOOKUP_OPTIONS, resolveLookupOptions, softDeadline } from '../../../../src/kad/lookup/options.js';
+import { RttEstimator } from '../../../../src/kad/rpc/rtt.js';
+import { endpointId } from '../../../../src/kad/transport/transport.js';
+
+describe('resolveLookupOptions', () => {
+  it('applies the defaults', () => {
+    assert.deepEqual(resolveLookupOptions(), { ...DEFAULT_LOOKUP_OPTIONS });
+    assert.ok(Object.isFrozen(DEFAULT_LOOKUP_OPTIONS));
+  });
+
+  it('rejects bad values with a message naming the option', () => {
+    assert.throws(() => resolveLookupOptions({ alpha: 0 }), { code: 'INVALID_OPTION', message: /^lookup\.alpha/ });
+    assert.throws(() => resolveLookupOptions({ alpha: 4, maxAlpha: 3 }), { message: /^lookup\.maxAlpha/ });
+    assert.throws(() => resolveLookupOptions({ maxRequests: 1.5 }), { message: /^lookup\.maxRequests/ });
+    assert.throws(() => resolveLookupOptions({ maxCandidates: -1 }), { message: /^lookup\.maxCandidates/ });
+    assert.throws(() => resolveLookupOptions({ timeoutMs: 0 }), { message: /^lookup\.timeoutMs/ });
+    assert.throws(() => resolveLookupOptions({ minSoftTimeoutMs: Number.NaN }), {
+      message: /^lookup\.minSoftTimeoutMs/,
+    });
+  });
+
+  it('widens the default maxAlpha to a larger alpha', () => {
+    assert.equal(resolveLookupOptions({ alpha: 10 }).maxAlpha, 10);
+  });
+});
+
+describe('softDeadline', () => {
+  const to = { host: '10.0.0.1', port: 6881 };
+
+  it('is half the hard timeout for a destination and a network without samples', () => {
+    const rtt = new RttEstimator();
+    assert.equal(softDeadline(rtt, to, 50), 750);
+  });
+
+  it('is srtt + 2 rttvar of the destination, at least the floor and at most the hard timeout', () => {
+    const rtt = new RttEstimator();
+    rtt.observe(endpointId(to), 100); // srtt 100, rttvar 50
+    assert.equal(softDeadline(rtt, to, 50), 200);
+    assert.equal(softDeadline(rtt, to, 260), 260);
+    assert.equal(softDeadline(rtt, to, 400), rtt.timeoutFor(endpointId(to)));
+  });
+
+  it('uses the network-wide estimate for a new destination once it has samples', () => {
+    const rtt = new RttEstimator();
+    for (let i = 0; i < 8; i++) rtt.observe(endpointId({ host: `10.0.1.${i + 1}`, port: 1 }), 20);
+    assert.equal(softDeadline(rtt, to, 50), 50);
+    assert.equal(softDeadline(rtt, to, 1), Math.ceil(rtt.network().srttMs + 2 * rtt.network().rttvarMs));
+  });
+});
