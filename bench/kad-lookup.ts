@@ -19,7 +19,7 @@ import { type Endpoint, endpointKey } from '../src/kad/transport/transport.js';
 import { seededRandom } from '../src/testing/seeded-random.js';
 import { startInBatches } from '../test/helpers/batches.js';
 import { printTable, type Row } from './harness.js';
-import { freshValue, type Implementation, type Member, startDhtMember } from './lookup-members.js';
+import { freshValue, type Implementation, type Member, startDhtMember, startNautilusMember } from './lookup-members.js';
 
 const SIZES = [200, 500];
 const PUTS = 10;
@@ -33,7 +33,7 @@ const OPERATION_DEADLINE_MS = 10_000;
 type Start = (bootstrap: readonly Endpoint[], signal: AbortSignal) => Promise<Member>;
 const starters: Record<Implementation, Start> = {
   'bittorrent-dht': startDhtMember,
-  nautilus: () => Promise.reject(new Error('Nautilus lookups are not built yet')),
+  nautilus: startNautilusMember,
 };
 
 /** A built network and what building it cost. */

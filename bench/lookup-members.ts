@@ -7,6 +7,8 @@ import type DHT from 'bittorrent-dht';
 import type { GetResult } from 'bittorrent-dht';
 import { immutableTarget } from '../src/kad/items.js';
 import { type Endpoint, endpointKey } from '../src/kad/transport/transport.js';
+import type { KadNode } from '../src/kad/node/node.js';
+import { nautilusEndpoint, startNautilusNode } from '../test/helpers/nautilus-udp.js';
 import { destroyDht, dhtEndpoint, dhtQueriesSent, startDhtNode } from '../test/helpers/bittorrent-dht-swarm.js';
 
 /** Which implementation a member runs. */
@@ -87,4 +89,28 @@ export function dhtMember(dht: DHT): Member {
 /** Starts a bittorrent-dht node that joins through `bootstrap` and wraps it. */
 export async function startDhtMember(bootstrap: readonly Endpoint[], signal: AbortSignal): Promise<Member> {
   return dhtMember(await startDhtNode({ bootstrap, signal }));
+}
+
+/** Wraps a started Nautilus node. */
+export function nautilusMember(node: KadNode): Member {
+  const endpoint = nautilusEndpoint(node);
+  return {
+    implementation: 'nautilus',
+    endpoint,
+    queriesSent: () => node.stats().rpc.queriesSent,
+    async put(v, signal) {
+      const { target, storedOn } = await node.put({ v }, { signal });
+      return { target, holders: new Set([endpointKey(endpoint), ...storedOn.map(endpointKey)]) };
+    },
+    async get(target, signal) {
+      const got = await node.get(target, { signal });
+      return got !== undefined;
+    },
+    close: () => node.close(),
+  };
+}
+
+/** Starts a Nautilus node on 127.0.0.1:0 that joins through `bootstrap` and wraps it. */
+export async function startNautilusMember(bootstrap: readonly Endpoint[], signal: AbortSignal): Promise<Member> {
+  return nautilusMember(await startNautilusNode({ bootstrap, signal }));
 }

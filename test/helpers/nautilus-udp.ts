@@ -24,7 +24,7 @@ export async function startNautilusNode(options: {
   const { bootstrap, signal } = options;
   const node = await createNode({ ...options.node, host: LOOPBACK, port: 0, bootstrap, signal });
   try {
-    if (bootstrap.length > 0) await abortable(node.bootstrapped, signal);
+    await abortable(node.ready, signal);
   } catch (error) {
     await node.close();
     throw error;
