@@ -87,12 +87,14 @@ export function destroyDht(dht: DHT): Promise<void> {
   return new Promise<void>((resolve) => dht.destroy(() => resolve()));
 }
 
-/** Starting, addressing and closing bittorrent-dht nodes, for {@link startJoined}. */
-export const dhtJoiner: Joiner<DHT> = {
-  start: (bootstrap, signal) => startDhtNode({ bootstrap, signal }),
-  endpoint: dhtEndpoint,
-  close: destroyDht,
-};
+/** Starting (with bucket size `k`, default its own 20), addressing and closing bittorrent-dht nodes, for {@link startJoined}. */
+export function dhtJoiner(k?: number): Joiner<DHT> {
+  return {
+    start: (bootstrap, signal) => startDhtNode({ bootstrap, signal, ...(k === undefined ? {} : { k }) }),
+    endpoint: dhtEndpoint,
+    close: destroyDht,
+  };
+}
 
 /**
  * Starts `count` nodes, `batch` (default 25) at a time: every node joins through `bootstrap`
@@ -102,7 +104,9 @@ export function startDhtSwarm(options: {
   count: number;
   bootstrap?: readonly Endpoint[];
   batch?: number;
+  /** Bucket size and lookup width of every node. @default 20 (bittorrent-dht's own) */
+  k?: number;
   signal: AbortSignal;
 }): Promise<DHT[]> {
-  return startJoined(dhtJoiner, options);
+  return startJoined(dhtJoiner(options.k), options);
 }
