@@ -22,7 +22,7 @@ import { printTable, type Row } from './harness.js';
 import { freshValue, type Implementation, type Member, startDhtMember, startNautilusMember } from './lookup-members.js';
 
 const SIZES = [200, 500];
-const PUTS = 10;
+const PUTS = 20;
 const GETS = 10;
 const JOIN_BATCH = 25;
 /** Bounds one network's bootstrap. */
@@ -144,7 +144,7 @@ interface Figures {
   readonly success: number;
 }
 
-export function figures(samples: readonly Sample[]): Figures {
+function figures(samples: readonly Sample[]): Figures {
   const ms = samples.map((s) => s.ms);
   return {
     p50: quantile(ms, 0.5),
@@ -155,16 +155,32 @@ export function figures(samples: readonly Sample[]): Figures {
 }
 
 /** Builds a network of `kinds`, runs the workload, closes it. */
-export async function measure(
-  kinds: readonly Implementation[],
-  seed: number,
-): Promise<Network & { samples: Sample[] }> {
+async function measure(kinds: readonly Implementation[], seed: number): Promise<Network & { samples: Sample[] }> {
   const network = await buildNetwork(kinds);
   try {
-    return { ...network, samples: await workload(network.members, seed) };
+    const samples = await workload(network.members, seed);
+    note(kinds.length, network.members);
+    return { ...network, samples };
   } finally {
     await Promise.all(network.members.map((m) => m.close()));
   }
+}
+
+/** Prints what explains the figures of a network: timeouts, and answers Nautilus could not take. */
+function note(n: number, members: readonly Member[]): void {
+  const parts: string[] = [];
+  for (const implementation of ['bittorrent-dht', 'nautilus'] as const) {
+    const of = members.filter((m) => m.implementation === implementation);
+    if (of.length === 0) continue;
+    const sum = (f: (m: Member) => number): number => of.reduce((total, m) => total + f(m), 0);
+    const queries = sum((m) => m.queriesSent());
+    let text = `${implementation} ×${of.length}: ${(queries / of.length).toFixed(1)} queries per node, ${sum((m) => m.timeouts())} timed out`;
+    if (implementation === 'nautilus') text += `, ${sum((m) => m.oversizedDropped())} datagrams over 1500 B dropped`;
+    parts.push(text);
+  }
+  console.log(
+    `note: N=${n} (${[...new Set(members.map((m) => m.implementation))].join(' + ')}) since start: ${parts.join('; ')}`,
+  );
 }
 
 const ANCHOR = 'bittorrent-dht 11';

@@ -27,6 +27,13 @@ export interface Member {
   readonly endpoint: Endpoint;
   /** Query datagrams this node sent since it started (retransmissions included). */
   queriesSent(): number;
+  /** Queries this node sent that got no answer in time (retransmissions apart). */
+  timeouts(): number;
+  /**
+   * Datagrams this node received and dropped for being over 1500 bytes (Nautilus only: its
+   * transport, RPC layer and decoder refuse them; bittorrent-dht takes any size).
+   */
+  oversizedDropped(): number;
   /** Stores a fresh immutable value `v` on the closest nodes. */
   put(v: Uint8Array, signal: AbortSignal): Promise<PutOutcome>;
   /** Looks `target` up; true when a value hashing to it came back. */
@@ -56,17 +63,23 @@ function settle<T>(signal: AbortSignal, start: (done: (error: Error | null, valu
 /** Wraps a started bittorrent-dht node; remembers where its puts went. */
 export function dhtMember(dht: DHT): Member {
   let putTo: Set<string> | undefined;
+  let timeouts = 0;
   const socket = dht._rpc.socket;
   const query = socket.query.bind(socket);
   socket.query = (peer, message, callback) => {
     if (message.q === 'put') putTo?.add(endpointKey(peer));
-    return query(peer, message, callback);
+    return query(peer, message, (error, reply, from) => {
+      if (error?.code === 'ETIMEDOUT') timeouts++;
+      callback?.(error, reply, from);
+    });
   };
   const endpoint = dhtEndpoint(dht);
   return {
     implementation: 'bittorrent-dht',
     endpoint,
     queriesSent: () => dhtQueriesSent(dht),
+    timeouts: () => timeouts,
+    oversizedDropped: () => 0,
     async put(v, signal) {
       const holders = new Set([endpointKey(endpoint)]);
       putTo = holders;
@@ -98,6 +111,13 @@ export function nautilusMember(node: KadNode): Member {
     implementation: 'nautilus',
     endpoint,
     queriesSent: () => node.stats().rpc.queriesSent,
+    timeouts: () => node.stats().rpc.timeouts,
+    oversizedDropped: () => {
+      const { rpc, transport } = node.stats();
+      // over 1500 bytes: dropped by the transport, or else by the RPC layer (as oversized, or
+      // as malformed when the decoder's 1500-byte limit refused it)
+      return transport.oversizedDropped + rpc.dropped.oversized + rpc.dropped.malformed;
+    },
     async put(v, signal) {
       const { target, storedOn } = await node.put({ v }, { signal });
       return { target, holders: new Set([endpointKey(endpoint), ...storedOn.map(endpointKey)]) };
