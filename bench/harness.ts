@@ -10,11 +10,55 @@ export async function opsPerSecond(iterations: number, op: (i: number) => Promis
   return iterations / seconds;
 }
 
+/**
+ * Like {@link opsPerSecond}, per CPU second of this process (user + system) instead of per
+ * second of wall time: time spent waiting for a core that other processes hold does not count
+ * against whichever side happened to run. Only for work that never waits on another process
+ * (an in-process store), whose wall time would otherwise be CPU time plus noise.
+ */
+export async function opsPerCpuSecond(iterations: number, op: (i: number) => Promise<unknown>): Promise<number> {
+  const warmup = Math.min(iterations, 50_000);
+  for (let i = 0; i < warmup; i++) await op(i);
+  const start = process.cpuUsage();
+  for (let i = 0; i < iterations; i++) await op(i);
+  const used = process.cpuUsage(start);
+  return iterations / ((used.user + used.system) / 1e6);
+}
+
 /** Best of `rounds` runs of `measure` (higher is better): less noise from GC and the other core. */
 export async function bestOf(rounds: number, measure: () => Promise<number>): Promise<number> {
   let best = 0;
   for (let r = 0; r < rounds; r++) best = Math.max(best, await measure());
   return best;
+}
+
+/**
+ * Best of `rounds` runs each of `anchor` and `subject` (higher is better), alternating which goes
+ * first: load from other processes then weighs on both alike, and their ratio stays steady.
+ */
+export async function bestOfAlternating(
+  rounds: number,
+  anchor: () => Promise<number>,
+  subject: () => Promise<number>,
+): Promise<[anchor: number, subject: number]> {
+  let a = 0;
+  let s = 0;
+  for (let r = 0; r < rounds; r++) {
+    if (r % 2 === 0) {
+      a = Math.max(a, await anchor());
+      s = Math.max(s, await subject());
+    } else {
+      s = Math.max(s, await subject());
+      a = Math.max(a, await anchor());
+    }
+  }
+  return [a, s];
+}
+
+/** The `q` quantile (0–1) of `values`, by the nearest rank. */
+export function quantile(values: ArrayLike<number>, q: number): number {
+  const sorted = Float64Array.from(values).sort();
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))] ?? Number.NaN;
 }
 
 /** The median of `values` (the mean of the middle two for an even count). */
@@ -26,17 +70,34 @@ export function median(values: readonly number[]): number {
     : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 }
 
-/** Heap bytes retained by what `build` returns, measured around forced GCs (needs --expose-gc). */
-export function retainedBytes(build: () => unknown): number {
+function collect(): void {
   const gc = (globalThis as { gc?: () => void }).gc;
   if (gc === undefined) throw new Error('run benchmarks with node --expose-gc');
   gc();
   gc();
-  const before = process.memoryUsage().heapUsed;
+}
+
+/** JS heap in use after forced GCs (needs --expose-gc). */
+export function jsHeapBytes(): number {
+  collect();
+  return process.memoryUsage().heapUsed;
+}
+
+/**
+ * JS heap plus ArrayBuffer memory after forced GCs (needs --expose-gc): the data of typed arrays
+ * and Buffers lives outside the JS heap.
+ */
+export function heapBytes(): number {
+  collect();
+  const usage = process.memoryUsage();
+  return usage.heapUsed + usage.arrayBuffers;
+}
+
+/** Bytes retained by what `build` returns, by `measure` (JS heap unless told). */
+export function retainedBytes(build: () => unknown, measure: () => number = jsHeapBytes): number {
+  const before = measure();
   const kept = build();
-  gc();
-  gc();
-  const after = process.memoryUsage().heapUsed;
+  const after = measure();
   // keep `kept` alive until after the measurement
   if (kept === null) console.log('');
   return after - before;

@@ -1,14 +1,27 @@
 /**
- * MemoryRegistry against raw lru-cache, same keys, same values, same run.
+ * MemoryRegistry against raw lru-cache, same keys, same values, same run. Throughput is counted
+ * per CPU second of the process and the two sides take turns, best of ROUNDS each: on a shared
+ * machine, wall-clock rates of back-to-back runs vary by ±30 % and would move the ratio with them.
  * Run: npm run bench (or node --expose-gc dist/bench/registry-memory.js after a build).
  */
 import { LRUCache } from 'lru-cache';
 import { MemoryRegistry } from '../src/registry/index.js';
-import { bestOf, opsPerSecond, printTable, retainedBytes, type Row } from './harness.js';
+import {
+  bestOfAlternating,
+  heapBytes,
+  opsPerCpuSecond,
+  printTable,
+  quantile,
+  retainedBytes,
+  type Row,
+} from './harness.js';
+import { joined, recurringWorst, timeWrites } from './write-latency.js';
 
 const N = 100_000;
-const OPS = 2_000_000;
-const ROUNDS = 3;
+const OPS = 1_000_000;
+const ROUNDS = 6;
+/** Stores grown from empty to N for the write-latency figures. */
+const GROWTHS = 5;
 const TTL = 60_000;
 
 function makeKeys(count: number, tag: string): string[] {
@@ -27,12 +40,18 @@ export async function benchRegistryMemory(): Promise<Row[]> {
     lru.set(k, value, { ttl: TTL });
     await reg.set(k, value, { ttlMs: TTL });
   }
-  const getLru = await bestOf(ROUNDS, () => opsPerSecond(OPS, async (i) => lru.get(at(i))));
-  const getReg = await bestOf(ROUNDS, () => opsPerSecond(OPS, (i) => reg.get(at(i))));
+  const [getLru, getReg] = await bestOfAlternating(
+    ROUNDS,
+    () => opsPerCpuSecond(OPS, async (i) => lru.get(at(i))),
+    () => opsPerCpuSecond(OPS, (i) => reg.get(at(i))),
+  );
 
   // awaited set with TTL, overwriting live keys
-  const setLru = await bestOf(ROUNDS, () => opsPerSecond(OPS, async (i) => lru.set(at(i), value, { ttl: TTL })));
-  const setReg = await bestOf(ROUNDS, () => opsPerSecond(OPS, (i) => reg.set(at(i), value, { ttlMs: TTL })));
+  const [setLru, setReg] = await bestOfAlternating(
+    ROUNDS,
+    () => opsPerCpuSecond(OPS, async (i) => lru.set(at(i), value, { ttl: TTL })),
+    () => opsPerCpuSecond(OPS, (i) => reg.set(at(i), value, { ttlMs: TTL })),
+  );
   await reg.close();
 
   // awaited set of new keys into a full store: every write evicts
@@ -40,24 +59,46 @@ export async function benchRegistryMemory(): Promise<Row[]> {
   const freshAt = (i: number): string => fresh[i % fresh.length] as string;
   const evLru = new LRUCache<string, Uint8Array>({ max: N / 4 });
   const evReg = new MemoryRegistry({ maxEntries: N / 4, maxBytes: Number.POSITIVE_INFINITY });
-  const evictLru = await bestOf(ROUNDS, () => opsPerSecond(OPS, async (i) => evLru.set(freshAt(i), value)));
-  const evictReg = await bestOf(ROUNDS, () => opsPerSecond(OPS, (i) => evReg.set(freshAt(i), value)));
+  const [evictLru, evictReg] = await bestOfAlternating(
+    ROUNDS,
+    () => opsPerCpuSecond(OPS, async (i) => evLru.set(freshAt(i), value)),
+    () => opsPerCpuSecond(OPS, (i) => evReg.set(freshAt(i), value)),
+  );
   await evReg.close();
 
-  // bytes per entry beyond the keys and values themselves (both already allocated)
+  // bytes per entry beyond the keys and values themselves (both already allocated): JS heap, and
+  // JS heap plus the typed arrays' data (kept outside it)
   const M = 200_000;
   const memKeys = makeKeys(M, 'm');
   const memValues = memKeys.map(() => new Uint8Array(16));
-  const lruBytes = retainedBytes(() => {
+  const buildLru = (): unknown => {
     const c = new LRUCache<string, Uint8Array>({ max: M, ttl: TTL });
     memKeys.forEach((k, i) => c.set(k, memValues[i], { ttl: TTL }));
     return c;
-  });
-  const regBytes = retainedBytes(() => {
+  };
+  const buildReg = (): unknown => {
     const r = new MemoryRegistry({ maxEntries: M, maxBytes: Number.POSITIVE_INFINITY });
     memKeys.forEach((k, i) => void r.set(k, memValues[i] as Uint8Array, { ttlMs: TTL }));
     return r;
-  });
+  };
+  const lruBytes = retainedBytes(buildLru);
+  const regBytes = retainedBytes(buildReg);
+  const lruAllBytes = retainedBytes(buildLru, heapBytes);
+  const regAllBytes = retainedBytes(buildReg, heapBytes);
+
+  // every awaited write timed while a store grows from empty to N: the slow tail shows pauses
+  // (the registry's arrays grow as it fills; lru-cache allocated its own for `max` up front, and
+  // both have a `Map` whose table doubles at powers of two)
+  const growKeys = makeKeys(N, 'g');
+  const lruWrites: Float64Array[] = [];
+  const regWrites: Float64Array[] = [];
+  for (let r = 0; r < GROWTHS; r++) {
+    const c = new LRUCache<string, Uint8Array>({ max: N, ttl: TTL });
+    lruWrites.push(await timeWrites(growKeys, async (k) => c.set(k, value, { ttl: TTL })));
+    const g = new MemoryRegistry({ maxEntries: N, maxBytes: Number.POSITIVE_INFINITY });
+    regWrites.push(await timeWrites(growKeys, (k) => g.set(k, value, { ttlMs: TTL })));
+    await g.close();
+  }
 
   return [
     {
@@ -84,6 +125,28 @@ export async function benchRegistryMemory(): Promise<Row[]> {
       nautilus: regBytes / M,
       unit: 'B',
       target: '≤ 80 B',
+    },
+    {
+      what: 'bytes per entry (with TTL), heap + typed arrays',
+      anchorName: 'lru-cache (ttl)',
+      anchor: lruAllBytes / M,
+      nautilus: regAllBytes / M,
+      unit: 'B',
+    },
+    {
+      what: `p99 awaited write, growing 0 → ${N / 1000} k (${GROWTHS} stores)`,
+      anchorName: 'lru-cache (ttl, max preallocated)',
+      anchor: quantile(joined(lruWrites), 0.99),
+      nautilus: quantile(joined(regWrites), 0.99),
+      unit: 'µs',
+    },
+    {
+      what: `slowest write position growing 0 → ${N / 1000} k (its fastest of ${GROWTHS})`,
+      anchorName: 'lru-cache (ttl, max preallocated)',
+      anchor: recurringWorst(lruWrites),
+      nautilus: recurringWorst(regWrites),
+      unit: 'µs',
+      target: 'no multi-ms pause',
     },
   ];
 }

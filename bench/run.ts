@@ -4,6 +4,7 @@
  */
 import { printTable, type Row } from './harness.js';
 import { benchKadLookup } from './kad-lookup.js';
+import { benchKadMemory } from './kad-memory.js';
 import { benchKadQueries } from './kad-queries.js';
 import { benchRegistryMemory } from './registry-memory.js';
 import { benchRegistryRedis } from './registry-redis.js';
@@ -18,6 +19,10 @@ const suites: Record<string, { title: string; run: () => Promise<Row[]> }> = {
   },
   'kad-queries': { title: 'KAD queries answered per second vs bittorrent-dht', run: benchKadQueries },
   'kad-lookup': { title: 'DHT lookups on 127.0.0.1 vs bittorrent-dht, same workload', run: benchKadLookup },
+  'kad-memory': {
+    title: 'Heap per idle KAD node vs bittorrent-dht; MemoryRegistry vs lru-cache',
+    run: benchKadMemory,
+  },
 };
 
 const wanted = process.argv.slice(2);

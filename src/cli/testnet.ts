@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { createNode, idToHex, immutableTarget, type KadNode } from '../kad/index.js';
-import type { Contact, NodeId } from '../kad/index.js';
+import { createNode, idToHex, type KadNode } from '../kad/index.js';
+import type { NodeId } from '../kad/index.js';
 
 /** Options of {@link runTestnet}. */
 export interface TestnetOptions {
@@ -58,56 +58,28 @@ export async function runTestnet(options: TestnetOptions): Promise<number> {
   }
 }
 
-/** One writer stores an item and announces a peer on the nodes it knows closest; another reads them. */
+/** One writer stores an item and announces a peer across the network; another node finds both. */
 async function demo(nodes: readonly KadNode[], print: (line: string) => void): Promise<void> {
   const writer = nodes.at(-1) as KadNode;
   const reader = nodes[1] as KadNode;
   const signal = (): AbortSignal => AbortSignal.timeout(CALL_TIMEOUT_MS);
 
-  const item = { v: new TextEncoder().encode(`hello from ${idToHex(writer.id).slice(0, 8)}`) };
-  const target = immutableTarget(item.v);
-  let stored = 0;
-  for (const contact of writer.contacts(target, 8)) {
-    const { token } = await writer.getItem(contact, target, { signal: signal() });
-    if (token === undefined) continue;
-    await writer.putItem(contact, item, token, { signal: signal() });
-    stored++;
-  }
-  const found = await firstAnswer(reader.contacts(target, 8), async (c) => {
-    const got = await reader.getItem(c, target, { signal: signal() });
-    return got.item === undefined ? undefined : new TextDecoder().decode(got.item.v as Uint8Array);
-  });
+  const v = new TextEncoder().encode(`hello from ${idToHex(writer.id).slice(0, 8)}`);
+  const put = await writer.put({ v }, { signal: signal() });
+  const got = await reader.get(put.target, { signal: signal() });
+  const found = got === undefined ? undefined : new TextDecoder().decode(got.item.v as Uint8Array);
   print(
-    `BEP 44: put immutable item ${idToHex(target).slice(0, 12)}… on ${stored} nodes; read back: ${found ?? 'not found'}`,
+    `BEP 44: put immutable item ${idToHex(put.target).slice(0, 12)}… on ${put.storedOn.length} nodes; read back: ${found ?? 'not found'}`,
   );
 
   const infoHash: NodeId = randomBytes(20);
   const port = 6881;
-  let announced = 0;
-  for (const contact of writer.contacts(infoHash, 8)) {
-    const { token } = await writer.getPeers(contact, infoHash, { signal: signal() });
-    if (token === undefined) continue;
-    await writer.announcePeer(contact, infoHash, port, token, { signal: signal() });
-    announced++;
-  }
-  const peers = await firstAnswer(reader.contacts(infoHash, 8), async (c) => {
-    const got = await reader.getPeers(c, infoHash, { signal: signal() });
-    return got.values.length === 0 ? undefined : got.values.map((p) => formatEndpoint(p.host, p.port)).join(', ');
-  });
+  const announced = await writer.announce(infoHash, { port, signal: signal() });
+  const peers = await reader.getPeersOf(infoHash, { signal: signal() });
+  const list = peers.map((p) => formatEndpoint(p.host, p.port)).join(', ');
   print(
-    `BEP 5: announced port ${port} for ${idToHex(infoHash).slice(0, 12)}… on ${announced} nodes; get_peers: ${peers ?? 'none'}`,
+    `BEP 5: announced port ${port} for ${idToHex(infoHash).slice(0, 12)}… on ${announced.storedOn.length} nodes; get_peers: ${list === '' ? 'none' : list}`,
   );
-}
-
-async function firstAnswer<T>(
-  contacts: readonly Contact[],
-  ask: (c: Contact) => Promise<T | undefined>,
-): Promise<T | undefined> {
-  for (const contact of contacts) {
-    const answer = await ask(contact);
-    if (answer !== undefined) return answer;
-  }
-  return undefined;
 }
 
 /** Keeps the network up, printing counters every `intervalMs`, until the duration ends or an abort. */

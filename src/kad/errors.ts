@@ -48,6 +48,8 @@ export enum WireError {
  * - `OVERLOADED`: a local bound (queue, in-flight cap, rate limit) refused the work.
  * - `ABORTED`: the caller's `AbortSignal` fired.
  * - `NOT_FOUND`: a lookup ended without the value.
+ * - `CORRUPT_ITEM`: a stored item whose bytes do not decode (a shared registry written by
+ *   something else); a query that meets one is answered 202 "server error", without details.
  * - `NO_CONTACTS`: a lookup found no live node: the routing table is empty, or no node asked answered.
  * - `NOT_STORED`: no node accepted a `put` or `announce_peer` (and none refused it for its `cas` or `seq`).
  */
@@ -70,6 +72,7 @@ export type KadErrorCode =
   | 'OVERLOADED'
   | 'ABORTED'
   | 'NOT_FOUND'
+  | 'CORRUPT_ITEM'
   | 'NO_CONTACTS'
   | 'NOT_STORED';
 
@@ -127,6 +130,14 @@ export class KadError extends Error {
     return new KadError('INVALID_MESSAGE', reason, { cause });
   }
 
+  /**
+   * A malformed message that was recognisably a query with a usable `t`: `transactionId` is
+   * that `t`, so the receiver can answer 203.
+   */
+  static invalidQuery(reason: string, transactionId: Uint8Array): KadError {
+    return new KadError('INVALID_MESSAGE', reason, { transactionId });
+  }
+
   /** A BEP 44 value larger than the limit (wire 205). */
   static messageTooBig(bytes: number, limit: number): KadError {
     return new KadError('MESSAGE_TOO_BIG', `value of ${bytes} bytes exceeds ${limit} bytes`);
@@ -147,14 +158,28 @@ export class KadError extends Error {
     return new KadError('SALT_TOO_BIG', `salt of ${bytes} bytes exceeds ${limit} bytes`);
   }
 
-  /** A BEP 44 `cas` that does not match the stored sequence number (wire 301). */
-  static casMismatch(expected: number, actual: number): KadError {
-    return new KadError('CAS_MISMATCH', `cas mismatch: expected seq ${expected}, stored seq is ${actual}`);
+  /**
+   * A BEP 44 `cas` that does not match the stored sequence number (wire 301). Without the
+   * numbers, the message is BEP 44's own text.
+   */
+  static casMismatch(expected?: number, actual?: number): KadError {
+    const message =
+      expected === undefined || actual === undefined
+        ? 'the CAS hash mismatched, re-read value and try again'
+        : `cas mismatch: expected seq ${expected}, stored seq is ${actual}`;
+    return new KadError('CAS_MISMATCH', message);
   }
 
-  /** A BEP 44 `seq` lower than the stored one (wire 302). */
-  static seqTooLow(seq: number, current: number): KadError {
-    return new KadError('SEQ_TOO_LOW', `sequence number ${seq} less than current ${current}`);
+  /**
+   * A BEP 44 `seq` lower than the stored one (wire 302). Without the numbers, the message is
+   * BEP 44's own text.
+   */
+  static seqTooLow(seq?: number, current?: number): KadError {
+    const message =
+      seq === undefined || current === undefined
+        ? 'sequence number less than current'
+        : `sequence number ${seq} less than current ${current}`;
+    return new KadError('SEQ_TOO_LOW', message);
   }
 
   /** A token this node did not issue or that expired (wire 203). */
@@ -172,9 +197,18 @@ export class KadError extends Error {
     return new KadError('INVALID_ID', reason);
   }
 
-  /** A host or port that is not a valid address. */
-  static invalidAddress(reason: string): KadError {
-    return new KadError('INVALID_ADDRESS', reason);
+  /**
+   * A querier's id that does not match its public IP as BEP 42 specifies, so nothing is stored
+   * for it: answered 201 (generic), not 203, since the query itself is well formed.
+   * @see BEP 42
+   */
+  static insecureId(reason = 'node id does not match the IP (BEP 42): not stored'): KadError {
+    return new KadError('INVALID_ID', reason, { wireCode: WireError.Generic });
+  }
+
+  /** A host or port that is not a valid address, or that cannot be bound. */
+  static invalidAddress(reason: string, cause?: unknown): KadError {
+    return new KadError('INVALID_ADDRESS', reason, { cause });
   }
 
   /** A key of the wrong size or shape. */
@@ -210,6 +244,11 @@ export class KadError extends Error {
   /** A lookup ended without the value. */
   static notFound(message = 'not found'): KadError {
     return new KadError('NOT_FOUND', message);
+  }
+
+  /** A stored item whose bytes do not decode; answered 202 "server error" (no wire number of its own). */
+  static corruptItem(reason: string, cause?: unknown): KadError {
+    return new KadError('CORRUPT_ITEM', reason, { cause });
   }
 
   /** A lookup found no live node to ask or to store on. */

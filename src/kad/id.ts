@@ -1,5 +1,6 @@
 import { getRandomValues } from 'node:crypto';
 import { KadError } from './errors.js';
+import { optionError } from './option-checks.js';
 
 /** A 160-bit node id, info-hash or BEP 44 target: exactly {@link ID_BYTES} bytes. */
 export type NodeId = Uint8Array;
@@ -30,12 +31,21 @@ export function randomId(): NodeId {
   return getRandomValues(new Uint8Array(ID_BYTES));
 }
 
-/** Whether two ids hold the same bytes. */
-export function idEquals(a: NodeId, b: NodeId): boolean {
+/**
+ * Whether two byte strings hold the same bytes: ids, compact addresses, stored values. The one
+ * byte comparison of the KAD code (no allocation, unlike `Buffer.equals` on views).
+ */
+export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
 }
+
+/**
+ * Whether two ids are the same: {@link bytesEqual} under the name `nautilus/kad` exported first.
+ * @deprecated Use {@link bytesEqual}.
+ */
+export const idEquals: (a: NodeId, b: NodeId) => boolean = bytesEqual;
 
 /** The XOR distance `a ⊕ b` as a fresh 20-byte array (big-endian, compare bytewise). */
 export function xor(a: NodeId, b: NodeId): Uint8Array {
@@ -94,7 +104,7 @@ export function bucketIndex(self: NodeId, other: NodeId): number {
  */
 export function randomIdInBucket(self: NodeId, index: number): NodeId {
   if (!Number.isInteger(index) || index < 0 || index >= ID_BITS) {
-    throw KadError.invalidOption(`bucket index must be an integer in 0..${ID_BITS - 1}`);
+    throw optionError('bucket index', `an integer in [0, ${ID_BITS - 1}]`, index);
   }
   const id = randomId();
   const byte = index >> 3;
@@ -108,7 +118,7 @@ export function randomIdInBucket(self: NodeId, index: number): NodeId {
 
 const HEX_ID = /^[0-9a-fA-F]{40}$/;
 
-/** Lowercase hex (40 digits) of an id. */
+/** Lowercase hex (40 digits) of an id; also the form of ids in the keys of stored records. */
 export function idToHex(id: NodeId): string {
   return Buffer.from(id.buffer, id.byteOffset, id.byteLength).toString('hex');
 }

@@ -16,8 +16,8 @@ export type {
   KadNodeStats,
 } from './node/types.js';
 export { createNode } from './node/node.js';
-export type { KadNodeOptions } from './node/options.js';
-export { DEFAULT_KAD_NODE_OPTIONS } from './node/options.js';
+export type { KadNodeOptions, KadNodeStorageOptions } from './node/options.js';
+export { DEFAULT_KAD_NODE_OPTIONS, DEFAULT_KAD_NODE_STORAGE_OPTIONS } from './node/options.js';
 
 // DHT operations across the network, and joining it
 export type {
@@ -65,8 +65,20 @@ export { isKadError, KadError, WireError } from './errors.js';
 
 // ids (BEP 5), secure ids and external address voting (BEP 42)
 export type { NodeId } from './id.js';
-export { bucketIndex, compareDistance, ID_BYTES, idEquals, idFromHex, idToHex, isNodeId, randomId, xor } from './id.js';
-export { isLocalAddress, isSecureId, secureId } from './routing/secure-id.js';
+export {
+  bucketIndex,
+  bytesEqual,
+  compareDistance,
+  ID_BYTES,
+  idEquals,
+  idFromHex,
+  idToHex,
+  isNodeId,
+  randomId,
+  xor,
+} from './id.js';
+export { isSecureId, secureId } from './routing/secure-id.js';
+export { isLocalAddress } from './wire/ip-class.js';
 export type { ExternalAddressVoteOptions } from './routing/external-address.js';
 export { DEFAULT_EXTERNAL_ADDRESS_VOTE_OPTIONS, ExternalAddressVote } from './routing/external-address.js';
 
@@ -89,8 +101,9 @@ export {
 export type { BdecodeLimits, BencodeDict, BencodeValue } from './wire/bencode.js';
 export { bdecode, bencode } from './wire/bencode.js';
 export type { KrpcErrorMessage, KrpcMessage, KrpcQuery, KrpcResponse } from './wire/krpc.js';
-export { decodeMessage, encodeMessage, MAX_DATAGRAM_BYTES } from './wire/krpc.js';
-export type { Contact, IpFamily, PeerAddress } from './wire/compact.js';
+export type { DecodeMessageOptions } from './wire/krpc.js';
+export { decodeMessage, encodeMessage, MAX_MESSAGE_BYTES } from './wire/krpc.js';
+export type { AddressFamily, Contact, IpFamily, PeerAddress } from './wire/compact.js';
 export {
   COMPACT_NODE_V4_BYTES,
   COMPACT_NODE_V6_BYTES,
@@ -117,7 +130,6 @@ export { DEFAULT_ROUTING_TABLE_OPTIONS, RoutingTable } from './routing/routing-t
 
 // transports
 export type {
-  AddressFamily,
   Endpoint,
   InboundDatagram,
   RemoteInfo,
@@ -126,6 +138,7 @@ export type {
   TransportEvents,
   TransportStats,
 } from './transport/transport.js';
+export { MAX_DATAGRAM_BYTES } from './transport/transport.js';
 
 export type { UdpTransport, UdpTransportOptions } from './transport/udp-transport.js';
 export { createUdpTransport } from './transport/udp-transport.js';
@@ -166,4 +179,4 @@ export type {
   QueryHandlersOptions,
   QuerySource,
 } from './serve/handlers.js';
-export { QueryHandlers } from './serve/handlers.js';
+export { DEFAULT_QUERY_HANDLERS_OPTIONS, QueryHandlers } from './serve/handlers.js';

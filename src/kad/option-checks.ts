@@ -2,31 +2,56 @@ import { describe } from '../core/describe.js';
 import { KadError } from './errors.js';
 
 /**
- * Validation of constructor options for the transport, rate-limit, RTT and RPC modules. Each
- * returns `fallback` for `undefined` and throws `INVALID_OPTION`, naming the option, otherwise.
+ * The one way KAD code checks a constructor or call option. Every failure is a
+ * {@link KadError} `INVALID_OPTION` whose message has one form, `"<option> must be <what>
+ * (got <value>)"` (the registry's `validation.ts` uses the same form for `RegistryError`). The
+ * typed checks return `fallback` for `undefined` and the value otherwise.
  * @internal
  */
+
+/**
+ * The `INVALID_OPTION` error for `name`: `"<name> must be <expected> (got <value>)"`, or without
+ * the `(got …)` part when no value is given (a rule between options).
+ */
+export function optionError(name: string, expected: string, ...got: [value: unknown] | []): KadError {
+  const tail = got.length === 0 ? '' : ` (got ${describe(got[0])})`;
+  return KadError.invalidOption(`${name} must be ${expected}${tail}`);
+}
 
 /** A finite number > 0 (a duration or a rate). */
 export function positiveNumber(name: string, value: unknown, fallback: number, unit = ''): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
-    throw KadError.invalidOption(`${name} must be a positive number${unit} (got ${describe(value)})`);
+    throw optionError(name, `a positive number${unit}`, value);
   }
   return value;
 }
 
-/** A number > 0, `Infinity` allowed (a rate that may be unlimited). */
-export function positiveRate(name: string, value: unknown, fallback: number): number {
+/** A number > 0, `Infinity` allowed (a bound that may be off). */
+export function positiveOrInfinite(name: string, value: unknown, fallback: number, unit = ''): number {
   if (value === Number.POSITIVE_INFINITY) return value;
-  return positiveNumber(name, value, fallback, ' per second or Infinity');
+  return positiveNumber(name, value, fallback, `${unit} or Infinity`);
+}
+
+/** A number > 0 per second, `Infinity` allowed (a rate that may be unlimited). */
+export function positiveRate(name: string, value: unknown, fallback: number): number {
+  return positiveOrInfinite(name, value, fallback, ' per second');
 }
 
 /** A safe integer >= `min`. */
 export function integerAtLeast(name: string, value: unknown, fallback: number, min: number): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) {
-    throw KadError.invalidOption(`${name} must be an integer >= ${min} (got ${describe(value)})`);
+    throw optionError(name, `an integer >= ${min}`, value);
+  }
+  return value;
+}
+
+/** A safe integer in `[min, max]`. */
+export function integerInRange(name: string, value: unknown, fallback: number, min: number, max: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) {
+    throw optionError(name, `an integer in [${min}, ${max}]`, value);
   }
   return value;
 }
@@ -35,9 +60,26 @@ export function integerAtLeast(name: string, value: unknown, fallback: number, m
 export function probability(name: string, value: unknown, fallback: number): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !(value >= 0 && value <= 1)) {
-    throw KadError.invalidOption(`${name} must be a number in [0, 1] (got ${describe(value)})`);
+    throw optionError(name, 'a number in [0, 1]', value);
   }
   return value;
+}
+
+/** A boolean. */
+export function boolean(name: string, value: unknown, fallback: boolean): boolean {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'boolean') throw optionError(name, 'a boolean', value);
+  return value;
+}
+
+/**
+ * An injected collaborator: an object with a `method` function, the cheapest sign that it
+ * implements `contract`.
+ */
+export function implementing(name: string, value: unknown, contract: string, method: string): void {
+  if (typeof value !== 'object' || value === null || typeof (value as Record<string, unknown>)[method] !== 'function') {
+    throw optionError(name, `a ${contract} (an object with ${method}())`, value);
+  }
 }
 
 /**

@@ -1,13 +1,13 @@
 import { Emitter } from '../core/emitter.js';
 import type { Clock, Milliseconds } from '../core/clock.js';
 import { KadError } from '../kad/errors.js';
-import { MAX_DATAGRAM_BYTES } from '../kad/wire/krpc.js';
+import { optionError, probability } from '../kad/option-checks.js';
 import { seededRandom } from './seeded-random.js';
+import { type AddressFamily, familyOf } from '../kad/wire/compact.js';
 import {
-  type AddressFamily,
   type Endpoint,
   endpointKey,
-  familyOf,
+  MAX_DATAGRAM_BYTES,
   type RemoteInfo,
   type Transport,
   TransportCounters,
@@ -121,15 +121,11 @@ export class MemoryNetwork {
     } else if (typeof latency === 'number' && Number.isFinite(latency) && latency >= 0) {
       this.#latency = () => latency;
     } else {
-      throw KadError.invalidOption(`latencyMs must be a non-negative number or a function (got ${String(latency)})`);
+      throw optionError('latencyMs', 'a non-negative number or a function', latency);
     }
-    const lossRate = options.lossRate ?? DEFAULT_MEMORY_NETWORK_OPTIONS.lossRate;
-    if (typeof lossRate !== 'number' || !(lossRate >= 0 && lossRate <= 1)) {
-      throw KadError.invalidOption(`lossRate must be a number in [0, 1] (got ${String(lossRate)})`);
-    }
+    this.#lossRate = probability('lossRate', options.lossRate, DEFAULT_MEMORY_NETWORK_OPTIONS.lossRate);
     const seed = options.seed ?? DEFAULT_MEMORY_NETWORK_OPTIONS.seed;
-    if (!Number.isSafeInteger(seed)) throw KadError.invalidOption(`seed must be an integer (got ${String(seed)})`);
-    this.#lossRate = lossRate;
+    if (!Number.isSafeInteger(seed)) throw optionError('seed', 'an integer', seed);
     this.#random = seededRandom(seed);
     this.#clock = deps.clock;
   }

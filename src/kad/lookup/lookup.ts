@@ -1,10 +1,10 @@
 import { setMaxListeners } from 'node:events';
 import type { Clock, Milliseconds, Timer } from '../../core/clock.js';
 import { isKadError, KadError } from '../errors.js';
-import { compareDistance, idEquals, type NodeId } from '../id.js';
+import { bytesEqual, compareDistance, type NodeId } from '../id.js';
 import { abortReason } from '../option-checks.js';
-import { type AddressFamily, type Endpoint, endpointKey } from '../transport/transport.js';
-import type { Contact, PeerAddress } from '../wire/compact.js';
+import { type Endpoint, endpointKey } from '../transport/transport.js';
+import type { AddressFamily, Contact, PeerAddress } from '../wire/compact.js';
 import type { ResponseValues } from '../wire/krpc-args.js';
 import { type Candidate, CandidateSet } from './candidates.js';
 import type { LookupDoneEvent, LookupEnd, LookupEvent, LookupMethod, LookupResult } from './events.js';
@@ -37,10 +37,13 @@ export interface LookupInit {
   readonly responded?: readonly Contact[];
   /** This node's own endpoints: contacts at them are dropped. */
   readonly selfEndpoints?: readonly Endpoint[];
+  /** Asks one node (see {@link LookupQuery}). */
   readonly query: LookupQuery;
   /** The soft deadline of a query to `to`, ms (see `softDeadline`). */
   readonly softDeadline: (to: Contact) => Milliseconds;
+  /** Source of time: soft deadlines, the lookup deadline, `durationMs`. */
   readonly clock: Clock;
+  /** Parallelism, bounds and deadline (see `resolveLookupOptions`). */
   readonly options: ResolvedLookupOptions;
   /** Abort the lookup: the iterator rejects with the reason of the first that aborts. */
   readonly signals?: readonly AbortSignal[];
@@ -88,7 +91,7 @@ type Waiter = { resolve: (result: IteratorResult<LookupEvent>) => void; reject: 
 export class Lookup implements AsyncIterableIterator<LookupEvent> {
   readonly #init: LookupInit;
   readonly #tracks: Track[] = [];
-  /** Ids and endpoints admitted so far, across every path: each node is a candidate once. */
+  /** Ids (per family) and endpoints admitted so far, across every path: each node is a candidate once. */
   readonly #seen = new Set<string>();
   readonly #flights = new Set<Flight>();
   readonly #controller = new AbortController();
@@ -112,10 +115,15 @@ export class Lookup implements AsyncIterableIterator<LookupEvent> {
     this.#init = init;
   }
 
+  /** The lookup itself: it is its own, single-use, iterator. */
   [Symbol.asyncIterator](): this {
     return this;
   }
 
+  /**
+   * The next event (starting the lookup on the first call); `done` after the `done` event.
+   * Rejects with the abort reason of `signals` (once), then is done.
+   */
   next(): Promise<IteratorResult<LookupEvent>> {
     if (!this.#started) this.#start();
     const event = this.#queue.shift();
@@ -177,8 +185,10 @@ export class Lookup implements AsyncIterableIterator<LookupEvent> {
   /** Admits `contact` to the path's set of its family unless it is unusable or already known. */
   #admit(contact: Contact, path: number, state: 'fresh' | 'answered'): boolean {
     const family = routableContact(contact);
-    if (family === undefined || idEquals(contact.id, this.#init.self)) return false;
-    const idKey = Buffer.from(contact.id.buffer, contact.id.byteOffset, contact.id.byteLength).toString('latin1');
+    if (family === undefined || bytesEqual(contact.id, this.#init.self)) return false;
+    // a dual-stack node has the same id in both families: ids are unique per family
+    const idKey =
+      String(family) + Buffer.from(contact.id.buffer, contact.id.byteOffset, contact.id.byteLength).toString('latin1');
     const endpoint = endpointKey(contact);
     if (this.#seen.has(idKey) || this.#seen.has(endpoint)) return false;
     const track = this.#tracks.find((t) => t.path === path && t.family === family);
@@ -261,7 +271,7 @@ export class Lookup implements AsyncIterableIterator<LookupEvent> {
     const { candidate, track } = flight;
     const from = candidate.contact;
     const init = this.#init;
-    if (!idEquals(values.id, from.id)) {
+    if (!bytesEqual(values.id, from.id)) {
       // an endpoint that answers with another id than the one it was advertised with: not that node
       candidate.state = 'failed';
       const error = KadError.invalidMessage(`${endpointKey(from)} answered with another node id`);

@@ -1,6 +1,5 @@
 import type { Milliseconds } from '../../core/clock.js';
-import { KadError } from '../errors.js';
-import { integerAtLeast, positiveNumber } from '../option-checks.js';
+import { integerAtLeast, optionError, positiveNumber } from '../option-checks.js';
 import type { RttEstimator } from '../rpc/rtt.js';
 import { type Endpoint, endpointId } from '../transport/transport.js';
 
@@ -56,11 +55,11 @@ export type ResolvedLookupOptions = Readonly<Required<LookupOptions>>;
  * @throws {KadError} `INVALID_OPTION`.
  */
 export function resolveLookupOptions(options: LookupOptions = {}): ResolvedLookupOptions {
-  if (typeof options !== 'object' || options === null) throw KadError.invalidOption('lookup must be an object');
+  if (typeof options !== 'object' || options === null) throw optionError('lookup', 'an object', options);
   const d = DEFAULT_LOOKUP_OPTIONS;
   const alpha = integerAtLeast('lookup.alpha', options.alpha, d.alpha, 1);
   const maxAlpha = integerAtLeast('lookup.maxAlpha', options.maxAlpha, Math.max(d.maxAlpha, alpha), 1);
-  if (maxAlpha < alpha) throw KadError.invalidOption('lookup.maxAlpha must be >= lookup.alpha');
+  if (maxAlpha < alpha) throw optionError('lookup.maxAlpha', 'at least lookup.alpha', maxAlpha);
   const maxRequests = integerAtLeast('lookup.maxRequests', options.maxRequests, d.maxRequests, 1);
   const maxCandidates = integerAtLeast('lookup.maxCandidates', options.maxCandidates, d.maxCandidates, 1);
   const timeoutMs = positiveNumber('lookup.timeoutMs', options.timeoutMs, d.timeoutMs, ' of ms');

@@ -1,6 +1,5 @@
 import { isNodeId } from '../id.js';
-import type { AddressFamily } from '../transport/transport.js';
-import { type Contact, parseIp, type PeerAddress } from '../wire/compact.js';
+import { type AddressFamily, type Contact, parseIp, type PeerAddress } from '../wire/compact.js';
 
 /**
  * The family of `address` when a lookup may send to it: an IP literal with a port in 1..65535

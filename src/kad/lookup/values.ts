@@ -1,4 +1,4 @@
-import { idEquals, type NodeId } from '../id.js';
+import { bytesEqual, type NodeId } from '../id.js';
 import { immutableTarget, type MutableItem, mutableTarget, verifyMutable } from '../items.js';
 import type { ResponseValues } from '../wire/krpc-args.js';
 import type { FoundItem } from './events.js';
@@ -18,10 +18,10 @@ export function checkItem(
   const { v, k, sig, seq } = values;
   if (v === undefined) return undefined;
   try {
-    if (k === undefined && sig === undefined) return idEquals(immutableTarget(v), target) ? { v } : 'invalid';
+    if (k === undefined && sig === undefined) return bytesEqual(immutableTarget(v), target) ? { v } : 'invalid';
     if (k === undefined || sig === undefined || seq === undefined) return 'invalid';
     const item: MutableItem = { v, k, sig, seq, ...(salt === undefined || salt.length === 0 ? {} : { salt }) };
-    return idEquals(mutableTarget(k, salt), target) && verifyMutable(item) ? item : 'invalid';
+    return bytesEqual(mutableTarget(k, salt), target) && verifyMutable(item) ? item : 'invalid';
   } catch {
     return 'invalid'; // a value over 1000 bytes, a salt over 64 bytes
   }

@@ -1,6 +1,7 @@
 import { lookup } from 'node:dns/promises';
 import { KadError } from '../errors.js';
-import { type Endpoint, familyOf } from '../transport/transport.js';
+import type { Endpoint } from '../transport/transport.js';
+import { familyOf } from '../wire/compact.js';
 
 /**
  * A bootstrap contact: an `Endpoint` (an IP literal and a port), or a `'host:port'` string whose
@@ -33,8 +34,11 @@ export const systemResolver: HostResolver = async (hostname) =>
 
 /** A `'host:port'` bootstrap string, read: `name` is set when the host is a DNS name to resolve. */
 export interface ParsedBootstrapString {
+  /** An IP literal (without brackets), or the DNS name to resolve. */
   readonly host: string;
+  /** UDP port, 1–65535. */
   readonly port: number;
+  /** Whether `host` is a DNS name. */
   readonly name: boolean;
 }
 

@@ -1,12 +1,13 @@
 import { isKadError, KadError } from '../errors.js';
 import { assertNodeId, type NodeId, randomIdInBucket } from '../id.js';
 import { assertSalt, type ItemKeyPair } from '../items.js';
+import { integerAtLeast, integerInRange, optionError } from '../option-checks.js';
 import type { LookupDoneEvent, LookupEvent, LookupMethod, LookupResult } from '../lookup/events.js';
 import { drainLookup, Lookup, type LookupQuery } from '../lookup/lookup.js';
 import { softDeadline } from '../lookup/options.js';
-import { type Endpoint, endpointKey, familyOf } from '../transport/transport.js';
+import { type Endpoint, endpointKey } from '../transport/transport.js';
 import type { BencodeDict, BencodeValue } from '../wire/bencode.js';
-import type { Contact, PeerAddress } from '../wire/compact.js';
+import { type Contact, familyOf, type PeerAddress } from '../wire/compact.js';
 import { setMaxListeners } from 'node:events';
 import { type Want, writeFindNodeArgs, writeGetArgs, writeGetPeersArgs } from '../wire/krpc-args.js';
 import type { FamilyStack } from './family-stack.js';
@@ -36,7 +37,6 @@ interface LookupStart {
   /** Contacts to start from instead of the routing tables' closest. */
   readonly seeds?: readonly Contact[];
   readonly responded?: readonly Contact[];
-  readonly timeoutMs?: number;
 }
 
 /** Most disjoint paths of one lookup. */
@@ -63,10 +63,10 @@ export class DhtOperations {
   /** The events of a lookup of `target` (see `KadNode.query`). */
   query(target: NodeId, options: LookupQueryOptions): AsyncIterableIterator<LookupEvent> {
     assertNodeId(target, 'target');
-    if (typeof options !== 'object' || options === null) throw KadError.invalidOption('options must be an object');
+    if (typeof options !== 'object' || options === null) throw optionError('options', 'an object', options);
     const { method } = options;
     if (method !== 'find_node' && method !== 'get_peers' && method !== 'get') {
-      throw KadError.invalidOption(`method must be "find_node", "get_peers" or "get" (got ${String(method)})`);
+      throw optionError('method', '"find_node", "get_peers" or "get"', method);
     }
     return this.#start(target, method, checkGetOptions(options));
   }
@@ -135,19 +135,18 @@ export class DhtOperations {
 
   /**
    * The Kademlia join: a lookup of this node's own id from `seeds`, with the bootstrap nodes
-   * that already answered that query as `responded`, ending by `timeoutMs`.
+   * that already answered that query as `responded`.
    */
   async selfLookup(
     seeds: readonly Contact[],
     responded: readonly Contact[],
-    timeoutMs: number,
     signal?: AbortSignal,
   ): Promise<LookupDoneEvent> {
     const table = this.#ctx.stacks.flatMap((stack) => stack.closest(this.#ctx.id, this.#ctx.k * 2));
     const done = await drainLookup(
-      this.#start(this.#ctx.id, 'find_node', { signal, seeds: [...seeds, ...table], responded, timeoutMs }),
+      this.#start(this.#ctx.id, 'find_node', { signal, seeds: [...seeds, ...table], responded }),
     );
-    if (done.closest.length > 0) await this.#refreshEmptyBuckets(timeoutMs, signal);
+    if (done.closest.length > 0) await this.#refreshEmptyBuckets(signal);
     return done;
   }
 
@@ -158,16 +157,14 @@ export class DhtOperations {
    * a network joined through one entry node, most nodes on the entry's side of the space keep no
    * contact on the other side, and a lookup from them toward it converges among them, empty-handed.
    */
-  async #refreshEmptyBuckets(timeoutMs: number, signal: AbortSignal | undefined): Promise<void> {
+  async #refreshEmptyBuckets(signal: AbortSignal | undefined): Promise<void> {
     const indices = new Set<number>();
     for (const stack of this.#ctx.stacks) {
       const table = stack.table.table;
       for (const i of table.staleBuckets(0)) if (table.bucket(i).length === 0) indices.add(i);
     }
     const target = (i: number): NodeId => randomIdInBucket(this.#ctx.id, i);
-    await Promise.allSettled(
-      [...indices].map((i) => drainLookup(this.#start(target(i), 'find_node', { signal, timeoutMs }))),
-    );
+    await Promise.allSettled([...indices].map((i) => drainLookup(this.#start(target(i), 'find_node', { signal }))));
   }
 
   async *#findPeers(events: AsyncIterableIterator<LookupEvent>): AsyncGenerator<PeerAddress, void, undefined> {
@@ -239,8 +236,7 @@ export class DhtOperations {
       query,
       softDeadline: (to) => softDeadline(this.#stackOf(to).rpc.rtt, to, minSoftTimeoutMs),
       clock: ctx.clock,
-      options:
-        start.timeoutMs === undefined ? ctx.options : { ...ctx.options, timeoutMs: Math.max(1, start.timeoutMs) },
+      options: ctx.options,
       signals: start.signal === undefined ? [ctx.lifetime] : [start.signal, ctx.lifetime],
       ...(start.salt === undefined ? {} : { salt: start.salt }),
       ...(start.stopAtValue === undefined ? {} : { stopAtValue: start.stopAtValue }),
@@ -267,19 +263,10 @@ export class DhtOperations {
 function checkGetOptions(options: GetOptions): LookupStart {
   const { salt, seq, disjointPaths, signal } = options;
   if (salt !== undefined) {
-    if (!(salt instanceof Uint8Array)) throw KadError.invalidOption('salt must be a Uint8Array');
+    if (!(salt instanceof Uint8Array)) throw optionError('salt', 'a Uint8Array', salt);
     assertSalt(salt);
   }
-  if (seq !== undefined && !(Number.isSafeInteger(seq) && seq >= 0)) {
-    throw KadError.invalidOption(`seq must be a non-negative integer (got ${String(seq)})`);
-  }
-  if (
-    disjointPaths !== undefined &&
-    !(Number.isInteger(disjointPaths) && disjointPaths >= 1 && disjointPaths <= MAX_DISJOINT_PATHS)
-  ) {
-    throw KadError.invalidOption(
-      `disjointPaths must be an integer in [1, ${MAX_DISJOINT_PATHS}] (got ${String(disjointPaths)})`,
-    );
-  }
+  integerAtLeast('seq', seq, 0, 0);
+  integerInRange('disjointPaths', disjointPaths, 1, 1, MAX_DISJOINT_PATHS);
   return { signal, salt, seq, disjointPaths };
 }

@@ -1,5 +1,5 @@
 import { setMaxListeners } from 'node:events';
-import { describe } from '../../core/describe.js';
+import { boolean, integerAtLeast, integerInRange, optionError } from '../option-checks.js';
 import { KadError, WireError } from '../errors.js';
 import { assertNodeId, type NodeId } from '../id.js';
 import {
@@ -13,9 +13,9 @@ import {
   verifyMutable,
 } from '../items.js';
 import type { LookupDoneEvent } from '../lookup/events.js';
-import { endpointKey, familyOf } from '../transport/transport.js';
+import { endpointKey } from '../transport/transport.js';
 import type { BencodeDict, BencodeValue } from '../wire/bencode.js';
-import type { Contact } from '../wire/compact.js';
+import { type Contact, familyOf } from '../wire/compact.js';
 import { writeAnnouncePeerArgs, writePutArgs } from '../wire/krpc-args.js';
 import { type DhtContext, noContacts } from './dht-context.js';
 import type {
@@ -52,14 +52,14 @@ export class DhtStore {
 
   /** `SHA-1(publicKey ‖ salt)`, the arguments checked. @throws {KadError} `INVALID_KEY`, `SALT_TOO_BIG`, `INVALID_OPTION`. */
   mutableTargetOf(publicKey: Uint8Array, salt: Uint8Array | undefined): NodeId {
-    if (salt !== undefined && !(salt instanceof Uint8Array)) throw KadError.invalidOption('salt must be a Uint8Array');
+    if (salt !== undefined && !(salt instanceof Uint8Array)) throw optionError('salt', 'a Uint8Array', salt);
     return mutableTarget(publicKey, salt);
   }
 
   async put(item: PutItem, options: PutOptions): Promise<PutResult> {
     const startedAt = this.#ctx.clock.now();
     if (typeof item !== 'object' || item === null || !('v' in item)) {
-      throw KadError.invalidOption('item must be { v } or a signed MutableItem');
+      throw optionError('item', '{ v } or a signed MutableItem', item);
     }
     const cas = checkCas(options.cas);
     let target: NodeId;
@@ -68,7 +68,7 @@ export class DhtStore {
       assertMutableSignature(item);
       target = mutableTarget(item.k, item.salt);
     } else {
-      if (cas !== undefined) throw KadError.invalidOption('cas applies to mutable items only');
+      if (cas !== undefined) throw optionError('cas', 'absent for an immutable item');
       target = immutableTarget(item.v);
     }
     const { done, tokens } = await this.#collect(target, 'get', options.signal, 'k' in item ? item.salt : undefined);
@@ -81,9 +81,7 @@ export class DhtStore {
     const target = this.mutableTargetOf(keyPair.publicKey, options.salt);
     const cas = checkCas(options.cas);
     const { seq } = options;
-    if (seq !== undefined && !(Number.isSafeInteger(seq) && seq >= 0)) {
-      throw KadError.invalidOption(`seq must be a non-negative integer (got ${String(seq)})`);
-    }
+    integerAtLeast('seq', seq, 0, 0);
     encodeValue(v);
     // sign once before the network (a bad key fails here), then again with the chosen seq
     if (!verifyMutable(createMutableItem(keyPair, v, seq ?? 0, options.salt))) {
@@ -97,12 +95,10 @@ export class DhtStore {
   async announce(infoHash: NodeId, options: AnnounceOptions): Promise<AnnounceResult> {
     const startedAt = this.#ctx.clock.now();
     assertNodeId(infoHash, 'infoHash');
-    const impliedPort = options.impliedPort ?? false;
-    if (typeof impliedPort !== 'boolean') throw KadError.invalidOption('impliedPort must be a boolean');
-    const port = options.port ?? 0;
-    if (!impliedPort && !(Number.isInteger(port) && port >= 1 && port <= 65535)) {
-      throw KadError.invalidOption(`port must be an integer in [1, 65535] unless impliedPort (got ${String(port)})`);
-    }
+    const impliedPort = boolean('impliedPort', options.impliedPort, false);
+    // with impliedPort the nodes take the UDP source port: `port` is then only a placeholder
+    if (!impliedPort && options.port === undefined) throw optionError('port', 'given unless impliedPort', undefined);
+    const port = integerInRange('port', options.port, 0, impliedPort ? 0 : 1, 65535);
     const { done, tokens } = await this.#collect(infoHash, 'get_peers', options.signal, undefined);
     const { storedOn, failed } = await this.#storeOn(
       done,
@@ -202,9 +198,6 @@ function asKadError(error: unknown): KadError {
   return error instanceof KadError ? error : KadError.notStored('store failed', error);
 }
 
-function checkCas(cas: unknown): number | undefined {
-  if (cas !== undefined && !(typeof cas === 'number' && Number.isSafeInteger(cas) && cas >= 0)) {
-    throw KadError.invalidOption(`cas must be a non-negative integer (got ${describe(cas)})`);
-  }
-  return cas;
+function checkCas(cas: number | undefined): number | undefined {
+  return cas === undefined ? undefined : integerAtLeast('cas', cas, 0, 0);
 }

@@ -1,6 +1,6 @@
 import type { Clock } from '../../core/clock.js';
 import type { BencodeDict } from '../wire/bencode.js';
-import type { Contact } from '../wire/compact.js';
+import type { AddressFamily, Contact } from '../wire/compact.js';
 import { toWireError, WireError } from '../errors.js';
 import { ExternalAddressVote } from '../routing/external-address.js';
 import type { QueryHandlers } from '../serve/handlers.js';
@@ -10,7 +10,7 @@ import type { KrpcQuery } from '../wire/krpc.js';
 import { NodeTable, type Pinger } from '../routing/node-table.js';
 import type { KadFamilyStats } from './types.js';
 import { Rpc, type RpcOptions } from '../rpc/rpc.js';
-import type { AddressFamily, Endpoint, RemoteInfo, Transport } from '../transport/transport.js';
+import type { Endpoint, RemoteInfo, Transport } from '../transport/transport.js';
 
 /** What a {@link FamilyStack} is built from. @internal */
 export interface FamilyStackInit {

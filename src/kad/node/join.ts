@@ -1,10 +1,12 @@
 import { setMaxListeners } from 'node:events';
+import { raceAbort } from '../../core/abort.js';
 import type { Clock, Milliseconds } from '../../core/clock.js';
+import { sleep } from '../../core/pacing.js';
 import { KadError } from '../errors.js';
 import type { NodeId } from '../id.js';
 import type { LookupDoneEvent } from '../lookup/events.js';
-import { type AddressFamily, type Endpoint, endpointKey, familyOf } from '../transport/transport.js';
-import type { Contact } from '../wire/compact.js';
+import { type Endpoint, endpointKey } from '../transport/transport.js';
+import { type AddressFamily, type Contact, familyOf } from '../wire/compact.js';
 import { type Want, writeFindNodeArgs } from '../wire/krpc-args.js';
 import { type BootstrapEntry, type HostResolver, parseBootstrapString } from './bootstrap-entries.js';
 import type { FamilyStack } from './family-stack.js';
@@ -19,7 +21,7 @@ export interface JoinInit {
   /** Aborted with `CLOSED` when the node closes: joining stops. */
   readonly lifetime: AbortSignal;
   readonly resolver: HostResolver;
-  /** Deadline of one attempt (bootstrap round and self-lookup), ms. */
+  /** Deadline of the bootstrap round of one attempt, ms (the self-lookup has the lookup deadline). */
   readonly timeoutMs: Milliseconds;
   /** Delay before the first retry, ms; it doubles on each failure, up to `retryMaxMs`. */
   readonly retryMs: Milliseconds;
@@ -28,7 +30,6 @@ export interface JoinInit {
   readonly selfLookup: (
     seeds: readonly Contact[],
     responded: readonly Contact[],
-    timeoutMs: Milliseconds,
     signal: AbortSignal,
   ) => Promise<LookupDoneEvent>;
   readonly onRetry: (event: BootstrapRetryEvent) => void;
@@ -65,7 +66,7 @@ export class Join {
   }
 
   async #run(entries: readonly BootstrapEntry[], first: (size: number) => void): Promise<void> {
-    const { lifetime, retryMs, retryMaxMs } = this.#init;
+    const { clock, lifetime, retryMs, retryMaxMs } = this.#init;
     try {
       for (let attempt = 1; ; attempt++) {
         const reason = await this.#attempt(entries);
@@ -74,7 +75,7 @@ export class Join {
         lifetime.throwIfAborted();
         const delayMs = Math.min(retryMaxMs, retryMs * 2 ** Math.min(attempt - 1, 30));
         this.#init.onRetry({ attempt, delayMs, reason });
-        await this.#sleep(delayMs);
+        await sleep(clock, delayMs, lifetime);
       }
     } finally {
       first(this.#size());
@@ -84,7 +85,6 @@ export class Join {
   /** One attempt: `undefined` when it reached a live node, else why not. Rejects only on close. */
   async #attempt(entries: readonly BootstrapEntry[]): Promise<KadError | undefined> {
     const { clock, lifetime, timeoutMs } = this.#init;
-    const deadlineAt = clock.now() + timeoutMs;
     const deadline = new AbortController();
     const timer = clock.setTimeout(() => deadline.abort(KadError.timeout('bootstrap timed out')), timeoutMs);
     const signal = AbortSignal.any([deadline.signal, lifetime]);
@@ -92,31 +92,35 @@ export class Join {
     setMaxListeners(2 * MAX_BOOTSTRAP_CONTACTS * this.#init.stacks.length + 8, signal);
     try {
       const endpoints = this.#perFamily(await this.#resolve(entries, signal));
-      if (endpoints.length === 0) {
-        lifetime.throwIfAborted();
-        return KadError.noContacts('no bootstrap entry gave an address of a family this node runs');
-      }
-      const want: Want[] | undefined = this.#init.stacks.length > 1 ? ['n4', 'n6'] : undefined;
-      const args = writeFindNodeArgs({
-        id: this.#init.id,
-        target: this.#init.id,
-        ...(want === undefined ? {} : { want }),
-      });
-      const found = await Promise.allSettled(
-        endpoints.map((to) => (this.#stackOf(to) as FamilyStack).query(to, 'find_node', args, signal)),
-      );
-      lifetime.throwIfAborted();
       const responded: Contact[] = [];
       const seeds: Contact[] = [];
-      for (const result of found) {
-        if (result.status !== 'fulfilled') continue;
-        const { values, from } = result.value;
-        responded.push({ id: values.id, host: from.host, port: from.port });
-        seeds.push(...(values.nodes ?? []), ...(values.nodes6 ?? []));
+      if (endpoints.length > 0) {
+        const want: Want[] | undefined = this.#init.stacks.length > 1 ? ['n4', 'n6'] : undefined;
+        const args = writeFindNodeArgs({
+          id: this.#init.id,
+          target: this.#init.id,
+          ...(want === undefined ? {} : { want }),
+        });
+        const found = await Promise.allSettled(
+          endpoints.map((to) => (this.#stackOf(to) as FamilyStack).query(to, 'find_node', args, signal)),
+        );
+        for (const result of found) {
+          if (result.status !== 'fulfilled') continue;
+          const { values, from } = result.value;
+          responded.push({ id: values.id, host: from.host, port: from.port });
+          seeds.push(...(values.nodes ?? []), ...(values.nodes6 ?? []));
+        }
       }
-      if (responded.length === 0)
-        return KadError.noContacts(`none of the ${endpoints.length} bootstrap nodes answered`);
-      const done = await this.#init.selfLookup(seeds, responded, Math.max(1, deadlineAt - clock.now()), lifetime);
+      lifetime.throwIfAborted();
+      // nodes that reached us meanwhile are in the table: the lookup may start from them as well
+      if (responded.length === 0 && this.#size() === 0) {
+        return KadError.noContacts(
+          endpoints.length === 0
+            ? 'no bootstrap entry gave an address of a family this node runs'
+            : `none of the ${endpoints.length} bootstrap nodes answered`,
+        );
+      }
+      const done = await this.#init.selfLookup(seeds, responded, lifetime);
       return done.closest.length > 0 ? undefined : KadError.noContacts('the lookup of our own id reached no live node');
     } finally {
       timer.cancel();
@@ -131,7 +135,7 @@ export class Join {
         const parsed = parseBootstrapString(entry);
         if (!parsed.name) return [{ host: parsed.host, port: parsed.port }];
         try {
-          const hosts = await untilAborted(this.#init.resolver(parsed.host), signal);
+          const hosts = await raceAbort(this.#init.resolver(parsed.host), signal);
           return hosts.filter((host) => familyOf(host) !== undefined).map((host) => ({ host, port: parsed.port }));
         } catch {
           return [];
@@ -167,39 +171,4 @@ export class Join {
   #size(): number {
     return this.#init.stacks.reduce((sum, stack) => sum + stack.table.size, 0);
   }
-
-  /** Waits `ms` on the node's clock; rejects with the lifetime's reason on close. */
-  #sleep(ms: Milliseconds): Promise<void> {
-    const { clock, lifetime } = this.#init;
-    return new Promise((resolve, reject) => {
-      const onClose = (): void => {
-        timer.cancel();
-        reject(lifetime.reason as Error);
-      };
-      const timer = clock.setTimeout(() => {
-        lifetime.removeEventListener('abort', onClose);
-        resolve();
-      }, ms);
-      lifetime.addEventListener('abort', onClose, { once: true });
-    });
-  }
-}
-
-/** `promise`, or a rejection with `signal.reason` once `signal` aborts. */
-function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason as Error);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(signal.reason as Error);
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(error instanceof Error ? error : new Error(String(error)));
-      },
-    );
-  });
 }

@@ -1,11 +1,13 @@
 import { type Clock, systemClock } from '../../core/clock.js';
 import { Emitter } from '../../core/emitter.js';
+import { MemoryRegistry } from '../../registry/memory/memory-registry.js';
+import type { Registry } from '../../registry/registry.js';
 import type { BencodeDict } from '../wire/bencode.js';
-import type { Contact } from '../wire/compact.js';
+import { type AddressFamily, type Contact, familyOf } from '../wire/compact.js';
 import { KadError } from '../errors.js';
 import { QueryHandlers } from '../serve/handlers.js';
 import { assertNodeId, compareDistance, type NodeId, randomId } from '../id.js';
-import { immutableTarget, type MutableItem, mutableTarget, verifyMutable } from '../items.js';
+import type { MutableItem } from '../items.js';
 import {
   type ResponseValues,
   type Want,
@@ -20,32 +22,18 @@ import {
   checkEndpoint,
   checkNodeOptions,
   DEFAULT_KAD_NODE_OPTIONS,
+  DEFAULT_KAD_NODE_STORAGE_OPTIONS,
   type KadNodeOptions,
   wantsIpv6Socket,
 } from './options.js';
 import { FamilyStack } from './family-stack.js';
-import type { LookupEvent, LookupResult } from '../lookup/events.js';
 import { resolveLookupOptions } from '../lookup/options.js';
-import type { ItemKeyPair } from '../items.js';
-import type { BencodeValue } from '../wire/bencode.js';
-import type { PeerAddress } from '../wire/compact.js';
+import { checkItem } from '../lookup/values.js';
 import { systemResolver } from './bootstrap-entries.js';
 import { DhtOperations } from './dht-operations.js';
 import { Join } from './join.js';
-import type {
-  AnnounceOptions,
-  AnnounceResult,
-  DhtCallOptions,
-  GetMutableOptions,
-  GetOptions,
-  GetResult,
-  KadNodeEvents,
-  LookupQueryOptions,
-  PutItem,
-  PutMutableOptions,
-  PutOptions,
-  PutResult,
-} from './operation-types.js';
+import type { KadNodeEvents } from './operation-types.js';
+import { optionError } from '../option-checks.js';
 import type {
   CallOptions,
   FindNodeResult,
@@ -59,14 +47,7 @@ import type {
 import type { RpcStats } from '../rpc/stats.js';
 import { KadStorage } from '../serve/storage.js';
 import { WriteTokens } from '../serve/tokens.js';
-import {
-  type AddressFamily,
-  type Endpoint,
-  endpointKey,
-  familyOf,
-  type RemoteInfo,
-  type Transport,
-} from '../transport/transport.js';
+import { type Endpoint, endpointKey, type RemoteInfo, type Transport } from '../transport/transport.js';
 import { createUdpTransport } from '../transport/udp-transport.js';
 
 // the node's public types live in types.ts; KadNode is re-exported for convenience
@@ -102,12 +83,17 @@ export async function createNode(options: KadNodeOptions = {}): Promise<KadNode>
     const transports = [first];
     if (wantsIpv6Socket(options)) {
       const second =
-        options.transport6 ?? (await open(options.host6 ?? DEFAULT_KAD_NODE_OPTIONS.host6, options.port6 ?? 0));
+        options.transport6 ??
+        (await open(options.host6 ?? DEFAULT_KAD_NODE_OPTIONS.host6, options.port6 ?? DEFAULT_KAD_NODE_OPTIONS.port6));
       if (first.address().family !== 4) {
-        throw KadError.invalidOption('host6, port6 and transport6 need an IPv4 first transport (transport is IPv6)');
+        throw optionError(
+          'transport',
+          'IPv4 when host6, port6 or transport6 is given: a dual-stack node needs an IPv4 first transport',
+        );
       }
-      if (second.address().family !== 6)
-        throw KadError.invalidOption('transport6 must be an IPv6 transport (address().family 6)');
+      if (second.address().family !== 6) {
+        throw optionError('transport6', 'an IPv6 transport, whose address().family is 6', second.address().family);
+      }
       transports.push(second);
     }
     return new Node(options, clock, transports, owned);
@@ -126,6 +112,8 @@ class Node extends Emitter<KadNodeEvents> implements KadNode {
   /** One per family, the first transport's first; at most two. */
   readonly #stacks: FamilyStack[];
   readonly #storage: KadStorage;
+  /** The in-memory registry this node created because none was injected; closed with the node. */
+  readonly #ownRegistry: Registry<Uint8Array> | undefined;
   readonly #lifetime = new AbortController();
   #closed = false;
 
@@ -135,17 +123,23 @@ class Node extends Emitter<KadNodeEvents> implements KadNode {
     const k = options.k ?? DEFAULT_KAD_NODE_OPTIONS.k;
     const readOnly = options.readOnly ?? DEFAULT_KAD_NODE_OPTIONS.readOnly;
     // options that validate themselves first, before anything listens on a transport
-    const tokens = new WriteTokens(options.tokenRotateMs === undefined ? {} : { rotateMs: options.tokenRotateMs }, {
-      clock,
-    });
-    this.#storage = new KadStorage(options.storage, {
-      clock,
-      ...(options.registry === undefined ? {} : { registry: options.registry }),
-    });
+    const tokens = new WriteTokens(
+      { rotateMs: options.tokenRotateMs ?? DEFAULT_KAD_NODE_OPTIONS.tokenRotateMs },
+      { clock },
+    );
+    // the one place kad picks a registry backend: a node stores in memory unless given a registry
+    const d = DEFAULT_KAD_NODE_STORAGE_OPTIONS;
+    const registry =
+      options.registry ??
+      new MemoryRegistry(
+        { maxEntries: options.storage?.maxEntries ?? d.maxEntries, maxBytes: options.storage?.maxBytes ?? d.maxBytes },
+        { clock },
+      );
+    this.#ownRegistry = options.registry === undefined ? registry : undefined;
     const rpc = {
       ...options.rpc,
       readOnly,
-      ...(options.version === undefined ? {} : { clientVersion: options.version }),
+      clientVersion: options.version === undefined ? DEFAULT_KAD_NODE_OPTIONS.version : options.version,
     };
     const ping = (contact: Contact, signal: AbortSignal): Promise<boolean> =>
       this.ping(contact, { signal }).then(
@@ -154,13 +148,14 @@ class Node extends Emitter<KadNodeEvents> implements KadNode {
       );
     this.#stacks = [];
     try {
+      this.#storage = new KadStorage(options.storage, { clock, registry });
       for (const transport of transports) {
         const ownsTransport = owned.includes(transport);
         this.#stacks.push(new FamilyStack({ id: this.id, k, transport, ownsTransport, clock, rpc, ping }));
       }
     } catch (error) {
       for (const stack of this.#stacks) void stack.rpc.close();
-      void this.#storage.close();
+      void this.#ownRegistry?.close();
       throw error;
     }
     const handlers = new QueryHandlers(
@@ -170,7 +165,7 @@ class Node extends Emitter<KadNodeEvents> implements KadNode {
         tokens,
         closest: (target, family, count) => this.#stack(family)?.closest(target, count) ?? [],
       },
-      { k, ...(options.enforceSecureIds === undefined ? {} : { enforceSecureIds: options.enforceSecureIds }) },
+      { k, enforceSecureIds: options.enforceSecureIds ?? DEFAULT_KAD_NODE_OPTIONS.enforceSecureIds },
     );
     for (const stack of this.#stacks) stack.serve(handlers, readOnly);
     const lifetime = this.#lifetime.signal;
@@ -182,17 +177,17 @@ class Node extends Emitter<KadNodeEvents> implements KadNode {
       lifetime,
       options: resolveLookupOptions(options.lookup),
     });
-    const d = DEFAULT_KAD_NODE_OPTIONS;
+    const defaults = DEFAULT_KAD_NODE_OPTIONS;
     const join = new Join(options.bootstrap ?? [], {
       id: this.id,
       stacks: this.#stacks,
       clock,
       lifetime,
       resolver: options.resolver ?? systemResolver,
-      timeoutMs: options.bootstrapTimeoutMs ?? d.bootstrapTimeoutMs,
-      retryMs: options.bootstrapRetryMs ?? d.bootstrapRetryMs,
-      retryMaxMs: Math.max(options.bootstrapRetryMaxMs ?? d.bootstrapRetryMaxMs, options.bootstrapRetryMs ?? 0),
-      selfLookup: (seeds, responded, timeoutMs, signal) => this.#dht.selfLookup(seeds, responded, timeoutMs, signal),
+      timeoutMs: options.bootstrapTimeoutMs ?? defaults.bootstrapTimeoutMs,
+      retryMs: options.bootstrapRetryMs ?? defaults.bootstrapRetryMs,
+      retryMaxMs: Math.max(options.bootstrapRetryMaxMs ?? defaults.bootstrapRetryMaxMs, options.bootstrapRetryMs ?? 0),
+      selfLookup: (seeds, responded, signal) => this.#dht.selfLookup(seeds, responded, signal),
       onRetry: (event) => this.emit('bootstrap:retry', event),
     });
     this.bootstrapped = join.bootstrapped;
@@ -331,40 +326,41 @@ class Node extends Emitter<KadNodeEvents> implements KadNode {
     await this.#query(to, 'put', args, options);
   }
 
-  query(target: NodeId, options: LookupQueryOptions): AsyncIterableIterator<LookupEvent> {
-    return this.#dht.query(target, options);
+  // the DHT operations (lookups across the network) live in dht-operations.ts
+  query(...args: Parameters<KadNode['query']>): ReturnType<KadNode['query']> {
+    return this.#dht.query(...args);
   }
 
-  lookup(target: NodeId, options?: DhtCallOptions): Promise<LookupResult> {
-    return this.#dht.lookup(target, options);
+  lookup(...args: Parameters<KadNode['lookup']>): ReturnType<KadNode['lookup']> {
+    return this.#dht.lookup(...args);
   }
 
-  get(target: NodeId, options?: GetOptions): Promise<GetResult | undefined> {
-    return this.#dht.get(target, options);
+  get(...args: Parameters<KadNode['get']>): ReturnType<KadNode['get']> {
+    return this.#dht.get(...args);
   }
 
-  getMutable(publicKey: Uint8Array, options?: GetMutableOptions): Promise<GetResult | undefined> {
-    return this.#dht.getMutable(publicKey, options);
+  getMutable(...args: Parameters<KadNode['getMutable']>): ReturnType<KadNode['getMutable']> {
+    return this.#dht.getMutable(...args);
   }
 
-  put(item: PutItem, options?: PutOptions): Promise<PutResult> {
-    return this.#dht.put(item, options);
+  put(...args: Parameters<KadNode['put']>): ReturnType<KadNode['put']> {
+    return this.#dht.put(...args);
   }
 
-  putMutable(keyPair: ItemKeyPair, v: BencodeValue, options?: PutMutableOptions): Promise<PutResult> {
-    return this.#dht.putMutable(keyPair, v, options);
+  putMutable(...args: Parameters<KadNode['putMutable']>): ReturnType<KadNode['putMutable']> {
+    return this.#dht.putMutable(...args);
   }
 
-  announce(infoHash: NodeId, options?: AnnounceOptions): Promise<AnnounceResult> {
-    return this.#dht.announce(infoHash, options);
+  announce(...args: Parameters<KadNode['announce']>): ReturnType<KadNode['announce']> {
+    return this.#dht.announce(...args);
   }
 
-  findPeers(infoHash: NodeId, options?: DhtCallOptions): AsyncIterableIterator<PeerAddress> {
-    return this.#dht.findPeers(infoHash, options);
+  findPeers(...args: Parameters<KadNode['findPeers']>): ReturnType<KadNode['findPeers']> {
+    return this.#dht.findPeers(...args);
   }
 
-  getPeersOf(infoHash: NodeId, options?: DhtCallOptions): Promise<PeerAddress[]> {
-    return this.#dht.getPeersOf(infoHash, options);
+  getPeersOf(...args: Parameters<KadNode['getPeersOf']>): ReturnType<KadNode['getPeersOf']> {
+    return this.#dht.getPeersOf(...args);
   }
 
   async close(): Promise<void> {
@@ -372,7 +368,7 @@ class Node extends Emitter<KadNodeEvents> implements KadNode {
     this.#closed = true;
     this.#lifetime.abort(KadError.closed('node'));
     await Promise.all(this.#stacks.map((stack) => stack.close()));
-    await this.#storage.close();
+    await this.#ownRegistry?.close();
   }
 
   get #first(): FamilyStack {
@@ -432,21 +428,6 @@ function checkedItem(
   target: NodeId,
   salt: Uint8Array | undefined,
 ): ImmutableItem | MutableItem | undefined {
-  const { v, k, sig, seq } = values;
-  if (v === undefined) return undefined;
-  try {
-    if (k === undefined || sig === undefined || seq === undefined) {
-      return sameBytes(immutableTarget(v), target) ? { v } : undefined;
-    }
-    const item: MutableItem = { v, k, sig, seq, ...(salt === undefined || salt.length === 0 ? {} : { salt }) };
-    return sameBytes(mutableTarget(k, salt), target) && verifyMutable(item) ? item : undefined;
-  } catch {
-    return undefined; // a value over 1000 bytes, or a bad key: not an item we accept
-  }
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
+  const item = checkItem(values, target, salt);
+  return item === 'invalid' ? undefined : item;
 }

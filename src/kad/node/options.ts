@@ -2,11 +2,23 @@ import type { Clock, Milliseconds } from '../../core/clock.js';
 import type { Registry } from '../../registry/registry.js';
 import { KadError } from '../errors.js';
 import { isNodeId, type NodeId } from '../id.js';
-import type { RpcOptions } from '../rpc/rpc.js';
-import type { KadStorageOptions } from '../serve/storage.js';
+import {
+  boolean,
+  implementing,
+  integerAtLeast,
+  integerInRange,
+  optionError,
+  positiveOrInfinite,
+} from '../option-checks.js';
+import { DEFAULT_RPC_OPTIONS, type RpcOptions } from '../rpc/rpc.js';
+import { DEFAULT_ROUTING_TABLE_OPTIONS } from '../routing/routing-table.js';
+import { DEFAULT_QUERY_HANDLERS_OPTIONS } from '../serve/handlers.js';
+import { DEFAULT_WRITE_TOKEN_OPTIONS } from '../serve/tokens.js';
+import { DEFAULT_KAD_STORAGE_OPTIONS, type KadStorageOptions } from '../serve/storage.js';
+import type { Endpoint, Transport } from '../transport/transport.js';
+import { familyOf } from '../wire/compact.js';
 import { type LookupOptions, resolveLookupOptions } from '../lookup/options.js';
 import { type BootstrapEntry, type HostResolver, parseBootstrapString } from './bootstrap-entries.js';
-import { type Endpoint, familyOf, type Transport } from '../transport/transport.js';
 
 /** Configuration of {@link createNode}. Every field is optional. */
 export interface KadNodeOptions {
@@ -40,9 +52,10 @@ export interface KadNodeOptions {
    * Nodes to join the network through: `Endpoint`s or `'host:port'` strings (a DNS name is
    * resolved to its IPv4 and IPv6 addresses with `resolver`; IPv6 literals in brackets). At start
    * the node sends each a `find_node` for its own id (at most 32 per family, each over the
-   * transport of its family, a dual-stack node asking for both families with `want`), then looks
-   * up its own id iteratively from what they return (Kademlia join), within `bootstrapTimeoutMs`:
-   * see `node.bootstrapped` and `node.ready`. While nothing answers, it tries again after
+   * transport of its family, a dual-stack node asking for both families with `want`) and waits
+   * up to `bootstrapTimeoutMs` for them, then looks up its own id iteratively from what they
+   * returned and what its table holds (Kademlia join, within the lookup deadline): see
+   * `node.bootstrapped` and `node.ready`. While nothing answers, it tries again after
    * `bootstrapRetryMs`, doubling up to `bootstrapRetryMaxMs` (event `bootstrap:retry`). To join
    * the public Mainline DHT, pass `MAINLINE_BOOTSTRAP` (never a default).
    * @default []
@@ -87,11 +100,12 @@ export interface KadNodeOptions {
   readonly version?: Uint8Array | null;
   /**
    * Where stored peers and items live (shared, not owned: `close()` leaves it open).
-   * @default a MemoryRegistry bounded by `storage.maxEntries` / `storage.maxBytes`
+   * @default a MemoryRegistry bounded by `storage.maxEntries` / `storage.maxBytes`, created and
+   *   closed by the node
    */
   readonly registry?: Registry<Uint8Array>;
   /** Expiry and bounds of stored peers and items. */
-  readonly storage?: KadStorageOptions;
+  readonly storage?: KadNodeStorageOptions;
   /**
    * The datagram transport (for example a `MemoryNetwork` transport in tests). An injected
    * transport is not owned: `close()` leaves it open. @default a UDP socket on `host:port`
@@ -101,7 +115,7 @@ export interface KadNodeOptions {
   readonly clock?: Clock;
   /** How often the write-token secret rotates, in ms. @default 300_000 (5 minutes) */
   readonly tokenRotateMs?: Milliseconds;
-  /** Deadline of the start-up bootstrap, in ms. @default 5000 */
+  /** Deadline of the bootstrap round (`find_node` to the bootstrap nodes) of each join attempt, in ms. @default 5000 */
   readonly bootstrapTimeoutMs?: Milliseconds;
   /** RPC tuning: timeouts, retries, in-flight caps, pacing and inbound rate limits. */
   readonly rpc?: Omit<RpcOptions, 'clientVersion' | 'readOnly'>;
@@ -109,13 +123,46 @@ export interface KadNodeOptions {
   readonly signal?: AbortSignal;
 }
 
-/** Defaults of the scalar {@link KadNodeOptions}. */
+/**
+ * What a node stores for others: expiry and per-info-hash bounds ({@link KadStorageOptions}),
+ * and the bounds of the in-memory registry the node creates when no `registry` is given.
+ */
+export interface KadNodeStorageOptions extends KadStorageOptions {
+  /**
+   * Most records of the default in-memory registry (ignored when `registry` is given).
+   * @default 50_000
+   */
+  readonly maxEntries?: number;
+  /**
+   * Most bytes (keys + values) of the default in-memory registry (ignored when `registry` is
+   * given); `Infinity` for no bound.
+   * @default 33_554_432 (32 MiB)
+   */
+  readonly maxBytes?: number;
+}
+
+/** Defaults of {@link KadNodeStorageOptions}. */
+export const DEFAULT_KAD_NODE_STORAGE_OPTIONS = Object.freeze({
+  ...DEFAULT_KAD_STORAGE_OPTIONS,
+  maxEntries: 50_000,
+  maxBytes: 32 * 1024 * 1024,
+} satisfies Required<KadNodeStorageOptions>);
+
+/**
+ * Defaults of the scalar {@link KadNodeOptions}; those of the layers the node composes are
+ * theirs (`version` is the RPC layer's `clientVersion`, `tokenRotateMs` the write tokens'
+ * `rotateMs`, `enforceSecureIds` the query handlers', `k` the routing table's).
+ */
 export const DEFAULT_KAD_NODE_OPTIONS = Object.freeze({
   host: '0.0.0.0',
   port: 0,
   host6: '::',
-  k: 8,
+  port6: 0,
+  k: DEFAULT_ROUTING_TABLE_OPTIONS.k,
   readOnly: false,
+  enforceSecureIds: DEFAULT_QUERY_HANDLERS_OPTIONS.enforceSecureIds,
+  version: DEFAULT_RPC_OPTIONS.clientVersion,
+  tokenRotateMs: DEFAULT_WRITE_TOKEN_OPTIONS.rotateMs,
   bootstrapTimeoutMs: 5000,
   bootstrapRetryMs: 1000,
   bootstrapRetryMaxMs: 60_000,
@@ -126,71 +173,58 @@ export const MAX_BOOTSTRAP_CONTACTS = 32;
 
 /** Validates `options` once; every message names the option. @internal */
 export function checkNodeOptions(options: KadNodeOptions): void {
-  if (typeof options !== 'object' || options === null) throw KadError.invalidOption('options must be an object');
-  const { host, port, host6, port6, bootstrap, id, k, readOnly, version, bootstrapTimeoutMs, tokenRotateMs } = options;
+  if (typeof options !== 'object' || options === null) throw optionError('options', 'an object', options);
+  const { host, port, host6, port6, bootstrap, id, k, version } = options;
+  const d = DEFAULT_KAD_NODE_OPTIONS;
   if (host !== undefined && (typeof host !== 'string' || familyOf(host) === undefined)) {
-    throw KadError.invalidOption(`host must be an IPv4 or IPv6 literal (got ${JSON.stringify(host)})`);
+    throw optionError('host', 'an IPv4 or IPv6 literal', host);
   }
   if (host6 !== undefined && (typeof host6 !== 'string' || familyOf(host6) !== 6)) {
-    throw KadError.invalidOption(`host6 must be an IPv6 literal (got ${JSON.stringify(host6)})`);
+    throw optionError('host6', 'an IPv6 literal', host6);
   }
-  for (const [name, value] of [
-    ['port', port],
-    ['port6', port6],
-  ] as const) {
-    if (value !== undefined && !(Number.isInteger(value) && value >= 0 && value <= 65535)) {
-      throw KadError.invalidOption(`${name} must be an integer in [0, 65535] (got ${String(value)})`);
-    }
-  }
+  integerInRange('port', port, d.port, 0, 65535);
+  integerInRange('port6', port6, d.port6, 0, 65535);
   if (wantsIpv6Socket(options) && options.transport === undefined && host !== undefined && familyOf(host) === 6) {
-    throw KadError.invalidOption('host6, port6 and transport6 need an IPv4 host: host is IPv6 already');
+    throw optionError(
+      'host',
+      'IPv4 when host6, port6 or transport6 is given: a dual-stack node needs an IPv4 host',
+      host,
+    );
   }
   if (bootstrap !== undefined) {
-    if (!Array.isArray(bootstrap)) throw KadError.invalidOption('bootstrap must be an array of { host, port }');
+    if (!Array.isArray(bootstrap))
+      throw optionError('bootstrap', 'an array of { host, port } or "host:port"', bootstrap);
     for (const b of bootstrap as unknown[]) {
       if (typeof b === 'string') parseBootstrapString(b, 'bootstrap');
       else checkEndpoint(b, 'bootstrap');
     }
   }
   if (options.resolver !== undefined && typeof options.resolver !== 'function') {
-    throw KadError.invalidOption('resolver must be a function (hostname) => Promise<string[]>');
+    throw optionError('resolver', 'a function (hostname) => Promise<string[]>', options.resolver);
   }
   resolveLookupOptions(options.lookup);
-  if (id !== undefined && !isNodeId(id)) throw KadError.invalidOption('id must be a 20-byte Uint8Array');
-  if (k !== undefined && !(Number.isInteger(k) && k >= 1 && k <= 64)) {
-    throw KadError.invalidOption(`k must be an integer in [1, 64] (got ${String(k)})`);
-  }
-  if (readOnly !== undefined && typeof readOnly !== 'boolean')
-    throw KadError.invalidOption('readOnly must be a boolean');
-  if (options.enforceSecureIds !== undefined && typeof options.enforceSecureIds !== 'boolean') {
-    throw KadError.invalidOption('enforceSecureIds must be a boolean');
-  }
+  if (id !== undefined && !isNodeId(id)) throw optionError('id', 'a 20-byte Uint8Array', id);
+  integerInRange('k', k, d.k, 1, 64);
+  boolean('readOnly', options.readOnly, d.readOnly);
+  boolean('enforceSecureIds', options.enforceSecureIds, d.enforceSecureIds);
   if (version !== undefined && version !== null && !(version instanceof Uint8Array)) {
-    throw KadError.invalidOption('version must be a Uint8Array or null');
+    throw optionError('version', 'a Uint8Array or null', version);
   }
-  for (const [name, value] of [
-    ['bootstrapTimeoutMs', bootstrapTimeoutMs],
-    ['tokenRotateMs', tokenRotateMs],
-    ['bootstrapRetryMs', options.bootstrapRetryMs],
-    ['bootstrapRetryMaxMs', options.bootstrapRetryMaxMs],
+  integerAtLeast('bootstrapTimeoutMs', options.bootstrapTimeoutMs, d.bootstrapTimeoutMs, 1);
+  integerAtLeast('tokenRotateMs', options.tokenRotateMs, d.tokenRotateMs, 1);
+  integerAtLeast('bootstrapRetryMs', options.bootstrapRetryMs, d.bootstrapRetryMs, 1);
+  integerAtLeast('bootstrapRetryMaxMs', options.bootstrapRetryMaxMs, d.bootstrapRetryMaxMs, 1);
+  for (const [name, value, contract, method] of [
+    ['transport', options.transport, 'Transport', 'send'],
+    ['transport6', options.transport6, 'Transport', 'send'],
+    ['clock', options.clock, 'Clock', 'setTimeout'],
+    ['registry', options.registry, 'Registry', 'get'],
   ] as const) {
-    if (value !== undefined && !(Number.isSafeInteger(value) && value > 0)) {
-      throw KadError.invalidOption(`${name} must be a positive integer number of milliseconds (got ${String(value)})`);
-    }
+    if (value !== undefined) implementing(name, value, contract, method);
   }
-  for (const [name, value] of [
-    ['transport', options.transport],
-    ['transport6', options.transport6],
-  ] as const) {
-    if (value !== undefined && typeof value?.send !== 'function')
-      throw KadError.invalidOption(`${name} must implement Transport`);
-  }
-  if (options.clock !== undefined && typeof options.clock?.setTimeout !== 'function') {
-    throw KadError.invalidOption('clock must implement Clock');
-  }
-  if (options.registry !== undefined && typeof options.registry?.get !== 'function') {
-    throw KadError.invalidOption('registry must implement Registry');
-  }
+  const storage = options.storage ?? {};
+  integerAtLeast('storage.maxEntries', storage.maxEntries, DEFAULT_KAD_NODE_STORAGE_OPTIONS.maxEntries, 1);
+  positiveOrInfinite('storage.maxBytes', storage.maxBytes, DEFAULT_KAD_NODE_STORAGE_OPTIONS.maxBytes);
 }
 
 /** Whether `options` ask for a second, IPv6 transport (a dual-stack node). @internal */
@@ -210,8 +244,10 @@ export function checkEndpoint(value: unknown, name: string, code: 'option' | 'ad
     (e.port ?? 0) < 1 ||
     (e.port ?? 0) > 65535
   ) {
-    const message = `${name} must be { host: IP literal, port: 1..65535 }`;
-    throw code === 'option' ? KadError.invalidOption(message) : KadError.invalidAddress(message);
+    const expected = '{ host: IP literal, port: 1..65535 }';
+    throw code === 'option'
+      ? optionError(name, expected, value)
+      : KadError.invalidAddress(`${name} must be ${expected}`);
   }
   return { host: e.host, port: e.port as number };
 }

@@ -1,10 +1,10 @@
 import type { BencodeValue } from '../wire/bencode.js';
-import type { Contact, PeerAddress } from '../wire/compact.js';
+import type { AddressFamily, Contact, PeerAddress } from '../wire/compact.js';
 import type { NodeId } from '../id.js';
 import type { MutableItem } from '../items.js';
 import type { Want } from '../wire/krpc-args.js';
 import type { RpcStats } from '../rpc/stats.js';
-import type { AddressFamily, Endpoint, RemoteInfo, TransportStats } from '../transport/transport.js';
+import type { Endpoint, RemoteInfo, TransportStats } from '../transport/transport.js';
 import type { Listener } from '../../core/emitter.js';
 import type { LookupEvent, LookupResult } from '../lookup/events.js';
 import type { ItemKeyPair } from '../items.js';
@@ -89,7 +89,7 @@ export interface KadNode {
   readonly id: NodeId;
   /**
    * Resolves with the number of contacts in the table(s) once the first join attempt ended
-   * (bootstrap round and lookup of its own id, within `bootstrapTimeoutMs`), whether or not it
+   * (the bootstrap round, within `bootstrapTimeoutMs`, then the lookup of its own id), whether or not it
    * reached anyone; 0 at once without `bootstrap`. Never rejects.
    */
   readonly bootstrapped: Promise<number>;

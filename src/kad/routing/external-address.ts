@@ -1,4 +1,4 @@
-import { decodePeer, type IpFamily } from '../wire/compact.js';
+import { type AddressFamily, decodePeer } from '../wire/compact.js';
 import { integerAtLeast } from '../option-checks.js';
 import type { RemoteInfo } from '../transport/transport.js';
 
@@ -28,7 +28,7 @@ export const DEFAULT_EXTERNAL_ADDRESS_VOTE_OPTIONS = Object.freeze({ maxVoters: 
  * @see BEP 42 "IP address voting"
  */
 export class ExternalAddressVote {
-  readonly #family: IpFamily;
+  readonly #family: AddressFamily;
   readonly #maxVoters: number;
   /** voter host → the IP it reported last; insertion order is recency. */
   readonly #ballots = new Map<string, string>();
@@ -39,7 +39,7 @@ export class ExternalAddressVote {
   #leader: string | undefined;
 
   /** @throws {KadError} `INVALID_OPTION` for a `maxVoters` that is not a positive integer. */
-  constructor(family: IpFamily, options: ExternalAddressVoteOptions = {}) {
+  constructor(family: AddressFamily, options: ExternalAddressVoteOptions = {}) {
     this.#family = family;
     this.#maxVoters = integerAtLeast(
       'maxVoters',

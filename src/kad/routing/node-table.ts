@@ -1,5 +1,5 @@
 import type { Clock } from '../../core/clock.js';
-import type { Contact, IpFamily } from '../wire/compact.js';
+import type { AddressFamily, Contact } from '../wire/compact.js';
 import type { NodeId } from '../id.js';
 import { type RoutingContact, RoutingTable } from './routing-table.js';
 
@@ -7,7 +7,7 @@ import { type RoutingContact, RoutingTable } from './routing-table.js';
 export interface NodeTableOptions {
   readonly id: NodeId;
   readonly k: number;
-  readonly family: IpFamily;
+  readonly family: AddressFamily;
   readonly clock: Clock;
 }
 

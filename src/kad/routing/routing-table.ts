@@ -1,15 +1,14 @@
 import { Emitter } from '../../core/emitter.js';
 import { type Clock, type Milliseconds, systemClock } from '../../core/clock.js';
-import { type Contact, formatIp, type IpFamily, parseIp } from '../wire/compact.js';
-import { KadError } from '../errors.js';
-import { assertNodeId, bucketIndex, compareDistance, ID_BITS, ID_BYTES, idEquals, type NodeId } from '../id.js';
-import { integerAtLeast, positiveNumber } from '../option-checks.js';
-import { isLocalAddress } from './secure-id.js';
+import { type AddressFamily, type Contact, formatIp, isIpv4Mapped, parseIp } from '../wire/compact.js';
+import { isLocalAddress } from '../wire/ip-class.js';
+import { assertNodeId, bucketIndex, bytesEqual, compareDistance, ID_BITS, ID_BYTES, type NodeId } from '../id.js';
+import { integerAtLeast, optionError, positiveNumber } from '../option-checks.js';
 
 /** Configuration of a {@link RoutingTable}. */
 export interface RoutingTableOptions {
   /** Address family of every contact in this table; a node holds one table per family. @default 4 */
-  family?: IpFamily;
+  family?: AddressFamily;
   /** Contacts per bucket (Kademlia's k). @default 8 (BEP 5) */
   k?: number;
   /** A contact not seen for this long is questionable (worth a ping). @default 900_000 (15 min, BEP 5) */
@@ -139,7 +138,7 @@ interface Bucket {
 export class RoutingTable extends Emitter<RoutingTableEvents> {
   /** The own node id. */
   readonly id: NodeId;
-  readonly family: IpFamily;
+  readonly family: AddressFamily;
   readonly k: number;
   readonly #options: Required<RoutingTableOptions>;
   readonly #clock: Clock;
@@ -152,7 +151,7 @@ export class RoutingTable extends Emitter<RoutingTableEvents> {
     super();
     this.id = new Uint8Array(assertNodeId(id, 'routing table id'));
     const family = options.family ?? DEFAULT_ROUTING_TABLE_OPTIONS.family;
-    if (family !== 4 && family !== 6) throw KadError.invalidOption('family must be 4 or 6');
+    if (family !== 4 && family !== 6) throw optionError('family', '4 or 6', family);
     const k = integerAtLeast('k', options.k, DEFAULT_ROUTING_TABLE_OPTIONS.k, 1);
     this.#options = {
       family,
@@ -202,7 +201,7 @@ export class RoutingTable extends Emitter<RoutingTableEvents> {
     const now = this.#clock.now();
     const bucket = this.#bucket(index, now);
     for (const entry of bucket.contacts) {
-      const sameId = idEquals(entry.id, contact.id);
+      const sameId = bytesEqual(entry.id, contact.id);
       const sameAddress = entry.host === parsed.host && entry.port === contact.port;
       if (sameId && sameAddress) {
         this.#seen(bucket, entry, now);
@@ -370,7 +369,7 @@ export class RoutingTable extends Emitter<RoutingTableEvents> {
     if (!Number.isInteger(contact.port) || contact.port < 1 || contact.port > 0xffff) return undefined;
     const ip = parseIp(contact.host);
     if (ip === undefined || ip.length !== (this.family === 4 ? 4 : 16)) return undefined;
-    if (this.family === 6 && isMapped(ip)) return undefined;
+    if (this.family === 6 && isIpv4Mapped(ip)) return undefined;
     const host = formatIp(ip);
     const exempt = !this.#options.limitLocalAddresses && isLocalAddress(host);
     // the /24 or /64 network prefix; exempt addresses each form their own group
@@ -390,7 +389,7 @@ export class RoutingTable extends Emitter<RoutingTableEvents> {
   #find(id: NodeId): { bucket: Bucket; entry: Entry } | undefined {
     if (!(id instanceof Uint8Array) || id.length !== ID_BYTES) return undefined;
     const bucket = this.#buckets[bucketIndex(this.id, id)];
-    const entry = bucket?.contacts.find((e) => idEquals(e.id, id));
+    const entry = bucket?.contacts.find((e) => bytesEqual(e.id, id));
     return bucket === undefined || entry === undefined ? undefined : { bucket, entry };
   }
 
@@ -430,7 +429,7 @@ export class RoutingTable extends Emitter<RoutingTableEvents> {
       const candidate = cache[i] as Entry;
       const clash = bucket.contacts.some(
         (e) =>
-          e !== leaving && (idEquals(e.id, candidate.id) || (e.host === candidate.host && e.port === candidate.port)),
+          e !== leaving && (bytesEqual(e.id, candidate.id) || (e.host === candidate.host && e.port === candidate.port)),
       );
       if (clash || !this.#diverse(bucket, candidate, leaving)) continue;
       cache.splice(i, 1);
@@ -441,11 +440,6 @@ export class RoutingTable extends Emitter<RoutingTableEvents> {
 }
 
 function dropReplacement(bucket: Bucket, id: NodeId): void {
-  const i = bucket.replacements.findIndex((e) => idEquals(e.id, id));
+  const i = bucket.replacements.findIndex((e) => bytesEqual(e.id, id));
   if (i !== -1) bucket.replacements.splice(i, 1);
-}
-
-function isMapped(ip: Uint8Array): boolean {
-  for (let i = 0; i < 10; i++) if (ip[i] !== 0) return false;
-  return ip[10] === 0xff && ip[11] === 0xff;
 }

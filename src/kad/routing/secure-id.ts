@@ -1,5 +1,5 @@
-import { ipBytes } from '../wire/compact.js';
-import { KadError } from '../errors.js';
+import { isLocalAddress, unmappedIpBytes } from '../wire/ip-class.js';
+import { integerInRange } from '../option-checks.js';
 import { ID_BYTES, type NodeId, randomId } from '../id.js';
 
 // CRC-32C (Castagnoli), reflected polynomial 0x82F63B78: a 256-entry table built once (1 KiB).
@@ -26,41 +26,12 @@ export function crc32c(bytes: Uint8Array): number {
 const V4_MASK = [0x03, 0x0f, 0x3f, 0xff];
 const V6_MASK = [0x01, 0x03, 0x07, 0x0f, 0x1f, 0x3f, 0x7f, 0xff];
 
-/** The address bytes BEP 42 works on: IPv4-mapped IPv6 addresses count as their IPv4 address. */
-function effectiveIp(host: string): Uint8Array {
-  const ip = ipBytes(host);
-  if (ip.length === 16 && ip.subarray(0, 10).every((b) => b === 0) && ip[10] === 0xff && ip[11] === 0xff) {
-    return ip.subarray(12);
-  }
-  return ip;
-}
-
 function prefixCrc(ip: Uint8Array, rand: number): number {
   const mask = ip.length === 4 ? V4_MASK : V6_MASK;
   const masked = new Uint8Array(mask.length);
   for (let i = 0; i < mask.length; i++) masked[i] = (ip[i] ?? 0) & (mask[i] ?? 0);
   masked[0] = (masked[0] ?? 0) | ((rand & 0x07) << 5);
   return crc32c(masked);
-}
-
-/**
- * Whether BEP 42 exempts `host`: loopback, private, link-local and unique-local addresses
- * (127/8, 10/8, 172.16/12, 192.168/16, 169.254/16; ::1, ::, fc00::/7, fe80::/10, and IPv4-mapped
- * forms of the IPv4 ranges). Nodes at such addresses may use any id.
- * @throws {KadError} `INVALID_ADDRESS` if `host` is not an IP address.
- */
-export function isLocalAddress(host: string): boolean {
-  const ip = effectiveIp(host);
-  const [a = 0, b = 0] = ip;
-  if (ip.length === 4) {
-    return (
-      a === 127 || a === 10 || (a === 172 && (b & 0xf0) === 16) || (a === 192 && b === 168) || (a === 169 && b === 254)
-    );
-  }
-  if ((a & 0xfe) === 0xfc) return true; // fc00::/7 unique local
-  if (a === 0xfe && (b & 0xc0) === 0x80) return true; // fe80::/10 link-local
-  const zeroUpTo15 = ip.subarray(0, 15).every((x) => x === 0);
-  return zeroUpTo15 && (ip[15] === 1 || ip[15] === 0); // ::1 loopback, :: unspecified
 }
 
 /**
@@ -75,10 +46,8 @@ export function isLocalAddress(host: string): boolean {
  */
 export function secureId(host: string, rand?: number): NodeId {
   const id = randomId();
-  const last = rand ?? id[ID_BYTES - 1] ?? 0;
-  if (!Number.isInteger(last) || last < 0 || last > 255)
-    throw KadError.invalidOption('rand must be an integer in 0..255');
-  const crc = prefixCrc(effectiveIp(host), last);
+  const last = integerInRange('rand', rand, id[ID_BYTES - 1] ?? 0, 0, 255);
+  const crc = prefixCrc(unmappedIpBytes(host), last);
   id[0] = (crc >>> 24) & 0xff;
   id[1] = (crc >>> 16) & 0xff;
   id[2] = ((crc >>> 8) & 0xf8) | ((id[2] ?? 0) & 0x07);
@@ -97,7 +66,7 @@ export function isSecureId(id: NodeId, host: string): boolean {
   let ip: Uint8Array;
   try {
     if (isLocalAddress(host)) return true;
-    ip = effectiveIp(host);
+    ip = unmappedIpBytes(host);
   } catch {
     return false;
   }

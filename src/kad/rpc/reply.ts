@@ -1,13 +1,7 @@
 import type { BencodeDict } from '../wire/bencode.js';
 import { encodePeer } from '../wire/compact.js';
-import {
-  encodeMessage,
-  type KrpcErrorMessage,
-  type KrpcMessage,
-  type KrpcResponse,
-  MAX_DATAGRAM_BYTES,
-} from '../wire/krpc.js';
-import type { Endpoint } from '../transport/transport.js';
+import { encodeMessage, type KrpcErrorMessage, type KrpcMessage, type KrpcResponse } from '../wire/krpc.js';
+import { type Endpoint, MAX_DATAGRAM_BYTES } from '../transport/transport.js';
 
 /** What every reply of a node carries besides its body. @internal */
 export interface ReplyEnvelope {

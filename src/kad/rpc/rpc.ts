@@ -1,6 +1,7 @@
 import { type Clock, type Milliseconds, systemClock, type Timer } from '../../core/clock.js';
 import type { BencodeDict } from '../wire/bencode.js';
 import { normalizeIp, parseIp } from '../wire/compact.js';
+import { isLoopback } from '../wire/ip-class.js';
 import { KadError, toWireError, WireError } from '../errors.js';
 import { InFlightLimiter } from './in-flight.js';
 import {
@@ -10,10 +11,9 @@ import {
   type KrpcMessage,
   type KrpcQuery,
   type KrpcResponse,
-  MAX_DATAGRAM_BYTES,
 } from '../wire/krpc.js';
 import { encodeError, encodeResponse, requesterIp } from './reply.js';
-import { abortReason, integerAtLeast } from '../option-checks.js';
+import { abortReason, integerAtLeast, optionError, positiveNumber } from '../option-checks.js';
 import { InboundLimiter, OutboundPacer } from './rate-limit.js';
 import { RpcCounters, type RpcStats } from './stats.js';
 import {
@@ -33,7 +33,7 @@ import {
   endpointKey,
   hostId,
   type InboundDatagram,
-  isLoopback,
+  MAX_DATAGRAM_BYTES,
   type RemoteInfo,
   type Transport,
 } from '../transport/transport.js';
@@ -41,6 +41,9 @@ import {
 export type { QueryContext, QueryHandler, QueryOptions, QueryResult, RpcDeps, RpcOptions } from './options.js';
 export { DEFAULT_RPC_OPTIONS } from './options.js';
 export type { MethodCounts, RpcStats } from './stats.js';
+
+// inbound datagrams are decoded within the transports' bound, not the codec's default
+const DECODE_OPTIONS = Object.freeze({ maxBytes: MAX_DATAGRAM_BYTES });
 
 interface Request {
   readonly to: Endpoint;
@@ -108,8 +111,9 @@ export class Rpc {
   constructor(options: RpcOptions = {}, deps: RpcDeps) {
     const d = DEFAULT_RPC_OPTIONS;
     const version = options.clientVersion === undefined ? d.clientVersion : options.clientVersion;
-    if (version !== null && !(version instanceof Uint8Array))
-      throw KadError.invalidOption('clientVersion must be a Uint8Array or null');
+    if (version !== null && !(version instanceof Uint8Array)) {
+      throw optionError('clientVersion', 'a Uint8Array or null', version);
+    }
     this.#clientVersion = version ?? undefined;
     this.#readOnly = options.readOnly ?? d.readOnly;
     this.#retries = integerAtLeast('retries', options.retries, d.retries, 0);
@@ -162,16 +166,14 @@ export class Rpc {
     let destination: Endpoint;
     try {
       retries = integerAtLeast('retries', options.retries, this.#retries, 0);
-      if (options.timeoutMs !== undefined && !(options.timeoutMs > 0 && Number.isFinite(options.timeoutMs))) {
-        throw KadError.invalidOption(`timeoutMs must be a positive number of ms (got ${String(options.timeoutMs)})`);
-      }
+      if (options.timeoutMs !== undefined) positiveNumber('timeoutMs', options.timeoutMs, 0, ' of ms');
       // canonical IPv6 text, so that the reply's source address compares equal
       destination = {
         host: to.host.includes(':') && parseIp(to.host) !== undefined ? normalizeIp(to.host) : to.host,
         port: to.port,
       };
     } catch (error) {
-      return Promise.reject(error instanceof Error ? error : KadError.invalidOption('invalid query options'));
+      return Promise.reject(error instanceof Error ? error : optionError('options', 'valid query options', error));
     }
     const key = endpointId(destination);
     const family = typeof key === 'number' ? 4 : destination.host.includes(':') ? 6 : undefined;
@@ -332,7 +334,7 @@ export class Rpc {
       }
       let message: KrpcMessage;
       try {
-        message = decodeMessage(data);
+        message = decodeMessage(data, DECODE_OPTIONS);
       } catch (error) {
         counters.droppedMalformed++;
         const t = error instanceof KadError ? error.transactionId : undefined;

@@ -1,6 +1,5 @@
 import type { Milliseconds } from '../../core/clock.js';
-import { KadError } from '../errors.js';
-import { integerAtLeast, positiveNumber } from '../option-checks.js';
+import { integerAtLeast, optionError, positiveNumber } from '../option-checks.js';
 import type { EndpointId } from '../transport/transport.js';
 
 /** Configuration of an {@link RttEstimator}. */
@@ -107,7 +106,8 @@ export class RttEstimator {
     const d = DEFAULT_RTT_ESTIMATOR_OPTIONS;
     const minTimeoutMs = positiveNumber('minTimeoutMs', options.minTimeoutMs, d.minTimeoutMs, ' of ms');
     const maxTimeoutMs = positiveNumber('maxTimeoutMs', options.maxTimeoutMs, d.maxTimeoutMs, ' of ms');
-    if (maxTimeoutMs < minTimeoutMs) throw KadError.invalidOption('maxTimeoutMs must be >= minTimeoutMs');
+    if (maxTimeoutMs < minTimeoutMs)
+      throw optionError('maxTimeoutMs', `>= minTimeoutMs, ${minTimeoutMs}`, maxTimeoutMs);
     this.#options = {
       initialTimeoutMs: positiveNumber('initialTimeoutMs', options.initialTimeoutMs, d.initialTimeoutMs, ' of ms'),
       minTimeoutMs,

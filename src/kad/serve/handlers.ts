@@ -1,14 +1,13 @@
-import { RegistryError } from '../../registry/errors.js';
 import { bdecode, type BencodeDict, type BencodeValue, bencode } from '../wire/bencode.js';
 import {
+  type AddressFamily,
   COMPACT_NODE_V4_BYTES,
   COMPACT_NODE_V6_BYTES,
   type Contact,
   encodeNodes,
   encodePeer,
-  type IpFamily,
 } from '../wire/compact.js';
-import { KadError, toWireError, WireError } from '../errors.js';
+import { KadError, toWireError } from '../errors.js';
 import { isNodeId, type NodeId } from '../id.js';
 import { immutableTarget, MAX_VALUE_BYTES, mutableTarget, verifyMutable } from '../items.js';
 import {
@@ -19,7 +18,9 @@ import {
   readPutArgs,
   type Want,
 } from '../wire/krpc-args.js';
+import { DEFAULT_ROUTING_TABLE_OPTIONS } from '../routing/routing-table.js';
 import { isSecureId } from '../routing/secure-id.js';
+import { boolean, integerAtLeast } from '../option-checks.js';
 import type { KadStorage } from './storage.js';
 import type { WriteTokens } from './tokens.js';
 
@@ -27,7 +28,7 @@ import type { WriteTokens } from './tokens.js';
 export interface QuerySource {
   readonly host: string;
   readonly port: number;
-  readonly family: IpFamily;
+  readonly family: AddressFamily;
 }
 
 /** A query as the handlers see it: method name and arguments (already a decoded dictionary). */
@@ -57,7 +58,7 @@ export interface QueryHandlersDeps {
    * Up to `count` contacts of `family` closest to `target` from the routing table(s); an empty
    * list for a family this node does not serve.
    */
-  readonly closest: (target: NodeId, family: IpFamily, count: number) => Contact[];
+  readonly closest: (target: NodeId, family: AddressFamily, count: number) => Contact[];
 }
 
 /** Configuration of {@link QueryHandlers}. */
@@ -84,6 +85,14 @@ export interface QueryHandlersOptions {
   readonly enforceSecureIds?: boolean;
 }
 
+/** Defaults of {@link QueryHandlersOptions}. */
+export const DEFAULT_QUERY_HANDLERS_OPTIONS = Object.freeze({
+  k: DEFAULT_ROUTING_TABLE_OPTIONS.k,
+  valuesBudgetBytes: 1000,
+  enforceSecureIds: true,
+} satisfies Required<QueryHandlersOptions>);
+
+// at most this many peers per get_peers response, whatever the budget
 const MAX_VALUES = 100;
 
 /**
@@ -103,11 +112,13 @@ export class QueryHandlers {
   readonly #valuesBudget: number;
   readonly #enforceSecureIds: boolean;
 
+  /** @throws {KadError} `INVALID_OPTION` naming the option. */
   constructor(deps: QueryHandlersDeps, options: QueryHandlersOptions = {}) {
+    const d = DEFAULT_QUERY_HANDLERS_OPTIONS;
     this.#deps = deps;
-    this.#k = options.k ?? 8;
-    this.#valuesBudget = options.valuesBudgetBytes ?? 1000;
-    this.#enforceSecureIds = options.enforceSecureIds ?? true;
+    this.#k = integerAtLeast('k', options.k, d.k, 1);
+    this.#valuesBudget = integerAtLeast('valuesBudgetBytes', options.valuesBudgetBytes, d.valuesBudgetBytes, 0);
+    this.#enforceSecureIds = boolean('enforceSecureIds', options.enforceSecureIds, d.enforceSecureIds);
   }
 
   /**
@@ -188,7 +199,7 @@ export class QueryHandlers {
     const args = readGetArgs(a);
     const fields: BencodeDict = Object.create(null) as BencodeDict;
     fields['token'] = this.#deps.tokens.issue(from.host);
-    Object.assign(fields, this.#nodes(args.target, families(wantOf(a), from.family)));
+    Object.assign(fields, this.#nodes(args.target, families(args.want, from.family)));
     const item = await this.#deps.storage.getItem(args.target, { signal });
     if (item !== undefined) {
       if (!item.mutable) fields['v'] = storedValue(item.v);
@@ -224,22 +235,18 @@ export class QueryHandlers {
       { v, k: args.k, sig: args.sig, seq: args.seq, salt },
       { cas: args.cas, signal },
     );
-    if (result === 'cas-mismatch') {
-      throw new KadError('CAS_MISMATCH', 'the CAS hash mismatched, re-read value and try again');
-    }
-    if (result === 'seq-too-low') throw new KadError('SEQ_TOO_LOW', 'sequence number less than current');
+    if (result === 'cas-mismatch') throw KadError.casMismatch();
+    if (result === 'seq-too-low') throw KadError.seqTooLow();
     return this.#ok({});
   }
 
   /** BEP 42 for storage: 201 for a public querier whose id was not derived from its IP. */
   #checkSecureId(id: NodeId, from: QuerySource): void {
     if (!this.#enforceSecureIds || isSecureId(id, from.host)) return;
-    throw new KadError('INVALID_ID', 'node id does not match the IP (BEP 42): not stored', {
-      wireCode: WireError.Generic,
-    });
+    throw KadError.insecureId();
   }
 
-  #nodes(target: NodeId, families: readonly IpFamily[]): BencodeDict {
+  #nodes(target: NodeId, families: readonly AddressFamily[]): BencodeDict {
     const out: BencodeDict = Object.create(null) as BencodeDict;
     for (const family of families) {
       const contacts = this.#deps.closest(target, family, this.#k);
@@ -260,7 +267,7 @@ function storedValue(v: Uint8Array): BencodeValue {
   try {
     return bdecode(v, { maxBytes: MAX_VALUE_BYTES });
   } catch (cause) {
-    throw RegistryError.codec('stored item value is not bencoded', 'item', cause);
+    throw KadError.corruptItem('stored item value is not bencoded', cause);
   }
 }
 
@@ -271,7 +278,7 @@ function storedValue(v: Uint8Array): BencodeValue {
  */
 const compactNodes = new WeakMap<Contact, Uint8Array>();
 
-function compactNode(contact: Contact, family: IpFamily): Uint8Array {
+function compactNode(contact: Contact, family: AddressFamily): Uint8Array {
   let bytes = compactNodes.get(contact);
   if (bytes === undefined) {
     bytes = encodeNodes([contact], family);
@@ -281,20 +288,7 @@ function compactNode(contact: Contact, family: IpFamily): Uint8Array {
 }
 
 /** BEP 32 `want`: absent or empty means the family the query came over. */
-function families(want: readonly Want[] | undefined, fallback: IpFamily): IpFamily[] {
+function families(want: readonly Want[] | undefined, fallback: AddressFamily): AddressFamily[] {
   if (want === undefined || want.length === 0) return [fallback];
   return want.map((w) => (w === 'n4' ? 4 : 6));
-}
-
-/** BEP 32 `want` of a query whose reader does not parse it (BEP 44 `get`); malformed entries are ignored. */
-function wantOf(a: BencodeDict): Want[] | undefined {
-  const want = a['want'];
-  if (!Array.isArray(want)) return undefined;
-  const out: Want[] = [];
-  for (const w of want) {
-    if (!(w instanceof Uint8Array) || w.length !== 2 || w[0] !== 0x6e) continue; // "n4" / "n6"
-    if (w[1] === 0x34 && !out.includes('n4')) out.push('n4');
-    if (w[1] === 0x36 && !out.includes('n6')) out.push('n6');
-  }
-  return out;
 }

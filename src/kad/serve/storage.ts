@@ -1,8 +1,9 @@
 import { type Clock, type Milliseconds, systemClock } from '../../core/clock.js';
 import { isRegistryError, RegistryError } from '../../registry/errors.js';
-import { MemoryRegistry } from '../../registry/memory/memory-registry.js';
 import type { Registry, RegistryRecord } from '../../registry/registry.js';
 import { KadError } from '../errors.js';
+import { bytesEqual, idToHex } from '../id.js';
+import { implementing, integerAtLeast } from '../option-checks.js';
 
 /** Configuration of a {@link KadStorage}. */
 export interface KadStorageOptions {
@@ -24,26 +25,16 @@ export interface KadStorageOptions {
    * @default 200
    */
   readonly maxPeersPerInfoHash?: number;
-  /**
-   * Most records of the default in-memory registry (ignored when a registry is injected).
-   * @default 50_000
-   */
-  readonly maxEntries?: number;
-  /**
-   * Most bytes (keys + values) of the default in-memory registry (ignored when a registry is
-   * injected).
-   * @default 33_554_432 (32 MiB)
-   */
-  readonly maxBytes?: number;
 }
 
 /** Injected collaborators of a {@link KadStorage}. */
 export interface KadStorageDeps {
   /**
-   * Where peers and items live. An injected registry is shared, not owned: `close()` leaves it
-   * open. @default a new MemoryRegistry bounded by `maxEntries` and `maxBytes`
+   * Where peers and items live: any registry (memory, Redis, sharded), bounded as its owner
+   * chooses. Shared, not owned: whoever created it closes it (a node closes the in-memory
+   * registry it made by default, never an injected one).
    */
-  readonly registry?: Registry<Uint8Array>;
+  readonly registry: Registry<Uint8Array>;
   /** Source of time for expiry. @default systemClock */
   readonly clock?: Clock;
 }
@@ -53,8 +44,6 @@ export const DEFAULT_KAD_STORAGE_OPTIONS = Object.freeze({
   peerTtlMs: 30 * 60_000,
   itemTtlMs: 2 * 60 * 60_000,
   maxPeersPerInfoHash: 200,
-  maxEntries: 50_000,
-  maxBytes: 32 * 1024 * 1024,
 } satisfies Required<KadStorageOptions>);
 
 /** A stored BEP 44 item. `v` is the bencoded value, exactly as it was put. */
@@ -111,27 +100,20 @@ const ENTRY_TAIL = 8; // float64 deadline after each compact peer
  */
 export class KadStorage {
   readonly #registry: Registry<Uint8Array>;
-  readonly #owned: boolean;
   readonly #clock: Clock;
   readonly #peerTtlMs: Milliseconds;
   readonly #itemTtlMs: Milliseconds;
   readonly #maxPeers: number;
 
-  constructor(options: KadStorageOptions = {}, deps: KadStorageDeps = {}) {
-    const o = { ...DEFAULT_KAD_STORAGE_OPTIONS, ...definedOnly(options) };
-    positiveInteger('peerTtlMs', o.peerTtlMs);
-    positiveInteger('itemTtlMs', o.itemTtlMs);
-    positiveInteger('maxPeersPerInfoHash', o.maxPeersPerInfoHash);
-    positiveInteger('maxEntries', o.maxEntries);
-    if (!(o.maxBytes > 0))
-      throw KadError.invalidOption(`maxBytes must be a positive number (got ${String(o.maxBytes)})`);
+  /** @throws {KadError} `INVALID_OPTION` naming the option. */
+  constructor(options: KadStorageOptions = {}, deps: KadStorageDeps) {
+    const d = DEFAULT_KAD_STORAGE_OPTIONS;
+    this.#peerTtlMs = integerAtLeast('peerTtlMs', options.peerTtlMs, d.peerTtlMs, 1);
+    this.#itemTtlMs = integerAtLeast('itemTtlMs', options.itemTtlMs, d.itemTtlMs, 1);
+    this.#maxPeers = integerAtLeast('maxPeersPerInfoHash', options.maxPeersPerInfoHash, d.maxPeersPerInfoHash, 1);
+    implementing('registry', deps?.registry, 'Registry', 'get');
+    this.#registry = deps.registry;
     this.#clock = deps.clock ?? systemClock;
-    this.#owned = deps.registry === undefined;
-    this.#registry =
-      deps.registry ?? new MemoryRegistry({ maxEntries: o.maxEntries, maxBytes: o.maxBytes }, { clock: this.#clock });
-    this.#peerTtlMs = o.peerTtlMs;
-    this.#itemTtlMs = o.itemTtlMs;
-    this.#maxPeers = o.maxPeersPerInfoHash;
   }
 
   /** The registry holding the data. */
@@ -150,10 +132,10 @@ export class KadStorage {
   ): Promise<void> {
     if (peer.length !== 6 && peer.length !== 18)
       throw KadError.invalidAddress('peer must be a 6- or 18-byte compact peer');
-    const key = PEER_PREFIX + hex(infoHash);
+    const key = PEER_PREFIX + idToHex(infoHash);
     await this.#update(key, options.signal, (record) => {
       const now = this.#clock.now();
-      const kept = decodePeers(record?.value).filter((p) => p.expiresAt > now && !sameBytes(p.peer, peer));
+      const kept = decodePeers(record?.value).filter((p) => p.expiresAt > now && !bytesEqual(p.peer, peer));
       kept.push({ peer: Uint8Array.from(peer), expiresAt: now + this.#peerTtlMs });
       // oldest announcements first, so trimming keeps the freshest
       kept.sort((a, b) => a.expiresAt - b.expiresAt);
@@ -167,7 +149,7 @@ export class KadStorage {
     infoHash: Uint8Array,
     options: GetPeersOptions & { signal?: AbortSignal | undefined },
   ): Promise<Uint8Array[]> {
-    const record = await this.#registry.get(PEER_PREFIX + hex(infoHash), { signal: options.signal });
+    const record = await this.#registry.get(PEER_PREFIX + idToHex(infoHash), { signal: options.signal });
     if (record === undefined) return [];
     const now = this.#clock.now();
     const size = options.family === 4 ? 6 : 18;
@@ -186,7 +168,7 @@ export class KadStorage {
     target: Uint8Array,
     options: { signal?: AbortSignal | undefined } = {},
   ): Promise<StoredItem | undefined> {
-    const key = ITEM_PREFIX + hex(target);
+    const key = ITEM_PREFIX + idToHex(target);
     const record = await this.#registry.get(key, { signal: options.signal });
     if (record === undefined) return undefined;
     const item = decodeItem(record.value);
@@ -203,7 +185,7 @@ export class KadStorage {
     v: Uint8Array,
     options: { signal?: AbortSignal | undefined } = {},
   ): Promise<'stored' | 'refreshed'> {
-    const key = ITEM_PREFIX + hex(target);
+    const key = ITEM_PREFIX + idToHex(target);
     const record = await this.#registry.get(key, { signal: options.signal });
     await this.#registry.set(key, encodeItem({ mutable: false, v }), {
       ttlMs: this.#itemTtlMs,
@@ -223,13 +205,13 @@ export class KadStorage {
     options: { cas?: number | undefined; signal?: AbortSignal | undefined } = {},
   ): Promise<MutablePutResult> {
     let result: MutablePutResult = 'stored';
-    await this.#update(ITEM_PREFIX + hex(target), options.signal, (record) => {
+    await this.#update(ITEM_PREFIX + idToHex(target), options.signal, (record) => {
       const stored = record === undefined ? undefined : decodeItem(record.value);
       if (stored?.mutable === true) {
         if (options.cas !== undefined && stored.seq !== options.cas) return void (result = 'cas-mismatch');
         if (item.seq < stored.seq) return void (result = 'seq-too-low');
         if (item.seq === stored.seq) {
-          if (!sameBytes(item.v, stored.v)) return void (result = 'seq-too-low');
+          if (!bytesEqual(item.v, stored.v)) return void (result = 'seq-too-low');
           result = 'refreshed';
         } else result = 'stored';
       } else result = 'stored';
@@ -241,11 +223,6 @@ export class KadStorage {
   /** Number of records held (peer lists and items). */
   async size(options: { signal?: AbortSignal | undefined } = {}): Promise<number> {
     return this.#registry.size({ signal: options.signal });
-  }
-
-  /** Closes the registry if this storage created it. */
-  async close(): Promise<void> {
-    if (this.#owned) await this.#registry.close();
   }
 
   /**
@@ -357,24 +334,4 @@ function sample<T>(items: T[], max: number): T[] {
     [copy[i], copy[j]] = [copy[j] as T, copy[i] as T];
   }
   return copy.slice(0, max);
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
-function hex(bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
-}
-
-function positiveInteger(name: string, value: number): void {
-  if (!Number.isSafeInteger(value) || value <= 0) {
-    throw KadError.invalidOption(`${name} must be a positive integer (got ${String(value)})`);
-  }
-}
-
-function definedOnly<T extends object>(options: T): Partial<T> {
-  return Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as Partial<T>;
 }

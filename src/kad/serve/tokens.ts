@@ -1,7 +1,7 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { isIPv4 } from 'node:net';
 import { type Clock, type Milliseconds, systemClock } from '../../core/clock.js';
-import { KadError } from '../errors.js';
+import { integerAtLeast } from '../option-checks.js';
 
 /** Configuration of {@link WriteTokens}. */
 export interface WriteTokenOptions {
@@ -61,13 +61,7 @@ export class WriteTokens {
   #previous: Secret | undefined;
 
   constructor(options: WriteTokenOptions = {}, deps: WriteTokenDeps = {}) {
-    const rotateMs = options.rotateMs ?? DEFAULT_WRITE_TOKEN_OPTIONS.rotateMs;
-    if (!Number.isSafeInteger(rotateMs) || rotateMs <= 0) {
-      throw KadError.invalidOption(
-        `rotateMs must be a positive integer number of milliseconds (got ${String(rotateMs)})`,
-      );
-    }
-    this.#rotateMs = rotateMs;
+    this.#rotateMs = integerAtLeast('rotateMs', options.rotateMs, DEFAULT_WRITE_TOKEN_OPTIONS.rotateMs, 1);
     this.#clock = deps.clock ?? systemClock;
     this.#random = deps.randomBytes ?? randomBytes;
     this.#origin = this.#clock.now();

@@ -1,12 +1,13 @@
 import type { Listener } from '../../core/emitter.js';
-import { isIP } from 'node:net';
+import type { AddressFamily } from '../wire/compact.js';
 
-// MAX_DATAGRAM_BYTES (1500): KRPC messages fit one Ethernet MTU; transports refuse bigger
-// datagrams on send and drop them on receive (counted), so a peer cannot make this node parse
-// or fragment jumbo datagrams.
-
-/** An IP address family: 4 for IPv4, 6 for IPv6 (BEP 32). */
-export type AddressFamily = 4 | 6;
+/**
+ * Largest datagram a transport sends or delivers, in bytes: one Ethernet MTU, which every KRPC
+ * message fits. Transports refuse bigger datagrams on send and drop them on receive (counted), so
+ * a peer cannot make this node parse or fragment jumbo datagrams; the RPC layer decodes with the
+ * same bound (the codec's own default, `MAX_MESSAGE_BYTES`, is for callers without a transport).
+ */
+export const MAX_DATAGRAM_BYTES = 1500;
 
 /** Where a datagram goes: an IP literal (dotted IPv4 or IPv6 text, no brackets) and a UDP port. */
 export interface Endpoint {
@@ -127,15 +128,6 @@ export class TransportCounters implements TransportStats {
   }
 }
 
-/**
- * The family of an IP literal: 4 for dotted IPv4, 6 for IPv6 text, `undefined` for anything
- * else (host names, bracketed forms, garbage). Uses Node's parser, so `"1.2.3"` is not IPv4.
- */
-export function familyOf(host: string): AddressFamily | undefined {
-  const version = isIP(host);
-  return version === 4 || version === 6 ? version : undefined;
-}
-
 /** Whether `a` and `b` name the same host and port (IPv6 text compared case-insensitively). */
 export function sameEndpoint(a: Endpoint, b: Endpoint): boolean {
   return a.port === b.port && (a.host === b.host || a.host.toLowerCase() === b.host.toLowerCase());
@@ -144,11 +136,6 @@ export function sameEndpoint(a: Endpoint, b: Endpoint): boolean {
 /** `host:port`, with brackets around IPv6 hosts; a stable map key for an endpoint. */
 export function endpointKey(endpoint: Endpoint): string {
   return endpoint.host.includes(':') ? `[${endpoint.host}]:${endpoint.port}` : `${endpoint.host}:${endpoint.port}`;
-}
-
-/** Whether `host` is a loopback address: 127.0.0.0/8, `::1`, or IPv4-mapped 127.x. */
-export function isLoopback(host: string): boolean {
-  return host.startsWith('127.') || host === '::1' || host.toLowerCase().startsWith('::ffff:127.');
 }
 
 /**

@@ -1,12 +1,11 @@
 import { Emitter } from '../../core/emitter.js';
 import { createSocket, type RemoteInfo as DgramRemoteInfo, type Socket } from 'node:dgram';
 import { KadError } from '../errors.js';
-import { MAX_DATAGRAM_BYTES } from '../wire/krpc.js';
 import { abortReason } from '../option-checks.js';
+import { type AddressFamily, familyOf } from '../wire/compact.js';
 import {
-  type AddressFamily,
   type Endpoint,
-  familyOf,
+  MAX_DATAGRAM_BYTES,
   type RemoteInfo,
   type Transport,
   TransportCounters,
@@ -79,7 +78,7 @@ function bind(socket: Socket, host: string, port: number, signal: AbortSignal | 
     const onError = (error: Error): void => {
       cleanup();
       closeQuietly(socket);
-      reject(new KadError('INVALID_ADDRESS', `cannot bind UDP ${host}:${port}: ${error.message}`, { cause: error }));
+      reject(KadError.invalidAddress(`cannot bind UDP ${host}:${port}: ${error.message}`, error));
     };
     const onAbort = (): void => {
       cleanup();

@@ -1,5 +1,6 @@
 import { describe } from '../../core/describe.js';
 import { KadError } from '../errors.js';
+import { integerAtLeast, integerInRange } from '../option-checks.js';
 
 /**
  * A bencoded value. Byte strings are `Uint8Array`, integers are `number` within
@@ -71,14 +72,8 @@ const MAX_LENGTH_DIGITS = 10;
  *   else), `INVALID_OPTION` for bad `limits`.
  */
 export function bdecode(bytes: Uint8Array, limits: BdecodeLimits = {}): BencodeValue {
-  const maxBytes = limits.maxBytes ?? DEFAULT_BDECODE_LIMITS.maxBytes;
-  const maxDepth = limits.maxDepth ?? DEFAULT_BDECODE_LIMITS.maxDepth;
-  if (!Number.isSafeInteger(maxBytes) || maxBytes < 1) {
-    throw KadError.invalidOption('maxBytes must be a positive integer');
-  }
-  if (!Number.isSafeInteger(maxDepth) || maxDepth < 0 || maxDepth > MAX_DEPTH_CEILING) {
-    throw KadError.invalidOption(`maxDepth must be an integer in 0..${MAX_DEPTH_CEILING}`);
-  }
+  const maxBytes = integerAtLeast('maxBytes', limits.maxBytes, DEFAULT_BDECODE_LIMITS.maxBytes, 1);
+  const maxDepth = integerInRange('maxDepth', limits.maxDepth, DEFAULT_BDECODE_LIMITS.maxDepth, 0, MAX_DEPTH_CEILING);
   if (!(bytes instanceof Uint8Array)) throw KadError.invalidMessage('bencode: input is not a byte array');
   if (bytes.length > maxBytes) {
     throw KadError.invalidMessage(`bencode: input of ${bytes.length} bytes exceeds ${maxBytes} bytes`);

@@ -1,8 +1,15 @@
+import { isIP } from 'node:net';
 import { KadError } from '../errors.js';
 import { ID_BYTES, type NodeId } from '../id.js';
 
-/** An address family: 4 for IPv4, 6 for IPv6. */
-export type IpFamily = 4 | 6;
+/** An IP address family: 4 for IPv4, 6 for IPv6 (BEP 32: one routing table and socket each). */
+export type AddressFamily = 4 | 6;
+
+/**
+ * The former name of {@link AddressFamily}.
+ * @deprecated Use {@link AddressFamily}.
+ */
+export type IpFamily = AddressFamily;
 
 /** A UDP endpoint. `host` is dotted-quad IPv4 or RFC 5952 IPv6 text (no brackets, no zone). */
 export interface PeerAddress {
@@ -31,10 +38,22 @@ export function parseIp(host: string): Uint8Array | undefined {
   return host.includes(':') ? parseIpv6(host) : parseIpv4(host);
 }
 
-/** The family of an IP text, or `undefined` if it is not an IP address. */
-export function ipFamily(host: string): IpFamily | undefined {
-  const bytes = parseIp(host);
-  return bytes === undefined ? undefined : bytes.length === 4 ? 4 : 6;
+/**
+ * The family of an IP literal: 4 for dotted IPv4, 6 for IPv6 text, `undefined` for anything
+ * else (host names, bracketed forms, garbage). Node's own parser, without allocating; unlike
+ * {@link parseIp} it accepts an IPv6 zone id (`fe80::1%eth0`), which a socket may bind to but
+ * which has no compact form.
+ */
+export function familyOf(host: string): AddressFamily | undefined {
+  const version = isIP(host);
+  return version === 4 || version === 6 ? version : undefined;
+}
+
+/** Whether 16 address bytes are an IPv4-mapped IPv6 address (`::ffff:a.b.c.d`). */
+export function isIpv4Mapped(bytes: Uint8Array): boolean {
+  if (bytes.length !== 16) return false;
+  for (let i = 0; i < 10; i++) if (bytes[i] !== 0) return false;
+  return bytes[10] === 0xff && bytes[11] === 0xff;
 }
 
 /**
@@ -110,9 +129,7 @@ function parseIpv6(host: string): Uint8Array | undefined {
 export function formatIp(bytes: Uint8Array): string {
   if (bytes.length === 4) return `${bytes[0]}.${bytes[1]}.${bytes[2]}.${bytes[3]}`;
   if (bytes.length !== 16) throw KadError.invalidAddress(`an IP address has 4 or 16 bytes, not ${bytes.length}`);
-  let mapped = true;
-  for (let i = 0; i < 10; i++) if (bytes[i] !== 0) mapped = false;
-  if (mapped && bytes[10] === 0xff && bytes[11] === 0xff) {
+  if (isIpv4Mapped(bytes)) {
     return `::ffff:${bytes[12]}.${bytes[13]}.${bytes[14]}.${bytes[15]}`;
   }
   const groups: number[] = [];
@@ -189,7 +206,7 @@ export const decodeAddress = decodePeer;
  * @throws {KadError} `INVALID_ID` / `INVALID_ADDRESS` for a contact that does not fit `family`.
  * @see BEP 5, BEP 32
  */
-export function encodeNodes(contacts: readonly Contact[], family: IpFamily): Uint8Array {
+export function encodeNodes(contacts: readonly Contact[], family: AddressFamily): Uint8Array {
   const size = family === 4 ? COMPACT_NODE_V4_BYTES : COMPACT_NODE_V6_BYTES;
   const out = new Uint8Array(contacts.length * size);
   contacts.forEach((contact, i) => {
@@ -212,7 +229,7 @@ export function encodeNodes(contacts: readonly Contact[], family: IpFamily): Uin
  * returned as they are (port 0 included): whether to use a contact is the caller's policy.
  * @throws {KadError} `INVALID_MESSAGE` if the length is not a multiple of 26 (IPv4) / 38 (IPv6).
  */
-export function decodeNodes(bytes: Uint8Array, family: IpFamily): Contact[] {
+export function decodeNodes(bytes: Uint8Array, family: AddressFamily): Contact[] {
   const size = family === 4 ? COMPACT_NODE_V4_BYTES : COMPACT_NODE_V6_BYTES;
   if (bytes.length % size !== 0) {
     throw KadError.invalidMessage(

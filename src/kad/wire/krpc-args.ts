@@ -49,8 +49,9 @@ export interface GetArgs {
   /** Only return a mutable item whose `seq` is greater than this. */
   seq?: number;
   /**
-   * BEP 32 families of the `nodes` to return. Written by {@link writeGetArgs}; `readGetArgs`
-   * leaves it out, and the handlers read it leniently (malformed entries ignored).
+   * BEP 32 families of the `nodes` to return. BEP 44 does not define it for `get`, so
+   * {@link readGetArgs} reads it leniently: a `want` that is not a list reads as absent, and
+   * entries that are not strings are skipped (never a 203).
    */
   want?: Want[];
 }
@@ -104,14 +105,25 @@ export interface ResponseValues {
 
 const MAX_TOKEN_BYTES = 64;
 
-function readWant(a: BencodeDict, context: string): Want[] | undefined {
+/**
+ * BEP 32 `want`: its `n4` / `n6` entries in order, each once; unknown entries are ignored, as BEP
+ * 32 asks. `malformed` says what a `want` that is not a list of strings does: `reject` it (203,
+ * for `find_node` and `get_peers`, where BEP 32 defines it), or `ignore` it (BEP 44 `get`: a
+ * non-list reads as absent, entries that are not strings are skipped).
+ */
+function readWant(a: BencodeDict, context: string, malformed: 'reject' | 'ignore'): Want[] | undefined {
   const want = a['want'];
   if (want === undefined) return undefined;
-  if (!Array.isArray(want)) throw KadError.invalidMessage(`${context}"want" must be a list`);
+  if (!Array.isArray(want)) {
+    if (malformed === 'ignore') return undefined;
+    throw KadError.invalidMessage(`${context}"want" must be a list`);
+  }
   const out: Want[] = [];
   for (const item of want) {
-    if (!(item instanceof Uint8Array)) throw KadError.invalidMessage(`${context}"want" must be a list of strings`);
-    // unknown entries are ignored, as BEP 32 asks
+    if (!(item instanceof Uint8Array)) {
+      if (malformed === 'ignore') continue;
+      throw KadError.invalidMessage(`${context}"want" must be a list of strings`);
+    }
     if (item.length === 2 && item[0] === 0x6e && (item[1] === 0x34 || item[1] === 0x36)) {
       const w: Want = item[1] === 0x34 ? 'n4' : 'n6';
       if (!out.includes(w)) out.push(w);
@@ -152,7 +164,7 @@ export function readPingArgs(a: BencodeDict): PingArgs {
 export function readFindNodeArgs(a: BencodeDict): FindNodeArgs {
   const context = 'find_node: ';
   const args: FindNodeArgs = { id: requireId(a, 'id', context), target: requireId(a, 'target', context) };
-  const want = readWant(a, context);
+  const want = readWant(a, context, 'reject');
   if (want !== undefined) args.want = want;
   return args;
 }
@@ -161,7 +173,7 @@ export function readFindNodeArgs(a: BencodeDict): FindNodeArgs {
 export function readGetPeersArgs(a: BencodeDict): GetPeersArgs {
   const context = 'get_peers: ';
   const args: GetPeersArgs = { id: requireId(a, 'id', context), infoHash: requireId(a, 'info_hash', context) };
-  const want = readWant(a, context);
+  const want = readWant(a, context, 'reject');
   if (want !== undefined) args.want = want;
   return args;
 }
@@ -188,6 +200,8 @@ export function readGetArgs(a: BencodeDict): GetArgs {
   const args: GetArgs = { id: requireId(a, 'id', context), target: requireId(a, 'target', context) };
   const seq = optionalInteger(a, 'seq', 0, undefined, context);
   if (seq !== undefined) args.seq = seq;
+  const want = readWant(a, context, 'ignore');
+  if (want !== undefined) args.want = want;
   return args;
 }
 

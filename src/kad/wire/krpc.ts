@@ -3,8 +3,14 @@ import { decodeAddress } from './compact.js';
 import { KadError } from '../errors.js';
 import { ID_BYTES, type NodeId } from '../id.js';
 
-/** Largest datagram {@link decodeMessage} accepts, in bytes. */
-export const MAX_DATAGRAM_BYTES = 1500;
+/**
+ * Largest message {@link decodeMessage} accepts unless told otherwise, in bytes: a KRPC message
+ * travels in one UDP datagram, and every Mainline message fits a 1500-byte Ethernet frame. The
+ * transports' own bound, `MAX_DATAGRAM_BYTES`, lives in `transport/` (the layer above, which this
+ * one cannot import); the RPC layer hands it to `decodeMessage` as `maxBytes`, so on the network
+ * path the transport's figure is the one that counts.
+ */
+export const MAX_MESSAGE_BYTES = 1500;
 
 /** Longest accepted transaction id `t`, in bytes (clients use 2–8). */
 export const MAX_TRANSACTION_ID_BYTES = 16;
@@ -54,12 +60,19 @@ export interface KrpcErrorMessage {
 /** Any KRPC message. */
 export type KrpcMessage = KrpcQuery | KrpcResponse | KrpcErrorMessage;
 
+/** Bounds of {@link decodeMessage}. */
+export interface DecodeMessageOptions {
+  /** Largest accepted message, in bytes; larger input is refused before parsing. @default 1500 ({@link MAX_MESSAGE_BYTES}) */
+  readonly maxBytes?: number;
+}
+
 const utf8 = new TextEncoder();
 const utf8Decoder = new TextDecoder('utf-8', { fatal: false });
 
 /**
- * Encodes a message as a bencoded dict. Does not enforce {@link MAX_DATAGRAM_BYTES}: callers
- * bound what they put in (e.g. at most k nodes, a capped `values` list).
+ * Encodes a message as a bencoded dict. Does not bound its size: callers bound what they put in
+ * (e.g. at most k nodes, a capped `values` list) and check the result against the transport's
+ * `MAX_DATAGRAM_BYTES`.
  * @throws {KadError} `INVALID_MESSAGE` if a field holds something without a bencoding.
  */
 export function encodeMessage(message: KrpcMessage): Uint8Array {
@@ -86,17 +99,19 @@ export function encodeMessage(message: KrpcMessage): Uint8Array {
 }
 
 /**
- * Decodes and validates one datagram: a canonical bencoded dict of at most
- * {@link MAX_DATAGRAM_BYTES} with `t` (1..16 bytes), `y` in q/r/e, and for queries `q` and an
+ * Decodes and validates one datagram: a canonical bencoded dict of at most `maxBytes`
+ * ({@link MAX_MESSAGE_BYTES} by default) with `t` (1..16 bytes), `y` in q/r/e, and for queries `q` and an
  * `a` dict with a 20-byte `id`; for responses an `r` dict with a 20-byte `id`; for errors an `e`
  * list `[int, bytes]`. Optional `v` must be bytes, `ip` a 6/18-byte compact address; `ro` is
  * read-only when it is the integer 1. Other keys are ignored (forward compatibility, BEP 5).
  *
- * @throws {KadError} `INVALID_MESSAGE` and nothing else. When the datagram was a dict with a
- *   usable `t` and `y: "q"`, the error's `transactionId` is set so the caller may answer 203.
+ * @throws {KadError} `INVALID_MESSAGE` for the datagram. When it was a dict with a usable `t`
+ *   and `y: "q"`, the error's `transactionId` is set so the caller may answer 203.
+ *   `INVALID_OPTION` for a `maxBytes` that is not a positive integer.
  */
-export function decodeMessage(datagram: Uint8Array): KrpcMessage {
-  const root = bdecode(datagram, { maxBytes: MAX_DATAGRAM_BYTES, maxDepth: MAX_MESSAGE_DEPTH });
+export function decodeMessage(datagram: Uint8Array, options: DecodeMessageOptions = {}): KrpcMessage {
+  const maxBytes = options.maxBytes ?? MAX_MESSAGE_BYTES;
+  const root = bdecode(datagram, { maxBytes, maxDepth: MAX_MESSAGE_DEPTH });
   if (!isDict(root)) throw KadError.invalidMessage('message is not a dictionary');
   const t = root['t'];
   if (!(t instanceof Uint8Array) || t.length === 0 || t.length > MAX_TRANSACTION_ID_BYTES) {
@@ -146,7 +161,7 @@ export function decodeMessage(datagram: Uint8Array): KrpcMessage {
     }
   } catch (error) {
     if (kind === 'q' && error instanceof KadError) {
-      throw new KadError('INVALID_MESSAGE', error.message, { transactionId: t });
+      throw KadError.invalidQuery(error.message, t);
     }
     throw error;
   }

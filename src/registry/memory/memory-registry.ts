@@ -1,5 +1,4 @@
 import { Emitter } from '../../core/emitter.js';
-import { LRUCache } from 'lru-cache';
 import { type Clock, type Milliseconds, systemClock, type Timer } from '../../core/clock.js';
 import { RegistryError } from '../errors.js';
 import { type RegistryEvents, type RemovalReason } from '../events.js';
@@ -38,9 +37,23 @@ import {
 // records under capacity pressure, at a bounded cost per write.
 const SWEEP_PER_WRITE = 8;
 
+/** One write as {@link MemoryRegistry} `#set` takes it, validated. */
+interface Write {
+  readonly key: string;
+  readonly value: Uint8Array;
+  readonly ttlMs: Milliseconds | undefined;
+  readonly ifVersion: number | undefined;
+  /** UTF-8 key bytes plus value bytes. */
+  readonly bytes: number;
+  /** Evict for `maxBytes` right after this write; a batch does it once at its end instead. */
+  readonly enforceBytes: boolean;
+}
+
 /**
- * An in-memory {@link Registry} on `lru-cache`: per-record TTL, true LRU eviction by count and
- * bytes, and an own expiry sweeper of bounded cost per run.
+ * An in-memory {@link Registry}: per-record TTL, true LRU eviction by count and bytes, and an
+ * own expiry sweeper of bounded cost per run. Records live in typed arrays that grow with what
+ * is held (see {@link RecordSlots}), so an empty registry costs a few KiB whatever `maxEntries`
+ * allows.
  *
  * Values are stored by reference: the registry takes ownership of the bytes passed to `set`,
  * and returned values must be treated as read-only.
@@ -48,7 +61,6 @@ const SWEEP_PER_WRITE = 8;
 export class MemoryRegistry extends Emitter<RegistryEvents> implements Registry<Uint8Array> {
   readonly #options: Required<MemoryRegistryOptions>;
   readonly #clock: Clock;
-  readonly #lru: LRUCache<string, number>;
   readonly #slots: RecordSlots;
   #bytes = 0;
   #closed = false;
@@ -64,16 +76,7 @@ export class MemoryRegistry extends Emitter<RegistryEvents> implements Registry<
     super(deps.onListenerError);
     this.#options = resolveMemoryOptions(options);
     this.#clock = deps.clock ?? systemClock;
-    const { maxEntries } = this.#options;
-    // one spare slot: a new record takes its slot before lru-cache evicts the one it replaces
-    this.#slots = new RecordSlots(Math.min(1024, maxEntries + 1), maxEntries + 1);
-    this.#lru = new LRUCache<string, number>({
-      max: maxEntries,
-      dispose: (slot, key, reason) => {
-        // lru-cache only decides evictions; every other removal is done and reported here
-        if (reason === 'evict') this.#evicted(key, slot);
-      },
-    });
+    this.#slots = new RecordSlots(this.#options.maxEntries);
   }
 
   /** The effective configuration. */
@@ -90,7 +93,7 @@ export class MemoryRegistry extends Emitter<RegistryEvents> implements Registry<
       deletes: this.#deletes,
       evictions: this.#evictions,
       expirations: this.#expirations,
-      entries: this.#lru.size,
+      entries: this.#slots.size,
       bytes: this.#bytes,
     };
   }
@@ -104,7 +107,7 @@ export class MemoryRegistry extends Emitter<RegistryEvents> implements Registry<
   async has(key: string, options?: OperationOptions): Promise<boolean> {
     this.#enter(options?.signal);
     checkKey(key, this.#options.maxKeyBytes);
-    return this.#live(key, this.#lru.peek(key)) !== undefined;
+    return this.#live(this.#slots.find(key)) !== undefined;
   }
 
   async set(key: string, value: Uint8Array, options?: SetOptions): Promise<RegistryRecord> {
@@ -113,7 +116,7 @@ export class MemoryRegistry extends Emitter<RegistryEvents> implements Registry<
     const ifVersion = options?.ifVersion;
     const bytes = checkWrite(this.#options, key, value, ttlMs);
     if (ifVersion !== undefined) checkVersion(ifVersion);
-    return this.#set(key, value, ttlMs, ifVersion, bytes, true);
+    return this.#set({ key, value, ttlMs, ifVersion, bytes, enforceBytes: true });
   }
 
   async restore(record: RegistryRecord, options?: RestoreOptions): Promise<RestoreResult> {
@@ -125,24 +128,12 @@ export class MemoryRegistry extends Emitter<RegistryEvents> implements Registry<
     const now = this.#clock.now();
     if (expiresAt !== undefined && expiresAt <= now) return 'kept';
     if (slots.due(now) !== -1) this.#sweep(now, SWEEP_PER_WRITE);
-    let slot = this.#live(key, this.#lru.peek(key), now);
-    if (slot !== undefined && options?.ifNewer !== false) {
-      if (!isNewer(version, updatedAt, slots.versions[slot] ?? 0, slots.updatedAt[slot] ?? 0)) return 'kept';
+    const live = this.#live(slots.find(key), now);
+    if (live !== undefined && options?.ifNewer !== false) {
+      if (!isNewer(version, updatedAt, slots.version(live), slots.updatedAt(live))) return 'kept';
     }
-    if (slot === undefined) {
-      slot = slots.allocate();
-      slots.keys[slot] = key;
-      this.#bytes += bytes;
-      slots.values[slot] = value;
-      this.#lru.set(key, slot); // may evict the least recently used record
-    } else {
-      this.#bytes += value.byteLength - (slots.values[slot]?.byteLength ?? 0);
-      slots.values[slot] = value;
-      this.#lru.get(key); // a use, like set
-    }
-    slots.versions[slot] = version;
-    slots.createdAt[slot] = createdAt;
-    slots.updatedAt[slot] = updatedAt;
+    const slot = this.#put(key, value, bytes, live);
+    slots.stamp(slot, version, createdAt, updatedAt);
     slots.setDeadline(slot, expiresAt ?? 0);
     if (expiresAt !== undefined) this.#scheduleSweep();
     this.#enforceBytes();
@@ -156,12 +147,11 @@ export class MemoryRegistry extends Emitter<RegistryEvents> implements Registry<
     checkKey(key, this.#options.maxKeyBytes);
     const ifVersion = options?.ifVersion;
     if (ifVersion !== undefined) checkVersion(ifVersion);
-    const slot = this.#live(key, this.#lru.peek(key));
-    const version = slot === undefined ? 0 : (this.#slots.versions[slot] ?? 0);
+    const slot = this.#live(this.#slots.find(key));
+    const version = slot === undefined ? 0 : this.#slots.version(slot);
     if (ifVersion !== undefined && ifVersion !== version) throw RegistryError.versionConflict(key, ifVersion, version);
     if (slot === undefined) return false;
-    this.#lru.delete(key);
-    this.#removed(key, slot, 'delete');
+    this.#removed(slot, 'delete');
     return true;
   }
 
@@ -169,8 +159,9 @@ export class MemoryRegistry extends Emitter<RegistryEvents> implements Registry<
     this.#enter(options?.signal);
     checkKey(key, this.#options.maxKeyBytes);
     checkTtl(ttlMs);
-    const slot = this.#live(key, this.#lru.get(key));
+    const slot = this.#live(this.#slots.find(key));
     if (slot === undefined) return false;
+    this.#slots.use(slot);
     this.#slots.setDeadline(slot, this.#clock.now() + ttlMs);
     this.#scheduleSweep();
     return true;
@@ -201,7 +192,9 @@ export class MemoryRegistry extends Emitter<RegistryEvents> implements Registry<
     }
     // bytes are enforced once for the whole batch: an entry of the batch is never evicted by a
     // later entry of the same batch (the batch's final state fits, checked above)
-    const records = entries.map((e, i) => this.#set(e.key, e.value, e.ttlMs, undefined, sizes[i] ?? 0, false));
+    const records = entries.map(({ key, value, ttlMs }, i) =>
+      this.#set({ key, value, ttlMs, ifVersion: undefined, bytes: sizes[i] ?? 0, enforceBytes: false }),
+    );
     this.#enforceBytes();
     return records;
   }
@@ -211,10 +204,9 @@ export class MemoryRegistry extends Emitter<RegistryEvents> implements Registry<
     checkKeys(keys, this.#options.maxKeyBytes);
     let removed = 0;
     for (const key of keys) {
-      const slot = this.#live(key, this.#lru.peek(key));
+      const slot = this.#live(this.#slots.find(key));
       if (slot === undefined) continue;
-      this.#lru.delete(key);
-      this.#removed(key, slot, 'delete');
+      this.#removed(slot, 'delete');
       removed++;
     }
     return removed;
@@ -225,27 +217,31 @@ export class MemoryRegistry extends Emitter<RegistryEvents> implements Registry<
     this.#enter(signal);
     if (typeof prefix !== 'string') throw RegistryError.invalidOption('prefix must be a string');
     // a snapshot of matching keys: concurrent writes cannot make the walk skip or repeat a key
+    const slots = this.#slots;
     const keys: string[] = [];
-    for (const key of this.#lru.keys()) if (key.startsWith(prefix)) keys.push(key);
+    for (const slot of slots.newestFirst()) {
+      const key = slots.keys[slot] as string;
+      if (key.startsWith(prefix)) keys.push(key);
+    }
     for (const key of keys) {
       this.#enter(signal);
-      const slot = this.#live(key, this.#lru.peek(key));
-      if (slot !== undefined) yield this.#record(key, slot);
+      const slot = this.#live(slots.find(key));
+      if (slot !== undefined) yield this.#record(slot);
     }
   }
 
   async size(options?: OperationOptions): Promise<number> {
     this.#enter(options?.signal);
     this.#sweep(this.#clock.now(), Number.POSITIVE_INFINITY);
-    return this.#lru.size;
+    return this.#slots.size;
   }
 
   async clear(options?: OperationOptions): Promise<void> {
     this.#enter(options?.signal);
     if (this.listening('record:removed')) {
-      const versions = this.#slots.versions;
-      for (const [key, slot] of this.#lru.entries()) {
-        this.emit('record:removed', { key, reason: 'clear', version: versions[slot] ?? 0 });
+      const slots = this.#slots;
+      for (const slot of slots.newestFirst()) {
+        this.emit('record:removed', { key: slots.keys[slot] as string, reason: 'clear', version: slots.version(slot) });
       }
     }
     this.#dropAll();
@@ -263,95 +259,97 @@ export class MemoryRegistry extends Emitter<RegistryEvents> implements Registry<
   }
 
   #get(key: string): RegistryRecord | undefined {
-    const slot = this.#live(key, this.#lru.get(key));
+    const slot = this.#live(this.#slots.find(key));
     if (slot === undefined) {
       this.#misses++;
       return undefined;
     }
+    this.#slots.use(slot);
     this.#hits++;
-    return this.#record(key, slot);
+    return this.#record(slot);
   }
 
-  #set(
-    key: string,
-    value: Uint8Array,
-    ttlMs: Milliseconds | undefined,
-    ifVersion: number | undefined,
-    bytes: number,
-    enforceBytes: boolean,
-  ): RegistryRecord {
+  #set(write: Write): RegistryRecord {
+    const { key, value, ttlMs, ifVersion } = write;
     const slots = this.#slots;
     const now = this.#clock.now();
     if (slots.due(now) !== -1) this.#sweep(now, SWEEP_PER_WRITE);
-    let slot = this.#live(key, this.#lru.get(key), now);
-    const version = slot === undefined ? 0 : (slots.versions[slot] ?? 0);
+    const live = this.#live(slots.find(key), now);
+    // a write is a use even when its compare-and-set fails, as a read would be
+    if (live !== undefined) slots.use(live);
+    const version = live === undefined ? 0 : slots.version(live);
     if (ifVersion !== undefined && ifVersion !== version) throw RegistryError.versionConflict(key, ifVersion, version);
-    if (slot === undefined) {
-      slot = slots.allocate();
-      slots.keys[slot] = key;
-      slots.values[slot] = value;
-      slots.versions[slot] = 1;
-      slots.createdAt[slot] = now;
-      this.#bytes += bytes;
-      this.#lru.set(key, slot); // may evict the least recently used record
-    } else {
-      this.#bytes += value.byteLength - (slots.values[slot]?.byteLength ?? 0);
-      slots.values[slot] = value;
-      slots.versions[slot] = version + 1;
-    }
-    slots.updatedAt[slot] = now;
+    const slot = this.#put(key, value, write.bytes, live);
+    slots.stamp(slot, version + 1, live === undefined ? now : slots.createdAt(live), now);
     slots.setDeadline(slot, ttlMs === undefined ? 0 : now + ttlMs);
     if (ttlMs !== undefined) this.#scheduleSweep();
-    if (enforceBytes) this.#enforceBytes();
+    if (write.enforceBytes) this.#enforceBytes();
     this.#sets++;
     if (this.listening('record:set')) {
       this.emit('record:set', { key, version: version + 1, expiresAt: ttlMs === undefined ? undefined : now + ttlMs });
     }
-    return this.#record(key, slot);
+    return this.#record(slot);
+  }
+
+  /**
+   * Stores `value` under `key` as the most recently used record: in `live`, the key's live slot,
+   * or in a new slot, evicting the least recently used record first when the store is full.
+   */
+  #put(key: string, value: Uint8Array, bytes: number, live: number | undefined): number {
+    const slots = this.#slots;
+    if (live !== undefined) {
+      this.#bytes += value.byteLength - (slots.values[live]?.byteLength ?? 0);
+      slots.values[live] = value;
+      slots.use(live);
+      return live;
+    }
+    if (slots.size >= this.#options.maxEntries) this.#evicted(slots.oldest());
+    this.#bytes += bytes;
+    return slots.insert(key, value);
   }
 
   /** Evicts least recently used records until the byte budget holds. */
   #enforceBytes(): void {
-    // the records just written are the most recently used, so they are popped last
-    while (this.#bytes > this.#options.maxBytes) this.#lru.pop();
+    // the records just written are the most recently used, so they go last
+    while (this.#bytes > this.#options.maxBytes) this.#evicted(this.#slots.oldest());
   }
 
   /** `slot` if it holds a live record, else `undefined` (removing it first if it expired). */
-  #live(key: string, slot: number | undefined, now?: number): number | undefined {
+  #live(slot: number | undefined, now?: number): number | undefined {
     if (slot === undefined) return undefined;
-    const deadline = this.#slots.expiresAt[slot] ?? 0;
+    const deadline = this.#slots.expiresAt(slot);
     if (deadline === 0 || deadline > (now ?? this.#clock.now())) return slot;
-    this.#lru.delete(key);
-    this.#removed(key, slot, 'expire');
+    this.#removed(slot, 'expire');
     return undefined;
   }
 
-  #record(key: string, slot: number): RegistryRecord {
+  #record(slot: number): RegistryRecord {
     const s = this.#slots;
-    const expiresAt = s.expiresAt[slot] ?? 0;
+    const expiresAt = s.expiresAt(slot);
     return {
-      key,
+      key: s.keys[slot] as string,
       value: s.values[slot] as Uint8Array,
-      version: s.versions[slot] ?? 0,
+      version: s.version(slot),
       expiresAt: expiresAt === 0 ? undefined : expiresAt,
-      createdAt: s.createdAt[slot] ?? 0,
-      updatedAt: s.updatedAt[slot] ?? 0,
+      createdAt: s.createdAt(slot),
+      updatedAt: s.updatedAt(slot),
     };
   }
 
-  /** lru-cache evicted `key`: an expired record leaving under pressure is reported as expired. */
-  #evicted(key: string, slot: number): void {
-    const deadline = this.#slots.expiresAt[slot] ?? 0;
+  /** Evicts `slot` for capacity: an expired record leaving under pressure is reported as expired. */
+  #evicted(slot: number): void {
+    const deadline = this.#slots.expiresAt(slot);
     const expired = deadline !== 0 && deadline <= this.#clock.now();
-    this.#removed(key, slot, expired ? 'expire' : 'evict');
+    this.#removed(slot, expired ? 'expire' : 'evict');
   }
 
-  /** Bookkeeping for a record that already left the LRU: bytes, slot, counters, one event. */
-  #removed(key: string, slot: number, reason: RemovalReason): void {
+  /** Removes the record in `slot`: bytes, slot, counters, one event. */
+  #removed(slot: number, reason: RemovalReason): void {
     const slots = this.#slots;
+    const key = slots.keys[slot] as string;
     this.#bytes -= utf8Length(key) + (slots.values[slot]?.byteLength ?? 0);
-    const version = slots.versions[slot] ?? 0;
-    slots.release(slot);
+    const version = slots.version(slot);
+    slots.remove(slot);
     if (reason === 'delete') this.#deletes++;
     else if (reason === 'expire') this.#expirations++;
     else if (reason === 'evict') this.#evictions++;
@@ -363,9 +361,7 @@ export class MemoryRegistry extends Emitter<RegistryEvents> implements Registry<
     const slots = this.#slots;
     let removed = 0;
     for (let slot = slots.due(now); slot !== -1 && removed < limit; slot = slots.due(now)) {
-      const key = slots.keys[slot] as string;
-      this.#lru.delete(key);
-      this.#removed(key, slot, 'expire');
+      this.#removed(slot, 'expire');
       removed++;
     }
     return removed;
@@ -391,7 +387,6 @@ export class MemoryRegistry extends Emitter<RegistryEvents> implements Registry<
   #dropAll(): void {
     this.#sweepTimer?.cancel();
     this.#sweepTimer = undefined;
-    this.#lru.clear();
     this.#slots.reset();
     this.#bytes = 0;
   }

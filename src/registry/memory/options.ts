@@ -4,8 +4,8 @@ import { integerOption, rejectUnknownOptions } from '../validation.js';
 /** Configuration of a {@link MemoryRegistry}. */
 export interface MemoryRegistryOptions {
   /**
-   * Most records held at once; the least recently used is evicted beyond it. `lru-cache`
-   * preallocates about 16 bytes per allowed entry.
+   * Most records held at once; the least recently used is evicted beyond it. Memory follows
+   * the records held, not this bound: nothing is allocated ahead for it.
    * @default 100_000
    */
   readonly maxEntries?: number;

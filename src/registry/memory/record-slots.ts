@@ -1,167 +1,211 @@
+import { DeadlineHeap } from './deadline-heap.js';
+
+// Float64 fields of a slot in `#meta`
+const VERSION = 0;
+const CREATED_AT = 1;
+const UPDATED_AT = 2;
+const META_STRIDE = 3;
+// Int32 fields of a slot in `#links`: its neighbours in recency order, or in the free list
+const PREV = 0;
+const NEXT = 1;
+const LINK_STRIDE = 2;
+const NONE = -1;
+
 /**
- * Struct-of-arrays storage for the memory backend: one integer slot per record, its metadata in
- * typed arrays, and an indexed min-heap of deadlines. Keeping metadata out of per-record objects
- * is what keeps the overhead near that of raw `lru-cache` (no object, no boxed doubles per record).
+ * Slots the arrays start with: an empty store costs a few hundred bytes of them. Not a power of
+ * two, so that the arrays never grow on the same write as the key `Map`, whose table doubles at
+ * powers of two: at 100 k records the Map's pause (~2 ms) and the arrays' (~1 ms) come apart
+ * instead of adding up.
+ */
+const INITIAL_CAPACITY = 12;
+
+/**
+ * The records of the memory backend, struct-of-arrays: one integer slot per record, its
+ * metadata in typed arrays, its recency in a doubly linked list threaded through those arrays
+ * (least recently used first), its deadline in a {@link DeadlineHeap}, and a `Map` from key to
+ * slot. Keeping metadata out of per-record objects keeps the overhead per record low (no object,
+ * no boxed doubles); keeping recency in the same arrays means one slot index serves every
+ * lookup, with no second structure to keep in step.
+ *
+ * The arrays grow geometrically (×2, up to `maxCapacity`) as records arrive, so memory follows
+ * what is held and the copying is amortized O(1) per record; freed slots are reused first.
  */
 export class RecordSlots {
+  /** The key of each slot (`undefined` when free). */
   keys: (string | undefined)[] = [];
+  /** The value of each slot (`undefined` when free). */
   values: (Uint8Array | undefined)[] = [];
-  versions: Float64Array;
-  createdAt: Float64Array;
-  updatedAt: Float64Array;
-  /** Deadline in epoch ms; 0 means none. */
-  expiresAt: Float64Array;
-  /** Position of each slot in `#heap`, -1 when it has no deadline. */
-  #heapPos: Int32Array;
-  /** Slots with a deadline, as a binary min-heap on `expiresAt`. */
-  #heap: Uint32Array;
-  #heapSize = 0;
-  #free: number[] = [];
-  #next = 0;
-  #capacity: number;
+  readonly #index = new Map<string, number>();
+  // assigned by #start, from the constructor on
+  #meta!: Float64Array;
+  #links!: Int32Array;
+  #deadlines!: DeadlineHeap;
+  #oldest = NONE;
+  #newest = NONE;
+  /** Head of the chain of freed slots (linked through NEXT). */
+  #free = NONE;
+  /** Slots below this were handed out at least once. */
+  #used = 0;
+  #capacity = 0;
   readonly #maxCapacity: number;
 
-  constructor(initialCapacity: number, maxCapacity: number) {
+  constructor(maxCapacity: number) {
     this.#maxCapacity = maxCapacity;
-    this.#capacity = Math.max(1, Math.min(initialCapacity, maxCapacity));
-    this.versions = new Float64Array(this.#capacity);
-    this.createdAt = new Float64Array(this.#capacity);
-    this.updatedAt = new Float64Array(this.#capacity);
-    this.expiresAt = new Float64Array(this.#capacity);
-    this.#heapPos = new Int32Array(this.#capacity).fill(-1);
-    this.#heap = new Uint32Array(this.#capacity);
+    this.#start();
   }
 
-  /** Number of slots with a deadline. */
+  /** Records held. */
+  get size(): number {
+    return this.#index.size;
+  }
+
+  /** Slots with a deadline. */
   get scheduled(): number {
-    return this.#heapSize;
+    return this.#deadlines.size;
   }
 
-  /** A free slot, its metadata zeroed and its deadline unset. */
-  allocate(): number {
-    const reused = this.#free.pop();
-    if (reused !== undefined) return reused;
-    if (this.#next === this.#capacity) this.#grow();
-    return this.#next++;
+  /** The slot holding `key`, without changing its recency. */
+  find(key: string): number | undefined {
+    return this.#index.get(key);
   }
 
-  /** Returns `slot` to the free list and drops its deadline and value. */
-  release(slot: number): void {
-    if (this.#heapPos[slot] !== -1) this.#heapRemove(slot);
+  /**
+   * A slot for a new `key`, most recently used, without a deadline; the caller stamps it next.
+   * The caller makes room first: inserting beyond `maxCapacity` throws.
+   */
+  insert(key: string, value: Uint8Array): number {
+    const slot = this.#allocate();
+    this.keys[slot] = key;
+    this.values[slot] = value;
+    this.#linkNewest(slot);
+    this.#index.set(key, slot);
+    return slot;
+  }
+
+  /** Marks `slot` as the most recently used. */
+  use(slot: number): void {
+    if (slot === this.#newest) return;
+    this.#unlink(slot);
+    this.#linkNewest(slot);
+  }
+
+  /** Forgets the record in `slot` (key, value, deadline) and frees the slot. */
+  remove(slot: number): void {
+    this.#index.delete(this.keys[slot] as string);
+    this.#unlink(slot);
+    this.#deadlines.set(slot, 0);
     this.keys[slot] = undefined;
     this.values[slot] = undefined;
-    this.expiresAt[slot] = 0;
-    this.#free.push(slot);
+    this.#links[slot * LINK_STRIDE + NEXT] = this.#free;
+    this.#free = slot;
   }
 
-  /** Forgets every slot. */
-  reset(): void {
-    this.keys = [];
-    this.values = [];
-    this.#heapPos.fill(-1);
-    this.expiresAt.fill(0);
-    this.#heapSize = 0;
-    this.#free = [];
-    this.#next = 0;
+  /** The least recently used slot, or -1 when empty. */
+  oldest(): number {
+    return this.#oldest;
+  }
+
+  /** Every slot held, most recently used first. */
+  *newestFirst(): IterableIterator<number> {
+    for (let slot = this.#newest; slot !== NONE; slot = this.#links[slot * LINK_STRIDE + PREV] ?? NONE) yield slot;
+  }
+
+  /** The version of the record in `slot`. */
+  version(slot: number): number {
+    return this.#meta[slot * META_STRIDE + VERSION] ?? 0;
+  }
+
+  /** When the record in `slot` was created, epoch ms. */
+  createdAt(slot: number): number {
+    return this.#meta[slot * META_STRIDE + CREATED_AT] ?? 0;
+  }
+
+  /** When the record in `slot` was last written, epoch ms. */
+  updatedAt(slot: number): number {
+    return this.#meta[slot * META_STRIDE + UPDATED_AT] ?? 0;
+  }
+
+  /** The deadline of `slot` in epoch ms, 0 for none. */
+  expiresAt(slot: number): number {
+    return this.#deadlines.get(slot);
+  }
+
+  /** Sets the version and timestamps of `slot`. */
+  stamp(slot: number, version: number, createdAt: number, updatedAt: number): void {
+    const m = slot * META_STRIDE;
+    this.#meta[m + VERSION] = version;
+    this.#meta[m + CREATED_AT] = createdAt;
+    this.#meta[m + UPDATED_AT] = updatedAt;
   }
 
   /** Sets (`at` > 0) or clears (`at` = 0) the deadline of `slot`. */
   setDeadline(slot: number, at: number): void {
-    const before = this.expiresAt[slot] ?? 0;
-    this.expiresAt[slot] = at;
-    const pos = this.#heapPos[slot] ?? -1;
-    if (pos === -1) {
-      if (at !== 0) this.#heapPush(slot);
-    } else if (at === 0) {
-      this.#heapRemove(slot);
-    } else if (at < before) {
-      this.#siftUp(pos);
-    } else if (at > before) {
-      this.#siftDown(pos);
-    }
+    this.#deadlines.set(slot, at);
   }
 
   /** The slot with the earliest deadline if that deadline is at or before `now`, else -1. */
   due(now: number): number {
-    if (this.#heapSize === 0) return -1;
-    const slot = this.#heap[0] ?? 0;
-    return (this.expiresAt[slot] ?? 0) <= now ? slot : -1;
+    return this.#deadlines.due(now);
+  }
+
+  /** Forgets every record and shrinks the arrays back to their initial size. */
+  reset(): void {
+    this.keys = [];
+    this.values = [];
+    this.#index.clear();
+    this.#oldest = NONE;
+    this.#newest = NONE;
+    this.#free = NONE;
+    this.#used = 0;
+    this.#start();
+  }
+
+  #start(): void {
+    this.#capacity = Math.min(INITIAL_CAPACITY, this.#maxCapacity);
+    this.#meta = new Float64Array(this.#capacity * META_STRIDE);
+    this.#links = new Int32Array(this.#capacity * LINK_STRIDE);
+    this.#deadlines = new DeadlineHeap(this.#capacity);
+  }
+
+  #allocate(): number {
+    const reused = this.#free;
+    if (reused !== NONE) {
+      this.#free = this.#links[reused * LINK_STRIDE + NEXT] ?? NONE;
+      return reused;
+    }
+    if (this.#used === this.#capacity) this.#grow();
+    return this.#used++;
   }
 
   #grow(): void {
     const capacity = Math.min(this.#capacity * 2, this.#maxCapacity);
     if (capacity <= this.#capacity) throw new Error('record slots exhausted');
-    this.versions = grown(this.versions, capacity);
-    this.createdAt = grown(this.createdAt, capacity);
-    this.updatedAt = grown(this.updatedAt, capacity);
-    this.expiresAt = grown(this.expiresAt, capacity);
-    const heapPos = new Int32Array(capacity).fill(-1);
-    heapPos.set(this.#heapPos);
-    this.#heapPos = heapPos;
-    const heap = new Uint32Array(capacity);
-    heap.set(this.#heap);
-    this.#heap = heap;
+    const meta = new Float64Array(capacity * META_STRIDE);
+    meta.set(this.#meta);
+    this.#meta = meta;
+    const links = new Int32Array(capacity * LINK_STRIDE);
+    links.set(this.#links);
+    this.#links = links;
+    this.#deadlines.grow(capacity);
     this.#capacity = capacity;
   }
 
-  #heapPush(slot: number): void {
-    const pos = this.#heapSize++;
-    this.#heap[pos] = slot;
-    this.#heapPos[slot] = pos;
-    this.#siftUp(pos);
+  #linkNewest(slot: number): void {
+    const l = slot * LINK_STRIDE;
+    this.#links[l + PREV] = this.#newest;
+    this.#links[l + NEXT] = NONE;
+    if (this.#newest === NONE) this.#oldest = slot;
+    else this.#links[this.#newest * LINK_STRIDE + NEXT] = slot;
+    this.#newest = slot;
   }
 
-  #heapRemove(slot: number): void {
-    const pos = this.#heapPos[slot] ?? -1;
-    this.#heapPos[slot] = -1;
-    const last = --this.#heapSize;
-    if (pos === last) return;
-    const moved = this.#heap[last] ?? 0;
-    this.#heap[pos] = moved;
-    this.#heapPos[moved] = pos;
-    this.#siftUp(pos);
-    this.#siftDown(this.#heapPos[moved] ?? pos);
+  #unlink(slot: number): void {
+    const l = slot * LINK_STRIDE;
+    const prev = this.#links[l + PREV] ?? NONE;
+    const next = this.#links[l + NEXT] ?? NONE;
+    if (prev === NONE) this.#oldest = next;
+    else this.#links[prev * LINK_STRIDE + NEXT] = next;
+    if (next === NONE) this.#newest = prev;
+    else this.#links[next * LINK_STRIDE + PREV] = prev;
   }
-
-  #less(a: number, b: number): boolean {
-    return (this.expiresAt[this.#heap[a] ?? 0] ?? 0) < (this.expiresAt[this.#heap[b] ?? 0] ?? 0);
-  }
-
-  #swap(a: number, b: number): void {
-    const heap = this.#heap;
-    const sa = heap[a] ?? 0;
-    const sb = heap[b] ?? 0;
-    heap[a] = sb;
-    heap[b] = sa;
-    this.#heapPos[sb] = a;
-    this.#heapPos[sa] = b;
-  }
-
-  #siftUp(pos: number): void {
-    while (pos > 0) {
-      const parent = (pos - 1) >> 1;
-      if (!this.#less(pos, parent)) return;
-      this.#swap(pos, parent);
-      pos = parent;
-    }
-  }
-
-  #siftDown(pos: number): void {
-    const size = this.#heapSize;
-    for (;;) {
-      const left = 2 * pos + 1;
-      if (left >= size) return;
-      const right = left + 1;
-      const child = right < size && this.#less(right, left) ? right : left;
-      if (!this.#less(child, pos)) return;
-      this.#swap(pos, child);
-      pos = child;
-    }
-  }
-}
-
-function grown(array: Float64Array, capacity: number): Float64Array {
-  const next = new Float64Array(capacity);
-  next.set(array);
-  return next;
 }

@@ -1,4 +1,5 @@
 import { setMaxListeners } from 'node:events';
+import { raceAbort } from '../../core/abort.js';
 import type { Clock, Milliseconds, Timer } from '../../core/clock.js';
 import { isRegistryError, RegistryError } from '../errors.js';
 import type { Registry } from '../registry.js';
@@ -284,24 +285,5 @@ export function isShardFailure(error: unknown): boolean {
   return error.code === 'BACKEND_UNAVAILABLE' || error.code === 'TIMEOUT' || error.code === 'CLOSED';
 }
 
-/** Settles like `promise`, or rejects with `signal.reason` as soon as `signal` aborts. */
-export function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) {
-    promise.catch(() => undefined);
-    return Promise.reject(signal.reason as Error);
-  }
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(signal.reason as Error);
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (error: Error) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(error);
-      },
-    );
-  });
-}
+// raceAbort lives in core/ (kad uses it too); importers of this module keep finding it here
+export { raceAbort };

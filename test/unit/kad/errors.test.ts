@@ -27,6 +27,25 @@ describe('KadError', () => {
     assert.equal(KadError.timeout().wireCode, undefined);
   });
 
+  it('answer the BEP texts for 301 and 302 without numbers, 201 for an insecure id, 202 for a corrupt item', () => {
+    assert.deepEqual(toWireError(KadError.casMismatch()), [
+      301,
+      'the CAS hash mismatched, re-read value and try again',
+    ]);
+    assert.deepEqual(toWireError(KadError.seqTooLow()), [302, 'sequence number less than current']);
+    assert.deepEqual(toWireError(KadError.insecureId()), [201, 'node id does not match the IP (BEP 42): not stored']);
+    assert.equal(KadError.insecureId().code, 'INVALID_ID');
+    const corrupt = KadError.corruptItem('stored item value is not bencoded');
+    assert.equal(corrupt.code, 'CORRUPT_ITEM');
+    assert.deepEqual(toWireError(corrupt), [202, 'server error']);
+  });
+
+  it('keep the transaction id of a malformed query, to answer 203', () => {
+    const error = KadError.invalidQuery('"a" must be a dictionary', Uint8Array.of(1, 2));
+    assert.equal(error.code, 'INVALID_MESSAGE');
+    assert.deepEqual(error.transactionId, Uint8Array.of(1, 2));
+  });
+
   it('keeps the number a remote node answered with', () => {
     const error = KadError.remote(WireError.SeqTooLow, 'sequence number less than current');
     assert.equal(error.code, 'REMOTE_ERROR');

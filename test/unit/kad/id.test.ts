@@ -7,7 +7,7 @@ import {
   commonPrefixLength,
   compareDistance,
   compareIds,
-  idEquals,
+  bytesEqual,
   idFromHex,
   idToHex,
   isNodeId,
@@ -24,7 +24,7 @@ describe('node ids', () => {
     const b = randomId();
     assert.equal(a.length, 20);
     assert.ok(isNodeId(a));
-    assert.ok(!idEquals(a, b));
+    assert.ok(!bytesEqual(a, b));
   });
 
   it('convert to and from 40 lowercase hex digits', () => {
@@ -47,7 +47,7 @@ describe('node ids', () => {
 
   it('measure distance by XOR', () => {
     assert.equal(idToHex(xor(id('ff'), id('0f'))), 'f0'.padEnd(40, '0'));
-    assert.ok(idEquals(xor(id('ab'), id('ab')), new Uint8Array(20)));
+    assert.ok(bytesEqual(xor(id('ab'), id('ab')), new Uint8Array(20)));
   });
 
   it('order by distance to a target', () => {

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { KadStorage } from '../../../../src/kad/serve/storage.js';
+import { MemoryRegistry } from '../../../../src/registry/index.js';
 import { ManualClock } from '../../../../src/testing/index.js';
 
 const MINUTE = 60_000;
@@ -28,7 +29,8 @@ describe('KadStorage properties', () => {
     await fc.assert(
       fc.asyncProperty(fc.array(peerOp, { maxLength: 60 }), async (ops) => {
         const clock = new ManualClock();
-        const storage = new KadStorage({ maxPeersPerInfoHash: MAX_PEERS }, { clock });
+        const registry = new MemoryRegistry({}, { clock });
+        const storage = new KadStorage({ maxPeersPerInfoHash: MAX_PEERS }, { clock, registry });
         // model: last announcement time per (hash, peer)
         const announced = new Map<string, number>();
         for (const op of ops) {
@@ -51,7 +53,7 @@ describe('KadStorage properties', () => {
             assert.equal(new Set(got.map((p) => p[3])).size, got.length, 'duplicates');
           }
         }
-        await storage.close();
+        await registry.close();
       }),
       { numRuns: 150 },
     );
@@ -72,7 +74,8 @@ describe('KadStorage properties', () => {
     await fc.assert(
       fc.asyncProperty(fc.array(itemOp, { maxLength: 40 }), async (ops) => {
         const clock = new ManualClock();
-        const storage = new KadStorage({}, { clock });
+        const registry = new MemoryRegistry({}, { clock });
+        const storage = new KadStorage({}, { clock, registry });
         const target = new Uint8Array(20).fill(7);
         let model: { seq: number; value: number; at: number } | undefined;
         for (const op of ops) {
@@ -100,7 +103,7 @@ describe('KadStorage properties', () => {
           const stored = await storage.getItem(target);
           assert.equal(stored?.mutable === true ? stored.seq : undefined, model?.seq);
         }
-        await storage.close();
+        await registry.close();
       }),
       { numRuns: 200 },
     );

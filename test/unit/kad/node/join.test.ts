@@ -171,6 +171,26 @@ describe('joining the network', () => {
     }
   });
 
+  it('becomes ready through a node that reached it while its bootstrap node stays silent', async () => {
+    const w = world();
+    try {
+      const node = await w.spawn({ bootstrap: ['10.6.0.1:6881'], bootstrapTimeoutMs: 500, bootstrapRetryMs: 1000 });
+      const retries: number[] = [];
+      node.on('bootstrap:retry', ({ attempt }) => retries.push(attempt));
+      await drive(w.clock, node.bootstrapped);
+      const visitor = await w.spawn();
+      await drive(w.clock, visitor.ping(node.address()));
+      await drive(w.clock, node.ready);
+      assert.deepEqual(retries, [1]);
+      assert.deepEqual(
+        node.contacts().map((c) => idToHex(c.id)),
+        [idToHex(visitor.id)],
+      );
+    } finally {
+      await w.close();
+    }
+  });
+
   it('rejects ready with CLOSED when closed before joining, and resolves bootstrapped', async () => {
     const w = world();
     try {

@@ -197,9 +197,10 @@ describe('dual-stack KadNode (BEP 32) on a MemoryNetwork', () => {
     cleanup = w.close;
     const { dual: seed, address6 } = await populated(w);
     const late = await w.spawnDual({ bootstrap: [seed.address()] });
-    assert.equal(await drive(w.clock, late.bootstrapped), 6);
+    assert.equal(await drive(w.clock, late.bootstrapped), 7);
     assert.equal(late.stats().families[4]?.contacts, 4); // the seed and its three IPv4 contacts
-    assert.equal(late.stats().families[6]?.contacts, 2); // the seed's two IPv6 contacts
+    // the seed's two IPv6 contacts, and the seed itself over IPv6: they return it to the lookup of late's id
+    assert.equal(late.stats().families[6]?.contacts, 3);
     const from6 = await w.spawnDual({ bootstrap: [address6] });
     assert.ok((await drive(w.clock, from6.bootstrapped)) >= 4);
     assert.ok((from6.stats().families[6]?.contacts ?? 0) >= 3);

@@ -6,6 +6,7 @@ import { type HandlerOutcome, QueryHandlers, type QuerySource } from '../../../.
 import { createMutableItem, immutableTarget, keyPairFromSeed, mutableTarget } from '../../../../src/kad/items.js';
 import { secureId } from '../../../../src/kad/routing/secure-id.js';
 import { KadStorage } from '../../../../src/kad/serve/storage.js';
+import { MemoryRegistry } from '../../../../src/registry/index.js';
 import { WriteTokens } from '../../../../src/kad/serve/tokens.js';
 import { ManualClock } from '../../../../src/testing/index.js';
 
@@ -28,7 +29,7 @@ function contacts(family: 4 | 6, count: number): Contact[] {
 
 function setup(options: { storage?: KadStorage } = {}) {
   const clock = new ManualClock();
-  const storage = options.storage ?? new KadStorage({}, { clock });
+  const storage = options.storage ?? new KadStorage({}, { clock, registry: new MemoryRegistry({}, { clock }) });
   const tokens = new WriteTokens({}, { clock });
   const handlers = new QueryHandlers({
     id: SELF,
@@ -270,9 +271,25 @@ describe('QueryHandlers BEP 44 get and put', () => {
 
   it('answers 202 when storage fails, without leaking the cause', async () => {
     const clock = new ManualClock();
-    const storage = new KadStorage({}, { clock });
-    await storage.close();
+    const registry = new MemoryRegistry({}, { clock });
+    const storage = new KadStorage({}, { clock, registry });
+    await registry.close();
     const { ask } = setup({ storage });
     assert.deepEqual(await ask('get', { target: INFO_HASH }), { kind: 'error', e: [202, 'server error'] });
+  });
+
+  it('refuses options out of range, naming them', () => {
+    const { storage, tokens } = setup();
+    const deps = { id: SELF, storage, tokens, closest: () => [] };
+    for (const [options, name] of [
+      [{ k: 0 }, 'k'],
+      [{ valuesBudgetBytes: -1 }, 'valuesBudgetBytes'],
+      [{ enforceSecureIds: 1 as unknown as boolean }, 'enforceSecureIds'],
+    ] as const) {
+      assert.throws(() => new QueryHandlers(deps, options), {
+        code: 'INVALID_OPTION',
+        message: new RegExp(`^${name} must be`),
+      });
+    }
   });
 });

@@ -31,10 +31,11 @@ function mutable(seq: number, value: string) {
   };
 }
 
-function setup(options = {}) {
+function setup(options = {}, limits = {}) {
   const clock = new ManualClock();
-  const storage = new KadStorage(options, { clock });
-  return { clock, storage };
+  const registry = new MemoryRegistry(limits, { clock });
+  const storage = new KadStorage(options, { clock, registry });
+  return { clock, registry, storage };
 }
 
 describe('KadStorage peers', () => {
@@ -152,27 +153,25 @@ describe('KadStorage items', () => {
   });
 
   it('rejects with CODEC_ERROR for a corrupt item record, and overwrites it on put', async () => {
-    const storage = new KadStorage({}, { clock: new ManualClock() });
+    const { registry, storage } = setup();
     await storage.registry.set(`item:${Buffer.from(TARGET).toString('hex')}`, Uint8Array.of(1, 2, 3));
     await assert.rejects(storage.getItem(TARGET), { name: 'RegistryError', code: 'CODEC_ERROR' });
     assert.equal(await storage.putMutable(TARGET, mutable(1, 'fresh')), 'stored');
     assert.equal((await storage.getItem(TARGET))?.mutable, true);
-    await storage.close();
+    await registry.close();
   });
 
-  it('keeps data in an injected registry and leaves it open on close', async () => {
-    const clock = new ManualClock();
-    const registry = new MemoryRegistry({}, { clock });
-    const storage = new KadStorage({}, { clock, registry });
+  it('keeps one record per info-hash and per item in the registry it is given', async () => {
+    const { registry, storage } = setup();
     await storage.announcePeer(INFO_HASH, peer4(1));
+    await storage.announcePeer(INFO_HASH, peer4(2));
     await storage.putImmutable(TARGET, new TextEncoder().encode('1:x'));
-    await storage.close();
     assert.equal(await registry.size(), 2);
     await registry.close();
   });
 
-  it('stays within the byte bound of its default registry', async () => {
-    const { storage } = setup({ maxBytes: 4096 });
+  it('stays within the byte bound of its registry', async () => {
+    const { storage } = setup({}, { maxBytes: 4096 });
     for (let i = 0; i < 50; i++) {
       const target = new Uint8Array(20).fill(i);
       await storage.putImmutable(target, new Uint8Array(500).fill(0x61));
@@ -181,7 +180,9 @@ describe('KadStorage items', () => {
   });
 
   it('validates options and names the option', () => {
-    assert.throws(() => new KadStorage({ maxPeersPerInfoHash: 0 }), /maxPeersPerInfoHash/);
-    assert.throws(() => new KadStorage({ peerTtlMs: -1 }), /peerTtlMs/);
+    const registry = new MemoryRegistry();
+    assert.throws(() => new KadStorage({ maxPeersPerInfoHash: 0 }, { registry }), /maxPeersPerInfoHash/);
+    assert.throws(() => new KadStorage({ peerTtlMs: -1 }, { registry }), /peerTtlMs/);
+    assert.throws(() => new KadStorage({}, {} as never), { code: 'INVALID_OPTION', message: /^registry must/ });
   });
 });

@@ -1,15 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { endpointId, endpointKey, familyOf, hostId, isLoopback } from '../../../../src/kad/transport/transport.js';
+import { endpointId, endpointKey, hostId } from '../../../../src/kad/transport/transport.js';
 
 describe('transport helpers', () => {
-  it('tell the family of IP literals and nothing else', () => {
-    assert.equal(familyOf('10.0.0.1'), 4);
-    assert.equal(familyOf('::1'), 6);
-    assert.equal(familyOf('localhost'), undefined);
-    assert.equal(familyOf('1.2.3'), undefined);
-  });
-
   it('key IPv4 endpoints by number and others by bracketed text', () => {
     assert.equal(endpointId({ host: '1.2.3.4', port: 6881 }), 0x01020304 * 65536 + 6881);
     assert.equal(endpointId({ host: '255.255.255.255', port: 65535 }), 2 ** 48 - 1);
@@ -28,14 +21,5 @@ describe('transport helpers', () => {
   it('bracket IPv6 hosts in text keys', () => {
     assert.equal(endpointKey({ host: '::1', port: 1 }), '[::1]:1');
     assert.equal(endpointKey({ host: '10.0.0.1', port: 1 }), '10.0.0.1:1');
-  });
-
-  it('recognise loopback addresses', () => {
-    assert.equal(isLoopback('127.0.0.1'), true);
-    assert.equal(isLoopback('127.8.9.10'), true);
-    assert.equal(isLoopback('::1'), true);
-    assert.equal(isLoopback('::ffff:127.0.0.1'), true);
-    assert.equal(isLoopback('10.0.0.1'), false);
-    assert.equal(isLoopback('::2'), false);
   });
 });

@@ -7,8 +7,8 @@ import {
   encodeAddress,
   encodeNodes,
   encodePeer,
+  familyOf,
   formatIp,
-  ipFamily,
   normalizeIp,
   parseIp,
 } from '../../../../src/kad/wire/compact.js';
@@ -55,10 +55,12 @@ describe('IP text', () => {
     assert.equal(formatIp(Uint8Array.from([10, 0, 0, 1])), '10.0.0.1');
   });
 
-  it('tells the family of an address', () => {
-    assert.equal(ipFamily('127.0.0.1'), 4);
-    assert.equal(ipFamily('::1'), 6);
-    assert.equal(ipFamily('localhost'), undefined);
+  it('tells the family of IP literals and nothing else', () => {
+    assert.equal(familyOf('127.0.0.1'), 4);
+    assert.equal(familyOf('10.0.0.1'), 4);
+    assert.equal(familyOf('::1'), 6);
+    assert.equal(familyOf('localhost'), undefined);
+    assert.equal(familyOf('1.2.3'), undefined);
     assert.throws(
       () => normalizeIp('localhost'),
       (e: unknown) => isKadError(e, 'INVALID_ADDRESS'),

@@ -98,6 +98,14 @@ describe('query arguments', () => {
     fails(() => readGetArgs(dict({ id: ID, target: TARGET, seq: -1 })), 'INVALID_MESSAGE', /"seq"/);
   });
 
+  it('read get with the BEP 32 want list, ignoring a malformed one instead of refusing the get', () => {
+    const args = { id: ID, target: TARGET, want: ['n6' as const, 'n4' as const] };
+    assert.deepEqual(readGetArgs(writeGetArgs(args)), args);
+    const loose = readGetArgs(dict({ id: ID, target: TARGET, want: [1, text('n6'), text('xx'), text('n6')] }));
+    assert.deepEqual(loose, { id: ID, target: TARGET, want: ['n6'] });
+    assert.deepEqual(readGetArgs(dict({ id: ID, target: TARGET, want: text('n4') })), { id: ID, target: TARGET });
+  });
+
   it('read an immutable put, and a mutable put when k is present', () => {
     const immutable: PutArgs = { kind: 'immutable', id: ID, token: text('t'), v: text('Hello World!') };
     assert.deepEqual(readPutArgs(writePutArgs(immutable)), immutable);

@@ -64,6 +64,15 @@ describe('KRPC messages', () => {
     invalid(big, /exceeds 1500 bytes/);
   });
 
+  it('accept a larger message when maxBytes allows it, and refuse a bad maxBytes', () => {
+    const big = bencode(dict({ t: text('aa'), y: text('r'), r: dict({ id: ID, pad: new Uint8Array(1500) }) }));
+    assert.equal(decodeMessage(big, { maxBytes: 2000 }).y, 'r');
+    assert.throws(
+      () => decodeMessage(big, { maxBytes: 0 }),
+      (e: unknown) => isKadError(e, 'INVALID_OPTION'),
+    );
+  });
+
   it('reject a message that is not a dict, or lacks a usable t or y', () => {
     invalid('le', /not a dictionary/);
     invalid(bencode(dict({ y: text('q') })), /"t" must be 1\.\.16 bytes/);

@@ -157,6 +157,39 @@ describe('MemoryRegistry', () => {
     });
   });
 
+  describe('growth', () => {
+    it('evicts in LRU order and expires in deadline order after growing well past its first arrays', async () => {
+      const clock = new ManualClock(0);
+      const registry = new MemoryRegistry({ maxEntries: 1000, sweepIntervalMs: 10 }, { clock });
+      const removed: RecordRemovedEvent[] = [];
+      registry.on('record:removed', (e) => removed.push(e));
+      // k0…k999, every tenth with a deadline, later keys expiring sooner
+      for (let i = 0; i < 1000; i++) await registry.set(`k${i}`, v(), i % 10 === 0 ? { ttlMs: 5000 - i } : {});
+      for (let i = 0; i < 5; i++) await registry.get(`k${i}`); // k0…k4 become the most recently used
+      for (let i = 0; i < 3; i++) await registry.set(`new${i}`, v());
+      assert.deepEqual(
+        removed.map((e) => [e.key, e.reason]),
+        [
+          ['k5', 'evict'],
+          ['k6', 'evict'],
+          ['k7', 'evict'],
+        ],
+      );
+      clock.advance(4020);
+      await registry.size(); // sweeps what is due: k990 (deadline 4010) and k980 (4020), not k970
+      assert.deepEqual(
+        removed.slice(3).map((e) => [e.key, e.reason]),
+        [
+          ['k990', 'expire'],
+          ['k980', 'expire'],
+        ],
+      );
+      assert.equal((await registry.get('k0'))?.version, 1);
+      assert.equal((await registry.get('k999'))?.version, 1);
+      await registry.close();
+    });
+  });
+
   describe('restore', () => {
     const record = (key: string, bytes: number, version = 3) => ({
       key,
