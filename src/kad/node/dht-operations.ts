@@ -156,10 +156,13 @@ export class DhtOperations {
    * knows (and is known by) every part of the id space, not only its own region. Without it, in
    * a network joined through one entry node, most nodes on the entry's side of the space keep no
    * contact on the other side, and a lookup from them toward it converges among them, empty-handed.
+   * A table of fewer than k contacts is left as it is: the network is smaller than a bucket.
    */
   async #refreshEmptyBuckets(signal: AbortSignal | undefined): Promise<void> {
     const indices = new Set<number>();
     for (const stack of this.#ctx.stacks) {
+      // fewer than k contacts after a converged self-lookup: it saw every node it could reach
+      if (stack.table.size < this.#ctx.k) continue;
       const table = stack.table.table;
       for (const i of table.staleBuckets(0)) if (table.bucket(i).length === 0) indices.add(i);
     }
