@@ -24,9 +24,9 @@ import { freshValue, type Implementation, type Member, startDhtMember, startNaut
 const SIZES = [200, 500];
 const PUTS = 20;
 const GETS = 10;
-const JOIN_BATCH = 25;
+const JOIN_BATCH = 50;
 /** Bounds one network's bootstrap. */
-const BOOTSTRAP_DEADLINE_MS = 120_000;
+const BOOTSTRAP_DEADLINE_MS = 180_000;
 /** Bounds one put or get: a get that has not settled by then counts as failed. */
 const OPERATION_DEADLINE_MS = 10_000;
 
@@ -103,15 +103,24 @@ interface Sample {
   readonly requests: number;
 }
 
-/** PUTS fresh puts from random members (alternating implementations in a mixed network), GETS gets each. */
-async function workload(members: readonly Member[], seed: number): Promise<Sample[]> {
+/**
+ * PUTS fresh puts from random members (alternating implementations in a mixed network), GETS
+ * gets each; a put that fails is counted, and its round has no gets.
+ */
+async function workload(members: readonly Member[], seed: number): Promise<{ samples: Sample[]; failedPuts: number }> {
   const random = seededRandom(seed);
   const pick = <T>(list: readonly T[]): T => list[Math.floor(random() * list.length)] as T;
   const kinds = [...new Set(members.map((m) => m.implementation))];
   const samples: Sample[] = [];
+  let failedPuts = 0;
   for (let round = 0; round < PUTS; round++) {
     const putter = pick(members.filter((m) => m.implementation === kinds[round % kinds.length]));
-    const { target, holders } = await putter.put(freshValue(), AbortSignal.timeout(OPERATION_DEADLINE_MS));
+    const put = await putter.put(freshValue(), AbortSignal.timeout(OPERATION_DEADLINE_MS)).catch(() => undefined);
+    if (put === undefined) {
+      failedPuts++;
+      continue;
+    }
+    const { target, holders } = put;
     const getters = members.filter((m) => !holders.has(endpointKey(m.endpoint)));
     for (let g = 0; g < GETS; g++) {
       const getter = pick(getters);
@@ -128,7 +137,7 @@ async function workload(members: readonly Member[], seed: number): Promise<Sampl
       });
     }
   }
-  return samples;
+  return { samples, failedPuts };
 }
 
 function quantile(values: readonly number[], q: number): number {
@@ -158,8 +167,8 @@ function figures(samples: readonly Sample[]): Figures {
 async function measure(kinds: readonly Implementation[], seed: number): Promise<Network & { samples: Sample[] }> {
   const network = await buildNetwork(kinds);
   try {
-    const samples = await workload(network.members, seed);
-    note(kinds.length, network.members);
+    const { samples, failedPuts } = await workload(network.members, seed);
+    note(kinds.length, network.members, failedPuts);
     return { ...network, samples };
   } finally {
     await Promise.all(network.members.map((m) => m.close()));
@@ -167,7 +176,7 @@ async function measure(kinds: readonly Implementation[], seed: number): Promise<
 }
 
 /** Prints what explains the figures of a network: timeouts, and answers Nautilus could not take. */
-function note(n: number, members: readonly Member[]): void {
+function note(n: number, members: readonly Member[], failedPuts: number): void {
   const parts: string[] = [];
   for (const implementation of ['bittorrent-dht', 'nautilus'] as const) {
     const of = members.filter((m) => m.implementation === implementation);
@@ -178,9 +187,9 @@ function note(n: number, members: readonly Member[]): void {
     if (implementation === 'nautilus') text += `, ${sum((m) => m.oversizedDropped())} datagrams over 1500 B dropped`;
     parts.push(text);
   }
-  console.log(
-    `note: N=${n} (${[...new Set(members.map((m) => m.implementation))].join(' + ')}) since start: ${parts.join('; ')}`,
-  );
+  const kinds = [...new Set(members.map((m) => m.implementation))].join(' + ');
+  const puts = failedPuts === 0 ? '' : ` ${failedPuts} of ${PUTS} puts failed;`;
+  console.log(`note: N=${n} (${kinds}):${puts} since start: ${parts.join('; ')}`);
 }
 
 const ANCHOR = 'bittorrent-dht 11';
