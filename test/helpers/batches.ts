@@ -35,15 +35,23 @@ export interface Joiner<T> {
   close(node: T): Promise<void>;
 }
 
+/** How many nodes {@link startJoined} starts, through what, how many at once, within what. */
+export interface JoinedOptions {
+  readonly count: number;
+  /** Existing nodes to join through; none: the first node starts alone, the others join through it. */
+  readonly bootstrap?: readonly Endpoint[];
+  /** Nodes joining at once. @default 25 */
+  readonly batch?: number;
+  /** Bounds the whole start. */
+  readonly signal: AbortSignal;
+}
+
 /**
  * Starts `count` nodes, `batch` at a time, each joining through `bootstrap` or, when that is
  * empty, through the first node (started alone). Resolves with the nodes in start order;
  * `signal` bounds it all, and on failure every node started is closed.
  */
-export async function startJoined<T>(
-  joiner: Joiner<T>,
-  options: { count: number; bootstrap?: readonly Endpoint[]; batch?: number; signal: AbortSignal },
-): Promise<T[]> {
+export async function startJoined<T>(joiner: Joiner<T>, options: JoinedOptions): Promise<T[]> {
   const { count, signal } = options;
   setMaxListeners(0, signal); // one listener per join in flight
   let bootstrap = options.bootstrap ?? [];

@@ -5,7 +5,7 @@
  */
 import DHT from 'bittorrent-dht';
 import type { Endpoint } from '../../src/kad/transport/transport.js';
-import { type Joiner, startJoined } from './batches.js';
+import { type Joiner, type JoinedOptions, startJoined } from './batches.js';
 import { ed25519Verify } from './ed25519.js';
 
 /** The only address these networks use. */
@@ -100,13 +100,11 @@ export function dhtJoiner(k?: number): Joiner<DHT> {
  * Starts `count` nodes, `batch` (default 25) at a time: every node joins through `bootstrap`
  * or, without one, through the swarm's first node. Resolves with the nodes in start order.
  */
-export function startDhtSwarm(options: {
-  count: number;
-  bootstrap?: readonly Endpoint[];
-  batch?: number;
-  /** Bucket size and lookup width of every node. @default 20 (bittorrent-dht's own) */
-  k?: number;
-  signal: AbortSignal;
-}): Promise<DHT[]> {
+export function startDhtSwarm(
+  options: JoinedOptions & {
+    /** Bucket size and lookup width of every node. @default 20 (bittorrent-dht's own) */
+    readonly k?: number;
+  },
+): Promise<DHT[]> {
   return startJoined(dhtJoiner(options.k), options);
 }

@@ -6,7 +6,7 @@
 import { createNode, type KadNode } from '../../src/kad/node/node.js';
 import type { KadNodeOptions } from '../../src/kad/node/options.js';
 import type { Endpoint } from '../../src/kad/transport/transport.js';
-import { startJoined } from './batches.js';
+import { type JoinedOptions, startJoined } from './batches.js';
 import { LOOPBACK } from './bittorrent-dht-swarm.js';
 
 /** Options of every node started here, beside host, port and bootstrap. */
@@ -33,13 +33,9 @@ export async function startNautilusNode(options: {
 }
 
 /** Starts `count` nodes, `batch` (default 25) at a time, each joining through `bootstrap` or the first node. */
-export function startNautilusNetwork(options: {
-  count: number;
-  bootstrap?: readonly Endpoint[];
-  batch?: number;
-  node?: NautilusUdpOptions;
-  signal: AbortSignal;
-}): Promise<KadNode[]> {
+export function startNautilusNetwork(
+  options: JoinedOptions & { readonly node?: NautilusUdpOptions },
+): Promise<KadNode[]> {
   const node = options.node;
   return startJoined(
     {
