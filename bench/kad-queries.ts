@@ -15,7 +15,8 @@ import { randomBytes } from 'node:crypto';
 import { createSocket, type Socket } from 'node:dgram';
 import { fileURLToPath } from 'node:url';
 import { bencode, type BencodeDict } from '../src/kad/wire/bencode.js';
-import { createNode } from '../src/kad/node/node.js';
+import type { KadNode } from '../src/kad/node/types.js';
+import { createTestnet } from '../src/testing/testnet.js';
 import { printTable, type Row } from './harness.js';
 
 const HOST = '127.0.0.1';
@@ -45,9 +46,9 @@ async function serve(kind: Server): Promise<void> {
   let port: number;
   let stop: () => Promise<void>;
   if (kind === 'nautilus') {
-    const node = await createNode({ host: HOST, port: 0, k: 8 });
-    port = node.address().port;
-    stop = () => node.close();
+    const testnet = await createTestnet({ transport: 'udp', host: HOST, nodes: 1, node: { k: 8 } });
+    port = (testnet.nodes[0] as KadNode).address().port;
+    stop = () => testnet.close();
   } else {
     const { default: DHT } = await import('bittorrent-dht');
     const dht = new DHT({ bootstrap: false, host: HOST, k: 8 });

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { createNode, idToHex, type KadNode } from '../kad/index.js';
+import { idToHex, type KadNode } from '../kad/index.js';
 import type { NodeId } from '../kad/index.js';
+import { createTestnet, type Testnet } from '../testing/testnet.js';
 
 /** Options of {@link runTestnet}. */
 export interface TestnetOptions {
@@ -33,17 +34,17 @@ export async function runTestnet(options: TestnetOptions): Promise<number> {
     print(`testnet binds loopback only: --host must be 127.0.0.1 or ::1 (got ${options.host})`);
     return 2;
   }
-  const nodes: KadNode[] = [];
+  let testnet: Testnet | undefined;
   try {
-    const first = await createNode({ host: options.host, port: 0 });
-    nodes.push(first);
-    for (let i = 1; i < options.nodes; i++) {
-      // each newcomer bootstraps from the first node and up to two others already running
-      const seeds = [first, ...pick(nodes.slice(1), 2)].map((n) => n.address());
-      const node = await createNode({ host: options.host, port: 0, bootstrap: seeds });
-      nodes.push(node);
-      await node.bootstrapped;
-    }
+    // each newcomer bootstraps from the first node and up to two others already running
+    testnet = await createTestnet({
+      transport: 'udp',
+      host: options.host,
+      nodes: options.nodes,
+      bootstrap: { random: 2 },
+      random: Math.random,
+    });
+    const { nodes } = testnet;
     print(`testnet: ${nodes.length} nodes on ${options.host} (UDP), in-memory storage`);
     for (const node of nodes) {
       const { host, port } = node.address();
@@ -53,8 +54,8 @@ export async function runTestnet(options: TestnetOptions): Promise<number> {
     await runFor(nodes, options);
     return 0;
   } finally {
-    await Promise.all(nodes.map((n) => n.close()));
-    print(`testnet: stopped ${nodes.length} nodes`);
+    await testnet?.close();
+    print(`testnet: stopped ${testnet?.nodes.length ?? 0} nodes`);
   }
 }
 
@@ -112,14 +113,6 @@ function summary(nodes: readonly KadNode[]): string {
   }
   const average = (contacts / nodes.length).toFixed(1);
   return `nodes ${nodes.length}, contacts per node ${average}, datagrams received ${datagrams}, queries answered ${answered}`;
-}
-
-function pick<T>(items: readonly T[], count: number): T[] {
-  const copy = [...items];
-  const out: T[] = [];
-  while (out.length < count && copy.length > 0)
-    out.push(copy.splice(Math.floor(Math.random() * copy.length), 1)[0] as T);
-  return out;
 }
 
 function formatEndpoint(host: string, port: number): string {

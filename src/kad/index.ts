@@ -70,7 +70,6 @@ export {
   bytesEqual,
   compareDistance,
   ID_BYTES,
-  idEquals,
   idFromHex,
   idToHex,
   isNodeId,
@@ -83,13 +82,16 @@ export type { ExternalAddressVoteOptions } from './routing/external-address.js';
 export { DEFAULT_EXTERNAL_ADDRESS_VOTE_OPTIONS, ExternalAddressVote } from './routing/external-address.js';
 
 // BEP 44 items
-export type { ItemKeyPair, MutableItem } from './items.js';
+export type { ItemKeyPair, MutableItem, Seq } from './items.js';
 export {
+  compareSeq,
   createMutableItem,
   generateKeyPair,
   immutableTarget,
+  isSeq,
   keyPairFromSeed,
   MAX_SALT_BYTES,
+  MAX_SEQ,
   MAX_VALUE_BYTES,
   mutableTarget,
   signatureBuffer,
@@ -103,7 +105,7 @@ export { bdecode, bencode } from './wire/bencode.js';
 export type { KrpcErrorMessage, KrpcMessage, KrpcQuery, KrpcResponse } from './wire/krpc.js';
 export type { DecodeMessageOptions } from './wire/krpc.js';
 export { decodeMessage, encodeMessage, MAX_MESSAGE_BYTES } from './wire/krpc.js';
-export type { AddressFamily, Contact, IpFamily, PeerAddress } from './wire/compact.js';
+export type { AddressFamily, Contact, PeerAddress } from './wire/compact.js';
 export {
   COMPACT_NODE_V4_BYTES,
   COMPACT_NODE_V6_BYTES,
@@ -164,6 +166,7 @@ export type {
   GetPeersOptions,
   KadStorageDeps,
   KadStorageOptions,
+  KadStorageUsage,
   MutablePutResult,
   StoredImmutableItem,
   StoredItem,
@@ -178,5 +181,8 @@ export type {
   QueryHandlersDeps,
   QueryHandlersOptions,
   QuerySource,
+  RespondContext,
 } from './serve/handlers.js';
 export { DEFAULT_QUERY_HANDLERS_OPTIONS, QueryHandlers } from './serve/handlers.js';
+export type { BudgetUsage } from './serve/storage-budget.js';
+export type { StorageGateStats } from './serve/storage-gate.js';

@@ -75,6 +75,11 @@ export class RegistryError extends Error {
     return new RegistryError('INVALID_OPTION', message);
   }
 
+  /** An option (or argument) `name` whose `value` is not what it must be: "`name` must be `expected` (got …)". */
+  static invalidOptionValue(name: string, expected: string, value: unknown): RegistryError {
+    return new RegistryError('INVALID_OPTION', `${name} must be ${expected} (got ${describe(value)})`);
+  }
+
   static valueTooLarge(key: string, bytes: number, limit: number): RegistryError {
     return new RegistryError('VALUE_TOO_LARGE', `value of ${bytes} bytes exceeds maxValueBytes ${limit}`, { key });
   }

@@ -27,7 +27,7 @@ export function checkKey(key: unknown, maxKeyBytes: number): asserts key is stri
 
 /** Checks that a batch argument is an array (without narrowing the caller's type to `any[]`). */
 export function checkArray(name: string, value: unknown): void {
-  if (!Array.isArray(value)) throw RegistryError.invalidOption(`${name} must be an array, got ${describe(value)}`);
+  if (!Array.isArray(value)) throw RegistryError.invalidOptionValue(name, 'an array', value);
 }
 
 /** Checks every key of a batch before anything is done. */
@@ -46,7 +46,7 @@ export function checkTtl(ttlMs: unknown, name = 'ttlMs'): asserts ttlMs is numbe
 /** Checks an `ifVersion` condition: a non-negative safe integer. */
 export function checkVersion(version: unknown): asserts version is number {
   if (typeof version !== 'number' || !Number.isSafeInteger(version) || version < 0) {
-    throw RegistryError.invalidOption(`ifVersion must be a non-negative safe integer (got ${describe(version)})`);
+    throw RegistryError.invalidOptionValue('ifVersion', 'a non-negative safe integer', version);
   }
 }
 
@@ -57,28 +57,30 @@ export function checkVersion(version: unknown): asserts version is number {
  */
 export function checkRestoreMeta(record: unknown, ifNewer: unknown): void {
   if (typeof record !== 'object' || record === null) {
-    throw RegistryError.invalidOption(`record must be an object, got ${describe(record)}`);
+    throw RegistryError.invalidOptionValue('record', 'an object', record);
   }
   const r = record as Record<string, unknown>;
   const { version, createdAt, updatedAt, expiresAt } = r;
   if (typeof version !== 'number' || !Number.isSafeInteger(version) || version < 1) {
-    throw RegistryError.invalidOption(`record.version must be a positive safe integer (got ${describe(version)})`);
+    throw RegistryError.invalidOptionValue('record.version', 'a positive safe integer', version);
   }
   for (const [name, time] of [
     ['createdAt', createdAt],
     ['updatedAt', updatedAt],
   ] as const) {
     if (typeof time !== 'number' || !Number.isFinite(time)) {
-      throw RegistryError.invalidOption(`record.${name} must be a finite number of epoch ms (got ${describe(time)})`);
+      throw RegistryError.invalidOptionValue(`record.${name}`, 'a finite number of epoch ms', time);
     }
   }
   if (expiresAt !== undefined && (typeof expiresAt !== 'number' || !Number.isFinite(expiresAt) || expiresAt <= 0)) {
-    throw RegistryError.invalidOption(
-      `record.expiresAt must be a positive finite number of epoch ms or undefined (got ${describe(expiresAt)})`,
+    throw RegistryError.invalidOptionValue(
+      'record.expiresAt',
+      'a positive finite number of epoch ms or undefined',
+      expiresAt,
     );
   }
   if (ifNewer !== undefined && typeof ifNewer !== 'boolean') {
-    throw RegistryError.invalidOption(`ifNewer must be a boolean (got ${describe(ifNewer)})`);
+    throw RegistryError.invalidOptionValue('ifNewer', 'a boolean', ifNewer);
   }
 }
 
@@ -126,9 +128,46 @@ export function checkWrite(limits: WriteLimits, key: string, value: Uint8Array, 
 export function checkSignal(signal: unknown): void {
   if (signal === undefined) return;
   if (!(signal instanceof AbortSignal)) {
-    throw RegistryError.invalidOption(`signal must be an AbortSignal, got ${describe(signal)}`);
+    throw RegistryError.invalidOptionValue('signal', 'an AbortSignal', signal);
   }
   signal.throwIfAborted();
+}
+
+/**
+ * The checks every operation of a backend makes before anything else: the registry is open
+ * (else `CLOSED`), and `signal`, if given, is an AbortSignal that has not fired (else its reason).
+ */
+export function checkOpen(closed: boolean, signal: AbortSignal | undefined): void {
+  if (closed) throw RegistryError.closed();
+  if (signal !== undefined) checkSignal(signal);
+}
+
+/*
+ * Constructor options: each backend's `resolve…Options` validates every option once, with these
+ * helpers, so that every message reads "<option> must be <what> (got <value>)".
+ */
+
+/** Checks that the options argument of `what` (a class name) is an object. */
+export function checkOptionsObject(what: string, options: unknown): asserts options is object {
+  if (typeof options !== 'object' || options === null) {
+    throw RegistryError.invalidOptionValue(`${what} options`, 'an object', options);
+  }
+}
+
+/**
+ * Validates an option that `accepts` must hold for (`expected` says what it must be, for the
+ * message). Returns the value, or `fallback` when it is `undefined`.
+ */
+export function option<T>(
+  name: string,
+  value: unknown,
+  fallback: T,
+  expected: string,
+  accepts: (value: unknown) => value is T,
+): T {
+  if (value === undefined) return fallback;
+  if (!accepts(value)) throw RegistryError.invalidOptionValue(name, expected, value);
+  return value;
 }
 
 /**
@@ -145,11 +184,30 @@ export function integerOption(
   if (allowInfinity && value === Number.POSITIVE_INFINITY) return value;
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) {
     const range = max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `in [${min}, ${max}]`;
-    throw RegistryError.invalidOption(
-      `${name} must be an integer ${range}${allowInfinity ? ' or Infinity' : ''} (got ${describe(value)})`,
-    );
+    throw RegistryError.invalidOptionValue(name, `an integer ${range}${allowInfinity ? ' or Infinity' : ''}`, value);
   }
   return value;
+}
+
+/** Validates a constructor option that must be a boolean; `fallback` when it is `undefined`. */
+export function booleanOption(name: string, value: unknown, fallback: boolean): boolean {
+  return option(name, value, fallback, 'a boolean', (v) => typeof v === 'boolean');
+}
+
+/** Validates a constructor option that must be a string; `fallback` when it is `undefined`. */
+export function stringOption<F extends string | undefined>(name: string, value: unknown, fallback: F): string | F {
+  return option<string | F>(name, value, fallback, 'a string', (v) => typeof v === 'string');
+}
+
+/** Validates a constructor option that must be one of `allowed`; `fallback` when it is `undefined`. */
+export function oneOfOption<const T extends string>(
+  name: string,
+  value: unknown,
+  fallback: T,
+  allowed: readonly T[],
+): T {
+  const expected = allowed.map((a) => `'${a}'`).join(' or ');
+  return option(name, value, fallback, expected, (v): v is T => allowed.includes(v as T));
 }
 
 /** Rejects option keys that are not in `known`: a typo should fail loudly, not be ignored. */

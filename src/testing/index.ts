@@ -19,3 +19,15 @@ export type { Fault, FaultOperation, FaultRegistryDeps } from './registry/fault-
 export { FAULT_OPERATIONS, FaultRegistry } from './registry/fault-registry.js';
 export type { TestCertificateOptions, TestCertificates } from './redis/tls-certificates.js';
 export { createTestCertificates } from './redis/tls-certificates.js';
+export type {
+  MemoryTestnet,
+  MemoryTestnetOptions,
+  SettleOptions,
+  Testnet,
+  TestnetBaseOptions,
+  TestnetBootstrap,
+  TestnetFamily,
+  TestnetNodeOptions,
+  UdpTestnetOptions,
+} from './testnet.js';
+export { createTestnet, DEFAULT_TESTNET_OPTIONS } from './testnet.js';

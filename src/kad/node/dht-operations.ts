@@ -1,7 +1,7 @@
 import { isKadError, KadError } from '../errors.js';
 import { assertNodeId, type NodeId, randomIdInBucket } from '../id.js';
-import { assertSalt, type ItemKeyPair } from '../items.js';
-import { integerAtLeast, integerInRange, optionError } from '../option-checks.js';
+import { assertSalt, compareSeq, type ItemKeyPair, type Seq } from '../items.js';
+import { integerInRange, optionError, seqOption } from '../option-checks.js';
 import type { LookupDoneEvent, LookupEvent, LookupMethod, LookupResult } from '../lookup/events.js';
 import { drainLookup, Lookup, type LookupQuery } from '../lookup/lookup.js';
 import { softDeadline } from '../lookup/options.js';
@@ -31,7 +31,7 @@ import { DhtStore } from './dht-store.js';
 interface LookupStart {
   readonly signal?: AbortSignal | undefined;
   readonly salt?: Uint8Array | undefined;
-  readonly seq?: number | undefined;
+  readonly seq?: Seq | undefined;
   readonly disjointPaths?: number | undefined;
   readonly stopAtValue?: boolean;
   /** Contacts to start from instead of the routing tables' closest. */
@@ -84,12 +84,17 @@ export class DhtOperations {
   async get(target: NodeId, options: GetOptions = {}): Promise<GetResult | undefined> {
     assertNodeId(target, 'target');
     const start = checkGetOptions(options);
-    let best: { item: GetResult['item']; seq: number | undefined; from: Contact[] } | undefined;
+    let best: { item: GetResult['item']; seq: Seq | undefined; from: Contact[] } | undefined;
     const done = await drainLookup(this.#start(target, 'get', start), (event) => {
       if (event.type !== 'value') return;
       if (best === undefined || (event.seq ?? -1) > (best.seq ?? -1)) {
         best = { item: event.item, seq: event.seq, from: [event.from] };
-      } else if (event.seq === best.seq) best.from.push(event.from);
+      } else if (
+        event.seq === best.seq ||
+        (event.seq !== undefined && best.seq !== undefined && compareSeq(event.seq, best.seq) === 0)
+      ) {
+        best.from.push(event.from);
+      }
     });
     if (best === undefined) {
       if (done.responded === 0) throw noContacts(done);
@@ -195,9 +200,9 @@ export class DhtOperations {
     method: 'get' | 'get_peers',
     signal: AbortSignal | undefined,
     salt: Uint8Array | undefined,
-  ): Promise<{ done: LookupDoneEvent; tokens: Map<string, Uint8Array>; highestSeq: number | undefined }> {
+  ): Promise<{ done: LookupDoneEvent; tokens: Map<string, Uint8Array>; highestSeq: Seq | undefined }> {
     const tokens = new Map<string, Uint8Array>();
-    let highestSeq: number | undefined;
+    let highestSeq: Seq | undefined;
     const done = await drainLookup(this.#start(target, method, { signal, salt, stopAtValue: false }), (event) => {
       if (event.type === 'response' && event.token !== undefined) tokens.set(endpointKey(event.from), event.token);
       if (event.type === 'value' && event.seq !== undefined && (highestSeq === undefined || event.seq > highestSeq)) {
@@ -247,7 +252,7 @@ export class DhtOperations {
     });
   }
 
-  #args(target: NodeId, method: LookupMethod, seq: number | undefined): BencodeDict {
+  #args(target: NodeId, method: LookupMethod, seq: Seq | undefined): BencodeDict {
     const id = this.#ctx.id;
     const want = this.#want === undefined ? {} : { want: this.#want };
     if (method === 'find_node') return writeFindNodeArgs({ id, target, ...want });
@@ -269,7 +274,7 @@ function checkGetOptions(options: GetOptions): LookupStart {
     if (!(salt instanceof Uint8Array)) throw optionError('salt', 'a Uint8Array', salt);
     assertSalt(salt);
   }
-  integerAtLeast('seq', seq, 0, 0);
+  seqOption('seq', seq);
   integerInRange('disjointPaths', disjointPaths, 1, 1, MAX_DISJOINT_PATHS);
   return { signal, salt, seq, disjointPaths };
 }

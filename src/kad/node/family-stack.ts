@@ -77,7 +77,7 @@ export class FamilyStack {
     this.rpc.setQueryHandler((query, from, context) => {
       let result: BencodeDict | Promise<BencodeDict>;
       try {
-        result = handlers.respond(query, from, context.signal);
+        result = handlers.respond(query, from, context);
       } catch (error) {
         return refused(query, from, error);
       }

@@ -7,7 +7,7 @@ import { type AddressFamily, type Contact, familyOf } from '../wire/compact.js';
 import { KadError } from '../errors.js';
 import { QueryHandlers } from '../serve/handlers.js';
 import { assertNodeId, compareDistance, type NodeId, randomId } from '../id.js';
-import type { MutableItem } from '../items.js';
+import type { MutableItem, Seq } from '../items.js';
 import {
   type ResponseValues,
   type Want,
@@ -112,6 +112,7 @@ class Node extends Emitter<KadNodeEvents> implements KadNode {
   /** One per family, the first transport's first; at most two. */
   readonly #stacks: FamilyStack[];
   readonly #storage: KadStorage;
+  readonly #handlers: QueryHandlers;
   /** The in-memory registry this node created because none was injected; closed with the node. */
   readonly #ownRegistry: Registry<Uint8Array> | undefined;
   readonly #lifetime = new AbortController();
@@ -128,13 +129,7 @@ class Node extends Emitter<KadNodeEvents> implements KadNode {
       { clock },
     );
     // the one place kad picks a registry backend: a node stores in memory unless given a registry
-    const d = DEFAULT_KAD_NODE_STORAGE_OPTIONS;
-    const registry =
-      options.registry ??
-      new MemoryRegistry(
-        { maxEntries: options.storage?.maxEntries ?? d.maxEntries, maxBytes: options.storage?.maxBytes ?? d.maxBytes },
-        { clock },
-      );
+    const registry = options.registry ?? new MemoryRegistry(defaultRegistryBounds(options.storage), { clock });
     this.#ownRegistry = options.registry === undefined ? registry : undefined;
     const rpc = {
       ...options.rpc,
@@ -164,9 +159,16 @@ class Node extends Emitter<KadNodeEvents> implements KadNode {
         storage: this.#storage,
         tokens,
         closest: (target, family, count) => this.#stack(family)?.closest(target, count) ?? [],
+        clock,
       },
-      { k, enforceSecureIds: options.enforceSecureIds ?? DEFAULT_KAD_NODE_OPTIONS.enforceSecureIds },
+      {
+        k,
+        enforceSecureIds: options.enforceSecureIds ?? DEFAULT_KAD_NODE_OPTIONS.enforceSecureIds,
+        maxStorageWaiting: options.maxStorageWaiting ?? DEFAULT_KAD_NODE_OPTIONS.maxStorageWaiting,
+        storageTimeoutMs: options.storageTimeoutMs ?? DEFAULT_KAD_NODE_OPTIONS.storageTimeoutMs,
+      },
     );
+    this.#handlers = handlers;
     for (const stack of this.#stacks) stack.serve(handlers, readOnly);
     const lifetime = this.#lifetime.signal;
     this.#dht = new DhtOperations({
@@ -214,7 +216,7 @@ class Node extends Emitter<KadNodeEvents> implements KadNode {
       families[stack.family] = own;
       total = total === undefined ? own : sumStats(total, own);
     }
-    return { ...(total ?? this.#first.stats()), families };
+    return { ...(total ?? this.#first.stats()), families, storage: this.#handlers.storageStats() };
   }
 
   contacts(
@@ -284,7 +286,7 @@ class Node extends Emitter<KadNodeEvents> implements KadNode {
   async getItem(
     to: Endpoint,
     target: NodeId,
-    options: CallOptions & { seq?: number; salt?: Uint8Array; want?: Want[] } = {},
+    options: CallOptions & { seq?: Seq; salt?: Uint8Array; want?: Want[] } = {},
   ): Promise<GetItemResult> {
     assertNodeId(target, 'target');
     const args = writeGetArgs({
@@ -308,7 +310,7 @@ class Node extends Emitter<KadNodeEvents> implements KadNode {
     to: Endpoint,
     item: ImmutableItem | MutableItem,
     token: Uint8Array,
-    options: CallOptions & { cas?: number } = {},
+    options: CallOptions & { cas?: Seq } = {},
   ): Promise<void> {
     const base = { id: this.id, token, v: item.v };
     const args =
@@ -399,6 +401,17 @@ class Node extends Emitter<KadNodeEvents> implements KadNode {
     // close() rejects pending calls through the RPC layer, so only the caller's signal is needed
     return stack.query(endpoint, method, args, options.signal);
   }
+}
+
+/**
+ * Bounds of the in-memory registry a node creates: by default the sums of the storage budgets of
+ * peers and items, so that the registry never evicts one kind to make room for the other.
+ */
+function defaultRegistryBounds(storage: KadNodeOptions['storage']): { maxEntries: number; maxBytes: number } {
+  const d = DEFAULT_KAD_NODE_STORAGE_OPTIONS;
+  const maxEntries = (storage?.maxInfoHashes ?? d.maxInfoHashes) + (storage?.maxItems ?? d.maxItems);
+  const maxBytes = (storage?.maxPeerBytes ?? d.maxPeerBytes) + (storage?.maxItemBytes ?? d.maxItemBytes);
+  return { maxEntries: storage?.maxEntries ?? maxEntries, maxBytes: storage?.maxBytes ?? maxBytes };
 }
 
 /** Counters of two families added up. */

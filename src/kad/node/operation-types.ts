@@ -1,6 +1,6 @@
 import type { Milliseconds } from '../../core/clock.js';
 import type { KadError } from '../errors.js';
-import type { MutableItem } from '../items.js';
+import type { MutableItem, Seq } from '../items.js';
 import type { FoundItem, LookupMethod } from '../lookup/events.js';
 import type { NodeId } from '../id.js';
 import type { Contact } from '../wire/compact.js';
@@ -27,7 +27,7 @@ export interface LookupQueryOptions extends DhtCallOptions {
   /** `get`: the salt a mutable item's target was made with (needed to verify it). */
   readonly salt?: Uint8Array;
   /** `get`: only mutable items with a greater `seq` are returned by the nodes (BEP 44). */
-  readonly seq?: number;
+  readonly seq?: Seq;
   /**
    * Disjoint lookups (S/Kademlia): `d` paths started from different contacts, no node asked by
    * two paths, so a region of hostile nodes cannot hide a value from all of them. Costs about
@@ -42,7 +42,7 @@ export interface GetOptions extends DhtCallOptions {
   /** The salt of a mutable item (BEP 44); needed to verify it. */
   readonly salt?: Uint8Array;
   /** Return a mutable item only when its `seq` is greater than this. */
-  readonly seq?: number;
+  readonly seq?: Seq;
   /** See {@link LookupQueryOptions.disjointPaths}. @default 1 */
   readonly disjointPaths?: number;
 }
@@ -54,7 +54,7 @@ export interface GetResult {
   /** The item, verified: its hash is the target (immutable), or its signature holds (mutable). */
   readonly item: FoundItem;
   /** `seq` of a mutable item: the highest one any node returned; `undefined` for an immutable item. */
-  readonly seq: number | undefined;
+  readonly seq: Seq | undefined;
   /** The nodes that returned this item (for a mutable item: every one that had this `seq`). */
   readonly from: Contact[];
   /** Queries the lookup sent. */
@@ -70,7 +70,7 @@ export interface GetResult {
 /** Options of `node.put()`. */
 export interface PutOptions extends DhtCallOptions {
   /** Mutable items: store only where the current `seq` equals `cas` (BEP 44 compare-and-swap). */
-  readonly cas?: number;
+  readonly cas?: Seq;
 }
 
 /** Options of `node.putMutable()`. */
@@ -78,7 +78,7 @@ export interface PutMutableOptions extends PutOptions {
   /** Salt of the item (at most 64 bytes): one key pair can hold many items. */
   readonly salt?: Uint8Array;
   /** Sequence number. @default one above the highest found, or 1 when none is found */
-  readonly seq?: number;
+  readonly seq?: Seq;
 }
 
 /** Options of `node.getMutable()`. */
@@ -86,7 +86,7 @@ export interface GetMutableOptions extends DhtCallOptions {
   /** Salt of the item. */
   readonly salt?: Uint8Array;
   /** Return the item only when its `seq` is greater than this. */
-  readonly seq?: number;
+  readonly seq?: Seq;
   /** See {@link LookupQueryOptions.disjointPaths}. @default 1 */
   readonly disjointPaths?: number;
 }
@@ -104,7 +104,7 @@ export interface PutResult {
   /** The item as stored (for `putMutable`, signed with the chosen `seq`). */
   readonly item: FoundItem;
   /** `seq` of a mutable item; `undefined` for an immutable one. */
-  readonly seq: number | undefined;
+  readonly seq: Seq | undefined;
   /** Nodes that accepted the `put`: of the k closest that answered the lookup (per family). */
   readonly storedOn: Contact[];
   /** Nodes among those that refused it or did not answer. */

@@ -8,6 +8,7 @@ import {
   integerAtLeast,
   integerInRange,
   optionError,
+  positiveNumber,
   positiveOrInfinite,
 } from '../option-checks.js';
 import { DEFAULT_RPC_OPTIONS, type RpcOptions } from '../rpc/rpc.js';
@@ -96,6 +97,19 @@ export interface KadNodeOptions {
    * @see BEP 42
    */
   readonly enforceSecureIds?: boolean;
+  /**
+   * Most inbound queries waiting on storage at once (both families together): one more is
+   * answered 202 at once and counted in `stats().storage.refused`. Bounds the memory a flood can
+   * pin while the registry is slow or stalled.
+   * @default 256
+   */
+  readonly maxStorageWaiting?: number;
+  /**
+   * Longest an inbound query waits on storage, in ms; then it is answered 202 and counted in
+   * `stats().storage.timedOut`.
+   * @default 1000
+   */
+  readonly storageTimeoutMs?: Milliseconds;
   /** Client version `v` on outgoing messages (4 bytes by convention); `null` for none. @default "NA" 0x00 0x01 */
   readonly version?: Uint8Array | null;
   /**
@@ -129,14 +143,15 @@ export interface KadNodeOptions {
  */
 export interface KadNodeStorageOptions extends KadStorageOptions {
   /**
-   * Most records of the default in-memory registry (ignored when `registry` is given).
-   * @default 50_000
+   * Most records of the default in-memory registry (ignored when `registry` is given). Below
+   * `maxInfoHashes + maxItems`, the registry's own LRU may evict one kind for the other.
+   * @default maxInfoHashes + maxItems (50_000)
    */
   readonly maxEntries?: number;
   /**
    * Most bytes (keys + values) of the default in-memory registry (ignored when `registry` is
    * given); `Infinity` for no bound.
-   * @default 33_554_432 (32 MiB)
+   * @default maxPeerBytes + maxItemBytes (33_554_432, 32 MiB)
    */
   readonly maxBytes?: number;
 }
@@ -144,8 +159,8 @@ export interface KadNodeStorageOptions extends KadStorageOptions {
 /** Defaults of {@link KadNodeStorageOptions}. */
 export const DEFAULT_KAD_NODE_STORAGE_OPTIONS = Object.freeze({
   ...DEFAULT_KAD_STORAGE_OPTIONS,
-  maxEntries: 50_000,
-  maxBytes: 32 * 1024 * 1024,
+  maxEntries: DEFAULT_KAD_STORAGE_OPTIONS.maxInfoHashes + DEFAULT_KAD_STORAGE_OPTIONS.maxItems,
+  maxBytes: DEFAULT_KAD_STORAGE_OPTIONS.maxPeerBytes + DEFAULT_KAD_STORAGE_OPTIONS.maxItemBytes,
 } satisfies Required<KadNodeStorageOptions>);
 
 /**
@@ -161,6 +176,8 @@ export const DEFAULT_KAD_NODE_OPTIONS = Object.freeze({
   k: DEFAULT_ROUTING_TABLE_OPTIONS.k,
   readOnly: false,
   enforceSecureIds: DEFAULT_QUERY_HANDLERS_OPTIONS.enforceSecureIds,
+  maxStorageWaiting: DEFAULT_QUERY_HANDLERS_OPTIONS.maxStorageWaiting,
+  storageTimeoutMs: DEFAULT_QUERY_HANDLERS_OPTIONS.storageTimeoutMs,
   version: DEFAULT_RPC_OPTIONS.clientVersion,
   tokenRotateMs: DEFAULT_WRITE_TOKEN_OPTIONS.rotateMs,
   bootstrapTimeoutMs: 5000,
@@ -212,6 +229,8 @@ export function checkNodeOptions(options: KadNodeOptions): void {
   }
   integerAtLeast('bootstrapTimeoutMs', options.bootstrapTimeoutMs, d.bootstrapTimeoutMs, 1);
   integerAtLeast('tokenRotateMs', options.tokenRotateMs, d.tokenRotateMs, 1);
+  integerAtLeast('maxStorageWaiting', options.maxStorageWaiting, d.maxStorageWaiting, 1);
+  positiveNumber('storageTimeoutMs', options.storageTimeoutMs, d.storageTimeoutMs, ' of ms');
   integerAtLeast('bootstrapRetryMs', options.bootstrapRetryMs, d.bootstrapRetryMs, 1);
   integerAtLeast('bootstrapRetryMaxMs', options.bootstrapRetryMaxMs, d.bootstrapRetryMaxMs, 1);
   for (const [name, value, contract, method] of [
@@ -223,8 +242,14 @@ export function checkNodeOptions(options: KadNodeOptions): void {
     if (value !== undefined) implementing(name, value, contract, method);
   }
   const storage = options.storage ?? {};
-  integerAtLeast('storage.maxEntries', storage.maxEntries, DEFAULT_KAD_NODE_STORAGE_OPTIONS.maxEntries, 1);
-  positiveOrInfinite('storage.maxBytes', storage.maxBytes, DEFAULT_KAD_NODE_STORAGE_OPTIONS.maxBytes);
+  const ds = DEFAULT_KAD_NODE_STORAGE_OPTIONS;
+  integerAtLeast('storage.maxEntries', storage.maxEntries, ds.maxEntries, 1);
+  positiveOrInfinite('storage.maxBytes', storage.maxBytes, ds.maxBytes);
+  // the budgets bound the default registry too, so they are checked before it is made
+  integerAtLeast('storage.maxInfoHashes', storage.maxInfoHashes, ds.maxInfoHashes, 1);
+  integerAtLeast('storage.maxItems', storage.maxItems, ds.maxItems, 1);
+  positiveOrInfinite('storage.maxPeerBytes', storage.maxPeerBytes, ds.maxPeerBytes);
+  positiveOrInfinite('storage.maxItemBytes', storage.maxItemBytes, ds.maxItemBytes);
 }
 
 /** Whether `options` ask for a second, IPv6 transport (a dual-stack node). @internal */

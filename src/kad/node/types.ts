@@ -1,9 +1,10 @@
 import type { BencodeValue } from '../wire/bencode.js';
 import type { AddressFamily, Contact, PeerAddress } from '../wire/compact.js';
 import type { NodeId } from '../id.js';
-import type { MutableItem } from '../items.js';
+import type { MutableItem, Seq } from '../items.js';
 import type { Want } from '../wire/krpc-args.js';
 import type { RpcStats } from '../rpc/stats.js';
+import type { StorageGateStats } from '../serve/storage-gate.js';
 import type { Endpoint, RemoteInfo, TransportStats } from '../transport/transport.js';
 import type { Listener } from '../../core/emitter.js';
 import type { LookupEvent, LookupResult } from '../lookup/events.js';
@@ -61,7 +62,7 @@ export interface GetItemResult extends FindNodeResult {
   /** The stored item, checked against the target (and its signature), when the responder has one. */
   readonly item: ImmutableItem | MutableItem | undefined;
   /** Sequence number of a stored mutable item (present even when `v` was withheld). */
-  readonly seq: number | undefined;
+  readonly seq: Seq | undefined;
 }
 
 /** Counters of one address family of a {@link KadNode}: its transport, RPC layer and table. */
@@ -81,6 +82,12 @@ export interface KadFamilyStats {
 export interface KadNodeStats extends KadFamilyStats {
   /** Per address family, present for the families the node runs (BEP 32). */
   readonly families: Readonly<Partial<Record<AddressFamily, KadFamilyStats>>>;
+  /**
+   * Inbound queries and storage, both families together: `waiting` on storage now, and since
+   * start `refused` (`maxStorageWaiting` were waiting: answered 202) and `timedOut` (no answer
+   * within `storageTimeoutMs`: answered 202).
+   */
+  readonly storage: StorageGateStats;
 }
 
 /** A running Mainline DHT node. Create one with {@link createNode}. */
@@ -140,14 +147,14 @@ export interface KadNode {
   getItem(
     to: Endpoint,
     target: NodeId,
-    options?: CallOptions & { seq?: number; salt?: Uint8Array; want?: Want[] },
+    options?: CallOptions & { seq?: Seq; salt?: Uint8Array; want?: Want[] },
   ): Promise<GetItemResult>;
   /** Sends a BEP 44 `put` of an immutable `{ v }` or a signed mutable item. */
   putItem(
     to: Endpoint,
     item: ImmutableItem | MutableItem,
     token: Uint8Array,
-    options?: CallOptions & { cas?: number },
+    options?: CallOptions & { cas?: Seq },
   ): Promise<void>;
   // DHT operations: iterative lookups across the network (Kademlia §2.3), over every family the
   // node runs. Each rejects with `signal.reason` when aborted and with `CLOSED` once closed.

@@ -24,8 +24,8 @@ import {
   checkArray,
   checkKey,
   checkKeys,
+  checkOpen,
   checkRestoreMeta,
-  checkSignal,
   checkTtl,
   checkVersion,
   checkWrite,
@@ -254,8 +254,7 @@ export class MemoryRegistry extends Emitter<RegistryEvents> implements Registry<
   }
 
   #enter(signal: AbortSignal | undefined): void {
-    if (this.#closed) throw RegistryError.closed();
-    if (signal !== undefined) checkSignal(signal);
+    checkOpen(this.#closed, signal);
   }
 
   #get(key: string): RegistryRecord | undefined {

@@ -1,5 +1,5 @@
 import type { Clock, Milliseconds } from '../../core/clock.js';
-import { integerOption, rejectUnknownOptions } from '../validation.js';
+import { checkOptionsObject, integerOption, rejectUnknownOptions } from '../validation.js';
 
 /** Configuration of a {@link MemoryRegistry}. */
 export interface MemoryRegistryOptions {
@@ -81,6 +81,7 @@ export interface MemoryRegistryStats {
 
 /** Validates `options` (messages name the option) and fills in the defaults. */
 export function resolveMemoryOptions(options: MemoryRegistryOptions): Required<MemoryRegistryOptions> {
+  checkOptionsObject('MemoryRegistry', options);
   rejectUnknownOptions('MemoryRegistry', options, Object.keys(DEFAULT_MEMORY_REGISTRY_OPTIONS));
   const d = DEFAULT_MEMORY_REGISTRY_OPTIONS;
   return {

@@ -1,8 +1,7 @@
-import { describe } from '../../core/describe.js';
 import type { ConnectionOptions as TlsConnectionOptions } from 'node:tls';
 import type { Clock, Milliseconds } from '../../core/clock.js';
 import { RegistryError } from '../errors.js';
-import { integerOption, rejectUnknownOptions } from '../validation.js';
+import { checkOptionsObject, integerOption, rejectUnknownOptions, stringOption } from '../validation.js';
 
 /** Configuration of a {@link RedisRegistry}. Give exactly one of `url` and `cluster`. */
 export interface RedisRegistryOptions {
@@ -142,9 +141,7 @@ const KNOWN = ['url', 'cluster', 'username', 'password', ...Object.keys(DEFAULT_
 
 /** Validates options once, at construction, with messages that name the option. */
 export function resolveOptions(options: RedisRegistryOptions): ResolvedRedisRegistryOptions {
-  if (typeof options !== 'object' || options === null) {
-    throw RegistryError.invalidOption(`RedisRegistry options must be an object, got ${describe(options)}`);
-  }
+  checkOptionsObject('RedisRegistry', options);
   rejectUnknownOptions('RedisRegistry', options, KNOWN);
   const d = DEFAULT_REDIS_REGISTRY_OPTIONS;
   const { url, cluster } = options;
@@ -154,22 +151,19 @@ export function resolveOptions(options: RedisRegistryOptions): ResolvedRedisRegi
   if (url !== undefined) checkUrl('url', url);
   if (cluster !== undefined) {
     if (!Array.isArray(cluster) || cluster.length === 0) {
-      throw RegistryError.invalidOption(`cluster must be a non-empty array of node URLs, got ${describe(cluster)}`);
+      throw RegistryError.invalidOptionValue('cluster', 'a non-empty array of node URLs', cluster);
     }
     cluster.forEach((u: unknown, i) => checkUrl(`cluster[${i}]`, u));
   }
-  for (const name of ['username', 'password', 'keyPrefix'] as const) {
-    const value = options[name];
-    if (value !== undefined && typeof value !== 'string') {
-      throw RegistryError.invalidOption(`${name} must be a string, got ${describe(value)}`);
-    }
-  }
+  const username = stringOption('username', options.username, undefined);
+  const password = stringOption('password', options.password, undefined);
+  const keyPrefix = stringOption('keyPrefix', options.keyPrefix, d.keyPrefix);
   const named: [string, string][] =
     url !== undefined ? [['url', url]] : (cluster as string[]).map((u, i) => [`cluster[${i}]`, u]);
   checkCredentials(named, options);
   const tls: unknown = options.tls ?? (named.some(([, u]) => u.startsWith('rediss:')) || d.tls);
   if (typeof tls !== 'boolean' && (typeof tls !== 'object' || tls === null)) {
-    throw RegistryError.invalidOption(`tls must be a boolean or tls.connect options, got ${describe(tls)}`);
+    throw RegistryError.invalidOptionValue('tls', 'a boolean or tls.connect options', tls);
   }
   // the client refuses a scheme that contradicts `tls` with an error quoting the whole URL
   // (password included), and a cluster would reach discovered nodes without TLS
@@ -182,10 +176,10 @@ export function resolveOptions(options: RedisRegistryOptions): ResolvedRedisRegi
   return {
     url,
     cluster: cluster === undefined ? undefined : Object.freeze([...(cluster as readonly string[])]),
-    username: options.username,
-    password: options.password,
+    username,
+    password,
     tls,
-    keyPrefix: options.keyPrefix ?? d.keyPrefix,
+    keyPrefix,
     timeoutMs: integerOption('timeoutMs', options.timeoutMs, d.timeoutMs),
     connectTimeoutMs: integerOption('connectTimeoutMs', options.connectTimeoutMs, d.connectTimeoutMs),
     reconnectMaxDelayMs: integerOption('reconnectMaxDelayMs', options.reconnectMaxDelayMs, d.reconnectMaxDelayMs, {
@@ -228,6 +222,6 @@ function checkUrl(name: string, value: unknown): void {
   if (typeof value !== 'string' || !/^rediss?:\/\//.test(value)) {
     // never echo a password: `scheme://user:password@host` → `scheme://…@host`
     const shown = typeof value === 'string' ? value.replace(/\/\/[^/]*@/, '//…@') : value;
-    throw RegistryError.invalidOption(`${name} must be a redis:// or rediss:// URL, got ${describe(shown)}`);
+    throw RegistryError.invalidOptionValue(name, 'a redis:// or rediss:// URL', shown);
   }
 }

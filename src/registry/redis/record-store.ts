@@ -61,13 +61,13 @@ export class RecordStore {
     const connection = this.#connection;
     const prefix = this.#prefix;
     if (connection.isCluster) {
-      const parts = this.#scripted<Buffer | null>(
-        READ,
-        keys.map((key) => prefix + key),
-        [],
-        pushKey,
-        1,
-      );
+      const parts = this.#scripted<Buffer | null>({
+        script: READ,
+        redisKeys: keys.map((key) => prefix + key),
+        head: [],
+        perKey: pushKey,
+        stride: 1,
+      });
       return inKeyOrder(parts, await Promise.all(parts.map((part) => part.reply)), keys.length, 1) as (Buffer | null)[];
     }
     const sent: Promise<(Buffer | null)[]>[] = [];
@@ -88,16 +88,16 @@ export class RecordStore {
    * `failure` is the first error, so the writes that did happen can still be reported.
    */
   async writeMany(entries: readonly SetEntry[], now: number, grace: string): Promise<WriteManyResult> {
-    const parts = this.#scripted<number>(
-      WRITE,
-      entries.map((e) => this.#prefix + e.key),
-      [String(now), grace, ''],
-      (i, key, args) => {
+    const parts = this.#scripted<number>({
+      script: WRITE,
+      redisKeys: entries.map((e) => this.#prefix + e.key),
+      head: [String(now), grace, ''],
+      perKey: (i, key, args) => {
         const entry = entries[i] as SetEntry;
         args.push(key, bufferOf(entry.value), entry.ttlMs === undefined ? '0' : String(entry.ttlMs));
       },
-      3,
-    );
+      stride: 3,
+    });
     let failure: Error | undefined;
     const settled = (await Promise.allSettled(parts.map((part) => part.reply))).map((result) => {
       if (result.status === 'fulfilled') return result.value;
@@ -113,13 +113,13 @@ export class RecordStore {
 
   /** Unconditional delete of `keys` (records past their deadline at `now` count as expired). */
   async deleteMany(keys: readonly string[], now: number): Promise<DeleteReply[]> {
-    const parts = this.#scripted<number>(
-      DELETE,
-      keys.map((key) => this.#prefix + key),
-      [String(now), ''],
-      pushKey,
-      2,
-    );
+    const parts = this.#scripted<number>({
+      script: DELETE,
+      redisKeys: keys.map((key) => this.#prefix + key),
+      head: [String(now), ''],
+      perKey: pushKey,
+      stride: 2,
+    });
     const flat = inKeyOrder(parts, await Promise.all(parts.map((part) => part.reply)), keys.length, 2);
     return keys.map((_, i): DeleteReply => [flat[2 * i] ?? 0, flat[2 * i + 1] ?? 0]);
   }
@@ -127,15 +127,15 @@ export class RecordStore {
   /** Removes records found expired, if still that version and expired; resolves to those removed. */
   async reap(expired: readonly Expired[], now: number): Promise<Expired[]> {
     const unique = [...new Map(expired.map((e) => [e.key, e])).values()];
-    const parts = this.#scripted<number>(
-      REAP,
-      unique.map((e) => this.#prefix + e.key),
-      [String(now)],
-      (i, key, args) => {
+    const parts = this.#scripted<number>({
+      script: REAP,
+      redisKeys: unique.map((e) => this.#prefix + e.key),
+      head: [String(now)],
+      perKey: (i, key, args) => {
         args.push(key, String((unique[i] as Expired).version));
       },
-      1,
-    );
+      stride: 1,
+    });
     const flat = inKeyOrder(parts, await Promise.all(parts.map((part) => part.reply)), unique.length, 1);
     return unique.filter((_, i) => flat[i] === 1);
   }
@@ -179,24 +179,18 @@ export class RecordStore {
   }
 
   /**
-   * Sends a multi-key `script` (see `CROSS_SLOT` in scripts.ts) for `redisKeys`: one call per
+   * Sends a multi-key script (see `CROSS_SLOT` in scripts.ts) for the batch's keys: one call per
    * server (standalone) or per master of the cached slot map, and per `chunk` keys, all
-   * pipelined. Every call's ARGV is `head`, then what `perKey` appends for each of its keys
-   * (the key first). A call whose master turns out not to serve one of its keys, or whose master
-   * is unknown, goes again slot by slot. Each part's reply holds `stride` items per key.
+   * pipelined. A call whose master turns out not to serve one of its keys, or whose master is
+   * unknown, goes again slot by slot.
    */
-  #scripted<R>(
-    script: LuaScript,
-    redisKeys: readonly string[],
-    head: readonly RedisArg[],
-    perKey: PerKey,
-    stride: number,
-  ): Part<R>[] {
+  #scripted<R>(batch: ScriptBatch): Part<R>[] {
+    const { script, redisKeys, head, perKey } = batch;
     const connection = this.#connection;
     const parts: Part<R>[] = [];
     const send = (node: RedisNodeClient | undefined, indices: number[]): void => {
       if (node === undefined) {
-        parts.push({ indices, reply: this.#bySlot<R>(script, redisKeys, indices, head, perKey, stride) });
+        parts.push({ indices, reply: this.#bySlot<R>(batch, indices) });
         return;
       }
       const args = head.slice();
@@ -207,7 +201,7 @@ export class RecordStore {
         reply: connection.isCluster
           ? reply.catch((error: unknown) => {
               if (!isNotLocal(error)) throw error;
-              return this.#bySlot<R>(script, redisKeys, indices, head, perKey, stride);
+              return this.#bySlot<R>(batch, indices);
             })
           : reply,
       });
@@ -238,17 +232,11 @@ export class RecordStore {
   }
 
   /**
-   * `script` for the keys `indices` of `redisKeys`, one call per slot with the keys declared, so
+   * The batch's script for its keys at `indices`, one call per slot with the keys declared, so
    * the cluster client routes each and follows `MOVED`/`ASK`; the replies merged back in order.
    */
-  async #bySlot<R>(
-    script: LuaScript,
-    redisKeys: readonly string[],
-    indices: readonly number[],
-    head: readonly RedisArg[],
-    perKey: PerKey,
-    stride: number,
-  ): Promise<R[]> {
+  async #bySlot<R>(batch: ScriptBatch, indices: readonly number[]): Promise<R[]> {
+    const { script, redisKeys, head, perKey, stride } = batch;
     const groups = groupBySlot(indices.length, (j) => keySlot(redisKeys[indices[j] as number] as string), this.#chunk);
     const replies = await Promise.all(
       groups.map((group) => {
@@ -298,6 +286,19 @@ function inKeyOrder<R>(
 
 /** Appends the arguments of key `i` (named `key`) to a script call's ARGV. */
 type PerKey = (i: number, key: string, args: RedisArg[]) => void;
+
+/** One multi-key script sent for many keys by `RecordStore.#scripted`. */
+interface ScriptBatch {
+  readonly script: LuaScript;
+  /** The keys, prefixed; a reply's items follow their order. */
+  readonly redisKeys: readonly string[];
+  /** The ARGV of every call, before what `perKey` appends. */
+  readonly head: readonly RedisArg[];
+  /** Appends the arguments of the `i`-th key (the key first) to a call's ARGV. */
+  readonly perKey: PerKey;
+  /** Items per key in a call's reply. */
+  readonly stride: number;
+}
 
 /** One call of a batch: the indices of its keys and its reply. */
 interface Part<R> {

@@ -10,17 +10,8 @@ import { DELETE, RESTORE, TOUCH, WRITE } from './scripts.js';
 
 /** How the write paths report what they did; the registry turns it into events. */
 export interface WriteEvents {
-  /** A record was written at `now`: fires `record:set` and returns the record. */
-  written(
-    key: string,
-    value: Uint8Array,
-    version: number,
-    createdAt: number,
-    now: number,
-    ttlMs: Milliseconds | undefined,
-  ): RegistryRecord;
-  /** A record was restored verbatim: fires `record:set`. */
-  restored(key: string, version: number, expiresAt: number | undefined): void;
+  /** `record` was stored (written, or restored verbatim): fires `record:set`. */
+  written(record: RegistryRecord): void;
   /** A record was removed (deleted, cleared, or found expired and removed). */
   removed(key: string, reason: RemovalReason, version: number): void;
 }
@@ -52,21 +43,16 @@ export class RecordWrites {
     this.#d = deps;
   }
 
-  /** `set`: unconditional ones of the same tick share one script call per server. */
-  set(
-    key: string,
-    value: Uint8Array,
-    ttlMs: Milliseconds | undefined,
-    ifVersion: number | undefined,
-    signal: AbortSignal | undefined,
-  ): Promise<RegistryRecord> {
+  /** `set` of `entry`: unconditional ones of the same tick share one script call per server. */
+  set(entry: SetEntry, ifVersion: number | undefined, signal: AbortSignal | undefined): Promise<RegistryRecord> {
     const { batcher, deadlines, clock } = this.#d;
     if (ifVersion === undefined) {
-      const { result, index, now } = batcher.write({ key, value, ttlMs });
-      return deadlines.track(result, (r) => this.#afterBatchedSet(key, value, ttlMs, now, r, index), signal);
+      const { result, index, now } = batcher.write(entry);
+      return deadlines.track(result, (r) => this.#afterBatchedSet(entry, now, r, index), signal);
     }
     batcher.flush();
     const now = clock.now();
+    const { key, value, ttlMs } = entry;
     const redisKey = this.#d.prefix + key;
     const args = [
       String(now),
@@ -77,7 +63,7 @@ export class RecordWrites {
       ttlMs === undefined ? '0' : String(ttlMs),
     ];
     const reply = this.#d.connection.eval(WRITE, [redisKey], args) as Promise<number[]>;
-    return deadlines.track(reply, (r) => this.#afterSet(key, value, ttlMs, ifVersion, now, r), signal);
+    return deadlines.track(reply, (r) => this.#afterSet(entry, ifVersion, now, r), signal);
   }
 
   /** `restore` of a record not expired at `now` (see `RedisRegistry.restore`). */
@@ -104,7 +90,7 @@ export class RecordWrites {
     if (expired !== 0) this.#d.events.removed(key, 'expire', expired);
     if (state === -2) throw foreignKey(key);
     if (state !== 1) return 'kept';
-    this.#d.events.restored(key, version, expiresAt);
+    this.#d.events.written(record);
     return 'written';
   }
 
@@ -126,36 +112,33 @@ export class RecordWrites {
     return this.#d.deadlines.run(this.#deleteMany(keys, reason), signal);
   }
 
-  #afterSet(
-    key: string,
-    value: Uint8Array,
-    ttlMs: Milliseconds | undefined,
-    ifVersion: number,
-    now: number,
-    reply: number[],
-  ): RegistryRecord {
+  #afterSet(entry: SetEntry, ifVersion: number, now: number, reply: number[]): RegistryRecord {
+    const { key } = entry;
     // [new version, createdAt, expired version] or, on a conflict, [-1, actual version, expired version]
     const [version = 0, createdAt = now, expired = 0] = reply;
     if (expired !== 0) this.#d.events.removed(key, 'expire', expired);
     if (version === -1) throw RegistryError.versionConflict(key, ifVersion, createdAt);
     if (version === -2) throw foreignKey(key);
-    return this.#d.events.written(key, value, version, createdAt, now, ttlMs);
+    return this.#written(entry, version, createdAt, now);
   }
 
-  #afterBatchedSet(
-    key: string,
-    value: Uint8Array,
-    ttlMs: Milliseconds | undefined,
-    now: number,
-    result: WriteManyResult,
-    index: number,
-  ): RegistryRecord {
+  #afterBatchedSet(entry: SetEntry, now: number, result: WriteManyResult, index: number): RegistryRecord {
+    const { key } = entry;
     const reply = result.replies[index];
     if (reply === undefined) throw result.failure ?? RegistryError.unavailable('the write got no reply');
     const [version, createdAt, expired] = reply;
     if (expired !== 0) this.#d.events.removed(key, 'expire', expired);
     if (version === -2) throw foreignKey(key);
-    return this.#d.events.written(key, value, version, createdAt, now, ttlMs);
+    return this.#written(entry, version, createdAt, now);
+  }
+
+  /** The record a script stored for `entry` (at `version`, created at `createdAt`, updated at `now`), reported. */
+  #written(entry: SetEntry, version: number, createdAt: number, now: number): RegistryRecord {
+    const { key, value, ttlMs } = entry;
+    const expiresAt = ttlMs === undefined ? undefined : now + ttlMs;
+    const record: RegistryRecord = { key, value, version, expiresAt, createdAt, updatedAt: now };
+    this.#d.events.written(record);
+    return record;
   }
 
   async #delete(key: string, ifVersion: number | undefined): Promise<boolean> {
@@ -196,7 +179,7 @@ export class RecordWrites {
       if (reply === undefined) return;
       if (reply[2] !== 0) events.removed(entry.key, 'expire', reply[2]);
       if (reply[0] === -2) error ??= foreignKey(entry.key);
-      else records[i] = events.written(entry.key, entry.value, reply[0], reply[1], now, entry.ttlMs);
+      else records[i] = this.#written(entry, reply[0], reply[1], now);
     });
     if (error !== undefined) throw error;
     return records;

@@ -17,6 +17,7 @@ import {
   checkArray,
   checkKey,
   checkKeys,
+  checkOpen,
   checkRestoreMeta,
   checkSignal,
   checkTtl,
@@ -119,9 +120,7 @@ export class RedisRegistry extends Emitter<RegistryEvents> implements Registry<U
       prefix: this.#prefix,
       grace,
       events: {
-        written: (key, value, version, createdAt, now, ttlMs) =>
-          this.#written(key, value, version, createdAt, now, ttlMs),
-        restored: (key, version, expiresAt) => {
+        written: ({ key, version, expiresAt }) => {
           if (this.listening('record:set')) this.emit('record:set', { key, version, expiresAt });
         },
         removed: (key, reason, version) => this.#removed(key, reason, version),
@@ -201,7 +200,7 @@ export class RedisRegistry extends Emitter<RegistryEvents> implements Registry<U
       return rejection(error);
     }
     // unconditional sets issued in the same tick share one write script per server
-    return this.#writes.set(key, value, ttlMs, ifVersion, signal);
+    return this.#writes.set({ key, value, ttlMs }, ifVersion, signal);
   }
 
   /**
@@ -413,23 +412,9 @@ export class RedisRegistry extends Emitter<RegistryEvents> implements Registry<U
   }
 
   #enter(signal: AbortSignal | undefined): void {
-    if (this.#state === 'closed') throw RegistryError.closed();
-    if (signal !== undefined) checkSignal(signal);
+    checkOpen(this.#state === 'closed', signal);
     if (this.#state !== 'open')
       throw RegistryError.unavailable('the Redis registry is not connected: call connect() first');
-  }
-
-  #written(
-    key: string,
-    value: Uint8Array,
-    version: number,
-    createdAt: number,
-    now: number,
-    ttlMs: Milliseconds | undefined,
-  ): RegistryRecord {
-    const expiresAt = ttlMs === undefined ? undefined : now + ttlMs;
-    if (this.listening('record:set')) this.emit('record:set', { key, version, expiresAt });
-    return { key, value, version, expiresAt, createdAt, updatedAt: now };
   }
 
   #removed(key: string, reason: RemovalReason, version: number): void {

@@ -2,8 +2,8 @@ import { setMaxListeners } from 'node:events';
 import type { Timer } from '../../core/clock.js';
 import { RegistryError } from '../errors.js';
 import type { ShardedCore } from './core.js';
-import { handBack, migrate } from './migration.js';
-import type { MigrationKind, MigrationResult, ShardSpec } from './options.js';
+import { handBack, migrate, type Move } from './migration.js';
+import type { MigrationResult, ShardSpec } from './options.js';
 import { Topology } from './topology.js';
 import { isShardFailure, type Shard } from './shard.js';
 
@@ -24,12 +24,8 @@ interface Retry {
 /** The longest wait between two attempts of a failing hand-back, in cooldowns (`cooldownMs`). */
 const MAX_RETRY_COOLDOWNS = 8;
 
-interface PendingMigration {
-  readonly kind: MigrationKind;
-  readonly name: string;
-  readonly sources: readonly Shard[];
-  readonly from: Topology;
-  readonly to: Topology;
+/** A migration, with what to do once it is done (not when cancelled: then it waits for `rebalance()`). */
+interface PendingMigration extends Move {
   readonly after: (() => void) | undefined;
 }
 
@@ -71,11 +67,18 @@ export class ShardAdmin {
       this.#checkSources(from, from.members);
       const to = new Topology([...from.members, shard], core.options.replicas);
       this.#hooks.attach(shard);
-      return this.#migrate('add', shard.name, from.members, from, to, signal, undefined);
+      return this.#migrate(
+        { kind: 'add', shard: shard.name, sources: from.members, from, to, after: undefined },
+        signal,
+      );
     });
   }
 
-  remove(name: string, lost: boolean, signal: AbortSignal | undefined): Promise<MigrationResult> {
+  remove(
+    name: string,
+    options: { readonly lost: boolean; readonly signal: AbortSignal | undefined },
+  ): Promise<MigrationResult> {
+    const { lost, signal } = options;
     return this.#job(async () => {
       const drained = this.#drained.get(name);
       if (drained !== undefined) {
@@ -87,7 +90,8 @@ export class ShardAdmin {
       if (lost) return this.#lose(shard, from, to, signal);
       const sources = from.r === 1 ? [shard] : from.members;
       this.#checkSources(from, sources);
-      return this.#migrate('remove', name, sources, from, to, signal, () => this.#hooks.detach(shard));
+      const after = (): void => this.#hooks.detach(shard);
+      return this.#migrate({ kind: 'remove', shard: name, sources, from, to, after }, signal);
     });
   }
 
@@ -96,7 +100,10 @@ export class ShardAdmin {
       const { shard, from, to } = this.#without(name);
       const sources = from.r === 1 ? [shard] : from.members;
       this.#checkSources(from, sources);
-      return this.#migrate('drain', name, sources, from, to, signal, () => this.#drained.set(name, shard));
+      const after = (): void => {
+        this.#drained.set(name, shard);
+      };
+      return this.#migrate({ kind: 'drain', shard: name, sources, from, to, after }, signal);
     });
   }
 
@@ -105,18 +112,7 @@ export class ShardAdmin {
       const pending = this.#pending;
       if (pending === undefined) return undefined;
       this.#pending = undefined;
-      return this.#finish(
-        pending,
-        await migrate(
-          this.#core,
-          pending.kind,
-          pending.name,
-          pending.sources,
-          pending.from,
-          pending.to,
-          this.#signal(signal),
-        ),
-      );
+      return this.#finish(pending, await migrate(this.#core, pending, this.#signal(signal)));
     });
   }
 
@@ -127,7 +123,7 @@ export class ShardAdmin {
   recovered(shard: Shard): void {
     if (!this.#closed && !this.#handingBack.has(shard)) {
       // out of routing until caught up: a shard that restarted without its data must not answer misses
-      shard.resyncing = true;
+      shard.beginResync();
       this.#cancelRetry(shard);
       this.#queueHandBack(shard, true, false);
     }
@@ -145,7 +141,7 @@ export class ShardAdmin {
    */
   handBackTo(shard: Shard): void {
     if (this.#closed || this.#handingBack.has(shard) || this.#running.has(shard)) return;
-    if (shard.hints.size === 0 && !shard.hintsOverflowed) return;
+    if (!shard.hints.pending) return;
     if (this.#retries.get(shard)?.timer !== undefined) return;
     this.#queueHandBack(shard, false, this.#retries.has(shard));
   }
@@ -161,7 +157,7 @@ export class ShardAdmin {
     this.#job(async () => {
       this.#handingBack.delete(shard);
       if (!core.current.members.includes(shard) || shard.health !== 'up') {
-        if (resync) shard.resyncing = false;
+        if (resync) shard.endResync();
         this.#afterHandBack(shard, false);
         return;
       }
@@ -170,15 +166,15 @@ export class ShardAdmin {
         if (resync) {
           const size = await shard.call('size', this.#stop.signal, (s) => shard.registry.size({ signal: s }));
           // empty after an outage: restarted without persistence, so copy back everything it owns
-          if (size === 0) shard.hintsOverflowed = true;
+          if (size === 0) shard.hints.markOverflowed();
         }
-        if (shard.hints.size > 0 || shard.hintsOverflowed) {
-          const result = await handBack(core, shard, this.#stop.signal, cautious);
+        if (shard.hints.pending) {
+          const result = await handBack(core, shard, { signal: this.#stop.signal, cautious });
           unsettled = result.moved < result.scanned;
           core.emit('migration:done', result);
         } else unsettled = false;
       } finally {
-        if (resync) shard.resyncing = false;
+        if (resync) shard.endResync();
         this.#running.delete(shard);
         this.#afterHandBack(shard, unsettled);
       }
@@ -195,7 +191,7 @@ export class ShardAdmin {
    */
   #afterHandBack(shard: Shard, unsettled: boolean): void {
     const core = this.#core;
-    if (this.#closed || !core.current.members.includes(shard) || (shard.hints.size === 0 && !shard.hintsOverflowed)) {
+    if (this.#closed || !core.current.members.includes(shard) || !shard.hints.pending) {
       this.#cancelRetry(shard);
       this.#retries.delete(shard);
       return;
@@ -295,25 +291,16 @@ export class ShardAdmin {
     };
   }
 
-  async #migrate(
-    kind: MigrationKind,
-    name: string,
-    sources: readonly Shard[],
-    from: Topology,
-    to: Topology,
-    signal: AbortSignal | undefined,
-    after: (() => void) | undefined,
-  ): Promise<MigrationResult> {
-    await this.#core.switchTo(to, true);
-    const result = await migrate(this.#core, kind, name, sources, from, to, this.#signal(signal));
-    return this.#finish({ kind, name, sources, from, to, after }, result);
+  async #migrate(migration: PendingMigration, signal: AbortSignal | undefined): Promise<MigrationResult> {
+    await this.#core.startMigration(migration.to);
+    return this.#finish(migration, await migrate(this.#core, migration, this.#signal(signal)));
   }
 
   #finish(migration: PendingMigration, result: MigrationResult): MigrationResult {
     if (result.cancelled) {
       this.#pending = migration;
     } else {
-      this.#core.previous = undefined;
+      this.#core.endMigration();
       migration.after?.();
     }
     this.#core.emit('migration:done', result);
@@ -324,12 +311,12 @@ export class ShardAdmin {
   async #lose(shard: Shard, from: Topology, to: Topology, signal: AbortSignal | undefined): Promise<MigrationResult> {
     const core = this.#core;
     this.#hooks.detach(shard);
-    await core.switchTo(to, false);
+    await core.replaceMembership(to);
     const records = await this.#reportLost(shard, from, to, signal);
     core.emit('shard:lost', { shard: shard.name, records });
     const result =
       from.r > 1
-        ? await migrate(core, 'lost', shard.name, to.members, from, to, this.#signal(signal))
+        ? await migrate(core, { kind: 'lost', shard: shard.name, sources: to.members, from, to }, this.#signal(signal))
         : { kind: 'lost' as const, shard: shard.name, scanned: 0, moved: 0, cancelled: false };
     core.emit('migration:done', result);
     return result;

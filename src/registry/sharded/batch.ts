@@ -1,6 +1,7 @@
 import { RegistryError } from '../errors.js';
 import type { RegistryRecord, SetEntry } from '../registry.js';
 import type { ShardedCore, WritePlan } from './core.js';
+import { GET_RECORD, lookup } from './requests.js';
 import { isShardFailure, type Shard } from './shard.js';
 
 /*
@@ -65,14 +66,7 @@ export async function shardedGetMany(
   await Promise.all(
     slow.map(async (i) => {
       const key = keys[i] as string;
-      out[i] = await core.lookup(
-        key,
-        signal,
-        'get',
-        (shard, s) => shard.registry.get(key, { signal: s }),
-        (r) => r !== undefined,
-        undefined,
-      );
+      out[i] = await lookup(core, key, GET_RECORD, signal);
     }),
   );
   if (core.index !== undefined) for (const record of out) if (record !== undefined) core.index.touch(record.key);

@@ -6,7 +6,7 @@ import type { KeyIndex } from './key-index.js';
 import { moveKey, type MigrationHost } from './migration.js';
 import type { ResolvedShardedOptions, ShardedRegistryEvents } from './options.js';
 import type { Topology } from './topology.js';
-import { type Hint, isShardFailure, raceAbort, type Shard } from './shard.js';
+import { isShardFailure, raceAbort, type Shard } from './shard.js';
 
 /** Where one write goes; see {@link ShardedCore.writePlan}. */
 export interface WritePlan {
@@ -17,20 +17,31 @@ export interface WritePlan {
 
 const NONE: readonly Shard[] = Object.freeze([]);
 
+/** What a {@link ShardedCore} is built from: the resolved options and the registry's collaborators. */
+export interface ShardedCoreDeps {
+  readonly options: ResolvedShardedOptions;
+  readonly clock: Clock;
+  /** The global capacity index, when capacity is limited or keys are tracked. */
+  readonly index: KeyIndex | undefined;
+  readonly emit: <E extends keyof ShardedRegistryEvents>(event: E, payload: ShardedRegistryEvents[E]) => void;
+  /** The membership at construction. */
+  readonly topology: Topology;
+}
+
 /**
  * The state a sharded registry's operations share: membership, locks, the key index and the
- * fan-out helpers. Kept apart from the public class so that batch operations and administration
- * can live in their own modules.
+ * write plans (`requests.ts` sends single-key requests by them). Kept apart from the public
+ * class so that batch operations and administration can live in their own modules. Only its own
+ * methods change its state.
  */
 export class ShardedCore implements MigrationHost {
   readonly options: ResolvedShardedOptions;
   readonly clock: Clock;
   readonly index: KeyIndex | undefined;
-  readonly emit: <E extends keyof ShardedRegistryEvents>(event: E, payload: ShardedRegistryEvents[E]) => void;
-  current: Topology;
-  /** The membership before the running (or cancelled) migration; reads check it on a miss. */
-  previous: Topology | undefined;
-  readonly locks = new Map<string, Promise<void>>();
+  readonly emit: ShardedCoreDeps['emit'];
+  #current: Topology;
+  #previous: Topology | undefined;
+  readonly #locks = new Map<string, Promise<void>>();
   /** Deletes issued and not yet settled on every target, per key; see {@link deletesSettled}. */
   readonly #deletes = new Map<string, Promise<void>[]>();
   // operations started before the last membership switch, which a migration waits for
@@ -39,18 +50,27 @@ export class ShardedCore implements MigrationHost {
   #older = 0;
   readonly #olderDone: (() => void)[] = [];
 
-  constructor(
-    options: ResolvedShardedOptions,
-    clock: Clock,
-    index: KeyIndex | undefined,
-    emit: ShardedCore['emit'],
-    topology: Topology,
-  ) {
-    this.options = options;
-    this.clock = clock;
-    this.index = index;
-    this.emit = emit;
-    this.current = topology;
+  constructor(deps: ShardedCoreDeps) {
+    this.options = deps.options;
+    this.clock = deps.clock;
+    this.index = deps.index;
+    this.emit = deps.emit;
+    this.#current = deps.topology;
+  }
+
+  /** The membership operations route by. */
+  get current(): Topology {
+    return this.#current;
+  }
+
+  /** The membership before the running (or cancelled) migration; reads check it on a miss. */
+  get previous(): Topology | undefined {
+    return this.#previous;
+  }
+
+  /** Whether a move (migration, hand-back, repair) holds some key: operations then wait with {@link unlocked}. */
+  get anyKeyLocked(): boolean {
+    return this.#locks.size !== 0;
   }
 
   get rate(): number {
@@ -61,27 +81,25 @@ export class ShardedCore implements MigrationHost {
     return this.options.migrationBatchSize;
   }
 
-  topology(): Topology {
-    return this.current;
-  }
-
   progress(event: ShardedRegistryEvents['migration:progress']): void {
     this.emit('migration:progress', event);
   }
 
   async lock(key: string): Promise<() => void> {
-    for (let held = this.locks.get(key); held !== undefined; held = this.locks.get(key)) await held;
+    const locks = this.#locks;
+    for (let held = locks.get(key); held !== undefined; held = locks.get(key)) await held;
     let release!: () => void;
-    this.locks.set(key, new Promise<void>((resolve) => (release = resolve)));
+    locks.set(key, new Promise<void>((resolve) => (release = resolve)));
     return () => {
-      this.locks.delete(key);
+      locks.delete(key);
       release();
     };
   }
 
   /** Waits while a migration or hand-back is moving `key`. */
   async unlocked(key: string): Promise<void> {
-    for (let held = this.locks.get(key); held !== undefined; held = this.locks.get(key)) await held;
+    const locks = this.#locks;
+    for (let held = locks.get(key); held !== undefined; held = locks.get(key)) await held;
   }
 
   /**
@@ -124,17 +142,6 @@ export class ShardedCore implements MigrationHost {
     }
   }
 
-  async silently<T>(shard: Shard, key: string, fn: () => Promise<T>): Promise<T> {
-    shard.silenced.set(key, (shard.silenced.get(key) ?? 0) + 1);
-    try {
-      return await fn();
-    } finally {
-      const n = (shard.silenced.get(key) ?? 1) - 1;
-      if (n === 0) shard.silenced.delete(key);
-      else shard.silenced.set(key, n);
-    }
-  }
-
   /** Runs a client operation, counted so a membership switch can wait for older ones. */
   async run<T>(fn: () => Promise<T>): Promise<T> {
     const generation = this.#generation;
@@ -147,10 +154,32 @@ export class ShardedCore implements MigrationHost {
     }
   }
 
-  /** Switches membership to `next` (keeping the old one for misses) and waits out older operations. */
-  async switchTo(next: Topology, keepPrevious: boolean): Promise<void> {
-    if (keepPrevious) this.previous = this.current;
-    this.current = next;
+  /**
+   * Starts a migration to `next`: operations route by it from now on, reads check the old
+   * membership on a miss until {@link endMigration}. Resolves once the operations started
+   * before the switch have finished.
+   */
+  startMigration(next: Topology): Promise<void> {
+    return this.#switchTo(next, this.#current);
+  }
+
+  /** The migration is done: reads stop checking the membership it started from. */
+  endMigration(): void {
+    this.#previous = undefined;
+  }
+
+  /**
+   * Routes by `next` from now on without keeping the old membership for misses (a lost shard
+   * has nothing left to read). Resolves once the operations started before the switch have
+   * finished.
+   */
+  replaceMembership(next: Topology): Promise<void> {
+    return this.#switchTo(next, this.#previous);
+  }
+
+  async #switchTo(next: Topology, previous: Topology | undefined): Promise<void> {
+    this.#previous = previous;
+    this.#current = next;
     this.#generation++;
     this.#older += this.#active;
     this.#active = 0;
@@ -159,17 +188,17 @@ export class ShardedCore implements MigrationHost {
 
   /** Before a write during a migration: moves `key` to its new owners first, so versions and CAS see it. */
   async pullForward(key: string, signal: AbortSignal | undefined): Promise<void> {
-    const previous = this.previous;
+    const previous = this.#previous;
     if (previous === undefined) return;
     const before = previous.owners(key);
-    const after = this.current.owners(key);
+    const after = this.#current.owners(key);
     if (before.length === after.length && before.every((s) => after.includes(s))) return;
     // from the first former owner that answers: with replicas, a failing one is not needed
     let failure: Error | undefined;
     for (const source of before) {
       if (!source.servesKey(key)) continue;
       try {
-        await moveKey(this, source, key, previous, this.current, signal);
+        await moveKey(this, key, { source, from: previous, to: this.#current }, signal);
         return;
       } catch (error) {
         if (!isShardFailure(error) || signal?.aborted === true) throw error;
@@ -186,13 +215,13 @@ export class ShardedCore implements MigrationHost {
    */
   async admit<T>(keys: readonly string[], signal: AbortSignal | undefined, issue: () => Promise<T>): Promise<T> {
     for (;;) {
-      const topology = this.current;
-      if (this.locks.size === 0 && this.previous === undefined) return issue();
+      const topology = this.#current;
+      if (this.#locks.size === 0 && this.#previous === undefined) return issue();
       for (const key of keys) {
-        if (this.locks.size !== 0) await this.unlocked(key);
-        if (this.previous !== undefined) await this.pullForward(key, signal);
+        if (this.#locks.size !== 0) await this.unlocked(key);
+        if (this.#previous !== undefined) await this.pullForward(key, signal);
       }
-      if (this.current === topology && !keys.some((key) => this.locks.has(key))) return issue();
+      if (this.#current === topology && !keys.some((key) => this.#locks.has(key))) return issue();
     }
   }
 
@@ -209,142 +238,13 @@ export class ShardedCore implements MigrationHost {
    * went away without leaving a hint: that owner may hold the key).
    */
   writePlan(key: string): WritePlan {
-    const topology = this.current;
+    const topology = this.#current;
     const targets = topology.targets(key);
     const first = targets[0];
     if (first === undefined) throw RegistryError.unavailable(`no shard is available for "${key}"`);
     if (topology.healthy()) return { targets, skipped: NONE, authoritative: true };
     const skipped = topology.owners(key).filter((owner) => !targets.includes(owner));
     return { targets, skipped, authoritative: topology.missIsAuthoritative(key, first) };
-  }
-
-  /**
-   * Sends one write to every target of `plan`. With `primaryFirst` (compare-and-set), the first
-   * target decides and the others replay the plain write after it. Once the write has landed
-   * somewhere, targets that failed with a backend failure and skipped owners are hinted; the call
-   * rejects when no target took it (nothing is hinted then: the owner keeps the truth) or a target
-   * rejected the input itself. `missed(result)` says whether the answer denies the key exists (a
-   * delete or touch that found nothing), which a stand-in cannot know for sure.
-   */
-  async fanOut<T>(
-    key: string,
-    plan: WritePlan,
-    operation: string,
-    hint: Hint,
-    signal: AbortSignal | undefined,
-    primaryFirst: boolean,
-    fn: (shard: Shard, signal: AbortSignal, primary: boolean) => Promise<T>,
-    missed: (result: T) => boolean = () => false,
-  ): Promise<T> {
-    const { targets, skipped, authoritative } = plan;
-    const [primary, ...rest] = targets as [Shard, ...Shard[]];
-    if (primaryFirst && !authoritative) {
-      throw RegistryError.unavailable(`the owner of "${key}" is unavailable: its version cannot be checked`);
-    }
-    let result: T;
-    let failed: Shard[] = [];
-    if (primaryFirst || rest.length === 0) {
-      result = await primary.call(operation, signal, (s) => fn(primary, s, true));
-      if (rest.length > 0) failed = await this.#replay(rest, operation, signal, (shard, s) => fn(shard, s, false));
-    } else {
-      const settled = await Promise.allSettled(targets.map((t) => t.call(operation, signal, (s) => fn(t, s, false))));
-      let found: { value: T } | undefined;
-      let failure: Error | undefined;
-      let inputError: Error | undefined;
-      settled.forEach((outcome, i) => {
-        if (outcome.status === 'fulfilled') found ??= { value: outcome.value };
-        else if (isShardFailure(outcome.reason) && signal?.aborted !== true) {
-          failed.push(targets[i] as Shard);
-          failure ??= outcome.reason as Error;
-        } else inputError ??= outcome.reason as Error;
-      });
-      if (inputError !== undefined) throw inputError;
-      if (found === undefined) throw failure ?? RegistryError.unavailable(`no shard took the write of "${key}"`);
-      result = found.value;
-    }
-    if (!authoritative && missed(result) && this.options.unavailableReads === 'error') {
-      throw RegistryError.unavailable(`the owner of "${key}" is unavailable: whether it holds the key is unknown`);
-    }
-    for (const shard of failed) shard.hint(key, hint);
-    for (const owner of skipped) owner.hint(key, hint);
-    return result;
-  }
-
-  /** Replays a write on replicas after the primary took it; returns the replicas that failed. */
-  async #replay<T>(
-    shards: readonly Shard[],
-    operation: string,
-    signal: AbortSignal | undefined,
-    fn: (shard: Shard, signal: AbortSignal) => Promise<T>,
-  ): Promise<Shard[]> {
-    const settled = await Promise.allSettled(shards.map((t) => t.call(operation, signal, (s) => fn(t, s))));
-    const failed: Shard[] = [];
-    settled.forEach((outcome, i) => {
-      if (outcome.status === 'fulfilled') return;
-      if (!isShardFailure(outcome.reason) || signal?.aborted === true) throw outcome.reason as Error;
-      failed.push(shards[i] as Shard);
-    });
-    return failed;
-  }
-
-  /**
-   * A read of one key: the first target that answers decides (a failing one passes to the next
-   * replica). On a miss, the previous owner is checked during a migration, and a miss that may
-   * hide a record on an unavailable shard rejects with `BACKEND_UNAVAILABLE` unless
-   * `unavailableReads` is `'miss'`.
-   */
-  async lookup<T>(
-    key: string,
-    signal: AbortSignal | undefined,
-    operation: string,
-    fn: (shard: Shard, signal: AbortSignal) => Promise<T>,
-    hit: (value: T) => boolean,
-    miss: T,
-  ): Promise<T> {
-    const topology = this.current;
-    let answered: Shard | undefined;
-    let failure: Error | undefined;
-    const first = topology.readTarget(key);
-    if (first !== undefined) {
-      try {
-        const value = await first.call(operation, signal, (s) => fn(first, s));
-        if (hit(value)) return value;
-        if (this.previous === undefined && topology.missIsAuthoritative(key, first)) return miss;
-        answered = first;
-      } catch (error) {
-        if (!isShardFailure(error) || signal?.aborted === true) throw error;
-        failure = error as Error;
-      }
-    }
-    // the first target failed: the next replicas (with R > 1) answer instead
-    if (answered === undefined) {
-      for (const target of topology.targets(key)) {
-        if (target === first) continue;
-        try {
-          const value = await target.call(operation, signal, (s) => fn(target, s));
-          if (hit(value)) return value;
-          answered = target;
-          break;
-        } catch (error) {
-          if (!isShardFailure(error) || signal?.aborted === true) throw error;
-          failure = error as Error;
-        }
-      }
-    }
-    const old = this.previous?.readTarget(key);
-    if (old !== undefined && old !== answered && old.health === 'up') {
-      try {
-        const value = await old.call(operation, signal, (s) => fn(old, s));
-        if (hit(value)) return value;
-      } catch (error) {
-        if (!isShardFailure(error) || signal?.aborted === true) throw error;
-      }
-    }
-    if (this.options.unavailableReads === 'miss') return miss;
-    if (answered === undefined) throw failure ?? RegistryError.unavailable(`no shard is available for "${key}"`);
-    if (topology.missIsAuthoritative(key, answered)) return miss;
-    // an owner's own failure (a TIMEOUT, say) says more than the stand-in's miss
-    throw failure ?? RegistryError.unavailable(`every shard that may hold "${key}" is unavailable`);
   }
 
   /** Deletes what the global capacity index pushed out, from every shard holding it; one event each. */
@@ -356,16 +256,16 @@ export class ShardedCore implements MigrationHost {
       victims.map(async ({ key, entry }) => {
         const expired = entry.expiresAt !== 0 && entry.expiresAt <= now;
         const { targets, skipped } = this.writePlan(key);
-        if (!expired) (targets[0] as Shard).evictions++;
+        if (!expired) (targets[0] as Shard).countEviction();
         const holders = new Set(targets);
-        const old = this.previous?.readTarget(key);
+        const old = this.#previous?.readTarget(key);
         if (old !== undefined) holders.add(old);
         const failed: Shard[] = [];
         await this.deleting([key], () =>
           Promise.all(
             [...holders].map(async (shard) => {
               try {
-                await this.silently(shard, key, () =>
+                await shard.silently(key, () =>
                   shard.call('delete', undefined, (s) => shard.registry.delete(key, { signal: s })),
                 );
               } catch (error) {
@@ -383,8 +283,8 @@ export class ShardedCore implements MigrationHost {
 
   /** A removal reported by a shard's backend: forwarded once, by the shard reads go to. */
   forward(shard: Shard, event: RecordRemovedEvent): void {
-    if (shard.silenced.size !== 0 && shard.silenced.has(event.key)) return;
-    if (this.current.readTarget(event.key) !== shard) return;
+    if (shard.isSilenced(event.key)) return;
+    if (this.#current.readTarget(event.key) !== shard) return;
     this.index?.delete(event.key);
     this.emit('record:removed', event);
   }

@@ -1,4 +1,3 @@
-import { describe as describeValue } from '../../core/describe.js';
 import { RegistryError } from '../errors.js';
 
 /*
@@ -124,7 +123,7 @@ export class HrwRouter {
 
   constructor(shards: readonly RouterShard[]) {
     const list: unknown = shards;
-    if (!Array.isArray(list)) throw RegistryError.invalidOption('shards must be an array');
+    if (!Array.isArray(list)) throw RegistryError.invalidOptionValue('shards', 'an array', list);
     const n = shards.length;
     this.#weights = new Float64Array(n);
     this.#seedA = new Int32Array(n);
@@ -135,13 +134,11 @@ export class HrwRouter {
     shards.forEach((shard, i) => {
       const { name, weight = 1 } = shard;
       if (typeof name !== 'string' || name.length === 0) {
-        throw RegistryError.invalidOption(`shards[${i}].name must be a non-empty string (got ${describeValue(name)})`);
+        throw RegistryError.invalidOptionValue(`shards[${i}].name`, 'a non-empty string', name);
       }
       if (seen.has(name)) throw RegistryError.invalidOption(`shards[${i}].name "${name}" is used twice`);
       if (typeof weight !== 'number' || !Number.isFinite(weight) || weight <= 0) {
-        throw RegistryError.invalidOption(
-          `shards[${i}].weight must be a positive finite number (got ${describeValue(weight)})`,
-        );
+        throw RegistryError.invalidOptionValue(`shards[${i}].weight`, 'a positive finite number', weight);
       }
       seen.add(name);
       names.push(name);

@@ -7,8 +7,11 @@ export interface IndexEntry {
   readonly bytes: number;
   readonly version: number;
   /** Absolute deadline (epoch ms), 0 for none. */
-  expiresAt: Milliseconds;
+  readonly expiresAt: Milliseconds;
 }
+
+/** An entry as the index holds it: only the index changes it (see {@link KeyIndex.renew}). */
+type StoredEntry = { -readonly [K in keyof IndexEntry]: IndexEntry[K] };
 
 /** A record the index pushed out for capacity; the registry deletes it from its shards. */
 export interface IndexVictim {
@@ -23,8 +26,8 @@ export interface IndexVictim {
  * object per key (about 150 bytes).
  */
 export class KeyIndex {
-  readonly #lru: LRUCache<string, IndexEntry> | undefined;
-  readonly #map: Map<string, IndexEntry> | undefined;
+  readonly #lru: LRUCache<string, StoredEntry> | undefined;
+  readonly #map: Map<string, StoredEntry> | undefined;
   readonly #victims: IndexVictim[] = [];
   #bytes = 0;
 
@@ -34,17 +37,18 @@ export class KeyIndex {
       this.#map = new Map();
       return;
     }
-    const dispose = (entry: IndexEntry, key: string, reason: LRUCache.DisposeReason): void => {
+    const dispose = (entry: StoredEntry, key: string, reason: LRUCache.DisposeReason): void => {
       this.#bytes -= entry.bytes;
       if (reason === 'evict') this.#victims.push({ key, entry });
     };
-    const sizeCalculation = (e: IndexEntry): number => Math.max(1, e.bytes);
+    const sizeCalculation = (e: StoredEntry): number => Math.max(1, e.bytes);
     const base = { noDisposeOnSet: true, dispose };
     if (maxBytes === Number.POSITIVE_INFINITY)
-      this.#lru = new LRUCache<string, IndexEntry>({ ...base, max: maxEntries });
+      this.#lru = new LRUCache<string, StoredEntry>({ ...base, max: maxEntries });
     else if (maxEntries === Number.POSITIVE_INFINITY)
-      this.#lru = new LRUCache<string, IndexEntry>({ ...base, maxSize: maxBytes, sizeCalculation });
-    else this.#lru = new LRUCache<string, IndexEntry>({ ...base, max: maxEntries, maxSize: maxBytes, sizeCalculation });
+      this.#lru = new LRUCache<string, StoredEntry>({ ...base, maxSize: maxBytes, sizeCalculation });
+    else
+      this.#lru = new LRUCache<string, StoredEntry>({ ...base, max: maxEntries, maxSize: maxBytes, sizeCalculation });
   }
 
   /** Number of keys indexed. */
@@ -69,6 +73,12 @@ export class KeyIndex {
   /** Marks a read: the record becomes the most recently used. */
   touch(key: string): IndexEntry | undefined {
     return this.#lru !== undefined ? this.#lru.get(key) : this.#map?.get(key);
+  }
+
+  /** A `touch` that renewed `key` until `expiresAt`: marks it most recently used with its new deadline. */
+  renew(key: string, expiresAt: Milliseconds): void {
+    const entry = this.#lru !== undefined ? this.#lru.get(key) : this.#map?.get(key);
+    if (entry !== undefined) entry.expiresAt = expiresAt;
   }
 
   /** The entry without changing recency. */

@@ -4,7 +4,6 @@ import { isRegistryError } from '../errors.js';
 import type { RegistryRecord } from '../registry.js';
 import type { MigrationKind, MigrationResult } from './options.js';
 import type { Topology } from './topology.js';
-import { canRestore, restoreOn } from './repair.js';
 import { isShardFailure, type Shard } from './shard.js';
 
 /** What migrations need from the registry that runs them. */
@@ -13,14 +12,37 @@ export interface MigrationHost {
   readonly rate: number;
   readonly batchSize: number;
   /** Current membership. */
-  topology(): Topology;
+  readonly current: Topology;
   /** Waits until no other move holds `key`, then holds it until the returned release is called. */
   lock(key: string): Promise<() => void>;
   /** Resolves once no delete of `key` is in flight (deletes do not take the key's lock). */
   deletesSettled(key: string, signal: AbortSignal | undefined): Promise<void>;
-  /** Runs `fn` with `shard`'s backend removal events for `key` silenced (an internal move). */
-  silently<T>(shard: Shard, key: string, fn: () => Promise<T>): Promise<T>;
   progress(event: { kind: MigrationKind; shard: string; scanned: number; moved: number }): void;
+}
+
+/** One membership change to carry out: whose records move, from which shards. */
+export interface Move {
+  readonly kind: MigrationKind;
+  /** The shard the change is about (added, removed, drained or lost). */
+  readonly shard: string;
+  /** The shards whose records are streamed. */
+  readonly sources: readonly Shard[];
+  readonly from: Topology;
+  readonly to: Topology;
+}
+
+/** Where one key moves from, for {@link moveKey}: a shard holding it, and the memberships before and after. */
+export interface KeyMove {
+  readonly source: Shard;
+  readonly from: Topology;
+  readonly to: Topology;
+}
+
+/** How {@link copyTo} copies. */
+interface CopyOptions {
+  readonly signal: AbortSignal | undefined;
+  /** Replace what the target holds (a hand-back brings the truth) instead of yielding to it. @default false */
+  readonly overwrite?: boolean;
 }
 
 /**
@@ -34,9 +56,9 @@ export async function copyTo(
   host: MigrationHost,
   target: Shard,
   record: RegistryRecord,
-  signal: AbortSignal | undefined,
-  overwrite = false,
+  options: CopyOptions,
 ): Promise<'copied' | 'skipped' | 'failed'> {
+  const { signal, overwrite = false } = options;
   const ttlMs = record.expiresAt === undefined ? undefined : record.expiresAt - host.clock.now();
   if (ttlMs !== undefined && ttlMs <= 0) return 'skipped';
   if (target.health !== 'up') {
@@ -44,17 +66,17 @@ export async function copyTo(
     return 'failed';
   }
   try {
-    if (canRestore(target)) {
-      const result = await host.silently(target, record.key, () => restoreOn(target, record, !overwrite, signal));
+    if (target.canRestore) {
+      const result = await target.silently(record.key, () => target.restore(record, !overwrite, signal));
       if (result === 'kept') return 'skipped';
     } else {
-      await host.silently(target, record.key, () =>
+      await target.silently(record.key, () =>
         target.call('set', signal, (s) =>
           target.registry.set(record.key, record.value, { ttlMs, ifVersion: overwrite ? undefined : 0, signal: s }),
         ),
       );
     }
-    target.migratedIn++;
+    target.countMigratedIn();
     return 'copied';
   } catch (error) {
     if (isRegistryError(error, 'VERSION_CONFLICT')) return 'skipped';
@@ -71,8 +93,8 @@ export async function dropFrom(
   key: string,
   signal: AbortSignal | undefined,
 ): Promise<void> {
-  await host.silently(shard, key, () => shard.call('delete', signal, (s) => shard.registry.delete(key, { signal: s })));
-  shard.migratedOut++;
+  await shard.silently(key, () => shard.call('delete', signal, (s) => shard.registry.delete(key, { signal: s })));
+  shard.countMigratedOut();
 }
 
 /**
@@ -83,12 +105,11 @@ export async function dropFrom(
  */
 export async function moveKey(
   host: MigrationHost,
-  source: Shard,
   key: string,
-  from: Topology,
-  to: Topology,
+  move: KeyMove,
   signal: AbortSignal | undefined,
 ): Promise<boolean> {
+  const { source, from, to } = move;
   const release = await host.lock(key);
   try {
     // a delete in flight may not have reached the source yet: its copy would come back
@@ -102,11 +123,11 @@ export async function moveKey(
     let moved = false;
     for (const target of after) {
       if (!stale && target !== source && !before.includes(target))
-        moved = (await copyTo(host, target, record, signal)) === 'copied' || moved;
+        moved = (await copyTo(host, target, record, { signal })) === 'copied' || moved;
     }
     if (!after.includes(source)) {
       await dropFrom(host, source, key, signal);
-      if (stale) source.hints.delete(key);
+      if (stale) source.hints.drop(key);
       moved = true;
     }
     // the other former owners' copies go too: left behind, a later pass would copy them back
@@ -139,19 +160,16 @@ function ownersChanged(key: string, from: Topology, to: Topology): boolean {
 }
 
 /**
- * Streams every record of `sources` and moves exactly those whose owner set changes from `from`
- * to `to`, in batches of `batchSize`, paced to `rate` records/s, with a progress event after
- * each batch. An abort of `signal` stops it between records (`cancelled: true`).
+ * Streams every record of the move's `sources` and moves exactly those whose owner set changes
+ * from `from` to `to`, in batches of `batchSize`, paced to `rate` records/s, with a progress
+ * event after each batch. An abort of `signal` stops it between records (`cancelled: true`).
  */
 export async function migrate(
   host: MigrationHost,
-  kind: MigrationKind,
-  shard: string,
-  sources: readonly Shard[],
-  from: Topology,
-  to: Topology,
+  move: Move,
   signal: AbortSignal | undefined,
 ): Promise<MigrationResult> {
+  const { kind, shard, sources, from, to } = move;
   const pacer = new Pacer(host.clock, host.rate);
   let scanned = 0;
   let moved = 0;
@@ -159,9 +177,10 @@ export async function migrate(
     for (const source of sources) {
       // with replicas, a down source's records are copied from the other owners it shared them with
       if (source.health !== 'up' && from.r > 1) continue;
+      const step: KeyMove = { source, from, to };
       let batch: string[] = [];
       const flush = async (): Promise<void> => {
-        const results = await Promise.all(batch.map((key) => moveKey(host, source, key, from, to, signal)));
+        const results = await Promise.all(batch.map((key) => moveKey(host, key, step, signal)));
         const count = results.filter(Boolean).length;
         moved += count;
         batch = [];
@@ -201,10 +220,10 @@ export async function handOffKey(
     // a delete in flight may not have reached the holder yet: its copy would come back
     await host.deletesSettled(key, signal);
     if (!shard.hints.has(key)) return true;
-    const topology = host.topology();
+    const topology = host.current;
     const owners = topology.owners(key);
     if (!topology.members.includes(shard) || !owners.includes(shard)) {
-      shard.hints.delete(key);
+      shard.hints.drop(key);
       return true;
     }
     const holders = topology.targets(key);
@@ -214,8 +233,8 @@ export async function handOffKey(
     // a miss means "deleted meanwhile" only if no other owner that may hold the key is away
     if (record === undefined && !topology.missIsAuthoritative(key, holder)) return false;
     if (record === undefined) await dropFrom(host, shard, key, signal);
-    else if ((await copyTo(host, shard, record, signal, true)) === 'failed') return false;
-    shard.hints.delete(key);
+    else if ((await copyTo(host, shard, record, { signal, overwrite: true })) === 'failed') return false;
+    shard.hints.drop(key);
     for (const stand of holders) if (!owners.includes(stand)) await dropFrom(host, stand, key, signal);
     return true;
   } finally {
@@ -233,9 +252,9 @@ export async function handOffKey(
 export async function handBack(
   host: MigrationHost,
   shard: Shard,
-  signal: AbortSignal | undefined,
-  cautious = false,
+  options: { readonly signal: AbortSignal | undefined; readonly cautious: boolean },
 ): Promise<MigrationResult> {
+  const { signal, cautious } = options;
   const pacer = new Pacer(host.clock, host.rate);
   const kind: MigrationKind = 'hand-back';
   let scanned = 0;
@@ -251,15 +270,14 @@ export async function handBack(
     return count === keys.length;
   };
   try {
-    if (shard.hintsOverflowed) {
-      shard.hintsOverflowed = false;
-      const topology = host.topology();
+    if (shard.hints.takeOverflowed()) {
+      const topology = host.current;
       for (const other of topology.members) {
         if (other === shard || other.health !== 'up') continue;
         let batch: string[] = [];
         for await (const record of other.registry.scan({ signal })) {
           if (!topology.owners(record.key).includes(shard)) continue;
-          shard.hints.set(record.key, 'set');
+          shard.hints.addForResync(record.key);
           batch.push(record.key);
           if (batch.length >= host.batchSize) {
             if (!(await run(batch))) return { kind, shard: shard.name, scanned, moved, cancelled: false };

@@ -1,9 +1,15 @@
-import { describe as describeValue } from '../../core/describe.js';
 import type { Clock, Milliseconds } from '../../core/clock.js';
 import { RegistryError } from '../errors.js';
 import type { RegistryEvents } from '../events.js';
 import type { Registry } from '../registry.js';
-import { integerOption, rejectUnknownOptions } from '../validation.js';
+import {
+  booleanOption,
+  checkOptionsObject,
+  integerOption,
+  oneOfOption,
+  option,
+  rejectUnknownOptions,
+} from '../validation.js';
 
 /** One backend of a {@link ShardedRegistry}. */
 export interface ShardSpec {
@@ -224,58 +230,56 @@ export interface ShardedRegistryStats {
 
 /** Validates everything but the shard list; throws `INVALID_OPTION` naming the option. */
 export function resolveShardedOptions(options: ShardedRegistryOptions): ResolvedShardedOptions {
-  if (typeof options !== 'object' || options === null) throw RegistryError.invalidOption('options must be an object');
+  checkOptionsObject('ShardedRegistry', options);
   rejectUnknownOptions('ShardedRegistry', options, ['shards', ...Object.keys(DEFAULT_SHARDED_REGISTRY_OPTIONS)]);
   const d = DEFAULT_SHARDED_REGISTRY_OPTIONS;
-  const rate = options.migrationRate ?? d.migrationRate;
-  if (typeof rate !== 'number' || !(rate > 0) || Number.isNaN(rate)) {
-    throw RegistryError.invalidOption(
-      `migrationRate must be a positive number or Infinity (got ${describeValue(rate)})`,
-    );
-  }
-  const unavailableReads = options.unavailableReads ?? d.unavailableReads;
-  if (unavailableReads !== 'error' && unavailableReads !== 'miss') {
-    throw RegistryError.invalidOption(
-      `unavailableReads must be 'error' or 'miss' (got ${describeValue(unavailableReads)})`,
-    );
-  }
-  const readRepair = options.readRepair ?? d.readRepair;
-  if (typeof readRepair !== 'number' || !(readRepair >= 0 && readRepair <= 1)) {
-    throw RegistryError.invalidOption(`readRepair must be a number in [0, 1] (got ${describeValue(readRepair)})`);
-  }
-  const trackKeys = options.trackKeys ?? d.trackKeys;
-  if (typeof trackKeys !== 'boolean')
-    throw RegistryError.invalidOption(`trackKeys must be a boolean (got ${describeValue(trackKeys)})`);
-  return {
+  const resolved: ResolvedShardedOptions = {
     replicas: integerOption('replicas', options.replicas, d.replicas, { max: 16 }),
     timeoutMs: integerOption('timeoutMs', options.timeoutMs, d.timeoutMs),
     failureThreshold: integerOption('failureThreshold', options.failureThreshold, d.failureThreshold),
     cooldownMs: integerOption('cooldownMs', options.cooldownMs, d.cooldownMs),
-    migrationRate: rate,
+    migrationRate: option(
+      'migrationRate',
+      options.migrationRate,
+      d.migrationRate,
+      'a positive number or Infinity',
+      (v): v is number => typeof v === 'number' && v > 0,
+    ),
     migrationBatchSize: integerOption('migrationBatchSize', options.migrationBatchSize, d.migrationBatchSize),
     maxHintsPerShard: integerOption('maxHintsPerShard', options.maxHintsPerShard, d.maxHintsPerShard, { min: 0 }),
     maxEntries: integerOption('maxEntries', options.maxEntries, d.maxEntries, { allowInfinity: true }),
     maxBytes: integerOption('maxBytes', options.maxBytes, d.maxBytes, { allowInfinity: true }),
-    trackKeys,
-    unavailableReads,
+    trackKeys: booleanOption('trackKeys', options.trackKeys, d.trackKeys),
+    unavailableReads: oneOfOption('unavailableReads', options.unavailableReads, d.unavailableReads, ['error', 'miss']),
     maxKeyBytes: integerOption('maxKeyBytes', options.maxKeyBytes, d.maxKeyBytes),
     maxValueBytes: integerOption('maxValueBytes', options.maxValueBytes, d.maxValueBytes, { min: 0 }),
-    readRepair,
+    readRepair: option(
+      'readRepair',
+      options.readRepair,
+      d.readRepair,
+      'a number in [0, 1]',
+      (v): v is number => typeof v === 'number' && v >= 0 && v <= 1,
+    ),
     readRepairConcurrency: integerOption(
       'readRepairConcurrency',
       options.readRepairConcurrency,
       d.readRepairConcurrency,
     ),
   };
+  const shards: unknown = options.shards;
+  if (!Array.isArray(shards) || shards.length === 0) {
+    throw RegistryError.invalidOptionValue('shards', 'a non-empty array', shards);
+  }
+  return resolved;
 }
 
 /** Checks one shard spec (the router checks names and weights). */
 export function checkShardSpec(spec: unknown, where: string): asserts spec is ShardSpec {
-  if (typeof spec !== 'object' || spec === null) throw RegistryError.invalidOption(`${where} must be an object`);
+  if (typeof spec !== 'object' || spec === null) throw RegistryError.invalidOptionValue(where, 'an object', spec);
   rejectUnknownOptions(where, spec, ['name', 'registry', 'weight']);
   const registry = (spec as { registry?: unknown }).registry;
   if (typeof registry !== 'object' || registry === null || typeof (registry as Registry).get !== 'function') {
-    throw RegistryError.invalidOption(`${where}.registry must be a Registry (got ${describeValue(registry)})`);
+    throw RegistryError.invalidOptionValue(`${where}.registry`, 'a Registry', registry);
   }
 }
 

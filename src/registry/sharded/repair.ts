@@ -1,7 +1,8 @@
 import { RegistryError } from '../errors.js';
-import type { RegistryRecord, RestoreResult } from '../registry.js';
+import type { RegistryRecord, RestoreResult, SetOptions } from '../registry.js';
 import type { ShardedCore } from './core.js';
 import { handOffKey } from './migration.js';
+import { fanOut } from './requests.js';
 import { isShardFailure, type Shard } from './shard.js';
 import { isNewer } from '../validation.js';
 
@@ -9,29 +10,8 @@ import { isNewer } from '../validation.js';
  * Verbatim copies between the shards of a sharded registry, with `restore` on backends that have
  * it (so a copy keeps its version, createdAt and updatedAt): the shard-level halves of
  * `ShardedRegistry.restore` and `set` (primary write, then verbatim replicas), and read repair.
- * Migrations and hand-backs copy through `copyTo` (migration.ts), which uses `restoreOn`.
+ * Migrations and hand-backs copy through `copyTo` (migration.ts), which uses `Shard.restore` too.
  */
-
-/** Whether `shard`'s backend can take verbatim copies (`Registry.restore`). */
-export function canRestore(shard: Shard): boolean {
-  return typeof shard.registry.restore === 'function';
-}
-
-/**
- * Restores `record` on `shard` through its circuit breaker and deadline. The backend must have
- * `restore` (see {@link canRestore}).
- */
-export function restoreOn(
-  shard: Shard,
-  record: RegistryRecord,
-  ifNewer: boolean,
-  signal: AbortSignal | undefined,
-): Promise<RestoreResult> {
-  const backend = shard.registry;
-  return shard.call('restore', signal, (s) =>
-    (backend.restore as NonNullable<typeof backend.restore>).call(backend, record, { ifNewer, signal: s }),
-  );
-}
 
 /**
  * `ShardedRegistry.restore` once validated: the record goes verbatim to every target of its key
@@ -41,20 +21,27 @@ export function restoreOn(
 export async function restoreOnOwners(
   core: ShardedCore,
   record: RegistryRecord,
-  ifNewer: boolean,
-  signal: AbortSignal | undefined,
+  options: { readonly ifNewer: boolean; readonly signal: AbortSignal | undefined },
 ): Promise<RestoreResult> {
   const { key } = record;
-  return core.fanOut(key, core.writePlan(key), 'restore', 'set', signal, false, async (shard, s) => {
-    const backend = shard.registry;
-    if (typeof backend.restore === 'function') return backend.restore(record, { ifNewer, signal: s });
-    const ttlMs = record.expiresAt === undefined ? undefined : record.expiresAt - core.clock.now();
-    if (ttlMs !== undefined && ttlMs <= 0) return 'kept';
-    await shard.registry.set(key, record.value, {
-      ttlMs: ttlMs === undefined ? undefined : Math.ceil(ttlMs),
-      signal: s,
-    });
-    return 'written';
+  const { ifNewer, signal } = options;
+  return fanOut(core, {
+    key,
+    plan: core.writePlan(key),
+    operation: 'restore',
+    hint: 'set',
+    signal,
+    send: async (shard, s) => {
+      const backend = shard.registry;
+      if (typeof backend.restore === 'function') return backend.restore(record, { ifNewer, signal: s });
+      const ttlMs = record.expiresAt === undefined ? undefined : record.expiresAt - core.clock.now();
+      if (ttlMs !== undefined && ttlMs <= 0) return 'kept';
+      await shard.registry.set(key, record.value, {
+        ttlMs: ttlMs === undefined ? undefined : Math.ceil(ttlMs),
+        signal: s,
+      });
+      return 'written';
+    },
   });
 }
 
@@ -70,16 +57,23 @@ export async function replicatedSet(
   core: ShardedCore,
   key: string,
   value: Uint8Array,
-  ttlMs: number | undefined,
-  ifVersion: number | undefined,
-  signal: AbortSignal | undefined,
+  options: SetOptions,
 ): Promise<RegistryRecord> {
+  const { ttlMs, ifVersion, signal } = options;
   const plan = core.writePlan(key);
   const setOn = (shard: Shard, s: AbortSignal, primary: boolean): Promise<RegistryRecord> =>
     shard.registry.set(key, value, { ttlMs, ifVersion: primary ? ifVersion : undefined, signal: s });
   const targets = plan.targets;
-  if (targets.length === 1 || !targets.slice(1).every(canRestore)) {
-    return core.fanOut(key, plan, 'set', 'set', signal, ifVersion !== undefined, setOn);
+  if (targets.length === 1 || !targets.slice(1).every((s) => s.canRestore)) {
+    return fanOut(core, {
+      key,
+      plan,
+      operation: 'set',
+      hint: 'set',
+      signal,
+      primaryFirst: ifVersion !== undefined,
+      send: setOn,
+    });
   }
   if (ifVersion !== undefined && !plan.authoritative) {
     throw RegistryError.unavailable(`the owner of "${key}" is unavailable: its version cannot be checked`);
@@ -102,10 +96,10 @@ export async function replicatedSet(
   const rest = targets.slice(next);
   const settled = await Promise.allSettled(
     rest.map(async (replica) => {
-      const result = await restoreOn(replica, written, true, signal);
+      const result = await replica.restore(written, true, signal);
       // expired in between: the replica must not keep serving the value it had before
       if (result === 'kept' && written.expiresAt !== undefined && written.expiresAt <= core.clock.now()) {
-        await core.silently(replica, key, () =>
+        await replica.silently(key, () =>
           replica.call('delete', signal, (s) => replica.registry.delete(key, { signal: s })),
         );
       }
@@ -197,7 +191,7 @@ export class ReadRepair {
         continue;
       const done = this.#writingDone();
       try {
-        if ((await handOffKey(core, owner, key, signal)) && !owner.hints.has(key)) owner.readRepairs++;
+        if ((await handOffKey(core, owner, key, signal)) && !owner.hints.has(key)) owner.countReadRepair();
       } finally {
         done();
       }
@@ -239,8 +233,8 @@ export class ReadRepair {
       const settled = await Promise.allSettled(
         stale.map(async (shard) => {
           if (shard === first && record === current) return;
-          const result = await core.silently(shard, key, () => restoreOn(shard, record, true, signal));
-          if (result === 'written') shard.readRepairs++;
+          const result = await shard.silently(key, () => shard.restore(record, true, signal));
+          if (result === 'written') shard.countReadRepair();
         }),
       );
       for (const outcome of settled)

@@ -2,11 +2,9 @@ import { setMaxListeners } from 'node:events';
 import { raceAbort } from '../../core/abort.js';
 import type { Clock, Milliseconds, Timer } from '../../core/clock.js';
 import { isRegistryError, RegistryError } from '../errors.js';
-import type { Registry } from '../registry.js';
-import type { ShardHealth, ShardStats } from './options.js';
-
-/** What a write left undone on a shard, to be handed back when it serves again. */
-export type Hint = 'set' | 'delete';
+import type { Registry, RegistryRecord, RestoreResult } from '../registry.js';
+import { type Hint, Hints } from './hints.js';
+import type { ShardHealth, ShardSpec, ShardStats } from './options.js';
 
 /** Callbacks from a {@link Shard} to its owning registry. */
 export interface ShardHooks {
@@ -40,22 +38,19 @@ export class Shard {
   readonly name: string;
   readonly registry: Registry;
   readonly weight: number;
-  health: ShardHealth = 'up';
+  #health: ShardHealth = 'up';
   /** Keys this shard missed while unavailable (or whose write to it failed): it is stale for them. */
-  readonly hints = new Map<string, Hint>();
-  /** More hints than `maxHints` were needed (or it came back empty): only a full resync can hand back. */
-  hintsOverflowed = false;
-  /** Back from an outage, not yet checked and caught up: routing skips it. */
-  resyncing = false;
-  /** Keys whose backend removal events are internal moves, not logical removals. */
-  readonly silenced = new Map<string, number>();
-  calls = 0;
-  errors = 0;
-  timeouts = 0;
-  evictions = 0;
-  migratedIn = 0;
-  migratedOut = 0;
-  readRepairs = 0;
+  readonly hints: Hints;
+  #resyncing = false;
+  /** Keys whose backend removal events are internal moves, not logical removals: how many moves each. */
+  readonly #silenced = new Map<string, number>();
+  #calls = 0;
+  #errors = 0;
+  #timeouts = 0;
+  #evictions = 0;
+  #migratedIn = 0;
+  #migratedOut = 0;
+  #readRepairs = 0;
   readonly #hooks: ShardHooks;
   #failures = 0;
   #timer: Timer | undefined;
@@ -68,26 +63,100 @@ export class Shard {
   #head = 0;
   #closed = false;
 
-  constructor(name: string, registry: Registry, weight: number, hooks: ShardHooks) {
-    this.name = name;
-    this.registry = registry;
-    this.weight = weight;
+  /** `spec` as checked by `checkShardSpec` (the router checks its name and weight). */
+  constructor(spec: ShardSpec, hooks: ShardHooks) {
+    this.name = spec.name;
+    this.registry = spec.registry;
+    this.weight = spec.weight ?? 1;
     this.#hooks = hooks;
+    this.hints = new Hints(hooks.maxHints);
+  }
+
+  /** Circuit state: `up` (closed), `down` (open) or `probing` (half-open). */
+  get health(): ShardHealth {
+    return this.#health;
+  }
+
+  /** Back from an outage, not yet checked and caught up: routing skips it. */
+  get resyncing(): boolean {
+    return this.#resyncing;
   }
 
   /** Whether routing may send traffic for `key` here (circuit closed and not stale for it). */
   servesKey(key: string): boolean {
-    return this.health === 'up' && !this.resyncing && (this.hints.size === 0 || !this.hints.has(key));
+    return this.#health === 'up' && !this.#resyncing && (this.hints.size === 0 || !this.hints.has(key));
   }
 
-  /** Records that this shard missed a write of `key`. */
+  /** Whether the backend takes verbatim copies (`Registry.restore`). */
+  get canRestore(): boolean {
+    return typeof this.registry.restore === 'function';
+  }
+
+  /**
+   * Restores `record` on the backend through the circuit breaker and deadline. The backend must
+   * have `restore` (see {@link canRestore}).
+   */
+  restore(record: RegistryRecord, ifNewer: boolean, signal: AbortSignal | undefined): Promise<RestoreResult> {
+    const backend = this.registry;
+    return this.call('restore', signal, (s) =>
+      (backend.restore as NonNullable<typeof backend.restore>).call(backend, record, { ifNewer, signal: s }),
+    );
+  }
+
+  /** Records that this shard missed a write of `key`; a shard that is up asks for a hand-back. */
   hint(key: string, hint: Hint): void {
-    if (this.hints.size >= this.#hooks.maxHints && !this.hints.has(key)) {
-      this.hintsOverflowed = true;
-      return;
+    if (this.hints.add(key, hint) && this.#health === 'up') this.#hooks.onHint(this);
+  }
+
+  /** A probe found it up again: out of routing until the hand-back that follows ends ({@link endResync}). */
+  beginResync(): void {
+    this.#resyncing = true;
+  }
+
+  /** The hand-back after a recovery ended: routing may use it again. */
+  endResync(): void {
+    this.#resyncing = false;
+  }
+
+  /**
+   * Runs `fn`, an internal move of `key` onto or off this shard, with the backend's removal
+   * events for `key` silenced (see {@link isSilenced}): they are not logical removals.
+   */
+  async silently<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const silenced = this.#silenced;
+    silenced.set(key, (silenced.get(key) ?? 0) + 1);
+    try {
+      return await fn();
+    } finally {
+      const n = (silenced.get(key) ?? 1) - 1;
+      if (n === 0) silenced.delete(key);
+      else silenced.set(key, n);
     }
-    this.hints.set(key, hint);
-    if (this.health === 'up') this.#hooks.onHint(this);
+  }
+
+  /** Whether a removal event of `key` from the backend comes from an internal move ({@link silently}). */
+  isSilenced(key: string): boolean {
+    return this.#silenced.size !== 0 && this.#silenced.has(key);
+  }
+
+  /** The global capacity evicted a record whose primary this shard was. */
+  countEviction(): void {
+    this.#evictions++;
+  }
+
+  /** A migration or hand-back copied a record onto this shard. */
+  countMigratedIn(): void {
+    this.#migratedIn++;
+  }
+
+  /** A migration or hand-back moved a record off this shard. */
+  countMigratedOut(): void {
+    this.#migratedOut++;
+  }
+
+  /** Read repair replaced a stale or missing copy on this shard. */
+  countReadRepair(): void {
+    this.#readRepairs++;
   }
 
   /**
@@ -100,7 +169,7 @@ export class Shard {
    * in flight on this shard aborts (the backend is stuck; its circuit opens at once).
    */
   call<T>(operation: string, signal: AbortSignal | undefined, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
-    this.calls++;
+    this.#calls++;
     const session = this.#session.signal;
     if (this.#fresh) {
       // every call in flight on this shard listens to the session signal
@@ -151,15 +220,15 @@ export class Shard {
     return {
       name: this.name,
       weight: this.weight,
-      health: this.health,
-      calls: this.calls,
-      errors: this.errors,
-      timeouts: this.timeouts,
-      evictions: this.evictions,
+      health: this.#health,
+      calls: this.#calls,
+      errors: this.#errors,
+      timeouts: this.#timeouts,
+      evictions: this.#evictions,
       hints: this.hints.size,
-      migratedIn: this.migratedIn,
-      migratedOut: this.migratedOut,
-      readRepairs: this.readRepairs,
+      migratedIn: this.#migratedIn,
+      migratedOut: this.#migratedOut,
+      readRepairs: this.#readRepairs,
     };
   }
 
@@ -232,17 +301,17 @@ export class Shard {
   }
 
   #failed(operation: string, error: RegistryError): void {
-    this.errors++;
+    this.#errors++;
     const timedOut = error.code === 'TIMEOUT';
-    if (timedOut) this.timeouts++;
+    if (timedOut) this.#timeouts++;
     this.#hooks.onError(this, operation, error);
     this.#failures++;
     // a timeout opens at once: waiting out more deadlines would slow every caller of this shard
-    if (this.health === 'up' && (timedOut || this.#failures >= this.#hooks.failureThreshold)) this.#open(error);
+    if (this.#health === 'up' && (timedOut || this.#failures >= this.#hooks.failureThreshold)) this.#open(error);
   }
 
   #open(error: unknown): void {
-    this.health = 'down';
+    this.#health = 'down';
     this.#hooks.onHealth(this, 'down', error);
     this.#scheduleProbe();
   }
@@ -255,7 +324,7 @@ export class Shard {
   async #probe(): Promise<void> {
     this.#timer = undefined;
     if (this.#closed) return;
-    this.health = 'probing';
+    this.#health = 'probing';
     this.#hooks.onHealth(this, 'probing');
     const controller = new AbortController();
     const timer = this.#hooks.clock.setTimeout(
@@ -266,11 +335,11 @@ export class Shard {
       await raceAbort(this.registry.has(PROBE_KEY, { signal: controller.signal }), controller.signal);
       if (this.#closed) return;
       this.#failures = 0;
-      this.health = 'up';
+      this.#health = 'up';
       this.#hooks.onHealth(this, 'up');
     } catch (error) {
       if (this.#closed) return;
-      this.health = 'down';
+      this.#health = 'down';
       this.#hooks.onHealth(this, 'down', error);
       this.#scheduleProbe();
     } finally {

@@ -17,6 +17,7 @@ import { ShardAdmin } from './admin.js';
 import { shardedDeleteMany, shardedGetMany, shardedSetMany } from './batch.js';
 import { ShardedCore } from './core.js';
 import { ReadRepair, replicatedSet, restoreOnOwners } from './repair.js';
+import { fanOut, GET_RECORD, HAS_RECORD, lookup } from './requests.js';
 import { shardedClear, shardedScan, shardedSize } from './scan.js';
 import { KeyIndex } from './key-index.js';
 import type {
@@ -34,8 +35,8 @@ import {
   checkArray,
   checkKey,
   checkKeys,
+  checkOpen,
   checkRestoreMeta,
-  checkSignal,
   checkTtl,
   checkVersion,
   checkWrite,
@@ -76,9 +77,8 @@ export class ShardedRegistry extends Emitter<ShardedRegistryEvents> implements R
   constructor(options: ShardedRegistryOptions, deps: ShardedRegistryDeps = {}) {
     super(deps.onListenerError);
     const resolved = resolveShardedOptions(options);
-    const specs: unknown = options.shards;
-    if (!Array.isArray(specs) || specs.length === 0)
-      throw RegistryError.invalidOption('shards must be a non-empty array');
+    // resolveShardedOptions checked that the shards are a non-empty array
+    const specs: readonly unknown[] = options.shards;
     const clock: Clock = deps.clock ?? systemClock;
     const { maxEntries, maxBytes, trackKeys } = resolved;
     const indexed = trackKeys || maxEntries !== Number.POSITIVE_INFINITY || maxBytes !== Number.POSITIVE_INFINITY;
@@ -88,7 +88,13 @@ export class ShardedRegistry extends Emitter<ShardedRegistryEvents> implements R
       return this.#makeShard(spec, resolved, clock);
     });
     const topology = new Topology(shards, resolved.replicas);
-    this.#core = new ShardedCore(resolved, clock, index, (event, payload) => this.emit(event, payload), topology);
+    this.#core = new ShardedCore({
+      options: resolved,
+      clock,
+      index,
+      emit: (event, payload) => this.emit(event, payload),
+      topology,
+    });
     this.#admin = new ShardAdmin(this.#core, {
       attach: (shard) => this.#attach(shard),
       detach: (shard) => this.#detach(shard),
@@ -126,15 +132,8 @@ export class ShardedRegistry extends Emitter<ShardedRegistryEvents> implements R
     checkKey(key, this.#core.options.maxKeyBytes);
     const core = this.#core;
     return core.run(async () => {
-      if (core.locks.size !== 0) await core.unlocked(key);
-      const record = await core.lookup(
-        key,
-        options?.signal,
-        'get',
-        (shard, s) => shard.registry.get(key, { signal: s }),
-        (r) => r !== undefined,
-        undefined,
-      );
+      if (core.anyKeyLocked) await core.unlocked(key);
+      const record = await lookup(core, key, GET_RECORD, options?.signal);
       if (record !== undefined) core.index?.touch(key);
       this.#repair.sample(key, record);
       return record;
@@ -146,15 +145,8 @@ export class ShardedRegistry extends Emitter<ShardedRegistryEvents> implements R
     checkKey(key, this.#core.options.maxKeyBytes);
     const core = this.#core;
     return core.run(async () => {
-      if (core.locks.size !== 0) await core.unlocked(key);
-      return core.lookup(
-        key,
-        options?.signal,
-        'has',
-        (shard, s) => shard.registry.has(key, { signal: s }),
-        (v) => v,
-        false,
-      );
+      if (core.anyKeyLocked) await core.unlocked(key);
+      return lookup(core, key, HAS_RECORD, options?.signal);
     });
   }
 
@@ -167,7 +159,9 @@ export class ShardedRegistry extends Emitter<ShardedRegistryEvents> implements R
     const core = this.#core;
     const signal = options?.signal;
     return core.run(async () => {
-      const record = await core.admit([key], signal, () => replicatedSet(core, key, value, ttlMs, ifVersion, signal));
+      const record = await core.admit([key], signal, () =>
+        replicatedSet(core, key, value, { ttlMs, ifVersion, signal }),
+      );
       core.written(record, bytes);
       await core.evictVictims();
       return record;
@@ -187,7 +181,7 @@ export class ShardedRegistry extends Emitter<ShardedRegistryEvents> implements R
     return core.run(async () => {
       const { signal } = options ?? {};
       const result = await core.admit([record.key], signal, () =>
-        restoreOnOwners(core, record, options?.ifNewer !== false, signal),
+        restoreOnOwners(core, record, { ifNewer: options?.ifNewer !== false, signal }),
       );
       if (result === 'written') core.written(record, bytes);
       await core.evictVictims();
@@ -205,17 +199,17 @@ export class ShardedRegistry extends Emitter<ShardedRegistryEvents> implements R
     return core.run(async () => {
       const removed = await core.admit([key], signal, () =>
         core.deleting([key], () =>
-          core.fanOut(
+          fanOut(core, {
             key,
-            core.writePlan(key),
-            'delete',
-            'delete',
+            plan: core.writePlan(key),
+            operation: 'delete',
+            hint: 'delete',
             signal,
-            ifVersion !== undefined,
-            (shard, s, primary) =>
+            primaryFirst: ifVersion !== undefined,
+            send: (shard, s, primary) =>
               shard.registry.delete(key, { ifVersion: primary ? ifVersion : undefined, signal: s }),
-            (existed) => !existed,
-          ),
+            missed: (existed) => !existed,
+          }),
         ),
       );
       core.index?.delete(key);
@@ -231,19 +225,17 @@ export class ShardedRegistry extends Emitter<ShardedRegistryEvents> implements R
     const signal = options?.signal;
     return core.run(async () => {
       const renewed = await core.admit([key], signal, () =>
-        core.fanOut(
+        fanOut(core, {
           key,
-          core.writePlan(key),
-          'touch',
-          'set',
+          plan: core.writePlan(key),
+          operation: 'touch',
+          hint: 'set',
           signal,
-          false,
-          (shard, s) => shard.registry.touch(key, ttlMs, { signal: s }),
-          (live) => !live,
-        ),
+          send: (shard, s) => shard.registry.touch(key, ttlMs, { signal: s }),
+          missed: (live) => !live,
+        }),
       );
-      const entry = renewed ? core.index?.touch(key) : undefined;
-      if (entry !== undefined) entry.expiresAt = core.clock.now() + ttlMs;
+      if (renewed) core.index?.renew(key, core.clock.now() + ttlMs);
       return renewed;
     });
   }
@@ -253,7 +245,7 @@ export class ShardedRegistry extends Emitter<ShardedRegistryEvents> implements R
     checkKeys(keys, this.#core.options.maxKeyBytes);
     const core = this.#core;
     return core.run(async () => {
-      if (core.locks.size !== 0) for (const key of keys) await core.unlocked(key);
+      if (core.anyKeyLocked) for (const key of keys) await core.unlocked(key);
       const records = await shardedGetMany(core, keys, options?.signal);
       records.forEach((record, i) => this.#repair.sample(keys[i] as string, record));
       return records;
@@ -356,7 +348,7 @@ export class ShardedRegistry extends Emitter<ShardedRegistryEvents> implements R
     options: OperationOptions & { readonly lost?: boolean } = {},
   ): Promise<MigrationResult> {
     this.#enter(options.signal);
-    return this.#admin.remove(name, options.lost === true, options.signal);
+    return this.#admin.remove(name, { lost: options.lost === true, signal: options.signal });
   }
 
   /**
@@ -384,12 +376,11 @@ export class ShardedRegistry extends Emitter<ShardedRegistryEvents> implements R
   }
 
   #enter(signal: AbortSignal | undefined): void {
-    if (this.#closed) throw RegistryError.closed();
-    if (signal !== undefined) checkSignal(signal);
+    checkOpen(this.#closed, signal);
   }
 
   #makeShard(spec: ShardSpec, options: ReturnType<typeof resolveShardedOptions>, clock: Clock): Shard {
-    return new Shard(spec.name, spec.registry, spec.weight ?? 1, {
+    return new Shard(spec, {
       clock,
       timeoutMs: options.timeoutMs,
       failureThreshold: options.failureThreshold,

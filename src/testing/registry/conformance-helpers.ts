@@ -3,7 +3,13 @@ import type { RecordRemovedEvent, RecordSetEvent } from '../../registry/events.j
 import { RegistryError, type RegistryErrorCode } from '../../registry/errors.js';
 import type { Registry } from '../../registry/registry.js';
 import type { ManualClock } from '../manual-clock.js';
-import type { ConformanceLimits } from './conformance.js';
+
+/** Capacity limits the suite asks a backend to be created with. */
+export interface ConformanceLimits {
+  readonly maxEntries?: number;
+  readonly maxBytes?: number;
+  readonly maxValueBytes?: number;
+}
 
 /** What the cases of one conformance test see: fresh per test. */
 export interface SuiteContext {

@@ -4,17 +4,12 @@ import type { RecordRemovedEvent, RecordSetEvent } from '../../registry/events.j
 import { RegistryError } from '../../registry/errors.js';
 import type { Registry } from '../../registry/registry.js';
 import { capacityCases } from './conformance-capacity.js';
-import { bytes, collect, rejectsWith, type SuiteContext, text } from './conformance-helpers.js';
+import { bytes, collect, type ConformanceLimits, rejectsWith, type SuiteContext, text } from './conformance-helpers.js';
 import { restoreCases } from './conformance-restore.js';
 import { ttlCases } from './conformance-ttl.js';
 import { ManualClock } from '../manual-clock.js';
 
-/** Capacity limits the suite asks a backend to be created with. */
-export interface ConformanceLimits {
-  readonly maxEntries?: number;
-  readonly maxBytes?: number;
-  readonly maxValueBytes?: number;
-}
+export type { ConformanceLimits } from './conformance-helpers.js';
 
 /** How to run {@link registryConformanceSuite} against one backend. */
 export interface ConformanceOptions {

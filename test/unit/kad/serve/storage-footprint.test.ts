@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { KadStorage } from '../../../../src/kad/serve/storage.js';
-import { MemoryRegistry } from '../../../../src/registry/memory/memory-registry.js';
 import { createNode } from '../../../../src/kad/node/node.js';
+import { DEFAULT_KAD_NODE_STORAGE_OPTIONS } from '../../../../src/kad/node/options.js';
+import { MemoryRegistry } from '../../../../src/registry/memory/memory-registry.js';
 import { ManualClock, MemoryNetwork } from '../../../../src/testing/index.js';
 import { kib, retainedPerCopy } from '../../../helpers/heap.js';
 
@@ -13,11 +14,11 @@ const STORAGE_BUDGET = 4 * 1024;
 const NODE_BUDGET = 20 * 1024;
 
 describe('KadStorage footprint', () => {
-  it('costs at most 4 KiB of heap while it stores nothing', async () => {
-    // with the empty in-memory registry a node makes for it by default
+  it('costs at most 4 KiB of heap, with the default store a node creates, while it stores nothing', async () => {
+    const { maxEntries, maxBytes } = DEFAULT_KAD_NODE_STORAGE_OPTIONS;
     const { perCopy, copies } = await retainedPerCopy(
       500,
-      () => new KadStorage({}, { registry: new MemoryRegistry() }),
+      () => new KadStorage({}, { registry: new MemoryRegistry({ maxEntries, maxBytes }) }),
     );
     await Promise.all(copies.map((s) => s.registry.close()));
     assert.ok(perCopy <= STORAGE_BUDGET, `an idle KadStorage costs ${kib(perCopy)}`);
