@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import type DHT from 'bittorrent-dht';
 import type { GetResult } from 'bittorrent-dht';
+import { raceAbort } from '../src/core/abort.js';
 import { immutableTarget } from '../src/kad/items.js';
 import { type Endpoint, endpointKey } from '../src/kad/transport/transport.js';
 import type { KadNode } from '../src/kad/node/node.js';
@@ -48,16 +49,10 @@ export function freshValue(bytes = 64): Uint8Array {
 
 /** Runs a callback-style call of bittorrent-dht under `signal`. */
 function settle<T>(signal: AbortSignal, start: (done: (error: Error | null, value: T) => void) => void): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(signal.reason as Error);
-    if (signal.aborted) return onAbort();
-    signal.addEventListener('abort', onAbort, { once: true });
-    start((error, value) => {
-      signal.removeEventListener('abort', onAbort);
-      if (error !== null) reject(error);
-      else resolve(value);
-    });
-  });
+  const call = new Promise<T>((resolve, reject) =>
+    start((error, value) => (error === null ? resolve(value) : reject(error))),
+  );
+  return raceAbort(call, signal);
 }
 
 /** Wraps a started bittorrent-dht node; remembers where its puts went. */

@@ -3,6 +3,7 @@
  * each node on its own UDP socket (port 0), joined in bounded batches, every outgoing query counted.
  * Nothing leaves loopback: every node gets an explicit bootstrap list (never the public routers).
  */
+import { once } from 'node:events';
 import DHT from 'bittorrent-dht';
 import type { Endpoint } from '../../src/kad/transport/transport.js';
 import { type Joiner, type JoinedOptions, startJoined } from './batches.js';
@@ -27,24 +28,6 @@ export function dhtQueriesSent(dht: DHT): number {
 /** The 'host:port' of a started node. */
 export function dhtEndpoint(dht: DHT): Endpoint {
   return { host: LOOPBACK, port: dht.address().port };
-}
-
-/** Resolves on `ready` (its start-up lookup finished), rejects with `signal.reason` on abort. */
-function whenReady(dht: DHT, signal: AbortSignal): Promise<void> {
-  if (dht.ready === true) return Promise.resolve();
-  return new Promise<void>((resolve, reject) => {
-    const onAbort = (): void => {
-      dht.off('ready', onReady);
-      reject(signal.reason as Error);
-    };
-    const onReady = (): void => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    };
-    if (signal.aborted) return onAbort();
-    dht.once('ready', onReady);
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
 }
 
 /**
@@ -74,7 +57,8 @@ export async function startDhtNode(options: {
   dht.on('warning', () => undefined); // stray replies after a timeout: not errors of the test
   dht.listen(0, LOOPBACK);
   try {
-    await whenReady(dht, options.signal);
+    // `ready`: its start-up lookup finished
+    if (dht.ready !== true) await once(dht, 'ready', { signal: options.signal });
   } catch (error) {
     await destroyDht(dht);
     throw error;

@@ -1,12 +1,12 @@
 /**
- * Networks of Nautilus nodes on real UDP sockets on 127.0.0.1 (port 0 each), joined in bounded
- * batches through a few entry nodes. For the real-UDP scale and interop tests and the lookup
- * benchmark; deterministic multi-node tests use MemoryNetwork and ManualClock instead.
+ * Single Nautilus nodes on real UDP sockets on 127.0.0.1 (port 0) that join a network of any
+ * implementation and wait until ready: for the interop tests and the lookup benchmark, which
+ * start them beside bittorrent-dht nodes. Networks of Nautilus nodes alone: `createTestnet`.
  */
+import { raceAbort } from '../../src/core/abort.js';
 import { createNode, type KadNode } from '../../src/kad/node/node.js';
 import type { KadNodeOptions } from '../../src/kad/node/options.js';
 import type { Endpoint } from '../../src/kad/transport/transport.js';
-import { type JoinedOptions, startJoined } from './batches.js';
 import { LOOPBACK } from './bittorrent-dht-swarm.js';
 
 /** Options of every node started here, beside host, port and bootstrap. */
@@ -24,7 +24,7 @@ export async function startNautilusNode(options: {
   const { bootstrap, signal } = options;
   const node = await createNode({ ...options.node, host: LOOPBACK, port: 0, bootstrap, signal });
   try {
-    await abortable(node.ready, signal);
+    await raceAbort(node.ready, signal);
   } catch (error) {
     await node.close();
     throw error;
@@ -32,32 +32,7 @@ export async function startNautilusNode(options: {
   return node;
 }
 
-/** Starts `count` nodes, `batch` (default 25) at a time, each joining through `bootstrap` or the first node. */
-export function startNautilusNetwork(
-  options: JoinedOptions & { readonly node?: NautilusUdpOptions },
-): Promise<KadNode[]> {
-  const node = options.node;
-  return startJoined(
-    {
-      start: (bootstrap, signal) => startNautilusNode({ bootstrap, signal, ...(node === undefined ? {} : { node }) }),
-      endpoint: nautilusEndpoint,
-      close: (started) => started.close(),
-    },
-    options,
-  );
-}
-
 /** The 127.0.0.1 endpoint of a node started here. */
 export function nautilusEndpoint(node: KadNode): Endpoint {
   return { host: LOOPBACK, port: node.address().port };
-}
-
-/** `promise`, or a rejection with `signal.reason` once `signal` aborts. */
-export function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(signal.reason as Error);
-    if (signal.aborted) return onAbort();
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.finally(() => signal.removeEventListener('abort', onAbort)).then(resolve, reject);
-  });
 }

@@ -13,12 +13,14 @@ import { compareDistance } from '../../src/kad/id.js';
 import { immutableTarget, keyPairFromSeed, mutableTarget } from '../../src/kad/items.js';
 import type { KadNode } from '../../src/kad/node/node.js';
 import type { PeerAddress } from '../../src/kad/wire/compact.js';
-import { endpointKey } from '../../src/kad/transport/transport.js';
+import { type Endpoint, endpointKey } from '../../src/kad/transport/transport.js';
 import { seededRandom } from '../../src/testing/seeded-random.js';
+import { createTestnet, type Testnet } from '../../src/testing/testnet.js';
 import { destroyDht, dhtEndpoint, LOOPBACK, startDhtNode, startDhtSwarm } from '../helpers/bittorrent-dht-swarm.js';
 import { call, WAIT_MS } from '../helpers/callback.js';
 import { ed25519Signer, ed25519Verify } from '../helpers/ed25519.js';
-import { nautilusEndpoint, startNautilusNetwork, startNautilusNode } from '../helpers/nautilus-udp.js';
+import { raceAbort } from '../../src/core/abort.js';
+import { nautilusEndpoint, startNautilusNode } from '../helpers/nautilus-udp.js';
 
 const EACH = 50;
 /**
@@ -72,30 +74,38 @@ function dhtPeers(dht: DHT, infoHash: Uint8Array): Promise<PeerAddress[]> {
 }
 
 describe(`a network of ${EACH} Nautilus and ${EACH} bittorrent-dht nodes on 127.0.0.1`, () => {
-  let nautilus: KadNode[] = [];
+  let testnet: Testnet | undefined;
+  let nautilus: readonly KadNode[] = [];
   let dhts: DHT[] = [];
   const isDhtHolder = (target: Uint8Array) => (dht: DHT) =>
     dht._values.get(Buffer.from(target).toString('hex')) !== undefined;
 
   before(async () => {
     const start = AbortSignal.timeout(START_MS);
-    const first = await startNautilusNode({ bootstrap: [], signal: start });
-    nautilus.push(first);
+    // the first Nautilus node alone, the first bittorrent-dht node through it, every other node through both
+    const entries: Endpoint[] = [];
+    testnet = await createTestnet({ transport: 'udp', nodes: 1, bootstrap: () => entries, signal: start });
+    const net = testnet;
+    nautilus = net.nodes;
+    const first = net.nodes[0] as KadNode;
     dhts.push(await startDhtNode({ bootstrap: [nautilusEndpoint(first)], k: DHT_K, signal: start }));
-    const entries = [nautilusEndpoint(first), dhtEndpoint(dhts[0] as DHT)];
+    entries.push(nautilusEndpoint(first), dhtEndpoint(dhts[0] as DHT));
+    const joinNautilus = async (): Promise<void> => {
+      for (let i = 1; i < EACH; i++) await net.add();
+      await raceAbort(Promise.all(net.nodes.map((node) => node.ready)), start);
+    };
     // both kinds join at the same time, so each one's tables hold the other's nodes
-    const [more, moreDhts] = await Promise.allSettled([
-      startNautilusNetwork({ count: EACH - 1, bootstrap: entries, signal: start }),
+    const [joined, moreDhts] = await Promise.allSettled([
+      joinNautilus(),
       startDhtSwarm({ count: EACH - 1, bootstrap: entries, k: DHT_K, signal: start }),
     ]);
-    if (more.status === 'fulfilled') nautilus.push(...more.value);
     if (moreDhts.status === 'fulfilled') dhts.push(...moreDhts.value);
-    if (more.status === 'rejected') throw more.reason;
+    if (joined.status === 'rejected') throw joined.reason;
     if (moreDhts.status === 'rejected') throw moreDhts.reason;
   });
 
   after(async () => {
-    await Promise.all([...nautilus.map((node) => node.close()), ...dhts.map(destroyDht)]);
+    await Promise.all([testnet?.close(), ...dhts.map(destroyDht)]);
     nautilus = [];
     dhts = [];
   });

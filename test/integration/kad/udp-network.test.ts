@@ -1,7 +1,7 @@
 /**
- * 200 Nautilus nodes on real UDP sockets on 127.0.0.1 (one socket each, port 0), joined in
- * batches through one entry node: what one node puts, every other node asked gets. Every wait is
- * bounded; every node is closed after the suite.
+ * 200 Nautilus nodes on real UDP sockets on 127.0.0.1 (a testnet: one socket each, port 0), each
+ * joining through the first node, one after another: what one node puts, every other node asked
+ * gets. Every wait is bounded; every node is closed after the suite.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -9,7 +9,8 @@ import { after, before, describe, it } from 'node:test';
 import { generateKeyPair } from '../../../src/kad/items.js';
 import type { KadNode } from '../../../src/kad/node/node.js';
 import { seededRandom } from '../../../src/testing/seeded-random.js';
-import { startNautilusNetwork } from '../../helpers/nautilus-udp.js';
+import { createTestnet, type Testnet } from '../../../src/testing/testnet.js';
+import { raceAbort } from '../../../src/core/abort.js';
 
 const NODES = 200;
 const GETTERS = 25;
@@ -19,7 +20,8 @@ const START_MS = 60_000;
 const CALL_MS = 10_000;
 
 describe(`${NODES} Nautilus nodes on 127.0.0.1 UDP`, () => {
-  let nodes: KadNode[] = [];
+  let testnet: Testnet | undefined;
+  let nodes: readonly KadNode[] = [];
   const random = seededRandom(200);
 
   /** `count` distinct nodes in a seeded order, none of them `except`. */
@@ -33,11 +35,14 @@ describe(`${NODES} Nautilus nodes on 127.0.0.1 UDP`, () => {
   };
 
   before(async () => {
-    nodes = await startNautilusNetwork({ count: NODES, signal: AbortSignal.timeout(START_MS) });
+    const signal = AbortSignal.timeout(START_MS);
+    testnet = await createTestnet({ transport: 'udp', nodes: NODES, bootstrap: 'first', signal });
+    nodes = testnet.nodes;
+    await raceAbort(Promise.all(nodes.map((node) => node.ready)), signal);
   });
 
   after(async () => {
-    await Promise.all(nodes.map((node) => node.close()));
+    await testnet?.close();
     nodes = [];
   });
 
