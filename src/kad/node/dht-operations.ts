@@ -1,5 +1,5 @@
 import { isKadError, KadError } from '../errors.js';
-import { assertNodeId, type NodeId } from '../id.js';
+import { assertNodeId, type NodeId, randomIdInBucket } from '../id.js';
 import { assertSalt, compareSeq, type ItemKeyPair, type Seq } from '../items.js';
 import { integerInRange, optionError, seqOption } from '../option-checks.js';
 import type { LookupDoneEvent, LookupEvent, LookupMethod, LookupResult } from '../lookup/events.js';
@@ -143,15 +143,39 @@ export class DhtOperations {
    * the bootstrap nodes that already answered that query as `responded`; `onEvent` sees each
    * event as it happens.
    */
-  selfLookup(
+  async selfLookup(
     seeds: readonly Contact[],
     responded: readonly Contact[],
     signal?: AbortSignal,
     onEvent?: (event: LookupEvent) => void,
   ): Promise<LookupDoneEvent> {
     const table = this.#ctx.stacks.flatMap((stack) => stack.closest(this.#ctx.id, this.#ctx.k * 2));
-    const lookup = this.#start(this.#ctx.id, 'find_node', { signal, seeds: [...seeds, ...table], responded });
-    return drainLookup(lookup, onEvent);
+    const done = await drainLookup(
+      this.#start(this.#ctx.id, 'find_node', { signal, seeds: [...seeds, ...table], responded }),
+      onEvent,
+    );
+    if (done.closest.length > 0) await this.#refreshEmptyBuckets(signal);
+    return done;
+  }
+
+  /**
+   * The last step of a Kademlia join (§2.3), for the buckets it left empty: a lookup of a random
+   * id in each empty bucket nearer the root than the deepest one holding a contact, so the node
+   * knows (and is known by) every part of the id space, not only its own region. Without it, in
+   * a network joined through one entry node, most nodes on the entry's side of the space keep no
+   * contact on the other side, and a lookup from them toward it converges among them, empty-handed.
+   * A table of fewer than k contacts is left as it is: the network is smaller than a bucket.
+   */
+  async #refreshEmptyBuckets(signal: AbortSignal | undefined): Promise<void> {
+    const indices = new Set<number>();
+    for (const stack of this.#ctx.stacks) {
+      // fewer than k contacts after a converged self-lookup: it saw every node it could reach
+      if (stack.table.size < this.#ctx.k) continue;
+      const table = stack.table.table;
+      for (const i of table.staleBuckets(0)) if (table.bucket(i).length === 0) indices.add(i);
+    }
+    const target = (i: number): NodeId => randomIdInBucket(this.#ctx.id, i);
+    await Promise.allSettled([...indices].map((i) => drainLookup(this.#start(target(i), 'find_node', { signal }))));
   }
 
   async *#findPeers(events: AsyncIterableIterator<LookupEvent>): AsyncGenerator<PeerAddress, void, undefined> {
