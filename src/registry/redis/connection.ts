@@ -1,5 +1,5 @@
 import type { ConnectionOptions as TlsConnectionOptions } from 'node:tls';
-import { createClient, createCluster, RESP_TYPES } from '@redis/client';
+import { RedisClient, RedisCluster, RESP_TYPES } from '@redis/client';
 import { RegistryError } from '../errors.js';
 import type { LuaScript } from './scripts.js';
 import { keySlot } from './key-slot.js';
@@ -29,12 +29,27 @@ export interface RedisNode {
 // batched small commands; the registry keeps one deadline per operation instead.
 const COMMAND_OPTIONS = Object.freeze({ typeMapping: { [RESP_TYPES.BLOB_STRING]: Buffer }, timeout: 0 });
 
-function newClient(options: Parameters<typeof createClient>[0] & { commandOptions: typeof COMMAND_OPTIONS }) {
-  return createClient(options);
+// One client class (and one cluster class) for every connection. `createClient(options)` builds a
+// class with every Redis command on its prototype whenever its options differ from the previous
+// call's (a one-entry cache keyed on all of them, the URL included): 20–200 ms of CPU that
+// blocks the event loop, so a process connecting to several servers stalled the connects
+// already under way past their deadline. The class depends only on what is left out here
+// (modules, functions, scripts, RESP), so one made without them serves every connection.
+let clientFactory: ReturnType<typeof RedisClient.factory> | undefined;
+let clusterFactory: ReturnType<typeof RedisCluster.factory> | undefined;
+
+function newClient(
+  options: Parameters<ReturnType<typeof RedisClient.factory>>[0] & { commandOptions: typeof COMMAND_OPTIONS },
+) {
+  clientFactory ??= RedisClient.factory();
+  return clientFactory(options);
 }
 
-function newCluster(options: Parameters<typeof createCluster>[0] & { commandOptions: typeof COMMAND_OPTIONS }) {
-  return createCluster(options);
+function newCluster(
+  options: Parameters<ReturnType<typeof RedisCluster.factory>>[0] & { commandOptions: typeof COMMAND_OPTIONS },
+) {
+  clusterFactory ??= RedisCluster.factory();
+  return clusterFactory(options);
 }
 
 type Client = ReturnType<typeof newClient>;
