@@ -72,6 +72,7 @@ export class RedisConnection {
    * messages (cleared on `ready`, so a refusal long fixed does not reword later failures).
    */
   lastError: unknown;
+  #destroyed = false;
 
   constructor(config: ConnectionConfig) {
     const socket = {
@@ -126,7 +127,7 @@ export class RedisConnection {
    */
   async connect(): Promise<void> {
     if (this.#cluster !== undefined) {
-      await this.#cluster.connect();
+      await this.#cluster.connect().then(() => this.#destroyedMeanwhile());
       return;
     }
     const client = this.#client as Client;
@@ -136,6 +137,7 @@ export class RedisConnection {
       client.connect().then(
         () => {
           client.off('error', onError);
+          this.#destroyedMeanwhile();
           resolve();
         },
         (error: Error) => {
@@ -254,6 +256,19 @@ export class RedisConnection {
 
   /** Closes at once, rejecting whatever is pending. */
   destroy(): void {
+    this.#destroyed = true;
+    if (this.#cluster !== undefined) this.#cluster.destroy();
+    else this.#client?.destroy();
+  }
+
+  /**
+   * A connect that `destroy()` interrupted (a deadline passed while the socket was being opened)
+   * still finishes opening it: the client keeps a socket only once connected, so the destroy did
+   * not reach it, and it would stay open (keeping the process alive) for as long as the server is
+   * up. Drop it now.
+   */
+  #destroyedMeanwhile(): void {
+    if (!this.#destroyed) return;
     if (this.#cluster !== undefined) this.#cluster.destroy();
     else this.#client?.destroy();
   }
