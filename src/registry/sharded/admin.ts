@@ -174,11 +174,13 @@ export class ShardAdmin {
         }
         if (shard.hints.size > 0 || shard.hintsOverflowed) {
           const result = await handBack(core, shard, this.#stop.signal, cautious);
-          unsettled = result.moved < result.scanned;
+          // a full pass left to make again (see handBack) is retried after a backoff too
+          unsettled = result.moved < result.scanned || shard.hintsOverflowed;
           core.emit('migration:done', result);
         } else unsettled = false;
       } finally {
-        if (resync) shard.resyncing = false;
+        // still out of routing while a refill after a recovery is left to make: its misses are not the truth
+        if (resync || shard.resyncing) shard.resyncing = shard.hintsOverflowed && shard.health === 'up';
         this.#running.delete(shard);
         this.#afterHandBack(shard, unsettled);
       }

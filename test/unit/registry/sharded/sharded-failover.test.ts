@@ -162,6 +162,42 @@ describe('ShardedRegistry failover', () => {
     });
   });
 
+  describe('a shard that returns empty and whose refill is cut short', () => {
+    it('stays out of routing and is refilled completely by a later attempt once the failing replica heals', async () => {
+      f = fixture(['a', 'b', 'c', 'd'], { replicas: 2, cooldownMs: COOLDOWN });
+      const keys = Array.from({ length: 200 }, (_, i) => `e:${i}`);
+      await f.registry.setMany(keys.map((key) => ({ key, value: bytes(key) })));
+      const onB = keys.filter((key) => f.registry.ownersOf(key).includes('b'));
+      // b's keys whose only other copy is on d, with b as primary (its reads go to b)
+      const withD = onB.filter((key) => f.registry.ownersOf(key).join() === 'b,d');
+      assert.ok(withD.length > 3);
+      await tripWithErrors('b', onB);
+      await f.backend('b').inner.clear(); // restarted without persistence
+      f.backend('b').heal();
+      // the refill reads every other shard: d's scan fails (its circuit stays closed)
+      f.backend('d').inject({ type: 'error' }, ['scan']);
+      await f.clock.advanceAsync(COOLDOWN);
+      await f.registry.settled();
+      assert.equal(f.shardStats('b')?.health, 'up');
+      // b does not answer for keys it has not got back: the reads go to d
+      assert.deepEqual(
+        (await f.registry.getMany(withD)).map((r) => text(r?.value)),
+        withD.map((k) => (onB.slice(0, 3).includes(k) ? 'x' : k)),
+      );
+      f.backend('d').heal();
+      await f.clock.advanceAsync(8 * COOLDOWN);
+      await f.registry.settled();
+      for (const key of onB) assert.ok(await f.backend('b').inner.has(key), key);
+      // every record whole again: losing d loses nothing
+      f.backend('d').inject({ type: 'error' });
+      await f.registry.removeShard('d', { lost: true });
+      assert.deepEqual(
+        (await f.registry.getMany(keys)).map((r) => text(r?.value)),
+        keys.map((k) => (onB.slice(0, 3).includes(k) ? 'x' : k)),
+      );
+    });
+  });
+
   describe('with one replica', () => {
     it("rejects reads of a dead shard's keys with BACKEND_UNAVAILABLE but serves what was written meanwhile", async () => {
       f = fixture();
