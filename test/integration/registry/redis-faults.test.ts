@@ -186,3 +186,46 @@ describe('RedisRegistry calls that time out while the server stops answering (SI
     }
   });
 });
+
+describe('RedisRegistry.connect() that misses its deadline', () => {
+  let server: RedisServerHandle | undefined;
+
+  after(async () => {
+    await server?.stop();
+  });
+
+  /** `connected_clients` and `total_connections_received` of the server (the helper's own connection counted). */
+  async function connections(handle: RedisServerHandle): Promise<{ open: number; accepted: number }> {
+    const info = await handle.command('INFO');
+    const field = (name: string): number => Number(new RegExp(`^${name}:(\\d+)`, 'm').exec(info)?.[1]);
+    return { open: field('connected_clients'), accepted: field('total_connections_received') };
+  }
+
+  it('leaves no connection open when the deadline passes while the socket is still being opened', async () => {
+    const redis = (server = await startRedisServer());
+    const clock = new ManualClock();
+    const baseline = await connections(redis);
+    const registry = new RedisRegistry({ url: redis.url, timeoutMs: 300 }, { clock });
+    const connecting = registry.connect();
+    // the deadline passes before the socket has even connected
+    clock.advance(300);
+    await assert.rejects(connecting, (e: unknown) => isRegistryError(e, 'TIMEOUT'));
+    // bounded waits: the interrupted connect reaches the server, then its socket must be dropped
+    // (each INFO is one more connection of the helper's)
+    const deadline = Date.now() + 5000;
+    let polls = 1;
+    let now = await connections(redis);
+    while (now.accepted < baseline.accepted + polls + 1 && Date.now() < deadline) {
+      await sleep(20);
+      polls++;
+      now = await connections(redis);
+    }
+    assert.equal(now.accepted, baseline.accepted + polls + 1, 'the interrupted connect reached the server');
+    while (now.open > 1 && Date.now() < deadline) {
+      await sleep(20);
+      now = await connections(redis);
+    }
+    assert.equal(now.open, 1, "only the helper's own connection is open");
+    await registry.close();
+  });
+});
