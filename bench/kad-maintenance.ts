@@ -1,5 +1,7 @@
 /**
- * Maintenance: what an idle DHT node sends to stay healthy, Nautilus against bittorrent-dht, in
+ * `npm run bench -- kad-maintenance`: what keeping a node alive for weeks costs. Restart to ready
+ * (saved table vs cold join vs bittorrent-dht, from kad-restart.ts); what an idle DHT node sends
+ * to stay healthy, Nautilus against bittorrent-dht, in
  * networks of N nodes on 127.0.0.1 UDP measured in the same run; and what republishing and
  * replication cost under churn (a deterministic MemoryNetwork, no anchor: bittorrent-dht does
  * neither).
@@ -11,7 +13,7 @@
  * `Date.now`/`setTimeout`/`setInterval`, Nautilus through its injected `Clock`), timeouts
  * included. Every datagram a node sends (queries and replies) is counted after a warm-up.
  *
- * The rows are sections (`MAINTENANCE_SECTIONS`), so more can be added (restart-to-ready).
+ * The rows are sections (`MAINTENANCE_SECTIONS`), run in order.
  *
  * Run: npm run bench -- kad-maintenance (or node --expose-gc dist/bench/kad-maintenance.js).
  * Tune with KAD_MAINT_NODES (default 100), KAD_MAINT_SCALE (30) and KAD_MAINT_HOURS (1).
@@ -23,8 +25,9 @@ import type { Clock, Timer } from '../src/core/clock.js';
 import { createNode, type KadNode } from '../src/kad/node/node.js';
 import type { KadNodeOptions } from '../src/kad/node/options.js';
 import { MemoryRegistry } from '../src/registry/index.js';
-import { createTestnet, type MemoryTestnet, seededRandom } from '../src/testing/index.js';
+import { createTestnet, ManualClock, seededRandom } from '../src/testing/index.js';
 import { printTable, type Row } from './harness.js';
+import { benchKadRestart } from './kad-restart.js';
 
 const HOST = '127.0.0.1';
 const NODES = Number(process.env['KAD_MAINT_NODES'] ?? 100);
@@ -212,15 +215,20 @@ const churnTraffic: MaintenanceSection = {
     const size = 200;
     const hours = 3;
     const registries: MemoryRegistry[] = [];
-    let net: MemoryTestnet | undefined;
+    const clock = new ManualClock();
     const node = (): KadNodeOptions => {
       // swept once a minute: on virtual time a timer per store per second costs more than the DHT
-      const registry = new MemoryRegistry({ sweepIntervalMs: MINUTE }, { clock: (net as MemoryTestnet).clock });
+      const registry = new MemoryRegistry({ sweepIntervalMs: MINUTE }, { clock });
       registries.push(registry);
       return { registry };
     };
-    net = await createTestnet({ nodes: 0, network: { latencyMs: 10, seed: 21 }, awaitBootstrap: false, node });
-    const testnet = net;
+    const testnet = await createTestnet({
+      nodes: 0,
+      clock,
+      network: { latencyMs: 10, seed: 21 },
+      awaitBootstrap: false,
+      node,
+    });
     const loss = seededRandom(5);
     testnet.network.setDropFilter(() => loss() < 0.05);
     const random = seededRandom(6);
@@ -296,9 +304,13 @@ const churnTraffic: MaintenanceSection = {
   },
 };
 
-/** The sections of the benchmark, in order. */
-export const MAINTENANCE_SECTIONS: readonly MaintenanceSection[] = [idleTraffic, churnTraffic];
+/** Restart to ready: a saved table against a cold join and bittorrent-dht (kad-restart.ts). */
+const restart: MaintenanceSection = { name: 'restart to ready', run: benchKadRestart };
 
+/** The sections of the benchmark, in order. */
+export const MAINTENANCE_SECTIONS: readonly MaintenanceSection[] = [restart, idleTraffic, churnTraffic];
+
+/** Every kad-maintenance row, section by section. */
 export async function benchKadMaintenance(): Promise<Row[]> {
   const rows: Row[] = [];
   for (const section of MAINTENANCE_SECTIONS) rows.push(...(await section.run()));

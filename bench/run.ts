@@ -3,6 +3,7 @@
  * Nautilus and the ratio. Pass names to run a subset: `npm run bench -- registry-memory`.
  */
 import { printTable, type Row } from './harness.js';
+import { benchKadLookup } from './kad-lookup.js';
 import { benchKadMaintenance } from './kad-maintenance.js';
 import { benchKadMemory } from './kad-memory.js';
 import { benchKadQueries } from './kad-queries.js';
@@ -18,12 +19,13 @@ const suites: Record<string, { title: string; run: () => Promise<Row[]> }> = {
     run: benchRegistrySharded,
   },
   'kad-queries': { title: 'KAD queries answered per second vs bittorrent-dht', run: benchKadQueries },
+  'kad-lookup': { title: 'DHT lookups on 127.0.0.1 vs bittorrent-dht, same workload', run: benchKadLookup },
   'kad-memory': {
     title: 'Heap per idle KAD node vs bittorrent-dht; MemoryRegistry vs lru-cache',
     run: benchKadMemory,
   },
   'kad-maintenance': {
-    title: 'KAD maintenance: idle traffic vs bittorrent-dht; republish and replication under churn',
+    title: 'KAD maintenance: restart to ready, idle traffic vs bittorrent-dht; republish and replication under churn',
     run: benchKadMaintenance,
   },
 };

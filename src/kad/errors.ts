@@ -165,7 +165,7 @@ export class KadError extends Error {
    * A BEP 44 `cas` that does not match the stored sequence number (wire 301). Without the
    * numbers, the message is BEP 44's own text.
    */
-  static casMismatch(expected?: number, actual?: number): KadError {
+  static casMismatch(expected?: number | bigint, actual?: number | bigint): KadError {
     const message =
       expected === undefined || actual === undefined
         ? 'the CAS hash mismatched, re-read value and try again'
@@ -177,7 +177,7 @@ export class KadError extends Error {
    * A BEP 44 `seq` lower than the stored one (wire 302). Without the numbers, the message is
    * BEP 44's own text.
    */
-  static seqTooLow(seq?: number, current?: number): KadError {
+  static seqTooLow(seq?: number | bigint, current?: number | bigint): KadError {
     const message =
       seq === undefined || current === undefined
         ? 'sequence number less than current'

@@ -41,12 +41,6 @@ export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
   return true;
 }
 
-/**
- * Whether two ids are the same: {@link bytesEqual} under the name `nautilus/kad` exported first.
- * @deprecated Use {@link bytesEqual}.
- */
-export const idEquals: (a: NodeId, b: NodeId) => boolean = bytesEqual;
-
 /** The XOR distance `a ⊕ b` as a fresh 20-byte array (big-endian, compare bytewise). */
 export function xor(a: NodeId, b: NodeId): Uint8Array {
   const out = new Uint8Array(ID_BYTES);

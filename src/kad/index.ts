@@ -37,6 +37,14 @@ export type {
   StoreFailure,
 } from './node/operation-types.js';
 export type { BootstrapEntry, HostResolver } from './node/bootstrap-entries.js';
+
+// saved state across restarts (`stateDir` / `stateStore`)
+export type { StateDiscardedEvent, StateErrorEvent, StateRestoredEvent } from './node/operation-types.js';
+export type { StateDiscardReason } from './node/state-format.js';
+export { STATE_FORMAT, STATE_VERSION } from './node/state-format.js';
+export type { StateStore, StateStoreCallOptions } from './node/state-store.js';
+export { FileStateStore, STATE_FILE_NAME } from './node/state-store.js';
+export { DEFAULT_KAD_NODE_STATE_OPTIONS } from './node/persistence.js';
 // what a node published and keeps alive (republished by its maintenance, saved by persistence)
 export type {
   AnnouncePublication,
@@ -84,7 +92,6 @@ export {
   bytesEqual,
   compareDistance,
   ID_BYTES,
-  idEquals,
   idFromHex,
   idToHex,
   isNodeId,
@@ -97,13 +104,16 @@ export type { ExternalAddressVoteOptions } from './routing/external-address.js';
 export { DEFAULT_EXTERNAL_ADDRESS_VOTE_OPTIONS, ExternalAddressVote } from './routing/external-address.js';
 
 // BEP 44 items
-export type { ItemKeyPair, MutableItem } from './items.js';
+export type { ItemKeyPair, MutableItem, Seq } from './items.js';
 export {
+  compareSeq,
   createMutableItem,
   generateKeyPair,
   immutableTarget,
+  isSeq,
   keyPairFromSeed,
   MAX_SALT_BYTES,
+  MAX_SEQ,
   MAX_VALUE_BYTES,
   mutableTarget,
   signatureBuffer,
@@ -117,7 +127,7 @@ export { bdecode, bencode } from './wire/bencode.js';
 export type { KrpcErrorMessage, KrpcMessage, KrpcQuery, KrpcResponse } from './wire/krpc.js';
 export type { DecodeMessageOptions } from './wire/krpc.js';
 export { decodeMessage, encodeMessage, MAX_MESSAGE_BYTES } from './wire/krpc.js';
-export type { AddressFamily, Contact, IpFamily, PeerAddress } from './wire/compact.js';
+export type { AddressFamily, Contact, PeerAddress } from './wire/compact.js';
 export {
   COMPACT_NODE_V4_BYTES,
   COMPACT_NODE_V6_BYTES,
@@ -178,6 +188,7 @@ export type {
   GetPeersOptions,
   KadStorageDeps,
   KadStorageOptions,
+  KadStorageUsage,
   MutablePutResult,
   StoredImmutableItem,
   StoredItem,
@@ -192,5 +203,8 @@ export type {
   QueryHandlersDeps,
   QueryHandlersOptions,
   QuerySource,
+  RespondContext,
 } from './serve/handlers.js';
 export { DEFAULT_QUERY_HANDLERS_OPTIONS, QueryHandlers } from './serve/handlers.js';
+export type { BudgetUsage } from './serve/storage-budget.js';
+export type { StorageGateStats } from './serve/storage-gate.js';

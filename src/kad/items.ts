@@ -30,12 +30,45 @@ export interface ItemKeyPair {
   secretKey: Uint8Array;
 }
 
+/**
+ * A BEP 44 sequence number: an integer in `0..`{@link MAX_SEQ} (a signed 64-bit integer that is
+ * not negative). Decoded values are a `number` up to `Number.MAX_SAFE_INTEGER` and a `bigint`
+ * beyond; either form is accepted wherever a `Seq` is taken. Compare two with {@link compareSeq}.
+ * @see BEP 44 "Mutable items"
+ */
+export type Seq = number | bigint;
+
+/** Largest sequence number: 2^63 − 1, the largest signed 64-bit integer. */
+export const MAX_SEQ = 2n ** 63n - 1n;
+
+/** Whether `value` is a {@link Seq}: a safe non-negative `number`, or a `bigint` in `0..MAX_SEQ`. */
+export function isSeq(value: unknown): value is Seq {
+  if (typeof value === 'number') return Number.isSafeInteger(value) && value >= 0;
+  return typeof value === 'bigint' && value >= 0n && value <= MAX_SEQ;
+}
+
+/** Negative, zero or positive as `a` is below, equal to or above `b`, whatever their forms. */
+export function compareSeq(a: Seq, b: Seq): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/**
+ * The sequence number after `seq`, in its canonical form (a `bigint` only beyond 2^53 − 1).
+ * @throws {KadError} `INVALID_MESSAGE` when `seq` is {@link MAX_SEQ}: there is none after it.
+ */
+export function nextSeq(seq: Seq): Seq {
+  if (typeof seq === 'number' && seq < Number.MAX_SAFE_INTEGER) return seq + 1;
+  const next = BigInt(seq) + 1n;
+  if (next > MAX_SEQ) throw KadError.invalidMessage(`no seq after ${MAX_SEQ}`);
+  return next;
+}
+
 /** A mutable item as stored and sent: value, key, signature, sequence number, optional salt. */
 export interface MutableItem {
   v: BencodeValue;
   k: Uint8Array;
   sig: Uint8Array;
-  seq: number;
+  seq: Seq;
   /** Absent or non-empty; an empty salt is the same as none. */
   salt?: Uint8Array;
 }
@@ -103,11 +136,12 @@ const encoder = new TextEncoder();
  * The exact bytes a mutable item's signature covers: the bencoded dict entries
  * `4:salt<salt>` (only for a non-empty salt), `3:seqi<seq>e`, `1:v<bencoded v>`, without the
  * enclosing `d`…`e`. For example `4:salt6:foobar3:seqi1e1:v12:Hello World!`.
- * @throws {KadError} `MESSAGE_TOO_BIG`, `SALT_TOO_BIG`, or `INVALID_MESSAGE` for a bad `seq`.
+ * @throws {KadError} `MESSAGE_TOO_BIG`, `SALT_TOO_BIG`, or `INVALID_MESSAGE` for a `seq` that is
+ *   not a {@link Seq}.
  * @see BEP 44 "Signature verification"
  */
-export function signatureBuffer(v: BencodeValue, seq: number, salt?: Uint8Array): Uint8Array {
-  if (!Number.isSafeInteger(seq) || seq < 0) throw KadError.invalidMessage('seq must be a non-negative integer');
+export function signatureBuffer(v: BencodeValue, seq: Seq, salt?: Uint8Array): Uint8Array {
+  if (!isSeq(seq)) throw KadError.invalidMessage(`seq must be an integer in 0..${MAX_SEQ}`);
   assertSalt(salt);
   const value = encodeValue(v);
   const seqPart = encoder.encode(`3:seqi${seq}e1:v`);
@@ -153,7 +187,7 @@ export function keyPairFromSeed(seed: Uint8Array): ItemKeyPair {
  * @returns the 64-byte signature over {@link signatureBuffer}.
  * @throws {KadError} `INVALID_KEY`, `MESSAGE_TOO_BIG`, `SALT_TOO_BIG`.
  */
-export function signMutable(secretKey: Uint8Array, v: BencodeValue, seq: number, salt?: Uint8Array): Uint8Array {
+export function signMutable(secretKey: Uint8Array, v: BencodeValue, seq: Seq, salt?: Uint8Array): Uint8Array {
   return new Uint8Array(sign(null, signatureBuffer(v, seq, salt), privateKeyObject(secretKey)));
 }
 
@@ -161,19 +195,52 @@ export function signMutable(secretKey: Uint8Array, v: BencodeValue, seq: number,
  * Builds a signed mutable item.
  * @throws {KadError} `INVALID_KEY`, `MESSAGE_TOO_BIG`, `SALT_TOO_BIG`.
  */
-export function createMutableItem(keyPair: ItemKeyPair, v: BencodeValue, seq: number, salt?: Uint8Array): MutableItem {
+export function createMutableItem(keyPair: ItemKeyPair, v: BencodeValue, seq: Seq, salt?: Uint8Array): MutableItem {
   const item: MutableItem = { v, k: keyPair.publicKey, sig: signMutable(keyPair.secretKey, v, seq, salt), seq };
   if (salt !== undefined && salt.length > 0) item.salt = salt;
   return item;
 }
 
+// ed25519 (RFC 8032): the field prime p and the order L of the group the base point generates
+const FIELD_PRIME = 2n ** 255n - 19n;
+const GROUP_ORDER = 2n ** 252n + 27742317777372353535851937790883648493n;
+// y of a point of order 8: a root of d·y⁴ + 2·y² − 1 = 0 (mod p), where doubling gives y = 0;
+// p − y is the other one (items.test.ts checks both)
+const ORDER_8_Y = 2707385501144840649318225287225658788936804267575313519463743609750303402022n;
+/**
+ * The y coordinates of the 8 points of small order, whatever the sign bit: the identity (y = 1),
+ * order 2 (y = −1), order 4 (y = 0) and order 8 (±ORDER_8_Y). With such a key (or nonce R) a
+ * signature can hold for many messages at once, e.g. k = identity, R = identity, S = 0 for all.
+ */
+const SMALL_ORDER_Y: ReadonlySet<bigint> = new Set([1n, FIELD_PRIME - 1n, 0n, ORDER_8_Y, FIELD_PRIME - ORDER_8_Y]);
+const Y_MASK = (1n << 255n) - 1n;
+
+/** The 32 bytes at `offset` as a little-endian integer. */
+function littleEndian(bytes: Uint8Array, offset: number): bigint {
+  let hex = '';
+  for (let i = offset + 31; i >= offset; i--) hex += (bytes[i] ?? 0).toString(16).padStart(2, '0');
+  return BigInt(`0x${hex}`);
+}
+
+/** A point encoding (a key `k`, or the R half of a signature) that is canonical (y < p) and not of small order. */
+function isStrongPoint(bytes: Uint8Array, offset: number): boolean {
+  const y = littleEndian(bytes, offset) & Y_MASK; // the top bit is the sign of x
+  return y < FIELD_PRIME && !SMALL_ORDER_Y.has(y);
+}
+
 /**
  * Whether `item.sig` is a valid ed25519 signature by `item.k` over its salt, seq and value.
+ * Stricter than RFC 8032 verification, as libsodium is: a key or signature nonce R of small order
+ * or in a non-canonical encoding (y ≥ p), and a scalar S ≥ L, are invalid even where the
+ * equation holds — a small-order key would let anyone "sign" any value for it.
  * Never throws: a malformed key, signature, oversized value or salt is simply not valid.
  */
 export function verifyMutable(item: MutableItem): boolean {
   if (!(item.k instanceof Uint8Array) || item.k.length !== PUBLIC_KEY_BYTES) return false;
   if (!(item.sig instanceof Uint8Array) || item.sig.length !== SIGNATURE_BYTES) return false;
+  if (!isStrongPoint(item.k, 0) || !isStrongPoint(item.sig, 0) || littleEndian(item.sig, 32) >= GROUP_ORDER) {
+    return false;
+  }
   try {
     return verify(null, signatureBuffer(item.v, item.seq, item.salt), publicKeyObject(item.k), item.sig);
   } catch {

@@ -18,6 +18,17 @@ export function optionError(name: string, expected: string, ...got: [value: unkn
   return KadError.invalidOption(`${name} must be ${expected}${tail}`);
 }
 
+/** An optional BEP 44 sequence number: a safe integer >= 0, or a `bigint` in 0..2^63 − 1. */
+export function seqOption(name: string, value: unknown): number | bigint | undefined {
+  if (value === undefined) return undefined;
+  const ok =
+    typeof value === 'number'
+      ? Number.isSafeInteger(value) && value >= 0
+      : typeof value === 'bigint' && value >= 0n && value < 2n ** 63n;
+  if (!ok) throw optionError(name, 'an integer in 0..2^63 - 1 (a bigint beyond 2^53 - 1)', value);
+  return value as number | bigint;
+}
+
 /** A finite number > 0 (a duration or a rate). */
 export function positiveNumber(name: string, value: unknown, fallback: number, unit = ''): number {
   if (value === undefined) return fallback;

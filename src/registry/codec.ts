@@ -1,6 +1,6 @@
 import type { Listener } from '../core/emitter.js';
 import { RegistryError } from './errors.js';
-import { checkArray } from './validation.js';
+import { checkKey, checkRecordShape, checkShape, checkSignal } from './validation.js';
 import type { RegistryEvents } from './events.js';
 import type { Milliseconds } from '../core/clock.js';
 import type {
@@ -28,10 +28,25 @@ export interface Codec<V> {
 const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
-/** JSON text in UTF-8. Values must survive `JSON.stringify` (no `undefined`, no cycles, no BigInt). */
+/**
+ * JSON text in UTF-8. Only values that JSON reads back as they were are accepted: `null`,
+ * booleans, finite numbers, strings, dense arrays and plain objects (prototype `Object.prototype`
+ * or `null`) of those, without cycles. Anything else — `undefined`, `NaN`, `Infinity`, BigInt,
+ * functions, symbols, `Map`, `Set`, `Date`, class instances, array holes, properties set to
+ * `undefined` or keyed by a symbol — rejects with `INVALID_VALUE` naming where it is, instead of
+ * being stored as something else (`null`, `{}`, a string, nothing). `-0` is stored as `0`.
+ */
 export const jsonCodec: Codec<unknown> = Object.freeze({
   name: 'json',
   encode(value: unknown): Uint8Array {
+    let problem: string | undefined;
+    try {
+      problem = jsonProblem(value, 'the value', new Set());
+    } catch (cause) {
+      // a structure nested too deep for the stack: JSON.stringify would fail on it too
+      throw RegistryError.invalidValue(`not JSON-serializable: ${(cause as Error).message}`, { cause });
+    }
+    if (problem !== undefined) throw RegistryError.invalidValue(`JSON cannot store it as it is: ${problem}`);
     let text: string | undefined;
     try {
       text = JSON.stringify(value);
@@ -44,11 +59,63 @@ export const jsonCodec: Codec<unknown> = Object.freeze({
   decode: (bytes: Uint8Array): unknown => JSON.parse(decoder.decode(bytes)),
 });
 
-/** UTF-8 strings. */
+/**
+ * Why `value` would not come back from `JSON.parse(JSON.stringify(value))` as it is, or
+ * `undefined` when it would. `path` names it in the answer; `ancestors` are the objects it is
+ * nested in (a cycle is a problem).
+ */
+function jsonProblem(value: unknown, path: string, ancestors: Set<object>): string | undefined {
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+      return undefined;
+    case 'number':
+      return Number.isFinite(value) ? undefined : `${path} is ${value} (JSON has no such number)`;
+    case 'object':
+      break;
+    default:
+      return `${path} is ${typeof value === 'undefined' ? 'undefined' : `a ${typeof value}`}`;
+  }
+  if (value === null) return undefined;
+  if (ancestors.has(value)) return `${path} refers back to an object it is part of`;
+  const proto: unknown = Object.getPrototypeOf(value);
+  const isArray = Array.isArray(value);
+  if (isArray ? proto !== Array.prototype : proto !== Object.prototype && proto !== null) {
+    const name = (value as { constructor?: { name?: unknown } }).constructor?.name;
+    return `${path} is a ${typeof name === 'string' && name !== '' ? name : 'non-plain object'}`;
+  }
+  ancestors.add(value);
+  try {
+    if (isArray) {
+      const array = value as unknown[];
+      for (let i = 0; i < array.length; i++) {
+        if (!(i in array)) return `${path}[${i}] is a hole`;
+        const problem = jsonProblem(array[i], `${path}[${i}]`, ancestors);
+        if (problem !== undefined) return problem;
+      }
+      return undefined;
+    }
+    if (Object.getOwnPropertySymbols(value).some((key) => Object.prototype.propertyIsEnumerable.call(value, key))) {
+      return `${path} has a property keyed by a symbol`;
+    }
+    for (const key of Object.keys(value)) {
+      const problem = jsonProblem((value as Record<string, unknown>)[key], `${path}.${key}`, ancestors);
+      if (problem !== undefined) return problem;
+    }
+    return undefined;
+  } finally {
+    ancestors.delete(value);
+  }
+}
+
+/** UTF-8 strings: well-formed ones only (a lone surrogate has no UTF-8 form: `INVALID_VALUE`). */
 export const stringCodec: Codec<string> = Object.freeze({
   name: 'string',
   encode(value: string): Uint8Array {
     if (typeof value !== 'string') throw RegistryError.invalidValue(`expected a string, got ${typeof value}`);
+    if (!value.isWellFormed()) {
+      throw RegistryError.invalidValue('the string has a lone surrogate (it would read back as U+FFFD)');
+    }
     return encoder.encode(value);
   },
   decode: (bytes: Uint8Array): string => decoder.decode(bytes),
@@ -64,9 +131,15 @@ export const bytesCodec: Codec<Uint8Array> = Object.freeze({
   decode: (bytes: Uint8Array): Uint8Array => bytes,
 });
 
+// the backend knows its maxKeyBytes: the codec checks the rest of a key before it encodes
+const ANY_LENGTH = Number.POSITIVE_INFINITY;
+
 /**
  * A typed view of a byte registry: values are encoded with `codec` on the way in and decoded on
- * the way out. Everything else, events included, is the backend's.
+ * the way out. Everything else, events included, is the backend's. A write checks its arguments
+ * in the order every backend does — signal, shape, key, then value — before it encodes: an
+ * aborted call rejects with `signal.reason` and a bad key with `INVALID_KEY` whatever the value
+ * (the key's length, like `CLOSED`, is the backend's to check, after encoding).
  *
  * @example
  * const users = new CodecRegistry<User>(new MemoryRegistry(), jsonCodec as Codec<User>);
@@ -87,8 +160,12 @@ export class CodecRegistry<V> implements Registry<V> {
     if (typeof backend.restore === 'function') {
       const restore = backend.restore.bind(backend);
       Object.defineProperty(this, 'restore', {
-        value: async (record: RegistryRecord<V>, options?: RestoreOptions): Promise<RestoreResult> =>
-          restore({ ...record, value: this.#encode(record.key, record.value) }, options),
+        value: async (record: RegistryRecord<V>, options?: RestoreOptions): Promise<RestoreResult> => {
+          checkSignal(options?.signal);
+          checkRecordShape(record);
+          checkKey(record.key, ANY_LENGTH);
+          return restore({ ...record, value: this.#encode(record.key, record.value) }, options);
+        },
       });
     }
   }
@@ -108,6 +185,8 @@ export class CodecRegistry<V> implements Registry<V> {
   }
 
   async set(key: string, value: V, options?: SetOptions): Promise<RegistryRecord<V>> {
+    checkSignal(options?.signal);
+    checkKey(key, ANY_LENGTH);
     const record = await this.#backend.set(key, this.#encode(key, value), options);
     return { ...record, value };
   }
@@ -126,7 +205,9 @@ export class CodecRegistry<V> implements Registry<V> {
   }
 
   async setMany(entries: readonly SetEntry<V>[], options?: OperationOptions): Promise<RegistryRecord<V>[]> {
-    checkArray('entries', entries);
+    checkSignal(options?.signal);
+    checkShape('entries', entries);
+    for (const entry of entries) checkKey(entry.key, ANY_LENGTH);
     const encoded = entries.map((e) => ({ ...e, value: this.#encode(e.key, e.value) }));
     const records = await this.#backend.setMany(encoded, options);
     return records.map((r, i) => ({ ...r, value: (entries[i] as SetEntry<V>).value }));

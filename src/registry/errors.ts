@@ -10,6 +10,7 @@ import { describe } from '../core/describe.js';
  * - `VALUE_TOO_LARGE`: the value is larger than `maxValueBytes`.
  * - `CAPACITY_EXCEEDED`: the write can never fit the configured capacity.
  * - `VERSION_CONFLICT`: an `ifVersion` condition did not hold.
+ * - `VERSION_EXHAUSTED`: the write would take the key's version past `Number.MAX_SAFE_INTEGER`.
  * - `CODEC_ERROR`: stored bytes could not be decoded by the codec.
  * - `BACKEND_UNAVAILABLE`: the backend cannot be reached.
  * - `TIMEOUT`: the backend did not answer within the deadline.
@@ -23,6 +24,7 @@ export type RegistryErrorCode =
   | 'VALUE_TOO_LARGE'
   | 'CAPACITY_EXCEEDED'
   | 'VERSION_CONFLICT'
+  | 'VERSION_EXHAUSTED'
   | 'CODEC_ERROR'
   | 'BACKEND_UNAVAILABLE'
   | 'TIMEOUT'
@@ -34,7 +36,7 @@ export interface RegistryErrorDetails {
   readonly key?: string;
   /** For `VERSION_CONFLICT`: the version the caller required. */
   readonly expectedVersion?: number;
-  /** For `VERSION_CONFLICT`: the version actually stored (0 when absent). */
+  /** For `VERSION_CONFLICT` and `VERSION_EXHAUSTED`: the version actually stored (0 when absent). */
   readonly actualVersion?: number;
   /** The underlying error, if any. */
   readonly cause?: unknown;
@@ -93,6 +95,18 @@ export class RegistryError extends Error {
       'VERSION_CONFLICT',
       `version conflict on "${key}": expected ${expectedVersion}, found ${actualVersion}`,
       { key, expectedVersion, actualVersion },
+    );
+  }
+
+  /**
+   * A write refused because the key's version, `actualVersion`, is `Number.MAX_SAFE_INTEGER`:
+   * one more would not be exact. Deleting the key lets it start again at 1.
+   */
+  static versionExhausted(key: string, actualVersion: number): RegistryError {
+    return new RegistryError(
+      'VERSION_EXHAUSTED',
+      `version of "${key}" is ${actualVersion}, the largest safe integer: delete the key to write it again`,
+      { key, actualVersion },
     );
   }
 

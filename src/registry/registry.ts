@@ -89,7 +89,8 @@ export interface Registry<V = Uint8Array> {
    * compare-and-set keeps working on it. With `ifNewer` (the default) it writes only over an
    * absent, expired or older record (see {@link RestoreOptions.ifNewer}). A record whose
    * `expiresAt` is at or before now writes nothing and resolves `'kept'`. Validated like `set`
-   * (key, value bytes, `version` a positive safe integer, finite times); fires `record:set`
+   * (key, value bytes, `version` a positive safe integer, times within ±2^54 epoch ms — what
+   * every backend can store — else `INVALID_OPTION`); fires `record:set`
    * with the restored version when written. Backends without it are still valid registries:
    * callers check `typeof registry.restore === 'function'`.
    */

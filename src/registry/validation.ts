@@ -1,5 +1,6 @@
 import { describe } from '../core/describe.js';
 import { RegistryError } from './errors.js';
+import type { RegistryRecord, SetEntry } from './registry.js';
 
 /** Byte length of `key` in UTF-8 without allocating. */
 export function utf8Length(key: string): number {
@@ -51,14 +52,22 @@ export function checkVersion(version: unknown): asserts version is number {
 }
 
 /**
+ * The largest magnitude of a record time (epoch ms) `restore` accepts: 2^54 ms, about 570,000
+ * years. It lies past every deadline a TTL can give (a safe-integer `ttlMs` from a clock within
+ * the range of a `Date`) and within what every backend can store: Redis takes `expiresAt` plus
+ * any `expiryGraceMs` as its `PXAT` expiry only below 1e17 (a larger one is refused as "not an
+ * integer", which would otherwise look like a failing server).
+ */
+export const MAX_TIME_MS = 2 ** 54;
+
+/**
  * Checks the metadata of a record given to `restore`: `version` a positive safe integer,
- * `createdAt` / `updatedAt` finite numbers, `expiresAt` a finite number or `undefined`, and
- * `ifNewer` a boolean or `undefined`. Rejects with `INVALID_OPTION` naming the field.
+ * `createdAt` / `updatedAt` finite numbers within ±{@link MAX_TIME_MS}, `expiresAt` in
+ * (0, {@link MAX_TIME_MS}] or `undefined`, and `ifNewer` a boolean or `undefined`. Rejects with
+ * `INVALID_OPTION` naming the field.
  */
 export function checkRestoreMeta(record: unknown, ifNewer: unknown): void {
-  if (typeof record !== 'object' || record === null) {
-    throw RegistryError.invalidOptionValue('record', 'an object', record);
-  }
+  checkRecordShape(record);
   const r = record as Record<string, unknown>;
   const { version, createdAt, updatedAt, expiresAt } = r;
   if (typeof version !== 'number' || !Number.isSafeInteger(version) || version < 1) {
@@ -68,14 +77,14 @@ export function checkRestoreMeta(record: unknown, ifNewer: unknown): void {
     ['createdAt', createdAt],
     ['updatedAt', updatedAt],
   ] as const) {
-    if (typeof time !== 'number' || !Number.isFinite(time)) {
-      throw RegistryError.invalidOptionValue(`record.${name}`, 'a finite number of epoch ms', time);
+    if (typeof time !== 'number' || !(Math.abs(time) <= MAX_TIME_MS)) {
+      throw RegistryError.invalidOptionValue(`record.${name}`, 'a number of epoch ms within ±2^54', time);
     }
   }
-  if (expiresAt !== undefined && (typeof expiresAt !== 'number' || !Number.isFinite(expiresAt) || expiresAt <= 0)) {
+  if (expiresAt !== undefined && (typeof expiresAt !== 'number' || !(expiresAt > 0 && expiresAt <= MAX_TIME_MS))) {
     throw RegistryError.invalidOptionValue(
       'record.expiresAt',
-      'a positive finite number of epoch ms or undefined',
+      'a positive number of epoch ms up to 2^54, or undefined',
       expiresAt,
     );
   }
@@ -109,13 +118,69 @@ export interface WriteLimits {
 }
 
 /**
- * Validates one write before anything changes: key, value bytes, optional TTL, and that the record
- * (UTF-8 key bytes plus value bytes) can fit `maxBytes` at all. Returns those bytes.
+ * Validates one write before anything changes, in the order every call checks its arguments:
+ * key, value bytes, optional TTL, then that the record (UTF-8 key bytes plus value bytes) can
+ * fit `maxBytes` at all. Returns those bytes.
  */
 export function checkWrite(limits: WriteLimits, key: string, value: Uint8Array, ttlMs: number | undefined): number {
   checkKey(key, limits.maxKeyBytes);
   checkBytes(key, value, limits.maxValueBytes);
   if (ttlMs !== undefined) checkTtl(ttlMs);
+  return recordBytes(limits, key, value);
+}
+
+/**
+ * Validates a `setMany` batch before anything changes, one concern at a time over the whole
+ * batch, in the order of every call: its shape (an array of objects: `INVALID_OPTION`), every
+ * key, every value, every TTL, then that each record can fit `maxBytes`. Returns the bytes of
+ * each entry's record.
+ */
+export function checkEntries(limits: WriteLimits, entries: readonly SetEntry[]): number[] {
+  checkShape('entries', entries);
+  for (const entry of entries) checkKey(entry.key, limits.maxKeyBytes);
+  for (const entry of entries) checkBytes(entry.key, entry.value, limits.maxValueBytes);
+  for (const entry of entries) if (entry.ttlMs !== undefined) checkTtl(entry.ttlMs);
+  return entries.map((entry) => recordBytes(limits, entry.key, entry.value));
+}
+
+/**
+ * Checks the shape of a batch of writes: an array of objects (`{ key, value, ttlMs? }`), else
+ * `INVALID_OPTION` naming the first offender. Keys and values are checked after it.
+ */
+export function checkShape(name: string, entries: unknown): void {
+  checkArray(name, entries);
+  (entries as unknown[]).forEach((entry, i) => {
+    if (typeof entry !== 'object' || entry === null) {
+      throw RegistryError.invalidOption(
+        `${name}[${i}] must be an object { key, value, ttlMs? }, got ${describe(entry)}`,
+      );
+    }
+  });
+}
+
+/**
+ * Validates the record given to `restore` before anything changes, in the order of every call:
+ * an object (`INVALID_OPTION`), its key, its value bytes, then its metadata and `ifNewer` (see
+ * {@link checkRestoreMeta}), then that it can fit `maxBytes`. Returns the record's bytes.
+ */
+export function checkRestore(limits: WriteLimits, record: unknown, ifNewer: unknown): number {
+  checkRecordShape(record);
+  const { key, value } = record as RegistryRecord;
+  checkKey(key, limits.maxKeyBytes);
+  checkBytes(key, value, limits.maxValueBytes);
+  checkRestoreMeta(record, ifNewer);
+  return recordBytes(limits, key, value);
+}
+
+/** Checks that a record given to `restore` is an object at all (`INVALID_OPTION`). */
+export function checkRecordShape(record: unknown): void {
+  if (typeof record !== 'object' || record === null) {
+    throw RegistryError.invalidOptionValue('record', 'an object', record);
+  }
+}
+
+/** UTF-8 key bytes plus value bytes; `CAPACITY_EXCEEDED` when that can never fit `maxBytes`. */
+function recordBytes(limits: WriteLimits, key: string, value: Uint8Array): number {
   const bytes = utf8Length(key) + value.byteLength;
   const { maxBytes } = limits;
   if (maxBytes !== undefined && bytes > maxBytes) {

@@ -1,6 +1,7 @@
 export type { ConformanceLimits, ConformanceOptions } from './registry/conformance.js';
 export { registryConformanceSuite } from './registry/conformance.js';
 export { ManualClock } from './manual-clock.js';
+export { MemoryStateStore } from './memory-state-store.js';
 export type {
   DropFilter,
   MemoryNetworkDeps,

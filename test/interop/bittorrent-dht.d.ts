@@ -56,8 +56,19 @@ declare module 'bittorrent-dht' {
     code?: number | string;
   }
 
+  /** k-rpc-socket: one datagram per `query` call, no retransmissions (a query times out after `timeout`). */
+  interface KRpcSocket {
+    inflight: number;
+    query(
+      peer: PeerEndpoint,
+      message: { q: string; a: Record<string, unknown> },
+      callback?: (error: KrpcError | null, reply: KrpcReply | null, peer: PeerEndpoint) => void,
+    ): number;
+  }
+
   interface KRpc {
     id: Buffer;
+    socket: KRpcSocket;
     query(
       peer: PeerEndpoint,
       message: { q: string; a: Record<string, unknown> },
@@ -72,6 +83,10 @@ declare module 'bittorrent-dht' {
     readonly listening: boolean;
     readonly destroyed: boolean;
     readonly _rpc: KRpc;
+    /** Items this node stores (and immutable items it put itself), by hex target. */
+    readonly _values: { get(key: string): unknown };
+    /** Set once the start-up lookup of its own id finished (then `ready` is emitted). */
+    readonly ready?: boolean;
     listen(port: number, host: string, callback?: () => void): void;
     address(): { address: string; family: string; port: number };
     addNode(node: { host: string; port: number; id?: Buffer }): void;
@@ -84,5 +99,7 @@ declare module 'bittorrent-dht' {
     announce(infoHash: Buffer, port: number, callback: (error: Error | null) => void): void;
     lookup(infoHash: Buffer, callback: (error: Error | null, count?: number) => void): () => void;
     destroy(callback?: () => void): void;
+    /** The routing table's contacts (and stored values): what an application saves to restart from. */
+    toJSON(): { nodes: PeerEndpoint[]; values: Record<string, unknown> };
   }
 }

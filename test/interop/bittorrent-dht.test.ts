@@ -3,38 +3,17 @@
  * query and BEP 44 put/get, in both directions. Every wait is bounded; nothing leaves loopback.
  */
 import assert from 'node:assert/strict';
-import { createPrivateKey, createPublicKey, randomBytes, sign, verify } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import DHT, { type GetResult, type KrpcReply } from 'bittorrent-dht';
 import { decodeNodes, decodePeer } from '../../src/kad/wire/compact.js';
 import { createMutableItem, immutableTarget, keyPairFromSeed, mutableTarget } from '../../src/kad/items.js';
 import { createNode, type KadNode } from '../../src/kad/node/node.js';
 import { call, WAIT_MS } from '../helpers/callback.js';
+import { ed25519Signer, ed25519Verify } from '../helpers/ed25519.js';
 
 const LOOPBACK = '127.0.0.1';
 const keys = keyPairFromSeed(randomBytes(32));
-
-/** ed25519 verification as bittorrent-dht wants it: (signature, message, publicKey) → valid. */
-function ed25519Verify(signature: Buffer, message: Buffer, publicKey: Buffer): boolean {
-  const key = createPublicKey({
-    key: { kty: 'OKP', crv: 'Ed25519', x: publicKey.toString('base64url') },
-    format: 'jwk',
-  });
-  return verify(null, message, key, signature);
-}
-
-function ed25519Signer(seed: Uint8Array, publicKey: Uint8Array): (message: Buffer) => Buffer {
-  const key = createPrivateKey({
-    key: {
-      kty: 'OKP',
-      crv: 'Ed25519',
-      d: Buffer.from(seed).toString('base64url'),
-      x: Buffer.from(publicKey).toString('base64url'),
-    },
-    format: 'jwk',
-  });
-  return (message) => sign(null, message, key);
-}
 
 describe('interop with bittorrent-dht on 127.0.0.1', () => {
   let node: KadNode;

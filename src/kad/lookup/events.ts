@@ -1,6 +1,6 @@
 import type { Milliseconds } from '../../core/clock.js';
 import type { KadError } from '../errors.js';
-import type { MutableItem } from '../items.js';
+import type { MutableItem, Seq } from '../items.js';
 import type { BencodeValue } from '../wire/bencode.js';
 import type { Contact, PeerAddress } from '../wire/compact.js';
 
@@ -57,7 +57,7 @@ export interface LookupResponseEvent {
   /** Its write token (`get_peers`, `get`), for an `announce_peer` or `put` to it. */
   readonly token: Uint8Array | undefined;
   /** `seq` of the mutable item it stores (`get`), also when it withheld the value. */
-  readonly seq: number | undefined;
+  readonly seq: Seq | undefined;
   readonly path: number;
 }
 
@@ -91,7 +91,7 @@ export interface LookupValueEvent {
   readonly from: Contact;
   readonly item: FoundItem;
   /** `seq` of a mutable item; `undefined` for an immutable one. */
-  readonly seq: number | undefined;
+  readonly seq: Seq | undefined;
   readonly path: number;
 }
 

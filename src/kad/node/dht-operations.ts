@@ -1,7 +1,7 @@
 import { isKadError, KadError } from '../errors.js';
-import { assertNodeId, type NodeId } from '../id.js';
-import { assertSalt, type ItemKeyPair } from '../items.js';
-import { integerAtLeast, integerInRange, optionError } from '../option-checks.js';
+import { assertNodeId, type NodeId, randomIdInBucket } from '../id.js';
+import { assertSalt, compareSeq, type ItemKeyPair, type Seq } from '../items.js';
+import { integerInRange, optionError, seqOption } from '../option-checks.js';
 import type { LookupDoneEvent, LookupEvent, LookupMethod, LookupResult } from '../lookup/events.js';
 import { drainLookup, Lookup, type LookupQuery } from '../lookup/lookup.js';
 import { softDeadline } from '../lookup/options.js';
@@ -31,7 +31,7 @@ import { DhtStore } from './dht-store.js';
 interface LookupStart {
   readonly signal?: AbortSignal | undefined;
   readonly salt?: Uint8Array | undefined;
-  readonly seq?: number | undefined;
+  readonly seq?: Seq | undefined;
   readonly disjointPaths?: number | undefined;
   readonly stopAtValue?: boolean;
   /** Contacts to start from instead of the routing tables' closest. */
@@ -84,12 +84,17 @@ export class DhtOperations {
   async get(target: NodeId, options: GetOptions = {}): Promise<GetResult | undefined> {
     assertNodeId(target, 'target');
     const start = checkGetOptions(options);
-    let best: { item: GetResult['item']; seq: number | undefined; from: Contact[] } | undefined;
+    let best: { item: GetResult['item']; seq: Seq | undefined; from: Contact[] } | undefined;
     const done = await drainLookup(this.#start(target, 'get', start), (event) => {
       if (event.type !== 'value') return;
       if (best === undefined || (event.seq ?? -1) > (best.seq ?? -1)) {
         best = { item: event.item, seq: event.seq, from: [event.from] };
-      } else if (event.seq === best.seq) best.from.push(event.from);
+      } else if (
+        event.seq === best.seq ||
+        (event.seq !== undefined && best.seq !== undefined && compareSeq(event.seq, best.seq) === 0)
+      ) {
+        best.from.push(event.from);
+      }
     });
     if (best === undefined) {
       if (done.responded === 0) throw noContacts(done);
@@ -134,12 +139,43 @@ export class DhtOperations {
   }
 
   /**
-   * The Kademlia join: a lookup of this node's own id from `seeds`, with the bootstrap nodes
-   * that already answered that query as `responded`.
+   * The Kademlia join: a lookup of this node's own id from `seeds` and the table's closest, with
+   * the bootstrap nodes that already answered that query as `responded`; `onEvent` sees each
+   * event as it happens.
    */
-  selfLookup(seeds: readonly Contact[], responded: readonly Contact[], signal?: AbortSignal): Promise<LookupDoneEvent> {
+  async selfLookup(
+    seeds: readonly Contact[],
+    responded: readonly Contact[],
+    signal?: AbortSignal,
+    onEvent?: (event: LookupEvent) => void,
+  ): Promise<LookupDoneEvent> {
     const table = this.#ctx.stacks.flatMap((stack) => stack.closest(this.#ctx.id, this.#ctx.k * 2));
-    return drainLookup(this.#start(this.#ctx.id, 'find_node', { signal, seeds: [...seeds, ...table], responded }));
+    const done = await drainLookup(
+      this.#start(this.#ctx.id, 'find_node', { signal, seeds: [...seeds, ...table], responded }),
+      onEvent,
+    );
+    if (done.closest.length > 0) await this.#refreshEmptyBuckets(signal);
+    return done;
+  }
+
+  /**
+   * The last step of a Kademlia join (§2.3), for the buckets it left empty: a lookup of a random
+   * id in each empty bucket nearer the root than the deepest one holding a contact, so the node
+   * knows (and is known by) every part of the id space, not only its own region. Without it, in
+   * a network joined through one entry node, most nodes on the entry's side of the space keep no
+   * contact on the other side, and a lookup from them toward it converges among them, empty-handed.
+   * A table of fewer than k contacts is left as it is: the network is smaller than a bucket.
+   */
+  async #refreshEmptyBuckets(signal: AbortSignal | undefined): Promise<void> {
+    const indices = new Set<number>();
+    for (const stack of this.#ctx.stacks) {
+      // fewer than k contacts after a converged self-lookup: it saw every node it could reach
+      if (stack.table.size < this.#ctx.k) continue;
+      const table = stack.table.table;
+      for (const i of table.staleBuckets(0)) if (table.bucket(i).length === 0) indices.add(i);
+    }
+    const target = (i: number): NodeId => randomIdInBucket(this.#ctx.id, i);
+    await Promise.allSettled([...indices].map((i) => drainLookup(this.#start(target(i), 'find_node', { signal }))));
   }
 
   async *#findPeers(events: AsyncIterableIterator<LookupEvent>): AsyncGenerator<PeerAddress, void, undefined> {
@@ -167,9 +203,9 @@ export class DhtOperations {
     method: 'get' | 'get_peers',
     signal: AbortSignal | undefined,
     salt: Uint8Array | undefined,
-  ): Promise<{ done: LookupDoneEvent; tokens: Map<string, Uint8Array>; highestSeq: number | undefined }> {
+  ): Promise<{ done: LookupDoneEvent; tokens: Map<string, Uint8Array>; highestSeq: Seq | undefined }> {
     const tokens = new Map<string, Uint8Array>();
-    let highestSeq: number | undefined;
+    let highestSeq: Seq | undefined;
     const done = await drainLookup(this.#start(target, method, { signal, salt, stopAtValue: false }), (event) => {
       if (event.type === 'response' && event.token !== undefined) tokens.set(endpointKey(event.from), event.token);
       if (event.type === 'value' && event.seq !== undefined && (highestSeq === undefined || event.seq > highestSeq)) {
@@ -219,7 +255,7 @@ export class DhtOperations {
     });
   }
 
-  #args(target: NodeId, method: LookupMethod, seq: number | undefined): BencodeDict {
+  #args(target: NodeId, method: LookupMethod, seq: Seq | undefined): BencodeDict {
     const id = this.#ctx.id;
     const want = this.#want === undefined ? {} : { want: this.#want };
     if (method === 'find_node') return writeFindNodeArgs({ id, target, ...want });
@@ -241,7 +277,7 @@ function checkGetOptions(options: GetOptions): LookupStart {
     if (!(salt instanceof Uint8Array)) throw optionError('salt', 'a Uint8Array', salt);
     assertSalt(salt);
   }
-  integerAtLeast('seq', seq, 0, 0);
+  seqOption('seq', seq);
   integerInRange('disjointPaths', disjointPaths, 1, 1, MAX_DISJOINT_PATHS);
   return { signal, salt, seq, disjointPaths };
 }

@@ -1,5 +1,5 @@
 import { setMaxListeners } from 'node:events';
-import { boolean, integerAtLeast, integerInRange, optionError } from '../option-checks.js';
+import { boolean, integerInRange, optionError, seqOption } from '../option-checks.js';
 import { KadError, WireError } from '../errors.js';
 import { assertNodeId, type NodeId } from '../id.js';
 import {
@@ -10,6 +10,8 @@ import {
   immutableTarget,
   type ItemKeyPair,
   mutableTarget,
+  nextSeq,
+  type Seq,
   verifyMutable,
 } from '../items.js';
 import type { LookupDoneEvent } from '../lookup/events.js';
@@ -34,7 +36,7 @@ export type CollectTokens = (
   method: 'get' | 'get_peers',
   signal: AbortSignal | undefined,
   salt: Uint8Array | undefined,
-) => Promise<{ done: LookupDoneEvent; tokens: Map<string, Uint8Array>; highestSeq: number | undefined }>;
+) => Promise<{ done: LookupDoneEvent; tokens: Map<string, Uint8Array>; highestSeq: Seq | undefined }>;
 
 /**
  * The storing half of the DHT operations: a lookup for the target, then a `put` or
@@ -81,14 +83,19 @@ export class DhtStore {
     const target = this.mutableTargetOf(keyPair.publicKey, options.salt);
     const cas = checkCas(options.cas);
     const { seq } = options;
-    integerAtLeast('seq', seq, 0, 0);
+    seqOption('seq', seq);
     encodeValue(v);
     // sign once before the network (a bad key fails here), then again with the chosen seq
     if (!verifyMutable(createMutableItem(keyPair, v, seq ?? 0, options.salt))) {
       throw KadError.invalidKey('keyPair.publicKey is not the public key of keyPair.secretKey');
     }
     const { done, tokens, highestSeq } = await this.#collect(target, 'get', options.signal, options.salt);
-    const item = createMutableItem(keyPair, v, seq ?? (highestSeq === undefined ? 1 : highestSeq + 1), options.salt);
+    const item = createMutableItem(
+      keyPair,
+      v,
+      seq ?? (highestSeq === undefined ? 1 : nextSeq(highestSeq)),
+      options.salt,
+    );
     return this.#putAll(target, item, cas, done, tokens, startedAt, options.signal);
   }
 
@@ -114,7 +121,7 @@ export class DhtStore {
   async #putAll(
     target: NodeId,
     item: PutItem,
-    cas: number | undefined,
+    cas: Seq | undefined,
     done: LookupDoneEvent,
     tokens: Map<string, Uint8Array>,
     startedAt: number,
@@ -198,6 +205,6 @@ function asKadError(error: unknown): KadError {
   return error instanceof KadError ? error : KadError.notStored('store failed', error);
 }
 
-function checkCas(cas: number | undefined): number | undefined {
-  return cas === undefined ? undefined : integerAtLeast('cas', cas, 0, 0);
+function checkCas(cas: Seq | undefined): Seq | undefined {
+  return seqOption('cas', cas);
 }

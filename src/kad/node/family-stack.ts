@@ -90,7 +90,7 @@ export class FamilyStack {
       this.#observer?.queried(from);
       let result: BencodeDict | Promise<BencodeDict>;
       try {
-        result = handlers.respond(query, from, context.signal);
+        result = handlers.respond(query, from, context);
       } catch (error) {
         return refused(query, from, error);
       }

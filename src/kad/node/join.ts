@@ -4,7 +4,6 @@ import type { Clock, Milliseconds } from '../../core/clock.js';
 import { sleep } from '../../core/pacing.js';
 import { KadError } from '../errors.js';
 import type { NodeId } from '../id.js';
-import type { LookupDoneEvent } from '../lookup/events.js';
 import { type Endpoint, endpointKey } from '../transport/transport.js';
 import { type AddressFamily, type Contact, familyOf } from '../wire/compact.js';
 import { type Want, writeFindNodeArgs } from '../wire/krpc-args.js';
@@ -12,6 +11,7 @@ import { type BootstrapEntry, type HostResolver, parseBootstrapString } from './
 import type { FamilyStack } from './family-stack.js';
 import type { BootstrapRetryEvent } from './operation-types.js';
 import { MAX_BOOTSTRAP_CONTACTS } from './options.js';
+import { type SelfLookup, warmStart } from './warm-start.js';
 
 /** What a {@link Join} runs on. @internal */
 export interface JoinInit {
@@ -27,12 +27,13 @@ export interface JoinInit {
   readonly retryMs: Milliseconds;
   readonly retryMaxMs: Milliseconds;
   /** The lookup of this node's own id (see `DhtOperations.selfLookup`). */
-  readonly selfLookup: (
-    seeds: readonly Contact[],
-    responded: readonly Contact[],
-    signal: AbortSignal,
-  ) => Promise<LookupDoneEvent>;
+  readonly selfLookup: SelfLookup;
   readonly onRetry: (event: BootstrapRetryEvent) => void;
+  /**
+   * The tables hold contacts saved by an earlier run: the node joins through them first, and the
+   * bootstrap nodes are asked only if none of them answers.
+   */
+  readonly warm?: boolean;
 }
 
 /**
@@ -40,7 +41,10 @@ export interface JoinInit {
  * 32 per family, DNS names resolved), then an iterative lookup of its own id from what they
  * returned, which fills the routing table(s) with the nodes closest to it and makes them learn
  * of it. While nothing answers, it tries again after a delay that doubles up to a cap, on the
- * node's clock. @internal
+ * node's clock. A warm start (a table restored from saved state) joins through the saved
+ * contacts first (see `warmStart`) and sends nothing to the bootstrap nodes unless none of them
+ * answers.
+ * @internal
  */
 export class Join {
   /** Resolves with the contacts in the tables once the first attempt ended (never rejects). */
@@ -51,7 +55,7 @@ export class Join {
 
   constructor(entries: readonly BootstrapEntry[], init: JoinInit) {
     this.#init = init;
-    if (entries.length === 0) {
+    if (entries.length === 0 && init.warm !== true) {
       // nothing to join: a first node is ready at once
       this.bootstrapped = Promise.resolve(0);
       this.ready = Promise.resolve();
@@ -68,6 +72,9 @@ export class Join {
   async #run(entries: readonly BootstrapEntry[], first: (size: number) => void): Promise<void> {
     const { clock, lifetime, retryMs, retryMaxMs } = this.#init;
     try {
+      // a warm start: through the saved contacts (warm-start.ts); with no bootstrap node to fall
+      // back on, a node whose saved contacts are all gone is ready after trying them, like a first node
+      if (this.#init.warm === true && ((await warmStart(this.#init)) || entries.length === 0)) return;
       for (let attempt = 1; ; attempt++) {
         const reason = await this.#attempt(entries);
         if (attempt === 1) first(this.#size());

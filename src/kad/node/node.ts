@@ -7,7 +7,7 @@ import { type AddressFamily, type Contact, familyOf } from '../wire/compact.js';
 import { KadError } from '../errors.js';
 import { QueryHandlers } from '../serve/handlers.js';
 import { assertNodeId, compareDistance, type NodeId, randomId } from '../id.js';
-import type { MutableItem } from '../items.js';
+import type { MutableItem, Seq } from '../items.js';
 import {
   type ResponseValues,
   type Want,
@@ -39,6 +39,7 @@ import { newMaintenanceCounters } from './maintenance-context.js';
 import { resolveMaintenanceOptions } from './maintenance-options.js';
 import type { KadNodeEvents } from './operation-types.js';
 import { optionError } from '../option-checks.js';
+import { DEFAULT_KAD_NODE_STATE_OPTIONS, NodePersistence, openState } from './persistence.js';
 import type {
   CallOptions,
   FindNodeResult,
@@ -75,6 +76,8 @@ export async function createNode(options: KadNodeOptions = {}): Promise<KadNode>
   const { signal } = options;
   signal?.throwIfAborted();
   const clock = options.clock ?? systemClock;
+  // the saved state first: it decides the id, and nothing is bound yet if reading it is aborted
+  const state = await openState(options, clock, signal);
   const owned: Transport[] = [];
   const open = async (host: string, port: number): Promise<Transport> => {
     const transport = await createUdpTransport({ host, port, ...(signal === undefined ? {} : { signal }) });
@@ -101,7 +104,7 @@ export async function createNode(options: KadNodeOptions = {}): Promise<KadNode>
       }
       transports.push(second);
     }
-    return new Node(options, clock, transports, owned);
+    return new Node(options, clock, transports, owned, state);
   } catch (error) {
     // a bad option found late (a transport's family, rpc, storage): release the sockets we opened
     await Promise.all(owned.map((t) => t.close()));
@@ -117,17 +120,26 @@ class Node extends Emitter<KadNodeEvents> implements KadNode {
   /** One per family, the first transport's first; at most two. */
   readonly #stacks: FamilyStack[];
   readonly #storage: KadStorage;
+  readonly #handlers: QueryHandlers;
   /** The in-memory registry this node created because none was injected; closed with the node. */
   readonly #ownRegistry: Registry<Uint8Array> | undefined;
   readonly #lifetime = new AbortController();
+  readonly #persistence: NodePersistence | undefined;
   /** What this node published (put, putMutable, announce), for republishing and saving. */
   readonly #publications: Publications;
   readonly #maintenance: Maintenance;
   #closed = false;
 
-  constructor(options: KadNodeOptions, clock: Clock, transports: readonly Transport[], owned: readonly Transport[]) {
+  constructor(
+    options: KadNodeOptions,
+    clock: Clock,
+    transports: readonly Transport[],
+    owned: readonly Transport[],
+    state?: Awaited<ReturnType<typeof openState>>,
+  ) {
     super();
-    this.id = options.id === undefined ? randomId() : Uint8Array.from(options.id);
+    const saved = state?.loaded.kind === 'restored' ? state.loaded.state : undefined;
+    this.id = options.id === undefined ? (saved?.id ?? randomId()) : Uint8Array.from(options.id);
     const k = options.k ?? DEFAULT_KAD_NODE_OPTIONS.k;
     // 'auto' starts writable; maintenance turns `ro` on while the node is firewalled (BEP 43)
     const readOnlyMode = options.readOnly ?? DEFAULT_KAD_NODE_OPTIONS.readOnly;
@@ -152,13 +164,7 @@ class Node extends Emitter<KadNodeEvents> implements KadNode {
       { clock },
     );
     // the one place kad picks a registry backend: a node stores in memory unless given a registry
-    const d = DEFAULT_KAD_NODE_STORAGE_OPTIONS;
-    const registry =
-      options.registry ??
-      new MemoryRegistry(
-        { maxEntries: options.storage?.maxEntries ?? d.maxEntries, maxBytes: options.storage?.maxBytes ?? d.maxBytes },
-        { clock },
-      );
+    const registry = options.registry ?? new MemoryRegistry(defaultRegistryBounds(options.storage), { clock });
     this.#ownRegistry = options.registry === undefined ? registry : undefined;
     const rpc = {
       ...options.rpc,
@@ -171,7 +177,10 @@ class Node extends Emitter<KadNodeEvents> implements KadNode {
         () => false,
       );
     this.#stacks = [];
-    this.#publications = new Publications(maintenance, { clock });
+    // a restarted node carries on with what it published before (its next due times included)
+    this.#publications =
+      (state?.loaded.kind === 'restored' ? state.loaded.publications : undefined) ??
+      new Publications(maintenance, { clock });
     try {
       this.#storage = new KadStorage(options.storage, { clock, registry });
       for (const transport of transports) {
@@ -191,9 +200,16 @@ class Node extends Emitter<KadNodeEvents> implements KadNode {
         storage: this.#storage,
         tokens,
         closest: (target, family, count) => this.#stack(family)?.closest(target, count) ?? [],
+        clock,
       },
-      { k, enforceSecureIds: options.enforceSecureIds ?? DEFAULT_KAD_NODE_OPTIONS.enforceSecureIds },
+      {
+        k,
+        enforceSecureIds: options.enforceSecureIds ?? DEFAULT_KAD_NODE_OPTIONS.enforceSecureIds,
+        maxStorageWaiting: options.maxStorageWaiting ?? DEFAULT_KAD_NODE_OPTIONS.maxStorageWaiting,
+        storageTimeoutMs: options.storageTimeoutMs ?? DEFAULT_KAD_NODE_OPTIONS.storageTimeoutMs,
+      },
     );
+    this.#handlers = handlers;
     for (const stack of this.#stacks) stack.serve(handlers, readOnly);
     const lifetime = this.#lifetime.signal;
     this.#dht = new DhtOperations({
@@ -204,11 +220,25 @@ class Node extends Emitter<KadNodeEvents> implements KadNode {
       lifetime,
       options: resolveLookupOptions(options.lookup),
     });
+    this.#persistence =
+      state === undefined
+        ? undefined
+        : new NodePersistence({
+            ...state,
+            clock,
+            intervalMs: options.stateSaveIntervalMs ?? DEFAULT_KAD_NODE_STATE_OPTIONS.stateSaveIntervalMs,
+            id: this.id,
+            stacks: this.#stacks,
+            publications: this.#publications,
+            emit: (event, payload) => this.emit(event, payload),
+          });
+    const restored = this.#persistence?.restore() ?? 0;
     const defaults = DEFAULT_KAD_NODE_OPTIONS;
     const bootstrap = options.bootstrap ?? [];
     const retryMs = options.bootstrapRetryMs ?? defaults.bootstrapRetryMs;
     const retryMaxMs = Math.max(options.bootstrapRetryMaxMs ?? defaults.bootstrapRetryMaxMs, retryMs);
-    const joinThrough = (signal: AbortSignal): Join =>
+    // a re-join after the network came back goes to the bootstrap nodes: the table is still there
+    const joinThrough = (signal: AbortSignal, warm: boolean): Join =>
       new Join(bootstrap, {
         id: this.id,
         stacks: this.#stacks,
@@ -218,10 +248,11 @@ class Node extends Emitter<KadNodeEvents> implements KadNode {
         timeoutMs: options.bootstrapTimeoutMs ?? defaults.bootstrapTimeoutMs,
         retryMs,
         retryMaxMs,
-        selfLookup: (seeds, responded, s) => this.#dht.selfLookup(seeds, responded, s),
+        selfLookup: (seeds, responded, s, onEvent) => this.#dht.selfLookup(seeds, responded, s, onEvent),
         onRetry: (event) => this.emit('bootstrap:retry', event),
+        warm,
       });
-    const join = joinThrough(lifetime);
+    const join = joinThrough(lifetime, restored > 0);
     this.bootstrapped = join.bootstrapped;
     this.ready = join.ready;
     this.#maintenance = new Maintenance(
@@ -237,13 +268,22 @@ class Node extends Emitter<KadNodeEvents> implements KadNode {
         options: maintenance,
         counters,
         emit: (event, payload) => this.emit(event, payload),
-        rejoin: bootstrap.length === 0 ? undefined : (signal) => joinThrough(signal).ready,
+        rejoin: bootstrap.length === 0 ? undefined : (signal) => joinThrough(signal, false).ready,
         retryMs,
         retryMaxMs,
         probeWritable: () => readOnlyMode === 'auto' && counters.firewalled,
       },
       watch,
     );
+    if (this.#persistence !== undefined) {
+      const persistence = this.#persistence;
+      persistence.start(restored);
+      // once joined the table is worth keeping: save it then rather than a minute later
+      this.ready.then(
+        () => persistence.save(),
+        () => undefined,
+      );
+    }
   }
 
   address(): RemoteInfo {
@@ -266,7 +306,12 @@ class Node extends Emitter<KadNodeEvents> implements KadNode {
       families[stack.family] = own;
       total = total === undefined ? own : sumStats(total, own);
     }
-    return { ...(total ?? this.#first.stats()), families, maintenance: this.#maintenance.stats() };
+    return {
+      ...(total ?? this.#first.stats()),
+      families,
+      storage: this.#handlers.storageStats(),
+      maintenance: this.#maintenance.stats(),
+    };
   }
 
   contacts(
@@ -337,7 +382,7 @@ class Node extends Emitter<KadNodeEvents> implements KadNode {
   async getItem(
     to: Endpoint,
     target: NodeId,
-    options: CallOptions & { seq?: number; salt?: Uint8Array; want?: Want[] } = {},
+    options: CallOptions & { seq?: Seq; salt?: Uint8Array; want?: Want[] } = {},
   ): Promise<GetItemResult> {
     assertNodeId(target, 'target');
     const args = writeGetArgs({
@@ -361,7 +406,7 @@ class Node extends Emitter<KadNodeEvents> implements KadNode {
     to: Endpoint,
     item: ImmutableItem | MutableItem,
     token: Uint8Array,
-    options: CallOptions & { cas?: number } = {},
+    options: CallOptions & { cas?: Seq } = {},
   ): Promise<void> {
     const base = { id: this.id, token, v: item.v };
     const args =
@@ -443,6 +488,8 @@ class Node extends Emitter<KadNodeEvents> implements KadNode {
     this.#closed = true;
     this.#maintenance.stop();
     this.#lifetime.abort(KadError.closed('node'));
+    // the last word on the table, before the stacks stop
+    await this.#persistence?.close();
     await Promise.all(this.#stacks.map((stack) => stack.close()));
     await this.#ownRegistry?.close();
   }
@@ -475,6 +522,17 @@ class Node extends Emitter<KadNodeEvents> implements KadNode {
     // close() rejects pending calls through the RPC layer, so only the caller's signal is needed
     return stack.query(endpoint, method, args, options.signal);
   }
+}
+
+/**
+ * Bounds of the in-memory registry a node creates: by default the sums of the storage budgets of
+ * peers and items, so that the registry never evicts one kind to make room for the other.
+ */
+function defaultRegistryBounds(storage: KadNodeOptions['storage']): { maxEntries: number; maxBytes: number } {
+  const d = DEFAULT_KAD_NODE_STORAGE_OPTIONS;
+  const maxEntries = (storage?.maxInfoHashes ?? d.maxInfoHashes) + (storage?.maxItems ?? d.maxItems);
+  const maxBytes = (storage?.maxPeerBytes ?? d.maxPeerBytes) + (storage?.maxItemBytes ?? d.maxItemBytes);
+  return { maxEntries: storage?.maxEntries ?? maxEntries, maxBytes: storage?.maxBytes ?? maxBytes };
 }
 
 /** Counters of two families added up. */

@@ -1,6 +1,6 @@
 import type { Milliseconds } from '../../core/clock.js';
 import type { KadError } from '../errors.js';
-import type { MutableItem } from '../items.js';
+import type { Seq } from '../items.js';
 import type { FoundItem, LookupMethod } from '../lookup/events.js';
 import type { NodeId } from '../id.js';
 import type { Contact } from '../wire/compact.js';
@@ -10,6 +10,7 @@ import type {
   NetworkRestoredEvent,
   RepublishFailedEvent,
 } from './maintenance-types.js';
+import type { StateDiscardReason } from './state-format.js';
 
 // The shapes of the DHT operations of a KadNode (lookups across the network), apart from the
 // single-peer client calls in types.ts.
@@ -33,7 +34,7 @@ export interface LookupQueryOptions extends DhtCallOptions {
   /** `get`: the salt a mutable item's target was made with (needed to verify it). */
   readonly salt?: Uint8Array;
   /** `get`: only mutable items with a greater `seq` are returned by the nodes (BEP 44). */
-  readonly seq?: number;
+  readonly seq?: Seq;
   /**
    * Disjoint lookups (S/Kademlia): `d` paths started from different contacts, no node asked by
    * two paths, so a region of hostile nodes cannot hide a value from all of them. Costs about
@@ -48,7 +49,7 @@ export interface GetOptions extends DhtCallOptions {
   /** The salt of a mutable item (BEP 44); needed to verify it. */
   readonly salt?: Uint8Array;
   /** Return a mutable item only when its `seq` is greater than this. */
-  readonly seq?: number;
+  readonly seq?: Seq;
   /** See {@link LookupQueryOptions.disjointPaths}. @default 1 */
   readonly disjointPaths?: number;
 }
@@ -60,7 +61,7 @@ export interface GetResult {
   /** The item, verified: its hash is the target (immutable), or its signature holds (mutable). */
   readonly item: FoundItem;
   /** `seq` of a mutable item: the highest one any node returned; `undefined` for an immutable item. */
-  readonly seq: number | undefined;
+  readonly seq: Seq | undefined;
   /** The nodes that returned this item (for a mutable item: every one that had this `seq`). */
   readonly from: Contact[];
   /** Queries the lookup sent. */
@@ -76,7 +77,7 @@ export interface GetResult {
 /** Options of `node.put()`. */
 export interface PutOptions extends DhtCallOptions {
   /** Mutable items: store only where the current `seq` equals `cas` (BEP 44 compare-and-swap). */
-  readonly cas?: number;
+  readonly cas?: Seq;
 }
 
 /** Options of `node.putMutable()`. */
@@ -84,7 +85,7 @@ export interface PutMutableOptions extends PutOptions {
   /** Salt of the item (at most 64 bytes): one key pair can hold many items. */
   readonly salt?: Uint8Array;
   /** Sequence number. @default one above the highest found, or 1 when none is found */
-  readonly seq?: number;
+  readonly seq?: Seq;
 }
 
 /** Options of `node.getMutable()`. */
@@ -92,7 +93,7 @@ export interface GetMutableOptions extends DhtCallOptions {
   /** Salt of the item. */
   readonly salt?: Uint8Array;
   /** Return the item only when its `seq` is greater than this. */
-  readonly seq?: number;
+  readonly seq?: Seq;
   /** See {@link LookupQueryOptions.disjointPaths}. @default 1 */
   readonly disjointPaths?: number;
 }
@@ -110,7 +111,7 @@ export interface PutResult {
   /** The item as stored (for `putMutable`, signed with the chosen `seq`). */
   readonly item: FoundItem;
   /** `seq` of a mutable item; `undefined` for an immutable one. */
-  readonly seq: number | undefined;
+  readonly seq: Seq | undefined;
   /** Nodes that accepted the `put`: of the k closest that answered the lookup (per family). */
   readonly storedOn: Contact[];
   /** Nodes among those that refused it or did not answer. */
@@ -142,8 +143,7 @@ export interface AnnounceResult {
   readonly durationMs: Milliseconds;
 }
 
-/** An immutable `{ v }` or a signed mutable item, as `node.put()` takes it. */
-export type PutItem = { readonly v: FoundItem['v'] } | MutableItem;
+export type { PutItem } from './publications.js';
 
 /** Payload of the `bootstrap:retry` event: no bootstrap contact answered, the next try is scheduled. */
 export interface BootstrapRetryEvent {
@@ -153,6 +153,32 @@ export interface BootstrapRetryEvent {
   readonly delayMs: Milliseconds;
   /** Why it failed. */
   readonly reason: KadError;
+}
+
+/** Payload of the `state:discarded` event: the saved state could not be used; the node started afresh. */
+export interface StateDiscardedEvent {
+  /** Why: `corrupt` (truncated, damaged, not a state file), `version`, `other-id` or `unreadable`. */
+  readonly reason: StateDiscardReason;
+  /** What exactly was wrong, for a person. */
+  readonly detail: string;
+  /** Where the bad state was kept for inspection (a path, for `stateDir`), if it could be moved aside. */
+  readonly keptAs: string | undefined;
+}
+
+/** Payload of the `state:restored` event: the node started from its saved state. */
+export interface StateRestoredEvent {
+  /** When that state was written, epoch ms. */
+  readonly savedAt: Milliseconds;
+  /** Saved contacts put back into the routing table(s). */
+  readonly contacts: number;
+  /** Items and announcements it carries on publishing (see `node.published()`). */
+  readonly publications: number;
+}
+
+/** Payload of the `state:error` event: writing the state failed; the next write tries again. */
+export interface StateErrorEvent {
+  /** The store's error (for a `stateDir`, the file system's: `ENOSPC`, `EACCES`…). */
+  readonly error: Error;
 }
 
 /** The events of a {@link KadNode} (`node.on(event, listener)`). */
@@ -167,4 +193,10 @@ export interface KadNodeEvents {
   'firewall:changed': FirewallChangedEvent;
   /** Republishing an item or an announcement failed: it is tried again later, or dropped. */
   'republish:failed': RepublishFailedEvent;
+  /** The saved state was unusable and set aside (once, just after `createNode` resolves). */
+  'state:discarded': StateDiscardedEvent;
+  /** The node started from its saved state (once, just after `createNode` resolves). */
+  'state:restored': StateRestoredEvent;
+  /** A write of the state failed. */
+  'state:error': StateErrorEvent;
 }

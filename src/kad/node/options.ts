@@ -8,6 +8,7 @@ import {
   integerAtLeast,
   integerInRange,
   optionError,
+  positiveNumber,
   positiveOrInfinite,
 } from '../option-checks.js';
 import { DEFAULT_RPC_OPTIONS, type RpcOptions } from '../rpc/rpc.js';
@@ -20,6 +21,8 @@ import { familyOf } from '../wire/compact.js';
 import { type LookupOptions, resolveLookupOptions } from '../lookup/options.js';
 import { type BootstrapEntry, type HostResolver, parseBootstrapString } from './bootstrap-entries.js';
 import { type MaintenanceOptions, resolveMaintenanceOptions } from './maintenance-options.js';
+import { DEFAULT_KAD_NODE_STATE_OPTIONS } from './persistence.js';
+import type { StateStore } from './state-store.js';
 
 /** Configuration of {@link createNode}. Every field is optional. */
 export interface KadNodeOptions {
@@ -102,6 +105,19 @@ export interface KadNodeOptions {
    * @see BEP 42
    */
   readonly enforceSecureIds?: boolean;
+  /**
+   * Most inbound queries waiting on storage at once (both families together): one more is
+   * answered 202 at once and counted in `stats().storage.refused`. Bounds the memory a flood can
+   * pin while the registry is slow or stalled.
+   * @default 256
+   */
+  readonly maxStorageWaiting?: number;
+  /**
+   * Longest an inbound query waits on storage, in ms; then it is answered 202 and counted in
+   * `stats().storage.timedOut`.
+   * @default 1000
+   */
+  readonly storageTimeoutMs?: Milliseconds;
   /** Client version `v` on outgoing messages (4 bytes by convention); `null` for none. @default "NA" 0x00 0x01 */
   readonly version?: Uint8Array | null;
   /**
@@ -125,8 +141,31 @@ export interface KadNodeOptions {
   readonly bootstrapTimeoutMs?: Milliseconds;
   /** RPC tuning: timeouts, retries, in-flight caps, pacing and inbound rate limits. */
   readonly rpc?: Omit<RpcOptions, 'clientVersion' | 'readOnly'>;
-  /** Aborts start-up (binding the socket): `createNode` rejects with `signal.reason`. */
+  /** Aborts start-up (reading the saved state, binding the socket): `createNode` rejects with `signal.reason`. */
   readonly signal?: AbortSignal;
+  /**
+   * Directory where the node keeps its state across restarts: its id, its routing table(s)
+   * (contacts per family with the time each was last seen) and what it publishes with its
+   * schedule, in `<stateDir>/kad-state.json`. Read at start: the node takes the saved id (unless
+   * `id` is given: a file of another id is set aside) and contacts, and joins through them
+   * instead of its `bootstrap` nodes, which it asks only if none of them answers. Written
+   * atomically (temporary file, fsync, rename) every `stateSaveIntervalMs`, once joined, and on
+   * `close()`. A file that cannot be used is renamed aside (`kad-state.json.<reason>-<time>`) and
+   * reported by a `state:discarded` event; the node then starts afresh. One directory per node.
+   * @default none: nothing is saved
+   */
+  readonly stateDir?: string;
+  /**
+   * Where the state goes instead of a `stateDir` (for example a `MemoryStateStore` from
+   * `nautilus/testing`); not both. @default a `FileStateStore` on `stateDir` when it is given
+   */
+  readonly stateStore?: StateStore;
+  /**
+   * How often the state is written while the node runs, ms (it is also written once joined and
+   * on `close()`). Ignored without `stateDir` or `stateStore`.
+   * @default 60_000 (1 minute)
+   */
+  readonly stateSaveIntervalMs?: Milliseconds;
   /**
    * Background upkeep on the node's clock: bucket refresh and liveness pings, republishing what
    * the node published, replicating what it stores for others, the firewall check (see
@@ -141,14 +180,15 @@ export interface KadNodeOptions {
  */
 export interface KadNodeStorageOptions extends KadStorageOptions {
   /**
-   * Most records of the default in-memory registry (ignored when `registry` is given).
-   * @default 50_000
+   * Most records of the default in-memory registry (ignored when `registry` is given). Below
+   * `maxInfoHashes + maxItems`, the registry's own LRU may evict one kind for the other.
+   * @default maxInfoHashes + maxItems (50_000)
    */
   readonly maxEntries?: number;
   /**
    * Most bytes (keys + values) of the default in-memory registry (ignored when `registry` is
    * given); `Infinity` for no bound.
-   * @default 33_554_432 (32 MiB)
+   * @default maxPeerBytes + maxItemBytes (33_554_432, 32 MiB)
    */
   readonly maxBytes?: number;
 }
@@ -156,8 +196,8 @@ export interface KadNodeStorageOptions extends KadStorageOptions {
 /** Defaults of {@link KadNodeStorageOptions}. */
 export const DEFAULT_KAD_NODE_STORAGE_OPTIONS = Object.freeze({
   ...DEFAULT_KAD_STORAGE_OPTIONS,
-  maxEntries: 50_000,
-  maxBytes: 32 * 1024 * 1024,
+  maxEntries: DEFAULT_KAD_STORAGE_OPTIONS.maxInfoHashes + DEFAULT_KAD_STORAGE_OPTIONS.maxItems,
+  maxBytes: DEFAULT_KAD_STORAGE_OPTIONS.maxPeerBytes + DEFAULT_KAD_STORAGE_OPTIONS.maxItemBytes,
 } satisfies Required<KadNodeStorageOptions>);
 
 /**
@@ -173,6 +213,8 @@ export const DEFAULT_KAD_NODE_OPTIONS = Object.freeze({
   k: DEFAULT_ROUTING_TABLE_OPTIONS.k,
   readOnly: false,
   enforceSecureIds: DEFAULT_QUERY_HANDLERS_OPTIONS.enforceSecureIds,
+  maxStorageWaiting: DEFAULT_QUERY_HANDLERS_OPTIONS.maxStorageWaiting,
+  storageTimeoutMs: DEFAULT_QUERY_HANDLERS_OPTIONS.storageTimeoutMs,
   version: DEFAULT_RPC_OPTIONS.clientVersion,
   tokenRotateMs: DEFAULT_WRITE_TOKEN_OPTIONS.rotateMs,
   bootstrapTimeoutMs: 5000,
@@ -227,6 +269,8 @@ export function checkNodeOptions(options: KadNodeOptions): void {
   }
   integerAtLeast('bootstrapTimeoutMs', options.bootstrapTimeoutMs, d.bootstrapTimeoutMs, 1);
   integerAtLeast('tokenRotateMs', options.tokenRotateMs, d.tokenRotateMs, 1);
+  integerAtLeast('maxStorageWaiting', options.maxStorageWaiting, d.maxStorageWaiting, 1);
+  positiveNumber('storageTimeoutMs', options.storageTimeoutMs, d.storageTimeoutMs, ' of ms');
   integerAtLeast('bootstrapRetryMs', options.bootstrapRetryMs, d.bootstrapRetryMs, 1);
   integerAtLeast('bootstrapRetryMaxMs', options.bootstrapRetryMaxMs, d.bootstrapRetryMaxMs, 1);
   for (const [name, value, contract, method] of [
@@ -237,10 +281,25 @@ export function checkNodeOptions(options: KadNodeOptions): void {
   ] as const) {
     if (value !== undefined) implementing(name, value, contract, method);
   }
+  if (options.stateDir !== undefined && (typeof options.stateDir !== 'string' || options.stateDir.length === 0)) {
+    throw optionError('stateDir', 'a non-empty directory path', options.stateDir);
+  }
+  if (options.stateStore !== undefined) {
+    implementing('stateStore', options.stateStore, 'StateStore', 'write');
+    if (options.stateDir !== undefined) throw optionError('stateStore', 'absent when stateDir is given');
+  }
+  const s = DEFAULT_KAD_NODE_STATE_OPTIONS;
+  integerAtLeast('stateSaveIntervalMs', options.stateSaveIntervalMs, s.stateSaveIntervalMs, 1);
   resolveMaintenanceOptions(options.maintenance);
   const storage = options.storage ?? {};
-  integerAtLeast('storage.maxEntries', storage.maxEntries, DEFAULT_KAD_NODE_STORAGE_OPTIONS.maxEntries, 1);
-  positiveOrInfinite('storage.maxBytes', storage.maxBytes, DEFAULT_KAD_NODE_STORAGE_OPTIONS.maxBytes);
+  const ds = DEFAULT_KAD_NODE_STORAGE_OPTIONS;
+  integerAtLeast('storage.maxEntries', storage.maxEntries, ds.maxEntries, 1);
+  positiveOrInfinite('storage.maxBytes', storage.maxBytes, ds.maxBytes);
+  // the budgets bound the default registry too, so they are checked before it is made
+  integerAtLeast('storage.maxInfoHashes', storage.maxInfoHashes, ds.maxInfoHashes, 1);
+  integerAtLeast('storage.maxItems', storage.maxItems, ds.maxItems, 1);
+  positiveOrInfinite('storage.maxPeerBytes', storage.maxPeerBytes, ds.maxPeerBytes);
+  positiveOrInfinite('storage.maxItemBytes', storage.maxItemBytes, ds.maxItemBytes);
 }
 
 /** Whether `options` ask for a second, IPv6 transport (a dual-stack node). @internal */

@@ -1,10 +1,13 @@
 import type { Clock, Milliseconds } from '../../core/clock.js';
 import { KadError } from '../errors.js';
 import { idFromHex, idToHex, isNodeId, type NodeId } from '../id.js';
-import { immutableTarget, type MutableItem, mutableTarget, verifyMutable } from '../items.js';
+import { immutableTarget, isSeq, type MutableItem, mutableTarget, verifyMutable } from '../items.js';
 import { integerAtLeast } from '../option-checks.js';
 import { bdecode, bencode } from '../wire/bencode.js';
-import type { PutItem } from './operation-types.js';
+import type { FoundItem } from '../lookup/events.js';
+
+/** An immutable `{ v }` or a signed mutable item, as `node.put()` takes it. */
+export type PutItem = { readonly v: FoundItem['v'] } | MutableItem;
 
 // What this node itself published (put, putMutable, announce), kept so maintenance can publish
 // it again before the nodes that store it forget it, and so a restarted node can carry on.
@@ -74,7 +77,8 @@ export interface ItemPublicationState {
   readonly v: string;
   readonly k?: string;
   readonly sig?: string;
-  readonly seq?: number;
+  /** A sequence number beyond 2^53 − 1 is written as a decimal string (JSON has no 64-bit integers). */
+  readonly seq?: number | string;
   readonly salt?: string;
   readonly nextDueAt: Milliseconds;
 }
@@ -307,7 +311,7 @@ function itemToState(entry: ItemPublication): ItemPublicationState {
     ...base,
     k: toHex(item.k),
     sig: toHex(item.sig),
-    seq: item.seq,
+    seq: typeof item.seq === 'bigint' ? item.seq.toString() : item.seq,
     ...(item.salt === undefined ? {} : { salt: toHex(item.salt) }),
   };
 }
@@ -343,13 +347,14 @@ function readItem(raw: unknown, where: string): ItemPublication {
     const v = bdecode(bytes(e['v'], `${where}.v`));
     if (e['k'] === undefined) item = { v };
     else {
-      const seq = e['seq'];
-      if (!Number.isSafeInteger(seq) || (seq as number) < 0) throw corrupt(`${where}.seq is not a sequence number`);
+      const raw = e['seq'];
+      const seq = typeof raw === 'string' && /^[0-9]{1,19}$/.test(raw) ? BigInt(raw) : raw;
+      if (!isSeq(seq)) throw corrupt(`${where}.seq is not a sequence number`);
       const mutable: MutableItem = {
         v,
         k: bytes(e['k'], `${where}.k`),
         sig: bytes(e['sig'], `${where}.sig`),
-        seq: seq as number,
+        seq,
       };
       if (e['salt'] !== undefined) mutable.salt = bytes(e['salt'], `${where}.salt`);
       if (!verifyMutable(mutable)) throw corrupt(`${where}: the signature does not verify`);

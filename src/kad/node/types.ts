@@ -1,9 +1,10 @@
 import type { BencodeValue } from '../wire/bencode.js';
 import type { AddressFamily, Contact, PeerAddress } from '../wire/compact.js';
 import type { NodeId } from '../id.js';
-import type { MutableItem } from '../items.js';
+import type { MutableItem, Seq } from '../items.js';
 import type { Want } from '../wire/krpc-args.js';
 import type { RpcStats } from '../rpc/stats.js';
+import type { StorageGateStats } from '../serve/storage-gate.js';
 import type { Endpoint, RemoteInfo, TransportStats } from '../transport/transport.js';
 import type { Listener } from '../../core/emitter.js';
 import type { LookupEvent, LookupResult } from '../lookup/events.js';
@@ -63,7 +64,7 @@ export interface GetItemResult extends FindNodeResult {
   /** The stored item, checked against the target (and its signature), when the responder has one. */
   readonly item: ImmutableItem | MutableItem | undefined;
   /** Sequence number of a stored mutable item (present even when `v` was withheld). */
-  readonly seq: number | undefined;
+  readonly seq: Seq | undefined;
 }
 
 /** Counters of one address family of a {@link KadNode}: its transport, RPC layer and table. */
@@ -85,6 +86,12 @@ export interface KadNodeStats extends KadFamilyStats {
   readonly families: Readonly<Partial<Record<AddressFamily, KadFamilyStats>>>;
   /** Background upkeep: its requests, evictions, republishing, replication, offline and firewall states. */
   readonly maintenance: MaintenanceStats;
+  /**
+   * Inbound queries and storage, both families together: `waiting` on storage now, and since
+   * start `refused` (`maxStorageWaiting` were waiting: answered 202) and `timedOut` (no answer
+   * within `storageTimeoutMs`: answered 202).
+   */
+  readonly storage: StorageGateStats;
 }
 
 /** A running Mainline DHT node. Create one with {@link createNode}. */
@@ -94,13 +101,17 @@ export interface KadNode {
   /**
    * Resolves with the number of contacts in the table(s) once the first join attempt ended
    * (the bootstrap round, within `bootstrapTimeoutMs`, then the lookup of its own id), whether or not it
-   * reached anyone; 0 at once without `bootstrap`. Never rejects.
+   * reached anyone; 0 at once without `bootstrap`. Never rejects. A node restarted from saved
+   * state (`stateDir`) resolves it when a saved contact answered, else after its first
+   * bootstrap attempt.
    */
   readonly bootstrapped: Promise<number>;
   /**
    * Resolves once the node has joined: the lookup of its own id finished through at least one
    * live node (at once without `bootstrap`). While nothing answers, joining is retried with
    * capped backoff (`bootstrap:retry` events). Rejects with `CLOSED` if the node closes first.
+   * A node restarted from saved state (`stateDir`) is ready at the first answer of a saved
+   * contact, without asking its bootstrap nodes (they are asked only if none answers).
    */
   readonly ready: Promise<void>;
   /**
@@ -145,14 +156,14 @@ export interface KadNode {
   getItem(
     to: Endpoint,
     target: NodeId,
-    options?: CallOptions & { seq?: number; salt?: Uint8Array; want?: Want[] },
+    options?: CallOptions & { seq?: Seq; salt?: Uint8Array; want?: Want[] },
   ): Promise<GetItemResult>;
   /** Sends a BEP 44 `put` of an immutable `{ v }` or a signed mutable item. */
   putItem(
     to: Endpoint,
     item: ImmutableItem | MutableItem,
     token: Uint8Array,
-    options?: CallOptions & { cas?: number },
+    options?: CallOptions & { cas?: Seq },
   ): Promise<void>;
   // DHT operations: iterative lookups across the network (Kademlia §2.3), over every family the
   // node runs. Each rejects with `signal.reason` when aborted and with `CLOSED` once closed.

@@ -234,6 +234,40 @@ export class RoutingTable extends Emitter<RoutingTableEvents> {
   }
 
   /**
+   * Puts back a contact saved by an earlier run, with the `lastSeen` it had then (clamped to
+   * now), under the rules of {@link add}: meant for filling a table at start. A contact that was
+   * last seen long ago is questionable at once, so maintenance pings it before trusting it; a
+   * bucket filled this way counts as changed when its freshest contact was seen, so a stale one
+   * is due for refresh. Restoring in increasing `lastSeen` order keeps each bucket least
+   * recently seen first; a full bucket does not queue the contact as a replacement.
+   */
+  restore(contact: Contact, lastSeen: Milliseconds): AddResult {
+    const parsed = this.#parse(contact);
+    if (parsed === undefined || !Number.isFinite(lastSeen)) return { status: 'invalid' };
+    const index = bucketIndex(this.id, contact.id);
+    if (index === ID_BITS) return { status: 'self' };
+    const now = this.#clock.now();
+    const seen = Math.min(lastSeen, now);
+    const fresh = this.#buckets[index] === undefined;
+    const bucket = this.#bucket(index, now);
+    const existing = bucket.contacts.find(
+      (e) => bytesEqual(e.id, contact.id) || (e.host === parsed.host && e.port === contact.port),
+    );
+    if (existing !== undefined) return { status: 'conflict', existing };
+    if (bucket.contacts.length >= this.k) {
+      return { status: 'bucket-full', bucket: index, leastRecentlySeen: bucket.contacts[0] as Entry };
+    }
+    const entry = new Entry(new Uint8Array(contact.id), parsed.host, contact.port, parsed.subnet, seen);
+    if (!this.#diverse(bucket, entry)) return { status: 'rejected-diversity' };
+    const before = bucket.lastChanged;
+    this.#insert(bucket, entry, seen);
+    // keep least recently seen first even when restored out of order
+    bucket.contacts.sort((a, b) => a.lastSeen - b.lastSeen);
+    bucket.lastChanged = fresh ? seen : Math.max(before, seen);
+    return { status: 'added', contact: entry };
+  }
+
+  /**
    * Removes `oldId` (if present) and adds `contact` in its place, e.g. after the least recently
    * seen contact of a full bucket failed to answer a ping.
    */

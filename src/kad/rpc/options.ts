@@ -85,6 +85,11 @@ export interface QueryResult {
 export interface QueryContext {
   /** Aborted when the RPC layer closes; pass it on to storage calls. */
   readonly signal: AbortSignal;
+  /**
+   * Most bytes the bencoded response dictionary `r` may take: what is left of one 1500-byte
+   * datagram beside this reply's `t`, `v`, `ip` and `y`. A larger `r` is answered 202.
+   */
+  readonly maxResponseBytes: number;
 }
 
 /**

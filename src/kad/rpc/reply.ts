@@ -23,6 +23,22 @@ export function requesterIp(to: Endpoint): Uint8Array | undefined {
   }
 }
 
+/**
+ * Bytes of a response datagram besides the value of its `r` dictionary: `d`, `1:ip<ip>` when
+ * reported, `1:r`, `1:t<t>`, `1:v<version>` when sent, `1:y1:r`, `e`. So `r` may take
+ * `MAX_DATAGRAM_BYTES` minus this.
+ */
+export function responseEnvelopeBytes(
+  transactionIdBytes: number,
+  sizes: { readonly clientVersionBytes: number | undefined; readonly ipBytes: number | undefined },
+): number {
+  const string = (n: number): number => String(n).length + 1 + n;
+  let size = 2 + 3 + 6 + 3 + string(transactionIdBytes); // d e, 1:r, 1:y1:r, 1:t<t>
+  if (sizes.ipBytes !== undefined) size += 4 + string(sizes.ipBytes);
+  if (sizes.clientVersionBytes !== undefined) size += 3 + string(sizes.clientVersionBytes);
+  return size;
+}
+
 /** A response datagram, or `undefined` when `r` cannot be encoded within 1500 bytes. */
 export function encodeResponse(t: Uint8Array, r: BencodeDict, envelope: ReplyEnvelope): Uint8Array | undefined {
   const response: KrpcResponse = { y: 'r', t, r };

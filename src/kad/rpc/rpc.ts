@@ -12,7 +12,7 @@ import {
   type KrpcQuery,
   type KrpcResponse,
 } from '../wire/krpc.js';
-import { encodeError, encodeResponse, requesterIp } from './reply.js';
+import { encodeError, encodeResponse, requesterIp, responseEnvelopeBytes } from './reply.js';
 import { abortReason, integerAtLeast, optionError, positiveNumber } from '../option-checks.js';
 import { InboundLimiter, OutboundPacer } from './rate-limit.js';
 import { RpcCounters, type RpcStats } from './stats.js';
@@ -116,7 +116,8 @@ export class Rpc {
     if (version !== null && !(version instanceof Uint8Array)) {
       throw optionError('clientVersion', 'a Uint8Array or null', version);
     }
-    this.#clientVersion = version ?? undefined;
+    // a copy: neither the caller nor anyone holding DEFAULT_RPC_OPTIONS can change what this node sends
+    this.#clientVersion = version === null ? undefined : Uint8Array.from(version);
     this.#readOnly = options.readOnly ?? d.readOnly;
     this.#retries = integerAtLeast('retries', options.retries, d.retries, 0);
     this.#reportIp = options.reportRequesterIp ?? d.reportRequesterIp;
@@ -380,7 +381,8 @@ export class Rpc {
     }
     let result: BencodeDict | undefined | Promise<BencodeDict | undefined>;
     try {
-      result = handler(query, from, { signal: (this.#lifetime ??= new AbortController()).signal });
+      const signal = (this.#lifetime ??= new AbortController()).signal;
+      result = handler(query, from, { signal, maxResponseBytes: this.#maxResponseBytes(query.t.length) });
     } catch (error) {
       this.#reply(query.t, from, { error: toWireError(error) });
       return;
@@ -425,6 +427,16 @@ export class Rpc {
     if (datagram === undefined) return;
     counters.errorsSent++;
     this.#transport.send(datagram, to);
+  }
+
+  /** Room for `r` in a reply with a `t` of `transactionIdBytes`, as {@link #reply} will send it. */
+  #maxResponseBytes(transactionIdBytes: number): number {
+    const sizes = {
+      clientVersionBytes: this.#clientVersion?.length,
+      // the `ip` of a requester of this transport's family (a simulated named host gets none)
+      ipBytes: this.#reportIp ? (this.#family === 4 ? 6 : 18) : undefined,
+    };
+    return MAX_DATAGRAM_BYTES - responseEnvelopeBytes(transactionIdBytes, sizes);
   }
 
   #onReply(message: KrpcResponse | KrpcErrorMessage, from: RemoteInfo): void {

@@ -1,4 +1,5 @@
-import { bdecode, type BencodeDict, type BencodeValue, bencode } from '../wire/bencode.js';
+import type { Clock, Milliseconds } from '../../core/clock.js';
+import { bdecode, type BencodeDict, bencodedSize, type BencodeValue, bencode } from '../wire/bencode.js';
 import {
   type AddressFamily,
   COMPACT_NODE_V4_BYTES,
@@ -20,7 +21,10 @@ import {
 } from '../wire/krpc-args.js';
 import { DEFAULT_ROUTING_TABLE_OPTIONS } from '../routing/routing-table.js';
 import { isSecureId } from '../routing/secure-id.js';
+import { responseEnvelopeBytes } from '../rpc/reply.js';
+import { MAX_DATAGRAM_BYTES } from '../transport/transport.js';
 import { boolean, integerAtLeast } from '../option-checks.js';
+import { DEFAULT_STORAGE_GATE_OPTIONS, StorageGate, type StorageGateStats } from './storage-gate.js';
 import type { KadStorage } from './storage.js';
 import type { WriteTokens } from './tokens.js';
 
@@ -41,6 +45,18 @@ export interface IncomingQuery {
   readonly t: Uint8Array;
 }
 
+/** Per-query context of {@link QueryHandlers.respond}. */
+export interface RespondContext {
+  /** Aborted when the node closes: storage calls stop waiting. */
+  readonly signal?: AbortSignal | undefined;
+  /**
+   * Most bytes the bencoded `r` may take (the RPC layer's `QueryContext.maxResponseBytes`).
+   * `nodes` / `nodes6` and `values` are trimmed to fit; the item, token and id never are.
+   * @default what a 1500-byte datagram leaves beside the query's `t`, a 4-byte `v` and an 18-byte `ip`
+   */
+  readonly maxResponseBytes?: number | undefined;
+}
+
 /** What to send back: a response dictionary `r`, or a KRPC error `[code, text]`. */
 export type HandlerOutcome =
   | { readonly kind: 'response'; readonly r: BencodeDict }
@@ -59,6 +75,8 @@ export interface QueryHandlersDeps {
    * list for a family this node does not serve.
    */
   readonly closest: (target: NodeId, family: AddressFamily, count: number) => Contact[];
+  /** Source of time for the storage deadline. @default systemClock */
+  readonly clock?: Clock;
 }
 
 /** Configuration of {@link QueryHandlers}. */
@@ -83,6 +101,20 @@ export interface QueryHandlersOptions {
    * @see BEP 42
    */
   readonly enforceSecureIds?: boolean;
+  /**
+   * Most inbound queries waiting on storage at once (`get_peers`, `announce_peer`, `get`,
+   * `put`). One more is answered 202 at once, without touching storage, and counted in
+   * `storageStats().refused`; a query keeps its place until its storage calls settle, so a
+   * backend that stops answering holds at most this many calls (and their memory).
+   * @default 256
+   */
+  readonly maxStorageWaiting?: number;
+  /**
+   * Longest an inbound query waits on storage, in ms: then its storage calls are aborted and it
+   * is answered 202, counted in `storageStats().timedOut`.
+   * @default 1000
+   */
+  readonly storageTimeoutMs?: Milliseconds;
 }
 
 /** Defaults of {@link QueryHandlersOptions}. */
@@ -90,10 +122,14 @@ export const DEFAULT_QUERY_HANDLERS_OPTIONS = Object.freeze({
   k: DEFAULT_ROUTING_TABLE_OPTIONS.k,
   valuesBudgetBytes: 1000,
   enforceSecureIds: true,
+  maxStorageWaiting: DEFAULT_STORAGE_GATE_OPTIONS.maxWaiting,
+  storageTimeoutMs: DEFAULT_STORAGE_GATE_OPTIONS.timeoutMs,
 } satisfies Required<QueryHandlersOptions>);
 
 // at most this many peers per get_peers response, whatever the budget
 const MAX_VALUES = 100;
+// "6:values" and the list's "l" … "e"
+const VALUES_LIST_BYTES = 10;
 
 /**
  * Answers every Mainline DHT query as BEP 5, 32, 43 and 44 specify. Pure request → outcome:
@@ -102,7 +138,10 @@ const MAX_VALUES = 100;
  * Malformed arguments are 203, storage failures and corrupt stored items 202, unknown methods 204.
  *
  * BEP 32: `nodes` / `nodes6` follow `want` (default: the family the query came over), each from
- * `closest` of that family. `get_peers` `values` follow `want` the same way: by default only
+ * `closest` of that family. Every response fits one datagram (`maxResponseBytes`): the value of
+ * a BEP 44 item, its key, signature, seq and the token come first, and the node lists get the
+ * room left, the closest contacts of each wanted family in turn (a dual-stack `get` of a
+ * 1000-byte item still carries a few of each). `get_peers` `values` follow `want` the same way: by default only
  * peers of the query's family (the IPv4 and IPv6 DHTs are independent, and IPv4-only clients
  * expect 6-byte peers); a querier that asks for both gets peers of both families.
  */
@@ -111,6 +150,7 @@ export class QueryHandlers {
   readonly #k: number;
   readonly #valuesBudget: number;
   readonly #enforceSecureIds: boolean;
+  readonly #gate: StorageGate;
 
   /** @throws {KadError} `INVALID_OPTION` naming the option. */
   constructor(deps: QueryHandlersDeps, options: QueryHandlersOptions = {}) {
@@ -119,6 +159,15 @@ export class QueryHandlers {
     this.#k = integerAtLeast('k', options.k, d.k, 1);
     this.#valuesBudget = integerAtLeast('valuesBudgetBytes', options.valuesBudgetBytes, d.valuesBudgetBytes, 0);
     this.#enforceSecureIds = boolean('enforceSecureIds', options.enforceSecureIds, d.enforceSecureIds);
+    this.#gate = new StorageGate(
+      { maxWaiting: options.maxStorageWaiting, timeoutMs: options.storageTimeoutMs },
+      { clock: deps.clock },
+    );
+  }
+
+  /** Inbound queries waiting on storage now, and those refused (`maxStorageWaiting`) or timed out since creation. */
+  storageStats(): StorageGateStats {
+    return this.#gate.stats();
   }
 
   /**
@@ -127,19 +176,23 @@ export class QueryHandlers {
    * anything else (a storage failure) is a 202. `ping` and `find_node` answer synchronously
    * (no promise, no extra turn), the methods that touch storage asynchronously.
    */
-  respond(query: IncomingQuery, from: QuerySource, signal?: AbortSignal): BencodeDict | Promise<BencodeDict> {
+  respond(query: IncomingQuery, from: QuerySource, context: RespondContext = {}): BencodeDict | Promise<BencodeDict> {
     if (!isNodeId(query.a['id'])) throw KadError.invalidMessage('a.id must be 20 bytes');
+    const { signal } = context;
+    const room =
+      context.maxResponseBytes ??
+      MAX_DATAGRAM_BYTES - responseEnvelopeBytes(query.t.length, { clientVersionBytes: 4, ipBytes: 18 });
     switch (query.q) {
       case 'ping':
         return this.#ok({});
       case 'find_node':
-        return this.#findNode(query.a, from);
+        return this.#findNode(query.a, from, room);
       case 'get_peers':
-        return this.#getPeers(query, from, signal);
+        return this.#getPeers(query, from, room, signal);
       case 'announce_peer':
         return this.#announcePeer(query.a, from, signal);
       case 'get':
-        return this.#get(query.a, from, signal);
+        return this.#get(query.a, from, room, signal);
       case 'put':
         return this.#put(query.a, from, signal);
       default:
@@ -148,9 +201,9 @@ export class QueryHandlers {
   }
 
   /** Like {@link respond}, as a value: the response, or the `[code, text]` error to send. Never rejects. */
-  async handle(query: IncomingQuery, from: QuerySource, signal?: AbortSignal): Promise<HandlerOutcome> {
+  async handle(query: IncomingQuery, from: QuerySource, context: RespondContext = {}): Promise<HandlerOutcome> {
     try {
-      return { kind: 'response', r: await this.respond(query, from, signal) };
+      return { kind: 'response', r: await this.respond(query, from, context) };
     } catch (error) {
       return { kind: 'error', e: toWireError(error) };
     }
@@ -163,26 +216,31 @@ export class QueryHandlers {
     return r;
   }
 
-  #findNode(a: BencodeDict, from: QuerySource): BencodeDict {
+  #findNode(a: BencodeDict, from: QuerySource, room: number): BencodeDict {
     const args = readFindNodeArgs(a);
-    return this.#ok(this.#nodes(args.target, families(args.want, from.family)));
+    return this.#withNodes(this.#ok({}), args.target, families(args.want, from.family), room);
   }
 
-  async #getPeers(query: IncomingQuery, from: QuerySource, signal?: AbortSignal): Promise<BencodeDict> {
+  async #getPeers(query: IncomingQuery, from: QuerySource, room: number, signal?: AbortSignal): Promise<BencodeDict> {
     const args = readGetPeersArgs(query.a);
     const token = this.#deps.tokens.issue(from.host);
     const wanted = families(args.want, from.family);
+    const base = this.#ok({ token });
+    const valuesRoom = Math.min(this.#valuesBudget - query.t.length, room - bencodedSize(base) - VALUES_LIST_BYTES);
     // each wanted family gets an equal share of the budget, so one cannot crowd out the other
-    const share = Math.floor((this.#valuesBudget - query.t.length) / wanted.length);
-    let values: Uint8Array[] = [];
-    for (const family of wanted) {
-      const max = Math.min(Math.floor(MAX_VALUES / wanted.length), Math.floor(share / (family === 4 ? 8 : 21)));
-      if (max <= 0) continue;
-      const peers = await this.#deps.storage.getPeers(args.infoHash, { family, max, signal });
-      values = values.length === 0 ? peers : values.concat(peers);
-    }
+    const share = Math.floor(valuesRoom / wanted.length);
+    const values = await this.#gate.run(signal, async (scoped) => {
+      let found: Uint8Array[] = [];
+      for (const family of wanted) {
+        const max = Math.min(Math.floor(MAX_VALUES / wanted.length), Math.floor(share / (family === 4 ? 8 : 21)));
+        if (max <= 0) continue;
+        const peers = await this.#deps.storage.getPeers(args.infoHash, { family, max, signal: scoped });
+        found = found.length === 0 ? peers : found.concat(peers);
+      }
+      return found;
+    });
     if (values.length > 0) return this.#ok({ token, values });
-    return this.#ok({ token, ...this.#nodes(args.infoHash, wanted) });
+    return this.#withNodes(base, args.infoHash, wanted, room);
   }
 
   async #announcePeer(a: BencodeDict, from: QuerySource, signal?: AbortSignal): Promise<BencodeDict> {
@@ -191,16 +249,16 @@ export class QueryHandlers {
     const port = args.impliedPort ? from.port : args.port;
     this.#checkSecureId(args.id, from);
     if (!this.#deps.tokens.verify(from.host, args.token)) throw KadError.invalidToken('bad token');
-    await this.#deps.storage.announcePeer(args.infoHash, encodePeer({ host: from.host, port }), { signal });
+    const peer = encodePeer({ host: from.host, port });
+    await this.#gate.run(signal, (scoped) => this.#deps.storage.announcePeer(args.infoHash, peer, { signal: scoped }));
     return this.#ok({});
   }
 
-  async #get(a: BencodeDict, from: QuerySource, signal?: AbortSignal): Promise<BencodeDict> {
+  async #get(a: BencodeDict, from: QuerySource, room: number, signal?: AbortSignal): Promise<BencodeDict> {
     const args = readGetArgs(a);
     const fields: BencodeDict = Object.create(null) as BencodeDict;
     fields['token'] = this.#deps.tokens.issue(from.host);
-    Object.assign(fields, this.#nodes(args.target, families(args.want, from.family)));
-    const item = await this.#deps.storage.getItem(args.target, { signal });
+    const item = await this.#gate.run(signal, (scoped) => this.#deps.storage.getItem(args.target, { signal: scoped }));
     if (item !== undefined) {
       if (!item.mutable) fields['v'] = storedValue(item.v);
       else {
@@ -213,7 +271,8 @@ export class QueryHandlers {
         }
       }
     }
-    return this.#ok(fields);
+    // the item first: the node lists get what room it leaves
+    return this.#withNodes(this.#ok(fields), args.target, families(args.want, from.family), room);
   }
 
   async #put(a: BencodeDict, from: QuerySource, signal?: AbortSignal): Promise<BencodeDict> {
@@ -223,17 +282,18 @@ export class QueryHandlers {
     if (!this.#deps.tokens.verify(from.host, args.token)) throw KadError.invalidToken('bad token');
     const v = bencode(args.v);
     if (args.kind === 'immutable') {
-      await this.#deps.storage.putImmutable(immutableTarget(args.v), v, { signal });
+      const target = immutableTarget(args.v);
+      await this.#gate.run(signal, (scoped) => this.#deps.storage.putImmutable(target, v, { signal: scoped }));
       return this.#ok({});
     }
     const salt = args.salt ?? new Uint8Array(0);
     if (!verifyMutable({ k: args.k, sig: args.sig, seq: args.seq, salt, v: args.v })) {
       throw KadError.invalidSignature('invalid signature');
     }
-    const result = await this.#deps.storage.putMutable(
-      mutableTarget(args.k, salt),
-      { v, k: args.k, sig: args.sig, seq: args.seq, salt },
-      { cas: args.cas, signal },
+    const target = mutableTarget(args.k, salt);
+    const item = { v, k: args.k, sig: args.sig, seq: args.seq, salt };
+    const result = await this.#gate.run(signal, (scoped) =>
+      this.#deps.storage.putMutable(target, item, { cas: args.cas, signal: scoped }),
     );
     if (result === 'cas-mismatch') throw KadError.casMismatch();
     if (result === 'seq-too-low') throw KadError.seqTooLow();
@@ -246,17 +306,45 @@ export class QueryHandlers {
     throw KadError.insecureId();
   }
 
-  #nodes(target: NodeId, families: readonly AddressFamily[]): BencodeDict {
-    const out: BencodeDict = Object.create(null) as BencodeDict;
-    for (const family of families) {
-      const contacts = this.#deps.closest(target, family, this.#k);
-      const size = family === 4 ? COMPACT_NODE_V4_BYTES : COMPACT_NODE_V6_BYTES;
-      const nodes = new Uint8Array(contacts.length * size);
-      contacts.forEach((contact, i) => nodes.set(compactNode(contact, family), i * size));
-      out[family === 4 ? 'nodes' : 'nodes6'] = nodes;
+  /**
+   * Adds to `r` the `nodes` / `nodes6` of `families` that fit in `room` bytes with it: the
+   * closest contact of each family in turn while one more fits, up to k per family. Every wanted
+   * family gets its key, if need be with an empty list.
+   */
+  #withNodes(r: BencodeDict, target: NodeId, families: readonly AddressFamily[], room: number): BencodeDict {
+    const lists = families.map((family) => ({
+      family,
+      contacts: this.#deps.closest(target, family, this.#k),
+      count: 0,
+    }));
+    let free = room - bencodedSize(r);
+    for (const list of lists) free -= nodeListBytes(list.family, 0);
+    for (let grew = true; grew;) {
+      grew = false;
+      for (const list of lists) {
+        if (list.count >= list.contacts.length) continue;
+        const cost = nodeListBytes(list.family, list.count + 1) - nodeListBytes(list.family, list.count);
+        if (cost > free) continue;
+        free -= cost;
+        list.count++;
+        grew = true;
+      }
     }
-    return out;
+    for (const { family, contacts, count } of lists) {
+      const size = family === 4 ? COMPACT_NODE_V4_BYTES : COMPACT_NODE_V6_BYTES;
+      const nodes = new Uint8Array(count * size);
+      for (let i = 0; i < count; i++) nodes.set(compactNode(contacts[i] as Contact, family), i * size);
+      r[family === 4 ? 'nodes' : 'nodes6'] = nodes;
+    }
+    return r;
   }
+}
+
+/** Bytes of a `nodes` (IPv4) or `nodes6` entry holding `count` compact nodes, key included. */
+function nodeListBytes(family: AddressFamily, count: number): number {
+  const bytes = count * (family === 4 ? COMPACT_NODE_V4_BYTES : COMPACT_NODE_V6_BYTES);
+  const keyBytes = family === 4 ? 7 : 8; // "5:nodes", "6:nodes6"
+  return keyBytes + String(bytes).length + 1 + bytes;
 }
 
 /**

@@ -3,7 +3,19 @@ import { isRegistryError, RegistryError } from '../../registry/errors.js';
 import type { Registry, RegistryRecord } from '../../registry/registry.js';
 import { KadError } from '../errors.js';
 import { bytesEqual, idFromHex, idToHex, type NodeId } from '../id.js';
-import { implementing, integerAtLeast } from '../option-checks.js';
+import { compareSeq, type Seq } from '../items.js';
+import { implementing, integerAtLeast, positiveOrInfinite } from '../option-checks.js';
+import { type BudgetUsage, type Evicted, RecordBudget } from './storage-budget.js';
+import {
+  decodeItem,
+  decodePeers,
+  encodeItem,
+  encodePeers,
+  type StoredItem,
+  type StoredMutableItem,
+} from './storage-records.js';
+
+export type { StoredImmutableItem, StoredItem, StoredMutableItem } from './storage-records.js';
 
 /** Configuration of a {@link KadStorage}. */
 export interface KadStorageOptions {
@@ -25,6 +37,39 @@ export interface KadStorageOptions {
    * @default 200
    */
   readonly maxPeersPerInfoHash?: number;
+  /**
+   * Most info-hashes whose peers are kept (one record each). Peers and items have budgets of
+   * their own, so a flood of `announce_peer` can never evict an item, nor a flood of `put` a
+   * peer list: beyond its budget a kind loses its own record written least recently (the one
+   * closest to expiry). Counted for what this storage wrote since it started.
+   * @default 30_000
+   */
+  readonly maxInfoHashes?: number;
+  /**
+   * Most bytes of peer records, keys (UTF-8) and values as a `MemoryRegistry` counts them: a
+   * record costs 46 bytes of key plus 15 per IPv4 or 27 per IPv6 peer. `Infinity` for no bound.
+   * @default 16_777_216 (16 MiB)
+   */
+  readonly maxPeerBytes?: number;
+  /**
+   * Most BEP 44 items kept (one record each); beyond it the item put least recently goes.
+   * @default 20_000
+   */
+  readonly maxItems?: number;
+  /**
+   * Most bytes of item records (keys and values; an item takes 45 bytes of key and at most
+   * ~1.2 KiB of value). `Infinity` for no bound.
+   * @default 16_777_216 (16 MiB)
+   */
+  readonly maxItemBytes?: number;
+}
+
+/** What a {@link KadStorage} holds now, per kind, as its budgets count it. */
+export interface KadStorageUsage {
+  /** Peer lists (one per info-hash). */
+  readonly peers: BudgetUsage;
+  /** BEP 44 items. */
+  readonly items: BudgetUsage;
 }
 
 /** Injected collaborators of a {@link KadStorage}. */
@@ -44,32 +89,11 @@ export const DEFAULT_KAD_STORAGE_OPTIONS = Object.freeze({
   peerTtlMs: 30 * 60_000,
   itemTtlMs: 2 * 60 * 60_000,
   maxPeersPerInfoHash: 200,
+  maxInfoHashes: 30_000,
+  maxPeerBytes: 16 * 1024 * 1024,
+  maxItems: 20_000,
+  maxItemBytes: 16 * 1024 * 1024,
 } satisfies Required<KadStorageOptions>);
-
-/** A stored BEP 44 item. `v` is the bencoded value, exactly as it was put. */
-export type StoredItem = StoredImmutableItem | StoredMutableItem;
-
-/** An immutable item: its target is SHA-1 of `v`. */
-export interface StoredImmutableItem {
-  readonly mutable: false;
-  /** The bencoded value (at most 1000 bytes). */
-  readonly v: Uint8Array;
-}
-
-/** A mutable item: its target is SHA-1 of `k` ‖ `salt`; `sig` signs salt, seq and v. */
-export interface StoredMutableItem {
-  readonly mutable: true;
-  /** The bencoded value (at most 1000 bytes). */
-  readonly v: Uint8Array;
-  /** ed25519 public key, 32 bytes. */
-  readonly k: Uint8Array;
-  /** ed25519 signature, 64 bytes. */
-  readonly sig: Uint8Array;
-  /** Sequence number (a safe integer). */
-  readonly seq: number;
-  /** Salt, 0–64 bytes (empty when none). */
-  readonly salt: Uint8Array;
-}
 
 /** One stored item as {@link KadStorage.items} yields it. */
 export interface StoredItemEntry {
@@ -97,14 +121,16 @@ export interface GetPeersOptions {
 const PEER_PREFIX = 'peers:';
 const ITEM_PREFIX = 'item:';
 const MAX_WRITE_ATTEMPTS = 4;
-const ENTRY_TAIL = 8; // float64 deadline after each compact peer
 
 /**
  * The peers (`announce_peer`) and BEP 44 items (`put`) a node stores for others, kept in a
  * {@link Registry} so the same code runs on memory or Redis. All peers of one info-hash form one
  * record (`peers:<hex>`), so `get_peers` costs one registry read, and one item is one record
  * (`item:<hex>`). Read-modify-writes use the registry's `ifVersion` compare-and-set, so
- * concurrent writers (even other processes on a shared Redis) never lose an update.
+ * concurrent writers (even other processes on a shared Redis) never lose an update. Peers and
+ * items each stay within a budget of records and bytes (`maxInfoHashes`/`maxPeerBytes`,
+ * `maxItems`/`maxItemBytes`), enforced here whatever the registry, so one kind never evicts the
+ * other.
  */
 export class KadStorage {
   readonly #registry: Registry<Uint8Array>;
@@ -112,6 +138,8 @@ export class KadStorage {
   readonly #peerTtlMs: Milliseconds;
   readonly #itemTtlMs: Milliseconds;
   readonly #maxPeers: number;
+  readonly #peerBudget: RecordBudget;
+  readonly #itemBudget: RecordBudget;
 
   /** @throws {KadError} `INVALID_OPTION` naming the option. */
   constructor(options: KadStorageOptions = {}, deps: KadStorageDeps) {
@@ -119,6 +147,14 @@ export class KadStorage {
     this.#peerTtlMs = integerAtLeast('peerTtlMs', options.peerTtlMs, d.peerTtlMs, 1);
     this.#itemTtlMs = integerAtLeast('itemTtlMs', options.itemTtlMs, d.itemTtlMs, 1);
     this.#maxPeers = integerAtLeast('maxPeersPerInfoHash', options.maxPeersPerInfoHash, d.maxPeersPerInfoHash, 1);
+    this.#peerBudget = new RecordBudget(
+      integerAtLeast('maxInfoHashes', options.maxInfoHashes, d.maxInfoHashes, 1),
+      positiveOrInfinite('maxPeerBytes', options.maxPeerBytes, d.maxPeerBytes),
+    );
+    this.#itemBudget = new RecordBudget(
+      integerAtLeast('maxItems', options.maxItems, d.maxItems, 1),
+      positiveOrInfinite('maxItemBytes', options.maxItemBytes, d.maxItemBytes),
+    );
     implementing('registry', deps?.registry, 'Registry', 'get');
     this.#registry = deps.registry;
     this.#clock = deps.clock ?? systemClock;
@@ -141,7 +177,7 @@ export class KadStorage {
     if (peer.length !== 6 && peer.length !== 18)
       throw KadError.invalidAddress('peer must be a 6- or 18-byte compact peer');
     const key = PEER_PREFIX + idToHex(infoHash);
-    await this.#update(key, options.signal, (record) => {
+    await this.#update(key, this.#peerBudget, options.signal, (record) => {
       const now = this.#clock.now();
       const kept = decodePeers(record?.value).filter((p) => p.expiresAt > now && !bytesEqual(p.peer, peer));
       kept.push({ peer: Uint8Array.from(peer), expiresAt: now + this.#peerTtlMs });
@@ -157,8 +193,12 @@ export class KadStorage {
     infoHash: Uint8Array,
     options: GetPeersOptions & { signal?: AbortSignal | undefined },
   ): Promise<Uint8Array[]> {
-    const record = await this.#registry.get(PEER_PREFIX + idToHex(infoHash), { signal: options.signal });
-    if (record === undefined) return [];
+    const key = PEER_PREFIX + idToHex(infoHash);
+    const record = await this.#registry.get(key, { signal: options.signal });
+    if (record === undefined) {
+      this.#peerBudget.forget(key);
+      return [];
+    }
     const now = this.#clock.now();
     const size = options.family === 4 ? 6 : 18;
     const peers = decodePeers(record.value)
@@ -178,7 +218,10 @@ export class KadStorage {
   ): Promise<StoredItem | undefined> {
     const key = ITEM_PREFIX + idToHex(target);
     const record = await this.#registry.get(key, { signal: options.signal });
-    if (record === undefined) return undefined;
+    if (record === undefined) {
+      this.#itemBudget.forget(key);
+      return undefined;
+    }
     const item = decodeItem(record.value);
     if (item === undefined) throw RegistryError.codec('stored item record is corrupt', key);
     return item;
@@ -195,10 +238,8 @@ export class KadStorage {
   ): Promise<'stored' | 'refreshed'> {
     const key = ITEM_PREFIX + idToHex(target);
     const record = await this.#registry.get(key, { signal: options.signal });
-    await this.#registry.set(key, encodeItem({ mutable: false, v }), {
-      ttlMs: this.#itemTtlMs,
-      signal: options.signal,
-    });
+    const value = encodeItem({ mutable: false, v });
+    await this.#write(key, this.#itemBudget, value, { ttlMs: this.#itemTtlMs, signal: options.signal });
     return record === undefined ? 'stored' : 'refreshed';
   }
 
@@ -210,15 +251,18 @@ export class KadStorage {
   async putMutable(
     target: Uint8Array,
     item: Omit<StoredMutableItem, 'mutable'>,
-    options: { cas?: number | undefined; signal?: AbortSignal | undefined } = {},
+    options: { cas?: Seq | undefined; signal?: AbortSignal | undefined } = {},
   ): Promise<MutablePutResult> {
     let result: MutablePutResult = 'stored';
-    await this.#update(ITEM_PREFIX + idToHex(target), options.signal, (record) => {
+    await this.#update(ITEM_PREFIX + idToHex(target), this.#itemBudget, options.signal, (record) => {
       const stored = record === undefined ? undefined : decodeItem(record.value);
       if (stored?.mutable === true) {
-        if (options.cas !== undefined && stored.seq !== options.cas) return void (result = 'cas-mismatch');
-        if (item.seq < stored.seq) return void (result = 'seq-too-low');
-        if (item.seq === stored.seq) {
+        if (options.cas !== undefined && compareSeq(stored.seq, options.cas) !== 0) {
+          return void (result = 'cas-mismatch');
+        }
+        const order = compareSeq(item.seq, stored.seq);
+        if (order < 0) return void (result = 'seq-too-low');
+        if (order === 0) {
           if (!bytesEqual(item.v, stored.v)) return void (result = 'seq-too-low');
           result = 'refreshed';
         } else result = 'stored';
@@ -247,6 +291,11 @@ export class KadStorage {
     }
   }
 
+  /** Peer lists and items held now, as their budgets count them (what this storage wrote). */
+  usage(): KadStorageUsage {
+    return { peers: this.#peerBudget.usage(), items: this.#itemBudget.usage() };
+  }
+
   /** Number of records held (peer lists and items). */
   async size(options: { signal?: AbortSignal | undefined } = {}): Promise<number> {
     return this.#registry.size({ signal: options.signal });
@@ -258,6 +307,7 @@ export class KadStorage {
    */
   async #update(
     key: string,
+    budget: RecordBudget,
     signal: AbortSignal | undefined,
     change: (record: RegistryRecord<Uint8Array> | undefined) => { value: Uint8Array; ttlMs: Milliseconds } | undefined,
   ): Promise<void> {
@@ -266,90 +316,42 @@ export class KadStorage {
       const next = change(record);
       if (next === undefined) return;
       try {
-        await this.#registry.set(key, next.value, { ttlMs: next.ttlMs, ifVersion: record?.version ?? 0, signal });
+        await this.#write(key, budget, next.value, { ttlMs: next.ttlMs, ifVersion: record?.version ?? 0, signal });
         return;
       } catch (error) {
         if (!isRegistryError(error) || error.code !== 'VERSION_CONFLICT' || attempt >= MAX_WRITE_ATTEMPTS) throw error;
       }
     }
   }
-}
 
-interface PeerEntry {
-  readonly peer: Uint8Array;
-  readonly expiresAt: Milliseconds;
-}
-
-/** `[length u8][compact peer][deadline float64]`… */
-function encodePeers(entries: readonly PeerEntry[]): Uint8Array {
-  let size = 0;
-  for (const e of entries) size += 1 + e.peer.length + ENTRY_TAIL;
-  const out = new Uint8Array(size);
-  const view = new DataView(out.buffer);
-  let at = 0;
-  for (const e of entries) {
-    out[at++] = e.peer.length;
-    out.set(e.peer, at);
-    at += e.peer.length;
-    view.setFloat64(at, e.expiresAt);
-    at += ENTRY_TAIL;
+  /**
+   * Writes `value` under `key` within `budget`: the records of that kind written least recently
+   * go first, so the registry never needs to evict another kind's record to make room.
+   */
+  async #write(
+    key: string,
+    budget: RecordBudget,
+    value: Uint8Array,
+    options: { ttlMs: Milliseconds; ifVersion?: number; signal: AbortSignal | undefined },
+  ): Promise<void> {
+    const bytes = key.length + value.length; // keys are ASCII: one byte per char
+    await this.#remove(budget, budget.makeRoom(key, bytes), options.signal);
+    await this.#registry.set(key, value, options);
+    await this.#remove(budget, budget.written(key, bytes), options.signal);
   }
-  return out;
-}
 
-/** Tolerates corrupt bytes (a shared backend): parsing stops at the first malformed entry. */
-function decodePeers(bytes: Uint8Array | undefined): PeerEntry[] {
-  const out: PeerEntry[] = [];
-  if (bytes === undefined) return out;
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  let at = 0;
-  while (at < bytes.length) {
-    const length = bytes[at] ?? 0;
-    if ((length !== 6 && length !== 18) || at + 1 + length + ENTRY_TAIL > bytes.length) break;
-    const peer = bytes.slice(at + 1, at + 1 + length);
-    out.push({ peer, expiresAt: view.getFloat64(at + 1 + length) });
-    at += 1 + length + ENTRY_TAIL;
+  async #remove(budget: RecordBudget, evicted: readonly Evicted[], signal: AbortSignal | undefined): Promise<void> {
+    if (evicted.length === 0) return;
+    try {
+      await this.#registry.deleteMany(
+        evicted.map(([key]) => key),
+        { signal },
+      );
+    } catch (error) {
+      budget.restore(evicted);
+      throw error;
+    }
   }
-  return out;
-}
-
-const KIND_IMMUTABLE = 0;
-const KIND_MUTABLE = 1;
-const MUTABLE_HEADER = 1 + 32 + 64 + 8 + 1; // kind, k, sig, seq, salt length
-
-/** immutable: `[0][v]`; mutable: `[1][k 32][sig 64][seq float64][salt length u8][salt][v]`. */
-function encodeItem(item: StoredItem): Uint8Array {
-  if (!item.mutable) {
-    const out = new Uint8Array(1 + item.v.length);
-    out[0] = KIND_IMMUTABLE;
-    out.set(item.v, 1);
-    return out;
-  }
-  const out = new Uint8Array(MUTABLE_HEADER + item.salt.length + item.v.length);
-  out[0] = KIND_MUTABLE;
-  out.set(item.k, 1);
-  out.set(item.sig, 33);
-  new DataView(out.buffer).setFloat64(97, item.seq);
-  out[105] = item.salt.length;
-  out.set(item.salt, MUTABLE_HEADER);
-  out.set(item.v, MUTABLE_HEADER + item.salt.length);
-  return out;
-}
-
-function decodeItem(bytes: Uint8Array): StoredItem | undefined {
-  if (bytes[0] === KIND_IMMUTABLE) return { mutable: false, v: bytes.slice(1) };
-  if (bytes[0] !== KIND_MUTABLE || bytes.length < MUTABLE_HEADER) return undefined;
-  const saltLength = bytes[105] ?? 0;
-  if (bytes.length < MUTABLE_HEADER + saltLength) return undefined;
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  return {
-    mutable: true,
-    k: bytes.slice(1, 33),
-    sig: bytes.slice(33, 97),
-    seq: view.getFloat64(97),
-    salt: bytes.slice(MUTABLE_HEADER, MUTABLE_HEADER + saltLength),
-    v: bytes.slice(MUTABLE_HEADER + saltLength),
-  };
 }
 
 /** Up to `max` elements in random order (partial Fisher–Yates on a copy). */

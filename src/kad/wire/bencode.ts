@@ -3,13 +3,15 @@ import { KadError } from '../errors.js';
 import { integerAtLeast, integerInRange } from '../option-checks.js';
 
 /**
- * A bencoded value. Byte strings are `Uint8Array`, integers are `number` within
- * `Number.MIN_SAFE_INTEGER..Number.MAX_SAFE_INTEGER`, lists are arrays and dictionaries are
- * {@link BencodeDict}s.
+ * A bencoded value. Byte strings are `Uint8Array`, lists are arrays and dictionaries are
+ * {@link BencodeDict}s. Integers are `number` within
+ * `Number.MIN_SAFE_INTEGER..Number.MAX_SAFE_INTEGER` and `bigint` beyond (bencoding has no size
+ * limit, and BEP 44 sequence numbers are 64-bit): {@link bdecode} gives a `number` whenever the
+ * value is safe, a `bigint` only when it is not, and {@link bencode} takes either.
  *
  * @see BEP 3 "bencoding"
  */
-export type BencodeValue = Uint8Array | number | BencodeValue[] | BencodeDict;
+export type BencodeValue = Uint8Array | number | bigint | BencodeValue[] | BencodeDict;
 
 /**
  * A bencoded dictionary. Keys are byte strings held as latin1 ("binary") JS strings, one char
@@ -53,8 +55,11 @@ const COLON = 0x3a;
 const MINUS = 0x2d;
 const ZERO = 0x30;
 const NINE = 0x39;
-// Number.MAX_SAFE_INTEGER has 16 digits: more digits can never be in range
-const MAX_INT_DIGITS = 16;
+/**
+ * Most digits of an integer {@link bdecode} accepts: as many as a 1500-byte datagram can hold,
+ * so any integer a peer can send decodes (parsing a bigint that long costs ~15 µs).
+ */
+export const MAX_INTEGER_DIGITS = 1500;
 // a string length above 10 digits (≥ 10 GB) can never fit in any input we accept
 const MAX_LENGTH_DIGITS = 10;
 
@@ -62,9 +67,10 @@ const MAX_LENGTH_DIGITS = 10;
  * Decodes one canonical bencoded value that spans all of `bytes`.
  *
  * Strict: rejects input over `maxBytes`, nesting past `maxDepth`, leading zeros, `-0`, empty
- * integers, integers outside the safe range, string lengths past the end, dictionary keys that
- * are not byte strings or not in strictly increasing byte order (so no duplicates), and trailing
- * bytes. Byte strings in the result are fresh copies, not views of `bytes`.
+ * integers, integers over {@link MAX_INTEGER_DIGITS} digits, string lengths past the end,
+ * dictionary keys that are not byte strings or not in strictly increasing byte order (so no
+ * duplicates), and trailing bytes. Integers outside the safe range decode as `bigint`, the others
+ * as `number`. Byte strings in the result are fresh copies, not views of `bytes`.
  *
  * Cost: one pass, O(n) in the input size plus key comparisons.
  *
@@ -113,7 +119,7 @@ class Decoder {
     return this.fail(`unexpected byte 0x${c.toString(16).padStart(2, '0')}`);
   }
 
-  integer(): number {
+  integer(): number | bigint {
     const start = ++this.pos; // skip 'i'
     const buf = this.buf;
     let negative = false;
@@ -128,7 +134,9 @@ class Decoder {
       if (c === undefined) this.fail('unterminated integer', start - 1);
       if (c === E) break;
       if (c < ZERO || c > NINE) this.fail('invalid character in integer');
-      if (this.pos - digitsStart >= MAX_INT_DIGITS) this.fail('integer outside the safe range', start - 1);
+      if (this.pos - digitsStart >= MAX_INTEGER_DIGITS) {
+        this.fail(`integer longer than ${MAX_INTEGER_DIGITS} digits`, start - 1);
+      }
       value = value * 10 + (c - ZERO);
       this.pos++;
     }
@@ -137,9 +145,13 @@ class Decoder {
     if (buf[digitsStart] === ZERO && (digits > 1 || negative)) {
       this.fail(negative ? 'negative zero' : 'leading zero in integer', start - 1);
     }
-    if (!Number.isSafeInteger(value)) this.fail('integer outside the safe range', start - 1);
     this.pos++; // skip 'e'
-    return negative ? -value : value;
+    if (Number.isSafeInteger(value)) return negative ? -value : value;
+    // beyond 2^53 the float sum above is inexact (it only ever rounds up to more than 2^53 - 1)
+    let text = '';
+    for (let i = digitsStart; i < digitsStart + digits; i++) text += String.fromCharCode(buf[i] ?? ZERO);
+    const big = BigInt(text);
+    return negative ? -big : big;
   }
 
   /** Reads `<length>:` and returns the [start, end) span of the string's bytes. */
@@ -214,10 +226,11 @@ class Decoder {
 
 /**
  * Encodes `value` canonically: integers in decimal without leading zeros, dictionary keys sorted
- * by raw bytes. `bdecode(bencode(v))` deep-equals `v` for every valid value.
+ * by raw bytes. `bdecode(bencode(v))` deep-equals `v` for every valid value whose integers are
+ * `number`s when safe and `bigint`s only beyond (a safe `bigint` decodes as a `number`).
  *
  * @throws {KadError} `INVALID_MESSAGE` when `value` holds something that has no bencoding: a
- *   non-integer or unsafe number, a key with a char code above 255, a nesting deeper than
+ *   non-integer or unsafe `number` (pass a `bigint`), a key with a char code above 255, a nesting deeper than
  *   {@link MAX_DEPTH_CEILING} (or a cycle), or a value of another type.
  */
 export function bencode(value: BencodeValue): Uint8Array {
@@ -244,7 +257,7 @@ class Writer {
     this.buf[this.pos++] = b;
   }
 
-  decimal(n: number): void {
+  decimal(n: number | bigint): void {
     const text = String(n);
     this.reserve(text.length);
     for (let i = 0; i < text.length; i++) this.buf[this.pos++] = text.charCodeAt(i);
@@ -263,6 +276,10 @@ class Writer {
       }
       this.byte(I);
       this.decimal(Object.is(value, -0) ? 0 : value);
+      this.byte(E);
+    } else if (typeof value === 'bigint') {
+      this.byte(I);
+      this.decimal(value);
       this.byte(E);
     } else if (Array.isArray(value)) {
       this.enter(depth);
@@ -306,6 +323,37 @@ class Writer {
   finish(): Uint8Array {
     return this.buf.slice(0, this.pos);
   }
+}
+
+/**
+ * The length in bytes of `bencode(value)`, computed without encoding anything: what a reply
+ * builder needs to know what still fits in a datagram. Values without a bencoding are sized as
+ * if they had one; `bencode` is where they are refused.
+ */
+export function bencodedSize(value: BencodeValue): number {
+  return sizeOf(value, 0);
+}
+
+function sizeOf(value: BencodeValue, depth: number): number {
+  if (value instanceof Uint8Array) return stringSize(value.length);
+  if (typeof value === 'number') return String(Object.is(value, -0) ? 0 : value).length + 2;
+  if (typeof value === 'bigint') return String(value).length + 2;
+  if (depth >= MAX_DEPTH_CEILING) throw KadError.invalidMessage(`bencode: nesting deeper than ${MAX_DEPTH_CEILING}`);
+  let size = 2;
+  if (Array.isArray(value)) {
+    for (const item of value) size += sizeOf(item, depth + 1);
+    return size;
+  }
+  for (const key of Object.keys(value)) {
+    const item = value[key];
+    if (item !== undefined) size += stringSize(key.length) + sizeOf(item, depth + 1);
+  }
+  return size;
+}
+
+/** Bytes of a bencoded byte string of `length` bytes: `<length>:<bytes>`. */
+function stringSize(length: number): number {
+  return String(length).length + 1 + length;
 }
 
 /** Only plain or null-prototype objects are dictionaries: an ArrayBuffer, Map or Date is a mistake. */

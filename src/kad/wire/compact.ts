@@ -5,12 +5,6 @@ import { ID_BYTES, type NodeId } from '../id.js';
 /** An IP address family: 4 for IPv4, 6 for IPv6 (BEP 32: one routing table and socket each). */
 export type AddressFamily = 4 | 6;
 
-/**
- * The former name of {@link AddressFamily}.
- * @deprecated Use {@link AddressFamily}.
- */
-export type IpFamily = AddressFamily;
-
 /** A UDP endpoint. `host` is dotted-quad IPv4 or RFC 5952 IPv6 text (no brackets, no zone). */
 export interface PeerAddress {
   host: string;

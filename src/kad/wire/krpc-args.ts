@@ -2,7 +2,15 @@ import { bencode, type BencodeDict, type BencodeValue, keyToBytes } from './benc
 import { type Contact, decodeNodes, decodePeer, encodeNodes, encodePeer, type PeerAddress } from './compact.js';
 import { KadError } from '../errors.js';
 import type { NodeId } from '../id.js';
-import { MAX_SALT_BYTES, MAX_VALUE_BYTES, PUBLIC_KEY_BYTES, SIGNATURE_BYTES } from '../items.js';
+import {
+  isSeq,
+  MAX_SALT_BYTES,
+  MAX_SEQ,
+  MAX_VALUE_BYTES,
+  PUBLIC_KEY_BYTES,
+  type Seq,
+  SIGNATURE_BYTES,
+} from '../items.js';
 import { optionalBytes, optionalInteger, requireBytes, requireId } from './krpc.js';
 
 /** A BEP 32 `want` entry: the families whose nodes the querier wants back. */
@@ -47,7 +55,7 @@ export interface GetArgs {
   id: NodeId;
   target: NodeId;
   /** Only return a mutable item whose `seq` is greater than this. */
-  seq?: number;
+  seq?: Seq;
   /**
    * BEP 32 families of the `nodes` to return. BEP 44 does not define it for `get`, so
    * {@link readGetArgs} reads it leniently: a `want` that is not a list reads as absent, and
@@ -75,11 +83,11 @@ export interface MutablePutArgs {
   k: Uint8Array;
   /** ed25519 signature, 64 bytes. */
   sig: Uint8Array;
-  seq: number;
+  seq: Seq;
   /** At most 64 bytes. */
   salt?: Uint8Array;
   /** Compare-and-swap: the `seq` the writer expects to replace. */
-  cas?: number;
+  cas?: Seq;
 }
 
 /** Arguments of `put`. */
@@ -100,7 +108,7 @@ export interface ResponseValues {
   v?: BencodeValue;
   k?: Uint8Array;
   sig?: Uint8Array;
-  seq?: number;
+  seq?: Seq;
 }
 
 const MAX_TOKEN_BYTES = 64;
@@ -138,6 +146,14 @@ function readToken(a: BencodeDict, context: string): Uint8Array {
     throw KadError.invalidMessage(`${context}"token" must be 1..${MAX_TOKEN_BYTES} bytes`);
   }
   return token;
+}
+
+/** A BEP 44 sequence number (`seq`, `cas`): an integer in 0..2^63 − 1, or `undefined` when absent. */
+function optionalSeq(a: BencodeDict, key: string, context: string): Seq | undefined {
+  const value = a[key];
+  if (value === undefined) return undefined;
+  if (!isSeq(value)) throw KadError.invalidMessage(`${context}"${key}" must be an integer in 0..${MAX_SEQ}`);
+  return value;
 }
 
 function bool(a: BencodeDict, key: string, context: string): boolean {
@@ -198,7 +214,7 @@ export function readAnnouncePeerArgs(a: BencodeDict): AnnouncePeerArgs {
 export function readGetArgs(a: BencodeDict): GetArgs {
   const context = 'get: ';
   const args: GetArgs = { id: requireId(a, 'id', context), target: requireId(a, 'target', context) };
-  const seq = optionalInteger(a, 'seq', 0, undefined, context);
+  const seq = optionalSeq(a, 'seq', context);
   if (seq !== undefined) args.seq = seq;
   const want = readWant(a, context, 'ignore');
   if (want !== undefined) args.want = want;
@@ -224,7 +240,7 @@ export function readPutArgs(a: BencodeDict): PutArgs {
   if (k.length !== PUBLIC_KEY_BYTES) throw KadError.invalidMessage(`${context}"k" must be ${PUBLIC_KEY_BYTES} bytes`);
   const sig = requireBytes(a, 'sig', context);
   if (sig.length !== SIGNATURE_BYTES) throw KadError.invalidMessage(`${context}"sig" must be ${SIGNATURE_BYTES} bytes`);
-  const seq = optionalInteger(a, 'seq', 0, undefined, context);
+  const seq = optionalSeq(a, 'seq', context);
   if (seq === undefined) throw KadError.invalidMessage(`${context}missing "seq"`);
   const args: MutablePutArgs = { kind: 'mutable', id, token, v, k, sig, seq };
   const salt = optionalBytes(a, 'salt', context);
@@ -232,7 +248,7 @@ export function readPutArgs(a: BencodeDict): PutArgs {
     if (salt.length > MAX_SALT_BYTES) throw KadError.saltTooBig(salt.length, MAX_SALT_BYTES);
     if (salt.length > 0) args.salt = salt;
   }
-  const cas = optionalInteger(a, 'cas', 0, undefined, context);
+  const cas = optionalSeq(a, 'cas', context);
   if (cas !== undefined) args.cas = cas;
   return args;
 }
@@ -319,7 +335,7 @@ export function readResponse(r: BencodeDict): ResponseValues {
       throw KadError.invalidMessage(`${context}"sig" must be ${SIGNATURE_BYTES} bytes`);
     out.sig = sig;
   }
-  const seq = optionalInteger(r, 'seq', 0, undefined, context);
+  const seq = optionalSeq(r, 'seq', context);
   if (seq !== undefined) out.seq = seq;
   return out;
 }

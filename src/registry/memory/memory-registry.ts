@@ -21,11 +21,11 @@ import type {
   SetOptions,
 } from '../registry.js';
 import {
-  checkArray,
+  checkEntries,
   checkKey,
   checkKeys,
   checkOpen,
-  checkRestoreMeta,
+  checkRestore,
   checkTtl,
   checkVersion,
   checkWrite,
@@ -121,9 +121,8 @@ export class MemoryRegistry extends Emitter<RegistryEvents> implements Registry<
 
   async restore(record: RegistryRecord, options?: RestoreOptions): Promise<RestoreResult> {
     this.#enter(options?.signal);
-    checkRestoreMeta(record, options?.ifNewer);
+    const bytes = checkRestore(this.#options, record, options?.ifNewer);
     const { key, value, version, createdAt, updatedAt, expiresAt } = record;
-    const bytes = checkWrite(this.#options, key, value, undefined);
     const slots = this.#slots;
     const now = this.#clock.now();
     if (expiresAt !== undefined && expiresAt <= now) return 'kept';
@@ -175,8 +174,7 @@ export class MemoryRegistry extends Emitter<RegistryEvents> implements Registry<
 
   async setMany(entries: readonly SetEntry[], options?: OperationOptions): Promise<RegistryRecord[]> {
     this.#enter(options?.signal);
-    checkArray('entries', entries);
-    const sizes = entries.map((e) => checkWrite(this.#options, e.key, e.value, e.ttlMs));
+    const sizes = checkEntries(this.#options, entries);
     // what the batch leaves behind: the last write of each key
     const final = new Map<string, number>();
     entries.forEach((e, i) => final.set(e.key, sizes[i] ?? 0));
@@ -190,6 +188,7 @@ export class MemoryRegistry extends Emitter<RegistryEvents> implements Registry<
     if (total > this.#options.maxBytes) {
       throw RegistryError.capacityExceeded(`batch of ${total} bytes exceeds maxBytes ${this.#options.maxBytes}`);
     }
+    this.#checkVersionRoom(entries, final.keys());
     // bytes are enforced once for the whole batch: an entry of the batch is never evicted by a
     // later entry of the same batch (the batch's final state fits, checked above)
     const records = entries.map(({ key, value, ttlMs }, i) =>
@@ -257,6 +256,26 @@ export class MemoryRegistry extends Emitter<RegistryEvents> implements Registry<
     checkOpen(this.#closed, signal);
   }
 
+  /**
+   * Rejects a batch with `VERSION_EXHAUSTED` before it writes anything if it would take a key's
+   * version past `Number.MAX_SAFE_INTEGER` (a key repeated n times adds n).
+   */
+  #checkVersionRoom(entries: readonly SetEntry[], keys: Iterable<string>): void {
+    const slots = this.#slots;
+    const now = this.#clock.now();
+    const room = Number.MAX_SAFE_INTEGER - entries.length;
+    for (const key of keys) {
+      const slot = slots.find(key);
+      if (slot === undefined) continue;
+      const version = slots.version(slot);
+      const deadline = slots.expiresAt(slot);
+      // only a version within the batch's length of the limit needs counting
+      if (version <= room || (deadline !== 0 && deadline <= now)) continue;
+      const writes = entries.reduce((n, e) => (e.key === key ? n + 1 : n), 0);
+      if (version > Number.MAX_SAFE_INTEGER - writes) throw RegistryError.versionExhausted(key, version);
+    }
+  }
+
   #get(key: string): RegistryRecord | undefined {
     const slot = this.#live(this.#slots.find(key));
     if (slot === undefined) {
@@ -278,6 +297,7 @@ export class MemoryRegistry extends Emitter<RegistryEvents> implements Registry<
     if (live !== undefined) slots.use(live);
     const version = live === undefined ? 0 : slots.version(live);
     if (ifVersion !== undefined && ifVersion !== version) throw RegistryError.versionConflict(key, ifVersion, version);
+    if (version === Number.MAX_SAFE_INTEGER) throw RegistryError.versionExhausted(key, version);
     const slot = this.#put(key, value, write.bytes, live);
     slots.stamp(slot, version + 1, live === undefined ? now : slots.createdAt(live), now);
     slots.setDeadline(slot, ttlMs === undefined ? 0 : now + ttlMs);

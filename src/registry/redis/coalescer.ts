@@ -8,12 +8,14 @@ type Deferred<T> = { resolve: (value: T) => void; reject: (error: unknown) => vo
 /** A coalesced `get` waiting for its batch. */
 interface PendingRead {
   readonly key: string;
-  readonly resolve: (value: RegistryRecord | undefined | Promise<RegistryRecord | undefined>) => void;
+  readonly resolve: (value: RegistryRecord | undefined) => void;
   readonly reject: (error: unknown) => void;
   readonly signal: AbortSignal | undefined;
   onAbort: (() => void) | undefined;
   /** Already rejected by its signal. */
   aborted: boolean;
+  /** Already resolved or rejected by its batch. */
+  settled: boolean;
 }
 
 /** What the coalesced reads need from their registry. */
@@ -68,7 +70,7 @@ export class Coalescer {
     if (this.#kind === 'write') this.flush();
     if (this.#kind === undefined) this.#open('read');
     return new Promise((resolve, reject) => {
-      const read: PendingRead = { key, resolve, reject, signal, onAbort: undefined, aborted: false };
+      const read: PendingRead = { key, resolve, reject, signal, onAbort: undefined, aborted: false, settled: false };
       if (signal !== undefined) {
         read.onAbort = () => {
           read.aborted = true;
@@ -119,27 +121,46 @@ export class Coalescer {
     const reads = this.#reads;
     this.#reads = [];
     const keys = reads.map((read) => read.key);
-    this.#d.deadlines.run(this.#d.store.mget(keys)).then(
-      (values) => {
-        const { decode, mapError } = this.#d;
-        const now = this.#d.clock.now();
-        for (let i = 0; i < reads.length; i++) {
-          const read = reads[i] as PendingRead;
-          if (!settle(read)) continue;
-          try {
-            const value = decode(read.key, values[i] ?? null, now);
-            read.resolve(
-              value instanceof Promise ? value.catch((error: unknown) => Promise.reject(mapError(error))) : value,
-            );
-          } catch (error) {
-            read.reject(mapError(error));
-          }
-        }
-      },
-      (error: unknown) => {
+    // decoding, and removing the expired records it finds, is part of the batch: under its
+    // deadline, and among what close() waits for
+    this.#d.deadlines
+      .track(this.#d.store.mget(keys), (values) => this.#deliver(reads, values))
+      .catch((error: unknown) => {
         for (const read of reads) if (settle(read)) read.reject(error);
-      },
-    );
+      });
+  }
+
+  /** Settles each read of a batch with its decoded record; a promise while some still remove expired records. */
+  #deliver(reads: readonly PendingRead[], values: readonly (Buffer | null)[]): Promise<unknown> | undefined {
+    const { decode, mapError } = this.#d;
+    const now = this.#d.clock.now();
+    let later: Promise<void>[] | undefined;
+    for (let i = 0; i < reads.length; i++) {
+      const read = reads[i] as PendingRead;
+      if (read.aborted) continue;
+      let value: RegistryRecord | undefined | Promise<RegistryRecord | undefined>;
+      try {
+        value = decode(read.key, values[i] ?? null, now);
+      } catch (error) {
+        if (settle(read)) read.reject(mapError(error));
+        continue;
+      }
+      if (!(value instanceof Promise)) {
+        if (settle(read)) read.resolve(value);
+        continue;
+      }
+      (later ??= []).push(
+        value.then(
+          (record) => {
+            if (settle(read)) read.resolve(record);
+          },
+          (error: unknown) => {
+            if (settle(read)) read.reject(mapError(error));
+          },
+        ),
+      );
+    }
+    return later === undefined ? undefined : Promise.all(later);
   }
 
   #flushWrites(): void {
@@ -152,8 +173,10 @@ export class Coalescer {
   }
 }
 
-/** Detaches a read from its signal; false if the signal already rejected it. */
+/** Detaches a read from its signal; false if it was already settled (or rejected by its signal). */
 function settle(read: PendingRead): boolean {
+  if (read.aborted || read.settled) return false;
+  read.settled = true;
   if (read.onAbort !== undefined) read.signal?.removeEventListener('abort', read.onAbort);
-  return !read.aborted;
+  return true;
 }

@@ -1,5 +1,5 @@
 import type { ConnectionOptions as TlsConnectionOptions } from 'node:tls';
-import { createClient, createCluster, RESP_TYPES } from '@redis/client';
+import { RedisClient, RedisCluster, RESP_TYPES } from '@redis/client';
 import { RegistryError } from '../errors.js';
 import type { LuaScript } from './scripts.js';
 import { keySlot } from './key-slot.js';
@@ -29,12 +29,27 @@ export interface RedisNode {
 // batched small commands; the registry keeps one deadline per operation instead.
 const COMMAND_OPTIONS = Object.freeze({ typeMapping: { [RESP_TYPES.BLOB_STRING]: Buffer }, timeout: 0 });
 
-function newClient(options: Parameters<typeof createClient>[0] & { commandOptions: typeof COMMAND_OPTIONS }) {
-  return createClient(options);
+// One client class (and one cluster class) for every connection. `createClient(options)` builds a
+// class with every Redis command on its prototype whenever its options differ from the previous
+// call's (a one-entry cache keyed on all of them, the URL included): 20–200 ms of CPU that
+// blocks the event loop, so a process connecting to several servers stalled the connects
+// already under way past their deadline. The class depends only on what is left out here
+// (modules, functions, scripts, RESP), so one made without them serves every connection.
+let clientFactory: ReturnType<typeof RedisClient.factory> | undefined;
+let clusterFactory: ReturnType<typeof RedisCluster.factory> | undefined;
+
+function newClient(
+  options: Parameters<ReturnType<typeof RedisClient.factory>>[0] & { commandOptions: typeof COMMAND_OPTIONS },
+) {
+  clientFactory ??= RedisClient.factory();
+  return clientFactory(options);
 }
 
-function newCluster(options: Parameters<typeof createCluster>[0] & { commandOptions: typeof COMMAND_OPTIONS }) {
-  return createCluster(options);
+function newCluster(
+  options: Parameters<ReturnType<typeof RedisCluster.factory>>[0] & { commandOptions: typeof COMMAND_OPTIONS },
+) {
+  clusterFactory ??= RedisCluster.factory();
+  return clusterFactory(options);
 }
 
 type Client = ReturnType<typeof newClient>;
@@ -57,6 +72,7 @@ export class RedisConnection {
    * messages (cleared on `ready`, so a refusal long fixed does not reword later failures).
    */
   lastError: unknown;
+  #destroyed = false;
 
   constructor(config: ConnectionConfig) {
     const socket = {
@@ -111,7 +127,7 @@ export class RedisConnection {
    */
   async connect(): Promise<void> {
     if (this.#cluster !== undefined) {
-      await this.#cluster.connect();
+      await this.#cluster.connect().then(() => this.#destroyedMeanwhile());
       return;
     }
     const client = this.#client as Client;
@@ -121,6 +137,7 @@ export class RedisConnection {
       client.connect().then(
         () => {
           client.off('error', onError);
+          this.#destroyedMeanwhile();
           resolve();
         },
         (error: Error) => {
@@ -239,6 +256,19 @@ export class RedisConnection {
 
   /** Closes at once, rejecting whatever is pending. */
   destroy(): void {
+    this.#destroyed = true;
+    if (this.#cluster !== undefined) this.#cluster.destroy();
+    else this.#client?.destroy();
+  }
+
+  /**
+   * A connect that `destroy()` interrupted (a deadline passed while the socket was being opened)
+   * still finishes opening it: the client keeps a socket only once connected, so the destroy did
+   * not reach it, and it would stay open (keeping the process alive) for as long as the server is
+   * up. Drop it now.
+   */
+  #destroyedMeanwhile(): void {
+    if (!this.#destroyed) return;
     if (this.#cluster !== undefined) this.#cluster.destroy();
     else this.#client?.destroy();
   }
@@ -274,6 +304,9 @@ export function isRedirect(error: unknown): boolean {
 /** Error replies and client errors that mean "Redis cannot serve this now". */
 const UNAVAILABLE_REPLIES = ['CLUSTERDOWN', 'TRYAGAIN', 'LOADING', 'MASTERDOWN', 'READONLY', 'BUSY', 'NOREPLICAS'];
 
+/** Error replies that refuse an argument of the command (a number out of range): not an outage. */
+const ARGUMENT_REFUSALS = ['ERR value is not an integer or out of range', 'ERR invalid expire time'];
+
 /** Maps an error of the Redis client to a {@link RegistryError}. */
 export function toRegistryError(error: unknown, lastSocketError?: unknown): RegistryError {
   if (error instanceof RegistryError) return error;
@@ -281,6 +314,10 @@ export function toRegistryError(error: unknown, lastSocketError?: unknown): Regi
   const name = error instanceof Error ? error.constructor.name : '';
   if (message.startsWith('OOM')) {
     return RegistryError.capacityExceeded(`Redis is out of memory (maxmemory with noeviction): ${message}`);
+  }
+  if (ARGUMENT_REFUSALS.some((reply) => message.startsWith(reply))) {
+    // the server is fine: it refused what it was sent (no circuit breaker should count this)
+    return new RegistryError('INVALID_OPTION', `Redis refused an argument: ${message}`, { cause: error });
   }
   if (message.startsWith('WRONGTYPE')) {
     return new RegistryError('CODEC_ERROR', `a key in the registry's namespace is not a Nautilus record: ${message}`, {

@@ -25,6 +25,10 @@ export class Deadlines {
   // the bucket of the last operation: most operations land in the same one
   #lastId = -1;
   #lastPending: Set<Rejecter> | undefined;
+  /** Operations tracked and not settled yet. */
+  #active = 0;
+  /** Waiters of {@link idle}. */
+  readonly #idle: (() => void)[] = [];
 
   /** @param mapError turns a failure of the work into the error the operation rejects with */
   constructor(clock: Clock, timeoutMs: Milliseconds, mapError: (error: unknown) => Error) {
@@ -35,48 +39,76 @@ export class Deadlines {
   }
 
   /**
-   * A promise of `onValue(reply)` once `work` fulfils; or rejected with the mapped error of
-   * `work` or `onValue`, with `TIMEOUT` at the deadline, or with `signal.reason` on abort,
-   * whichever comes first.
+   * A promise of `onValue(reply)` once `work` fulfils (and, when `onValue` returns a promise,
+   * once that settles: the deadline covers it too); or rejected with the mapped error of `work`
+   * or `onValue`, with `TIMEOUT` at the deadline, or with `signal.reason` on abort, whichever
+   * comes first. However it ends, it leaves no listener on `signal` behind: a caller's
+   * long-lived signal does not collect one per timed-out call while Redis stays silent.
    */
-  track<R, T>(work: Promise<R>, onValue: (reply: R) => T | PromiseLike<T>, signal?: AbortSignal): Promise<T> {
-    let resolve!: (value: T | PromiseLike<T>) => void;
-    let reject!: Rejecter;
-    const promise = new Promise<T>((res, rej) => {
-      resolve = res;
-      reject = rej;
-    });
-    const pending = this.#pending();
+  track<R, T>(work: Promise<R>, onValue: (reply: R) => T | Promise<T>, signal?: AbortSignal): Promise<T> {
     const mapError = this.#mapError;
-    let onAbort: (() => void) | undefined;
-    if (signal !== undefined) {
-      const abortWith = reject;
-      onAbort = () => {
-        pending.delete(reject);
-        // the contract: an abort rejects with the signal's reason, whatever it is
-        abortWith(signal.reason as Error);
+    return new Promise<T>((resolve, reject) => {
+      const pending = this.#pending();
+      let done = false;
+      const finish = (): boolean => {
+        if (done) return false;
+        done = true;
+        pending.delete(fail);
+        if (signal !== undefined) signal.removeEventListener('abort', onAbort);
+        if (--this.#active === 0 && this.#idle.length > 0) for (const wake of this.#idle.splice(0)) wake();
+        return true;
       };
-      signal.addEventListener('abort', onAbort, { once: true });
-    }
-    pending.add(reject);
-    work.then(
-      (reply) => {
-        pending.delete(reject);
-        if (onAbort !== undefined) signal?.removeEventListener('abort', onAbort);
-        try {
-          const value = onValue(reply);
-          resolve(value instanceof Promise ? value.catch((error: unknown) => Promise.reject(mapError(error))) : value);
-        } catch (error) {
-          reject(mapError(error));
-        }
-      },
-      (error: unknown) => {
-        pending.delete(reject);
-        if (onAbort !== undefined) signal?.removeEventListener('abort', onAbort);
-        reject(mapError(error));
-      },
-    );
-    return promise;
+      const fail: Rejecter = (error) => {
+        if (finish()) reject(error);
+      };
+      // the contract: an abort rejects with the signal's reason, whatever it is
+      const onAbort = (): void => fail((signal as AbortSignal).reason as Error);
+      this.#active++;
+      pending.add(fail);
+      if (signal !== undefined) signal.addEventListener('abort', onAbort, { once: true });
+      work.then(
+        (reply) => {
+          if (done) return;
+          let value: T | Promise<T>;
+          try {
+            value = onValue(reply);
+          } catch (error) {
+            fail(mapError(error));
+            return;
+          }
+          if (!(value instanceof Promise)) {
+            if (finish()) resolve(value);
+            return;
+          }
+          value.then(
+            (result) => {
+              if (finish()) resolve(result);
+            },
+            (error: unknown) => fail(mapError(error)),
+          );
+        },
+        (error: unknown) => fail(mapError(error)),
+      );
+    });
+  }
+
+  /**
+   * Resolves once no operation started with {@link track} or {@link run} is pending (at once when
+   * none is), or when `signal` aborts. Each has its own deadline, so this takes at most
+   * `timeoutMs`.
+   */
+  idle(signal?: AbortSignal): Promise<void> {
+    if (this.#active === 0 || signal?.aborted === true) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const wake = (): void => {
+        signal?.removeEventListener('abort', wake);
+        const i = this.#idle.indexOf(wake);
+        if (i !== -1) this.#idle.splice(i, 1);
+        resolve();
+      };
+      this.#idle.push(wake);
+      signal?.addEventListener('abort', wake, { once: true });
+    });
   }
 
   /** Like `work` itself, under the deadline (see {@link track}). */

@@ -1,4 +1,9 @@
-export type { RedisRegistryDeps, RedisRegistryOptions, ResolvedRedisRegistryOptions } from './options.js';
+export type {
+  RedisRegistryDeps,
+  RedisRegistryOptions,
+  RedisRegistryStats,
+  ResolvedRedisRegistryOptions,
+} from './options.js';
 export { DEFAULT_REDIS_REGISTRY_OPTIONS } from './options.js';
 export { RedisRegistry } from './redis-registry.js';
 export { HEADER_BYTES, LAYOUT_VERSION } from './record-layout.js';

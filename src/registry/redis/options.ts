@@ -92,6 +92,15 @@ export interface RedisRegistryOptions {
   readonly scanCount?: number;
 }
 
+/** Counters of a {@link RedisRegistry} since it was created. */
+export interface RedisRegistryStats {
+  /**
+   * Keys under `keyPrefix` that `scan` and `size` met and skipped because they are not Nautilus
+   * records (another Redis type, or a string not in the record layout), once per meeting.
+   */
+  readonly foreignKeys: number;
+}
+
 /** Injected collaborators of a {@link RedisRegistry}. */
 export interface RedisRegistryDeps {
   /**

@@ -32,6 +32,11 @@ export interface RecordHeader {
   readonly expiresAt: number;
 }
 
+/** Whether stored bytes (or their first 33) are in this layout: a record, not a foreign string. */
+export function isRecord(stored: Buffer): boolean {
+  return stored.length >= HEADER_BYTES && stored[0] === LAYOUT_VERSION;
+}
+
 /** Reads the header of stored bytes; rejects with `CODEC_ERROR` for bytes not in this layout. */
 export function readHeader(key: string, stored: Buffer): RecordHeader {
   if (stored.length < HEADER_BYTES || stored[0] !== LAYOUT_VERSION) {

@@ -2,7 +2,7 @@ import type { SetEntry } from '../registry.js';
 import { escapeGlob, groupBySlot } from './batches.js';
 import { isNotLocal, type RedisArg, type RedisConnection, type RedisNode, type RedisNodeClient } from './connection.js';
 import { keySlot } from './key-slot.js';
-import { DELETE, type LuaScript, READ, REAP, WRITE } from './scripts.js';
+import { DELETE, type LuaScript, READ, REAP, replyNumber, WRITE } from './scripts.js';
 
 /** A record found past its deadline by a read, to remove if it is still that version. */
 export interface Expired {
@@ -27,6 +27,12 @@ export interface WriteManyResult {
 
 /** Reply of the delete script for one key: state (0 absent, 1 deleted, 2 was expired) and version. */
 export type DeleteReply = readonly [state: number, version: number];
+
+/**
+ * What {@link RecordStore.walk} yields for a key that holds another Redis type (a list, a
+ * hash…): this very Buffer, told apart by identity from an empty string.
+ */
+export const OTHER_TYPE: Buffer = Buffer.alloc(0);
 
 /** What {@link RecordStore.walk} reads per key: the record, its header only, or nothing. */
 export type WalkFetch = 'GET' | 'GETRANGE' | undefined;
@@ -88,7 +94,7 @@ export class RecordStore {
    * `failure` is the first error, so the writes that did happen can still be reported.
    */
   async writeMany(entries: readonly SetEntry[], now: number, grace: string): Promise<WriteManyResult> {
-    const parts = this.#scripted<number>({
+    const parts = this.#scripted<number | Buffer>({
       script: WRITE,
       redisKeys: entries.map((e) => this.#prefix + e.key),
       head: [String(now), grace, ''],
@@ -106,14 +112,16 @@ export class RecordStore {
     });
     const flat = inKeyOrder(parts, settled, entries.length, 3);
     const replies = entries.map((_, i): WriteReply | undefined =>
-      flat[3 * i] === undefined ? undefined : [flat[3 * i] ?? 0, flat[3 * i + 1] ?? now, flat[3 * i + 2] ?? 0],
+      flat[3 * i] === undefined
+        ? undefined
+        : [replyNumber(flat[3 * i]), replyNumber(flat[3 * i + 1] ?? now), replyNumber(flat[3 * i + 2] ?? 0)],
     );
     return { replies, failure };
   }
 
   /** Unconditional delete of `keys` (records past their deadline at `now` count as expired). */
   async deleteMany(keys: readonly string[], now: number): Promise<DeleteReply[]> {
-    const parts = this.#scripted<number>({
+    const parts = this.#scripted<number | Buffer>({
       script: DELETE,
       redisKeys: keys.map((key) => this.#prefix + key),
       head: [String(now), ''],
@@ -121,7 +129,7 @@ export class RecordStore {
       stride: 2,
     });
     const flat = inKeyOrder(parts, await Promise.all(parts.map((part) => part.reply)), keys.length, 2);
-    return keys.map((_, i): DeleteReply => [flat[2 * i] ?? 0, flat[2 * i + 1] ?? 0]);
+    return keys.map((_, i): DeleteReply => [replyNumber(flat[2 * i] ?? 0), replyNumber(flat[2 * i + 1] ?? 0)]);
   }
 
   /** Removes records found expired, if still that version and expired; resolves to those removed. */
@@ -143,7 +151,7 @@ export class RecordStore {
   /**
    * Pages of `[key, reply]` for every key of the namespace starting with `prefix`: `SCAN MATCH`
    * master by master (never `KEYS`), then `fetch` per key of the page in one pipelined round
-   * trip. `step` puts each round trip under the caller's deadline and checks before each one
+   * trip (`null` for a key gone since, {@link OTHER_TYPE} for one of another Redis type). `step` puts each round trip under the caller's deadline and checks before each one
    * that the caller still wants it.
    */
   async *walk(
@@ -168,8 +176,10 @@ export class RecordStore {
         }
         const replies = await step(() =>
           Promise.all(
-            found.map(
-              (k) => node.send(fetch === 'GET' ? ['GET', k] : ['GETRANGE', k, '0', '32']) as Promise<Buffer | null>,
+            found.map((k) =>
+              (node.send(fetch === 'GET' ? ['GET', k] : ['GETRANGE', k, '0', '32']) as Promise<Buffer | null>).catch(
+                otherType,
+              ),
             ),
           ),
         );
@@ -309,6 +319,12 @@ interface Part<R> {
 const pushKey: PerKey = (_i, key, args) => {
   args.push(key);
 };
+
+/** {@link OTHER_TYPE} for a `WRONGTYPE` reply; any other error passes on. */
+function otherType(error: unknown): Buffer {
+  if (error instanceof Error && error.message.startsWith('WRONGTYPE')) return OTHER_TYPE;
+  throw error;
+}
 
 /** The bytes of `value` as a Buffer without copying. */
 export function bufferOf(value: Uint8Array): Buffer {

@@ -6,7 +6,7 @@ import type { Coalescer } from './coalescer.js';
 import type { RedisConnection } from './connection.js';
 import type { Deadlines } from './deadlines.js';
 import { bufferOf, type RecordStore, type WriteManyResult } from './record-store.js';
-import { DELETE, RESTORE, TOUCH, WRITE } from './scripts.js';
+import { DELETE, replyNumber, RESTORE, TOUCH, WRITE } from './scripts.js';
 
 /** How the write paths report what they did; the registry turns it into events. */
 export interface WriteEvents {
@@ -62,7 +62,7 @@ export class RecordWrites {
       bufferOf(value),
       ttlMs === undefined ? '0' : String(ttlMs),
     ];
-    const reply = this.#d.connection.eval(WRITE, [redisKey], args) as Promise<number[]>;
+    const reply = this.#d.connection.eval(WRITE, [redisKey], args) as Promise<unknown[]>;
     return deadlines.track(reply, (r) => this.#afterSet(entry, ifVersion, now, r), signal);
   }
 
@@ -85,8 +85,8 @@ export class RecordWrites {
       String(expiresAt ?? 0),
       bufferOf(value),
     ];
-    const reply = this.#d.connection.eval(RESTORE, [this.#d.prefix + key], args) as Promise<number[]>;
-    const [state = 0, expired = 0] = await this.#d.deadlines.run(reply, signal);
+    const reply = this.#d.connection.eval(RESTORE, [this.#d.prefix + key], args) as Promise<unknown[]>;
+    const [state = 0, expired = 0] = (await this.#d.deadlines.run(reply, signal)).map(replyNumber);
     if (expired !== 0) this.#d.events.removed(key, 'expire', expired);
     if (state === -2) throw foreignKey(key);
     if (state !== 1) return 'kept';
@@ -112,12 +112,13 @@ export class RecordWrites {
     return this.#d.deadlines.run(this.#deleteMany(keys, reason), signal);
   }
 
-  #afterSet(entry: SetEntry, ifVersion: number, now: number, reply: number[]): RegistryRecord {
+  #afterSet(entry: SetEntry, ifVersion: number, now: number, reply: unknown[]): RegistryRecord {
     const { key } = entry;
     // [new version, createdAt, expired version] or, on a conflict, [-1, actual version, expired version]
-    const [version = 0, createdAt = now, expired = 0] = reply;
+    const [version = 0, createdAt = now, expired = 0] = reply.map(replyNumber);
     if (expired !== 0) this.#d.events.removed(key, 'expire', expired);
     if (version === -1) throw RegistryError.versionConflict(key, ifVersion, createdAt);
+    if (version === -3) throw RegistryError.versionExhausted(key, createdAt);
     if (version === -2) throw foreignKey(key);
     return this.#written(entry, version, createdAt, now);
   }
@@ -128,6 +129,7 @@ export class RecordWrites {
     if (reply === undefined) throw result.failure ?? RegistryError.unavailable('the write got no reply');
     const [version, createdAt, expired] = reply;
     if (expired !== 0) this.#d.events.removed(key, 'expire', expired);
+    if (version === -3) throw RegistryError.versionExhausted(key, createdAt);
     if (version === -2) throw foreignKey(key);
     return this.#written(entry, version, createdAt, now);
   }
@@ -146,8 +148,8 @@ export class RecordWrites {
     batcher.flush();
     const cond = ifVersion === undefined ? '' : String(ifVersion);
     const redisKey = this.#d.prefix + key;
-    const reply = (await connection.eval(DELETE, [redisKey], [String(clock.now()), cond, redisKey])) as number[];
-    const [state = 0, version = 0, expired = 0] = reply;
+    const reply = (await connection.eval(DELETE, [redisKey], [String(clock.now()), cond, redisKey])) as unknown[];
+    const [state = 0, version = 0, expired = 0] = reply.map(replyNumber);
     if (state === -1) {
       if (expired !== 0) events.removed(key, 'expire', expired);
       throw RegistryError.versionConflict(key, ifVersion ?? 0, version);
@@ -161,7 +163,8 @@ export class RecordWrites {
   async #touch(key: string, ttlMs: Milliseconds): Promise<boolean> {
     this.#d.batcher.flush();
     const args = [String(this.#d.clock.now()), String(ttlMs), this.#d.grace];
-    const [touched = 0, version = 0] = (await this.#d.connection.eval(TOUCH, [this.#d.prefix + key], args)) as number[];
+    const reply = (await this.#d.connection.eval(TOUCH, [this.#d.prefix + key], args)) as unknown[];
+    const [touched = 0, version = 0] = reply.map(replyNumber);
     if (touched === 1) return true;
     if (version !== 0) this.#d.events.removed(key, 'expire', version);
     return false;
@@ -178,6 +181,10 @@ export class RecordWrites {
       const reply = replies[i];
       if (reply === undefined) return;
       if (reply[2] !== 0) events.removed(entry.key, 'expire', reply[2]);
+      if (reply[0] === -3) {
+        error ??= RegistryError.versionExhausted(entry.key, reply[1]);
+        return;
+      }
       if (reply[0] === -2) error ??= foreignKey(entry.key);
       else records[i] = this.#written(entry, reply[0], reply[1], now);
     });

@@ -14,11 +14,11 @@ import type {
   SetOptions,
 } from '../registry.js';
 import {
-  checkArray,
+  checkEntries,
   checkKey,
   checkKeys,
   checkOpen,
-  checkRestoreMeta,
+  checkRestore,
   checkSignal,
   checkTtl,
   checkVersion,
@@ -29,12 +29,13 @@ import { Deadlines } from './deadlines.js';
 import {
   type RedisRegistryDeps,
   type RedisRegistryOptions,
+  type RedisRegistryStats,
   type ResolvedRedisRegistryOptions,
   resolveOptions,
 } from './options.js';
-import { isExpired, readHeader, readRecord, toRecord } from './record-layout.js';
+import { isExpired, isRecord, readHeader, readRecord, toRecord } from './record-layout.js';
 import { Coalescer } from './coalescer.js';
-import { type Expired, RecordStore, type WalkFetch } from './record-store.js';
+import { type Expired, OTHER_TYPE, RecordStore, type WalkFetch } from './record-store.js';
 import { RecordWrites } from './record-writes.js';
 
 type State = 'new' | 'connecting' | 'open' | 'closed';
@@ -78,6 +79,7 @@ export class RedisRegistry extends Emitter<RegistryEvents> implements Registry<U
   readonly #batcher: Coalescer;
   readonly #writes: RecordWrites;
   #state: State = 'new';
+  #foreignKeys = 0;
 
   /** Creates a registry and connects it (see {@link RedisRegistry.connect}). */
   static async connect(
@@ -131,6 +133,11 @@ export class RedisRegistry extends Emitter<RegistryEvents> implements Registry<U
   /** The effective configuration (password included: do not log it). */
   get options(): ResolvedRedisRegistryOptions {
     return this.#options;
+  }
+
+  /** Counters since construction: the foreign keys `scan` and `size` skipped. */
+  stats(): RedisRegistryStats {
+    return { foreignKeys: this.#foreignKeys };
   }
 
   /** Whether this registry talks to a Redis Cluster. */
@@ -210,8 +217,7 @@ export class RedisRegistry extends Emitter<RegistryEvents> implements Registry<U
    */
   async restore(record: RegistryRecord, options?: RestoreOptions): Promise<RestoreResult> {
     this.#enter(options?.signal);
-    checkRestoreMeta(record, options?.ifNewer);
-    checkWrite(this.#options, record.key, record.value, undefined);
+    checkRestore(this.#options, record, options?.ifNewer);
     const now = this.#clock.now();
     if (record.expiresAt !== undefined && record.expiresAt <= now) return 'kept';
     return this.#writes.restore(record, options?.ifNewer !== false, now, options?.signal);
@@ -249,8 +255,7 @@ export class RedisRegistry extends Emitter<RegistryEvents> implements Registry<U
     const signal = options?.signal;
     try {
       this.#enter(signal);
-      checkArray('entries', entries);
-      for (const entry of entries) checkWrite(this.#options, entry.key, entry.value, entry.ttlMs);
+      checkEntries(this.#options, entries);
     } catch (error) {
       return rejection(error);
     }
@@ -269,7 +274,8 @@ export class RedisRegistry extends Emitter<RegistryEvents> implements Registry<U
    * `SCAN MATCH <keyPrefix><prefix>*` on every master (never `KEYS`), one page at a time, each
    * page's records fetched in one pipelined round trip under its own deadline. Costs O(records
    * in the namespace) on the server, spread over many short commands. Records that move
-   * between nodes during a resharding may be missed or repeated.
+   * between nodes during a resharding may be missed or repeated. Keys that are not records
+   * (another Redis type, a foreign string) are skipped and counted (`stats().foreignKeys`).
    */
   async *scan(options: ScanOptions = {}): AsyncIterableIterator<RegistryRecord> {
     const { prefix = '', signal } = options;
@@ -281,6 +287,10 @@ export class RedisRegistry extends Emitter<RegistryEvents> implements Registry<U
       const expired: Expired[] = [];
       for (const [key, stored] of page) {
         if (stored === null) continue; // removed since SCAN listed it
+        if (!isRecord(stored)) {
+          this.#foreignKeys++; // another Redis type, or a string not in the layout: not a record
+          continue;
+        }
         const header = readHeader(key, stored);
         if (isExpired(header.expiresAt, now)) expired.push({ key, version: header.version });
         else live.push(toRecord(key, stored, header));
@@ -296,7 +306,8 @@ export class RedisRegistry extends Emitter<RegistryEvents> implements Registry<U
   /**
    * Number of live records in the namespace. Reads the header of every record (a scan: O(n)
    * on the server, in pages) because records past their deadline must not count; the expired
-   * ones it meets are removed (with their events).
+   * ones it meets are removed (with their events). Keys that are not records are skipped and
+   * counted, as by {@link scan}.
    */
   async size(options?: OperationOptions): Promise<number> {
     const signal = options?.signal;
@@ -306,7 +317,11 @@ export class RedisRegistry extends Emitter<RegistryEvents> implements Registry<U
       const now = this.#clock.now();
       const expired: Expired[] = [];
       for (const [key, head] of page) {
-        if (head === null || head.length === 0) continue;
+        if (head === null || (head.length === 0 && head !== OTHER_TYPE)) continue; // removed since SCAN listed it
+        if (!isRecord(head)) {
+          this.#foreignKeys++;
+          continue;
+        }
         const header = readHeader(key, head);
         if (isExpired(header.expiresAt, now)) expired.push({ key, version: header.version });
         else count++;
@@ -334,8 +349,10 @@ export class RedisRegistry extends Emitter<RegistryEvents> implements Registry<U
   }
 
   /**
-   * Closes the connections: waits for pending replies (within `timeoutMs`), then releases
-   * every socket and timer. Later calls reject with `CLOSED`; closing again resolves.
+   * Closes the connections: first lets every call issued before it finish (each within its own
+   * deadline) and reports its true outcome — a write that landed resolves — then closes the
+   * connections gracefully (within `timeoutMs`) and releases every socket and timer. Later
+   * calls reject with `CLOSED`; closing again resolves.
    */
   async close(options?: OperationOptions): Promise<void> {
     if (this.#state === 'closed') return;
@@ -343,6 +360,10 @@ export class RedisRegistry extends Emitter<RegistryEvents> implements Registry<U
     this.#state = 'closed';
     if (connected) {
       try {
+        // the calls of this tick go out now; retries (NOSCRIPT after a server restart) still
+        // find the connection open
+        this.#batcher.flush();
+        await this.#deadlines.idle(options?.signal);
         await this.#deadlines.run(this.#connection.close(), options?.signal);
       } catch {
         // a dead or stalled server: drop the sockets instead

@@ -33,6 +33,22 @@ function script(name: string, source: string): LuaScript {
  */
 const CROSS_SLOT = '#!lua flags=allow-cross-slot-keys\n';
 
+/**
+ * A number as a script replies it: as an integer reply when the client reads that back exactly
+ * (an integer below 2^53 - 1024: its decoder loses the last digits just under 2^53), else as its
+ * full text (`%.17g`: a version near `Number.MAX_SAFE_INTEGER`, a restored fractional or huge
+ * time). {@link replyNumber} reads both.
+ */
+const EXACT = `local function exact(x)
+  if x == math.floor(x) and x < 9007199254739968 and x > -9007199254739968 then return x end
+  return string.format('%.17g', x)
+end`;
+
+/** A number a script replied through `exact` (an integer, or its text as a Buffer). */
+export function replyNumber(reply: unknown): number {
+  return typeof reply === 'number' ? reply : Number(String(reply));
+}
+
 /** Pass 1 of a multi-key script: the header of key `i`, `false` for another type, or a bail-out. */
 const READ_HEADS = `local heads = {}
 for i = 1, n do
@@ -47,8 +63,10 @@ end`;
 /**
  * Writes every key. ARGV: now, graceMs, ifVersion ('' = unconditional), then per key its name,
  * value and ttlMs ('0' = none). Replies 3 integers per key: new version, createdAt, version of an
- * expired record it replaced (0 if none), or `-2, 0, 0` for a key holding another Redis type;
- * or `{-1, actual version, expired version}` on a conflict (only ever asked of one key).
+ * expired record it replaced (0 if none), or `-2, 0, 0` for a key holding another Redis type, or
+ * `-3, version, 0` for a key left alone because its version is already `Number.MAX_SAFE_INTEGER`
+ * (one more would not be exact); or `{-1, actual version, expired version}` on a conflict (only
+ * ever asked of one key).
  */
 export const WRITE = script(
   'write',
@@ -57,6 +75,7 @@ local grace = tonumber(ARGV[2])
 local cond = ARGV[3]
 local n = (#ARGV - 3) / 3
 local function key(i) return ARGV[1 + 3 * i] end
+${EXACT}
 ${READ_HEADS}
 local out = {}
 -- what this call wrote, so a key repeated in the batch sees its earlier write
@@ -76,21 +95,27 @@ for i = 1, n do
     end
     if cond ~= '' and tonumber(cond) ~= version then
       if expired ~= 0 then redis.call('UNLINK', k) end
-      return {-1, version, expired}
+      return {-1, exact(version), exact(expired)}
     end
-    local ttl = tonumber(ARGV[3 + 3 * i])
-    local deadline = 0
-    if ttl > 0 then deadline = now + ttl end
-    local header = struct.pack('<Bdddd', 1, version + 1, created, now, deadline)
-    if ttl > 0 then
-      redis.call('SET', k, header .. ARGV[2 + 3 * i], 'PXAT', deadline + grace)
+    if version >= 9007199254740991 then
+      out[3 * i - 2] = -3
+      out[3 * i - 1] = exact(version)
+      out[3 * i] = 0
     else
-      redis.call('SET', k, header .. ARGV[2 + 3 * i])
+      local ttl = tonumber(ARGV[3 + 3 * i])
+      local deadline = 0
+      if ttl > 0 then deadline = now + ttl end
+      local header = struct.pack('<Bdddd', 1, version + 1, created, now, deadline)
+      if ttl > 0 then
+        redis.call('SET', k, header .. ARGV[2 + 3 * i], 'PXAT', deadline + grace)
+      else
+        redis.call('SET', k, header .. ARGV[2 + 3 * i])
+      end
+      wrote[k] = header
+      out[3 * i - 2] = exact(version + 1)
+      out[3 * i - 1] = exact(created)
+      out[3 * i] = exact(expired)
     end
-    wrote[k] = header
-    out[3 * i - 2] = version + 1
-    out[3 * i - 1] = created
-    out[3 * i] = expired
   end
 end
 return out`,
@@ -108,6 +133,7 @@ export const DELETE = script(
 local cond = ARGV[2]
 local n = #ARGV - 2
 local function key(i) return ARGV[2 + i] end
+${EXACT}
 ${READ_HEADS}
 local out = {}
 -- keys this call removed, so a key repeated in the batch is absent the second time
@@ -133,13 +159,13 @@ for i = 1, n do
     if tonumber(cond) ~= live then
       local expired = 0
       if state == 2 then expired = version end
-      return {-1, live, expired}
+      return {-1, exact(live), exact(expired)}
     end
   end
   if state == 1 then redis.call('UNLINK', k) end
   if state ~= 0 then gone[k] = true end
   out[2 * i - 1] = state
-  out[2 * i] = version
+  out[2 * i] = exact(version)
 end
 return out`,
 );
@@ -196,18 +222,19 @@ return out`,
  */
 export const TOUCH = script(
   'touch',
-  `local now = tonumber(ARGV[1])
+  `${EXACT}
+local now = tonumber(ARGV[1])
 local head = redis.call('GETRANGE', KEYS[1], 0, 32)
 if #head ~= 33 then return {0, 0} end
 local _, v, _, _, e = struct.unpack('<Bdddd', head)
 if e ~= 0 and e <= now then
   redis.call('UNLINK', KEYS[1])
-  return {0, v}
+  return {0, exact(v)}
 end
 local deadline = now + tonumber(ARGV[2])
 redis.call('SETRANGE', KEYS[1], 25, struct.pack('<d', deadline))
 redis.call('PEXPIREAT', KEYS[1], deadline + tonumber(ARGV[3]))
-return {1, v}`,
+return {1, exact(v)}`,
 );
 
 /**
@@ -218,7 +245,8 @@ return {1, v}`,
  */
 export const RESTORE = script(
   'restore',
-  `local now = tonumber(ARGV[1])
+  `${EXACT}
+local now = tonumber(ARGV[1])
 local grace = tonumber(ARGV[2])
 local version = tonumber(ARGV[4])
 local updated = tonumber(ARGV[6])
@@ -236,12 +264,12 @@ if #head == 33 then
     return {0, 0}
   end
 end
-if deadline ~= 0 and deadline <= now then return {0, expired} end
+if deadline ~= 0 and deadline <= now then return {0, exact(expired)} end
 local record = struct.pack('<Bdddd', 1, version, tonumber(ARGV[5]), updated, deadline) .. ARGV[8]
 if deadline ~= 0 then
   redis.call('SET', key, record, 'PXAT', math.ceil(deadline + grace))
 else
   redis.call('SET', key, record)
 end
-return {1, expired}`,
+return {1, exact(expired)}`,
 );

@@ -170,11 +170,16 @@ export class ShardAdmin {
         }
         if (shard.hints.pending) {
           const result = await handBack(core, shard, { signal: this.#stop.signal, cautious });
-          unsettled = result.moved < result.scanned;
+          // a full pass left to make again (see handBack) is retried after a backoff too
+          unsettled = result.moved < result.scanned || shard.hints.overflowed;
           core.emit('migration:done', result);
         } else unsettled = false;
       } finally {
-        if (resync) shard.endResync();
+        // still out of routing while a refill after a recovery is left to make: its misses are not the truth
+        if (resync || shard.resyncing) {
+          if (shard.hints.overflowed && shard.health === 'up') shard.beginResync();
+          else shard.endResync();
+        }
         this.#running.delete(shard);
         this.#afterHandBack(shard, unsettled);
       }

@@ -66,12 +66,12 @@ export class Hints {
     this.#hints.set(key, 'set');
   }
 
-  /** Back empty from an outage: every key the shard owns must be copied back (a full resync). */
+  /** Every key the shard owns must be copied back (a full resync): it came back empty, or a resync was cut short. */
   markOverflowed(): void {
     this.#overflowed = true;
   }
 
-  /** Whether a full resync is due; the hand-back that starts one takes it (clears the flag). */
+  /** Whether a full resync is due; the hand-back that starts one takes it (clears the flag, marked again if cut short). */
   takeOverflowed(): boolean {
     const overflowed = this.#overflowed;
     this.#overflowed = false;

@@ -271,21 +271,34 @@ export async function handBack(
   };
   try {
     if (shard.hints.takeOverflowed()) {
-      const topology = host.current;
-      for (const other of topology.members) {
-        if (other === shard || other.health !== 'up') continue;
-        let batch: string[] = [];
-        for await (const record of other.registry.scan({ signal })) {
-          if (!topology.owners(record.key).includes(shard)) continue;
-          shard.hints.addForResync(record.key);
-          batch.push(record.key);
-          if (batch.length >= host.batchSize) {
-            if (!(await run(batch))) return { kind, shard: shard.name, scanned, moved, cancelled: false };
-            batch = [];
+      // a full pass cut short (a key left unsettled, a shard that failed or was down, an abort)
+      // must be made again: the records of the members not scanned were never hinted
+      let whole = false;
+      let skipped = false;
+      try {
+        const topology = host.current;
+        for (const other of topology.members) {
+          if (other === shard) continue;
+          if (other.health !== 'up') {
+            skipped = true;
+            continue;
           }
+          let batch: string[] = [];
+          for await (const record of other.registry.scan({ signal })) {
+            if (!topology.owners(record.key).includes(shard)) continue;
+            shard.hints.addForResync(record.key);
+            batch.push(record.key);
+            if (batch.length >= host.batchSize) {
+              if (!(await run(batch))) return { kind, shard: shard.name, scanned, moved, cancelled: false };
+              batch = [];
+            }
+          }
+          if (batch.length > 0 && !(await run(batch)))
+            return { kind, shard: shard.name, scanned, moved, cancelled: false };
         }
-        if (batch.length > 0 && !(await run(batch)))
-          return { kind, shard: shard.name, scanned, moved, cancelled: false };
+        whole = !skipped;
+      } finally {
+        if (!whole) shard.hints.markOverflowed();
       }
     }
     for (

@@ -32,11 +32,11 @@ import { checkBatchFits, checkShardSpec, resolveShardedOptions } from './options
 import { Topology } from './topology.js';
 import { Shard } from './shard.js';
 import {
-  checkArray,
+  checkEntries,
   checkKey,
   checkKeys,
   checkOpen,
-  checkRestoreMeta,
+  checkRestore,
   checkTtl,
   checkVersion,
   checkWrite,
@@ -174,8 +174,7 @@ export class ShardedRegistry extends Emitter<ShardedRegistryEvents> implements R
    */
   async restore(record: RegistryRecord, options?: RestoreOptions): Promise<RestoreResult> {
     this.#enter(options?.signal);
-    checkRestoreMeta(record, options?.ifNewer);
-    const bytes = checkWrite(this.#core.options, record.key, record.value, undefined);
+    const bytes = checkRestore(this.#core.options, record, options?.ifNewer);
     const core = this.#core;
     if (record.expiresAt !== undefined && record.expiresAt <= core.clock.now()) return 'kept';
     return core.run(async () => {
@@ -254,8 +253,7 @@ export class ShardedRegistry extends Emitter<ShardedRegistryEvents> implements R
 
   async setMany(entries: readonly SetEntry[], options?: OperationOptions): Promise<RegistryRecord[]> {
     this.#enter(options?.signal);
-    checkArray('entries', entries);
-    const sizes = entries.map((e) => checkWrite(this.#core.options, e.key, e.value, e.ttlMs));
+    const sizes = checkEntries(this.#core.options, entries);
     if (this.#core.index !== undefined) checkBatchFits(this.#core.options, entries, sizes);
     const core = this.#core;
     const signal = options?.signal;

@@ -103,9 +103,22 @@ export function restoreCases(ctx: SuiteContext): void {
       await rejectsWith(r(copy({ createdAt: Number.NaN })), 'INVALID_OPTION');
       await rejectsWith(r(copy({ updatedAt: Number.POSITIVE_INFINITY })), 'INVALID_OPTION');
       await rejectsWith(r(copy({ expiresAt: Number.POSITIVE_INFINITY })), 'INVALID_OPTION');
+      // finite, but later than any backend can store (Redis takes no PXAT from 1e17 on)
+      await rejectsWith(r(copy({ expiresAt: 1e17 })), 'INVALID_OPTION');
+      await rejectsWith(r(copy({ expiresAt: 2 ** 54 + 4 })), 'INVALID_OPTION');
+      await rejectsWith(r(copy({ createdAt: 1e17 })), 'INVALID_OPTION');
+      await rejectsWith(r(copy({ updatedAt: -1e17 })), 'INVALID_OPTION');
       await rejectsWith(r(copy(), { ifNewer: 'yes' as unknown as boolean }), 'INVALID_OPTION');
       assert.equal(await ctx.registry.has('r'), false);
       assert.deepEqual(ctx.sets, []);
+    });
+
+    it('stores times up to 2^54 epoch ms and reads them back exactly', async () => {
+      const latest = 2 ** 54;
+      const record = copy({ createdAt: -latest, updatedAt: latest, expiresAt: latest });
+      assert.equal(await restore(ctx.registry)(record), 'written');
+      const read = await ctx.registry.get('r');
+      assert.deepEqual([read?.createdAt, read?.updatedAt, read?.expiresAt], [-latest, latest, latest]);
     });
 
     it('rejects with CLOSED after close and with the signal reason when aborted', async () => {

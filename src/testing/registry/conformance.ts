@@ -7,6 +7,8 @@ import { capacityCases } from './conformance-capacity.js';
 import { bytes, collect, type ConformanceLimits, rejectsWith, type SuiteContext, text } from './conformance-helpers.js';
 import { restoreCases } from './conformance-restore.js';
 import { ttlCases } from './conformance-ttl.js';
+import { validationOrderCases } from './conformance-validation.js';
+import { versionLimitCases } from './conformance-versions.js';
 import { ManualClock } from '../manual-clock.js';
 
 export type { ConformanceLimits } from './conformance-helpers.js';
@@ -26,7 +28,7 @@ export interface ConformanceOptions {
   readonly capacity?: boolean;
   /**
    * Whether the backend implements the optional {@link Registry.restore}. Backends that don't
-   * get no restore tests.
+   * get no restore tests, nor those of the version limit (reaching it takes `restore`).
    * @default true
    */
   readonly restore?: boolean;
@@ -328,6 +330,8 @@ export function registryConformanceSuite(name: string, options: ConformanceOptio
       });
     });
 
+    validationOrderCases(context, options.restore !== false);
+
     describe('events', () => {
       it('reports each write with record:set and its version', async () => {
         await registry.set('a', bytes('1'));
@@ -367,7 +371,10 @@ export function registryConformanceSuite(name: string, options: ConformanceOptio
     });
 
     if (options.capacity !== false) capacityCases(context);
-    if (options.restore !== false) restoreCases(context);
+    if (options.restore !== false) {
+      restoreCases(context);
+      versionLimitCases(context);
+    }
 
     describe('closed registry', () => {
       it('rejects every operation with CLOSED after close, and closing again resolves', async () => {

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { keySlot, RedisRegistry } from '../../../src/registry/redis/index.js';
 import { type RedisClusterHandle, registryConformanceSuite, startRedisCluster } from '../../../src/testing/index.js';
+import { closeRightAfterCalls } from '../../helpers/redis-close-calls.js';
 
 let cluster: RedisClusterHandle;
 let namespaces = 0;
@@ -73,6 +74,16 @@ describe('RedisRegistry (cluster) specifics', () => {
     ]) {
       assert.equal(keySlot(key), Number(await node.command('CLUSTER', 'KEYSLOT', key)), key);
     }
+  });
+
+  it('resolves every call issued just before close with what Redis did, after every master lost its scripts', async () => {
+    await closeRightAfterCalls(
+      (keyPrefix) => RedisRegistry.connect({ cluster: cluster.urls, keyPrefix }),
+      `close:${namespaces++}:`,
+      async () => {
+        for (const master of await cluster.masters()) assert.equal(await master.command('SCRIPT', 'FLUSH'), 'OK');
+      },
+    );
   });
 
   it('spreads a namespace over every master', async () => {

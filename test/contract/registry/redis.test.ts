@@ -8,6 +8,7 @@ import {
   type RedisServerHandle,
   startRedisServer,
 } from '../../../src/testing/index.js';
+import { closeRightAfterCalls } from '../../helpers/redis-close-calls.js';
 
 let server: RedisServerHandle;
 let namespaces = 0;
@@ -125,6 +126,28 @@ describe('RedisRegistry (standalone) specifics', () => {
     }
   });
 
+  it('skips keys under its prefix that are not records in scan and size, and counts them in stats', async () => {
+    const registry = await open();
+    try {
+      const prefix = registry.options.keyPrefix;
+      await server.command('RPUSH', `${prefix}list`, 'x');
+      await server.command('HSET', `${prefix}hash`, 'field', 'x');
+      await server.command('SET', `${prefix}short`, 'x');
+      await server.command('SET', `${prefix}long`, `{"not":"a record","padding":"${'-'.repeat(40)}"}`);
+      await registry.setMany(['a', 'b'].map((key) => ({ key, value: Buffer.from(key) })));
+      const keys: string[] = [];
+      for await (const r of registry.scan()) keys.push(r.key);
+      assert.deepEqual(keys.sort(), ['a', 'b']);
+      assert.equal(await registry.size(), 2);
+      assert.deepEqual(registry.stats(), { foreignKeys: 8 });
+      await registry.clear();
+      assert.equal(await registry.size(), 0);
+      assert.equal(await server.command('LINDEX', `${prefix}list`, '0'), 'x', 'foreign keys are left alone');
+    } finally {
+      await registry.close();
+    }
+  });
+
   it('treats glob characters in a scan prefix literally', async () => {
     const registry = await open();
     try {
@@ -219,5 +242,20 @@ describe('RedisRegistry (standalone) specifics', () => {
       () => new RedisRegistry({ url: server.url, maxEntries: 5 } as never),
       /unknown RedisRegistry option "maxEntries"/,
     );
+  });
+
+  // close() in the same tick as calls issued just before it: every call reports what Redis did (a
+  // write that landed resolves), whether the server still has the scripts cached or lost them
+  // (SCRIPT FLUSH, as after a restart: the NOSCRIPT retry must still go out)
+  const connect = (keyPrefix: string): Promise<RedisRegistry> => RedisRegistry.connect({ url: server.url, keyPrefix });
+
+  it('resolves every call issued just before close with what Redis did, with a warm script cache', async () => {
+    await closeRightAfterCalls(connect, `close:${namespaces++}:`, async () => {});
+  });
+
+  it('resolves every call issued just before close with what Redis did, after the server lost its scripts', async () => {
+    await closeRightAfterCalls(connect, `close:${namespaces++}:`, async () => {
+      assert.equal(await server.command('SCRIPT', 'FLUSH'), 'OK');
+    });
   });
 });

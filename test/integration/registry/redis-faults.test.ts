@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
+import { getEventListeners } from 'node:events';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isRegistryError } from '../../../src/registry/index.js';
 import { RedisRegistry } from '../../../src/registry/redis/index.js';
-import { type RedisServerHandle, startRedisServer } from '../../../src/testing/index.js';
+import { ManualClock, type RedisServerHandle, startRedisServer } from '../../../src/testing/index.js';
 
 const TIMEOUT_MS = 1000;
 
@@ -123,5 +124,108 @@ describe('RedisRegistry when a standalone server dies (kill -9)', () => {
     } finally {
       await server.restart();
     }
+  });
+});
+
+describe('RedisRegistry calls that time out while the server stops answering (SIGSTOP)', () => {
+  let server: RedisServerHandle;
+
+  before(async () => {
+    server = await startRedisServer();
+  });
+
+  after(async () => {
+    await server?.stop();
+  });
+
+  it("leave no abort listener on the caller's signal, whatever the operation", async () => {
+    const clock = new ManualClock(Date.now());
+    const registry = await RedisRegistry.connect(
+      { url: server.url, keyPrefix: 'listeners:', timeoutMs: TIMEOUT_MS },
+      { clock },
+    );
+    const value = Buffer.from('v');
+    await registry.setMany(['a', 'b'].map((key) => ({ key, value })));
+    // one long-lived signal, as a server passes its lifetime signal to every call
+    const signal = new AbortController().signal;
+    process.kill(server.pid, 'SIGSTOP');
+    try {
+      const now = clock.now();
+      const drain = async (iterable: AsyncIterable<unknown>): Promise<void> => {
+        for await (const _ of iterable);
+      };
+      const calls: Promise<unknown>[] = [
+        registry.get('a', { signal }),
+        registry.has('a', { signal }),
+        registry.set('a', value, { signal }),
+        registry.set('a', value, { ifVersion: 1, signal }),
+        registry.setMany([{ key: 'b', value }], { signal }),
+        registry.delete('a', { signal }),
+        registry.touch('a', 1000, { signal }),
+        registry.getMany(['a', 'b'], { signal }),
+        registry.deleteMany(['a', 'b'], { signal }),
+        registry.restore(
+          { key: 'r', value, version: 2, createdAt: now, updatedAt: now, expiresAt: undefined },
+          { signal },
+        ),
+        registry.size({ signal }),
+        drain(registry.scan({ signal })),
+        registry.clear({ signal }),
+      ];
+      // let the coalesced batches and the first step of each walk go out
+      await sleep(50);
+      assert.ok(getEventListeners(signal, 'abort').length >= calls.length, 'every call listens while pending');
+      clock.advance(TIMEOUT_MS);
+      for (const [i, call] of calls.entries()) {
+        await assert.rejects(call, (e: unknown) => isRegistryError(e, 'TIMEOUT'), `call ${i}`);
+      }
+      assert.equal(getEventListeners(signal, 'abort').length, 0);
+    } finally {
+      process.kill(server.pid, 'SIGCONT');
+      await registry.close();
+    }
+  });
+});
+
+describe('RedisRegistry.connect() that misses its deadline', () => {
+  let server: RedisServerHandle | undefined;
+
+  after(async () => {
+    await server?.stop();
+  });
+
+  /** `connected_clients` and `total_connections_received` of the server (the helper's own connection counted). */
+  async function connections(handle: RedisServerHandle): Promise<{ open: number; accepted: number }> {
+    const info = await handle.command('INFO');
+    const field = (name: string): number => Number(new RegExp(`^${name}:(\\d+)`, 'm').exec(info)?.[1]);
+    return { open: field('connected_clients'), accepted: field('total_connections_received') };
+  }
+
+  it('leaves no connection open when the deadline passes while the socket is still being opened', async () => {
+    const redis = (server = await startRedisServer());
+    const clock = new ManualClock();
+    const baseline = await connections(redis);
+    const registry = new RedisRegistry({ url: redis.url, timeoutMs: 300 }, { clock });
+    const connecting = registry.connect();
+    // the deadline passes before the socket has even connected
+    clock.advance(300);
+    await assert.rejects(connecting, (e: unknown) => isRegistryError(e, 'TIMEOUT'));
+    // bounded waits: the interrupted connect reaches the server, then its socket must be dropped
+    // (each INFO is one more connection of the helper's)
+    const deadline = Date.now() + 5000;
+    let polls = 1;
+    let now = await connections(redis);
+    while (now.accepted < baseline.accepted + polls + 1 && Date.now() < deadline) {
+      await sleep(20);
+      polls++;
+      now = await connections(redis);
+    }
+    assert.equal(now.accepted, baseline.accepted + polls + 1, 'the interrupted connect reached the server');
+    while (now.open > 1 && Date.now() < deadline) {
+      await sleep(20);
+      now = await connections(redis);
+    }
+    assert.equal(now.open, 1, "only the helper's own connection is open");
+    await registry.close();
   });
 });

@@ -40,6 +40,8 @@ describe('nautilus/kad', () => {
         k: 8,
         readOnly: false,
         enforceSecureIds: true,
+        maxStorageWaiting: 256,
+        storageTimeoutMs: 1000,
         version: [0x4e, 0x41, 0x00, 0x01],
         tokenRotateMs: 300_000,
         bootstrapTimeoutMs: 5000,
@@ -57,13 +59,17 @@ describe('nautilus/kad', () => {
         peerTtlMs: 1_800_000,
         itemTtlMs: 7_200_000,
         maxPeersPerInfoHash: 200,
+        maxInfoHashes: 30_000,
+        maxPeerBytes: 16_777_216,
+        maxItems: 20_000,
+        maxItemBytes: 16_777_216,
         maxEntries: 50_000,
         maxBytes: 33_554_432,
       },
     );
     assert.deepEqual(
       { ...kad.DEFAULT_QUERY_HANDLERS_OPTIONS },
-      { k: 8, valuesBudgetBytes: 1000, enforceSecureIds: true },
+      { k: 8, valuesBudgetBytes: 1000, enforceSecureIds: true, maxStorageWaiting: 256, storageTimeoutMs: 1000 },
     );
     for (const defaults of [
       node,

@@ -46,6 +46,88 @@ describe('CodecRegistry', () => {
     assert.equal(await registry.has('k'), false);
   });
 
+  it('rejects values JSON would read back as something else with INVALID_VALUE, storing nothing', async () => {
+    const registry = new CodecRegistry(new MemoryRegistry(), jsonCodec);
+    class Point {
+      x = 1;
+    }
+    // eslint-disable-next-line no-sparse-arrays -- the hole is the point
+    const holey = [1, , 3];
+    const bad: [unknown, RegExp][] = [
+      [Number.NaN, /the value is NaN/],
+      [Number.POSITIVE_INFINITY, /Infinity/],
+      [{ n: Number.NEGATIVE_INFINITY }, /the value\.n is -Infinity/],
+      [new Map([['a', 1]]), /is a Map/],
+      [new Set([1]), /is a Set/],
+      [new Date(0), /is a Date/],
+      [new Point(), /is a Point/],
+      [Buffer.from('x'), /is a Buffer/],
+      [{ a: undefined }, /the value\.a is undefined/],
+      [[1, undefined], /\[1\] is undefined/],
+      [holey, /\[1\] is a hole/],
+      [{ f: () => 1 }, /is a function/],
+      [{ toJSON: () => 'other' }, /toJSON is a function/],
+      [{ [Symbol('s')]: 1 }, /keyed by a symbol/],
+      [{ deep: [{ x: [Number.NaN] }] }, /the value\.deep\[0\]\.x\[0\] is NaN/],
+    ];
+    for (const [value, message] of bad) {
+      await assert.rejects(
+        registry.set('k', value),
+        (e: unknown) =>
+          e instanceof RegistryError && e.code === 'INVALID_VALUE' && e.key === 'k' && message.test(e.message),
+        String(message),
+      );
+      await assert.rejects(
+        registry.setMany([{ key: 'k', value }]),
+        (e: unknown) => e instanceof RegistryError && e.code === 'INVALID_VALUE',
+      );
+    }
+    assert.equal(await registry.has('k'), false);
+  });
+
+  it('reads back every JSON value it accepts as it was written', async () => {
+    const registry = new CodecRegistry(new MemoryRegistry(), jsonCodec);
+    const shared = { s: 1 };
+    const values: unknown[] = [
+      null,
+      true,
+      0,
+      5e-324,
+      1e21,
+      Number.MAX_SAFE_INTEGER,
+      'lone \ud800 surrogates \udfff survive JSON',
+      '🔑 ключ',
+      [],
+      {},
+      [1, 'a', null, [true], { b: [] }],
+      { nested: { deeper: { list: [1, 2, { x: 'y' }] } }, __proto__x: 1 },
+      { twice: shared, again: shared },
+    ];
+    for (const [i, value] of values.entries()) {
+      const written = await registry.set(`k${i}`, value);
+      assert.deepEqual(written.value, value);
+      assert.deepEqual((await registry.get(`k${i}`))?.value, value);
+    }
+    const bare = Object.assign(Object.create(null) as object, { a: 1 });
+    await registry.set('bare', bare);
+    assert.deepEqual((await registry.get('bare'))?.value, { a: 1 });
+    await registry.set('minus-zero', -0);
+    assert.equal((await registry.get('minus-zero'))?.value, 0);
+  });
+
+  it('rejects strings with a lone surrogate with INVALID_VALUE instead of storing U+FFFD', async () => {
+    const registry = new CodecRegistry(new MemoryRegistry(), stringCodec);
+    for (const bad of ['a\ud800b', '\udc00', 'end\ud83d']) {
+      await assert.rejects(
+        registry.set('k', bad),
+        (e: unknown) => e instanceof RegistryError && e.code === 'INVALID_VALUE' && e.key === 'k',
+      );
+    }
+    assert.equal(await registry.has('k'), false);
+    await registry.set('k', 'a\ud83d\udd11b');
+    assert.equal((await registry.get('k'))?.value, 'a🔑b');
+  });
+
   it('reports bytes that do not decode as CODEC_ERROR instead of returning garbage', async () => {
     const backend = new MemoryRegistry();
     await backend.set('k', new Uint8Array([0xff, 0xfe]));

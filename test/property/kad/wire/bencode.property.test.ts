@@ -1,7 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { bdecode, bencode, type BencodeDict, type BencodeValue } from '../../../../src/kad/wire/bencode.js';
+import {
+  bdecode,
+  bencode,
+  type BencodeDict,
+  bencodedSize,
+  type BencodeValue,
+} from '../../../../src/kad/wire/bencode.js';
 import { isKadError } from '../../../../src/kad/errors.js';
 
 const latin1Key = fc.uint8Array({ maxLength: 8 }).map((bytes) => String.fromCharCode(...bytes));
@@ -10,6 +16,8 @@ const bencodeValue: fc.Arbitrary<BencodeValue> = fc.letrec<{ value: BencodeValue
   value: fc.oneof(
     { depthSize: 'small', withCrossShrink: true },
     fc.integer({ min: Number.MIN_SAFE_INTEGER, max: Number.MAX_SAFE_INTEGER }).map((n) => (n === 0 ? 0 : n)),
+    // beyond the safe range integers are bigints (inside it, a bigint decodes as a number)
+    fc.bigInt({ min: -(2n ** 80n), max: 2n ** 80n }).map((n) => (Number.isSafeInteger(Number(n)) ? Number(n) : n)),
     fc.uint8Array({ maxLength: 40 }),
     fc.array(tie('value'), { maxLength: 5 }),
     fc
@@ -47,6 +55,15 @@ describe('bencode properties', () => {
         const bytes = bencode(value);
         assert.deepEqual(bencode(bdecode(bytes, big)), bytes);
       }),
+    );
+  });
+
+  it('sizes any value exactly as long as its encoding, without encoding it', () => {
+    fc.assert(
+      fc.property(bencodeValue, (value) => {
+        assert.equal(bencodedSize(value), bencode(value).length);
+      }),
+      { numRuns: 500 },
     );
   });
 

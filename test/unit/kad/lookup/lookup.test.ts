@@ -127,7 +127,7 @@ describe('Lookup', () => {
     assert.equal(done.ended, 'converged');
     const seqs = events.flatMap((e) => (e.type === 'value' ? [e.seq] : []));
     assert.equal(seqs.length, 8);
-    assert.equal(Math.max(...seqs.map((s) => s ?? -1)), 2);
+    assert.equal(Math.max(...seqs.map((s) => Number(s ?? -1))), 2);
   });
 
   it('counts values that fail verification and ignores them', async () => {

@@ -3,29 +3,13 @@ import { afterEach, describe, it } from 'node:test';
 import { immutableTarget } from '../../../../src/kad/items.js';
 import { createNode } from '../../../../src/kad/node/node.js';
 import type { KadNode } from '../../../../src/kad/node/types.js';
-import type { KadNodeOptions } from '../../../../src/kad/node/options.js';
 import type { RemoteInfo } from '../../../../src/kad/transport/transport.js';
-import { createTestnet, ManualClock, MemoryNetwork, type TestnetNodeOptions } from '../../../../src/testing/index.js';
+import { ManualClock, MemoryNetwork } from '../../../../src/testing/index.js';
+import { nodeWorld, type NodeWorld } from '../../../helpers/node-world.js';
 import { drive } from '../../../helpers/virtual-time.js';
 
 const INFO_HASH = new Uint8Array(20).fill(0x42);
 const text = (s: string): Uint8Array => new TextEncoder().encode(s);
-
-function world() {
-  const clock = new ManualClock();
-  const network = new MemoryNetwork({ latencyMs: 5 }, { clock });
-  const testnet = createTestnet({ nodes: 0, network, clock, bootstrap: 'none', awaitBootstrap: false });
-  const spawn = async (options: TestnetNodeOptions = {}): Promise<KadNode> => (await testnet).add(options);
-  const spawn6 = (options: KadNodeOptions = {}): Promise<KadNode> => spawn({ family: 6, ...options });
-  const spawnDual = (options: KadNodeOptions = {}): Promise<KadNode> => spawn({ family: 'dual', ...options });
-  const close = async (): Promise<void> => {
-    await (await testnet).close();
-    await network.close();
-  };
-  return { clock, network, spawn, spawn6, spawnDual, close };
-}
-
-type World = ReturnType<typeof world>;
 
 let cleanup: (() => Promise<void>) | undefined;
 afterEach(async () => {
@@ -34,7 +18,7 @@ afterEach(async () => {
 });
 
 /** A dual-stack node that knows three IPv4 and two IPv6 contacts (they pinged it). */
-async function populated(w: World) {
+async function populated(w: NodeWorld) {
   const dual = await w.spawnDual();
   const [address4, address6] = dual.addresses() as [RemoteInfo, RemoteInfo];
   const v4 = [await w.spawn(), await w.spawn(), await w.spawn()];
@@ -49,7 +33,7 @@ const ids = (contacts: readonly { id: Uint8Array }[]): string[] =>
 
 describe('dual-stack KadNode (BEP 32) on a MemoryNetwork', () => {
   it('listens on both families and keeps address() as the first one', async () => {
-    const w = world();
+    const w = nodeWorld();
     cleanup = w.close;
     const dual = await w.spawnDual();
     const [first, second] = dual.addresses();
@@ -61,7 +45,7 @@ describe('dual-stack KadNode (BEP 32) on a MemoryNetwork', () => {
   });
 
   it('keeps one routing table per family and reports stats per family', async () => {
-    const w = world();
+    const w = nodeWorld();
     cleanup = w.close;
     const { dual, v4, v6 } = await populated(w);
     assert.deepEqual(ids(dual.contacts(undefined, undefined, { family: 4 })), ids(v4.map((n) => ({ id: n.id }))));
@@ -78,7 +62,7 @@ describe('dual-stack KadNode (BEP 32) on a MemoryNetwork', () => {
   });
 
   it('answers find_node over IPv4 with nodes by default, nodes6 for want n6, and both for n4 and n6', async () => {
-    const w = world();
+    const w = nodeWorld();
     cleanup = w.close;
     const { address4, v4, v6 } = await populated(w);
     const querier = v4[0] as KadNode;
@@ -95,7 +79,7 @@ describe('dual-stack KadNode (BEP 32) on a MemoryNetwork', () => {
   });
 
   it('answers find_node over IPv6 with nodes6 by default and nodes for want n4', async () => {
-    const w = world();
+    const w = nodeWorld();
     cleanup = w.close;
     const { address6, v6 } = await populated(w);
     const querier = v6[0] as KadNode;
@@ -108,7 +92,7 @@ describe('dual-stack KadNode (BEP 32) on a MemoryNetwork', () => {
   });
 
   it('still answers an empty nodes6 from a single-family IPv4 node asked for n6', async () => {
-    const w = world();
+    const w = nodeWorld();
     cleanup = w.close;
     const [a, b] = [await w.spawn(), await w.spawn()];
     await drive(w.clock, a.ping(b.address()));
@@ -121,7 +105,7 @@ describe('dual-stack KadNode (BEP 32) on a MemoryNetwork', () => {
   });
 
   it('sends each client call over the transport of the destination family', async () => {
-    const w = world();
+    const w = nodeWorld();
     cleanup = w.close;
     const dual = await w.spawnDual();
     const [p4, p6] = [await w.spawn(), await w.spawn6()];
@@ -134,7 +118,7 @@ describe('dual-stack KadNode (BEP 32) on a MemoryNetwork', () => {
   });
 
   it('rejects a destination of a family the node does not run with INVALID_ADDRESS at once', async () => {
-    const w = world();
+    const w = nodeWorld();
     cleanup = w.close;
     const [v4only, v6only] = [await w.spawn(), await w.spawn6()];
     await assert.rejects(v4only.ping({ host: 'fd00::1', port: 6881 }), { code: 'INVALID_ADDRESS' });
@@ -143,7 +127,7 @@ describe('dual-stack KadNode (BEP 32) on a MemoryNetwork', () => {
   });
 
   it('shares storage and tokens between families: an item put over IPv4 is got over IPv6', async () => {
-    const w = world();
+    const w = nodeWorld();
     cleanup = w.close;
     const dual = await w.spawnDual();
     const [address4, address6] = dual.addresses() as [RemoteInfo, RemoteInfo];
@@ -156,7 +140,7 @@ describe('dual-stack KadNode (BEP 32) on a MemoryNetwork', () => {
   });
 
   it('answers get_peers values of the query family by default, and of both families when want asks', async () => {
-    const w = world();
+    const w = nodeWorld();
     cleanup = w.close;
     const dual = await w.spawnDual();
     const [address4, address6] = dual.addresses() as [RemoteInfo, RemoteInfo];
@@ -179,7 +163,7 @@ describe('dual-stack KadNode (BEP 32) on a MemoryNetwork', () => {
   });
 
   it('answers get with nodes6 for want n6 over IPv4', async () => {
-    const w = world();
+    const w = nodeWorld();
     cleanup = w.close;
     const { address4, v4 } = await populated(w);
     const result = await drive(w.clock, (v4[0] as KadNode).getItem(address4, INFO_HASH, { want: ['n6'] }));
@@ -188,7 +172,7 @@ describe('dual-stack KadNode (BEP 32) on a MemoryNetwork', () => {
   });
 
   it('bootstraps both tables from contacts of both families, asking for n4 and n6', async () => {
-    const w = world();
+    const w = nodeWorld();
     cleanup = w.close;
     const { dual: seed, address6 } = await populated(w);
     const late = await w.spawnDual({ bootstrap: [seed.address()] });
@@ -202,7 +186,7 @@ describe('dual-stack KadNode (BEP 32) on a MemoryNetwork', () => {
   });
 
   it('skips bootstrap contacts of a family a single-family node does not run', async () => {
-    const w = world();
+    const w = nodeWorld();
     cleanup = w.close;
     const seed6 = await w.spawn6();
     const seed4 = await w.spawn();
@@ -212,7 +196,7 @@ describe('dual-stack KadNode (BEP 32) on a MemoryNetwork', () => {
   });
 
   it('closes both stacks and leaves injected transports open', async () => {
-    const w = world();
+    const w = nodeWorld();
     cleanup = w.close;
     const transport6 = w.network.createTransport({ family: 6 });
     const dual = await w.spawnDual({ transport6 });

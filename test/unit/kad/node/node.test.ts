@@ -1,33 +1,18 @@
 import assert from 'node:assert/strict';
 import { createSocket, type Socket } from 'node:dgram';
 import { afterEach, describe, it } from 'node:test';
-import type { BencodeDict, BencodeValue } from '../../../../src/kad/wire/bencode.js';
+import type { BencodeValue } from '../../../../src/kad/wire/bencode.js';
 import { decodeMessage, encodeMessage, type KrpcMessage } from '../../../../src/kad/wire/krpc.js';
 import { createMutableItem, immutableTarget, keyPairFromSeed, mutableTarget } from '../../../../src/kad/items.js';
 import { createNode } from '../../../../src/kad/node/node.js';
 import type { KadNodeOptions } from '../../../../src/kad/node/options.js';
-import type { KadNode } from '../../../../src/kad/node/types.js';
 import { MemoryRegistry } from '../../../../src/registry/index.js';
-import { createTestnet, ManualClock, MemoryNetwork } from '../../../../src/testing/index.js';
+import { nodeWorld, rawDict } from '../../../helpers/node-world.js';
 import { drive } from '../../../helpers/virtual-time.js';
 
 const text = (s: string): Uint8Array => new TextEncoder().encode(s);
 const INFO_HASH = new Uint8Array(20).fill(0x42);
 const QUERIER = new Uint8Array(20).fill(0x24);
-const rawDict = (entries: Record<string, BencodeValue>): BencodeDict =>
-  Object.assign(Object.create(null) as BencodeDict, entries);
-
-function world() {
-  const clock = new ManualClock();
-  const network = new MemoryNetwork({ latencyMs: 5 }, { clock });
-  const testnet = createTestnet({ nodes: 0, network, clock, bootstrap: 'none', awaitBootstrap: false });
-  const spawn = async (options: KadNodeOptions = {}): Promise<KadNode> => (await testnet).add(options);
-  const close = async (): Promise<void> => {
-    await (await testnet).close();
-    await network.close();
-  };
-  return { clock, network, spawn, close };
-}
 
 /** Binds a UDP socket on 127.0.0.1:`port`, reads `read` from it and closes it; rejects when the port is taken. */
 async function bindUdp<T>(port: number, read: (socket: Socket) => T): Promise<T> {
@@ -63,6 +48,14 @@ describe('createNode', () => {
       code: 'INVALID_OPTION',
       message: /^bootstrap/,
     });
+    await assert.rejects(createNode({ maxStorageWaiting: 0 }), {
+      code: 'INVALID_OPTION',
+      message: /^maxStorageWaiting must/,
+    });
+    await assert.rejects(createNode({ storageTimeoutMs: Number.NaN }), {
+      code: 'INVALID_OPTION',
+      message: /^storageTimeoutMs must/,
+    });
   });
 
   it('rejects a bad nested option and releases the socket it opened', async () => {
@@ -79,7 +72,7 @@ describe('createNode', () => {
   });
 
   it('listens on an injected transport and keeps the given id', async () => {
-    const w = world();
+    const w = nodeWorld();
     cleanup = w.close;
     const id = new Uint8Array(20).fill(9);
     const node = await w.spawn({ id });
@@ -90,7 +83,7 @@ describe('createNode', () => {
 
 describe('KadNode', () => {
   it('answers ping and adds the querier to its routing table', async () => {
-    const w = world();
+    const w = nodeWorld();
     cleanup = w.close;
     const [a, b] = [await w.spawn(), await w.spawn()];
     const contact = await drive(w.clock, a.ping(b.address()));
@@ -106,7 +99,7 @@ describe('KadNode', () => {
   });
 
   it('adds a querier only once its query validated: not for 203 or 204, yes for a valid query', async () => {
-    const w = world();
+    const w = nodeWorld();
     cleanup = w.close;
     const server = await w.spawn();
     const raw = w.network.createTransport();
@@ -136,7 +129,7 @@ describe('KadNode', () => {
   });
 
   it('does not add a read-only querier, and a read-only node answers nothing', async () => {
-    const w = world();
+    const w = nodeWorld();
     cleanup = w.close;
     const server = await w.spawn();
     const reader = await w.spawn({ readOnly: true, rpc: { retries: 0 } });
@@ -146,7 +139,7 @@ describe('KadNode', () => {
   });
 
   it('keeps a live contact when its bucket is full, and replaces one that fails the ping', async () => {
-    const w = world();
+    const w = nodeWorld();
     cleanup = w.close;
     const idAt = (last: number): Uint8Array =>
       Uint8Array.from({ length: 20 }, (_, i) => (i === 0 ? 0x80 : i === 19 ? last : 0));
@@ -169,7 +162,7 @@ describe('KadNode', () => {
   });
 
   it('bootstraps from the given nodes and learns the contacts they return', async () => {
-    const w = world();
+    const w = nodeWorld();
     cleanup = w.close;
     const seed = await w.spawn();
     const others = [await w.spawn(), await w.spawn(), await w.spawn()];
@@ -180,7 +173,7 @@ describe('KadNode', () => {
   });
 
   it('announces and finds a peer through get_peers / announce_peer', async () => {
-    const w = world();
+    const w = nodeWorld();
     cleanup = w.close;
     const [a, b] = [await w.spawn(), await w.spawn()];
     const first = await drive(w.clock, a.getPeers(b.address(), INFO_HASH));
@@ -192,7 +185,7 @@ describe('KadNode', () => {
   });
 
   it('puts and gets immutable and mutable items, checked against their target', async () => {
-    const w = world();
+    const w = nodeWorld();
     cleanup = w.close;
     const [a, b] = [await w.spawn(), await w.spawn()];
     const v = text('hello');
@@ -211,7 +204,7 @@ describe('KadNode', () => {
   });
 
   it('rejects with REMOTE_ERROR and the wire code when the remote refuses', async () => {
-    const w = world();
+    const w = nodeWorld();
     cleanup = w.close;
     const [a, b] = [await w.spawn(), await w.spawn()];
     await assert.rejects(drive(w.clock, a.putItem(b.address(), { v: text('x') }, new Uint8Array(20))), {
@@ -221,7 +214,7 @@ describe('KadNode', () => {
   });
 
   it('keeps stored items in an injected registry', async () => {
-    const w = world();
+    const w = nodeWorld();
     cleanup = w.close;
     const registry = new MemoryRegistry({}, { clock: w.clock });
     const [a, b] = [await w.spawn(), await w.spawn({ registry })];
@@ -234,7 +227,7 @@ describe('KadNode', () => {
   });
 
   it('aborts a call with the signal reason and rejects calls after close', async () => {
-    const w = world();
+    const w = nodeWorld();
     cleanup = w.close;
     const [a, b] = [await w.spawn(), await w.spawn()];
     const controller = new AbortController();

@@ -109,6 +109,17 @@ describe('Publications', () => {
     assert.deepEqual(flat(copy), flat(publications));
   });
 
+  it('keeps a 64-bit sequence number beyond 2^53 exact through plain JSON data', () => {
+    const { clock, publications } = book();
+    const keys = keyPairFromSeed(new Uint8Array(32).fill(4));
+    const seq = 2n ** 63n - 1n;
+    publications.addItem(createMutableItem(keys, text('big'), seq));
+    const copy = Publications.fromJSON(JSON.parse(JSON.stringify(publications)) as unknown, {}, { clock });
+    const [entry] = copy.all();
+    assert.ok(entry?.kind === 'item' && 'k' in entry.item);
+    assert.equal(entry.item.seq, seq);
+  });
+
   it('refuses state with a forged signature, a wrong target or another version, and keeps what it had', () => {
     const { clock, publications } = book();
     const keys = keyPairFromSeed(new Uint8Array(32).fill(4));

@@ -97,6 +97,29 @@ describe('Rpc inbound queries', () => {
     assert.equal(rpc.stats().handlerErrors, 1);
   });
 
+  it('tells the handler how many bytes r may take: that many fit one datagram, one more is a 202', async () => {
+    for (const options of [{}, { clientVersion: null, reportRequesterIp: false }]) {
+      const { clock, rpc, client, ask } = server(options);
+      let room = 0;
+      let extra = 0;
+      rpc.setQueryHandler((_query, _from, { maxResponseBytes }) => {
+        room = maxResponseBytes;
+        const r = dict({ id: nodeId(1), pad: new Uint8Array(0) });
+        const pad = maxResponseBytes - bencode(r).length + extra;
+        return dict({ id: nodeId(1), pad: new Uint8Array(pad - String(pad).length + 1) });
+      });
+      ask('get', new Uint8Array(16));
+      await clock.advanceAsync(20);
+      const sent = client.received[0]?.message as KrpcResponse;
+      assert.equal(sent.y, 'r');
+      assert.equal(bencode(sent.r).length, room);
+      extra = 1;
+      ask('get', new Uint8Array(16));
+      await clock.advanceAsync(20);
+      assert.equal((client.received[1]?.message as KrpcErrorMessage).e[0], 202);
+    }
+  });
+
   it('drops garbage silently and counts it as malformed', async () => {
     const { clock, rpc, client } = server();
     client.transport.send(text('not bencode at all'), rpc.address());

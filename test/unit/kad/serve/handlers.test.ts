@@ -228,6 +228,16 @@ describe('QueryHandlers BEP 44 get and put', () => {
     assert.equal(errorCode(await ask('put', { token: await tokenFor(ask), ...item, sig })), 206);
   });
 
+  it('answers 206 to a put "signed" by the small-order identity key, and stores nothing', async () => {
+    const { ask, storage } = setup();
+    const identity = new Uint8Array(32);
+    identity[0] = 1;
+    const forged = Uint8Array.from([...identity, ...new Uint8Array(32)]); // R = identity, S = 0
+    const token = await tokenFor(ask);
+    assert.equal(errorCode(await ask('put', { token, v: text('x'), k: identity, sig: forged, seq: 1 })), 206);
+    assert.equal(await storage.getItem(mutableTarget(identity)), undefined);
+  });
+
   it('answers 207 to a salt over 64 bytes', async () => {
     const { ask } = setup();
     const item = createMutableItem(keys, text('v1'), 1);

@@ -152,6 +152,35 @@ describe('KadStorage items', () => {
     assert.equal(await storage.putMutable(TARGET, mutable(6, 'b'), { cas: 5 }), 'stored');
   });
 
+  it('keeps a 64-bit seq beyond 2^53 exactly, ordered against the seqs next to it', async () => {
+    const { storage } = setup();
+    const max = 2n ** 63n - 1n;
+    assert.equal(await storage.putMutable(TARGET, { ...mutable(1, 'a'), seq: 2n ** 53n + 1n }), 'stored');
+    assert.equal(await storage.putMutable(TARGET, { ...mutable(1, 'b'), seq: 2n ** 53n }), 'seq-too-low');
+    assert.equal(
+      await storage.putMutable(TARGET, { ...mutable(1, 'c'), seq: max }, { cas: 2n ** 53n }),
+      'cas-mismatch',
+    );
+    assert.equal(await storage.putMutable(TARGET, { ...mutable(1, 'c'), seq: max }, { cas: 2n ** 53n + 1n }), 'stored');
+    const stored = await storage.getItem(TARGET);
+    assert.equal(stored?.mutable === true ? stored.seq : -1, max);
+    assert.equal(await storage.putMutable(TARGET, { ...mutable(1, 'c'), seq: max }), 'refreshed');
+  });
+
+  it('reads a mutable item stored with a float64 seq by an earlier version', async () => {
+    const { storage } = setup();
+    const item = mutable(9, 'old');
+    const bytes = new Uint8Array(1 + 32 + 64 + 8 + 1 + item.v.length);
+    bytes[0] = 1;
+    bytes.set(item.k, 1);
+    bytes.set(item.sig, 33);
+    new DataView(bytes.buffer).setFloat64(97, 9);
+    bytes.set(item.v, 106);
+    await storage.registry.set(`item:${Buffer.from(TARGET).toString('hex')}`, bytes);
+    assert.deepEqual(await storage.getItem(TARGET), { mutable: true, ...item });
+    assert.equal(await storage.putMutable(TARGET, mutable(8, 'older')), 'seq-too-low');
+  });
+
   it('rejects with CODEC_ERROR for a corrupt item record, and overwrites it on put', async () => {
     const { registry, storage } = setup();
     await storage.registry.set(`item:${Buffer.from(TARGET).toString('hex')}`, Uint8Array.of(1, 2, 3));
@@ -183,6 +212,63 @@ describe('KadStorage items', () => {
     const registry = new MemoryRegistry();
     assert.throws(() => new KadStorage({ maxPeersPerInfoHash: 0 }, { registry }), /maxPeersPerInfoHash/);
     assert.throws(() => new KadStorage({ peerTtlMs: -1 }, { registry }), /peerTtlMs/);
+    assert.throws(() => new KadStorage({ maxInfoHashes: 0 }, { registry }), /maxInfoHashes must/);
+    assert.throws(() => new KadStorage({ maxItems: 1.5 }, { registry }), /maxItems must/);
+    assert.throws(() => new KadStorage({ maxPeerBytes: 0 }, { registry }), /maxPeerBytes must/);
+    assert.throws(() => new KadStorage({ maxItemBytes: -1 }, { registry }), /maxItemBytes must/);
     assert.throws(() => new KadStorage({}, {} as never), { code: 'INVALID_OPTION', message: /^registry must/ });
+  });
+});
+
+describe('KadStorage budgets: peers and items apart', () => {
+  const hash = (i: number): Uint8Array => {
+    const id = new Uint8Array(20);
+    new DataView(id.buffer).setUint32(0, i);
+    return id;
+  };
+  // a registry exactly as large as the two budgets together, as a node makes it by default
+  const budgets = { maxInfoHashes: 60, maxItems: 40 };
+  const limits = { maxEntries: 100 };
+
+  it('keeps an item stored before a flood of announce_peer for new info-hashes', async () => {
+    const { storage } = setup(budgets, limits);
+    await storage.putImmutable(TARGET, new TextEncoder().encode('4:kept'));
+    for (let i = 0; i < 1000; i++) await storage.announcePeer(hash(i), peer4(i & 0xff));
+    assert.deepEqual(await storage.getItem(TARGET), { mutable: false, v: new TextEncoder().encode('4:kept') });
+    assert.equal(storage.usage().peers.entries, 60);
+    // the newest info-hashes stayed, the oldest went
+    assert.equal((await storage.getPeers(hash(999), { family: 4, max: 10 })).length, 1);
+    assert.equal((await storage.getPeers(hash(0), { family: 4, max: 10 })).length, 0);
+  });
+
+  it('keeps peers announced before a flood of put', async () => {
+    const { storage } = setup(budgets, limits);
+    await storage.announcePeer(INFO_HASH, peer4(1));
+    for (let i = 0; i < 1000; i++) await storage.putImmutable(hash(i), new TextEncoder().encode(`i${i}e`));
+    assert.deepEqual(await storage.getPeers(INFO_HASH, { family: 4, max: 10 }), [peer4(1)]);
+    assert.equal(storage.usage().items.entries, 40);
+    assert.notEqual(await storage.getItem(hash(999)), undefined);
+    assert.equal(await storage.getItem(hash(0)), undefined);
+  });
+
+  it('bounds the bytes of each kind: large items never push out peers', async () => {
+    const { storage } = setup({ maxItemBytes: 8 * 1024 }, { maxBytes: 64 * 1024 });
+    await storage.announcePeer(INFO_HASH, peer4(1));
+    const large = new Uint8Array(1000).fill(0x61);
+    for (let i = 0; i < 200; i++) await storage.putImmutable(hash(i), large);
+    const { items } = storage.usage();
+    assert.ok(items.bytes <= 8 * 1024, `items take ${items.bytes} bytes`);
+    assert.equal(items.entries, 7); // 7 × (45 + 1001) bytes
+    assert.deepEqual(await storage.getPeers(INFO_HASH, { family: 4, max: 10 }), [peer4(1)]);
+  });
+
+  it('counts a record again when it is written again, and forgets one the registry lost', async () => {
+    const { registry, storage } = setup(budgets, limits);
+    await storage.announcePeer(INFO_HASH, peer4(1));
+    await storage.announcePeer(INFO_HASH, peer4(2));
+    assert.deepEqual(storage.usage().peers, { entries: 1, bytes: 46 + 2 * 15 });
+    await registry.clear();
+    assert.deepEqual(await storage.getPeers(INFO_HASH, { family: 4, max: 10 }), []);
+    assert.deepEqual(storage.usage().peers, { entries: 0, bytes: 0 });
   });
 });

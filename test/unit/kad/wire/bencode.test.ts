@@ -7,6 +7,7 @@ import {
   type BencodeValue,
   bytesToKey,
   keyToBytes,
+  MAX_INTEGER_DIGITS,
 } from '../../../../src/kad/wire/bencode.js';
 import { isKadError } from '../../../../src/kad/errors.js';
 
@@ -75,12 +76,21 @@ describe('bdecode', () => {
     rejects('i12', /unterminated/);
   });
 
-  it('rejects integers outside the safe range', () => {
-    rejects('i9007199254740992e', /safe range/);
-    rejects('i-9007199254740992e', /safe range/);
-    rejects('i123456789012345678901234567890e', /safe range/);
+  it('decodes integers beyond the safe range exactly, as bigints, and safe ones as numbers', () => {
     assert.equal(decodeText('i9007199254740991e'), Number.MAX_SAFE_INTEGER);
     assert.equal(decodeText('i-9007199254740991e'), Number.MIN_SAFE_INTEGER);
+    assert.equal(decodeText('i9007199254740992e'), 2n ** 53n);
+    assert.equal(decodeText('i-9007199254740993e'), -(2n ** 53n) - 1n);
+    assert.equal(decodeText('i9223372036854775808e'), 2n ** 63n);
+    assert.equal(decodeText('i123456789012345678901234567890e'), 123456789012345678901234567890n);
+    assert.deepEqual(decodeText('li18446744073709551616ei1ee'), [2n ** 64n, 1]);
+  });
+
+  it('decodes an integer as long as a datagram can hold, and refuses a longer one', () => {
+    const digits = '9'.repeat(MAX_INTEGER_DIGITS);
+    assert.equal(decodeText(`i${digits}e`, { maxBytes: 4000 }), BigInt(digits));
+    rejects(`i${digits}9e`, /longer than 1500 digits/, { maxBytes: 4000 });
+    rejects(`i${'0'.repeat(MAX_INTEGER_DIGITS + 1)}e`, /longer than 1500 digits/, { maxBytes: 4000 });
   });
 
   it('rejects string lengths with leading zeros or past the end', () => {
@@ -149,6 +159,13 @@ describe('bencode', () => {
       Buffer.from(bencode({ foo: 42, bar: text('spam'), aa: [1, -2] })).toString(),
       'd2:aali1ei-2ee3:bar4:spam3:fooi42ee',
     );
+  });
+
+  it('encodes bigints of any size, and a safe bigint exactly like the number', () => {
+    assert.equal(Buffer.from(bencode(2n ** 63n)).toString(), 'i9223372036854775808e');
+    assert.equal(Buffer.from(bencode(-(2n ** 70n))).toString(), 'i-1180591620717411303424e');
+    assert.deepEqual(bencode(42n), bencode(42));
+    assert.deepEqual(bencode(0n), bencode(0));
   });
 
   it('leaves out dictionary entries whose value is undefined', () => {

@@ -138,6 +138,34 @@ describe('query arguments', () => {
     fails(() => readPutArgs(dict(noSeq)), 'INVALID_MESSAGE', /missing "seq"/);
     fails(() => readPutArgs(dict({ id: ID, token: text('t') })), 'INVALID_MESSAGE', /missing "v"/);
   });
+
+  it('read a 64-bit seq and cas beyond 2^53 as bigints, and refuse 2^63 naming the field', () => {
+    const base = { id: ID, token: text('t'), v: text('x'), k: new Uint8Array(32), sig: new Uint8Array(64) };
+    const max = 2n ** 63n - 1n;
+    const put = readPutArgs(dict({ ...base, seq: max, cas: 2n ** 53n }));
+    assert.equal(put.kind === 'mutable' && put.seq, max);
+    assert.equal(put.kind === 'mutable' && put.cas, 2n ** 53n);
+    assert.equal(readGetArgs(dict({ id: ID, target: TARGET, seq: max })).seq, max);
+    assert.equal(readResponse(dict({ id: ID, seq: max })).seq, max);
+    fails(
+      () => readPutArgs(dict({ ...base, seq: 2n ** 63n })),
+      'INVALID_MESSAGE',
+      /put: "seq" must be an integer in 0\.\./,
+    );
+    fails(() => readPutArgs(dict({ ...base, seq: 1, cas: 2n ** 64n })), 'INVALID_MESSAGE', /put: "cas"/);
+    fails(() => readGetArgs(dict({ id: ID, target: TARGET, seq: -(2n ** 60n) })), 'INVALID_MESSAGE', /get: "seq"/);
+    fails(() => readResponse(dict({ id: ID, seq: 2n ** 63n })), 'INVALID_MESSAGE', /response: "seq"/);
+  });
+
+  it('refuse a bigint where a small integer belongs (port, implied_port)', () => {
+    const base = { id: ID, info_hash: TARGET, token: text('t') };
+    fails(() => readAnnouncePeerArgs(dict({ ...base, port: 2n ** 64n })), 'INVALID_MESSAGE', /"port"/);
+    fails(
+      () => readAnnouncePeerArgs(dict({ ...base, port: 1, implied_port: 2n ** 64n })),
+      'INVALID_MESSAGE',
+      /"implied_port"/,
+    );
+  });
 });
 
 describe('response values', () => {

@@ -238,4 +238,32 @@ describe('MemoryRegistry', () => {
       await registry.close();
     });
   });
+
+  describe('versions', () => {
+    it('refuses a batch that would take a repeated key past Number.MAX_SAFE_INTEGER, writing none of it', async () => {
+      const registry = new MemoryRegistry();
+      const now = Date.now();
+      await registry.restore({
+        key: 'v',
+        value: v(),
+        version: Number.MAX_SAFE_INTEGER - 1,
+        createdAt: now,
+        updatedAt: now,
+        expiresAt: undefined,
+      });
+      await assert.rejects(
+        registry.setMany([
+          { key: 'other', value: v() },
+          { key: 'v', value: v(1) },
+          { key: 'v', value: v(2) },
+        ]),
+        isCode('VERSION_EXHAUSTED'),
+      );
+      assert.equal(await registry.has('other'), false);
+      assert.equal((await registry.get('v'))?.version, Number.MAX_SAFE_INTEGER - 1);
+      const [last] = await registry.setMany([{ key: 'v', value: v(1) }]);
+      assert.equal(last?.version, Number.MAX_SAFE_INTEGER);
+      await registry.close();
+    });
+  });
 });

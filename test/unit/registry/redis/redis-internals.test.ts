@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
+import { getEventListeners } from 'node:events';
 import { describe, it } from 'node:test';
 import { isRegistryError, RegistryError } from '../../../../src/registry/index.js';
 import { escapeGlob, groupBySlot } from '../../../../src/registry/redis/batches.js';
-import { checkServerVersion } from '../../../../src/registry/redis/connection.js';
+import { checkServerVersion, toRegistryError } from '../../../../src/registry/redis/connection.js';
 import { Deadlines } from '../../../../src/registry/redis/deadlines.js';
 import { HEADER_BYTES, readRecord } from '../../../../src/registry/redis/record-layout.js';
 import { ManualClock } from '../../../../src/testing/index.js';
@@ -48,6 +49,44 @@ describe('Redis deadlines', () => {
     await assert.rejects(aborted, (e: unknown) => e === reason);
     deadlines.abortAll(RegistryError.closed());
     await assert.rejects(other, (e: unknown) => isRegistryError(e, 'CLOSED'));
+  });
+
+  it("removes its listener from the caller's signal when the deadline passes before the reply", async () => {
+    const clock = new ManualClock(0);
+    const deadlines = new Deadlines(clock, 100, asError);
+    const signal = new AbortController().signal;
+    const calls = [deadlines.run(never, signal), deadlines.track(never, () => 1, signal)];
+    assert.equal(getEventListeners(signal, 'abort').length, 2);
+    clock.advance(100);
+    for (const call of calls) await assert.rejects(call, (e: unknown) => isRegistryError(e, 'TIMEOUT'));
+    assert.equal(getEventListeners(signal, 'abort').length, 0);
+  });
+
+  it('keeps a call under its deadline while the work that follows the reply runs', async () => {
+    const clock = new ManualClock(0);
+    const deadlines = new Deadlines(clock, 100, asError);
+    const slow = deadlines.track(Promise.resolve(1), () => never);
+    await Promise.resolve();
+    clock.advance(100);
+    await assert.rejects(slow, (e: unknown) => isRegistryError(e, 'TIMEOUT'));
+  });
+});
+
+describe('Redis deadlines: idle', () => {
+  it('resolves once every call tracked before it has settled, or at once when none is pending', async () => {
+    const clock = new ManualClock(0);
+    const deadlines = new Deadlines(clock, 100, asError);
+    await deadlines.idle();
+    let finish!: (value: number) => void;
+    const call = deadlines.run(new Promise<number>((resolve) => (finish = resolve)));
+    let idle = false;
+    const waiting = deadlines.idle().then(() => (idle = true));
+    await Promise.resolve();
+    assert.equal(idle, false);
+    finish(1);
+    assert.equal(await call, 1);
+    await waiting;
+    assert.equal(idle, true);
   });
 });
 
@@ -114,5 +153,19 @@ describe('Redis server version check', () => {
         (error: unknown) => isRegistryError(error, 'BACKEND_UNAVAILABLE') && error.message.includes(version),
       );
     }
+  });
+});
+
+describe('Redis error mapping', () => {
+  it('maps a refused argument to INVALID_OPTION, not to an unavailable server', () => {
+    for (const reply of [
+      'ERR value is not an integer or out of range script: 0123, on @user_script:22.',
+      "ERR invalid expire time in 'set' command",
+    ]) {
+      const error = toRegistryError(new Error(reply));
+      assert.ok(isRegistryError(error, 'INVALID_OPTION'), `${reply} → ${error.code}`);
+      assert.match(error.message, /Redis refused an argument/);
+    }
+    assert.ok(isRegistryError(toRegistryError(new Error('LOADING Redis is loading')), 'BACKEND_UNAVAILABLE'));
   });
 });

@@ -137,19 +137,36 @@ describe('ShardedRegistry failover', () => {
   });
 
   describe('a shard that returns empty', () => {
-    it('is refilled from the replicas before it serves again', async () => {
+    /**
+     * Four shards, R = 2, 200 records; b fails (the three writes that trip it store 'x' elsewhere),
+     * then comes back empty (restarted without persistence). `owners` are each key's owners
+     * before, `values(list)` what a read of `list` must give.
+     */
+    async function bReturnsEmpty(): Promise<{
+      keys: string[];
+      onB: string[];
+      owners: Map<string, string>;
+      values: (list: readonly string[]) => string[];
+    }> {
       f = fixture(['a', 'b', 'c', 'd'], { replicas: 2, cooldownMs: COOLDOWN });
       const keys = Array.from({ length: 200 }, (_, i) => `e:${i}`);
       await f.registry.setMany(keys.map((key) => ({ key, value: bytes(key) })));
-      const onB = keys.filter((key) => f.registry.ownersOf(key).includes('b'));
+      const owners = new Map(keys.map((key) => [key, f.registry.ownersOf(key).join()]));
+      const onB = keys.filter((key) => owners.get(key)?.includes('b'));
       await tripWithErrors('b', onB);
-      await f.backend('b').inner.clear(); // restarted without persistence
+      await f.backend('b').inner.clear();
       f.backend('b').heal();
+      const tripped = onB.slice(0, 3);
+      return { keys, onB, owners, values: (list) => list.map((k) => (tripped.includes(k) ? 'x' : k)) };
+    }
+
+    it('is refilled from the replicas before it serves again', async () => {
+      const { keys, onB, values } = await bReturnsEmpty();
       await f.clock.advanceAsync(COOLDOWN);
       await f.registry.settled();
       assert.deepEqual(
         (await f.registry.getMany(keys)).map((r) => text(r?.value)),
-        keys.map((k, i) => (onB.slice(0, 3).includes(k) ? 'x' : keys[i])),
+        values(keys),
       );
       for (const key of onB) assert.ok(await f.backend('b').inner.has(key), key);
       const c = f.backend('c');
@@ -157,7 +174,35 @@ describe('ShardedRegistry failover', () => {
       await f.registry.removeShard('c', { lost: true });
       assert.deepEqual(
         (await f.registry.getMany(keys)).map((r) => text(r?.value)),
-        keys.map((k, i) => (onB.slice(0, 3).includes(k) ? 'x' : keys[i])),
+        values(keys),
+      );
+    });
+
+    it('stays out of routing while its refill is cut short, and is refilled whole by a later attempt once the failing replica heals', async () => {
+      const { keys, onB, owners, values } = await bReturnsEmpty();
+      // b's keys whose only other copy is on d, with b as primary (its reads go to b)
+      const withD = onB.filter((key) => owners.get(key) === 'b,d');
+      assert.ok(withD.length > 3);
+      // the refill reads every other shard: d's scan fails (its circuit stays closed)
+      f.backend('d').inject({ type: 'error' }, ['scan']);
+      await f.clock.advanceAsync(COOLDOWN);
+      await f.registry.settled();
+      assert.equal(f.shardStats('b')?.health, 'up');
+      // b does not answer for keys it has not got back: the reads go to d
+      assert.deepEqual(
+        (await f.registry.getMany(withD)).map((r) => text(r?.value)),
+        values(withD),
+      );
+      f.backend('d').heal();
+      await f.clock.advanceAsync(8 * COOLDOWN);
+      await f.registry.settled();
+      for (const key of onB) assert.ok(await f.backend('b').inner.has(key), key);
+      // every record whole again: losing d loses nothing
+      f.backend('d').inject({ type: 'error' });
+      await f.registry.removeShard('d', { lost: true });
+      assert.deepEqual(
+        (await f.registry.getMany(keys)).map((r) => text(r?.value)),
+        values(keys),
       );
     });
   });
