@@ -58,6 +58,13 @@ export type {
 } from './node/publications.js';
 export { DEFAULT_PUBLICATIONS_OPTIONS, Publications } from './node/publications.js';
 export type { MaintenanceOptions } from './node/maintenance-options.js';
+export type {
+  FirewallChangedEvent,
+  MaintenanceStats,
+  NetworkLostEvent,
+  NetworkRestoredEvent,
+  RepublishFailedEvent,
+} from './node/maintenance-types.js';
 export { DEFAULT_MAINTENANCE_OPTIONS } from './node/maintenance-options.js';
 export { MAINLINE_BOOTSTRAP } from './node/bootstrap-entries.js';
 

@@ -17,7 +17,7 @@ export interface MaintenanceOptions extends PublicationsOptions {
   readonly enabled?: boolean;
   /**
    * How often maintenance looks at the table, the publications and the stored items, ms. Work
-   * found due is done then, within the budgets; the first look comes at a random point of the
+   * found due is done then, within the budgets; the first look comes at a point of the
    * first interval, so nodes started together do not act together.
    * @default 60_000 (1 minute)
    */

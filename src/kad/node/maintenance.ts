@@ -9,7 +9,7 @@ import { TableUpkeep } from './table-upkeep.js';
 
 /**
  * The background upkeep of a node, on its clock: one timer, every `tickMs` (the first at a
- * random point of the first interval), hands each part its turn; each part runs at most one
+ * point of the first interval its id picks), hands each part its turn; each part runs at most one
  * round at a time, so a slow round (a lookup on a lossy network) delays only itself.
  *
  * - table upkeep (table-upkeep.ts): liveness pings, refresh and self lookups, offline detection
@@ -36,7 +36,10 @@ export class Maintenance {
     this.#upkeep = new TableUpkeep(ctx, new RequestBudget(options.requestsPerMinute, clock));
     this.#republisher = new Republisher(ctx);
     this.#replicator = new Replicator(ctx, new RequestBudget(options.replicateRequestsPerMinute, clock));
-    if (options.enabled) this.#schedule(Math.ceil(options.tickMs * (0.5 + Math.random())));
+    // the first tick at a point of [0.5, 1.5) intervals taken from the id: nodes started together
+    // do not act together, and a network of the same ids behaves the same on every run
+    const spread = ((ctx.id[0] ?? 0) * 256 + (ctx.id[1] ?? 0)) / 65_536;
+    if (options.enabled) this.#schedule(Math.ceil(options.tickMs * (0.5 + spread)));
   }
 
   /** The counters and states of maintenance. */
