@@ -31,7 +31,7 @@ export interface FileAuditSinkOptions {
 }
 
 /** The defaults of {@link FileAuditSinkOptions}. */
-export const DEFAULT_FILE_AUDIT_SINK_OPTIONS = Object.freeze({ fsync: 'always' as FsyncPolicy, fsyncIntervalMs: 1000 });
+export const DEFAULT_FILE_AUDIT_SINK_OPTIONS = Object.freeze({ fsync: 'always', fsyncIntervalMs: 1000 });
 
 interface Pending {
   readonly lines: string[];
