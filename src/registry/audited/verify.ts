@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { type AuditEntry, checkpointHolds, GENESIS_HASH, parseLine, type ParsedLine } from './chain.js';
+import { checkpointHolds, GENESIS_HASH, parseLine, type ParsedLine } from './chain.js';
 
 /**
  * What is wrong with a log, at the first place it goes wrong:
