@@ -202,3 +202,27 @@ export function parseLine(line: string): ParsedLine {
   if (sha256Hex(body) !== match[1]) return { entry, problem: 'its hash does not match its content' };
   return { entry, problem: undefined };
 }
+
+/**
+ * A checkpoint entry as a BEP 44 mutable item: `v` = the 32-byte head it signs, `seq` = its
+ * seq, `salt` = the log id, `k` and `sig` its signer's. Publish it with `node.put(item)`; anyone
+ * who reads it from the DHT can then check a copy of the log up to that seq.
+ * @throws {RegistryError} `INVALID_OPTION` for an entry that is not a checkpoint.
+ */
+export function checkpointItem(entry: AuditEntry): {
+  v: Uint8Array;
+  k: Uint8Array;
+  sig: Uint8Array;
+  seq: number;
+  salt: Uint8Array;
+} {
+  const { checkpoint } = entry;
+  if (checkpoint === undefined) throw RegistryError.invalidOptionValue('entry', 'a checkpoint entry', entry.op);
+  return {
+    v: new Uint8Array(Buffer.from(entry.prev, 'hex')),
+    k: new Uint8Array(Buffer.from(checkpoint.publicKey, 'hex')),
+    sig: new Uint8Array(Buffer.from(checkpoint.signature, 'hex')),
+    seq: entry.seq,
+    salt: encoder.encode(checkpoint.logId),
+  };
+}

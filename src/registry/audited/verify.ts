@@ -110,7 +110,7 @@ export function verifyAuditLog(text: string, options: VerifyAuditOptions = {}): 
       checkpoints++;
     }
     seen.set(entry.seq, i + 1);
-    head = { seq: entry.seq, hash: (entry).hash };
+    head = { seq: entry.seq, hash: entry.hash };
   }
   return result(undefined);
 }
