@@ -146,7 +146,7 @@ describe('AuditedRegistry', () => {
     const { lines } = await writtenLog();
     const line = lines.find((l) => l.includes('"checkpoint"'));
     assert.ok(line);
-    const item = checkpointItem(JSON.parse(line));
+    const item = checkpointItem(JSON.parse(line) as Parameters<typeof checkpointItem>[0]);
     assert.equal(verifyMutable(item), true);
     assert.deepEqual(item.k, signer.publicKey);
     assert.deepEqual(item.salt, bytes('test-log'));
