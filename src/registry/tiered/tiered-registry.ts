@@ -83,7 +83,8 @@ export class TieredRegistry implements Registry<Uint8Array> {
           ),
       });
     }
-    this.#stopInvalidator = this.#options.invalidator?.start((key) => this.invalidate(key)).stop;
+    const handle = this.#options.invalidator?.start((key) => this.invalidate(key));
+    this.#stopInvalidator = handle === undefined ? undefined : () => handle.stop();
   }
 
   /** The fast tier. */
@@ -166,7 +167,7 @@ export class TieredRegistry implements Registry<Uint8Array> {
 
   async getMany(keys: readonly string[], options?: OperationOptions): Promise<(RegistryRecord | undefined)[]> {
     this.#checkOpen(options?.signal);
-    if (!Array.isArray(keys)) return this.#far.getMany(keys, options);
+    if (!isList(keys)) return this.#far.getMany(keys, options);
     const copies = await this.#near.getMany(keys).catch(() => keys.map(() => undefined));
     const now = this.#clock.now();
     const out: (RegistryRecord | undefined)[] = new Array<RegistryRecord | undefined>(keys.length);
@@ -202,7 +203,7 @@ export class TieredRegistry implements Registry<Uint8Array> {
 
   async setMany(entries: readonly SetEntry[], options?: OperationOptions): Promise<RegistryRecord[]> {
     this.#checkOpen(options?.signal);
-    if (!Array.isArray(entries)) return this.#far.setMany(entries, options);
+    if (!isList(entries)) return this.#far.setMany(entries, options);
     const keys = entries.map((e) => (typeof e === 'object' && e !== null ? e.key : ''));
     const tokens = keys.map((k) => this.#guard.beginWrite(k));
     let records: RegistryRecord[] | undefined;
@@ -223,7 +224,7 @@ export class TieredRegistry implements Registry<Uint8Array> {
 
   async deleteMany(keys: readonly string[], options?: OperationOptions): Promise<number> {
     this.#checkOpen(options?.signal);
-    if (!Array.isArray(keys)) return this.#far.deleteMany(keys, options);
+    if (!isList(keys)) return this.#far.deleteMany(keys, options);
     const tokens = keys.map((k) => this.#guard.beginWrite(k));
     try {
       return await this.#far.deleteMany(keys, options);
@@ -360,3 +361,8 @@ export class TieredRegistry implements Registry<Uint8Array> {
 }
 
 function ignore(): void {}
+
+/** `Array.isArray` without narrowing the element type to `any`. */
+function isList(value: readonly unknown[]): boolean {
+  return Array.isArray(value);
+}
