@@ -88,25 +88,61 @@ export const GROUP_ORDER = 2n ** 252n + 27742317777372353535851937790883648493n;
 // y of a point of order 8: a root of d·y⁴ + 2·y² − 1 = 0 (mod p), where doubling gives y = 0;
 // p − y is the other one (items.test.ts checks both)
 const ORDER_8_Y = 2707385501144840649318225287225658788936804267575313519463743609750303402022n;
+
+/** `value` (below 2^256) as 32 little-endian bytes. */
+function littleEndianBytes(value: bigint): Uint8Array {
+  const out = new Uint8Array(32);
+  for (let i = 0; i < 32; i++) out[i] = Number((value >> BigInt(8 * i)) & 0xffn);
+  return out;
+}
+
 /**
  * The y coordinates of the 8 points of small order, whatever the sign bit: the identity (y = 1),
- * order 2 (y = −1), order 4 (y = 0) and order 8 (±ORDER_8_Y). With such a key (or nonce R) a
- * signature can hold for many messages at once, e.g. k = identity, R = identity, S = 0 for all.
+ * order 2 (y = −1), order 4 (y = 0) and order 8 (±ORDER_8_Y), as 32 little-endian bytes. With
+ * such a key (or nonce R) a signature can hold for many messages at once, e.g. k = identity,
+ * R = identity, S = 0 for all.
  */
-const SMALL_ORDER_Y: ReadonlySet<bigint> = new Set([1n, FIELD_PRIME - 1n, 0n, ORDER_8_Y, FIELD_PRIME - ORDER_8_Y]);
-const Y_MASK = (1n << 255n) - 1n;
+const SMALL_ORDER_Y: readonly Uint8Array[] = [1n, FIELD_PRIME - 1n, 0n, ORDER_8_Y, FIELD_PRIME - ORDER_8_Y].map(
+  littleEndianBytes,
+);
+const FIELD_PRIME_LE = littleEndianBytes(FIELD_PRIME);
+const GROUP_ORDER_LE = littleEndianBytes(GROUP_ORDER);
 
-/** The 32 bytes at `offset` as a little-endian integer. */
-function littleEndian(bytes: Uint8Array, offset: number): bigint {
-  let hex = '';
-  for (let i = offset + 31; i >= offset; i--) hex += (bytes[i] ?? 0).toString(16).padStart(2, '0');
-  return BigInt(`0x${hex}`);
+/** Compares the 32 little-endian bytes at `offset` (the top bit cleared when `maskTop`) with `than`. */
+function belowLittleEndian(bytes: Uint8Array, offset: number, than: Uint8Array, maskTop: boolean): boolean {
+  for (let i = 31; i >= 0; i--) {
+    const byte = (bytes[offset + i] ?? 0) & (maskTop && i === 31 ? 0x7f : 0xff);
+    const limit = than[i] ?? 0;
+    if (byte !== limit) return byte < limit;
+  }
+  return false;
 }
 
 /** A point encoding (a key, or the R half of a signature) that is canonical (y < p) and not of small order. */
 function isStrongPoint(bytes: Uint8Array, offset: number): boolean {
-  const y = littleEndian(bytes, offset) & Y_MASK; // the top bit is the sign of x
-  return y < FIELD_PRIME && !SMALL_ORDER_Y.has(y);
+  // the top bit is the sign of x: y is the other 255 bits
+  if (!belowLittleEndian(bytes, offset, FIELD_PRIME_LE, true)) return false;
+  return !SMALL_ORDER_Y.some((y) => {
+    for (let i = 0; i < 32; i++) {
+      if (((bytes[offset + i] ?? 0) & (i === 31 ? 0x7f : 0xff)) !== y[i]) return false;
+    }
+    return true;
+  });
+}
+
+// verifying many signatures of few keys (a registry's writers): parse each key's DER once
+const PUBLIC_KEY_CACHE_SIZE = 256;
+const publicKeys = new Map<string, KeyObject>();
+
+function cachedPublicKey(publicKey: Uint8Array): KeyObject {
+  const id = Buffer.from(publicKey.buffer, publicKey.byteOffset, publicKey.byteLength).toString('latin1');
+  let key = publicKeys.get(id);
+  if (key === undefined) {
+    key = publicKeyObject(publicKey);
+    if (publicKeys.size >= PUBLIC_KEY_CACHE_SIZE) publicKeys.delete(publicKeys.keys().next().value as string);
+    publicKeys.set(id, key);
+  }
+  return key;
 }
 
 /**
@@ -126,11 +162,10 @@ export function isStrongPublicKey(publicKey: unknown): publicKey is Uint8Array {
 export function verifyEd25519(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
   if (!isPublicKey(publicKey)) return false;
   if (!(signature instanceof Uint8Array) || signature.length !== SIGNATURE_BYTES) return false;
-  if (!isStrongPoint(publicKey, 0) || !isStrongPoint(signature, 0) || littleEndian(signature, 32) >= GROUP_ORDER) {
-    return false;
-  }
+  if (!isStrongPoint(publicKey, 0) || !isStrongPoint(signature, 0)) return false;
+  if (!belowLittleEndian(signature, 32, GROUP_ORDER_LE, false)) return false;
   try {
-    return verify(null, message, publicKeyObject(publicKey), signature);
+    return verify(null, message, cachedPublicKey(publicKey), signature);
   } catch {
     return false;
   }
