@@ -1,16 +1,15 @@
 import { createHash } from 'node:crypto';
 import { type Clock, type Milliseconds, systemClock } from '../../core/clock.js';
-import type { Listener } from '../../core/emitter.js';
 import { isRegistryError, RegistryError } from '../errors.js';
-import type { RecordRemovedEvent, RegistryEvents } from '../events.js';
+import { ForwardingRegistry } from '../forwarding-registry.js';
+import type { RecordRemovedEvent } from '../events.js';
 import type {
-  DeleteOptions,
   OperationOptions,
   Registry,
   RegistryRecord,
   RestoreOptions,
   RestoreResult,
-  ScanOptions,
+  DeleteOptions,
   SetEntry,
   SetOptions,
 } from '../registry.js';
@@ -60,8 +59,7 @@ const LOGGED_FAILURES = new Set([
  * `versionBefore` of a write is its version − 1 (versions rise by one per write); of a delete,
  * the version the backend's `record:removed` event reported (`null` if it gave none).
  */
-export class AuditedRegistry implements Registry<Uint8Array> {
-  readonly #backend: Registry<Uint8Array>;
+export class AuditedRegistry extends ForwardingRegistry {
   readonly #sink: AuditSink;
   readonly #actor: string;
   readonly #clock: Clock;
@@ -77,13 +75,13 @@ export class AuditedRegistry implements Registry<Uint8Array> {
   declare readonly restore?: (record: RegistryRecord, options?: RestoreOptions & ActorOption) => Promise<RestoreResult>;
 
   constructor(backend: Registry<Uint8Array>, options: AuditedRegistryOptions) {
+    super(backend);
     checkOptionsObject('AuditedRegistry', options);
     rejectUnknownOptions('AuditedRegistry', options, ['sink', 'actor', 'clock', 'closeSink']);
     const { sink } = options;
     if (typeof sink !== 'object' || sink === null || typeof sink.append !== 'function') {
       throw RegistryError.invalidOptionValue('sink', 'an AuditSink', sink);
     }
-    this.#backend = backend;
     this.#sink = sink;
     this.#actor = stringOption('actor', options.actor, DEFAULT_AUDITED_REGISTRY_OPTIONS.actor);
     this.#clock = options.clock ?? systemClock;
@@ -105,57 +103,40 @@ export class AuditedRegistry implements Registry<Uint8Array> {
     }
   }
 
-  /** The registry underneath. */
-  get backend(): Registry<Uint8Array> {
-    return this.#backend;
-  }
-
   /** Records a signed checkpoint of the chain head now (besides the periodic ones). */
   checkpoint(): Promise<void> {
     return this.#sink.checkpoint(this.#clock.now());
   }
 
-  get(key: string, options?: OperationOptions): Promise<RegistryRecord | undefined> {
-    return this.#backend.get(key, options);
-  }
-
-  has(key: string, options?: OperationOptions): Promise<boolean> {
-    return this.#backend.has(key, options);
-  }
-
-  set(key: string, value: Uint8Array, options?: SetOptions & ActorOption): Promise<RegistryRecord> {
+  override set(key: string, value: Uint8Array, options?: SetOptions & ActorOption): Promise<RegistryRecord> {
     return this.#change(
       options,
-      () => this.#backend.set(key, value, strip(options)),
+      () => this.inner.set(key, value, strip(options)),
       (r) => [this.#event(options, 'set', key, r.version - 1, r.version, digest(value))],
       () => this.#event(options, 'set', key, null, null, value instanceof Uint8Array ? digest(value) : null),
     );
   }
 
-  async delete(key: string, options?: DeleteOptions & ActorOption): Promise<boolean> {
+  override async delete(key: string, options?: DeleteOptions & ActorOption): Promise<boolean> {
     const removed = await this.#deletes(options, async () => [
-      (await this.#backend.delete(key, strip(options))) ? 1 : 0,
+      (await this.inner.delete(key, strip(options))) ? 1 : 0,
       [key],
     ]);
     return removed > 0;
   }
 
-  touch(key: string, ttlMs: Milliseconds, options?: OperationOptions & ActorOption): Promise<boolean> {
+  override touch(key: string, ttlMs: Milliseconds, options?: OperationOptions & ActorOption): Promise<boolean> {
     return this.#change(
       options,
-      () => this.#backend.touch(key, ttlMs, strip(options)),
+      () => this.inner.touch(key, ttlMs, strip(options)),
       (touched) => (touched ? [this.#event(options, 'touch', key, null, null, null)] : []),
     );
   }
 
-  getMany(keys: readonly string[], options?: OperationOptions): Promise<(RegistryRecord | undefined)[]> {
-    return this.#backend.getMany(keys, options);
-  }
-
-  setMany(entries: readonly SetEntry[], options?: OperationOptions & ActorOption): Promise<RegistryRecord[]> {
+  override setMany(entries: readonly SetEntry[], options?: OperationOptions & ActorOption): Promise<RegistryRecord[]> {
     return this.#change(
       options,
-      () => this.#backend.setMany(entries, strip(options)),
+      () => this.inner.setMany(entries, strip(options)),
       (records) =>
         records.map((r, i) =>
           this.#event(options, 'set', r.key, r.version - 1, r.version, digest((entries[i] as SetEntry).value)),
@@ -163,44 +144,26 @@ export class AuditedRegistry implements Registry<Uint8Array> {
     );
   }
 
-  deleteMany(keys: readonly string[], options?: OperationOptions & ActorOption): Promise<number> {
-    return this.#deletes(options, async () => [await this.#backend.deleteMany(keys, strip(options)), keys]);
+  override deleteMany(keys: readonly string[], options?: OperationOptions & ActorOption): Promise<number> {
+    return this.#deletes(options, async () => [await this.inner.deleteMany(keys, strip(options)), keys]);
   }
 
-  scan(options?: ScanOptions): AsyncIterableIterator<RegistryRecord> {
-    return this.#backend.scan(options);
-  }
-
-  size(options?: OperationOptions): Promise<number> {
-    return this.#backend.size(options);
-  }
-
-  clear(options?: OperationOptions & ActorOption): Promise<void> {
+  override clear(options?: OperationOptions & ActorOption): Promise<void> {
     return this.#change(
       options,
-      () => this.#backend.clear(strip(options)),
+      () => this.inner.clear(strip(options)),
       () => [this.#event(options, 'clear', null, null, null, null)],
     );
   }
 
   /** Closes the backend, then the sink (unless `closeSink` is false). */
-  async close(options?: OperationOptions): Promise<void> {
-    this.#backend.off('record:removed', this.#onRemoved);
+  override async close(options?: OperationOptions): Promise<void> {
+    this.inner.off('record:removed', this.#onRemoved);
     try {
-      await this.#backend.close(options);
+      await this.inner.close(options);
     } finally {
       if (this.#closeSink) await this.#sink.close();
     }
-  }
-
-  on<E extends keyof RegistryEvents>(event: E, listener: Listener<RegistryEvents[E]>): this {
-    this.#backend.on(event, listener);
-    return this;
-  }
-
-  off<E extends keyof RegistryEvents>(event: E, listener: Listener<RegistryEvents[E]>): this {
-    this.#backend.off(event, listener);
-    return this;
   }
 
   /** A delete or deleteMany: one entry per removed key, its version from the removal event. */

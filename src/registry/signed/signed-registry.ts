@@ -1,17 +1,15 @@
 import type { Seq } from '../../core/bep44-signature.js';
 import { signEd25519, verifyEd25519 } from '../../core/ed25519.js';
-import type { Listener } from '../../core/emitter.js';
 import type { Milliseconds } from '../../core/clock.js';
 import { isRegistryError, RegistryError } from '../errors.js';
-import type { RegistryEvents } from '../events.js';
+import { ForwardingRegistry } from '../forwarding-registry.js';
 import type {
-  DeleteOptions,
+  ScanOptions,
   OperationOptions,
   Registry,
   RegistryRecord,
   RestoreOptions,
   RestoreResult,
-  ScanOptions,
   SetEntry,
 } from '../registry.js';
 import {
@@ -92,8 +90,7 @@ type Plan = { readonly envelope: Uint8Array } | { readonly keep: true };
  * Versions, TTL, compare-and-set and events are the backend's; a write costs one read and one
  * compare-and-set of the backend.
  */
-export class SignedRegistry implements Registry<Uint8Array> {
-  readonly #backend: Registry<Uint8Array>;
+export class SignedRegistry extends ForwardingRegistry {
   readonly #options: ResolvedSignedOptions;
 
   /**
@@ -104,7 +101,7 @@ export class SignedRegistry implements Registry<Uint8Array> {
 
   /** @throws {RegistryError} `INVALID_OPTION` for options out of range or a key pair that does not match. */
   constructor(backend: Registry<Uint8Array>, options: SignedRegistryOptions = {}) {
-    this.#backend = backend;
+    super(backend);
     this.#options = resolveSignedOptions(options);
     if (typeof backend.restore === 'function') {
       const restore = backend.restore.bind(backend);
@@ -115,25 +112,20 @@ export class SignedRegistry implements Registry<Uint8Array> {
     }
   }
 
-  /** The registry underneath (it holds the signed envelopes). */
-  get backend(): Registry<Uint8Array> {
-    return this.#backend;
-  }
-
   /** The public key writes are signed with by default, or `undefined` without a key pair. */
   get publicKey(): Uint8Array | undefined {
     return this.#options.signer?.publicKey.slice();
   }
 
   /** The verified record under `key`. @throws {RegistryError} `INVALID_SIGNATURE` for a tampered record. */
-  async get(key: string, options?: OperationOptions): Promise<RegistryRecord | undefined> {
-    const stored = await this.#backend.get(key, options);
+  override async get(key: string, options?: OperationOptions): Promise<RegistryRecord | undefined> {
+    const stored = await this.inner.get(key, options);
     return stored === undefined ? undefined : opened(stored, openEnvelope(key, stored.value));
   }
 
   /** The verified record under `key` with its signature as a BEP 44 item, or `undefined`. */
   async getSigned(key: string, options?: OperationOptions): Promise<SignedRecord | undefined> {
-    const stored = await this.#backend.get(key, options);
+    const stored = await this.inner.get(key, options);
     if (stored === undefined) return undefined;
     const envelope = openEnvelope(key, stored.value);
     const { k, sig, seq, value } = envelope;
@@ -142,9 +134,6 @@ export class SignedRegistry implements Registry<Uint8Array> {
   }
 
   /** Whether a record exists under `key` (not verified: use `get` for that). */
-  has(key: string, options?: OperationOptions): Promise<boolean> {
-    return this.#backend.has(key, options);
-  }
 
   /**
    * Signs `value` and writes it. Checks, before anything is stored: the key pair owns `key` (or
@@ -152,7 +141,7 @@ export class SignedRegistry implements Registry<Uint8Array> {
    * @throws {RegistryError} `NOT_OWNER`, `SEQUENCE_TOO_LOW`, `INVALID_SIGNATURE`, `VERSION_CONFLICT`,
    *   `INVALID_OPTION` when no key pair is given or set, and whatever the backend rejects with.
    */
-  async set(key: string, value: Uint8Array, options: SignedSetOptions = {}): Promise<RegistryRecord> {
+  override async set(key: string, value: Uint8Array, options: SignedSetOptions = {}): Promise<RegistryRecord> {
     checkSignal(options.signal);
     this.#checkWrite(key, value, options.ttlMs);
     if (options.ifVersion !== undefined) checkVersion(options.ifVersion);
@@ -196,17 +185,9 @@ export class SignedRegistry implements Registry<Uint8Array> {
     });
   }
 
-  delete(key: string, options?: DeleteOptions): Promise<boolean> {
-    return this.#backend.delete(key, options);
-  }
-
-  touch(key: string, ttlMs: Milliseconds, options?: OperationOptions): Promise<boolean> {
-    return this.#backend.touch(key, ttlMs, options);
-  }
-
   /** The verified records under `keys`. @throws {RegistryError} `INVALID_SIGNATURE` if any is tampered. */
-  async getMany(keys: readonly string[], options?: OperationOptions): Promise<(RegistryRecord | undefined)[]> {
-    const stored = await this.#backend.getMany(keys, options);
+  override async getMany(keys: readonly string[], options?: OperationOptions): Promise<(RegistryRecord | undefined)[]> {
+    const stored = await this.inner.getMany(keys, options);
     return stored.map((r) => (r === undefined ? undefined : opened(r, openEnvelope(r.key, r.value))));
   }
 
@@ -215,7 +196,7 @@ export class SignedRegistry implements Registry<Uint8Array> {
    * one read of the batch's keys: unlike `set`, a write of the same key by another process
    * between that read and the batch is not detected.
    */
-  async setMany(entries: readonly SetEntry[], options: SignedBatchOptions = {}): Promise<RegistryRecord[]> {
+  override async setMany(entries: readonly SetEntry[], options: SignedBatchOptions = {}): Promise<RegistryRecord[]> {
     checkSignal(options.signal);
     checkShape('entries', entries);
     for (const entry of entries) checkKey(entry.key, ANY_LENGTH);
@@ -223,9 +204,9 @@ export class SignedRegistry implements Registry<Uint8Array> {
     for (const entry of entries) if (entry.ttlMs !== undefined) checkTtl(entry.ttlMs);
     for (const entry of entries) this.#checkLimits(entry.key, entry.value);
     const signer = this.#signer(options.keyPair);
-    if (entries.length === 0) return this.#backend.setMany([], options);
+    if (entries.length === 0) return this.inner.setMany([], options);
     const keys = [...new Set(entries.map((e) => e.key))];
-    const stored = await this.#backend.getMany(keys, options);
+    const stored = await this.inner.getMany(keys, options);
     const seqs = new Map<string, Seq>();
     keys.forEach((key, i) => {
       const record = stored[i];
@@ -243,39 +224,13 @@ export class SignedRegistry implements Registry<Uint8Array> {
         ? { key: entry.key, value: envelope }
         : { key: entry.key, value: envelope, ttlMs: entry.ttlMs };
     });
-    const records = await this.#backend.setMany(sealedEntries, options);
+    const records = await this.inner.setMany(sealedEntries, options);
     return records.map((r, i) => ({ ...r, value: (entries[i] as SetEntry).value }));
   }
 
-  deleteMany(keys: readonly string[], options?: OperationOptions): Promise<number> {
-    return this.#backend.deleteMany(keys, options);
-  }
-
   /** Every live record, verified; a tampered one ends the scan with `INVALID_SIGNATURE`. */
-  async *scan(options?: ScanOptions): AsyncIterableIterator<RegistryRecord> {
-    for await (const r of this.#backend.scan(options)) yield opened(r, openEnvelope(r.key, r.value));
-  }
-
-  size(options?: OperationOptions): Promise<number> {
-    return this.#backend.size(options);
-  }
-
-  clear(options?: OperationOptions): Promise<void> {
-    return this.#backend.clear(options);
-  }
-
-  close(options?: OperationOptions): Promise<void> {
-    return this.#backend.close(options);
-  }
-
-  on<E extends keyof RegistryEvents>(event: E, listener: Listener<RegistryEvents[E]>): this {
-    this.#backend.on(event, listener);
-    return this;
-  }
-
-  off<E extends keyof RegistryEvents>(event: E, listener: Listener<RegistryEvents[E]>): this {
-    this.#backend.off(event, listener);
-    return this;
+  override async *scan(options?: ScanOptions): AsyncIterableIterator<RegistryRecord> {
+    for await (const r of this.inner.scan(options)) yield opened(r, openEnvelope(r.key, r.value));
   }
 
   /**
@@ -291,13 +246,13 @@ export class SignedRegistry implements Registry<Uint8Array> {
   ): Promise<RegistryRecord> {
     const { signal, ttlMs, ifVersion } = options;
     for (let attempt = 0; ; attempt++) {
-      const stored = await this.#backend.get(key, { signal });
+      const stored = await this.inner.get(key, { signal });
       const envelope = stored === undefined ? undefined : openEnvelope(key, stored.value);
       const next = plan(envelope);
       if ('keep' in next && stored !== undefined && envelope !== undefined) return opened(stored, envelope);
       if (!('envelope' in next)) throw new Error('unreachable: a plan keeps only a stored record');
       try {
-        const record = await this.#backend.set(key, next.envelope, {
+        const record = await this.inner.set(key, next.envelope, {
           signal,
           ttlMs,
           ifVersion: ifVersion ?? stored?.version ?? 0,
@@ -322,7 +277,7 @@ export class SignedRegistry implements Registry<Uint8Array> {
     checkRestoreMeta(record, options?.ifNewer);
     this.#checkLimits(record.key, record.value);
     const signer = this.#signer(undefined);
-    const stored = await this.#backend.get(record.key, { signal: options?.signal });
+    const stored = await this.inner.get(record.key, { signal: options?.signal });
     if (stored !== undefined) checkOwner(record.key, openEnvelope(record.key, stored.value), signer.publicHex);
     const envelope = sealed(signer, record.key, record.version, record.value);
     return restore({ ...record, value: envelope }, options);

@@ -1,8 +1,7 @@
 import { raceAbort } from '../../core/abort.js';
 import { type Clock, systemClock } from '../../core/clock.js';
-import type { Listener } from '../../core/emitter.js';
 import { isRegistryError, RegistryError } from '../errors.js';
-import type { RegistryEvents } from '../events.js';
+import { ForwardingRegistry } from '../forwarding-registry.js';
 import type {
   DeleteOptions,
   OperationOptions,
@@ -10,7 +9,6 @@ import type {
   RegistryRecord,
   RestoreOptions,
   RestoreResult,
-  ScanOptions,
   SetEntry,
   SetOptions,
 } from '../registry.js';
@@ -48,7 +46,7 @@ export interface TieredRegistryStats {
  * tier's LRU. A failing far tier gives its typed error, not a stale copy, unless
  * `serveStaleMs` allows one.
  */
-export class TieredRegistry implements Registry<Uint8Array> {
+export class TieredRegistry extends ForwardingRegistry {
   readonly #near: Registry<Uint8Array>;
   readonly #far: Registry<Uint8Array>;
   readonly #options: ResolvedTieredOptions;
@@ -67,7 +65,9 @@ export class TieredRegistry implements Registry<Uint8Array> {
 
   /** @throws {RegistryError} `INVALID_OPTION` naming the option. */
   constructor(options: TieredRegistryOptions, deps: TieredRegistryDeps = {}) {
-    this.#options = resolveTieredOptions(options);
+    const resolved = resolveTieredOptions(options);
+    super(resolved.far);
+    this.#options = resolved;
     this.#near = this.#options.near;
     this.#far = this.#options.far;
     this.#clock = deps.clock ?? systemClock;
@@ -111,7 +111,7 @@ export class TieredRegistry implements Registry<Uint8Array> {
     else void this.#near.delete(key).catch(ignore);
   }
 
-  async get(key: string, options?: OperationOptions): Promise<RegistryRecord | undefined> {
+  override async get(key: string, options?: OperationOptions): Promise<RegistryRecord | undefined> {
     this.#checkOpen(options?.signal);
     const copy = await this.#nearCopy(key);
     const now = this.#clock.now();
@@ -131,14 +131,14 @@ export class TieredRegistry implements Registry<Uint8Array> {
     }
   }
 
-  async has(key: string, options?: OperationOptions): Promise<boolean> {
+  override async has(key: string, options?: OperationOptions): Promise<boolean> {
     this.#checkOpen(options?.signal);
     const copy = await this.#nearCopy(key);
     if (copy !== undefined && this.#fresh(copy, this.#clock.now())) return true;
     return this.#far.has(key, options);
   }
 
-  async set(key: string, value: Uint8Array, options?: SetOptions): Promise<RegistryRecord> {
+  override async set(key: string, value: Uint8Array, options?: SetOptions): Promise<RegistryRecord> {
     this.#checkOpen(options?.signal);
     return this.#write(
       key,
@@ -147,7 +147,7 @@ export class TieredRegistry implements Registry<Uint8Array> {
     );
   }
 
-  async delete(key: string, options?: DeleteOptions): Promise<boolean> {
+  override async delete(key: string, options?: DeleteOptions): Promise<boolean> {
     this.#checkOpen(options?.signal);
     return this.#write(
       key,
@@ -156,7 +156,7 @@ export class TieredRegistry implements Registry<Uint8Array> {
     );
   }
 
-  async touch(key: string, ttlMs: number, options?: OperationOptions): Promise<boolean> {
+  override async touch(key: string, ttlMs: number, options?: OperationOptions): Promise<boolean> {
     this.#checkOpen(options?.signal);
     return this.#write(
       key,
@@ -165,7 +165,7 @@ export class TieredRegistry implements Registry<Uint8Array> {
     );
   }
 
-  async getMany(keys: readonly string[], options?: OperationOptions): Promise<(RegistryRecord | undefined)[]> {
+  override async getMany(keys: readonly string[], options?: OperationOptions): Promise<(RegistryRecord | undefined)[]> {
     this.#checkOpen(options?.signal);
     if (!isList(keys)) return this.#far.getMany(keys, options);
     const copies = await this.#near.getMany(keys).catch(() => keys.map(() => undefined));
@@ -201,7 +201,7 @@ export class TieredRegistry implements Registry<Uint8Array> {
     return out;
   }
 
-  async setMany(entries: readonly SetEntry[], options?: OperationOptions): Promise<RegistryRecord[]> {
+  override async setMany(entries: readonly SetEntry[], options?: OperationOptions): Promise<RegistryRecord[]> {
     this.#checkOpen(options?.signal);
     if (!isList(entries)) return this.#far.setMany(entries, options);
     const keys = entries.map((e) => (typeof e === 'object' && e !== null ? e.key : ''));
@@ -222,7 +222,7 @@ export class TieredRegistry implements Registry<Uint8Array> {
     }
   }
 
-  async deleteMany(keys: readonly string[], options?: OperationOptions): Promise<number> {
+  override async deleteMany(keys: readonly string[], options?: OperationOptions): Promise<number> {
     this.#checkOpen(options?.signal);
     if (!isList(keys)) return this.#far.deleteMany(keys, options);
     const tokens = keys.map((k) => this.#guard.beginWrite(k));
@@ -237,16 +237,13 @@ export class TieredRegistry implements Registry<Uint8Array> {
   }
 
   /** The far tier's scan: every live record, never a near copy. */
-  scan(options?: ScanOptions): AsyncIterableIterator<RegistryRecord> {
-    return this.#far.scan(options);
-  }
 
-  async size(options?: OperationOptions): Promise<number> {
+  override async size(options?: OperationOptions): Promise<number> {
     this.#checkOpen(options?.signal);
     return this.#far.size(options);
   }
 
-  async clear(options?: OperationOptions): Promise<void> {
+  override async clear(options?: OperationOptions): Promise<void> {
     this.#checkOpen(options?.signal);
     this.#guard.invalidate(undefined);
     try {
@@ -258,7 +255,7 @@ export class TieredRegistry implements Registry<Uint8Array> {
   }
 
   /** Closes both tiers (unless `closeTiers` is false) and stops the invalidator. */
-  async close(options?: OperationOptions): Promise<void> {
+  override async close(options?: OperationOptions): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     this.#stopInvalidator?.();
@@ -268,16 +265,6 @@ export class TieredRegistry implements Registry<Uint8Array> {
     } finally {
       await this.#near.close(options);
     }
-  }
-
-  on<E extends keyof RegistryEvents>(event: E, listener: Listener<RegistryEvents[E]>): this {
-    this.#far.on(event, listener);
-    return this;
-  }
-
-  off<E extends keyof RegistryEvents>(event: E, listener: Listener<RegistryEvents[E]>): this {
-    this.#far.off(event, listener);
-    return this;
   }
 
   #checkOpen(signal: AbortSignal | undefined): void {
