@@ -1,15 +1,23 @@
 /**
  * A signed registry record is a BEP 44 mutable item, both ways, against `bittorrent-dht` over
  * real UDP on 127.0.0.1: a record published by a Nautilus node reads back and verifies in
- * bittorrent-dht, and an item bittorrent-dht put is stored as a signed record without re-signing.
+ * bittorrent-dht, and an item bittorrent-dht put is stored as a signed record without re-signing;
+ * an audit log's checkpoint is a BEP 44 item too.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import DHT, { type GetResult } from 'bittorrent-dht';
 import { generateEd25519KeyPair } from '../../src/core/ed25519.js';
 import { mutableTarget } from '../../src/kad/items.js';
 import { createNode, type KadNode } from '../../src/kad/node/node.js';
+import { AuditedRegistry } from '../../src/registry/audited/audited-registry.js';
+import { checkpointItem } from '../../src/registry/audited/chain.js';
+import { FileAuditSink } from '../../src/registry/audited/file-sink.js';
+import { verifyAuditLog } from '../../src/registry/audited/verify.js';
 import { MemoryRegistry } from '../../src/registry/index.js';
 import { SignedRegistry } from '../../src/registry/signed/signed-registry.js';
 import { call, WAIT_MS } from '../helpers/callback.js';
@@ -81,6 +89,32 @@ describe('signed registry records as BEP 44 items, with bittorrent-dht on 127.0.
     await node.put(signed.item, { signal: signal() });
     const got = await dhtGet(keyPair.publicKey, signed.item.salt);
     assert.deepEqual([got?.v.toString(), got?.seq], ['two', 2]);
+  });
+
+  it('publishes an audit checkpoint that bittorrent-dht serves back, against which the log verifies', async () => {
+    const keyPair = generateEd25519KeyPair();
+    const logId = `log-${randomBytes(4).toString('hex')}`;
+    const dir = mkdtempSync(join(tmpdir(), 'nautilus-checkpoint-'));
+    try {
+      const path = join(dir, 'audit.jsonl');
+      const sink = await FileAuditSink.open({ path, fsync: 'never', checkpoint: { keyPair, logId, every: 0 } });
+      const audited = new AuditedRegistry(new MemoryRegistry(), { sink });
+      await audited.set('a', encoder.encode('1'));
+      await audited.set('b', encoder.encode('2'));
+      await audited.checkpoint();
+      await audited.close();
+      const text = readFileSync(path, 'utf8');
+      const line = text.trimEnd().split('\n').at(-1) as string;
+      await node.put(checkpointItem(JSON.parse(line) as Parameters<typeof checkpointItem>[0]), { signal: signal() });
+      const got = await dhtGet(keyPair.publicKey, encoder.encode(logId));
+      assert.ok(got);
+      const seen = { seq: got.seq as number, head: new Uint8Array(got.v) };
+      assert.equal(verifyAuditLog(text, { checkpoint: seen, publicKey: keyPair.publicKey }).ok, true);
+      const edited = text.replace('"registry"', '"someone"');
+      assert.equal(verifyAuditLog(edited, { checkpoint: seen }).ok, false);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('stores an item bittorrent-dht put as a signed record without re-signing, and reads it verified', async () => {

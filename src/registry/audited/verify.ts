@@ -48,6 +48,12 @@ export interface VerifyAuditOptions {
    * against someone who rewrites the whole log.
    */
   readonly publicKey?: Uint8Array | string | undefined;
+  /**
+   * A checkpoint seen elsewhere (read from the DHT: its `seq` and its `v`, the 32-byte head, as
+   * bytes or hex): the log must hold the checkpoint at `seq`, over that head. Proves the log
+   * unedited up to there to anyone who saw the checkpoint, whoever holds the log.
+   */
+  readonly checkpoint?: { readonly seq: number; readonly head: Uint8Array | string } | undefined;
 }
 
 /**
@@ -62,6 +68,13 @@ export function verifyAuditLog(text: string, options: VerifyAuditOptions = {}): 
       : typeof options.publicKey === 'string'
         ? options.publicKey.toLowerCase()
         : Buffer.from(options.publicKey).toString('hex');
+  const known = options.checkpoint;
+  const knownHead =
+    known === undefined
+      ? undefined
+      : typeof known.head === 'string'
+        ? known.head.toLowerCase()
+        : Buffer.from(known.head).toString('hex');
   const lines = text.split('\n');
   const last = lines.pop() ?? '';
   const tornTail = last !== '';
@@ -97,6 +110,9 @@ export function verifyAuditLog(text: string, options: VerifyAuditOptions = {}): 
           );
     }
     if (entry.prev !== head.hash) return at('edited', `seq ${entry.seq} does not follow the entry before it`);
+    if (known !== undefined && entry.seq === known.seq && (entry.op !== 'checkpoint' || entry.prev !== knownHead)) {
+      return at('edited', `the entries before seq ${entry.seq} are not those the published checkpoint signed`);
+    }
     if (entry.op === 'checkpoint') {
       const signer = publicKey ?? entry.checkpoint?.publicKey ?? '';
       if (!checkpointHolds(entry, signer)) {
@@ -111,6 +127,15 @@ export function verifyAuditLog(text: string, options: VerifyAuditOptions = {}): 
     }
     seen.set(entry.seq, i + 1);
     head = { seq: entry.seq, hash: entry.hash };
+  }
+  if (known !== undefined && head.seq < known.seq) {
+    const line = parsed.length + 1;
+    return result({
+      kind: 'removed',
+      line,
+      expectedSeq: head.seq + 1,
+      message: `the log ends at seq ${head.seq}, before the published checkpoint at seq ${known.seq}`,
+    });
   }
   return result(undefined);
 }

@@ -152,6 +152,36 @@ describe('AuditedRegistry', () => {
     assert.deepEqual(item.salt, bytes('test-log'));
   });
 
+  it('holds a log to a checkpoint published elsewhere, even one rewritten whole under a new key', async () => {
+    const { lines } = await writtenLog();
+    const line = lines.find((l) => l.includes('"checkpoint"'));
+    assert.ok(line);
+    const published = checkpointItem(JSON.parse(line) as Parameters<typeof checkpointItem>[0]);
+    const seen = { seq: published.seq, head: published.v };
+    assert.equal(verifyAuditLog(join_(lines), { checkpoint: seen }).ok, true);
+    // a forger re-chains every entry after an edit and signs its own checkpoints
+    const forged = join(dir, `forged-${files++}.jsonl`);
+    const mallory = generateEd25519KeyPair();
+    const sink = await FileAuditSink.open({
+      path: forged,
+      fsync: 'never',
+      checkpoint: { keyPair: mallory, logId: 'test-log', every: 3 },
+    });
+    const entries = lines.map((l) => JSON.parse(l) as { op: string; actor: string } & Record<string, unknown>);
+    const events = entries
+      .filter((e) => e.op !== 'checkpoint')
+      .map((e, i) => ({
+        ...(e as never as Parameters<AuditSink['append']>[0][0]),
+        actor: i === 0 ? 'mallory' : e.actor,
+      }));
+    for (const event of events) await sink.append([event]);
+    await sink.close();
+    const text = readFileSync(forged, 'utf8');
+    assert.equal(verifyAuditLog(text).ok, true);
+    assert.equal(verifyAuditLog(text, { checkpoint: seen }).problem?.kind, 'edited');
+    assert.equal(verifyAuditLog(join_(lines.slice(0, 2)), { checkpoint: seen }).problem?.kind, 'removed');
+  });
+
   it('reports a checkpoint by another key as bad-checkpoint', async () => {
     const { lines } = await writtenLog();
     const other = Buffer.from(generateEd25519KeyPair().publicKey).toString('hex');
