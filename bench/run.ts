@@ -10,6 +10,7 @@ import { benchKadQueries } from './kad-queries.js';
 import { benchRegistryMemory } from './registry-memory.js';
 import { benchRegistryRedis } from './registry-redis.js';
 import { benchRegistrySharded } from './registry-sharded.js';
+import { benchRegistryWrappers } from './registry-wrappers.js';
 
 const suites: Record<string, { title: string; run: () => Promise<Row[]> }> = {
   'registry-memory': { title: 'Memory registry vs lru-cache', run: benchRegistryMemory },
@@ -17,6 +18,10 @@ const suites: Record<string, { title: string; run: () => Promise<Row[]> }> = {
   'registry-sharded': {
     title: 'Sharded registry: HRW vs ketama ring; 3 memory shards vs one',
     run: benchRegistrySharded,
+  },
+  'registry-wrappers': {
+    title: 'Registry wrappers: tiered (memory over Redis), signed, audited',
+    run: benchRegistryWrappers,
   },
   'kad-queries': { title: 'KAD queries answered per second vs bittorrent-dht', run: benchKadQueries },
   'kad-lookup': { title: 'DHT lookups on 127.0.0.1 vs bittorrent-dht, same workload', run: benchKadLookup },

@@ -15,6 +15,12 @@ import { describe } from '../core/describe.js';
  * - `BACKEND_UNAVAILABLE`: the backend cannot be reached.
  * - `TIMEOUT`: the backend did not answer within the deadline.
  * - `CLOSED`: the registry was closed.
+ * - `INVALID_SIGNATURE`: a signed record (or an item imported as one) whose ed25519 signature
+ *   does not verify: its bytes were changed outside the `SignedRegistry`, or it was forged.
+ * - `NOT_OWNER`: a signed write with a key pair other than the one that owns the key.
+ * - `SEQUENCE_TOO_LOW`: a signed write whose BEP 44 `seq` is not above the stored one.
+ * - `AUDIT_FAILED`: the audit log could not record a change (full disk, failing sink); the
+ *   change is not acknowledged.
  */
 export type RegistryErrorCode =
   | 'INVALID_KEY'
@@ -28,7 +34,11 @@ export type RegistryErrorCode =
   | 'CODEC_ERROR'
   | 'BACKEND_UNAVAILABLE'
   | 'TIMEOUT'
-  | 'CLOSED';
+  | 'CLOSED'
+  | 'INVALID_SIGNATURE'
+  | 'NOT_OWNER'
+  | 'SEQUENCE_TOO_LOW'
+  | 'AUDIT_FAILED';
 
 /** Extra facts attached to a {@link RegistryError}, where they apply. */
 export interface RegistryErrorDetails {
@@ -124,6 +134,28 @@ export class RegistryError extends Error {
 
   static closed(): RegistryError {
     return new RegistryError('CLOSED', 'the registry is closed');
+  }
+
+  /** A signed record under `key` whose signature does not verify (`reason` says what was wrong). */
+  static invalidSignature(key: string, reason: string): RegistryError {
+    return new RegistryError('INVALID_SIGNATURE', `invalid signature on "${key}": ${reason}`, { key });
+  }
+
+  /** A signed write of `key`, which another public key (`owner`, hex) owns. */
+  static notOwner(key: string, owner: string): RegistryError {
+    return new RegistryError('NOT_OWNER', `"${key}" is owned by public key ${owner}`, { key });
+  }
+
+  /** A signed write of `key` with `seq`, not above the stored `storedSeq`. */
+  static sequenceTooLow(key: string, seq: bigint | number, storedSeq: bigint | number): RegistryError {
+    return new RegistryError('SEQUENCE_TOO_LOW', `seq ${seq} of "${key}" is not above the stored seq ${storedSeq}`, {
+      key,
+    });
+  }
+
+  /** The audit log could not record a change; the change is not acknowledged. */
+  static auditFailed(message: string, cause?: unknown): RegistryError {
+    return new RegistryError('AUDIT_FAILED', message, { cause });
   }
 }
 

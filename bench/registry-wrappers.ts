@@ -1,0 +1,207 @@
+/**
+ * The registry wrappers against what they wrap, same run: hot-key reads through a memory tier
+ * over Redis against Redis alone; how stale a tiered read gets when another process writes the
+ * shared Redis, against reading Redis directly in the same loop; signing and verifying per
+ * record against raw `crypto.sign` / `crypto.verify` of the same bytes; the audit log's cost per
+ * write, per fsync policy, against the unwrapped registry.
+ * Run: npm run bench -- registry-wrappers (or node --expose-gc dist/bench/registry-wrappers.js).
+ */
+import { spawn } from 'node:child_process';
+import { createPublicKey, sign, verify } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { bencodeByteString, bep44SignatureBuffer } from '../src/core/bep44-signature.js';
+import { generateEd25519KeyPair, privateKeyObject } from '../src/core/ed25519.js';
+import { AuditedRegistry } from '../src/registry/audited/audited-registry.js';
+import { FileAuditSink, type FsyncPolicy } from '../src/registry/audited/file-sink.js';
+import { MemoryRegistry } from '../src/registry/index.js';
+import { RedisRegistry } from '../src/registry/redis/index.js';
+import { SignedRegistry } from '../src/registry/signed/signed-registry.js';
+import { TieredRegistry } from '../src/registry/tiered/tiered-registry.js';
+import { startRedisServer } from '../src/testing/index.js';
+import { bestOfAlternating, opsPerSecond, printTable, type Row } from './harness.js';
+
+const HOT_KEYS = Array.from({ length: 100 }, (_, i) => `hot:${i}`);
+const VALUE = new Uint8Array(64).fill(7);
+const STALE_WRITER = fileURLToPath(new URL('./helpers/stale-writer.js', import.meta.url));
+
+async function tieredRows(url: string): Promise<Row[]> {
+  const redis = await RedisRegistry.connect({ url, keyPrefix: 'bench:direct:' });
+  const far = await RedisRegistry.connect({ url, keyPrefix: 'bench:direct:' });
+  const tiered = new TieredRegistry({ near: new MemoryRegistry(), far, nearTtlMs: 600_000 });
+  try {
+    await redis.setMany(HOT_KEYS.map((key) => ({ key, value: VALUE })));
+    // 100 concurrent gets of the hot keys per operation; rates are gets per second
+    const round = (r: { get(key: string): Promise<unknown> }) => () =>
+      opsPerSecond(300, () => Promise.all(HOT_KEYS.map((k) => r.get(k)))).then((x) => x * HOT_KEYS.length);
+    const [direct, near] = await bestOfAlternating(5, round(redis), round(tiered));
+    const [directOne, nearOne] = await bestOfAlternating(
+      5,
+      () => opsPerSecond(5000, (i) => redis.get(HOT_KEYS[i % 100] as string)),
+      () => opsPerSecond(5000, (i) => tiered.get(HOT_KEYS[i % 100] as string)),
+    );
+    return [
+      {
+        what: 'hot-key get, 100 concurrent (all near hits)',
+        anchorName: 'RedisRegistry alone',
+        anchor: direct / 1e3,
+        nautilus: near / 1e3,
+        unit: 'k ops/s',
+        target: '≥ 10×',
+      },
+      {
+        what: 'hot-key get, awaited one at a time',
+        anchorName: 'RedisRegistry alone',
+        anchor: directOne / 1e3,
+        nautilus: nearOne / 1e3,
+        unit: 'k ops/s',
+        target: '≥ 10×',
+      },
+      ...(await stalenessRows(url)),
+    ];
+  } finally {
+    await tiered.close();
+    await redis.close();
+  }
+}
+
+/**
+ * A writer process writes a counter every 25 ms (printing when each write was acknowledged);
+ * this process reads in a tight loop, directly and through a tier with nearTtlMs = 100. A read
+ * is stale by how long before it the next value had been acknowledged; the figure is the worst
+ * read of each reader over 80 writes.
+ */
+async function stalenessRows(url: string): Promise<Row[]> {
+  const nearTtlMs = 100;
+  const keyPrefix = 'bench:stale:';
+  const direct = await RedisRegistry.connect({ url, keyPrefix });
+  const far = await RedisRegistry.connect({ url, keyPrefix });
+  const tiered = new TieredRegistry({ near: new MemoryRegistry(), far, nearTtlMs });
+  const ackedAt = new Map<number, number>();
+  const writer = spawn(process.execPath, [STALE_WRITER, url, keyPrefix, '80', '25'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let pending = '';
+  writer.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+    const lines = (pending + chunk).split('\n');
+    pending = lines.pop() ?? '';
+    for (const line of lines) {
+      const [n, at] = line.split(' ').map(Number);
+      if (n !== undefined && at !== undefined) ackedAt.set(n, at);
+    }
+  });
+  let running = true;
+  writer.on('exit', () => (running = false));
+  const reads = { direct: [] as [number, number][], tiered: [] as [number, number][] };
+  const counter = (value: Uint8Array | undefined): number =>
+    value === undefined ? 0 : (JSON.parse(new TextDecoder().decode(value)) as { n: number }).n;
+  while (running) {
+    const [d, t] = await Promise.all([direct.get('stale'), tiered.get('stale')]);
+    const now = Date.now();
+    reads.direct.push([counter(d?.value), now]);
+    reads.tiered.push([counter(t?.value), now]);
+  }
+  await tiered.close();
+  await direct.close();
+  const worst = (samples: [number, number][]): number =>
+    samples.reduce((max, [n, at]) => {
+      const superseded = ackedAt.get(n + 1);
+      return superseded !== undefined && superseded < at ? Math.max(max, at - superseded) : max;
+    }, 0);
+  return [
+    {
+      what: `another process's write: worst stale read (nearTtlMs ${nearTtlMs})`,
+      anchorName: 'RedisRegistry read directly',
+      anchor: worst(reads.direct),
+      nautilus: worst(reads.tiered),
+      unit: 'ms',
+      target: `≤ ${nearTtlMs} ms (the bound)`,
+    },
+  ];
+}
+
+async function signingRows(): Promise<Row[]> {
+  const keyPair = generateEd25519KeyPair();
+  const privateKey = privateKeyObject(keyPair.secretKey);
+  const signed = new SignedRegistry(new MemoryRegistry(), { keyPair });
+  const message = bep44SignatureBuffer(bencodeByteString(VALUE), 1, new TextEncoder().encode('k:0'));
+  const signature = sign(null, message, privateKey);
+  const publicKey = createPublicKey(privateKey);
+  await signed.set('k:0', VALUE);
+  const [rawSign, signedSet] = await bestOfAlternating(
+    5,
+    () => opsPerSecond(3000, () => Promise.resolve(sign(null, message, privateKey))),
+    () => opsPerSecond(3000, (i) => signed.set(`k:${i % 100}`, VALUE)),
+  );
+  const [rawVerify, signedGet] = await bestOfAlternating(
+    5,
+    () => opsPerSecond(3000, () => Promise.resolve(verify(null, message, publicKey, signature))),
+    () => opsPerSecond(3000, () => signed.get('k:0')),
+  );
+  return [
+    {
+      what: 'signed set (sign + read + CAS write), 64 B',
+      anchorName: 'raw crypto.sign',
+      anchor: rawSign / 1e3,
+      nautilus: signedSet / 1e3,
+      unit: 'k ops/s',
+    },
+    {
+      what: 'signed get (strict verify), 64 B',
+      anchorName: 'raw crypto.verify',
+      anchor: rawVerify / 1e3,
+      nautilus: signedGet / 1e3,
+      unit: 'k ops/s',
+    },
+  ];
+}
+
+async function auditRows(): Promise<Row[]> {
+  const dir = mkdtempSync(join(tmpdir(), 'nautilus-bench-audit-'));
+  const rows: Row[] = [];
+  try {
+    for (const fsync of ['never', 'interval', 'always'] as FsyncPolicy[]) {
+      const plain = new MemoryRegistry();
+      const audited = new AuditedRegistry(new MemoryRegistry(), {
+        sink: await FileAuditSink.open({ path: join(dir, `${fsync}.jsonl`), fsync, fsyncIntervalMs: 100 }),
+      });
+      const iterations = fsync === 'always' ? 200 : 5000;
+      for (const concurrency of [1, 64]) {
+        const op = (r: MemoryRegistry | AuditedRegistry) => (i: number) =>
+          Promise.all(Array.from({ length: concurrency }, (_, j) => r.set(`k:${(i * concurrency + j) % 1000}`, VALUE)));
+        const [anchor, subject] = await bestOfAlternating(
+          3,
+          () => opsPerSecond(iterations, op(plain)).then((x) => x * concurrency),
+          () => opsPerSecond(iterations, op(audited)).then((x) => x * concurrency),
+        );
+        rows.push({
+          what: `audited set, fsync ${fsync}, ${concurrency} in flight`,
+          anchorName: 'MemoryRegistry unwrapped',
+          anchor: anchor / 1e3,
+          nautilus: subject / 1e3,
+          unit: 'k ops/s',
+        });
+      }
+      await audited.close();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return rows;
+}
+
+/** Every row of this benchmark. */
+export async function benchRegistryWrappers(): Promise<Row[]> {
+  const server = await startRedisServer();
+  try {
+    return [...(await tieredRows(server.url)), ...(await signingRows()), ...(await auditRows())];
+  } finally {
+    await server.stop();
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1] ?? ''}`) {
+  printTable('Registry wrappers: tiered, signed, audited', await benchRegistryWrappers());
+}

@@ -1,0 +1,14 @@
+/**
+ * The other process of the two-process tier test: writes one value through its own
+ * TieredRegistry (memory over the shared Redis) and prints the version written.
+ * Usage: node tier-writer.js <redis url> <key prefix> <key> <value>
+ */
+import { MemoryRegistry } from '../../src/registry/index.js';
+import { RedisRegistry } from '../../src/registry/redis/index.js';
+import { TieredRegistry } from '../../src/registry/tiered/tiered-registry.js';
+
+const [url, keyPrefix, key, value] = process.argv.slice(2) as [string, string, string, string];
+const tiered = new TieredRegistry({ near: new MemoryRegistry(), far: await RedisRegistry.connect({ url, keyPrefix }) });
+const record = await tiered.set(key, new TextEncoder().encode(value));
+process.stdout.write(`${record.version}\n`);
+await tiered.close();
