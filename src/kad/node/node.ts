@@ -134,13 +134,13 @@ class Node extends Emitter<KadNodeEvents> implements KadNode {
   ) {
     super();
     const saved = state?.loaded.kind === 'restored' ? state.loaded.state : undefined;
-    this.id = options.id === undefined ? (saved?.id ?? randomId()) : Uint8Array.from(options.id);
+    this.id = options.id === undefined ? (saved?.id ?? randomId(options.randomBytes)) : Uint8Array.from(options.id);
     const k = options.k ?? DEFAULT_KAD_NODE_OPTIONS.k;
     const readOnly = options.readOnly ?? DEFAULT_KAD_NODE_OPTIONS.readOnly;
     // options that validate themselves first, before anything listens on a transport
     const tokens = new WriteTokens(
       { rotateMs: options.tokenRotateMs ?? DEFAULT_KAD_NODE_OPTIONS.tokenRotateMs },
-      { clock },
+      options.randomBytes === undefined ? { clock } : { clock, randomBytes: options.randomBytes },
     );
     // the one place kad picks a registry backend: a node stores in memory unless given a registry
     const registry = options.registry ?? new MemoryRegistry(defaultRegistryBounds(options.storage), { clock });
@@ -196,6 +196,7 @@ class Node extends Emitter<KadNodeEvents> implements KadNode {
       stacks: this.#stacks,
       lifetime,
       options: resolveLookupOptions(options.lookup),
+      randomBytes: options.randomBytes,
     });
     this.#persistence =
       state === undefined
