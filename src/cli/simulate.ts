@@ -107,7 +107,7 @@ export async function runSimulate(argv: readonly string[], io: SimulateIo): Prom
     if (svg !== undefined) await writeFile(svg, reportSvg(report));
     const perNode = (runtime.heapPerNodeBytes / 1024).toFixed(1);
     io.err(
-      `wall ${(runtime.wallMs / 1000).toFixed(1)} s (joins ${(runtime.joinWallMs / 1000).toFixed(1)} s, ` +
+      `wall ${(runtime.wallMs / 1000).toFixed(1)} s, CPU ${(runtime.cpuMs / 1000).toFixed(1)} s (joins ${(runtime.joinWallMs / 1000).toFixed(1)} s, ` +
         `${(runtime.wallMsPerVirtualHour / 1000).toFixed(1)} s per virtual hour after); heap ` +
         `${(runtime.heapBytes / 2 ** 20).toFixed(0)} MiB, ${perNode} KiB per node` +
         `${svg === undefined ? '' : `; SVG written to ${svg}`}\n`,
@@ -143,7 +143,7 @@ function progressBar(io: SimulateIo): (progress: SimulationProgress | undefined)
     const text =
       `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${(fraction * 100).toFixed(0).padStart(3)} % ` +
       `${progress.phase} ${Math.round(progress.virtualMs / 1000)} s virtual, ${progress.online} online, ` +
-      `${progress.finished} operations done`;
+      `${progress.finished} reads done`;
     if (io.errIsTty === true) {
       io.err(`\r${text}`);
       drawn = true;

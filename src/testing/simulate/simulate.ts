@@ -20,6 +20,8 @@ import { Workload } from './workloads.js';
 export interface SimulationRuntime {
   /** Wall time of the whole run, ms. */
   readonly wallMs: Milliseconds;
+  /** CPU time of this process during the run (user + system, every thread), ms: less noisy than wall time on a shared machine. */
+  readonly cpuMs: Milliseconds;
   /** Wall time of the join phase (every first node created and bootstrapping), ms. */
   readonly joinWallMs: Milliseconds;
   /** Wall time per virtual hour of the steady state (warm-up, workload, drain), ms. */
@@ -66,6 +68,7 @@ export async function simulate(options: SimulateOptions = {}): Promise<Simulatio
   signal?.throwIfAborted();
   const gc = collector();
   const wallStart = performance.now();
+  const cpuStart = process.cpuUsage();
   const heapBefore = heap(gc);
   const clock = new ManualClock();
   const t0 = clock.now();
@@ -182,6 +185,7 @@ export async function simulate(options: SimulateOptions = {}): Promise<Simulatio
       report,
       runtime: {
         wallMs: Math.round(wallMs),
+        cpuMs: Math.round(cpuMs(cpuStart)),
         joinWallMs: Math.round(joinWallMs),
         wallMsPerVirtualHour: Math.round((performance.now() - steadyStart) / Math.max(steadyVirtualHours, 1e-9)),
         heapBytes,
@@ -248,6 +252,11 @@ function collector(): (() => void) | undefined {
   } catch {
     return undefined;
   }
+}
+
+function cpuMs(since: NodeJS.CpuUsage): number {
+  const used = process.cpuUsage(since);
+  return (used.user + used.system) / 1000;
 }
 
 function heap(gc: (() => void) | undefined): number {

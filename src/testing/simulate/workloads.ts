@@ -44,7 +44,7 @@ export class Workload {
   readonly announces: WriteCounts = { started: 0, stored: 0 };
   /** Reads not counted: their source left while they ran. */
   abandoned = 0;
-  /** Operations running. */
+  /** Operations running or scheduled (reads waiting for their delay included). */
   pending = 0;
   readonly #options: ResolvedSimulateOptions;
   readonly #deps: WorkloadDeps;
@@ -56,9 +56,9 @@ export class Workload {
     this.#deps = deps;
   }
 
-  /** Operations finished (writes and reads). */
+  /** Reads finished. */
   get finished(): number {
-    return this.records.length + this.abandoned + this.puts.started + this.announces.started - this.pending;
+    return this.records.length + this.abandoned;
   }
 
   /** Schedules the arrivals of every kind, from now for `durationMs`. */
@@ -100,11 +100,11 @@ export class Workload {
     this.#track(
       writer.node.put({ v }).then((result) => {
         if (result.storedOn.length > 0) this.puts.stored++;
-        this.#deps.clock.setTimeout(() => {
+        this.#later(delay, () => {
           this.#readAll('get', writer, result.target, (event) => {
             return event.type === 'value' && event.item.v instanceof Uint8Array && bytesEqual(event.item.v, v);
           });
-        }, delay);
+        });
       }),
     );
   }
@@ -119,11 +119,11 @@ export class Workload {
     this.#track(
       writer.node.announce(infoHash, { port }).then((result) => {
         if (result.storedOn.length > 0) this.announces.stored++;
-        this.#deps.clock.setTimeout(() => {
+        this.#later(delay, () => {
           this.#readAll('peers', writer, infoHash, (event) => {
             return event.type === 'peers' && event.peers.some((p) => p.host === writer.host && p.port === port);
           });
-        }, delay);
+        });
       }),
     );
   }
@@ -173,6 +173,7 @@ export class Workload {
     let ok = false;
     let from: Contact | undefined;
     let messages = 0;
+    let hops: number | undefined;
     try {
       for await (const event of node.query(target, { method, lookup, disjointPaths })) {
         if (!ok && hit(event)) {
@@ -185,13 +186,13 @@ export class Workload {
     } catch (error) {
       if (source.online) throw error;
     } finally {
+      hops = ok ? tracer.depth(source.host, from) : undefined;
       tracer.end(source.host);
     }
     if (!source.online) {
       this.abandoned++;
       return;
     }
-    const hops = ok ? tracer.depth(source.host, from) : undefined;
     this.records.push({
       kind,
       strategy,
@@ -201,6 +202,15 @@ export class Workload {
       messages,
       hops,
     });
+  }
+
+  /** Runs `work` after `delayMs`, counted as pending meanwhile (the drain phase waits for it). */
+  #later(delayMs: Milliseconds, work: () => void): void {
+    this.pending++;
+    this.#deps.clock.setTimeout(() => {
+      this.pending--;
+      work();
+    }, delayMs);
   }
 
   /** A random honest online node other than `not`. */

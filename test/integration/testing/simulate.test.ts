@@ -4,7 +4,7 @@ import { formatReport, reportSvg, simulate, type SimulateOptions } from '../../.
 
 /** A small, busy network: every part of the model at work within a few virtual minutes. */
 const SMALL: SimulateOptions = {
-  nodes: 300,
+  nodes: 200,
   hostile: 0.1,
   firewalled: 0.2,
   churn: 2,
@@ -25,7 +25,7 @@ describe('simulate()', () => {
     assert.equal(reportSvg(again.report), reportSvg(first.report));
     assert.notEqual(JSON.stringify(other.report), JSON.stringify(first.report));
     const { network, strategies } = first.report;
-    assert.ok(network.leaves > 0 && network.joins === 300 + network.leaves, 'churn replaced every node that left');
+    assert.ok(network.leaves > 0 && network.joins === 200 + network.leaves, 'churn replaced every node that left');
     assert.ok(network.hostile > 0 && network.firewalled > 0 && network.natDropped > 0 && network.lost > 0);
     assert.deepEqual(
       strategies.map((s) => s.name),
@@ -42,14 +42,15 @@ describe('simulate()', () => {
     const { report } = await simulate({
       nodes: 2000,
       seed: 3,
-      warmupMs: 60_000,
-      durationMs: 300_000,
-      readDelayMaxMs: 120_000,
-      strategies: ['adaptive', 'fixed-3', 'burst-16'],
-      workload: { getsPerMinute: 30, lookupsPerMinute: 0, announcesPerMinute: 0 },
+      warmupMs: 30_000,
+      durationMs: 180_000,
+      readDelayMinMs: 10_000,
+      readDelayMaxMs: 60_000,
+      strategies: ['adaptive', 'burst-16'],
+      workload: { getsPerMinute: 40, lookupsPerMinute: 0, announcesPerMinute: 0 },
     });
-    const [adaptive, fixed3, burst16] = report.strategies;
-    assert.ok(adaptive !== undefined && fixed3 !== undefined && burst16 !== undefined);
+    const [adaptive, burst16] = report.strategies;
+    assert.ok(adaptive !== undefined && burst16 !== undefined);
     assert.ok(adaptive.get.count >= 100);
     assert.ok(adaptive.get.successRate >= 0.99, `success ${adaptive.get.successRate}`);
     assert.ok(adaptive.get.latencyRtts.p50 <= 3, `p50 ${adaptive.get.latencyRtts.p50} RTTs`);
@@ -60,16 +61,18 @@ describe('simulate()', () => {
 
   it('keeps gets at 97 % or more with 10 % hostile nodes on 3 disjoint paths', async () => {
     const { report } = await simulate({
-      nodes: 1000,
+      nodes: 600,
       seed: 5,
       hostile: 0.1,
-      warmupMs: 60_000,
-      durationMs: 300_000,
-      readDelayMaxMs: 120_000,
-      strategies: ['adaptive', 'disjoint-3'],
-      workload: { getsPerMinute: 30, lookupsPerMinute: 0, announcesPerMinute: 0 },
+      warmupMs: 30_000,
+      durationMs: 180_000,
+      readDelayMinMs: 10_000,
+      readDelayMaxMs: 60_000,
+      strategies: ['disjoint-3'],
+      workload: { getsPerMinute: 40, lookupsPerMinute: 0, announcesPerMinute: 0 },
     });
-    const disjoint = report.strategies[1];
+    const disjoint = report.strategies[0];
+    assert.ok(report.network.hostile >= 40, `hostile nodes ${report.network.hostile}`);
     assert.ok(disjoint !== undefined && disjoint.get.count >= 100);
     assert.ok(disjoint.get.successRate >= 0.97, `success ${disjoint.get.successRate}`);
   });
