@@ -11,7 +11,7 @@ export type {
   Packet,
 } from './memory-network.js';
 export { DEFAULT_MEMORY_NETWORK_OPTIONS, MemoryNetwork, MemoryTransport } from './memory-network.js';
-export { seededRandom } from './seeded-random.js';
+export { seededBytes, seededRandom } from './seeded-random.js';
 export type { RedisServerHandle, RedisServerOptions, RedisServerTlsOptions } from './redis/redis-server.js';
 export { startRedisServer } from './redis/redis-server.js';
 export type { RedisClusterHandle, RedisClusterOptions } from './redis/redis-cluster.js';

@@ -7,7 +7,7 @@ import type { Endpoint, Transport } from '../../kad/transport/transport.js';
 import type { Contact } from '../../kad/wire/compact.js';
 import type { ManualClock } from '../manual-clock.js';
 import type { MemoryNetwork } from '../memory-network.js';
-import { seededRandom } from '../seeded-random.js';
+import { seededBytes, seededRandom } from '../seeded-random.js';
 import { HostileTransport } from './hostile.js';
 import { hash32, hostOf, type NetworkModel, SIMULATED_PORT } from './network-model.js';
 import type { HostileBehaviour, ResolvedSimulateOptions, SimulateOptions } from './options.js';
@@ -95,7 +95,7 @@ export class Population {
           : undefined
         : like.hostile;
     const firewalled = like === undefined ? hostile === undefined && random() < options.firewalled : like.firewalled;
-    const id = bytes(random, 20);
+    const id = seededBytes(random, 20);
     const host = hostOf(index);
     const sim: SimNode = {
       index,
@@ -129,7 +129,7 @@ export class Population {
       clock: this.#clock,
       id,
       bootstrap,
-      randomBytes: (size) => bytes(random, size),
+      randomBytes: (size) => seededBytes(random, size),
     };
     sim.node = await createNode(nodeOptions);
     sim.online = true;
@@ -184,10 +184,4 @@ export class Population {
     }
     return out;
   }
-}
-
-function bytes(random: () => number, size: number): Uint8Array {
-  const out = new Uint8Array(size);
-  for (let i = 0; i < size; i++) out[i] = Math.floor(random() * 256);
-  return out;
 }

@@ -3,6 +3,7 @@ import { bytesEqual, compareDistance, type NodeId } from '../../kad/id.js';
 import type { LookupEvent, LookupMethod } from '../../kad/lookup/events.js';
 import type { Contact } from '../../kad/wire/compact.js';
 import type { ManualClock } from '../manual-clock.js';
+import { seededBytes } from '../seeded-random.js';
 import type { HopTracer } from './hops.js';
 import type { OperationKind, OperationRecord } from './metrics.js';
 import type { ResolvedSimulateOptions } from './options.js';
@@ -94,7 +95,7 @@ export class Workload {
   #putThenGet(): void {
     const writer = this.#source(undefined);
     if (writer?.node === undefined) return;
-    const v = randomBytes(this.#deps.random, ITEM_BYTES);
+    const v = seededBytes(this.#deps.random, ITEM_BYTES);
     const delay = this.#readDelay();
     this.puts.started++;
     this.#track(
@@ -112,7 +113,7 @@ export class Workload {
   #announceThenFind(): void {
     const writer = this.#source(undefined);
     if (writer?.node === undefined) return;
-    const infoHash = randomBytes(this.#deps.random, 20);
+    const infoHash = seededBytes(this.#deps.random, 20);
     const port = 1024 + Math.floor(this.#deps.random() * 60_000);
     const delay = this.#readDelay();
     this.announces.started++;
@@ -129,7 +130,7 @@ export class Workload {
   }
 
   #lookup(): void {
-    const target = randomBytes(this.#deps.random, 20);
+    const target = seededBytes(this.#deps.random, 20);
     // the right answer: the closest honest node online when the lookup starts
     let best: SimNode | undefined;
     for (const sim of this.#deps.population.online) {
@@ -234,10 +235,4 @@ export class Workload {
 function isClosed(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code;
   return code === 'CLOSED' || code === 'ABORTED' || code === 'NO_CONTACTS' || code === 'TIMEOUT';
-}
-
-function randomBytes(random: () => number, size: number): Uint8Array {
-  const out = new Uint8Array(size);
-  for (let i = 0; i < size; i++) out[i] = Math.floor(random() * 256);
-  return out;
 }
