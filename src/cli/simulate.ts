@@ -102,7 +102,7 @@ export async function runSimulate(argv: readonly string[], io: SimulateIo): Prom
       onProgress: bar,
       ...(io.signal === undefined ? {} : { signal: io.signal }),
     });
-    bar(undefined);
+    bar('done');
     io.out(json ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report));
     if (svg !== undefined) await writeFile(svg, reportSvg(report));
     const perNode = (runtime.heapPerNodeBytes / 1024).toFixed(1);
@@ -129,10 +129,14 @@ export async function runSimulate(argv: readonly string[], io: SimulateIo): Prom
 }
 
 /** A progress bar on stderr: one redrawn line on a terminal, else a line every 10 %. */
-function progressBar(io: SimulateIo): (progress: SimulationProgress | undefined) => void {
+function progressBar(io: SimulateIo): (progress: SimulationProgress | 'done' | undefined) => void {
   let lastDecile = -1;
   let drawn = false;
   return (progress) => {
+    if (progress === 'done') {
+      io.err(`${io.errIsTty === true ? '\r' : ''}[${'#'.repeat(30)}] 100 % done\n`);
+      return;
+    }
     if (progress === undefined) {
       if (drawn && io.errIsTty === true) io.err('\n');
       return;
