@@ -95,10 +95,14 @@ export default {
       name: 'cli-imports-daemon-kad-registry-core',
       comment:
         'src/cli imports src/daemon, src/kad, src/registry, src/core; of src/testing only the testnet builder, ' +
-        'from the testnet command (rule cli-testnet-command-uses-testnet-builder)',
+        'from the testnet command (rule cli-testnet-command-uses-testnet-builder), and the simulator, from the ' +
+        'simulate command',
       severity: 'error',
       from: { path: '^src/cli/' },
-      to: { path: '^src/', pathNot: ['^src/(core|registry|kad|daemon|cli)/', '^src/testing/testnet\\.ts$'] },
+      to: {
+        path: '^src/',
+        pathNot: ['^src/(core|registry|kad|daemon|cli)/', '^src/testing/testnet\\.ts$', '^src/testing/simulate/'],
+      },
     },
     {
       name: 'root-export-imports-kad-registry-core',
@@ -110,10 +114,11 @@ export default {
     {
       name: 'nothing-imports-testing',
       comment:
-        'src/testing may import anything and nothing in src/ imports it; the one exception is the CLI testnet ' +
-        'command (src/cli/testnet.ts), a demo that runs the testnet builder src/testing/testnet.ts',
+        'src/testing may import anything and nothing in src/ imports it; the exceptions are the CLI testnet ' +
+        'command (src/cli/testnet.ts), a demo that runs the testnet builder src/testing/testnet.ts, and the CLI ' +
+        'simulate command (src/cli/simulate.ts), which runs the simulator src/testing/simulate/',
       severity: 'error',
-      from: { path: '^src/', pathNot: ['^src/testing/', '^src/cli/testnet\\.ts$'] },
+      from: { path: '^src/', pathNot: ['^src/testing/', '^src/cli/testnet\\.ts$', '^src/cli/simulate\\.ts$'] },
       to: { path: '^src/testing/' },
     },
     ...kadFloorRules,

@@ -11,6 +11,7 @@ import { benchRegistryMemory } from './registry-memory.js';
 import { benchRegistryRedis } from './registry-redis.js';
 import { benchRegistrySharded } from './registry-sharded.js';
 import { benchRegistryWrappers } from './registry-wrappers.js';
+import { benchSimulate } from './simulate.js';
 
 const suites: Record<string, { title: string; run: () => Promise<Row[]> }> = {
   'registry-memory': { title: 'Memory registry vs lru-cache', run: benchRegistryMemory },
@@ -29,6 +30,7 @@ const suites: Record<string, { title: string; run: () => Promise<Row[]> }> = {
     title: 'Heap per idle KAD node vs bittorrent-dht; MemoryRegistry vs lru-cache',
     run: benchKadMemory,
   },
+  simulate: { title: 'Simulation cost per datagram: simulate() vs the bare MemoryNetwork', run: () => benchSimulate() },
   'kad-maintenance': {
     title: 'KAD maintenance: restart to ready, idle traffic vs bittorrent-dht; republish and replication under churn',
     run: benchKadMaintenance,

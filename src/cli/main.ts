@@ -2,6 +2,7 @@
 import { readFileSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { runSimulate, SIMULATE_HELP } from './simulate.js';
 import { runTestnet } from './testnet.js';
 
 const HELP = `nautilus — Kademlia DHT (BitTorrent Mainline) and record registry for Node.js
@@ -12,6 +13,8 @@ Usage:
 Commands:
   testnet          Start a local DHT network on loopback UDP (in-memory storage), show a
                    BEP 44 put/get and a BEP 5 announce/get_peers, then keep it running
+  simulate         Run N real nodes on a simulated network (virtual time, seeded RTTs,
+                   loss, churn, hostile nodes) and report lookup success and latency
   help             Show this help
   version          Print the version
 
@@ -25,7 +28,8 @@ testnet options:
   --duration-ms MS         Stop after MS milliseconds; 0 stops right after the demo
                            (default: run until Ctrl-C)
   --interval-ms MS         Print network counters every MS milliseconds (default 10000)
-`;
+
+${SIMULATE_HELP}`;
 
 /** The package version, read from the package.json shipped beside `dist/`. */
 export function version(): string {
@@ -45,6 +49,9 @@ const defaultIo: CliIo = { out: (t) => process.stdout.write(t), err: (t) => proc
 
 /** Runs the CLI with `argv` (without `node` and the script); resolves with the exit code. */
 export async function main(argv: readonly string[], io: CliIo = defaultIo): Promise<number> {
+  // the simulate command parses its own flags
+  if (argv[0] === 'simulate')
+    return runSimulate(argv.slice(1), { ...io, errIsTty: io === defaultIo && process.stderr.isTTY });
   let parsed;
   try {
     parsed = parseArgs({

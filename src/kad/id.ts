@@ -26,9 +26,12 @@ export function assertNodeId(value: unknown, name = 'id'): NodeId {
   return value;
 }
 
-/** A uniformly random id from the system CSPRNG. */
-export function randomId(): NodeId {
-  return getRandomValues(new Uint8Array(ID_BYTES));
+/** Where random bytes come from: `size` fresh bytes per call. */
+export type RandomBytes = (size: number) => Uint8Array;
+
+/** A uniformly random id from `random` (the system CSPRNG by default). */
+export function randomId(random?: RandomBytes): NodeId {
+  return random === undefined ? getRandomValues(new Uint8Array(ID_BYTES)) : Uint8Array.from(random(ID_BYTES));
 }
 
 /**
@@ -96,11 +99,11 @@ export function bucketIndex(self: NodeId, other: NodeId): number {
  * `self` and differs in the next one. Used to refresh an idle bucket with a lookup.
  * @throws {KadError} `INVALID_OPTION` unless `0 <= index < 160`.
  */
-export function randomIdInBucket(self: NodeId, index: number): NodeId {
+export function randomIdInBucket(self: NodeId, index: number, random?: RandomBytes): NodeId {
   if (!Number.isInteger(index) || index < 0 || index >= ID_BITS) {
     throw optionError('bucket index', `an integer in [0, ${ID_BITS - 1}]`, index);
   }
-  const id = randomId();
+  const id = randomId(random);
   const byte = index >> 3;
   const bit = 0x80 >> (index & 7);
   for (let i = 0; i < byte; i++) id[i] = self[i] ?? 0;

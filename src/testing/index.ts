@@ -11,7 +11,7 @@ export type {
   Packet,
 } from './memory-network.js';
 export { DEFAULT_MEMORY_NETWORK_OPTIONS, MemoryNetwork, MemoryTransport } from './memory-network.js';
-export { seededRandom } from './seeded-random.js';
+export { seededBytes, seededRandom } from './seeded-random.js';
 export type { RedisServerHandle, RedisServerOptions, RedisServerTlsOptions } from './redis/redis-server.js';
 export { startRedisServer } from './redis/redis-server.js';
 export type { RedisClusterHandle, RedisClusterOptions } from './redis/redis-cluster.js';
@@ -32,3 +32,25 @@ export type {
   UdpTestnetOptions,
 } from './testnet.js';
 export { createTestnet, DEFAULT_TESTNET_OPTIONS } from './testnet.js';
+export type {
+  HostileBehaviour,
+  ResolvedSimulateOptions,
+  SimulateOptions,
+  SimulationProgress,
+  WorkloadRates,
+} from './simulate/options.js';
+export { DEFAULT_SIMULATE_OPTIONS, HOSTILE_BEHAVIOURS, MAX_SIMULATED_NODES } from './simulate/options.js';
+export type { SimulationStrategy } from './simulate/strategies.js';
+export { DEFAULT_STRATEGIES, parseStrategy, STRATEGY_NAMES } from './simulate/strategies.js';
+export type {
+  NetworkFigures,
+  OperationSummary,
+  RoutingTableFigures,
+  SimulationReport,
+  StrategyReport,
+  WindowFigures,
+} from './simulate/report.js';
+export { formatReport, REPORT_FORMAT } from './simulate/report.js';
+export { reportSvg } from './simulate/svg.js';
+export type { SimulationResult, SimulationRuntime } from './simulate/simulate.js';
+export { simulate } from './simulate/simulate.js';

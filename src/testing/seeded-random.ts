@@ -12,3 +12,10 @@ export function seededRandom(seed: number): () => number {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
+
+/** `size` bytes drawn from `random` (a {@link seededRandom}): deterministic ids, values, secrets. */
+export function seededBytes(random: () => number, size: number): Uint8Array {
+  const out = new Uint8Array(size);
+  for (let i = 0; i < size; i++) out[i] = Math.floor(random() * 256);
+  return out;
+}

@@ -1,6 +1,6 @@
 import type { Clock } from '../../core/clock.js';
 import { KadError } from '../errors.js';
-import type { NodeId } from '../id.js';
+import type { NodeId, RandomBytes } from '../id.js';
 import type { LookupDoneEvent } from '../lookup/events.js';
 import type { ResolvedLookupOptions } from '../lookup/options.js';
 import type { FamilyStack } from './family-stack.js';
@@ -16,6 +16,8 @@ export interface DhtContext {
   /** Aborted with `CLOSED` when the node closes. */
   readonly lifetime: AbortSignal;
   readonly options: ResolvedLookupOptions;
+  /** Source of the random targets of bucket refreshes (`KadNodeOptions.randomBytes`), if not the CSPRNG. */
+  readonly randomBytes?: RandomBytes | undefined;
 }
 
 /** The `NO_CONTACTS` error of a lookup that no node answered. @internal */

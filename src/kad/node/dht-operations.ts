@@ -4,7 +4,12 @@ import { assertSalt, compareSeq, type ItemKeyPair, type Seq } from '../items.js'
 import { integerInRange, optionError, seqOption } from '../option-checks.js';
 import type { LookupDoneEvent, LookupEvent, LookupMethod, LookupResult } from '../lookup/events.js';
 import { drainLookup, Lookup, type LookupQuery } from '../lookup/lookup.js';
-import { softDeadline } from '../lookup/options.js';
+import {
+  type LookupOptions,
+  type ResolvedLookupOptions,
+  resolveLookupOptions,
+  softDeadline,
+} from '../lookup/options.js';
 import { type Endpoint, endpointKey } from '../transport/transport.js';
 import type { BencodeDict, BencodeValue } from '../wire/bencode.js';
 import { type Contact, familyOf, type PeerAddress } from '../wire/compact.js';
@@ -33,6 +38,8 @@ interface LookupStart {
   readonly salt?: Uint8Array | undefined;
   readonly seq?: Seq | undefined;
   readonly disjointPaths?: number | undefined;
+  /** Lookup tuning of this call, over the node's. */
+  readonly lookup?: LookupOptions | undefined;
   readonly stopAtValue?: boolean;
   /** Contacts to start from instead of the routing tables' closest. */
   readonly seeds?: readonly Contact[];
@@ -55,7 +62,7 @@ export class DhtOperations {
   constructor(ctx: DhtContext) {
     this.#ctx = ctx;
     this.#want = ctx.stacks.length > 1 ? ['n4', 'n6'] : undefined;
-    this.#store = new DhtStore(ctx, (target, method, signal, salt) => this.#collect(target, method, signal, salt));
+    this.#store = new DhtStore(ctx, (target, method, call, salt) => this.#collect(target, method, call, salt));
     // every running operation listens to the node's lifetime, and stops listening when it ends
     setMaxListeners(0, ctx.lifetime);
   }
@@ -74,7 +81,7 @@ export class DhtOperations {
   /** A `find_node` lookup of `target` (see `KadNode.lookup`). */
   async lookup(target: NodeId, options: DhtCallOptions = {}): Promise<LookupResult> {
     assertNodeId(target, 'target');
-    const done = await drainLookup(this.#start(target, 'find_node', { signal: options.signal }));
+    const done = await drainLookup(this.#start(target, 'find_node', callStart(options)));
     if (done.closest.length === 0) throw noContacts(done);
     const { closest, queried, responded, timedOut, durationMs } = done;
     return { closest, queried, responded, timedOut, durationMs };
@@ -128,7 +135,7 @@ export class DhtOperations {
   /** Peers of `infoHash`, each once, as they arrive (see `KadNode.findPeers`). */
   findPeers(infoHash: NodeId, options: DhtCallOptions = {}): AsyncIterableIterator<PeerAddress> {
     assertNodeId(infoHash, 'infoHash');
-    return this.#findPeers(this.#start(infoHash, 'get_peers', { signal: options.signal }));
+    return this.#findPeers(this.#start(infoHash, 'get_peers', callStart(options)));
   }
 
   /** Every peer of `infoHash` found by one lookup (see `KadNode.getPeersOf`). */
@@ -174,7 +181,7 @@ export class DhtOperations {
       const table = stack.table.table;
       for (const i of table.staleBuckets(0)) if (table.bucket(i).length === 0) indices.add(i);
     }
-    const target = (i: number): NodeId => randomIdInBucket(this.#ctx.id, i);
+    const target = (i: number): NodeId => randomIdInBucket(this.#ctx.id, i, this.#ctx.randomBytes);
     await Promise.allSettled([...indices].map((i) => drainLookup(this.#start(target(i), 'find_node', { signal }))));
   }
 
@@ -201,12 +208,13 @@ export class DhtOperations {
   async #collect(
     target: NodeId,
     method: 'get' | 'get_peers',
-    signal: AbortSignal | undefined,
+    call: DhtCallOptions,
     salt: Uint8Array | undefined,
   ): Promise<{ done: LookupDoneEvent; tokens: Map<string, Uint8Array>; highestSeq: Seq | undefined }> {
     const tokens = new Map<string, Uint8Array>();
     let highestSeq: Seq | undefined;
-    const done = await drainLookup(this.#start(target, method, { signal, salt, stopAtValue: false }), (event) => {
+    const start = { ...callStart(call), salt, stopAtValue: false };
+    const done = await drainLookup(this.#start(target, method, start), (event) => {
       if (event.type === 'response' && event.token !== undefined) tokens.set(endpointKey(event.from), event.token);
       if (event.type === 'value' && event.seq !== undefined && (highestSeq === undefined || event.seq > highestSeq)) {
         highestSeq = event.seq;
@@ -247,7 +255,7 @@ export class DhtOperations {
       query,
       softDeadline: (to) => softDeadline(this.#stackOf(to).rpc.rtt, to, minSoftTimeoutMs),
       clock: ctx.clock,
-      options: ctx.options,
+      options: tuned(ctx.options, start.lookup),
       signals: start.signal === undefined ? [ctx.lifetime] : [start.signal, ctx.lifetime],
       ...(start.salt === undefined ? {} : { salt: start.salt }),
       ...(start.stopAtValue === undefined ? {} : { stopAtValue: start.stopAtValue }),
@@ -272,12 +280,30 @@ export class DhtOperations {
 
 /** Validates the options a `get` or `query` shares. @throws {KadError} `INVALID_OPTION` naming the option. */
 function checkGetOptions(options: GetOptions): LookupStart {
-  const { salt, seq, disjointPaths, signal } = options;
+  const { salt, seq, disjointPaths, signal, lookup } = options;
   if (salt !== undefined) {
     if (!(salt instanceof Uint8Array)) throw optionError('salt', 'a Uint8Array', salt);
     assertSalt(salt);
   }
   seqOption('seq', seq);
   integerInRange('disjointPaths', disjointPaths, 1, 1, MAX_DISJOINT_PATHS);
-  return { signal, salt, seq, disjointPaths };
+  return { signal, salt, seq, disjointPaths, lookup };
+}
+
+/** The lookup start of a plain call: its signal and tuning. */
+function callStart(options: DhtCallOptions): LookupStart {
+  if (typeof options !== 'object' || options === null) throw optionError('options', 'an object', options);
+  return { signal: options.signal, lookup: options.lookup };
+}
+
+/**
+ * The node's lookup options with a call's tuning over them; a `maxAlpha` the call leaves out is
+ * raised to the call's `alpha` when below it.
+ * @throws {KadError} `INVALID_OPTION` naming `lookup.<field>`.
+ */
+function tuned(base: ResolvedLookupOptions, lookup: LookupOptions | undefined): ResolvedLookupOptions {
+  if (lookup === undefined) return base;
+  if (typeof lookup !== 'object' || lookup === null) throw optionError('lookup', 'an object', lookup);
+  const maxAlpha = lookup.maxAlpha ?? Math.max(base.maxAlpha, lookup.alpha ?? 0);
+  return resolveLookupOptions({ ...base, ...lookup, maxAlpha });
 }

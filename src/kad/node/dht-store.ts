@@ -23,6 +23,7 @@ import { type DhtContext, noContacts } from './dht-context.js';
 import type {
   AnnounceOptions,
   AnnounceResult,
+  DhtCallOptions,
   PutItem,
   PutMutableOptions,
   PutOptions,
@@ -34,7 +35,7 @@ import type {
 export type CollectTokens = (
   target: NodeId,
   method: 'get' | 'get_peers',
-  signal: AbortSignal | undefined,
+  call: DhtCallOptions,
   salt: Uint8Array | undefined,
 ) => Promise<{ done: LookupDoneEvent; tokens: Map<string, Uint8Array>; highestSeq: Seq | undefined }>;
 
@@ -73,7 +74,7 @@ export class DhtStore {
       if (cas !== undefined) throw optionError('cas', 'absent for an immutable item');
       target = immutableTarget(item.v);
     }
-    const { done, tokens } = await this.#collect(target, 'get', options.signal, 'k' in item ? item.salt : undefined);
+    const { done, tokens } = await this.#collect(target, 'get', options, 'k' in item ? item.salt : undefined);
     return this.#putAll(target, item, cas, done, tokens, startedAt, options.signal);
   }
 
@@ -89,7 +90,7 @@ export class DhtStore {
     if (!verifyMutable(createMutableItem(keyPair, v, seq ?? 0, options.salt))) {
       throw KadError.invalidKey('keyPair.publicKey is not the public key of keyPair.secretKey');
     }
-    const { done, tokens, highestSeq } = await this.#collect(target, 'get', options.signal, options.salt);
+    const { done, tokens, highestSeq } = await this.#collect(target, 'get', options, options.salt);
     const item = createMutableItem(
       keyPair,
       v,
@@ -106,7 +107,7 @@ export class DhtStore {
     // with impliedPort the nodes take the UDP source port: `port` is then only a placeholder
     if (!impliedPort && options.port === undefined) throw optionError('port', 'given unless impliedPort', undefined);
     const port = integerInRange('port', options.port, 0, impliedPort ? 0 : 1, 65535);
-    const { done, tokens } = await this.#collect(infoHash, 'get_peers', options.signal, undefined);
+    const { done, tokens } = await this.#collect(infoHash, 'get_peers', options, undefined);
     const { storedOn, failed } = await this.#storeOn(
       done,
       tokens,

@@ -1,5 +1,5 @@
 import type { Clock, Milliseconds } from '../../core/clock.js';
-import type { NodeId } from '../id.js';
+import type { NodeId, RandomBytes } from '../id.js';
 import type { KadStorage } from '../serve/storage.js';
 import type { DhtOperations } from './dht-operations.js';
 import type { FamilyStack } from './family-stack.js';
@@ -59,6 +59,8 @@ export interface MaintenanceContext {
   readonly retryMaxMs: Milliseconds;
   /** Whether liveness pings should go without `ro` (a read-only node in `'auto'` mode probing). */
   readonly probeWritable: () => boolean;
+  /** Source of the random targets of bucket refreshes (`KadNodeOptions.randomBytes`), if not the CSPRNG. */
+  readonly randomBytes: RandomBytes | undefined;
 }
 
 /** Queries answered and received on every family so far: it grows only while the node is online. @internal */

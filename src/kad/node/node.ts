@@ -139,7 +139,7 @@ class Node extends Emitter<KadNodeEvents> implements KadNode {
   ) {
     super();
     const saved = state?.loaded.kind === 'restored' ? state.loaded.state : undefined;
-    this.id = options.id === undefined ? (saved?.id ?? randomId()) : Uint8Array.from(options.id);
+    this.id = options.id === undefined ? (saved?.id ?? randomId(options.randomBytes)) : Uint8Array.from(options.id);
     const k = options.k ?? DEFAULT_KAD_NODE_OPTIONS.k;
     // 'auto' starts writable; maintenance turns `ro` on while the node is firewalled (BEP 43)
     const readOnlyMode = options.readOnly ?? DEFAULT_KAD_NODE_OPTIONS.readOnly;
@@ -161,7 +161,7 @@ class Node extends Emitter<KadNodeEvents> implements KadNode {
     // options that validate themselves first, before anything listens on a transport
     const tokens = new WriteTokens(
       { rotateMs: options.tokenRotateMs ?? DEFAULT_KAD_NODE_OPTIONS.tokenRotateMs },
-      { clock },
+      options.randomBytes === undefined ? { clock } : { clock, randomBytes: options.randomBytes },
     );
     // the one place kad picks a registry backend: a node stores in memory unless given a registry
     const registry = options.registry ?? new MemoryRegistry(defaultRegistryBounds(options.storage), { clock });
@@ -219,6 +219,7 @@ class Node extends Emitter<KadNodeEvents> implements KadNode {
       stacks: this.#stacks,
       lifetime,
       options: resolveLookupOptions(options.lookup),
+      randomBytes: options.randomBytes,
     });
     this.#persistence =
       state === undefined
@@ -272,6 +273,7 @@ class Node extends Emitter<KadNodeEvents> implements KadNode {
         retryMs,
         retryMaxMs,
         probeWritable: () => readOnlyMode === 'auto' && counters.firewalled,
+        randomBytes: options.randomBytes,
       },
       watch,
     );

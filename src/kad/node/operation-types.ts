@@ -2,6 +2,7 @@ import type { Milliseconds } from '../../core/clock.js';
 import type { KadError } from '../errors.js';
 import type { Seq } from '../items.js';
 import type { FoundItem, LookupMethod } from '../lookup/events.js';
+import type { LookupOptions } from '../lookup/options.js';
 import type { NodeId } from '../id.js';
 import type { Contact } from '../wire/compact.js';
 import type {
@@ -22,6 +23,14 @@ export interface DhtCallOptions {
    * (`KadNodeOptions.lookup.timeoutMs`, 10 s by default) bounds it.
    */
   readonly signal?: AbortSignal;
+  /**
+   * Lookup tuning of this call only, over the node's `KadNodeOptions.lookup`: for example
+   * `{ alpha: 3, maxAlpha: 3 }` for a fixed α, to compare strategies on one network (the
+   * simulator does). A `maxAlpha` left out is raised to `alpha` when needed. Checked like the
+   * node's (`INVALID_OPTION` naming `lookup.<field>`).
+   * @default the node's lookup options
+   */
+  readonly lookup?: LookupOptions;
 }
 
 /** Options of `node.query()`. */

@@ -172,6 +172,14 @@ export interface KadNodeOptions {
    * {@link MaintenanceOptions}).
    */
   readonly maintenance?: MaintenanceOptions;
+  /**
+   * Source of the node's random bytes: its id (when none is given or restored), its write-token
+   * secrets and the random targets of bucket refreshes. A seeded source makes a whole simulated
+   * network reproducible (`simulate()` in `nautilus/testing` passes one); it also makes tokens
+   * predictable, so leave it out outside simulations.
+   * @default crypto.getRandomValues / crypto.randomBytes
+   */
+  readonly randomBytes?: (size: number) => Uint8Array;
 }
 
 /**
@@ -252,6 +260,9 @@ export function checkNodeOptions(options: KadNodeOptions): void {
       if (typeof b === 'string') parseBootstrapString(b, 'bootstrap');
       else checkEndpoint(b, 'bootstrap');
     }
+  }
+  if (options.randomBytes !== undefined && typeof options.randomBytes !== 'function') {
+    throw optionError('randomBytes', 'a function (size) => Uint8Array', options.randomBytes);
   }
   if (options.resolver !== undefined && typeof options.resolver !== 'function') {
     throw optionError('resolver', 'a function (hostname) => Promise<string[]>', options.resolver);

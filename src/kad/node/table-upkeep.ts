@@ -153,7 +153,7 @@ export class TableUpkeep {
 
   /** Lookups of a random id in each idle bucket's range (any family's), a few per tick. */
   async #refresh(): Promise<void> {
-    const { clock, counters, dht, id, options, stacks } = this.#ctx;
+    const { clock, counters, dht, id, options, randomBytes, stacks } = this.#ctx;
     const now = clock.now();
     const stale = new Set<number>();
     for (const stack of stacks) {
@@ -171,7 +171,7 @@ export class TableUpkeep {
         return;
       }
       done++;
-      const lookup = await drainLookup(dht.query(randomIdInBucket(id, index), { method: 'find_node' }));
+      const lookup = await drainLookup(dht.query(randomIdInBucket(id, index, randomBytes), { method: 'find_node' }));
       this.#charge(lookup.queried);
       counters.refreshLookups++;
       const empty = stacks.every((stack) => stack.table.table.bucket(index).length === 0);

@@ -132,7 +132,7 @@ describe('KadNode replication of the items it stores for others', () => {
       const publisher = net.nodes[2] as KadNode;
       const put = await net.run(publisher.put({ v: text('abandoned') }));
       publisher.unpublish(put.target);
-      await advance(net, 3 * 60);
+      await advance(net, 3 * 120); // three 2-hour item lifetimes
       for (const node of net.alive()) assert.equal(await holds(net, node, put.target), false);
     } finally {
       await net.close();

@@ -1,0 +1,85 @@
+/**
+ * Simulation cost: `simulate()` at N nodes (the default model: 50–300 ms RTTs, 10 % loss, 20 %
+ * churn per hour; a short workload of 1 000 gets per strategy), per CPU second, against the bare
+ * `MemoryNetwork` + `ManualClock` it runs on, measured in the same run: 1 000 transports that
+ * answer every datagram with another, so the ratio is the share of the network itself in the
+ * cost of a simulated datagram (the rest is the production node: encoding, decoding, tables,
+ * lookups). Also prints wall time, CPU time and heap per node.
+ *
+ * Run: npm run bench -- simulate (2 000 nodes), or after a build
+ * node --expose-gc dist/bench/simulate.js 10000 100000
+ */
+import { fileURLToPath } from 'node:url';
+import { ManualClock } from '../src/testing/manual-clock.js';
+import { MemoryNetwork } from '../src/testing/memory-network.js';
+import { simulate } from '../src/testing/simulate/simulate.js';
+import { printTable, type Row } from './harness.js';
+
+const DEFAULT_SIZES = [2000];
+const BARE_TRANSPORTS = 1000;
+const BARE_DATAGRAMS = 2_000_000;
+
+/** Datagrams per CPU second of the bare network: echoes between transports on a manual clock. */
+async function bareNetwork(): Promise<number> {
+  const clock = new ManualClock();
+  const network = new MemoryNetwork({ latencyMs: 75, lossRate: 0.1, seed: 1 }, { clock });
+  const transports = Array.from({ length: BARE_TRANSPORTS }, () => network.createTransport());
+  let left = BARE_DATAGRAMS;
+  const payload = new Uint8Array(120);
+  for (const t of transports) {
+    t.on('message', ({ from }) => {
+      if (left-- > 0) t.send(payload, from);
+    });
+  }
+  const start = process.cpuUsage();
+  // each transport keeps a few datagrams in flight so that losses do not end the exchange
+  for (let round = 0; left > 0; round++) {
+    for (let i = 0; i < transports.length && left > 0; i++) {
+      (transports[i] as (typeof transports)[0]).send(
+        payload,
+        (transports[(i + 1 + round) % transports.length] as (typeof transports)[0]).address(),
+      );
+      left--;
+    }
+    await clock.advanceAsync(1000);
+  }
+  const used = process.cpuUsage(start);
+  const sent = network.stats().sent;
+  await network.close();
+  return sent / ((used.user + used.system) / 1e6);
+}
+
+export async function benchSimulate(sizes: readonly number[] = DEFAULT_SIZES): Promise<Row[]> {
+  const rows: Row[] = [];
+  const anchor = await bareNetwork();
+  for (const nodes of sizes) {
+    const { report, runtime } = await simulate({
+      nodes,
+      warmupMs: 60_000,
+      durationMs: 600_000,
+      readDelayMinMs: 10_000,
+      readDelayMaxMs: 60_000,
+      workload: { getsPerMinute: 100, lookupsPerMinute: 0, announcesPerMinute: 0 },
+    });
+    const perCpuSecond = report.network.datagrams / (runtime.cpuMs / 1000);
+    console.log(
+      `${nodes} nodes: wall ${(runtime.wallMs / 1000).toFixed(1)} s, CPU ${(runtime.cpuMs / 1000).toFixed(1)} s ` +
+        `(joins ${(runtime.joinWallMs / 1000).toFixed(1)} s wall), ${report.network.datagrams} datagrams, heap ` +
+        `${(runtime.heapBytes / 2 ** 20).toFixed(0)} MiB = ${(runtime.heapPerNodeBytes / 1024).toFixed(1)} KiB per node; ` +
+        `adaptive gets ${report.strategies[0]?.get.count ?? 0}, success ${report.strategies[0]?.get.successRate ?? 0}`,
+    );
+    rows.push({
+      what: `datagrams per CPU second, ${nodes} simulated nodes`,
+      anchorName: 'bare MemoryNetwork echo',
+      anchor,
+      nautilus: perCpuSecond,
+      unit: 'datagrams/s',
+    });
+  }
+  return rows;
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const sizes = process.argv.slice(2).map(Number);
+  printTable('Simulation cost per datagram', await benchSimulate(sizes.length > 0 ? sizes : DEFAULT_SIZES));
+}
