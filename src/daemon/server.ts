@@ -1,0 +1,127 @@
+import fastifySwagger from '@fastify/swagger';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { Logger } from 'pino';
+import type { KadNode } from '../kad/node/types.js';
+import type { Registry } from '../registry/registry.js';
+import { ActivityLog } from './activity.js';
+import { loadDashboard } from './dashboard.js';
+import { DaemonError } from './errors.js';
+import { toHttpError } from './http-errors.js';
+import type { DaemonMetrics } from './metrics.js';
+import { dhtRoutes } from './routes/dht-routes.js';
+import { eventRoutes } from './routes/event-routes.js';
+import { nodeRoutes } from './routes/node-routes.js';
+import { registryRoutes } from './routes/registry-routes.js';
+import { tokensMatch } from './token.js';
+
+/** Options of {@link createApiServer}. */
+export interface ApiServerOptions {
+  /** Largest request body accepted, bytes (`PAYLOAD_TOO_LARGE` beyond). @default 65536 */
+  readonly bodyLimit?: number;
+  /** Interval of the `stats` events of `/api/events`, ms. @default 1000 */
+  readonly eventIntervalMs?: number;
+}
+
+/** Defaults of {@link ApiServerOptions}. */
+export const DEFAULT_API_SERVER_OPTIONS = Object.freeze({ bodyLimit: 64 * 1024, eventIntervalMs: 1000 });
+
+/** What the API serves. */
+export interface ApiServerDeps {
+  readonly node: KadNode;
+  /** Records of the `registry` verbs. */
+  readonly records: Registry<Uint8Array>;
+  readonly metrics: DaemonMetrics;
+  readonly logger: Logger;
+  /** The bearer token every request but `/healthz` and the dashboard's static files must carry. */
+  readonly token: string;
+  /** Facts about the daemon for `/api/stats` (storage kind, read-only…). */
+  readonly info: Readonly<Record<string, unknown>>;
+}
+
+/** What every route module receives. */
+export interface RouteContext extends ApiServerDeps {
+  readonly activity: ActivityLog;
+  readonly options: Required<ApiServerOptions>;
+}
+
+/** Paths served without a token: liveness, and the dashboard's page and scripts (they hold no data). */
+const PUBLIC_PATHS = new Set(['/healthz', '/', '/dashboard.js', '/dashboard.css']);
+
+/**
+ * The daemon's HTTP API (Fastify): JSON routes validated by their schemas, the OpenAPI
+ * document built from the same schemas at `/openapi.json`, `/metrics`, `/healthz`, `/readyz`,
+ * Server-Sent Events at `/api/events`, and the dashboard at `/`. Not listening yet: call
+ * `listen({ host, port })`.
+ */
+export async function createApiServer(deps: ApiServerDeps, options: ApiServerOptions = {}): Promise<FastifyInstance> {
+  const resolved = { ...DEFAULT_API_SERVER_OPTIONS, ...options };
+  const app = Fastify({
+    loggerInstance: deps.logger,
+    disableRequestLogging: true,
+    bodyLimit: resolved.bodyLimit,
+    // schemas say what is allowed: unknown fields are an error, not silently dropped
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
+    return503OnClosing: true,
+  }) as unknown as FastifyInstance;
+  const context: RouteContext = { ...deps, activity: new ActivityLog(), options: resolved };
+
+  await app.register(fastifySwagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: { title: 'Nautilus daemon API', version: '1', description: 'A Mainline DHT node, its registry and metrics.' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      security: [{ bearer: [] }],
+    },
+  });
+
+  app.addHook('onRequest', async (request) => {
+    if (PUBLIC_PATHS.has(request.url.split('?')[0] ?? '')) return;
+    const header = request.headers.authorization;
+    if (header === undefined) throw DaemonError.unauthorized('missing bearer token: send Authorization: Bearer <token>');
+    const match = /^Bearer\s+(\S+)$/i.exec(header);
+    if (match === null || !tokensMatch(match[1] as string, deps.token)) {
+      throw DaemonError.unauthorized('wrong token: use the one in the daemon state dir (api-token) or --token');
+    }
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    deps.metrics.observeHttp(request.method, route, reply.statusCode);
+    request.log.debug({ method: request.method, route, status: reply.statusCode, ms: reply.elapsedTime }, 'request');
+  });
+  app.setErrorHandler(async (error, request, reply) => {
+    const { status, body } = toHttpError(error);
+    if (status >= 500 && body.error.code === 'INTERNAL') request.log.error({ err: error }, 'request failed');
+    if (status === 401) void reply.header('www-authenticate', 'Bearer');
+    return reply.code(status).send(body);
+  });
+  app.setNotFoundHandler(async (request, reply) =>
+    reply.code(404).send({ error: { code: 'NOT_FOUND', message: `no route ${request.method} ${request.url.split('?')[0] ?? ''}` } }),
+  );
+
+  const dashboard = await loadDashboard();
+  for (const [path, file] of dashboard) {
+    app.get(path, { schema: { hide: true } }, async (_request, reply) =>
+      reply.type(file.type).header('cache-control', 'no-cache').send(file.body),
+    );
+  }
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  nodeRoutes(app, context);
+  dhtRoutes(app, context);
+  registryRoutes(app, context);
+  eventRoutes(app, context);
+  await app.ready();
+  return app;
+}
+
+/**
+ * An AbortSignal for one request: aborted when the client goes away before the answer is sent,
+ * so a long lookup stops querying for nobody.
+ */
+export function requestSignal(request: FastifyRequest, reply: FastifyReply): AbortSignal {
+  const controller = new AbortController();
+  reply.raw.once('close', () => {
+    if (!reply.raw.writableFinished) controller.abort(new DaemonError('INTERNAL', 'client disconnected'));
+  });
+  void request;
+  return controller.signal;
+}
