@@ -1,5 +1,5 @@
 import fastifySwagger from '@fastify/swagger';
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, LogController } from 'fastify';
 import type { Logger } from 'pino';
 import type { KadNode } from '../kad/node/types.js';
 import type { Registry } from '../registry/registry.js';
@@ -57,7 +57,8 @@ export async function createApiServer(deps: ApiServerDeps, options: ApiServerOpt
   const resolved = { ...DEFAULT_API_SERVER_OPTIONS, ...options };
   const app = Fastify({
     loggerInstance: deps.logger,
-    disableRequestLogging: true,
+    // requests are logged once, at debug, by the onResponse hook below
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: resolved.bodyLimit,
     // schemas say what is allowed: unknown fields are an error, not silently dropped
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },

@@ -85,7 +85,7 @@ function sum(counts) {
 }
 
 function onStats(stats) {
-  $('node-id').textContent = `${stats.id}  ·  ${stats.addresses.join(', ')}  ·  ${stats.storage} storage${stats.ready ? '' : '  ·  joining…'}`;
+  $('node-id').textContent = `${stats.id}  ·  ${stats.addresses.join(', ')}  ·  ${stats.daemon.storage} storage${stats.ready ? '' : '  ·  joining…'}`;
   $('c-contacts').textContent = String(stats.contacts);
   $('c-datagrams').textContent = String(stats.transport.datagramsReceived);
   const now = { time: stats.time, in: sum(stats.rpc.queriesIn), out: sum(stats.rpc.queriesOut) };

@@ -55,7 +55,7 @@ export function statsJson(node: KadNode, ready: boolean, info: Readonly<Record<s
     ready,
     addresses: node.addresses().map((a) => endpointText(a.host, a.port)),
     externalAddress: external === undefined ? null : endpointText(external.host, external.port),
-    ...info,
+    daemon: info,
     contacts: stats.contacts,
     families: Object.fromEntries(
       Object.entries(stats.families).map(([family, f]) => [`ipv${family}`, { contacts: f.contacts }]),
