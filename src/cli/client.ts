@@ -32,13 +32,19 @@ export interface ApiClient {
 export async function connect(args: CommandArgs, io: CliIo): Promise<ApiClient> {
   const env = io.env ?? process.env;
   const base = (stringFlag(args, 'api') ?? env['NAUTILUS_API'] ?? 'http://127.0.0.1:7401').replace(/\/+$/, '');
-  if (!/^https?:\/\/[^/]+$/.test(base)) throw new FailureError(`--api must be http://host:port (got ${JSON.stringify(base)})`);
+  if (!/^https?:\/\/[^/]+$/.test(base))
+    throw new FailureError(`--api must be http://host:port (got ${JSON.stringify(base)})`);
   const timeoutRaw = stringFlag(args, 'timeout-ms');
   const timeoutMs = timeoutRaw === undefined ? 30_000 : Number(timeoutRaw);
-  if (!Number.isSafeInteger(timeoutMs) || timeoutMs <= 0) throw new FailureError(`--timeout-ms must be a positive integer`);
+  if (!Number.isSafeInteger(timeoutMs) || timeoutMs <= 0)
+    throw new FailureError(`--timeout-ms must be a positive integer`);
   const token = stringFlag(args, 'token') ?? env['NAUTILUS_TOKEN'] ?? (await stateDirToken(args, env));
 
-  const call = async (method: string, path: string, body: unknown): Promise<{ status: number; json: Record<string, unknown> }> => {
+  const call = async (
+    method: string,
+    path: string,
+    body: unknown,
+  ): Promise<{ status: number; json: Record<string, unknown> }> => {
     const signals = [AbortSignal.timeout(timeoutMs), ...(io.signal === undefined ? [] : [io.signal])];
     let response: Response;
     try {
@@ -86,7 +92,10 @@ export async function connect(args: CommandArgs, io: CliIo): Promise<ApiClient> 
   };
 }
 
-async function stateDirToken(args: CommandArgs, env: Readonly<Record<string, string | undefined>>): Promise<string | undefined> {
+async function stateDirToken(
+  args: CommandArgs,
+  env: Readonly<Record<string, string | undefined>>,
+): Promise<string | undefined> {
   const dir = stringFlag(args, 'state-dir') ?? env['NAUTILUS_STATE_DIR'] ?? defaultStateDir(env);
   try {
     return await readToken(tokenPath(dir));
@@ -97,8 +106,11 @@ async function stateDirToken(args: CommandArgs, env: Readonly<Record<string, str
 
 function unreachable(base: string, error: unknown, timeoutMs: number): FailureError {
   const err = error as Error & { cause?: { code?: string; message?: string } };
-  if (err.name === 'TimeoutError') return new FailureError(`TIMEOUT: no answer from the daemon at ${base} within ${timeoutMs} ms`);
+  if (err.name === 'TimeoutError')
+    return new FailureError(`TIMEOUT: no answer from the daemon at ${base} within ${timeoutMs} ms`);
   if (err.name === 'AbortError') return new FailureError('interrupted');
   const code = err.cause?.code ?? err.cause?.message ?? err.message;
-  return new FailureError(`cannot reach the daemon at ${base} (${code}): is \`nautilus start\` running? (--api to point elsewhere)`);
+  return new FailureError(
+    `cannot reach the daemon at ${base} (${code}): is \`nautilus start\` running? (--api to point elsewhere)`,
+  );
 }

@@ -53,7 +53,13 @@ export function stringFlag(args: CommandArgs, name: string): string | undefined 
 }
 
 /** Integer flag `--name` in [min, max], or `fallback` when absent; {@link UsageError} otherwise. */
-export function integerFlag(args: CommandArgs, name: string, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
+export function integerFlag(
+  args: CommandArgs,
+  name: string,
+  fallback: number,
+  min: number,
+  max = Number.MAX_SAFE_INTEGER,
+): number {
   const raw = stringFlag(args, name);
   if (raw === undefined) return fallback;
   const value = Number(raw);
@@ -68,7 +74,8 @@ export function integerFlag(args: CommandArgs, name: string, fallback: number, m
 /** Checks the number of positionals: exactly the `names` given (`[name]` optional). */
 export function positionals(args: CommandArgs, ...names: string[]): string[] {
   const required = names.filter((n) => !n.startsWith('['));
-  if (args.positionals.length < required.length) throw new UsageError(`missing ${required.slice(args.positionals.length).join(' ')}`);
+  if (args.positionals.length < required.length)
+    throw new UsageError(`missing ${required.slice(args.positionals.length).join(' ')}`);
   if (args.positionals.length > names.length) {
     throw new UsageError(`unexpected argument ${JSON.stringify(args.positionals[names.length])}`);
   }

@@ -21,7 +21,9 @@ export async function writeKeyFile(path: string, key: KeyFile): Promise<void> {
     await writeFile(path, `${JSON.stringify(key, null, 2)}\n`, { mode: 0o600, flag: 'wx' });
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    throw new FailureError(code === 'EEXIST' ? `${path} exists: not overwriting a key` : `cannot write ${path}: ${code ?? String(error)}`);
+    throw new FailureError(
+      code === 'EEXIST' ? `${path} exists: not overwriting a key` : `cannot write ${path}: ${code ?? String(error)}`,
+    );
   }
 }
 

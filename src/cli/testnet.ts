@@ -61,7 +61,13 @@ export async function runTestnet(options: TestnetOptions): Promise<number> {
   let app: FastifyInstance | undefined;
   try {
     // each newcomer bootstraps from the first node and up to two others already running
-    testnet = await createTestnet({ transport: 'udp', host: options.host, nodes: 0, bootstrap: { random: 2 }, random: Math.random });
+    testnet = await createTestnet({
+      transport: 'udp',
+      host: options.host,
+      nodes: 0,
+      bootstrap: { random: 2 },
+      random: Math.random,
+    });
     const store = new MemoryRegistry();
     for (let i = 0; i < options.nodes; i++) {
       await testnet.add(i === 0 ? { registry: store } : {});
@@ -85,7 +91,11 @@ export async function runTestnet(options: TestnetOptions): Promise<number> {
     const started = {
       event: 'started',
       host: options.host,
-      nodes: nodes.map((node) => ({ id: idToHex(node.id), address: formatEndpoint(node.address().host, node.address().port), contacts: node.stats().contacts })),
+      nodes: nodes.map((node) => ({
+        id: idToHex(node.id),
+        address: formatEndpoint(node.address().host, node.address().port),
+        contacts: node.stats().contacts,
+      })),
       ...(api === undefined ? {} : { api: api.url, token: api.token, dashboard: `${api.url}/#token=${api.token}` }),
     };
     if (json) print(JSON.stringify(started));
@@ -109,7 +119,11 @@ export async function runTestnet(options: TestnetOptions): Promise<number> {
   }
 }
 
-async function listenOrFallback(app: FastifyInstance, http: { host: string; port: number }, fallback: boolean): Promise<string> {
+async function listenOrFallback(
+  app: FastifyInstance,
+  http: { host: string; port: number },
+  fallback: boolean,
+): Promise<string> {
   try {
     return await listen(app, http);
   } catch (error) {
@@ -157,7 +171,8 @@ async function runFor(nodes: readonly KadNode[], options: TestnetOptions): Promi
   const { durationMs, intervalMs, signal, print } = options;
   const json = options.json === true;
   if (durationMs <= 0 || signal?.aborted === true) return;
-  if (!json) print(durationMs === Number.POSITIVE_INFINITY ? 'running; Ctrl-C to stop' : `running for ${durationMs} ms`);
+  if (!json)
+    print(durationMs === Number.POSITIVE_INFINITY ? 'running; Ctrl-C to stop' : `running for ${durationMs} ms`);
   await new Promise<void>((resolve) => {
     const report = setInterval(() => {
       const s = summary(nodes);
@@ -191,7 +206,12 @@ function summary(nodes: readonly KadNode[]): Summary {
     answered += stats.rpc.responsesSent + stats.rpc.errorsSent;
     datagrams += stats.transport.datagramsReceived;
   }
-  return { nodes: nodes.length, contactsPerNode: Number((contacts / nodes.length).toFixed(1)), datagramsReceived: datagrams, queriesAnswered: answered };
+  return {
+    nodes: nodes.length,
+    contactsPerNode: Number((contacts / nodes.length).toFixed(1)),
+    datagramsReceived: datagrams,
+    queriesAnswered: answered,
+  };
 }
 
 function summaryLine(s: Summary): string {

@@ -163,7 +163,8 @@ function parseText(field: Field, text: string, name: string): unknown {
     case 'port':
     case 'nullable-port': {
       const port = Number(text);
-      if (!/^\d+$/.test(text) || port > 65535) throw DaemonError.invalidConfig(name, `must be a port from 0 to 65535 (got ${JSON.stringify(text)})`);
+      if (!/^\d+$/.test(text) || port > 65535)
+        throw DaemonError.invalidConfig(name, `must be a port from 0 to 65535 (got ${JSON.stringify(text)})`);
       return port;
     }
     case 'boolean':
@@ -187,7 +188,8 @@ function parseJson(field: Field, value: unknown, name: string): unknown {
       }
       return value;
     case 'boolean':
-      if (typeof value !== 'boolean') throw DaemonError.invalidConfig(name, `must be true or false (got ${describe(value)})`);
+      if (typeof value !== 'boolean')
+        throw DaemonError.invalidConfig(name, `must be true or false (got ${describe(value)})`);
       return value;
     case 'level':
       if (!LOG_LEVELS.includes(value as LogLevel)) {

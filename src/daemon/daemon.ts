@@ -71,9 +71,10 @@ export async function startDaemon(config: DaemonConfig, deps: DaemonDeps = {}): 
   try {
     const storage: DaemonStorage = await openStorage(config.storage, { signal: AbortSignal.timeout(10_000) });
     cleanup.push(() => storage.close());
-    let metrics: DaemonMetrics | undefined;
+    // the store is metered from the start; the metrics read the node, so they come once it exists
+    const meters: { metrics?: DaemonMetrics } = {};
     const observe = (name: 'node' | 'records') => (operation: string, seconds: number, outcome: string) =>
-      metrics?.observeRegistry(name, operation, seconds, outcome);
+      meters.metrics?.observeRegistry(name, operation, seconds, outcome);
     const store = meteredRegistry(storage.node, observe('node'));
     const node = await createNode(nodeOptions(config, store)).catch((error: unknown) => {
       if (isKadError(error, 'INVALID_OPTION') || isKadError(error, 'INVALID_ADDRESS')) {
@@ -83,14 +84,20 @@ export async function startDaemon(config: DaemonConfig, deps: DaemonDeps = {}): 
     });
     cleanup.unshift(() => node.close());
     logNodeEvents(node, logger);
-    metrics = new DaemonMetrics({ node, store });
+    const metrics = new DaemonMetrics({ node, store });
+    meters.metrics = metrics;
     const info = { storage: storage.kind, readOnly: config.readOnly, stateDir: config.stateDir };
     const records = meteredRegistry(storage.records, observe('records'));
     const app = await createApiServer({ node, records, metrics, logger, token, info }, deps.api);
     cleanup.unshift(() => app.close());
     const url = await listen(app, http);
     logger.info(
-      { id: Buffer.from(node.id).toString('hex'), udp: node.addresses().map((a) => endpointText(a.host, a.port)), http: url, storage: storage.kind },
+      {
+        id: Buffer.from(node.id).toString('hex'),
+        udp: node.addresses().map((a) => endpointText(a.host, a.port)),
+        http: url,
+        storage: storage.kind,
+      },
       'nautilus daemon started',
     );
     let closing: Promise<void> | undefined;
@@ -140,10 +147,16 @@ export async function listen(app: FastifyInstance, http: { host: string; port: n
 }
 
 function logNodeEvents(node: KadNode, logger: Logger): void {
-  node.on('state:restored', (e) => logger.info({ contacts: e.contacts, publications: e.publications, savedAt: e.savedAt }, 'state restored'));
-  node.on('state:discarded', (e) => logger.warn({ reason: e.reason, detail: e.detail, keptAs: e.keptAs }, 'saved state discarded'));
+  node.on('state:restored', (e) =>
+    logger.info({ contacts: e.contacts, publications: e.publications, savedAt: e.savedAt }, 'state restored'),
+  );
+  node.on('state:discarded', (e) =>
+    logger.warn({ reason: e.reason, detail: e.detail, keptAs: e.keptAs }, 'saved state discarded'),
+  );
   node.on('state:error', (e) => logger.error({ err: e.error }, 'writing state failed'));
-  node.on('bootstrap:retry', (e) => logger.warn({ attempt: e.attempt, delayMs: e.delayMs, reason: e.reason.message }, 'bootstrap failed; retrying'));
+  node.on('bootstrap:retry', (e) =>
+    logger.warn({ attempt: e.attempt, delayMs: e.delayMs, reason: e.reason.message }, 'bootstrap failed; retrying'),
+  );
   node.ready.then(
     () => logger.info({ contacts: node.stats().contacts }, 'node ready'),
     () => undefined,

@@ -72,7 +72,10 @@ const FRAMEWORK: Record<string, [number, string, string]> = {
  * `INVALID_REQUEST`; a deadline is `TIMEOUT`; anything else is `INTERNAL` (its message withheld).
  */
 export function toHttpError(error: unknown): HttpError {
-  const make = (status: number, code: string, message: string): HttpError => ({ status, body: { error: { code, message } } });
+  const make = (status: number, code: string, message: string): HttpError => ({
+    status,
+    body: { error: { code, message } },
+  });
   if (isDaemonError(error)) return make(DAEMON_STATUS[error.code] ?? 500, error.code, error.message);
   if (isKadError(error)) return make(KAD_STATUS[error.code] ?? 500, error.code, error.message);
   if (isRegistryError(error)) return make(REGISTRY_STATUS[error.code] ?? 500, error.code, error.message);

@@ -19,8 +19,8 @@ export function meteredRegistry<V>(registry: Registry<V>, observe: RegistryObser
       if (typeof property !== 'string' || !METERED.has(property)) {
         // the backends keep private fields: their methods run on the backend itself
         return (...args: unknown[]) => {
-          const result = method.apply(target, args);
-          return result === target ? receiver : result;
+          const result: unknown = method.apply(target, args);
+          return result === target ? (receiver as unknown) : result;
         };
       }
       return async (...args: unknown[]) => {

@@ -1,48 +1,23 @@
 import fastifySwagger from '@fastify/swagger';
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, LogController } from 'fastify';
-import type { Logger } from 'pino';
-import type { KadNode } from '../kad/node/types.js';
-import type { Registry } from '../registry/registry.js';
+import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import { ActivityLog } from './activity.js';
 import { loadDashboard } from './dashboard.js';
 import { DaemonError } from './errors.js';
 import { toHttpError } from './http-errors.js';
-import type { DaemonMetrics } from './metrics.js';
+import {
+  type ApiServerDeps,
+  type ApiServerOptions,
+  DEFAULT_API_SERVER_OPTIONS,
+  type RouteContext,
+} from './routes/context.js';
 import { dhtRoutes } from './routes/dht-routes.js';
 import { eventRoutes } from './routes/event-routes.js';
 import { nodeRoutes } from './routes/node-routes.js';
 import { registryRoutes } from './routes/registry-routes.js';
 import { tokensMatch } from './token.js';
 
-/** Options of {@link createApiServer}. */
-export interface ApiServerOptions {
-  /** Largest request body accepted, bytes (`PAYLOAD_TOO_LARGE` beyond). @default 65536 */
-  readonly bodyLimit?: number;
-  /** Interval of the `stats` events of `/api/events`, ms. @default 1000 */
-  readonly eventIntervalMs?: number;
-}
-
-/** Defaults of {@link ApiServerOptions}. */
-export const DEFAULT_API_SERVER_OPTIONS = Object.freeze({ bodyLimit: 64 * 1024, eventIntervalMs: 1000 });
-
-/** What the API serves. */
-export interface ApiServerDeps {
-  readonly node: KadNode;
-  /** Records of the `registry` verbs. */
-  readonly records: Registry<Uint8Array>;
-  readonly metrics: DaemonMetrics;
-  readonly logger: Logger;
-  /** The bearer token every request but `/healthz` and the dashboard's static files must carry. */
-  readonly token: string;
-  /** Facts about the daemon for `/api/stats` (storage kind, read-only…). */
-  readonly info: Readonly<Record<string, unknown>>;
-}
-
-/** What every route module receives. */
-export interface RouteContext extends ApiServerDeps {
-  readonly activity: ActivityLog;
-  readonly options: Required<ApiServerOptions>;
-}
+export type { ApiServerDeps, ApiServerOptions, RouteContext } from './routes/context.js';
+export { DEFAULT_API_SERVER_OPTIONS, requestSignal } from './routes/context.js';
 
 /** Paths served without a token: liveness, and the dashboard's page and scripts (they hold no data). */
 const PUBLIC_PATHS = new Set(['/healthz', '/', '/dashboard.js', '/dashboard.css']);
@@ -64,12 +39,18 @@ export async function createApiServer(deps: ApiServerDeps, options: ApiServerOpt
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
     return503OnClosing: true,
   }) as unknown as FastifyInstance;
+  // bodies are JSON only: a text/plain body is refused (415) rather than read as a string
+  app.removeContentTypeParser('text/plain');
   const context: RouteContext = { ...deps, activity: new ActivityLog(), options: resolved };
 
   await app.register(fastifySwagger, {
     openapi: {
       openapi: '3.1.0',
-      info: { title: 'Nautilus daemon API', version: '1', description: 'A Mainline DHT node, its registry and metrics.' },
+      info: {
+        title: 'Nautilus daemon API',
+        version: '1',
+        description: 'A Mainline DHT node, its registry and metrics.',
+      },
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
       security: [{ bearer: [] }],
     },
@@ -78,7 +59,8 @@ export async function createApiServer(deps: ApiServerDeps, options: ApiServerOpt
   app.addHook('onRequest', async (request) => {
     if (PUBLIC_PATHS.has(request.url.split('?')[0] ?? '')) return;
     const header = request.headers.authorization;
-    if (header === undefined) throw DaemonError.unauthorized('missing bearer token: send Authorization: Bearer <token>');
+    if (header === undefined)
+      throw DaemonError.unauthorized('missing bearer token: send Authorization: Bearer <token>');
     const match = /^Bearer\s+(\S+)$/i.exec(header);
     if (match === null || !tokensMatch(match[1] as string, deps.token)) {
       throw DaemonError.unauthorized('wrong token: use the one in the daemon state dir (api-token) or --token');
@@ -96,7 +78,9 @@ export async function createApiServer(deps: ApiServerDeps, options: ApiServerOpt
     return reply.code(status).send(body);
   });
   app.setNotFoundHandler(async (request, reply) =>
-    reply.code(404).send({ error: { code: 'NOT_FOUND', message: `no route ${request.method} ${request.url.split('?')[0] ?? ''}` } }),
+    reply
+      .code(404)
+      .send({ error: { code: 'NOT_FOUND', message: `no route ${request.method} ${request.url.split('?')[0] ?? ''}` } }),
   );
 
   const dashboard = await loadDashboard();
@@ -112,17 +96,4 @@ export async function createApiServer(deps: ApiServerDeps, options: ApiServerOpt
   eventRoutes(app, context);
   await app.ready();
   return app;
-}
-
-/**
- * An AbortSignal for one request: aborted when the client goes away before the answer is sent,
- * so a long lookup stops querying for nobody.
- */
-export function requestSignal(request: FastifyRequest, reply: FastifyReply): AbortSignal {
-  const controller = new AbortController();
-  reply.raw.once('close', () => {
-    if (!reply.raw.writableFinished) controller.abort(new DaemonError('INTERNAL', 'client disconnected'));
-  });
-  void request;
-  return controller.signal;
 }

@@ -28,7 +28,9 @@ export function routingTables(node: KadNode): FamilyTable[] {
       bucket.push({ id: idToHex(contact.id), host: contact.host, port: contact.port });
       byIndex.set(index, bucket);
     }
-    const buckets = [...byIndex.entries()].sort(([a], [b]) => a - b).map(([index, list]) => ({ index, contacts: list }));
+    const buckets = [...byIndex.entries()]
+      .sort(([a], [b]) => a - b)
+      .map(([index, list]) => ({ index, contacts: list }));
     return { family, contacts: contacts.length, buckets };
   });
 }

@@ -96,7 +96,11 @@ export function peerJson(peer: PeerAddress): string {
  * Reads `host:port` (IPv6 in brackets); `name` is what the message calls it.
  * Throws `INVALID_CONFIG` (or the `code` asked for) otherwise.
  */
-export function parseHostPort(text: string, name: string, code: 'INVALID_CONFIG' | 'INVALID_REQUEST' = 'INVALID_CONFIG'): { host: string; port: number } {
+export function parseHostPort(
+  text: string,
+  name: string,
+  code: 'INVALID_CONFIG' | 'INVALID_REQUEST' = 'INVALID_CONFIG',
+): { host: string; port: number } {
   const match = /^\[([^\]]+)\]:(\d{1,5})$/.exec(text) ?? /^([^:[\]\s]+):(\d{1,5})$/.exec(text);
   const port = Number(match?.[2]);
   if (match === null || port > 65535) {

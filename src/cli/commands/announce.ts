@@ -29,7 +29,10 @@ Examples:
       port === undefined ? {} : { port },
     );
     if (args.values['json'] === true) printJson(io, answer);
-    else io.out(`announced ${id} on ${answer.storedOn} nodes (${answer.failed} failed, ${answer.queried} queries, ${answer.durationMs} ms)\n`);
+    else
+      io.out(
+        `announced ${id} on ${answer.storedOn} nodes (${answer.failed} failed, ${answer.queried} queries, ${answer.durationMs} ms)\n`,
+      );
     return 0;
   },
 };

@@ -30,7 +30,14 @@ Examples:
     const width = Math.max(...CONFIG_FIELDS.map((f) => f.key.length));
     for (const field of CONFIG_FIELDS) {
       const source = sources[field.key];
-      const from = source === 'flag' ? `--${field.flag}` : source === 'env' ? envName(field.flag) : source === 'file' ? `file ${file ?? ''}` : 'default';
+      const from =
+        source === 'flag'
+          ? `--${field.flag}`
+          : source === 'env'
+            ? envName(field.flag)
+            : source === 'file'
+              ? `file ${file ?? ''}`
+              : 'default';
       io.out(`${field.key.padEnd(width)}  ${JSON.stringify(shown[field.key])}  (${from})\n`);
     }
     return 0;

@@ -46,7 +46,8 @@ Examples:
     }
     const client = await connect(args, io);
     const answer = await client.find<ItemAnswer>(path);
-    if (answer === undefined) throw new FailureError(`NOT_FOUND: the closest nodes have no item for ${key.toLowerCase()}`);
+    if (answer === undefined)
+      throw new FailureError(`NOT_FOUND: the closest nodes have no item for ${key.toLowerCase()}`);
     if (args.values['json'] === true) printJson(io, answer);
     else {
       io.out(`${args.values['hex'] === true || answer.value === null ? answer.valueHex : answer.value}\n`);

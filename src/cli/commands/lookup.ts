@@ -18,14 +18,18 @@ Examples:
   async run(args, io) {
     const [id] = positionals(args, '<node-id>') as [string];
     const client = await connect(args, io);
-    const answer = await client.request<{ closest: { id: string; address: string }[]; queried: number; responded: number; durationMs: number }>(
-      'GET',
-      `/api/lookup/${hexArg(id, '<node-id>')}`,
-    );
+    const answer = await client.request<{
+      closest: { id: string; address: string }[];
+      queried: number;
+      responded: number;
+      durationMs: number;
+    }>('GET', `/api/lookup/${hexArg(id, '<node-id>')}`);
     if (args.values['json'] === true) printJson(io, answer);
     else {
       for (const contact of answer.closest) io.out(`${contact.id}  ${contact.address}\n`);
-      io.err(`${answer.closest.length} closest, ${answer.responded}/${answer.queried} queries answered, ${answer.durationMs} ms\n`);
+      io.err(
+        `${answer.closest.length} closest, ${answer.responded}/${answer.queried} queries answered, ${answer.durationMs} ms\n`,
+      );
     }
     return 0;
   },

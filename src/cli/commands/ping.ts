@@ -16,9 +16,12 @@ Examples:
 `,
   async run(args, io) {
     const [address] = positionals(args, '<host:port>') as [string];
-    if (!/^(\[[^\]]+\]|[^:[\]\s]+):\d{1,5}$/.test(address)) throw new UsageError(`<host:port> must be host:port (got ${JSON.stringify(address)})`);
+    if (!/^(\[[^\]]+\]|[^:[\]\s]+):\d{1,5}$/.test(address))
+      throw new UsageError(`<host:port> must be host:port (got ${JSON.stringify(address)})`);
     const client = await connect(args, io);
-    const answer = await client.request<{ id: string; address: string; rttMs: number }>('POST', '/api/ping', { address });
+    const answer = await client.request<{ id: string; address: string; rttMs: number }>('POST', '/api/ping', {
+      address,
+    });
     if (args.values['json'] === true) printJson(io, answer);
     else io.out(`${answer.address} is ${answer.id} (${answer.rttMs} ms)\n`);
     return 0;

@@ -48,7 +48,8 @@ Examples:
   async run(args, io) {
     const [value] = positionals(args, '<value>') as [string];
     const encoding = args.values['hex'] === true ? 'hex' : 'utf8';
-    if (encoding === 'hex' && !/^([0-9a-fA-F]{2})*$/.test(value)) throw new UsageError('<value> is not hex (pairs of 0-9a-f)');
+    if (encoding === 'hex' && !/^([0-9a-fA-F]{2})*$/.test(value))
+      throw new UsageError('<value> is not hex (pairs of 0-9a-f)');
     const client = await connect(args, io);
     let answer: StoreAnswer;
     if (args.values['mutable'] !== true) {
@@ -58,9 +59,11 @@ Examples:
       answer = await client.request<StoreAnswer>('POST', '/api/items', { value, encoding });
     } else {
       const keyFile = stringFlag(args, 'key-file');
-      if (keyFile === undefined) throw new UsageError('--mutable needs --key-file FILE (make one with nautilus keygen)');
+      if (keyFile === undefined)
+        throw new UsageError('--mutable needs --key-file FILE (make one with nautilus keygen)');
       const seqRaw = stringFlag(args, 'seq');
-      if (seqRaw !== undefined && !/^\d{1,19}$/.test(seqRaw)) throw new UsageError(`--seq must be a non-negative integer (got ${JSON.stringify(seqRaw)})`);
+      if (seqRaw !== undefined && !/^\d{1,19}$/.test(seqRaw))
+        throw new UsageError(`--seq must be a non-negative integer (got ${JSON.stringify(seqRaw)})`);
       const keys = await readKeyFile(keyFile);
       const saltText = stringFlag(args, 'salt');
       const salt = saltText === undefined || saltText === '' ? undefined : new TextEncoder().encode(saltText);
@@ -86,7 +89,9 @@ Examples:
     if (args.values['json'] === true) printJson(io, answer);
     else {
       const seqText = answer.seq === null ? '' : ` seq ${answer.seq}`;
-      io.out(`${answer.target}\nstored${seqText} on ${answer.storedOn} nodes (${answer.failed} failed, ${answer.queried} queries, ${answer.durationMs} ms)\n`);
+      io.out(
+        `${answer.target}\nstored${seqText} on ${answer.storedOn} nodes (${answer.failed} failed, ${answer.queried} queries, ${answer.durationMs} ms)\n`,
+      );
     }
     return 0;
   },

@@ -13,7 +13,13 @@ interface RecordAnswer {
 export const registryCommand: Command = {
   name: 'registry',
   summary: "Read and write records of the daemon's registry (get|set|delete|scan)",
-  options: { ...CLIENT_OPTIONS, 'ttl-ms': { type: 'string' }, prefix: { type: 'string' }, limit: { type: 'string' }, hex: { type: 'boolean' } },
+  options: {
+    ...CLIENT_OPTIONS,
+    'ttl-ms': { type: 'string' },
+    prefix: { type: 'string' },
+    limit: { type: 'string' },
+    hex: { type: 'boolean' },
+  },
   help: `Usage: nautilus registry get <key>
        nautilus registry set <key> <value> [--ttl-ms MS] [--hex]
        nautilus registry delete <key>
@@ -38,10 +44,14 @@ Examples:
   async run(args, io) {
     const [verb, key, value, ...extra] = args.positionals;
     const arity: Record<string, number> = { get: 1, set: 2, delete: 1, scan: 0 };
-    if (verb === undefined || !(verb in arity)) throw new UsageError(`registry needs get, set, delete or scan (got ${JSON.stringify(verb ?? '')})`);
+    if (verb === undefined || !(verb in arity))
+      throw new UsageError(`registry needs get, set, delete or scan (got ${JSON.stringify(verb ?? '')})`);
     const want = arity[verb] as number;
     const given = [key, value, ...extra].filter((x) => x !== undefined).length;
-    if (given !== want) throw new UsageError(`registry ${verb} takes ${want === 0 ? 'no' : want} argument${want === 1 ? '' : 's'} (got ${given})`);
+    if (given !== want)
+      throw new UsageError(
+        `registry ${verb} takes ${want === 0 ? 'no' : want} argument${want === 1 ? '' : 's'} (got ${given})`,
+      );
     const json = args.values['json'] === true;
     const hex = args.values['hex'] === true;
     const client = await connect(args, io);
@@ -52,12 +62,16 @@ Examples:
       if (json) printJson(io, record);
       else io.out(`${hex || record.value === null ? record.valueHex : record.value}\n`);
     } else if (verb === 'set') {
-      if (hex && !/^([0-9a-fA-F]{2})*$/.test(value as string)) throw new UsageError('<value> is not hex (pairs of 0-9a-f)');
+      if (hex && !/^([0-9a-fA-F]{2})*$/.test(value as string))
+        throw new UsageError('<value> is not hex (pairs of 0-9a-f)');
       const ttl = args.values['ttl-ms'] === undefined ? undefined : integerFlag(args, 'ttl-ms', 0, 1);
       const body = { value, encoding: hex ? 'hex' : 'utf8', ...(ttl === undefined ? {} : { ttlMs: ttl }) };
       const record = await client.request<RecordAnswer>('PUT', path(key as string), body);
       if (json) printJson(io, record);
-      else io.out(`set ${record.key} (version ${record.version}${record.expiresAt === null ? '' : `, expires ${new Date(record.expiresAt).toISOString()}`})\n`);
+      else
+        io.out(
+          `set ${record.key} (version ${record.version}${record.expiresAt === null ? '' : `, expires ${new Date(record.expiresAt).toISOString()}`})\n`,
+        );
     } else if (verb === 'delete') {
       const answer = await client.request<{ deleted: boolean }>('DELETE', path(key as string));
       if (json) printJson(io, answer);

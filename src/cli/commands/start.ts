@@ -1,6 +1,13 @@
 import { once } from 'node:events';
 import { isDaemonError, resolveConfig, startDaemon, type ResolvedConfig } from '../../daemon/index.js';
-import { type CliIo, type Command, type CommandArgs, type CommandOptions, positionals, UsageError } from '../command.js';
+import {
+  type CliIo,
+  type Command,
+  type CommandArgs,
+  type CommandOptions,
+  positionals,
+  UsageError,
+} from '../command.js';
 
 /** Flags of `start` and `config`: each also as `NAUTILUS_<FLAG>` and as a key of the config file. */
 export const DAEMON_OPTIONS: CommandOptions = {

@@ -9,7 +9,14 @@ interface StatsAnswer {
   daemon: { storage: string; readOnly: boolean };
   contacts: number;
   published: number;
-  rpc: { queriesSent: number; responsesSent: number; errorsSent: number; received: number; timeouts: number; dropped: Record<string, number> };
+  rpc: {
+    queriesSent: number;
+    responsesSent: number;
+    errorsSent: number;
+    received: number;
+    timeouts: number;
+    dropped: Record<string, number>;
+  };
   transport: { datagramsSent: number; datagramsReceived: number };
 }
 
@@ -33,7 +40,9 @@ Examples:
       printJson(io, s);
       return 0;
     }
-    const dropped = Object.entries(s.rpc.dropped).map(([k, v]) => `${k} ${v}`).join(', ');
+    const dropped = Object.entries(s.rpc.dropped)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ');
     io.out(
       [
         `id          ${s.id}${s.ready ? '' : ' (joining)'}`,

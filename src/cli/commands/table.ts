@@ -29,7 +29,8 @@ Examples:
       io.out(`IPv${table.family}: ${table.contacts} contacts in ${table.buckets.length} buckets\n`);
       for (const bucket of table.buckets) {
         io.out(`  bucket ${String(bucket.index).padStart(3)}  ${bucket.contacts.length} contacts\n`);
-        for (const c of bucket.contacts) io.out(`    ${c.id}  ${c.host.includes(':') ? `[${c.host}]` : c.host}:${c.port}\n`);
+        for (const c of bucket.contacts)
+          io.out(`    ${c.id}  ${c.host.includes(':') ? `[${c.host}]` : c.host}:${c.port}\n`);
       }
     }
     return 0;

@@ -60,7 +60,9 @@ async function follow() {
     setTimeout(follow, 2000);
   } catch (error) {
     if (error.unauthorized) {
-      showAuth(`The daemon refused the API token (${error.message}). It may have expired or belong to another daemon: paste the current one from the state dir (api-token).`);
+      showAuth(
+        `The daemon refused the API token (${error.message}). It may have expired or belong to another daemon: paste the current one from the state dir (api-token).`,
+      );
       return;
     }
     setLive(false);
@@ -85,7 +87,8 @@ function sum(counts) {
 }
 
 function onStats(stats) {
-  $('node-id').textContent = `${stats.id}  ·  ${stats.addresses.join(', ')}  ·  ${stats.daemon.storage} storage${stats.ready ? '' : '  ·  joining…'}`;
+  $('node-id').textContent =
+    `${stats.id}  ·  ${stats.addresses.join(', ')}  ·  ${stats.daemon.storage} storage${stats.ready ? '' : '  ·  joining…'}`;
   $('c-contacts').textContent = String(stats.contacts);
   $('c-datagrams').textContent = String(stats.transport.datagramsReceived);
   const now = { time: stats.time, in: sum(stats.rpc.queriesIn), out: sum(stats.rpc.queriesOut) };
@@ -120,7 +123,7 @@ function drawTable(families) {
       cell.className = 'bucket';
       const size = sizes.get(index) ?? 0;
       if (size > 0) {
-        cell.style.background = `rgba(18, 50, 74, ${0.25 + 0.75 * Math.min(size, 8) / 8})`;
+        cell.style.background = `rgba(18, 50, 74, ${0.25 + (0.75 * Math.min(size, 8)) / 8})`;
         cell.dataset.contacts = String(size);
       }
       cell.title = `bucket ${index}: ${size} contacts`;
@@ -150,7 +153,10 @@ function onActivity(activity) {
     if (i === 3 && text !== 'ok') cell.className = 'bad';
     row.append(cell);
   }
-  if (activity.steps) row.title = activity.steps.map((s) => `${s.type} ${s.contact ?? ''}${s.rttMs === undefined ? '' : ` ${s.rttMs} ms`}`).join('\n');
+  if (activity.steps)
+    row.title = activity.steps
+      .map((s) => `${s.type} ${s.contact ?? ''}${s.rttMs === undefined ? '' : ` ${s.rttMs} ms`}`)
+      .join('\n');
   const body = $('activity').querySelector('tbody');
   body.prepend(row);
   while (body.children.length > 50) body.lastElementChild.remove();
@@ -164,7 +170,10 @@ function chart(id, series) {
   series.forEach((values, s) => {
     const line = document.createElementNS('http://www.w3.org/2000/svg', 'polyline');
     const step = 300 / Math.max(1, values.length - 1);
-    line.setAttribute('points', values.map((v, i) => `${(i * step).toFixed(1)},${(100 - (v / max) * 95).toFixed(1)}`).join(' '));
+    line.setAttribute(
+      'points',
+      values.map((v, i) => `${(i * step).toFixed(1)},${(100 - (v / max) * 95).toFixed(1)}`).join(' '),
+    );
     line.setAttribute('stroke', colours[s] ?? '#444');
     svg.append(line);
   });

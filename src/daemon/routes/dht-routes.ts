@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { idToHex } from '../../kad/id.js';
 import { MAX_STEPS, type ActivityStep } from '../activity.js';
 import { DaemonError } from '../errors.js';
-import { requestSignal, type RouteContext } from '../server.js';
+import { requestSignal, type RouteContext } from './context.js';
 import {
   contactJson,
   decodeValue,
@@ -173,7 +173,8 @@ export function dhtRoutes(app: FastifyInstance, context: RouteContext): void {
       const signal = requestSignal(request, reply);
       return runOperation(context, 'get_mutable', publicKey.toLowerCase(), async () => {
         const got = await node.getMutable(hexBytes(publicKey), { signal, ...getOptions(query) });
-        if (got === undefined) throw DaemonError.notFound(`no mutable item of ${publicKey.toLowerCase()} on the closest nodes`);
+        if (got === undefined)
+          throw DaemonError.notFound(`no mutable item of ${publicKey.toLowerCase()} on the closest nodes`);
         return { result: itemJson(got), queried: got.queried };
       });
     },
@@ -320,7 +321,10 @@ export function dhtRoutes(app: FastifyInstance, context: RouteContext): void {
           additionalProperties: false,
         },
         response: {
-          200: { type: 'object', properties: { id: SCHEMAS.id, address: { type: 'string' }, rttMs: { type: 'number' } } },
+          200: {
+            type: 'object',
+            properties: { id: SCHEMAS.id, address: { type: 'string' }, rttMs: { type: 'number' } },
+          },
           ...errors,
         },
       },
@@ -370,7 +374,12 @@ function itemJson(got: GetResult): Record<string, unknown> {
   };
 }
 
-function stepOf(event: { type: string; to?: { host: string; port: number }; from?: { host: string; port: number }; rttMs?: number }): ActivityStep {
+function stepOf(event: {
+  type: string;
+  to?: { host: string; port: number };
+  from?: { host: string; port: number };
+  rttMs?: number;
+}): ActivityStep {
   const contact = event.to ?? event.from;
   return {
     type: event.type,

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { ServerResponse } from 'node:http';
-import type { RouteContext } from '../server.js';
+import type { RouteContext } from './context.js';
 import { routingTables } from '../table.js';
 import { statsJson } from './node-routes.js';
 

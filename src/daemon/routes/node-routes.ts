@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { idToHex } from '../../kad/id.js';
 import type { KadNode } from '../../kad/node/types.js';
 import { DaemonError } from '../errors.js';
-import type { RouteContext } from '../server.js';
+import type { RouteContext } from './context.js';
 import { routingTables } from '../table.js';
 import { endpointText, SCHEMAS } from '../values.js';
 
@@ -22,16 +22,24 @@ export function nodeRoutes(app: FastifyInstance, context: RouteContext): void {
     { schema: { summary: 'Liveness: the daemon answers (no token needed)', tags: ['health'], security: [] } },
     async () => ({ status: 'ok' }),
   );
-  app.get('/readyz', { schema: { summary: 'Readiness: the node has joined the network', tags: ['health'], response: errors } }, async () => {
-    if (!ready) throw new DaemonError('NOT_READY', 'the node has not joined the network yet');
-    return { status: 'ready' };
-  });
-  app.get('/metrics', { schema: { summary: 'Prometheus metrics (text format)', tags: ['health'] } }, async (_request, reply) =>
-    reply.type(context.metrics.registry.contentType).send(await context.metrics.text()),
+  app.get(
+    '/readyz',
+    { schema: { summary: 'Readiness: the node has joined the network', tags: ['health'], response: errors } },
+    async () => {
+      if (!ready) throw new DaemonError('NOT_READY', 'the node has not joined the network yet');
+      return { status: 'ready' };
+    },
+  );
+  app.get(
+    '/metrics',
+    { schema: { summary: 'Prometheus metrics (text format)', tags: ['health'] } },
+    async (_request, reply) => reply.type(context.metrics.registry.contentType).send(await context.metrics.text()),
   );
   app.get(
     '/api/stats',
-    { schema: { summary: "The node's counters, addresses and the daemon's settings", tags: ['node'], response: errors } },
+    {
+      schema: { summary: "The node's counters, addresses and the daemon's settings", tags: ['node'], response: errors },
+    },
     async () => statsJson(node, ready, context.info),
   );
   app.get(
@@ -41,13 +49,23 @@ export function nodeRoutes(app: FastifyInstance, context: RouteContext): void {
   );
   app.get(
     '/api/activity',
-    { schema: { summary: 'The last DHT operations run through the API, newest first', tags: ['node'], response: errors } },
+    {
+      schema: {
+        summary: 'The last DHT operations run through the API, newest first',
+        tags: ['node'],
+        response: errors,
+      },
+    },
     async () => ({ activity: context.activity.recent() }),
   );
 }
 
 /** What `/api/stats` answers (and the dashboard's `stats` events carry). */
-export function statsJson(node: KadNode, ready: boolean, info: Readonly<Record<string, unknown>>): Record<string, unknown> {
+export function statsJson(
+  node: KadNode,
+  ready: boolean,
+  info: Readonly<Record<string, unknown>>,
+): Record<string, unknown> {
   const stats = node.stats();
   const external = node.externalAddress();
   return {

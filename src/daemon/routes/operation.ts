@@ -1,7 +1,6 @@
-import { isKadError } from '../../kad/errors.js';
 import type { Activity, ActivityStep } from '../activity.js';
 import type { OperationName } from '../metrics.js';
-import type { RouteContext } from '../server.js';
+import type { RouteContext } from './context.js';
 
 /** What an operation reports when it ends. */
 export interface OperationOutcome<T> {
@@ -44,9 +43,16 @@ export async function runOperation<T>(
     context.metrics.observeOperation(operation, seconds, { requests: outcome.queried });
     return outcome.result;
   } catch (error) {
-    const code = isKadError(error) ? error.code : error instanceof Error ? error.name : 'ERROR';
+    const code = errorCode(error);
     const seconds = record(code, 0);
     context.metrics.observeOperation(operation, seconds, { code });
     throw error;
   }
+}
+
+/** The code of a typed error (KadError, RegistryError, DaemonError), else the error's name. */
+function errorCode(error: unknown): string {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code === 'string' && /^[A-Z_]+$/.test(code)) return code;
+  return error instanceof Error ? error.name : 'ERROR';
 }

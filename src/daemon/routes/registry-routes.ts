@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { RegistryRecord } from '../../registry/registry.js';
 import { DaemonError } from '../errors.js';
-import { requestSignal, type RouteContext } from '../server.js';
+import { requestSignal, type RouteContext } from './context.js';
 import { decodeValue, encodeValue, SCHEMAS, type ValueEncoding } from '../values.js';
 
 const errors = { '4xx': SCHEMAS.error, '5xx': SCHEMAS.error };
@@ -42,7 +42,10 @@ export function registryRoutes(app: FastifyInstance, context: RouteContext): voi
           },
           additionalProperties: false,
         },
-        response: { 200: { type: 'object', properties: { records: { type: 'array', items: recordSchema } } }, ...errors },
+        response: {
+          200: { type: 'object', properties: { records: { type: 'array', items: recordSchema } } },
+          ...errors,
+        },
       },
     },
     async (request, reply) => {
