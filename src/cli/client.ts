@@ -1,4 +1,6 @@
-import { defaultStateDir, readToken, tokenPath } from '../daemon/index.js';
+// the daemon's light modules only: a client verb loads no HTTP server
+import { defaultStateDir } from '../daemon/config.js';
+import { readToken, tokenPath } from '../daemon/token.js';
 import { FailureError, type CliIo, type CommandArgs, type CommandOptions, stringFlag } from './command.js';
 
 /** Flags every client verb takes. */

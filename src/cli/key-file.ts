@@ -1,5 +1,5 @@
 import { readFile, writeFile } from 'node:fs/promises';
-import { generateKeyPair, keyPairFromSeed, type ItemKeyPair } from '../kad/index.js';
+import { generateKeyPair, keyPairFromSeed, type ItemKeyPair } from '../kad/items.js';
 import { FailureError } from './command.js';
 
 /** A key file as `nautilus keygen` writes it: the ed25519 seed and public key, hex. */

@@ -16,11 +16,10 @@ export interface TestnetOptions {
   readonly durationMs: number;
   /** How often to print network counters while running, in ms. @default 10_000 */
   readonly intervalMs: number;
-  /**
-   * `host:port` (loopback) of the entry node's HTTP API and dashboard, or `null` for none. When
-   * the default port is taken, a free one is used instead. @default "127.0.0.1:7401"
-   */
+  /** `host:port` (loopback) of the entry node's HTTP API and dashboard, or `null` for none. */
   readonly http: string | null;
+  /** When the `http` port is taken, listen on a free one instead (for the default address). @default false */
+  readonly httpFallback?: boolean;
   /** Bearer token of that API. @default 32 random bytes, hex */
   readonly token?: string;
   /** Print JSON lines (`started`, `stats`, `stopped` events) instead of text. @default false */
@@ -32,9 +31,6 @@ export interface TestnetOptions {
   /** Told after each node started (the CLI draws a progress bar on a terminal). */
   readonly progress?: (started: number, total: number) => void;
 }
-
-/** The default API address of the testnet's entry node. */
-export const TESTNET_HTTP = '127.0.0.1:7401';
 
 const LOOPBACK = new Set(['127.0.0.1', '::1']);
 const CALL_TIMEOUT_MS = 5000;
@@ -86,7 +82,7 @@ export async function runTestnet(options: TestnetOptions): Promise<number> {
         token,
         info: { storage: 'memory', readOnly: false, stateDir: null, testnet: nodes.length },
       });
-      api = { url: await listenOrFallback(app, http, options.http === TESTNET_HTTP), token };
+      api = { url: await listenOrFallback(app, http, options.httpFallback === true), token };
     }
     const started = {
       event: 'started',

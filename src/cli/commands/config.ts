@@ -1,4 +1,4 @@
-import { CONFIG_FIELDS, envName, redactConfig } from '../../daemon/index.js';
+import { CONFIG_FIELDS, envName, redactConfig } from '../../daemon/config.js';
 import { type Command, positionals, printJson } from '../command.js';
 import { configOf, DAEMON_HELP, DAEMON_OPTIONS } from './start.js';
 

@@ -1,4 +1,4 @@
-import { createMutableItem } from '../../kad/index.js';
+import { createMutableItem } from '../../kad/items.js';
 import { CLIENT_HELP, CLIENT_OPTIONS, connect } from '../client.js';
 import { type Command, positionals, printJson, stringFlag, UsageError } from '../command.js';
 import { hex, readKeyFile } from '../key-file.js';

@@ -1,5 +1,6 @@
 import { once } from 'node:events';
-import { isDaemonError, resolveConfig, startDaemon, type ResolvedConfig } from '../../daemon/index.js';
+import { resolveConfig, type ResolvedConfig } from '../../daemon/config.js';
+import { isDaemonError } from '../../daemon/errors.js';
 import {
   type CliIo,
   type Command,
@@ -76,6 +77,8 @@ Examples:
   async run(args, io) {
     positionals(args);
     const { config } = configOf(args, io);
+    // loaded here: the server, its framework and the node are for this command only
+    const { startDaemon } = await import('../../daemon/daemon.js');
     let daemon;
     try {
       daemon = await startDaemon(config);

@@ -1,4 +1,4 @@
-import type { FamilyTable } from '../../daemon/index.js';
+import type { FamilyTable } from '../../daemon/table.js';
 import { CLIENT_HELP, CLIENT_OPTIONS, connect } from '../client.js';
 import { type Command, positionals, printJson } from '../command.js';
 

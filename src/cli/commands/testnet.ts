@@ -1,5 +1,7 @@
 import { type Command, integerFlag, positionals, stringFlag } from '../command.js';
-import { runTestnet, TESTNET_HTTP } from '../testnet.js';
+
+/** The default API address of the testnet's entry node. */
+export const TESTNET_HTTP = '127.0.0.1:7401';
 
 /** `nautilus testnet`: a local network on loopback, with the API and dashboard of its first node. */
 export const testnetCommand: Command = {
@@ -44,12 +46,15 @@ Examples:
     const http = stringFlag(args, 'http') ?? TESTNET_HTTP;
     const token = stringFlag(args, 'token');
     const json = args.values['json'] === true;
+    // loaded here: the network, the server and its framework are for this command only
+    const { runTestnet } = await import('../testnet.js');
     return runTestnet({
       nodes,
       host: stringFlag(args, 'host') ?? '127.0.0.1',
       durationMs,
       intervalMs,
       http: http === 'none' ? null : http,
+      httpFallback: stringFlag(args, 'http') === undefined,
       json,
       print: (line) => io.out(`${line}\n`),
       ...(token === undefined ? {} : { token }),
