@@ -1,6 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
-import { createApiServer, createLogger, DaemonMetrics, isDaemonError, listen, parseHostPort } from '../daemon/index.js';
+import {
+  createApiServer,
+  createLogger,
+  DaemonMetrics,
+  isDaemonError,
+  listen,
+  meteredRegistry,
+  parseHostPort,
+} from '../daemon/index.js';
 import { idToHex, type KadNode } from '../kad/index.js';
 import type { NodeId } from '../kad/index.js';
 import { MemoryRegistry } from '../registry/index.js';
@@ -64,7 +72,11 @@ export async function runTestnet(options: TestnetOptions): Promise<number> {
       bootstrap: { random: 2 },
       random: Math.random,
     });
-    const store = new MemoryRegistry();
+    // the entry node's store is metered for its API's metrics, which exist once the node does
+    const meters: { metrics?: DaemonMetrics } = {};
+    const store = meteredRegistry(new MemoryRegistry(), (operation, seconds, outcome) =>
+      meters.metrics?.observeRegistry('node', operation, seconds, outcome),
+    );
     for (let i = 0; i < options.nodes; i++) {
       await testnet.add(i === 0 ? { registry: store } : {});
       options.progress?.(i + 1, options.nodes);
@@ -74,10 +86,11 @@ export async function runTestnet(options: TestnetOptions): Promise<number> {
     let api: { url: string; token: string } | undefined;
     if (http !== undefined) {
       const token = options.token ?? randomBytes(32).toString('hex');
+      meters.metrics = new DaemonMetrics({ node: entry, store });
       app = await createApiServer({
         node: entry,
         records: new MemoryRegistry(),
-        metrics: new DaemonMetrics({ node: entry, store }),
+        metrics: meters.metrics,
         logger: createLogger('silent'),
         token,
         info: { storage: 'memory', readOnly: false, stateDir: null, testnet: nodes.length },
