@@ -2,6 +2,7 @@
  * `npm run bench`: every benchmark, each printing its anchor (measured in the same run) beside
  * Nautilus and the ratio. Pass names to run a subset: `npm run bench -- registry-memory`.
  */
+import { benchDaemonApi } from './daemon-api.js';
 import { printTable, type Row } from './harness.js';
 import { benchKadLookup } from './kad-lookup.js';
 import { benchKadMaintenance } from './kad-maintenance.js';
@@ -24,6 +25,7 @@ const suites: Record<string, { title: string; run: () => Promise<Row[]> }> = {
     title: 'Heap per idle KAD node vs bittorrent-dht; MemoryRegistry vs lru-cache',
     run: benchKadMemory,
   },
+  'daemon-api': { title: 'Daemon HTTP API overhead: get through the API vs the library', run: benchDaemonApi },
   'kad-maintenance': {
     title: 'KAD maintenance: restart to ready (saved table vs cold join vs bittorrent-dht)',
     run: benchKadMaintenance,
