@@ -5,13 +5,14 @@ import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { type CliProcess, runCli, spawnCli } from '../helpers/cli-process.js';
-
-interface Started {
-  nodes: { id: string; address: string }[];
-  api: string;
-  token: string;
-}
+import {
+  type CliProcess,
+  runCli,
+  spawnCli,
+  spawnTestnet,
+  startArgs,
+  type TestnetStarted,
+} from '../helpers/cli-process.js';
 
 /** The `http` field of the daemon's "nautilus daemon started" log line. */
 async function daemonUrl(daemon: CliProcess): Promise<string> {
@@ -22,7 +23,7 @@ async function daemonUrl(daemon: CliProcess): Promise<string> {
 describe('nautilus start and the client verbs, as processes', () => {
   let dir: string;
   let testnet: CliProcess;
-  let started: Started;
+  let started: TestnetStarted;
   let daemon: CliProcess;
   let api: string[];
 
@@ -30,22 +31,9 @@ describe('nautilus start and the client verbs, as processes', () => {
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'nautilus-e2e-'));
-    testnet = spawnCli(['testnet', '--nodes', '6', '--json', '--http', '127.0.0.1:0', '--interval-ms', '60000']);
-    started = JSON.parse(await testnet.line(/^\{"event":"started"/)) as Started;
+    ({ testnet, started } = await spawnTestnet(6));
     await testnet.line(/^\{"event":"demo"/);
-    daemon = spawnCli([
-      'start',
-      '--host',
-      '127.0.0.1',
-      '--port',
-      '0',
-      '--bootstrap',
-      (started.nodes[0] as { address: string }).address,
-      '--state-dir',
-      join(dir, 'state'),
-      '--http',
-      '127.0.0.1:0',
-    ]);
+    daemon = spawnCli(startArgs((started.nodes[0] as { address: string }).address, join(dir, 'state')));
     api = ['--api', await daemonUrl(daemon), '--state-dir', join(dir, 'state')];
     await daemon.line(/"msg":"node ready"/);
   });
@@ -202,19 +190,7 @@ describe('nautilus start and the client verbs, as processes', () => {
     await once(bootstrap, 'listening');
     let datagrams = 0;
     bootstrap.on('message', () => datagrams++);
-    const restarted = spawnCli([
-      'start',
-      '--host',
-      '127.0.0.1',
-      '--port',
-      '0',
-      '--bootstrap',
-      `127.0.0.1:${bootstrap.address().port}`,
-      '--state-dir',
-      join(dir, 'state'),
-      '--http',
-      '127.0.0.1:0',
-    ]);
+    const restarted = spawnCli(startArgs(`127.0.0.1:${bootstrap.address().port}`, join(dir, 'state')));
     try {
       await restarted.line(/"msg":"state restored"/);
       await restarted.line(/"msg":"node ready"/);

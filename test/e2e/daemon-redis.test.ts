@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startRedisServer, type RedisServerHandle } from '../../src/testing/index.js';
-import { type CliProcess, runCli, spawnCli } from '../helpers/cli-process.js';
+import { type CliProcess, runCli, spawnCli, startArgs } from '../helpers/cli-process.js';
 
 describe('nautilus start --storage redis://', () => {
   let redis: RedisServerHandle;
@@ -20,21 +20,7 @@ describe('nautilus start --storage redis://', () => {
   });
 
   const start = async (): Promise<{ daemon: CliProcess; api: string[] }> => {
-    const daemon = spawnCli([
-      'start',
-      '--bootstrap',
-      'none',
-      '--host',
-      '127.0.0.1',
-      '--port',
-      '0',
-      '--http',
-      '127.0.0.1:0',
-      '--storage',
-      redis.url,
-      '--state-dir',
-      dir,
-    ]);
+    const daemon = spawnCli(startArgs('none', dir, '--storage', redis.url));
     const line = await daemon.line(/"msg":"nautilus daemon started"/);
     const { http, storage } = JSON.parse(line) as { http: string; storage: string };
     assert.equal(storage, 'redis');

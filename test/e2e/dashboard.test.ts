@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { chromium, type BrowserContext } from 'playwright-core';
-import { type CliProcess, spawnCli } from '../helpers/cli-process.js';
+import { type CliProcess, spawnTestnet, type TestnetStarted } from '../helpers/cli-process.js';
 
 /** Where the screenshot goes (a test artifact, not committed). */
 const ARTIFACTS = fileURLToPath(new URL('../../../test-artifacts/', import.meta.url));
@@ -24,13 +24,12 @@ const CHROMIUM_FLAGS = [
 
 describe('dashboard in headless Chromium', () => {
   let testnet: CliProcess;
-  let started: { api: string; token: string; dashboard: string };
+  let started: TestnetStarted;
   let profile: string;
   let browser: BrowserContext;
 
   before(async () => {
-    testnet = spawnCli(['testnet', '--nodes', '8', '--json', '--http', '127.0.0.1:0', '--interval-ms', '60000']);
-    started = JSON.parse(await testnet.line(/^\{"event":"started"/)) as typeof started;
+    ({ testnet, started } = await spawnTestnet(8));
     profile = await mkdtemp(join(tmpdir(), 'nautilus-chromium-'));
     // a fresh profile each run (launchPersistentContext passes it as --user-data-dir)
     browser = await chromium.launchPersistentContext(profile, {

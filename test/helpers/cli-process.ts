@@ -85,3 +85,33 @@ export async function runCli(
   const { code } = await cli.exited;
   return { code, stdout: cli.stdout(), stderr: cli.stderr() };
 }
+
+/** What a `nautilus testnet --json` process printed first. */
+export interface TestnetStarted {
+  readonly nodes: readonly { readonly id: string; readonly address: string }[];
+  readonly api: string;
+  readonly token: string;
+  readonly dashboard: string;
+}
+
+/** Starts `nautilus testnet --json` of `nodes` nodes with its API on a free port; resolves once it started. */
+export async function spawnTestnet(nodes: number): Promise<{ testnet: CliProcess; started: TestnetStarted }> {
+  const testnet = spawnCli([
+    'testnet',
+    '--nodes',
+    String(nodes),
+    '--json',
+    '--http',
+    '127.0.0.1:0',
+    '--interval-ms',
+    '60000',
+  ]);
+  const started = JSON.parse(await testnet.line(/^\{"event":"started"/)) as TestnetStarted;
+  return { testnet, started };
+}
+
+/** Arguments of `nautilus start` for a test: loopback UDP and HTTP on free ports. */
+export function startArgs(bootstrap: string, stateDir: string, ...extra: string[]): string[] {
+  const args = ['start', '--host', '127.0.0.1', '--port', '0', '--http', '127.0.0.1:0'];
+  return [...args, '--bootstrap', bootstrap, '--state-dir', stateDir, ...extra];
+}

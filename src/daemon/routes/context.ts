@@ -3,7 +3,6 @@ import type { Logger } from 'pino';
 import type { KadNode } from '../../kad/node/types.js';
 import type { Registry } from '../../registry/registry.js';
 import type { ActivityLog } from '../activity.js';
-import { DaemonError } from '../errors.js';
 import type { DaemonMetrics } from '../metrics.js';
 
 /** Options of `createApiServer`. */
@@ -43,7 +42,7 @@ export interface RouteContext extends ApiServerDeps {
 export function requestSignal(request: FastifyRequest, reply: FastifyReply): AbortSignal {
   const controller = new AbortController();
   reply.raw.once('close', () => {
-    if (!reply.raw.writableFinished) controller.abort(new DaemonError('INTERNAL', 'client disconnected'));
+    if (!reply.raw.writableFinished) controller.abort(new DOMException('the client disconnected', 'AbortError'));
   });
   void request;
   return controller.signal;

@@ -17,7 +17,7 @@ import {
   type ValueEncoding,
 } from '../values.js';
 import { runOperation } from './operation.js';
-import type { GetResult, PutResult } from '../../kad/node/operation-types.js';
+import type { GetOptions, GetResult, PutResult } from '../../kad/node/operation-types.js';
 
 const errors = { '4xx': SCHEMAS.error, '5xx': SCHEMAS.error };
 const storeResult = {
@@ -133,51 +133,54 @@ export function dhtRoutes(app: FastifyInstance, context: RouteContext): void {
     properties: { salt: SCHEMAS.hex, seq: SCHEMAS.seq },
     additionalProperties: false,
   } as const;
-  app.get(
+  // a get by target and a get by public key differ in their parameter and the node call only
+  const itemGet = (
+    path: string,
+    param: 'target' | 'publicKey',
+    summary: string,
+    operation: 'get' | 'get_mutable',
+    find: (key: Uint8Array, options: GetOptions) => Promise<GetResult | undefined>,
+  ): void => {
+    app.get(
+      path,
+      {
+        schema: {
+          summary,
+          tags: ['dht'],
+          params: {
+            type: 'object',
+            properties: { [param]: param === 'target' ? SCHEMAS.id : SCHEMAS.publicKey },
+            required: [param],
+          },
+          querystring: getQuery,
+          response: { 200: itemResult, ...errors },
+        },
+      },
+      async (request, reply) => {
+        const key = (request.params as Record<string, string>)[param]?.toLowerCase() ?? '';
+        const query = request.query as { salt?: string; seq?: string };
+        const signal = requestSignal(request, reply);
+        return runOperation(context, operation, key, async () => {
+          const got = await find(hexBytes(key), { signal, ...getOptions(query) });
+          if (got === undefined) throw DaemonError.notFound(`no item for ${key} on the closest nodes`);
+          return { result: itemJson(got), queried: got.queried };
+        });
+      },
+    );
+  };
+  itemGet(
     '/api/items/:target',
-    {
-      schema: {
-        summary: 'Find the item stored under a target (immutable, or mutable with its salt)',
-        tags: ['dht'],
-        params: { type: 'object', properties: { target: SCHEMAS.id }, required: ['target'] },
-        querystring: getQuery,
-        response: { 200: itemResult, ...errors },
-      },
-    },
-    async (request, reply) => {
-      const { target } = request.params as { target: string };
-      const query = request.query as { salt?: string; seq?: string };
-      const signal = requestSignal(request, reply);
-      return runOperation(context, 'get', target.toLowerCase(), async () => {
-        const got = await node.get(hexBytes(target), { signal, ...getOptions(query) });
-        if (got === undefined) throw DaemonError.notFound(`no item under ${target.toLowerCase()} on the closest nodes`);
-        return { result: itemJson(got), queried: got.queried };
-      });
-    },
+    'target',
+    'Find the item stored under a target (immutable, or mutable with its salt)',
+    'get',
+    (key, options) => node.get(key, options),
   );
-
-  app.get(
+  itemGet(
     '/api/items/mutable/:publicKey',
-    {
-      schema: {
-        summary: 'Find the newest mutable item of a public key (and salt)',
-        tags: ['dht'],
-        params: { type: 'object', properties: { publicKey: SCHEMAS.publicKey }, required: ['publicKey'] },
-        querystring: getQuery,
-        response: { 200: itemResult, ...errors },
-      },
-    },
-    async (request, reply) => {
-      const { publicKey } = request.params as { publicKey: string };
-      const query = request.query as { salt?: string; seq?: string };
-      const signal = requestSignal(request, reply);
-      return runOperation(context, 'get_mutable', publicKey.toLowerCase(), async () => {
-        const got = await node.getMutable(hexBytes(publicKey), { signal, ...getOptions(query) });
-        if (got === undefined)
-          throw DaemonError.notFound(`no mutable item of ${publicKey.toLowerCase()} on the closest nodes`);
-        return { result: itemJson(got), queried: got.queried };
-      });
-    },
+    'publicKey',
+    'Find the newest mutable item of a public key (and salt)',
+    'get_mutable',
+    (key, options) => node.getMutable(key, options),
   );
 
   app.post(

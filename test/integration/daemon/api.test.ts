@@ -5,7 +5,6 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import {
   createLogger,
-  DEFAULT_DAEMON_CONFIG,
   isDaemonError,
   startDaemon,
   tokenPath,
@@ -13,6 +12,7 @@ import {
   type DaemonConfig,
 } from '../../../src/daemon/index.js';
 import { createTestnet, type Testnet } from '../../../src/testing/index.js';
+import { testDaemonConfig } from '../../helpers/daemon-config.js';
 
 /** An API answer: an error body or the fields of a result. */
 interface Body {
@@ -25,15 +25,7 @@ describe('daemon HTTP API', () => {
   let daemon: Daemon;
   let stateDir: string;
 
-  const config = (overrides: Partial<DaemonConfig> = {}): DaemonConfig => ({
-    ...DEFAULT_DAEMON_CONFIG,
-    host: '127.0.0.1',
-    port: 0,
-    http: '127.0.0.1:0',
-    stateDir,
-    logLevel: 'silent',
-    ...overrides,
-  });
+  const config = (overrides: Partial<DaemonConfig> = {}): DaemonConfig => testDaemonConfig(stateDir, overrides);
   const call = async (path: string, init: RequestInit & { token?: string | null } = {}) => {
     const { token = daemon.token, ...rest } = init;
     const headers = new Headers(rest.headers);
@@ -115,7 +107,7 @@ describe('daemon HTTP API', () => {
       [post('/api/items', { value: 'x'.repeat(5000) }), 413, 'PAYLOAD_TOO_LARGE', /larger than the API accepts/],
       [post('/api/items', { value: 'x'.repeat(1200) }), 400, 'MESSAGE_TOO_BIG', /exceeds 1000 bytes/],
       [call('/api/nowhere'), 404, 'NOT_FOUND', /no route GET \/api\/nowhere/],
-      [call(`/api/items/${'ab'.repeat(20)}`), 404, 'NOT_FOUND', /no item under/],
+      [call(`/api/items/${'ab'.repeat(20)}`), 404, 'NOT_FOUND', /no item for/],
       [post('/api/ping', { address: 'nowhere' }), 400, 'INVALID_REQUEST', /address must be host:port/],
     ];
     for (const [pending, status, code, message] of cases) {
