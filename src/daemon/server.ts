@@ -57,6 +57,7 @@ export async function createApiServer(deps: ApiServerDeps, options: ApiServerOpt
   });
 
   app.addHook('onRequest', async (request) => {
+    request.log.debug({ method: request.method, url: request.url.split('?')[0] }, 'request received');
     if (PUBLIC_PATHS.has(request.url.split('?')[0] ?? '')) return;
     const header = request.headers.authorization;
     if (header === undefined)
@@ -65,6 +66,15 @@ export async function createApiServer(deps: ApiServerDeps, options: ApiServerOpt
     if (match === null || !tokensMatch(match[1] as string, deps.token)) {
       throw DaemonError.unauthorized('wrong token: use the one in the daemon state dir (api-token) or --token');
     }
+  });
+  // once closing, answers end their connection: an idle keep-alive socket would hold close() open
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onSend', async (_request, reply, payload) => {
+    if (closing) void reply.header('connection', 'close');
+    return payload;
   });
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unmatched';
