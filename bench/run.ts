@@ -2,6 +2,7 @@
  * `npm run bench`: every benchmark, each printing its anchor (measured in the same run) beside
  * Nautilus and the ratio. Pass names to run a subset: `npm run bench -- registry-memory`.
  */
+import { benchDaemonApi } from './daemon-api.js';
 import { printTable, type Row } from './harness.js';
 import { benchKadLookup } from './kad-lookup.js';
 import { benchKadMaintenance } from './kad-maintenance.js';
@@ -31,6 +32,7 @@ const suites: Record<string, { title: string; run: () => Promise<Row[]> }> = {
     run: benchKadMemory,
   },
   simulate: { title: 'Simulation cost per datagram: simulate() vs the bare MemoryNetwork', run: () => benchSimulate() },
+  'daemon-api': { title: 'Daemon HTTP API overhead: get through the API vs the library', run: benchDaemonApi },
   'kad-maintenance': {
     title: 'KAD maintenance: restart to ready, idle traffic vs bittorrent-dht; republish and replication under churn',
     run: benchKadMaintenance,

@@ -2,34 +2,38 @@
 import { readFileSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { runSimulate, SIMULATE_HELP } from './simulate.js';
-import { runTestnet } from './testnet.js';
+import { type CliIo, type Command, EXIT, FailureError, UsageError } from './command.js';
+import { COMMANDS } from './commands/index.js';
 
-const HELP = `nautilus — Kademlia DHT (BitTorrent Mainline) and record registry for Node.js
+export type { CliIo } from './command.js';
+
+/** `nautilus --help`. */
+export function helpText(): string {
+  const width = Math.max(...COMMANDS.map((c) => c.name.length)) + 2;
+  const lines = COMMANDS.map((c) => `  ${c.name.padEnd(width)} ${c.summary}`);
+  return `nautilus — Kademlia DHT (BitTorrent Mainline) and record registry for Node.js
 
 Usage:
   nautilus [command] [options]
+  nautilus <command> --help     options and examples of one command
 
 Commands:
-  testnet          Start a local DHT network on loopback UDP (in-memory storage), show a
-                   BEP 44 put/get and a BEP 5 announce/get_peers, then keep it running
-  simulate         Run N real nodes on a simulated network (virtual time, seeded RTTs,
-                   loss, churn, hostile nodes) and report lookup success and latency
-  help             Show this help
-  version          Print the version
+${lines.join('\n')}
+  ${'help'.padEnd(width)} Show this help
+  ${'version'.padEnd(width)} Print the version
 
 Options:
   -h, --help               Show this help
   -v, --version            Print the version
 
-testnet options:
-  --nodes N                Number of nodes, 2-500 (default 16)
-  --host ADDRESS           Loopback address to bind: 127.0.0.1 or ::1 (default 127.0.0.1)
-  --duration-ms MS         Stop after MS milliseconds; 0 stops right after the demo
-                           (default: run until Ctrl-C)
-  --interval-ms MS         Print network counters every MS milliseconds (default 10000)
+Exit codes: 0 done, 1 the operation failed, 2 a usage error (one line on stderr for each failure).
 
-${SIMULATE_HELP}`;
+Examples:
+  nautilus testnet --nodes 16
+  nautilus start --bootstrap none --port 0
+  nautilus put 'hello' && nautilus get <target>
+`;
+}
 
 /** The package version, read from the package.json shipped beside `dist/`. */
 export function version(): string {
@@ -37,89 +41,102 @@ export function version(): string {
   return (JSON.parse(readFileSync(url, 'utf8')) as { version: string }).version;
 }
 
-/** Where the CLI writes: standard output and standard error by default. */
-export interface CliIo {
-  readonly out: (text: string) => void;
-  readonly err: (text: string) => void;
-  /** Aborts a long-running command (the CLI wires SIGINT/SIGTERM to it). */
-  readonly signal?: AbortSignal;
-}
-
-const defaultIo: CliIo = { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t) };
+const defaultIo: CliIo = {
+  out: (t) => process.stdout.write(t),
+  err: (t) => process.stderr.write(t),
+  errIsTty: process.stderr.isTTY,
+};
 
 /** Runs the CLI with `argv` (without `node` and the script); resolves with the exit code. */
 export async function main(argv: readonly string[], io: CliIo = defaultIo): Promise<number> {
-  // the simulate command parses its own flags
-  if (argv[0] === 'simulate')
-    return runSimulate(argv.slice(1), { ...io, errIsTty: io === defaultIo && process.stderr.isTTY });
+  const first = argv[0];
+  const command = COMMANDS.find((c) => c.name === first);
+  if (command === undefined) return topLevel(argv, io);
+  return runCommand(command, argv.slice(1), io);
+}
+
+async function topLevel(argv: readonly string[], io: CliIo): Promise<number> {
   let parsed;
   try {
     parsed = parseArgs({
       args: [...argv],
       allowPositionals: true,
-      options: {
-        help: { type: 'boolean', short: 'h' },
-        version: { type: 'boolean', short: 'v' },
-        nodes: { type: 'string' },
-        host: { type: 'string' },
-        'duration-ms': { type: 'string' },
-        'interval-ms': { type: 'string' },
-      },
+      options: { help: { type: 'boolean', short: 'h' }, version: { type: 'boolean', short: 'v' } },
     });
   } catch (error) {
     return usageError(io, (error as Error).message);
   }
-  const { values } = parsed;
-  const [command = 'help', ...rest] = parsed.positionals;
-  if (values.version === true || command === 'version') {
+  const [name = 'help', ...rest] = parsed.positionals;
+  if (parsed.values.version === true || name === 'version') {
     io.out(`${version()}\n`);
-    return 0;
+    return EXIT.ok;
   }
-  if (values.help === true || command === 'help') {
-    io.out(HELP);
-    return 0;
+  if (name === 'help' && rest.length > 0) {
+    const command = COMMANDS.find((c) => c.name === rest[0]);
+    if (command !== undefined) {
+      io.out(command.help);
+      return EXIT.ok;
+    }
   }
-  if (command === 'testnet' && rest.length === 0) {
-    const nodes = integerFlag('--nodes', values.nodes, 16, 2, 500);
-    const durationMs = integerFlag('--duration-ms', values['duration-ms'], Number.POSITIVE_INFINITY, 0);
-    const intervalMs = integerFlag('--interval-ms', values['interval-ms'], 10_000, 100);
-    for (const flag of [nodes, durationMs, intervalMs]) if (typeof flag === 'string') return usageError(io, flag);
-    return runTestnet({
-      nodes: nodes as number,
-      host: values.host ?? '127.0.0.1',
-      durationMs: durationMs as number,
-      intervalMs: intervalMs as number,
-      print: (line) => io.out(`${line}\n`),
-      ...(io.signal === undefined ? {} : { signal: io.signal }),
+  if (parsed.values.help === true || name === 'help') {
+    io.out(helpText());
+    return EXIT.ok;
+  }
+  return usageError(io, `unknown command "${[name, ...rest].join(' ')}"`);
+}
+
+async function runCommand(command: Command, argv: readonly string[], io: CliIo): Promise<number> {
+  let args;
+  try {
+    args = parseArgs({
+      args: [...argv],
+      allowPositionals: true,
+      strict: true,
+      options: { ...command.options, help: { type: 'boolean', short: 'h' } },
     });
+  } catch (error) {
+    return usageError(io, `${command.name}: ${(error as Error).message}`, command);
   }
-  return usageError(io, `unknown command "${[command, ...rest].join(' ')}"`);
+  if (args.values.help === true) {
+    io.out(command.help);
+    return EXIT.ok;
+  }
+  try {
+    return await command.run(args, io);
+  } catch (error) {
+    if (error instanceof UsageError) return usageError(io, `${command.name}: ${error.message}`, command);
+    if (error instanceof FailureError) {
+      io.err(`nautilus ${command.name}: ${error.message}\n`);
+      return EXIT.failed;
+    }
+    const e = error as Error & { code?: string };
+    io.err(`nautilus ${command.name}: ${e.code === undefined ? '' : `${e.code}: `}${e.message}\n`);
+    return EXIT.failed;
+  }
 }
 
-function usageError(io: CliIo, message: string): number {
-  io.err(`nautilus: ${message}\n\n${HELP}`);
-  return 2;
-}
-
-/** The flag's integer value, its default when absent, or an error message naming it. */
-function integerFlag(
-  name: string,
-  raw: string | undefined,
-  fallback: number,
-  min: number,
-  max = Number.MAX_SAFE_INTEGER,
-): number | string {
-  if (raw === undefined) return fallback;
-  const value = Number(raw);
-  if (!/^\d+$/.test(raw) || value < min || value > max) {
-    return `${name} must be an integer from ${min}${max === Number.MAX_SAFE_INTEGER ? '' : ` to ${max}`} (got ${JSON.stringify(raw)})`;
-  }
-  return value;
+/** A usage error: one line (the usage of `nautilus` follows it when no command was recognised). */
+function usageError(io: CliIo, message: string, command?: Command): number {
+  if (command === undefined) io.err(`nautilus: ${message}\n\n${helpText()}`);
+  else io.err(`nautilus: ${message} (see nautilus ${command.name} --help)\n`);
+  return EXIT.usage;
 }
 
 const invokedAs = process.argv[1];
 if (invokedAs !== undefined && realpathSync(invokedAs) === fileURLToPath(import.meta.url)) {
+  // output piped into a reader that stopped (| head): nothing more to say
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw error;
+  });
   const controller = new AbortController();
-  for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => controller.abort());
+  let signals = 0;
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(sig, () => {
+      // the first signal stops gracefully; a second one exits at once (128 + signal number)
+      if (++signals > 1) process.exit(sig === 'SIGINT' ? 130 : 143);
+      controller.abort();
+    });
+  }
   process.exitCode = await main(process.argv.slice(2), { ...defaultIo, signal: controller.signal });
 }
