@@ -13,7 +13,7 @@ import {
   type KrpcResponse,
 } from '../wire/krpc.js';
 import { encodeError, encodeResponse, requesterIp, responseEnvelopeBytes } from './reply.js';
-import { abortReason, integerAtLeast, optionError, positiveNumber } from '../option-checks.js';
+import { abortReason, integerAtLeast, integerInRange, optionError, positiveNumber } from '../option-checks.js';
 import { InboundLimiter, OutboundPacer } from './rate-limit.js';
 import { RpcCounters, type RpcStats } from './stats.js';
 import {
@@ -34,15 +34,18 @@ import {
   hostId,
   type InboundDatagram,
   MAX_DATAGRAM_BYTES,
+  MAX_UDP_PAYLOAD_BYTES,
   type RemoteInfo,
   type Transport,
 } from '../transport/transport.js';
+import { peekReplyTransactionId } from '../wire/reply-peek.js';
 
 export type { QueryContext, QueryHandler, QueryOptions, QueryResult, RpcDeps, RpcOptions } from './options.js';
 export { DEFAULT_RPC_OPTIONS } from './options.js';
 export type { MethodCounts, RpcStats } from './stats.js';
 
-// inbound datagrams are decoded within the transports' bound, not the codec's default
+// inbound datagrams are decoded within the datagram bound, not the codec's default; only
+// replies to our own queries get the larger maxReplyBytes
 const DECODE_OPTIONS = Object.freeze({ maxBytes: MAX_DATAGRAM_BYTES });
 
 interface Request {
@@ -80,6 +83,11 @@ interface Transmission {
  * retransmission gets a new id, and the ids of earlier attempts stay valid until the query
  * settles, so a late answer still completes it and every RTT sample is unambiguous (Karn).
  *
+ * **Sizes.** Everything it sends fits 1500 bytes (`MAX_DATAGRAM_BYTES`). It accepts datagrams
+ * over 1500 bytes only as replies to its own queries in flight, up to `maxReplyBytes` (65 507 by
+ * default), as other implementations send them; a big query or unsolicited datagram is dropped
+ * without being decoded (see `RpcOptions.maxReplyBytes`).
+ *
  * **Malformed datagrams** are counted and dropped; when the decoder recovers a query's `t`, the
  * sender gets error 203 (within the inbound rate limit), as libtorrent does. Replies are never
  * answered, so two nodes cannot loop on errors. Nothing thrown escapes the receive path.
@@ -95,6 +103,7 @@ export class Rpc {
   readonly #retries: number;
   readonly #reportIp: boolean;
   readonly #limitLoopback: boolean;
+  readonly #replyDecodeOptions: { readonly maxBytes: number };
   readonly #rtt: RttEstimator;
   readonly #slots: InFlightLimiter;
   readonly #pacer: OutboundPacer;
@@ -120,6 +129,14 @@ export class Rpc {
     this.#retries = integerAtLeast('retries', options.retries, d.retries, 0);
     this.#reportIp = options.reportRequesterIp ?? d.reportRequesterIp;
     this.#limitLoopback = options.limitLoopback ?? d.limitLoopback;
+    const maxReplyBytes = integerInRange(
+      'maxReplyBytes',
+      options.maxReplyBytes,
+      d.maxReplyBytes,
+      MAX_DATAGRAM_BYTES,
+      MAX_UDP_PAYLOAD_BYTES,
+    );
+    this.#replyDecodeOptions = Object.freeze({ maxBytes: maxReplyBytes });
     this.#transport = deps.transport;
     this.#family = deps.transport.address().family;
     this.#clock = deps.clock ?? systemClock;
@@ -329,13 +346,14 @@ export class Rpc {
     const counters = this.#counters;
     counters.received++;
     try {
-      if (data.byteLength > MAX_DATAGRAM_BYTES) {
+      const large = data.byteLength > MAX_DATAGRAM_BYTES;
+      if (large && !this.#awaitedReply(data, from)) {
         counters.droppedOversized++;
         return;
       }
       let message: KrpcMessage;
       try {
-        message = decodeMessage(data, DECODE_OPTIONS);
+        message = decodeMessage(data, large ? this.#replyDecodeOptions : DECODE_OPTIONS);
       } catch (error) {
         counters.droppedMalformed++;
         const t = error instanceof KadError ? error.transactionId : undefined;
@@ -346,13 +364,33 @@ export class Rpc {
         }
         return;
       }
-      if (message.y === 'q') this.#onQuery(message, from);
-      else this.#onReply(message, from);
+      if (message.y === 'q') {
+        if (large) counters.droppedOversized++;
+        else this.#onQuery(message, from);
+      } else {
+        if (large) counters.largeReplies++;
+        this.#onReply(message, from);
+      }
     } catch {
       // a bug below must not take the socket down; count it with the malformed input
       counters.internalErrors++;
     }
   };
+
+  /**
+   * Whether a datagram over 1500 bytes may be decoded: within `maxReplyBytes`, from an address
+   * with a query in flight (a map lookup), and shaped like a reply with the transaction id of a
+   * query in flight to that very address (a scan that builds nothing). Anything else is dropped
+   * before any decoding.
+   */
+  #awaitedReply(data: Uint8Array, from: RemoteInfo): boolean {
+    if (data.byteLength > this.#replyDecodeOptions.maxBytes) return false;
+    const key = endpointId(from);
+    if (this.#slots.inFlightTo(key) === 0) return false;
+    const t = peekReplyTransactionId(data);
+    const id = t === undefined ? undefined : transactionIdFromBytes(t);
+    return id !== undefined && this.#pending.get(id)?.request.key === key;
+  }
 
   #onQuery(query: KrpcQuery, from: RemoteInfo): void {
     const counters = this.#counters;
