@@ -220,7 +220,8 @@ class Node extends Emitter<KadNodeEvents> implements KadNode {
       timeoutMs: options.bootstrapTimeoutMs ?? defaults.bootstrapTimeoutMs,
       retryMs: options.bootstrapRetryMs ?? defaults.bootstrapRetryMs,
       retryMaxMs: Math.max(options.bootstrapRetryMaxMs ?? defaults.bootstrapRetryMaxMs, options.bootstrapRetryMs ?? 0),
-      selfLookup: (seeds, responded, signal, onEvent) => this.#dht.selfLookup(seeds, responded, signal, onEvent),
+      selfLookup: (seeds, responded, signal, onEvent, onStart) =>
+        this.#dht.selfLookup(seeds, responded, signal, onEvent, onStart),
       onRetry: (event) => this.emit('bootstrap:retry', event),
       warm: restored > 0,
     });
