@@ -7,7 +7,7 @@ import { describe, it } from 'node:test';
 import { bucketIndex, idToHex } from '../../../../src/kad/id.js';
 import { JOIN_REFRESH_BUCKETS, JOIN_REFRESH_REQUESTS } from '../../../../src/kad/node/dht-operations.js';
 import { createNode, type KadNode } from '../../../../src/kad/node/node.js';
-import { decodeMessage, type KrpcQuery } from '../../../../src/kad/wire/krpc.js';
+import { decodeMessage } from '../../../../src/kad/wire/krpc.js';
 import { buildKadNetwork } from '../../../helpers/kad-network.js';
 
 describe('the cost of a join', () => {
