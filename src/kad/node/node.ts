@@ -177,6 +177,7 @@ class Node extends Emitter<KadNodeEvents> implements KadNode {
         storage: this.#storage,
         tokens,
         closest: (target, family, count) => this.#stack(family)?.closest(target, count) ?? [],
+        closestNodes: (target, family, count) => this.#stack(family)?.closestCompact(target, count),
         clock,
       },
       {

@@ -44,12 +44,8 @@ export class NodeTable {
   /** Records that `contact` is alive (it answered or queried us). */
   observe(contact: Contact): void {
     if (this.#lifetime.signal.aborted) return;
-    // the common case, a known contact at its known address, without parsing the address again
-    const known = this.table.get(contact.id);
-    if (known !== undefined && known.port === contact.port && known.host === contact.host) {
-      this.table.markSeen(contact.id);
-      return;
-    }
+    // the common case, a known contact at its known address, without building anything
+    if (this.table.markSeenAt(contact)) return;
     const result = this.table.add(contact);
     if (result.status === 'bucket-full') this.#probe(result.bucket, result.leastRecentlySeen, contact);
   }
@@ -57,6 +53,11 @@ export class NodeTable {
   /** Up to `count` live contacts closest to `target`. */
   closest(target: NodeId, count: number): Contact[] {
     return this.table.closest(target, count);
+  }
+
+  /** Compact node info of up to `count` live contacts closest to `target` (see `RoutingTable.closestCompact`). */
+  closestCompact(target: NodeId, count: number): Uint8Array {
+    return this.table.closestCompact(target, count);
   }
 
   /** Stops probing; pending probes are aborted. */

@@ -1,0 +1,229 @@
+import type { Milliseconds } from '../../core/clock.js';
+import { ID_BYTES, type NodeId } from '../id.js';
+import { formatIp } from '../wire/compact.js';
+
+/** A contact as a {@link PackedContacts} gives it out: a fresh snapshot, not a live view. */
+export interface PackedContact {
+  readonly id: NodeId;
+  readonly host: string;
+  readonly port: number;
+  readonly lastSeen: Milliseconds;
+  readonly failures: number;
+}
+
+/** Most consecutive failures a slot counts (one byte); far above any `maxFailures` in use. */
+const MAX_FAILURES = 255;
+
+/** Bytes of a slot beyond its compact node info: flags, failures, 6 spare, lastSeen (float64). */
+const SLOT_STATE_BYTES = 16;
+
+// one scratch float64 for the whole process: lastSeen is stored as its 8 bytes in the slot,
+// so a list costs one byte array and no array of numbers beside it
+const scratch = new Float64Array(1);
+const scratchBytes = new Uint8Array(scratch.buffer);
+
+/**
+ * The contacts of one bucket (or of its replacement cache), packed: each slot is the contact's
+ * compact node info as BEP 5 puts it on the wire (20-byte id, 4- or 16-byte IP, 2-byte port, 26
+ * or 38 bytes), then a flags byte, a failure count and the `lastSeen` time (a float64), all in
+ * one byte array per list. A contact costs 42 or 54 bytes instead of an object, a 20-byte
+ * `Uint8Array` and two strings (~400 bytes), and a `nodes` list is a copy of slots. Slots keep list order (a bucket: least
+ * recently seen first). The array grows by doubling up to `capacity` slots.
+ * @internal
+ */
+export class PackedContacts {
+  readonly #ipBytes: 4 | 16;
+  readonly #stride: number;
+  readonly #capacity: number;
+  #bytes: Uint8Array;
+  #count = 0;
+
+  constructor(ipBytes: 4 | 16, capacity: number) {
+    this.#ipBytes = ipBytes;
+    this.#stride = ID_BYTES + ipBytes + 2 + SLOT_STATE_BYTES;
+    this.#capacity = capacity;
+    this.#bytes = new Uint8Array(Math.min(capacity, 2) * this.#stride);
+  }
+
+  /** Slots in use. */
+  get length(): number {
+    return this.#count;
+  }
+
+  /** The backing bytes (slot `i` starts at `offset(i)`); valid until the next change. */
+  get bytes(): Uint8Array {
+    return this.#bytes;
+  }
+
+  /** Where slot `i` starts in {@link bytes}. */
+  offset(i: number): number {
+    return i * this.#stride;
+  }
+
+  /** Bytes of a slot's compact node info: 26 (IPv4) or 38 (IPv6). */
+  get compactBytes(): number {
+    return ID_BYTES + this.#ipBytes + 2;
+  }
+
+  /** The slot holding `id`, or -1. */
+  indexOfId(id: NodeId): number {
+    const bytes = this.#bytes;
+    for (let i = 0, at = 0; i < this.#count; i++, at += this.#stride) {
+      let j = 0;
+      while (j < ID_BYTES && bytes[at + j] === id[j]) j++;
+      if (j === ID_BYTES) return i;
+    }
+    return -1;
+  }
+
+  /** The slot at IP `ip` (4 or 16 bytes) and `port`, or -1. */
+  indexOfAddress(ip: Uint8Array, port: number): number {
+    for (let i = 0; i < this.#count; i++) if (this.sameAddress(i, ip, port)) return i;
+    return -1;
+  }
+
+  /** Whether slot `i` has the same id as slot `j` of `other`. */
+  sameId(i: number, other: PackedContacts, j: number): boolean {
+    const a = this.#bytes;
+    const b = other.#bytes;
+    const x = this.offset(i);
+    const y = other.offset(j);
+    for (let n = 0; n < ID_BYTES; n++) if (a[x + n] !== b[y + n]) return false;
+    return true;
+  }
+
+  /** Whether slot `i` is at IP `ip` and `port`. */
+  sameAddress(i: number, ip: Uint8Array, port: number): boolean {
+    const bytes = this.#bytes;
+    const at = this.offset(i) + ID_BYTES;
+    for (let n = 0; n < this.#ipBytes; n++) if (bytes[at + n] !== ip[n]) return false;
+    return this.port(i) === port;
+  }
+
+  /** Whether slot `i` and `ip` share their first `prefixBytes` bytes (a /24 or /64). */
+  samePrefix(i: number, ip: Uint8Array, prefixBytes: number): boolean {
+    const bytes = this.#bytes;
+    const at = this.offset(i) + ID_BYTES;
+    for (let n = 0; n < prefixBytes; n++) if (bytes[at + n] !== ip[n]) return false;
+    return true;
+  }
+
+  /** The IP bytes of slot `i` (a view, valid until the next change). */
+  ip(i: number): Uint8Array {
+    const at = this.offset(i) + ID_BYTES;
+    return this.#bytes.subarray(at, at + this.#ipBytes);
+  }
+
+  port(i: number): number {
+    const at = this.offset(i) + ID_BYTES + this.#ipBytes;
+    return ((this.#bytes[at] as number) << 8) | (this.#bytes[at + 1] as number);
+  }
+
+  /** Whether slot `i`'s address is exempt from the subnet diversity limit. */
+  exempt(i: number): boolean {
+    return ((this.#bytes[this.offset(i) + this.compactBytes] as number) & 1) === 1;
+  }
+
+  failures(i: number): number {
+    return this.#bytes[this.offset(i) + this.compactBytes + 1] as number;
+  }
+
+  setFailures(i: number, failures: number): void {
+    this.#bytes[this.offset(i) + this.compactBytes + 1] = Math.min(failures, MAX_FAILURES);
+  }
+
+  lastSeen(i: number): Milliseconds {
+    const at = this.offset(i) + this.compactBytes + 8;
+    scratchBytes.set(this.#bytes.subarray(at, at + 8));
+    return scratch[0] as number;
+  }
+
+  setLastSeen(i: number, time: Milliseconds): void {
+    scratch[0] = time;
+    this.#bytes.set(scratchBytes, this.offset(i) + this.compactBytes + 8);
+  }
+
+  /** Inserts a contact at slot `at` (0..length), shifting the later ones up. */
+  insert(at: number, id: NodeId, ip: Uint8Array, port: number, exempt: boolean, lastSeen: Milliseconds): void {
+    const stride = this.#stride;
+    if ((this.#count + 1) * stride > this.#bytes.length) {
+      const slots = Math.min(this.#capacity, Math.max(2, this.#count * 2));
+      const grown = new Uint8Array(Math.max(slots, this.#count + 1) * stride);
+      grown.set(this.#bytes.subarray(0, this.#count * stride));
+      this.#bytes = grown;
+    }
+    const bytes = this.#bytes;
+    bytes.copyWithin((at + 1) * stride, at * stride, this.#count * stride);
+    const o = at * stride;
+    bytes.set(id, o);
+    bytes.set(ip, o + ID_BYTES);
+    bytes[o + ID_BYTES + this.#ipBytes] = port >> 8;
+    bytes[o + ID_BYTES + this.#ipBytes + 1] = port & 0xff;
+    bytes[o + this.compactBytes] = exempt ? 1 : 0;
+    bytes[o + this.compactBytes + 1] = 0;
+    this.#count++;
+    this.setLastSeen(at, lastSeen);
+  }
+
+  /** Copies slot `j` of `other` (same family) in at slot `at`, with `lastSeen`. */
+  insertFrom(at: number, other: PackedContacts, j: number, lastSeen: Milliseconds): void {
+    this.insert(at, other.id(j), other.ip(j), other.port(j), other.exempt(j), lastSeen);
+  }
+
+  /** Removes slot `i`, shifting the later ones down. */
+  removeAt(i: number): void {
+    const stride = this.#stride;
+    this.#bytes.copyWithin(i * stride, (i + 1) * stride, this.#count * stride);
+    this.#count--;
+  }
+
+  /** Moves slot `i` to the end (most recently seen). */
+  moveToEnd(i: number): void {
+    if (i === this.#count - 1) return;
+    const stride = this.#stride;
+    const slot = this.#bytes.slice(i * stride, (i + 1) * stride);
+    this.removeAt(i);
+    this.#bytes.set(slot, this.#count * stride);
+    this.#count++;
+  }
+
+  /** The id of slot `i` as a view (valid until the next change; copy it to keep it). */
+  id(i: number): Uint8Array {
+    const at = this.offset(i);
+    return this.#bytes.subarray(at, at + ID_BYTES);
+  }
+
+  /** A fresh snapshot of slot `i`. */
+  contact(i: number): PackedContact {
+    const at = this.offset(i);
+    return {
+      id: this.#bytes.slice(at, at + ID_BYTES),
+      host: formatIp(this.ip(i)),
+      port: this.port(i),
+      lastSeen: this.lastSeen(i),
+      failures: this.failures(i),
+    };
+  }
+
+  /** Snapshots of every slot, in order. */
+  contacts(): PackedContact[] {
+    const out: PackedContact[] = [];
+    for (let i = 0; i < this.#count; i++) out.push(this.contact(i));
+    return out;
+  }
+}
+
+/** XOR distance order of slot `i` of `a` and slot `j` of `b` to `target` (negative: `a` closer). */
+export function compareSlots(target: NodeId, a: PackedContacts, i: number, b: PackedContacts, j: number): number {
+  const x = a.bytes;
+  const y = b.bytes;
+  const ox = a.offset(i);
+  const oy = b.offset(j);
+  for (let n = 0; n < ID_BYTES; n++) {
+    const t = target[n] as number;
+    const dx = t ^ (x[ox + n] as number);
+    const dy = t ^ (y[oy + n] as number);
+    if (dx !== dy) return dx - dy;
+  }
+  return 0;
+}
