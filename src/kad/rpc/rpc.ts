@@ -108,8 +108,16 @@ export class Rpc {
   readonly #slots: InFlightLimiter;
   readonly #pacer: OutboundPacer;
   readonly #inbound: InboundLimiter;
-  readonly #pending = new Map<number, Transmission>();
-  readonly #requests = new Set<Request>();
+  // created on first use, and dropped when empty again: an idle layer holds no map
+  #pendingStore: Map<number, Transmission> | undefined;
+  get #pending(): Map<number, Transmission> {
+    return (this.#pendingStore ??= new Map());
+  }
+  // created on first use, and dropped when empty again: an idle layer holds no set
+  #requestsStore: Set<Request> | undefined;
+  get #requests(): Set<Request> {
+    return (this.#requestsStore ??= new Set());
+  }
   readonly #counters = new RpcCounters();
   // created on the first inbound query: an idle node does not pay for it
   #lifetime: AbortController | undefined;
@@ -258,7 +266,7 @@ export class Rpc {
     this.#transport.off('message', this.#onMessage);
     this.#transport.off('close', this.#onTransportClose);
     const error = KadError.closed('rpc');
-    for (const request of [...this.#requests]) this.#settle(request, error);
+    for (const request of [...(this.#requestsStore ?? [])]) this.#settle(request, error);
     this.#slots.close();
     this.#pacer.close();
     this.#inbound.close();
@@ -329,9 +337,11 @@ export class Rpc {
     if (request.settled) return;
     request.settled = true;
     this.#requests.delete(request);
+    if (this.#requestsStore?.size === 0) this.#requestsStore = undefined;
     request.timer?.cancel();
     if (request.onAbort !== undefined) request.signal?.removeEventListener('abort', request.onAbort);
     for (const t of request.tids) this.#pending.delete(t);
+    if (this.#pendingStore?.size === 0) this.#pendingStore = undefined;
     if (request.slotHeld) this.#slots.release(request.key);
     if (result !== undefined) request.resolve(result);
     else request.reject(reason);
@@ -389,7 +399,7 @@ export class Rpc {
     if (this.#slots.inFlightTo(key) === 0) return false;
     const t = peekReplyTransactionId(data);
     const id = t === undefined ? undefined : transactionIdFromBytes(t);
-    return id !== undefined && this.#pending.get(id)?.request.key === key;
+    return id !== undefined && this.#pendingStore?.get(id)?.request.key === key;
   }
 
   #onQuery(query: KrpcQuery, from: RemoteInfo): void {
@@ -467,7 +477,7 @@ export class Rpc {
   #onReply(message: KrpcResponse | KrpcErrorMessage, from: RemoteInfo): void {
     const counters = this.#counters;
     const t = transactionIdFromBytes(message.t);
-    const transmission = t === undefined ? undefined : this.#pending.get(t);
+    const transmission = t === undefined ? undefined : this.#pendingStore?.get(t);
     if (transmission === undefined || endpointId(from) !== transmission.request.key) {
       counters.droppedUnmatched++;
       return;

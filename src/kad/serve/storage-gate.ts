@@ -58,9 +58,17 @@ export class StorageGate {
   readonly #maxWaiting: number;
   readonly #timeoutMs: Milliseconds;
   // waiters whose deadline has not passed, earliest first
-  readonly #queue = new Set<Waiter>();
+  // created on first use, and dropped when empty again: an idle gate holds no set
+  #queueStore: Set<Waiter> | undefined;
+  get #queue(): Set<Waiter> {
+    return (this.#queueStore ??= new Set());
+  }
   // waiters by the caller's signal, which gets one listener while it has any
-  readonly #byParent = new Map<AbortSignal, Set<Waiter>>();
+  // created on first use, and dropped when empty again: an idle gate holds no map
+  #byParentStore: Map<AbortSignal, Set<Waiter>> | undefined;
+  get #byParent(): Map<AbortSignal, Set<Waiter>> {
+    return (this.#byParentStore ??= new Map());
+  }
   #timer: Timer | undefined;
   #waiting = 0;
   #refused = 0;
@@ -100,6 +108,7 @@ export class StorageGate {
       settled
         .finally(() => {
           this.#queue.delete(waiter);
+          if (this.#queue.size === 0) this.#queueStore = undefined;
           this.#leave(waiter);
         })
         .then(resolve, reject);
@@ -133,13 +142,14 @@ export class StorageGate {
     const waiters = this.#byParent.get(parent);
     if (waiters === undefined || !waiters.delete(waiter) || waiters.size > 0) return;
     this.#byParent.delete(parent);
+    if (this.#byParent.size === 0) this.#byParentStore = undefined;
     parent.removeEventListener('abort', this.#onParentAbort);
   }
 
   readonly #onTimer = (): void => {
     this.#timer = undefined;
     const now = this.#clock.now();
-    for (const waiter of this.#queue) {
+    for (const waiter of this.#queueStore ?? []) {
       if (waiter.deadline > now) {
         this.#timer = this.#clock.setTimeout(this.#onTimer, waiter.deadline - now);
         return;
