@@ -93,7 +93,7 @@ export interface QueryResult {
 
 /** Context given to a {@link QueryHandler}. */
 export interface QueryContext {
-  /** Aborted when the RPC layer closes; pass it on to storage calls. */
+  /** Aborted when the RPC layer closes; pass it on to storage calls (created on first read). */
   readonly signal: AbortSignal;
   /**
    * Most bytes the bencoded response dictionary `r` may take: what is left of one 1500-byte

@@ -119,7 +119,7 @@ export class Rpc {
     return (this.#requestsStore ??= new Set());
   }
   readonly #counters = new RpcCounters();
-  // created on the first inbound query: an idle node does not pay for it
+  // created when a handler first reads its signal: a node that served no storage query does not pay for it
   #lifetime: AbortController | undefined;
   readonly #tids = new TransactionIds();
   #handler: QueryHandler | undefined;
@@ -402,6 +402,8 @@ export class Rpc {
     return id !== undefined && this.#pendingStore?.get(id)?.request.key === key;
   }
 
+  readonly #handlerSignal = (): AbortSignal => (this.#lifetime ??= new AbortController()).signal;
+
   #onQuery(query: KrpcQuery, from: RemoteInfo): void {
     const counters = this.#counters;
     if (!this.#allowInbound(from.host)) {
@@ -416,8 +418,14 @@ export class Rpc {
     }
     let result: BencodeDict | undefined | Promise<BencodeDict | undefined>;
     try {
-      const signal = (this.#lifetime ??= new AbortController()).signal;
-      result = handler(query, from, { signal, maxResponseBytes: this.#maxResponseBytes(query.t.length) });
+      const lifetime = this.#handlerSignal;
+      result = handler(query, from, {
+        // made on first read: a node that only ever served ping and find_node holds no controller
+        get signal(): AbortSignal {
+          return lifetime();
+        },
+        maxResponseBytes: this.#maxResponseBytes(query.t.length),
+      });
     } catch (error) {
       this.#reply(query.t, from, { error: toWireError(error) });
       return;

@@ -185,7 +185,7 @@ export class QueryHandlers {
    */
   respond(query: IncomingQuery, from: QuerySource, context: RespondContext = {}): BencodeDict | Promise<BencodeDict> {
     if (!isNodeId(query.a['id'])) throw KadError.invalidMessage('a.id must be 20 bytes');
-    const { signal } = context;
+    // the signal only where storage is touched: reading it may create it (see QueryContext)
     const room =
       context.maxResponseBytes ??
       MAX_DATAGRAM_BYTES - responseEnvelopeBytes(query.t.length, { clientVersionBytes: 4, ipBytes: 18 });
@@ -195,13 +195,13 @@ export class QueryHandlers {
       case 'find_node':
         return this.#findNode(query.a, from, room);
       case 'get_peers':
-        return this.#getPeers(query, from, room, signal);
+        return this.#getPeers(query, from, room, context.signal);
       case 'announce_peer':
-        return this.#announcePeer(query.a, from, signal);
+        return this.#announcePeer(query.a, from, context.signal);
       case 'get':
-        return this.#get(query.a, from, room, signal);
+        return this.#get(query.a, from, room, context.signal);
       case 'put':
-        return this.#put(query.a, from, signal);
+        return this.#put(query.a, from, context.signal);
       default:
         throw KadError.methodUnknown(query.q);
     }
