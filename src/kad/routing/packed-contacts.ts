@@ -14,8 +14,8 @@ export interface PackedContact {
 /** Most consecutive failures a slot counts (one byte); far above any `maxFailures` in use. */
 const MAX_FAILURES = 255;
 
-/** Bytes of a slot beyond its compact node info: flags, failures, 6 spare, lastSeen (float64). */
-const SLOT_STATE_BYTES = 16;
+/** Bytes of a slot beyond its compact node info: flags, failures, lastSeen (a float64's 8 bytes, unaligned). */
+const SLOT_STATE_BYTES = 10;
 
 // one scratch float64 for the whole process: lastSeen is stored as its 8 bytes in the slot,
 // so a list costs one byte array and no array of numbers beside it
@@ -26,7 +26,7 @@ const scratchBytes = new Uint8Array(scratch.buffer);
  * The contacts of one bucket (or of its replacement cache), packed: each slot is the contact's
  * compact node info as BEP 5 puts it on the wire (20-byte id, 4- or 16-byte IP, 2-byte port, 26
  * or 38 bytes), then a flags byte, a failure count and the `lastSeen` time (a float64), all in
- * one byte array per list. A contact costs 42 or 54 bytes instead of an object, a 20-byte
+ * one byte array per list. A contact costs 36 or 48 bytes instead of an object, a 20-byte
  * `Uint8Array` and two strings (~400 bytes), and a `nodes` list is a copy of slots. Slots keep list order (a bucket: least
  * recently seen first). The array grows by doubling up to `capacity` slots.
  * @internal
@@ -35,14 +35,55 @@ export class PackedContacts {
   readonly #ipBytes: 4 | 16;
   readonly #stride: number;
   readonly #capacity: number;
-  #bytes: Uint8Array;
+  /** The list whose buffer this one lives in, after its slots (see {@link tail}); or none. */
+  readonly #host: PackedContacts | undefined;
+  #tail: PackedContacts | undefined;
+  #own: Uint8Array | undefined;
   #count = 0;
 
-  constructor(ipBytes: 4 | 16, capacity: number) {
+  /**
+   * @param capacity most slots of this list
+   * @param host a list to share the buffer of: this one's slots follow the host's (a bucket's
+   *   replacement cache after its contacts), so it costs no byte array of its own
+   */
+  constructor(ipBytes: 4 | 16, capacity: number, host?: PackedContacts) {
     this.#ipBytes = ipBytes;
     this.#stride = ID_BYTES + ipBytes + 2 + SLOT_STATE_BYTES;
     this.#capacity = capacity;
-    this.#bytes = new Uint8Array(Math.min(capacity, 2) * this.#stride);
+    this.#host = host;
+    if (host === undefined) this.#own = new Uint8Array(Math.min(capacity, 2) * this.#stride);
+    else host.#tail = this;
+  }
+
+  get #bytes(): Uint8Array {
+    return this.#host === undefined ? (this.#own as Uint8Array) : this.#host.#bytes;
+  }
+
+  /** Where this list's slots start in the buffer. */
+  get #base(): number {
+    return this.#host === undefined ? 0 : this.#host.#count * this.#stride;
+  }
+
+  /** Bytes in use in the buffer, from this list's start to the end of its tail's slots. */
+  get #usedEnd(): number {
+    const tail = this.#tail === undefined ? 0 : this.#tail.#count;
+    return this.#base + (this.#count + tail) * this.#stride;
+  }
+
+  /** Makes room in the buffer for one more slot (doubling, up to every list's capacity). */
+  #reserve(): void {
+    const root = this.#host ?? this;
+    const own = root.#own as Uint8Array;
+    const used = root.#usedEnd;
+    if (used + this.#stride <= own.length) return;
+    const total = root.#capacity + (root.#tail === undefined ? 0 : root.#tail.#capacity);
+    // doubling while small, then a few slots at a time: a full bucket with one candidate
+    // waiting should not carry room for k more
+    const inUse = used / this.#stride;
+    const slots = Math.max(Math.min(total, inUse + Math.min(4, Math.max(2, inUse))), inUse + 1);
+    const grown = new Uint8Array(slots * this.#stride);
+    grown.set(own.subarray(0, used));
+    root.#own = grown;
   }
 
   /** Slots in use. */
@@ -57,7 +98,7 @@ export class PackedContacts {
 
   /** Where slot `i` starts in {@link bytes}. */
   offset(i: number): number {
-    return i * this.#stride;
+    return this.#base + i * this.#stride;
   }
 
   /** Bytes of a slot's compact node info: 26 (IPv4) or 38 (IPv6). */
@@ -68,7 +109,7 @@ export class PackedContacts {
   /** The slot holding `id`, or -1. */
   indexOfId(id: NodeId): number {
     const bytes = this.#bytes;
-    for (let i = 0, at = 0; i < this.#count; i++, at += this.#stride) {
+    for (let i = 0, at = this.#base; i < this.#count; i++, at += this.#stride) {
       let j = 0;
       while (j < ID_BYTES && bytes[at + j] === id[j]) j++;
       if (j === ID_BYTES) return i;
@@ -133,28 +174,23 @@ export class PackedContacts {
   }
 
   lastSeen(i: number): Milliseconds {
-    const at = this.offset(i) + this.compactBytes + 8;
+    const at = this.offset(i) + this.compactBytes + 2;
     scratchBytes.set(this.#bytes.subarray(at, at + 8));
     return scratch[0] as number;
   }
 
   setLastSeen(i: number, time: Milliseconds): void {
     scratch[0] = time;
-    this.#bytes.set(scratchBytes, this.offset(i) + this.compactBytes + 8);
+    this.#bytes.set(scratchBytes, this.offset(i) + this.compactBytes + 2);
   }
 
   /** Inserts a contact at slot `at` (0..length), shifting the later ones up. */
   insert(at: number, id: NodeId, ip: Uint8Array, port: number, exempt: boolean, lastSeen: Milliseconds): void {
     const stride = this.#stride;
-    if ((this.#count + 1) * stride > this.#bytes.length) {
-      const slots = Math.min(this.#capacity, Math.max(2, this.#count * 2));
-      const grown = new Uint8Array(Math.max(slots, this.#count + 1) * stride);
-      grown.set(this.#bytes.subarray(0, this.#count * stride));
-      this.#bytes = grown;
-    }
+    this.#reserve();
     const bytes = this.#bytes;
-    bytes.copyWithin((at + 1) * stride, at * stride, this.#count * stride);
-    const o = at * stride;
+    const o = this.offset(at);
+    bytes.copyWithin(o + stride, o, this.#usedEnd);
     bytes.set(id, o);
     bytes.set(ip, o + ID_BYTES);
     bytes[o + ID_BYTES + this.#ipBytes] = port >> 8;
@@ -167,24 +203,27 @@ export class PackedContacts {
 
   /** Copies slot `j` of `other` (same family) in at slot `at`, with `lastSeen`. */
   insertFrom(at: number, other: PackedContacts, j: number, lastSeen: Milliseconds): void {
-    this.insert(at, other.id(j), other.ip(j), other.port(j), other.exempt(j), lastSeen);
+    // copies: the two lists may share a buffer, which the insert shifts
+    this.insert(at, other.id(j).slice(), other.ip(j).slice(), other.port(j), other.exempt(j), lastSeen);
   }
 
   /** Removes slot `i`, shifting the later ones down. */
   removeAt(i: number): void {
-    const stride = this.#stride;
-    this.#bytes.copyWithin(i * stride, (i + 1) * stride, this.#count * stride);
+    const o = this.offset(i);
+    this.#bytes.copyWithin(o, o + this.#stride, this.#usedEnd);
     this.#count--;
   }
 
   /** Moves slot `i` to the end (most recently seen). */
   moveToEnd(i: number): void {
     if (i === this.#count - 1) return;
-    const stride = this.#stride;
-    const slot = this.#bytes.slice(i * stride, (i + 1) * stride);
-    this.removeAt(i);
-    this.#bytes.set(slot, this.#count * stride);
-    this.#count++;
+    const o = this.offset(i);
+    const slot = this.#bytes.slice(o, o + this.#stride);
+    // the slot leaves, the ones after it move down; it goes back in at the end, tail shifted up
+    const bytes = this.#bytes;
+    const end = this.offset(this.#count);
+    bytes.copyWithin(o, o + this.#stride, end);
+    bytes.set(slot, end - this.#stride);
   }
 
   /** The id of slot `i` as a view (valid until the next change; copy it to keep it). */
@@ -206,7 +245,7 @@ export class PackedContacts {
   }
 
   /** Snapshots of every slot, in order. */
-  contacts(): PackedContact[] {
+  snapshots(): PackedContact[] {
     const out: PackedContact[] = [];
     for (let i = 0; i < this.#count; i++) out.push(this.contact(i));
     return out;

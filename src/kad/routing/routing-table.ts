@@ -110,12 +110,21 @@ export interface ClosestOptions {
   includeBad?: boolean;
 }
 
-interface Bucket {
-  /** Least recently seen first; at most k. */
-  readonly contacts: PackedContacts;
+/** A bucket: its contacts (least recently seen first, at most k) are the list itself. */
+class Bucket extends PackedContacts {
   /** Most recent last; at most `replacementCacheSize`; created on first use. */
-  replacements: PackedContacts | undefined;
+  replacements: PackedContacts | undefined = undefined;
   lastChanged: Milliseconds;
+
+  constructor(ipBytes: 4 | 16, k: number, now: Milliseconds) {
+    super(ipBytes, k);
+    this.lastChanged = now;
+  }
+
+  /** The contacts (the bucket is their list: one object, not two). */
+  get contacts(): PackedContacts {
+    return this;
+  }
 }
 
 /** A candidate's address, parsed once. */
@@ -237,7 +246,8 @@ export class RoutingTable extends Emitter<RoutingTableEvents> {
       failures: 0,
     };
     if (size > 0) {
-      const cache = (bucket.replacements ??= new PackedContacts(list.compactBytes === 26 ? 4 : 16, size));
+      // the cache lives in the bucket's own buffer, after its contacts
+      const cache = (bucket.replacements ??= new PackedContacts(list.compactBytes === 26 ? 4 : 16, size, bucket));
       cache.insert(cache.length, contact.id, parsed.ip, contact.port, parsed.exempt, now);
       if (cache.length > size) cache.removeAt(0);
       candidate = cache.contact(cache.length - 1);
@@ -358,17 +368,17 @@ export class RoutingTable extends Emitter<RoutingTableEvents> {
 
   /** Every contact, bucket by bucket (farthest bucket first), as snapshots. */
   *contacts(): IterableIterator<RoutingContact> {
-    for (const bucket of this.#buckets) if (bucket !== undefined) yield* bucket.contacts.contacts();
+    for (const bucket of this.#buckets) if (bucket !== undefined) yield* bucket.contacts.snapshots();
   }
 
   /** Contacts of one bucket, least recently seen first (snapshots). */
   bucket(index: number): readonly RoutingContact[] {
-    return this.#buckets[index]?.contacts.contacts() ?? [];
+    return this.#buckets[index]?.contacts.snapshots() ?? [];
   }
 
   /** Candidates waiting in one bucket's replacement cache, most recent last (snapshots). */
   replacements(index: number): readonly RoutingContact[] {
-    return this.#buckets[index]?.replacements?.contacts() ?? [];
+    return this.#buckets[index]?.replacements?.snapshots() ?? [];
   }
 
   /**
@@ -468,11 +478,7 @@ export class RoutingTable extends Emitter<RoutingTableEvents> {
   #bucket(index: number, now: Milliseconds): Bucket {
     let bucket = this.#buckets[index];
     if (bucket === undefined) {
-      bucket = {
-        contacts: new PackedContacts(this.family === 4 ? 4 : 16, this.k),
-        replacements: undefined,
-        lastChanged: now,
-      };
+      bucket = new Bucket(this.family === 4 ? 4 : 16, this.k, now);
       while (this.#buckets.length < index) this.#buckets.push(undefined);
       this.#buckets[index] = bucket;
     }

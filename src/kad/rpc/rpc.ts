@@ -48,6 +48,13 @@ export type { MethodCounts, RpcStats } from './stats.js';
 // replies to our own queries get the larger maxReplyBytes
 const DECODE_OPTIONS = Object.freeze({ maxBytes: MAX_DATAGRAM_BYTES });
 
+// a private copy of the default client version, which no caller can reach to change
+const DEFAULT_VERSION = Uint8Array.from(DEFAULT_RPC_OPTIONS.clientVersion);
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((byte, i) => byte === b[i]);
+}
+
 interface Request {
   readonly to: Endpoint;
   /** Map key of `to` for the RTT, pacing and in-flight state. */
@@ -132,7 +139,9 @@ export class Rpc {
       throw optionError('clientVersion', 'a Uint8Array or null', version);
     }
     // a copy: neither the caller nor anyone holding DEFAULT_RPC_OPTIONS can change what this node sends
-    this.#clientVersion = version === null ? undefined : Uint8Array.from(version);
+    // the default is shared by every layer that sends it (nothing writes it), any other is copied
+    this.#clientVersion =
+      version === null ? undefined : sameBytes(version, DEFAULT_VERSION) ? DEFAULT_VERSION : Uint8Array.from(version);
     this.#readOnly = options.readOnly ?? d.readOnly;
     this.#retries = integerAtLeast('retries', options.retries, d.retries, 0);
     this.#reportIp = options.reportRequesterIp ?? d.reportRequesterIp;
