@@ -266,3 +266,51 @@ export function compareSlots(target: NodeId, a: PackedContacts, i: number, b: Pa
   }
   return 0;
 }
+
+/** One slot of one list. */
+export interface SlotRef {
+  readonly list: PackedContacts;
+  readonly slot: number;
+}
+
+/**
+ * The `count` slots of `buckets` (indexed by common prefix length with the own id) closest to
+ * `target`, closest first, leaving out those with `maxFailures` failures or more. `c` is
+ * `bucketIndex(self, target)`. It walks outward from the target's bucket and stops as soon as
+ * no farther bucket can hold a closer contact: bucket c shares more than c bits with the
+ * target, every deeper bucket exactly c, and bucket i < c exactly i.
+ */
+export function closestSlots(
+  buckets: readonly (PackedContacts | undefined)[],
+  c: number,
+  target: NodeId,
+  count: number,
+  maxFailures: number,
+): SlotRef[] {
+  const out: SlotRef[] = [];
+  if (count <= 0) return out;
+  const consider = (list: PackedContacts, slot: number): void => {
+    if (list.failures(slot) >= maxFailures) return;
+    const last = out[count - 1];
+    if (last !== undefined && compareSlots(target, last.list, last.slot, list, slot) <= 0) return;
+    // binary insertion into the sorted prefix
+    let lo = 0;
+    let hi = out.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      const at = out[mid] as SlotRef;
+      if (compareSlots(target, at.list, at.slot, list, slot) < 0) lo = mid + 1;
+      else hi = mid;
+    }
+    out.splice(lo, 0, { list, slot });
+    if (out.length > count) out.pop();
+  };
+  const visit = (i: number): void => {
+    const list = buckets[i];
+    if (list !== undefined) for (let slot = 0; slot < list.length; slot++) consider(list, slot);
+  };
+  if (c < buckets.length) visit(c);
+  if (out.length < count) for (let i = c + 1; i < buckets.length; i++) visit(i);
+  for (let i = Math.min(c, buckets.length) - 1; i >= 0 && out.length < count; i--) visit(i);
+  return out;
+}
