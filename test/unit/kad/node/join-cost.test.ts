@@ -54,7 +54,7 @@ describe('the cost of a join', () => {
         if (packet.from.host !== transport.address().host) return false;
         const message = decodeMessage(packet.data);
         if (message.y === 'q' && message.q === 'find_node') {
-          const target = idToHex((message).a['target'] as Uint8Array);
+          const target = idToHex(message.a['target'] as Uint8Array);
           targets.set(target, (targets.get(target) ?? 0) + 1);
         }
         return false;
