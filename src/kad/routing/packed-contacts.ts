@@ -1,6 +1,7 @@
 import type { Milliseconds } from '../../core/clock.js';
 import { ID_BYTES, type NodeId } from '../id.js';
-import { formatIp } from '../wire/compact.js';
+import { hostId } from '../transport/transport.js';
+import { formatIp, parseIp } from '../wire/compact.js';
 
 /** A contact as a {@link PackedContacts} gives it out: a fresh snapshot, not a live view. */
 export interface PackedContact {
@@ -139,6 +140,33 @@ export class PackedContacts {
     const at = this.offset(i) + ID_BYTES;
     for (let n = 0; n < this.#ipBytes; n++) if (bytes[at + n] !== ip[n]) return false;
     return this.port(i) === port;
+  }
+
+  /**
+   * Whether slot `i` is at `host` (IP text) and `port`: for IPv4 text without building anything,
+   * since it runs for every message from a known contact.
+   */
+  sameAddressAs(i: number, host: string, port: number): boolean {
+    if (this.port(i) !== port) return false;
+    if (this.#ipBytes === 4) {
+      const v4 = hostId(host);
+      if (typeof v4 !== 'number') return false;
+      const at = this.offset(i) + ID_BYTES;
+      const bytes = this.#bytes;
+      const value =
+        (bytes[at] as number) * 0x1000000 +
+        (((bytes[at + 1] as number) << 16) | ((bytes[at + 2] as number) << 8) | (bytes[at + 3] as number));
+      return value === v4;
+    }
+    const ip = parseIp(host);
+    return ip !== undefined && this.sameAddress(i, ip, port);
+  }
+
+  /** Copies the compact node info of slot `i` into `out` at `at`. */
+  copyCompact(i: number, out: Uint8Array, at: number): void {
+    const bytes = this.#bytes;
+    const from = this.offset(i);
+    for (let n = 0; n < this.compactBytes; n++) out[at + n] = bytes[from + n] as number;
   }
 
   /** Whether slot `i` and `ip` share their first `prefixBytes` bytes (a /24 or /64). */

@@ -245,8 +245,7 @@ export class RoutingTable extends Emitter<RoutingTableEvents> {
   markSeenAt(contact: Contact): boolean {
     const found = this.#find(contact.id);
     if (found === undefined) return false;
-    const ip = parseIp(contact.host);
-    if (ip === undefined || !found.bucket.contacts.sameAddress(found.slot, ip, contact.port)) return false;
+    if (!found.bucket.contacts.sameAddressAs(found.slot, contact.host, contact.port)) return false;
     this.#seen(found.bucket, found.slot, this.#clock.now());
     return true;
   }
@@ -353,10 +352,7 @@ export class RoutingTable extends Emitter<RoutingTableEvents> {
     const slots = this.#closestSlots(target, count, false);
     const size = this.family === 4 ? COMPACT_NODE_V4_BYTES : COMPACT_NODE_V6_BYTES;
     const out = new Uint8Array(slots.length * size);
-    slots.forEach(({ list, slot }, i) => {
-      const at = list.offset(slot);
-      out.set(list.bytes.subarray(at, at + size), i * size);
-    });
+    slots.forEach(({ list, slot }, i) => list.copyCompact(slot, out, i * size));
     return out;
   }
 

@@ -18,6 +18,7 @@ import { InboundLimiter, OutboundPacer } from './rate-limit.js';
 import { RpcCounters, type RpcStats } from './stats.js';
 import {
   DEFAULT_RPC_OPTIONS,
+  type QueryContext,
   type QueryHandler,
   type QueryOptions,
   type QueryResult,
@@ -53,6 +54,22 @@ const DEFAULT_VERSION = Uint8Array.from(DEFAULT_RPC_OPTIONS.clientVersion);
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && a.every((byte, i) => byte === b[i]);
+}
+
+/** What a query handler gets: its signal is made on first read (see `QueryContext`). */
+class HandlerContext implements QueryContext {
+  readonly #signal: () => AbortSignal;
+  readonly maxResponseBytes: number;
+
+  constructor(signal: () => AbortSignal, maxResponseBytes: number) {
+    this.#signal = signal;
+    this.maxResponseBytes = maxResponseBytes;
+  }
+
+  // a node that only ever served ping and find_node holds no abort controller
+  get signal(): AbortSignal {
+    return this.#signal();
+  }
 }
 
 interface Request {
@@ -427,14 +444,7 @@ export class Rpc {
     }
     let result: BencodeDict | undefined | Promise<BencodeDict | undefined>;
     try {
-      const lifetime = this.#handlerSignal;
-      result = handler(query, from, {
-        // made on first read: a node that only ever served ping and find_node holds no controller
-        get signal(): AbortSignal {
-          return lifetime();
-        },
-        maxResponseBytes: this.#maxResponseBytes(query.t.length),
-      });
+      result = handler(query, from, new HandlerContext(this.#handlerSignal, this.#maxResponseBytes(query.t.length)));
     } catch (error) {
       this.#reply(query.t, from, { error: toWireError(error) });
       return;
