@@ -58,13 +58,13 @@ export class StorageGate {
   readonly #maxWaiting: number;
   readonly #timeoutMs: Milliseconds;
   // waiters whose deadline has not passed, earliest first
-  // created on first use, and dropped when empty again: an idle gate holds no set
+  // created on first use (and kept: a gate in use would make one per query): a gate never used holds no set
   #queueStore: Set<Waiter> | undefined;
   get #queue(): Set<Waiter> {
     return (this.#queueStore ??= new Set());
   }
   // waiters by the caller's signal, which gets one listener while it has any
-  // created on first use, and dropped when empty again: an idle gate holds no map
+  // created on first use (and kept): a gate never used holds no map
   #byParentStore: Map<AbortSignal, Set<Waiter>> | undefined;
   get #byParent(): Map<AbortSignal, Set<Waiter>> {
     return (this.#byParentStore ??= new Map());
@@ -108,7 +108,6 @@ export class StorageGate {
       settled
         .finally(() => {
           this.#queue.delete(waiter);
-          if (this.#queue.size === 0) this.#queueStore = undefined;
           this.#leave(waiter);
         })
         .then(resolve, reject);
@@ -142,7 +141,6 @@ export class StorageGate {
     const waiters = this.#byParent.get(parent);
     if (waiters === undefined || !waiters.delete(waiter) || waiters.size > 0) return;
     this.#byParent.delete(parent);
-    if (this.#byParent.size === 0) this.#byParentStore = undefined;
     parent.removeEventListener('abort', this.#onParentAbort);
   }
 
