@@ -184,7 +184,9 @@ function note(n: number, members: readonly Member[], failedPuts: number): void {
     const sum = (f: (m: Member) => number): number => of.reduce((total, m) => total + f(m), 0);
     const queries = sum((m) => m.queriesSent());
     let text = `${implementation} ×${of.length}: ${(queries / of.length).toFixed(1)} queries per node, ${sum((m) => m.timeouts())} timed out`;
-    if (implementation === 'nautilus') text += `, ${sum((m) => m.oversizedDropped())} datagrams over 1500 B dropped`;
+    if (implementation === 'nautilus') {
+      text += `, ${sum((m) => m.largeReplies())} replies over 1500 B taken, ${sum((m) => m.oversizedDropped())} other datagrams over 1500 B dropped`;
+    }
     parts.push(text);
   }
   const kinds = [...new Set(members.map((m) => m.implementation))].join(' + ');

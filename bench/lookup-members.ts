@@ -31,10 +31,12 @@ export interface Member {
   /** Queries this node sent that got no answer in time (retransmissions apart). */
   timeouts(): number;
   /**
-   * Datagrams this node received and dropped for being over 1500 bytes (Nautilus only: its
-   * transport, RPC layer and decoder refuse them; bittorrent-dht takes any size).
+   * Datagrams over 1500 bytes this node received and dropped undecoded (Nautilus only: queries
+   * and datagrams that answer nothing in flight; bittorrent-dht takes any size).
    */
   oversizedDropped(): number;
+  /** Replies over 1500 bytes to this node's own queries that it took (Nautilus only). */
+  largeReplies(): number;
   /** Stores a fresh immutable value `v` on the closest nodes. */
   put(v: Uint8Array, signal: AbortSignal): Promise<PutOutcome>;
   /** Looks `target` up; true when a value hashing to it came back. */
@@ -75,6 +77,7 @@ export function dhtMember(dht: DHT): Member {
     queriesSent: () => dhtQueriesSent(dht),
     timeouts: () => timeouts,
     oversizedDropped: () => 0,
+    largeReplies: () => 0,
     async put(v, signal) {
       const holders = new Set([endpointKey(endpoint)]);
       putTo = holders;
@@ -109,10 +112,10 @@ export function nautilusMember(node: KadNode): Member {
     timeouts: () => node.stats().rpc.timeouts,
     oversizedDropped: () => {
       const { rpc, transport } = node.stats();
-      // over 1500 bytes: dropped by the transport, or else by the RPC layer (as oversized, or
-      // as malformed when the decoder's 1500-byte limit refused it)
-      return transport.oversizedDropped + rpc.dropped.oversized + rpc.dropped.malformed;
+      // over 65 507 bytes at the transport (never on loopback), over 1500 and unsolicited at the RPC layer
+      return transport.oversizedDropped + rpc.dropped.oversized;
     },
+    largeReplies: () => node.stats().rpc.largeReplies,
     async put(v, signal) {
       const { target, storedOn } = await node.put({ v }, { signal });
       return { target, holders: new Set([endpointKey(endpoint), ...storedOn.map(endpointKey)]) };

@@ -7,7 +7,9 @@ export type Listener<T> = (event: T) => void;
  * surfaces as an uncaught exception like any other bug.
  */
 export class Emitter<M extends object> {
-  readonly #listeners = new Map<keyof M, Listener<never>[]>();
+  // created with the first listener: hundreds of emitters (one per node, table, transport…)
+  // without listeners cost no map
+  #listeners: Map<keyof M, Listener<never>[]> | undefined;
   readonly #onListenerError: (error: unknown) => void;
 
   /** @param onListenerError where errors thrown by listeners go; default: rethrown on a microtask */
@@ -17,21 +19,23 @@ export class Emitter<M extends object> {
 
   /** Adds `listener` for `event`. */
   on<E extends keyof M>(event: E, listener: Listener<M[E]>): this {
-    const list = this.#listeners.get(event);
+    const listeners = (this.#listeners ??= new Map<keyof M, Listener<never>[]>());
+    const list = listeners.get(event);
     // copy-on-write, so an emit in progress is not affected by (un)subscribing
-    this.#listeners.set(event, list === undefined ? [listener] : [...list, listener]);
+    listeners.set(event, list === undefined ? [listener] : [...list, listener]);
     return this;
   }
 
   /** Removes one registration of `listener` for `event`. */
   off<E extends keyof M>(event: E, listener: Listener<M[E]>): this {
-    const list = this.#listeners.get(event);
-    if (list === undefined) return this;
+    const listeners = this.#listeners;
+    const list = listeners?.get(event);
+    if (listeners === undefined || list === undefined) return this;
     const index = list.lastIndexOf(listener);
     if (index === -1) return this;
     const next = list.filter((_, i) => i !== index);
-    if (next.length === 0) this.#listeners.delete(event);
-    else this.#listeners.set(event, next);
+    if (next.length === 0) listeners.delete(event);
+    else listeners.set(event, next);
     return this;
   }
 
@@ -46,17 +50,17 @@ export class Emitter<M extends object> {
 
   /** Number of listeners for `event`. */
   listenerCount(event: keyof M): number {
-    return this.#listeners.get(event)?.length ?? 0;
+    return this.#listeners?.get(event)?.length ?? 0;
   }
 
   /** Whether anything listens to `event`; cheap enough to guard building a payload. */
   protected listening(event: keyof M): boolean {
-    return this.#listeners.has(event);
+    return this.#listeners?.has(event) ?? false;
   }
 
   /** Calls every listener of `event` with `payload`. */
   protected emit<E extends keyof M>(event: E, payload: M[E]): void {
-    const list = this.#listeners.get(event) as Listener<M[E]>[] | undefined;
+    const list = this.#listeners?.get(event) as Listener<M[E]>[] | undefined;
     if (list === undefined) return;
     for (const listener of list) {
       try {

@@ -169,7 +169,7 @@ export type {
   TransportEvents,
   TransportStats,
 } from './transport/transport.js';
-export { MAX_DATAGRAM_BYTES } from './transport/transport.js';
+export { MAX_DATAGRAM_BYTES, MAX_UDP_PAYLOAD_BYTES } from './transport/transport.js';
 
 export type { UdpTransport, UdpTransportOptions } from './transport/udp-transport.js';
 export { createUdpTransport } from './transport/udp-transport.js';

@@ -1,13 +1,14 @@
 import { Emitter } from '../core/emitter.js';
 import type { Clock, Milliseconds } from '../core/clock.js';
 import { KadError } from '../kad/errors.js';
-import { optionError, probability } from '../kad/option-checks.js';
+import { integerInRange, optionError, probability } from '../kad/option-checks.js';
 import { seededRandom } from './seeded-random.js';
 import { type AddressFamily, familyOf } from '../kad/wire/compact.js';
 import {
   type Endpoint,
   endpointKey,
   MAX_DATAGRAM_BYTES,
+  MAX_UDP_PAYLOAD_BYTES,
   type RemoteInfo,
   type Transport,
   TransportCounters,
@@ -35,6 +36,15 @@ export interface MemoryNetworkOptions {
   readonly lossRate?: number;
   /** Seed of the PRNG behind losses and {@link MemoryNetwork.random}. @default 1 */
   readonly seed?: number;
+  /**
+   * Largest datagram a transport of this network sends, in bytes, in
+   * `[MAX_DATAGRAM_BYTES, MAX_UDP_PAYLOAD_BYTES]` (1500 to 65 507); bigger sends are refused and
+   * counted under `oversizedRefused`, as a UDP transport refuses anything over 1500. Raise it to
+   * let a test peer answer with the big replies other implementations send (a KRPC layer never
+   * sends more than 1500 bytes itself, so Nautilus nodes on the network are unchanged).
+   * @default 1500
+   */
+  readonly maxDatagramBytes?: number;
 }
 
 /** Injected collaborators of a {@link MemoryNetwork}. */
@@ -79,6 +89,7 @@ export const DEFAULT_MEMORY_NETWORK_OPTIONS = Object.freeze({
   latencyMs: 10,
   lossRate: 0,
   seed: 1,
+  maxDatagramBytes: MAX_DATAGRAM_BYTES,
 });
 
 /** A datagram drop hook: return `true` to drop the packet. */
@@ -103,6 +114,7 @@ export class MemoryNetwork {
   readonly #latency: (packet: Packet) => Milliseconds;
   readonly #lossRate: number;
   readonly #random: () => number;
+  readonly #maxDatagramBytes: number;
   readonly #transports = new Map<string, MemoryTransport>();
   #groupOf = new Map<string, number>();
   #dropFilter: DropFilter | undefined;
@@ -127,6 +139,13 @@ export class MemoryNetwork {
     const seed = options.seed ?? DEFAULT_MEMORY_NETWORK_OPTIONS.seed;
     if (!Number.isSafeInteger(seed)) throw optionError('seed', 'an integer', seed);
     this.#random = seededRandom(seed);
+    this.#maxDatagramBytes = integerInRange(
+      'maxDatagramBytes',
+      options.maxDatagramBytes,
+      DEFAULT_MEMORY_NETWORK_OPTIONS.maxDatagramBytes,
+      MAX_DATAGRAM_BYTES,
+      MAX_UDP_PAYLOAD_BYTES,
+    );
     this.#clock = deps.clock;
   }
 
@@ -199,6 +218,11 @@ export class MemoryNetwork {
   /** Closes every transport. */
   async close(): Promise<void> {
     await Promise.all([...this.#transports.values()].map((transport) => transport.close()));
+  }
+
+  /** Largest datagram its transports send, in bytes (the `maxDatagramBytes` option). */
+  sendLimit(): number {
+    return this.#maxDatagramBytes;
   }
 
   /** @internal called by {@link MemoryTransport.send} with an already copied datagram. */
@@ -296,7 +320,7 @@ export class MemoryTransport extends Emitter<TransportEvents> implements Transpo
 
   send(datagram: Uint8Array, to: Endpoint): void {
     const counters = this.#counters;
-    if (datagram.byteLength > MAX_DATAGRAM_BYTES) {
+    if (datagram.byteLength > this.#network.sendLimit()) {
       counters.oversizedRefused++;
       return;
     }

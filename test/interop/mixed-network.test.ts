@@ -23,16 +23,6 @@ import { raceAbort } from '../../src/core/abort.js';
 import { nautilusEndpoint, startNautilusNode } from '../helpers/nautilus-udp.js';
 
 const EACH = 50;
-/**
- * Bucket size of the bittorrent-dht nodes. bittorrent-dht answers find_node, get_peers and get
- * with its whole routing table, not the k closest: with its default k = 20, nodes of a network
- * of 100 hold 40–65 contacts and some answer with more than 1500 bytes, which Nautilus drops
- * (MAX_DATAGRAM_BYTES), so those nodes look dead to it. With BEP 5's k = 8 their tables stay
- * under 40 contacts and every answer reaches Nautilus: the tests check lookups, puts and gets
- * across the implementations, not that limit (the kad-lookup benchmark runs the default k and
- * counts the drops).
- */
-const DHT_K = 8;
 /** Bounds the start of a whole network (about a second on loopback). */
 const START_MS = 30_000;
 const signal = (): AbortSignal => AbortSignal.timeout(WAIT_MS);
@@ -88,7 +78,7 @@ describe(`a network of ${EACH} Nautilus and ${EACH} bittorrent-dht nodes on 127.
     const net = testnet;
     nautilus = net.nodes;
     const first = net.nodes[0] as KadNode;
-    dhts.push(await startDhtNode({ bootstrap: [nautilusEndpoint(first)], k: DHT_K, signal: start }));
+    dhts.push(await startDhtNode({ bootstrap: [nautilusEndpoint(first)], signal: start }));
     entries.push(nautilusEndpoint(first), dhtEndpoint(dhts[0] as DHT));
     const joinNautilus = async (): Promise<void> => {
       for (let i = 1; i < EACH; i++) await net.add();
@@ -97,7 +87,7 @@ describe(`a network of ${EACH} Nautilus and ${EACH} bittorrent-dht nodes on 127.
     // both kinds join at the same time, so each one's tables hold the other's nodes
     const [joined, moreDhts] = await Promise.allSettled([
       joinNautilus(),
-      startDhtSwarm({ count: EACH - 1, bootstrap: entries, k: DHT_K, signal: start }),
+      startDhtSwarm({ count: EACH - 1, bootstrap: entries, signal: start }),
     ]);
     if (moreDhts.status === 'fulfilled') dhts.push(...moreDhts.value);
     if (joined.status === 'rejected') throw joined.reason;
@@ -207,7 +197,7 @@ describe('one Nautilus node in a network of 60 bittorrent-dht nodes on 127.0.0.1
 
   before(async () => {
     const start = AbortSignal.timeout(START_MS);
-    dhts = await startDhtSwarm({ count: 60, k: DHT_K, signal: start });
+    dhts = await startDhtSwarm({ count: 60, signal: start });
     node = await startNautilusNode({ bootstrap: [dhtEndpoint(dhts[0] as DHT)], signal: start });
   });
 

@@ -110,6 +110,11 @@ export class Lookup implements AsyncIterableIterator<LookupEvent> {
   #responded = 0;
   #timedOut = 0;
   #invalidValues = 0;
+  /** Contacts offered by {@link addSeeds} before the lookup started. */
+  /** Seeds dealt so far per family, for the round-robin over paths. */
+  readonly #dealt = new Map<AddressFamily, number>();
+  #paths = 1;
+  #early: { seeds: readonly Contact[]; responded: readonly Contact[] }[] = [];
 
   constructor(init: LookupInit) {
     this.#init = init;
@@ -137,6 +142,23 @@ export class Lookup implements AsyncIterableIterator<LookupEvent> {
     return new Promise((resolve, reject) => this.#waiters.push({ resolve, reject }));
   }
 
+  /**
+   * Offers more contacts to a lookup under way: `seeds` to ask, `responded` that already answered
+   * this very query (a bootstrap node whose answer came after the lookup started). They are
+   * admitted as at the start (unusable and known ones dropped) and asked if close enough. Says
+   * whether the lookup could still take them: `false` once it ended.
+   */
+  addSeeds(seeds: readonly Contact[], responded: readonly Contact[] = []): boolean {
+    if (this.#finished || this.#error !== undefined) return false;
+    if (!this.#started) {
+      this.#early.push({ seeds, responded });
+      return true;
+    }
+    this.#admitAll(seeds, responded);
+    this.#pump();
+    return true;
+  }
+
   /** Ends the lookup early (a `break` out of `for await`): queries in flight are aborted. */
   return(): Promise<IteratorResult<LookupEvent>> {
     this.#started = true;
@@ -160,6 +182,7 @@ export class Lookup implements AsyncIterableIterator<LookupEvent> {
     for (const signal of signals) signal.addEventListener('abort', this.#onAbort, { once: true });
     this.#deadline = clock.setTimeout(() => this.#finish('deadline'), options.timeoutMs);
     const paths = Math.max(1, init.disjointPaths ?? 1);
+    this.#paths = paths;
     // each query in flight listens (its RPC request and the queue slots it may wait for)
     setMaxListeners(4 * options.maxAlpha * paths * init.families.length + 8, this.#controller.signal);
     for (let path = 0; path < paths; path++) {
@@ -169,17 +192,23 @@ export class Lookup implements AsyncIterableIterator<LookupEvent> {
       }
     }
     for (const endpoint of init.selfEndpoints ?? []) this.#seen.add(endpointKey(endpoint));
-    for (const contact of init.responded ?? []) this.#admit(contact, 0, 'answered');
-    // seeds closest first, dealt round-robin over the paths of their family (S/Kademlia)
-    const seeds = [...init.seeds].sort((a, b) => compareDistance(init.target, a.id, b.id));
-    const dealt = new Map<AddressFamily, number>();
-    for (const seed of seeds) {
+    this.#admitAll(init.seeds, init.responded ?? []);
+    for (const { seeds, responded } of this.#early) this.#admitAll(seeds, responded);
+    this.#early = [];
+    this.#pump();
+  }
+
+  /** Admits `responded` as answered, then `seeds` closest first, dealt round-robin over the paths of their family (S/Kademlia). */
+  #admitAll(seeds: readonly Contact[], responded: readonly Contact[]): void {
+    const { target } = this.#init;
+    for (const contact of responded) this.#admit(contact, 0, 'answered');
+    const sorted = [...seeds].sort((a, b) => compareDistance(target, a.id, b.id));
+    for (const seed of sorted) {
       const family = routableContact(seed);
       if (family === undefined) continue;
-      const n = dealt.get(family) ?? 0;
-      if (this.#admit(seed, n % paths, 'fresh')) dealt.set(family, n + 1);
+      const n = this.#dealt.get(family) ?? 0;
+      if (this.#admit(seed, n % this.#paths, 'fresh')) this.#dealt.set(family, n + 1);
     }
-    this.#pump();
   }
 
   /** Admits `contact` to the path's set of its family unless it is unusable or already known. */

@@ -1,5 +1,5 @@
 import { isKadError, KadError } from '../errors.js';
-import { assertNodeId, type NodeId, randomIdInBucket } from '../id.js';
+import { assertNodeId, bucketIndex, ID_BITS, type NodeId, randomIdInBucket } from '../id.js';
 import { assertSalt, compareSeq, type ItemKeyPair, type Seq } from '../items.js';
 import { integerInRange, optionError, seqOption } from '../option-checks.js';
 import type { LookupDoneEvent, LookupEvent, LookupMethod, LookupResult } from '../lookup/events.js';
@@ -44,10 +44,25 @@ interface LookupStart {
   /** Contacts to start from instead of the routing tables' closest. */
   readonly seeds?: readonly Contact[];
   readonly responded?: readonly Contact[];
+  /** Fewer requests per path than the lookup options allow. */
+  readonly maxRequests?: number;
 }
 
 /** Most disjoint paths of one lookup. */
 const MAX_DISJOINT_PATHS = 8;
+
+/**
+ * Empty buckets a join refreshes at most, per family, the farthest first (the largest parts of
+ * the id space); the others are left to maintenance (a bucket idle for 15 minutes is refreshed).
+ */
+export const JOIN_REFRESH_BUCKETS = 3;
+
+/**
+ * Requests of one join refresh: two rounds of α = 3, then a few more. The point is a few live
+ * contacts in the empty bucket (the second round asks nodes inside it, which enter the table as
+ * they answer), not the k closest of a random id.
+ */
+export const JOIN_REFRESH_REQUESTS = 8;
 
 /**
  * The DHT operations of a node: iterative lookups over its routing table(s) (one per family,
@@ -148,41 +163,60 @@ export class DhtOperations {
   /**
    * The Kademlia join: a lookup of this node's own id from `seeds` and the table's closest, with
    * the bootstrap nodes that already answered that query as `responded`; `onEvent` sees each
-   * event as it happens.
+   * event as it happens, `onStart` gets the lookup at once (a join feeds it the bootstrap
+   * answers that come later). Then a few empty buckets are refreshed (see `#refreshEmptyBuckets`).
    */
   async selfLookup(
     seeds: readonly Contact[],
     responded: readonly Contact[],
     signal?: AbortSignal,
     onEvent?: (event: LookupEvent) => void,
+    onStart?: (lookup: Lookup) => void,
   ): Promise<LookupDoneEvent> {
     const table = this.#ctx.stacks.flatMap((stack) => stack.closest(this.#ctx.id, this.#ctx.k * 2));
-    const done = await drainLookup(
-      this.#start(this.#ctx.id, 'find_node', { signal, seeds: [...seeds, ...table], responded }),
-      onEvent,
-    );
-    if (done.closest.length > 0) await this.#refreshEmptyBuckets(signal);
+    const lookup = this.#start(this.#ctx.id, 'find_node', { signal, seeds: [...seeds, ...table], responded });
+    onStart?.(lookup);
+    const done = await drainLookup(lookup, onEvent);
+    if (done.closest.length > 0) await this.#refreshEmptyBuckets(done, signal);
     return done;
   }
 
   /**
-   * The last step of a Kademlia join (§2.3), for the buckets it left empty: a lookup of a random
-   * id in each empty bucket nearer the root than the deepest one holding a contact, so the node
-   * knows (and is known by) every part of the id space, not only its own region. Without it, in
-   * a network joined through one entry node, most nodes on the entry's side of the space keep no
-   * contact on the other side, and a lookup from them toward it converges among them, empty-handed.
-   * A table of fewer than k contacts is left as it is: the network is smaller than a bucket.
+   * The last step of a Kademlia join (§2.3), for the buckets the self-lookup could not fill: a
+   * short lookup of a random id in an empty bucket, so the node knows (and is known by) the other
+   * parts of the id space, not only its own region. Without it, in a network joined through one
+   * entry node, most nodes on the entry's side of the space keep no contact on the other side,
+   * and a lookup from them toward it converges among them, empty-handed.
+   *
+   * Only buckets nearer the root than the one holding the k-th closest node found: the self-
+   * lookup asked the k closest nodes to our id, so a deeper bucket that is empty has no node to
+   * hold (refreshing it would ask the same neighbours again). Of those, the
+   * {@link JOIN_REFRESH_BUCKETS} farthest, each within {@link JOIN_REFRESH_REQUESTS} requests;
+   * a table of fewer than k contacts is left as it is (the network is smaller than a bucket).
    */
-  async #refreshEmptyBuckets(signal: AbortSignal | undefined): Promise<void> {
+  async #refreshEmptyBuckets(done: LookupDoneEvent, signal: AbortSignal | undefined): Promise<void> {
+    const { id, k } = this.#ctx;
     const indices = new Set<number>();
     for (const stack of this.#ctx.stacks) {
-      // fewer than k contacts after a converged self-lookup: it saw every node it could reach
-      if (stack.table.size < this.#ctx.k) continue;
+      if (stack.table.size < k) continue;
       const table = stack.table.table;
-      for (const i of table.staleBuckets(0)) if (table.bucket(i).length === 0) indices.add(i);
+      const kth = done.closest.filter((c) => familyOf(c.host) === stack.family)[k - 1];
+      let deepest = -1;
+      for (let i = 0; i < ID_BITS; i++) if (table.bucket(i).length > 0) deepest = i;
+      const reach = Math.min(deepest, kth === undefined ? ID_BITS : bucketIndex(id, kth.id));
+      let chosen = 0;
+      for (let i = 0; i < reach && chosen < JOIN_REFRESH_BUCKETS; i++) {
+        if (table.bucket(i).length > 0) continue;
+        indices.add(i);
+        chosen++;
+      }
     }
-    const target = (i: number): NodeId => randomIdInBucket(this.#ctx.id, i, this.#ctx.randomBytes);
-    await Promise.allSettled([...indices].map((i) => drainLookup(this.#start(target(i), 'find_node', { signal }))));
+    const refresh = (i: number): Lookup =>
+      this.#start(randomIdInBucket(id, i, this.#ctx.randomBytes), 'find_node', {
+        signal,
+        maxRequests: JOIN_REFRESH_REQUESTS,
+      });
+    await Promise.allSettled([...indices].map((i) => drainLookup(refresh(i))));
   }
 
   async *#findPeers(events: AsyncIterableIterator<LookupEvent>): AsyncGenerator<PeerAddress, void, undefined> {
@@ -255,7 +289,10 @@ export class DhtOperations {
       query,
       softDeadline: (to) => softDeadline(this.#stackOf(to).rpc.rtt, to, minSoftTimeoutMs),
       clock: ctx.clock,
-      options: tuned(ctx.options, start.lookup),
+      options:
+        start.maxRequests === undefined
+          ? tuned(ctx.options, start.lookup)
+          : { ...tuned(ctx.options, start.lookup), maxRequests: start.maxRequests },
       signals: start.signal === undefined ? [ctx.lifetime] : [start.signal, ctx.lifetime],
       ...(start.salt === undefined ? {} : { salt: start.salt }),
       ...(start.stopAtValue === undefined ? {} : { stopAtValue: start.stopAtValue }),

@@ -139,6 +139,11 @@ export class FamilyStack {
     return this.table.closest(target, count, includeBad);
   }
 
+  /** Compact node info (`nodes` / `nodes6` format) of the contacts closest to `target`. */
+  closestCompact(target: NodeId, count: number): Uint8Array {
+    return this.table.closestCompact(target, count);
+  }
+
   stats(): KadFamilyStats {
     return { contacts: this.table.size, rpc: this.rpc.stats(), transport: this.transport.stats() };
   }

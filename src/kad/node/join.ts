@@ -9,6 +9,7 @@ import { type AddressFamily, type Contact, familyOf } from '../wire/compact.js';
 import { type Want, writeFindNodeArgs } from '../wire/krpc-args.js';
 import { type BootstrapEntry, type HostResolver, parseBootstrapString } from './bootstrap-entries.js';
 import type { FamilyStack } from './family-stack.js';
+import type { Lookup } from '../lookup/lookup.js';
 import type { BootstrapRetryEvent } from './operation-types.js';
 import { MAX_BOOTSTRAP_CONTACTS } from './options.js';
 import { type SelfLookup, warmStart } from './warm-start.js';
@@ -38,9 +39,9 @@ export interface JoinInit {
 
 /**
  * The Kademlia join of a node: a `find_node` for its own id to each bootstrap contact (at most
- * 32 per family, DNS names resolved), then an iterative lookup of its own id from what they
- * returned, which fills the routing table(s) with the nodes closest to it and makes them learn
- * of it. While nothing answers, it tries again after a delay that doubles up to a cap, on the
+ * 32 per family, DNS names resolved), then, from the first answer on, an iterative lookup of its
+ * own id (the answers that come later join it), which fills the routing table(s) with the nodes
+ * closest to it and makes them learn of it. While nothing answers, it tries again after a delay that doubles up to a cap, on the
  * node's clock. A warm start (a table restored from saved state) joins through the saved
  * contacts first (see `warmStart`) and sends nothing to the bootstrap nodes unless none of them
  * answers.
@@ -101,23 +102,33 @@ export class Join {
       const endpoints = this.#perFamily(await this.#resolve(entries, signal));
       const responded: Contact[] = [];
       const seeds: Contact[] = [];
-      if (endpoints.length > 0) {
-        const want: Want[] | undefined = this.#init.stacks.length > 1 ? ['n4', 'n6'] : undefined;
-        const args = writeFindNodeArgs({
-          id: this.#init.id,
-          target: this.#init.id,
-          ...(want === undefined ? {} : { want }),
-        });
-        const found = await Promise.allSettled(
-          endpoints.map((to) => (this.#stackOf(to) as FamilyStack).query(to, 'find_node', args, signal)),
-        );
-        for (const result of found) {
-          if (result.status !== 'fulfilled') continue;
-          const { values, from } = result.value;
-          responded.push({ id: values.id, host: from.host, port: from.port });
-          seeds.push(...(values.nodes ?? []), ...(values.nodes6 ?? []));
-        }
-      }
+      // answers that come once the self-lookup runs go to it (a bootstrap node that answered
+      // late is one it need not ask again)
+      let late: Lookup | undefined;
+      let answered: () => void = () => undefined;
+      const firstAnswer = new Promise<void>((resolve) => {
+        answered = resolve;
+      });
+      const want: Want[] | undefined = this.#init.stacks.length > 1 ? ['n4', 'n6'] : undefined;
+      const args = writeFindNodeArgs({
+        id: this.#init.id,
+        target: this.#init.id,
+        ...(want === undefined ? {} : { want }),
+      });
+      const asked = Promise.allSettled(
+        endpoints.map(async (to) => {
+          const { values, from } = await (this.#stackOf(to) as FamilyStack).query(to, 'find_node', args, signal);
+          const contact: Contact = { id: values.id, host: from.host, port: from.port };
+          const found = [...(values.nodes ?? []), ...(values.nodes6 ?? [])];
+          if (late === undefined) {
+            responded.push(contact);
+            seeds.push(...found);
+          } else late.addSeeds(found, [contact]);
+          answered();
+        }),
+      );
+      // the self-lookup starts at the first answer, not the slowest
+      await Promise.race([firstAnswer, asked]);
       lifetime.throwIfAborted();
       // nodes that reached us meanwhile are in the table: the lookup may start from them as well
       if (responded.length === 0 && this.#size() === 0) {
@@ -127,7 +138,9 @@ export class Join {
             : `none of the ${endpoints.length} bootstrap nodes answered`,
         );
       }
-      const done = await this.#init.selfLookup(seeds, responded, lifetime);
+      const done = await this.#init.selfLookup(seeds, responded, lifetime, undefined, (lookup) => {
+        late = lookup;
+      });
       return done.closest.length > 0 ? undefined : KadError.noContacts('the lookup of our own id reached no live node');
     } finally {
       timer.cancel();

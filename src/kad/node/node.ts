@@ -200,6 +200,7 @@ class Node extends Emitter<KadNodeEvents> implements KadNode {
         storage: this.#storage,
         tokens,
         closest: (target, family, count) => this.#stack(family)?.closest(target, count) ?? [],
+        closestNodes: (target, family, count) => this.#stack(family)?.closestCompact(target, count),
         clock,
       },
       {
@@ -249,7 +250,8 @@ class Node extends Emitter<KadNodeEvents> implements KadNode {
         timeoutMs: options.bootstrapTimeoutMs ?? defaults.bootstrapTimeoutMs,
         retryMs,
         retryMaxMs,
-        selfLookup: (seeds, responded, s, onEvent) => this.#dht.selfLookup(seeds, responded, s, onEvent),
+        selfLookup: (seeds, responded, s, onEvent, onStart) =>
+          this.#dht.selfLookup(seeds, responded, s, onEvent, onStart),
         onRetry: (event) => this.emit('bootstrap:retry', event),
         warm,
       });

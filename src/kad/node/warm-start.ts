@@ -1,6 +1,7 @@
 import { isKadError } from '../errors.js';
 import { ID_BITS, type NodeId } from '../id.js';
 import type { LookupDoneEvent, LookupEvent } from '../lookup/events.js';
+import type { Lookup } from '../lookup/lookup.js';
 import type { RoutingContact, RoutingTable } from '../routing/routing-table.js';
 import type { Contact } from '../wire/compact.js';
 import { writePingArgs } from '../wire/krpc-args.js';
@@ -13,12 +14,16 @@ import type { FamilyStack } from './family-stack.js';
  */
 export const WARM_START_PINGS = 8;
 
-/** The lookup of a node's own id from `seeds` and its table (see `DhtOperations.selfLookup`). @internal */
+/**
+ * The lookup of a node's own id from `seeds` and its table (see `DhtOperations.selfLookup`);
+ * `onStart` gets the lookup as soon as it exists, to feed it contacts that arrive later. @internal
+ */
 export type SelfLookup = (
   seeds: readonly Contact[],
   responded: readonly Contact[],
   signal: AbortSignal,
   onEvent?: (event: LookupEvent) => void,
+  onStart?: (lookup: Lookup) => void,
 ) => Promise<LookupDoneEvent>;
 
 /** What a warm start runs on. @internal */

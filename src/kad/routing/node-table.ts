@@ -28,8 +28,14 @@ const MAX_EVICTION_PINGS = 4;
 export class NodeTable {
   readonly table: RoutingTable;
   readonly #ping: Pinger;
-  readonly #probing = new Set<number>();
-  readonly #lifetime = new AbortController();
+  // created on first use, and dropped when empty again: most tables probe nothing most of the time
+  #probingStore: Set<number> | undefined;
+  get #probing(): Set<number> {
+    return (this.#probingStore ??= new Set());
+  }
+  // aborts the probes in flight at close; exists only while some are
+  #probes: AbortController | undefined;
+  #closed = false;
 
   constructor(options: NodeTableOptions, ping: Pinger) {
     this.table = new RoutingTable(options.id, { family: options.family, k: options.k }, { clock: options.clock });
@@ -43,13 +49,9 @@ export class NodeTable {
 
   /** Records that `contact` is alive (it answered or queried us). */
   observe(contact: Contact): void {
-    if (this.#lifetime.signal.aborted) return;
-    // the common case, a known contact at its known address, without parsing the address again
-    const known = this.table.get(contact.id);
-    if (known !== undefined && known.port === contact.port && known.host === contact.host) {
-      this.table.markSeen(contact.id);
-      return;
-    }
+    if (this.#closed) return;
+    // the common case, a known contact at its known address, without building anything
+    if (this.table.markSeenAt(contact)) return;
     const result = this.table.add(contact);
     if (result.status === 'bucket-full') this.#probe(result.bucket, result.leastRecentlySeen, contact);
   }
@@ -59,18 +61,31 @@ export class NodeTable {
     return this.table.closest(target, count, includeBad ? { includeBad } : {});
   }
 
+  /** Compact node info of up to `count` live contacts closest to `target` (see `RoutingTable.closestCompact`). */
+  closestCompact(target: NodeId, count: number): Uint8Array {
+    return this.table.closestCompact(target, count);
+  }
+
   /** Stops probing; pending probes are aborted. */
   close(): void {
-    this.#lifetime.abort();
+    this.#closed = true;
+    this.#probes?.abort();
   }
 
   #probe(bucket: number, stale: RoutingContact, candidate: Contact): void {
-    if (this.#probing.has(bucket) || this.#probing.size >= MAX_EVICTION_PINGS) return;
+    if (this.#probingStore !== undefined && (this.#probing.has(bucket) || this.#probing.size >= MAX_EVICTION_PINGS)) {
+      return;
+    }
     this.#probing.add(bucket);
     const newcomer: Contact = { id: Uint8Array.from(candidate.id), host: candidate.host, port: candidate.port };
-    void this.#ping(stale, this.#lifetime.signal).then((alive) => {
+    const probes = (this.#probes ??= new AbortController());
+    void this.#ping(stale, probes.signal).then((alive) => {
       this.#probing.delete(bucket);
-      if (alive || this.#lifetime.signal.aborted) return;
+      if (this.#probing.size === 0) {
+        this.#probingStore = undefined;
+        if (this.#probes === probes) this.#probes = undefined;
+      }
+      if (alive || this.#closed) return;
       this.table.replace(stale.id, newcomer);
     });
   }

@@ -1,123 +1,65 @@
 import { Emitter } from '../../core/emitter.js';
 import { type Clock, type Milliseconds, systemClock } from '../../core/clock.js';
-import { type AddressFamily, type Contact, formatIp, isIpv4Mapped, parseIp } from '../wire/compact.js';
+import {
+  type AddressFamily,
+  COMPACT_NODE_V4_BYTES,
+  COMPACT_NODE_V6_BYTES,
+  type Contact,
+  formatIp,
+  isIpv4Mapped,
+  parseIp,
+} from '../wire/compact.js';
+import { closestSlots, PackedContacts, type SlotRef } from './packed-contacts.js';
 import { isLocalAddress } from '../wire/ip-class.js';
-import { assertNodeId, bucketIndex, bytesEqual, compareDistance, ID_BITS, ID_BYTES, type NodeId } from '../id.js';
+import { assertNodeId, bucketIndex, ID_BITS, ID_BYTES, type NodeId } from '../id.js';
 import { integerAtLeast, optionError, positiveNumber } from '../option-checks.js';
 
-/** Configuration of a {@link RoutingTable}. */
-export interface RoutingTableOptions {
-  /** Address family of every contact in this table; a node holds one table per family. @default 4 */
-  family?: AddressFamily;
-  /** Contacts per bucket (Kademlia's k). @default 8 (BEP 5) */
-  k?: number;
-  /** A contact not seen for this long is questionable (worth a ping). @default 900_000 (15 min, BEP 5) */
-  questionableAfterMs?: Milliseconds;
-  /** Consecutive failed queries after which a contact is bad and gives way to any newcomer. @default 2 */
-  maxFailures?: number;
-  /** Candidates remembered per full bucket, to fill a slot as soon as one frees up. @default 8 */
-  replacementCacheSize?: number;
-  /**
-   * Most contacts per bucket from one /24 (IPv4) or /64 (IPv6), against Sybil clusters.
-   * Set to `k` to disable. @default 2
-   */
-  maxPerSubnet?: number;
-  /** Apply `maxPerSubnet` to loopback/private/link-local addresses too (test nets on 127.0.0.1). @default false */
-  limitLocalAddresses?: boolean;
-}
+import {
+  type AddResult,
+  type ClosestOptions,
+  type ContactState,
+  DEFAULT_ROUTING_TABLE_OPTIONS,
+  type NodeRemovedEvent,
+  type RoutingContact,
+  type RoutingTableDeps,
+  type RoutingTableEvents,
+  type RoutingTableOptions,
+} from './routing-types.js';
 
-/** Defaults of {@link RoutingTableOptions}. */
-export const DEFAULT_ROUTING_TABLE_OPTIONS: Readonly<Required<RoutingTableOptions>> = Object.freeze({
-  family: 4,
-  k: 8,
-  questionableAfterMs: 15 * 60_000,
-  maxFailures: 2,
-  replacementCacheSize: 8,
-  maxPerSubnet: 2,
-  limitLocalAddresses: false,
-});
+export type {
+  AddResult,
+  BucketFullEvent,
+  ClosestOptions,
+  ContactState,
+  NodeRemovedEvent,
+  RoutingContact,
+  RoutingTableDeps,
+  RoutingTableEvents,
+  RoutingTableOptions,
+} from './routing-types.js';
+export { DEFAULT_ROUTING_TABLE_OPTIONS } from './routing-types.js';
 
-/** Collaborators of a {@link RoutingTable}. */
-export interface RoutingTableDeps {
-  /** Source of `lastSeen` times. @default systemClock */
-  clock?: Clock;
-}
-
-/** Liveness of a contact. @see BEP 5 "Routing Table" */
-export type ContactState = 'good' | 'questionable' | 'bad';
-
-/** A contact as the table holds it. Read-only to callers: change it through the table. */
-export interface RoutingContact extends Readonly<Contact> {
-  /** Last time it answered us (or was added / marked seen), epoch ms. */
-  readonly lastSeen: Milliseconds;
-  /** Consecutive failed queries since it was last seen. */
-  readonly failures: number;
-}
-
-/** The outcome of {@link RoutingTable.add}. */
-export type AddResult =
-  /** Inserted; `evicted` is a bad contact it replaced. */
-  | { status: 'added'; contact: RoutingContact; evicted?: RoutingContact }
-  /** Already present at the same address: marked seen. */
-  | { status: 'updated'; contact: RoutingContact }
-  /**
-   * The bucket holds k live contacts. The candidate waits in the replacement cache; the caller may
-   * ping `leastRecentlySeen` and, if it fails, `markFailed` it (or `replace` it).
-   */
-  | { status: 'bucket-full'; bucket: number; leastRecentlySeen: RoutingContact }
-  /** The contact is this node. */
-  | { status: 'self' }
-  /** The bucket already holds `maxPerSubnet` contacts of the candidate's /24 or /64. */
-  | { status: 'rejected-diversity' }
-  /** The id is known at another address, or the address under another id: the entry is kept. */
-  | { status: 'conflict'; existing: RoutingContact }
-  /** Not a 20-byte id, an IP of this table's family, and a port in 1..65535. */
-  | { status: 'invalid' };
-
-/** Payload of `node:removed`. */
-export interface NodeRemovedEvent {
-  readonly contact: RoutingContact;
-  /** `bad`: evicted for a newcomer or a replacement; `removed`: by `remove`/`replace`. */
-  readonly reason: 'bad' | 'removed';
-}
-
-/** Payload of `bucket:full`. */
-export interface BucketFullEvent {
-  readonly bucket: number;
-  readonly leastRecentlySeen: RoutingContact;
-  readonly candidate: RoutingContact;
-}
-
-/** Events of a {@link RoutingTable}. */
-export interface RoutingTableEvents {
-  'node:added': RoutingContact;
-  'node:removed': NodeRemovedEvent;
-  'bucket:full': BucketFullEvent;
-}
-
-/** Options of {@link RoutingTable.closest}. */
-export interface ClosestOptions {
-  /** Include bad contacts. @default false */
-  includeBad?: boolean;
-}
-
-class Entry implements RoutingContact {
-  constructor(
-    readonly id: NodeId,
-    readonly host: string,
-    readonly port: number,
-    readonly subnet: string,
-    public lastSeen: Milliseconds,
-    public failures = 0,
-  ) {}
-}
-
-interface Bucket {
-  /** Least recently seen first; at most k. */
-  readonly contacts: Entry[];
-  /** Most recent last; at most `replacementCacheSize`. */
-  readonly replacements: Entry[];
+/** A bucket: its contacts (least recently seen first, at most k) are the list itself. */
+class Bucket extends PackedContacts {
+  /** Most recent last; at most `replacementCacheSize`; created on first use. */
+  replacements: PackedContacts | undefined = undefined;
   lastChanged: Milliseconds;
+
+  constructor(ipBytes: 4 | 16, k: number, now: Milliseconds) {
+    super(ipBytes, k);
+    this.lastChanged = now;
+  }
+
+  /** The contacts (the bucket is their list: one object, not two). */
+  get contacts(): PackedContacts {
+    return this;
+  }
+}
+
+/** A candidate's address, parsed once. */
+interface Parsed {
+  readonly ip: Uint8Array;
+  readonly exempt: boolean;
 }
 
 /**
@@ -142,7 +84,8 @@ export class RoutingTable extends Emitter<RoutingTableEvents> {
   readonly k: number;
   readonly #options: Required<RoutingTableOptions>;
   readonly #clock: Clock;
-  readonly #buckets: (Bucket | undefined)[] = new Array<Bucket | undefined>(ID_BITS).fill(undefined);
+  // grown to the deepest bucket in use (about log2(N / k) + a few), not 160 slots up front
+  readonly #buckets: (Bucket | undefined)[] = [];
   readonly #createdAt: Milliseconds;
   #size = 0;
 
@@ -200,35 +143,45 @@ export class RoutingTable extends Emitter<RoutingTableEvents> {
     if (index === ID_BITS) return { status: 'self' };
     const now = this.#clock.now();
     const bucket = this.#bucket(index, now);
-    for (const entry of bucket.contacts) {
-      const sameId = bytesEqual(entry.id, contact.id);
-      const sameAddress = entry.host === parsed.host && entry.port === contact.port;
-      if (sameId && sameAddress) {
-        this.#seen(bucket, entry, now);
-        return { status: 'updated', contact: entry };
-      }
-      if (sameId || sameAddress) return { status: 'conflict', existing: entry };
+    const list = bucket.contacts;
+    const byId = list.indexOfId(contact.id);
+    const byAddress = list.indexOfAddress(parsed.ip, contact.port);
+    if (byId !== -1 && byId === byAddress) {
+      this.#seen(bucket, byId, now);
+      return { status: 'updated', contact: list.contact(list.length - 1) };
     }
-    const candidate = new Entry(new Uint8Array(contact.id), parsed.host, contact.port, parsed.subnet, now);
-    const full = bucket.contacts.length >= this.k;
+    if (byId !== -1 || byAddress !== -1)
+      return { status: 'conflict', existing: list.contact(byId !== -1 ? byId : byAddress) };
+    const full = list.length >= this.k;
     // in a full bucket a bad contact gives way to the newcomer, so it does not count for diversity
-    const bad = full ? bucket.contacts.find((entry) => entry.failures >= this.#options.maxFailures) : undefined;
-    if (!this.#diverse(bucket, candidate, bad)) return { status: 'rejected-diversity' };
-    dropReplacement(bucket, candidate.id);
+    const bad = full ? this.#firstBad(list) : -1;
+    if (!this.#diverse(list, parsed, bad)) return { status: 'rejected-diversity' };
+    dropReplacement(bucket, contact.id);
     if (!full) {
-      this.#insert(bucket, candidate, now);
-      return { status: 'added', contact: candidate };
+      this.#insert(bucket, contact.id, parsed, contact.port, now);
+      return { status: 'added', contact: list.contact(list.length - 1) };
     }
-    if (bad !== undefined) {
-      this.#delete(bucket, bad, 'bad');
-      this.#insert(bucket, candidate, now);
-      return { status: 'added', contact: candidate, evicted: bad };
+    if (bad !== -1) {
+      const evicted = this.#delete(bucket, bad, 'bad');
+      this.#insert(bucket, contact.id, parsed, contact.port, now);
+      return { status: 'added', contact: list.contact(list.length - 1), evicted };
     }
-    if (this.#options.replacementCacheSize > 0) {
-      bucket.replacements.push(candidate);
-      if (bucket.replacements.length > this.#options.replacementCacheSize) bucket.replacements.shift();
+    const size = this.#options.replacementCacheSize;
+    let candidate: RoutingContact = {
+      id: Uint8Array.from(contact.id),
+      host: formatIp(parsed.ip),
+      port: contact.port,
+      lastSeen: now,
+      failures: 0,
+    };
+    if (size > 0) {
+      // the cache lives in the bucket's own buffer, after its contacts
+      const cache = (bucket.replacements ??= new PackedContacts(list.compactBytes === 26 ? 4 : 16, size, bucket));
+      cache.insert(cache.length, contact.id, parsed.ip, contact.port, parsed.exempt, now);
+      if (cache.length > size) cache.removeAt(0);
+      candidate = cache.contact(cache.length - 1);
     }
-    const leastRecentlySeen = bucket.contacts[0] as Entry;
+    const leastRecentlySeen = list.contact(0);
     if (this.listening('bucket:full')) this.emit('bucket:full', { bucket: index, leastRecentlySeen, candidate });
     return { status: 'bucket-full', bucket: index, leastRecentlySeen };
   }
@@ -250,21 +203,22 @@ export class RoutingTable extends Emitter<RoutingTableEvents> {
     const seen = Math.min(lastSeen, now);
     const fresh = this.#buckets[index] === undefined;
     const bucket = this.#bucket(index, now);
-    const existing = bucket.contacts.find(
-      (e) => bytesEqual(e.id, contact.id) || (e.host === parsed.host && e.port === contact.port),
-    );
-    if (existing !== undefined) return { status: 'conflict', existing };
-    if (bucket.contacts.length >= this.k) {
-      return { status: 'bucket-full', bucket: index, leastRecentlySeen: bucket.contacts[0] as Entry };
-    }
-    const entry = new Entry(new Uint8Array(contact.id), parsed.host, contact.port, parsed.subnet, seen);
-    if (!this.#diverse(bucket, entry)) return { status: 'rejected-diversity' };
+    const list = bucket.contacts;
+    const byId = list.indexOfId(contact.id);
+    const existing = byId !== -1 ? byId : list.indexOfAddress(parsed.ip, contact.port);
+    if (existing !== -1) return { status: 'conflict', existing: list.contact(existing) };
+    if (list.length >= this.k) return { status: 'bucket-full', bucket: index, leastRecentlySeen: list.contact(0) };
+    if (!this.#diverse(list, parsed, -1)) return { status: 'rejected-diversity' };
     const before = bucket.lastChanged;
-    this.#insert(bucket, entry, seen);
-    // keep least recently seen first even when restored out of order
-    bucket.contacts.sort((a, b) => a.lastSeen - b.lastSeen);
+    // least recently seen first even when restored out of order
+    let at = list.length;
+    while (at > 0 && list.lastSeen(at - 1) > seen) at--;
+    list.insert(at, contact.id, parsed.ip, contact.port, parsed.exempt, seen);
+    this.#size++;
     bucket.lastChanged = fresh ? seen : Math.max(before, seen);
-    return { status: 'added', contact: entry };
+    const added = list.contact(at);
+    if (this.listening('node:added')) this.emit('node:added', added);
+    return { status: 'added', contact: added };
   }
 
   /**
@@ -280,7 +234,19 @@ export class RoutingTable extends Emitter<RoutingTableEvents> {
   markSeen(id: NodeId): boolean {
     const found = this.#find(id);
     if (found === undefined) return false;
-    this.#seen(found.bucket, found.entry, this.#clock.now());
+    this.#seen(found.bucket, found.slot, this.#clock.now());
+    return true;
+  }
+
+  /**
+   * Records an answer from `contact` if the table holds it at exactly that address (the common
+   * case of {@link add}, without building anything). @returns whether it did.
+   */
+  markSeenAt(contact: Contact): boolean {
+    const found = this.#find(contact.id);
+    if (found === undefined) return false;
+    if (!found.bucket.contacts.sameAddressAs(found.slot, contact.host, contact.port)) return false;
+    this.#seen(found.bucket, found.slot, this.#clock.now());
     return true;
   }
 
@@ -292,16 +258,23 @@ export class RoutingTable extends Emitter<RoutingTableEvents> {
   markFailed(id: NodeId): ContactState | undefined {
     const found = this.#find(id);
     if (found === undefined) return undefined;
-    const { bucket, entry } = found;
-    entry.failures++;
-    const state = this.state(entry);
+    const { bucket, slot } = found;
+    const list = bucket.contacts;
+    list.setFailures(slot, list.failures(slot) + 1);
+    const state = this.#stateAt(list, slot);
     if (state === 'bad') {
-      const replacement = this.#takeReplacement(bucket, entry);
+      const replacement = this.#takeReplacement(bucket, slot);
       if (replacement !== undefined) {
-        this.#delete(bucket, entry, 'bad');
+        const cache = bucket.replacements as PackedContacts;
+        this.#delete(bucket, slot, 'bad');
         // it keeps the time it was last heard from: a candidate that waited long is questionable
-        // at once (worth a ping), not taken for freshly seen
-        this.#insert(bucket, replacement, this.#clock.now(), replacement.lastSeen);
+        // at once (worth a ping), not taken for freshly seen; least recently seen first
+        const lastSeen = cache.lastSeen(replacement);
+        let at = list.length;
+        while (at > 0 && list.lastSeen(at - 1) > lastSeen) at--;
+        list.insertFrom(at, cache, replacement, lastSeen);
+        cache.removeAt(replacement);
+        this.#added(bucket, at);
       }
     }
     return state;
@@ -311,13 +284,14 @@ export class RoutingTable extends Emitter<RoutingTableEvents> {
   remove(id: NodeId): boolean {
     const found = this.#find(id);
     if (found === undefined) return false;
-    this.#delete(found.bucket, found.entry, 'removed');
+    this.#delete(found.bucket, found.slot, 'removed');
     return true;
   }
 
-  /** The contact with this id, if present. */
+  /** The contact with this id, if present (a snapshot). */
   get(id: NodeId): RoutingContact | undefined {
-    return this.#find(id)?.entry;
+    const found = this.#find(id);
+    return found === undefined ? undefined : found.bucket.contacts.contact(found.slot);
   }
 
   /** Whether a contact with this id is present. */
@@ -325,19 +299,19 @@ export class RoutingTable extends Emitter<RoutingTableEvents> {
     return this.#find(id) !== undefined;
   }
 
-  /** Every contact, bucket by bucket (farthest bucket first). */
+  /** Every contact, bucket by bucket (farthest bucket first), as snapshots. */
   *contacts(): IterableIterator<RoutingContact> {
-    for (const bucket of this.#buckets) if (bucket !== undefined) yield* bucket.contacts;
+    for (const bucket of this.#buckets) if (bucket !== undefined) yield* bucket.contacts.snapshots();
   }
 
-  /** Contacts of one bucket, least recently seen first. */
+  /** Contacts of one bucket, least recently seen first (snapshots). */
   bucket(index: number): readonly RoutingContact[] {
-    return this.#buckets[index]?.contacts ?? [];
+    return this.#buckets[index]?.contacts.snapshots() ?? [];
   }
 
-  /** Candidates waiting in one bucket's replacement cache, most recent last. */
+  /** Candidates waiting in one bucket's replacement cache, most recent last (snapshots). */
   replacements(index: number): readonly RoutingContact[] {
-    return this.#buckets[index]?.replacements ?? [];
+    return this.#buckets[index]?.replacements?.snapshots() ?? [];
   }
 
   /**
@@ -371,124 +345,147 @@ export class RoutingTable extends Emitter<RoutingTableEvents> {
    * hold a closer contact, never sorting the whole table.
    */
   closest(target: NodeId, count: number = this.k, options: ClosestOptions = {}): RoutingContact[] {
-    const out: Entry[] = [];
-    if (count <= 0) return out;
-    const includeBad = options.includeBad ?? false;
-    const consider = (entry: Entry): void => {
-      if (!includeBad && entry.failures >= this.#options.maxFailures) return;
-      if (out.length === count && compareDistance(target, entry.id, (out[count - 1] as Entry).id) >= 0) return;
-      // binary insertion into the sorted prefix
-      let lo = 0;
-      let hi = out.length;
-      while (lo < hi) {
-        const mid = (lo + hi) >>> 1;
-        if (compareDistance(target, (out[mid] as Entry).id, entry.id) < 0) lo = mid + 1;
-        else hi = mid;
-      }
-      out.splice(lo, 0, entry);
-      if (out.length > count) out.pop();
-    };
-    // Seen from the target, with c = bucketIndex(self, target): bucket c shares > c bits with the
-    // target; all buckets deeper than c share exactly c bits; bucket i < c shares exactly i bits.
-    const c = bucketIndex(this.id, target);
-    const visit = (i: number): void => {
-      for (const entry of this.#buckets[i]?.contacts ?? []) consider(entry);
-    };
-    if (c < ID_BITS) visit(c);
-    if (out.length < count) for (let i = c + 1; i < ID_BITS; i++) visit(i);
-    for (let i = Math.min(c, ID_BITS) - 1; i >= 0 && out.length < count; i--) visit(i);
+    return this.#closestSlots(target, count, options.includeBad ?? false).map(({ list, slot }) => list.contact(slot));
+  }
+
+  /**
+   * The compact node info (BEP 5 `nodes` / BEP 32 `nodes6` format: 26 or 38 bytes each) of the
+   * `count` live contacts closest to `target`, closest first, concatenated: what a `find_node`
+   * answer carries, copied from the table without a contact object in between.
+   */
+  closestCompact(target: NodeId, count: number = this.k): Uint8Array {
+    const slots = this.#closestSlots(target, count, false);
+    const size = this.family === 4 ? COMPACT_NODE_V4_BYTES : COMPACT_NODE_V6_BYTES;
+    const out = new Uint8Array(slots.length * size);
+    slots.forEach(({ list, slot }, i) => list.copyCompact(slot, out, i * size));
     return out;
   }
 
-  #parse(contact: Contact): { host: string; subnet: string } | undefined {
+  #closestSlots(target: NodeId, count: number, includeBad: boolean): SlotRef[] {
+    return closestSlots(
+      this.#buckets,
+      bucketIndex(this.id, target),
+      target,
+      count,
+      includeBad ? Infinity : this.#options.maxFailures,
+    );
+  }
+
+  #parse(contact: Contact): Parsed | undefined {
     if (!(contact.id instanceof Uint8Array) || contact.id.length !== ID_BYTES) return undefined;
     if (!Number.isInteger(contact.port) || contact.port < 1 || contact.port > 0xffff) return undefined;
     const ip = parseIp(contact.host);
     if (ip === undefined || ip.length !== (this.family === 4 ? 4 : 16)) return undefined;
     if (this.family === 6 && isIpv4Mapped(ip)) return undefined;
-    const host = formatIp(ip);
-    const exempt = !this.#options.limitLocalAddresses && isLocalAddress(host);
-    // the /24 or /64 network prefix; exempt addresses each form their own group
-    const subnet = exempt ? `${host}|${contact.port}` : String.fromCharCode(...ip.subarray(0, ip.length === 4 ? 3 : 8));
-    return { host, subnet };
+    // exempt addresses each form their own group (see #diverse)
+    const exempt = !this.#options.limitLocalAddresses && isLocalAddress(formatIp(ip));
+    return { ip, exempt };
   }
 
   #bucket(index: number, now: Milliseconds): Bucket {
     let bucket = this.#buckets[index];
     if (bucket === undefined) {
-      bucket = { contacts: [], replacements: [], lastChanged: now };
+      bucket = new Bucket(this.family === 4 ? 4 : 16, this.k, now);
+      while (this.#buckets.length < index) this.#buckets.push(undefined);
       this.#buckets[index] = bucket;
     }
     return bucket;
   }
 
-  #find(id: NodeId): { bucket: Bucket; entry: Entry } | undefined {
+  #find(id: NodeId): { bucket: Bucket; slot: number } | undefined {
     if (!(id instanceof Uint8Array) || id.length !== ID_BYTES) return undefined;
     const bucket = this.#buckets[bucketIndex(this.id, id)];
-    const entry = bucket?.contacts.find((e) => bytesEqual(e.id, id));
-    return bucket === undefined || entry === undefined ? undefined : { bucket, entry };
+    const slot = bucket === undefined ? -1 : bucket.contacts.indexOfId(id);
+    return bucket === undefined || slot === -1 ? undefined : { bucket, slot };
   }
 
-  #diverse(bucket: Bucket, candidate: Entry, ignoring?: Entry): boolean {
-    let same = 0;
-    for (const entry of bucket.contacts) if (entry !== ignoring && entry.subnet === candidate.subnet) same++;
-    return same < this.#options.maxPerSubnet;
+  #stateAt(list: PackedContacts, slot: number): ContactState {
+    if (list.failures(slot) >= this.#options.maxFailures) return 'bad';
+    return this.#clock.now() - list.lastSeen(slot) >= this.#options.questionableAfterMs ? 'questionable' : 'good';
   }
 
-  #seen(bucket: Bucket, entry: Entry, now: Milliseconds): void {
-    entry.lastSeen = now;
-    entry.failures = 0;
-    const list = bucket.contacts;
-    list.splice(list.indexOf(entry), 1);
-    list.push(entry);
-    bucket.lastChanged = now;
-  }
-
-  #insert(bucket: Bucket, entry: Entry, now: Milliseconds, lastSeen: Milliseconds = now): void {
-    entry.lastSeen = lastSeen;
-    // least recently seen first
-    const list = bucket.contacts;
-    let at = list.length;
-    while (at > 0 && (list[at - 1] as Entry).lastSeen > lastSeen) at--;
-    list.splice(at, 0, entry);
-    bucket.lastChanged = now;
-    this.#size++;
-    if (this.listening('node:added')) this.emit('node:added', entry);
-  }
-
-  #delete(bucket: Bucket, entry: Entry, reason: NodeRemovedEvent['reason']): void {
-    bucket.contacts.splice(bucket.contacts.indexOf(entry), 1);
-    this.#size--;
-    if (this.listening('node:removed')) this.emit('node:removed', { contact: entry, reason });
+  #firstBad(list: PackedContacts): number {
+    for (let i = 0; i < list.length; i++) if (list.failures(i) >= this.#options.maxFailures) return i;
+    return -1;
   }
 
   /**
-   * Pops the freshest cached candidate that may take `leaving`'s place. Candidates not heard
-   * from for `questionableAfterMs` are dropped instead: one may be long gone, and it would take
-   * the slot of a newcomer that is surely alive.
+   * Whether a candidate at `ip` fits the subnet limit of `list` (slot `ignoring` left out): at
+   * most `maxPerSubnet` contacts per /24 (IPv4) or /64 (IPv6). An exempt (local) address is a
+   * group of its own, so it only counts against an entry at the very same address.
    */
-  #takeReplacement(bucket: Bucket, leaving: Entry): Entry | undefined {
+  #diverse(list: PackedContacts, candidate: Parsed, ignoring: number, port?: number): boolean {
+    const prefix = this.family === 4 ? 3 : 8;
+    let same = 0;
+    for (let i = 0; i < list.length; i++) {
+      if (i === ignoring || list.exempt(i) !== candidate.exempt) continue;
+      if (
+        candidate.exempt
+          ? port !== undefined && list.sameAddress(i, candidate.ip, port)
+          : list.samePrefix(i, candidate.ip, prefix)
+      )
+        same++;
+    }
+    return same < this.#options.maxPerSubnet;
+  }
+
+  #seen(bucket: Bucket, slot: number, now: Milliseconds): void {
+    const list = bucket.contacts;
+    list.setLastSeen(slot, now);
+    list.setFailures(slot, 0);
+    list.moveToEnd(slot);
+    bucket.lastChanged = now;
+  }
+
+  #insert(bucket: Bucket, id: NodeId, parsed: Parsed, port: number, now: Milliseconds): void {
+    const list = bucket.contacts;
+    list.insert(list.length, id, parsed.ip, port, parsed.exempt, now);
+    this.#added(bucket, list.length - 1);
+  }
+
+  /** Counts slot `slot` of the bucket's contacts as just added. */
+  #added(bucket: Bucket, slot: number): void {
+    bucket.lastChanged = this.#clock.now();
+    this.#size++;
+    if (this.listening('node:added')) this.emit('node:added', bucket.contacts.contact(slot));
+  }
+
+  #delete(bucket: Bucket, slot: number, reason: NodeRemovedEvent['reason']): RoutingContact {
+    const contact = bucket.contacts.contact(slot);
+    bucket.contacts.removeAt(slot);
+    this.#size--;
+    if (this.listening('node:removed')) this.emit('node:removed', { contact, reason });
+    return contact;
+  }
+
+  /**
+   * The slot of the freshest cached candidate that may take the place of contact `leaving`, or
+   * undefined. Candidates not heard from for `questionableAfterMs` are dropped instead: one may be
+   * long gone, and it would take the slot of a newcomer that is surely alive.
+   */
+  #takeReplacement(bucket: Bucket, leaving: number): number | undefined {
     const cache = bucket.replacements;
+    if (cache === undefined) return undefined;
     const oldest = this.#clock.now() - this.#options.questionableAfterMs;
     // most recent last: everything before the first stale one from the end is stale too
     let fresh = cache.length;
-    while (fresh > 0 && (cache[fresh - 1] as Entry).lastSeen > oldest) fresh--;
-    cache.splice(0, fresh);
+    while (fresh > 0 && cache.lastSeen(fresh - 1) > oldest) fresh--;
+    for (let n = 0; n < fresh; n++) cache.removeAt(0);
+    const list = bucket.contacts;
     for (let i = cache.length - 1; i >= 0; i--) {
-      const candidate = cache[i] as Entry;
-      const clash = bucket.contacts.some(
-        (e) =>
-          e !== leaving && (bytesEqual(e.id, candidate.id) || (e.host === candidate.host && e.port === candidate.port)),
-      );
-      if (clash || !this.#diverse(bucket, candidate, leaving)) continue;
-      cache.splice(i, 1);
-      return candidate;
+      let clash = false;
+      for (let j = 0; j < list.length && !clash; j++) {
+        clash = j !== leaving && (list.sameId(j, cache, i) || list.sameAddress(j, cache.ip(i), cache.port(i)));
+      }
+      if (clash || !this.#diverse(list, { ip: cache.ip(i), exempt: cache.exempt(i) }, leaving, cache.port(i))) continue;
+      return i;
     }
     return undefined;
   }
 }
 
 function dropReplacement(bucket: Bucket, id: NodeId): void {
-  const i = bucket.replacements.findIndex((e) => bytesEqual(e.id, id));
-  if (i !== -1) bucket.replacements.splice(i, 1);
+  const cache = bucket.replacements;
+  const i = cache === undefined ? -1 : cache.indexOfId(id);
+  if (i !== -1) cache?.removeAt(i);
 }

@@ -39,7 +39,11 @@ export class InFlightLimiter {
   readonly #maxInFlight: number;
   readonly #maxPerDestination: number;
   readonly #maxQueued: number;
-  readonly #perDestination = new Map<EndpointId, number>();
+  // created on first use, and dropped when empty again: an idle limiter holds no map
+  #perDestinationStore: Map<EndpointId, number> | undefined;
+  get #perDestination(): Map<EndpointId, number> {
+    return (this.#perDestinationStore ??= new Map());
+  }
   readonly #queue: Waiter[] = [];
   #inFlight = 0;
   #closed = false;
@@ -96,10 +100,12 @@ export class InFlightLimiter {
 
   /** Gives back a slot of `key` and hands free slots to waiters. */
   release(key: EndpointId): void {
-    const count = this.#perDestination.get(key) ?? 0;
+    const count = this.#perDestinationStore?.get(key) ?? 0;
     if (count <= 0) return;
-    if (count === 1) this.#perDestination.delete(key);
-    else this.#perDestination.set(key, count - 1);
+    if (count === 1) {
+      this.#perDestination.delete(key);
+      if (this.#perDestination.size === 0) this.#perDestinationStore = undefined;
+    } else this.#perDestination.set(key, count - 1);
     this.#inFlight--;
     this.#grant();
   }
@@ -116,7 +122,7 @@ export class InFlightLimiter {
 
   /** Requests holding a slot for `key`. */
   inFlightTo(key: EndpointId): number {
-    return this.#perDestination.get(key) ?? 0;
+    return this.#perDestinationStore?.get(key) ?? 0;
   }
 
   /** Rejects every waiter with `CLOSED`; later acquisitions reject too. */
@@ -131,7 +137,7 @@ export class InFlightLimiter {
   }
 
   #fits(key: EndpointId): boolean {
-    return this.#inFlight < this.#maxInFlight && (this.#perDestination.get(key) ?? 0) < this.#maxPerDestination;
+    return this.#inFlight < this.#maxInFlight && (this.#perDestinationStore?.get(key) ?? 0) < this.#maxPerDestination;
   }
 
   #take(key: EndpointId): void {

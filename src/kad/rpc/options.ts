@@ -40,6 +40,17 @@ export interface RpcOptions {
    * @default false
    */
   readonly limitLoopback?: boolean;
+  /**
+   * Largest reply (response or error) to one of this node's own outstanding queries that is
+   * accepted, in bytes, in `[1500, 65507]`. Other implementations answer with more than 1500
+   * bytes (bittorrent-dht puts up to its whole routing table in `nodes`, 40–110 contacts), and
+   * dropping those would make them look silent. A datagram over 1500 bytes is decoded only when
+   * it comes from a queried address with the transaction id of a query in flight to it (checked
+   * by a scan that builds nothing); queries and everything else over 1500 bytes are dropped
+   * undecoded, and what this node sends stays within 1500 bytes whatever this is.
+   * @default 65507 (the largest UDP payload, `MAX_UDP_PAYLOAD_BYTES`)
+   */
+  readonly maxReplyBytes?: number;
 }
 
 /** Defaults of the scalar {@link RpcOptions}. */
@@ -49,6 +60,7 @@ export const DEFAULT_RPC_OPTIONS = Object.freeze({
   retries: 1,
   reportRequesterIp: true,
   limitLoopback: false,
+  maxReplyBytes: 65_507,
 });
 
 /** Injected collaborators of an `Rpc`. */
@@ -83,7 +95,7 @@ export interface QueryResult {
 
 /** Context given to a {@link QueryHandler}. */
 export interface QueryContext {
-  /** Aborted when the RPC layer closes; pass it on to storage calls. */
+  /** Aborted when the RPC layer closes; pass it on to storage calls (created on first read). */
   readonly signal: AbortSignal;
   /**
    * Most bytes the bencoded response dictionary `r` may take: what is left of one 1500-byte

@@ -106,7 +106,11 @@ export class InboundLimiter {
   readonly #refillMs: Milliseconds;
   // Map iteration order is LRU order (each access moves the source to the end), which is also
   // updatedAt order: the idle sources are always at the front
-  readonly #sources = new Map<HostId, BucketState>();
+  // created on first use, and dropped when empty again: an idle limiter (or one only loopback peers reach) holds no map
+  #sourcesStore: Map<HostId, BucketState> | undefined;
+  get #sources(): Map<HostId, BucketState> {
+    return (this.#sourcesStore ??= new Map());
+  }
   #pruneTimer: Timer | undefined;
 
   constructor(options: InboundLimiterOptions = {}, deps: { readonly clock: Clock }) {
@@ -145,14 +149,14 @@ export class InboundLimiter {
 
   /** Sources tracked now (at most `maxSources`). */
   get size(): number {
-    return this.#sources.size;
+    return this.#sourcesStore?.size ?? 0;
   }
 
   /** Forgets every source and cancels the pruning timer. The limiter stays usable. */
   close(): void {
     this.#pruneTimer?.cancel();
     this.#pruneTimer = undefined;
-    this.#sources.clear();
+    this.#sourcesStore = undefined;
   }
 
   #schedulePrune(delayMs: Milliseconds): void {
@@ -162,7 +166,7 @@ export class InboundLimiter {
   #prune(): void {
     this.#pruneTimer = undefined;
     const now = this.#clock.now();
-    for (const [source, state] of this.#sources) {
+    for (const [source, state] of this.#sourcesStore ?? []) {
       const refilledAt = state.updatedAt + Math.ceil((this.#burst - state.tokens) / this.#perMs);
       // LRU order: the first source still refilling ends the sweep; wake up when it is full
       if (refilledAt > now) {
@@ -171,6 +175,7 @@ export class InboundLimiter {
       }
       this.#sources.delete(source);
     }
+    this.#sourcesStore = undefined; // every source is full again: nothing to remember
   }
 }
 
@@ -236,7 +241,11 @@ export class OutboundPacer {
   readonly #refillMs: Milliseconds;
   readonly #maxQueue: number;
   readonly #maxDestinations: number;
-  readonly #destinations = new Map<EndpointId, Destination>();
+  // created on first use, and dropped when empty again: an idle pacer (or one that only talks to loopback) holds no map
+  #destinationsStore: Map<EndpointId, Destination> | undefined;
+  get #destinations(): Map<EndpointId, Destination> {
+    return (this.#destinationsStore ??= new Map());
+  }
   #pruneTimer: Timer | undefined;
   #queued = 0;
   #closed = false;
@@ -311,7 +320,7 @@ export class OutboundPacer {
 
   /** Destinations tracked now (at most `maxDestinations`). */
   get size(): number {
-    return this.#destinations.size;
+    return this.#destinationsStore?.size ?? 0;
   }
 
   /** Rejects every waiter with `CLOSED` and cancels the timers; later calls reject too. */
@@ -320,14 +329,14 @@ export class OutboundPacer {
     this.#closed = true;
     this.#pruneTimer?.cancel();
     const error = KadError.closed('pacer');
-    for (const destination of this.#destinations.values()) {
+    for (const destination of this.#destinationsStore?.values() ?? []) {
       destination.timer?.cancel();
       for (const waiter of destination.waiters ?? []) {
         waiter.signal?.removeEventListener('abort', waiter.onAbort);
         waiter.reject(error);
       }
     }
-    this.#destinations.clear();
+    this.#destinationsStore = undefined;
     this.#queued = 0;
   }
 
@@ -372,6 +381,7 @@ export class OutboundPacer {
       if (destination.tokens >= this.#burst - EPSILON) this.#destinations.delete(key);
     }
     if (this.#destinations.size > 0) this.#pruneTimer = this.#clock.setTimeout(() => this.#prune(), this.#refillMs);
+    else this.#destinationsStore = undefined;
   }
 
   #removeWaiter(destination: Destination, waiter: Waiter): void {

@@ -13,11 +13,12 @@ import {
   type KrpcResponse,
 } from '../wire/krpc.js';
 import { encodeError, encodeResponse, requesterIp, responseEnvelopeBytes } from './reply.js';
-import { abortReason, integerAtLeast, optionError, positiveNumber } from '../option-checks.js';
+import { abortReason, integerAtLeast, integerInRange, optionError, positiveNumber } from '../option-checks.js';
 import { InboundLimiter, OutboundPacer } from './rate-limit.js';
 import { RpcCounters, type RpcStats } from './stats.js';
 import {
   DEFAULT_RPC_OPTIONS,
+  type QueryContext,
   type QueryHandler,
   type QueryOptions,
   type QueryResult,
@@ -34,16 +35,42 @@ import {
   hostId,
   type InboundDatagram,
   MAX_DATAGRAM_BYTES,
+  MAX_UDP_PAYLOAD_BYTES,
   type RemoteInfo,
   type Transport,
 } from '../transport/transport.js';
+import { peekReplyTransactionId } from '../wire/reply-peek.js';
 
 export type { QueryContext, QueryHandler, QueryOptions, QueryResult, RpcDeps, RpcOptions } from './options.js';
 export { DEFAULT_RPC_OPTIONS } from './options.js';
 export type { MethodCounts, RpcStats } from './stats.js';
 
-// inbound datagrams are decoded within the transports' bound, not the codec's default
+// inbound datagrams are decoded within the datagram bound, not the codec's default; only
+// replies to our own queries get the larger maxReplyBytes
 const DECODE_OPTIONS = Object.freeze({ maxBytes: MAX_DATAGRAM_BYTES });
+
+// a private copy of the default client version, which no caller can reach to change
+const DEFAULT_VERSION = Uint8Array.from(DEFAULT_RPC_OPTIONS.clientVersion);
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((byte, i) => byte === b[i]);
+}
+
+/** What a query handler gets: its signal is made on first read (see `QueryContext`). */
+class HandlerContext implements QueryContext {
+  readonly #signal: () => AbortSignal;
+  readonly maxResponseBytes: number;
+
+  constructor(signal: () => AbortSignal, maxResponseBytes: number) {
+    this.#signal = signal;
+    this.maxResponseBytes = maxResponseBytes;
+  }
+
+  // a node that only ever served ping and find_node holds no abort controller
+  get signal(): AbortSignal {
+    return this.#signal();
+  }
+}
 
 interface Request {
   readonly to: Endpoint;
@@ -82,6 +109,11 @@ interface Transmission {
  * retransmission gets a new id, and the ids of earlier attempts stay valid until the query
  * settles, so a late answer still completes it and every RTT sample is unambiguous (Karn).
  *
+ * **Sizes.** Everything it sends fits 1500 bytes (`MAX_DATAGRAM_BYTES`). It accepts datagrams
+ * over 1500 bytes only as replies to its own queries in flight, up to `maxReplyBytes` (65 507 by
+ * default), as other implementations send them; a big query or unsolicited datagram is dropped
+ * without being decoded (see `RpcOptions.maxReplyBytes`).
+ *
  * **Malformed datagrams** are counted and dropped; when the decoder recovers a query's `t`, the
  * sender gets error 203 (within the inbound rate limit), as libtorrent does. Replies are never
  * answered, so two nodes cannot loop on errors. Nothing thrown escapes the receive path.
@@ -97,14 +129,23 @@ export class Rpc {
   readonly #retries: number;
   readonly #reportIp: boolean;
   readonly #limitLoopback: boolean;
+  readonly #replyDecodeOptions: { readonly maxBytes: number };
   readonly #rtt: RttEstimator;
   readonly #slots: InFlightLimiter;
   readonly #pacer: OutboundPacer;
   readonly #inbound: InboundLimiter;
-  readonly #pending = new Map<number, Transmission>();
-  readonly #requests = new Set<Request>();
+  // created on first use, and dropped when empty again: an idle layer holds no map
+  #pendingStore: Map<number, Transmission> | undefined;
+  get #pending(): Map<number, Transmission> {
+    return (this.#pendingStore ??= new Map());
+  }
+  // created on first use, and dropped when empty again: an idle layer holds no set
+  #requestsStore: Set<Request> | undefined;
+  get #requests(): Set<Request> {
+    return (this.#requestsStore ??= new Set());
+  }
   readonly #counters = new RpcCounters();
-  // created on the first inbound query: an idle node does not pay for it
+  // created when a handler first reads its signal: a node that served no storage query does not pay for it
   #lifetime: AbortController | undefined;
   readonly #tids = new TransactionIds();
   #handler: QueryHandler | undefined;
@@ -117,11 +158,21 @@ export class Rpc {
       throw optionError('clientVersion', 'a Uint8Array or null', version);
     }
     // a copy: neither the caller nor anyone holding DEFAULT_RPC_OPTIONS can change what this node sends
-    this.#clientVersion = version === null ? undefined : Uint8Array.from(version);
+    // the default is shared by every layer that sends it (nothing writes it), any other is copied
+    this.#clientVersion =
+      version === null ? undefined : sameBytes(version, DEFAULT_VERSION) ? DEFAULT_VERSION : Uint8Array.from(version);
     this.#readOnly = options.readOnly ?? d.readOnly;
     this.#retries = integerAtLeast('retries', options.retries, d.retries, 0);
     this.#reportIp = options.reportRequesterIp ?? d.reportRequesterIp;
     this.#limitLoopback = options.limitLoopback ?? d.limitLoopback;
+    const maxReplyBytes = integerInRange(
+      'maxReplyBytes',
+      options.maxReplyBytes,
+      d.maxReplyBytes,
+      MAX_DATAGRAM_BYTES,
+      MAX_UDP_PAYLOAD_BYTES,
+    );
+    this.#replyDecodeOptions = Object.freeze({ maxBytes: maxReplyBytes });
     this.#transport = deps.transport;
     this.#family = deps.transport.address().family;
     this.#clock = deps.clock ?? systemClock;
@@ -254,7 +305,7 @@ export class Rpc {
     this.#transport.off('message', this.#onMessage);
     this.#transport.off('close', this.#onTransportClose);
     const error = KadError.closed('rpc');
-    for (const request of [...this.#requests]) this.#settle(request, error);
+    for (const request of [...(this.#requestsStore ?? [])]) this.#settle(request, error);
     this.#slots.close();
     this.#pacer.close();
     this.#inbound.close();
@@ -325,9 +376,11 @@ export class Rpc {
     if (request.settled) return;
     request.settled = true;
     this.#requests.delete(request);
+    if (this.#requestsStore?.size === 0) this.#requestsStore = undefined;
     request.timer?.cancel();
     if (request.onAbort !== undefined) request.signal?.removeEventListener('abort', request.onAbort);
     for (const t of request.tids) this.#pending.delete(t);
+    if (this.#pendingStore?.size === 0) this.#pendingStore = undefined;
     if (request.slotHeld) this.#slots.release(request.key);
     if (result !== undefined) request.resolve(result);
     else request.reject(reason);
@@ -342,13 +395,14 @@ export class Rpc {
     const counters = this.#counters;
     counters.received++;
     try {
-      if (data.byteLength > MAX_DATAGRAM_BYTES) {
+      const large = data.byteLength > MAX_DATAGRAM_BYTES;
+      if (large && !this.#awaitedReply(data, from)) {
         counters.droppedOversized++;
         return;
       }
       let message: KrpcMessage;
       try {
-        message = decodeMessage(data, DECODE_OPTIONS);
+        message = decodeMessage(data, large ? this.#replyDecodeOptions : DECODE_OPTIONS);
       } catch (error) {
         counters.droppedMalformed++;
         const t = error instanceof KadError ? error.transactionId : undefined;
@@ -359,13 +413,35 @@ export class Rpc {
         }
         return;
       }
-      if (message.y === 'q') this.#onQuery(message, from);
-      else this.#onReply(message, from);
+      if (message.y === 'q') {
+        if (large) counters.droppedOversized++;
+        else this.#onQuery(message, from);
+      } else {
+        if (large) counters.largeReplies++;
+        this.#onReply(message, from);
+      }
     } catch {
       // a bug below must not take the socket down; count it with the malformed input
       counters.internalErrors++;
     }
   };
+
+  /**
+   * Whether a datagram over 1500 bytes may be decoded: within `maxReplyBytes`, from an address
+   * with a query in flight (a map lookup), and shaped like a reply with the transaction id of a
+   * query in flight to that very address (a scan that builds nothing). Anything else is dropped
+   * before any decoding.
+   */
+  #awaitedReply(data: Uint8Array, from: RemoteInfo): boolean {
+    if (data.byteLength > this.#replyDecodeOptions.maxBytes) return false;
+    const key = endpointId(from);
+    if (this.#slots.inFlightTo(key) === 0) return false;
+    const t = peekReplyTransactionId(data);
+    const id = t === undefined ? undefined : transactionIdFromBytes(t);
+    return id !== undefined && this.#pendingStore?.get(id)?.request.key === key;
+  }
+
+  readonly #handlerSignal = (): AbortSignal => (this.#lifetime ??= new AbortController()).signal;
 
   #onQuery(query: KrpcQuery, from: RemoteInfo): void {
     const counters = this.#counters;
@@ -381,8 +457,7 @@ export class Rpc {
     }
     let result: BencodeDict | undefined | Promise<BencodeDict | undefined>;
     try {
-      const signal = (this.#lifetime ??= new AbortController()).signal;
-      result = handler(query, from, { signal, maxResponseBytes: this.#maxResponseBytes(query.t.length) });
+      result = handler(query, from, new HandlerContext(this.#handlerSignal, this.#maxResponseBytes(query.t.length)));
     } catch (error) {
       this.#reply(query.t, from, { error: toWireError(error) });
       return;
@@ -442,7 +517,7 @@ export class Rpc {
   #onReply(message: KrpcResponse | KrpcErrorMessage, from: RemoteInfo): void {
     const counters = this.#counters;
     const t = transactionIdFromBytes(message.t);
-    const transmission = t === undefined ? undefined : this.#pending.get(t);
+    const transmission = t === undefined ? undefined : this.#pendingStore?.get(t);
     if (transmission === undefined || endpointId(from) !== transmission.request.key) {
       counters.droppedUnmatched++;
       return;

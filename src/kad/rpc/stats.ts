@@ -34,13 +34,18 @@ export interface RpcStats {
   readonly handlerErrors: number;
   /** Datagrams received from the transport. */
   readonly received: number;
+  /** Replies over 1500 bytes (up to `maxReplyBytes`) to this node's own queries, decoded. */
+  readonly largeReplies: number;
   /** Datagrams dropped, by reason. */
   readonly dropped: {
     /** Not a valid KRPC message. */
     readonly malformed: number;
     /** Queries over the per-IP inbound limit. */
     readonly rateLimited: number;
-    /** Over 1500 bytes (when the transport let one through). */
+    /**
+     * Over 1500 bytes and not a reply to a query in flight to its sender (queries, unsolicited or
+     * unreadable datagrams), or over `maxReplyBytes`: dropped without decoding.
+     */
     readonly oversized: number;
     /** Replies with an unknown transaction id, or from another address than the one queried. */
     readonly unmatched: number;
@@ -77,6 +82,7 @@ export class RpcCounters {
   unanswered = 0;
   handlerErrors = 0;
   received = 0;
+  largeReplies = 0;
   droppedMalformed = 0;
   droppedRateLimited = 0;
   droppedOversized = 0;
@@ -106,6 +112,7 @@ export class RpcCounters {
       unanswered: this.unanswered,
       handlerErrors: this.handlerErrors,
       received: this.received,
+      largeReplies: this.largeReplies,
       dropped: {
         malformed: this.droppedMalformed,
         rateLimited: this.droppedRateLimited,

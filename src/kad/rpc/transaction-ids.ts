@@ -10,34 +10,35 @@ export const TRANSACTION_ID_BYTES = 4;
  * are kept as unsigned 32-bit numbers for cheap map keys.
  */
 export class TransactionIds {
-  readonly #pool = new Uint8Array(64);
-  #poolPos = 64;
   #counter: number;
 
   constructor() {
-    this.#counter = this.#random16();
+    this.#counter = random16();
   }
 
   /** A fresh id for which `inUse` is false. */
   next(inUse: (id: number) => boolean): number {
     for (;;) {
       this.#counter = (this.#counter + 1) & 0xffff;
-      const id = ((this.#counter << 16) | this.#random16()) >>> 0;
+      const id = ((this.#counter << 16) | random16()) >>> 0;
       if (!inUse(id)) return id;
     }
   }
+}
 
-  /** Random bits from a pooled buffer: one `randomFillSync` per 32 ids. */
-  #random16(): number {
-    if (this.#poolPos + 2 > this.#pool.length) {
-      randomFillSync(this.#pool);
-      this.#poolPos = 0;
-    }
-    const pool = this.#pool;
-    const value = ((pool[this.#poolPos] ?? 0) << 8) | (pool[this.#poolPos + 1] ?? 0);
-    this.#poolPos += 2;
-    return value;
+// random bits from one pool for the whole process (one randomFillSync per 32 ids): every RPC
+// layer draws from it, so none holds a buffer of its own
+const pool = new Uint8Array(64);
+let poolPos = pool.length;
+
+function random16(): number {
+  if (poolPos + 2 > pool.length) {
+    randomFillSync(pool);
+    poolPos = 0;
   }
+  const value = ((pool[poolPos] ?? 0) << 8) | (pool[poolPos + 1] ?? 0);
+  poolPos += 2;
+  return value;
 }
 
 /** The 4 wire bytes of an id (big-endian). */

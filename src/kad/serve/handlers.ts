@@ -75,6 +75,13 @@ export interface QueryHandlersDeps {
    * list for a family this node does not serve.
    */
   readonly closest: (target: NodeId, family: AddressFamily, count: number) => Contact[];
+  /**
+   * The same contacts as compact node info, concatenated (26 bytes each for IPv4, 38 for IPv6),
+   * or `undefined` for a family this node does not serve: a routing table that holds contacts in
+   * that form answers `find_node` without building contact objects. Without it, `closest` is
+   * encoded.
+   */
+  readonly closestNodes?: (target: NodeId, family: AddressFamily, count: number) => Uint8Array | undefined;
   /** Source of time for the storage deadline. @default systemClock */
   readonly clock?: Clock;
 }
@@ -178,7 +185,7 @@ export class QueryHandlers {
    */
   respond(query: IncomingQuery, from: QuerySource, context: RespondContext = {}): BencodeDict | Promise<BencodeDict> {
     if (!isNodeId(query.a['id'])) throw KadError.invalidMessage('a.id must be 20 bytes');
-    const { signal } = context;
+    // the signal only where storage is touched: reading it may create it (see QueryContext)
     const room =
       context.maxResponseBytes ??
       MAX_DATAGRAM_BYTES - responseEnvelopeBytes(query.t.length, { clientVersionBytes: 4, ipBytes: 18 });
@@ -188,13 +195,13 @@ export class QueryHandlers {
       case 'find_node':
         return this.#findNode(query.a, from, room);
       case 'get_peers':
-        return this.#getPeers(query, from, room, signal);
+        return this.#getPeers(query, from, room, context.signal);
       case 'announce_peer':
-        return this.#announcePeer(query.a, from, signal);
+        return this.#announcePeer(query.a, from, context.signal);
       case 'get':
-        return this.#get(query.a, from, room, signal);
+        return this.#get(query.a, from, room, context.signal);
       case 'put':
-        return this.#put(query.a, from, signal);
+        return this.#put(query.a, from, context.signal);
       default:
         throw KadError.methodUnknown(query.q);
     }
@@ -312,17 +319,19 @@ export class QueryHandlers {
    * family gets its key, if need be with an empty list.
    */
   #withNodes(r: BencodeDict, target: NodeId, families: readonly AddressFamily[], room: number): BencodeDict {
-    const lists = families.map((family) => ({
-      family,
-      contacts: this.#deps.closest(target, family, this.#k),
-      count: 0,
-    }));
+    const lists = families.map((family) => {
+      const size = family === 4 ? COMPACT_NODE_V4_BYTES : COMPACT_NODE_V6_BYTES;
+      const nodes =
+        this.#deps.closestNodes?.(target, family, this.#k) ??
+        encodeNodes(this.#deps.closest(target, family, this.#k), family);
+      return { family, nodes, available: Math.floor(nodes.length / size), count: 0 };
+    });
     let free = room - bencodedSize(r);
     for (const list of lists) free -= nodeListBytes(list.family, 0);
     for (let grew = true; grew;) {
       grew = false;
       for (const list of lists) {
-        if (list.count >= list.contacts.length) continue;
+        if (list.count >= list.available) continue;
         const cost = nodeListBytes(list.family, list.count + 1) - nodeListBytes(list.family, list.count);
         if (cost > free) continue;
         free -= cost;
@@ -330,11 +339,9 @@ export class QueryHandlers {
         grew = true;
       }
     }
-    for (const { family, contacts, count } of lists) {
+    for (const { family, nodes, count } of lists) {
       const size = family === 4 ? COMPACT_NODE_V4_BYTES : COMPACT_NODE_V6_BYTES;
-      const nodes = new Uint8Array(count * size);
-      for (let i = 0; i < count; i++) nodes.set(compactNode(contacts[i] as Contact, family), i * size);
-      r[family === 4 ? 'nodes' : 'nodes6'] = nodes;
+      r[family === 4 ? 'nodes' : 'nodes6'] = nodes.subarray(0, count * size);
     }
     return r;
   }
@@ -357,22 +364,6 @@ function storedValue(v: Uint8Array): BencodeValue {
   } catch (cause) {
     throw KadError.corruptItem('stored item value is not bencoded', cause);
   }
-}
-
-/**
- * Compact node info of a contact, cached per contact object: routing-table entries are immutable
- * and long-lived, and parsing their IP text for every `nodes` list was the largest cost of
- * answering `find_node`.
- */
-const compactNodes = new WeakMap<Contact, Uint8Array>();
-
-function compactNode(contact: Contact, family: AddressFamily): Uint8Array {
-  let bytes = compactNodes.get(contact);
-  if (bytes === undefined) {
-    bytes = encodeNodes([contact], family);
-    compactNodes.set(contact, bytes);
-  }
-  return bytes;
 }
 
 /** BEP 32 `want`: absent or empty means the family the query came over. */

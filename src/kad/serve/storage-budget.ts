@@ -21,7 +21,11 @@ export class RecordBudget {
   readonly maxEntries: number;
   readonly maxBytes: number;
   // key → bytes, least recently written first
-  readonly #sizes = new Map<string, number>();
+  // created on first use, and dropped when empty again: a budget with nothing stored holds no map
+  #sizesStore: Map<string, number> | undefined;
+  get #sizes(): Map<string, number> {
+    return (this.#sizesStore ??= new Map());
+  }
   #bytes = 0;
 
   constructor(maxEntries: number, maxBytes: number) {
@@ -31,7 +35,7 @@ export class RecordBudget {
 
   /** Records counted now, and their bytes. */
   usage(): BudgetUsage {
-    return { entries: this.#sizes.size, bytes: this.#bytes };
+    return { entries: this.#sizesStore?.size ?? 0, bytes: this.#bytes };
   }
 
   /**
@@ -57,10 +61,11 @@ export class RecordBudget {
 
   /** Stops counting `key`: it is gone from the registry (read as absent, or removed). */
   forget(key: string): void {
-    const current = this.#sizes.get(key);
+    const current = this.#sizesStore?.get(key);
     if (current === undefined) return;
     this.#sizes.delete(key);
     this.#bytes -= current;
+    if (this.#sizes.size === 0) this.#sizesStore = undefined;
   }
 
   /** Counts again records whose removal failed, as the newest (their age is lost). */

@@ -58,9 +58,17 @@ export class StorageGate {
   readonly #maxWaiting: number;
   readonly #timeoutMs: Milliseconds;
   // waiters whose deadline has not passed, earliest first
-  readonly #queue = new Set<Waiter>();
+  // created on first use (and kept: a gate in use would make one per query): a gate never used holds no set
+  #queueStore: Set<Waiter> | undefined;
+  get #queue(): Set<Waiter> {
+    return (this.#queueStore ??= new Set());
+  }
   // waiters by the caller's signal, which gets one listener while it has any
-  readonly #byParent = new Map<AbortSignal, Set<Waiter>>();
+  // created on first use (and kept): a gate never used holds no map
+  #byParentStore: Map<AbortSignal, Set<Waiter>> | undefined;
+  get #byParent(): Map<AbortSignal, Set<Waiter>> {
+    return (this.#byParentStore ??= new Map());
+  }
   #timer: Timer | undefined;
   #waiting = 0;
   #refused = 0;
@@ -139,7 +147,7 @@ export class StorageGate {
   readonly #onTimer = (): void => {
     this.#timer = undefined;
     const now = this.#clock.now();
-    for (const waiter of this.#queue) {
+    for (const waiter of this.#queueStore ?? []) {
       if (waiter.deadline > now) {
         this.#timer = this.#clock.setTimeout(this.#onTimer, waiter.deadline - now);
         return;

@@ -35,7 +35,7 @@ interface Secret {
   readonly period: number;
   readonly bytes: Uint8Array;
   /** Tokens already computed under this secret, by canonical host (bounded, cleared when full). */
-  readonly issued: Map<string, Uint8Array>;
+  issued: Map<string, Uint8Array> | undefined;
 }
 
 /** Most tokens remembered per secret: an HMAC saved per repeat requester, ~100 bytes each. */
@@ -97,16 +97,18 @@ export class WriteTokens {
   }
 
   #secret(period: number): Secret {
-    return { period, bytes: this.#random(SECRET_BYTES), issued: new Map() };
+    return { period, bytes: this.#random(SECRET_BYTES), issued: undefined };
   }
 }
 
 function tokenOf(secret: Secret, canonical: string): Uint8Array {
-  let token = secret.issued.get(canonical);
+  let token = secret.issued?.get(canonical);
   if (token === undefined) {
     token = new Uint8Array(createHmac('sha1', secret.bytes).update(canonical, 'latin1').digest());
-    if (secret.issued.size >= MAX_CACHED_TOKENS) secret.issued.clear();
-    secret.issued.set(canonical, token);
+    // created with the first token: a node nobody asked for one holds no map
+    const issued = (secret.issued ??= new Map());
+    if (issued.size >= MAX_CACHED_TOKENS) issued.clear();
+    issued.set(canonical, token);
   }
   return token;
 }

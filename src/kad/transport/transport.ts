@@ -2,12 +2,21 @@ import type { Listener } from '../../core/emitter.js';
 import type { AddressFamily } from '../wire/compact.js';
 
 /**
- * Largest datagram a transport sends or delivers, in bytes: one Ethernet MTU, which every KRPC
- * message fits. Transports refuse bigger datagrams on send and drop them on receive (counted), so
- * a peer cannot make this node parse or fragment jumbo datagrams; the RPC layer decodes with the
- * same bound (the codec's own default, `MAX_MESSAGE_BYTES`, is for callers without a transport).
+ * Largest datagram a transport sends, in bytes: one Ethernet MTU, which every KRPC message this
+ * node builds fits. Transports refuse bigger datagrams on send (counted), so this node never
+ * makes the network fragment. It is also the bound of what the RPC layer accepts from anyone:
+ * queries and unsolicited datagrams over it are dropped undecoded; only replies to this node's
+ * own outstanding queries may be bigger (up to `RpcOptions.maxReplyBytes`), because other
+ * implementations answer with more (bittorrent-dht puts its whole routing table in `nodes`).
  */
 export const MAX_DATAGRAM_BYTES = 1500;
+
+/**
+ * Largest UDP payload, in bytes (65 535 minus the IPv4 and UDP headers): the default receive
+ * bound of a transport, which delivers datagrams up to its bound and leaves it to the RPC layer
+ * to accept the big ones only as replies to its own queries.
+ */
+export const MAX_UDP_PAYLOAD_BYTES = 65_507;
 
 /** Where a datagram goes: an IP literal (dotted IPv4 or IPv6 text, no brackets) and a UDP port. */
 export interface Endpoint {
@@ -23,8 +32,9 @@ export interface RemoteInfo extends Endpoint {
 /** Payload of a transport's `message` event: one datagram as received. */
 export interface InboundDatagram {
   /**
-   * The bytes, at most `MAX_DATAGRAM_BYTES` (1500). A plain `Uint8Array` view that the receiver
-   * may keep; the transport never reuses it.
+   * The bytes, at most the transport's receive bound (`MAX_UDP_PAYLOAD_BYTES`, 65 507, unless
+   * configured lower). A plain `Uint8Array` view that the receiver may keep; the transport never
+   * reuses it.
    */
   readonly data: Uint8Array;
   /** The sender. */
@@ -41,7 +51,7 @@ export interface TransportErrorEvent {
 
 /** The events of a {@link Transport}. */
 export interface TransportEvents {
-  /** A datagram arrived (already checked against `MAX_DATAGRAM_BYTES` (1500)). */
+  /** A datagram arrived (already checked against the transport's receive bound). */
   message: InboundDatagram;
   /** A send or socket error; informational only, the transport keeps working. */
   error: TransportErrorEvent;
@@ -61,7 +71,7 @@ export interface TransportStats {
   readonly bytesReceived: number;
   /** Sends refused because the datagram exceeded `MAX_DATAGRAM_BYTES` (1500). */
   readonly oversizedRefused: number;
-  /** Received datagrams dropped because they exceeded `MAX_DATAGRAM_BYTES` (1500). */
+  /** Received datagrams dropped because they exceeded the receive bound (65 507 unless configured lower). */
   readonly oversizedDropped: number;
   /**
    * Sends that failed: a destination that is not an IP literal of this transport's family or
@@ -93,6 +103,7 @@ export interface Transport {
   /**
    * Sends one datagram to `to`. Datagrams over `MAX_DATAGRAM_BYTES` (1500) are refused (counted
    * under `oversizedRefused`). The caller may reuse `datagram` once this returns.
+   * Receiving is bounded apart, by a bound of at least 1500 bytes (see `MAX_UDP_PAYLOAD_BYTES`).
    */
   send(datagram: Uint8Array, to: Endpoint): void;
   /** The bound address; for a wildcard bind, the wildcard (`0.0.0.0` / `::`) and the real port. */

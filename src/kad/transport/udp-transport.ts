@@ -1,11 +1,12 @@
 import { Emitter } from '../../core/emitter.js';
 import { createSocket, type RemoteInfo as DgramRemoteInfo, type Socket } from 'node:dgram';
 import { KadError } from '../errors.js';
-import { abortReason } from '../option-checks.js';
+import { abortReason, integerInRange } from '../option-checks.js';
 import { type AddressFamily, familyOf } from '../wire/compact.js';
 import {
   type Endpoint,
   MAX_DATAGRAM_BYTES,
+  MAX_UDP_PAYLOAD_BYTES,
   type RemoteInfo,
   type Transport,
   TransportCounters,
@@ -27,6 +28,14 @@ export interface UdpTransportOptions {
    * @default 0
    */
   readonly port?: number;
+  /**
+   * Largest datagram delivered to `message` listeners, in bytes, in
+   * `[MAX_DATAGRAM_BYTES, MAX_UDP_PAYLOAD_BYTES]`; bigger ones are dropped (counted under
+   * `oversizedDropped`). The RPC layer accepts datagrams over 1500 bytes only as replies to its
+   * own outstanding queries (`RpcOptions.maxReplyBytes`), so the default costs nothing for others.
+   * @default 65507 (`MAX_UDP_PAYLOAD_BYTES`)
+   */
+  readonly maxReceiveBytes?: number;
   /** Aborts binding: the promise rejects with `signal.reason` and the socket is released. */
   readonly signal?: AbortSignal;
 }
@@ -58,10 +67,17 @@ export async function createUdpTransport(options: UdpTransportOptions = {}): Pro
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     throw KadError.invalidAddress(`port must be an integer in [0, 65535] (got ${String(port)})`);
   }
+  const maxReceiveBytes = integerInRange(
+    'maxReceiveBytes',
+    options.maxReceiveBytes,
+    MAX_UDP_PAYLOAD_BYTES,
+    MAX_DATAGRAM_BYTES,
+    MAX_UDP_PAYLOAD_BYTES,
+  );
   options.signal?.throwIfAborted();
   const socket = createSocket({ type: family === 4 ? 'udp4' : 'udp6', ipv6Only: family === 6 });
   await bind(socket, host, port, options.signal);
-  return new UdpSocketTransport(socket, family);
+  return new UdpSocketTransport(socket, family, maxReceiveBytes);
 }
 
 function bind(socket: Socket, host: string, port: number, signal: AbortSignal | undefined): Promise<void> {
@@ -106,12 +122,14 @@ class UdpSocketTransport extends Emitter<TransportEvents> implements UdpTranspor
   readonly #family: AddressFamily;
   readonly #address: RemoteInfo;
   readonly #counters = new TransportCounters();
+  readonly #maxReceiveBytes: number;
   #closed = false;
   #closing: Promise<void> | undefined;
 
-  constructor(socket: Socket, family: AddressFamily) {
+  constructor(socket: Socket, family: AddressFamily, maxReceiveBytes: number) {
     super();
     this.#socket = socket;
+    this.#maxReceiveBytes = maxReceiveBytes;
     this.#family = family;
     this.socketType = family === 4 ? 'udp4' : 'udp6';
     const bound = socket.address();
@@ -175,7 +193,7 @@ class UdpSocketTransport extends Emitter<TransportEvents> implements UdpTranspor
   #receive(message: Buffer, rinfo: DgramRemoteInfo): void {
     if (this.#closed) return;
     const counters = this.#counters;
-    if (message.byteLength > MAX_DATAGRAM_BYTES) {
+    if (message.byteLength > this.#maxReceiveBytes) {
       counters.oversizedDropped++;
       return;
     }

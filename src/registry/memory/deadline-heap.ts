@@ -14,9 +14,10 @@ export class DeadlineHeap {
   #size = 0;
 
   constructor(capacity: number) {
-    this.#place = new Int32Array(capacity);
-    this.#slot = new Int32Array(capacity);
-    this.#at = new Float64Array(capacity);
+    // an empty heap shares empty arrays (never written: it grows before its first slot)
+    this.#place = capacity === 0 ? EMPTY_INT32 : new Int32Array(capacity);
+    this.#slot = capacity === 0 ? EMPTY_INT32 : new Int32Array(capacity);
+    this.#at = capacity === 0 ? EMPTY_FLOAT64 : new Float64Array(capacity);
   }
 
   /** Slots with a deadline. */
@@ -112,6 +113,9 @@ export class DeadlineHeap {
 }
 
 /** `next` holding `array`'s elements first. */
+const EMPTY_INT32 = new Int32Array(0);
+const EMPTY_FLOAT64 = new Float64Array(0);
+
 function grown<T extends Int32Array | Float64Array>(array: T, next: T): T {
   next.set(array);
   return next;

@@ -12,12 +12,15 @@ const LINK_STRIDE = 2;
 const NONE = -1;
 
 /**
- * Slots the arrays start with: an empty store costs a few hundred bytes of them. Not a power of
+ * Slots the arrays get at the first record (an empty store has none). Not a power of
  * two, so that the arrays never grow on the same write as the key `Map`, whose table doubles at
  * powers of two: at 100 k records the Map's pause (~2 ms) and the arrays' (~1 ms) come apart
  * instead of adding up.
  */
 const INITIAL_CAPACITY = 12;
+// length 0: shared by every empty instance, never written
+const EMPTY_FLOAT64 = new Float64Array(0);
+const EMPTY_INT32 = new Int32Array(0);
 
 /**
  * The records of the memory backend, struct-of-arrays: one integer slot per record, its
@@ -160,11 +163,13 @@ export class RecordSlots {
     this.#start();
   }
 
+  // no slot until the first record: an empty registry (say, a DHT node that stores nothing
+  // yet) holds empty shared arrays, not INITIAL_CAPACITY slots
   #start(): void {
-    this.#capacity = Math.min(INITIAL_CAPACITY, this.#maxCapacity);
-    this.#meta = new Float64Array(this.#capacity * META_STRIDE);
-    this.#links = new Int32Array(this.#capacity * LINK_STRIDE);
-    this.#deadlines = new DeadlineHeap(this.#capacity);
+    this.#capacity = 0;
+    this.#meta = EMPTY_FLOAT64;
+    this.#links = EMPTY_INT32;
+    this.#deadlines = new DeadlineHeap(0);
   }
 
   #allocate(): number {
@@ -178,7 +183,7 @@ export class RecordSlots {
   }
 
   #grow(): void {
-    const capacity = Math.min(this.#capacity * 2, this.#maxCapacity);
+    const capacity = Math.min(Math.max(this.#capacity * 2, INITIAL_CAPACITY), this.#maxCapacity);
     if (capacity <= this.#capacity) throw new Error('record slots exhausted');
     const meta = new Float64Array(capacity * META_STRIDE);
     meta.set(this.#meta);

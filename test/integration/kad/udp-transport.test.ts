@@ -44,12 +44,26 @@ for (const host of ['127.0.0.1', '::1']) {
       assert.equal(b.stats().datagramsReceived, 1);
     });
 
-    it('drops datagrams over 1500 bytes on receive and refuses them on send', async () => {
+    it('refuses datagrams over 1500 bytes on send and delivers bigger ones up to its receive bound', async () => {
       const receiver = await open(host);
       const sender = await open(host);
       sender.send(new Uint8Array(1501), receiver.address());
       assert.equal(sender.stats().oversizedRefused, 1);
-      // a raw socket gets a jumbo datagram through; the transport drops it, then takes the next
+      // a raw socket sends what other implementations do: replies of a few kilobytes
+      const raw = createSocket(host.includes(':') ? 'udp6' : 'udp4');
+      const arrival = nextMessage(receiver);
+      await new Promise<void>((resolve) =>
+        raw.send(new Uint8Array(4000).fill(1), receiver.address().port, host, () => resolve()),
+      );
+      const { data } = await arrival;
+      raw.close();
+      assert.equal(data.byteLength, 4000);
+      assert.equal(receiver.stats().oversizedDropped, 0);
+    });
+
+    it('drops datagrams over maxReceiveBytes on receive', async () => {
+      const receiver = await createUdpTransport({ host, port: 0, maxReceiveBytes: 1500 });
+      opened.push(receiver);
       const raw = createSocket(host.includes(':') ? 'udp6' : 'udp4');
       const arrival = nextMessage(receiver);
       await new Promise<void>((resolve) =>
@@ -102,6 +116,15 @@ describe('createUdpTransport', () => {
     await assert.rejects(createUdpTransport({ host: '127.0.0.1', port: 70000 }), (e) =>
       isKadError(e, 'INVALID_ADDRESS'),
     );
+  });
+
+  it('rejects a maxReceiveBytes outside [1500, 65507] naming the option', async () => {
+    for (const maxReceiveBytes of [1499, 65508]) {
+      await assert.rejects(
+        createUdpTransport({ host: '127.0.0.1', maxReceiveBytes }),
+        (e) => isKadError(e, 'INVALID_OPTION') && /maxReceiveBytes/.test(e.message),
+      );
+    }
   });
 
   it('rejects with INVALID_ADDRESS when the port is taken', async () => {

@@ -136,6 +136,26 @@ describe('MemoryNetwork', () => {
     assert.equal(network.stats().sent, 0);
   });
 
+  it('sends datagrams up to maxDatagramBytes when raised, and refuses a bound outside [1500, 65507]', () => {
+    const clock = new ManualClock();
+    const network = new MemoryNetwork({ maxDatagramBytes: 4000 }, { clock });
+    const a = network.createTransport();
+    const b = network.createTransport();
+    const sizes: number[] = [];
+    b.on('message', ({ data }) => sizes.push(data.byteLength));
+    a.send(new Uint8Array(4000), b.address());
+    a.send(new Uint8Array(4001), b.address());
+    clock.advance(10);
+    assert.deepEqual(sizes, [4000]);
+    assert.equal(a.stats().oversizedRefused, 1);
+    for (const maxDatagramBytes of [1499, 65508]) {
+      assert.throws(
+        () => new MemoryNetwork({ maxDatagramBytes }, { clock }),
+        (error: unknown) => isKadError(error, 'INVALID_OPTION') && /maxDatagramBytes/.test(String(error)),
+      );
+    }
+  });
+
   it('refuses to send to the other address family', () => {
     const network = new MemoryNetwork({}, { clock: new ManualClock() });
     const a = network.createTransport();

@@ -61,6 +61,36 @@ describe('Lookup', () => {
     assert.equal(done.responded, done.queried - m.aborted);
   });
 
+  it('takes seeds and answered contacts offered while it runs, and refuses them once it ended', async () => {
+    const { m, random } = model(200);
+    const target = randomBytes(random, 20);
+    // it starts from one silent node: alone, it would end empty-handed after its timeout
+    const silent = m.nodes[0] as (typeof m.nodes)[number];
+    silent.behaviour = 'silent';
+    const lookup = m.lookup(target, { seeds: [silent.contact] });
+    const answered = m.nodes[1] as (typeof m.nodes)[number];
+    const drained = drive(m.clock, drainLookup(lookup));
+    await m.clock.advanceAsync(20);
+    assert.equal(lookup.addSeeds(answered.known, [answered.contact]), true);
+    const done = await drained;
+    assert.deepEqual(hex(done.closest), hex(m.trueClosest(target, 8)));
+    assert.equal(
+      m.asked.filter((k) => k === key(answered.contact)).length,
+      0,
+      'an answered contact is not asked again',
+    );
+    assert.equal(lookup.addSeeds(m.nodes.slice(2, 10).map((n) => n.contact)), false);
+  });
+
+  it('takes seeds offered before it started as if they were given at the start', async () => {
+    const { m, random } = model(150);
+    const target = randomBytes(random, 20);
+    const lookup = m.lookup(target, { seeds: [] });
+    assert.equal(lookup.addSeeds(m.nodes.slice(0, 3).map((n) => n.contact)), true);
+    const { done } = await collect(m, lookup);
+    assert.deepEqual(hex(done.closest), hex(m.trueClosest(target, 8)));
+  });
+
   it('asks the next candidate after a soft deadline and still uses the late answer', async () => {
     const { m, random } = model(100);
     const target = randomBytes(random, 20);
