@@ -15,6 +15,9 @@ import { describe } from '../core/describe.js';
  * - `BACKEND_UNAVAILABLE`: the backend cannot be reached.
  * - `TIMEOUT`: the backend did not answer within the deadline.
  * - `CLOSED`: the registry was closed.
+ * - `COMPACTED`: a change-feed cursor the backend no longer holds (its history was trimmed);
+ *   re-read with `scan` and watch again from `cursor()`.
+ * - `FENCED`: a write guarded by a lock's fencing token that is no longer the lock's latest.
  */
 export type RegistryErrorCode =
   | 'INVALID_KEY'
@@ -28,7 +31,9 @@ export type RegistryErrorCode =
   | 'CODEC_ERROR'
   | 'BACKEND_UNAVAILABLE'
   | 'TIMEOUT'
-  | 'CLOSED';
+  | 'CLOSED'
+  | 'COMPACTED'
+  | 'FENCED';
 
 /** Extra facts attached to a {@link RegistryError}, where they apply. */
 export interface RegistryErrorDetails {
@@ -120,6 +125,20 @@ export class RegistryError extends Error {
 
   static timeout(message: string, cause?: unknown): RegistryError {
     return new RegistryError('TIMEOUT', message, { cause });
+  }
+
+  /** A watch `after` a cursor whose changes are gone; `cursor` is the one asked for. */
+  static compacted(cursor: string, cause?: unknown): RegistryError {
+    return new RegistryError(
+      'COMPACTED',
+      `the changes after cursor "${cursor}" are no longer held: re-read with scan and watch from cursor()`,
+      { cause },
+    );
+  }
+
+  /** A write refused because its fencing token is not the guarding lock's latest. */
+  static fenced(key: string, token: string): RegistryError {
+    return new RegistryError('FENCED', `write to "${key}" refused: fencing token ${token} is stale`, { key });
   }
 
   static closed(): RegistryError {

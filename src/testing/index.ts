@@ -1,4 +1,4 @@
-export type { ConformanceLimits, ConformanceOptions } from './registry/conformance.js';
+export type { ConformanceLimits, ConformanceOptions, WatchConformance } from './registry/conformance.js';
 export { registryConformanceSuite } from './registry/conformance.js';
 export { ManualClock } from './manual-clock.js';
 export { MemoryStateStore } from './memory-state-store.js';
