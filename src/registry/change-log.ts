@@ -42,7 +42,7 @@ export class ChangeLog {
   /** Records `change` as the next one and wakes the watches waiting for it. */
   append(change: UncursoredChange): void {
     const seq = ++this.#head;
-    this.#ring[seq % this.#capacity] = { ...change, cursor: String(seq) } as RegistryChange;
+    this.#ring[seq % this.#capacity] = { ...change, cursor: String(seq) };
     if (this.#waiters.size === 0) return;
     const waiters = [...this.#waiters];
     this.#waiters.clear();

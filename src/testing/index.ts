@@ -14,6 +14,8 @@ export { DEFAULT_MEMORY_NETWORK_OPTIONS, MemoryNetwork, MemoryTransport } from '
 export { seededRandom } from './seeded-random.js';
 export type { RedisServerHandle, RedisServerOptions, RedisServerTlsOptions } from './redis/redis-server.js';
 export { startRedisServer } from './redis/redis-server.js';
+export type { EtcdClusterHandle, EtcdMemberHandle, EtcdServerOptions } from './etcd/etcd-server.js';
+export { startEtcdCluster, startEtcdServer } from './etcd/etcd-server.js';
 export type { RedisClusterHandle, RedisClusterOptions } from './redis/redis-cluster.js';
 export { startRedisCluster } from './redis/redis-cluster.js';
 export type { Fault, FaultOperation, FaultRegistryDeps } from './registry/fault-registry.js';

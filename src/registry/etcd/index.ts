@@ -1,0 +1,3 @@
+export { EtcdRegistry } from './etcd-registry.js';
+export type { EtcdRegistryDeps, EtcdRegistryOptions, ResolvedEtcdRegistryOptions } from './options.js';
+export { DEFAULT_ETCD_REGISTRY_OPTIONS } from './options.js';
