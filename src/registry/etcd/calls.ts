@@ -50,7 +50,7 @@ export function toRegistryError(error: unknown, what: string): RegistryError {
     return RegistryError.capacityExceeded(`etcd ${what}: ${(error as Error).message}`);
   }
   if (error instanceof GRPCInvalidArgumentError) {
-    return RegistryError.invalidOption(`etcd refused the ${what} request: ${(error as Error).message}`);
+    return RegistryError.invalidOption(`etcd refused the ${what} request: ${(error).message}`);
   }
   const message = error instanceof Error ? error.message : String(error);
   return RegistryError.unavailable(`etcd ${what} failed: ${message}`, error);
@@ -78,7 +78,8 @@ export function withDeadline<T>(
       return true;
     };
     const onAbort = (): void => {
-      if (finish()) reject(signal?.reason);
+      // the contract: an abort rejects with the signal's reason, whatever it is
+      if (finish()) reject((signal as AbortSignal).reason as Error);
     };
     const timer = clock.setTimeout(() => {
       if (finish()) reject(RegistryError.timeout(`etcd ${what} did not answer within ${timeoutMs} ms`));

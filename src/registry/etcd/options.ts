@@ -104,18 +104,18 @@ export type ResolvedEtcdRegistryOptions = Required<Omit<EtcdRegistryOptions, 'ho
 export function resolveEtcdOptions(options: EtcdRegistryOptions): ResolvedEtcdRegistryOptions {
   checkOptionsObject('EtcdRegistry', options);
   rejectUnknownOptions('EtcdRegistry', options, ['hosts', ...Object.keys(DEFAULT_ETCD_REGISTRY_OPTIONS)]);
-  const hosts = typeof options.hosts === 'string' ? [options.hosts] : options.hosts;
+  const hosts: unknown = typeof options.hosts === 'string' ? [options.hosts] : options.hosts;
   if (!Array.isArray(hosts) || hosts.length === 0) {
     throw RegistryError.invalidOptionValue('hosts', 'a URL or a non-empty list of URLs', options.hosts);
   }
-  for (const host of hosts) {
+  for (const host of hosts as unknown[]) {
     if (typeof host !== 'string' || !/^https?:\/\/[^/\s]+\/?$/.test(host)) {
       throw RegistryError.invalidOptionValue('hosts', 'http(s)://host:port URLs', host);
     }
   }
   const d = DEFAULT_ETCD_REGISTRY_OPTIONS;
   return {
-    hosts: [...hosts],
+    hosts: [...(hosts as string[])],
     keyPrefix: stringOption('keyPrefix', options.keyPrefix, d.keyPrefix),
     timeoutMs: integerOption('timeoutMs', options.timeoutMs, d.timeoutMs),
     consistency: oneOfOption('consistency', options.consistency, d.consistency as 'linearizable', [
