@@ -3,10 +3,14 @@ import type { RemovalReason } from './events.js';
 import type { RegistryChange, RegistryRecord, WatchOptions } from './registry.js';
 import { checkOpen } from './validation.js';
 
-/** A change as a backend hands it to a {@link ChangeLog}: the log assigns the cursor. */
-export type UncursoredChange =
-  | { readonly type: 'set'; readonly record: RegistryRecord }
-  | { readonly type: 'removed'; readonly key: string; readonly version: number; readonly reason: RemovalReason };
+/** A removal as a {@link ChangeLog} holds it. */
+export class Removal {
+  constructor(
+    readonly key: string,
+    readonly version: number,
+    readonly reason: RemovalReason,
+  ) {}
+}
 
 /**
  * The last `capacity` changes of an in-process registry, in commit order, and the watches that
@@ -19,14 +23,16 @@ export type UncursoredChange =
  */
 export class ChangeLog {
   readonly #capacity: number;
-  readonly #ring: (RegistryChange | undefined)[];
+  // a written record itself (no wrapper: a write allocates nothing for the feed), or a removal;
+  // the change object and its cursor are made when a watch reads it
+  readonly #ring: (RegistryRecord | Removal | undefined)[];
   /** Sequence number of the latest change; 0 before the first. */
   #head = 0;
   readonly #waiters = new Set<() => void>();
 
   constructor(capacity: number) {
     this.#capacity = capacity;
-    this.#ring = new Array<RegistryChange | undefined>(capacity);
+    this.#ring = new Array<RegistryRecord | Removal | undefined>(capacity).fill(undefined);
   }
 
   /** Watches waiting for a change now. */
@@ -39,10 +45,10 @@ export class ChangeLog {
     return String(this.#head);
   }
 
-  /** Records `change` as the next one and wakes the watches waiting for it. */
-  append(change: UncursoredChange): void {
+  /** Records a write (of `record`, as stored) or a removal as the next change; wakes the watches. */
+  append(change: RegistryRecord | Removal): void {
     const seq = ++this.#head;
-    this.#ring[seq % this.#capacity] = { ...change, cursor: String(seq) };
+    this.#ring[seq % this.#capacity] = change;
     if (this.#waiters.size === 0) return;
     const waiters = [...this.#waiters];
     this.#waiters.clear();
@@ -70,10 +76,13 @@ export class ChangeLog {
       if (last < this.#head) {
         const seq = last + 1;
         if (seq <= this.#head - this.#capacity) throw RegistryError.compacted(String(last));
-        const change = this.#ring[seq % this.#capacity] as RegistryChange;
+        const entry = this.#ring[seq % this.#capacity] as RegistryRecord | Removal;
         last = seq;
-        const key = change.type === 'set' ? change.record.key : change.key;
-        if (key.startsWith(prefix)) yield change;
+        if (!entry.key.startsWith(prefix)) continue;
+        const cursor = String(seq);
+        yield entry instanceof Removal
+          ? { type: 'removed', key: entry.key, version: entry.version, reason: entry.reason, cursor }
+          : { type: 'set', record: entry, cursor };
         continue;
       }
       await this.#next(signal);

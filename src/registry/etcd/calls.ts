@@ -50,7 +50,7 @@ export function toRegistryError(error: unknown, what: string): RegistryError {
     return RegistryError.capacityExceeded(`etcd ${what}: ${(error as Error).message}`);
   }
   if (error instanceof GRPCInvalidArgumentError) {
-    return RegistryError.invalidOption(`etcd refused the ${what} request: ${(error).message}`);
+    return RegistryError.invalidOption(`etcd refused the ${what} request: ${error.message}`);
   }
   const message = error instanceof Error ? error.message : String(error);
   return RegistryError.unavailable(`etcd ${what} failed: ${message}`, error);

@@ -236,9 +236,8 @@ export class EtcdRegistry extends Emitter<RegistryEvents> implements Registry<Ui
             return;
           }
           // one transaction: every key read at the same revision, in one round trip
-          const ops = part.map((key): IRequestOp => ({ request_range: { key: this.#etcdKey(key) } }));
-          const response = await this.#txn([], ops, [], signal, 'getMany');
-          part.forEach((key, j) => found.set(key, this.#learn(key, response.responses[j]?.response_range.kvs[0])));
+          const seen = await this.#readAll(part, signal);
+          part.forEach((key, j) => found.set(key, seen[j] ?? ABSENT));
         })(),
       );
     }
@@ -379,6 +378,14 @@ export class EtcdRegistry extends Emitter<RegistryEvents> implements Registry<Ui
     return this.#learn(key, response.kvs[0]);
   }
 
+  /** Reads `keys` (distinct, at most `maxTxnOps`) in one transaction and remembers what it found. */
+  async #readAll(keys: readonly string[], signal: AbortSignal | undefined): Promise<Seen[]> {
+    if (keys.length === 1) return [await this.#read(keys[0] as string, signal)];
+    const ops = keys.map((key): IRequestOp => ({ request_range: { key: this.#etcdKey(key) } }));
+    const response = await this.#txn([], ops, [], signal, 'read');
+    return keys.map((key, i) => this.#learn(key, response.responses[i]?.response_range.kvs[0]));
+  }
+
   #learn(key: string, kv: IKeyValue | undefined): Seen {
     if (kv === undefined) {
       this.#seen.delete(key);
@@ -473,7 +480,10 @@ export class EtcdRegistry extends Emitter<RegistryEvents> implements Registry<Ui
         plan.push({ record, basis });
       }
       if (plan.length < chunk.length) {
-        await Promise.all(chunk.map((e) => this.#read(e.key, signal)));
+        await this.#readAll(
+          chunk.map((e) => e.key),
+          signal,
+        );
         continue;
       }
       if (await this.#commit(plan, signal)) {
@@ -493,7 +503,9 @@ export class EtcdRegistry extends Emitter<RegistryEvents> implements Registry<Ui
       const ops: IRequestOp[] = [];
       const leases: string[] = [];
       for (const { record } of plan) {
-        const lease = record.expiresAt === undefined ? '0' : await this.#leases.leaseFor(record.expiresAt);
+        const expiresAt = record.expiresAt;
+        const lease =
+          expiresAt === undefined ? '0' : (this.#leases.granted(expiresAt) ?? (await this.#leases.leaseFor(expiresAt)));
         leases.push(lease);
         ops.push({ request_put: { key: this.#etcdKey(record.key), value: encodeRecord(record), lease } });
       }
@@ -502,7 +514,9 @@ export class EtcdRegistry extends Emitter<RegistryEvents> implements Registry<Ui
         response = await this.#txn(
           plan.map(({ record, basis }) => this.#guard(record.key, basis)),
           ops,
-          plan.map(({ record }): IRequestOp => ({ request_range: { key: this.#etcdKey(record.key) } })),
+          // one key: its current state comes back with the failure; a batch reads it after one
+          // (smaller requests for the common case, where the guess holds)
+          plan.length === 1 ? [{ request_range: { key: ops[0]?.request_put?.key as Buffer } }] : [],
           signal,
           'write',
         );
@@ -519,7 +533,12 @@ export class EtcdRegistry extends Emitter<RegistryEvents> implements Registry<Ui
         for (const { record } of plan) this.#seen.set(record.key, { modRevision: revision, record });
         return true;
       }
-      plan.forEach(({ record }, i) => this.#learn(record.key, response.responses[i]?.response_range.kvs[0]));
+      if (plan.length === 1) this.#learn(plan[0]?.record.key as string, response.responses[0]?.response_range.kvs[0]);
+      else
+        await this.#readAll(
+          plan.map((p) => p.record.key),
+          signal,
+        );
       return false;
     }
   }

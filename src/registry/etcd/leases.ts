@@ -19,6 +19,8 @@ export class LeasePool {
   readonly #graceMs: Milliseconds;
   /** Window end (epoch ms) → the lease id (decimal), or its pending grant. */
   readonly #leases = new Map<number, Promise<string>>();
+  /** Window end → lease id, once granted: a write finds it without waiting a turn. */
+  readonly #granted = new Map<number, string>();
 
   constructor(client: Etcd3, clock: Clock, windowMs: Milliseconds, graceMs: Milliseconds) {
     this.#client = client;
@@ -37,7 +39,20 @@ export class LeasePool {
    * (no lease: the registry alone expires it) past etcd's longest lease, ~285 years.
    */
   leaseFor(expiresAt: Milliseconds): Promise<string> {
-    const end = Math.ceil(expiresAt / this.#windowMs) * this.#windowMs;
+    return this.#leases.get(this.#end(expiresAt)) ?? this.#grant(expiresAt);
+  }
+
+  /** The lease for a record due at `expiresAt` if it is granted already. */
+  granted(expiresAt: Milliseconds): string | undefined {
+    return this.#granted.get(this.#end(expiresAt));
+  }
+
+  #end(expiresAt: Milliseconds): number {
+    return Math.ceil(expiresAt / this.#windowMs) * this.#windowMs;
+  }
+
+  #grant(expiresAt: Milliseconds): Promise<string> {
+    const end = this.#end(expiresAt);
     const known = this.#leases.get(end);
     if (known !== undefined) return known;
     this.#prune();
@@ -45,10 +60,15 @@ export class LeasePool {
     if (ttlSeconds > MAX_LEASE_TTL_S) return Promise.resolve('0');
     const grant = this.#client.leaseClient.leaseGrant({ TTL: ttlSeconds }).then((response) => String(response.ID));
     this.#leases.set(end, grant);
-    // a failed grant is not kept: the next write of that window asks again
-    grant.catch(() => {
-      if (this.#leases.get(end) === grant) this.#leases.delete(end);
-    });
+    grant.then(
+      (id) => {
+        if (this.#leases.get(end) === grant) this.#granted.set(end, id);
+      },
+      // a failed grant is not kept: the next write of that window asks again
+      () => {
+        if (this.#leases.get(end) === grant) this.#leases.delete(end);
+      },
+    );
     return grant;
   }
 
@@ -57,7 +77,10 @@ export class LeasePool {
     for (const [end, grant] of this.#leases) {
       void grant.then(
         (id) => {
-          if (id === lease && this.#leases.get(end) === grant) this.#leases.delete(end);
+          if (id === lease && this.#leases.get(end) === grant) {
+            this.#leases.delete(end);
+            this.#granted.delete(end);
+          }
         },
         () => {},
       );
@@ -67,6 +90,10 @@ export class LeasePool {
   /** Drops the windows whose leases have run out. */
   #prune(): void {
     const now = this.#clock.now();
-    for (const end of this.#leases.keys()) if (end + this.#graceMs <= now) this.#leases.delete(end);
+    for (const end of this.#leases.keys()) {
+      if (end + this.#graceMs > now) continue;
+      this.#leases.delete(end);
+      this.#granted.delete(end);
+    }
   }
 }

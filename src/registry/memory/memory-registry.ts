@@ -9,7 +9,7 @@ import {
   resolveMemoryOptions,
 } from './options.js';
 import { RecordSlots } from './record-slots.js';
-import { ChangeLog } from '../change-log.js';
+import { ChangeLog, Removal } from '../change-log.js';
 import type {
   DeleteOptions,
   OperationOptions,
@@ -40,6 +40,10 @@ import {
 // records under capacity pressure, at a bounded cost per write.
 const SWEEP_PER_WRITE = 8;
 
+function noFeed(): never {
+  throw RegistryError.invalidOption('this MemoryRegistry keeps no change feed (changeHistory is 0)');
+}
+
 /** One write as {@link MemoryRegistry} `#set` takes it, validated. */
 interface Write {
   readonly key: string;
@@ -65,7 +69,7 @@ export class MemoryRegistry extends Emitter<RegistryEvents> implements Registry<
   readonly #options: Required<MemoryRegistryOptions>;
   readonly #clock: Clock;
   readonly #slots: RecordSlots;
-  readonly #changes: ChangeLog;
+  readonly #changes: ChangeLog | undefined;
   #bytes = 0;
   #closed = false;
   #sweepTimer: Timer | undefined;
@@ -81,7 +85,8 @@ export class MemoryRegistry extends Emitter<RegistryEvents> implements Registry<
     this.#options = resolveMemoryOptions(options);
     this.#clock = deps.clock ?? systemClock;
     this.#slots = new RecordSlots(this.#options.maxEntries);
-    this.#changes = new ChangeLog(this.#options.changeHistory);
+    const history = this.#options.changeHistory;
+    this.#changes = history === 0 ? undefined : new ChangeLog(history);
   }
 
   /** The effective configuration. */
@@ -142,7 +147,7 @@ export class MemoryRegistry extends Emitter<RegistryEvents> implements Registry<
     if (expiresAt !== undefined) this.#scheduleSweep();
     this.#enforceBytes();
     this.#sets++;
-    this.#changes.append({ type: 'set', record: this.#record(slot) });
+    this.#changes?.append(this.#record(slot));
     if (this.listening('record:set')) this.emit('record:set', { key, version, expiresAt });
     return 'written';
   }
@@ -169,7 +174,7 @@ export class MemoryRegistry extends Emitter<RegistryEvents> implements Registry<
     this.#slots.use(slot);
     this.#slots.setDeadline(slot, this.#clock.now() + ttlMs);
     this.#scheduleSweep();
-    this.#changes.append({ type: 'set', record: this.#record(slot) });
+    this.#changes?.append(this.#record(slot));
     return true;
   }
 
@@ -244,12 +249,17 @@ export class MemoryRegistry extends Emitter<RegistryEvents> implements Registry<
    * nothing of its own; one more than `changeHistory` changes behind rejects with `COMPACTED`.
    */
   watch(options: WatchOptions = {}): AsyncIterableIterator<RegistryChange> {
-    return this.#changes.watch(options, () => this.#closed);
+    const changes = this.#changes;
+    if (changes === undefined)
+      return (async function* () {
+        yield noFeed();
+      })();
+    return changes.watch(options, () => this.#closed);
   }
 
   async cursor(options?: OperationOptions): Promise<string> {
     this.#enter(options?.signal);
-    return this.#changes.cursor();
+    return (this.#changes ?? noFeed()).cursor();
   }
 
   async size(options?: OperationOptions): Promise<number> {
@@ -264,7 +274,7 @@ export class MemoryRegistry extends Emitter<RegistryEvents> implements Registry<
     const listening = this.listening('record:removed');
     for (const slot of slots.newestFirst()) {
       const removed = { key: slots.keys[slot] as string, reason: 'clear', version: slots.version(slot) } as const;
-      this.#changes.append({ type: 'removed', ...removed });
+      this.#changes?.append(new Removal(removed.key, removed.version, 'clear'));
       if (listening) this.emit('record:removed', removed);
     }
     this.#dropAll();
@@ -274,7 +284,7 @@ export class MemoryRegistry extends Emitter<RegistryEvents> implements Registry<
     if (this.#closed) return;
     this.#closed = true;
     this.#dropAll();
-    this.#changes.wakeAll();
+    this.#changes?.wakeAll();
   }
 
   #enter(signal: AbortSignal | undefined): void {
@@ -330,7 +340,7 @@ export class MemoryRegistry extends Emitter<RegistryEvents> implements Registry<
     if (write.enforceBytes) this.#enforceBytes();
     this.#sets++;
     const record = this.#record(slot);
-    this.#changes.append({ type: 'set', record });
+    this.#changes?.append(record);
     if (this.listening('record:set'))
       this.emit('record:set', { key, version: record.version, expiresAt: record.expiresAt });
     return record;
@@ -398,7 +408,7 @@ export class MemoryRegistry extends Emitter<RegistryEvents> implements Registry<
     if (reason === 'delete') this.#deletes++;
     else if (reason === 'expire') this.#expirations++;
     else if (reason === 'evict') this.#evictions++;
-    this.#changes.append({ type: 'removed', key, version, reason });
+    this.#changes?.append(new Removal(key, version, reason));
     if (this.listening('record:removed')) this.emit('record:removed', { key, reason, version });
   }
 

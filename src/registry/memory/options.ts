@@ -39,7 +39,8 @@ export interface MemoryRegistryOptions {
   /**
    * How many of the latest changes `watch` keeps for watches to read and resume from (one
    * small object per change, holding the written value by reference). A watch that falls this
-   * far behind, or resumes from an older cursor, rejects with `COMPACTED`.
+   * far behind, or resumes from an older cursor, rejects with `COMPACTED`. `0` keeps no feed:
+   * writes skip it entirely, and `watch` and `cursor` reject with `INVALID_OPTION`.
    * @default 1000
    */
   readonly changeHistory?: number;
@@ -99,6 +100,9 @@ export function resolveMemoryOptions(options: MemoryRegistryOptions): Required<M
     maxKeyBytes: integerOption('maxKeyBytes', options.maxKeyBytes, d.maxKeyBytes),
     sweepIntervalMs: integerOption('sweepIntervalMs', options.sweepIntervalMs, d.sweepIntervalMs),
     sweepBatchSize: integerOption('sweepBatchSize', options.sweepBatchSize, d.sweepBatchSize),
-    changeHistory: integerOption('changeHistory', options.changeHistory, d.changeHistory, { max: 2 ** 24 }),
+    changeHistory: integerOption('changeHistory', options.changeHistory, d.changeHistory, {
+      min: 0,
+      max: 2 ** 24,
+    }),
   };
 }
