@@ -31,6 +31,7 @@ import {
 } from '../validation.js';
 import { encodeRecord, isLeaseGone, rangeEnd, withDeadline } from './calls.js';
 import { LeasePool } from './leases.js';
+import { type Fence, type LockContext, type LockHandle, type LockOptions, takeLock } from './lock.js';
 import {
   type EtcdRegistryDeps,
   type EtcdRegistryOptions,
@@ -38,6 +39,16 @@ import {
   resolveEtcdOptions,
 } from './options.js';
 import { watchEtcd, type WatchContext } from './watch-feed.js';
+
+/** Options of {@link EtcdRegistry.set}: the contract's, and a fencing token. */
+export interface EtcdSetOptions extends SetOptions {
+  /**
+   * Write only while the lock this fence came from (see {@link EtcdRegistry.lock}) is still
+   * held by that holder, checked atomically in the write's transaction; otherwise reject with
+   * `FENCED` and change nothing. A paused holder whose lease ran out can no longer write.
+   */
+  readonly fence?: Fence | undefined;
+}
 
 /** What the registry last saw of a key: its etcd `mod_revision` (0: absent) and record. */
 interface Seen {
@@ -92,6 +103,7 @@ export class EtcdRegistry extends Emitter<RegistryEvents> implements Registry<Ui
   readonly #leases: LeasePool;
   readonly #seen: LRUCache<string, Seen>;
   readonly #watch: WatchContext;
+  readonly #locks: LockContext;
   #closed = false;
 
   constructor(options: EtcdRegistryOptions, deps: EtcdRegistryDeps = {}) {
@@ -111,6 +123,14 @@ export class EtcdRegistry extends Emitter<RegistryEvents> implements Registry<Ui
       isClosed: () => this.#closed,
       closers: new Set(),
       revision: async (signal) => Number((await this.#range(this.#prefix, { signal, limit: 1 })).header.revision),
+    };
+    this.#locks = {
+      client: this.#client,
+      clock: this.#clock,
+      timeoutMs: this.#options.timeoutMs,
+      // outside the records' key range: scans, sizes and watches never meet lock entries
+      lockPrefix: `\u0000locks/${this.#options.keyPrefix}`,
+      isClosed: () => this.#closed,
     };
   }
 
@@ -139,13 +159,25 @@ export class EtcdRegistry extends Emitter<RegistryEvents> implements Registry<Ui
     return (await this.get(key, options)) !== undefined;
   }
 
-  async set(key: string, value: Uint8Array, options?: SetOptions): Promise<RegistryRecord> {
+  async set(key: string, value: Uint8Array, options?: EtcdSetOptions): Promise<RegistryRecord> {
     this.#enter(options?.signal);
-    const { ttlMs, ifVersion, signal } = options ?? {};
+    const { ttlMs, ifVersion, signal, fence } = options ?? {};
     checkWrite(this.#options, key, value, ttlMs);
     if (ifVersion !== undefined) checkVersion(ifVersion);
-    const [record] = await this.#write([{ key, value, ttlMs }], signal, ifVersion);
+    if (fence !== undefined && (typeof fence?.entry !== 'string' || typeof fence?.token !== 'string')) {
+      throw RegistryError.invalidOptionValue('fence', 'the fence of a lock handle', fence);
+    }
+    const [record] = await this.#write([{ key, value, ttlMs }], signal, ifVersion, fence);
     return record as RegistryRecord;
+  }
+
+  /**
+   * Takes the lock `name` (waiting while another holds it), held while this process keeps its
+   * lease alive; the handle carries a fencing token that grows with every holder. See
+   * {@link LockOptions.ttlMs} for what happens to a holder that stops.
+   */
+  lock(name: string, options?: LockOptions): Promise<LockHandle> {
+    return takeLock(this.#locks, name, options);
   }
 
   async restore(record: RegistryRecord, options?: RestoreOptions): Promise<RestoreResult> {
@@ -432,13 +464,14 @@ export class EtcdRegistry extends Emitter<RegistryEvents> implements Registry<Ui
     entries: readonly SetEntry[],
     signal: AbortSignal | undefined,
     ifVersion: number | undefined,
+    fence?: Fence,
   ): Promise<RegistryRecord[]> {
     const out: RegistryRecord[] = [];
     let chunk: SetEntry[] = [];
     const keys = new Set<string>();
     const flush = async (): Promise<void> => {
       if (chunk.length === 0) return;
-      out.push(...(await this.#writeChunk(chunk, signal, ifVersion)));
+      out.push(...(await this.#writeChunk(chunk, signal, ifVersion, fence)));
       chunk = [];
       keys.clear();
     };
@@ -455,6 +488,7 @@ export class EtcdRegistry extends Emitter<RegistryEvents> implements Registry<Ui
     chunk: readonly SetEntry[],
     signal: AbortSignal | undefined,
     ifVersion: number | undefined,
+    fence: Fence | undefined,
   ): Promise<RegistryRecord[]> {
     for (let round = 0; round < MAX_ROUNDS; round++) {
       const now = this.#clock.now();
@@ -486,7 +520,7 @@ export class EtcdRegistry extends Emitter<RegistryEvents> implements Registry<Ui
         );
         continue;
       }
-      if (await this.#commit(plan, signal)) {
+      if (await this.#commit(plan, signal, fence)) {
         for (const { record } of plan) this.#emitSet(record);
         return plan.map((p) => p.record);
       }
@@ -498,7 +532,8 @@ export class EtcdRegistry extends Emitter<RegistryEvents> implements Registry<Ui
    * One transaction: every record of `plan` put if its key's `mod_revision` is still the one
    * its basis saw. Resolves `false` (having learned the current state) when one was not.
    */
-  async #commit(plan: readonly PlannedWrite[], signal: AbortSignal | undefined): Promise<boolean> {
+  async #commit(plan: readonly PlannedWrite[], signal: AbortSignal | undefined, fence?: Fence): Promise<boolean> {
+    const fenceKey = fence === undefined ? undefined : Buffer.from(fence.entry, 'latin1');
     for (let attempt = 0; ; attempt++) {
       const ops: IRequestOp[] = [];
       const leases: string[] = [];
@@ -511,8 +546,12 @@ export class EtcdRegistry extends Emitter<RegistryEvents> implements Registry<Ui
       }
       let response: ITxnResponse;
       try {
+        const guards = plan.map(({ record, basis }) => this.#guard(record.key, basis));
+        if (fenceKey !== undefined && fence !== undefined) {
+          guards.push({ key: fenceKey, target: 'Create', result: 'Equal', create_revision: fence.token } as never);
+        }
         response = await this.#txn(
-          plan.map(({ record, basis }) => this.#guard(record.key, basis)),
+          guards,
           ops,
           // one key: its current state comes back with the failure; a batch reads it after one
           // (smaller requests for the common case, where the guess holds)
@@ -532,6 +571,10 @@ export class EtcdRegistry extends Emitter<RegistryEvents> implements Registry<Ui
         const revision = response.header.revision;
         for (const { record } of plan) this.#seen.set(record.key, { modRevision: revision, record });
         return true;
+      }
+      if (fenceKey !== undefined && fence !== undefined) {
+        const holder = (await this.#range(fenceKey, { signal })).kvs[0];
+        if (holder?.create_revision !== fence.token) throw RegistryError.fenced(plan[0]?.record.key ?? '', fence.token);
       }
       if (plan.length === 1) this.#learn(plan[0]?.record.key as string, response.responses[0]?.response_range.kvs[0]);
       else
