@@ -68,6 +68,17 @@ interface PlannedWrite {
 // instead of looping; each round is one round trip and sees the newest state
 const MAX_ROUNDS = 64;
 
+function sameRecord(a: RegistryRecord | undefined, b: RegistryRecord): boolean {
+  return (
+    a !== undefined &&
+    a.version === b.version &&
+    a.createdAt === b.createdAt &&
+    a.updatedAt === b.updatedAt &&
+    a.expiresAt === b.expiresAt &&
+    Buffer.compare(a.value, b.value) === 0
+  );
+}
+
 /**
  * A {@link Registry} on etcd v3 (Raft), through the `etcd3` client (gRPC).
  *
@@ -576,13 +587,16 @@ export class EtcdRegistry extends Emitter<RegistryEvents> implements Registry<Ui
         const holder = (await this.#range(fenceKey, { signal })).kvs[0];
         if (holder?.create_revision !== fence.token) throw RegistryError.fenced(plan[0]?.record.key ?? '', fence.token);
       }
-      if (plan.length === 1) this.#learn(plan[0]?.record.key as string, response.responses[0]?.response_range.kvs[0]);
-      else
-        await this.#readAll(
-          plan.map((p) => p.record.key),
-          signal,
-        );
-      return false;
+      const current =
+        plan.length === 1
+          ? [this.#learn(plan[0]?.record.key as string, response.responses[0]?.response_range.kvs[0])]
+          : await this.#readAll(
+              plan.map((p) => p.record.key),
+              signal,
+            );
+      // the client resends a request whose answer was lost (a member died): if etcd holds exactly
+      // what this write put, byte for byte, the write was applied, and its guard failed on itself
+      return plan.every(({ record }, i) => sameRecord(current[i]?.record, record));
     }
   }
 
