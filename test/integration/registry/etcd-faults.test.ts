@@ -35,7 +35,7 @@ describe('EtcdRegistry on a 3-member cluster under faults', () => {
     let recoveredAt = 0;
     const increments = shared.map(async (registry, client) => {
       for (let n = 0; !stop && n < 10_000; n++) {
-        let from = 0;
+        let from: number;
         try {
           from = (await registry.get('counter'))?.version ?? 0;
         } catch {
