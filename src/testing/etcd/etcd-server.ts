@@ -4,7 +4,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { freePort } from '../redis/redis-server.js';
+// members still running when the process exits (a crashed run) are killed by pid there
+import { freePort, track, untrack } from '../redis/redis-server.js';
 
 /** How {@link startEtcdServer} and {@link startEtcdCluster} start `etcd` members. */
 export interface EtcdServerOptions {
@@ -111,26 +112,6 @@ export async function startEtcdCluster(size: number, options: EtcdServerOptions 
   }
 }
 
-// Members still running when the process exits (a crashed or interrupted run) are killed by pid
-// here, so none outlives the tests that started it.
-const running = new Set<number>();
-let exitHookInstalled = false;
-
-function track(pid: number): void {
-  running.add(pid);
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  process.once('exit', () => {
-    for (const orphan of running) {
-      try {
-        process.kill(orphan, 'SIGKILL');
-      } catch {
-        // already gone
-      }
-    }
-  });
-}
-
 class LocalEtcdMember implements EtcdMemberHandle {
   readonly name: string;
   readonly clientUrl: string;
@@ -176,7 +157,7 @@ class LocalEtcdMember implements EtcdMemberHandle {
     if (child.pid !== undefined) track(child.pid);
     this.#exited = new Promise((resolve) => {
       const done = (): void => {
-        if (child.pid !== undefined) running.delete(child.pid);
+        if (child.pid !== undefined) untrack(child.pid);
         if (this.#child === child) this.#child = undefined;
         resolve();
       };
