@@ -28,11 +28,19 @@ export class ChangeLog {
   readonly #ring: (RegistryRecord | Removal | undefined)[];
   /** Sequence number of the latest change; 0 before the first. */
   #head = 0;
+  /**
+   * Changes are kept only from the first `cursor()` or `watch()` on: before that no cursor
+   * exists to resume from, so a registry nobody watches pays a counter per write and holds
+   * nothing. Changes up to `#floor` were never kept.
+   */
+  #armed = false;
+  #floor = 0;
   readonly #waiters = new Set<() => void>();
 
   constructor(capacity: number) {
     this.#capacity = capacity;
-    this.#ring = new Array<RegistryRecord | Removal | undefined>(capacity).fill(undefined);
+    // grown by push up to capacity: an idle registry allocates nothing for its feed
+    this.#ring = [];
   }
 
   /** Watches waiting for a change now. */
@@ -42,13 +50,17 @@ export class ChangeLog {
 
   /** The cursor of the latest change. */
   cursor(): string {
+    this.#arm();
     return String(this.#head);
   }
 
   /** Records a write (of `record`, as stored) or a removal as the next change; wakes the watches. */
   append(change: RegistryRecord | Removal): void {
     const seq = ++this.#head;
-    this.#ring[seq % this.#capacity] = change;
+    if (!this.#armed) return;
+    const ring = this.#ring;
+    if (ring.length < this.#capacity) ring.push(change);
+    else ring[(seq - this.#floor - 1) % this.#capacity] = change;
     if (this.#waiters.size === 0) return;
     const waiters = [...this.#waiters];
     this.#waiters.clear();
@@ -70,13 +82,14 @@ export class ChangeLog {
     const { prefix = '', after, signal } = options;
     checkOpen(isClosed(), signal);
     if (typeof prefix !== 'string') throw RegistryError.invalidOptionValue('prefix', 'a string', prefix);
+    this.#arm();
     let last = after === undefined ? this.#head : this.#parse(after);
     for (;;) {
       checkOpen(isClosed(), signal);
       if (last < this.#head) {
         const seq = last + 1;
-        if (seq <= this.#head - this.#capacity) throw RegistryError.compacted(String(last));
-        const entry = this.#ring[seq % this.#capacity] as RegistryRecord | Removal;
+        if (seq <= this.#head - this.#capacity || seq <= this.#floor) throw RegistryError.compacted(String(last));
+        const entry = this.#ring[(seq - this.#floor - 1) % this.#capacity] as RegistryRecord | Removal;
         last = seq;
         if (!entry.key.startsWith(prefix)) continue;
         const cursor = String(seq);
@@ -107,7 +120,13 @@ export class ChangeLog {
     if (!Number.isSafeInteger(seq) || seq > this.#head) {
       throw RegistryError.invalidOptionValue('after', 'a cursor this registry issued', after);
     }
-    if (seq < this.#head - this.#capacity) throw RegistryError.compacted(after as string);
+    if (seq < this.#head - this.#capacity || seq < this.#floor) throw RegistryError.compacted(after as string);
     return seq;
+  }
+
+  #arm(): void {
+    if (this.#armed) return;
+    this.#armed = true;
+    this.#floor = this.#head;
   }
 }
