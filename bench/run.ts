@@ -8,6 +8,7 @@ import { benchKadLookup } from './kad-lookup.js';
 import { benchKadMaintenance } from './kad-maintenance.js';
 import { benchKadMemory } from './kad-memory.js';
 import { benchKadQueries } from './kad-queries.js';
+import { benchRegistryEtcd } from './registry-etcd.js';
 import { benchRegistryMemory } from './registry-memory.js';
 import { benchRegistryRedis } from './registry-redis.js';
 import { benchRegistrySharded } from './registry-sharded.js';
@@ -17,6 +18,10 @@ import { benchSimulate } from './simulate.js';
 const suites: Record<string, { title: string; run: () => Promise<Row[]> }> = {
   'registry-memory': { title: 'Memory registry vs lru-cache', run: benchRegistryMemory },
   'registry-redis': { title: 'Redis registry vs the raw @redis/client', run: benchRegistryRedis },
+  'registry-etcd': {
+    title: 'etcd registry vs the raw etcd3 client; the memory change feed on vs off',
+    run: benchRegistryEtcd,
+  },
   'registry-sharded': {
     title: 'Sharded registry: HRW vs ketama ring; 3 memory shards vs one',
     run: benchRegistrySharded,

@@ -7,12 +7,14 @@ import type {
   DeleteOptions,
   OperationOptions,
   Registry,
+  RegistryChange,
   RegistryRecord,
   RestoreOptions,
   RestoreResult,
   ScanOptions,
   SetEntry,
   SetOptions,
+  WatchOptions,
 } from './registry.js';
 
 /** Turns values of type `V` into bytes and back. */
@@ -154,9 +156,30 @@ export class CodecRegistry<V> implements Registry<V> {
    */
   declare readonly restore?: (record: RegistryRecord<V>, options?: RestoreOptions) => Promise<RestoreResult>;
 
+  /**
+   * Present only when the backend has `watch`: the backend's feed with each written value
+   * decoded (a value the codec cannot decode rejects the loop with `CODEC_ERROR`; watch again
+   * after that change's cursor to go on).
+   */
+  declare readonly watch?: (options?: WatchOptions) => AsyncIterableIterator<RegistryChange<V>>;
+  /** Present only when the backend has `cursor` (with `watch`): the backend's. */
+  declare readonly cursor?: (options?: OperationOptions) => Promise<string>;
+
   constructor(backend: Registry<Uint8Array>, codec: Codec<V>) {
     this.#backend = backend;
     this.#codec = codec;
+    if (typeof backend.watch === 'function' && typeof backend.cursor === 'function') {
+      const watch = backend.watch.bind(backend);
+      const decode = (record: RegistryRecord<Uint8Array>): RegistryRecord<V> => this.#decode(record);
+      Object.defineProperty(this, 'watch', {
+        value: async function* (options?: WatchOptions): AsyncIterableIterator<RegistryChange<V>> {
+          for await (const change of watch(options)) {
+            yield change.type === 'set' ? { ...change, record: decode(change.record) } : change;
+          }
+        },
+      });
+      Object.defineProperty(this, 'cursor', { value: backend.cursor.bind(backend) });
+    }
     if (typeof backend.restore === 'function') {
       const restore = backend.restore.bind(backend);
       Object.defineProperty(this, 'restore', {

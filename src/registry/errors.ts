@@ -21,6 +21,9 @@ import { describe } from '../core/describe.js';
  * - `SEQUENCE_TOO_LOW`: a signed write whose BEP 44 `seq` is not above the stored one.
  * - `AUDIT_FAILED`: the audit log could not record a change (full disk, failing sink); the
  *   change is not acknowledged.
+ * - `COMPACTED`: a change-feed cursor the backend no longer holds (its history was trimmed);
+ *   re-read with `scan` and watch again from `cursor()`.
+ * - `FENCED`: a write guarded by a lock's fencing token that is no longer the lock's latest.
  */
 export type RegistryErrorCode =
   | 'INVALID_KEY'
@@ -38,7 +41,9 @@ export type RegistryErrorCode =
   | 'INVALID_SIGNATURE'
   | 'NOT_OWNER'
   | 'SEQUENCE_TOO_LOW'
-  | 'AUDIT_FAILED';
+  | 'AUDIT_FAILED'
+  | 'COMPACTED'
+  | 'FENCED';
 
 /** Extra facts attached to a {@link RegistryError}, where they apply. */
 export interface RegistryErrorDetails {
@@ -130,6 +135,20 @@ export class RegistryError extends Error {
 
   static timeout(message: string, cause?: unknown): RegistryError {
     return new RegistryError('TIMEOUT', message, { cause });
+  }
+
+  /** A watch `after` a cursor whose changes are gone; `cursor` is the one asked for. */
+  static compacted(cursor: string, cause?: unknown): RegistryError {
+    return new RegistryError(
+      'COMPACTED',
+      `the changes after cursor "${cursor}" are no longer held: re-read with scan and watch from cursor()`,
+      { cause },
+    );
+  }
+
+  /** A write refused because its fencing token is not the guarding lock's latest. */
+  static fenced(key: string, token: string): RegistryError {
+    return new RegistryError('FENCED', `write to "${key}" refused: fencing token ${token} is stale`, { key });
   }
 
   static closed(): RegistryError {

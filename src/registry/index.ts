@@ -8,12 +8,14 @@ export type {
   DeleteOptions,
   OperationOptions,
   Registry,
+  RegistryChange,
   RegistryRecord,
   RestoreOptions,
   RestoreResult,
   ScanOptions,
   SetEntry,
   SetOptions,
+  WatchOptions,
 } from './registry.js';
 export type { Codec } from './codec.js';
 export { bytesCodec, CodecRegistry, jsonCodec, stringCodec } from './codec.js';

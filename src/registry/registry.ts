@@ -1,6 +1,6 @@
 import type { Listener } from '../core/emitter.js';
 import type { Milliseconds } from '../core/clock.js';
-import type { RegistryEvents } from './events.js';
+import type { RegistryEvents, RemovalReason } from './events.js';
 
 /** A stored record as returned by reads and writes. */
 export interface RegistryRecord<V = Uint8Array> {
@@ -56,6 +56,35 @@ export interface RestoreOptions extends OperationOptions {
   readonly ifNewer?: boolean | undefined;
 }
 
+/** Options of {@link Registry.watch}. */
+export interface WatchOptions extends OperationOptions {
+  /** Only changes of keys starting with this string (default: every key). */
+  readonly prefix?: string | undefined;
+  /**
+   * Resume right after the change that carried this cursor (from a change or from
+   * {@link Registry.cursor}): no change is skipped or repeated. A cursor the backend no longer
+   * holds rejects with `COMPACTED`; one it never issued with `INVALID_OPTION`. Without it the
+   * feed starts with the first change committed after the watch began.
+   */
+  readonly after?: string | undefined;
+}
+
+/**
+ * One committed change in a {@link Registry.watch} feed. `cursor` is opaque and ordered within
+ * one registry: pass it as `after` to resume right after this change.
+ */
+export type RegistryChange<V = Uint8Array> =
+  /** A write (`set`, a batch entry, `restore`, or `touch`, which keeps the version and moves `expiresAt`). */
+  | { readonly type: 'set'; readonly record: RegistryRecord<V>; readonly cursor: string }
+  /** A record left the store; which reasons a backend reports is in its documentation. */
+  | {
+      readonly type: 'removed';
+      readonly key: string;
+      readonly version: number;
+      readonly reason: RemovalReason;
+      readonly cursor: string;
+    };
+
 /** What {@link Registry.restore} did: wrote the record, or kept what was stored. */
 export type RestoreResult = 'written' | 'kept';
 
@@ -95,6 +124,23 @@ export interface Registry<V = Uint8Array> {
    * callers check `typeof registry.restore === 'function'`.
    */
   restore?(record: RegistryRecord<V>, options?: RestoreOptions): Promise<RestoreResult>;
+  /**
+   * OPTIONAL (change feeds): every change of a key under `prefix`, in commit order, as it is
+   * committed, from `after` on (see {@link WatchOptions}). Breaking out of the loop, or
+   * aborting `signal` (the loop then rejects with `signal.reason`), ends the watch and frees
+   * what it held; `close()` ends it with `CLOSED`. A consumer slower than the writers is never
+   * served a gap: it is either served every change in order or, once the backend no longer
+   * holds the changes it has not read, rejected with `COMPACTED` — it re-reads with
+   * {@link Registry.scan} and watches again from {@link Registry.cursor}. Buffering per watch is
+   * bounded (each backend documents its bound). Backends with `watch` also have `cursor`;
+   * callers check `typeof registry.watch === 'function'`.
+   */
+  watch?(options?: WatchOptions): AsyncIterableIterator<RegistryChange<V>>;
+  /**
+   * OPTIONAL, with `watch`: the cursor of the latest committed change. Read it before a
+   * `scan`, then watch `after` it: changes committed meanwhile are served again, none is lost.
+   */
+  cursor?(options?: OperationOptions): Promise<string>;
   /** Removes the record under `key`; resolves `true` if one was removed, `false` if none existed. */
   delete(key: string, options?: DeleteOptions): Promise<boolean>;
   /**

@@ -1,4 +1,4 @@
-export type { ConformanceLimits, ConformanceOptions } from './registry/conformance.js';
+export type { ConformanceLimits, ConformanceOptions, WatchConformance } from './registry/conformance.js';
 export { registryConformanceSuite } from './registry/conformance.js';
 export { ManualClock } from './manual-clock.js';
 export { MemoryStateStore } from './memory-state-store.js';
@@ -14,6 +14,8 @@ export { DEFAULT_MEMORY_NETWORK_OPTIONS, MemoryNetwork, MemoryTransport } from '
 export { seededBytes, seededRandom } from './seeded-random.js';
 export type { RedisServerHandle, RedisServerOptions, RedisServerTlsOptions } from './redis/redis-server.js';
 export { startRedisServer } from './redis/redis-server.js';
+export type { EtcdClusterHandle, EtcdMemberHandle, EtcdServerOptions } from './etcd/etcd-server.js';
+export { startEtcdCluster, startEtcdServer } from './etcd/etcd-server.js';
 export type { RedisClusterHandle, RedisClusterOptions } from './redis/redis-cluster.js';
 export { startRedisCluster } from './redis/redis-cluster.js';
 export type { Fault, FaultOperation, FaultRegistryDeps } from './registry/fault-registry.js';

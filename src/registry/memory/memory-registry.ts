@@ -9,16 +9,19 @@ import {
   resolveMemoryOptions,
 } from './options.js';
 import { RecordSlots } from './record-slots.js';
+import { ChangeLog, Removal } from '../change-log.js';
 import type {
   DeleteOptions,
   OperationOptions,
   Registry,
+  RegistryChange,
   RegistryRecord,
   RestoreOptions,
   RestoreResult,
   ScanOptions,
   SetEntry,
   SetOptions,
+  WatchOptions,
 } from '../registry.js';
 import {
   checkEntries,
@@ -36,6 +39,10 @@ import {
 // Expired records removed by a write before it stores: keeps them from crowding out live
 // records under capacity pressure, at a bounded cost per write.
 const SWEEP_PER_WRITE = 8;
+
+function noFeed(): never {
+  throw RegistryError.invalidOption('this MemoryRegistry keeps no change feed (changeHistory is 0)');
+}
 
 /** One write as {@link MemoryRegistry} `#set` takes it, validated. */
 interface Write {
@@ -62,6 +69,7 @@ export class MemoryRegistry extends Emitter<RegistryEvents> implements Registry<
   readonly #options: Required<MemoryRegistryOptions>;
   readonly #clock: Clock;
   readonly #slots: RecordSlots;
+  readonly #changes: ChangeLog | undefined;
   #bytes = 0;
   #closed = false;
   #sweepTimer: Timer | undefined;
@@ -77,6 +85,8 @@ export class MemoryRegistry extends Emitter<RegistryEvents> implements Registry<
     this.#options = resolveMemoryOptions(options);
     this.#clock = deps.clock ?? systemClock;
     this.#slots = new RecordSlots(this.#options.maxEntries);
+    const history = this.#options.changeHistory;
+    this.#changes = history === 0 ? undefined : new ChangeLog(history);
   }
 
   /** The effective configuration. */
@@ -137,6 +147,7 @@ export class MemoryRegistry extends Emitter<RegistryEvents> implements Registry<
     if (expiresAt !== undefined) this.#scheduleSweep();
     this.#enforceBytes();
     this.#sets++;
+    this.#changes?.append(this.#record(slot));
     if (this.listening('record:set')) this.emit('record:set', { key, version, expiresAt });
     return 'written';
   }
@@ -163,6 +174,7 @@ export class MemoryRegistry extends Emitter<RegistryEvents> implements Registry<
     this.#slots.use(slot);
     this.#slots.setDeadline(slot, this.#clock.now() + ttlMs);
     this.#scheduleSweep();
+    this.#changes?.append(this.#record(slot));
     return true;
   }
 
@@ -229,6 +241,27 @@ export class MemoryRegistry extends Emitter<RegistryEvents> implements Registry<
     }
   }
 
+  /**
+   * The feed of {@link Registry.watch}, read from the last `changeHistory` changes: every
+   * write, `touch` and `restore` as `set`; every removal with its reason — `delete`, `clear`,
+   * `evict` (capacity) and `expire` (when the sweeper, a read or a write meets the expired
+   * record: at most `sweepIntervalMs` after its deadline while it is not read). A watch buffers
+   * nothing of its own; one more than `changeHistory` changes behind rejects with `COMPACTED`.
+   */
+  watch(options: WatchOptions = {}): AsyncIterableIterator<RegistryChange> {
+    const changes = this.#changes;
+    if (changes === undefined)
+      return (async function* () {
+        yield noFeed();
+      })();
+    return changes.watch(options, () => this.#closed);
+  }
+
+  async cursor(options?: OperationOptions): Promise<string> {
+    this.#enter(options?.signal);
+    return (this.#changes ?? noFeed()).cursor();
+  }
+
   async size(options?: OperationOptions): Promise<number> {
     this.#enter(options?.signal);
     this.#sweep(this.#clock.now(), Number.POSITIVE_INFINITY);
@@ -237,11 +270,12 @@ export class MemoryRegistry extends Emitter<RegistryEvents> implements Registry<
 
   async clear(options?: OperationOptions): Promise<void> {
     this.#enter(options?.signal);
-    if (this.listening('record:removed')) {
-      const slots = this.#slots;
-      for (const slot of slots.newestFirst()) {
-        this.emit('record:removed', { key: slots.keys[slot] as string, reason: 'clear', version: slots.version(slot) });
-      }
+    const slots = this.#slots;
+    const listening = this.listening('record:removed');
+    for (const slot of slots.newestFirst()) {
+      const removed = { key: slots.keys[slot] as string, reason: 'clear', version: slots.version(slot) } as const;
+      this.#changes?.append(new Removal(removed.key, removed.version, 'clear'));
+      if (listening) this.emit('record:removed', removed);
     }
     this.#dropAll();
   }
@@ -250,6 +284,7 @@ export class MemoryRegistry extends Emitter<RegistryEvents> implements Registry<
     if (this.#closed) return;
     this.#closed = true;
     this.#dropAll();
+    this.#changes?.wakeAll();
   }
 
   #enter(signal: AbortSignal | undefined): void {
@@ -304,10 +339,11 @@ export class MemoryRegistry extends Emitter<RegistryEvents> implements Registry<
     if (ttlMs !== undefined) this.#scheduleSweep();
     if (write.enforceBytes) this.#enforceBytes();
     this.#sets++;
-    if (this.listening('record:set')) {
-      this.emit('record:set', { key, version: version + 1, expiresAt: ttlMs === undefined ? undefined : now + ttlMs });
-    }
-    return this.#record(slot);
+    const record = this.#record(slot);
+    this.#changes?.append(record);
+    if (this.listening('record:set'))
+      this.emit('record:set', { key, version: record.version, expiresAt: record.expiresAt });
+    return record;
   }
 
   /**
@@ -372,6 +408,7 @@ export class MemoryRegistry extends Emitter<RegistryEvents> implements Registry<
     if (reason === 'delete') this.#deletes++;
     else if (reason === 'expire') this.#expirations++;
     else if (reason === 'evict') this.#evictions++;
+    this.#changes?.append(new Removal(key, version, reason));
     if (this.listening('record:removed')) this.emit('record:removed', { key, reason, version });
   }
 

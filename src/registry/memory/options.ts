@@ -36,6 +36,14 @@ export interface MemoryRegistryOptions {
    * @default 1000
    */
   readonly sweepBatchSize?: number;
+  /**
+   * How many of the latest changes `watch` keeps for watches to read and resume from (one
+   * small object per change, holding the written value by reference). A watch that falls this
+   * far behind, or resumes from an older cursor, rejects with `COMPACTED`. `0` keeps no feed:
+   * writes skip it entirely, and `watch` and `cursor` reject with `INVALID_OPTION`.
+   * @default 1000
+   */
+  readonly changeHistory?: number;
 }
 
 /** Injected collaborators of a {@link MemoryRegistry}. */
@@ -57,6 +65,7 @@ export const DEFAULT_MEMORY_REGISTRY_OPTIONS = Object.freeze({
   maxKeyBytes: 1024,
   sweepIntervalMs: 1000,
   sweepBatchSize: 1000,
+  changeHistory: 1000,
 } satisfies Required<MemoryRegistryOptions>);
 
 /** Counters and gauges of a {@link MemoryRegistry}. */
@@ -91,5 +100,9 @@ export function resolveMemoryOptions(options: MemoryRegistryOptions): Required<M
     maxKeyBytes: integerOption('maxKeyBytes', options.maxKeyBytes, d.maxKeyBytes),
     sweepIntervalMs: integerOption('sweepIntervalMs', options.sweepIntervalMs, d.sweepIntervalMs),
     sweepBatchSize: integerOption('sweepBatchSize', options.sweepBatchSize, d.sweepBatchSize),
+    changeHistory: integerOption('changeHistory', options.changeHistory, d.changeHistory, {
+      min: 0,
+      max: 2 ** 24,
+    }),
   };
 }

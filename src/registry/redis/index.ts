@@ -6,5 +6,5 @@ export type {
 } from './options.js';
 export { DEFAULT_REDIS_REGISTRY_OPTIONS } from './options.js';
 export { RedisRegistry } from './redis-registry.js';
-export { HEADER_BYTES, LAYOUT_VERSION } from './record-layout.js';
+export { HEADER_BYTES, LAYOUT_VERSION } from '../record-layout.js';
 export { keySlot, SLOT_COUNT } from './key-slot.js';

@@ -33,7 +33,7 @@ import {
   type ResolvedRedisRegistryOptions,
   resolveOptions,
 } from './options.js';
-import { isExpired, isRecord, readHeader, readRecord, toRecord } from './record-layout.js';
+import { isExpired, isRecord, readHeader, readRecord, toRecord } from '../record-layout.js';
 import { Coalescer } from './coalescer.js';
 import { type Expired, OTHER_TYPE, RecordStore, type WalkFetch } from './record-store.js';
 import { RecordWrites } from './record-writes.js';

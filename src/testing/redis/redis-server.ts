@@ -110,7 +110,8 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
 const running = new Set<number>();
 let exitHookInstalled = false;
 
-function track(pid: number): void {
+/** Kills `pid` (SIGKILL) if it still runs when this process exits (the etcd helpers use it too). */
+export function track(pid: number): void {
   running.add(pid);
   if (exitHookInstalled) return;
   exitHookInstalled = true;
@@ -123,6 +124,11 @@ function track(pid: number): void {
       }
     }
   });
+}
+
+/** Forgets `pid` (it exited). */
+export function untrack(pid: number): void {
+  running.delete(pid);
 }
 
 /** Server arguments of the TLS, password and ACL options (for the cluster helper too). */
@@ -231,7 +237,7 @@ export class LocalRedisServer implements RedisServerHandle {
     let exitCode: number | null | undefined;
     this.#exited = new Promise((resolve) => {
       child.once('exit', (code) => {
-        if (child.pid !== undefined) running.delete(child.pid);
+        if (child.pid !== undefined) untrack(child.pid);
         exitCode = code;
         if (this.#child === child) this.#child = undefined;
         resolve();

@@ -9,9 +9,11 @@ import { restoreCases } from './conformance-restore.js';
 import { ttlCases } from './conformance-ttl.js';
 import { validationOrderCases } from './conformance-validation.js';
 import { versionLimitCases } from './conformance-versions.js';
+import { watchCases, type WatchConformance } from './conformance-watch.js';
 import { ManualClock } from '../manual-clock.js';
 
 export type { ConformanceLimits } from './conformance-helpers.js';
+export type { WatchConformance } from './conformance-watch.js';
 
 /** How to run {@link registryConformanceSuite} against one backend. */
 export interface ConformanceOptions {
@@ -32,6 +34,12 @@ export interface ConformanceOptions {
    * @default true
    */
   readonly restore?: boolean;
+  /**
+   * For backends with the optional {@link Registry.watch}: how to compact their change history.
+   * Given, the suite runs the watch cases (order, resume, compaction, prefixes, slow consumers,
+   * abort, close); omitted, it runs none.
+   */
+  readonly watch?: WatchConformance;
 }
 
 /**
@@ -375,6 +383,8 @@ export function registryConformanceSuite(name: string, options: ConformanceOptio
       restoreCases(context);
       versionLimitCases(context);
     }
+
+    if (options.watch !== undefined) watchCases(context, options.watch);
 
     describe('closed registry', () => {
       it('rejects every operation with CLOSED after close, and closing again resolves', async () => {

@@ -178,4 +178,38 @@ describe('CodecRegistry', () => {
     const bare = Object.create(backend, { restore: { value: undefined } }) as MemoryRegistry;
     assert.equal(new CodecRegistry(bare, stringCodec).restore, undefined);
   });
+
+  it('serves the backend feed with each written value decoded, removals as they are', async () => {
+    const users = new CodecRegistry(new MemoryRegistry(), jsonCodec as Codec<User>);
+    const start = await users.cursor?.();
+    await users.set('u:1', { name: 'Ada', tags: [] });
+    await users.delete('u:1');
+    const changes = [];
+    for await (const change of users.watch?.({ after: start }) ?? []) {
+      changes.push(change.type === 'set' ? change.record.value : change.reason);
+      if (changes.length === 2) break;
+    }
+    assert.deepEqual(changes, [{ name: 'Ada', tags: [] }, 'delete']);
+  });
+
+  it('rejects a feed value the codec cannot decode with CODEC_ERROR', async () => {
+    const backend = new MemoryRegistry();
+    const users = new CodecRegistry(backend, jsonCodec as Codec<User>);
+    const start = await users.cursor?.();
+    await backend.set('u:1', new Uint8Array([0xff]));
+    await assert.rejects(
+      (async () => {
+        for await (const _ of users.watch?.({ after: start }) ?? []) break;
+      })(),
+      { code: 'CODEC_ERROR' },
+    );
+  });
+
+  it('has no watch nor cursor when its backend has no watch', () => {
+    const backend = new MemoryRegistry();
+    const bare = Object.create(backend, { watch: { value: undefined } }) as MemoryRegistry;
+    const view = new CodecRegistry(bare, stringCodec);
+    assert.equal(view.watch, undefined);
+    assert.equal(view.cursor, undefined);
+  });
 });

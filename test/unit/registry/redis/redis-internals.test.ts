@@ -5,7 +5,7 @@ import { isRegistryError, RegistryError } from '../../../../src/registry/index.j
 import { escapeGlob, groupBySlot } from '../../../../src/registry/redis/batches.js';
 import { checkServerVersion, toRegistryError } from '../../../../src/registry/redis/connection.js';
 import { Deadlines } from '../../../../src/registry/redis/deadlines.js';
-import { HEADER_BYTES, readRecord } from '../../../../src/registry/redis/record-layout.js';
+import { HEADER_BYTES, readRecord } from '../../../../src/registry/record-layout.js';
 import { ManualClock } from '../../../../src/testing/index.js';
 
 const never = new Promise<never>(() => {});

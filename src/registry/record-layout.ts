@@ -1,8 +1,8 @@
-import { RegistryError } from '../errors.js';
-import type { RegistryRecord } from '../registry.js';
+import { RegistryError } from './errors.js';
+import type { RegistryRecord } from './registry.js';
 
 /**
- * How a record is stored in Redis: one string per key, a fixed 33-byte header followed by the
+ * How a record is stored in Redis and etcd: one string (etcd: one value) per key, a fixed 33-byte header followed by the
  * value bytes, so a read is one `GET` (or `GETRANGE 0 32` when only the header is needed), and
  * a write is one `SET` inside a Lua script.
  *
@@ -40,7 +40,7 @@ export function isRecord(stored: Buffer): boolean {
 /** Reads the header of stored bytes; rejects with `CODEC_ERROR` for bytes not in this layout. */
 export function readHeader(key: string, stored: Buffer): RecordHeader {
   if (stored.length < HEADER_BYTES || stored[0] !== LAYOUT_VERSION) {
-    throw RegistryError.codec(`the Redis value of "${key}" is not a Nautilus record (layout ${LAYOUT_VERSION})`, key);
+    throw RegistryError.codec(`the stored value of "${key}" is not a Nautilus record (layout ${LAYOUT_VERSION})`, key);
   }
   return {
     version: stored.readDoubleLE(1),
@@ -56,7 +56,7 @@ export function readHeader(key: string, stored: Buffer): RecordHeader {
  */
 export function readRecord(key: string, stored: Buffer): RegistryRecord {
   if (stored.length < HEADER_BYTES || stored[0] !== LAYOUT_VERSION) {
-    throw RegistryError.codec(`the Redis value of "${key}" is not a Nautilus record (layout ${LAYOUT_VERSION})`, key);
+    throw RegistryError.codec(`the stored value of "${key}" is not a Nautilus record (layout ${LAYOUT_VERSION})`, key);
   }
   const expiresAt = stored.readDoubleLE(25);
   return {

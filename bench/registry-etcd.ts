@@ -1,0 +1,192 @@
+/**
+ * EtcdRegistry against the raw etcd3 client, same member, same keys and values, same run: get,
+ * set with a TTL, compare-and-set, 100-key batches, and watch throughput (changes delivered per
+ * second, replayed from history). And the memory backend's change feed: writes with the feed on
+ * (its default history) against the same registry with it off.
+ * Run: npm run bench -- registry-etcd (or node --expose-gc dist/bench/registry-etcd.js after a build).
+ *
+ * Anchors, doing what a careful user of the raw client does for the same guarantee: a range per
+ * get; a put under one shared lease for set+TTL; a transaction guarded by the mod_revision it
+ * last saw for compare-and-set; one transaction of 100 ranges / 100 puts per batch; a watcher
+ * from a revision counting its events. Single-key figures run CONCURRENCY calls in flight.
+ */
+import { Etcd3, type IRequestOp } from 'etcd3';
+import { EtcdRegistry } from '../src/registry/etcd/index.js';
+import { MemoryRegistry } from '../src/registry/index.js';
+import { startEtcdServer } from '../src/testing/index.js';
+import { bestOfAlternating, opsPerCpuSecond, printTable, type Row } from './harness.js';
+
+const KEYS = 1000;
+const CONCURRENCY = 32;
+const SINGLE_OPS = 4000;
+const BATCH = 100;
+const BATCHES = 60;
+const WATCHED = 20_000;
+const ROUNDS = 3;
+const TTL = 60_000;
+const VALUE = Buffer.alloc(32, 7);
+
+/** Operations per second of `op` over `total` calls, CONCURRENCY at a time. */
+async function concurrent(total: number, op: (i: number) => Promise<unknown>): Promise<number> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < total) await op(next++);
+  };
+  const start = process.hrtime.bigint();
+  await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+  return total / (Number(process.hrtime.bigint() - start) / 1e9);
+}
+
+export async function benchRegistryEtcd(): Promise<Row[]> {
+  const server = await startEtcdServer({ args: ['--quota-backend-bytes', String(4 * 1024 ** 3)] });
+  const raw = new Etcd3({ hosts: [...server.endpoints] });
+  const registry = new EtcdRegistry({ hosts: [...server.endpoints], keyPrefix: 'reg:' });
+  const rows: Row[] = [];
+  try {
+    const keys = Array.from({ length: KEYS }, (_, i) => `k:${i}`);
+    const rawKey = (i: number): Buffer => Buffer.from(`raw:${keys[i % KEYS] as string}`);
+    const key = (i: number): string => keys[i % KEYS] as string;
+    const lease = String((await raw.leaseClient.leaseGrant({ TTL: 600 })).ID);
+    for (let b = 0; b < KEYS; b += BATCH) {
+      const part = keys.slice(b, b + BATCH);
+      await registry.setMany(part.map((k) => ({ key: k, value: VALUE })));
+      await raw.kv.txn({
+        success: part.map((k) => ({ request_put: { key: Buffer.from(`raw:${k}`), value: VALUE } })),
+      });
+    }
+    const pair = async (what: string, unit: string, anchor: () => Promise<number>, ours: () => Promise<number>) => {
+      const [a, n] = await bestOfAlternating(ROUNDS, anchor, ours);
+      rows.push({ what, anchorName: 'etcd3 (raw)', anchor: a, nautilus: n, unit, target: '≥ 0.9× raw' });
+    };
+
+    await pair(
+      'get, 32 in flight',
+      'calls/s',
+      () => concurrent(SINGLE_OPS, (i) => raw.kv.range({ key: rawKey(i) })),
+      () => concurrent(SINGLE_OPS, (i) => registry.get(key(i))),
+    );
+    await pair(
+      'set with TTL, 32 in flight',
+      'calls/s',
+      () => concurrent(SINGLE_OPS, (i) => raw.kv.put({ key: rawKey(i), value: VALUE, lease })),
+      () => concurrent(SINGLE_OPS, (i) => registry.set(key(i), VALUE, { ttlMs: TTL })),
+    );
+
+    // compare-and-set: each key written over the revision (raw) or version (registry) last seen
+    const revisions = new Map<number, string>();
+    const versions = new Map<number, number>();
+    for (let i = 0; i < KEYS; i++) {
+      revisions.set(i, (await raw.kv.range({ key: rawKey(i) })).kvs[0]?.mod_revision ?? '0');
+      versions.set(i, (await registry.get(key(i)))?.version ?? 0);
+    }
+    await pair(
+      'compare-and-set, 32 in flight',
+      'calls/s',
+      () =>
+        concurrent(SINGLE_OPS, async (i) => {
+          const k = i % KEYS;
+          const response = await raw.kv.txn({
+            compare: [{ key: rawKey(k), target: 'Mod', result: 'Equal', mod_revision: revisions.get(k) ?? '0' }],
+            success: [{ request_put: { key: rawKey(k), value: VALUE } }],
+          });
+          if (response.succeeded) revisions.set(k, response.header.revision);
+        }),
+      () =>
+        concurrent(SINGLE_OPS, async (i) => {
+          const k = i % KEYS;
+          const written = await registry.set(key(k), VALUE, { ifVersion: versions.get(k) ?? 0 }).catch(() => undefined);
+          if (written !== undefined) versions.set(k, written.version);
+        }),
+    );
+
+    const batches = Array.from({ length: KEYS / BATCH }, (_, b) => keys.slice(b * BATCH, (b + 1) * BATCH));
+    const rawOps = (batch: string[], op: (k: Buffer) => IRequestOp): IRequestOp[] =>
+      batch.map((k) => op(Buffer.from(`raw:${k}`)));
+    const batchRate = async (run: (batch: string[]) => Promise<unknown>): Promise<number> => {
+      const start = process.hrtime.bigint();
+      for (let i = 0; i < BATCHES; i++) await run(batches[i % batches.length] as string[]);
+      return (BATCHES * BATCH) / (Number(process.hrtime.bigint() - start) / 1e9);
+    };
+    await pair(
+      'getMany, 100-key batches',
+      'keys/s',
+      () => batchRate((b) => raw.kv.txn({ success: rawOps(b, (k) => ({ request_range: { key: k } })) })),
+      () => batchRate((b) => registry.getMany(b)),
+    );
+    await pair(
+      'setMany with TTL, 100-key batches',
+      'keys/s',
+      () =>
+        batchRate((b) => raw.kv.txn({ success: rawOps(b, (k) => ({ request_put: { key: k, value: VALUE, lease } })) })),
+      () => batchRate((b) => registry.setMany(b.map((k) => ({ key: k, value: VALUE, ttlMs: TTL })))),
+    );
+
+    // watch: WATCHED changes written first, then replayed from the revision before them
+    const before = Number((await raw.kv.range({ key: Buffer.from('probe') })).header.revision);
+    for (let i = 0; i < WATCHED; i += BATCH) {
+      await registry.setMany(keys.slice(0, BATCH).map((k) => ({ key: `w:${k}`, value: VALUE })));
+    }
+    const rawWatch = async (): Promise<number> => {
+      const start = process.hrtime.bigint();
+      const watcher = await raw
+        .watch()
+        .prefix('reg:')
+        .withPreviousKV()
+        .startRevision(String(before + 1))
+        .create();
+      let seen = 0;
+      await new Promise<void>((resolve) => {
+        watcher.on('put', () => {
+          if (++seen === WATCHED) resolve();
+        });
+      });
+      const rate = WATCHED / (Number(process.hrtime.bigint() - start) / 1e9);
+      await watcher.cancel();
+      return rate;
+    };
+    const ourWatch = async (): Promise<number> => {
+      const start = process.hrtime.bigint();
+      let seen = 0;
+      for await (const _ of registry.watch({ after: String(before) })) if (++seen === WATCHED) break;
+      return WATCHED / (Number(process.hrtime.bigint() - start) / 1e9);
+    };
+    await pair('watch, changes delivered (replay)', 'changes/s', rawWatch, ourWatch);
+  } finally {
+    await registry.close();
+    raw.close();
+    await server.stop();
+  }
+
+  rows.push(await benchMemoryFeed());
+  return rows;
+}
+
+/** The memory backend's feed: the cost on writes of keeping the last 1000 changes. */
+export async function benchMemoryFeed(): Promise<Row> {
+  const N = 100_000;
+  const memKeys = Array.from({ length: N }, (_, i) => `m:${i}`);
+  const value = new Uint8Array(32);
+  const off = new MemoryRegistry({ maxEntries: N, changeHistory: 0 });
+  const on = new MemoryRegistry({ maxEntries: N });
+  const OPS = 500_000;
+  const [a, n] = await bestOfAlternating(
+    6,
+    () => opsPerCpuSecond(OPS, (i) => off.set(memKeys[i % N] as string, value, { ttlMs: TTL })),
+    () => opsPerCpuSecond(OPS, (i) => on.set(memKeys[i % N] as string, value, { ttlMs: TTL })),
+  );
+  const row: Row = {
+    what: 'memory set+TTL, feed on (1000 changes)',
+    anchorName: 'same, feed off',
+    anchor: a,
+    nautilus: n,
+    unit: 'ops/s',
+    target: '≥ 0.9× (≤ 10 % overhead)',
+  };
+  await off.close();
+  await on.close();
+  return row;
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  printTable('etcd registry vs the raw etcd3 client; memory change feed', await benchRegistryEtcd());
+}

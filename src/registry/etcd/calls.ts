@@ -1,0 +1,97 @@
+import {
+  ClientClosedError,
+  EtcdLeaseInvalidError,
+  GRPCDeadlineExceededError,
+  GRPCInvalidArgumentError,
+  GRPCResourceExhastedError,
+} from 'etcd3';
+import type { Clock, Milliseconds } from '../../core/clock.js';
+import { RegistryError } from '../errors.js';
+import { HEADER_BYTES, LAYOUT_VERSION } from '../record-layout.js';
+import type { RegistryRecord } from '../registry.js';
+
+/** The end of the key range that holds every key starting with `prefix` (etcd's `range_end`). */
+export function rangeEnd(prefix: Buffer): Buffer {
+  const end = Buffer.from(prefix);
+  for (let i = end.length - 1; i >= 0; i--) {
+    if ((end[i] as number) < 0xff) {
+      end[i] = (end[i] as number) + 1;
+      return end.subarray(0, i + 1);
+    }
+  }
+  // a prefix of 0xff bytes only: every key from it on
+  return Buffer.from([0]);
+}
+
+/** The stored bytes of `record`: the shared 33-byte header, then the value (see `record-layout.ts`). */
+export function encodeRecord(record: RegistryRecord): Buffer {
+  const out = Buffer.allocUnsafe(HEADER_BYTES + record.value.byteLength);
+  out[0] = LAYOUT_VERSION;
+  out.writeDoubleLE(record.version, 1);
+  out.writeDoubleLE(record.createdAt, 9);
+  out.writeDoubleLE(record.updatedAt, 17);
+  out.writeDoubleLE(record.expiresAt ?? 0, 25);
+  out.set(record.value, HEADER_BYTES);
+  return out;
+}
+
+/** Whether `error` says the lease a write named is gone (expired or revoked). */
+export function isLeaseGone(error: unknown): boolean {
+  return error instanceof EtcdLeaseInvalidError;
+}
+
+/** The typed error for a failed etcd call. */
+export function toRegistryError(error: unknown, what: string): RegistryError {
+  if (error instanceof RegistryError) return error;
+  if (error instanceof ClientClosedError) return RegistryError.closed();
+  if (error instanceof GRPCDeadlineExceededError)
+    return RegistryError.timeout(`etcd ${what}: deadline exceeded`, error);
+  if (error instanceof GRPCResourceExhastedError) {
+    return RegistryError.capacityExceeded(`etcd ${what}: ${(error as Error).message}`);
+  }
+  if (error instanceof GRPCInvalidArgumentError) {
+    return RegistryError.invalidOption(`etcd refused the ${what} request: ${error.message}`);
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  return RegistryError.unavailable(`etcd ${what} failed: ${message}`, error);
+}
+
+/**
+ * Runs `call` under a deadline of `timeoutMs` on `clock` and the caller's `signal`: past the
+ * deadline it rejects with `TIMEOUT` (the request may still be applied by etcd), on abort with
+ * `signal.reason`; a failure of `call` rejects with its typed error.
+ */
+export function withDeadline<T>(
+  clock: Clock,
+  timeoutMs: Milliseconds,
+  signal: AbortSignal | undefined,
+  what: string,
+  call: () => Promise<T>,
+): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    let done = false;
+    const finish = (): boolean => {
+      if (done) return false;
+      done = true;
+      timer.cancel();
+      signal?.removeEventListener('abort', onAbort);
+      return true;
+    };
+    const onAbort = (): void => {
+      // the contract: an abort rejects with the signal's reason, whatever it is
+      if (finish()) reject((signal as AbortSignal).reason as Error);
+    };
+    const timer = clock.setTimeout(() => {
+      if (finish()) reject(RegistryError.timeout(`etcd ${what} did not answer within ${timeoutMs} ms`));
+    }, timeoutMs);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    call().then(
+      (value) => {
+        if (finish()) resolve(value);
+      },
+      (error: unknown) => {
+        if (finish()) reject(toRegistryError(error, what));
+      },
+    );
+  });
+}

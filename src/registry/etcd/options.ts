@@ -1,0 +1,134 @@
+import type { Clock, Milliseconds } from '../../core/clock.js';
+import { RegistryError } from '../errors.js';
+import { checkOptionsObject, integerOption, oneOfOption, rejectUnknownOptions, stringOption } from '../validation.js';
+
+/** Configuration of an {@link EtcdRegistry}. */
+export interface EtcdRegistryOptions {
+  /**
+   * Client URLs of etcd members (`http://host:port`); requests are spread over them and move
+   * to another member when one fails. Give every member of the cluster.
+   */
+  readonly hosts: string | readonly string[];
+  /**
+   * Namespace of this registry: prepended to every key in etcd, and the only keys `scan`,
+   * `size`, `clear` and `watch` look at.
+   * @default 'nautilus:'
+   */
+  readonly keyPrefix?: string;
+  /**
+   * Deadline of each operation (a transaction, a scan page) in ms: past it the operation
+   * rejects with `TIMEOUT` (an unreachable or leaderless cluster does not answer sooner).
+   * Combined with the caller's `signal`, whichever comes first.
+   * @default 5000
+   */
+  readonly timeoutMs?: Milliseconds;
+  /**
+   * `linearizable` reads go through the leader's quorum (a read sees every write acknowledged
+   * before it); `serializable` reads are answered by whichever member serves the call from
+   * its local state: faster, possibly stale, and still served by a member cut off from the
+   * quorum. Writes and compare-and-set are always linearizable.
+   * @default 'linearizable'
+   */
+  readonly consistency?: 'linearizable' | 'serializable';
+  /**
+   * Width of the expiry windows, in ms: records whose deadlines fall in the same window share
+   * one etcd lease, granted to end `expiryGraceMs` after the window, so the number of leases
+   * follows the spread of deadlines, not the number of records.
+   * @default 10_000
+   */
+  readonly leaseWindowMs?: Milliseconds;
+  /**
+   * How long after the end of its expiry window etcd itself deletes an unread record, in ms.
+   * Until then the registry treats it as absent from its deadline on (checked on every read
+   * with the injected clock) and the first operation to meet it removes it, firing
+   * `record:removed` with reason `expire`.
+   * @default 1000
+   */
+  readonly expiryGraceMs?: Milliseconds;
+  /**
+   * Most operations in one etcd transaction: etcd's `--max-txn-ops` (128 unless the cluster
+   * was started with another). Batches are split into transactions of at most this many keys.
+   * @default 128
+   */
+  readonly maxTxnOps?: number;
+  /** Records fetched per `scan` page (one range request each). @default 500 */
+  readonly scanPageSize?: number;
+  /**
+   * Most changes a watch reads ahead of its consumer; beyond that it stops reading its stream
+   * and etcd holds the rest (see `watch`).
+   * @default 1000
+   */
+  readonly watchBuffer?: number;
+  /**
+   * Keys whose last seen etcd revision is remembered, so that a write is one transaction
+   * guarded by that revision instead of a read and a transaction (least recently used are
+   * forgotten; a stale entry costs one more round trip, never a wrong write).
+   * @default 10_000
+   */
+  readonly revisionCacheSize?: number;
+  /** Largest accepted value in bytes; `VALUE_TOO_LARGE` beyond (etcd takes requests up to 1.5 MiB). @default 1_048_576 */
+  readonly maxValueBytes?: number;
+  /** Largest accepted key in UTF-8 bytes; longer ones reject with `INVALID_KEY`. @default 1024 */
+  readonly maxKeyBytes?: number;
+}
+
+/** Injected collaborators of an {@link EtcdRegistry}. */
+export interface EtcdRegistryDeps {
+  /** Source of time (record times and deadlines) and timers (operation deadlines). @default systemClock */
+  readonly clock?: Clock;
+  /** Receives errors thrown by event listeners. @default rethrows on a microtask */
+  readonly onListenerError?: (error: unknown) => void;
+}
+
+/** Defaults of {@link EtcdRegistryOptions} (every option but `hosts`). */
+export const DEFAULT_ETCD_REGISTRY_OPTIONS = Object.freeze({
+  keyPrefix: 'nautilus:',
+  timeoutMs: 5000,
+  consistency: 'linearizable',
+  leaseWindowMs: 10_000,
+  expiryGraceMs: 1000,
+  maxTxnOps: 128,
+  scanPageSize: 500,
+  watchBuffer: 1000,
+  revisionCacheSize: 10_000,
+  maxValueBytes: 1024 * 1024,
+  maxKeyBytes: 1024,
+} satisfies Required<Omit<EtcdRegistryOptions, 'hosts'>>);
+
+/** The options in effect: defaults filled in, `hosts` as a list. */
+export type ResolvedEtcdRegistryOptions = Required<Omit<EtcdRegistryOptions, 'hosts'>> & {
+  readonly hosts: readonly string[];
+};
+
+/** Validates `options` (messages name the option) and fills in the defaults. */
+export function resolveEtcdOptions(options: EtcdRegistryOptions): ResolvedEtcdRegistryOptions {
+  checkOptionsObject('EtcdRegistry', options);
+  rejectUnknownOptions('EtcdRegistry', options, ['hosts', ...Object.keys(DEFAULT_ETCD_REGISTRY_OPTIONS)]);
+  const hosts: unknown = typeof options.hosts === 'string' ? [options.hosts] : options.hosts;
+  if (!Array.isArray(hosts) || hosts.length === 0) {
+    throw RegistryError.invalidOptionValue('hosts', 'a URL or a non-empty list of URLs', options.hosts);
+  }
+  for (const host of hosts as unknown[]) {
+    if (typeof host !== 'string' || !/^https?:\/\/[^/\s]+\/?$/.test(host)) {
+      throw RegistryError.invalidOptionValue('hosts', 'http(s)://host:port URLs', host);
+    }
+  }
+  const d = DEFAULT_ETCD_REGISTRY_OPTIONS;
+  return {
+    hosts: [...(hosts as string[])],
+    keyPrefix: stringOption('keyPrefix', options.keyPrefix, d.keyPrefix),
+    timeoutMs: integerOption('timeoutMs', options.timeoutMs, d.timeoutMs),
+    consistency: oneOfOption('consistency', options.consistency, d.consistency as 'linearizable', [
+      'linearizable',
+      'serializable',
+    ]),
+    leaseWindowMs: integerOption('leaseWindowMs', options.leaseWindowMs, d.leaseWindowMs),
+    expiryGraceMs: integerOption('expiryGraceMs', options.expiryGraceMs, d.expiryGraceMs, { min: 0 }),
+    maxTxnOps: integerOption('maxTxnOps', options.maxTxnOps, d.maxTxnOps),
+    scanPageSize: integerOption('scanPageSize', options.scanPageSize, d.scanPageSize),
+    watchBuffer: integerOption('watchBuffer', options.watchBuffer, d.watchBuffer),
+    revisionCacheSize: integerOption('revisionCacheSize', options.revisionCacheSize, d.revisionCacheSize),
+    maxValueBytes: integerOption('maxValueBytes', options.maxValueBytes, d.maxValueBytes, { min: 0 }),
+    maxKeyBytes: integerOption('maxKeyBytes', options.maxKeyBytes, d.maxKeyBytes),
+  };
+}

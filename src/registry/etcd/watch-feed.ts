@@ -1,0 +1,217 @@
+import type { Etcd3, IEvent, IWatchResponse } from 'etcd3';
+import type { Clock, Milliseconds, Timer } from '../../core/clock.js';
+import { RegistryError } from '../errors.js';
+import { isRecord, readHeader, readRecord } from '../record-layout.js';
+import type { RegistryChange, WatchOptions } from '../registry.js';
+import { checkOpen } from '../validation.js';
+import { rangeEnd, toRegistryError } from './calls.js';
+
+/** What an etcd watch needs from its registry. */
+export interface WatchContext {
+  readonly client: Etcd3;
+  readonly clock: Clock;
+  /** The registry's namespace, as etcd bytes. */
+  readonly keyPrefix: Buffer;
+  readonly timeoutMs: Milliseconds;
+  readonly watchBuffer: number;
+  isClosed(): boolean;
+  /** Callbacks run when the registry closes (each waiting watch wakes to reject with `CLOSED`). */
+  readonly closers: Set<() => void>;
+  /** etcd's current revision (a range request's header). */
+  revision(signal: AbortSignal | undefined): Promise<number>;
+}
+
+/** Position in etcd's history: after event `index` of revision `revision` (`Infinity`: all of it). */
+interface Position {
+  readonly revision: number;
+  readonly index: number;
+}
+
+/**
+ * Cursors are `R` (after every change of etcd revision R) or `R.i` (after the i-th change,
+ * from 0, of revision R under the registry's namespace: one transaction can change many keys).
+ */
+export function parseCursor(after: unknown): Position {
+  const match = typeof after === 'string' ? /^(0|[1-9][0-9]{0,15})(?:\.(0|[1-9][0-9]{0,8}))?$/.exec(after) : null;
+  if (match === null) throw RegistryError.invalidOptionValue('after', 'a cursor this registry issued', after);
+  return { revision: Number(match[1]), index: match[2] === undefined ? Number.POSITIVE_INFINITY : Number(match[2]) };
+}
+
+const cursorOf = (p: Position): string =>
+  p.index === Number.POSITIVE_INFINITY ? `${p.revision}` : `${p.revision}.${p.index}`;
+
+const RETRY_FIRST_MS = 50;
+const RETRY_MAX_MS = 1000;
+
+/**
+ * A feed of {@link WatchOptions} on etcd's native watch: one gRPC watch stream over the whole
+ * namespace from the cursor's revision (with previous values, for the versions of removals),
+ * filtered by `prefix` here, so a cursor means the same in every watch of the registry.
+ *
+ * - Buffering: at most `watchBuffer` changes are read ahead of the consumer; beyond that the
+ *   stream is paused and etcd holds the rest (its slow-watcher queue), so a slow consumer loses
+ *   nothing while etcd still has the revisions, and gets `COMPACTED` once they are compacted.
+ * - Faults: a stream that breaks (its member died, the connection dropped) is opened again from
+ *   the last change received, on any member, with backoff; no change is skipped or repeated.
+ *   Unreachable for `timeoutMs`, the loop rejects with `BACKEND_UNAVAILABLE`.
+ */
+export async function* watchEtcd(ctx: WatchContext, options: WatchOptions): AsyncGenerator<RegistryChange> {
+  const { prefix = '', after, signal } = options;
+  checkOpen(ctx.isClosed(), signal);
+  if (typeof prefix !== 'string') throw RegistryError.invalidOptionValue('prefix', 'a string', prefix);
+  const asked = after === undefined ? undefined : parseCursor(after);
+  let position: Position = asked ?? { revision: await ctx.revision(signal), index: Number.POSITIVE_INFINITY };
+  const queue: RegistryChange[] = [];
+  let head = 0;
+  let failure: Error | undefined;
+  let wake: (() => void) | undefined;
+  let stream: Awaited<ReturnType<Etcd3['watchClient']['watch']>> | undefined;
+  let paused = false;
+  let ended = false;
+  let retryTimer: Timer | undefined;
+  let retryDelay = RETRY_FIRST_MS;
+  let downSince: number | undefined;
+  let first = true;
+  // event index within the revision being received (one transaction: several events)
+  let seenRevision = -1;
+  let seenIndex = -1;
+
+  const notify = (): void => {
+    const w = wake;
+    wake = undefined;
+    w?.();
+  };
+  const fail = (error: Error): void => {
+    failure ??= error;
+    notify();
+  };
+
+  const onEvent = (event: IEvent): void => {
+    const revision = Number(event.kv.mod_revision);
+    if (revision !== seenRevision) {
+      seenRevision = revision;
+      seenIndex = 0;
+    } else seenIndex++;
+    if (revision < position.revision || (revision === position.revision && seenIndex <= position.index)) return;
+    position = { revision, index: seenIndex };
+    const key = event.kv.key.subarray(ctx.keyPrefix.length).toString();
+    if (!key.startsWith(prefix)) return;
+    const cursor = cursorOf(position);
+    if (event.type === 'Put') {
+      if (!isRecord(event.kv.value)) return;
+      queue.push({ type: 'set', record: readRecord(key, event.kv.value), cursor });
+      return;
+    }
+    const previous = event.prev_kv as IEvent['prev_kv'] | undefined;
+    const header = previous !== undefined && isRecord(previous.value) ? readHeader(key, previous.value) : undefined;
+    // etcd does not say why a key went: a record past its deadline went by expiry (its lease,
+    // or the registry meeting it), anything else by a delete or clear
+    const expired = header !== undefined && header.expiresAt !== 0 && header.expiresAt <= ctx.clock.now();
+    queue.push({ type: 'removed', key, version: header?.version ?? 0, reason: expired ? 'expire' : 'delete', cursor });
+  };
+
+  const onData = (response: IWatchResponse): void => {
+    if (response.canceled) {
+      const compacted = Number(response.compact_revision);
+      fail(
+        compacted > 0
+          ? RegistryError.compacted(cursorOf(position))
+          : RegistryError.unavailable(`etcd cancelled the watch: ${response.cancel_reason}`),
+      );
+      return;
+    }
+    if (response.created) {
+      downSince = undefined;
+      retryDelay = RETRY_FIRST_MS;
+      if (first && asked !== undefined && asked.revision > Number(response.header.revision)) {
+        fail(RegistryError.invalidOptionValue('after', 'a cursor this registry issued', after));
+      }
+      first = false;
+      return;
+    }
+    for (const event of response.events) onEvent(event);
+    if (queue.length - head >= ctx.watchBuffer && stream !== undefined && !paused) {
+      paused = true;
+      (stream as unknown as { pause(): void }).pause();
+    }
+    notify();
+  };
+
+  const open = async (): Promise<void> => {
+    seenRevision = -1;
+    seenIndex = -1;
+    const start = position.index === Number.POSITIVE_INFINITY ? position.revision + 1 : position.revision;
+    const opened = await ctx.client.watchClient.watch();
+    if (ended) {
+      opened.cancel();
+      return;
+    }
+    stream = opened;
+    paused = false;
+    opened.on('data', onData);
+    opened.on('error', (error) => broken(opened, error));
+    opened.on('end', () => broken(opened, new Error('the watch stream ended')));
+    opened.write({
+      create_request: {
+        key: ctx.keyPrefix,
+        range_end: rangeEnd(ctx.keyPrefix),
+        start_revision: String(Math.max(1, start)),
+        prev_kv: true,
+      },
+    });
+  };
+
+  const broken = (which: typeof stream, error: unknown): void => {
+    if (which !== stream || ended) return;
+    stream = undefined;
+    const now = ctx.clock.now();
+    downSince ??= now;
+    if (now - downSince >= ctx.timeoutMs) {
+      fail(RegistryError.unavailable(`etcd watch: no member reachable for ${ctx.timeoutMs} ms`, error));
+      return;
+    }
+    retryTimer = ctx.clock.setTimeout(() => {
+      retryTimer = undefined;
+      if (!ended) open().catch((e: unknown) => broken(undefined, e));
+    }, retryDelay);
+    retryDelay = Math.min(RETRY_MAX_MS, retryDelay * 2);
+  };
+
+  signal?.addEventListener('abort', notify);
+  ctx.closers.add(notify);
+  try {
+    try {
+      await open();
+    } catch (error) {
+      throw toRegistryError(error, 'watch');
+    }
+    for (;;) {
+      checkOpen(ctx.isClosed(), signal);
+      if (head < queue.length) {
+        const change = queue[head] as RegistryChange;
+        queue[head++] = undefined as unknown as RegistryChange;
+        if (head > 1024 && head * 2 > queue.length) {
+          queue.splice(0, head);
+          head = 0;
+        }
+        if (paused && queue.length - head < ctx.watchBuffer / 2 && stream !== undefined) {
+          paused = false;
+          (stream as unknown as { resume(): void }).resume();
+        }
+        yield change;
+        continue;
+      }
+      if (failure !== undefined) throw failure;
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+      });
+    }
+  } finally {
+    ended = true;
+    retryTimer?.cancel();
+    signal?.removeEventListener('abort', notify);
+    ctx.closers.delete(notify);
+    stream?.cancel();
+    stream = undefined;
+  }
+}
