@@ -49,6 +49,8 @@ export async function buildKadNetwork(options: KadTestNetworkOptions): Promise<K
   const clock = new ManualClock();
   const seed = options.seed ?? 1;
   const random = seededRandom(seed * 7919 + 13);
+  // the nodes' own randomness (refresh targets, token secrets) from its own stream: same seed, same network
+  const nodeRandom = seededRandom(seed * 104_729 + 7);
   const latencyMs =
     options.latencyMs ??
     ((packet: { from: { host: string }; to: { host: string } }) => 5 + (hash(packet.from.host + packet.to.host) % 10));
@@ -59,7 +61,14 @@ export async function buildKadNetwork(options: KadTestNetworkOptions): Promise<K
   const run = <T>(promise: Promise<T>, maxMs = 120_000): Promise<T> => drive(clock, promise, maxMs, 5);
   const spawn = async (bootstrap: Contact[] | { host: string; port: number }[]): Promise<KadNode> => {
     const transport = network.createTransport();
-    const node = await createNode({ ...options.node, id: randomBytes(random, 20), transport, clock, bootstrap });
+    const node = await createNode({
+      randomBytes: (size) => randomBytes(nodeRandom, size),
+      ...options.node,
+      id: randomBytes(random, 20),
+      transport,
+      clock,
+      bootstrap,
+    });
     nodes.push(node);
     transports.push(transport);
     return node;
