@@ -156,8 +156,9 @@ export type {
   RoutingTableDeps,
   RoutingTableEvents,
   RoutingTableOptions,
-} from './routing/routing-table.js';
-export { DEFAULT_ROUTING_TABLE_OPTIONS, RoutingTable } from './routing/routing-table.js';
+} from './routing/routing-types.js';
+export { RoutingTable } from './routing/routing-table.js';
+export { DEFAULT_ROUTING_TABLE_OPTIONS } from './routing/routing-types.js';
 
 // transports
 export type {

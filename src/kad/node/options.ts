@@ -12,7 +12,7 @@ import {
   positiveOrInfinite,
 } from '../option-checks.js';
 import { DEFAULT_RPC_OPTIONS, type RpcOptions } from '../rpc/rpc.js';
-import { DEFAULT_ROUTING_TABLE_OPTIONS } from '../routing/routing-table.js';
+import { DEFAULT_ROUTING_TABLE_OPTIONS } from '../routing/routing-types.js';
 import { DEFAULT_QUERY_HANDLERS_OPTIONS } from '../serve/handlers.js';
 import { DEFAULT_WRITE_TOKEN_OPTIONS } from '../serve/tokens.js';
 import { DEFAULT_KAD_STORAGE_OPTIONS, type KadStorageOptions } from '../serve/storage.js';

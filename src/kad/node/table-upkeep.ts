@@ -2,7 +2,7 @@ import type { Milliseconds } from '../../core/clock.js';
 import { sleep } from '../../core/pacing.js';
 import { bytesEqual, ID_BITS, randomIdInBucket } from '../id.js';
 import { drainLookup } from '../lookup/lookup.js';
-import type { RoutingContact } from '../routing/routing-table.js';
+import type { RoutingContact } from '../routing/routing-types.js';
 import { writePingArgs } from '../wire/krpc-args.js';
 import type { FamilyStack } from './family-stack.js';
 import { type MaintenanceContext, trafficIn } from './maintenance-context.js';

@@ -1,7 +1,8 @@
 import type { Clock } from '../../core/clock.js';
 import type { AddressFamily, Contact } from '../wire/compact.js';
 import type { NodeId } from '../id.js';
-import { type RoutingContact, RoutingTable } from './routing-table.js';
+import { RoutingTable } from './routing-table.js';
+import type { RoutingContact } from './routing-types.js';
 
 /** Configuration of a {@link NodeTable}. @internal */
 export interface NodeTableOptions {

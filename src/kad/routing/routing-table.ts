@@ -26,19 +26,6 @@ import {
   type RoutingTableOptions,
 } from './routing-types.js';
 
-export type {
-  AddResult,
-  BucketFullEvent,
-  ClosestOptions,
-  ContactState,
-  NodeRemovedEvent,
-  RoutingContact,
-  RoutingTableDeps,
-  RoutingTableEvents,
-  RoutingTableOptions,
-} from './routing-types.js';
-export { DEFAULT_ROUTING_TABLE_OPTIONS } from './routing-types.js';
-
 /** A bucket: its contacts (least recently seen first, at most k) are the list itself. */
 class Bucket extends PackedContacts {
   /** Most recent last; at most `replacementCacheSize`; created on first use. */

@@ -19,7 +19,7 @@ import {
   readPutArgs,
   type Want,
 } from '../wire/krpc-args.js';
-import { DEFAULT_ROUTING_TABLE_OPTIONS } from '../routing/routing-table.js';
+import { DEFAULT_ROUTING_TABLE_OPTIONS } from '../routing/routing-types.js';
 import { isSecureId } from '../routing/secure-id.js';
 import { responseEnvelopeBytes } from '../rpc/reply.js';
 import { MAX_DATAGRAM_BYTES } from '../transport/transport.js';

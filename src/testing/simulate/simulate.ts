@@ -3,7 +3,7 @@ import { setFlagsFromString } from 'node:v8';
 import type { Milliseconds } from '../../core/clock.js';
 import { bytesEqual, compareDistance } from '../../kad/id.js';
 import { abortReason } from '../../kad/option-checks.js';
-import { DEFAULT_ROUTING_TABLE_OPTIONS } from '../../kad/routing/routing-table.js';
+import { DEFAULT_ROUTING_TABLE_OPTIONS } from '../../kad/routing/routing-types.js';
 import { ManualClock } from '../manual-clock.js';
 import { MemoryNetwork } from '../memory-network.js';
 import { seededRandom } from '../seeded-random.js';

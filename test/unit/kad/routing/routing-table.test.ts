@@ -3,7 +3,8 @@ import { describe, it } from 'node:test';
 import type { Contact } from '../../../../src/kad/wire/compact.js';
 import { isKadError } from '../../../../src/kad/errors.js';
 import { bucketIndex, compareDistance, idFromHex, idToHex, randomIdInBucket } from '../../../../src/kad/id.js';
-import { RoutingTable, type RoutingTableOptions } from '../../../../src/kad/routing/routing-table.js';
+import { RoutingTable } from '../../../../src/kad/routing/routing-table.js';
+import type { RoutingTableOptions } from '../../../../src/kad/routing/routing-types.js';
 import { ManualClock } from '../../../../src/testing/manual-clock.js';
 
 const SELF = idFromHex('0'.repeat(40));
