@@ -56,7 +56,12 @@ describe('EtcdRegistry on a 3-member cluster under faults', () => {
     const leader = await cluster.leader();
     killedAt = Date.now();
     await leader.kill9();
-    await new Promise((r) => setTimeout(r, 1500));
+    // run on until an increment issued after the kill is acknowledged (bounded: 20 s), then a
+    // little more, so the history spans the failover however long the election and the clients'
+    // reconnects take on a loaded machine
+    const waitUntil = Date.now() + 20_000;
+    while (recoveredAt === 0 && Date.now() < waitUntil) await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => setTimeout(r, 300));
     stop = true;
     await Promise.all(increments);
     const final = await writer.get('counter');
