@@ -1,5 +1,6 @@
 import type { Milliseconds } from '../../core/clock.js';
 import { sleep } from '../../core/pacing.js';
+import { isKadError } from '../errors.js';
 import { compareDistance, idToHex, type NodeId } from '../id.js';
 import type { StoredItemEntry } from '../serve/storage.js';
 import { bdecode, type BencodeValue } from '../wire/bencode.js';
@@ -22,6 +23,14 @@ const FRESH_SHARE = 0.25;
  */
 const HOLDER_TRUST_SHARE = 0.25;
 
+/**
+ * Rounds in a row that are run again, one tick after the last, because a contact did not answer
+ * (a `get` or `put` lost on a lossy link even after the RPC's retransmission): a live contact
+ * gets the item then; a dead one has left the table by the time they are spent (liveness evicts
+ * a contact silent for 15 minutes), so a dead neighbour costs at most this many extra rounds.
+ */
+const RETRY_ROUNDS = 3;
+
 /** One check to do: a stored item and a node that is one of its k closest and may lack it. */
 interface Task {
   readonly stack: FamilyStack;
@@ -40,7 +49,8 @@ interface Task {
  * of the item's k closest contacts not known to hold it (a closer node joined, or one of the k
  * closest left and the next one moved up) gets a `get` (for the write token, and to see whether
  * it holds the item or a newer seq) and, lacking it, a `put` of the stored bytes, signature
- * unchanged. Who holds it is remembered per item (a 32-bit fingerprint of each id) for
+ * unchanged. A contact that did not answer is asked again on the next tick, for up to
+ * {@link RETRY_ROUNDS} rounds in a row. Who holds it is remembered per item (a 32-bit fingerprint of each id) for
  * {@link HOLDER_TRUST_SHARE} of the item lifetime, so a stable neighbourhood costs little.
  *
  * The node closest to the target (by its table) puts the item on its k closest even where they
@@ -62,6 +72,12 @@ export class Replicator {
   readonly #holders = new Map<string, Map<number, Milliseconds>>();
   #dirty = false;
   #running = false;
+  /** Whether a contact timed out in the running round. */
+  #timedOut = false;
+  /** Whether the next tick runs a round again because a contact timed out. */
+  #retryDue = false;
+  /** Rounds run again in a row because a contact timed out (up to {@link RETRY_ROUNDS}). */
+  #retries = 0;
 
   constructor(ctx: MaintenanceContext, budget: RequestBudget) {
     this.#ctx = ctx;
@@ -76,16 +92,24 @@ export class Replicator {
     }
   }
 
-  /** Starts a replication round if the tables changed since the last one and none runs. */
+  /**
+   * Starts a replication round if the tables changed since the last one, or a contact timed out
+   * in the last one (a few rounds in a row at most), and none runs.
+   */
   tick(): void {
     const { counters, options } = this.#ctx;
-    if (!options.replicate || this.#running || counters.offline || !this.#dirty) return;
+    if (!options.replicate || this.#running || counters.offline || (!this.#dirty && !this.#retryDue)) return;
+    // a round for a change starts the count of retries afresh
+    this.#retries = this.#dirty ? 0 : this.#retries + 1;
     this.#dirty = false;
+    this.#retryDue = false;
+    this.#timedOut = false;
     this.#running = true;
     this.#round()
       .catch(() => undefined) // closing aborts it
       .finally(() => {
         this.#running = false;
+        this.#retryDue = this.#timedOut && this.#retries < RETRY_ROUNDS;
       });
   }
 
@@ -179,9 +203,11 @@ export class Replicator {
       await stack.query(contact, 'put', args, lifetime);
       this.#trust(holders, contact);
       counters.replicated++;
-    } catch {
+    } catch (error) {
       lifetime.throwIfAborted();
-      // silent or refusing: a dead node leaves the table, and the round after that finds the next one
+      // silent: asked again next tick (a lost datagram) until it answers or, dead, leaves the
+      // table and the round after that finds the next one; refusing: left alone
+      if (isKadError(error, 'TIMEOUT')) this.#timedOut = true;
     }
   }
 

@@ -4,7 +4,7 @@ import { compareDistance, idToHex } from '../../../src/kad/id.js';
 import type { KadNode } from '../../../src/kad/node/node.js';
 import type { PutResult } from '../../../src/kad/node/operation-types.js';
 import { MemoryRegistry } from '../../../src/registry/index.js';
-import { createTestnet, type MemoryTestnet, seededRandom } from '../../../src/testing/index.js';
+import { createTestnet, type MemoryTestnet, seededBytes, seededRandom } from '../../../src/testing/index.js';
 
 // Issue 13: a self-healing network. Nodes run for 6 virtual hours while 30 % of them leave and as
 // many new ones join, on a network that loses 5 % of datagrams; then 30 % die at once. 200 nodes,
@@ -36,6 +36,8 @@ describe(`maintenance of a ${SIZE}-node network under churn (MemoryNetwork, Manu
   /** Node ids from a seeded source, so the network is the same on every run. */
   const nextId = (): Uint8Array => Uint8Array.from({ length: 20 }, () => Math.floor(idRandom() * 256));
   const lossRandom = seededRandom(77);
+  /** The nodes' own randomness (refresh targets, token secrets), seeded too. */
+  const nodeRandom = seededRandom(1515);
   /** 5 % of datagrams are lost while this holds (not while a test reads what the nodes hold). */
   let lossy = true;
   const live = (): Member[] => members.filter((m) => m.leftAt === undefined);
@@ -74,7 +76,7 @@ describe(`maintenance of a ${SIZE}-node network under churn (MemoryNetwork, Manu
       node: () => {
         const registry = new MemoryRegistry({ sweepIntervalMs: MINUTE }, { clock: net.clock });
         registries.push(registry);
-        return { registry };
+        return { registry, randomBytes: (size: number) => seededBytes(nodeRandom, size) };
       },
     });
     net.network.setDropFilter(() => lossy && lossRandom() < 0.05);

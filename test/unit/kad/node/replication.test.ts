@@ -96,6 +96,29 @@ describe('KadNode replication of the items it stores for others', () => {
     }
   });
 
+  it('asks again on the next tick a node whose get or put went unanswered, though the tables did not change', async () => {
+    const net = await buildKadNetwork({ size: 30, seed: 43, node: { maintenance: NO_REPUBLISH } });
+    try {
+      const put = await net.run((net.nodes[1] as KadNode).put({ v: text('lost once') }));
+      // every get and put of the item's target is lost for the first minutes after the newcomer
+      // joined, the replication round's among them; pings and find_node go through, so the
+      // newcomer stays in every table and no table changes after it joined
+      let cut = true;
+      const target = Buffer.from(put.target);
+      const aboutItem = (data: Uint8Array): boolean =>
+        Buffer.from(data).includes(target) && ['1:q3:get', '1:q3:put'].some((q) => Buffer.from(data).includes(q));
+      net.network.setDropFilter((p) => cut && aboutItem(p.data));
+      const newcomer = await joinNextTo(net, put.target, { maintenance: NO_REPUBLISH });
+      await advance(net, 2);
+      cut = false;
+      assert.equal(await holds(net, newcomer, put.target), false);
+      await advance(net, 2);
+      assert.equal(await holds(net, newcomer, put.target), true);
+    } finally {
+      await net.close();
+    }
+  });
+
   it('spends at most replicateRequestsPerMinute, and catches up later', async () => {
     const maintenance = { ...NO_REPUBLISH, replicateRequestsPerMinute: 2 };
     const net = await buildKadNetwork({ size: 40, seed: 43, node: { maintenance } });
