@@ -7,11 +7,13 @@ import type {
   OperationOptions,
   Registry,
   RegistryRecord,
+  RegistryChange,
   RestoreOptions,
   RestoreResult,
   ScanOptions,
   SetEntry,
   SetOptions,
+  WatchOptions,
 } from '../registry.js';
 import {
   checkEntries,
@@ -37,6 +39,9 @@ import { isExpired, isRecord, readHeader, readRecord, toRecord } from '../record
 import { Coalescer } from './coalescer.js';
 import { type Expired, OTHER_TYPE, RecordStore, type WalkFetch } from './record-store.js';
 import { RecordWrites } from './record-writes.js';
+import { feedCursor, type FeedContext, watchRedis } from './changefeed.js';
+import { feedLua } from './changefeed-lua.js';
+import { feedScripts, PLAIN_SCRIPTS } from './scripts.js';
 
 type State = 'new' | 'connecting' | 'open' | 'closed';
 
@@ -78,6 +83,7 @@ export class RedisRegistry extends Emitter<RegistryEvents> implements Registry<U
   readonly #mapError = (error: unknown): Error => toRegistryError(error, this.#connection.lastError);
   readonly #batcher: Coalescer;
   readonly #writes: RecordWrites;
+  readonly #feed: FeedContext | undefined;
   #state: State = 'new';
   #foreignKeys = 0;
 
@@ -98,11 +104,16 @@ export class RedisRegistry extends Emitter<RegistryEvents> implements Registry<U
     this.#connection = new RedisConnection(this.#options);
     this.#deadlines = new Deadlines(this.#clock, this.#options.timeoutMs, this.#mapError);
     this.#prefix = this.#options.keyPrefix;
+    const feed = this.#options.changefeed;
+    const scripts =
+      feed === undefined ? PLAIN_SCRIPTS : feedScripts(feedLua(feed.maxLength), [feed.streamKey, feed.epochKey]);
+    this.#feed = feed === undefined ? undefined : this.#feedContext(feed);
     this.#store = new RecordStore(
       this.#connection,
       this.#prefix,
       this.#options.batchChunkSize,
       this.#options.scanCount,
+      scripts,
     );
     const grace = String(this.#options.expiryGraceMs);
     this.#batcher = new Coalescer({
@@ -121,6 +132,7 @@ export class RedisRegistry extends Emitter<RegistryEvents> implements Registry<U
       clock: this.#clock,
       prefix: this.#prefix,
       grace,
+      scripts,
       events: {
         written: ({ key, version, expiresAt }) => {
           if (this.listening('record:set')) this.emit('record:set', { key, version, expiresAt });
@@ -221,6 +233,32 @@ export class RedisRegistry extends Emitter<RegistryEvents> implements Registry<U
     const now = this.#clock.now();
     if (record.expiresAt !== undefined && record.expiresAt <= now) return 'kept';
     return this.#writes.restore(record, options?.ifNewer !== false, now, options?.signal);
+  }
+
+  /**
+   * The change feed (only with the `changefeed` option; `INVALID_OPTION` without), see
+   * `watchRedis` for buffering and faults. Writes, deletes and clears appear as they commit.
+   * Expiries appear (reason `expire`) only when a client of the namespace meets the record past
+   * its deadline and removes it — a read, a write or a touch of it, a `scan` or `size` — within
+   * `expiryGraceMs` after the deadline; a record nobody meets by then is dropped by Redis itself
+   * and never appears, and neither do records Redis evicts (`maxmemory-policy`).
+   */
+  watch(options: WatchOptions = {}): AsyncIterableIterator<RegistryChange> {
+    const feed = this.#feed;
+    if (feed === undefined) return rejectedFeed(noFeed());
+    try {
+      this.#enter(options.signal);
+    } catch (error) {
+      return rejectedFeed(error);
+    }
+    return watchRedis(feed, options);
+  }
+
+  /** The cursor of the latest change in the feed (`changefeed` only). */
+  async cursor(options?: OperationOptions): Promise<string> {
+    this.#enter(options?.signal);
+    if (this.#feed === undefined) throw noFeed();
+    return feedCursor(this.#feed, options?.signal);
   }
 
   async delete(key: string, options?: DeleteOptions): Promise<boolean> {
@@ -372,6 +410,23 @@ export class RedisRegistry extends Emitter<RegistryEvents> implements Registry<U
       }
     }
     this.#deadlines.abortAll(RegistryError.closed());
+    for (const wake of [...(this.#feed?.closers ?? [])]) wake();
+  }
+
+  #feedContext(feed: NonNullable<ResolvedRedisRegistryOptions['changefeed']>): FeedContext {
+    return {
+      feed,
+      prefixBytes: Buffer.byteLength(this.#prefix),
+      timeoutMs: this.#options.timeoutMs,
+      isClosed: () => this.#state === 'closed',
+      closers: new Set(),
+      read: (args, signal) => {
+        this.#enter(signal);
+        return this.#run(this.#connection.send(feed.streamKey, args, true), signal);
+      },
+      dedicated: () => this.#connection.dedicated(feed.streamKey),
+      mapError: this.#mapError,
+    };
   }
 
   // ---- operations (validated; run under a deadline) ----
@@ -441,6 +496,16 @@ export class RedisRegistry extends Emitter<RegistryEvents> implements Registry<U
   #removed(key: string, reason: RemovalReason, version: number): void {
     if (this.listening('record:removed')) this.emit('record:removed', { key, reason, version });
   }
+}
+
+function noFeed(): RegistryError {
+  return RegistryError.invalidOption('this RedisRegistry has no change feed: give it the changefeed option');
+}
+
+/** A feed whose first step rejects with `error`. */
+async function* rejectedFeed(error: unknown): AsyncGenerator<RegistryChange> {
+  yield* [];
+  throw error;
 }
 
 /** A promise rejected with `error` as thrown (an abort reason may be any value). */
