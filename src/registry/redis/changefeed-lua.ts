@@ -7,7 +7,8 @@
  * - a write (set, batch entry, restore, touch): `k` the Redis key, `r` the stored record bytes;
  * - a removal: `k` the Redis key, `v` the removed version, `d` the reason (`delete`, `clear`,
  *   `expire`);
- * - the start of an epoch: `epoch` the stream ID the epoch follows (`0-0` for a new stream).
+ * - the start of an epoch: `epoch` the stream ID the epoch follows (`0-0` for a new stream,
+ *   `lost` for a stream lost while its epoch key stayed).
  *
  * IDs are `<epoch>-<n>` with `n` dense within an epoch (`XADD … <epoch>-*`), so a reader that
  * holds ID `E-n` knows the next change is `E-(n+1)`: anything else means entries it has not read
@@ -15,7 +16,10 @@
  * server's time in ms when it began, from `XADD *`) lives in its own string key; a script that
  * finds it missing or out of step with the stream (a new stream, an eviction, a flush, a
  * restart without persistence) begins a new epoch with a marker entry saying which ID it
- * follows, so readers tell "nothing was lost" (`epoch` = their position) from a gap.
+ * follows, so readers tell "nothing was lost" (`epoch` = their position) from a gap. One case
+ * is beyond telling: both keys lost at once (`FLUSHALL`, a restart without persistence) look
+ * like a namespace never written, so the cursor `0-0` (issued before its first change) resumes
+ * at the new stream's start; every other cursor gets `COMPACTED`.
  */
 
 /** Lua fragments a write script splices in to append its changes to a feed (nothing without one). */
@@ -46,12 +50,14 @@ export function feedLua(maxLength: number): FeedLua {
 local feed_epoch = false
 local function feed_add(...)
   if not feed_epoch then feed_epoch = redis.call('GET', feed_epoch_key) end
+  local prev = '0-0'
   if feed_epoch then
     local id = redis.pcall('XADD', feed_stream, 'NOMKSTREAM', 'MAXLEN', '~', '${max}', feed_epoch .. '-*', ...)
     if type(id) == 'string' then return end
+    -- the epoch outlived its stream: what the stream held is lost, no cursor follows on
+    prev = 'lost'
   end
   -- a new epoch: no stream (first write, eviction, flush), no epoch key, or an epoch behind the stream
-  local prev = '0-0'
   local info = redis.pcall('XINFO', 'STREAM', feed_stream)
   if type(info) == 'table' and not info.err then
     for i = 1, #info - 1, 2 do

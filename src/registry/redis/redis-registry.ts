@@ -35,11 +35,11 @@ import {
   type ResolvedRedisRegistryOptions,
   resolveOptions,
 } from './options.js';
-import { isExpired, isRecord, readHeader, readRecord, toRecord } from '../record-layout.js';
 import { Coalescer } from './coalescer.js';
-import { type Expired, OTHER_TYPE, RecordStore, type WalkFetch } from './record-store.js';
+import { type Expired, RecordStore, type WalkFetch } from './record-store.js';
+import { RecordReads } from './record-reads.js';
 import { RecordWrites } from './record-writes.js';
-import { feedCursor, type FeedContext, watchRedis } from './changefeed.js';
+import { feedCursor, type FeedContext, noFeed, rejectedFeed, watchRedis } from './changefeed.js';
 import { feedLua } from './changefeed-lua.js';
 import { feedScripts, PLAIN_SCRIPTS } from './scripts.js';
 
@@ -83,6 +83,7 @@ export class RedisRegistry extends Emitter<RegistryEvents> implements Registry<U
   readonly #mapError = (error: unknown): Error => toRegistryError(error, this.#connection.lastError);
   readonly #batcher: Coalescer;
   readonly #writes: RecordWrites;
+  readonly #reads: RecordReads;
   readonly #feed: FeedContext | undefined;
   #state: State = 'new';
   #foreignKeys = 0;
@@ -121,8 +122,15 @@ export class RedisRegistry extends Emitter<RegistryEvents> implements Registry<U
       grace,
       clock: this.#clock,
       deadlines: this.#deadlines,
-      decode: (key, stored, now) => this.#readOne(key, stored, now),
+      decode: (key, stored, now) => this.#reads.readOne(key, stored, now),
       mapError: this.#mapError,
+    });
+    this.#reads = new RecordReads({
+      store: this.#store,
+      batcher: this.#batcher,
+      clock: this.#clock,
+      removed: (key, reason, version) => this.#removed(key, reason, version),
+      foreign: () => this.#foreignKeys++,
     });
     this.#writes = new RecordWrites({
       connection: this.#connection,
@@ -204,7 +212,7 @@ export class RedisRegistry extends Emitter<RegistryEvents> implements Registry<U
     const redisKey = this.#prefix + key;
     this.#batcher.flush();
     const reply = this.#connection.send(redisKey, ['GETRANGE', redisKey, '0', '32'], true) as Promise<Buffer | null>;
-    return this.#deadlines.track(reply, (head) => this.#hasOne(key, head), signal);
+    return this.#deadlines.track(reply, (head) => this.#reads.hasOne(key, head), signal);
   }
 
   set(key: string, value: Uint8Array, options?: SetOptions): Promise<RegistryRecord> {
@@ -286,7 +294,7 @@ export class RedisRegistry extends Emitter<RegistryEvents> implements Registry<U
     }
     if (keys.length === 0) return Promise.resolve([]);
     this.#batcher.flush();
-    return this.#deadlines.track(this.#store.mget(keys), (stored) => this.#afterGetMany(keys, stored), signal);
+    return this.#deadlines.track(this.#store.mget(keys), (stored) => this.#reads.afterGetMany(keys, stored), signal);
   }
 
   setMany(entries: readonly SetEntry[], options?: OperationOptions): Promise<RegistryRecord[]> {
@@ -321,19 +329,8 @@ export class RedisRegistry extends Emitter<RegistryEvents> implements Registry<U
     if (typeof prefix !== 'string') throw RegistryError.invalidOption('prefix must be a string');
     for await (const page of this.#walk(prefix, 'GET', signal)) {
       const now = this.#clock.now();
-      const live: RegistryRecord[] = [];
-      const expired: Expired[] = [];
-      for (const [key, stored] of page) {
-        if (stored === null) continue; // removed since SCAN listed it
-        if (!isRecord(stored)) {
-          this.#foreignKeys++; // another Redis type, or a string not in the layout: not a record
-          continue;
-        }
-        const header = readHeader(key, stored);
-        if (isExpired(header.expiresAt, now)) expired.push({ key, version: header.version });
-        else live.push(toRecord(key, stored, header));
-      }
-      if (expired.length > 0) await this.#run(this.#reap(expired, now), signal);
+      const { live, expired } = this.#reads.scanPage(page, now);
+      if (expired.length > 0) await this.#run(this.#reads.reap(expired, now), signal);
       for (const record of live) {
         this.#enter(signal);
         yield record;
@@ -354,17 +351,8 @@ export class RedisRegistry extends Emitter<RegistryEvents> implements Registry<U
     for await (const page of this.#walk('', 'GETRANGE', signal)) {
       const now = this.#clock.now();
       const expired: Expired[] = [];
-      for (const [key, head] of page) {
-        if (head === null || (head.length === 0 && head !== OTHER_TYPE)) continue; // removed since SCAN listed it
-        if (!isRecord(head)) {
-          this.#foreignKeys++;
-          continue;
-        }
-        const header = readHeader(key, head);
-        if (isExpired(header.expiresAt, now)) expired.push({ key, version: header.version });
-        else count++;
-      }
-      if (expired.length > 0) await this.#run(this.#reap(expired, now), signal);
+      count += this.#reads.sizePage(page, now, expired);
+      if (expired.length > 0) await this.#run(this.#reads.reap(expired, now), signal);
     }
     return count;
   }
@@ -431,47 +419,6 @@ export class RedisRegistry extends Emitter<RegistryEvents> implements Registry<U
 
   // ---- operations (validated; run under a deadline) ----
 
-  #readOne(key: string, stored: Buffer | null, now: number): RegistryRecord | undefined | Promise<undefined> {
-    if (stored === null) return undefined;
-    const record = readRecord(key, stored);
-    const expiresAt = record.expiresAt;
-    if (expiresAt === undefined || expiresAt > now) return record;
-    return this.#reap([{ key, version: record.version }], now).then(() => undefined);
-  }
-
-  #hasOne(key: string, head: Buffer | null): boolean | Promise<boolean> {
-    if (head === null || head.length === 0) return false;
-    const header = readHeader(key, head);
-    const now = this.#clock.now();
-    if (!isExpired(header.expiresAt, now)) return true;
-    return this.#reap([{ key, version: header.version }], now).then(() => false);
-  }
-
-  #afterGetMany(
-    keys: readonly string[],
-    stored: readonly (Buffer | null)[],
-  ): (RegistryRecord | undefined)[] | Promise<(RegistryRecord | undefined)[]> {
-    const now = this.#clock.now();
-    const out = new Array<RegistryRecord | undefined>(keys.length).fill(undefined);
-    let expired: Expired[] | undefined;
-    for (let i = 0; i < keys.length; i++) {
-      const bytes = stored[i];
-      if (bytes === null || bytes === undefined) continue;
-      const key = keys[i] as string;
-      const record = readRecord(key, bytes);
-      if (record.expiresAt === undefined || record.expiresAt > now) out[i] = record;
-      else (expired ??= []).push({ key, version: record.version });
-    }
-    if (expired === undefined) return out;
-    return this.#reap(expired, now).then(() => out);
-  }
-
-  /** Removes records a read found expired (if still that version) and reports those removed. */
-  async #reap(expired: readonly Expired[], now: number): Promise<void> {
-    this.#batcher.flush();
-    for (const e of await this.#store.reap(expired, now)) this.#removed(e.key, 'expire', e.version);
-  }
-
   /** Pages of the namespace under `prefix`, every round trip under the deadline and `signal`. */
   #walk(prefix: string, fetch: WalkFetch, signal: AbortSignal | undefined): AsyncGenerator<[string, Buffer | null][]> {
     return this.#store.walk(prefix, fetch, (work) => {
@@ -496,16 +443,6 @@ export class RedisRegistry extends Emitter<RegistryEvents> implements Registry<U
   #removed(key: string, reason: RemovalReason, version: number): void {
     if (this.listening('record:removed')) this.emit('record:removed', { key, reason, version });
   }
-}
-
-function noFeed(): RegistryError {
-  return RegistryError.invalidOption('this RedisRegistry has no change feed: give it the changefeed option');
-}
-
-/** A feed whose first step rejects with `error`. */
-async function* rejectedFeed(error: unknown): AsyncGenerator<RegistryChange> {
-  yield* [];
-  throw error;
 }
 
 /** A promise rejected with `error` as thrown (an abort reason may be any value). */

@@ -8,7 +8,7 @@ import type { TierInvalidator } from './options.js';
 export interface FeedInvalidatorOptions {
   /**
    * The far tier, with a change feed (`watch` and `cursor`): a `MemoryRegistry`, an
-   * `EtcdRegistry`, a `RedisRegistry` with `changefeed`, a `ShardedRegistry` of those.
+   * `EtcdRegistry`, a `RedisRegistry` with `changefeed`.
    */
   readonly far: Registry<Uint8Array>;
   /** First pause before watching again after the feed broke, ms (doubles up to `retryMaxMs`). @default 50 */

@@ -130,6 +130,31 @@ describe('RedisRegistry change feed specifics', () => {
     }
   });
 
+  it('serves on across a lost epoch key with no gap, and rejects cursors of a lost stream with COMPACTED', async () => {
+    const registry = await open();
+    try {
+      const feed = registry.options.changefeed;
+      assert.ok(feed);
+      await registry.set('a', Buffer.from('1'));
+      const latest = await registry.cursor();
+      // the epoch key alone is gone (an eviction, say): the next write starts an epoch that follows `latest`
+      await server.command('DEL', feed.epochKey);
+      await registry.set('b', Buffer.from('2'));
+      assert.deepEqual(await take(registry, latest, 1), ['set b v1']);
+      const before = await registry.cursor();
+      // the stream itself is gone: nothing can tell what changed after `before`
+      await server.command('DEL', feed.streamKey);
+      await registry.set('c', Buffer.from('3'));
+      await assert.rejects(take(registry, before, 1), (e: unknown) => isRegistryError(e, 'COMPACTED'));
+      await assert.rejects(take(registry, '0-0', 1), (e: unknown) => isRegistryError(e, 'COMPACTED'));
+      const fresh = await registry.cursor();
+      await registry.set('d', Buffer.from('4'));
+      assert.deepEqual(await take(registry, fresh, 1), ['set d v1']);
+    } finally {
+      await registry.close();
+    }
+  });
+
   it('frees its connection when the loop breaks', async () => {
     const registry = await open();
     try {
