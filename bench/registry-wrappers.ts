@@ -68,6 +68,28 @@ async function tieredRows(url: string): Promise<Row[]> {
   }
 }
 
+/** The counter a stale-writer value holds (0 for none). */
+const counter = (value: Uint8Array | undefined): number =>
+  value === undefined ? 0 : (JSON.parse(new TextDecoder().decode(value)) as { n: number }).n;
+
+/** Spawns the stale writer with `args`: when each write was acknowledged, and whether it still runs. */
+function startStaleWriter(args: string[]): { readonly ackedAt: Map<number, number>; readonly running: boolean } {
+  const ackedAt = new Map<number, number>();
+  const writer = spawn(process.execPath, [STALE_WRITER, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let pending = '';
+  writer.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+    const lines = (pending + chunk).split('\n');
+    pending = lines.pop() ?? '';
+    for (const line of lines) {
+      const [n, at] = line.split(' ').map(Number);
+      if (n !== undefined && at !== undefined) ackedAt.set(n, at);
+    }
+  });
+  const state = { ackedAt, running: true };
+  writer.on('exit', () => (state.running = false));
+  return state;
+}
+
 /**
  * A writer process writes a counter every 25 ms (printing when each write was acknowledged);
  * this process reads in a tight loop, directly and through a tier with nearTtlMs = 100. A read
@@ -80,25 +102,10 @@ async function stalenessRows(url: string): Promise<Row[]> {
   const direct = await RedisRegistry.connect({ url, keyPrefix });
   const far = await RedisRegistry.connect({ url, keyPrefix });
   const tiered = new TieredRegistry({ near: new MemoryRegistry(), far, nearTtlMs });
-  const ackedAt = new Map<number, number>();
-  const writer = spawn(process.execPath, [STALE_WRITER, url, keyPrefix, '80', '25'], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  let pending = '';
-  writer.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-    const lines = (pending + chunk).split('\n');
-    pending = lines.pop() ?? '';
-    for (const line of lines) {
-      const [n, at] = line.split(' ').map(Number);
-      if (n !== undefined && at !== undefined) ackedAt.set(n, at);
-    }
-  });
-  let running = true;
-  writer.on('exit', () => (running = false));
+  const writer = startStaleWriter([url, keyPrefix, '80', '25']);
+  const { ackedAt } = writer;
   const reads = { direct: [] as [number, number][], tiered: [] as [number, number][] };
-  const counter = (value: Uint8Array | undefined): number =>
-    value === undefined ? 0 : (JSON.parse(new TextDecoder().decode(value)) as { n: number }).n;
-  while (running) {
+  while (writer.running) {
     const [d, t] = await Promise.all([direct.get('stale'), tiered.get('stale')]);
     const now = Date.now();
     reads.direct.push([counter(d?.value), now]);
@@ -139,28 +146,13 @@ async function feedStalenessRows(url: string): Promise<Row[]> {
   const invalidator = new FeedInvalidator({ far });
   const tiered = new TieredRegistry({ near: new MemoryRegistry(), far, nearTtlMs: 600_000, invalidator });
   while (invalidator.stats.resets === 0) await new Promise((r) => setTimeout(r, 5));
-  const ackedAt = new Map<number, number>();
-  const writer = spawn(process.execPath, [STALE_WRITER, url, keyPrefix, String(count), '20', 'changefeed'], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  let pending = '';
-  writer.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-    const lines = (pending + chunk).split('\n');
-    pending = lines.pop() ?? '';
-    for (const line of lines) {
-      const [n, at] = line.split(' ').map(Number);
-      if (n !== undefined && at !== undefined) ackedAt.set(n, at);
-    }
-  });
-  let running = true;
-  writer.on('exit', () => (running = false));
+  const writer = startStaleWriter([url, keyPrefix, String(count), '20', 'changefeed']);
+  const { ackedAt } = writer;
   const seen = { direct: new Map<number, number>(), tiered: new Map<number, number>() };
-  const counter = (value: Uint8Array | undefined): number =>
-    value === undefined ? 0 : (JSON.parse(new TextDecoder().decode(value)) as { n: number }).n;
   const note = (map: Map<number, number>, n: number, at: number): void => {
     for (let i = n; i > 0 && !map.has(i); i--) map.set(i, at);
   };
-  while (running) {
+  while (writer.running) {
     // one far round trip per turn: the loop yields to I/O, so the feed's replies are read too
     const [d, t] = await Promise.all([direct.get('stale'), tiered.get('stale')]);
     const now = performance.timeOrigin + performance.now();
