@@ -67,6 +67,8 @@ type State = 'new' | 'connecting' | 'open' | 'closed';
  *   not fit rejects with `CAPACITY_EXCEEDED`; with an LRU/LFU policy Redis evicts without events.
  * - Failures: every operation has a deadline (`timeoutMs`) → `TIMEOUT`; a lost or refused
  *   connection → `BACKEND_UNAVAILABLE` at once (no offline queue) while the client reconnects.
+ * - Change feed (`changefeed` option): each write script also appends its changes to a stream,
+ *   atomically; `watch` and `cursor` read it (see {@link watch}, `changefeed.ts`).
  *
  * @example
  * const registry = await RedisRegistry.connect({ url: 'redis://127.0.0.1:6379' });
