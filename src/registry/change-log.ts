@@ -35,7 +35,8 @@ export class ChangeLog {
    */
   #armed = false;
   #floor = 0;
-  readonly #waiters = new Set<() => void>();
+  /** Watches waiting for the next change; made by the first watch (nobody watches a KAD node's registry). */
+  #waiters: Set<() => void> | undefined;
 
   constructor(capacity: number) {
     this.#capacity = capacity;
@@ -45,7 +46,7 @@ export class ChangeLog {
 
   /** Watches waiting for a change now. */
   get watching(): number {
-    return this.#waiters.size;
+    return this.#waiters?.size ?? 0;
   }
 
   /** The cursor of the latest change. */
@@ -61,16 +62,14 @@ export class ChangeLog {
     const ring = this.#ring;
     if (ring.length < this.#capacity) ring.push(change);
     else ring[(seq - this.#floor - 1) % this.#capacity] = change;
-    if (this.#waiters.size === 0) return;
-    const waiters = [...this.#waiters];
-    this.#waiters.clear();
-    for (const wake of waiters) wake();
+    this.wakeAll();
   }
 
   /** Wakes every watch (after the owner closed: they then reject with `CLOSED`). */
   wakeAll(): void {
-    const waiters = [...this.#waiters];
-    this.#waiters.clear();
+    const waiters = this.#waiters;
+    if (waiters === undefined || waiters.size === 0) return;
+    this.#waiters = new Set();
     for (const wake of waiters) wake();
   }
 
@@ -107,10 +106,10 @@ export class ChangeLog {
     return new Promise((resolve) => {
       const wake = (): void => {
         signal?.removeEventListener('abort', wake);
-        this.#waiters.delete(wake);
+        this.#waiters?.delete(wake);
         resolve();
       };
-      this.#waiters.add(wake);
+      (this.#waiters ??= new Set()).add(wake);
       signal?.addEventListener('abort', wake, { once: true });
     });
   }

@@ -105,8 +105,15 @@ export class Publications {
   readonly #clock: Clock;
   readonly #republishMs: Milliseconds;
   readonly #reannounceMs: Milliseconds;
-  readonly #items = new Map<string, ItemPublication>();
-  readonly #announcements = new Map<string, AnnouncePublication>();
+  // created with the first entry: most nodes publish nothing, and an empty map costs ~200 bytes
+  #itemsStore: Map<string, ItemPublication> | undefined;
+  #announcementsStore: Map<string, AnnouncePublication> | undefined;
+  get #items(): Map<string, ItemPublication> {
+    return (this.#itemsStore ??= new Map());
+  }
+  get #announcements(): Map<string, AnnouncePublication> {
+    return (this.#announcementsStore ??= new Map());
+  }
 
   /** @throws {KadError} `INVALID_OPTION` naming a bad interval. */
   constructor(options: PublicationsOptions, deps: PublicationsDeps) {
@@ -118,7 +125,7 @@ export class Publications {
 
   /** Items and announcements recorded. */
   get size(): number {
-    return this.#items.size + this.#announcements.size;
+    return (this.#itemsStore?.size ?? 0) + (this.#announcementsStore?.size ?? 0);
   }
 
   /**
@@ -157,22 +164,22 @@ export class Publications {
 
   /** The item recorded for `target`, if any. */
   item(target: NodeId): ItemPublication | undefined {
-    return this.#items.get(idToHex(target));
+    return this.#itemsStore?.get(idToHex(target));
   }
 
   /** The announcement recorded for `infoHash`, if any. */
   announcement(infoHash: NodeId): AnnouncePublication | undefined {
-    return this.#announcements.get(idToHex(infoHash));
+    return this.#announcementsStore?.get(idToHex(infoHash));
   }
 
   /** Forgets the item of `target`; whether one was recorded. */
   removeItem(target: NodeId): boolean {
-    return this.#items.delete(idToHex(target));
+    return this.#itemsStore?.delete(idToHex(target)) ?? false;
   }
 
   /** Forgets the announcement of `infoHash`; whether one was recorded. */
   removeAnnouncement(infoHash: NodeId): boolean {
-    return this.#announcements.delete(idToHex(infoHash));
+    return this.#announcementsStore?.delete(idToHex(infoHash)) ?? false;
   }
 
   /**
@@ -182,10 +189,10 @@ export class Publications {
   remove(entry: Publication): boolean {
     if (entry.kind === 'item') {
       const key = idToHex(entry.target);
-      return this.#items.get(key) === entry && this.#items.delete(key);
+      return this.#itemsStore?.get(key) === entry && this.#items.delete(key);
     }
     const key = idToHex(entry.infoHash);
-    return this.#announcements.get(key) === entry && this.#announcements.delete(key);
+    return this.#announcementsStore?.get(key) === entry && this.#announcements.delete(key);
   }
 
   /**
@@ -197,13 +204,13 @@ export class Publications {
   published(entry: Publication, at: Milliseconds = this.#clock.now()): Publication | undefined {
     if (entry.kind === 'item') {
       const key = idToHex(entry.target);
-      if (this.#items.get(key) !== entry) return this.#items.get(key);
+      if (this.#itemsStore?.get(key) !== entry) return this.#itemsStore?.get(key);
       const next: ItemPublication = { ...entry, nextDueAt: nextDue(entry.nextDueAt, at, this.#republishMs) };
       this.#items.set(key, next);
       return next;
     }
     const key = idToHex(entry.infoHash);
-    if (this.#announcements.get(key) !== entry) return this.#announcements.get(key);
+    if (this.#announcementsStore?.get(key) !== entry) return this.#announcementsStore?.get(key);
     const next: AnnouncePublication = { ...entry, nextDueAt: nextDue(entry.nextDueAt, at, this.#reannounceMs) };
     this.#announcements.set(key, next);
     return next;
@@ -216,11 +223,11 @@ export class Publications {
   postpone(entry: Publication, at: Milliseconds): void {
     if (entry.kind === 'item') {
       const key = idToHex(entry.target);
-      if (this.#items.get(key) === entry) this.#items.set(key, { ...entry, nextDueAt: at });
+      if (this.#itemsStore?.get(key) === entry) this.#items.set(key, { ...entry, nextDueAt: at });
       return;
     }
     const key = idToHex(entry.infoHash);
-    if (this.#announcements.get(key) === entry) this.#announcements.set(key, { ...entry, nextDueAt: at });
+    if (this.#announcementsStore?.get(key) === entry) this.#announcements.set(key, { ...entry, nextDueAt: at });
   }
 
   /** Everything due at `now` (next due time ≤ now), earliest first. */
@@ -239,21 +246,21 @@ export class Publications {
 
   /** Every item, then every announcement. */
   all(): Publication[] {
-    return [...this.#items.values(), ...this.#announcements.values()];
+    return [...(this.#itemsStore?.values() ?? []), ...(this.#announcementsStore?.values() ?? [])];
   }
 
   /** Forgets everything. */
   clear(): void {
-    this.#items.clear();
-    this.#announcements.clear();
+    this.#itemsStore = undefined;
+    this.#announcementsStore = undefined;
   }
 
   /** The book as plain, JSON-safe data (see {@link PublicationsState}). */
   toJSON(): PublicationsState {
     return {
       version: 1,
-      items: [...this.#items.values()].map(itemToState),
-      announcements: [...this.#announcements.values()].map((a) => ({
+      items: [...(this.#itemsStore?.values() ?? [])].map(itemToState),
+      announcements: [...(this.#announcementsStore?.values() ?? [])].map((a) => ({
         infoHash: idToHex(a.infoHash),
         port: a.port,
         impliedPort: a.impliedPort,

@@ -69,7 +69,7 @@ export class Replicator {
   readonly #ctx: MaintenanceContext;
   readonly #budget: RequestBudget;
   /** Per family and target: fingerprints of the contacts known to hold the item, and until when. */
-  readonly #holders = new Map<string, Map<number, Milliseconds>>();
+  #holders: Map<string, Map<number, Milliseconds>> | undefined; // made with the first item to look after
   #dirty = false;
   #running = false;
   /** Whether a contact timed out in the running round. */
@@ -128,7 +128,9 @@ export class Replicator {
       }
     }
     // items gone (expired, evicted) or no longer fresh: forget who holds them
-    for (const key of this.#holders.keys()) if (!seen.has(key)) this.#holders.delete(key);
+    const holders = this.#holders;
+    if (holders !== undefined) for (const key of holders.keys()) if (!seen.has(key)) holders.delete(key);
+    if (holders?.size === 0) this.#holders = undefined;
     for (const task of tasks) await this.#replicate(task);
   }
 
@@ -143,11 +145,12 @@ export class Replicator {
     const last = closest[k - 1];
     if (last !== undefined && compareDistance(entry.target, last.id, id) < 0) {
       // k nodes are closer than us: theirs to hand on
-      this.#holders.delete(key);
+      this.#holders?.delete(key);
       return [];
     }
-    let holders = this.#holders.get(key);
-    if (holders === undefined) this.#holders.set(key, (holders = new Map<number, Milliseconds>()));
+    const byKey = (this.#holders ??= new Map<string, Map<number, Milliseconds>>());
+    let holders = byKey.get(key);
+    if (holders === undefined) byKey.set(key, (holders = new Map<number, Milliseconds>()));
     const current = new Set(closest.map((c) => fingerprint(c.id)));
     for (const f of holders.keys()) if (!current.has(f)) holders.delete(f);
     const now = clock.now();

@@ -1,5 +1,7 @@
-import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { mkdir, open, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
+import { MAX_STATE_BYTES } from './state-format.js';
 
 /** Options of every {@link StateStore} call. */
 export interface StateStoreCallOptions {
@@ -48,13 +50,33 @@ export class FileStateStore implements StateStore {
     this.#temporary = `${this.path}.tmp`;
   }
 
+  /**
+   * Reads the file synchronously, once, at start: a state file is a few tens of KiB, and the
+   * four thread-pool round trips of an asynchronous read (open, stat, read, close) were a good
+   * part of a warm restart on a busy machine, each waiting for the event loop to come round.
+   * At most {@link MAX_STATE_BYTES} + 1 bytes are read: a larger file is refused as corrupt
+   * whatever its length.
+   */
   async read(options: StateStoreCallOptions = {}): Promise<Uint8Array | undefined> {
+    options.signal?.throwIfAborted();
+    let fd: number;
     try {
-      const data = await readFile(this.path, options.signal === undefined ? {} : { signal: options.signal });
-      return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+      fd = openSync(this.path, 'r');
     } catch (error) {
       if (isMissing(error)) return undefined;
       throw error;
+    }
+    try {
+      const bytes = new Uint8Array(Math.min(fstatSync(fd).size, MAX_STATE_BYTES + 1));
+      let length = 0;
+      while (length < bytes.length) {
+        const read = readSync(fd, bytes, length, bytes.length - length, length);
+        if (read === 0) break;
+        length += read;
+      }
+      return bytes.subarray(0, length);
+    } finally {
+      closeSync(fd);
     }
   }
 

@@ -42,7 +42,7 @@ export class TableUpkeep {
    * found no one (a range of the id space where a small network has no node), up to
    * {@link MAX_EMPTY_BACKOFF} times.
    */
-  readonly #refreshed = new Map<number, { at: Milliseconds; waitMs: Milliseconds }>();
+  #refreshed: Map<number, { at: Milliseconds; waitMs: Milliseconds }> | undefined; // made by the first refresh
   #lastSelfLookup: Milliseconds;
   #silentFailures = 0;
   /** What {@link trafficIn} counted when last read, and when it last grew: the node was online then. */
@@ -160,7 +160,7 @@ export class TableUpkeep {
       const own = ownBucketStart(stack, this.#ctx.k);
       for (const index of stack.table.table.staleBuckets(options.refreshMs)) {
         if (index >= own) break; // the own id's range: the self lookup refreshes it
-        const last = this.#refreshed.get(index);
+        const last = this.#refreshed?.get(index);
         if (last === undefined || now - last.at >= last.waitMs) stale.add(index);
       }
     }
@@ -177,11 +177,11 @@ export class TableUpkeep {
       const empty = stacks.every((stack) => stack.table.table.bucket(index).length === 0);
       const waitMs = empty
         ? Math.min(
-            (this.#refreshed.get(index)?.waitMs ?? options.refreshMs / 2) * 2,
+            (this.#refreshed?.get(index)?.waitMs ?? options.refreshMs / 2) * 2,
             MAX_EMPTY_BACKOFF * options.refreshMs,
           )
         : options.refreshMs;
-      this.#refreshed.set(index, { at: clock.now(), waitMs });
+      (this.#refreshed ??= new Map()).set(index, { at: clock.now(), waitMs });
       for (const stack of stacks) stack.table.table.touchBucket(index);
     }
   }

@@ -38,46 +38,55 @@ export interface WarmStartInit {
 
 /**
  * Joins through the contacts restored from saved state: a ping to up to {@link WARM_START_PINGS}
- * of them per family (spread over the buckets, most recently seen first) and a lookup of our own
- * id through the table, at once. Resolves `true` at the first answer: the table is already
- * full, so the node is joined, and `ready` is not held by saved contacts that are gone (a silent
- * one costs a whole RPC timeout, 1.5 s before any RTT is known). The lookup goes on in the
- * background, refreshing the table and telling our neighbours we are back; the pongs give the
- * RPC layer its first RTT samples. Resolves `false` when nothing answered; rejects only on close.
+ * of them per family (spread over the buckets, most recently seen first), then a lookup of our
+ * own id through the table. Resolves `true` at the first answer: the table is already full, so
+ * the node is joined, and `ready` is not held by saved contacts that are gone (a silent one costs
+ * a whole RPC timeout, 1.5 s before any RTT is known). The lookup starts at that first answer
+ * (or once every ping failed, when it is the last chance) and goes on in the background,
+ * refreshing the table and telling our neighbours we are back; started beside the pings, its
+ * α `find_node`s would only compete with them for the first answer (their replies are the
+ * bigger ones to make and to read). The pongs give the RPC layer its first RTT samples.
+ * Resolves `false` when nothing answered; rejects only on close.
  * @internal
  */
 export function warmStart(init: WarmStartInit): Promise<boolean> {
   const { lifetime, stacks } = init;
   return new Promise<boolean>((resolve, reject) => {
-    let pending = 0;
-    const ended = (answered: boolean): void => {
-      pending--;
-      if (answered) resolve(true);
-      else if (pending === 0) resolve(false);
+    let lookupStarted = false;
+    const lookup = (): void => {
+      if (lookupStarted) return;
+      lookupStarted = true;
+      init
+        .selfLookup([], [], lifetime, (event) => {
+          if (event.type === 'response') resolve(true);
+        })
+        .then(
+          (done) => resolve(done.closest.length > 0),
+          (error: unknown) => reject(error as Error),
+        );
     };
+    let pending = 0;
     const ping = writePingArgs({ id: init.id });
     for (const stack of stacks) {
       for (const contact of probes(stack.table.table, WARM_START_PINGS)) {
         pending++;
         stack.query(contact, 'ping', ping, lifetime, 0).then(
-          () => ended(true),
+          () => {
+            resolve(true);
+            lookup();
+          },
           (error: unknown) => {
             // silent: one failure towards bad, as a lookup counts it
             if (isKadError(error, 'TIMEOUT')) stack.table.table.markFailed(contact.id);
-            ended(false);
+            if (--pending === 0) {
+              if (lifetime.aborted) reject(lifetime.reason as Error);
+              else lookup();
+            }
           },
         );
       }
     }
-    pending++;
-    init
-      .selfLookup([], [], lifetime, (event) => {
-        if (event.type === 'response') resolve(true);
-      })
-      .then(
-        (done) => ended(done.closest.length > 0),
-        (error: unknown) => reject(error as Error),
-      );
+    if (pending === 0) lookup();
   });
 }
 

@@ -2,6 +2,13 @@ import { type AddressFamily, decodePeer } from '../wire/compact.js';
 import { integerAtLeast } from '../option-checks.js';
 import type { RemoteInfo } from '../transport/transport.js';
 
+/** Ports a tally entry makes room for: `votes * PORTS + port`. */
+const PORTS = 65_536;
+
+function votesOf(entry: number | undefined): number {
+  return entry === undefined ? 0 : Math.floor(entry / PORTS);
+}
+
 /** Configuration of an {@link ExternalAddressVote}. */
 export interface ExternalAddressVoteOptions {
   /**
@@ -32,10 +39,11 @@ export class ExternalAddressVote {
   readonly #maxVoters: number;
   /** voter host → the IP it reported last; insertion order is recency. */
   readonly #ballots = new Map<string, string>();
-  /** reported IP → votes; holds only IPs with at least one vote. */
+  /**
+   * reported IP → its votes and the port reported last with it, as `votes * PORTS + port` (one
+   * small integer: one map, no object per IP); holds only IPs with at least one vote.
+   */
   readonly #tally = new Map<string, number>();
-  /** reported IP → the port reported last with it. */
-  readonly #ports = new Map<string, number>();
   #leader: string | undefined;
 
   /** @throws {KadError} `INVALID_OPTION` for a `maxVoters` that is not a positive integer. */
@@ -72,7 +80,8 @@ export class ExternalAddressVote {
     this.#ballots.delete(voter);
     this.#ballots.set(voter, host);
     if (previous === host) {
-      this.#ports.set(host, port); // the same vote again: the tally is unchanged
+      // the same vote again: the votes are unchanged, the port is the latest
+      this.#tally.set(host, votesOf(this.#tally.get(host)) * PORTS + port);
       return;
     }
     if (previous !== undefined) this.#retract(previous);
@@ -81,8 +90,7 @@ export class ExternalAddressVote {
       this.#ballots.delete(oldest);
       this.#retract(vote);
     }
-    this.#tally.set(host, (this.#tally.get(host) ?? 0) + 1);
-    this.#ports.set(host, port);
+    this.#tally.set(host, (votesOf(this.#tally.get(host)) + 1) * PORTS + port);
     this.#elect();
   }
 
@@ -90,25 +98,22 @@ export class ExternalAddressVote {
   current(): RemoteInfo | undefined {
     const host = this.#leader;
     if (host === undefined) return undefined;
-    return { host, port: this.#ports.get(host) ?? 0, family: this.#family };
+    return { host, port: (this.#tally.get(host) ?? 0) % PORTS, family: this.#family };
   }
 
   #retract(host: string): void {
-    const votes = (this.#tally.get(host) ?? 0) - 1;
-    if (votes > 0) {
-      this.#tally.set(host, votes);
-      return;
-    }
-    this.#tally.delete(host);
-    this.#ports.delete(host);
+    const entry = this.#tally.get(host) ?? 0;
+    if (votesOf(entry) > 1) this.#tally.set(host, entry - PORTS);
+    else this.#tally.delete(host);
   }
 
   /** At most `maxVoters` entries to scan, and only when a vote changed. */
   #elect(): void {
     let best = this.#leader;
-    let bestVotes = best === undefined ? 0 : (this.#tally.get(best) ?? 0);
+    let bestVotes = best === undefined ? 0 : votesOf(this.#tally.get(best));
     if (bestVotes === 0) best = undefined;
-    for (const [host, votes] of this.#tally) {
+    for (const [host, entry] of this.#tally) {
+      const votes = votesOf(entry);
       if (votes > bestVotes) {
         best = host;
         bestVotes = votes;

@@ -24,67 +24,87 @@ const scratch = new Float64Array(1);
 const scratchBytes = new Uint8Array(scratch.buffer);
 
 /**
+ * The byte array that the lists of one routing table share: every list's slots end to end, each
+ * list's after those of the lists made before it. One array per table, not one per bucket: a
+ * typed array and its buffer cost ~200 bytes of objects before their first slot, more than the
+ * five or six contacts a bucket of a small table holds.
+ */
+class Arena {
+  bytes: Uint8Array;
+  /** Bytes in use, from 0. */
+  used = 0;
+  /** Most slots of every list together. */
+  capacity = 0;
+  readonly stride: number;
+  /** In buffer order. */
+  readonly lists: PackedContacts[] = [];
+
+  constructor(stride: number, slots: number) {
+    this.stride = stride;
+    this.bytes = new Uint8Array(slots * stride);
+  }
+
+  /** Makes room for one more slot (doubling while small, then a few slots at a time, up to `capacity`). */
+  reserve(): void {
+    const { bytes, stride, used } = this;
+    if (used + stride <= bytes.length) return;
+    // a full bucket with one candidate waiting should not carry room for k more
+    const inUse = used / stride;
+    const slots = Math.max(Math.min(this.capacity, inUse + Math.min(4, Math.max(2, inUse))), inUse + 1);
+    const grown = new Uint8Array(slots * stride);
+    grown.set(bytes.subarray(0, used));
+    this.bytes = grown;
+  }
+}
+
+/**
  * The contacts of one bucket (or of its replacement cache), packed: each slot is the contact's
  * compact node info as BEP 5 puts it on the wire (20-byte id, 4- or 16-byte IP, 2-byte port, 26
- * or 38 bytes), then a flags byte, a failure count and the `lastSeen` time (a float64), all in
- * one byte array per list. A contact costs 36 or 48 bytes instead of an object, a 20-byte
- * `Uint8Array` and two strings (~400 bytes), and a `nodes` list is a copy of slots. Slots keep list order (a bucket: least
- * recently seen first). The array grows by doubling up to `capacity` slots.
+ * or 38 bytes), then a flags byte, a failure count and the `lastSeen` time (a float64). A contact
+ * costs 36 or 48 bytes instead of an object, a 20-byte `Uint8Array` and two strings (~400
+ * bytes), and a `nodes` list is a copy of slots. Slots keep list order (a bucket: least recently
+ * seen first). The lists of one table share one byte array (see {@link Arena}), which grows by
+ * a few slots at a time up to every list's `capacity`; an insert or removal shifts the slots of
+ * the lists after it (a few hundred bytes: a `copyWithin`).
  * @internal
  */
 export class PackedContacts {
   readonly #ipBytes: 4 | 16;
   readonly #stride: number;
-  readonly #capacity: number;
-  /** The list whose buffer this one lives in, after its slots (see {@link tail}); or none. */
-  readonly #host: PackedContacts | undefined;
-  #tail: PackedContacts | undefined;
-  #own: Uint8Array | undefined;
+  readonly #arena: Arena;
+  /** Where this list's slots start in the arena's bytes. */
+  #base: number;
+  /** This list's place in the arena's lists. */
+  readonly #position: number;
   #count = 0;
 
   /**
    * @param capacity most slots of this list
-   * @param host a list to share the buffer of: this one's slots follow the host's (a bucket's
-   *   replacement cache after its contacts), so it costs no byte array of its own
+   * @param host a list of the same family to share the byte array of (the table's first bucket,
+   *   say): this one's slots follow those of the lists already in it
    */
   constructor(ipBytes: 4 | 16, capacity: number, host?: PackedContacts) {
     this.#ipBytes = ipBytes;
     this.#stride = ID_BYTES + ipBytes + 2 + SLOT_STATE_BYTES;
-    this.#capacity = capacity;
-    this.#host = host;
-    if (host === undefined) this.#own = new Uint8Array(Math.min(capacity, 2) * this.#stride);
-    else host.#tail = this;
+    if (host !== undefined && host.#stride !== this.#stride)
+      throw new Error('a list shares the bytes of its family only');
+    const arena = host === undefined ? new Arena(this.#stride, Math.min(capacity, 2)) : host.#arena;
+    this.#arena = arena;
+    this.#base = arena.used;
+    this.#position = arena.lists.length;
+    arena.lists.push(this);
+    arena.capacity += capacity;
   }
 
   get #bytes(): Uint8Array {
-    return this.#host === undefined ? (this.#own as Uint8Array) : this.#host.#bytes;
+    return this.#arena.bytes;
   }
 
-  /** Where this list's slots start in the buffer. */
-  get #base(): number {
-    return this.#host === undefined ? 0 : this.#host.#count * this.#stride;
-  }
-
-  /** Bytes in use in the buffer, from this list's start to the end of its tail's slots. */
-  get #usedEnd(): number {
-    const tail = this.#tail === undefined ? 0 : this.#tail.#count;
-    return this.#base + (this.#count + tail) * this.#stride;
-  }
-
-  /** Makes room in the buffer for one more slot (doubling, up to every list's capacity). */
-  #reserve(): void {
-    const root = this.#host ?? this;
-    const own = root.#own as Uint8Array;
-    const used = root.#usedEnd;
-    if (used + this.#stride <= own.length) return;
-    const total = root.#capacity + (root.#tail === undefined ? 0 : root.#tail.#capacity);
-    // doubling while small, then a few slots at a time: a full bucket with one candidate
-    // waiting should not carry room for k more
-    const inUse = used / this.#stride;
-    const slots = Math.max(Math.min(total, inUse + Math.min(4, Math.max(2, inUse))), inUse + 1);
-    const grown = new Uint8Array(slots * this.#stride);
-    grown.set(own.subarray(0, used));
-    root.#own = grown;
+  /** Moves the start of every list after this one by `delta` bytes (one slot in or out). */
+  #shiftLater(delta: number): void {
+    const { lists } = this.#arena;
+    for (let i = this.#position + 1; i < lists.length; i++) (lists[i] as PackedContacts).#base += delta;
+    this.#arena.used += delta;
   }
 
   /** Slots in use. */
@@ -215,10 +235,10 @@ export class PackedContacts {
   /** Inserts a contact at slot `at` (0..length), shifting the later ones up. */
   insert(at: number, id: NodeId, ip: Uint8Array, port: number, exempt: boolean, lastSeen: Milliseconds): void {
     const stride = this.#stride;
-    this.#reserve();
+    this.#arena.reserve();
     const bytes = this.#bytes;
     const o = this.offset(at);
-    bytes.copyWithin(o + stride, o, this.#usedEnd);
+    bytes.copyWithin(o + stride, o, this.#arena.used);
     bytes.set(id, o);
     bytes.set(ip, o + ID_BYTES);
     bytes[o + ID_BYTES + this.#ipBytes] = port >> 8;
@@ -226,6 +246,7 @@ export class PackedContacts {
     bytes[o + this.compactBytes] = exempt ? 1 : 0;
     bytes[o + this.compactBytes + 1] = 0;
     this.#count++;
+    this.#shiftLater(stride);
     this.setLastSeen(at, lastSeen);
   }
 
@@ -238,8 +259,9 @@ export class PackedContacts {
   /** Removes slot `i`, shifting the later ones down. */
   removeAt(i: number): void {
     const o = this.offset(i);
-    this.#bytes.copyWithin(o, o + this.#stride, this.#usedEnd);
+    this.#bytes.copyWithin(o, o + this.#stride, this.#arena.used);
     this.#count--;
+    this.#shiftLater(-this.#stride);
   }
 
   /** Moves slot `i` to the end (most recently seen). */
@@ -247,7 +269,7 @@ export class PackedContacts {
     if (i === this.#count - 1) return;
     const o = this.offset(i);
     const slot = this.#bytes.slice(o, o + this.#stride);
-    // the slot leaves, the ones after it move down; it goes back in at the end, tail shifted up
+    // the slot leaves, the ones after it in this list move down; it goes back in at this list's end
     const bytes = this.#bytes;
     const end = this.offset(this.#count);
     bytes.copyWithin(o, o + this.#stride, end);

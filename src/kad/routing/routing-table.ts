@@ -32,8 +32,9 @@ class Bucket extends PackedContacts {
   replacements: PackedContacts | undefined = undefined;
   lastChanged: Milliseconds;
 
-  constructor(ipBytes: 4 | 16, k: number, now: Milliseconds) {
-    super(ipBytes, k);
+  /** @param host a bucket of the same table, whose byte array this one shares */
+  constructor(ipBytes: 4 | 16, k: number, now: Milliseconds, host?: Bucket) {
+    super(ipBytes, k, host);
     this.lastChanged = now;
   }
 
@@ -162,7 +163,7 @@ export class RoutingTable extends Emitter<RoutingTableEvents> {
       failures: 0,
     };
     if (size > 0) {
-      // the cache lives in the bucket's own buffer, after its contacts
+      // the cache lives in the table's byte array, with the buckets
       const cache = (bucket.replacements ??= new PackedContacts(list.compactBytes === 26 ? 4 : 16, size, bucket));
       cache.insert(cache.length, contact.id, parsed.ip, contact.port, parsed.exempt, now);
       if (cache.length > size) cache.removeAt(0);
@@ -372,7 +373,13 @@ export class RoutingTable extends Emitter<RoutingTableEvents> {
   #bucket(index: number, now: Milliseconds): Bucket {
     let bucket = this.#buckets[index];
     if (bucket === undefined) {
-      bucket = new Bucket(this.family === 4 ? 4 : 16, this.k, now);
+      // every bucket in the byte array of the first one made
+      bucket = new Bucket(
+        this.family === 4 ? 4 : 16,
+        this.k,
+        now,
+        this.#buckets.find((b) => b !== undefined),
+      );
       while (this.#buckets.length < index) this.#buckets.push(undefined);
       this.#buckets[index] = bucket;
     }

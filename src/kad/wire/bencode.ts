@@ -239,8 +239,16 @@ export function bencode(value: BencodeValue): Uint8Array {
   return writer.finish();
 }
 
+// One scratch buffer for the whole process, kept while it is at most a datagram's size: encoding
+// is synchronous, so no two writers ever use it at once, and `finish` copies the message out at
+// its exact size. A fresh 256-byte array per message (a backing store outside the JS heap) cost
+// more than the encoding itself.
+const SCRATCH_BYTES = 2048;
+const MAX_SCRATCH_BYTES = 65_536;
+let scratch = new Uint8Array(SCRATCH_BYTES);
+
 class Writer {
-  buf = new Uint8Array(256);
+  buf = scratch;
   pos = 0;
 
   reserve(n: number): void {
@@ -250,6 +258,7 @@ class Writer {
     const next = new Uint8Array(size);
     next.set(this.buf.subarray(0, this.pos));
     this.buf = next;
+    if (size <= MAX_SCRATCH_BYTES) scratch = next;
   }
 
   byte(b: number): void {

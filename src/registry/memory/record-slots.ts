@@ -38,7 +38,11 @@ export class RecordSlots {
   keys: (string | undefined)[] = [];
   /** The value of each slot (`undefined` when free). */
   values: (Uint8Array | undefined)[] = [];
-  readonly #index = new Map<string, number>();
+  // created with the first record: an empty registry (a KAD node's that stores nothing) holds no map
+  #indexStore: Map<string, number> | undefined;
+  get #index(): Map<string, number> {
+    return (this.#indexStore ??= new Map());
+  }
   // assigned by #start, from the constructor on
   #meta!: Float64Array;
   #links!: Int32Array;
@@ -59,7 +63,7 @@ export class RecordSlots {
 
   /** Records held. */
   get size(): number {
-    return this.#index.size;
+    return this.#indexStore?.size ?? 0;
   }
 
   /** Slots with a deadline. */
@@ -69,7 +73,7 @@ export class RecordSlots {
 
   /** The slot holding `key`, without changing its recency. */
   find(key: string): number | undefined {
-    return this.#index.get(key);
+    return this.#indexStore?.get(key);
   }
 
   /**
@@ -155,7 +159,7 @@ export class RecordSlots {
   reset(): void {
     this.keys = [];
     this.values = [];
-    this.#index.clear();
+    this.#indexStore = undefined;
     this.#oldest = NONE;
     this.#newest = NONE;
     this.#free = NONE;

@@ -133,6 +133,51 @@ describe('a node with saved state', () => {
     }
   });
 
+  it('pings its saved contacts first and starts the lookup of its own id at the first answer', async () => {
+    const net = await buildKadNetwork({ size: 40, seed: 5 });
+    try {
+      const store = new MemoryStateStore();
+      const first = await joined(net, store);
+      const address = first.transport.address();
+      await stop(first);
+
+      const transport = net.network.createTransport(address);
+      let received = 0;
+      transport.on('message', () => {
+        received++;
+      });
+      // the method of each query sent, and how many datagrams had come in by then
+      const sent: { method: string; received: number }[] = [];
+      const send = transport.send.bind(transport);
+      transport.send = (datagram, to) => {
+        const method = /1:q(\d+):([a-z_]+)/.exec(Buffer.from(datagram).toString('latin1'));
+        if (method !== null) sent.push({ method: method[2] as string, received });
+        send(datagram, to);
+      };
+      const node = await createNode({ transport, clock: net.clock, stateStore: store });
+      try {
+        await net.run(node.ready);
+        // a second of virtual time for the lookup that goes on in the background
+        await net.run(new Promise<void>((resolve) => net.clock.setTimeout(resolve, 1000)));
+        const beforeAnswer = sent.filter((s) => s.received === 0);
+        assert.ok(beforeAnswer.length > 0, 'nothing sent before the first answer');
+        assert.deepEqual(
+          beforeAnswer.map((s) => s.method),
+          beforeAnswer.map(() => 'ping'),
+        );
+        assert.ok(
+          sent.some((s) => s.method === 'find_node' && s.received > 0),
+          'no find_node after the first answer',
+        );
+      } finally {
+        await node.close();
+        await transport.close();
+      }
+    } finally {
+      await net.close();
+    }
+  });
+
   it('joins through its bootstrap nodes when none of its saved contacts answers', async () => {
     const net = await buildKadNetwork({ size: 12, seed: 5 });
     try {

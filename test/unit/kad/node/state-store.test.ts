@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { idToHex } from '../../../../src/kad/id.js';
 import { createNode } from '../../../../src/kad/node/node.js';
 import type { StateDiscardedEvent } from '../../../../src/kad/node/operation-types.js';
+import { MAX_STATE_BYTES } from '../../../../src/kad/node/state-format.js';
 import { FileStateStore, STATE_FILE_NAME } from '../../../../src/kad/node/state-store.js';
 import { ManualClock, MemoryNetwork } from '../../../../src/testing/index.js';
 
@@ -73,6 +74,21 @@ describe('FileStateStore', () => {
     assert.equal(await readFile(aside, 'utf8'), 'bad');
     assert.equal(await store.read(), undefined);
     assert.deepEqual((await readdir(store.dir)).sort(), [`${STATE_FILE_NAME}.___corrupt_1`]);
+  });
+
+  it('reads no more than one byte over the largest state file of a larger file', async () => {
+    const store = new FileStateStore(fresh());
+    await store.write(bytes('{}'));
+    await truncate(store.path, MAX_STATE_BYTES + 4096); // sparse: no 16 MiB written
+    const read = await store.read();
+    assert.equal(read?.length, MAX_STATE_BYTES + 1);
+  });
+
+  it('rejects a read with the reason of an aborted signal', async () => {
+    const store = new FileStateStore(fresh());
+    await store.write(bytes('{}'));
+    const reason = new Error('stop');
+    await assert.rejects(store.read({ signal: AbortSignal.abort(reason) }), reason);
   });
 
   it('rejects a read of a path that is not a file', async () => {

@@ -13,39 +13,43 @@ interface Model {
 }
 
 type Op =
-  | { kind: 'insert'; tail: boolean; at: number; id: number; port: number; lastSeen: number }
-  | { kind: 'remove'; tail: boolean; at: number }
-  | { kind: 'toEnd'; tail: boolean; at: number }
-  | { kind: 'fail'; tail: boolean; at: number };
+  | { kind: 'insert'; list: number; at: number; id: number; port: number; lastSeen: number }
+  | { kind: 'remove'; list: number; at: number }
+  | { kind: 'toEnd'; list: number; at: number }
+  | { kind: 'fail'; list: number; at: number };
+
+/** Capacities of the lists sharing one byte array: two buckets of k = 8, each with a cache of 4, made in this order. */
+const CAPACITIES = [8, 4, 8, 4];
+const list = fc.integer({ min: 0, max: CAPACITIES.length - 1 });
 
 const op: fc.Arbitrary<Op> = fc.oneof(
   fc.record({
     kind: fc.constant('insert' as const),
-    tail: fc.boolean(),
+    list,
     at: fc.nat(),
     id: fc.integer({ min: 0, max: 255 }),
     port: fc.integer({ min: 1, max: 65535 }),
     lastSeen: fc.double({ min: 0, max: 2e12, noNaN: true }),
   }),
-  fc.record({ kind: fc.constant('remove' as const), tail: fc.boolean(), at: fc.nat() }),
-  fc.record({ kind: fc.constant('toEnd' as const), tail: fc.boolean(), at: fc.nat() }),
-  fc.record({ kind: fc.constant('fail' as const), tail: fc.boolean(), at: fc.nat() }),
+  fc.record({ kind: fc.constant('remove' as const), list, at: fc.nat() }),
+  fc.record({ kind: fc.constant('toEnd' as const), list, at: fc.nat() }),
+  fc.record({ kind: fc.constant('fail' as const), list, at: fc.nat() }),
 );
 
 const idOf = (n: number): Uint8Array => new Uint8Array(20).fill(n);
 
 describe('PackedContacts', () => {
-  it('holds what a list of contacts would, for a bucket and a replacement cache sharing its buffer', () => {
+  it('holds what lists of contacts would, for the buckets and replacement caches of a table sharing one byte array', () => {
     fc.assert(
-      fc.property(fc.array(op, { maxLength: 80 }), (ops) => {
-        const bucket = new PackedContacts(4, 8);
-        const cache = new PackedContacts(4, 4, bucket);
-        const models: Record<'bucket' | 'cache', Model[]> = { bucket: [], cache: [] };
+      fc.property(fc.array(op, { maxLength: 120 }), (ops) => {
+        const first = new PackedContacts(4, CAPACITIES[0] as number);
+        const lists = [first, ...CAPACITIES.slice(1).map((capacity) => new PackedContacts(4, capacity, first))];
+        const models: Model[][] = lists.map(() => []);
         for (const o of ops) {
-          const list = o.tail ? cache : bucket;
-          const model = models[o.tail ? 'cache' : 'bucket'];
+          const list = lists[o.list] as PackedContacts;
+          const model = models[o.list] as Model[];
           if (o.kind === 'insert') {
-            if (model.length >= (o.tail ? 4 : 8)) continue;
+            if (model.length >= (CAPACITIES[o.list] as number)) continue;
             const at = o.at % (model.length + 1);
             const ip = [10, o.id, 0, 1];
             list.insert(at, idOf(o.id), Uint8Array.from(ip), o.port, o.id % 2 === 0, o.lastSeen);
@@ -72,10 +76,9 @@ describe('PackedContacts', () => {
             (model[at] as Model).failures++;
           }
         }
-        for (const [list, model] of [
-          [bucket, models.bucket],
-          [cache, models.cache],
-        ] as const) {
+        for (const [n, list] of lists.entries()) {
+          const model = models[n] as Model[];
+          assert.equal(list.bytes, first.bytes);
           assert.equal(list.length, model.length);
           model.forEach((m, i) => {
             assert.deepEqual(list.contact(i), {
