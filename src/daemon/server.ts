@@ -1,7 +1,7 @@
 import fastifySwagger from '@fastify/swagger';
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import { ActivityLog } from './activity.js';
-import { loadDashboard } from './dashboard.js';
+import { DASHBOARD_PATHS, loadDashboard } from './dashboard.js';
 import { DaemonError } from './errors.js';
 import { toHttpError } from './http-errors.js';
 import {
@@ -20,7 +20,7 @@ export type { ApiServerDeps, ApiServerOptions, RouteContext } from './routes/con
 export { DEFAULT_API_SERVER_OPTIONS, requestSignal } from './routes/context.js';
 
 /** Paths served without a token: liveness, and the dashboard's page and scripts (they hold no data). */
-const PUBLIC_PATHS = new Set(['/healthz', '/', '/dashboard.js', '/dashboard.css']);
+const PUBLIC_PATHS = new Set(['/healthz', ...DASHBOARD_PATHS]);
 
 /**
  * The daemon's HTTP API (Fastify): JSON routes validated by their schemas, the OpenAPI
