@@ -1,7 +1,7 @@
 import fastifySwagger from '@fastify/swagger';
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import { ActivityLog } from './activity.js';
-import { loadDashboard } from './dashboard.js';
+import { DASHBOARD_PATHS, loadDashboard } from './dashboard.js';
 import { DaemonError } from './errors.js';
 import { toHttpError } from './http-errors.js';
 import {
@@ -14,13 +14,13 @@ import { dhtRoutes } from './routes/dht-routes.js';
 import { eventRoutes } from './routes/event-routes.js';
 import { nodeRoutes } from './routes/node-routes.js';
 import { registryRoutes } from './routes/registry-routes.js';
-import { tokensMatch } from './token.js';
+import { tokenChecker } from './token.js';
 
 export type { ApiServerDeps, ApiServerOptions, RouteContext } from './routes/context.js';
 export { DEFAULT_API_SERVER_OPTIONS, requestSignal } from './routes/context.js';
 
 /** Paths served without a token: liveness, and the dashboard's page and scripts (they hold no data). */
-const PUBLIC_PATHS = new Set(['/healthz', '/', '/dashboard.js', '/dashboard.css']);
+const PUBLIC_PATHS = new Set(['/healthz', ...DASHBOARD_PATHS]);
 
 /**
  * The daemon's HTTP API (Fastify): JSON routes validated by their schemas, the OpenAPI
@@ -56,14 +56,17 @@ export async function createApiServer(deps: ApiServerDeps, options: ApiServerOpt
     },
   });
 
+  const tokenHolds = tokenChecker(deps.token);
+  // the debug request lines are built only when the log level (fixed at start) writes them
+  const debugLog = deps.logger.isLevelEnabled('debug');
   app.addHook('onRequest', async (request) => {
-    request.log.debug({ method: request.method, url: request.url.split('?')[0] }, 'request received');
+    if (debugLog) request.log.debug({ method: request.method, url: request.url.split('?')[0] }, 'request received');
     if (PUBLIC_PATHS.has(request.url.split('?')[0] ?? '')) return;
     const header = request.headers.authorization;
     if (header === undefined)
       throw DaemonError.unauthorized('missing bearer token: send Authorization: Bearer <token>');
     const match = /^Bearer\s+(\S+)$/i.exec(header);
-    if (match === null || !tokensMatch(match[1] as string, deps.token)) {
+    if (match === null || !tokenHolds(match[1] as string)) {
       throw DaemonError.unauthorized('wrong token: use the one in the daemon state dir (api-token) or --token');
     }
   });
@@ -79,7 +82,8 @@ export async function createApiServer(deps: ApiServerDeps, options: ApiServerOpt
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unmatched';
     deps.metrics.observeHttp(request.method, route, reply.statusCode);
-    request.log.debug({ method: request.method, route, status: reply.statusCode, ms: reply.elapsedTime }, 'request');
+    if (debugLog)
+      request.log.debug({ method: request.method, route, status: reply.statusCode, ms: reply.elapsedTime }, 'request');
   });
   app.setErrorHandler(async (error, request, reply) => {
     const { status, body } = toHttpError(error);

@@ -51,12 +51,15 @@ export function decodeValue(value: string, encoding: ValueEncoding = 'utf8'): Ui
   return new Uint8Array(Buffer.from(value, 'base64'));
 }
 
+/** Strict UTF-8 (a decode without `stream` keeps no state between calls: one serves all). */
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
 /** A found item's `v` in JSON: as text when it is UTF-8 bytes, always as hex (of its bencoding when not bytes). */
 export function encodeValue(v: BencodeValue): { value: string | null; valueHex: string } {
   if (v instanceof Uint8Array) {
     let text: string | null;
     try {
-      text = new TextDecoder('utf-8', { fatal: true }).decode(v);
+      text = UTF8.decode(v);
     } catch {
       text = null;
     }

@@ -115,3 +115,17 @@ export function startArgs(bootstrap: string, stateDir: string, ...extra: string[
   const args = ['start', '--host', '127.0.0.1', '--port', '0', '--http', '127.0.0.1:0'];
   return [...args, '--bootstrap', bootstrap, '--state-dir', stateDir, ...extra];
 }
+
+/** What a daemon's "nautilus daemon started" log line says. */
+export interface DaemonStarted {
+  readonly id: string;
+  /** Its UDP sockets, `127.0.0.1:port` and `[::1]:port`. */
+  readonly udp: readonly string[];
+  readonly http: string;
+  readonly storage: string;
+}
+
+/** The "nautilus daemon started" line of `daemon`, once printed. */
+export async function daemonStarted(daemon: CliProcess): Promise<DaemonStarted> {
+  return JSON.parse(await daemon.line(/"msg":"nautilus daemon started"/)) as DaemonStarted;
+}

@@ -1,5 +1,6 @@
 import type { Command } from '../command.js';
 import { announceCommand } from './announce.js';
+import { auditCommand } from './audit.js';
 import { configCommand } from './config.js';
 import { getCommand } from './get.js';
 import { keygenCommand } from './keygen.js';
@@ -33,4 +34,5 @@ export const COMMANDS: readonly Command[] = Object.freeze([
   statsCommand,
   tableCommand,
   registryCommand,
+  auditCommand,
 ]);

@@ -1,10 +1,61 @@
 // The dashboard of a Nautilus daemon: plain browser JavaScript, no build step. It reads the API
 // token from the page's #token=… fragment (never sent to the server) or asks for it, then follows
-// /api/events (Server-Sent Events, read with fetch so the token travels in a header).
-/* global document, window, sessionStorage, fetch, TextDecoder, Headers, setTimeout, setInterval */
+// /api/events (Server-Sent Events, read with fetch so the token travels in a header). Charts are
+// uPlot's (the `uplot` package's dist file, served by the daemon at /vendor/ as the global uPlot).
+/* global document, window, sessionStorage, fetch, TextDecoder, Headers, setTimeout, setInterval, uPlot */
 
 const state = { token: '', history: [], latency: [], last: undefined, live: false };
 const $ = (id) => document.getElementById(id);
+/** Points kept per chart: 120 stats ticks (about 2 minutes), 120 operations. */
+const KEEP = 120;
+
+/**
+ * The x range of a chart, seconds: its points, and at least the last minute, so a lone point sits
+ * at the right (from the data: uPlot widens a lone point's range to 86400 / ms units).
+ */
+function lastMinute(u) {
+  const xs = u.data[0] ?? [];
+  const end = xs.at(-1) ?? Date.now() / 1000;
+  return [Math.min(xs[0] ?? end, end - 60), end + 1];
+}
+
+/** A uPlot time-series chart in the element `id`, one line per `[label, colour]`. */
+function timeChart(id, lines, points) {
+  const root = $(id);
+  const series = lines.map(([label, stroke]) => ({ label, stroke, width: 1.5, points: { show: points } }));
+  const options = {
+    width: root.clientWidth || 300,
+    height: 140,
+    scales: { x: { time: true, range: lastMinute }, y: { range: (_u, _min, max) => [0, Math.max(1, max * 1.1)] } },
+    series: [{ label: 'time' }, ...series],
+    axes: [{}, { size: 44 }],
+  };
+  return new uPlot(options, [[], ...lines.map(() => [])], root);
+}
+
+const charts = {
+  qps: timeChart(
+    'chart-qps',
+    [
+      ['in /s', '#12324a'],
+      ['out /s', '#d2691e'],
+    ],
+    false,
+  ),
+  latency: timeChart('chart-latency', [['ms', '#12324a']], true),
+};
+window.addEventListener('resize', () => {
+  for (const [name, chart] of Object.entries(charts))
+    chart.setSize({ width: $(`chart-${name}`).clientWidth, height: 140 });
+});
+
+/** Shows `points` (`{ t, values }`, `t` in epoch ms) on `chart`; the element counts them in data-points. */
+function plot(name, points) {
+  const columns = [points.map((p) => p.t / 1000)];
+  for (let i = 0; i < (points[0]?.values.length ?? 0); i++) columns.push(points.map((p) => p.values[i]));
+  charts[name].setData(columns);
+  $(`chart-${name}`).dataset.points = String(points.length);
+}
 
 function readToken() {
   const match = /token=([^&]+)/.exec(window.location.hash);
@@ -94,12 +145,12 @@ function onStats(stats) {
   const now = { time: stats.time, in: sum(stats.rpc.queriesIn), out: sum(stats.rpc.queriesOut) };
   if (state.last !== undefined && now.time > state.last.time) {
     const seconds = (now.time - state.last.time) / 1000;
-    const point = { in: (now.in - state.last.in) / seconds, out: (now.out - state.last.out) / seconds };
-    state.history.push(point);
-    if (state.history.length > 120) state.history.shift();
-    $('c-qps-in').textContent = point.in.toFixed(1);
-    $('c-qps-out').textContent = point.out.toFixed(1);
-    chart('chart-qps', [state.history.map((p) => p.in), state.history.map((p) => p.out)]);
+    const rates = [(now.in - state.last.in) / seconds, (now.out - state.last.out) / seconds];
+    state.history.push({ t: now.time, values: rates });
+    if (state.history.length > KEEP) state.history.shift();
+    $('c-qps-in').textContent = rates[0].toFixed(1);
+    $('c-qps-out').textContent = rates[1].toFixed(1);
+    plot('qps', state.history);
   }
   state.last = now;
   drawTable(stats.buckets);
@@ -135,9 +186,10 @@ function drawTable(families) {
 }
 
 function onActivity(activity) {
-  state.latency.push(activity.durationMs);
-  if (state.latency.length > 120) state.latency.shift();
-  chart('chart-latency', [state.latency]);
+  state.latency.push({ t: activity.startedAt + activity.durationMs, values: [activity.durationMs] });
+  state.latency.sort((a, b) => a.t - b.t); // uPlot wants x ascending; operations end out of order
+  if (state.latency.length > KEEP) state.latency.shift();
+  plot('latency', state.latency);
   const row = document.createElement('tr');
   const cells = [
     new Date(activity.startedAt).toLocaleTimeString(),
@@ -160,23 +212,6 @@ function onActivity(activity) {
   const body = $('activity').querySelector('tbody');
   body.prepend(row);
   while (body.children.length > 50) body.lastElementChild.remove();
-}
-
-function chart(id, series) {
-  const svg = $(id);
-  const max = Math.max(1, ...series.flat());
-  const colours = ['#12324a', '#d2691e'];
-  svg.replaceChildren();
-  series.forEach((values, s) => {
-    const line = document.createElementNS('http://www.w3.org/2000/svg', 'polyline');
-    const step = 300 / Math.max(1, values.length - 1);
-    line.setAttribute(
-      'points',
-      values.map((v, i) => `${(i * step).toFixed(1)},${(100 - (v / max) * 95).toFixed(1)}`).join(' '),
-    );
-    line.setAttribute('stroke', colours[s] ?? '#444');
-    svg.append(line);
-  });
 }
 
 async function pollMetrics() {

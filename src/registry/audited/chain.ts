@@ -180,6 +180,11 @@ export interface ParsedLine {
   readonly problem: string | undefined;
 }
 
+/** Whether `line` ends as an entry does, in its `"hash"` (a whole line, not one cut short). */
+export function endsWithHash(line: string): boolean {
+  return HASH_SUFFIX.test(line);
+}
+
 /** Parses one line and checks its own hash (not its place in the chain). */
 export function parseLine(line: string): ParsedLine {
   const match = HASH_SUFFIX.exec(line);

@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { checkpointHolds, GENESIS_HASH, parseLine, type ParsedLine } from './chain.js';
+import { checkpointHolds, endsWithHash, GENESIS_HASH, parseLine, type ParsedLine } from './chain.js';
 
 /**
  * What is wrong with a log, at the first place it goes wrong:
@@ -30,11 +30,15 @@ export interface AuditVerification {
   readonly entries: number;
   /** Checkpoints among them whose signature held (for `publicKey`, when given). */
   readonly checkpoints: number;
+  /** The seq of the last of those checkpoints (0 for none): later entries are chained but not yet signed. */
+  readonly signedThrough: number;
   /** The last verified entry's seq and hash (0 and 64 zeros for none). */
   readonly head: { readonly seq: number; readonly hash: string };
   /**
-   * The file ends in a line without its newline: a write cut short by a crash. That entry was
-   * never acknowledged (a change is acknowledged only once its whole line is written).
+   * The file ends in a line without its newline that is the start of the next entry (or all of
+   * it but the newline): a write cut short by a crash. That entry was never acknowledged (a
+   * change is acknowledged only once its whole line is written). Any other unterminated last
+   * line is reported as `edited`.
    */
   readonly tornTail: boolean;
   readonly problem: AuditProblem | undefined;
@@ -82,15 +86,20 @@ export function verifyAuditLog(text: string, options: VerifyAuditOptions = {}): 
   const seen = new Map<number, number>();
   let head = { seq: 0, hash: GENESIS_HASH };
   let checkpoints = 0;
+  let signedThrough = 0;
   const result = (problem: AuditProblem | undefined): AuditVerification => ({
     ok: problem === undefined,
     entries: head.seq,
     checkpoints,
+    signedThrough,
     head,
     tornTail,
     problem,
   });
-  for (const [i, { entry, problem }] of parsed.entries()) {
+  // a torn tail is checked as an entry when it is whole but for the newline, else as its start
+  const tail = tornTail && endsWithHash(last) ? parseLine(last) : undefined;
+  const checked = tail === undefined ? parsed : [...parsed, tail];
+  for (const [i, { entry, problem }] of checked.entries()) {
     const expectedSeq = head.seq + 1;
     const at = (kind: AuditProblemKind, message: string): AuditVerification =>
       result({ kind, line: i + 1, expectedSeq, message: `line ${i + 1}: ${message}` });
@@ -123,10 +132,24 @@ export function verifyAuditLog(text: string, options: VerifyAuditOptions = {}): 
               `the checkpoint at seq ${entry.seq} does not sign the chain before it: entries were rewritten`,
             );
       }
-      checkpoints++;
+      if (i < parsed.length) {
+        checkpoints++;
+        signedThrough = entry.seq;
+      }
     }
+    if (i === parsed.length) break; // the torn tail holds, but was never acknowledged: not counted
     seen.set(entry.seq, i + 1);
     head = { seq: entry.seq, hash: entry.hash };
+  }
+  const start = `{"seq":${head.seq + 1},"time":`;
+  if (tornTail && tail === undefined && !(last.startsWith(start) || start.startsWith(last))) {
+    const line = parsed.length + 1;
+    return result({
+      kind: 'edited',
+      line,
+      expectedSeq: head.seq + 1,
+      message: `line ${line}: the last line has no newline and is not the start of entry seq ${head.seq + 1}, as a write cut short by a crash would be`,
+    });
   }
   if (known !== undefined && head.seq < known.seq) {
     const line = parsed.length + 1;

@@ -39,6 +39,18 @@ async function writtenLog(writes = 6): Promise<{ path: string; lines: string[] }
 
 const join_ = (lines: string[]): string => `${lines.join('\n')}\n`;
 
+/** The line the writer of `lines` would append next (a set of key "next"). */
+async function nextEntryLine(lines: string[]): Promise<string> {
+  const path = join(dir, `next-${files++}.jsonl`);
+  writeFileSync(path, join_(lines));
+  const clock = new ManualClock(1_700_000_000_000);
+  const sink = await FileAuditSink.open({ path, clock, fsync: 'never' });
+  const registry = new AuditedRegistry(new MemoryRegistry({}, { clock }), { sink, clock, actor: 'tests' });
+  await registry.set('next', bytes('next value'));
+  await registry.close();
+  return readFileSync(path, 'utf8').trimEnd().split('\n').at(-1) ?? '';
+}
+
 describe('AuditedRegistry', () => {
   it('logs each change with seq, time, actor, op, key, versions, value hash and outcome, chained', async () => {
     const { lines } = await writtenLog(2);
@@ -130,16 +142,40 @@ describe('AuditedRegistry', () => {
 
   it('tells a torn last line apart from tampering, and continues the chain after it', async () => {
     const { path, lines } = await writtenLog(2);
-    const torn = `${join_(lines)}${(lines[0] ?? '').slice(0, 30)}`;
+    const next = await nextEntryLine(lines);
+    // cut short anywhere: in the seq, mid-field, mid-hash, or just before the newline
+    for (const cut of [5, 30, next.length - 10, next.length]) {
+      const result = verifyAuditLog(`${join_(lines)}${next.slice(0, cut)}`, { publicKey });
+      assert.deepEqual([result.ok, result.tornTail, result.entries, cut], [true, true, 4, cut]);
+    }
+    const torn = `${join_(lines)}${next.slice(0, 30)}`;
     writeFileSync(path, torn);
-    const result = verifyAuditLog(torn, { publicKey });
-    assert.deepEqual([result.ok, result.tornTail, result.entries], [true, true, 4]);
     const sink = await FileAuditSink.open({ path, fsync: 'never' });
     const registry = new AuditedRegistry(new MemoryRegistry(), { sink });
     await registry.set('after', bytes('crash'));
     await registry.close();
     const after_ = verifyAuditLog(readFileSync(path, 'utf8'));
     assert.deepEqual([after_.ok, after_.tornTail, after_.entries], [true, false, 5]);
+  });
+
+  it('reports an unterminated last line that no crash could have written as edited', async () => {
+    const { lines } = await writtenLog(2);
+    const next = await nextEntryLine(lines);
+    const cases = [
+      (lines[0] ?? '').slice(0, 30), // the start of an entry already there, not of the next one
+      next.replace('"tests"', '"mallory"'), // the next entry whole but for the newline, edited
+      `${lines.at(-1)?.replace('"actor":"checkpoint"', '"actor":"mallory"')}`, // the last entry edited, no newline
+    ];
+    const found = cases.map((tail) => {
+      const text = tail.startsWith('{"seq":4') ? `${join_(lines.slice(0, -1))}${tail}` : `${join_(lines)}${tail}`;
+      const { ok, problem, tornTail } = verifyAuditLog(text, { publicKey });
+      return [ok, tornTail, problem?.kind, problem?.line];
+    });
+    assert.deepEqual(found, [
+      [false, true, 'edited', 5],
+      [false, true, 'edited', 5],
+      [false, true, 'edited', 4],
+    ]);
   });
 
   it('gives checkpoints that are BEP 44 items of the signer, salt = the log id', async () => {
