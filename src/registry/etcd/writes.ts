@@ -1,0 +1,172 @@
+import type { ICompare, IRequestOp, ITxnResponse } from 'etcd3';
+import { RegistryError } from '../errors.js';
+import type { RegistryRecord, SetEntry } from '../registry.js';
+import { encodeRecord, isLeaseGone } from './calls.js';
+import { type Fence, fenceGuards, fenceHolds } from './fence.js';
+import type { EtcdKv, Seen } from './kv.js';
+
+/** One write a transaction makes: the record, and the `Seen` it was computed from. */
+export interface PlannedWrite {
+  readonly record: RegistryRecord;
+  readonly basis: Seen;
+}
+
+// a write whose guarded transaction keeps losing to other writers gives up with TIMEOUT
+// instead of looping; each round is one round trip and sees the newest state
+export const MAX_ROUNDS = 64;
+
+function sameRecord(a: RegistryRecord | undefined, b: RegistryRecord): boolean {
+  return (
+    a !== undefined &&
+    a.version === b.version &&
+    a.createdAt === b.createdAt &&
+    a.updatedAt === b.updatedAt &&
+    a.expiresAt === b.expiresAt &&
+    Buffer.compare(a.value, b.value) === 0
+  );
+}
+
+/**
+ * Writes `entries` in order, each as the next version of its key, in transactions of at most
+ * `maxTxnOps` keys (a key repeated in a batch starts a new transaction). With `ifVersion`
+ * (single writes only) the stored version must equal it; with `fence`, the fence must hold.
+ */
+export async function writeEntries(
+  kv: EtcdKv,
+  entries: readonly SetEntry[],
+  signal: AbortSignal | undefined,
+  ifVersion?: number,
+  fence?: Fence,
+): Promise<RegistryRecord[]> {
+  if (entries.length === 1) return writeChunk(kv, entries, signal, ifVersion, fence);
+  const out: RegistryRecord[] = [];
+  let chunk: SetEntry[] = [];
+  const keys = new Set<string>();
+  const flush = async (): Promise<void> => {
+    if (chunk.length === 0) return;
+    out.push(...(await writeChunk(kv, chunk, signal, ifVersion, fence)));
+    chunk = [];
+    keys.clear();
+  };
+  for (const entry of entries) {
+    if (keys.has(entry.key) || chunk.length === kv.options.maxTxnOps) await flush();
+    chunk.push(entry);
+    keys.add(entry.key);
+  }
+  await flush();
+  return out;
+}
+
+async function writeChunk(
+  kv: EtcdKv,
+  chunk: readonly SetEntry[],
+  signal: AbortSignal | undefined,
+  ifVersion: number | undefined,
+  fence: Fence | undefined,
+): Promise<RegistryRecord[]> {
+  for (let round = 0; round < MAX_ROUNDS; round++) {
+    const now = kv.clock.now();
+    const plan: PlannedWrite[] = [];
+    for (const { key, value, ttlMs } of chunk) {
+      const basis = kv.seenOf(key);
+      const live = kv.liveRecord(basis.record);
+      const version = live?.version ?? 0;
+      if (ifVersion !== undefined && ifVersion !== version) {
+        // a conflict is decided on what etcd holds, not on a cached (or "absent") guess
+        if (round === 0) break;
+        throw RegistryError.versionConflict(key, ifVersion, version);
+      }
+      if (version === Number.MAX_SAFE_INTEGER) throw RegistryError.versionExhausted(key, version);
+      const record: RegistryRecord = {
+        key,
+        value,
+        version: version + 1,
+        createdAt: live?.createdAt ?? now,
+        updatedAt: now,
+        expiresAt: ttlMs === undefined ? undefined : now + ttlMs,
+      };
+      plan.push({ record, basis });
+    }
+    if (plan.length < chunk.length) {
+      await kv.readAll(
+        chunk.map((e) => e.key),
+        signal,
+      );
+      continue;
+    }
+    if (await commit(kv, plan, signal, fence)) {
+      for (const { record } of plan) kv.events.set(record);
+      return plan.map((p) => p.record);
+    }
+  }
+  throw RegistryError.timeout(`write of ${chunk.length} keys lost ${MAX_ROUNDS} rounds to concurrent writers`);
+}
+
+/** The puts of `plan`, each record under the lease of its expiry window (granted on first use). */
+async function puts(kv: EtcdKv, plan: readonly PlannedWrite[], leases: string[]): Promise<IRequestOp[]> {
+  const ops: IRequestOp[] = [];
+  for (const { record } of plan) {
+    const expiresAt = record.expiresAt;
+    const lease =
+      expiresAt === undefined ? '0' : (kv.leases.granted(expiresAt) ?? (await kv.leases.leaseFor(expiresAt)));
+    leases.push(lease);
+    ops.push({ request_put: { key: kv.etcdKey(record.key), value: encodeRecord(record), lease } });
+  }
+  return ops;
+}
+
+/**
+ * One transaction: every record of `plan` put if its key's `mod_revision` is still the one
+ * its basis saw (and the fence holds). Resolves `false` (having learned the current state)
+ * when one was not; rejects with `FENCED` when the fence no longer holds.
+ */
+export async function commit(
+  kv: EtcdKv,
+  plan: readonly PlannedWrite[],
+  signal: AbortSignal | undefined,
+  fence?: Fence,
+): Promise<boolean> {
+  for (let attempt = 0; ; attempt++) {
+    const leases: string[] = [];
+    const ops = await puts(kv, plan, leases);
+    let response: ITxnResponse;
+    try {
+      const guards: ICompare[] = plan.map(({ basis }, i) => kv.guard(ops[i]?.request_put?.key as Buffer, basis));
+      if (fence !== undefined) guards.push(...fenceGuards(fence));
+      response = await kv.txn(
+        guards,
+        ops,
+        // one key: its current state comes back with the failure; a batch reads it after one
+        // (smaller requests for the common case, where the guess holds)
+        plan.length === 1 ? [{ request_range: { key: ops[0]?.request_put?.key as Buffer } }] : [],
+        signal,
+        'write',
+      );
+    } catch (error) {
+      // a lease etcd no longer has (it restarted without it, or it ran out early): grant anew
+      if (attempt === 0 && isLeaseGone((error as { cause?: unknown }).cause ?? error)) {
+        for (const lease of leases) kv.leases.forget(lease);
+        continue;
+      }
+      throw error;
+    }
+    if (response.succeeded) {
+      const revision = response.header.revision;
+      for (const { record } of plan) kv.seen.set(record.key, { modRevision: revision, record });
+      return true;
+    }
+    if (fence !== undefined && !(await kv.call(signal, 'fence', () => fenceHolds(kv.client, fence)))) {
+      throw RegistryError.fenced(plan[0]?.record.key ?? '', fence.token);
+    }
+    const current =
+      plan.length === 1
+        ? [kv.learn(plan[0]?.record.key as string, response.responses[0]?.response_range.kvs[0])]
+        : await kv.readAll(
+            plan.map((p) => p.record.key),
+            signal,
+          );
+    // the client resends a request whose answer was lost (a member died): if etcd holds exactly
+    // what this write put, byte for byte, the write was applied, and its guard failed on itself
+    return plan.every(({ record }, i) => sameRecord(current[i]?.record, record));
+  }
+}
