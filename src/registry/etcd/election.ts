@@ -1,6 +1,6 @@
 import type { Etcd3, IKeyValue, IRangeResponse } from 'etcd3';
 import type { Clock, Milliseconds } from '../../core/clock.js';
-import { RegistryError } from '../errors.js';
+import { isRegistryError, RegistryError } from '../errors.js';
 import type { OperationOptions } from '../registry.js';
 import { checkOpen, checkTtl } from '../validation.js';
 import { rangeEnd, withDeadline } from './calls.js';
@@ -15,7 +15,9 @@ export interface CampaignOptions extends OperationOptions {
    * of it while this process runs. A leader that stops renewing (crashed, paused, cut off from
    * etcd) loses leadership by this long after its last renewal etcd answered: its handle's
    * `lost` aborts then, and the next contender is elected once etcd lets the lease run out.
-   * A waiting contender whose lease is lost campaigns again with a new one (and a new place).
+   * A waiting contender whose lease is lost campaigns again with a new one (and a new place);
+   * while etcd does not answer (`TIMEOUT`, `BACKEND_UNAVAILABLE`) the campaign retries with
+   * backoff (50 ms to 1 s) until `signal` aborts or the registry closes.
    * @default 10_000
    */
   readonly ttlMs?: Milliseconds;
@@ -70,6 +72,8 @@ export interface ElectionContext {
 }
 
 const DEFAULT_CAMPAIGN_TTL_MS = 10_000;
+const RETRY_FIRST_MS = 50;
+const RETRY_MAX_MS = 1000;
 
 function checkName(name: unknown): asserts name is string {
   if (typeof name !== 'string' || name === '') {
@@ -109,31 +113,69 @@ export async function campaign(
   checkValue(value);
   const ttlMs = options.ttlMs ?? DEFAULT_CAMPAIGN_TTL_MS;
   checkTtl(ttlMs);
-  const call = <T>(what: string, run: () => Promise<T>): Promise<T> =>
-    withDeadline(ctx.clock, ctx.timeoutMs, signal, what, run);
   const prefix = prefixOf(ctx, name);
-  for (;;) {
-    checkOpen(ctx.isClosed(), signal);
-    const session = await Session.open(ctx, ttlMs, signal);
-    const entry = Buffer.concat([prefix, Buffer.from(session.id)]);
+  for (let delayMs = RETRY_FIRST_MS; ; delayMs = Math.min(RETRY_MAX_MS, delayMs * 2)) {
     try {
-      const created = await call('campaign', () =>
-        ctx.client.kv.txn({
-          compare: [{ key: entry, target: 'Create', result: 'Equal', create_revision: '0' }],
-          success: [{ request_put: { key: entry, value: Buffer.from(value), lease: session.id } }],
-        }),
-      );
-      const token = created.header.revision;
-      if (await waitTurn(ctx, session, prefix, entry, token, ttlMs, signal)) {
-        return leadership(ctx, name, session, { entry: entry.toString('latin1'), token });
-      }
-      // the lease was lost while waiting: a new lease, a new entry, the back of the queue
-      await session.close().catch(() => {});
+      const won = await round(ctx, prefix, name, value, ttlMs, signal);
+      if (won !== undefined) return won;
+      delayMs = RETRY_FIRST_MS;
     } catch (error) {
-      await session.close().catch(() => {});
-      throw error;
+      // etcd unreachable or leaderless (restarting, failing over): campaign on once it answers
+      if (!isRegistryError(error, 'TIMEOUT') && !isRegistryError(error, 'BACKEND_UNAVAILABLE')) throw error;
+      await sleepOn(ctx, delayMs, signal);
     }
   }
+}
+
+/**
+ * One round of a campaign: a new lease and entry, then the wait for its turn. Resolves
+ * `undefined` when the lease was lost before the turn came (the caller starts another round).
+ */
+async function round(
+  ctx: ElectionContext,
+  prefix: Buffer,
+  name: string,
+  value: Uint8Array,
+  ttlMs: Milliseconds,
+  signal: AbortSignal | undefined,
+): Promise<LeadershipHandle | undefined> {
+  checkOpen(ctx.isClosed(), signal);
+  const session = await Session.open(ctx, ttlMs, signal);
+  const entry = Buffer.concat([prefix, Buffer.from(session.id)]);
+  try {
+    const created = await withDeadline(ctx.clock, ctx.timeoutMs, signal, 'campaign', () =>
+      ctx.client.kv.txn({
+        compare: [{ key: entry, target: 'Create', result: 'Equal', create_revision: '0' }],
+        success: [{ request_put: { key: entry, value: Buffer.from(value), lease: session.id } }],
+      }),
+    );
+    const token = created.header.revision;
+    if (await waitTurn(ctx, session, prefix, entry, token, ttlMs, signal)) {
+      return leadership(ctx, name, session, { entry: entry.toString('latin1'), token });
+    }
+    // the lease was lost while waiting: a new lease, a new entry, the back of the queue
+    await session.close().catch(() => {});
+    return undefined;
+  } catch (error) {
+    await session.close().catch(() => {});
+    throw error;
+  }
+}
+
+/** Resolves after `delayMs`; rejects with the reason on abort, `CLOSED` once the registry closes. */
+async function sleepOn(ctx: ElectionContext, delayMs: Milliseconds, signal: AbortSignal | undefined): Promise<void> {
+  await new Promise<void>((resolve) => {
+    const timer = ctx.clock.setTimeout(done, delayMs);
+    function done(): void {
+      timer?.cancel();
+      signal?.removeEventListener('abort', done);
+      ctx.closers.delete(done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+    ctx.closers.add(done);
+  });
+  checkOpen(ctx.isClosed(), signal);
 }
 
 /**

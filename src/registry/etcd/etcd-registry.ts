@@ -1,4 +1,4 @@
-import type { Etcd3, IRequestOp } from 'etcd3';
+import type { Etcd3 } from 'etcd3';
 import { Emitter } from '../../core/emitter.js';
 import { type Clock, type Milliseconds, systemClock } from '../../core/clock.js';
 import { RegistryError } from '../errors.js';

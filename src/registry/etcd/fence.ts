@@ -51,7 +51,7 @@ export function fenceGuards(fence: Fence): ICompare[] {
       target: 'Create',
       result: 'Greater',
       create_revision: String(BigInt(fence.token) - 1n),
-    } as ICompare,
+    },
   ];
 }
 

@@ -50,5 +50,5 @@ const NO_VALUE = new Uint8Array(0);
  */
 export async function takeLock(ctx: LockContext, name: string, options: LockOptions = {}): Promise<LockHandle> {
   const held = await campaign({ ...ctx, electionPrefix: ctx.lockPrefix }, name, NO_VALUE, options);
-  return { name, token: held.token, fence: held.fence, lost: held.lost, release: held.resign };
+  return { name, token: held.token, fence: held.fence, lost: held.lost, release: (o) => held.resign(o) };
 }

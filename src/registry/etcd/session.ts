@@ -8,6 +8,8 @@ export interface SessionContext {
   readonly client: Etcd3;
   readonly clock: Clock;
   readonly timeoutMs: Milliseconds;
+  /** Run when the registry closes: a session then stops renewing and reports itself lost. */
+  readonly closers: Set<() => void>;
 }
 
 type KeepAliveStream = Awaited<ReturnType<Etcd3['leaseClient']['leaseKeepAlive']>>;
@@ -44,7 +46,14 @@ export class Session {
     this.#intervalMs = Math.max(100, Math.floor(ttlMs / 3));
     this.#extend(grantedAt, ttlMs);
     this.#schedule(0);
+    ctx.closers.add(this.#onClose);
   }
+
+  readonly #onClose = (): void => {
+    if (this.#lost.signal.aborted) return;
+    this.#stop();
+    this.#lost.abort(RegistryError.closed());
+  };
 
   /** Grants a lease of `ttlMs` (rounded up to whole seconds) and starts keeping it alive. */
   static async open(ctx: SessionContext, ttlMs: Milliseconds, signal: AbortSignal | undefined): Promise<Session> {
@@ -79,6 +88,7 @@ export class Session {
 
   #stop(): void {
     this.#closed = true;
+    this.#ctx.closers.delete(this.#onClose);
     this.#tick?.cancel();
     this.#deadline?.cancel();
     this.#drop();
