@@ -1,4 +1,4 @@
-import type { Etcd3 } from 'etcd3';
+import { Etcd3 } from 'etcd3';
 import { Emitter } from '../../core/emitter.js';
 import { type Clock, type Milliseconds, systemClock } from '../../core/clock.js';
 import { RegistryError } from '../errors.js';
@@ -95,6 +95,8 @@ export class EtcdRegistry extends Emitter<RegistryEvents> implements Registry<Ui
   readonly #watch: WatchContext;
   readonly #locks: LockContext;
   readonly #elections: ElectionContext;
+  /** Clients of one member each, for watches (created on first use). */
+  readonly #hostClients: (Etcd3 | undefined)[] = [];
   #closed = false;
 
   constructor(options: EtcdRegistryOptions, deps: EtcdRegistryDeps = {}) {
@@ -116,6 +118,17 @@ export class EtcdRegistry extends Emitter<RegistryEvents> implements Registry<Ui
       isClosed: () => this.#closed,
       closers,
       revision: async (signal) => Number((await kv.range(kv.prefix, { signal, limit: 1 })).header.revision),
+      hosts: this.#options.hosts,
+      hostClient: (i) => {
+        let client = this.#hostClients[i];
+        if (client === undefined) {
+          client = new Etcd3({ hosts: [this.#options.hosts[i] as string] });
+          this.#hostClients[i] = client;
+        }
+        return client;
+      },
+      progressMs: this.#options.watchProgressMs,
+      connected: new Map(),
     };
     const coordination = {
       client: kv.client,
@@ -137,6 +150,11 @@ export class EtcdRegistry extends Emitter<RegistryEvents> implements Registry<Ui
   /** The `etcd3` client underneath (for locks, elections and tools; closed with the registry). */
   get client(): Etcd3 {
     return this.#kv.client;
+  }
+
+  /** The members this registry's open watches are connected to now (one entry per watch). */
+  get watchHosts(): string[] {
+    return [...this.#watch.connected.values()];
   }
 
   /** Leases held for expiry windows now (bounded by the spread of deadlines, not by records). */
@@ -371,6 +389,7 @@ export class EtcdRegistry extends Emitter<RegistryEvents> implements Registry<Ui
     for (const wake of [...this.#watch.closers]) wake();
     // leases are left to run out: revoking one would delete records other clients still serve
     this.#kv.client.close();
+    for (const client of this.#hostClients) client?.close();
   }
 
   #enter(signal: AbortSignal | undefined): void {
