@@ -309,7 +309,15 @@ export class EtcdRegistry extends Emitter<RegistryEvents> implements Registry<Ui
     }
     await Promise.all(reads);
     const live = new Map<string, RegistryRecord | undefined>();
-    for (const key of unique) live.set(key, await this.#kv.live(key, found.get(key) ?? ABSENT, signal));
+    for (const key of unique) {
+      const seen = found.get(key) ?? ABSENT;
+      // only a record past its deadline needs the (asynchronous) removal
+      const record = this.#kv.liveRecord(seen.record);
+      live.set(
+        key,
+        record !== undefined || seen.record === undefined ? record : await this.#kv.live(key, seen, signal),
+      );
+    }
     return keys.map((key) => live.get(key));
   }
 

@@ -102,17 +102,35 @@ async function writeChunk(
   throw RegistryError.timeout(`write of ${chunk.length} keys lost ${MAX_ROUNDS} rounds to concurrent writers`);
 }
 
-/** The puts of `plan`, each record under the lease of its expiry window (granted on first use). */
-async function puts(kv: EtcdKv, plan: readonly PlannedWrite[], leases: string[]): Promise<IRequestOp[]> {
+/**
+ * The puts of `plan`, each record under the lease of its expiry window (`leaseOf`); `undefined`
+ * when one is not known. Synchronous: the common case (leases granted) costs no turn of the
+ * event loop.
+ */
+function puts(
+  kv: EtcdKv,
+  plan: readonly PlannedWrite[],
+  leases: string[],
+  leaseOf: (expiresAt: number) => string | undefined,
+): IRequestOp[] | undefined {
+  leases.length = 0;
   const ops: IRequestOp[] = [];
   for (const { record } of plan) {
-    const expiresAt = record.expiresAt;
-    const lease =
-      expiresAt === undefined ? '0' : (kv.leases.granted(expiresAt) ?? (await kv.leases.leaseFor(expiresAt)));
+    const lease = record.expiresAt === undefined ? '0' : leaseOf(record.expiresAt);
+    if (lease === undefined) return undefined;
     leases.push(lease);
     ops.push({ request_put: { key: kv.etcdKey(record.key), value: encodeRecord(record), lease } });
   }
   return ops;
+}
+
+/** The lease of every expiry window `plan` needs, granting those not granted yet. */
+async function grantLeases(kv: EtcdKv, plan: readonly PlannedWrite[]): Promise<Map<number, string>> {
+  const out = new Map<number, string>();
+  for (const { record } of plan) {
+    if (record.expiresAt !== undefined) out.set(record.expiresAt, await kv.leases.leaseFor(record.expiresAt));
+  }
+  return out;
 }
 
 /**
@@ -128,7 +146,12 @@ export async function commit(
 ): Promise<boolean> {
   for (let attempt = 0; ; attempt++) {
     const leases: string[] = [];
-    const ops = await puts(kv, plan, leases);
+    let guessed = puts(kv, plan, leases, (expiresAt) => kv.leases.granted(expiresAt));
+    if (guessed === undefined) {
+      const granted = await grantLeases(kv, plan);
+      guessed = puts(kv, plan, leases, (expiresAt) => granted.get(expiresAt) ?? '0');
+    }
+    const ops: IRequestOp[] = guessed ?? [];
     let response: ITxnResponse;
     try {
       const guards: ICompare[] = plan.map(({ basis }, i) => kv.guard(ops[i]?.request_put?.key as Buffer, basis));
