@@ -94,7 +94,11 @@ async function writeChunk(
       );
       continue;
     }
-    if (await commit(kv, plan, signal, fence)) {
+    const done =
+      plan.length === 1 && fence === undefined
+        ? await groupOf(kv).commit(plan[0] as PlannedWrite, signal)
+        : await commit(kv, plan, signal, fence);
+    if (done) {
       for (const { record } of plan) kv.events.set(record);
       return plan.map((p) => p.record);
     }
@@ -135,14 +139,15 @@ async function grantLeases(kv: EtcdKv, plan: readonly PlannedWrite[]): Promise<M
 
 /**
  * One transaction: every record of `plan` put if its key's `mod_revision` is still the one
- * its basis saw (and the fence holds). Resolves `false` (having learned the current state)
- * when one was not; rejects with `FENCED` when the fence no longer holds.
+ * its basis saw (and the fence holds). Resolves `false` (having learned the current state,
+ * unless `learn` is false) when one was not; rejects with `FENCED` when the fence no longer holds.
  */
 export async function commit(
   kv: EtcdKv,
   plan: readonly PlannedWrite[],
   signal: AbortSignal | undefined,
   fence?: Fence,
+  learn = true,
 ): Promise<boolean> {
   for (let attempt = 0; ; attempt++) {
     const leases: string[] = [];
@@ -178,6 +183,7 @@ export async function commit(
       for (const { record } of plan) kv.seen.set(record.key, { modRevision: revision, record });
       return true;
     }
+    if (!learn) return false;
     if (fence !== undefined && !(await kv.call(signal, 'fence', () => fenceHolds(kv.client, fence)))) {
       throw RegistryError.fenced(plan[0]?.record.key ?? '', fence.token);
     }
@@ -192,4 +198,124 @@ export async function commit(
     // what this write put, byte for byte, the write was applied, and its guard failed on itself
     return plan.every(({ record }, i) => sameRecord(current[i]?.record, record));
   }
+}
+
+/** A single-key write waiting for the next group. */
+interface Queued {
+  readonly write: PlannedWrite;
+  readonly signal: AbortSignal | undefined;
+  readonly resolve: (committed: boolean) => void;
+  readonly reject: (error: unknown) => void;
+  onAbort?: () => void;
+}
+
+// transactions of grouped writes in flight at once: one filling while one is answered
+const MAX_GROUPS_IN_FLIGHT = 2;
+
+/**
+ * Group commit of single-key writes: while {@link MAX_GROUPS_IN_FLIGHT} transactions are in
+ * flight, further writes wait and go together in the next, one transaction of up to
+ * `maxTxnOps` distinct keys, each still guarded by its own `mod_revision` (one Raft entry
+ * instead of one per write). A lone writer never waits. When the group's transaction fails
+ * (some guard did not hold) nothing of it was written, and each write is committed alone,
+ * which tells the one that lost from the others.
+ */
+class GroupCommit {
+  readonly #kv: EtcdKv;
+  #queue: Queued[] = [];
+  #inFlight = 0;
+
+  constructor(kv: EtcdKv) {
+    this.#kv = kv;
+  }
+
+  commit(write: PlannedWrite, signal: AbortSignal | undefined): Promise<boolean> {
+    if (this.#inFlight < MAX_GROUPS_IN_FLIGHT && this.#queue.length === 0) {
+      return this.#track(commit(this.#kv, [write], signal));
+    }
+    return new Promise<boolean>((resolve, reject) => {
+      const queued: Queued = { write, signal, resolve, reject };
+      if (signal !== undefined) {
+        queued.onAbort = () => {
+          const at = this.#queue.indexOf(queued);
+          if (at < 0) return;
+          this.#queue.splice(at, 1);
+          reject(signal.reason as Error);
+        };
+        signal.addEventListener('abort', queued.onAbort, { once: true });
+      }
+      this.#queue.push(queued);
+    });
+  }
+
+  #track(running: Promise<boolean>): Promise<boolean> {
+    this.#inFlight++;
+    const settle = (): void => {
+      this.#inFlight--;
+      this.#next();
+    };
+    running.then(settle, settle);
+    return running;
+  }
+
+  #next(): void {
+    if (this.#queue.length === 0 || this.#inFlight >= MAX_GROUPS_IN_FLIGHT) return;
+    // distinct keys only (etcd refuses a transaction naming a key twice): the rest wait
+    const keys = new Set<string>();
+    const group: Queued[] = [];
+    const rest: Queued[] = [];
+    for (const queued of this.#queue) {
+      const key = queued.write.record.key;
+      if (keys.has(key) || group.length === this.#kv.options.maxTxnOps) rest.push(queued);
+      else {
+        keys.add(key);
+        group.push(queued);
+      }
+    }
+    this.#queue = rest;
+    for (const queued of group) {
+      if (queued.onAbort !== undefined) queued.signal?.removeEventListener('abort', queued.onAbort);
+    }
+    void this.#track(this.#send(group));
+  }
+
+  /** Commits `group` in one transaction, or each alone when that one fails; never rejects. */
+  async #send(group: readonly Queued[]): Promise<boolean> {
+    const alone = (queued: Queued): Promise<void> =>
+      commit(this.#kv, [queued.write], queued.signal).then(queued.resolve, queued.reject);
+    if (group.length === 1) {
+      await alone(group[0] as Queued);
+      return true;
+    }
+    let committed: boolean;
+    try {
+      committed = await commit(
+        this.#kv,
+        group.map((queued) => queued.write),
+        undefined,
+        undefined,
+        false,
+      );
+    } catch (error) {
+      for (const queued of group) queued.reject(error);
+      return false;
+    }
+    if (committed) {
+      for (const queued of group) queued.resolve(true);
+      return true;
+    }
+    await Promise.all(group.map(alone));
+    return false;
+  }
+}
+
+const groups = new WeakMap<EtcdKv, GroupCommit>();
+
+function groupOf(kv: EtcdKv): GroupCommit {
+  let group = groups.get(kv);
+  if (group === undefined) {
+    group = new GroupCommit(kv);
+    groups.set(kv, group);
+  }
+  return group;
 }
