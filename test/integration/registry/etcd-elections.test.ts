@@ -122,12 +122,14 @@ describe('EtcdRegistry leader election', () => {
     const ns = `restart-${namespaces++}`;
     const log = open(ns, 5000);
     const start = await log.cursor();
-    const TTL = 2000;
+    // long enough that the leader's lease outlives the short outage: the waiting contender's
+    // watch breaks while the leader still leads, and must not take that for its turn
+    const TTL = 5000;
     let stop = false;
     /** Each contender's handles, in the order it won them. */
     const handles: LeadershipHandle[][] = [[], []];
     const refused: string[] = [];
-    let lastLogged = '';
+    const written = new Map<string, number>();
     const failed: string[] = [];
     const quit = new AbortController();
     const contenders = [0, 1].map(async (who) => {
@@ -137,7 +139,7 @@ describe('EtcdRegistry leader election', () => {
         if (handle === undefined || handle.lost.aborted) return;
         try {
           await registry.set('log', Buffer.from(`${handle.token}:${who}`), { fence: handle.fence });
-          lastLogged = `${handle.token}:${who}`;
+          written.set(handle.token, (written.get(handle.token) ?? 0) + 1);
         } catch (error) {
           if (isRegistryError(error, 'FENCED')) refused.push(handle.token);
           else failed.push(String((error as { code?: string }).code ?? error));
@@ -160,10 +162,14 @@ describe('EtcdRegistry leader election', () => {
       await campaigning.catch(() => {});
     });
     const leaders = (): LeadershipHandle[] => handles.flat().filter((h) => !h.lost.aborted);
+    // how many contenders believe they lead at once, sampled throughout
+    let most = 0;
+    const sampler = setInterval(() => (most = Math.max(most, leaders().length)), 5);
     const writing = async (what: string, withinMs: number): Promise<LeadershipHandle> => {
       await until(what, () => leaders().length > 0, withinMs);
       const leader = leaders()[0] as LeadershipHandle;
-      await until(`${what}: its fenced write`, () => lastLogged.startsWith(`${leader.token}:`), 10_000);
+      // it writes a while, the other contender campaigning meanwhile
+      await until(`${what}: its fenced writes`, () => (written.get(leader.token) ?? 0) >= 20, 10_000);
       return leader;
     };
     await writing('a first leader', 10_000);
@@ -198,6 +204,8 @@ describe('EtcdRegistry leader election', () => {
       );
     }
     assert.deepEqual(accepted, [elected.token]);
+    clearInterval(sampler);
+    assert.ok(most <= 1, `${most} contenders held leadership at once`);
     stop = true;
     quit.abort();
     await Promise.all(contenders);
