@@ -167,48 +167,52 @@ describe('EtcdRegistry leader election', () => {
     const sampler = setInterval(() => (most = Math.max(most, leaders().length)), 5);
     const writing = async (what: string, withinMs: number): Promise<LeadershipHandle> => {
       await until(what, () => leaders().length > 0, withinMs);
+      assert.ok(most <= 1, `${most} contenders held leadership at once`);
       const leader = leaders()[0] as LeadershipHandle;
       // it writes a while, the other contender campaigning meanwhile
       await until(`${what}: its fenced writes`, () => (written.get(leader.token) ?? 0) >= 20, 10_000);
       return leader;
     };
-    await writing('a first leader', 10_000);
-    const member = server.members[0];
-    assert.ok(member !== undefined);
+    try {
+      await writing('a first leader', 10_000);
+      const member = server.members[0];
+      assert.ok(member !== undefined);
 
-    // a short outage: kill -9, start again at once
-    await member.kill9();
-    await member.restart();
-    await server.waitHealthy();
-    // an outage longer than the leases: the leader's handle reports the loss; etcd restarts
-    const deposed = await writing('a leader after the restart', 30_000);
-    await member.kill9();
-    const killedAt = Date.now();
-    await until("the leader's loss reported", () => deposed.lost.aborted, 3 * TTL + 5000);
-    t.diagnostic(`long outage: loss reported ${Date.now() - killedAt} ms after the kill`);
-    await member.restart();
-    const restartedAt = Date.now();
-    await server.waitHealthy();
-    const elected = await writing('a new leader', 30_000);
-    assert.ok(BigInt(elected.token) > BigInt(deposed.token));
-    t.diagnostic(`long outage: new leader writing ${Date.now() - restartedAt} ms after the restart`);
-    await assert.rejects(log.set('log', Buffer.from('deposed'), { fence: deposed.fence }), (e: unknown) =>
-      isRegistryError(e, 'FENCED'),
-    );
-    // every handle ever won: at most one fence accepted now
-    const accepted: string[] = [];
-    for (const handle of handles.flat()) {
-      await log.set('probe', Buffer.from(handle.token), { fence: handle.fence }).then(
-        () => accepted.push(handle.token),
-        (e: unknown) => assert.ok(isRegistryError(e, 'FENCED')),
+      // a short outage: kill -9, start again at once
+      await member.kill9();
+      await member.restart();
+      await server.waitHealthy();
+      // an outage longer than the leases: the leader's handle reports the loss; etcd restarts
+      const deposed = await writing('a leader after the restart', 30_000);
+      await member.kill9();
+      const killedAt = Date.now();
+      await until("the leader's loss reported", () => deposed.lost.aborted, 3 * TTL + 5000);
+      t.diagnostic(`long outage: loss reported ${Date.now() - killedAt} ms after the kill`);
+      await member.restart();
+      const restartedAt = Date.now();
+      await server.waitHealthy();
+      const elected = await writing('a new leader', 30_000);
+      assert.ok(BigInt(elected.token) > BigInt(deposed.token));
+      t.diagnostic(`long outage: new leader writing ${Date.now() - restartedAt} ms after the restart`);
+      await assert.rejects(log.set('log', Buffer.from('deposed'), { fence: deposed.fence }), (e: unknown) =>
+        isRegistryError(e, 'FENCED'),
       );
+      // every handle ever won: at most one fence accepted now
+      const accepted: string[] = [];
+      for (const handle of handles.flat()) {
+        await log.set('probe', Buffer.from(handle.token), { fence: handle.fence }).then(
+          () => accepted.push(handle.token),
+          (e: unknown) => assert.ok(isRegistryError(e, 'FENCED')),
+        );
+      }
+      assert.deepEqual(accepted, [elected.token]);
+    } finally {
+      clearInterval(sampler);
+      stop = true;
+      quit.abort();
+      await Promise.all(contenders);
     }
-    assert.deepEqual(accepted, [elected.token]);
-    clearInterval(sampler);
     assert.ok(most <= 1, `${most} contenders held leadership at once`);
-    stop = true;
-    quit.abort();
-    await Promise.all(contenders);
 
     // in commit order, the tokens of accepted fenced writes never go down: no write of an older
     // leader was accepted after a newer one's
