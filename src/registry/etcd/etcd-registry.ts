@@ -26,7 +26,6 @@ import {
   checkTtl,
   checkVersion,
   checkWrite,
-  isNewer,
 } from '../validation.js';
 import { rangeEnd } from './calls.js';
 import {
@@ -49,7 +48,7 @@ import {
   resolveEtcdOptions,
 } from './options.js';
 import { watchEtcd, type WatchContext } from './watch-feed.js';
-import { commit, MAX_ROUNDS, writeEntries } from './writes.js';
+import { commit, MAX_ROUNDS, restoreRecord, writeEntries } from './writes.js';
 
 /** Options of {@link EtcdRegistry.set}: the contract's, and a fencing token. */
 export interface EtcdSetOptions extends SetOptions {
@@ -217,28 +216,7 @@ export class EtcdRegistry extends Emitter<RegistryEvents> implements Registry<Ui
   async restore(record: RegistryRecord, options?: RestoreOptions): Promise<RestoreResult> {
     this.#enter(options?.signal);
     checkRestore(this.#options, record, options?.ifNewer);
-    const signal = options?.signal;
-    const copy: RegistryRecord = { ...record, value: record.value };
-    if (copy.expiresAt !== undefined && copy.expiresAt <= this.#clock.now()) return 'kept';
-    for (let round = 0; round < MAX_ROUNDS; round++) {
-      const basis = this.#kv.seenOf(copy.key);
-      const live = this.#kv.liveRecord(basis.record);
-      if (live !== undefined && options?.ifNewer !== false) {
-        if (!isNewer(copy.version, copy.updatedAt, live.version, live.updatedAt)) {
-          // the cached view may be stale: decide on what etcd holds
-          if (round === 0 && this.#kv.seen.has(copy.key)) {
-            await this.#kv.read(copy.key, signal);
-            continue;
-          }
-          return 'kept';
-        }
-      }
-      if (await commit(this.#kv, [{ record: copy, basis }], signal)) {
-        this.#emitSet(copy);
-        return 'written';
-      }
-    }
-    throw RegistryError.timeout(`restore of "${copy.key}" lost ${MAX_ROUNDS} rounds to concurrent writers`);
+    return restoreRecord(this.#kv, { ...record, value: record.value }, options?.ifNewer !== false, options?.signal);
   }
 
   async delete(key: string, options?: DeleteOptions): Promise<boolean> {

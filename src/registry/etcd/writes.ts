@@ -1,6 +1,7 @@
 import type { ICompare, IRequestOp, ITxnResponse } from 'etcd3';
 import { RegistryError } from '../errors.js';
-import type { RegistryRecord, SetEntry } from '../registry.js';
+import type { RegistryRecord, RestoreResult, SetEntry } from '../registry.js';
+import { isNewer } from '../validation.js';
 import { encodeRecord, isLeaseGone } from './calls.js';
 import { type Fence, fenceGuards, fenceHolds } from './fence.js';
 import type { EtcdKv, Seen } from './kv.js';
@@ -104,6 +105,37 @@ async function writeChunk(
     }
   }
   throw RegistryError.timeout(`write of ${chunk.length} keys lost ${MAX_ROUNDS} rounds to concurrent writers`);
+}
+
+/**
+ * Restores `copy` as it is (its own version and times): `'kept'` when it is already past its
+ * deadline, or (with `ifNewer`) when the live record is as new or newer, decided on what etcd
+ * holds, not on the cache.
+ */
+export async function restoreRecord(
+  kv: EtcdKv,
+  copy: RegistryRecord,
+  ifNewer: boolean,
+  signal: AbortSignal | undefined,
+): Promise<RestoreResult> {
+  if (copy.expiresAt !== undefined && copy.expiresAt <= kv.clock.now()) return 'kept';
+  for (let round = 0; round < MAX_ROUNDS; round++) {
+    const basis = kv.seenOf(copy.key);
+    const live = kv.liveRecord(basis.record);
+    if (live !== undefined && ifNewer && !isNewer(copy.version, copy.updatedAt, live.version, live.updatedAt)) {
+      // the cached view may be stale: decide on what etcd holds
+      if (round === 0 && kv.seen.has(copy.key)) {
+        await kv.read(copy.key, signal);
+        continue;
+      }
+      return 'kept';
+    }
+    if (await commit(kv, [{ record: copy, basis }], signal)) {
+      kv.events.set(copy);
+      return 'written';
+    }
+  }
+  throw RegistryError.timeout(`restore of "${copy.key}" lost ${MAX_ROUNDS} rounds to concurrent writers`);
 }
 
 /**
