@@ -60,6 +60,14 @@ export interface EtcdRegistryOptions {
    */
   readonly watchBuffer?: number;
   /**
+   * Liveness of watch streams, in ms: a stream silent this long is asked for a progress report
+   * (etcd answers at once), one silent twice this long counts as broken and the watch resumes
+   * on the next member from its last change. A paused or cut-off member keeps the connection
+   * up and reports no error, so this bounds how long a watch stalls on one (about 2–3× this).
+   * @default 1000
+   */
+  readonly watchProgressMs?: Milliseconds;
+  /**
    * Keys whose last seen etcd revision is remembered, so that a write is one transaction
    * guarded by that revision instead of a read and a transaction (least recently used are
    * forgotten; a stale entry costs one more round trip, never a wrong write).
@@ -90,6 +98,7 @@ export const DEFAULT_ETCD_REGISTRY_OPTIONS = Object.freeze({
   maxTxnOps: 128,
   scanPageSize: 500,
   watchBuffer: 1000,
+  watchProgressMs: 1000,
   revisionCacheSize: 10_000,
   maxValueBytes: 1024 * 1024,
   maxKeyBytes: 1024,
@@ -127,6 +136,7 @@ export function resolveEtcdOptions(options: EtcdRegistryOptions): ResolvedEtcdRe
     maxTxnOps: integerOption('maxTxnOps', options.maxTxnOps, d.maxTxnOps),
     scanPageSize: integerOption('scanPageSize', options.scanPageSize, d.scanPageSize),
     watchBuffer: integerOption('watchBuffer', options.watchBuffer, d.watchBuffer),
+    watchProgressMs: integerOption('watchProgressMs', options.watchProgressMs, d.watchProgressMs),
     revisionCacheSize: integerOption('revisionCacheSize', options.revisionCacheSize, d.revisionCacheSize),
     maxValueBytes: integerOption('maxValueBytes', options.maxValueBytes, d.maxValueBytes, { min: 0 }),
     maxKeyBytes: integerOption('maxKeyBytes', options.maxKeyBytes, d.maxKeyBytes),

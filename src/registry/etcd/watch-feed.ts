@@ -19,6 +19,14 @@ export interface WatchContext {
   readonly closers: Set<() => void>;
   /** etcd's current revision (a range request's header). */
   revision(signal: AbortSignal | undefined): Promise<number>;
+  /** The member URLs watches connect to, one at a time, moving on when one stops answering. */
+  readonly hosts: readonly string[];
+  /** A client connected to `hosts[i]` only (so that a watch knows, and can leave, its member). */
+  hostClient(i: number): Etcd3;
+  /** Interval of the stream liveness check in ms (see {@link EtcdRegistryOptions.watchProgressMs}). */
+  readonly progressMs: Milliseconds;
+  /** Open watch streams → the member each is connected to. */
+  readonly connected: Map<object, string>;
 }
 
 /** Position in etcd's history: after event `index` of revision `revision` (`Infinity`: all of it). */
@@ -51,9 +59,12 @@ const RETRY_MAX_MS = 1000;
  * - Buffering: at most `watchBuffer` changes are read ahead of the consumer; beyond that the
  *   stream is paused and etcd holds the rest (its slow-watcher queue), so a slow consumer loses
  *   nothing while etcd still has the revisions, and gets `COMPACTED` once they are compacted.
- * - Faults: a stream that breaks (its member died, the connection dropped) is opened again from
- *   the last change received, on any member, with backoff; no change is skipped or repeated.
- *   Unreachable for `timeoutMs`, the loop rejects with `BACKEND_UNAVAILABLE`.
+ * - Faults: a stream that breaks (its member died, the connection dropped) or goes silent (a
+ *   paused or cut-off member keeps the TCP connection up and errors nothing: after
+ *   `progressMs` without a message the stream is asked for a progress report, after twice that
+ *   it counts as broken) is opened again from the last change received, on the next member,
+ *   with backoff; no change is skipped or repeated. Unreachable for `timeoutMs`, the loop
+ *   rejects with `BACKEND_UNAVAILABLE`.
  */
 export async function* watchEtcd(ctx: WatchContext, options: WatchOptions): AsyncGenerator<RegistryChange> {
   const { prefix = '', after, signal } = options;
@@ -72,6 +83,10 @@ export async function* watchEtcd(ctx: WatchContext, options: WatchOptions): Asyn
   let retryDelay = RETRY_FIRST_MS;
   let downSince: number | undefined;
   let first = true;
+  // the member the stream uses: a random one first (spreading watches), then the next in turn
+  let host = Math.floor(Math.random() * ctx.hosts.length);
+  let heardAt = ctx.clock.now();
+  let liveness: Timer | undefined;
   // event index within the revision being received (one transaction: several events)
   let seenRevision = -1;
   let seenIndex = -1;
@@ -111,6 +126,7 @@ export async function* watchEtcd(ctx: WatchContext, options: WatchOptions): Asyn
   };
 
   const onData = (response: IWatchResponse): void => {
+    heardAt = ctx.clock.now();
     if (response.canceled) {
       const compacted = Number(response.compact_revision);
       fail(
@@ -141,12 +157,14 @@ export async function* watchEtcd(ctx: WatchContext, options: WatchOptions): Asyn
     seenRevision = -1;
     seenIndex = -1;
     const start = position.index === Number.POSITIVE_INFINITY ? position.revision + 1 : position.revision;
-    const opened = await ctx.client.watchClient.watch();
+    const opened = await ctx.hostClient(host).watchClient.watch();
     if (ended) {
       opened.cancel();
       return;
     }
     stream = opened;
+    ctx.connected.set(opened, ctx.hosts[host] as string);
+    heardAt = ctx.clock.now();
     paused = false;
     opened.on('data', onData);
     opened.on('error', (error) => broken(opened, error));
@@ -163,7 +181,13 @@ export async function* watchEtcd(ctx: WatchContext, options: WatchOptions): Asyn
 
   const broken = (which: typeof stream, error: unknown): void => {
     if (which !== stream || ended) return;
+    if (which !== undefined) {
+      ctx.connected.delete(which);
+      which.on('error', () => {});
+      which.cancel();
+    }
     stream = undefined;
+    host = (host + 1) % ctx.hosts.length;
     const now = ctx.clock.now();
     downSince ??= now;
     if (now - downSince >= ctx.timeoutMs) {
@@ -177,8 +201,23 @@ export async function* watchEtcd(ctx: WatchContext, options: WatchOptions): Asyn
     retryDelay = Math.min(RETRY_MAX_MS, retryDelay * 2);
   };
 
+  const check = (): void => {
+    liveness = ctx.clock.setTimeout(check, ctx.progressMs);
+    const current = stream;
+    if (current === undefined) return;
+    // a paused stream is silent by our choice, not its member's
+    if (paused) heardAt = ctx.clock.now();
+    const silentMs = ctx.clock.now() - heardAt;
+    if (silentMs >= 2 * ctx.progressMs) {
+      broken(current, new Error(`the watch stream was silent for ${silentMs} ms`));
+    } else if (silentMs >= ctx.progressMs) {
+      current.write({ progress_request: {} });
+    }
+  };
+
   signal?.addEventListener('abort', notify);
   ctx.closers.add(notify);
+  liveness = ctx.clock.setTimeout(check, ctx.progressMs);
   try {
     try {
       await open();
@@ -209,6 +248,8 @@ export async function* watchEtcd(ctx: WatchContext, options: WatchOptions): Asyn
   } finally {
     ended = true;
     retryTimer?.cancel();
+    liveness?.cancel();
+    if (stream !== undefined) ctx.connected.delete(stream);
     signal?.removeEventListener('abort', notify);
     ctx.closers.delete(notify);
     stream?.cancel();
