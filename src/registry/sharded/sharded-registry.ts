@@ -6,16 +6,19 @@ import type {
   DeleteOptions,
   OperationOptions,
   Registry,
+  RegistryChange,
   RegistryRecord,
   RestoreOptions,
   RestoreResult,
   ScanOptions,
   SetEntry,
   SetOptions,
+  WatchOptions,
 } from '../registry.js';
 import { ShardAdmin } from './admin.js';
 import { shardedDeleteMany, shardedGetMany, shardedSetMany } from './batch.js';
 import { ShardedCore } from './core.js';
+import { hasFeed, ShardedFeed } from './feed.js';
 import { ReadRepair, replicatedSet, restoreOnOwners } from './repair.js';
 import { fanOut, GET_RECORD, HAS_RECORD, lookup } from './requests.js';
 import { shardedClear, shardedScan, shardedSize } from './scan.js';
@@ -64,6 +67,8 @@ import {
  *   reads stay correct meanwhile (a miss on the new owner checks the old one).
  * - Events: one `record:set` / `record:removed` per logical record, whatever R is; removals of a
  *   lost shard's only copies are reported with reason `shard-lost` (with `trackKeys`).
+ * - Change feed: `watch` and `cursor` exist when every shard's backend has them; the shards'
+ *   feeds are merged, each change served once, from its key's primary owner (see `ShardedFeed`).
  *
  * The registry owns its backends: `close()` closes them (a removed shard is handed back open).
  */
@@ -72,7 +77,17 @@ export class ShardedRegistry extends Emitter<ShardedRegistryEvents> implements R
   readonly #admin: ShardAdmin;
   readonly #repair: ReadRepair;
   readonly #listeners = new Map<Shard, Listener<RecordRemovedEvent>>();
+  readonly #feed: ShardedFeed | undefined;
   #closed = false;
+  /**
+   * Present when every shard's backend has `watch` (see {@link Registry.watch}): the shards'
+   * feeds merged. Per key, changes come in commit order on the key's primary owner; there is no
+   * order across shards. Each shard feed holds at most one change here; a consumer slower than
+   * a shard's history gets `COMPACTED`, as from that backend.
+   */
+  declare readonly watch?: (options?: WatchOptions) => AsyncIterableIterator<RegistryChange>;
+  /** Present with {@link watch}: every shard's latest cursor, as one cursor. */
+  declare readonly cursor?: (options?: OperationOptions) => Promise<string>;
 
   constructor(options: ShardedRegistryOptions, deps: ShardedRegistryDeps = {}) {
     super(deps.onListenerError);
@@ -102,6 +117,16 @@ export class ShardedRegistry extends Emitter<ShardedRegistryEvents> implements R
     });
     this.#repair = new ReadRepair(this.#core, deps.random ?? Math.random);
     for (const shard of shards) this.#attach(shard);
+    if (shards.every((s) => hasFeed(s.registry))) {
+      const feed = new ShardedFeed({
+        core: this.#core,
+        attached: () => [...this.#listeners.keys()],
+        isClosed: () => this.#closed,
+      });
+      this.#feed = feed;
+      this.watch = (o) => feed.watch(o);
+      this.cursor = (o) => feed.cursor(o);
+    }
   }
 
   /** Names of the shards that currently take part in routing, in construction order. */
@@ -332,6 +357,11 @@ export class ShardedRegistry extends Emitter<ShardedRegistryEvents> implements R
   async addShard(spec: ShardSpec, options: OperationOptions = {}): Promise<MigrationResult> {
     this.#enter(options.signal);
     checkShardSpec(spec, 'shard');
+    if (this.#feed !== undefined && !hasFeed(spec.registry)) {
+      throw RegistryError.invalidOption(
+        'shard.registry must have watch() and cursor(): this registry serves a change feed',
+      );
+    }
     return this.#admin.add(spec, options.signal);
   }
 
@@ -400,6 +430,7 @@ export class ShardedRegistry extends Emitter<ShardedRegistryEvents> implements R
     const listener: Listener<RecordRemovedEvent> = (event) => this.#core.forward(shard, event);
     this.#listeners.set(shard, listener);
     shard.registry.on('record:removed', listener);
+    this.#feed?.membershipChanged(shard, true);
   }
 
   #detach(shard: Shard): void {
@@ -408,5 +439,6 @@ export class ShardedRegistry extends Emitter<ShardedRegistryEvents> implements R
     if (listener === undefined) return;
     shard.registry.off('record:removed', listener);
     this.#listeners.delete(shard);
+    this.#feed?.membershipChanged(shard, false);
   }
 }
