@@ -61,6 +61,19 @@ export class ShardedFeed {
     this.#host = host;
   }
 
+  /** The feed of a registry over `shards`, or `undefined` when one of their backends has no `watch`. */
+  static over(shards: readonly Shard[], host: FeedHost): ShardedFeed | undefined {
+    return shards.every((s) => hasFeed(s.registry)) ? new ShardedFeed(host) : undefined;
+  }
+
+  /** Rejects a backend joining by `addShard` that has no feed: the merged feed needs every shard's. */
+  checkJoining(registry: Registry): void {
+    if (hasFeed(registry)) return;
+    throw RegistryError.invalidOption(
+      'shard.registry must have watch() and cursor(): this registry serves a change feed',
+    );
+  }
+
   /** A shard was added (`joined`: by `addShard`, not at construction) or removed: watches follow. */
   membershipChanged(shard: Shard, joined: boolean): void {
     if (joined && hasFeed(shard.registry)) {

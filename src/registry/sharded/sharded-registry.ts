@@ -18,7 +18,7 @@ import type {
 import { ShardAdmin } from './admin.js';
 import { shardedDeleteMany, shardedGetMany, shardedSetMany } from './batch.js';
 import { ShardedCore } from './core.js';
-import { hasFeed, ShardedFeed } from './feed.js';
+import { ShardedFeed } from './feed.js';
 import { ReadRepair, replicatedSet, restoreOnOwners } from './repair.js';
 import { fanOut, GET_RECORD, HAS_RECORD, lookup } from './requests.js';
 import { shardedClear, shardedScan, shardedSize } from './scan.js';
@@ -79,12 +79,7 @@ export class ShardedRegistry extends Emitter<ShardedRegistryEvents> implements R
   readonly #listeners = new Map<Shard, Listener<RecordRemovedEvent>>();
   readonly #feed: ShardedFeed | undefined;
   #closed = false;
-  /**
-   * Present when every shard's backend has `watch` (see {@link Registry.watch}): the shards'
-   * feeds merged. Per key, changes come in commit order on the key's primary owner; there is no
-   * order across shards. Each shard feed holds at most one change here; a consumer slower than
-   * a shard's history gets `COMPACTED`, as from that backend.
-   */
+  /** Present when every shard's backend has `watch`: their feeds merged (see `ShardedFeed`). */
   declare readonly watch?: (options?: WatchOptions) => AsyncIterableIterator<RegistryChange>;
   /** Present with {@link watch}: every shard's latest cursor, as one cursor. */
   declare readonly cursor?: (options?: OperationOptions) => Promise<string>;
@@ -117,16 +112,13 @@ export class ShardedRegistry extends Emitter<ShardedRegistryEvents> implements R
     });
     this.#repair = new ReadRepair(this.#core, deps.random ?? Math.random);
     for (const shard of shards) this.#attach(shard);
-    if (shards.every((s) => hasFeed(s.registry))) {
-      const feed = new ShardedFeed({
-        core: this.#core,
-        attached: () => [...this.#listeners.keys()],
-        isClosed: () => this.#closed,
-      });
-      this.#feed = feed;
-      this.watch = (o) => feed.watch(o);
-      this.cursor = (o) => feed.cursor(o);
-    }
+    this.#feed = ShardedFeed.over(shards, {
+      core: this.#core,
+      attached: () => [...this.#listeners.keys()],
+      isClosed: () => this.#closed,
+    });
+    const feed = this.#feed;
+    if (feed !== undefined) [this.watch, this.cursor] = [(o) => feed.watch(o), (o) => feed.cursor(o)];
   }
 
   /** Names of the shards that currently take part in routing, in construction order. */
@@ -357,11 +349,7 @@ export class ShardedRegistry extends Emitter<ShardedRegistryEvents> implements R
   async addShard(spec: ShardSpec, options: OperationOptions = {}): Promise<MigrationResult> {
     this.#enter(options.signal);
     checkShardSpec(spec, 'shard');
-    if (this.#feed !== undefined && !hasFeed(spec.registry)) {
-      throw RegistryError.invalidOption(
-        'shard.registry must have watch() and cursor(): this registry serves a change feed',
-      );
-    }
+    this.#feed?.checkJoining(spec.registry);
     return this.#admin.add(spec, options.signal);
   }
 
