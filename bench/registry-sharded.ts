@@ -22,13 +22,12 @@ const WATCHED = 100_000;
  * cursor (the writes are not timed). Each backend keeps WATCHED changes of history.
  */
 async function watchRate(registry: Registry, value: Uint8Array): Promise<number> {
-  const cursor = registry.cursor as NonNullable<Registry['cursor']>;
-  const watch = registry.watch as NonNullable<Registry['watch']>;
-  const after = await cursor.call(registry);
+  if (registry.watch === undefined || registry.cursor === undefined) throw new Error('the registry has no watch');
+  const after = await registry.cursor();
   for (let i = 0; i < WATCHED; i++) await registry.set(`watch:${i % 10_000}`, value);
   let seen = 0;
   const start = process.hrtime.bigint();
-  for await (const change of watch.call(registry, { after })) if (change.type === 'set' && ++seen === WATCHED) break;
+  for await (const change of registry.watch({ after })) if (change.type === 'set' && ++seen === WATCHED) break;
   const rate = WATCHED / (Number(process.hrtime.bigint() - start) / 1e9);
   await registry.close();
   return rate;

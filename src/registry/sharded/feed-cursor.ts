@@ -17,11 +17,25 @@ const MAX_CURSOR_LENGTH = 65_536;
 /** Every shard's position, by shard name. */
 export type ShardPositions = ReadonlyMap<string, string>;
 
+/** One shard's part of a cursor: its name's part (`feedNamePart`) and its position. */
+export function feedPart(namePart: string, position: string): string {
+  return namePart + encodeURIComponent(position);
+}
+
+/** The constant start of a shard's part: its encoded name and `=`. */
+export function feedNamePart(name: string): string {
+  return `${encodeURIComponent(name)}=`;
+}
+
+/** The cursor of parts (`feedPart`) already sorted by shard name. */
+export function joinFeedParts(parts: readonly string[]): string {
+  return PREFIX + parts.join(';');
+}
+
 /** The cursor string of `positions`. */
 export function encodeFeedCursor(positions: ShardPositions): string {
-  const parts = [...positions].map(([name, cursor]) => `${encodeURIComponent(name)}=${encodeURIComponent(cursor)}`);
-  parts.sort();
-  return PREFIX + parts.join(';');
+  const names = [...positions.keys()].sort();
+  return joinFeedParts(names.map((name) => feedPart(feedNamePart(name), positions.get(name) as string)));
 }
 
 /**

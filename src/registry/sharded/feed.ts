@@ -2,7 +2,7 @@ import { isRegistryError, RegistryError } from '../errors.js';
 import type { OperationOptions, Registry, RegistryChange, RegistryRecord, WatchOptions } from '../registry.js';
 import { checkOpen } from '../validation.js';
 import type { ShardedCore } from './core.js';
-import { decodeFeedCursor, encodeFeedCursor } from './feed-cursor.js';
+import { decodeFeedCursor, encodeFeedCursor, feedNamePart, feedPart, joinFeedParts } from './feed-cursor.js';
 import type { Shard } from './shard.js';
 
 /** A backend that has the optional change feed of the contract. */
@@ -22,8 +22,8 @@ export interface FeedHost {
 }
 
 /**
- * Keys whose last served change a watch remembers, to drop a verbatim copy of it (a migrated or
- * handed-back record arriving on its new owner); older keys are forgotten first.
+ * Keys whose last served set a watch remembers (at least half as many, the most recent), to drop
+ * a verbatim copy of it (a migrated record arriving on its new owner).
  */
 const RECENT_KEYS = 4096;
 
@@ -40,6 +40,10 @@ interface Source {
   readonly stop: AbortController;
   /** The shard's cursor of the last change read from it (served or not). */
   position: string;
+  /** The start of its part of a cursor (its encoded name and `=`). */
+  readonly namePart: string;
+  /** Its part of a cursor at `position`. */
+  part: string;
 }
 
 /**
@@ -56,6 +60,8 @@ export class ShardedFeed {
   /** Each shard's cursor when it joined by `addShard`: where feeds start on it when a cursor predates it. */
   readonly #joined = new Map<Shard, Promise<string>>();
   readonly #wakes = new Set<() => void>();
+  /** Bumped on every membership change: a watch reconciles its feeds when it moved. */
+  #generation = 0;
 
   constructor(host: FeedHost) {
     this.#host = host;
@@ -81,6 +87,7 @@ export class ShardedFeed {
       position.catch(() => undefined);
       this.#joined.set(shard, position);
     }
+    this.#generation++;
     for (const wake of this.#wakes) wake();
   }
 
@@ -108,29 +115,37 @@ export class ShardedFeed {
       wake = undefined;
       w?.();
     };
-    const recent = new Map<string, RegistryRecord>();
+    const recent = new Recent();
     this.#wakes.add(notify);
     signal?.addEventListener('abort', notify);
     const read = (source: Source): void => {
-      source.feed
-        .next()
-        .then(
-          (result) => ready.push(result.done === true ? { source, ended: true } : { source, change: result.value }),
-          (error: unknown) => ready.push({ source, error }),
-        )
-        .finally(notify);
+      source.feed.next().then(
+        (result) => {
+          ready.push(result.done === true ? { source, ended: true } : { source, change: result.value });
+          notify();
+        },
+        (error: unknown) => {
+          ready.push({ source, error });
+          notify();
+        },
+      );
     };
+    // the sources in shard-name order, as their parts appear in a cursor
+    let ordered: Source[] = [];
+    let generation = this.#generation;
     const open = async (shard: Shard, initial: boolean): Promise<void> => {
       const position = await this.#startOf(shard, initial ? start : new Map(), after, signal);
       if (sources.has(shard) || !host.attached().includes(shard)) return;
       const stop = new AbortController();
       const inner = signal === undefined ? stop.signal : AbortSignal.any([signal, stop.signal]);
       const feed = (shard.registry as Watchable).watch({ prefix, after: position, signal: inner });
-      const source: Source = { shard, feed, stop, position };
+      const namePart = feedNamePart(shard.name);
+      const source: Source = { shard, feed, stop, position, namePart, part: feedPart(namePart, position) };
       sources.set(shard, source);
       read(source);
     };
     const reconcile = async (initial: boolean): Promise<void> => {
+      generation = this.#generation;
       const attached = host.attached();
       for (const [shard, source] of sources) {
         if (attached.includes(shard)) continue;
@@ -138,19 +153,20 @@ export class ShardedFeed {
         source.stop.abort();
       }
       await Promise.all(attached.filter((s) => !sources.has(s)).map((s) => open(s, initial)));
+      ordered = [...sources.values()].sort((a, b) => (a.shard.name < b.shard.name ? -1 : 1));
     };
     let last = after;
     try {
       await reconcile(true);
       for (;;) {
         checkOpen(host.isClosed(), signal);
+        if (generation !== this.#generation) await reconcile(false);
         const step = ready.shift();
         if (step === undefined) {
           await new Promise<void>((resolve) => {
             wake = resolve;
             if (ready.length !== 0 || signal?.aborted === true) notify();
           });
-          if (this.#membershipMoved(sources)) await reconcile(false);
           continue;
         }
         const { source } = step;
@@ -159,11 +175,13 @@ export class ShardedFeed {
         if ('ended' in step) throw RegistryError.unavailable(`the change feed of shard "${source.shard.name}" ended`);
         const { change } = step;
         source.position = change.cursor;
+        source.part = feedPart(source.namePart, change.cursor);
         read(source);
         if (!this.#serves(source.shard, change, recent)) continue;
-        const positions = new Map([...sources.values()].map((s) => [s.shard.name, s.position]));
-        last = encodeFeedCursor(positions);
-        yield { ...change, cursor: last };
+        last = joinFeedParts(ordered.map((s) => s.part));
+        yield change.type === 'set'
+          ? { type: 'set', record: change.record, cursor: last }
+          : { type: 'removed', key: change.key, version: change.version, reason: change.reason, cursor: last };
       }
     } finally {
       this.#wakes.delete(notify);
@@ -191,28 +209,21 @@ export class ShardedFeed {
     return (shard.registry as Watchable).cursor({ signal });
   }
 
-  #membershipMoved(sources: Map<Shard, Source>): boolean {
-    const attached = this.#host.attached();
-    return attached.length !== sources.size || attached.some((s) => !sources.has(s));
-  }
-
   /**
    * Whether `change`, read from `shard`, is served: the shard is the key's primary owner, and
    * it is not a verbatim copy of the change last served for the key (a moved record).
    */
-  #serves(shard: Shard, change: RegistryChange, recent: Map<string, RegistryRecord>): boolean {
+  #serves(shard: Shard, change: RegistryChange, recent: Recent): boolean {
     const key = change.type === 'set' ? change.record.key : change.key;
-    if (this.#host.core.current.owners(key)[0] !== shard) return false;
-    const last = recent.get(key);
-    recent.delete(key);
-    if (change.type === 'removed') return true;
-    const { record } = change;
-    if (last !== undefined && sameRecord(last, record)) {
-      recent.set(key, last);
-      return false;
+    const { members, router } = this.#host.core.current;
+    if (members[router.first(key)] !== shard) return false;
+    if (change.type === 'removed') {
+      recent.forget(key);
+      return true;
     }
-    recent.set(key, record);
-    if (recent.size > RECENT_KEYS) recent.delete(recent.keys().next().value as string);
+    const last = recent.get(key);
+    if (last !== undefined && sameRecord(last, change.record)) return false;
+    recent.set(key, change.record);
     return true;
   }
 
@@ -236,6 +247,32 @@ export class ShardedFeed {
     }
     if (isRegistryError(error, 'INVALID_OPTION')) return error;
     return RegistryError.unavailable(`the change feed of shard "${source.shard.name}" failed`, error);
+  }
+}
+
+/**
+ * The last set served per key, for between RECENT_KEYS / 2 and RECENT_KEYS keys: two maps, the
+ * older dropped whole when the newer fills (no per-entry eviction, O(1) per change).
+ */
+class Recent {
+  #newer = new Map<string, RegistryRecord>();
+  #older = new Map<string, RegistryRecord>();
+
+  get(key: string): RegistryRecord | undefined {
+    return this.#newer.get(key) ?? this.#older.get(key);
+  }
+
+  set(key: string, record: RegistryRecord): void {
+    this.#older.delete(key);
+    this.#newer.set(key, record);
+    if (this.#newer.size < RECENT_KEYS / 2) return;
+    this.#older = this.#newer;
+    this.#newer = new Map();
+  }
+
+  forget(key: string): void {
+    this.#newer.delete(key);
+    this.#older.delete(key);
   }
 }
 
