@@ -55,4 +55,5 @@ registryConformanceSuite('ShardedRegistry over 3 memory shards with 2 replicas',
 
 registryConformanceSuite('ShardedRegistry over 3 fault-free FaultRegistry shards with 3 replicas', {
   create: ({ clock, limits }) => sharded(clock, limits, 3, true),
+  watch,
 });
