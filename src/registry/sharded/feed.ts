@@ -80,9 +80,13 @@ export class ShardedFeed {
     );
   }
 
-  /** A shard was added (`joined`: by `addShard`, not at construction) or removed: watches follow. */
-  membershipChanged(shard: Shard, joined: boolean): void {
-    if (joined && hasFeed(shard.registry)) {
+  /**
+   * A shard was attached (after construction: by `addShard`; its cursor now is where it joined)
+   * or detached: watches follow.
+   */
+  membershipChanged(shard: Shard, attached: boolean): void {
+    if (!attached) this.#joined.delete(shard);
+    else if (hasFeed(shard.registry)) {
       const position = shard.registry.cursor();
       position.catch(() => undefined);
       this.#joined.set(shard, position);
@@ -134,7 +138,7 @@ export class ShardedFeed {
     let ordered: Source[] = [];
     let generation = this.#generation;
     const open = async (shard: Shard, initial: boolean): Promise<void> => {
-      const position = await this.#startOf(shard, initial ? start : new Map(), after, signal);
+      const position = await this.#startOf(shard, start, !initial, signal);
       if (sources.has(shard) || !host.attached().includes(shard)) return;
       const stop = new AbortController();
       const inner = signal === undefined ? stop.signal : AbortSignal.any([signal, stop.signal]);
@@ -193,19 +197,22 @@ export class ShardedFeed {
     }
   }
 
-  /** Where a watch starts on `shard`: the position `start` names, its join cursor, or now. */
+  /**
+   * Where a watch starts on `shard`: the position `start` (the `after` cursor decoded) names;
+   * else where the shard joined, for a shard that joined after the cursor or while the watch
+   * runs; else, without a cursor, the shard's latest change.
+   */
   async #startOf(
     shard: Shard,
     start: Map<string, string> | undefined,
-    after: string | undefined,
+    midWatch: boolean,
     signal: AbortSignal | undefined,
   ): Promise<string> {
     const named = start?.get(shard.name);
     if (named !== undefined) return named;
     const joined = this.#joined.get(shard);
-    // a cursor from before the shard joined: everything on it since it joined is after the cursor
-    if (start !== undefined && start.size !== 0 && joined !== undefined) return joined;
-    if (start !== undefined && start.size !== 0) throw RegistryError.compacted(after as string);
+    if (joined !== undefined && (midWatch || start !== undefined)) return joined;
+    if (start !== undefined) throw RegistryError.compacted(encodeFeedCursor(start));
     return (shard.registry as Watchable).cursor({ signal });
   }
 

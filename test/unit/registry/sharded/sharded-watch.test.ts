@@ -1,6 +1,12 @@
 import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
-import { MemoryRegistry, RegistryError, type RegistryRecord, ShardedRegistry } from '../../../../src/registry/index.js';
+import {
+  MemoryRegistry,
+  type RegistryChange,
+  RegistryError,
+  type RegistryRecord,
+  ShardedRegistry,
+} from '../../../../src/registry/index.js';
 import { ForwardingRegistry } from '../../../../src/registry/forwarding-registry.js';
 import { ManualClock } from '../../../../src/testing/index.js';
 import { fixture } from './sharded-fixture.js';
@@ -128,6 +134,35 @@ describe('ShardedRegistry watch', () => {
     const served = perKey([...before, ...after]);
     assert.deepEqual(Object.keys(served), [...keys].sort());
     for (const key of keys) assert.deepEqual(served[key], ['set v1 1'], key);
+  });
+
+  it('serves the writes a shard took after it joined while the consumer was not reading', async () => {
+    f = watchFixture();
+    const watch = f.registry.watch as NonNullable<ShardedRegistry['watch']>;
+    const feed = watch({
+      after: await (f.registry.cursor as () => Promise<string>)(),
+      signal: AbortSignal.timeout(15_000),
+    });
+    /** The next change (the feed never ends by itself: it fails the test if it does). */
+    const next = async (): Promise<RegistryChange> => {
+      const step: IteratorResult<RegistryChange, unknown> = await feed.next();
+      if (step.done === true) assert.fail('the feed ended');
+      return step.value;
+    };
+    await f.registry.set('first', bytes('1'));
+    assert.equal((await next()).type, 'set');
+    // the consumer holds the feed without reading while a shard joins and takes writes
+    await f.registry.addShard({ name: 'd', registry: f.backend('d') });
+    const keys: string[] = [];
+    for (let i = 0; keys.length < 5; i++) if (f.registry.ownersOf(`j:${i}`)[0] === 'd') keys.push(`j:${i}`);
+    for (const key of keys) await f.registry.set(key, bytes('1'));
+    const served: string[] = [];
+    while (served.length < keys.length) {
+      const change = await next();
+      if (change.type === 'set') served.push(change.record.key);
+    }
+    await feed.return?.();
+    assert.deepEqual(served.sort(), [...keys].sort());
   });
 
   for (const replicas of [1, 2]) {
