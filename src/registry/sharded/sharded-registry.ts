@@ -1,7 +1,6 @@
-import { Emitter, type Listener } from '../../core/emitter.js';
+import { Emitter } from '../../core/emitter.js';
 import { type Clock, type Milliseconds, systemClock } from '../../core/clock.js';
 import { RegistryError } from '../errors.js';
-import { type RecordRemovedEvent } from '../events.js';
 import type {
   DeleteOptions,
   OperationOptions,
@@ -19,6 +18,7 @@ import { ShardAdmin } from './admin.js';
 import { shardedDeleteMany, shardedGetMany, shardedSetMany } from './batch.js';
 import { ShardedCore } from './core.js';
 import { ShardedFeed } from './feed.js';
+import { Attachments } from './attachments.js';
 import { ReadRepair, replicatedSet, restoreOnOwners } from './repair.js';
 import { fanOut, GET_RECORD, HAS_RECORD, lookup } from './requests.js';
 import { shardedClear, shardedScan, shardedSize } from './scan.js';
@@ -76,7 +76,7 @@ export class ShardedRegistry extends Emitter<ShardedRegistryEvents> implements R
   readonly #core: ShardedCore;
   readonly #admin: ShardAdmin;
   readonly #repair: ReadRepair;
-  readonly #listeners = new Map<Shard, Listener<RecordRemovedEvent>>();
+  readonly #attached: Attachments;
   readonly #feed: ShardedFeed | undefined;
   #closed = false;
   /** Present when every shard's backend has `watch`: their feeds merged (see `ShardedFeed`). */
@@ -106,15 +106,17 @@ export class ShardedRegistry extends Emitter<ShardedRegistryEvents> implements R
       topology,
     });
     this.#admin = new ShardAdmin(this.#core, {
-      attach: (shard) => this.#attach(shard),
-      detach: (shard) => this.#detach(shard),
+      attach: (shard) => this.#attached.attach(shard),
+      detach: (shard) => this.#attached.detach(shard),
       make: (spec) => this.#makeShard(spec, resolved, clock),
     });
     this.#repair = new ReadRepair(this.#core, deps.random ?? Math.random);
-    for (const shard of shards) this.#attach(shard);
-    this.#feed = ShardedFeed.over(shards, {
+    const attached = new Attachments(this.#core);
+    this.#attached = attached;
+    for (const shard of shards) attached.attach(shard);
+    this.#feed = attached.feed = ShardedFeed.over(shards, {
       core: this.#core,
-      attached: () => [...this.#listeners.keys()],
+      attached: () => attached.shards,
       isClosed: () => this.#closed,
     });
     const feed = this.#feed;
@@ -335,8 +337,8 @@ export class ShardedRegistry extends Emitter<ShardedRegistryEvents> implements R
     const repairs = this.#repair.close();
     await this.#admin.close();
     await repairs;
-    const shards = [...this.#listeners.keys()];
-    for (const shard of shards) this.#detach(shard);
+    const shards = this.#attached.shards;
+    for (const shard of shards) this.#attached.detach(shard);
     await Promise.all(shards.map((s) => s.registry.close(options)));
     this.#core.index?.clear();
   }
@@ -412,21 +414,5 @@ export class ShardedRegistry extends Emitter<ShardedRegistryEvents> implements R
       onError: (shard, operation, error) => this.emit('shard:error', { shard: shard.name, operation, error }),
       onHint: (shard) => this.#admin.handBackTo(shard),
     });
-  }
-
-  #attach(shard: Shard): void {
-    const listener: Listener<RecordRemovedEvent> = (event) => this.#core.forward(shard, event);
-    this.#listeners.set(shard, listener);
-    shard.registry.on('record:removed', listener);
-    this.#feed?.membershipChanged(shard, true);
-  }
-
-  #detach(shard: Shard): void {
-    shard.detach();
-    const listener = this.#listeners.get(shard);
-    if (listener === undefined) return;
-    shard.registry.off('record:removed', listener);
-    this.#listeners.delete(shard);
-    this.#feed?.membershipChanged(shard, false);
   }
 }
