@@ -204,6 +204,91 @@ async function measureVersionedWrites(
   ];
 }
 
+/**
+ * The write cost of the change feed: the same writes through a registry with `changefeed` on,
+ * one with it off, and the raw client (MSET+PEXPIRE / SET PX), rounds alternating, same server;
+ * and the Redis memory the stream takes per change against a record's own key.
+ */
+async function measureChangefeed(
+  raw: { sendCommand(args: (string | Buffer)[]): Promise<unknown> },
+  url: string,
+): Promise<Row[]> {
+  const off = await RedisRegistry.connect({ url, keyPrefix: 'bench:feed-off:' });
+  const on = await RedisRegistry.connect({ url, keyPrefix: 'bench:feed-on:', changefeed: { maxLength: KEYS } });
+  try {
+    const { value, batches, rawBatches } = WORKLOAD;
+    const setMany = (r: RedisRegistry) => (batch: string[]) =>
+      r.setMany(batch.map((key) => ({ key, value, ttlMs: TTL })));
+    const setEach = (r: RedisRegistry) => (batch: string[]) =>
+      Promise.all(batch.map((k) => r.set(k, value, { ttlMs: TTL })));
+    const [offSetMany, onSetMany] = await pair(setMany(off), batches, setMany(on), batches);
+    const [offSet, onSet] = await pair(setEach(off), batches, setEach(on), batches);
+    const [rawSetMany, onSetMany2] = await pair(
+      (batch) =>
+        Promise.all([
+          raw.sendCommand(['MSET', ...batch.flatMap((k) => [k, value])]),
+          ...batch.map((k) => raw.sendCommand(['PEXPIRE', k, String(TTL)])),
+        ]),
+      rawBatches,
+      setMany(on),
+      batches,
+    );
+    const [rawSet, onSet2] = await pair(
+      (batch) => Promise.all(batch.map((k) => raw.sendCommand(['SET', k, value, 'PX', String(TTL)]))),
+      rawBatches,
+      setEach(on),
+      batches,
+    );
+    const feed = on.options.changefeed as NonNullable<typeof on.options.changefeed>;
+    const streamBytes = Number(await raw.sendCommand(['MEMORY', 'USAGE', feed.streamKey, 'SAMPLES', '0']));
+    const entries = Number(await raw.sendCommand(['XLEN', feed.streamKey]));
+    const recordBytes = Number(await raw.sendCommand(['MEMORY', 'USAGE', `bench:feed-on:${WORKLOAD.keys[0]}`]));
+    await on.clear();
+    await off.clear();
+    const label = (what: string): string => `standalone, changefeed on: ${what}`;
+    return [
+      {
+        what: label('setMany + TTL, 100-key batches'),
+        anchorName: 'changefeed off',
+        anchor: offSetMany / K,
+        nautilus: onSetMany / K,
+        unit: 'k keys/s',
+      },
+      {
+        what: label('100 concurrent set + TTL'),
+        anchorName: 'changefeed off',
+        anchor: offSet,
+        nautilus: onSet,
+        unit: 'ops/s',
+      },
+      {
+        what: label('setMany + TTL, 100-key batches'),
+        anchorName: 'raw MSET+PEXPIRE',
+        anchor: rawSetMany / K,
+        nautilus: onSetMany2 / K,
+        unit: 'k keys/s',
+      },
+      {
+        what: label('100 concurrent set + TTL'),
+        anchorName: 'raw SET PX',
+        anchor: rawSet,
+        nautilus: onSet2,
+        unit: 'ops/s',
+      },
+      {
+        what: `changefeed: Redis memory per change held (${entries} entries, 32 B values)`,
+        anchorName: 'the record key itself',
+        anchor: recordBytes,
+        nautilus: streamBytes / entries,
+        unit: 'B',
+      },
+    ];
+  } finally {
+    await on.close();
+    await off.close();
+  }
+}
+
 /** Every benchmark of the Redis backend, standalone then cluster (servers started and stopped here). */
 export async function benchRegistryRedis(): Promise<Row[]> {
   const rows: Row[] = [];
@@ -224,6 +309,7 @@ export async function benchRegistryRedis(): Promise<Row[]> {
           'standalone',
         )),
         ...(await measureVersionedWrites(raw, registry)),
+        ...(await measureChangefeed(raw, server.url)),
       );
     } finally {
       await registry.close();

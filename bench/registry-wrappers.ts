@@ -16,12 +16,12 @@ import { bencodeByteString, bep44SignatureBuffer } from '../src/core/bep44-signa
 import { generateEd25519KeyPair, privateKeyObject } from '../src/core/ed25519.js';
 import { AuditedRegistry } from '../src/registry/audited/audited-registry.js';
 import { FileAuditSink, type FsyncPolicy } from '../src/registry/audited/file-sink.js';
-import { MemoryRegistry } from '../src/registry/index.js';
+import { FeedInvalidator, MemoryRegistry } from '../src/registry/index.js';
 import { RedisRegistry } from '../src/registry/redis/index.js';
 import { SignedRegistry } from '../src/registry/signed/signed-registry.js';
 import { TieredRegistry } from '../src/registry/tiered/tiered-registry.js';
 import { startRedisServer } from '../src/testing/index.js';
-import { bestOfAlternating, opsPerSecond, printTable, type Row } from './harness.js';
+import { bestOfAlternating, opsPerSecond, printTable, quantile, type Row } from './harness.js';
 
 const HOT_KEYS = Array.from({ length: 100 }, (_, i) => `hot:${i}`);
 const VALUE = new Uint8Array(64).fill(7);
@@ -60,11 +60,34 @@ async function tieredRows(url: string): Promise<Row[]> {
         target: '≥ 10×',
       },
       ...(await stalenessRows(url)),
+      ...(await feedStalenessRows(url)),
     ];
   } finally {
     await tiered.close();
     await redis.close();
   }
+}
+
+/** The counter a stale-writer value holds (0 for none). */
+const counter = (value: Uint8Array | undefined): number =>
+  value === undefined ? 0 : (JSON.parse(new TextDecoder().decode(value)) as { n: number }).n;
+
+/** Spawns the stale writer with `args`: when each write was acknowledged, and whether it still runs. */
+function startStaleWriter(args: string[]): { readonly ackedAt: Map<number, number>; readonly running: boolean } {
+  const ackedAt = new Map<number, number>();
+  const writer = spawn(process.execPath, [STALE_WRITER, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let pending = '';
+  writer.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+    const lines = (pending + chunk).split('\n');
+    pending = lines.pop() ?? '';
+    for (const line of lines) {
+      const [n, at] = line.split(' ').map(Number);
+      if (n !== undefined && at !== undefined) ackedAt.set(n, at);
+    }
+  });
+  const state = { ackedAt, running: true };
+  writer.on('exit', () => (state.running = false));
+  return state;
 }
 
 /**
@@ -79,25 +102,10 @@ async function stalenessRows(url: string): Promise<Row[]> {
   const direct = await RedisRegistry.connect({ url, keyPrefix });
   const far = await RedisRegistry.connect({ url, keyPrefix });
   const tiered = new TieredRegistry({ near: new MemoryRegistry(), far, nearTtlMs });
-  const ackedAt = new Map<number, number>();
-  const writer = spawn(process.execPath, [STALE_WRITER, url, keyPrefix, '80', '25'], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  let pending = '';
-  writer.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-    const lines = (pending + chunk).split('\n');
-    pending = lines.pop() ?? '';
-    for (const line of lines) {
-      const [n, at] = line.split(' ').map(Number);
-      if (n !== undefined && at !== undefined) ackedAt.set(n, at);
-    }
-  });
-  let running = true;
-  writer.on('exit', () => (running = false));
+  const writer = startStaleWriter([url, keyPrefix, '80', '25']);
+  const { ackedAt } = writer;
   const reads = { direct: [] as [number, number][], tiered: [] as [number, number][] };
-  const counter = (value: Uint8Array | undefined): number =>
-    value === undefined ? 0 : (JSON.parse(new TextDecoder().decode(value)) as { n: number }).n;
-  while (running) {
+  while (writer.running) {
     const [d, t] = await Promise.all([direct.get('stale'), tiered.get('stale')]);
     const now = Date.now();
     reads.direct.push([counter(d?.value), now]);
@@ -120,6 +128,55 @@ async function stalenessRows(url: string): Promise<Row[]> {
       target: `≤ ${nearTtlMs} ms (the bound)`,
     },
   ];
+}
+
+/**
+ * The staleness of a tier invalidated by the Redis change feed, across two processes: a writer
+ * process writes a counter every 20 ms (with `changefeed` on, printing when each write was
+ * acknowledged); this process reads in a loop through a tier with nearTtlMs = 10 min and a
+ * FeedInvalidator, and Redis directly (the anchor). A write's staleness is how long after its
+ * acknowledgement a reader first returned it (or a later one), 0 if before; p50 and p99 over
+ * 150 writes.
+ */
+async function feedStalenessRows(url: string): Promise<Row[]> {
+  const keyPrefix = 'bench:feed-stale:';
+  const count = 150;
+  const direct = await RedisRegistry.connect({ url, keyPrefix });
+  const far = await RedisRegistry.connect({ url, keyPrefix, changefeed: {} });
+  const invalidator = new FeedInvalidator({ far });
+  const tiered = new TieredRegistry({ near: new MemoryRegistry(), far, nearTtlMs: 600_000, invalidator });
+  while (invalidator.stats.resets === 0) await new Promise((r) => setTimeout(r, 5));
+  const writer = startStaleWriter([url, keyPrefix, String(count), '20', 'changefeed']);
+  const { ackedAt } = writer;
+  const seen = { direct: new Map<number, number>(), tiered: new Map<number, number>() };
+  const note = (map: Map<number, number>, n: number, at: number): void => {
+    for (let i = n; i > 0 && !map.has(i); i--) map.set(i, at);
+  };
+  while (writer.running) {
+    // one far round trip per turn: the loop yields to I/O, so the feed's replies are read too
+    const [d, t] = await Promise.all([direct.get('stale'), tiered.get('stale')]);
+    const now = performance.timeOrigin + performance.now();
+    note(seen.direct, counter(d?.value), now);
+    note(seen.tiered, counter(t?.value), now);
+  }
+  await tiered.close();
+  await direct.close();
+  const delays = (map: Map<number, number>): number[] =>
+    [...ackedAt].map(([n, acked]) => Math.max(0, (map.get(n) ?? Number.NaN) - acked)).filter((x) => !Number.isNaN(x));
+  const d = delays(seen.direct);
+  const t = delays(seen.tiered);
+  const rows: Row[] = [];
+  for (const q of [0.5, 0.99]) {
+    rows.push({
+      what: `another process's write, feed invalidator (nearTtlMs 600 s): staleness p${q * 100} (${t.length} writes)`,
+      anchorName: 'RedisRegistry read directly',
+      anchor: quantile(d, q),
+      nautilus: quantile(t, q),
+      unit: 'ms',
+      target: 'the feed delay, ≪ nearTtlMs',
+    });
+  }
+  return rows;
 }
 
 async function signingRows(): Promise<Row[]> {

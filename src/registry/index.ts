@@ -59,6 +59,8 @@ export type { AuditProblem, AuditProblemKind, AuditVerification, VerifyAuditOpti
 export { DEFAULT_TIERED_REGISTRY_OPTIONS } from './tiered/options.js';
 export type { TieredRegistryDeps, TieredRegistryOptions, TierInvalidator } from './tiered/options.js';
 export { TieredRegistry } from './tiered/tiered-registry.js';
+export { DEFAULT_FEED_INVALIDATOR_OPTIONS, FeedInvalidator } from './tiered/feed-invalidator.js';
+export type { FeedInvalidatorDeps, FeedInvalidatorOptions, FeedInvalidatorStats } from './tiered/feed-invalidator.js';
 export type { TieredRegistryStats } from './tiered/tiered-registry.js';
 export {
   DEFAULT_REGISTRY_AUDIT_SINK_OPTIONS,

@@ -67,18 +67,29 @@ export function ipBytes(host: string): Uint8Array {
 }
 
 function parseIpv4(host: string): Uint8Array | undefined {
-  const parts = host.split('.');
-  if (parts.length !== 4) return undefined;
+  // one pass over the characters: this runs for every contact a lookup is offered
   const out = new Uint8Array(4);
-  for (let i = 0; i < 4; i++) {
-    const part = parts[i] ?? '';
-    // decimal only, no leading zeros (those mean octal to some parsers)
-    if (!/^(0|[1-9][0-9]{0,2})$/.test(part)) return undefined;
-    const n = Number(part);
-    if (n > 255) return undefined;
-    out[i] = n;
+  let part = 0;
+  let value = 0;
+  let digits = 0;
+  for (let i = 0; i <= host.length; i++) {
+    const c = i === host.length ? 0x2e : host.charCodeAt(i);
+    if (c === 0x2e) {
+      // '.' (or the end): a part of 1-3 digits, at most 255
+      if (digits === 0 || value > 255 || part === 4) return undefined;
+      out[part++] = value;
+      value = 0;
+      digits = 0;
+    } else if (c >= 0x30 && c <= 0x39) {
+      // decimal only, no leading zeros (those mean octal to some parsers)
+      if (digits === 3 || (digits === 1 && value === 0)) return undefined;
+      value = value * 10 + (c - 0x30);
+      digits++;
+    } else {
+      return undefined;
+    }
   }
-  return out;
+  return part === 4 ? out : undefined;
 }
 
 function parseIpv6(host: string): Uint8Array | undefined {

@@ -130,22 +130,40 @@ export class RedisConnection {
       await this.#cluster.connect().then(() => this.#destroyedMeanwhile());
       return;
     }
-    const client = this.#client as Client;
-    await new Promise<void>((resolve, reject) => {
-      const onError = (error: Error): void => reject(error);
-      client.once('error', onError);
-      client.connect().then(
-        () => {
-          client.off('error', onError);
-          this.#destroyedMeanwhile();
-          resolve();
-        },
-        (error: Error) => {
-          client.off('error', onError);
-          reject(error);
-        },
-      );
+    await connectOnce(this.#client as Client);
+    this.#destroyedMeanwhile();
+  }
+
+  /**
+   * A new connection of its own (same server, credentials and TLS) to the server that holds
+   * `key` (in a cluster: its slot's master in the cached slot map), for a blocking command such
+   * as `XREAD BLOCK` that would stall every other command on a shared one. Fails on the first
+   * refused or broken attempt. The caller destroys it.
+   */
+  async dedicated(key: string): Promise<DedicatedConnection> {
+    let base: Client;
+    if (this.#cluster === undefined) base = this.#client as Client;
+    else {
+      const master = this.#cluster.slots[keySlot(key)]?.master;
+      if (master === undefined) throw RegistryError.unavailable(`no known master serves the slot of ${key}`);
+      base = await this.#cluster.nodeClient(master);
+    }
+    const client = base.duplicate();
+    client.on('error', (error: unknown) => {
+      this.lastError = error;
     });
+    try {
+      await connectOnce(client);
+    } catch (error) {
+      client.destroy();
+      throw error;
+    }
+    return {
+      send: (args) => client.sendCommand(args),
+      destroy: () => {
+        if (client.isOpen) client.destroy();
+      },
+    };
   }
 
   /**
@@ -210,12 +228,18 @@ export class RedisConnection {
   }
 
   /**
-   * Runs a multi-key `script` (keys in `args`, none declared) on `node` with `EVALSHA`, loading
-   * it on `NOSCRIPT`. A script that finds a key not served by `node` replies `NOTLOCAL` having
+   * Runs a multi-key `script` (keys in `args`; `keys` declares only the change feed's, if any)
+   * on `node` with `EVALSHA`, loading it on `NOSCRIPT`. A script that finds a key not served by `node` replies `NOTLOCAL` having
    * written nothing ({@link isNotLocal}): send those keys again slot by slot with {@link eval}.
    */
-  evalOn(node: RedisNodeClient, script: LuaScript, args: readonly RedisArg[]): Promise<unknown> {
-    const command: RedisArg[] = ['EVALSHA', script.sha1, '0'];
+  evalOn(
+    node: RedisNodeClient,
+    script: LuaScript,
+    args: readonly RedisArg[],
+    keys: readonly string[] = [],
+  ): Promise<unknown> {
+    const command: RedisArg[] = ['EVALSHA', script.sha1, String(keys.length)];
+    for (const key of keys) command.push(key);
     for (const arg of args) command.push(arg);
     return node.sendCommand(command).catch((error: unknown) => {
       if (!isNoScript(error)) throw error;
@@ -272,6 +296,31 @@ export class RedisConnection {
     if (this.#cluster !== undefined) this.#cluster.destroy();
     else this.#client?.destroy();
   }
+}
+
+/** A connection of one's own ({@link RedisConnection.dedicated}). */
+export interface DedicatedConnection {
+  send(args: readonly RedisArg[]): Promise<unknown>;
+  /** Closes at once, rejecting what is pending. */
+  destroy(): void;
+}
+
+/** Connects `client`, failing on its first error instead of retrying. */
+function connectOnce(client: Client): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const onError = (error: Error): void => reject(error);
+    client.once('error', onError);
+    client.connect().then(
+      () => {
+        client.off('error', onError);
+        resolve();
+      },
+      (error: Error) => {
+        client.off('error', onError);
+        reject(error);
+      },
+    );
+  });
 }
 
 function isNoScript(error: unknown): boolean {

@@ -43,8 +43,8 @@ export interface RedisRegistryOptions {
   readonly tls?: boolean | TlsConnectionOptions;
   /**
    * Namespace of this registry: prepended to every key in Redis, and the only keys `scan`,
-   * `size` and `clear` look at. Avoid `{…}` in it: in a cluster it would be a hash tag that
-   * puts every record in one slot.
+   * `size` and `clear` look at. Avoid `{…}` in it unless you want its hash tag: in a cluster it
+   * puts every record in one slot (which a cluster `changefeed` requires).
    * @default 'nautilus:'
    */
   readonly keyPrefix?: string;
@@ -90,7 +90,42 @@ export interface RedisRegistryOptions {
   readonly batchChunkSize?: number;
   /** `COUNT` hint of each `SCAN` step (keys per page, roughly). @default 512 */
   readonly scanCount?: number;
+  /**
+   * Turns on the change feed (`watch` and `cursor`): every write, delete, touch, restore and
+   * expired-record removal the registry's scripts make also appends an entry to a Redis stream
+   * in the same script, so a change and its entry are atomic. Costs one stream entry per change
+   * (the key and, for writes, the whole record) and its write time (see `npm run bench --
+   * registry-redis`). Every client of the namespace must turn it on: writes of a client without
+   * it are not in the feed. On a Redis Cluster `keyPrefix` must carry a hash tag (`{app}:`), so
+   * the records and their stream share one slot (`INVALID_OPTION` otherwise). See
+   * `RedisRegistry.watch` for which removals appear.
+   * @default undefined (off)
+   */
+  readonly changefeed?: RedisChangefeedOptions | undefined;
 }
+
+/** Options of the change feed of a {@link RedisRegistry} (`changefeed`). */
+export interface RedisChangefeedOptions {
+  /**
+   * Changes the stream keeps (`XADD … MAXLEN ~`: Redis trims whole nodes, so it may keep up to
+   * about 100 more). A watch that falls further behind, or resumes from an older cursor, rejects
+   * with `COMPACTED`. Redis memory: about `maxLength` × (key + record bytes + ~50 B).
+   * @default 10_000
+   */
+  readonly maxLength?: number | undefined;
+}
+
+/** The resolved change feed: its stream and epoch keys, outside the registry's namespace. */
+export interface ResolvedChangefeed {
+  readonly maxLength: number;
+  /** The stream: `nautilus-feed:<keyPrefix>`. */
+  readonly streamKey: string;
+  /** The current epoch of the stream's IDs: `nautilus-feed-epoch:<keyPrefix>`. */
+  readonly epochKey: string;
+}
+
+/** Default of {@link RedisChangefeedOptions.maxLength}. */
+export const DEFAULT_CHANGEFEED_MAX_LENGTH = 10_000;
 
 /** Counters of a {@link RedisRegistry} since it was created. */
 export interface RedisRegistryStats {
@@ -125,7 +160,7 @@ export const DEFAULT_REDIS_REGISTRY_OPTIONS = Object.freeze({
   batchChunkSize: 256,
   scanCount: 512,
   tls: false,
-} satisfies Omit<ResolvedRedisRegistryOptions, 'url' | 'cluster' | 'username' | 'password'>);
+} satisfies Omit<ResolvedRedisRegistryOptions, 'url' | 'cluster' | 'username' | 'password' | 'changefeed'>);
 
 /** The validated configuration. */
 export interface ResolvedRedisRegistryOptions {
@@ -144,9 +179,11 @@ export interface ResolvedRedisRegistryOptions {
   readonly maxKeyBytes: number;
   readonly batchChunkSize: number;
   readonly scanCount: number;
+  /** The change feed, or `undefined` when off. */
+  readonly changefeed: ResolvedChangefeed | undefined;
 }
 
-const KNOWN = ['url', 'cluster', 'username', 'password', ...Object.keys(DEFAULT_REDIS_REGISTRY_OPTIONS)];
+const KNOWN = ['url', 'cluster', 'username', 'password', 'changefeed', ...Object.keys(DEFAULT_REDIS_REGISTRY_OPTIONS)];
 
 /** Validates options once, at construction, with messages that name the option. */
 export function resolveOptions(options: RedisRegistryOptions): ResolvedRedisRegistryOptions {
@@ -203,7 +240,33 @@ export function resolveOptions(options: RedisRegistryOptions): ResolvedRedisRegi
     maxKeyBytes: integerOption('maxKeyBytes', options.maxKeyBytes, d.maxKeyBytes),
     batchChunkSize: integerOption('batchChunkSize', options.batchChunkSize, d.batchChunkSize, { max: 10_000 }),
     scanCount: integerOption('scanCount', options.scanCount, d.scanCount, { max: 100_000 }),
+    changefeed: resolveChangefeed(options.changefeed, keyPrefix, cluster !== undefined),
   };
+}
+
+function resolveChangefeed(value: unknown, keyPrefix: string, cluster: boolean): ResolvedChangefeed | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'object' || value === null) {
+    throw RegistryError.invalidOptionValue('changefeed', 'an object ({ maxLength })', value);
+  }
+  rejectUnknownOptions('RedisRegistry changefeed', value, ['maxLength']);
+  const maxLength = integerOption(
+    'changefeed.maxLength',
+    (value as RedisChangefeedOptions).maxLength,
+    DEFAULT_CHANGEFEED_MAX_LENGTH,
+  );
+  if (cluster && !hasHashTag(keyPrefix)) {
+    throw RegistryError.invalidOption(
+      'changefeed on a Redis Cluster needs a keyPrefix with a hash tag (such as "{app}:"), so that the records and their stream share one slot',
+    );
+  }
+  return { maxLength, streamKey: `nautilus-feed:${keyPrefix}`, epochKey: `nautilus-feed-epoch:${keyPrefix}` };
+}
+
+/** Whether every key starting with `prefix` has the same hash tag (a non-empty `{…}` in `prefix`). */
+function hasHashTag(prefix: string): boolean {
+  const open = prefix.indexOf('{');
+  return open !== -1 && prefix.indexOf('}', open + 1) > open + 1;
 }
 
 /**

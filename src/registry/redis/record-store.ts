@@ -1,8 +1,15 @@
 import type { SetEntry } from '../registry.js';
 import { escapeGlob, groupBySlot } from './batches.js';
-import { isNotLocal, type RedisArg, type RedisConnection, type RedisNode, type RedisNodeClient } from './connection.js';
+import {
+  isNotLocal,
+  isRedirect,
+  type RedisArg,
+  type RedisConnection,
+  type RedisNode,
+  type RedisNodeClient,
+} from './connection.js';
 import { keySlot } from './key-slot.js';
-import { DELETE, type LuaScript, READ, REAP, replyNumber, WRITE } from './scripts.js';
+import { type LuaScript, READ, replyNumber, type WriteScripts } from './scripts.js';
 
 /** A record found past its deadline by a read, to remove if it is still that version. */
 export interface Expired {
@@ -49,9 +56,11 @@ export class RecordStore {
   readonly #prefixBytes: number;
   readonly #chunk: number;
   readonly #scanCount: string;
+  readonly #scripts: WriteScripts;
 
-  constructor(connection: RedisConnection, prefix: string, chunk: number, scanCount: number) {
+  constructor(connection: RedisConnection, prefix: string, chunk: number, scanCount: number, scripts: WriteScripts) {
     this.#connection = connection;
+    this.#scripts = scripts;
     this.#prefix = prefix;
     this.#prefixBytes = Buffer.byteLength(prefix);
     this.#chunk = chunk;
@@ -95,7 +104,7 @@ export class RecordStore {
    */
   async writeMany(entries: readonly SetEntry[], now: number, grace: string): Promise<WriteManyResult> {
     const parts = this.#scripted<number | Buffer>({
-      script: WRITE,
+      script: this.#scripts.write,
       redisKeys: entries.map((e) => this.#prefix + e.key),
       head: [String(now), grace, ''],
       perKey: (i, key, args) => {
@@ -119,12 +128,15 @@ export class RecordStore {
     return { replies, failure };
   }
 
-  /** Unconditional delete of `keys` (records past their deadline at `now` count as expired). */
-  async deleteMany(keys: readonly string[], now: number): Promise<DeleteReply[]> {
+  /**
+   * Unconditional delete of `keys` (records past their deadline at `now` count as expired);
+   * `reason` is what the change feed says of the records deleted.
+   */
+  async deleteMany(keys: readonly string[], now: number, reason: 'delete' | 'clear'): Promise<DeleteReply[]> {
     const parts = this.#scripted<number | Buffer>({
-      script: DELETE,
+      script: this.#scripts.delete,
       redisKeys: keys.map((key) => this.#prefix + key),
-      head: [String(now), ''],
+      head: [String(now), '', reason],
       perKey: pushKey,
       stride: 2,
     });
@@ -136,7 +148,7 @@ export class RecordStore {
   async reap(expired: readonly Expired[], now: number): Promise<Expired[]> {
     const unique = [...new Map(expired.map((e) => [e.key, e])).values()];
     const parts = this.#scripted<number>({
-      script: REAP,
+      script: this.#scripts.reap,
       redisKeys: unique.map((e) => this.#prefix + e.key),
       head: [String(now)],
       perKey: (i, key, args) => {
@@ -205,12 +217,14 @@ export class RecordStore {
       }
       const args = head.slice();
       for (const i of indices) perKey(i, redisKeys[i] as string, args);
-      const reply = connection.evalOn(node, script, args) as Promise<R[]>;
+      const feedKeys = script === READ ? [] : this.#scripts.feedKeys;
+      const reply = connection.evalOn(node, script, args, feedKeys) as Promise<R[]>;
       parts.push({
         indices,
         reply: connection.isCluster
           ? reply.catch((error: unknown) => {
-              if (!isNotLocal(error)) throw error;
+              // a declared feed key another master serves now: MOVED (resharding, failover)
+              if (!isNotLocal(error) && !isRedirect(error)) throw error;
               return this.#bySlot<R>(batch, indices);
             })
           : reply,
@@ -257,6 +271,7 @@ export class RecordStore {
           keys.push(key);
           perKey(indices[j] as number, key, args);
         }
+        if (script !== READ) keys.push(...this.#scripts.feedKeys);
         return this.#connection.eval(script, keys, args) as Promise<R[]>;
       }),
     );

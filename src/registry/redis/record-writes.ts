@@ -6,7 +6,7 @@ import type { Coalescer } from './coalescer.js';
 import type { RedisConnection } from './connection.js';
 import type { Deadlines } from './deadlines.js';
 import { bufferOf, type RecordStore, type WriteManyResult } from './record-store.js';
-import { DELETE, replyNumber, RESTORE, TOUCH, WRITE } from './scripts.js';
+import { replyNumber, type WriteScripts } from './scripts.js';
 
 /** How the write paths report what they did; the registry turns it into events. */
 export interface WriteEvents {
@@ -27,6 +27,8 @@ export interface RecordWritesDeps {
   /** `expiryGraceMs` as the scripts take it. */
   readonly grace: string;
   readonly events: WriteEvents;
+  /** The write scripts: with the registry's change feed, or without. */
+  readonly scripts: WriteScripts;
 }
 
 /**
@@ -62,7 +64,8 @@ export class RecordWrites {
       bufferOf(value),
       ttlMs === undefined ? '0' : String(ttlMs),
     ];
-    const reply = this.#d.connection.eval(WRITE, [redisKey], args) as Promise<unknown[]>;
+    const { scripts } = this.#d;
+    const reply = this.#d.connection.eval(scripts.write, [redisKey, ...scripts.feedKeys], args) as Promise<unknown[]>;
     return deadlines.track(reply, (r) => this.#afterSet(entry, ifVersion, now, r), signal);
   }
 
@@ -85,7 +88,12 @@ export class RecordWrites {
       String(expiresAt ?? 0),
       bufferOf(value),
     ];
-    const reply = this.#d.connection.eval(RESTORE, [this.#d.prefix + key], args) as Promise<unknown[]>;
+    const { scripts } = this.#d;
+    const reply = this.#d.connection.eval(
+      scripts.restore,
+      [this.#d.prefix + key, ...scripts.feedKeys],
+      args,
+    ) as Promise<unknown[]>;
     const [state = 0, expired = 0] = (await this.#d.deadlines.run(reply, signal)).map(replyNumber);
     if (expired !== 0) this.#d.events.removed(key, 'expire', expired);
     if (state === -2) throw foreignKey(key);
@@ -148,7 +156,12 @@ export class RecordWrites {
     batcher.flush();
     const cond = ifVersion === undefined ? '' : String(ifVersion);
     const redisKey = this.#d.prefix + key;
-    const reply = (await connection.eval(DELETE, [redisKey], [String(clock.now()), cond, redisKey])) as unknown[];
+    const { scripts } = this.#d;
+    const reply = (await connection.eval(
+      scripts.delete,
+      [redisKey, ...scripts.feedKeys],
+      [String(clock.now()), cond, 'delete', redisKey],
+    )) as unknown[];
     const [state = 0, version = 0, expired = 0] = reply.map(replyNumber);
     if (state === -1) {
       if (expired !== 0) events.removed(key, 'expire', expired);
@@ -163,7 +176,12 @@ export class RecordWrites {
   async #touch(key: string, ttlMs: Milliseconds): Promise<boolean> {
     this.#d.batcher.flush();
     const args = [String(this.#d.clock.now()), String(ttlMs), this.#d.grace];
-    const reply = (await this.#d.connection.eval(TOUCH, [this.#d.prefix + key], args)) as unknown[];
+    const { scripts } = this.#d;
+    const reply = (await this.#d.connection.eval(
+      scripts.touch,
+      [this.#d.prefix + key, ...scripts.feedKeys],
+      args,
+    )) as unknown[];
     const [touched = 0, version = 0] = reply.map(replyNumber);
     if (touched === 1) return true;
     if (version !== 0) this.#d.events.removed(key, 'expire', version);
@@ -194,7 +212,7 @@ export class RecordWrites {
 
   async #deleteMany(keys: readonly string[], reason: 'delete' | 'clear'): Promise<number> {
     this.#d.batcher.flush();
-    const results = await this.#d.store.deleteMany(keys, this.#d.clock.now());
+    const results = await this.#d.store.deleteMany(keys, this.#d.clock.now(), reason);
     let removed = 0;
     results.forEach(([state, version], i) => {
       if (state === 0) return;

@@ -7,11 +7,13 @@ import type {
   OperationOptions,
   Registry,
   RegistryRecord,
+  RegistryChange,
   RestoreOptions,
   RestoreResult,
   ScanOptions,
   SetEntry,
   SetOptions,
+  WatchOptions,
 } from '../registry.js';
 import {
   checkEntries,
@@ -33,10 +35,13 @@ import {
   type ResolvedRedisRegistryOptions,
   resolveOptions,
 } from './options.js';
-import { isExpired, isRecord, readHeader, readRecord, toRecord } from '../record-layout.js';
 import { Coalescer } from './coalescer.js';
-import { type Expired, OTHER_TYPE, RecordStore, type WalkFetch } from './record-store.js';
+import { type Expired, RecordStore, type WalkFetch } from './record-store.js';
+import { RecordReads } from './record-reads.js';
 import { RecordWrites } from './record-writes.js';
+import { feedCursor, type FeedContext, noFeed, rejectedFeed, watchRedis } from './changefeed.js';
+import { feedLua } from './changefeed-lua.js';
+import { feedScripts, PLAIN_SCRIPTS } from './scripts.js';
 
 type State = 'new' | 'connecting' | 'open' | 'closed';
 
@@ -62,6 +67,8 @@ type State = 'new' | 'connecting' | 'open' | 'closed';
  *   not fit rejects with `CAPACITY_EXCEEDED`; with an LRU/LFU policy Redis evicts without events.
  * - Failures: every operation has a deadline (`timeoutMs`) → `TIMEOUT`; a lost or refused
  *   connection → `BACKEND_UNAVAILABLE` at once (no offline queue) while the client reconnects.
+ * - Change feed (`changefeed` option): each write script also appends its changes to a stream,
+ *   atomically; `watch` and `cursor` read it (see {@link watch}, `changefeed.ts`).
  *
  * @example
  * const registry = await RedisRegistry.connect({ url: 'redis://127.0.0.1:6379' });
@@ -78,6 +85,8 @@ export class RedisRegistry extends Emitter<RegistryEvents> implements Registry<U
   readonly #mapError = (error: unknown): Error => toRegistryError(error, this.#connection.lastError);
   readonly #batcher: Coalescer;
   readonly #writes: RecordWrites;
+  readonly #reads: RecordReads;
+  readonly #feed: FeedContext | undefined;
   #state: State = 'new';
   #foreignKeys = 0;
 
@@ -98,11 +107,16 @@ export class RedisRegistry extends Emitter<RegistryEvents> implements Registry<U
     this.#connection = new RedisConnection(this.#options);
     this.#deadlines = new Deadlines(this.#clock, this.#options.timeoutMs, this.#mapError);
     this.#prefix = this.#options.keyPrefix;
+    const feed = this.#options.changefeed;
+    const scripts =
+      feed === undefined ? PLAIN_SCRIPTS : feedScripts(feedLua(feed.maxLength), [feed.streamKey, feed.epochKey]);
+    this.#feed = feed === undefined ? undefined : this.#feedContext(feed);
     this.#store = new RecordStore(
       this.#connection,
       this.#prefix,
       this.#options.batchChunkSize,
       this.#options.scanCount,
+      scripts,
     );
     const grace = String(this.#options.expiryGraceMs);
     this.#batcher = new Coalescer({
@@ -110,8 +124,15 @@ export class RedisRegistry extends Emitter<RegistryEvents> implements Registry<U
       grace,
       clock: this.#clock,
       deadlines: this.#deadlines,
-      decode: (key, stored, now) => this.#readOne(key, stored, now),
+      decode: (key, stored, now) => this.#reads.readOne(key, stored, now),
       mapError: this.#mapError,
+    });
+    this.#reads = new RecordReads({
+      store: this.#store,
+      batcher: this.#batcher,
+      clock: this.#clock,
+      removed: (key, reason, version) => this.#removed(key, reason, version),
+      foreign: () => this.#foreignKeys++,
     });
     this.#writes = new RecordWrites({
       connection: this.#connection,
@@ -121,6 +142,7 @@ export class RedisRegistry extends Emitter<RegistryEvents> implements Registry<U
       clock: this.#clock,
       prefix: this.#prefix,
       grace,
+      scripts,
       events: {
         written: ({ key, version, expiresAt }) => {
           if (this.listening('record:set')) this.emit('record:set', { key, version, expiresAt });
@@ -192,7 +214,7 @@ export class RedisRegistry extends Emitter<RegistryEvents> implements Registry<U
     const redisKey = this.#prefix + key;
     this.#batcher.flush();
     const reply = this.#connection.send(redisKey, ['GETRANGE', redisKey, '0', '32'], true) as Promise<Buffer | null>;
-    return this.#deadlines.track(reply, (head) => this.#hasOne(key, head), signal);
+    return this.#deadlines.track(reply, (head) => this.#reads.hasOne(key, head), signal);
   }
 
   set(key: string, value: Uint8Array, options?: SetOptions): Promise<RegistryRecord> {
@@ -223,6 +245,32 @@ export class RedisRegistry extends Emitter<RegistryEvents> implements Registry<U
     return this.#writes.restore(record, options?.ifNewer !== false, now, options?.signal);
   }
 
+  /**
+   * The change feed (only with the `changefeed` option; `INVALID_OPTION` without), see
+   * `watchRedis` for buffering and faults. Writes, deletes and clears appear as they commit.
+   * Expiries appear (reason `expire`) only when a client of the namespace meets the record past
+   * its deadline and removes it — a read, a write or a touch of it, a `scan` or `size` — within
+   * `expiryGraceMs` after the deadline; a record nobody meets by then is dropped by Redis itself
+   * and never appears, and neither do records Redis evicts (`maxmemory-policy`).
+   */
+  watch(options: WatchOptions = {}): AsyncIterableIterator<RegistryChange> {
+    const feed = this.#feed;
+    if (feed === undefined) return rejectedFeed(noFeed());
+    try {
+      this.#enter(options.signal);
+    } catch (error) {
+      return rejectedFeed(error);
+    }
+    return watchRedis(feed, options);
+  }
+
+  /** The cursor of the latest change in the feed (`changefeed` only). */
+  async cursor(options?: OperationOptions): Promise<string> {
+    this.#enter(options?.signal);
+    if (this.#feed === undefined) throw noFeed();
+    return feedCursor(this.#feed, options?.signal);
+  }
+
   async delete(key: string, options?: DeleteOptions): Promise<boolean> {
     this.#enter(options?.signal);
     checkKey(key, this.#options.maxKeyBytes);
@@ -248,7 +296,7 @@ export class RedisRegistry extends Emitter<RegistryEvents> implements Registry<U
     }
     if (keys.length === 0) return Promise.resolve([]);
     this.#batcher.flush();
-    return this.#deadlines.track(this.#store.mget(keys), (stored) => this.#afterGetMany(keys, stored), signal);
+    return this.#deadlines.track(this.#store.mget(keys), (stored) => this.#reads.afterGetMany(keys, stored), signal);
   }
 
   setMany(entries: readonly SetEntry[], options?: OperationOptions): Promise<RegistryRecord[]> {
@@ -283,19 +331,8 @@ export class RedisRegistry extends Emitter<RegistryEvents> implements Registry<U
     if (typeof prefix !== 'string') throw RegistryError.invalidOption('prefix must be a string');
     for await (const page of this.#walk(prefix, 'GET', signal)) {
       const now = this.#clock.now();
-      const live: RegistryRecord[] = [];
-      const expired: Expired[] = [];
-      for (const [key, stored] of page) {
-        if (stored === null) continue; // removed since SCAN listed it
-        if (!isRecord(stored)) {
-          this.#foreignKeys++; // another Redis type, or a string not in the layout: not a record
-          continue;
-        }
-        const header = readHeader(key, stored);
-        if (isExpired(header.expiresAt, now)) expired.push({ key, version: header.version });
-        else live.push(toRecord(key, stored, header));
-      }
-      if (expired.length > 0) await this.#run(this.#reap(expired, now), signal);
+      const { live, expired } = this.#reads.scanPage(page, now);
+      if (expired.length > 0) await this.#run(this.#reads.reap(expired, now), signal);
       for (const record of live) {
         this.#enter(signal);
         yield record;
@@ -316,17 +353,8 @@ export class RedisRegistry extends Emitter<RegistryEvents> implements Registry<U
     for await (const page of this.#walk('', 'GETRANGE', signal)) {
       const now = this.#clock.now();
       const expired: Expired[] = [];
-      for (const [key, head] of page) {
-        if (head === null || (head.length === 0 && head !== OTHER_TYPE)) continue; // removed since SCAN listed it
-        if (!isRecord(head)) {
-          this.#foreignKeys++;
-          continue;
-        }
-        const header = readHeader(key, head);
-        if (isExpired(header.expiresAt, now)) expired.push({ key, version: header.version });
-        else count++;
-      }
-      if (expired.length > 0) await this.#run(this.#reap(expired, now), signal);
+      count += this.#reads.sizePage(page, now, expired);
+      if (expired.length > 0) await this.#run(this.#reads.reap(expired, now), signal);
     }
     return count;
   }
@@ -372,50 +400,26 @@ export class RedisRegistry extends Emitter<RegistryEvents> implements Registry<U
       }
     }
     this.#deadlines.abortAll(RegistryError.closed());
+    for (const wake of [...(this.#feed?.closers ?? [])]) wake();
+  }
+
+  #feedContext(feed: NonNullable<ResolvedRedisRegistryOptions['changefeed']>): FeedContext {
+    return {
+      feed,
+      prefixBytes: Buffer.byteLength(this.#prefix),
+      timeoutMs: this.#options.timeoutMs,
+      isClosed: () => this.#state === 'closed',
+      closers: new Set(),
+      read: (args, signal) => {
+        this.#enter(signal);
+        return this.#run(this.#connection.send(feed.streamKey, args, true), signal);
+      },
+      dedicated: () => this.#connection.dedicated(feed.streamKey),
+      mapError: this.#mapError,
+    };
   }
 
   // ---- operations (validated; run under a deadline) ----
-
-  #readOne(key: string, stored: Buffer | null, now: number): RegistryRecord | undefined | Promise<undefined> {
-    if (stored === null) return undefined;
-    const record = readRecord(key, stored);
-    const expiresAt = record.expiresAt;
-    if (expiresAt === undefined || expiresAt > now) return record;
-    return this.#reap([{ key, version: record.version }], now).then(() => undefined);
-  }
-
-  #hasOne(key: string, head: Buffer | null): boolean | Promise<boolean> {
-    if (head === null || head.length === 0) return false;
-    const header = readHeader(key, head);
-    const now = this.#clock.now();
-    if (!isExpired(header.expiresAt, now)) return true;
-    return this.#reap([{ key, version: header.version }], now).then(() => false);
-  }
-
-  #afterGetMany(
-    keys: readonly string[],
-    stored: readonly (Buffer | null)[],
-  ): (RegistryRecord | undefined)[] | Promise<(RegistryRecord | undefined)[]> {
-    const now = this.#clock.now();
-    const out = new Array<RegistryRecord | undefined>(keys.length).fill(undefined);
-    let expired: Expired[] | undefined;
-    for (let i = 0; i < keys.length; i++) {
-      const bytes = stored[i];
-      if (bytes === null || bytes === undefined) continue;
-      const key = keys[i] as string;
-      const record = readRecord(key, bytes);
-      if (record.expiresAt === undefined || record.expiresAt > now) out[i] = record;
-      else (expired ??= []).push({ key, version: record.version });
-    }
-    if (expired === undefined) return out;
-    return this.#reap(expired, now).then(() => out);
-  }
-
-  /** Removes records a read found expired (if still that version) and reports those removed. */
-  async #reap(expired: readonly Expired[], now: number): Promise<void> {
-    this.#batcher.flush();
-    for (const e of await this.#store.reap(expired, now)) this.#removed(e.key, 'expire', e.version);
-  }
 
   /** Pages of the namespace under `prefix`, every round trip under the deadline and `signal`. */
   #walk(prefix: string, fetch: WalkFetch, signal: AbortSignal | undefined): AsyncGenerator<[string, Buffer | null][]> {

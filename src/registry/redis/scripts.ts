@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { type FeedLua, NO_FEED } from './changefeed-lua.js';
 
 /**
  * The Lua scripts that make every write atomic: each reads the 33-byte header of the stored
@@ -68,9 +69,7 @@ end`;
  * (one more would not be exact); or `{-1, actual version, expired version}` on a conflict (only
  * ever asked of one key).
  */
-export const WRITE = script(
-  'write',
-  `${CROSS_SLOT}local now = tonumber(ARGV[1])
+const writeSource = (f: FeedLua): string => `${CROSS_SLOT}${f.prelude}local now = tonumber(ARGV[1])
 local grace = tonumber(ARGV[2])
 local cond = ARGV[3]
 local n = (#ARGV - 3) / 3
@@ -94,7 +93,10 @@ for i = 1, n do
       if e ~= 0 and e <= now then expired = v else version = v; created = c end
     end
     if cond ~= '' and tonumber(cond) ~= version then
-      if expired ~= 0 then redis.call('UNLINK', k) end
+      if expired ~= 0 then
+        redis.call('UNLINK', k)
+        ${f.removed('k', 'expired', "'expire'")}
+      end
       return {-1, exact(version), exact(expired)}
     end
     if version >= 9007199254740991 then
@@ -106,11 +108,14 @@ for i = 1, n do
       local deadline = 0
       if ttl > 0 then deadline = now + ttl end
       local header = struct.pack('<Bdddd', 1, version + 1, created, now, deadline)
+      local record = header .. ARGV[2 + 3 * i]
       if ttl > 0 then
-        redis.call('SET', k, header .. ARGV[2 + 3 * i], 'PXAT', deadline + grace)
+        redis.call('SET', k, record, 'PXAT', deadline + grace)
       else
-        redis.call('SET', k, header .. ARGV[2 + 3 * i])
+        redis.call('SET', k, record)
       end
+      if expired ~= 0 then ${f.removed('k', 'expired', "'expire'")} end
+      ${f.set('k', 'record')}
       wrote[k] = header
       out[3 * i - 2] = exact(version + 1)
       out[3 * i - 1] = exact(created)
@@ -118,21 +123,23 @@ for i = 1, n do
     end
   end
 end
-return out`,
-);
+return out`;
+
+/** {@link writeSource} without a change feed. */
+export const WRITE = script('write', writeSource(NO_FEED));
 
 /**
- * Deletes every key. ARGV: now, ifVersion ('' = unconditional), then the keys. Replies 2
+ * Deletes every key. ARGV: now, ifVersion ('' = unconditional), reason (of the feed's removals:
+ * `delete` or `clear`), then the keys. Replies 2
  * integers per key: state (0 absent or another Redis type, 1 deleted, 2 was expired and is now
  * removed) and the record's version; or `{-1, live version, expired version}` on a conflict
  * (only ever asked of one key; nothing live is deleted then).
  */
-export const DELETE = script(
-  'delete',
-  `${CROSS_SLOT}local now = tonumber(ARGV[1])
+const deleteSource = (f: FeedLua): string => `${CROSS_SLOT}${f.prelude}local now = tonumber(ARGV[1])
 local cond = ARGV[2]
-local n = #ARGV - 2
-local function key(i) return ARGV[2 + i] end
+local reason = ARGV[3]
+local n = #ARGV - 3
+local function key(i) return ARGV[3 + i] end
 ${EXACT}
 ${READ_HEADS}
 local out = {}
@@ -148,6 +155,7 @@ for i = 1, n do
     version = v
     if e ~= 0 and e <= now then
       redis.call('UNLINK', k)
+      ${f.removed('k', 'v', "'expire'")}
       state = 2
     else
       state = 1
@@ -162,22 +170,25 @@ for i = 1, n do
       return {-1, exact(live), exact(expired)}
     end
   end
-  if state == 1 then redis.call('UNLINK', k) end
+  if state == 1 then
+    redis.call('UNLINK', k)
+    ${f.removed('k', 'version', 'reason')}
+  end
   if state ~= 0 then gone[k] = true end
   out[2 * i - 1] = state
   out[2 * i] = exact(version)
 end
-return out`,
-);
+return out`;
+
+/** {@link deleteSource} without a change feed. */
+export const DELETE = script('delete', deleteSource(NO_FEED));
 
 /**
  * Removes records found expired by a read, only if they are still the same version and still
  * expired (another client may have rewritten them meanwhile). ARGV: now, then per key its name
  * and version. Replies 1 per key it removed, 0 otherwise.
  */
-export const REAP = script(
-  'reap',
-  `${CROSS_SLOT}local now = tonumber(ARGV[1])
+const reapSource = (f: FeedLua): string => `${CROSS_SLOT}${f.prelude}local now = tonumber(ARGV[1])
 local n = (#ARGV - 1) / 2
 local function key(i) return ARGV[2 * i] end
 ${READ_HEADS}
@@ -189,12 +200,15 @@ for i = 1, n do
     local _, v, _, _, e = struct.unpack('<Bdddd', head)
     if v == tonumber(ARGV[1 + 2 * i]) and e ~= 0 and e <= now then
       redis.call('UNLINK', key(i))
+      ${f.removed('key(i)', 'v', "'expire'")}
       out[i] = 1
     end
   end
 end
-return out`,
-);
+return out`;
+
+/** {@link reapSource} without a change feed. */
+export const REAP = script('reap', reapSource(NO_FEED));
 
 /**
  * Reads the keys of many slots of one cluster master in one call (`MGET` takes one slot).
@@ -220,22 +234,24 @@ return out`,
  * renewed, `{0, expired version}` when the record was expired (and is now removed), `{0, 0}`
  * when absent.
  */
-export const TOUCH = script(
-  'touch',
-  `${EXACT}
+const touchSource = (f: FeedLua): string => `${f.prelude}${EXACT}
 local now = tonumber(ARGV[1])
 local head = redis.call('GETRANGE', KEYS[1], 0, 32)
 if #head ~= 33 then return {0, 0} end
 local _, v, _, _, e = struct.unpack('<Bdddd', head)
 if e ~= 0 and e <= now then
   redis.call('UNLINK', KEYS[1])
+  ${f.removed('KEYS[1]', 'v', "'expire'")}
   return {0, exact(v)}
 end
 local deadline = now + tonumber(ARGV[2])
 redis.call('SETRANGE', KEYS[1], 25, struct.pack('<d', deadline))
 redis.call('PEXPIREAT', KEYS[1], deadline + tonumber(ARGV[3]))
-return {1, exact(v)}`,
-);
+${f.set('KEYS[1]', "redis.call('GET', KEYS[1])")}
+return {1, exact(v)}`;
+
+/** {@link touchSource} without a change feed. */
+export const TOUCH = script('touch', touchSource(NO_FEED));
 
 /**
  * Writes one record verbatim (`restore`): no version increment, the given times. ARGV: now,
@@ -243,9 +259,7 @@ return {1, exact(v)}`,
  * updatedAt, expiresAt ('0' = none), value. A record already expired at `now` is not written.
  * Replies `{state, expired version}`: state 1 written, 0 kept, -2 the key holds another Redis type.
  */
-export const RESTORE = script(
-  'restore',
-  `${EXACT}
+const restoreSource = (f: FeedLua): string => `${f.prelude}${EXACT}
 local now = tonumber(ARGV[1])
 local grace = tonumber(ARGV[2])
 local version = tonumber(ARGV[4])
@@ -260,6 +274,7 @@ if #head == 33 then
   if e ~= 0 and e <= now then
     expired = v
     redis.call('UNLINK', key)
+    ${f.removed('key', 'v', "'expire'")}
   elseif ARGV[3] == '1' and not (version > v or (version == v and updated > u)) then
     return {0, 0}
   end
@@ -271,5 +286,44 @@ if deadline ~= 0 then
 else
   redis.call('SET', key, record)
 end
-return {1, exact(expired)}`,
-);
+${f.set('key', 'record')}
+return {1, exact(expired)}`;
+
+/** {@link restoreSource} without a change feed. */
+export const RESTORE = script('restore', restoreSource(NO_FEED));
+
+/** The write scripts one registry runs: with its change feed, or without one. */
+export interface WriteScripts {
+  readonly write: LuaScript;
+  readonly delete: LuaScript;
+  readonly reap: LuaScript;
+  readonly touch: LuaScript;
+  readonly restore: LuaScript;
+  /**
+   * Keys every call of these scripts declares after its own (the feed's stream and epoch key,
+   * none without a feed): the feed variants find them as the last two `KEYS`.
+   */
+  readonly feedKeys: readonly string[];
+}
+
+/** The scripts without a change feed. */
+export const PLAIN_SCRIPTS: WriteScripts = Object.freeze({
+  write: WRITE,
+  delete: DELETE,
+  reap: REAP,
+  touch: TOUCH,
+  restore: RESTORE,
+  feedKeys: Object.freeze([]),
+});
+
+/** The scripts that append every change to the feed `f` in the same call (see changefeed-lua.ts). */
+export function feedScripts(f: FeedLua, feedKeys: readonly string[]): WriteScripts {
+  return Object.freeze({
+    write: script('write+feed', writeSource(f)),
+    delete: script('delete+feed', deleteSource(f)),
+    reap: script('reap+feed', reapSource(f)),
+    touch: script('touch+feed', touchSource(f)),
+    restore: script('restore+feed', restoreSource(f)),
+    feedKeys: Object.freeze([...feedKeys]),
+  });
+}

@@ -55,6 +55,8 @@ export class TieredRegistry extends ForwardingRegistry {
   readonly #loads = new Map<string, Promise<RegistryRecord | undefined>>();
   readonly #stopInvalidator: (() => void) | undefined;
   #closed = false;
+  /** Copies fetched at or before this time are not fresh (`invalidate(undefined)`). */
+  #staleBefore = Number.NEGATIVE_INFINITY;
   #hits = 0;
   #misses = 0;
   #coalesced = 0;
@@ -102,13 +104,20 @@ export class TieredRegistry extends ForwardingRegistry {
   }
 
   /**
-   * Drops the near copy of `key` (every copy: `undefined`) and keeps reads and writes in flight
-   * on it from filling one: what an invalidator calls when the far tier changed elsewhere.
+   * Drops the near copy of `key` and keeps reads and writes in flight on it from filling one:
+   * what an invalidator calls when the far tier changed elsewhere. `undefined` does so for every
+   * key; with `serveStaleMs` the copies are kept but no longer fresh (served only if the far
+   * tier then fails, within `serveStaleMs`).
    */
   invalidate(key: string | undefined): void {
     this.#guard.invalidate(key);
-    if (key === undefined) void this.#near.clear().catch(ignore);
-    else void this.#near.delete(key).catch(ignore);
+    if (key !== undefined) {
+      void this.#near.delete(key).catch(ignore);
+      return;
+    }
+    // with serveStaleMs the copies stay, no longer fresh, for a far tier that fails next
+    this.#staleBefore = this.#clock.now();
+    if (this.#options.serveStaleMs === 0) void this.#near.clear().catch(ignore);
   }
 
   override async get(key: string, options?: OperationOptions): Promise<RegistryRecord | undefined> {
@@ -274,7 +283,11 @@ export class TieredRegistry extends ForwardingRegistry {
 
   #fresh(copy: NearCopy, now: number): boolean {
     const { expiresAt } = copy.record;
-    return now - copy.fetchedAt < this.#options.nearTtlMs && (expiresAt === undefined || expiresAt > now);
+    return (
+      now - copy.fetchedAt < this.#options.nearTtlMs &&
+      copy.fetchedAt > this.#staleBefore &&
+      (expiresAt === undefined || expiresAt > now)
+    );
   }
 
   #mayServeStale(copy: NearCopy, now: number, error: unknown): boolean {

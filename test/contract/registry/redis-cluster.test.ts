@@ -30,6 +30,32 @@ registryConformanceSuite('RedisRegistry (cluster)', {
     ),
 });
 
+// the feed's stream lives in one slot: a hash-tagged namespace keeps every record in it too
+registryConformanceSuite('RedisRegistry (cluster, changefeed)', {
+  capacity: false,
+  create: ({ clock, limits }) =>
+    RedisRegistry.connect(
+      {
+        cluster: cluster.urls,
+        keyPrefix: `{feed-conformance:${namespaces++}}:`,
+        expiryGraceMs: 600_000,
+        changefeed: { maxLength: 1000 },
+        ...(limits.maxValueBytes === undefined ? {} : { maxValueBytes: limits.maxValueBytes }),
+      },
+      { clock },
+    ),
+  watch: {
+    // the stream is on the master serving its tag; the other masters refuse with MOVED
+    compact: async (registry) => {
+      const feed = (registry as RedisRegistry).options.changefeed;
+      assert.ok(feed);
+      for (const master of await cluster.masters()) {
+        await master.command('XTRIM', feed.streamKey, 'MAXLEN', '0').catch(() => undefined);
+      }
+    },
+  },
+});
+
 describe('RedisRegistry (cluster) specifics', () => {
   it('runs batches over keys of every slot and hash tag without CROSSSLOT errors', async () => {
     const registry = await RedisRegistry.connect({

@@ -14,13 +14,13 @@ describe('nautilus testnet output', () => {
     const frames: string[] = [];
     const args = ['testnet', '--nodes', '3', '--duration-ms', '0', '--http', 'none'];
     const io = { out: () => undefined, err: (t: string) => void frames.push(t) };
-    assert.equal(await main(args, { ...io, errIsTty: true }), 0);
+    assert.equal(await main(args, { ...io, errIsTty: true }), 0, frames.join(''));
     assert.deepEqual(
       frames.map((f) => /\d\/3/.exec(f)?.[0]),
       ['1/3', '2/3', '3/3'],
     );
     frames.length = 0;
-    assert.equal(await main(args, io), 0);
+    assert.equal(await main(args, io), 0, frames.join(''));
     assert.deepEqual(frames, []);
   });
 

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
+import { isIPv4 } from 'node:net';
 import { describe, it } from 'node:test';
+import fc from 'fast-check';
 import {
   decodeAddress,
   decodeNodes,
@@ -24,6 +26,25 @@ describe('IP text', () => {
     for (const bad of ['1.2.3', '1.2.3.4.5', '256.1.1.1', '01.2.3.4', '1.2.3.-4', 'a.b.c.d', '', ' 1.2.3.4']) {
       assert.equal(parseIp(bad), undefined, bad);
     }
+    for (const bad of ['1..2.3', '.1.2.3', '1.2.3.4.', '1.2.3.0400', '1.2.3.4 ', '1.2.3.1000']) {
+      assert.equal(parseIp(bad), undefined, bad);
+    }
+    assert.deepEqual(parseIp('0.0.0.0'), Uint8Array.from([0, 0, 0, 0]));
+    assert.deepEqual(parseIp('255.255.255.255'), Uint8Array.from([255, 255, 255, 255]));
+  });
+
+  it('accepts exactly the dotted IPv4 texts Node.js accepts, with the same bytes', () => {
+    const text = fc
+      .array(fc.constantFrom('0', '1', '2', '5', '9', '.', '.', 'x'), { maxLength: 17 })
+      .map((a) => a.join(''));
+    fc.assert(
+      fc.property(fc.oneof(text, fc.ipV4()), (host) => {
+        const bytes = parseIp(host);
+        assert.equal(bytes !== undefined, isIPv4(host), host);
+        if (bytes !== undefined) assert.equal(Array.from(bytes).join('.'), host);
+      }),
+      { numRuns: 5000 },
+    );
   });
 
   it('parses IPv6 with zero compression and an embedded IPv4 tail', () => {
