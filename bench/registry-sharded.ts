@@ -1,12 +1,13 @@
 /**
  * Sharded registry: HRW routing against an npm ketama ring (`hashring`, 160 points per server,
  * MD5) in the same run — cost per lookup, balance, keys moved — and the throughput of a sharded
- * registry over 3 memory backends against one memory backend.
+ * registry over 3 memory backends against one memory backend, and its merged change feed (watch
+ * replaying WATCHED committed changes from a cursor) against one memory backend's watch.
  * Run: npm run bench (or node --expose-gc dist/bench/registry-sharded.js after a build).
  */
 import HashRing from 'hashring';
-import { HrwRouter, MemoryRegistry, ShardedRegistry } from '../src/registry/index.js';
-import { bestOf, opsPerSecond, printTable, type Row } from './harness.js';
+import { HrwRouter, MemoryRegistry, type Registry, ShardedRegistry } from '../src/registry/index.js';
+import { bestOf, bestOfAlternating, opsPerSecond, printTable, type Row } from './harness.js';
 
 const SHARDS = 10;
 const LOOKUP_KEYS = 100_000; // cycled: more than hashring's 5000-entry result cache holds
@@ -14,6 +15,23 @@ const LOOKUPS = 1_000_000;
 const BALANCE_KEYS = 1_000_000;
 const OPS = 500_000;
 const ROUNDS = 3;
+const WATCHED = 100_000;
+
+/**
+ * Changes per second a watch of `registry` delivers replaying WATCHED sets committed after a
+ * cursor (the writes are not timed). Each backend keeps WATCHED changes of history.
+ */
+async function watchRate(registry: Registry, value: Uint8Array): Promise<number> {
+  if (registry.watch === undefined || registry.cursor === undefined) throw new Error('the registry has no watch');
+  const after = await registry.cursor();
+  for (let i = 0; i < WATCHED; i++) await registry.set(`watch:${i % 10_000}`, value);
+  let seen = 0;
+  const start = process.hrtime.bigint();
+  for await (const change of registry.watch({ after })) if (change.type === 'set' && ++seen === WATCHED) break;
+  const rate = WATCHED / (Number(process.hrtime.bigint() - start) / 1e9);
+  await registry.close();
+  return rate;
+}
 
 const names = (n: number): string[] => Array.from({ length: n }, (_, i) => `shard-${i}`);
 const keyAt = (i: number): string => `user:${i.toString(36).padStart(6, '0')}`;
@@ -101,6 +119,19 @@ export async function benchRegistrySharded(): Promise<Row[]> {
   await single.close();
   await sharded.close();
 
+  const history = { maxEntries: 100_000, changeHistory: WATCHED };
+  const [watchSingle, watchSharded] = await bestOfAlternating(
+    ROUNDS,
+    () => watchRate(new MemoryRegistry(history), value),
+    () =>
+      watchRate(
+        new ShardedRegistry({
+          shards: ['a', 'b', 'c'].map((name) => ({ name, registry: new MemoryRegistry(history) })),
+        }),
+        value,
+      ),
+  );
+
   return [
     {
       what: `lookup, ${SHARDS} shards, equal weights`,
@@ -161,6 +192,13 @@ export async function benchRegistrySharded(): Promise<Row[]> {
       anchor: batchSingle,
       nautilus: batchSharded,
       unit: 'ops/s',
+    },
+    {
+      what: `watch, changes delivered (replay of ${WATCHED / 1000} k), 3 memory shards`,
+      anchorName: "one MemoryRegistry's watch",
+      anchor: watchSingle,
+      nautilus: watchSharded,
+      unit: 'changes/s',
     },
   ];
 }

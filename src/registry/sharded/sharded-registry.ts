@@ -1,21 +1,24 @@
-import { Emitter, type Listener } from '../../core/emitter.js';
+import { Emitter } from '../../core/emitter.js';
 import { type Clock, type Milliseconds, systemClock } from '../../core/clock.js';
 import { RegistryError } from '../errors.js';
-import { type RecordRemovedEvent } from '../events.js';
 import type {
   DeleteOptions,
   OperationOptions,
   Registry,
+  RegistryChange,
   RegistryRecord,
   RestoreOptions,
   RestoreResult,
   ScanOptions,
   SetEntry,
   SetOptions,
+  WatchOptions,
 } from '../registry.js';
 import { ShardAdmin } from './admin.js';
 import { shardedDeleteMany, shardedGetMany, shardedSetMany } from './batch.js';
 import { ShardedCore } from './core.js';
+import { ShardedFeed } from './feed.js';
+import { Attachments } from './attachments.js';
 import { ReadRepair, replicatedSet, restoreOnOwners } from './repair.js';
 import { fanOut, GET_RECORD, HAS_RECORD, lookup } from './requests.js';
 import { shardedClear, shardedScan, shardedSize } from './scan.js';
@@ -64,6 +67,8 @@ import {
  *   reads stay correct meanwhile (a miss on the new owner checks the old one).
  * - Events: one `record:set` / `record:removed` per logical record, whatever R is; removals of a
  *   lost shard's only copies are reported with reason `shard-lost` (with `trackKeys`).
+ * - Change feed: `watch` and `cursor` exist when every shard's backend has them; the shards'
+ *   feeds are merged, each change served once, from its key's primary owner (see `ShardedFeed`).
  *
  * The registry owns its backends: `close()` closes them (a removed shard is handed back open).
  */
@@ -71,8 +76,13 @@ export class ShardedRegistry extends Emitter<ShardedRegistryEvents> implements R
   readonly #core: ShardedCore;
   readonly #admin: ShardAdmin;
   readonly #repair: ReadRepair;
-  readonly #listeners = new Map<Shard, Listener<RecordRemovedEvent>>();
+  readonly #attached: Attachments;
+  readonly #feed: ShardedFeed | undefined;
   #closed = false;
+  /** Present when every shard's backend has `watch`: their feeds merged (see `ShardedFeed`). */
+  declare readonly watch?: (options?: WatchOptions) => AsyncIterableIterator<RegistryChange>;
+  /** Present with {@link watch}: every shard's latest cursor, as one cursor. */
+  declare readonly cursor?: (options?: OperationOptions) => Promise<string>;
 
   constructor(options: ShardedRegistryOptions, deps: ShardedRegistryDeps = {}) {
     super(deps.onListenerError);
@@ -96,12 +106,21 @@ export class ShardedRegistry extends Emitter<ShardedRegistryEvents> implements R
       topology,
     });
     this.#admin = new ShardAdmin(this.#core, {
-      attach: (shard) => this.#attach(shard),
-      detach: (shard) => this.#detach(shard),
+      attach: (shard) => this.#attached.attach(shard),
+      detach: (shard) => this.#attached.detach(shard),
       make: (spec) => this.#makeShard(spec, resolved, clock),
     });
     this.#repair = new ReadRepair(this.#core, deps.random ?? Math.random);
-    for (const shard of shards) this.#attach(shard);
+    const attached = new Attachments(this.#core);
+    this.#attached = attached;
+    for (const shard of shards) attached.attach(shard);
+    this.#feed = attached.feed = ShardedFeed.over(shards, {
+      core: this.#core,
+      attached: () => attached.shards,
+      isClosed: () => this.#closed,
+    });
+    const feed = this.#feed;
+    if (feed !== undefined) [this.watch, this.cursor] = [(o) => feed.watch(o), (o) => feed.cursor(o)];
   }
 
   /** Names of the shards that currently take part in routing, in construction order. */
@@ -318,8 +337,8 @@ export class ShardedRegistry extends Emitter<ShardedRegistryEvents> implements R
     const repairs = this.#repair.close();
     await this.#admin.close();
     await repairs;
-    const shards = [...this.#listeners.keys()];
-    for (const shard of shards) this.#detach(shard);
+    const shards = this.#attached.shards;
+    for (const shard of shards) this.#attached.detach(shard);
     await Promise.all(shards.map((s) => s.registry.close(options)));
     this.#core.index?.clear();
   }
@@ -332,6 +351,7 @@ export class ShardedRegistry extends Emitter<ShardedRegistryEvents> implements R
   async addShard(spec: ShardSpec, options: OperationOptions = {}): Promise<MigrationResult> {
     this.#enter(options.signal);
     checkShardSpec(spec, 'shard');
+    this.#feed?.checkJoining(spec.registry);
     return this.#admin.add(spec, options.signal);
   }
 
@@ -394,19 +414,5 @@ export class ShardedRegistry extends Emitter<ShardedRegistryEvents> implements R
       onError: (shard, operation, error) => this.emit('shard:error', { shard: shard.name, operation, error }),
       onHint: (shard) => this.#admin.handBackTo(shard),
     });
-  }
-
-  #attach(shard: Shard): void {
-    const listener: Listener<RecordRemovedEvent> = (event) => this.#core.forward(shard, event);
-    this.#listeners.set(shard, listener);
-    shard.registry.on('record:removed', listener);
-  }
-
-  #detach(shard: Shard): void {
-    shard.detach();
-    const listener = this.#listeners.get(shard);
-    if (listener === undefined) return;
-    shard.registry.off('record:removed', listener);
-    this.#listeners.delete(shard);
   }
 }

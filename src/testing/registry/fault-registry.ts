@@ -6,12 +6,14 @@ import type {
   DeleteOptions,
   OperationOptions,
   Registry,
+  RegistryChange,
   RegistryRecord,
   RestoreOptions,
   RestoreResult,
   ScanOptions,
   SetEntry,
   SetOptions,
+  WatchOptions,
 } from '../../registry/registry.js';
 
 /** The operations of a {@link Registry} a fault can target (`close` is never faulted). */
@@ -83,6 +85,10 @@ export class FaultRegistry implements Registry {
 
   /** Present only when the wrapped registry has `restore`; faultable as `'restore'`. */
   declare readonly restore?: (record: RegistryRecord, options?: RestoreOptions) => Promise<RestoreResult>;
+  /** Present only when the wrapped registry has `watch`; the wrapped feed, never faulted. */
+  declare readonly watch?: (options?: WatchOptions) => AsyncIterableIterator<RegistryChange>;
+  /** Present with `watch`: the wrapped registry's, never faulted. */
+  declare readonly cursor?: (options?: OperationOptions) => Promise<string>;
 
   constructor(inner: Registry, deps: FaultRegistryDeps = {}) {
     this.#inner = inner;
@@ -95,6 +101,10 @@ export class FaultRegistry implements Registry {
           return restore(record, options);
         },
       });
+    }
+    if (typeof inner.watch === 'function' && typeof inner.cursor === 'function') {
+      Object.defineProperty(this, 'watch', { value: inner.watch.bind(inner) });
+      Object.defineProperty(this, 'cursor', { value: inner.cursor.bind(inner) });
     }
   }
 
