@@ -229,11 +229,6 @@ export async function* watchRedis(ctx: FeedContext, options: WatchOptions): Asyn
   }
 }
 
-/** The error of `watch` and `cursor` on a registry without `changefeed`. */
-export function noFeed(): RegistryError {
-  return RegistryError.invalidOption('this RedisRegistry has no change feed: give it the changefeed option');
-}
-
 /** A feed whose first step rejects with `error`. */
 export async function* rejectedFeed(error: unknown): AsyncGenerator<RegistryChange> {
   yield* [];

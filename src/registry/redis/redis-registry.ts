@@ -39,7 +39,7 @@ import { Coalescer } from './coalescer.js';
 import { type Expired, RecordStore, type WalkFetch } from './record-store.js';
 import { RecordReads } from './record-reads.js';
 import { RecordWrites } from './record-writes.js';
-import { feedCursor, type FeedContext, noFeed, rejectedFeed, watchRedis } from './changefeed.js';
+import { feedCursor, type FeedContext, rejectedFeed, watchRedis } from './changefeed.js';
 import { feedLua } from './changefeed-lua.js';
 import { feedScripts, PLAIN_SCRIPTS } from './scripts.js';
 
@@ -111,6 +111,11 @@ export class RedisRegistry extends Emitter<RegistryEvents> implements Registry<U
     const scripts =
       feed === undefined ? PLAIN_SCRIPTS : feedScripts(feedLua(feed.maxLength), [feed.streamKey, feed.epochKey]);
     this.#feed = feed === undefined ? undefined : this.#feedContext(feed);
+    const context = this.#feed;
+    if (context !== undefined) {
+      Object.defineProperty(this, 'watch', { value: (o?: WatchOptions) => this.#watch(context, o) });
+      Object.defineProperty(this, 'cursor', { value: (o?: OperationOptions) => this.#cursor(context, o) });
+    }
     this.#store = new RecordStore(
       this.#connection,
       this.#prefix,
@@ -246,16 +251,19 @@ export class RedisRegistry extends Emitter<RegistryEvents> implements Registry<U
   }
 
   /**
-   * The change feed (only with the `changefeed` option; `INVALID_OPTION` without), see
-   * `watchRedis` for buffering and faults. Writes, deletes and clears appear as they commit.
-   * Expiries appear (reason `expire`) only when a client of the namespace meets the record past
-   * its deadline and removes it — a read, a write or a touch of it, a `scan` or `size` — within
-   * `expiryGraceMs` after the deadline; a record nobody meets by then is dropped by Redis itself
-   * and never appears, and neither do records Redis evicts (`maxmemory-policy`).
+   * The change feed: present only with the `changefeed` option (callers check
+   * `typeof registry.watch === 'function'`, as for every optional capability). See `watchRedis`
+   * for buffering and faults. Writes, deletes and clears appear as they commit. Expiries appear
+   * (reason `expire`) only when a client of the namespace meets the record past its deadline and
+   * removes it — a read, a write or a touch of it, a `scan` or `size` — within `expiryGraceMs`
+   * after the deadline; a record nobody meets by then is dropped by Redis itself and never
+   * appears, and neither do records Redis evicts (`maxmemory-policy`).
    */
-  watch(options: WatchOptions = {}): AsyncIterableIterator<RegistryChange> {
-    const feed = this.#feed;
-    if (feed === undefined) return rejectedFeed(noFeed());
+  declare readonly watch?: (options?: WatchOptions) => AsyncIterableIterator<RegistryChange>;
+  /** The cursor of the latest change in the feed: present only with the `changefeed` option. */
+  declare readonly cursor?: (options?: OperationOptions) => Promise<string>;
+
+  #watch(feed: FeedContext, options: WatchOptions = {}): AsyncIterableIterator<RegistryChange> {
     try {
       this.#enter(options.signal);
     } catch (error) {
@@ -264,11 +272,9 @@ export class RedisRegistry extends Emitter<RegistryEvents> implements Registry<U
     return watchRedis(feed, options);
   }
 
-  /** The cursor of the latest change in the feed (`changefeed` only). */
-  async cursor(options?: OperationOptions): Promise<string> {
+  async #cursor(feed: FeedContext, options?: OperationOptions): Promise<string> {
     this.#enter(options?.signal);
-    if (this.#feed === undefined) throw noFeed();
-    return feedCursor(this.#feed, options?.signal);
+    return feedCursor(feed, options?.signal);
   }
 
   async delete(key: string, options?: DeleteOptions): Promise<boolean> {

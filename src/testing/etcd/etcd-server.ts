@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -37,8 +37,11 @@ export interface EtcdMemberHandle {
   readonly running: boolean;
   /** `kill -9` by pid, waits for the exit; the data dir stays for `restart()`. */
   kill9(): Promise<void>;
-  /** SIGSTOP: the process stays but answers nothing (a hung or partitioned member). */
-  pause(): void;
+  /**
+   * SIGSTOP: the process stays but answers nothing (a hung or partitioned member). Resolves once
+   * the process is stopped (Linux: its state in /proc), so nothing sent afterwards is answered.
+   */
+  pause(): Promise<void>;
   /** SIGCONT after `pause()`. */
   resume(): void;
   /** Starts the member again with the same name, ports and data dir. */
@@ -199,8 +202,21 @@ class LocalEtcdMember implements EtcdMemberHandle {
     await this.#exited;
   }
 
-  pause(): void {
-    if (this.#child?.pid !== undefined) process.kill(this.#child.pid, 'SIGSTOP');
+  async pause(): Promise<void> {
+    const pid = this.#child?.pid;
+    if (pid === undefined) return;
+    process.kill(pid, 'SIGSTOP');
+    // the signal is delivered asynchronously: wait until the kernel reports the process stopped
+    // (state T in /proc on Linux), so that nothing sent after pause() is answered
+    const deadline = Date.now() + 5000;
+    for (;;) {
+      const stat = await readFile(`/proc/${pid}/stat`, 'latin1').catch(() => undefined);
+      if (stat === undefined) return; // no procfs: the signal is all there is
+      if (stat.slice(stat.lastIndexOf(')') + 2).startsWith('T')) return;
+      if (Date.now() > deadline)
+        throw new Error(`etcd member ${this.name} (pid ${pid}) did not stop within 5 s of SIGSTOP`);
+      await sleep(5);
+    }
   }
 
   resume(): void {

@@ -163,7 +163,7 @@ describe('EtcdRegistry on a 3-member cluster under faults', () => {
       await writeUntil(50);
       const before = (await writer.get('paused-watch'))?.version ?? 0;
       await waitFor('the first changes', () => versions.length === before, 10_000);
-      member.pause();
+      await member.pause();
       const pausedAt = Date.now();
       // written while the watch's member is paused (the first ones may wait for a new Raft leader)
       await writeUntil(100);
@@ -199,7 +199,7 @@ describe('EtcdRegistry on a 3-member cluster under faults', () => {
     const registry = open([member.clientUrl], 800);
     try {
       await registry.set('p', Buffer.from('1'));
-      member.pause();
+      await member.pause();
       await assert.rejects(registry.get('p'), (e: unknown) => isRegistryError(e, 'TIMEOUT'));
       await assert.rejects(registry.set('p', Buffer.from('2')), (e: unknown) => isRegistryError(e, 'TIMEOUT'));
       member.resume();
