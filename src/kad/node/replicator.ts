@@ -72,10 +72,8 @@ export class Replicator {
   #holders: Map<string, Map<number, Milliseconds>> | undefined; // made with the first item to look after
   #dirty = false;
   #running = false;
-  /** Whether a contact timed out in the running round. */
+  /** Whether a contact timed out in the last (or running) round. */
   #timedOut = false;
-  /** Whether the next tick runs a round again because a contact timed out. */
-  #retryDue = false;
   /** Rounds run again in a row because a contact timed out (up to {@link RETRY_ROUNDS}). */
   #retries = 0;
 
@@ -98,18 +96,18 @@ export class Replicator {
    */
   tick(): void {
     const { counters, options } = this.#ctx;
-    if (!options.replicate || this.#running || counters.offline || (!this.#dirty && !this.#retryDue)) return;
+    if (!options.replicate || this.#running || counters.offline) return;
+    const retry = !this.#dirty && this.#timedOut && this.#retries < RETRY_ROUNDS;
+    if (!this.#dirty && !retry) return;
     // a round for a change starts the count of retries afresh
-    this.#retries = this.#dirty ? 0 : this.#retries + 1;
+    this.#retries = retry ? this.#retries + 1 : 0;
     this.#dirty = false;
-    this.#retryDue = false;
     this.#timedOut = false;
     this.#running = true;
     this.#round()
       .catch(() => undefined) // closing aborts it
       .finally(() => {
         this.#running = false;
-        this.#retryDue = this.#timedOut && this.#retries < RETRY_ROUNDS;
       });
   }
 
