@@ -18,8 +18,6 @@ export interface TierInvalidator {
 
 /** Options of a `TieredRegistry`. */
 export interface TieredRegistryOptions {
-  /** The fast tier in front (e.g. a `MemoryRegistry`): holds copies of far records. */
-  readonly near: Registry<Uint8Array>;
   /** The durable tier behind (e.g. a `RedisRegistry`): the truth. Writes go here first. */
   readonly far: Registry<Uint8Array>;
   /**
@@ -37,6 +35,19 @@ export interface TieredRegistryOptions {
    * @default 0
    */
   readonly serveStaleMs?: Milliseconds | undefined;
+  /**
+   * Most copies the near tier (in this process's memory) holds; the least recently read go
+   * first. Memory grows with the copies held, not with this bound.
+   * @default 10000
+   */
+  readonly nearMaxEntries?: number | undefined;
+  /**
+   * Most bytes the near tier holds, estimated per copy as its value bytes, twice its key's
+   * length and 528 bytes of objects around them (measured on Node 20); the least recently read go first. A record
+   * larger than this is never copied (always read from the far tier). `Infinity`: no bound.
+   * @default 67108864 (64 MiB)
+   */
+  readonly nearMaxBytes?: number | undefined;
   /** Invalidations from the far tier's changes (see {@link TierInvalidator}). */
   readonly invalidator?: TierInvalidator | undefined;
   /** Close both tiers with this registry. @default true */
@@ -50,14 +61,21 @@ export interface TieredRegistryDeps {
 }
 
 /** The defaults of {@link TieredRegistryOptions}. */
-export const DEFAULT_TIERED_REGISTRY_OPTIONS = Object.freeze({ nearTtlMs: 1000, serveStaleMs: 0, closeTiers: true });
+export const DEFAULT_TIERED_REGISTRY_OPTIONS = Object.freeze({
+  nearTtlMs: 1000,
+  serveStaleMs: 0,
+  nearMaxEntries: 10_000,
+  nearMaxBytes: 64 * 1024 * 1024,
+  closeTiers: true,
+});
 
 /** Resolved options. @internal */
 export interface ResolvedTieredOptions {
-  readonly near: Registry<Uint8Array>;
   readonly far: Registry<Uint8Array>;
   readonly nearTtlMs: number;
   readonly serveStaleMs: number;
+  readonly nearMaxEntries: number;
+  readonly nearMaxBytes: number;
   readonly invalidator: TierInvalidator | undefined;
   readonly closeTiers: boolean;
 }
@@ -69,26 +87,22 @@ const isRegistry = (value: unknown): value is Registry<Uint8Array> =>
 export function resolveTieredOptions(options: TieredRegistryOptions): ResolvedTieredOptions {
   checkOptionsObject('TieredRegistry', options);
   rejectUnknownOptions('TieredRegistry', options, [
-    'near',
     'far',
-    'nearTtlMs',
-    'serveStaleMs',
     'invalidator',
-    'closeTiers',
+    ...Object.keys(DEFAULT_TIERED_REGISTRY_OPTIONS),
   ]);
-  if (!isRegistry(options.near)) throw RegistryError.invalidOptionValue('near', 'a Registry', options.near);
   if (!isRegistry(options.far)) throw RegistryError.invalidOptionValue('far', 'a Registry', options.far);
-  if (options.near === options.far) throw RegistryError.invalidOption('near and far must be different registries');
   const { invalidator } = options;
   if (invalidator !== undefined && typeof invalidator.start !== 'function') {
     throw RegistryError.invalidOptionValue('invalidator', 'a TierInvalidator', invalidator);
   }
   const d = DEFAULT_TIERED_REGISTRY_OPTIONS;
   return {
-    near: options.near,
     far: options.far,
     nearTtlMs: integerOption('nearTtlMs', options.nearTtlMs, d.nearTtlMs),
     serveStaleMs: integerOption('serveStaleMs', options.serveStaleMs, d.serveStaleMs, { min: 0 }),
+    nearMaxEntries: integerOption('nearMaxEntries', options.nearMaxEntries, d.nearMaxEntries),
+    nearMaxBytes: integerOption('nearMaxBytes', options.nearMaxBytes, d.nearMaxBytes, { allowInfinity: true }),
     invalidator,
     closeTiers: booleanOption('closeTiers', options.closeTiers, d.closeTiers),
   };

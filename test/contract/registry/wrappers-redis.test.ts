@@ -1,6 +1,5 @@
 import { after, before } from 'node:test';
 import { generateEd25519KeyPair } from '../../../src/core/ed25519.js';
-import { MemoryRegistry } from '../../../src/registry/index.js';
 import { RedisRegistry } from '../../../src/registry/redis/index.js';
 import { SignedRegistry } from '../../../src/registry/signed/signed-registry.js';
 import { TieredRegistry } from '../../../src/registry/tiered/tiered-registry.js';
@@ -28,8 +27,7 @@ const redis = (clock: Parameters<Parameters<typeof registryConformanceSuite>[1][
 // capacity is Redis's (none): the suite's capacity cases do not apply, as for RedisRegistry itself
 registryConformanceSuite('TieredRegistry (memory over Redis)', {
   capacity: false,
-  create: async ({ clock }) =>
-    new TieredRegistry({ near: new MemoryRegistry({}, { clock }), far: await redis(clock) }, { clock }),
+  create: async ({ clock }) => new TieredRegistry({ far: await redis(clock) }, { clock }),
 });
 
 registryConformanceSuite('SignedRegistry over Redis', {

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
-import { FeedInvalidator, isRegistryError, MemoryRegistry } from '../../../src/registry/index.js';
+import { FeedInvalidator, isRegistryError } from '../../../src/registry/index.js';
 import { RedisRegistry } from '../../../src/registry/redis/index.js';
 import { TieredRegistry } from '../../../src/registry/tiered/tiered-registry.js';
 import { ManualClock, type RedisServerHandle, startRedisServer } from '../../../src/testing/index.js';
@@ -37,10 +37,7 @@ describe('TieredRegistry: memory over one redis-server shared by two processes',
     const keyPrefix = `tiered:${prefixes++}:`;
     // the manual clock must not run the far tier's deadlines: this test uses no TTLs
     const far = await RedisRegistry.connect({ url: server.url, keyPrefix, timeoutMs: 2000 }, { clock });
-    const tiered = new TieredRegistry(
-      { near: new MemoryRegistry({}, { clock }), far, nearTtlMs: NEAR_TTL_MS, serveStaleMs },
-      { clock },
-    );
+    const tiered = new TieredRegistry({ far, nearTtlMs: NEAR_TTL_MS, serveStaleMs }, { clock });
     return { clock, keyPrefix, tiered };
   };
 
@@ -106,7 +103,6 @@ describe('TieredRegistry with a FeedInvalidator over the Redis change feed, two 
     const far = await RedisRegistry.connect({ url: server.url, keyPrefix, timeoutMs: 2000, changefeed: {} });
     const invalidator = new FeedInvalidator({ far });
     const tiered = new TieredRegistry({
-      near: new MemoryRegistry(),
       far,
       nearTtlMs: LONG_NEAR_TTL_MS,
       serveStaleMs: serveStaleMs === 0 ? 0 : LONG_NEAR_TTL_MS,

@@ -76,7 +76,7 @@ function setup() {
   const feed = breakableFeed(store);
   const invalidator = new FeedInvalidator({ far: feed.far, retryMinMs: 5, retryMaxMs: 20 });
   // copies kept for 10 minutes: only the feed can make the tier see a change sooner
-  const tiered = new TieredRegistry({ near: new MemoryRegistry(), far: feed.far, nearTtlMs: 600_000, invalidator });
+  const tiered = new TieredRegistry({ far: feed.far, nearTtlMs: 600_000, invalidator });
   return { store, feed, invalidator, tiered };
 }
 
