@@ -130,7 +130,7 @@ export function retainedBytes(build: () => unknown, measure: () => number = jsHe
 export interface Row {
   readonly what: string;
   readonly anchorName: string;
-  /** The anchor's figure; `NaN` for a row without one (printed as —). */
+  /** The anchor's figure; `NaN` for a row without one (printed as —; so is the ratio to a 0). */
   readonly anchor: number;
   readonly nautilus: number;
   readonly unit: string;
@@ -145,7 +145,7 @@ export function printTable(title: string, rows: readonly Row[]): void {
   console.log('| --- | --- | ---: | ---: | ---: | --- |');
   for (const r of rows) {
     console.log(
-      `| ${r.what} | ${r.anchorName} | ${anchored(r.anchor, r.unit)} | ${format(r.nautilus, r.unit)} | ${Number.isNaN(r.anchor) ? '—' : `${(r.nautilus / r.anchor).toFixed(2)}×`} | ${r.target ?? ''} |`,
+      `| ${r.what} | ${r.anchorName} | ${anchored(r.anchor, r.unit)} | ${format(r.nautilus, r.unit)} | ${Number.isNaN(r.anchor) || r.anchor === 0 ? '—' : `${(r.nautilus / r.anchor).toFixed(2)}×`} | ${r.target ?? ''} |`,
     );
   }
 }
