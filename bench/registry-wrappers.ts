@@ -3,12 +3,13 @@
  * over Redis against Redis alone; how stale a tiered read gets when another process writes the
  * shared Redis, against reading Redis directly in the same loop; signing and verifying per
  * record against raw `crypto.sign` / `crypto.verify` of the same bytes; the audit log's cost per
- * write, per fsync policy, against the unwrapped registry.
+ * write, per fsync policy, against the unwrapped registry and against raw appends to a file.
  * Run: npm run bench -- registry-wrappers (or node --expose-gc dist/bench/registry-wrappers.js).
  */
 import { spawn } from 'node:child_process';
 import { createPublicKey, sign, verify } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -257,11 +258,51 @@ async function auditRows(): Promise<Row[]> {
         });
       }
       await audited.close();
+      rows.push(await rawAppendRow(join(dir, `raw-${fsync}.jsonl`), fsync));
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
   return rows;
+}
+
+/**
+ * The disk's own floor for one writer under `fsync`: appending a line the size of an audit entry
+ * (~350 B) with `FileHandle.write`, then `datasync` per the policy (every write; every 100 ms;
+ * never), one at a time — against the audited set with 1 in flight, measured alternately.
+ */
+async function rawAppendRow(path: string, fsync: FsyncPolicy): Promise<Row> {
+  const file = await open(path, 'a');
+  const line = Buffer.from(`${'x'.repeat(350)}\n`);
+  let lastSync = performance.now();
+  const append = async (): Promise<void> => {
+    await file.write(line);
+    if (fsync === 'always' || (fsync === 'interval' && performance.now() - lastSync >= 100)) {
+      await file.datasync();
+      lastSync = performance.now();
+    }
+  };
+  const audited = new AuditedRegistry(new MemoryRegistry(), {
+    sink: await FileAuditSink.open({ path: `${path}.audit`, fsync, fsyncIntervalMs: 100 }),
+  });
+  const iterations = fsync === 'always' ? 200 : 5000;
+  try {
+    const [raw, subject] = await medianOfAlternating(
+      3,
+      () => opsPerSecond(iterations, append),
+      () => opsPerSecond(iterations, (i) => audited.set(`k:${i % 1000}`, VALUE)),
+    );
+    return {
+      what: `audited set, fsync ${fsync}, 1 in flight, against the disk`,
+      anchorName: `raw append of a 350 B line${fsync === 'never' ? '' : ' + datasync'}`,
+      anchor: raw / 1e3,
+      nautilus: subject / 1e3,
+      unit: 'k ops/s',
+    };
+  } finally {
+    await audited.close();
+    await file.close();
+  }
 }
 
 /** Every row of this benchmark. */
