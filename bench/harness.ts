@@ -65,18 +65,26 @@ export async function medianOfAlternating(
   anchor: () => Promise<number>,
   subject: () => Promise<number>,
 ): Promise<[anchor: number, subject: number]> {
-  const a: number[] = [];
-  const s: number[] = [];
+  const [a, s] = await mediansOfRotating(rounds, [anchor, subject]);
+  return [a as number, s as number];
+}
+
+/**
+ * Medians of `rounds` runs of each of `measures`, one run of each per round, the order rotated
+ * every round: figures compared with each other come from the same stretch of time.
+ */
+export async function mediansOfRotating(
+  rounds: number,
+  measures: readonly (() => Promise<number>)[],
+): Promise<number[]> {
+  const runs = measures.map((): number[] => []);
   for (let r = 0; r < rounds; r++) {
-    if (r % 2 === 0) {
-      a.push(await anchor());
-      s.push(await subject());
-    } else {
-      s.push(await subject());
-      a.push(await anchor());
+    for (let i = 0; i < measures.length; i++) {
+      const j = (r + i) % measures.length;
+      (runs[j] as number[]).push(await (measures[j] as () => Promise<number>)());
     }
   }
-  return [median(a), median(s)];
+  return runs.map(median);
 }
 
 /** The `q` quantile (0–1) of `values`, by the nearest rank. */
