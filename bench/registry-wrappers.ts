@@ -8,7 +8,7 @@
  */
 import { spawn } from 'node:child_process';
 import { createPublicKey, sign, verify } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -28,7 +28,33 @@ const HOT_KEYS = Array.from({ length: 100 }, (_, i) => `hot:${i}`);
 const VALUE = new Uint8Array(64).fill(7);
 const STALE_WRITER = fileURLToPath(new URL('./helpers/stale-writer.js', import.meta.url));
 
-async function tieredRows(url: string): Promise<Row[]> {
+/** CPU seconds `pid` has used so far (user + system, from /proc; clock ticks of 10 ms). */
+function processCpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/**
+ * Wraps a round that reports gets per second so that it also adds up the gets it made and the
+ * CPU seconds spent meanwhile by this process and by redis-server: a load-proof figure, where
+ * wall time on a shared machine favours the side whose work runs in two processes.
+ */
+function counted(redisPid: number, measure: () => Promise<number>, gets: number) {
+  const total = { gets: 0, cpu: 0 };
+  const run = async (): Promise<number> => {
+    const mine = process.cpuUsage();
+    const theirs = processCpuSeconds(redisPid);
+    const rate = await measure();
+    const used = process.cpuUsage(mine);
+    total.cpu += (used.user + used.system) / 1e6 + processCpuSeconds(redisPid) - theirs;
+    total.gets += gets;
+    return rate;
+  };
+  return { run, perCpuSecond: () => total.gets / total.cpu };
+}
+
+async function tieredRows(url: string, redisPid: number): Promise<Row[]> {
   const redis = await RedisRegistry.connect({ url, keyPrefix: 'bench:direct:' });
   const far = await RedisRegistry.connect({ url, keyPrefix: 'bench:direct:' });
   const tiered = new TieredRegistry({ far, nearTtlMs: 600_000 });
@@ -42,9 +68,12 @@ async function tieredRows(url: string): Promise<Row[]> {
     // tier's clock is Date.now) and a settled promise; the rest of a round is this loop's own
     const answer = Promise.resolve(await tiered.get(HOT_KEYS[0] as string));
     const floor = { get: (_key: string) => (Date.now() > 0 ? answer : Promise.resolve(undefined)) };
+    // warm-up included in the counts: opsPerSecond runs min(iterations, 50 000) more
+    const redisCpu = counted(redisPid, round(redis, 300), 600 * HOT_KEYS.length);
+    const tieredCpu = counted(redisPid, round(tiered, 5000), 10_000 * HOT_KEYS.length);
     const [direct, near, floorRate] = (await mediansOfRotating(9, [
-      round(redis, 300),
-      round(tiered, 5000),
+      redisCpu.run,
+      tieredCpu.run,
       round(floor, 5000),
     ])) as [number, number, number];
     const [directOne, nearOne] = await medianOfAlternating(
@@ -60,6 +89,14 @@ async function tieredRows(url: string): Promise<Row[]> {
         anchorName: 'RedisRegistry alone',
         anchor: direct / 1e3,
         nautilus: near / 1e3,
+        unit: 'k ops/s',
+        target: '≥ 10×',
+      },
+      {
+        what: 'hot-key get, 100 concurrent, per CPU second of this process and redis-server, same rounds',
+        anchorName: 'RedisRegistry alone',
+        anchor: redisCpu.perCpuSecond() / 1e3,
+        nautilus: tieredCpu.perCpuSecond() / 1e3,
         unit: 'k ops/s',
         target: '≥ 10×',
       },
@@ -113,7 +150,9 @@ function startStaleWriter(args: string[]): { readonly ackedAt: Map<number, numbe
  * A writer process writes a counter every 25 ms (printing when each write was acknowledged);
  * this process reads in a tight loop, directly and through a tier with nearTtlMs = 100. A read
  * is stale by how long before it the next value had been acknowledged; the figure is the worst
- * read of each reader over 80 writes.
+ * read of each reader over 80 writes. The tier's bound counts from the far tier's answer as this
+ * process reads it, so a read counted from the writer's acknowledgement may add that far read's
+ * delay (which the direct reader's own worst figure shows).
  */
 async function stalenessRows(url: string): Promise<Row[]> {
   const nearTtlMs = 100;
@@ -144,7 +183,7 @@ async function stalenessRows(url: string): Promise<Row[]> {
       anchor: worst(reads.direct),
       nautilus: worst(reads.tiered),
       unit: 'ms',
-      target: `≤ ${nearTtlMs} ms (the bound)`,
+      target: `≤ ${nearTtlMs} ms + a far read (the bound)`,
     },
   ];
 }
@@ -312,7 +351,7 @@ async function rawAppendRow(path: string, fsync: FsyncPolicy): Promise<Row> {
 export async function benchRegistryWrappers(): Promise<Row[]> {
   const server = await startRedisServer();
   try {
-    return [...(await tieredRows(server.url)), ...(await signingRows()), ...(await auditRows())];
+    return [...(await tieredRows(server.url, server.pid)), ...(await signingRows()), ...(await auditRows())];
   } finally {
     await server.stop();
   }
