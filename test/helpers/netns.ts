@@ -75,6 +75,11 @@ export interface LabRouter {
   ruleset(): Promise<string>;
   /** Forgets every tracked flow (conntrack -F). */
   flushConntrack(): Promise<void>;
+  /**
+   * Empties miniupnpd's chains and forgets every tracked flow: what a router restart does to the
+   * mappings of a mapping service that died (a SIGKILLed miniupnpd leaves its rules behind).
+   */
+  flushMappings(): Promise<void>;
 }
 
 export interface Lab {
@@ -317,6 +322,12 @@ export async function createLab(options: LabOptions = {}): Promise<Lab> {
       },
       ruleset: () => exec(ns, ['nft', 'list', 'ruleset']),
       async flushConntrack() {
+        await exec(ns, ['conntrack', '-F']).catch(() => undefined);
+      },
+      async flushMappings() {
+        for (const chain of ['miniupnpd', 'prerouting_miniupnpd', 'postrouting_miniupnpd']) {
+          await exec(ns, ['nft', 'flush', 'chain', 'inet', 'lab', chain]);
+        }
         await exec(ns, ['conntrack', '-F']).catch(() => undefined);
       },
     };

@@ -1,4 +1,5 @@
 import NatAPI from '@silentbot1/nat-api';
+import { raceAbort } from '../../core/abort.js';
 import { KadError } from '../errors.js';
 import type { PortMapGrant, PortMapper, PortMapRequest, PortMappingProtocol } from './port-mapper.js';
 
@@ -19,18 +20,11 @@ export function createNatApiMapper(protocol: PortMappingProtocol): PortMapper {
       enableUPNP: protocol === 'upnp',
       description: 'nautilus',
     }));
-  const bounded = <T>(work: Promise<T>, signal: AbortSignal): Promise<T> =>
-    new Promise<T>((resolve, reject) => {
-      const onAbort = (): void => reject(signal.reason);
-      if (signal.aborted) return onAbort();
-      signal.addEventListener('abort', onAbort, { once: true });
-      work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
-    });
   return {
     protocol,
     async map(request: PortMapRequest, signal: AbortSignal): Promise<PortMapGrant> {
       const ttl = Math.max(1, Math.round(request.lifetimeMs / 1000));
-      const ok = await bounded(
+      const ok = await raceAbort(
         api().map({
           publicPort: request.externalPort,
           privatePort: request.internalPort,
@@ -44,7 +38,7 @@ export function createNatApiMapper(protocol: PortMappingProtocol): PortMapper {
       return { externalPort: request.externalPort, lifetimeMs: ttl * 1000 };
     },
     async unmap(request, signal): Promise<void> {
-      const ok = await bounded(
+      const ok = await raceAbort(
         api().unmap({ publicPort: request.externalPort, privatePort: request.internalPort, protocol: 'UDP' }),
         signal,
       );

@@ -1,4 +1,5 @@
 import type { Clock, Milliseconds, Timer } from '../../core/clock.js';
+import { raceAbort } from '../../core/abort.js';
 import { isKadError, KadError } from '../errors.js';
 import type { PortMapper, PortMapperFactory, PortMappingMode, PortMappingProtocol } from './port-mapper.js';
 
@@ -209,14 +210,7 @@ export class PortMappingKeeper {
     );
     const signal = AbortSignal.any([deadline.signal, this.#abort.signal]);
     try {
-      return await new Promise<T>((resolve, reject) => {
-        const onAbort = (): void => reject(signal.reason);
-        if (signal.aborted) return onAbort();
-        signal.addEventListener('abort', onAbort, { once: true });
-        call(signal)
-          .then(resolve, reject)
-          .finally(() => signal.removeEventListener('abort', onAbort));
-      });
+      return await raceAbort(call(signal), signal);
     } finally {
       timer.cancel();
     }

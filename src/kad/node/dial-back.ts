@@ -68,7 +68,9 @@ export class DialBack {
     this.#probed.set(from.host, now);
     if (this.#probed.size > MAX_REMEMBERED_QUERIERS) this.#probed.delete(this.#probed.keys().next().value as string);
     // bounded by the RPC timeout on the node clock; the requester tells by the probe arriving, not the answer
-    stack.query({ host: from.host, port }, NAUTILUS_PROBE, writeProbeArgs({ id, nonce }), lifetime, 0).catch(() => undefined);
+    stack
+      .query({ host: from.host, port }, NAUTILUS_PROBE, writeProbeArgs({ id, nonce }), lifetime, 0)
+      .catch(() => undefined);
   }
 
   /** Serves `nautilus_probe`: the dial-back of one of this node's requests, if the nonce is one of them. */

@@ -3,7 +3,6 @@ import type { NodeId } from '../id.js';
 import { createNatApiMapper } from '../nat/nat-api-mapper.js';
 import { PortMappingKeeper, type PortMappingState } from '../nat/port-mapping.js';
 import type { QueryHandlersDeps } from '../serve/handlers.js';
-import type { RemoteInfo } from '../transport/transport.js';
 import { DialBack, type DialBackOutcome } from './dial-back.js';
 import type { FamilyStack } from './family-stack.js';
 import { FirewallWatch } from './firewall-watch.js';
