@@ -91,9 +91,14 @@ export class PortMappingKeeper {
     this.#internalPort = port;
   }
 
+  /** Gives up mapping before it started (a loopback-bound node has nothing to map): `off`. */
+  disable(): void {
+    if (this.#state.state === 'requesting' && this.#attempts === 0) this.#set({ state: 'off' });
+  }
+
   /** Makes the first request (in the background). */
   start(): void {
-    if (this.#init.mode === 'off' || this.#state.state === 'closed') return;
+    if (this.#state.state !== 'requesting') return;
     this.#run(() => this.#request());
   }
 

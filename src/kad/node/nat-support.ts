@@ -1,5 +1,6 @@
 import type { Clock } from '../../core/clock.js';
 import type { NodeId } from '../id.js';
+import { isLoopback } from '../wire/ip-class.js';
 import { createNatApiMapper } from '../nat/nat-api-mapper.js';
 import { PortMappingKeeper, type PortMappingState } from '../nat/port-mapping.js';
 import type { QueryHandlersDeps } from '../serve/handlers.js';
@@ -101,7 +102,13 @@ export class NatSupport {
       randomBytes: this.#init.randomBytes,
       onVerified: () => this.tracker.dialedBack(),
     });
-    this.#keeper.setInternalPort(stack.transport.address().port);
+    const bound = stack.transport.address();
+    // a node on loopback talks to its own machine only: no router to ask
+    if (isLoopback(bound.host)) {
+      this.#keeper.disable();
+      return;
+    }
+    this.#keeper.setInternalPort(bound.port);
     this.#keeper.start();
   }
 
