@@ -34,7 +34,7 @@ export async function startLabNode(
   return {
     proc,
     host,
-    port: config.port as number,
+    port: config.port,
     request: (cmd, args, timeoutMs) => proc.request(cmd, args, timeoutMs),
     async reachability() {
       const reply = await proc.request('reachability');
