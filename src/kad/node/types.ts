@@ -11,7 +11,7 @@ import type { LookupEvent, LookupResult } from '../lookup/events.js';
 import type { ItemKeyPair } from '../items.js';
 import type { Publication } from './publications.js';
 import type { MaintenanceStats } from './maintenance-types.js';
-import type { ReachabilityReport } from './reachability.js';
+import type { ReachabilityReport } from './reachability-types.js';
 import type {
   AnnounceOptions,
   AnnounceResult,
