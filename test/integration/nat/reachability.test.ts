@@ -54,7 +54,7 @@ async function reportUntil(
   }
 }
 
-describe('reachability behind a real NAT (network namespaces)', { timeout: 5 * TEST_MS }, () => {
+describe('reachability behind a real NAT (network namespaces)', { timeout: 6 * TEST_MS }, () => {
   it(
     'without a mapping learns its external address, is firewalled within the detection window and runs read-only, so a public peer it queries does not add it',
     { timeout: TEST_MS },
@@ -76,6 +76,24 @@ describe('reachability behind a real NAT (network namespaces)', { timeout: 5 * T
           contacts.filter((c) => c.host === router.wanAddress),
           [],
         );
+      });
+    },
+  );
+
+  it(
+    "with 'auto' and no mapping service on the router reports a failed mapping within its deadline, and is firewalled",
+    { timeout: TEST_MS },
+    async () => {
+      await withLab({}, async (lab) => {
+        const started = Date.now();
+        const home = await homeBehindNat(lab, { portMapping: 'auto' });
+        // NAT-PMP then UPnP, each bounded by timeoutMs (3 s here)
+        const failed = await reportUntil(home, (r) => r.mapping.state === 'failed', 2 * 3000 + 2000);
+        assert.ok(failed.mapping.state === 'failed');
+        assert.ok(['PORT_MAPPING_FAILED', 'TIMEOUT'].includes(failed.mapping.reason), failed.mapping.reason);
+        assert.ok(Date.now() - started < 2 * 3000 + 5000);
+        await home.reached('firewalled', FIREWALL_CHECK_MS + 8000);
+        assert.equal((await home.reachability()).readOnly, true);
       });
     },
   );
