@@ -1,7 +1,13 @@
 import type { Clock, Milliseconds, Timer } from '../../core/clock.js';
 import { raceAbort } from '../../core/abort.js';
 import { isKadError, KadError } from '../errors.js';
-import type { PortMapper, PortMapperFactory, PortMappingMode, PortMappingProtocol } from './port-mapper.js';
+import type {
+  PortMapGrant,
+  PortMapper,
+  PortMapperFactory,
+  PortMappingMode,
+  PortMappingProtocol,
+} from './port-mapper.js';
 
 /** Tuning of a node's port mapping (`KadNodeOptions.portMappingOptions`). */
 export interface PortMappingOptions {
@@ -75,6 +81,8 @@ export class PortMappingKeeper {
   #inFlight: Promise<void> | undefined;
   readonly #abort = new AbortController();
   #internalPort: number;
+  /** The router request in flight, if any (what close() waits for). */
+  #raw: { protocol: PortMappingProtocol; request: Promise<PortMapGrant> } | undefined;
 
   constructor(init: PortMappingInit) {
     this.#init = init;
@@ -102,21 +110,37 @@ export class PortMappingKeeper {
     this.#run(() => this.#request());
   }
 
-  /** Cancels timers, deletes a held mapping (within `timeoutMs`), closes the clients. Never rejects. */
+  /**
+   * Cancels timers, deletes a held mapping (within `timeoutMs`), closes the clients. A request
+   * still in flight is given its deadline: if the router grants it after all, that mapping is
+   * deleted too. Never rejects.
+   */
   async close(): Promise<void> {
     if (this.#state.state === 'closed') return;
     const held = this.#state;
+    const late = this.#raw;
     this.#timer?.cancel();
     this.#abort.abort(KadError.closed('port mapping'));
     await this.#inFlight?.catch(() => undefined);
     this.#set({ state: 'closed' });
-    if (held.state === 'mapped') {
-      const mapper = this.#mapper(held.protocol);
-      await this.#bounded((signal) =>
-        mapper.unmap({ internalPort: held.internalPort, externalPort: held.externalPort }, signal),
-      ).catch(() => undefined);
+    const { internalPort } = this;
+    const unmap = (protocol: PortMappingProtocol, externalPort: number): Promise<void> =>
+      this.#bounded((signal) => this.#mapper(protocol).unmap({ internalPort, externalPort }, signal), false).catch(
+        () => undefined,
+      );
+    if (held.state === 'mapped') await unmap(held.protocol, held.externalPort);
+    if (late !== undefined) {
+      const grant = await this.#bounded(() => late.request, false).catch(() => undefined);
+      if (grant !== undefined && !(held.state === 'mapped' && held.externalPort === grant.externalPort)) {
+        await unmap(late.protocol, grant.externalPort);
+      }
     }
     await Promise.all([...this.#mappers.values()].map((m) => m.close().catch(() => undefined)));
+  }
+
+  /** The port being mapped. */
+  get internalPort(): number {
+    return this.#internalPort;
   }
 
   #run(work: () => Promise<void>): void {
@@ -142,9 +166,12 @@ export class PortMappingKeeper {
       const mapper = this.#mapper(protocol);
       try {
         const grant = await this.#bounded((signal) =>
-          mapper.map(
-            { internalPort, externalPort: internalPort, lifetimeMs: options.lifetimeMs, description: 'nautilus DHT' },
-            signal,
+          this.#track(
+            protocol,
+            mapper.map(
+              { internalPort, externalPort: internalPort, lifetimeMs: options.lifetimeMs, description: 'nautilus DHT' },
+              signal,
+            ),
           ),
         );
         if (this.#abort.signal.aborted) return;
@@ -163,9 +190,12 @@ export class PortMappingKeeper {
     const internalPort = this.#internalPort;
     try {
       const grant = await this.#bounded((signal) =>
-        this.#mapper(protocol).map(
-          { internalPort, externalPort, lifetimeMs: options.lifetimeMs, description: 'nautilus DHT' },
-          signal,
+        this.#track(
+          protocol,
+          this.#mapper(protocol).map(
+            { internalPort, externalPort, lifetimeMs: options.lifetimeMs, description: 'nautilus DHT' },
+            signal,
+          ),
         ),
       );
       if (this.#abort.signal.aborted) return;
@@ -205,15 +235,26 @@ export class PortMappingKeeper {
     return mapper;
   }
 
-  /** Runs `call` with a signal that fires after `timeoutMs` on the node's clock (or on close). */
-  async #bounded<T>(call: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  /** Remembers `request` as the one in flight until it settles. */
+  #track(protocol: PortMappingProtocol, request: Promise<PortMapGrant>): Promise<PortMapGrant> {
+    const entry = { protocol, request };
+    this.#raw = entry;
+    const clear = (): void => {
+      if (this.#raw === entry) this.#raw = undefined;
+    };
+    request.then(clear, clear);
+    return request;
+  }
+
+  /** Runs `call` with a signal that fires after `timeoutMs` on the node's clock (or on close, if `abortable`). */
+  async #bounded<T>(call: (signal: AbortSignal) => Promise<T>, abortable = true): Promise<T> {
     const { clock, options } = this.#init;
     const deadline = new AbortController();
     const timer = clock.setTimeout(
       () => deadline.abort(KadError.timeout(`the router did not answer within ${options.timeoutMs} ms`)),
       options.timeoutMs,
     );
-    const signal = AbortSignal.any([deadline.signal, this.#abort.signal]);
+    const signal = abortable ? AbortSignal.any([deadline.signal, this.#abort.signal]) : deadline.signal;
     try {
       return await raceAbort(call(signal), signal);
     } finally {

@@ -1,7 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { KadError } from '../../../../src/kad/errors.js';
-import type { PortMapper, PortMappingMode, PortMappingProtocol } from '../../../../src/kad/nat/port-mapper.js';
+import type {
+  PortMapGrant,
+  PortMapper,
+  PortMappingMode,
+  PortMappingProtocol,
+} from '../../../../src/kad/nat/port-mapper.js';
 import {
   DEFAULT_PORT_MAPPING_OPTIONS,
   PortMappingKeeper,
@@ -9,8 +14,8 @@ import {
 } from '../../../../src/kad/nat/port-mapping.js';
 import { ManualClock } from '../../../../src/testing/index.js';
 
-/** What a fake router does with a request: grant, refuse, or never answer. */
-type Behaviour = 'grant' | 'refuse' | 'hang';
+/** What a fake router does with a request: grant, refuse, never answer, or grant late (after 1 s, whatever the signal). */
+type Behaviour = 'grant' | 'refuse' | 'hang' | 'late';
 
 /** A router's client whose behaviour the test switches; it records every call. */
 class FakeMapper implements PortMapper {
@@ -21,23 +26,28 @@ class FakeMapper implements PortMapper {
   constructor(
     readonly protocol: PortMappingProtocol,
     behaviour: Behaviour,
+    readonly clock: ManualClock,
   ) {
     this.behaviour = behaviour;
   }
 
-  map(request: { externalPort: number; lifetimeMs: number }, signal: AbortSignal) {
+  map(request: { externalPort: number; lifetimeMs: number }, signal: AbortSignal): Promise<PortMapGrant> {
     this.calls.push(`map ${request.externalPort} ${request.lifetimeMs}`);
     if (this.behaviour === 'refuse') return Promise.reject(KadError.portMappingFailed('refused'));
     if (this.behaviour === 'hang') {
       // answers nothing; only the caller's deadline ends the wait
       return new Promise<never>((_, reject) => signal.addEventListener('abort', () => reject(signal.reason as Error)));
     }
-    return Promise.resolve({ externalPort: request.externalPort, lifetimeMs: request.lifetimeMs });
+    const grant = { externalPort: request.externalPort, lifetimeMs: request.lifetimeMs };
+    if (this.behaviour === 'late') return new Promise((resolve) => this.clock.setTimeout(() => resolve(grant), 1000));
+    return Promise.resolve(grant);
   }
 
   unmap(request: { externalPort: number }) {
     this.calls.push(`unmap ${request.externalPort}`);
-    return this.behaviour === 'grant' ? Promise.resolve() : Promise.reject(KadError.portMappingFailed('refused'));
+    return this.behaviour === 'refuse' || this.behaviour === 'hang'
+      ? Promise.reject(KadError.portMappingFailed('refused'))
+      : Promise.resolve();
   }
 
   close() {
@@ -59,7 +69,7 @@ function keeper(mode: PortMappingMode, behaviours: Partial<Record<PortMappingPro
     internalPort: 6881,
     clock,
     factory: (protocol) => {
-      const mapper = new FakeMapper(protocol, behaviours[protocol] ?? 'refuse');
+      const mapper = new FakeMapper(protocol, behaviours[protocol] ?? 'refuse', clock);
       mappers.set(protocol, mapper);
       return mapper;
     },
@@ -175,6 +185,16 @@ describe('PortMappingKeeper', () => {
     await clock.advanceAsync(100);
     await k.close();
     assert.deepEqual(k.current(), { state: 'closed' });
+  });
+
+  it('deletes a mapping the router grants only after close began, within the deadline', async () => {
+    const { clock, mappers, keeper: k } = keeper('upnp', { upnp: 'late' });
+    k.start();
+    await clock.advanceAsync(100);
+    const closing = k.close();
+    await clock.advanceAsync(1000);
+    await closing;
+    assert.deepEqual(mappers.get('upnp')?.calls, [`map 6881 ${LEASE_MS}`, 'unmap 6881']);
   });
 
   it("does nothing with 'off'", async () => {
