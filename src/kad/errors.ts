@@ -54,6 +54,8 @@ export enum WireError {
  * - `NOT_STORED`: no node accepted a `put` or `announce_peer` (and none refused it for its `cas` or `seq`).
  * - `CORRUPT_STATE`: saved node state (what it published, its table) that does not read back:
  *   malformed, truncated, of another version, or with an item whose signature or target is wrong.
+ * - `PORT_MAPPING_FAILED`: no router answered a UPnP-IGD / NAT-PMP request within the deadline,
+ *   or it refused the mapping (see `portMapping` of `KadNodeOptions`).
  */
 export type KadErrorCode =
   | 'INVALID_MESSAGE'
@@ -77,7 +79,8 @@ export type KadErrorCode =
   | 'CORRUPT_ITEM'
   | 'NO_CONTACTS'
   | 'NOT_STORED'
-  | 'CORRUPT_STATE';
+  | 'CORRUPT_STATE'
+  | 'PORT_MAPPING_FAILED';
 
 /** Extra facts attached to a {@link KadError}, where they apply. */
 export interface KadErrorDetails {
@@ -262,6 +265,11 @@ export class KadError extends Error {
   /** No node accepted a store (`put`, `announce_peer`); `cause` is the first refusal. */
   static notStored(message: string, cause?: unknown): KadError {
     return new KadError('NOT_STORED', message, { cause });
+  }
+
+  /** A router absent or refusing a port mapping. */
+  static portMappingFailed(reason: string, cause?: unknown): KadError {
+    return new KadError('PORT_MAPPING_FAILED', reason, { cause });
   }
 
   /** Saved state that does not read back (`reason` names the bad part). */

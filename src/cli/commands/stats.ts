@@ -18,6 +18,18 @@ interface StatsAnswer {
     dropped: Record<string, number>;
   };
   transport: { datagramsSent: number; datagramsReceived: number };
+  reachability?: {
+    state: string;
+    mapping: { state: string; protocol?: string; externalPort?: number; reason?: string };
+  };
+}
+
+/** `mapped (upnp :6881)`, `firewalled (mapping failed: TIMEOUT)`, `public`… */
+function reachabilityText(r: NonNullable<StatsAnswer['reachability']>): string {
+  const m = r.mapping;
+  if (m.state === 'mapped') return `${r.state} (${m.protocol ?? '?'} :${m.externalPort ?? '?'})`;
+  if (m.state === 'failed') return `${r.state} (mapping failed: ${m.reason ?? '?'})`;
+  return r.state;
 }
 
 /** `nautilus stats`: the daemon node's counters. */
@@ -48,6 +60,7 @@ Examples:
         `id          ${s.id}${s.ready ? '' : ' (joining)'}`,
         `addresses   ${s.addresses.join(', ')}${s.externalAddress === null ? '' : ` (seen as ${s.externalAddress})`}`,
         `storage     ${s.daemon.storage}${s.daemon.readOnly ? ', read-only' : ''}`,
+        ...(s.reachability === undefined ? [] : [`reachable   ${reachabilityText(s.reachability)}`]),
         `contacts    ${s.contacts}`,
         `published   ${s.published}`,
         `queries     ${s.rpc.queriesSent} sent, ${s.rpc.timeouts} timed out; ${s.rpc.responsesSent + s.rpc.errorsSent} answered`,

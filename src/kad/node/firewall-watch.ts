@@ -37,26 +37,28 @@ export class FirewallWatch implements TrafficObserver {
   }
 
   sent(to: Endpoint): void {
-    if (!Number.isFinite(this.#checkMs)) return;
     const recent = this.#recent;
     recent.delete(to.host);
     recent.set(to.host, this.#clock.now());
     if (recent.size > MAX_RECENT_HOSTS) recent.delete(recent.keys().next().value as string);
   }
 
-  queried(from: RemoteInfo): void {
-    if (!Number.isFinite(this.#checkMs)) return;
+  /** A query arrived; returns whether it was unsolicited (its host not sent to within {@link NAT_MAPPING_MS}). */
+  queried(from: RemoteInfo): boolean {
     const now = this.#clock.now();
     const sentAt = this.#recent.get(from.host);
-    if (sentAt !== undefined && now - sentAt < NAT_MAPPING_MS) return;
+    if (sentAt !== undefined && now - sentAt < NAT_MAPPING_MS) return false;
+    if (!Number.isFinite(this.#checkMs)) return true;
     this.#quietSince = now;
     if (this.#firewalled) this.#set(false);
+    return true;
   }
 
   /** Looks at the time since the last unsolicited query; `hasContacts`: whether any table holds a contact. */
   check(hasContacts: boolean): void {
-    if (!Number.isFinite(this.#checkMs)) return;
     const now = this.#clock.now();
+    this.#forget(now);
+    if (!Number.isFinite(this.#checkMs)) return;
     if (!hasContacts) {
       // without contacts no one can know of us: nothing to conclude from the silence
       this.#quietSince = undefined;
@@ -64,7 +66,10 @@ export class FirewallWatch implements TrafficObserver {
     }
     this.#quietSince ??= now;
     if (!this.#firewalled && now - this.#quietSince >= this.#checkMs) this.#set(true);
-    // forget hosts whose NAT mapping would have expired
+  }
+
+  /** Forgets hosts whose NAT mapping would have expired. */
+  #forget(now: Milliseconds): void {
     for (const [host, at] of this.#recent) {
       if (now - at < NAT_MAPPING_MS) break;
       this.#recent.delete(host);

@@ -33,7 +33,8 @@ import { systemResolver } from './bootstrap-entries.js';
 import { DhtOperations } from './dht-operations.js';
 import { Join } from './join.js';
 import { type Publication, Publications } from './publications.js';
-import { FirewallWatch } from './firewall-watch.js';
+import { NatSupport } from './nat-support.js';
+import type { ReachabilityReport } from './reachability.js';
 import { Maintenance } from './maintenance.js';
 import { newMaintenanceCounters } from './maintenance-context.js';
 import { resolveMaintenanceOptions } from './maintenance-options.js';
@@ -128,6 +129,7 @@ class Node extends Emitter<KadNodeEvents> implements KadNode {
   /** What this node published (put, putMutable, announce), for republishing and saving. */
   readonly #publications: Publications;
   readonly #maintenance: Maintenance;
+  readonly #nat: NatSupport;
   #closed = false;
 
   constructor(
@@ -146,18 +148,29 @@ class Node extends Emitter<KadNodeEvents> implements KadNode {
     const readOnly = readOnlyMode === true;
     const maintenance = resolveMaintenanceOptions(options.maintenance);
     const counters = newMaintenanceCounters(readOnly);
-    const watch = new FirewallWatch(
+    const nat = new NatSupport({
+      id: this.id,
       clock,
-      maintenance.enabled ? maintenance.firewallCheckMs : Infinity,
-      (firewalled) => {
+      options,
+      firewallCheckMs: maintenance.enabled ? maintenance.firewallCheckMs : Infinity,
+      lifetime: this.#lifetime.signal,
+      randomBytes: options.randomBytes ?? ((size) => crypto.getRandomValues(new Uint8Array(size))),
+      onFirewall: (firewalled) => {
         counters.firewalled = firewalled;
-        if (readOnlyMode === 'auto') {
-          counters.readOnly = firewalled;
-          for (const stack of this.#stacks) stack.rpc.setReadOnly(firewalled);
-        }
         this.emit('firewall:changed', { firewalled, readOnly: counters.readOnly });
       },
-    );
+      onReachability: (event) => {
+        // 'auto': read-only (BEP 43) exactly while firewalled; a verified mapping makes it writable
+        if (readOnlyMode === 'auto') {
+          const ro = event.report.reachability === 'firewalled';
+          counters.readOnly = ro;
+          for (const stack of this.#stacks) stack.rpc.setReadOnly(ro);
+        }
+        this.emit('reachability:changed', event);
+      },
+    });
+    this.#nat = nat;
+    const watch = nat.watch;
     // options that validate themselves first, before anything listens on a transport
     const tokens = new WriteTokens(
       { rotateMs: options.tokenRotateMs ?? DEFAULT_KAD_NODE_OPTIONS.tokenRotateMs },
@@ -186,7 +199,7 @@ class Node extends Emitter<KadNodeEvents> implements KadNode {
       for (const transport of transports) {
         const ownsTransport = owned.includes(transport);
         this.#stacks.push(
-          new FamilyStack({ id: this.id, k, transport, ownsTransport, clock, rpc, ping, observer: watch }),
+          new FamilyStack({ id: this.id, k, transport, ownsTransport, clock, rpc, ping, observer: nat.observer }),
         );
       }
     } catch (error) {
@@ -202,6 +215,7 @@ class Node extends Emitter<KadNodeEvents> implements KadNode {
         closest: (target, family, count) => this.#stack(family)?.closest(target, count) ?? [],
         closestNodes: (target, family, count) => this.#stack(family)?.closestCompact(target, count),
         clock,
+        reachability: nat.handlers,
       },
       {
         k,
@@ -279,6 +293,7 @@ class Node extends Emitter<KadNodeEvents> implements KadNode {
       },
       watch,
     );
+    nat.start(this.#stack(4), this.ready);
     if (this.#persistence !== undefined) {
       const persistence = this.#persistence;
       persistence.start(restored);
@@ -315,7 +330,12 @@ class Node extends Emitter<KadNodeEvents> implements KadNode {
       families,
       storage: this.#handlers.storageStats(),
       maintenance: this.#maintenance.stats(),
+      reachability: this.#nat.report(),
     };
+  }
+
+  reachability(): ReachabilityReport {
+    return this.#nat.report();
   }
 
   contacts(
@@ -491,6 +511,8 @@ class Node extends Emitter<KadNodeEvents> implements KadNode {
     if (this.#closed) return;
     this.#closed = true;
     this.#maintenance.stop();
+    // the mapping goes first, while the socket it names still exists
+    await this.#nat.close();
     this.#lifetime.abort(KadError.closed('node'));
     // the last word on the table, before the stacks stop
     await this.#persistence?.close();
