@@ -11,8 +11,12 @@
  * from a revision counting its events. Single-key figures run CONCURRENCY calls in flight.
  * setMany is measured twice: against the blind 100-put transaction, and against one guarding
  * each key by its last seen mod_revision (the guarantee the registry keeps: one version per write).
+ * Both batch anchors pass int64s the way the registry does (the lease id as its two 32-bit words,
+ * revisions as numbers; the client otherwise parses decimal strings on every request), so the
+ * rows compare the transactions, not that encoding.
  */
 import { Etcd3, type IRequestOp } from 'etcd3';
+import { int64Words } from '../src/registry/etcd/calls.js';
 import { EtcdRegistry } from '../src/registry/etcd/index.js';
 import { MemoryRegistry } from '../src/registry/index.js';
 import { startEtcdServer } from '../src/testing/index.js';
@@ -49,6 +53,8 @@ export async function benchRegistryEtcd(): Promise<Row[]> {
     const rawKey = (i: number): Buffer => Buffer.from(`raw:${keys[i % KEYS] as string}`);
     const key = (i: number): string => keys[i % KEYS] as string;
     const lease = String((await raw.leaseClient.leaseGrant({ TTL: 600 })).ID);
+    // the id as protobuf.js takes it without parsing (what the registry passes, see `Int64Words`)
+    const leaseWords = int64Words(lease) as unknown as string;
     for (let b = 0; b < KEYS; b += BATCH) {
       const part = keys.slice(b, b + BATCH);
       await registry.setMany(part.map((k) => ({ key: k, value: VALUE })));
@@ -119,7 +125,9 @@ export async function benchRegistryEtcd(): Promise<Row[]> {
       'setMany with TTL, 100-key batches',
       'keys/s',
       () =>
-        batchRate((b) => raw.kv.txn({ success: rawOps(b, (k) => ({ request_put: { key: k, value: VALUE, lease } })) })),
+        batchRate((b) =>
+          raw.kv.txn({ success: rawOps(b, (k) => ({ request_put: { key: k, value: VALUE, lease: leaseWords } })) }),
+        ),
       () => batchRate((b) => registry.setMany(b.map((k) => ({ key: k, value: VALUE, ttlMs: TTL })))),
     );
 
@@ -145,9 +153,9 @@ export async function benchRegistryEtcd(): Promise<Row[]> {
               key: Buffer.from(`raw:${name}`),
               target: 'Mod',
               result: 'Equal',
-              mod_revision: guardedRevisions.get(index) ?? '0',
+              mod_revision: Number(guardedRevisions.get(index) ?? '0'),
             })),
-            success: rawOps(b, (k) => ({ request_put: { key: k, value: VALUE, lease } })),
+            success: rawOps(b, (k) => ({ request_put: { key: k, value: VALUE, lease: leaseWords } })),
           });
           if (!response.succeeded) throw new Error('the guarded anchor lost its revisions');
           guardedRevisions.set(index, response.header.revision);
