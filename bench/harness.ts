@@ -55,6 +55,30 @@ export async function bestOfAlternating(
   return [a, s];
 }
 
+/**
+ * Medians of `rounds` runs each of `anchor` and `subject`, alternating which goes first (as
+ * {@link bestOfAlternating}): for a shared machine whose load comes and goes, where the best
+ * round of each side may fall in different lulls.
+ */
+export async function medianOfAlternating(
+  rounds: number,
+  anchor: () => Promise<number>,
+  subject: () => Promise<number>,
+): Promise<[anchor: number, subject: number]> {
+  const a: number[] = [];
+  const s: number[] = [];
+  for (let r = 0; r < rounds; r++) {
+    if (r % 2 === 0) {
+      a.push(await anchor());
+      s.push(await subject());
+    } else {
+      s.push(await subject());
+      a.push(await anchor());
+    }
+  }
+  return [median(a), median(s)];
+}
+
 /** The `q` quantile (0–1) of `values`, by the nearest rank. */
 export function quantile(values: ArrayLike<number>, q: number): number {
   const sorted = Float64Array.from(values).sort();
