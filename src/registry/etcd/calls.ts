@@ -35,6 +35,24 @@ export function encodeRecord(record: RegistryRecord): Buffer {
   return out;
 }
 
+/**
+ * A signed 64-bit integer as protobuf.js encodes it without parsing: the `{ low, high }` words
+ * of a `Long`. The etcd3 client hands out int64s (lease ids) as decimal strings, and turning a
+ * string back into a `Long` on every request costs ~0.35 µs per field (100 puts: ~35 µs of a
+ * ~70 µs encoding); the words are computed once per lease instead.
+ */
+export interface Int64Words {
+  readonly low: number;
+  readonly high: number;
+  readonly unsigned: false;
+}
+
+/** The {@link Int64Words} of a decimal int64 (`-2^63 ≤ n < 2^63`). */
+export function int64Words(decimal: string): Int64Words {
+  const n = BigInt(decimal);
+  return { low: Number(BigInt.asIntN(32, n)), high: Number(BigInt.asIntN(32, n >> 32n)), unsigned: false };
+}
+
 /** Whether `error` says the lease a write named is gone (expired or revoked). */
 export function isLeaseGone(error: unknown): boolean {
   return error instanceof EtcdLeaseInvalidError;

@@ -27,7 +27,7 @@ import {
   checkVersion,
   checkWrite,
 } from '../validation.js';
-import { rangeEnd } from './calls.js';
+import { rangeEnd, withDeadline } from './calls.js';
 import {
   campaign,
   type CampaignOptions,
@@ -127,6 +127,12 @@ export class EtcdRegistry extends Emitter<RegistryEvents> implements Registry<Ui
         return client;
       },
       progressMs: this.#options.watchProgressMs,
+      probe: async (i) => {
+        const client = this.#watch.hostClient(i);
+        const read = () =>
+          client.kv.range({ key: kv.prefix, range_end: rangeEnd(kv.prefix), limit: 1, keys_only: true });
+        await withDeadline(this.#clock, 2 * this.#options.watchProgressMs, undefined, 'watch probe', read);
+      },
       connected: new Map(),
     };
     const coordination = {

@@ -1,5 +1,15 @@
 import type { Etcd3 } from 'etcd3';
 import type { Clock, Milliseconds } from '../../core/clock.js';
+import { type Int64Words, int64Words } from './calls.js';
+
+/** A granted lease: its id (decimal, as etcd3 gives it) and the same id as a put request takes it. */
+export interface GrantedLease {
+  readonly id: string;
+  readonly words: Int64Words;
+}
+
+/** The lease of a record that etcd never expires (past etcd's longest lease, or no TTL). */
+export const NO_LEASE: GrantedLease = Object.freeze({ id: '0', words: int64Words('0') });
 
 // etcd's MaxLeaseTTL, in seconds
 const MAX_LEASE_TTL_S = 9_000_000_000;
@@ -19,8 +29,8 @@ export class LeasePool {
   readonly #graceMs: Milliseconds;
   /** Window end (epoch ms) → the lease id (decimal), or its pending grant. */
   readonly #leases = new Map<number, Promise<string>>();
-  /** Window end → lease id, once granted: a write finds it without waiting a turn. */
-  readonly #granted = new Map<number, string>();
+  /** Window end → lease, once granted: a write finds it without waiting a turn. */
+  readonly #granted = new Map<number, GrantedLease>();
 
   constructor(client: Etcd3, clock: Clock, windowMs: Milliseconds, graceMs: Milliseconds) {
     this.#client = client;
@@ -43,7 +53,7 @@ export class LeasePool {
   }
 
   /** The lease for a record due at `expiresAt` if it is granted already. */
-  granted(expiresAt: Milliseconds): string | undefined {
+  granted(expiresAt: Milliseconds): GrantedLease | undefined {
     return this.#granted.get(this.#end(expiresAt));
   }
 
@@ -62,7 +72,7 @@ export class LeasePool {
     this.#leases.set(end, grant);
     grant.then(
       (id) => {
-        if (this.#leases.get(end) === grant) this.#granted.set(end, id);
+        if (this.#leases.get(end) === grant) this.#granted.set(end, { id, words: int64Words(id) });
       },
       // a failed grant is not kept: the next write of that window asks again
       () => {

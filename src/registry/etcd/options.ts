@@ -63,7 +63,8 @@ export interface EtcdRegistryOptions {
    * Liveness of watch streams, in ms: a stream silent this long is asked for a progress report
    * (etcd answers at once), one silent twice this long counts as broken and the watch resumes
    * on the next member from its last change. A paused or cut-off member keeps the connection
-   * up and reports no error, so this bounds how long a watch stalls on one (about 2–3× this).
+   * up and reports no error, so this bounds how long a watch stalls on one (about 2–3× this;
+   * up to 4× while etcd prepares a replay of history, when the member is asked for a read).
    * @default 1000
    */
   readonly watchProgressMs?: Milliseconds;

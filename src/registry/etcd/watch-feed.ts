@@ -25,6 +25,11 @@ export interface WatchContext {
   hostClient(i: number): Etcd3;
   /** Interval of the stream liveness check in ms (see {@link EtcdRegistryOptions.watchProgressMs}). */
   readonly progressMs: Milliseconds;
+  /**
+   * Resolves when member `hosts[i]` serves a linearizable read within `2 × progressMs` (it is
+   * up, reachable, and has a leader); rejects otherwise.
+   */
+  probe(i: number): Promise<void>;
   /** Open watch streams → the member each is connected to. */
   readonly connected: Map<object, string>;
 }
@@ -65,6 +70,11 @@ const RETRY_MAX_MS = 1000;
  *   it counts as broken) is opened again from the last change received, on the next member,
  *   with backoff; no change is skipped or repeated. Unreachable for `timeoutMs`, the loop
  *   rejects with `BACKEND_UNAVAILABLE`.
+ * - Replays: etcd answers progress requests only once a watch has caught up with its history,
+ *   and sends a replay as one response when it is ready (seconds for tens of thousands of
+ *   changes). While the stream is behind the revision etcd had when it opened, a silent stream
+ *   is judged by its member instead: asked for a linearizable read, a member that answers
+ *   within `2 × progressMs` keeps it, one that does not is left (within about 4 × `progressMs`).
  */
 export async function* watchEtcd(ctx: WatchContext, options: WatchOptions): AsyncGenerator<RegistryChange> {
   const { prefix = '', after, signal } = options;
@@ -90,6 +100,11 @@ export async function* watchEtcd(ctx: WatchContext, options: WatchOptions): Asyn
   // event index within the revision being received (one transaction: several events)
   let seenRevision = -1;
   let seenIndex = -1;
+  // etcd's revision when the stream opened, and the newest it reported since (an event or a
+  // progress answer): below it, etcd is still replaying history (see the liveness check)
+  let openedRevision = 0;
+  let reportedRevision = 0;
+  let probing = false;
 
   const notify = (): void => {
     const w = wake;
@@ -143,8 +158,10 @@ export async function* watchEtcd(ctx: WatchContext, options: WatchOptions): Asyn
         fail(RegistryError.invalidOptionValue('after', 'a cursor this registry issued', after));
       }
       first = false;
+      openedRevision = Number(response.header.revision);
       return;
     }
+    if (response.events.length === 0) reportedRevision = Number(response.header.revision);
     for (const event of response.events) onEvent(event);
     if (queue.length - head >= ctx.watchBuffer && stream !== undefined && !paused) {
       paused = true;
@@ -156,6 +173,8 @@ export async function* watchEtcd(ctx: WatchContext, options: WatchOptions): Asyn
   const open = async (): Promise<void> => {
     seenRevision = -1;
     seenIndex = -1;
+    openedRevision = 0;
+    reportedRevision = 0;
     const start = position.index === Number.POSITIVE_INFINITY ? position.revision + 1 : position.revision;
     const opened = await ctx.hostClient(host).watchClient.watch();
     if (ended) {
@@ -201,6 +220,21 @@ export async function* watchEtcd(ctx: WatchContext, options: WatchOptions): Asyn
     retryDelay = Math.min(RETRY_MAX_MS, retryDelay * 2);
   };
 
+  // a replaying stream is as alive as its member: a member that serves a read keeps it
+  const probe = (current: NonNullable<typeof stream>): void => {
+    probing = true;
+    ctx.probe(host).then(
+      () => {
+        probing = false;
+        if (current === stream) heardAt = ctx.clock.now();
+      },
+      (error: unknown) => {
+        probing = false;
+        broken(current, new Error('the member of a replaying watch did not answer a read', { cause: error }));
+      },
+    );
+  };
+
   const check = (): void => {
     liveness = ctx.clock.setTimeout(check, ctx.progressMs);
     const current = stream;
@@ -208,9 +242,14 @@ export async function* watchEtcd(ctx: WatchContext, options: WatchOptions): Asyn
     // a paused stream is silent by our choice, not its member's
     if (paused) heardAt = ctx.clock.now();
     const silentMs = ctx.clock.now() - heardAt;
-    if (silentMs >= 2 * ctx.progressMs) {
+    if (silentMs < ctx.progressMs) return;
+    if (openedRevision > Math.max(seenRevision, reportedRevision)) {
+      // behind the revision etcd had when the stream opened: etcd ignores progress requests
+      // until the replay is sent, and sends it as one response when it is ready
+      if (!probing) probe(current);
+    } else if (silentMs >= 2 * ctx.progressMs) {
       broken(current, new Error(`the watch stream was silent for ${silentMs} ms`));
-    } else if (silentMs >= ctx.progressMs) {
+    } else {
       current.write({ progress_request: {} });
     }
   };

@@ -2,9 +2,10 @@ import type { ICompare, IRequestOp, ITxnResponse } from 'etcd3';
 import { RegistryError } from '../errors.js';
 import type { RegistryRecord, RestoreResult, SetEntry } from '../registry.js';
 import { isNewer } from '../validation.js';
-import { encodeRecord, isLeaseGone } from './calls.js';
+import { encodeRecord, int64Words, isLeaseGone } from './calls.js';
 import { type Fence, fenceGuards, fenceHolds } from './fence.js';
 import type { EtcdKv, Seen } from './kv.js';
+import { type GrantedLease, NO_LEASE } from './leases.js';
 
 /** One write a transaction makes: the record, and the `Seen` it was computed from. */
 export interface PlannedWrite {
@@ -147,24 +148,28 @@ function puts(
   kv: EtcdKv,
   plan: readonly PlannedWrite[],
   leases: string[],
-  leaseOf: (expiresAt: number) => string | undefined,
+  leaseOf: (expiresAt: number) => GrantedLease | undefined,
 ): IRequestOp[] | undefined {
   leases.length = 0;
   const ops: IRequestOp[] = [];
   for (const { record } of plan) {
-    const lease = record.expiresAt === undefined ? '0' : leaseOf(record.expiresAt);
+    const lease = record.expiresAt === undefined ? NO_LEASE : leaseOf(record.expiresAt);
     if (lease === undefined) return undefined;
-    leases.push(lease);
-    ops.push({ request_put: { key: kv.etcdKey(record.key), value: encodeRecord(record), lease } });
+    leases.push(lease.id);
+    // the id's words, not its decimal string: see `Int64Words`
+    const put = { key: kv.etcdKey(record.key), value: encodeRecord(record), lease: lease.words as unknown as string };
+    ops.push({ request_put: put });
   }
   return ops;
 }
 
 /** The lease of every expiry window `plan` needs, granting those not granted yet. */
-async function grantLeases(kv: EtcdKv, plan: readonly PlannedWrite[]): Promise<Map<number, string>> {
-  const out = new Map<number, string>();
+async function grantLeases(kv: EtcdKv, plan: readonly PlannedWrite[]): Promise<Map<number, GrantedLease>> {
+  const out = new Map<number, GrantedLease>();
   for (const { record } of plan) {
-    if (record.expiresAt !== undefined) out.set(record.expiresAt, await kv.leases.leaseFor(record.expiresAt));
+    if (record.expiresAt === undefined) continue;
+    const id = await kv.leases.leaseFor(record.expiresAt);
+    out.set(record.expiresAt, id === '0' ? NO_LEASE : { id, words: int64Words(id) });
   }
   return out;
 }
@@ -186,7 +191,7 @@ export async function commit(
     let guessed = puts(kv, plan, leases, (expiresAt) => kv.leases.granted(expiresAt));
     if (guessed === undefined) {
       const granted = await grantLeases(kv, plan);
-      guessed = puts(kv, plan, leases, (expiresAt) => granted.get(expiresAt) ?? '0');
+      guessed = puts(kv, plan, leases, (expiresAt) => granted.get(expiresAt) ?? NO_LEASE);
     }
     const ops: IRequestOp[] = guessed ?? [];
     let response: ITxnResponse;
