@@ -7,12 +7,16 @@
  * lookups). Also prints wall time, CPU time and heap per node.
  *
  * Run: npm run bench -- simulate (2 000 nodes), or after a build
- * node --expose-gc dist/bench/simulate.js 10000 100000
+ * node --expose-gc dist/bench/simulate.js 10000 100000 [--svg FILE]
+ * which also prints each run's report (`formatReport`) and with `--svg` draws the last one.
  */
+import { writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { ManualClock } from '../src/testing/manual-clock.js';
 import { MemoryNetwork } from '../src/testing/memory-network.js';
+import { formatReport } from '../src/testing/simulate/report.js';
 import { simulate } from '../src/testing/simulate/simulate.js';
+import { reportSvg } from '../src/testing/simulate/svg.js';
 import { printTable, type Row } from './harness.js';
 
 const DEFAULT_SIZES = [2000];
@@ -49,7 +53,10 @@ async function bareNetwork(): Promise<number> {
   return sent / ((used.user + used.system) / 1e6);
 }
 
-export async function benchSimulate(sizes: readonly number[] = DEFAULT_SIZES): Promise<Row[]> {
+export async function benchSimulate(
+  sizes: readonly number[] = DEFAULT_SIZES,
+  options: { report?: boolean; svg?: string } = {},
+): Promise<Row[]> {
   const rows: Row[] = [];
   const anchor = await bareNetwork();
   for (const nodes of sizes) {
@@ -62,6 +69,8 @@ export async function benchSimulate(sizes: readonly number[] = DEFAULT_SIZES): P
       workload: { getsPerMinute: 100, lookupsPerMinute: 0, announcesPerMinute: 0 },
     });
     const perCpuSecond = report.network.datagrams / (runtime.cpuMs / 1000);
+    if (options.report === true) console.log(formatReport(report));
+    if (options.svg !== undefined) await writeFile(options.svg, reportSvg(report));
     console.log(
       `${nodes} nodes: wall ${(runtime.wallMs / 1000).toFixed(1)} s, CPU ${(runtime.cpuMs / 1000).toFixed(1)} s ` +
         `(joins ${(runtime.joinWallMs / 1000).toFixed(1)} s wall), ${report.network.datagrams} datagrams, heap ` +
@@ -80,6 +89,15 @@ export async function benchSimulate(sizes: readonly number[] = DEFAULT_SIZES): P
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const sizes = process.argv.slice(2).map(Number);
-  printTable('Simulation cost per datagram', await benchSimulate(sizes.length > 0 ? sizes : DEFAULT_SIZES));
+  const args = process.argv.slice(2);
+  const svgAt = args.indexOf('--svg');
+  const svg = svgAt === -1 ? undefined : args[svgAt + 1];
+  const sizes = args.filter((_, i) => svgAt === -1 || (i !== svgAt && i !== svgAt + 1)).map(Number);
+  printTable(
+    'Simulation cost per datagram',
+    await benchSimulate(sizes.length > 0 ? sizes : DEFAULT_SIZES, {
+      report: true,
+      ...(svg === undefined ? {} : { svg }),
+    }),
+  );
 }

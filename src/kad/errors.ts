@@ -108,6 +108,23 @@ const WIRE_CODE_OF: Partial<Record<KadErrorCode, WireError>> = {
   OVERLOADED: WireError.Server,
 };
 
+/**
+ * Makes an error without capturing a stack trace, for failures that happen by the thousand in
+ * normal operation — a query that timed out, the queries a finished lookup abandons. Their trace
+ * would show only a timer or the lookup's internals, and capturing it costs more than the rest
+ * of the error. The `stack` is then just the `name: message` line.
+ * @internal
+ */
+export function withoutStackTrace<T extends Error>(make: () => T): T {
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    return make();
+  } finally {
+    Error.stackTraceLimit = limit;
+  }
+}
+
 /** The one error class of the KAD domain. Check `code`, never the message. */
 export class KadError extends Error {
   override readonly name = 'KadError';

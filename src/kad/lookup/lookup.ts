@@ -1,9 +1,9 @@
 import { setMaxListeners } from 'node:events';
 import type { Clock, Milliseconds, Timer } from '../../core/clock.js';
-import { isKadError, KadError } from '../errors.js';
+import { isKadError, KadError, withoutStackTrace } from '../errors.js';
 import { bytesEqual, compareDistance, type NodeId } from '../id.js';
 import { abortReason } from '../option-checks.js';
-import { type Endpoint, endpointKey } from '../transport/transport.js';
+import { type Endpoint, type EndpointId, endpointId, endpointKey } from '../transport/transport.js';
 import type { AddressFamily, Contact, PeerAddress } from '../wire/compact.js';
 import type { ResponseValues } from '../wire/krpc-args.js';
 import { type Candidate, CandidateSet } from './candidates.js';
@@ -92,7 +92,7 @@ export class Lookup implements AsyncIterableIterator<LookupEvent> {
   readonly #init: LookupInit;
   readonly #tracks: Track[] = [];
   /** Ids (per family) and endpoints admitted so far, across every path: each node is a candidate once. */
-  readonly #seen = new Set<string>();
+  readonly #seen = new Set<string | EndpointId>();
   readonly #flights = new Set<Flight>();
   readonly #controller = new AbortController();
   readonly #queue: LookupEvent[] = [];
@@ -191,7 +191,7 @@ export class Lookup implements AsyncIterableIterator<LookupEvent> {
         this.#tracks.push({ path, family, set, requests: 0, active: 0, outstanding: 0, state: 'running' });
       }
     }
-    for (const endpoint of init.selfEndpoints ?? []) this.#seen.add(endpointKey(endpoint));
+    for (const endpoint of init.selfEndpoints ?? []) this.#seen.add(endpointId(endpoint));
     this.#admitAll(init.seeds, init.responded ?? []);
     for (const { seeds, responded } of this.#early) this.#admitAll(seeds, responded);
     this.#early = [];
@@ -216,9 +216,8 @@ export class Lookup implements AsyncIterableIterator<LookupEvent> {
     const family = routableContact(contact);
     if (family === undefined || bytesEqual(contact.id, this.#init.self)) return false;
     // a dual-stack node has the same id in both families: ids are unique per family
-    const idKey =
-      String(family) + Buffer.from(contact.id.buffer, contact.id.byteOffset, contact.id.byteLength).toString('latin1');
-    const endpoint = endpointKey(contact);
+    const idKey = idKeyOf(family, contact.id);
+    const endpoint = endpointId(contact);
     if (this.#seen.has(idKey) || this.#seen.has(endpoint)) return false;
     const track = this.#tracks.find((t) => t.path === path && t.family === family);
     if (track === undefined) return false;
@@ -386,7 +385,8 @@ export class Lookup implements AsyncIterableIterator<LookupEvent> {
     for (const signal of this.#init.signals ?? []) signal.removeEventListener('abort', this.#onAbort);
     for (const flight of this.#flights) flight.soft?.cancel();
     this.#flights.clear();
-    this.#controller.abort(KadError.aborted('lookup ended'));
+    // the reason the queries still in flight are dropped with: every lookup ends, no stack trace
+    this.#controller.abort(withoutStackTrace(() => KadError.aborted('lookup ended')));
   }
 
   #result(): LookupResult {
@@ -421,4 +421,35 @@ export async function drainLookup(
     if (event.type === 'done') return event;
   }
   throw KadError.aborted('the lookup ended without a result');
+}
+
+/**
+ * The key of a node id in a lookup's seen set: the family number (char 4 or 6) then the id's 20
+ * bytes as chars (one string, no buffer). It never equals an {@link EndpointId}: those are
+ * numbers (IPv4), or host text, which never starts with a control char.
+ */
+function idKeyOf(family: AddressFamily, id: NodeId): string {
+  return String.fromCharCode(
+    family,
+    id[0] ?? 0,
+    id[1] ?? 0,
+    id[2] ?? 0,
+    id[3] ?? 0,
+    id[4] ?? 0,
+    id[5] ?? 0,
+    id[6] ?? 0,
+    id[7] ?? 0,
+    id[8] ?? 0,
+    id[9] ?? 0,
+    id[10] ?? 0,
+    id[11] ?? 0,
+    id[12] ?? 0,
+    id[13] ?? 0,
+    id[14] ?? 0,
+    id[15] ?? 0,
+    id[16] ?? 0,
+    id[17] ?? 0,
+    id[18] ?? 0,
+    id[19] ?? 0,
+  );
 }

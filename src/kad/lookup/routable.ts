@@ -1,4 +1,5 @@
 import { isNodeId } from '../id.js';
+import { hostId } from '../transport/transport.js';
 import { type AddressFamily, type Contact, parseIp, type PeerAddress } from '../wire/compact.js';
 
 /**
@@ -10,7 +11,14 @@ import { type AddressFamily, type Contact, parseIp, type PeerAddress } from '../
  */
 export function routableFamily(address: PeerAddress): AddressFamily | undefined {
   if (!Number.isInteger(address.port) || address.port < 1 || address.port > 65535) return undefined;
-  const ip = typeof address.host === 'string' ? parseIp(address.host) : undefined;
+  if (typeof address.host !== 'string') return undefined;
+  // canonical dotted quad (every contact a response names), read without allocating
+  const v4 = hostId(address.host);
+  if (typeof v4 === 'number') {
+    const first = v4 >>> 24;
+    return first === 0 || first >= 224 ? undefined : 4; // "this network", multicast, reserved and broadcast
+  }
+  const ip = parseIp(address.host);
   if (ip === undefined) return undefined;
   const a = ip[0] ?? 0;
   if (ip.length === 4) {

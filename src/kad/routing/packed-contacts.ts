@@ -44,13 +44,18 @@ class Arena {
     this.bytes = new Uint8Array(slots * stride);
   }
 
-  /** Makes room for one more slot (doubling while small, then a few slots at a time, up to `capacity`). */
+  /**
+   * Makes room for one more slot (doubling while small, then by an eighth, at least 4 slots, up
+   * to `capacity`): a table of a few hundred slots is copied a dozen times while it fills, not
+   * once every few contacts, for at most an eighth of room to spare.
+   */
   reserve(): void {
     const { bytes, stride, used } = this;
     if (used + stride <= bytes.length) return;
     // a full bucket with one candidate waiting should not carry room for k more
     const inUse = used / stride;
-    const slots = Math.max(Math.min(this.capacity, inUse + Math.min(4, Math.max(2, inUse))), inUse + 1);
+    const step = inUse < 4 ? Math.max(2, inUse) : Math.max(4, Math.ceil(inUse / 8));
+    const slots = Math.max(Math.min(this.capacity, inUse + step), inUse + 1);
     const grown = new Uint8Array(slots * stride);
     grown.set(bytes.subarray(0, used));
     this.bytes = grown;

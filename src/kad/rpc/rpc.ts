@@ -2,7 +2,7 @@ import { type Clock, type Milliseconds, systemClock, type Timer } from '../../co
 import type { BencodeDict } from '../wire/bencode.js';
 import { normalizeIp, parseIp } from '../wire/compact.js';
 import { isLoopback } from '../wire/ip-class.js';
-import { KadError, toWireError, WireError } from '../errors.js';
+import { KadError, toWireError, WireError, withoutStackTrace } from '../errors.js';
 import { InFlightLimiter } from './in-flight.js';
 import {
   decodeMessage,
@@ -365,10 +365,11 @@ export class Rpc {
     }
     this.#counters.timeouts++;
     const attempts = request.tids.length;
-    this.#settle(
-      request,
+    // routine (a lossy network times out thousands of queries): no stack trace
+    const error = withoutStackTrace(() =>
       KadError.timeout(`${request.method} to ${endpointKey(request.to)} timed out after ${attempts} attempt(s)`),
     );
+    this.#settle(request, error);
   }
 
   /** Settles `request` once: rejects with `reason`, or resolves with `result`; frees everything it held. */

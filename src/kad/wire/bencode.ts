@@ -70,7 +70,9 @@ const MAX_LENGTH_DIGITS = 10;
  * integers, integers over {@link MAX_INTEGER_DIGITS} digits, string lengths past the end,
  * dictionary keys that are not byte strings or not in strictly increasing byte order (so no
  * duplicates), and trailing bytes. Integers outside the safe range decode as `bigint`, the others
- * as `number`. Byte strings in the result are fresh copies, not views of `bytes`.
+ * as `number`. Byte strings in the result are fresh: views of one private copy of `bytes` made
+ * by this call (one allocation per message, not one per string), never views of `bytes` itself.
+ * A kept byte string keeps that copy alive: copy it to keep a few bytes of a large input.
  *
  * Cost: one pass, O(n) in the input size plus key comparisons.
  *
@@ -85,8 +87,10 @@ export function bdecode(bytes: Uint8Array, limits: BdecodeLimits = {}): BencodeV
     throw KadError.invalidMessage(`bencode: input of ${bytes.length} bytes exceeds ${maxBytes} bytes`);
   }
   if (bytes.length === 0) throw KadError.invalidMessage('bencode: empty input');
-  // a plain Uint8Array view, so that slice() copies into plain Uint8Arrays even for a Buffer
-  const decoder = new Decoder(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), maxDepth);
+  // one plain Uint8Array copy (even of a Buffer), of which the byte strings are views
+  const copy = new Uint8Array(bytes.byteLength);
+  copy.set(bytes);
+  const decoder = new Decoder(copy, maxDepth);
   const value = decoder.value(0);
   if (decoder.pos !== bytes.length) {
     throw KadError.invalidMessage(`bencode: ${bytes.length - decoder.pos} trailing bytes at byte ${decoder.pos}`);
@@ -154,8 +158,8 @@ class Decoder {
     return negative ? -big : big;
   }
 
-  /** Reads `<length>:` and returns the [start, end) span of the string's bytes. */
-  span(): [number, number] {
+  /** Reads `<length>:` and returns where the string's bytes start; they end at the new `pos`. */
+  span(): number {
     const buf = this.buf;
     const start = this.pos;
     let length = 0;
@@ -173,16 +177,17 @@ class Decoder {
     const to = from + length;
     if (to > buf.length) this.fail(`string of ${length} bytes runs past the end`, start);
     this.pos = to;
-    return [from, to];
+    return from;
   }
 
   bytes(): Uint8Array {
-    const [from, to] = this.span();
-    return this.buf.slice(from, to);
+    const from = this.span();
+    return this.buf.subarray(from, this.pos);
   }
 
   key(): string {
-    const [from, to] = this.span();
+    const from = this.span();
+    const to = this.pos;
     const buf = this.buf;
     let key = '';
     // keys are short (KRPC keys are ≤ 12 bytes); building char by char beats a Buffer round trip
@@ -299,7 +304,7 @@ class Writer {
       this.enter(depth);
       this.byte(D);
       // latin1 keys: default (UTF-16 code unit) order equals raw byte order
-      const keys = Object.keys(value).sort();
+      const keys = sortedKeys(value);
       for (const key of keys) {
         const item = value[key];
         if (item === undefined) continue; // optional fields left undefined are simply absent
@@ -391,4 +396,24 @@ export function keyToBytes(key: string): Uint8Array {
     out[i] = code;
   }
   return out;
+}
+
+/** Longest key list sorted in place by insertion: a KRPC dict has 2–8 keys. */
+const INSERTION_SORT_KEYS = 16;
+
+/**
+ * The keys of `dict` in UTF-16 code unit order (raw byte order for latin1 keys). A message's few
+ * keys are sorted in place by insertion, which allocates nothing; `Array.prototype.sort` copies
+ * them into a work array first, for every dict of every message.
+ */
+function sortedKeys(dict: object): string[] {
+  const keys = Object.keys(dict);
+  if (keys.length > INSERTION_SORT_KEYS) return keys.sort();
+  for (let i = 1; i < keys.length; i++) {
+    const key = keys[i] as string;
+    let j = i - 1;
+    for (; j >= 0 && (keys[j] as string) > key; j--) keys[j + 1] = keys[j] as string;
+    keys[j + 1] = key;
+  }
+  return keys;
 }

@@ -76,26 +76,42 @@ const utf8Decoder = new TextDecoder('utf-8', { fatal: false });
  * @throws {KadError} `INVALID_MESSAGE` if a field holds something without a bencoding.
  */
 export function encodeMessage(message: KrpcMessage): Uint8Array {
+  // keys written in their bencoded (sorted) order, so that the encoder's sort has nothing to move
   const dict = Object.create(null) as BencodeDict;
-  dict['t'] = message.t;
-  dict['y'] = keyToBytes(message.y);
-  if (message.v !== undefined) dict['v'] = message.v;
   switch (message.y) {
     case 'q':
-      dict['q'] = keyToBytes(message.q);
       dict['a'] = message.a;
+      dict['q'] = queryNameBytes(message.q);
       if (message.ro === true) dict['ro'] = 1;
       break;
     case 'r':
-      dict['r'] = message.r;
       if (message.ip !== undefined) dict['ip'] = message.ip;
+      dict['r'] = message.r;
       break;
     case 'e':
       dict['e'] = [message.e[0], utf8.encode(message.e[1])];
       if (message.ip !== undefined) dict['ip'] = message.ip;
       break;
   }
+  dict['t'] = message.t;
+  if (message.v !== undefined) dict['v'] = message.v;
+  dict['y'] = Y_BYTES[message.y];
   return bencode(dict);
+}
+
+// the encoder only reads what it is given: one copy of each constant field for every message
+const Y_BYTES = { q: keyToBytes('q'), r: keyToBytes('r'), e: keyToBytes('e') } as const;
+const QUERY_NAMES = new Map<string, Uint8Array>();
+/** Query names kept as bytes: the few a node sends, not whatever a caller makes up. */
+const MAX_QUERY_NAMES = 32;
+
+function queryNameBytes(name: string): Uint8Array {
+  let bytes = QUERY_NAMES.get(name);
+  if (bytes === undefined) {
+    bytes = keyToBytes(name);
+    if (QUERY_NAMES.size < MAX_QUERY_NAMES) QUERY_NAMES.set(name, bytes);
+  }
+  return bytes;
 }
 
 /**

@@ -52,6 +52,11 @@ export class DeadlineHeap {
     else if (at > before) this.#siftDown(place - 1);
   }
 
+  /** The earliest deadline, epoch ms, or 0 when no slot has one. */
+  earliest(): number {
+    return this.#size === 0 ? 0 : (this.#at[0] ?? 0);
+  }
+
   /** The slot with the earliest deadline if that deadline is at or before `now`, else -1. */
   due(now: number): number {
     if (this.#size === 0 || (this.#at[0] ?? 0) > now) return -1;

@@ -73,6 +73,8 @@ export class MemoryRegistry extends Emitter<RegistryEvents> implements Registry<
   #bytes = 0;
   #closed = false;
   #sweepTimer: Timer | undefined;
+  /** When `#sweepTimer` fires, epoch ms. */
+  #sweepAt = 0;
   #hits = 0;
   #misses = 0;
   #sets = 0;
@@ -423,21 +425,38 @@ export class MemoryRegistry extends Emitter<RegistryEvents> implements Registry<
     return removed;
   }
 
+  /**
+   * Arms the sweeper for the earliest deadline, and never sooner than `sweepIntervalMs` from
+   * now: an unread record leaves at most that long after its deadline, and a store whose
+   * records live for hours wakes when one is due, not every interval.
+   */
   #scheduleSweep(): void {
-    if (this.#sweepTimer !== undefined || this.#closed) return;
-    this.#sweepTimer = this.#clock.setTimeout(() => this.#sweepTick(), this.#options.sweepIntervalMs);
+    if (this.#closed) return;
+    const earliest = this.#slots.earliestDeadline();
+    if (earliest === 0) return;
+    const now = this.#clock.now();
+    const at = Math.max(earliest, now + this.#options.sweepIntervalMs);
+    if (this.#sweepTimer !== undefined) {
+      if (this.#sweepAt <= at) return;
+      this.#sweepTimer.cancel();
+    }
+    this.#sweepAt = at;
+    this.#sweepTimer = this.#clock.setTimeout(() => this.#sweepTick(), at - now);
   }
 
   #sweepTick(): void {
     this.#sweepTimer = undefined;
     if (this.#closed) return;
-    const { sweepBatchSize, sweepIntervalMs } = this.#options;
+    const { sweepBatchSize } = this.#options;
     const now = this.#clock.now();
     const removed = this.#sweep(now, sweepBatchSize);
-    if (this.#slots.scheduled === 0) return;
-    // a full batch means more may be due: continue on the next turn instead of waiting
-    const delay = removed === sweepBatchSize && this.#slots.due(now) !== -1 ? 0 : sweepIntervalMs;
-    this.#sweepTimer = this.#clock.setTimeout(() => this.#sweepTick(), delay);
+    if (removed === sweepBatchSize && this.#slots.due(now) !== -1) {
+      // a full batch and more due: continue on the next turn instead of running long
+      this.#sweepAt = now;
+      this.#sweepTimer = this.#clock.setTimeout(() => this.#sweepTick(), 0);
+      return;
+    }
+    this.#scheduleSweep();
   }
 
   #dropAll(): void {

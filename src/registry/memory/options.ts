@@ -26,7 +26,9 @@ export interface MemoryRegistryOptions {
    */
   readonly maxKeyBytes?: number;
   /**
-   * How often the expiry sweeper runs while any record has a deadline, in ms.
+   * Shortest time between two runs of the expiry sweeper, in ms, and so the longest an expired
+   * record that nobody reads stays after its deadline. The sweeper wakes when the earliest
+   * deadline passes (not every interval), at most once per interval.
    * @default 1000
    */
   readonly sweepIntervalMs?: Milliseconds;

@@ -150,6 +150,11 @@ export class RecordSlots {
     this.#deadlines.set(slot, at);
   }
 
+  /** The earliest deadline of any slot, epoch ms, or 0 when none has one. */
+  earliestDeadline(): number {
+    return this.#deadlines.earliest();
+  }
+
   /** The slot with the earliest deadline if that deadline is at or before `now`, else -1. */
   due(now: number): number {
     return this.#deadlines.due(now);

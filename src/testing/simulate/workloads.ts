@@ -106,7 +106,7 @@ export class Workload {
             return event.type === 'value' && event.item.v instanceof Uint8Array && bytesEqual(event.item.v, v);
           });
         });
-      }),
+      }, notStored),
     );
   }
 
@@ -125,7 +125,7 @@ export class Workload {
             return event.type === 'peers' && event.peers.some((p) => p.host === writer.host && p.port === port);
           });
         });
-      }),
+      }, notStored),
     );
   }
 
@@ -230,6 +230,15 @@ export class Workload {
         this.pending--;
       });
   }
+}
+
+/**
+ * A write that no node accepted (`NOT_STORED`: with hostile nodes, the closest answered with
+ * tokens of theirs that the real nodes refuse) is counted as started and not stored, and read by
+ * no strategy: there is nothing to find. Anything else goes on to the run's failure handling.
+ */
+function notStored(error: unknown): void {
+  if ((error as { code?: unknown } | null)?.code !== 'NOT_STORED') throw error;
 }
 
 function isClosed(error: unknown): boolean {

@@ -76,4 +76,26 @@ describe('simulate()', () => {
     assert.ok(disjoint !== undefined && disjoint.get.count >= 100);
     assert.ok(disjoint.get.successRate >= 0.97, `success ${disjoint.get.successRate}`);
   });
+
+  it('counts a put or announce that no node accepted as not stored, and reads only what was stored', async () => {
+    // half the nodes collude ("far"): some writes reach only them, and the real nodes refuse their tokens
+    const { report } = await simulate({
+      nodes: 150,
+      seed: 2,
+      hostile: 0.5,
+      hostileBehaviours: ['far'],
+      warmupMs: 30_000,
+      durationMs: 120_000,
+      readDelayMinMs: 10_000,
+      readDelayMaxMs: 30_000,
+      strategies: ['adaptive'],
+      workload: { getsPerMinute: 20, lookupsPerMinute: 0, announcesPerMinute: 10 },
+    });
+    const { puts, announces } = report.writes;
+    assert.ok(puts.stored < puts.started || announces.stored < announces.started, 'some write stored nowhere');
+    const adaptive = report.strategies[0];
+    assert.ok(adaptive !== undefined);
+    assert.equal(adaptive.get.count, puts.stored);
+    assert.equal(adaptive.peers.count, announces.stored);
+  });
 });

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { MemoryRegistry, type RecordRemovedEvent, RegistryError } from '../../../../src/registry/index.js';
+import type { Clock } from '../../../../src/core/clock.js';
 import { ManualClock } from '../../../../src/testing/index.js';
 
 const v = (n = 4): Uint8Array => new Uint8Array(n);
@@ -90,13 +91,7 @@ describe('MemoryRegistry', () => {
     it('spreads a mass expiry over several bounded runs on successive turns', async () => {
       const clock = new ManualClock();
       const delays: number[] = [];
-      const counting = {
-        now: () => clock.now(),
-        setTimeout: (callback: () => void, delayMs: number) => {
-          delays.push(delayMs);
-          return clock.setTimeout(callback, delayMs);
-        },
-      };
+      const counting = recordingDelays(clock, delays);
       const registry = new MemoryRegistry({ sweepIntervalMs: 100, sweepBatchSize: 4 }, { clock: counting });
       let count = 0;
       registry.on('record:removed', () => count++);
@@ -106,6 +101,29 @@ describe('MemoryRegistry', () => {
       // 4 + 4 + 2: each full run hands over to an immediate follow-up instead of running long
       assert.deepEqual(delays, [100, 0, 0]);
       assert.equal(count, 10);
+      assert.equal(clock.pendingTimers, 0);
+    });
+
+    it('wakes at the earliest deadline, not every interval, and earlier for an earlier deadline', async () => {
+      const clock = new ManualClock();
+      const delays: number[] = [];
+      const counting = recordingDelays(clock, delays);
+      const registry = new MemoryRegistry({ sweepIntervalMs: 100 }, { clock: counting });
+      const removed: string[] = [];
+      registry.on('record:removed', (e) => removed.push(e.key));
+      await registry.set('late', v(), { ttlMs: 10_000 });
+      await registry.set('later', v(), { ttlMs: 20_000 });
+      assert.deepEqual(delays, [10_000]);
+      await registry.set('soon', v(), { ttlMs: 5_000 });
+      assert.deepEqual(delays, [10_000, 5_000]);
+      await registry.set('sooner', v(), { ttlMs: 50 });
+      // never sooner than the interval
+      assert.deepEqual(delays, [10_000, 5_000, 100]);
+      clock.advance(100);
+      assert.deepEqual(removed, ['sooner']);
+      assert.deepEqual(delays, [10_000, 5_000, 100, 4_900]);
+      clock.advance(20_000);
+      assert.deepEqual(removed, ['sooner', 'soon', 'late', 'later']);
       assert.equal(clock.pendingTimers, 0);
     });
 
@@ -267,3 +285,14 @@ describe('MemoryRegistry', () => {
     });
   });
 });
+
+/** A clock over `clock` that records the delay of every timer set on it in `delays`. */
+function recordingDelays(clock: ManualClock, delays: number[]): Clock {
+  return {
+    now: () => clock.now(),
+    setTimeout: (callback: () => void, delayMs: number) => {
+      delays.push(delayMs);
+      return clock.setTimeout(callback, delayMs);
+    },
+  };
+}
