@@ -25,11 +25,20 @@ export class FirewallWatch implements TrafficObserver {
   /** Since when the node has had contacts without an unsolicited query; `undefined` while it has none. */
   #quietSince: Milliseconds | undefined;
   #firewalled = false;
+  /** Whether sends are remembered: for the check, or for {@link sentRecently} (hole punching). */
+  readonly #tracking: boolean;
 
-  constructor(clock: Clock, checkMs: Milliseconds, onChange: (firewalled: boolean) => void) {
+  constructor(clock: Clock, checkMs: Milliseconds, onChange: (firewalled: boolean) => void, trackSends = false) {
     this.#clock = clock;
     this.#checkMs = checkMs;
     this.#onChange = onChange;
+    this.#tracking = trackSends || Number.isFinite(checkMs);
+  }
+
+  /** Whether this node sent `host` a query within {@link NAT_MAPPING_MS} (only when sends are tracked). */
+  sentRecently(host: string): boolean {
+    const at = this.#recent.get(host);
+    return at !== undefined && this.#clock.now() - at < NAT_MAPPING_MS;
   }
 
   get firewalled(): boolean {
@@ -37,7 +46,7 @@ export class FirewallWatch implements TrafficObserver {
   }
 
   sent(to: Endpoint): void {
-    if (!Number.isFinite(this.#checkMs)) return;
+    if (!this.#tracking) return;
     const recent = this.#recent;
     recent.delete(to.host);
     recent.set(to.host, this.#clock.now());

@@ -84,7 +84,20 @@ export interface QueryHandlersDeps {
   readonly closestNodes?: (target: NodeId, family: AddressFamily, count: number) => Uint8Array | undefined;
   /** Source of time for the storage deadline. @default systemClock */
   readonly clock?: Clock;
+  /**
+   * Handlers of Nautilus extension queries (new query names beside BEP 5 and 44, such as hole
+   * punching's `nautilus_introduce`), by method name; called once `a.id` is checked. Any other
+   * unknown method is answered 204.
+   */
+  readonly extensions?: ReadonlyMap<string, ExtensionHandler>;
 }
+
+/** Serves one extension query: the response `r` (without `id`), or a rejection as {@link QueryHandlers.respond}'s. */
+export type ExtensionHandler = (
+  query: IncomingQuery,
+  from: QuerySource,
+  context: RespondContext,
+) => BencodeDict | Promise<BencodeDict>;
 
 /** Configuration of {@link QueryHandlers}. */
 export interface QueryHandlersOptions {
@@ -202,8 +215,12 @@ export class QueryHandlers {
         return this.#get(query.a, from, room, context.signal);
       case 'put':
         return this.#put(query.a, from, context.signal);
-      default:
-        throw KadError.methodUnknown(query.q);
+      default: {
+        const extension = this.#deps.extensions?.get(query.q);
+        if (extension === undefined) throw KadError.methodUnknown(query.q);
+        const result = extension(query, from, context);
+        return result instanceof Promise ? result.then((r) => this.#ok(r)) : this.#ok(result);
+      }
     }
   }
 
