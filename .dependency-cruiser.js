@@ -20,7 +20,7 @@ const KAD_FLOORS = [
   ['items'],
   ['wire'],
   ['transport'],
-  ['rpc', 'routing'],
+  ['rpc', 'routing', 'nat'],
   ['serve', 'lookup'],
   ['node'],
   ['index'],

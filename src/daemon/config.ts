@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { describe } from '../core/describe.js';
+import type { PortMappingMode } from '../kad/index.js';
 import { DaemonError } from './errors.js';
 
 /** Levels of the daemon's JSON log (pino's), quietest last. */
@@ -27,8 +28,10 @@ export interface DaemonConfig {
   readonly http: string;
   /** Where stored items and peers live: `memory`, `redis://…` or `redis-cluster://host:port,…`. @default "memory" */
   readonly storage: string;
-  /** BEP 43 read-only node: queries others, answers nobody. @default false */
+  /** BEP 43 read-only node: queries others, answers nobody (else read-only only while firewalled). @default false */
   readonly readOnly: boolean;
+  /** Map the UDP port on the home router: `auto` (NAT-PMP, then UPnP-IGD), `upnp`, `natpmp` or `off`. @default "auto" */
+  readonly portMapping: PortMappingMode;
   /** Level of the JSON log on stdout. @default "info" */
   readonly logLevel: LogLevel;
   /** Bearer token of the API; `null` reads (or makes) `<stateDir>/api-token`. Required for a non-loopback `http`. @default null */
@@ -56,7 +59,9 @@ export interface ConfigInputs {
   readonly readFile?: (path: string) => string;
 }
 
-type Kind = 'string' | 'port' | 'boolean' | 'level' | 'nullable-string' | 'nullable-port';
+type Kind = 'string' | 'port' | 'boolean' | 'level' | 'mapping' | 'nullable-string' | 'nullable-port';
+
+const PORT_MAPPING_MODES: readonly PortMappingMode[] = ['auto', 'upnp', 'natpmp', 'off'];
 
 interface Field {
   readonly key: keyof DaemonConfig;
@@ -75,6 +80,7 @@ export const CONFIG_FIELDS: readonly Field[] = Object.freeze([
   { key: 'http', flag: 'http', kind: 'string' },
   { key: 'storage', flag: 'storage', kind: 'string' },
   { key: 'readOnly', flag: 'read-only', kind: 'boolean' },
+  { key: 'portMapping', flag: 'port-mapping', kind: 'mapping' },
   { key: 'logLevel', flag: 'log-level', kind: 'level' },
   { key: 'token', flag: 'token', kind: 'nullable-string' },
 ]);
@@ -94,6 +100,7 @@ export const DEFAULT_DAEMON_CONFIG = Object.freeze({
   http: '127.0.0.1:7401',
   storage: 'memory',
   readOnly: false,
+  portMapping: 'auto',
   logLevel: 'info',
   token: null,
 } satisfies Omit<DaemonConfig, 'stateDir'>);
@@ -190,6 +197,14 @@ function parseJson(field: Field, value: unknown, name: string): unknown {
     case 'boolean':
       if (typeof value !== 'boolean')
         throw DaemonError.invalidConfig(name, `must be true or false (got ${describe(value)})`);
+      return value;
+    case 'mapping':
+      if (!PORT_MAPPING_MODES.includes(value as PortMappingMode)) {
+        throw DaemonError.invalidConfig(
+          name,
+          `must be one of ${PORT_MAPPING_MODES.join(', ')} (got ${describe(value)})`,
+        );
+      }
       return value;
     case 'level':
       if (!LOG_LEVELS.includes(value as LogLevel)) {

@@ -122,7 +122,9 @@ function nodeOptions(config: DaemonConfig, registry: KadNodeOptions['registry'])
     ...(config.port6 === null ? {} : { port6: config.port6 }),
     bootstrap: bootstrapEntries(config.bootstrap),
     stateDir: config.stateDir,
-    readOnly: config.readOnly,
+    // not told to be read-only: read-only only while firewalled (BEP 43), writable once mapped
+    readOnly: config.readOnly ? true : 'auto',
+    portMapping: config.portMapping,
     ...(registry === undefined ? {} : { registry }),
   };
 }

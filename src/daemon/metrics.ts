@@ -172,6 +172,37 @@ function nodeGauges({ node, store }: MetricsSources, registers: MetricsRegistry[
     },
   });
   new Gauge({
+    name: 'nautilus_reachability',
+    help: 'How other nodes reach this one: 1 for the current state (public, mapped, firewalled, unknown), 0 for the others',
+    labelNames: ['state'],
+    registers,
+    collect() {
+      const current = node.reachability().reachability;
+      for (const state of ['public', 'mapped', 'firewalled', 'unknown'] as const)
+        this.set({ state }, state === current ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'nautilus_port_mapping',
+    help: 'Port mapping on the home router: 1 for its current state (off, requesting, mapped, failed, closed) by protocol',
+    labelNames: ['state', 'protocol'],
+    registers,
+    collect() {
+      this.reset();
+      const { mapping } = node.reachability();
+      this.set({ state: mapping.state, protocol: mapping.state === 'mapped' ? mapping.protocol : 'none' }, 1);
+    },
+  });
+  new Counter({
+    name: 'nautilus_unsolicited_queries_total',
+    help: 'Queries from hosts this node had not sent to within 2 minutes (what a NAT would have dropped, BEP 43)',
+    registers,
+    collect() {
+      this.reset();
+      this.inc(node.reachability().unsolicitedQueries);
+    },
+  });
+  new Gauge({
     name: 'nautilus_stored',
     help: `Items and peer lists (info-hashes) this node stores for the DHT (counted up to ${MAX_COUNTED_KEYS})`,
     labelNames: ['kind'],

@@ -56,6 +56,8 @@ export enum WireError {
  *   node behind a NAT; `reason` and `cause` (the `PunchResult`) say why (see `node.punch()`).
  * - `CORRUPT_STATE`: saved node state (what it published, its table) that does not read back:
  *   malformed, truncated, of another version, or with an item whose signature or target is wrong.
+ * - `PORT_MAPPING_FAILED`: no router answered a UPnP-IGD / NAT-PMP request within the deadline,
+ *   or it refused the mapping (see `portMapping` of `KadNodeOptions`).
  */
 export type KadErrorCode =
   | 'INVALID_MESSAGE'
@@ -80,7 +82,8 @@ export type KadErrorCode =
   | 'NO_CONTACTS'
   | 'NOT_STORED'
   | 'PUNCH_FAILED'
-  | 'CORRUPT_STATE';
+  | 'CORRUPT_STATE'
+  | 'PORT_MAPPING_FAILED';
 
 /** Extra facts attached to a {@link KadError}, where they apply. */
 export interface KadErrorDetails {
@@ -275,6 +278,11 @@ export class KadError extends Error {
   /** No direct path to a node behind a NAT (`reason`, e.g. `symmetric`); `cause` is the punch result. */
   static punchFailed(reason: string, message: string, cause?: unknown): KadError {
     return new KadError('PUNCH_FAILED', `hole punch failed (${reason}): ${message}`, { reason, cause });
+  }
+
+  /** A router absent or refusing a port mapping. */
+  static portMappingFailed(reason: string, cause?: unknown): KadError {
+    return new KadError('PORT_MAPPING_FAILED', reason, { cause });
   }
 
   /** Saved state that does not read back (`reason` names the bad part). */

@@ -77,6 +77,21 @@ export type {
 export { DEFAULT_MAINTENANCE_OPTIONS } from './node/maintenance-options.js';
 export { MAINLINE_BOOTSTRAP } from './node/bootstrap-entries.js';
 
+// reachability behind NATs: the conclusion and its evidence, port mapping (UPnP-IGD, NAT-PMP)
+export type { Reachability, ReachabilityChangedEvent, ReachabilityReport } from './node/reachability.js';
+export type {
+  PortMapGrant,
+  PortMapper,
+  PortMapperFactory,
+  PortMappingMode,
+  PortMappingProtocol,
+  PortMapRequest,
+} from './nat/port-mapper.js';
+export type { PortMappingOptions, PortMappingState } from './nat/port-mapping.js';
+export { DEFAULT_PORT_MAPPING_OPTIONS } from './nat/port-mapping.js';
+export { createNatApiMapper } from './nat/nat-api-mapper.js';
+export { NAUTILUS_PROBE, NAUTILUS_REACH } from './wire/nautilus-reach.js';
+
 // iterative lookups (Kademlia §2.3): events, options, and the engine for custom compositions
 export type {
   FoundItem,

@@ -22,6 +22,7 @@ export const DAEMON_OPTIONS: CommandOptions = {
   http: { type: 'string' },
   storage: { type: 'string' },
   'read-only': { type: 'boolean' },
+  'port-mapping': { type: 'string' },
   'log-level': { type: 'string' },
   token: { type: 'string' },
 };
@@ -42,6 +43,7 @@ export const DAEMON_HELP = `Options (flag > NAUTILUS_<FLAG> environment variable
                            needs an explicit --token
   --storage URL            memory, redis://host:port or redis-cluster://host:port,… (default memory)
   --read-only              BEP 43 read-only node: queries others, answers nobody
+  --port-mapping MODE      auto (NAT-PMP, then UPnP), upnp, natpmp or off (default auto)
   --log-level LEVEL        trace, debug, info, warn, error, fatal or silent (default info)
   --token TOKEN            API bearer token (default: <state-dir>/api-token, made on first start)
 `;

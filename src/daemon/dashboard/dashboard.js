@@ -142,6 +142,7 @@ function onStats(stats) {
     `${stats.id}  ·  ${stats.addresses.join(', ')}  ·  ${stats.daemon.storage} storage${stats.ready ? '' : '  ·  joining…'}`;
   $('c-contacts').textContent = String(stats.contacts);
   $('c-datagrams').textContent = String(stats.transport.datagramsReceived);
+  showReachability(stats.reachability);
   const now = { time: stats.time, in: sum(stats.rpc.queriesIn), out: sum(stats.rpc.queriesOut) };
   if (state.last !== undefined && now.time > state.last.time) {
     const seconds = (now.time - state.last.time) / 1000;
@@ -154,6 +155,21 @@ function onStats(stats) {
   }
   state.last = now;
   drawTable(stats.buckets);
+}
+
+/** Reachability (public, mapped, firewalled, unknown) and what it rests on. */
+function showReachability(r) {
+  if (r === undefined) return;
+  $('c-reach').textContent = r.state;
+  const m = r.mapping;
+  const mapping =
+    m.state === 'mapped'
+      ? `${m.protocol} :${m.externalPort}`
+      : m.state === 'failed'
+        ? `mapping failed (${m.reason})`
+        : '';
+  const seen = r.externalAddress === null ? '' : `seen as ${r.externalAddress}`;
+  $('c-reach-detail').textContent = ['reachability', seen, mapping].filter((x) => x !== '').join(' · ');
 }
 
 function drawTable(families) {

@@ -82,6 +82,33 @@ export function statsJson(
     transport: stats.transport,
     storage: stats.storage,
     published: node.published().length,
+    reachability: reachabilityJson(node),
     time: Date.now(),
+  };
+}
+
+/** The reachability of `node` as `/api/stats` shows it (addresses as `host:port` text). */
+function reachabilityJson(node: KadNode): Record<string, unknown> {
+  const r = node.reachability();
+  const { mapping } = r;
+  return {
+    state: r.reachability,
+    externalAddress:
+      r.externalAddress === undefined ? null : endpointText(r.externalAddress.host, r.externalAddress.port),
+    behindNat: r.behindNat ?? null,
+    unsolicitedQueries: r.unsolicitedQueries,
+    firewalled: r.firewalled,
+    verifiedBy: r.verifiedBy ?? null,
+    mapping:
+      mapping.state === 'mapped'
+        ? {
+            state: 'mapped',
+            protocol: mapping.protocol,
+            externalPort: mapping.externalPort,
+            expiresAt: mapping.expiresAt,
+          }
+        : mapping.state === 'failed'
+          ? { state: 'failed', reason: mapping.reason, message: mapping.message, retryAt: mapping.retryAt }
+          : { state: mapping.state },
   };
 }

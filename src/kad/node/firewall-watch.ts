@@ -25,47 +25,46 @@ export class FirewallWatch implements TrafficObserver {
   /** Since when the node has had contacts without an unsolicited query; `undefined` while it has none. */
   #quietSince: Milliseconds | undefined;
   #firewalled = false;
-  /** Whether sends are remembered: for the check, or for {@link sentRecently} (hole punching). */
-  readonly #tracking: boolean;
 
-  constructor(clock: Clock, checkMs: Milliseconds, onChange: (firewalled: boolean) => void, trackSends = false) {
+  constructor(clock: Clock, checkMs: Milliseconds, onChange: (firewalled: boolean) => void) {
     this.#clock = clock;
     this.#checkMs = checkMs;
     this.#onChange = onChange;
-    this.#tracking = trackSends || Number.isFinite(checkMs);
-  }
-
-  /** Whether this node sent `host` a query within {@link NAT_MAPPING_MS} (only when sends are tracked). */
-  sentRecently(host: string): boolean {
-    const at = this.#recent.get(host);
-    return at !== undefined && this.#clock.now() - at < NAT_MAPPING_MS;
   }
 
   get firewalled(): boolean {
     return this.#firewalled;
   }
 
+  /** Whether this node sent `host` a query within {@link NAT_MAPPING_MS} (a target of hole punching asks). */
+  sentRecently(host: string): boolean {
+    const at = this.#recent.get(host);
+    return at !== undefined && this.#clock.now() - at < NAT_MAPPING_MS;
+  }
+
   sent(to: Endpoint): void {
-    if (!this.#tracking) return;
     const recent = this.#recent;
     recent.delete(to.host);
     recent.set(to.host, this.#clock.now());
     if (recent.size > MAX_RECENT_HOSTS) recent.delete(recent.keys().next().value as string);
   }
 
-  queried(from: RemoteInfo): void {
-    if (!Number.isFinite(this.#checkMs)) return;
+  /** A query arrived; returns whether it was unsolicited (its host not sent to within {@link NAT_MAPPING_MS}). */
+  queried(from: RemoteInfo): boolean {
     const now = this.#clock.now();
     const sentAt = this.#recent.get(from.host);
-    if (sentAt !== undefined && now - sentAt < NAT_MAPPING_MS) return;
+    if (sentAt !== undefined && now - sentAt < NAT_MAPPING_MS) return false;
+    if (!Number.isFinite(this.#checkMs)) return true;
     this.#quietSince = now;
     if (this.#firewalled) this.#set(false);
+    return true;
   }
 
   /** Looks at the time since the last unsolicited query; `hasContacts`: whether any table holds a contact. */
   check(hasContacts: boolean): void {
-    if (!Number.isFinite(this.#checkMs)) return;
     const now = this.#clock.now();
+    this.#forget(now);
+    if (!Number.isFinite(this.#checkMs)) return;
     if (!hasContacts) {
       // without contacts no one can know of us: nothing to conclude from the silence
       this.#quietSince = undefined;
@@ -73,7 +72,10 @@ export class FirewallWatch implements TrafficObserver {
     }
     this.#quietSince ??= now;
     if (!this.#firewalled && now - this.#quietSince >= this.#checkMs) this.#set(true);
-    // forget hosts whose NAT mapping would have expired
+  }
+
+  /** Forgets hosts whose NAT mapping would have expired. */
+  #forget(now: Milliseconds): void {
     for (const [host, at] of this.#recent) {
       if (now - at < NAT_MAPPING_MS) break;
       this.#recent.delete(host);

@@ -33,9 +33,10 @@ import { systemResolver } from './bootstrap-entries.js';
 import { DhtOperations } from './dht-operations.js';
 import { Join } from './join.js';
 import { type Publication, Publications } from './publications.js';
-import { FirewallWatch } from './firewall-watch.js';
 import { HolePunch } from './hole-punch.js';
 import { resolveHolePunchOptions } from './hole-punch-options.js';
+import { NatSupport } from './nat-support.js';
+import type { ReachabilityReport } from './reachability.js';
 import { Maintenance } from './maintenance.js';
 import { newMaintenanceCounters } from './maintenance-context.js';
 import { resolveMaintenanceOptions } from './maintenance-options.js';
@@ -131,6 +132,7 @@ class Node extends Emitter<KadNodeEvents> implements KadNode {
   readonly #publications: Publications;
   readonly #maintenance: Maintenance;
   readonly #holePunch: HolePunch;
+  readonly #nat: NatSupport;
   #closed = false;
 
   constructor(
@@ -150,23 +152,34 @@ class Node extends Emitter<KadNodeEvents> implements KadNode {
     const maintenance = resolveMaintenanceOptions(options.maintenance);
     const counters = newMaintenanceCounters(readOnly);
     const holePunch = resolveHolePunchOptions(options.holePunch);
-    const watch = new FirewallWatch(
+    const nat = new NatSupport({
+      id: this.id,
       clock,
-      maintenance.enabled ? maintenance.firewallCheckMs : Infinity,
-      (firewalled) => {
+      options,
+      firewallCheckMs: maintenance.enabled ? maintenance.firewallCheckMs : Infinity,
+      lifetime: this.#lifetime.signal,
+      randomBytes: options.randomBytes ?? ((size) => crypto.getRandomValues(new Uint8Array(size))),
+      onFirewall: (firewalled) => {
         counters.firewalled = firewalled;
-        if (readOnlyMode === 'auto') {
-          counters.readOnly = firewalled;
-          for (const stack of this.#stacks) stack.rpc.setReadOnly(firewalled);
-        }
         this.emit('firewall:changed', { firewalled, readOnly: counters.readOnly });
       },
-      // a target of hole punching acts only on introductions from nodes it sent to
-      holePunch.accept,
-    );
+      onReachability: (event) => {
+        // 'auto': read-only (BEP 43) exactly while firewalled; a verified mapping makes it writable
+        if (readOnlyMode === 'auto') {
+          const ro = event.report.reachability === 'firewalled';
+          counters.readOnly = ro;
+          for (const stack of this.#stacks) stack.rpc.setReadOnly(ro);
+        }
+        this.emit('reachability:changed', event);
+      },
+    });
+    this.#nat = nat;
+    const watch = nat.watch;
+    // the stacks tell the reachability tracker of their traffic, and hole punching of read-only queriers
+    const tracker = nat.observer;
     const observer = {
-      sent: (to: Endpoint) => watch.sent(to),
-      queried: (from: RemoteInfo) => watch.queried(from),
+      sent: (to: Endpoint) => tracker.sent(to),
+      queried: (from: RemoteInfo) => tracker.queried(from),
       readOnlyQuerier: (id: NodeId, from: RemoteInfo) => this.#holePunch.readOnlyQuerier(id, from),
     };
     // options that validate themselves first, before anything listens on a transport
@@ -221,6 +234,7 @@ class Node extends Emitter<KadNodeEvents> implements KadNode {
         closest: (target, family, count) => this.#stack(family)?.closest(target, count) ?? [],
         closestNodes: (target, family, count) => this.#stack(family)?.closestCompact(target, count),
         clock,
+        reachability: nat.handlers,
       },
       {
         k,
@@ -298,6 +312,7 @@ class Node extends Emitter<KadNodeEvents> implements KadNode {
       },
       watch,
     );
+    nat.start(this.#stack(4), this.ready);
     if (this.#persistence !== undefined) {
       const persistence = this.#persistence;
       persistence.start(restored);
@@ -334,7 +349,12 @@ class Node extends Emitter<KadNodeEvents> implements KadNode {
       families,
       storage: this.#handlers.storageStats(),
       maintenance: this.#maintenance.stats(),
+      reachability: this.#nat.report(),
     };
+  }
+
+  reachability(): ReachabilityReport {
+    return this.#nat.report();
   }
 
   contacts(
@@ -515,6 +535,8 @@ class Node extends Emitter<KadNodeEvents> implements KadNode {
     if (this.#closed) return;
     this.#closed = true;
     this.#maintenance.stop();
+    // the mapping goes first, while the socket it names still exists
+    await this.#nat.close();
     this.#lifetime.abort(KadError.closed('node'));
     // the last word on the table, before the stacks stop
     await this.#persistence?.close();

@@ -12,6 +12,7 @@ import type {
   RepublishFailedEvent,
 } from './maintenance-types.js';
 import type { StateDiscardReason } from './state-format.js';
+import type { ReachabilityChangedEvent } from './reachability.js';
 
 // The shapes of the DHT operations of a KadNode (lookups across the network), apart from the
 // single-peer client calls in types.ts.
@@ -200,6 +201,8 @@ export interface KadNodeEvents {
   'network:restored': NetworkRestoredEvent;
   /** The node became firewalled, or reachable again (BEP 43; see `maintenance.firewallCheckMs`). */
   'firewall:changed': FirewallChangedEvent;
+  /** The node's reachability changed (`node.reachability()`; see docs/nat.md). */
+  'reachability:changed': ReachabilityChangedEvent;
   /** Republishing an item or an announcement failed: it is tried again later, or dropped. */
   'republish:failed': RepublishFailedEvent;
   /** The saved state was unusable and set aside (once, just after `createNode` resolves). */

@@ -24,6 +24,8 @@ import { type MaintenanceOptions, resolveMaintenanceOptions } from './maintenanc
 import { type HolePunchOptions, resolveHolePunchOptions } from './hole-punch-options.js';
 import { DEFAULT_KAD_NODE_STATE_OPTIONS } from './persistence.js';
 import type { StateStore } from './state-store.js';
+import type { PortMapperFactory, PortMappingMode } from '../nat/port-mapper.js';
+import { DEFAULT_PORT_MAPPING_OPTIONS, type PortMappingOptions } from '../nat/port-mapping.js';
 
 /** Configuration of {@link createNode}. Every field is optional. */
 export interface KadNodeOptions {
@@ -94,7 +96,8 @@ export interface KadNodeOptions {
    * firewalled (no unsolicited query for `maintenance.firewallCheckMs`), then marks its queries
    * `ro: 1` (still answering what arrives) until an unsolicited query shows it is reachable
    * again; meanwhile its liveness pings go without `ro`, so that reachable nodes learn of it.
-   * @default false
+   * `false` keeps it writable even while firewalled.
+   * @default 'auto'
    * @see BEP 43
    */
   readonly readOnly?: boolean | 'auto';
@@ -186,6 +189,23 @@ export interface KadNodeOptions {
    * @default crypto.getRandomValues / crypto.randomBytes
    */
   readonly randomBytes?: (size: number) => Uint8Array;
+  /**
+   * Map the node's UDP port on the home router so that it is reachable behind a NAT: `'auto'`
+   * tries NAT-PMP, then UPnP-IGD; `'natpmp'` / `'upnp'` only that one; `'off'` none. The mapping
+   * asks for the node's own port, is renewed at half its lease on the node's clock, deleted on
+   * `close()`, and counts (`reachability() === 'mapped'`) only once a contact's dial-back shows it
+   * from outside (docs/nat.md). IPv4 only. An absent or refusing router yields a `failed` mapping
+   * within `portMappingOptions.timeoutMs` per protocol, retried every `retryMs`.
+   * @default 'off' (`nautilus start` uses 'auto')
+   */
+  readonly portMapping?: PortMappingMode;
+  /** Lease, deadline and retry of port mapping ({@link PortMappingOptions}). */
+  readonly portMappingOptions?: PortMappingOptions;
+  /**
+   * Makes the client of each port-mapping protocol (tests inject faulty ones).
+   * @default an adapter over `@silentbot1/nat-api`
+   */
+  readonly portMapper?: PortMapperFactory;
 }
 
 /**
@@ -225,7 +245,8 @@ export const DEFAULT_KAD_NODE_OPTIONS = Object.freeze({
   host6: '::',
   port6: 0,
   k: DEFAULT_ROUTING_TABLE_OPTIONS.k,
-  readOnly: false,
+  readOnly: 'auto',
+  portMapping: 'off',
   enforceSecureIds: DEFAULT_QUERY_HANDLERS_OPTIONS.enforceSecureIds,
   maxStorageWaiting: DEFAULT_QUERY_HANDLERS_OPTIONS.maxStorageWaiting,
   storageTimeoutMs: DEFAULT_QUERY_HANDLERS_OPTIONS.storageTimeoutMs,
@@ -274,6 +295,7 @@ export function checkNodeOptions(options: KadNodeOptions): void {
     throw optionError('resolver', 'a function (hostname) => Promise<string[]>', options.resolver);
   }
   resolveLookupOptions(options.lookup);
+  resolvePortMappingOptions(options);
   if (id !== undefined && !isNodeId(id)) throw optionError('id', 'a 20-byte Uint8Array', id);
   integerInRange('k', k, d.k, 1, 64);
   const { readOnly } = options;
@@ -343,4 +365,25 @@ export function checkEndpoint(value: unknown, name: string, code: 'option' | 'ad
       : KadError.invalidAddress(`${name} must be ${expected}`);
   }
   return { host: e.host, port: e.port as number };
+}
+
+/** The port-mapping settings of `options`, validated. @internal */
+export function resolvePortMappingOptions(options: KadNodeOptions): Required<PortMappingOptions> & {
+  mode: PortMappingMode;
+} {
+  const mode = options.portMapping ?? DEFAULT_KAD_NODE_OPTIONS.portMapping;
+  if (!['auto', 'upnp', 'natpmp', 'off'].includes(mode)) {
+    throw optionError('portMapping', '"auto", "upnp", "natpmp" or "off"', mode);
+  }
+  if (options.portMapper !== undefined && typeof options.portMapper !== 'function') {
+    throw optionError('portMapper', 'a function (protocol) => PortMapper', options.portMapper);
+  }
+  const o = options.portMappingOptions ?? {};
+  const d = DEFAULT_PORT_MAPPING_OPTIONS;
+  return {
+    mode,
+    lifetimeMs: integerAtLeast('portMappingOptions.lifetimeMs', o.lifetimeMs, d.lifetimeMs, 2000),
+    timeoutMs: integerAtLeast('portMappingOptions.timeoutMs', o.timeoutMs, d.timeoutMs, 1),
+    retryMs: integerAtLeast('portMappingOptions.retryMs', o.retryMs, d.retryMs, 1),
+  };
 }

@@ -12,6 +12,7 @@ import type { ItemKeyPair } from '../items.js';
 import type { Publication } from './publications.js';
 import type { PunchOptions, PunchResult, PunchTarget } from './hole-punch-options.js';
 import type { MaintenanceStats } from './maintenance-types.js';
+import type { ReachabilityReport } from './reachability.js';
 import type {
   AnnounceOptions,
   AnnounceResult,
@@ -100,6 +101,8 @@ export interface KadNodeStats extends KadFamilyStats {
    * within `storageTimeoutMs`: answered 202).
    */
   readonly storage: StorageGateStats;
+  /** How other nodes can reach this one, with the evidence ({@link KadNode.reachability}). */
+  readonly reachability: ReachabilityReport;
 }
 
 /** A running Mainline DHT node. Create one with {@link createNode}. */
@@ -138,6 +141,13 @@ export interface KadNode {
   externalAddress(family?: AddressFamily): RemoteInfo | undefined;
   /** Counters, summed and per family. */
   stats(): KadNodeStats;
+  /**
+   * How other nodes can reach this one (`public`, `mapped`, `firewalled` or `unknown`) and the
+   * evidence: the address others see (BEP 42 votes) against the bound one, unsolicited queries
+   * received, the BEP 43 firewall check, the port mapping and its verification from outside.
+   * Changes are announced by `reachability:changed`. See docs/nat.md.
+   */
+  reachability(): ReachabilityReport;
   /**
    * Contacts in the routing table(s), closest to `target` first (default: this node's id): of
    * `options.family` only, or of every family the node runs. Contacts that failed twice in a row

@@ -19,6 +19,7 @@ import {
   readPutArgs,
   type Want,
 } from '../wire/krpc-args.js';
+import { NAUTILUS_PROBE, NAUTILUS_REACH, readProbeArgs, readReachArgs } from '../wire/nautilus-reach.js';
 import { DEFAULT_ROUTING_TABLE_OPTIONS } from '../routing/routing-types.js';
 import { isSecureId } from '../routing/secure-id.js';
 import { responseEnvelopeBytes } from '../rpc/reply.js';
@@ -90,6 +91,15 @@ export interface QueryHandlersDeps {
    * unknown method is answered 204.
    */
   readonly extensions?: ReadonlyMap<string, ExtensionHandler>;
+  /**
+   * Serves the Nautilus reachability extension (wire/nautilus-reach.ts): `reach` is asked to
+   * dial back `from`'s IP at `port`, `probe` is told a dial-back arrived. Without it both
+   * queries are answered 204 (method unknown), as by other implementations.
+   */
+  readonly reachability?: {
+    reach(from: QuerySource, port: number, nonce: Uint8Array): void;
+    probe(from: QuerySource, nonce: Uint8Array): void;
+  };
 }
 
 /** Serves one extension query: the response `r` (without `id`), or a rejection as {@link QueryHandlers.respond}'s. */
@@ -215,6 +225,9 @@ export class QueryHandlers {
         return this.#get(query.a, from, room, context.signal);
       case 'put':
         return this.#put(query.a, from, context.signal);
+      case NAUTILUS_REACH:
+      case NAUTILUS_PROBE:
+        return this.#reachability(query, from);
       default: {
         const extension = this.#deps.extensions?.get(query.q);
         if (extension === undefined) throw KadError.methodUnknown(query.q);
@@ -222,6 +235,18 @@ export class QueryHandlers {
         return result instanceof Promise ? result.then((r) => this.#ok(r)) : this.#ok(result);
       }
     }
+  }
+
+  #reachability(query: IncomingQuery, from: QuerySource): BencodeDict {
+    const extension = this.#deps.reachability;
+    if (extension === undefined) throw KadError.methodUnknown(query.q);
+    if (query.q === NAUTILUS_REACH) {
+      const { port, nonce } = readReachArgs(query.a);
+      extension.reach(from, port, nonce);
+    } else {
+      extension.probe(from, readProbeArgs(query.a).nonce);
+    }
+    return this.#ok({});
   }
 
   /** Like {@link respond}, as a value: the response, or the `[code, text]` error to send. Never rejects. */

@@ -85,8 +85,8 @@ async function until(net: KadTestNetwork, maxMinutes: number, done: () => boolea
 }
 
 describe('KadNode firewall awareness (BEP 43)', () => {
-  it('flips to firewalled when the network drops its unsolicited inbound, then back once it is reachable', async () => {
-    const { net, behind } = await setUp({});
+  it('with readOnly: false flips to firewalled when the network drops its unsolicited inbound, stays writable, and flips back once reachable', async () => {
+    const { net, behind } = await setUp({ readOnly: false });
     try {
       await advance(net, 90);
       assert.deepEqual(behind.events, [], 'a reachable node is not firewalled');

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { encodePeer } from '../../../../src/kad/wire/compact.js';
 import type { BencodeDict } from '../../../../src/kad/wire/bencode.js';
 import { type IntroduceReply, readIntroduceReply } from '../../../../src/kad/wire/punch-args.js';
-import { EXTERNAL_A, EXTERNAL_B, type NatWorld, rawQuery, withNatWorld } from '../../../helpers/nat-world.js';
+import { EXTERNAL_A, EXTERNAL_B, type NatWorld, rawQuery, withNatWorld } from '../../../helpers/memory-nat-world.js';
 
 const PORT_RESTRICTED = { a: 'port-restricted', b: 'port-restricted' } as const;
 const requesterId = new Uint8Array(20).fill(9);

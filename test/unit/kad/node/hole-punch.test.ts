@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { isKadError } from '../../../../src/kad/errors.js';
 import { immutableTarget } from '../../../../src/kad/items.js';
 import type { NatKind } from '../../../../src/testing/index.js';
-import { EXTERNAL_A, EXTERNAL_B, withNatWorld } from '../../../helpers/nat-world.js';
+import { EXTERNAL_A, EXTERNAL_B, withNatWorld } from '../../../helpers/memory-nat-world.js';
 
 const DEADLINE_MS = 5000;
 const PORT_RESTRICTED = { a: 'port-restricted', b: 'port-restricted' } as const;

@@ -303,3 +303,53 @@ describe('QueryHandlers BEP 44 get and put', () => {
     }
   });
 });
+
+describe('QueryHandlers reachability extension (nautilus_reach, nautilus_probe)', () => {
+  const deps = () => {
+    const clock = new ManualClock();
+    return {
+      id: SELF,
+      storage: new KadStorage({}, { clock, registry: new MemoryRegistry({}, { clock }) }),
+      tokens: new WriteTokens({}, { clock }),
+      closest: () => [],
+    };
+  };
+  const query = (q: string, a: Record<string, unknown>) => ({ q, t: T, a: dict({ id: QUERIER, ...a }) });
+
+  it('answers 204 (method unknown) without the extension, as other implementations do', async () => {
+    const handlers = new QueryHandlers(deps());
+    const nonce = Uint8Array.of(1, 2, 3);
+    assert.deepEqual((await handlers.handle(query('nautilus_reach', { port: 6881, nonce }), FROM)).kind, 'error');
+    const outcome = await handlers.handle(query('nautilus_probe', { nonce }), FROM);
+    assert.ok(outcome.kind === 'error');
+    assert.equal(outcome.e[0], 204);
+  });
+
+  it('hands a valid reach and probe to the extension and answers like a ping; a bad port or nonce is 203', async () => {
+    const seen: string[] = [];
+    const handlers = new QueryHandlers({
+      ...deps(),
+      reachability: {
+        reach: (from, port, nonce) => seen.push(`reach ${from.host} ${port} ${nonce.length}`),
+        probe: (from, nonce) => seen.push(`probe ${from.host} ${nonce.length}`),
+      },
+    });
+    const nonce = Uint8Array.of(1, 2, 3);
+    const reach = await handlers.handle(query('nautilus_reach', { port: 6881, nonce }), FROM);
+    assert.ok(reach.kind === 'response');
+    assert.deepEqual(reach.r['id'], SELF);
+    await handlers.handle(query('nautilus_probe', { nonce }), FROM);
+    assert.deepEqual(seen, ['reach 10.0.0.7 6881 3', 'probe 10.0.0.7 3']);
+    for (const a of [
+      { port: 0, nonce },
+      { port: 70_000, nonce },
+      { port: 6881 },
+      { port: 6881, nonce: new Uint8Array(21) },
+    ]) {
+      const bad = await handlers.handle(query('nautilus_reach', a), FROM);
+      assert.ok(bad.kind === 'error');
+      assert.equal(bad.e[0], 203);
+    }
+    assert.equal(seen.length, 2);
+  });
+});

@@ -1,0 +1,96 @@
+import { createInterface } from 'node:readline';
+import { createNode } from '../../src/kad/node/node.js';
+import type { KadNode } from '../../src/kad/node/node.js';
+import type { KadNodeOptions } from '../../src/kad/node/options.js';
+import { immutableTarget } from '../../src/kad/items.js';
+import { secureId } from '../../src/kad/routing/secure-id.js';
+
+/**
+ * A Nautilus node in a lab namespace, driven over stdin/stdout (JSON lines) by a NAT test:
+ * `node nat-node-agent.js '<json options>'`. The options are `KadNodeOptions`' plain fields
+ * (`host`, `port`, `bootstrap`, `portMapping`, `portMappingOptions`, `maintenance`, `readOnly`),
+ * and `secureIdFor`: take the BEP 42 id of that IP.
+ * Prints `{"event":"listening",…}` once bound and `{"event":"reachability",…}` on every change;
+ * answers the commands of {@link handle}.
+ */
+
+const print = (line: Record<string, unknown>): void => {
+  process.stdout.write(`${JSON.stringify(line)}\n`);
+};
+const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString('hex');
+
+interface Command {
+  readonly id: number;
+  readonly cmd: string;
+  readonly host?: string;
+  readonly port?: number;
+  readonly text?: string;
+  readonly target?: string;
+  readonly timeoutMs?: number;
+}
+
+async function handle(node: KadNode, c: Command): Promise<Record<string, unknown>> {
+  const signal = AbortSignal.timeout(c.timeoutMs ?? 10_000);
+  const to = { host: c.host ?? '', port: c.port ?? 0 };
+  switch (c.cmd) {
+    case 'reachability':
+      return { report: node.reachability(), readOnly: node.stats().maintenance.readOnly };
+    case 'contacts':
+      return { contacts: node.contacts().map((x) => ({ host: x.host, port: x.port, id: hex(x.id) })) };
+    case 'ping': {
+      const contact = await node.ping(to, { signal });
+      return { host: contact.host, port: contact.port };
+    }
+    case 'store': {
+      // a direct store on one node: `get` for its token, then `put` of the immutable { v: text }
+      const v = Buffer.from(c.text ?? '');
+      const target = immutableTarget(v);
+      const { token } = await node.getItem(to, target, { signal });
+      if (token === undefined) throw new Error('no token in the get response');
+      await node.putItem(to, { v }, token, { signal });
+      return { target: hex(target) };
+    }
+    case 'fetch': {
+      const result = await node.getItem(to, Buffer.from(c.target ?? '', 'hex'), { signal });
+      const v = result.item?.v;
+      return { text: v instanceof Uint8Array ? Buffer.from(v).toString('utf8') : null };
+    }
+    case 'close':
+      await node.close();
+      return { closed: true };
+    default:
+      throw new Error(`unknown command ${c.cmd}`);
+  }
+}
+
+async function main(argv: readonly string[]): Promise<void> {
+  const { secureIdFor, ...options } = JSON.parse(argv[0] ?? '{}') as KadNodeOptions & { secureIdFor?: string };
+  // a public peer takes a BEP 42 id of its address, so that the nodes it stores on accept it
+  const node = await createNode(secureIdFor === undefined ? options : { ...options, id: secureId(secureIdFor) });
+  node.on('reachability:changed', (event) => {
+    print({ event: 'reachability', reachability: event.report.reachability, previous: event.previous });
+  });
+  print({ event: 'listening', address: node.address(), id: hex(node.id) });
+  const lines = createInterface({ input: process.stdin });
+  lines.on('line', (line) => {
+    const command = JSON.parse(line) as Command;
+    handle(node, command).then(
+      (reply) => {
+        print({ ...reply, id: command.id });
+        if (command.cmd === 'close') process.exit(0);
+      },
+      (error: unknown) => print({ id: command.id, error: error instanceof Error ? error.message : String(error) }),
+    );
+  });
+  // the test ends the agent with `close` or a kill; a closed stdin (the test gone) ends it too
+  lines.on('close', () => {
+    void node.close().then(() => process.exit(0));
+  });
+}
+
+if (import.meta.url === `file://${process.argv[1] ?? ''}`) {
+  main(process.argv.slice(2)).catch((error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  });
+}
