@@ -34,8 +34,12 @@ export interface TrafficObserver {
   sent(to: Endpoint): void;
   /** A query arrived from `from` (before it is served). */
   queried(from: RemoteInfo): void;
-  /** A query with `ro` (BEP 43) from node `id` at `from` was served (a rendezvous remembers it for hole punching). */
-  readOnlyQuerier?(id: NodeId, from: RemoteInfo): void;
+  /**
+   * A query from node `id` at `from` was served, and the routing table does not hold its sender:
+   * it was read-only (BEP 43), or its subnet is full in its bucket (a rendezvous remembers it for
+   * hole punching).
+   */
+  unheldQuerier?(id: NodeId, from: RemoteInfo): void;
 }
 
 /**
@@ -196,7 +200,9 @@ export class FamilyStack {
   #observeQuerier(query: KrpcQuery, from: RemoteInfo): void {
     const id = query.a['id'];
     if (!(id instanceof Uint8Array)) return;
-    if (query.ro !== true) this.table.observe({ id, host: from.host, port: from.port });
-    else this.#observer?.readOnlyQuerier?.(id, from);
+    // a querier the table cannot hold (read-only, or one subnet too many) may still need an introduction
+    const held =
+      query.ro !== true && this.table.observe({ id, host: from.host, port: from.port }) !== 'rejected-diversity';
+    if (!held) this.#observer?.unheldQuerier?.(id, from);
   }
 }

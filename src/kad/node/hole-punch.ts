@@ -79,8 +79,8 @@ export class HolePunch {
     return handlers;
   }
 
-  /** A read-only node queried this node (a target a rendezvous may introduce). */
-  readOnlyQuerier(id: NodeId, from: { host: string; port: number; family: AddressFamily }): void {
+  /** A node the routing table does not hold queried this node (a target a rendezvous may introduce). */
+  unheldQuerier(id: NodeId, from: { host: string; port: number; family: AddressFamily }): void {
     if (this.#deps.options.rendezvous) this.#rendezvous.heard(id, from);
   }
 

@@ -180,7 +180,7 @@ class Node extends Emitter<KadNodeEvents> implements KadNode {
     const observer = {
       sent: (to: Endpoint) => tracker.sent(to),
       queried: (from: RemoteInfo) => tracker.queried(from),
-      readOnlyQuerier: (id: NodeId, from: RemoteInfo) => this.#holePunch.readOnlyQuerier(id, from),
+      unheldQuerier: (id: NodeId, from: RemoteInfo) => this.#holePunch.unheldQuerier(id, from),
     };
     // options that validate themselves first, before anything listens on a transport
     const tokens = new WriteTokens(

@@ -19,7 +19,7 @@ import { type RemoteInfo, sameEndpoint } from '../transport/transport.js';
 import type { FamilyStack } from './family-stack.js';
 import type { ResolvedHolePunchOptions } from './hole-punch-options.js';
 
-/** Read-only queriers remembered (BEP 43 nodes are not in the table); beyond it the oldest are forgotten. */
+/** Queriers the table does not hold (read-only, or refused for subnet diversity); beyond it the oldest are forgotten. */
 const MAX_HEARD = 256;
 /** Rate-limit buckets kept per requester IP and per target; beyond it the least recent are forgotten. */
 const MAX_BUCKETS = 1024;
@@ -44,8 +44,9 @@ interface Heard extends RemoteInfo {
 /**
  * The rendezvous side of hole punching: answers `nautilus_introduce`. It introduces only a
  * requester that proves its source address (a write token issued to its IP, as `announce_peer`
- * does) to a target it already talks to: a contact of its routing table, or a read-only node
- * (BEP 43) that queried it within `recentMs`. For each introduction it sends the target one
+ * does) to a target it already talks to: a contact of its routing table, or a node its table
+ * does not hold (read-only, BEP 43, or one subnet too many in its bucket) that queried it within
+ * `recentMs`. For each introduction it sends the target one
  * `nautilus_punch` (a datagram the size of the requester's query), and answers the requester with
  * the target's external address; it never sends anything to an address a requester names.
  * Introductions are rate-limited per requester IP and per target, and at most 32 wait at once.
@@ -63,7 +64,7 @@ export class Rendezvous {
     this.#deps = deps;
   }
 
-  /** A read-only node `id` queried this node from `from`. */
+  /** Node `id`, which the routing table does not hold, queried this node from `from`. */
   heard(id: NodeId, from: RemoteInfo): void {
     const heard = (this.#heard ??= new Map<string, Heard>());
     const key = idToHex(id);
@@ -121,7 +122,7 @@ export class Rendezvous {
     }
   }
 
-  /** The target named by id and/or address: a read-only node heard within `recentMs`, or a table contact. */
+  /** The target named by id and/or address: an unheld querier heard within `recentMs`, or a table contact. */
   #find(args: IntroduceArgs, from: QuerySource): (Contact & { family: AddressFamily }) | undefined {
     const matches = (c: Contact): boolean =>
       (args.target === undefined || idToHex(c.id) === idToHex(args.target)) &&
