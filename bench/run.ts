@@ -7,6 +7,7 @@ import { printTable, type Row } from './harness.js';
 import { benchKadLookup } from './kad-lookup.js';
 import { benchKadMaintenance } from './kad-maintenance.js';
 import { benchKadMemory } from './kad-memory.js';
+import { benchKadNat } from './kad-nat.js';
 import { benchKadQueries } from './kad-queries.js';
 import { benchRegistryEtcd } from './registry-etcd.js';
 import { benchRegistryMemory } from './registry-memory.js';
@@ -38,6 +39,10 @@ const suites: Record<string, { title: string; run: () => Promise<Row[]> }> = {
   },
   simulate: { title: 'Simulation cost per datagram: simulate() vs the bare MemoryNetwork', run: () => benchSimulate() },
   'daemon-api': { title: 'Daemon HTTP API overhead: get through the API vs the library', run: benchDaemonApi },
+  'kad-nat': {
+    title: 'NAT traversal in network namespaces: start to mapped (verified) vs a bare nat-api map',
+    run: benchKadNat,
+  },
   'kad-maintenance': {
     title: 'KAD maintenance: restart to ready, idle traffic vs bittorrent-dht; republish and replication under churn',
     run: benchKadMaintenance,

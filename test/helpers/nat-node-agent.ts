@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { createNode } from '../../src/kad/node/node.js';
 import type { KadNode } from '../../src/kad/node/node.js';
@@ -10,7 +11,8 @@ import { secureId } from '../../src/kad/routing/secure-id.js';
  * `node nat-node-agent.js '<json options>'`. The options are `KadNodeOptions`' plain fields
  * (`host`, `port`, `bootstrap`, `portMapping`, `portMappingOptions`, `maintenance`, `readOnly`),
  * and `secureIdFor`: take the BEP 42 id of that IP.
- * Prints `{"event":"listening",…}` once bound and `{"event":"reachability",…}` on every change;
+ * Prints `{"event":"listening",…}` once bound and `{"event":"reachability",…}` on every change
+ * (with `elapsedMs` since the agent began creating the node);
  * answers the commands of {@link handle}.
  */
 
@@ -82,11 +84,13 @@ async function handle(node: KadNode, c: Command): Promise<Record<string, unknown
 }
 
 async function main(argv: readonly string[]): Promise<void> {
+  const startedAt = performance.now();
   const { secureIdFor, ...options } = JSON.parse(argv[0] ?? '{}') as KadNodeOptions & { secureIdFor?: string };
   // a public peer takes a BEP 42 id of its address, so that the nodes it stores on accept it
   const node = await createNode(secureIdFor === undefined ? options : { ...options, id: secureId(secureIdFor) });
   node.on('reachability:changed', (event) => {
-    print({ event: 'reachability', reachability: event.report.reachability, previous: event.previous });
+    const elapsedMs = performance.now() - startedAt;
+    print({ event: 'reachability', reachability: event.report.reachability, previous: event.previous, elapsedMs });
   });
   print({ event: 'listening', address: node.address(), id: hex(node.id) });
   const lines = createInterface({ input: process.stdin });

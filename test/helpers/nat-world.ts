@@ -21,7 +21,7 @@ export interface LabNode {
   close(): Promise<void>;
 }
 
-/** Starts a node in `ns` on `host:NODE_PORT` with `options` (plain KadNodeOptions fields). */
+/** Starts a node in `ns` on `host:NODE_PORT` (or `options.port`) with `options` (plain KadNodeOptions fields). */
 export async function startLabNode(
   lab: Lab,
   ns: string,
@@ -34,7 +34,7 @@ export async function startLabNode(
   return {
     proc,
     host,
-    port: NODE_PORT,
+    port: config.port,
     request: (cmd, args, timeoutMs) => proc.request(cmd, args, timeoutMs),
     async reachability() {
       const reply = await proc.request('reachability');

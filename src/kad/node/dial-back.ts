@@ -1,5 +1,4 @@
 import type { Clock, Milliseconds } from '../../core/clock.js';
-import { isKadError } from '../errors.js';
 import type { NodeId } from '../id.js';
 import type { QuerySource } from '../serve/handlers.js';
 import type { Contact } from '../wire/compact.js';
@@ -12,7 +11,7 @@ import {
 } from '../wire/nautilus-reach.js';
 import type { FamilyStack } from './family-stack.js';
 
-/** Most querier IPs whose last probe time is remembered (rate limit of `nautilus_reach`). */
+/** Most querier IP:port targets whose last probe time is remembered (rate limit of `nautilus_reach`). */
 const MAX_REMEMBERED_QUERIERS = 1024;
 /** Contacts asked to dial back, one after another, before waiting for unsolicited queries instead. */
 const VERIFIERS = 3;
@@ -48,7 +47,7 @@ export type DialBackOutcome =
  */
 export class DialBack {
   readonly #init: DialBackInit;
-  /** Querier IP → when this node last probed it; insertion order is age. */
+  /** Probed `IP:port` → when this node last probed it; insertion order is age. */
   readonly #probed = new Map<string, Milliseconds>();
   /** Hex nonces of requests waiting for their probe → wake the waiter. */
   readonly #pending = new Map<string, () => void>();
@@ -57,15 +56,16 @@ export class DialBack {
     this.#init = init;
   }
 
-  /** Serves `nautilus_reach`: probes `from.host:port` unless that IP was probed recently. */
+  /** Serves `nautilus_reach`: probes `from.host:port` unless that target was probed recently. */
   reach(from: QuerySource, port: number, nonce: Uint8Array): void {
     const { clock, stack, lifetime, id } = this.#init;
     if (from.family !== stack.family || lifetime.aborted) return;
     const now = clock.now();
-    const last = this.#probed.get(from.host);
+    const target = `${from.host}:${port}`;
+    const last = this.#probed.get(target);
     if (last !== undefined && now - last < REACH_PROBE_INTERVAL_MS) return;
-    this.#probed.delete(from.host);
-    this.#probed.set(from.host, now);
+    this.#probed.delete(target);
+    this.#probed.set(target, now);
     if (this.#probed.size > MAX_REMEMBERED_QUERIERS) this.#probed.delete(this.#probed.keys().next().value as string);
     // bounded by the RPC timeout on the node clock; the requester tells by the probe arriving, not the answer
     stack
@@ -81,31 +81,53 @@ export class DialBack {
     this.#init.onVerified();
   }
 
-  /** Asks up to 3 of `contacts` in turn to probe `port` on this node's external IP. */
+  /**
+   * Asks up to 3 of `contacts` at once to probe `port` on this node's external IP; the first
+   * probe to arrive settles it.
+   */
   async verify(contacts: readonly Contact[], port: number): Promise<DialBackOutcome> {
     const { id, stack, lifetime, randomBytes } = this.#init;
-    let accepted = false;
-    for (const contact of contacts.slice(0, VERIFIERS)) {
-      if (lifetime.aborted) break;
-      const nonce = randomBytes(8);
-      const key = Buffer.from(nonce).toString('hex');
-      let wake!: () => void;
-      const arrived = new Promise<boolean>((resolve) => {
-        wake = () => resolve(true);
+    let wake!: () => void;
+    const arrived = new Promise<boolean>((resolve) => {
+      wake = () => resolve(true);
+    });
+    const keys = contacts.slice(0, VERIFIERS).map(() => Buffer.from(randomBytes(8)).toString('hex'));
+    for (const key of keys) this.#pending.set(key, wake);
+    try {
+      const asked = keys.map((key, i) =>
+        stack
+          .query(
+            contacts[i]!,
+            NAUTILUS_REACH,
+            writeReachArgs({ id, port, nonce: Buffer.from(key, 'hex') }),
+            lifetime,
+            0,
+          )
+          .then(
+            () => true,
+            // 204 from another implementation, a timeout, or closing
+            () => false,
+          ),
+      );
+      // settled by the first verifier that accepts, or by the last refusal
+      const accepted = new Promise<boolean>((resolve) => {
+        let left = asked.length;
+        if (left === 0) resolve(false);
+        for (const answer of asked) {
+          void answer.then((ok) => {
+            if (ok) resolve(true);
+            else if (--left === 0) resolve(false);
+          });
+        }
       });
-      this.#pending.set(key, wake);
-      try {
-        await stack.query(contact, NAUTILUS_REACH, writeReachArgs({ id, port, nonce }), lifetime, 0);
-        accepted = true;
-        if (await this.#waitProbe(arrived)) return 'verified';
-      } catch (error) {
-        // 204 from another implementation, a timeout, or closing: the next contact
-        if (isKadError(error, 'CLOSED')) break;
-      } finally {
-        this.#pending.delete(key);
-      }
+      // the probe may come before the verifier's answer
+      const first = await Promise.race([arrived, accepted.then((some) => (some ? undefined : false))]);
+      if (first === true) return 'verified';
+      if (first === false) return 'unsupported';
+      return (await this.#waitProbe(arrived)) ? 'verified' : 'no-probe';
+    } finally {
+      for (const key of keys) this.#pending.delete(key);
     }
-    return accepted ? 'no-probe' : 'unsupported';
   }
 
   #waitProbe(arrived: Promise<boolean>): Promise<boolean> {

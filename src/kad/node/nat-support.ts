@@ -126,7 +126,8 @@ export class NatSupport {
     if (this.#verifying) return;
     this.#verifying = true;
     try {
-      await this.#ready.catch(() => undefined);
+      // contacts are enough: the join's first answers come well before its lookup ends
+      if ((this.#stack?.table.size ?? 0) === 0) await this.#ready.catch(() => undefined);
       const stack = this.#stack;
       if (stack === undefined || this.#init.lifetime.aborted || !this.tracker.awaitingVerification) return;
       this.lastDialBack = await this.#dialBack?.verify(stack.closest(this.#init.id, 8), port);

@@ -12,7 +12,7 @@ import type {
   RepublishFailedEvent,
 } from './maintenance-types.js';
 import type { StateDiscardReason } from './state-format.js';
-import type { ReachabilityChangedEvent } from './reachability.js';
+import type { ReachabilityChangedEvent } from './reachability-types.js';
 
 // The shapes of the DHT operations of a KadNode (lookups across the network), apart from the
 // single-peer client calls in types.ts.

@@ -1,54 +1,12 @@
 import { networkInterfaces } from 'node:os';
 import type { Clock, Milliseconds } from '../../core/clock.js';
 import type { PortMappingState } from '../nat/port-mapping.js';
+import type { Reachability, ReachabilityChangedEvent, ReachabilityReport } from './reachability-types.js';
 import type { Endpoint, RemoteInfo } from '../transport/transport.js';
 import type { FirewallWatch } from './firewall-watch.js';
 import type { TrafficObserver } from './family-stack.js';
 
-/**
- * How other nodes can reach this one:
- * - `public`: unsolicited queries arrive (or the address others see is the bound one) and no
- *   mapping is needed;
- * - `mapped`: the router holds a port mapping for it, verified from outside;
- * - `firewalled`: it had contacts but no unsolicited query for the detection window
- *   (`maintenance.firewallCheckMs`, BEP 43), and holds no verified mapping;
- * - `unknown`: not enough evidence yet.
- */
-export type Reachability = 'public' | 'mapped' | 'firewalled' | 'unknown';
-
-/** What {@link Reachability} was concluded from (`node.reachability()`). */
-export interface ReachabilityReport {
-  readonly reachability: Reachability;
-  /** The first bound address. */
-  readonly boundAddress: RemoteInfo;
-  /** The address other nodes see (BEP 42 `ip` votes), with the mapped port while `mapped`. */
-  readonly externalAddress: RemoteInfo | undefined;
-  /**
-   * Whether the IP others see differs from every local address (a NAT in between); `undefined`
-   * before the first vote.
-   */
-  readonly behindNat: boolean | undefined;
-  /** Queries received from hosts this node had not sent to within the NAT mapping time (2 min). */
-  readonly unsolicitedQueries: number;
-  /** When the last one arrived (node clock, ms). */
-  readonly lastUnsolicitedAt: Milliseconds | undefined;
-  /** The BEP 43 firewall check's conclusion. */
-  readonly firewalled: boolean;
-  /** The port mapping, as the router granted it. */
-  readonly mapping: PortMappingState;
-  /**
-   * How the held mapping was confirmed from outside: `dial-back` (a contact sent a
-   * `nautilus_probe` to the mapped address on request) or `unsolicited` (an unsolicited query
-   * arrived while it was held); `undefined` while not confirmed.
-   */
-  readonly verifiedBy: 'dial-back' | 'unsolicited' | undefined;
-}
-
-/** Payload of `reachability:changed`. */
-export interface ReachabilityChangedEvent {
-  readonly previous: Reachability;
-  readonly report: ReachabilityReport;
-}
+export type { Reachability, ReachabilityChangedEvent, ReachabilityReport } from './reachability-types.js';
 
 /** What a {@link ReachabilityTracker} reads. @internal */
 export interface ReachabilityInit {

@@ -12,7 +12,7 @@ import type { ItemKeyPair } from '../items.js';
 import type { Publication } from './publications.js';
 import type { PunchOptions, PunchResult, PunchTarget } from './hole-punch-options.js';
 import type { MaintenanceStats } from './maintenance-types.js';
-import type { ReachabilityReport } from './reachability.js';
+import type { ReachabilityReport } from './reachability-types.js';
 import type {
   AnnounceOptions,
   AnnounceResult,

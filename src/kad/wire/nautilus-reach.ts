@@ -9,8 +9,8 @@ import type { NodeId } from '../id.js';
  *
  * - `nautilus_reach` `{ id, port, nonce }`: "send a `nautilus_probe` with this nonce to my IP (the
  *   source address of this query) at `port`" (the port the node believes its router maps). The
- *   probe goes only to the querier's own IP, at most once per {@link REACH_PROBE_INTERVAL_MS} per IP,
- *   so the query cannot aim traffic at a third party.
+ *   probe goes only to the querier's own IP, at most once per {@link REACH_PROBE_INTERVAL_MS} per
+ *   IP and port, one probe per query of the same size: nothing to amplify.
  * - `nautilus_probe` `{ id, nonce }`: the dial-back itself; its arrival at the mapped port shows
  *   that the router lets unsolicited traffic in.
  */
@@ -19,7 +19,7 @@ export const NAUTILUS_REACH = 'nautilus_reach';
 export const NAUTILUS_PROBE = 'nautilus_probe';
 /** Most bytes of a nonce. */
 export const MAX_NONCE_BYTES = 20;
-/** A responder sends at most one probe per querier IP this often, ms. */
+/** A responder sends at most one probe to one querier IP and port this often, ms. */
 export const REACH_PROBE_INTERVAL_MS = 10_000;
 
 /** Arguments of `nautilus_reach`. */
