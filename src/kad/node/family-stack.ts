@@ -36,8 +36,8 @@ export interface TrafficObserver {
   queried(from: RemoteInfo): void;
   /**
    * A query from node `id` at `from` was served, and the routing table does not hold its sender:
-   * it was read-only (BEP 43), or its subnet is full in its bucket (a rendezvous remembers it for
-   * hole punching).
+   * it was read-only (BEP 43), its subnet is full in its bucket, or the table knows it at another
+   * address (a rendezvous remembers it for hole punching).
    */
   unheldQuerier?(id: NodeId, from: RemoteInfo): void;
 }
@@ -200,9 +200,10 @@ export class FamilyStack {
   #observeQuerier(query: KrpcQuery, from: RemoteInfo): void {
     const id = query.a['id'];
     if (!(id instanceof Uint8Array)) return;
-    // a querier the table cannot hold (read-only, or one subnet too many) may still need an introduction
-    const held =
-      query.ro !== true && this.table.observe({ id, host: from.host, port: from.port }) !== 'rejected-diversity';
+    // a querier the table does not hold as it is now (read-only, one subnet too many, or known at
+    // an older address: a NAT that rebound) may still need an introduction
+    const status = query.ro === true ? 'read-only' : this.table.observe({ id, host: from.host, port: from.port });
+    const held = status !== 'read-only' && status !== 'rejected-diversity' && status !== 'conflict';
     if (!held) this.#observer?.unheldQuerier?.(id, from);
   }
 }

@@ -287,8 +287,9 @@ export class HolePunch {
 
   /**
    * Serves `nautilus_punch`: a node this one talks to (its rendezvous) says `peer` at `addr` wants
-   * to reach it. Sends `attempts` pings toward `addr`, `intervalMs` apart, which open this side's
-   * NAT for the peer's own; answers with whether this node's NAT maps a port per destination.
+   * to reach it. Sends up to `attempts` pings toward `addr`, `intervalMs` apart (until one is
+   * answered), which open this side's NAT for the peer's own; answers with whether this node's NAT
+   * maps a port per destination.
    */
   #acceptPunch(a: BencodeDict, from: { host: string; port: number; family: AddressFamily }): BencodeDict {
     const args = readPunchArgs(a);
@@ -307,13 +308,19 @@ export class HolePunch {
     const { lifetime, clock } = this.#deps;
     const ping = writePingArgs({ id: this.#deps.id });
     let sent = 0;
+    let answered = false;
     const fire = (): void => {
-      if (lifetime.aborted) return;
+      if (lifetime.aborted || answered) return;
       sent++;
-      // answers are not awaited: the requester is the one that waits for a direct answer
+      // the requester waits for its own direct answer; the first one here ends this side's burst
       stack
         .probe(args.addr, 'ping', ping, { signal: lifetime, timeoutMs: intervalMs * attempts + 1000, retries: 0 })
-        .catch(() => undefined);
+        .then(
+          () => {
+            answered = true;
+          },
+          () => undefined,
+        );
       if (sent < attempts) clock.setTimeout(fire, intervalMs);
     };
     fire();

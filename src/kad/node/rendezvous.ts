@@ -19,7 +19,7 @@ import { type RemoteInfo, sameEndpoint } from '../transport/transport.js';
 import type { FamilyStack } from './family-stack.js';
 import type { ResolvedHolePunchOptions } from './hole-punch-options.js';
 
-/** Queriers the table does not hold (read-only, or refused for subnet diversity); beyond it the oldest are forgotten. */
+/** Queriers the table does not hold (read-only, refused for subnet diversity, or at a new address); beyond it the oldest are forgotten. */
 const MAX_HEARD = 256;
 /** Rate-limit buckets kept per requester IP and per target; beyond it the least recent are forgotten. */
 const MAX_BUCKETS = 1024;
@@ -45,7 +45,8 @@ interface Heard extends RemoteInfo {
  * The rendezvous side of hole punching: answers `nautilus_introduce`. It introduces only a
  * requester that proves its source address (a write token issued to its IP, as `announce_peer`
  * does) to a target it already talks to: a contact of its routing table, or a node its table
- * does not hold (read-only, BEP 43, or one subnet too many in its bucket) that queried it within
+ * does not hold as it is (read-only, BEP 43; one subnet too many in its bucket; known at an older
+ * address) that queried it within
  * `recentMs`. For each introduction it sends the target one
  * `nautilus_punch` (a datagram the size of the requester's query), and answers the requester with
  * the target's external address; it never sends anything to an address a requester names.

@@ -40,7 +40,7 @@ describe('hole punching abuse bounds', () => {
       assert.equal(punchQueries(world), 5);
     }));
 
-  it('a target punches only for a node it sent to, and then sends exactly attempts pings', () =>
+  it('a target punches only for a node it sent to, and then pings until the first answer, fewer than attempts', () =>
     withNatWorld(PORT_RESTRICTED, {}, async (world) => {
       // a host the public node never sent to asks it to punch toward a victim: refused, nothing sent
       const stranger = world.network.createTransport({ host: '198.51.100.60', port: 6881 });
@@ -50,12 +50,12 @@ describe('hole punching abuse bounds', () => {
       assert.equal(refused.e[0], 201);
       await world.clock.advanceAsync(3000);
       assert.equal(world.queries.filter((q) => q.to === victim.host).length, 0);
-      // B's own rendezvous makes it punch: exactly `attempts` (4) pings, whatever answers
+      // B's own rendezvous makes it punch: pings toward A until one is answered, at most `attempts` (4)
       const result = await world.punchToB();
       assert.ok(result.ok);
       await world.clock.advanceAsync(3000);
       const fromB = world.queries.filter((q) => q.q === 'ping' && q.from === EXTERNAL_B && q.to === EXTERNAL_A);
-      assert.equal(fromB.length, 4);
+      assert.ok(fromB.length >= 1 && fromB.length < 4, `${fromB.length} pings`);
     }));
 
   it('a target acts on at most acceptBurst introductions at once, answering 202 beyond', () =>

@@ -50,6 +50,10 @@ describe('hole punching', () => {
       assert.ok(result.durationMs <= DEADLINE_MS + 50, `took ${result.durationMs} ms`);
       const pings = world.queries.filter((q) => q.q === 'ping' && q.from === EXTERNAL_A && q.to === EXTERNAL_B);
       assert.equal(pings.length, 4);
+      // B's pings toward A's port as the rendezvous saw it: none answered, so all `attempts` of them
+      await world.clock.advanceAsync(3000);
+      const back = world.queries.filter((q) => q.q === 'ping' && q.from === EXTERNAL_B && q.to === EXTERNAL_A);
+      assert.equal(back.length, 4);
     }));
 
   // one responder each: one port seen, no verdict on the mapping
