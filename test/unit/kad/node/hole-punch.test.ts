@@ -91,6 +91,17 @@ describe('hole punching', () => {
       assert.equal(result.reason, 'peer-unreachable');
     }));
 
+  it('reaches a target whose NAT rebound to a new port since the rendezvous table learned it', () =>
+    withNatWorld({ a: 'port-restricted', b: 'symmetric' }, {}, async (world) => {
+      await world.clock.advanceAsync(31_000); // the NATs forget; B's next flow to the rendezvous gets a new port
+      await world.talk();
+      const result = await world.punchToB();
+      // introduced at B's current port (else peer-unreachable); B's NAT is symmetric, so no path
+      assert.ok(!result.ok);
+      assert.equal(result.reason, 'symmetric');
+      assert.equal(world.queries.filter((q) => q.q === 'nautilus_punch').length, 1);
+    }));
+
   it('answers rendezvous-unreachable at the deadline when the rendezvous is silent', () =>
     withNatWorld(PORT_RESTRICTED, {}, async (world) => {
       world.network.setDropFilter((packet) => packet.to.host === '198.51.100.2');
