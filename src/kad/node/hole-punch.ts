@@ -34,6 +34,9 @@ const MAX_REMEMBERED = 256;
 /** A rendezvous token is used this long (tokens are accepted for 5 to 10 min). */
 const TOKEN_REUSE_MS = 4 * 60_000;
 
+/** A value kept under `key` with when it was last confirmed. */
+type Remembered<V, K extends string> = Record<K, V> & { at: Milliseconds };
+
 /** Collaborators of {@link HolePunch}. @internal */
 export interface HolePunchDeps {
   readonly id: NodeId;
@@ -55,19 +58,16 @@ export interface HolePunchDeps {
 export class HolePunch {
   readonly #deps: HolePunchDeps;
   readonly #rendezvous: Rendezvous;
-  readonly #accepts: TokenBucket;
+  // created on first use: a node that never punches nor is punched to holds none of them
+  #accepts: TokenBucket | undefined;
   /** Rendezvous endpoint → the token it issued and when. */
-  readonly #tokens = new Map<string, { token: Uint8Array; at: Milliseconds }>();
+  #tokens: Map<string, Remembered<Uint8Array, 'token'>> | undefined;
   /** Target endpoint (as named, and as found) → the punched contact and when it last answered. */
-  readonly #paths = new Map<string, { contact: Contact; at: Milliseconds }>();
+  #paths: Map<string, Remembered<Contact, 'contact'>> | undefined;
 
   constructor(deps: HolePunchDeps) {
     this.#deps = deps;
     this.#rendezvous = new Rendezvous({ ...deps, stackOf: (family) => this.#stackOf(family) });
-    this.#accepts = new TokenBucket(
-      { ratePerSecond: deps.options.acceptRatePerSecond, burst: deps.options.acceptBurst },
-      { clock: deps.clock },
-    );
   }
 
   /** The extension queries this node serves, per its options. */
@@ -90,6 +90,8 @@ export class HolePunch {
     if (signal?.aborted === true) throw abortReason(signal);
     if (this.#deps.lifetime.aborted) throw KadError.closed('node');
     const { attempts, intervalMs, deadlineMs } = checkPunchOptions(options, this.#deps.options);
+    if (typeof target !== 'object' || target === null)
+      throw optionError('target', '{ rendezvous, id | address }', target);
     const rendezvous = checkEndpoint(target.rendezvous, 'rendezvous');
     const id = target.id === undefined ? undefined : assertNodeId(target.id, 'id');
     const address = target.address === undefined ? undefined : checkEndpoint(target.address, 'address');
@@ -157,8 +159,9 @@ export class HolePunch {
       );
       if (contact !== undefined) {
         const at = clock.now();
-        this.#remember(this.#paths, endpointKey(peer), { contact, at });
-        if (address !== undefined) this.#remember(this.#paths, endpointKey(address), { contact, at });
+        const paths = (this.#paths ??= new Map<string, Remembered<Contact, 'contact'>>());
+        this.#remember(paths, endpointKey(peer), { contact, at });
+        if (address !== undefined) this.#remember(paths, endpointKey(address), { contact, at });
         return { ok: true, contact, rttMs, durationMs: at - started, sent };
       }
       rethrowAbort();
@@ -181,7 +184,7 @@ export class HolePunch {
     rendezvous: Endpoint,
     signal: AbortSignal | undefined,
   ): Promise<Endpoint> {
-    const known = this.#paths.get(endpointKey(to));
+    const known = this.#paths?.get(endpointKey(to));
     if (known !== undefined && this.#deps.clock.now() - known.at < this.#deps.options.pathTtlMs) return known.contact;
     // by id when known: the rendezvous knows better than the caller where a NAT shows the target
     const target =
@@ -193,7 +196,7 @@ export class HolePunch {
 
   /** A punched path to `to` carried an answer: it stays usable for another `pathTtlMs`. */
   used(to: Endpoint): void {
-    const known = this.#paths.get(endpointKey(to));
+    const known = this.#paths?.get(endpointKey(to));
     if (known !== undefined) known.at = this.#deps.clock.now();
   }
 
@@ -206,7 +209,7 @@ export class HolePunch {
     signal: AbortSignal,
   ): Promise<IntroduceReply> {
     const key = endpointKey(rendezvous);
-    const cached = this.#tokens.get(key);
+    const cached = this.#tokens?.get(key);
     let token = cached !== undefined && this.#deps.clock.now() - cached.at < TOKEN_REUSE_MS ? cached.token : undefined;
     for (let round = 0; ; round++) {
       const args = writeIntroduceArgs({
@@ -226,7 +229,10 @@ export class HolePunch {
       });
       const reply = readIntroduceReply(r);
       if (reply.token !== undefined)
-        this.#remember(this.#tokens, key, { token: reply.token, at: this.#deps.clock.now() });
+        this.#remember((this.#tokens ??= new Map<string, Remembered<Uint8Array, 'token'>>()), key, {
+          token: reply.token,
+          at: this.#deps.clock.now(),
+        });
       // one round to fetch a token, one more if the cached one had expired
       if (reply.status !== 'token' || reply.token === undefined || round >= 1) return reply;
       token = reply.token;
@@ -303,6 +309,11 @@ export class HolePunch {
     if (stack === undefined || familyOf(args.addr.host) !== from.family) {
       throw KadError.invalidMessage(`${PUNCH_METHOD}: "addr" is not of the family of the query`);
     }
+    const { acceptRatePerSecond, acceptBurst } = this.#deps.options;
+    this.#accepts ??= new TokenBucket(
+      { ratePerSecond: acceptRatePerSecond, burst: acceptBurst },
+      { clock: this.#deps.clock },
+    );
     if (!this.#accepts.tryTake()) throw KadError.overloaded('too many introductions');
     const { attempts, intervalMs } = this.#deps.options;
     const { lifetime, clock } = this.#deps;
