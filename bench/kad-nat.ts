@@ -6,7 +6,7 @@
  *   and NAT-PMP: a Nautilus node created behind the router, joining through two public peers,
  *   against the anchor: one bare `@silentbot1/nat-api` map (the router round trip alone, nothing
  *   verified), rounds alternating in the same lab;
- * - hole punching: the section HOLE_PUNCH_ROWS below, filled by the hole-punch work.
+ * - hole punching: success rate and time per NAT kind (bench/hole-punch-rows.ts).
  *
  * Run: npm run bench -- kad-nat (KAD_NAT_ROUNDS: rounds per protocol, default 7)
  */
@@ -15,6 +15,7 @@ import type { PortMappingProtocol } from '../src/kad/nat/port-mapper.js';
 import { createLab, type Lab } from '../test/helpers/netns.js';
 import { NODE_PORT, startLabNode, startPublicPeers } from '../test/helpers/nat-world.js';
 import { median, type Row } from './harness.js';
+import { holePunchRows } from './hole-punch-rows.js';
 
 const ROUNDS = Number(process.env['KAD_NAT_ROUNDS'] ?? 7);
 const ANCHOR = fileURLToPath(new URL('./helpers/nat-api-map.js', import.meta.url));
@@ -82,7 +83,7 @@ async function timeToMapped(protocol: PortMappingProtocol): Promise<Row> {
  * Hole punching (cone, port-restricted, symmetric NAT: success rate and time over 50 attempts per
  * kind) adds its row builders here; each builds its own lab.
  */
-export const HOLE_PUNCH_ROWS: (() => Promise<Row[]>)[] = [];
+export const HOLE_PUNCH_ROWS: (() => Promise<Row[]>)[] = [holePunchRows];
 
 export async function benchKadNat(): Promise<Row[]> {
   const rows: Row[] = [];

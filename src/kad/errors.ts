@@ -52,6 +52,8 @@ export enum WireError {
  *   something else); a query that meets one is answered 202 "server error", without details.
  * - `NO_CONTACTS`: a lookup found no live node: the routing table is empty, or no node asked answered.
  * - `NOT_STORED`: no node accepted a `put` or `announce_peer` (and none refused it for its `cas` or `seq`).
+ * - `PUNCH_FAILED`: a call through a rendezvous (`rendezvous` option) found no direct path to a
+ *   node behind a NAT; `reason` and `cause` (the `PunchResult`) say why (see `node.punch()`).
  * - `CORRUPT_STATE`: saved node state (what it published, its table) that does not read back:
  *   malformed, truncated, of another version, or with an item whose signature or target is wrong.
  * - `PORT_MAPPING_FAILED`: no router answered a UPnP-IGD / NAT-PMP request within the deadline,
@@ -79,6 +81,7 @@ export type KadErrorCode =
   | 'CORRUPT_ITEM'
   | 'NO_CONTACTS'
   | 'NOT_STORED'
+  | 'PUNCH_FAILED'
   | 'CORRUPT_STATE'
   | 'PORT_MAPPING_FAILED';
 
@@ -90,6 +93,8 @@ export interface KadErrorDetails {
   readonly cause?: unknown;
   /** For `INVALID_MESSAGE` on a query: its transaction id, so the receiver can answer 203. */
   readonly transactionId?: Uint8Array;
+  /** For `PUNCH_FAILED`: why (a `PunchFailureReason`: `symmetric`, `timeout`, …). */
+  readonly reason?: string;
 }
 
 /** Wire number implied by a local code when a handler turns the error into a KRPC error reply. */
@@ -140,12 +145,15 @@ export class KadError extends Error {
    * the transaction id to echo in a 203 error reply. `undefined` otherwise.
    */
   readonly transactionId: Uint8Array | undefined;
+  /** For `PUNCH_FAILED`: the `PunchFailureReason` (`symmetric`, `timeout`, …); `undefined` otherwise. */
+  readonly reason: string | undefined;
 
   constructor(code: KadErrorCode, message: string, details: KadErrorDetails = {}) {
     super(message, details.cause === undefined ? undefined : { cause: details.cause });
     this.code = code;
     this.wireCode = details.wireCode ?? WIRE_CODE_OF[code];
     this.transactionId = details.transactionId;
+    this.reason = details.reason;
   }
 
   /** Malformed, non-canonical or oversized bytes, or bad query arguments (wire 203). */
@@ -282,6 +290,11 @@ export class KadError extends Error {
   /** No node accepted a store (`put`, `announce_peer`); `cause` is the first refusal. */
   static notStored(message: string, cause?: unknown): KadError {
     return new KadError('NOT_STORED', message, { cause });
+  }
+
+  /** No direct path to a node behind a NAT (`reason`, e.g. `symmetric`); `cause` is the punch result. */
+  static punchFailed(reason: string, message: string, cause?: unknown): KadError {
+    return new KadError('PUNCH_FAILED', `hole punch failed (${reason}): ${message}`, { reason, cause });
   }
 
   /** A router absent or refusing a port mapping. */

@@ -59,6 +59,15 @@ export type {
 export { DEFAULT_PUBLICATIONS_OPTIONS, Publications } from './node/publications.js';
 export type { MaintenanceOptions } from './node/maintenance-options.js';
 export type {
+  HolePunchOptions,
+  PunchFailureReason,
+  PunchOptions,
+  PunchResult,
+  PunchTarget,
+} from './node/hole-punch-options.js';
+export { DEFAULT_HOLE_PUNCH_OPTIONS } from './node/hole-punch-options.js';
+export type { NatMappingBehaviour } from './routing/nat-mapping.js';
+export type {
   FirewallChangedEvent,
   MaintenanceStats,
   NetworkLostEvent,

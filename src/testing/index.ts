@@ -11,6 +11,8 @@ export type {
   Packet,
 } from './memory-network.js';
 export { DEFAULT_MEMORY_NETWORK_OPTIONS, MemoryNetwork, MemoryTransport } from './memory-network.js';
+export type { MemoryNatOptions, MemoryNatStats, NatFiltering, NatKind, NatMapping } from './memory-nat.js';
+export { MemoryNat, NAT_KINDS } from './memory-nat.js';
 export { seededBytes, seededRandom } from './seeded-random.js';
 export type { RedisServerHandle, RedisServerOptions, RedisServerTlsOptions } from './redis/redis-server.js';
 export { startRedisServer } from './redis/redis-server.js';

@@ -2,6 +2,7 @@ import { Emitter } from '../core/emitter.js';
 import type { Clock, Milliseconds } from '../core/clock.js';
 import { KadError } from '../kad/errors.js';
 import { integerInRange, optionError, probability } from '../kad/option-checks.js';
+import { MemoryNat, type MemoryNatOptions } from './memory-nat.js';
 import { seededRandom } from './seeded-random.js';
 import { type AddressFamily, familyOf } from '../kad/wire/compact.js';
 import {
@@ -76,7 +77,7 @@ export interface MemoryNetworkStats {
   readonly delivered: number;
   /** Datagrams lost to `lossRate`. */
   readonly lost: number;
-  /** Datagrams dropped by a partition or the drop filter. */
+  /** Datagrams dropped by a partition, the drop filter or a NAT (see {@link MemoryNetwork.addNat}). */
   readonly filtered: number;
   /** Datagrams whose destination did not exist (or was closed) when they arrived. */
   readonly unroutable: number;
@@ -118,6 +119,9 @@ export class MemoryNetwork {
   readonly #transports = new Map<string, MemoryTransport>();
   #groupOf = new Map<string, number>();
   #dropFilter: DropFilter | undefined;
+  /** NATs by their external address, and by the hosts behind them. */
+  readonly #natAt = new Map<string, MemoryNat>();
+  readonly #natOf = new Map<string, MemoryNat>();
   #nextHost = 1;
   #sent = 0;
   #delivered = 0;
@@ -178,6 +182,23 @@ export class MemoryNetwork {
     this.#groupOf = groupOf;
   }
 
+  /**
+   * Puts `options.hosts` behind a simulated NAT whose public address is `options.external`: what
+   * they send to hosts outside it leaves from that address (the mapping and filtering of
+   * `options.kind`, port-restricted cone by default), and only what its filtering lets through a
+   * live mapping comes back. Hosts behind it reach each other directly.
+   * @throws {KadError} `INVALID_OPTION` for a bad option or a host already behind a NAT.
+   */
+  addNat(options: MemoryNatOptions): MemoryNat {
+    const nat = new MemoryNat(options, { clock: this.#clock });
+    for (const host of [nat.external, ...nat.hosts]) {
+      if (this.#natAt.has(host) || this.#natOf.has(host)) throw optionError('hosts', 'hosts behind no other NAT', host);
+    }
+    this.#natAt.set(nat.external, nat);
+    for (const host of nat.hosts) this.#natOf.set(host, nat);
+    return nat;
+  }
+
   /** Removes any partition. */
   heal(): void {
     this.#groupOf = new Map();
@@ -226,8 +247,13 @@ export class MemoryNetwork {
   }
 
   /** @internal called by {@link MemoryTransport.send} with an already copied datagram. */
-  route(packet: Packet): void {
+  route(original: Packet): void {
     this.#sent++;
+    const nat = this.#natOf.get(original.from.host);
+    const packet =
+      nat === undefined || nat.hosts.has(original.to.host)
+        ? original
+        : { ...original, from: nat.outbound(original.from, original.to) };
     if (this.#blocked(packet)) {
       this.#filtered++;
       return;
@@ -251,7 +277,13 @@ export class MemoryNetwork {
       this.#filtered++;
       return;
     }
-    const target = this.#transports.get(endpointKey(packet.to));
+    const nat = this.#natAt.get(packet.to.host);
+    const to = nat === undefined ? packet.to : nat.inbound(packet.from, packet.to.port);
+    if (to === undefined) {
+      this.#filtered++;
+      return;
+    }
+    const target = this.#transports.get(endpointKey(to));
     if (target === undefined || !target.receive(packet.data, packet.from)) {
       this.#unroutable++;
       return;

@@ -29,31 +29,49 @@ interface Command {
   readonly text?: string;
   readonly target?: string;
   readonly timeoutMs?: number;
+  /** Hole punching: the rendezvous to go through (`punch`; `ping`, `store`, `fetch` through it). */
+  readonly rendezvous?: { readonly host: string; readonly port: number };
+  /** Hole punching: the target's node id, hex. */
+  readonly peer?: string;
+  /** `punch`: its `deadlineMs` and `attempts`. */
+  readonly deadlineMs?: number;
+  readonly attempts?: number;
 }
 
 async function handle(node: KadNode, c: Command): Promise<Record<string, unknown>> {
   const signal = AbortSignal.timeout(c.timeoutMs ?? 10_000);
-  const to = { host: c.host ?? '', port: c.port ?? 0 };
+  const peer = c.peer === undefined ? {} : { id: Uint8Array.from(Buffer.from(c.peer, 'hex')) };
+  const to = { host: c.host ?? '', port: c.port ?? 0, ...peer };
+  const call = c.rendezvous === undefined ? { signal } : { signal, rendezvous: c.rendezvous };
   switch (c.cmd) {
+    case 'punch': {
+      const options = {
+        signal,
+        ...(c.deadlineMs === undefined ? {} : { deadlineMs: c.deadlineMs }),
+        ...(c.attempts === undefined ? {} : { attempts: c.attempts }),
+      };
+      const result = await node.punch({ rendezvous: c.rendezvous ?? to, ...peer }, options);
+      return result.ok ? { ...result, contact: { ...result.contact, id: hex(result.contact.id) } } : { ...result };
+    }
     case 'reachability':
       return { report: node.reachability(), readOnly: node.stats().maintenance.readOnly };
     case 'contacts':
       return { contacts: node.contacts().map((x) => ({ host: x.host, port: x.port, id: hex(x.id) })) };
     case 'ping': {
-      const contact = await node.ping(to, { signal });
+      const contact = await node.ping(to, call);
       return { host: contact.host, port: contact.port };
     }
     case 'store': {
       // a direct store on one node: `get` for its token, then `put` of the immutable { v: text }
       const v = Buffer.from(c.text ?? '');
       const target = immutableTarget(v);
-      const { token } = await node.getItem(to, target, { signal });
+      const { token } = await node.getItem(to, target, call);
       if (token === undefined) throw new Error('no token in the get response');
-      await node.putItem(to, { v }, token, { signal });
+      await node.putItem(to, { v }, token, call);
       return { target: hex(target) };
     }
     case 'fetch': {
-      const result = await node.getItem(to, Buffer.from(c.target ?? '', 'hex'), { signal });
+      const result = await node.getItem(to, Buffer.from(c.target ?? '', 'hex'), call);
       const v = result.item?.v;
       return { text: v instanceof Uint8Array ? Buffer.from(v).toString('utf8') : null };
     }

@@ -36,6 +36,11 @@ export interface PortMappingService {
 export interface RouterOptions {
   /** `masquerade random`: a new external port per destination (a symmetric NAT). @default false */
   readonly symmetric?: boolean;
+  /**
+   * A full cone: once the first home host sent from a UDP port, anyone may send to that port of
+   * the WAN address (for as long as a flow lives), not only the hosts it sent to. @default false
+   */
+  readonly fullCone?: boolean;
   /** Start miniupnpd with these protocols (it can be stopped and restarted later). @default none */
   readonly portMapping?: PortMappingService;
   /** Home namespaces behind it. @default 1 */
@@ -282,7 +287,8 @@ export async function createLab(options: LabOptions = {}): Promise<Lab> {
       homes.push({ ns: homeNs, address, gateway: lanAddress });
     }
     const rulesFile = join(dir, `${ns}.nft`);
-    writeFileSync(rulesFile, routerRuleset(ro.symmetric === true));
+    const fullCone = ro.fullCone === true ? { home: homes[0]?.address ?? '', timeoutS: udpTimeout } : undefined;
+    writeFileSync(rulesFile, routerRuleset(ro.symmetric === true, fullCone));
     await exec(ns, ['nft', '-f', rulesFile]);
     await exec(ns, [
       'sysctl',
@@ -347,9 +353,23 @@ async function waitStderr(proc: NsProcess, pattern: RegExp, timeoutMs = 15_000):
   }
 }
 
-/** nftables of a lab router: one `inet lab` table holding its own chains and miniupnpd's. */
-export function routerRuleset(symmetric: boolean): string {
+/**
+ * nftables of a lab router: one `inet lab` table holding its own chains and miniupnpd's. With
+ * `fullCone`, the forward chain remembers the UDP source ports `home` sends from (for `timeoutS`,
+ * renewed by every datagram; masquerade keeps a free port) and prerouting hands anything that
+ * arrives at one of them to `home`: endpoint-independent filtering.
+ */
+export function routerRuleset(symmetric: boolean, fullCone?: { home: string; timeoutS: number }): string {
+  const cone =
+    fullCone === undefined
+      ? { set: '', forward: '', prerouting: '' }
+      : {
+          set: `  set fullcone {\n    type inet_service; flags dynamic,timeout; timeout ${fullCone.timeoutS}s;\n  }\n`,
+          forward: `    iifname "lan" oifname "wan" ip saddr ${fullCone.home} meta l4proto udp update @fullcone { udp sport }\n    ct status dnat accept\n`,
+          prerouting: `    iifname "wan" meta l4proto udp udp dport @fullcone dnat ip to ${fullCone.home}\n`,
+        };
   return `table inet lab {
+${cone.set}
   chain input {
     type filter hook input priority 0; policy drop;
     ct state established,related accept
@@ -360,14 +380,14 @@ export function routerRuleset(symmetric: boolean): string {
   chain forward {
     type filter hook forward priority 0; policy drop;
     ct state established,related accept
-    iifname "lan" oifname "wan" accept
+${cone.forward}    iifname "lan" oifname "wan" accept
     jump miniupnpd
   }
   chain miniupnpd {
   }
   chain prerouting {
     type nat hook prerouting priority -100; policy accept;
-    jump prerouting_miniupnpd
+${cone.prerouting}    jump prerouting_miniupnpd
   }
   chain prerouting_miniupnpd {
   }

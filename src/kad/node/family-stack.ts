@@ -3,6 +3,7 @@ import type { BencodeDict } from '../wire/bencode.js';
 import type { AddressFamily, Contact } from '../wire/compact.js';
 import { toWireError, WireError } from '../errors.js';
 import { ExternalAddressVote } from '../routing/external-address.js';
+import { NatMappingVote } from '../routing/nat-mapping.js';
 import type { QueryHandlers } from '../serve/handlers.js';
 import type { NodeId } from '../id.js';
 import { readResponse, type ResponseValues } from '../wire/krpc-args.js';
@@ -33,6 +34,12 @@ export interface TrafficObserver {
   sent(to: Endpoint): void;
   /** A query arrived from `from` (before it is served). */
   queried(from: RemoteInfo): void;
+  /**
+   * A query from node `id` at `from` was served, and the routing table does not hold its sender:
+   * it was read-only (BEP 43), its subnet is full in its bucket, or the table knows it at another
+   * address (a rendezvous remembers it for hole punching).
+   */
+  unheldQuerier?(id: NodeId, from: RemoteInfo): void;
 }
 
 /**
@@ -59,6 +66,8 @@ export class FamilyStack {
   readonly rpc: Rpc;
   readonly table: NodeTable;
   readonly external: ExternalAddressVote;
+  /** Whether responders see this node at one external port or a port per destination (hole punching). */
+  readonly mapping: NatMappingVote;
   readonly #ownsTransport: boolean;
   readonly #observer: TrafficObserver | undefined;
 
@@ -69,6 +78,7 @@ export class FamilyStack {
     this.rpc = new Rpc(init.rpc, { transport: init.transport, clock: init.clock });
     this.table = new NodeTable({ id: init.id, k: init.k, family: this.family, clock: init.clock }, init.ping);
     this.external = new ExternalAddressVote(this.family);
+    this.mapping = new NatMappingVote(this.family);
     this.#observer = init.observer;
   }
 
@@ -128,10 +138,42 @@ export class FamilyStack {
       ...(readOnly === undefined ? {} : { readOnly }),
     });
     const values = readResponse(response.r);
-    if (response.ip !== undefined) this.external.record(from.host, response.ip);
+    if (response.ip !== undefined) {
+      this.external.record(from.host, response.ip);
+      this.mapping.record(from.host, response.ip);
+    }
     // it answered: a good contact (unless it is us, which the table refuses)
     this.table.observe({ id: values.id, host: from.host, port: from.port });
     return { values, from };
+  }
+
+  /**
+   * Sends a query without the side effects of {@link query}: the responder does not enter the
+   * table and its `ip` is no vote (hole punching: a peer behind a NAT, or a target told to punch).
+   * Counts as sent for the firewall check, so the answers it opens the way for are not unsolicited.
+   * With `vote`, the `ip` it reports counts (a public node, such as a rendezvous).
+   */
+  probe(
+    to: Endpoint,
+    method: string,
+    args: BencodeDict,
+    options: { signal?: AbortSignal; timeoutMs?: number; retries?: number; vote?: boolean },
+  ): Promise<{ values: ResponseValues; from: RemoteInfo; rttMs: number; r: BencodeDict }> {
+    this.#observer?.sent(to);
+    const { vote, ...rest } = options;
+    return this.rpc.query(to, method, args, rest).then(({ response, from, rttMs }) => {
+      const values = readResponse(response.r);
+      if (vote === true && response.ip !== undefined) {
+        this.external.record(from.host, response.ip);
+        this.mapping.record(from.host, response.ip);
+      }
+      return { values, from, rttMs, r: response.r };
+    });
+  }
+
+  /** Records that this node sent to `to` (for the firewall check) without sending anything. */
+  noteSent(to: Endpoint): void {
+    this.#observer?.sent(to);
   }
 
   /** Contacts closest to `target`. */
@@ -157,6 +199,11 @@ export class FamilyStack {
 
   #observeQuerier(query: KrpcQuery, from: RemoteInfo): void {
     const id = query.a['id'];
-    if (query.ro !== true && id instanceof Uint8Array) this.table.observe({ id, host: from.host, port: from.port });
+    if (!(id instanceof Uint8Array)) return;
+    // a querier the table does not hold as it is now (read-only, one subnet too many, or known at
+    // an older address: a NAT that rebound) may still need an introduction
+    const status = query.ro === true ? 'read-only' : this.table.observe({ id, host: from.host, port: from.port });
+    const held = status !== 'read-only' && status !== 'rejected-diversity' && status !== 'conflict';
+    if (!held) this.#observer?.unheldQuerier?.(id, from);
   }
 }

@@ -36,6 +36,12 @@ export class FirewallWatch implements TrafficObserver {
     return this.#firewalled;
   }
 
+  /** Whether this node sent `host` a query within {@link NAT_MAPPING_MS} (a target of hole punching asks). */
+  sentRecently(host: string): boolean {
+    const at = this.#recent.get(host);
+    return at !== undefined && this.#clock.now() - at < NAT_MAPPING_MS;
+  }
+
   sent(to: Endpoint): void {
     const recent = this.#recent;
     recent.delete(to.host);

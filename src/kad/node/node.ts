@@ -33,6 +33,8 @@ import { systemResolver } from './bootstrap-entries.js';
 import { DhtOperations } from './dht-operations.js';
 import { Join } from './join.js';
 import { type Publication, Publications } from './publications.js';
+import { HolePunch } from './hole-punch.js';
+import { resolveHolePunchOptions } from './hole-punch-options.js';
 import { NatSupport } from './nat-support.js';
 import type { ReachabilityReport } from './reachability.js';
 import { Maintenance } from './maintenance.js';
@@ -129,6 +131,7 @@ class Node extends Emitter<KadNodeEvents> implements KadNode {
   /** What this node published (put, putMutable, announce), for republishing and saving. */
   readonly #publications: Publications;
   readonly #maintenance: Maintenance;
+  readonly #holePunch: HolePunch;
   readonly #nat: NatSupport;
   #closed = false;
 
@@ -148,6 +151,7 @@ class Node extends Emitter<KadNodeEvents> implements KadNode {
     const readOnly = readOnlyMode === true;
     const maintenance = resolveMaintenanceOptions(options.maintenance);
     const counters = newMaintenanceCounters(readOnly);
+    const holePunch = resolveHolePunchOptions(options.holePunch);
     const nat = new NatSupport({
       id: this.id,
       clock,
@@ -171,6 +175,13 @@ class Node extends Emitter<KadNodeEvents> implements KadNode {
     });
     this.#nat = nat;
     const watch = nat.watch;
+    // the stacks tell the reachability tracker of their traffic, and hole punching of read-only queriers
+    const tracker = nat.observer;
+    const observer = {
+      sent: (to: Endpoint) => tracker.sent(to),
+      queried: (from: RemoteInfo) => tracker.queried(from),
+      unheldQuerier: (id: NodeId, from: RemoteInfo) => this.#holePunch.unheldQuerier(id, from),
+    };
     // options that validate themselves first, before anything listens on a transport
     const tokens = new WriteTokens(
       { rotateMs: options.tokenRotateMs ?? DEFAULT_KAD_NODE_OPTIONS.tokenRotateMs },
@@ -198,17 +209,25 @@ class Node extends Emitter<KadNodeEvents> implements KadNode {
       this.#storage = new KadStorage(options.storage, { clock, registry });
       for (const transport of transports) {
         const ownsTransport = owned.includes(transport);
-        this.#stacks.push(
-          new FamilyStack({ id: this.id, k, transport, ownsTransport, clock, rpc, ping, observer: nat.observer }),
-        );
+        this.#stacks.push(new FamilyStack({ id: this.id, k, transport, ownsTransport, clock, rpc, ping, observer }));
       }
     } catch (error) {
       for (const stack of this.#stacks) void stack.rpc.close();
       void this.#ownRegistry?.close();
       throw error;
     }
+    this.#holePunch = new HolePunch({
+      id: this.id,
+      clock,
+      stacks: this.#stacks,
+      tokens,
+      lifetime: this.#lifetime.signal,
+      options: holePunch,
+      sentRecently: (host) => watch.sentRecently(host),
+    });
     const handlers = new QueryHandlers(
       {
+        extensions: this.#holePunch.extensions(),
         id: this.id,
         storage: this.#storage,
         tokens,
@@ -448,6 +467,11 @@ class Node extends Emitter<KadNodeEvents> implements KadNode {
     await this.#query(to, 'put', args, options);
   }
 
+  punch(...args: Parameters<KadNode['punch']>): ReturnType<KadNode['punch']> {
+    if (this.#closed) return Promise.reject(KadError.closed('node'));
+    return this.#holePunch.punch(...args);
+  }
+
   // the DHT operations (lookups across the network) live in dht-operations.ts
   query(...args: Parameters<KadNode['query']>): ReturnType<KadNode['query']> {
     return this.#dht.query(...args);
@@ -545,8 +569,17 @@ class Node extends Emitter<KadNodeEvents> implements KadNode {
         `${endpointKey(endpoint)} is IPv${String(family)}, and this node does not run that family`,
       );
     }
-    // close() rejects pending calls through the RPC layer, so only the caller's signal is needed
-    return stack.query(endpoint, method, args, options.signal);
+    if (options.rendezvous === undefined) {
+      // close() rejects pending calls through the RPC layer, so only the caller's signal is needed
+      return stack.query(endpoint, method, args, options.signal);
+    }
+    // behind a NAT: punch a path through the rendezvous (or reuse one), then the call goes that way
+    const rendezvous = checkEndpoint(options.rendezvous, 'rendezvous');
+    const id = 'id' in to && to.id instanceof Uint8Array ? { id: to.id } : {};
+    const path = await this.#holePunch.pathTo({ ...endpoint, ...id }, rendezvous, options.signal);
+    const answer = await stack.query(path, method, args, options.signal);
+    this.#holePunch.used(endpoint);
+    return answer;
   }
 }
 

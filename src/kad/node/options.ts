@@ -21,6 +21,7 @@ import { familyOf } from '../wire/compact.js';
 import { type LookupOptions, resolveLookupOptions } from '../lookup/options.js';
 import { type BootstrapEntry, type HostResolver, parseBootstrapString } from './bootstrap-entries.js';
 import { type MaintenanceOptions, resolveMaintenanceOptions } from './maintenance-options.js';
+import { type HolePunchOptions, resolveHolePunchOptions } from './hole-punch-options.js';
 import { DEFAULT_KAD_NODE_STATE_OPTIONS } from './persistence.js';
 import type { StateStore } from './state-store.js';
 import type { PortMapperFactory, PortMappingMode } from '../nat/port-mapper.js';
@@ -176,6 +177,11 @@ export interface KadNodeOptions {
    */
   readonly maintenance?: MaintenanceOptions;
   /**
+   * Hole punching (a Nautilus KRPC extension, `node.punch()`): serving as a rendezvous, acting on
+   * introductions, and the bounds of both (see {@link HolePunchOptions}).
+   */
+  readonly holePunch?: HolePunchOptions;
+  /**
    * Source of the node's random bytes: its id (when none is given or restored), its write-token
    * secrets and the random targets of bucket refreshes. A seeded source makes a whole simulated
    * network reproducible (`simulate()` in `nautilus/testing` passes one); it also makes tokens
@@ -324,6 +330,7 @@ export function checkNodeOptions(options: KadNodeOptions): void {
   const s = DEFAULT_KAD_NODE_STATE_OPTIONS;
   integerAtLeast('stateSaveIntervalMs', options.stateSaveIntervalMs, s.stateSaveIntervalMs, 1);
   resolveMaintenanceOptions(options.maintenance);
+  resolveHolePunchOptions(options.holePunch);
   const storage = options.storage ?? {};
   const ds = DEFAULT_KAD_NODE_STORAGE_OPTIONS;
   integerAtLeast('storage.maxEntries', storage.maxEntries, ds.maxEntries, 1);

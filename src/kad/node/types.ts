@@ -10,6 +10,7 @@ import type { Listener } from '../../core/emitter.js';
 import type { LookupEvent, LookupResult } from '../lookup/events.js';
 import type { ItemKeyPair } from '../items.js';
 import type { Publication } from './publications.js';
+import type { PunchOptions, PunchResult, PunchTarget } from './hole-punch-options.js';
 import type { MaintenanceStats } from './maintenance-types.js';
 import type { ReachabilityReport } from './reachability-types.js';
 import type {
@@ -33,6 +34,13 @@ import type {
 export interface CallOptions {
   /** Aborts the call: it rejects with `signal.reason`. Without one, RPC timeouts and retries bound it. */
   readonly signal?: AbortSignal;
+  /**
+   * The destination is behind a NAT and talks to this node (a rendezvous): the call first punches
+   * a direct path through it (`node.punch()`, with the destination's `id` when it is a contact),
+   * or reuses one punched within `holePunch.pathTtlMs`, then goes to the destination where it
+   * answered. Rejects with `PUNCH_FAILED` (its `reason`) when no path opens.
+   */
+  readonly rendezvous?: Endpoint;
 }
 
 /** Answer of {@link KadNode.findNode}. */
@@ -175,6 +183,19 @@ export interface KadNode {
     token: Uint8Array,
     options?: CallOptions & { cas?: Seq },
   ): Promise<void>;
+  /**
+   * Opens a direct path to a node behind a NAT through a rendezvous both talk to (a Nautilus
+   * KRPC extension: `nautilus_introduce`, `nautilus_punch`): the rendezvous tells the target this
+   * node's external address and this node the target's, and each sends `attempts` pings toward
+   * the other, `intervalMs` apart. Works through cone NATs (endpoint-independent mapping); a
+   * symmetric NAT on both sides fails at once with `symmetric`. Bounded by `deadlineMs`
+   * (`holePunch.deadlineMs`, 5 s) and `attempts` (4).
+   * Resolves with `{ ok: true, contact }` (send to `contact`), or `{ ok: false, reason }` for
+   * every network outcome (see {@link PunchResult}).
+   * @throws {KadError} `INVALID_OPTION` / `INVALID_ADDRESS` / `INVALID_ID` for bad arguments;
+   *   `CLOSED`; `signal.reason` when aborted.
+   */
+  punch(target: PunchTarget, options?: PunchOptions): Promise<PunchResult>;
   // DHT operations: iterative lookups across the network (Kademlia §2.3), over every family the
   // node runs. Each rejects with `signal.reason` when aborted and with `CLOSED` once closed.
   /**

@@ -2,7 +2,7 @@ import type { Clock } from '../../core/clock.js';
 import type { AddressFamily, Contact } from '../wire/compact.js';
 import type { NodeId } from '../id.js';
 import { RoutingTable } from './routing-table.js';
-import type { RoutingContact } from './routing-types.js';
+import type { AddResult, RoutingContact } from './routing-types.js';
 
 /** Configuration of a {@link NodeTable}. @internal */
 export interface NodeTableOptions {
@@ -49,12 +49,13 @@ export class NodeTable {
   }
 
   /** Records that `contact` is alive (it answered or queried us). */
-  observe(contact: Contact): void {
-    if (this.#closed) return;
+  observe(contact: Contact): AddResult['status'] | 'seen' | 'closed' {
+    if (this.#closed) return 'closed';
     // the common case, a known contact at its known address, without building anything
-    if (this.table.markSeenAt(contact)) return;
+    if (this.table.markSeenAt(contact)) return 'seen';
     const result = this.table.add(contact);
     if (result.status === 'bucket-full') this.#probe(result.bucket, result.leastRecentlySeen, contact);
+    return result.status;
   }
 
   /** Up to `count` live contacts closest to `target` (with `includeBad`, failed ones too). */

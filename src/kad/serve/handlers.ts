@@ -86,6 +86,12 @@ export interface QueryHandlersDeps {
   /** Source of time for the storage deadline. @default systemClock */
   readonly clock?: Clock;
   /**
+   * Handlers of Nautilus extension queries (new query names beside BEP 5 and 44, such as hole
+   * punching's `nautilus_introduce`), by method name; called once `a.id` is checked. Any other
+   * unknown method is answered 204.
+   */
+  readonly extensions?: ReadonlyMap<string, ExtensionHandler>;
+  /**
    * Serves the Nautilus reachability extension (wire/nautilus-reach.ts): `reach` is asked to
    * dial back `from`'s IP at `port`, `probe` is told a dial-back arrived. Without it both
    * queries are answered 204 (method unknown), as by other implementations.
@@ -95,6 +101,13 @@ export interface QueryHandlersDeps {
     probe(from: QuerySource, nonce: Uint8Array): void;
   };
 }
+
+/** Serves one extension query: the response `r` (without `id`), or a rejection as {@link QueryHandlers.respond}'s. */
+export type ExtensionHandler = (
+  query: IncomingQuery,
+  from: QuerySource,
+  context: RespondContext,
+) => BencodeDict | Promise<BencodeDict>;
 
 /** Configuration of {@link QueryHandlers}. */
 export interface QueryHandlersOptions {
@@ -215,8 +228,12 @@ export class QueryHandlers {
       case NAUTILUS_REACH:
       case NAUTILUS_PROBE:
         return this.#reachability(query, from);
-      default:
-        throw KadError.methodUnknown(query.q);
+      default: {
+        const extension = this.#deps.extensions?.get(query.q);
+        if (extension === undefined) throw KadError.methodUnknown(query.q);
+        const result = extension(query, from, context);
+        return result instanceof Promise ? result.then((r) => this.#ok(r)) : this.#ok(result);
+      }
     }
   }
 
