@@ -87,6 +87,35 @@ export async function mediansOfRotating(
   return runs.map(median);
 }
 
+/**
+ * Rates of `anchor` and `subject` run one call each in turn, `calls` times per round, the one
+ * that goes first swapped every call, each call timed alone: a change in the machine's load
+ * lands on both within milliseconds, which whole rounds taken one after the other cannot give.
+ * Each figure is the median over `rounds` of (calls × `unitsPerCall`) / the seconds its calls took.
+ */
+export async function medianOfInterleaved(
+  options: { rounds: number; calls: number; unitsPerCall: number },
+  anchor: () => Promise<unknown>,
+  subject: () => Promise<unknown>,
+): Promise<[anchor: number, subject: number]> {
+  const rates: [number[], number[]] = [[], []];
+  const ops = [anchor, subject] as const;
+  for (let r = 0; r < options.rounds; r++) {
+    const spent = [0n, 0n];
+    for (let i = 0; i < options.calls; i++) {
+      for (const which of i % 2 === 0 ? [0, 1] : [1, 0]) {
+        const start = process.hrtime.bigint();
+        await (ops[which] as () => Promise<unknown>)();
+        spent[which] = (spent[which] as bigint) + (process.hrtime.bigint() - start);
+      }
+    }
+    for (const which of [0, 1]) {
+      rates[which]?.push((options.calls * options.unitsPerCall * 1e9) / Number(spent[which]));
+    }
+  }
+  return [median(rates[0]), median(rates[1])];
+}
+
 /** The `q` quantile (0–1) of `values`, by the nearest rank. */
 export function quantile(values: ArrayLike<number>, q: number): number {
   const sorted = Float64Array.from(values).sort();
