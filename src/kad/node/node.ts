@@ -2,24 +2,11 @@ import { type Clock, systemClock } from '../../core/clock.js';
 import { Emitter } from '../../core/emitter.js';
 import { MemoryRegistry } from '../../registry/memory/memory-registry.js';
 import type { Registry } from '../../registry/registry.js';
-import type { BencodeDict } from '../wire/bencode.js';
-import { type AddressFamily, type Contact, familyOf } from '../wire/compact.js';
+import { type AddressFamily, type Contact } from '../wire/compact.js';
 import { KadError } from '../errors.js';
 import { QueryHandlers } from '../serve/handlers.js';
 import { assertNodeId, compareDistance, type NodeId, randomId } from '../id.js';
-import type { MutableItem, Seq } from '../items.js';
 import {
-  type ResponseValues,
-  type Want,
-  writeAnnouncePeerArgs,
-  writeFindNodeArgs,
-  writeGetArgs,
-  writeGetPeersArgs,
-  writePingArgs,
-  writePutArgs,
-} from '../wire/krpc-args.js';
-import {
-  checkEndpoint,
   checkNodeOptions,
   DEFAULT_KAD_NODE_OPTIONS,
   DEFAULT_KAD_NODE_STORAGE_OPTIONS,
@@ -28,12 +15,12 @@ import {
 } from './options.js';
 import { FamilyStack } from './family-stack.js';
 import { resolveLookupOptions } from '../lookup/options.js';
-import { checkItem } from '../lookup/values.js';
 import { systemResolver } from './bootstrap-entries.js';
 import { DhtOperations } from './dht-operations.js';
 import { Join } from './join.js';
 import { type Publication, Publications } from './publications.js';
 import { HolePunch } from './hole-punch.js';
+import { DirectQueries } from './direct-queries.js';
 import { resolveHolePunchOptions } from './hole-punch-options.js';
 import { NatSupport } from './nat-support.js';
 import type { ReachabilityReport } from './reachability.js';
@@ -43,20 +30,11 @@ import { resolveMaintenanceOptions } from './maintenance-options.js';
 import type { KadNodeEvents } from './operation-types.js';
 import { optionError } from '../option-checks.js';
 import { DEFAULT_KAD_NODE_STATE_OPTIONS, NodePersistence, openState } from './persistence.js';
-import type {
-  CallOptions,
-  FindNodeResult,
-  GetItemResult,
-  GetPeersResult,
-  ImmutableItem,
-  KadFamilyStats,
-  KadNode,
-  KadNodeStats,
-} from './types.js';
+import type { FindNodeResult, GetItemResult, GetPeersResult, KadFamilyStats, KadNode, KadNodeStats } from './types.js';
 import type { RpcStats } from '../rpc/stats.js';
 import { KadStorage } from '../serve/storage.js';
 import { WriteTokens } from '../serve/tokens.js';
-import { type Endpoint, endpointKey, type RemoteInfo, type Transport } from '../transport/transport.js';
+import type { Endpoint, RemoteInfo, Transport } from '../transport/transport.js';
 import { createUdpTransport } from '../transport/udp-transport.js';
 
 // the node's public types live in types.ts; KadNode is re-exported for convenience
@@ -132,6 +110,7 @@ class Node extends Emitter<KadNodeEvents> implements KadNode {
   readonly #publications: Publications;
   readonly #maintenance: Maintenance;
   readonly #holePunch: HolePunch;
+  readonly #direct: DirectQueries;
   readonly #nat: NatSupport;
   #closed = false;
 
@@ -224,6 +203,12 @@ class Node extends Emitter<KadNodeEvents> implements KadNode {
       lifetime: this.#lifetime.signal,
       options: holePunch,
       sentRecently: (host) => watch.sentRecently(host),
+    });
+    this.#direct = new DirectQueries({
+      id: this.id,
+      stackOf: (family) => this.#stack(family),
+      holePunch: this.#holePunch,
+      isClosed: () => this.#closed,
     });
     const handlers = new QueryHandlers(
       {
@@ -370,101 +355,28 @@ class Node extends Emitter<KadNodeEvents> implements KadNode {
     return all.sort((a, b) => compareDistance(target, a.id, b.id)).slice(0, count);
   }
 
-  async ping(to: Endpoint, options: CallOptions = {}): Promise<Contact> {
-    const { values, from } = await this.#query(to, 'ping', writePingArgs({ id: this.id }), options);
-    return { id: values.id, host: from.host, port: from.port };
+  ping(...args: Parameters<KadNode['ping']>): Promise<Contact> {
+    return this.#direct.ping(...args);
   }
 
-  async findNode(to: Endpoint, target: NodeId, options: CallOptions & { want?: Want[] } = {}): Promise<FindNodeResult> {
-    assertNodeId(target, 'target');
-    const args = writeFindNodeArgs({
-      id: this.id,
-      target,
-      ...(options.want === undefined ? {} : { want: options.want }),
-    });
-    const { values } = await this.#query(to, 'find_node', args, options);
-    return { id: values.id, nodes: values.nodes ?? [], nodes6: values.nodes6 ?? [] };
+  findNode(...args: Parameters<KadNode['findNode']>): Promise<FindNodeResult> {
+    return this.#direct.findNode(...args);
   }
 
-  async getPeers(
-    to: Endpoint,
-    infoHash: NodeId,
-    options: CallOptions & { want?: Want[] } = {},
-  ): Promise<GetPeersResult> {
-    assertNodeId(infoHash, 'infoHash');
-    const args = writeGetPeersArgs({
-      id: this.id,
-      infoHash,
-      ...(options.want === undefined ? {} : { want: options.want }),
-    });
-    const { values } = await this.#query(to, 'get_peers', args, options);
-    return {
-      id: values.id,
-      token: values.token,
-      values: values.values ?? [],
-      nodes: values.nodes ?? [],
-      nodes6: values.nodes6 ?? [],
-    };
-  }
-  async announcePeer(
-    to: Endpoint,
-    infoHash: NodeId,
-    port: number,
-    token: Uint8Array,
-    options: CallOptions & { impliedPort?: boolean } = {},
-  ): Promise<void> {
-    assertNodeId(infoHash, 'infoHash');
-    const impliedPort = options.impliedPort ?? false;
-    if (!impliedPort && !(Number.isInteger(port) && port >= 1 && port <= 65535)) {
-      throw KadError.invalidAddress(`port must be an integer in [1, 65535] (got ${String(port)})`);
-    }
-    const args = writeAnnouncePeerArgs({ id: this.id, infoHash, port, token, impliedPort, seed: false });
-    await this.#query(to, 'announce_peer', args, options);
+  getPeers(...args: Parameters<KadNode['getPeers']>): Promise<GetPeersResult> {
+    return this.#direct.getPeers(...args);
   }
 
-  async getItem(
-    to: Endpoint,
-    target: NodeId,
-    options: CallOptions & { seq?: Seq; salt?: Uint8Array; want?: Want[] } = {},
-  ): Promise<GetItemResult> {
-    assertNodeId(target, 'target');
-    const args = writeGetArgs({
-      id: this.id,
-      target,
-      ...(options.seq === undefined ? {} : { seq: options.seq }),
-      ...(options.want === undefined ? {} : { want: options.want }),
-    });
-    const { values } = await this.#query(to, 'get', args, options);
-    return {
-      id: values.id,
-      token: values.token,
-      nodes: values.nodes ?? [],
-      nodes6: values.nodes6 ?? [],
-      item: checkedItem(values, target, options.salt),
-      seq: values.seq,
-    };
+  announcePeer(...args: Parameters<KadNode['announcePeer']>): Promise<void> {
+    return this.#direct.announcePeer(...args);
   }
 
-  async putItem(
-    to: Endpoint,
-    item: ImmutableItem | MutableItem,
-    token: Uint8Array,
-    options: CallOptions & { cas?: Seq } = {},
-  ): Promise<void> {
-    const base = { id: this.id, token, v: item.v };
-    const args =
-      'k' in item
-        ? writePutArgs({
-            kind: 'mutable',
-            ...base,
-            k: item.k,
-            sig: item.sig,
-            seq: item.seq,
-            ...(item.salt === undefined || item.salt.length === 0 ? {} : { salt: item.salt }),
-            ...(options.cas === undefined ? {} : { cas: options.cas }),
-          })
-        : writePutArgs({ kind: 'immutable', ...base });
-    await this.#query(to, 'put', args, options);
+  getItem(...args: Parameters<KadNode['getItem']>): Promise<GetItemResult> {
+    return this.#direct.getItem(...args);
+  }
+
+  putItem(...args: Parameters<KadNode['putItem']>): Promise<void> {
+    return this.#direct.putItem(...args);
   }
 
   punch(...args: Parameters<KadNode['punch']>): ReturnType<KadNode['punch']> {
@@ -552,35 +464,6 @@ class Node extends Emitter<KadNodeEvents> implements KadNode {
     for (const stack of this.#stacks) if (stack.family === family) return stack;
     return undefined;
   }
-
-  /** Sends over the stack of `to`'s family (BEP 32: one RPC layer per family). */
-  async #query(
-    to: Endpoint,
-    method: string,
-    args: BencodeDict,
-    options: CallOptions,
-  ): Promise<{ values: ResponseValues; from: RemoteInfo }> {
-    if (this.#closed) throw KadError.closed('node');
-    const endpoint = checkEndpoint(to, 'to', 'address');
-    const family = familyOf(endpoint.host);
-    const stack = this.#stack(family);
-    if (stack === undefined) {
-      throw KadError.invalidAddress(
-        `${endpointKey(endpoint)} is IPv${String(family)}, and this node does not run that family`,
-      );
-    }
-    if (options.rendezvous === undefined) {
-      // close() rejects pending calls through the RPC layer, so only the caller's signal is needed
-      return stack.query(endpoint, method, args, options.signal);
-    }
-    // behind a NAT: punch a path through the rendezvous (or reuse one), then the call goes that way
-    const rendezvous = checkEndpoint(options.rendezvous, 'rendezvous');
-    const id = 'id' in to && to.id instanceof Uint8Array ? { id: to.id } : {};
-    const path = await this.#holePunch.pathTo({ ...endpoint, ...id }, rendezvous, options.signal);
-    const answer = await stack.query(path, method, args, options.signal);
-    this.#holePunch.used(endpoint);
-    return answer;
-  }
 }
 
 /**
@@ -613,14 +496,4 @@ function sumCounters<T extends RpcStats | KadFamilyStats['transport']>(a: T, b: 
     return out;
   };
   return add(a, b) as T;
-}
-
-/** The item of a `get` response if it matches `target` (and, when mutable, its signature); else undefined. */
-function checkedItem(
-  values: ResponseValues,
-  target: NodeId,
-  salt: Uint8Array | undefined,
-): ImmutableItem | MutableItem | undefined {
-  const item = checkItem(values, target, salt);
-  return item === 'invalid' ? undefined : item;
 }
