@@ -78,7 +78,12 @@ export { DEFAULT_MAINTENANCE_OPTIONS } from './node/maintenance-options.js';
 export { MAINLINE_BOOTSTRAP } from './node/bootstrap-entries.js';
 
 // reachability behind NATs: the conclusion and its evidence, port mapping (UPnP-IGD, NAT-PMP)
-export type { Reachability, ReachabilityChangedEvent, ReachabilityReport } from './node/reachability-types.js';
+export type {
+  DialBackOutcome,
+  Reachability,
+  ReachabilityChangedEvent,
+  ReachabilityReport,
+} from './node/reachability-types.js';
 export type {
   PortMapGrant,
   PortMapper,

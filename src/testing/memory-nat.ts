@@ -91,6 +91,8 @@ export class MemoryNat {
   /** Mapping key (internal endpoint, plus destination per `mapping`) → mapping. */
   readonly #byFlow = new Map<string, Mapping>();
   readonly #byPort = new Map<number, Mapping>();
+  /** Port forwards (what a UPnP-IGD / NAT-PMP mapping installs): external port → internal endpoint. */
+  readonly #forwards = new Map<number, RemoteInfo>();
   #nextPort: number;
   #outbound = 0;
   #inbound = 0;
@@ -122,6 +124,27 @@ export class MemoryNat {
     return { outbound: this.#outbound, inbound: this.#inbound, dropped: this.#dropped, mappings: this.#byPort.size };
   }
 
+  /**
+   * Forwards every inbound datagram to external `port` to `internal` (a host behind this NAT),
+   * from anyone, until {@link unforward}: the port mapping a router grants over UPnP-IGD or
+   * NAT-PMP. What `internal` sends from that endpoint leaves from `port` while it is free.
+   * @throws {KadError} `INVALID_OPTION` for a host not behind this NAT, a bad port, or a port taken.
+   */
+  forward(port: number, internal: RemoteInfo): void {
+    integerInRange('port', port, 0, 1, 65_535);
+    if (!this.hosts.has(internal.host)) throw optionError('internal', `a host behind ${this.external}`, internal.host);
+    const held = this.#forwards.get(port) ?? this.#byPort.get(port)?.internal;
+    if (held !== undefined && endpointKey(held) !== endpointKey(internal)) {
+      throw optionError('port', 'a port no other endpoint uses', port);
+    }
+    this.#forwards.set(port, internal);
+  }
+
+  /** Removes the forward of external `port` (no-op without one). */
+  unforward(port: number): void {
+    this.#forwards.delete(port);
+  }
+
   /** The external endpoint `from` (behind the NAT) sends `to` from, creating or refreshing its mapping. */
   outbound(from: RemoteInfo, to: Endpoint): RemoteInfo {
     this.#sweep();
@@ -129,7 +152,7 @@ export class MemoryNat {
     const flow = `${endpointKey(from)}>${this.#part(this.mapping, to)}`;
     let mapping = this.#byFlow.get(flow);
     if (mapping === undefined) {
-      mapping = { internal: from, port: this.#allocate(from.port), allowed: new Map(), lastUsed: now };
+      mapping = { internal: from, port: this.#allocate(from), allowed: new Map(), lastUsed: now };
       this.#byFlow.set(flow, mapping);
       this.#byPort.set(mapping.port, mapping);
     }
@@ -147,6 +170,11 @@ export class MemoryNat {
     const mapping = this.#byPort.get(port);
     const key = this.#part(this.filtering, from);
     if (mapping === undefined || (this.filtering !== 'endpoint-independent' && !mapping.allowed.has(key))) {
+      const forwarded = this.#forwards.get(port);
+      if (forwarded !== undefined) {
+        this.#inbound++;
+        return forwarded;
+      }
       this.#dropped++;
       return undefined;
     }
@@ -163,13 +191,20 @@ export class MemoryNat {
     return behaviour === 'address-dependent' ? remote.host : endpointKey(remote);
   }
 
-  /** The internal port while free and the mapping is endpoint-independent, else the next free one. */
-  #allocate(internalPort: number): number {
-    if (this.mapping === 'endpoint-independent' && !this.#byPort.has(internalPort)) return internalPort;
+  /**
+   * The internal port while free and the mapping is endpoint-independent, else the next free one
+   * (a forwarded port is free only to the endpoint it forwards to).
+   */
+  #allocate(from: RemoteInfo): number {
+    const free = (port: number): boolean => {
+      const forwarded = this.#forwards.get(port);
+      return !this.#byPort.has(port) && (forwarded === undefined || endpointKey(forwarded) === endpointKey(from));
+    };
+    if (this.mapping === 'endpoint-independent' && free(from.port)) return from.port;
     for (let tried = 0; tried < 65_535; tried++) {
       const port = this.#nextPort;
       this.#nextPort = port >= 65_535 ? 1024 : port + 1;
-      if (!this.#byPort.has(port)) return port;
+      if (free(port)) return port;
     }
     throw KadError.overloaded(`NAT ${this.external} has no free external port`);
   }

@@ -4,13 +4,15 @@ import { createNode } from '../../src/kad/node/node.js';
 import type { KadNode } from '../../src/kad/node/node.js';
 import type { KadNodeOptions } from '../../src/kad/node/options.js';
 import { immutableTarget } from '../../src/kad/items.js';
+import type { PortMapper } from '../../src/kad/nat/port-mapper.js';
 import { secureId } from '../../src/kad/routing/secure-id.js';
 
 /**
  * A Nautilus node in a lab namespace, driven over stdin/stdout (JSON lines) by a NAT test:
  * `node nat-node-agent.js '<json options>'`. The options are `KadNodeOptions`' plain fields
  * (`host`, `port`, `bootstrap`, `portMapping`, `portMappingOptions`, `maintenance`, `readOnly`),
- * and `secureIdFor`: take the BEP 42 id of that IP.
+ * and `secureIdFor`: take the BEP 42 id of that IP; `idHex`: take this id; `pretendMapping`: a port mapper that grants
+ * every request without asking the router (a node that believes it holds a mapping it has not).
  * Prints `{"event":"listening",…}` once bound and `{"event":"reachability",…}` on every change
  * (with `elapsedMs` since the agent began creating the node);
  * answers the commands of {@link handle}.
@@ -83,11 +85,32 @@ async function handle(node: KadNode, c: Command): Promise<Record<string, unknown
   }
 }
 
+/** A router client that grants every request and touches no router. */
+function pretendMapper(): PortMapper {
+  return {
+    protocol: 'upnp',
+    map: (request) => Promise.resolve({ externalPort: request.externalPort, lifetimeMs: request.lifetimeMs }),
+    unmap: () => Promise.resolve(),
+    close: () => Promise.resolve(),
+  };
+}
+
 async function main(argv: readonly string[]): Promise<void> {
   const startedAt = performance.now();
-  const { secureIdFor, ...options } = JSON.parse(argv[0] ?? '{}') as KadNodeOptions & { secureIdFor?: string };
+  const { secureIdFor, idHex, pretendMapping, ...parsed } = JSON.parse(argv[0] ?? '{}') as KadNodeOptions & {
+    secureIdFor?: string;
+    idHex?: string;
+    pretendMapping?: boolean;
+  };
+  const options: KadNodeOptions = pretendMapping === true ? { ...parsed, portMapper: pretendMapper } : parsed;
   // a public peer takes a BEP 42 id of its address, so that the nodes it stores on accept it
-  const node = await createNode(secureIdFor === undefined ? options : { ...options, id: secureId(secureIdFor) });
+  const id =
+    idHex !== undefined
+      ? Uint8Array.from(Buffer.from(idHex, 'hex'))
+      : secureIdFor === undefined
+        ? undefined
+        : secureId(secureIdFor);
+  const node = await createNode(id === undefined ? options : { ...options, id });
   node.on('reachability:changed', (event) => {
     const elapsedMs = performance.now() - startedAt;
     print({ event: 'reachability', reachability: event.report.reachability, previous: event.previous, elapsedMs });

@@ -1,5 +1,7 @@
 import { fileURLToPath } from 'node:url';
+import { bucketIndex } from '../../src/kad/id.js';
 import type { Reachability, ReachabilityReport } from '../../src/kad/node/reachability.js';
+import { secureId } from '../../src/kad/routing/secure-id.js';
 import type { Lab } from './netns.js';
 import type { JsonLine, NsProcess } from './netns-process.js';
 
@@ -11,12 +13,17 @@ export const NODE_PORT = 6881;
 /** A Nautilus node running in a lab namespace (nat-node-agent.ts). */
 export interface LabNode {
   readonly proc: NsProcess;
+  /** Its node id, hex. */
+  readonly id: string;
   readonly host: string;
   readonly port: number;
   request(cmd: string, args?: Record<string, unknown>, timeoutMs?: number): Promise<JsonLine>;
   reachability(): Promise<{ report: ReachabilityReport; readOnly: boolean }>;
-  /** Resolves once a `reachability:changed` to `to` was printed (now or later), within `timeoutMs`. */
-  reached(to: Reachability, timeoutMs: number): Promise<void>;
+  /**
+   * Resolves once a `reachability:changed` to `to` (from `from`, if given) was printed (now or
+   * later), within `timeoutMs`.
+   */
+  reached(to: Reachability, timeoutMs: number, from?: Reachability): Promise<void>;
   /** Closes the node (deleting its mapping) and waits for the process to end. */
   close(): Promise<void>;
 }
@@ -30,9 +37,10 @@ export async function startLabNode(
 ): Promise<LabNode> {
   const config = { host, port: NODE_PORT, ...options };
   const proc = lab.spawn(ns, [process.execPath, AGENT, JSON.stringify(config)], { timeoutMs: 90_000 });
-  await proc.json((l) => l['event'] === 'listening');
+  const listening = await proc.json((l) => l['event'] === 'listening');
   return {
     proc,
+    id: String(listening['id']),
     host,
     port: config.port,
     request: (cmd, args, timeoutMs) => proc.request(cmd, args, timeoutMs),
@@ -40,8 +48,12 @@ export async function startLabNode(
       const reply = await proc.request('reachability');
       return { report: reply['report'] as ReachabilityReport, readOnly: reply['readOnly'] === true };
     },
-    async reached(to, timeoutMs) {
-      await proc.json((l) => l['event'] === 'reachability' && l['reachability'] === to, timeoutMs);
+    async reached(to, timeoutMs, from) {
+      await proc.json(
+        (l) =>
+          l['event'] === 'reachability' && l['reachability'] === to && (from === undefined || l['previous'] === from),
+        timeoutMs,
+      );
     },
     async close() {
       await proc.request('close', {}, 15_000).catch(() => undefined);
@@ -61,3 +73,31 @@ export async function startPublicPeers(lab: Lab): Promise<[LabNode, LabNode]> {
   });
   return [first, second];
 }
+
+/**
+ * A public peer at `address` that only pings `via` (joining nothing), so that they hold it in
+ * their tables while a node that joined before it never heard of it: a third node that node
+ * has never sent to, for the reachability dial-back. Every lab public address is in one /24, and
+ * a routing table keeps at most 2 contacts of a /24 per bucket (`maxPerSubnet`): the peer takes
+ * a BEP 42 id that falls, in each table of `via`, in a bucket holding fewer than 2.
+ */
+export async function startThirdPeer(lab: Lab, address: string, via: readonly LabNode[]): Promise<LabNode> {
+  const held = await Promise.all(
+    via.map(async (peer) => {
+      const { contacts } = (await peer.request('contacts')) as unknown as { contacts: { id: string }[] };
+      return { self: hexId(peer.id), ids: contacts.map((c) => hexId(c.id)) };
+    }),
+  );
+  const roomy = (id: Uint8Array): boolean =>
+    held.every(({ self, ids }) => ids.filter((c) => bucketIndex(self, c) === bucketIndex(self, id)).length < 2);
+  let id = secureId(address);
+  for (let tries = 0; !roomy(id); tries++) {
+    if (tries > 1000) throw new Error('no id with room in the tables of the peers');
+    id = secureId(address);
+  }
+  const third = await startLabNode(lab, lab.pub.ns, address, { idHex: Buffer.from(id).toString('hex'), bootstrap: [] });
+  for (const peer of via) await third.request('ping', { host: peer.host, port: peer.port });
+  return third;
+}
+
+const hexId = (hex: string): Uint8Array => Uint8Array.from(Buffer.from(hex, 'hex'));

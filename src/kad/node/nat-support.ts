@@ -72,6 +72,7 @@ export class NatSupport {
       external: () => this.#stack?.external.current(),
       mapping: () => this.#keeper.current(),
       onChange: init.onReachability,
+      dialBack: () => ({ last: this.lastDialBack, ignoredProbes: this.#dialBack?.ignoredProbes ?? 0 }),
     });
   }
 
@@ -82,7 +83,8 @@ export class NatSupport {
 
   /** The query handlers' reachability extension. */
   readonly handlers: NonNullable<QueryHandlersDeps['reachability']> = {
-    reach: (from, port, nonce) => this.#dialBack?.reach(from, port, nonce),
+    reach: (from, requester, port, nonce) => this.#dialBack?.reach(from, requester, port, nonce) ?? false,
+    relay: (from, target, nonce) => this.#dialBack?.relay(from, target, nonce) ?? 'refused',
     probe: (from, nonce) => this.#dialBack?.probe(from, nonce),
   };
 
@@ -100,6 +102,7 @@ export class NatSupport {
       stack,
       lifetime: this.#init.lifetime,
       randomBytes: this.#init.randomBytes,
+      sentRecently: (host) => this.watch.sentRecently(host),
       onVerified: () => this.tracker.dialedBack(),
     });
     const bound = stack.transport.address();
@@ -121,7 +124,7 @@ export class NatSupport {
     return this.#keeper.close();
   }
 
-  /** Asks contacts (once the node joined) to dial back the mapped port. */
+  /** Asks contacts (once the node joined) to have the mapped port dialed back by third nodes. */
   async #verify(port: number): Promise<void> {
     if (this.#verifying) return;
     this.#verifying = true;

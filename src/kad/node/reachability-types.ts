@@ -36,12 +36,30 @@ export interface ReachabilityReport {
   /** The port mapping, as the router granted it. */
   readonly mapping: PortMappingState;
   /**
-   * How the held mapping was confirmed from outside: `dial-back` (a contact sent a
-   * `nautilus_probe` to the mapped address on request) or `unsolicited` (an unsolicited query
+   * How the held mapping was confirmed from outside: `dial-back` (a third node, asked through a
+   * contact, sent a `nautilus_probe` to the mapped address) or `unsolicited` (an unsolicited query
    * arrived while it was held); `undefined` while not confirmed.
    */
   readonly verifiedBy: 'dial-back' | 'unsolicited' | undefined;
+  /**
+   * The dial-back: the outcome of the last round (`undefined` before one ran) and the probes not
+   * counted because they came from a host this node had sent to lately (a NAT lets those in as
+   * replies, mapping or not).
+   */
+  readonly dialBack: { readonly last: DialBackOutcome | undefined; readonly ignoredProbes: number };
 }
+
+/**
+ * Outcome of one dial-back round (`nautilus_reach`, see docs/nat.md "Verification from outside"):
+ * - `verified`: a `nautilus_probe` arrived at the mapped port from a third node this one had not
+ *   sent to within the NAT mapping time (2 min), which no NAT lets in without a mapping;
+ * - `no-probe`: contacts accepted, but no such probe arrived within 3 s (none at all, or only from
+ *   hosts this node had sent to, which prove nothing): the mapping does not let traffic in;
+ * - `unsupported`: no contact relayed the request (204 from other implementations, 201 from a
+ *   contact with no third node to ask, timeouts) or there were none: the node waits for an
+ *   unsolicited query instead.
+ */
+export type DialBackOutcome = 'verified' | 'no-probe' | 'unsupported';
 
 /** Payload of `reachability:changed`. */
 export interface ReachabilityChangedEvent {

@@ -16,6 +16,8 @@ export interface ReachabilityInit {
   readonly external: () => RemoteInfo | undefined;
   readonly mapping: () => PortMappingState;
   readonly onChange: (event: ReachabilityChangedEvent) => void;
+  /** The dial-back's last outcome and ignored probes. @default none ran */
+  readonly dialBack?: () => ReachabilityReport['dialBack'];
   /** Local interface addresses (to tell a wildcard-bound node's own IP); default: `os.networkInterfaces()`. */
   readonly localAddresses?: () => readonly string[];
 }
@@ -49,7 +51,7 @@ export class ReachabilityTracker implements TrafficObserver {
     this.update();
   }
 
-  /** A `nautilus_probe` answering this node's dial-back request arrived. */
+  /** A `nautilus_probe` answering this node's dial-back request arrived from a stranger. */
   dialedBack(): void {
     if (this.#init.mapping().state !== 'mapped') return;
     this.#verifiedBy = 'dial-back';
@@ -91,6 +93,7 @@ export class ReachabilityTracker implements TrafficObserver {
       firewalled: watch.firewalled,
       mapping,
       verifiedBy: mapping.state === 'mapped' ? this.#verifiedBy : undefined,
+      dialBack: this.#init.dialBack?.() ?? { last: undefined, ignoredProbes: 0 },
     };
   }
 

@@ -8,7 +8,7 @@ import {
   encodeNodes,
   encodePeer,
 } from '../wire/compact.js';
-import { KadError, toWireError } from '../errors.js';
+import { KadError, toWireError, WireError } from '../errors.js';
 import { isNodeId, type NodeId } from '../id.js';
 import { immutableTarget, MAX_VALUE_BYTES, mutableTarget, verifyMutable } from '../items.js';
 import {
@@ -19,7 +19,14 @@ import {
   readPutArgs,
   type Want,
 } from '../wire/krpc-args.js';
-import { NAUTILUS_PROBE, NAUTILUS_REACH, readProbeArgs, readReachArgs } from '../wire/nautilus-reach.js';
+import {
+  NAUTILUS_PROBE,
+  NAUTILUS_REACH,
+  NAUTILUS_RELAY,
+  readProbeArgs,
+  readReachArgs,
+  readRelayArgs,
+} from '../wire/nautilus-reach.js';
 import { DEFAULT_ROUTING_TABLE_OPTIONS } from '../routing/routing-types.js';
 import { isSecureId } from '../routing/secure-id.js';
 import { responseEnvelopeBytes } from '../rpc/reply.js';
@@ -92,12 +99,22 @@ export interface QueryHandlersDeps {
    */
   readonly extensions?: ReadonlyMap<string, ExtensionHandler>;
   /**
-   * Serves the Nautilus reachability extension (wire/nautilus-reach.ts): `reach` is asked to
-   * dial back `from`'s IP at `port`, `probe` is told a dial-back arrived. Without it both
+   * Serves the Nautilus reachability extension (wire/nautilus-reach.ts). Without it the three
    * queries are answered 204 (method unknown), as by other implementations.
    */
   readonly reachability?: {
-    reach(from: QuerySource, port: number, nonce: Uint8Array): void;
+    /**
+     * `from` (node `requester`) asks to have its IP probed at `port` by a third node; `false`
+     * (no third node to relay to) is answered 201.
+     */
+    reach(from: QuerySource, requester: NodeId, port: number, nonce: Uint8Array): boolean;
+    /** A contact relays a reach: probe `target`; `'refused'` (a target out of scope) is answered 201. */
+    relay(
+      from: QuerySource,
+      target: { host: string; port: number },
+      nonce: Uint8Array,
+    ): 'probed' | 'rate-limited' | 'refused';
+    /** A dial-back arrived. */
     probe(from: QuerySource, nonce: Uint8Array): void;
   };
 }
@@ -226,6 +243,7 @@ export class QueryHandlers {
       case 'put':
         return this.#put(query.a, from, context.signal);
       case NAUTILUS_REACH:
+      case NAUTILUS_RELAY:
       case NAUTILUS_PROBE:
         return this.#reachability(query, from);
       default: {
@@ -242,7 +260,18 @@ export class QueryHandlers {
     if (extension === undefined) throw KadError.methodUnknown(query.q);
     if (query.q === NAUTILUS_REACH) {
       const { port, nonce } = readReachArgs(query.a);
-      extension.reach(from, port, nonce);
+      if (!extension.reach(from, query.a['id'] as NodeId, port, nonce)) {
+        throw new KadError('NO_CONTACTS', `${NAUTILUS_REACH}: no third node to relay to`, {
+          wireCode: WireError.Generic,
+        });
+      }
+    } else if (query.q === NAUTILUS_RELAY) {
+      const { target, nonce } = readRelayArgs(query.a);
+      if (extension.relay(from, target, nonce) === 'refused') {
+        throw new KadError('INVALID_ADDRESS', `${NAUTILUS_RELAY}: target not probed from here`, {
+          wireCode: WireError.Generic,
+        });
+      }
     } else {
       extension.probe(from, readProbeArgs(query.a).nonce);
     }

@@ -1,4 +1,4 @@
-import { ipBytes, isIpv4Mapped } from './compact.js';
+import { ipBytes, isIpv4Mapped, parseIp } from './compact.js';
 
 // What kind of address an IP is: loopback, private or link-local (local), or public. The RPC
 // layer exempts loopback peers from pacing and rate limits; the routing table exempts local
@@ -43,4 +43,22 @@ export function isLocalAddress(host: string): boolean {
   if (a === 0xfe && (b & 0xc0) === 0x80) return true; // fe80::/10 link-local
   const zeroUpTo15 = ip.subarray(0, 15).every((x) => x === 0);
   return zeroUpTo15 && (ip[15] === 1 || ip[15] === 0); // ::1 loopback, :: unspecified
+}
+
+/**
+ * Where an IPv4 address can be reached from: `loopback` (127/8: this machine), `local`
+ * (10/8, 172.16/12, 192.168/16, 169.254/16 and carrier-grade 100.64/10: one site or one ISP),
+ * `public`, or `reserved` (0/8, multicast 224/4, 240/4 and broadcast: no unicast host), and
+ * `undefined` for what is not a dotted IPv4 address. The reachability relay probes a target
+ * only in the scope of the node that asked for it, so a stranger cannot aim it into its own
+ * network.
+ */
+export function ipv4Scope(host: string): 'loopback' | 'local' | 'public' | 'reserved' | undefined {
+  const ip = parseIp(host);
+  if (ip?.length !== 4) return undefined;
+  const [a = 0, b = 0] = ip;
+  if (a === 0 || a >= 224) return 'reserved';
+  if (a === 127) return 'loopback';
+  if ((a === 100 && (b & 0xc0) === 64) || isLocalAddress(host)) return 'local';
+  return 'public';
 }

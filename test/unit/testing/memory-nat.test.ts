@@ -133,4 +133,46 @@ describe('MemoryNetwork NATs', () => {
       (error) => isKadError(error, 'INVALID_OPTION'),
     );
   });
+
+  it('forwards a port to a host behind a port-restricted NAT: anyone gets in, from then on and not after unforward', async () => {
+    const { clock, nat, home, pub, other } = world('port-restricted');
+    const atHome = inbox(home);
+    other.send(one, { host: '198.51.100.1', port: 6881 });
+    await clock.advanceAsync(5);
+    assert.equal(atHome.length, 0, 'no forward yet: dropped');
+    nat.forward(6881, home.address());
+    other.send(one, { host: '198.51.100.1', port: 6881 });
+    await clock.advanceAsync(5);
+    assert.deepEqual(
+      atHome.map((m) => m.from),
+      [other.address()],
+    );
+    // what the host sends from the forwarded endpoint leaves from the forwarded port
+    const atPub = inbox(pub);
+    home.send(one, pub.address());
+    await clock.advanceAsync(5);
+    assert.deepEqual(atPub[0]?.from, { host: '198.51.100.1', port: 6881, family: 4 });
+    nat.unforward(6881);
+    await clock.advanceAsync(30_000);
+    other.send(one, { host: '198.51.100.1', port: 6881 });
+    await clock.advanceAsync(5);
+    assert.equal(atHome.length, 1);
+  });
+
+  it('refuses to forward a port another endpoint holds, or to a host not behind the NAT', () => {
+    const { nat, home } = world('port-restricted');
+    nat.forward(6881, home.address());
+    assert.throws(
+      () => nat.forward(6881, { host: '10.99.0.2', port: 7000, family: 4 }),
+      (error) => isKadError(error, 'INVALID_OPTION'),
+    );
+    assert.throws(
+      () => nat.forward(7000, { host: '198.51.100.2', port: 7000, family: 4 }),
+      (error) => isKadError(error, 'INVALID_OPTION'),
+    );
+    assert.throws(
+      () => nat.forward(0, home.address()),
+      (error) => isKadError(error, 'INVALID_OPTION'),
+    );
+  });
 });

@@ -304,7 +304,7 @@ describe('QueryHandlers BEP 44 get and put', () => {
   });
 });
 
-describe('QueryHandlers reachability extension (nautilus_reach, nautilus_probe)', () => {
+describe('QueryHandlers reachability extension (nautilus_reach, nautilus_relay, nautilus_probe)', () => {
   const deps = () => {
     const clock = new ManualClock();
     return {
@@ -320,6 +320,12 @@ describe('QueryHandlers reachability extension (nautilus_reach, nautilus_probe)'
     const handlers = new QueryHandlers(deps());
     const nonce = Uint8Array.of(1, 2, 3);
     assert.deepEqual((await handlers.handle(query('nautilus_reach', { port: 6881, nonce }), FROM)).kind, 'error');
+    const relay = await handlers.handle(
+      query('nautilus_relay', { ip: Uint8Array.of(198, 51, 100, 1), port: 6881, nonce }),
+      FROM,
+    );
+    assert.ok(relay.kind === 'error');
+    assert.equal(relay.e[0], 204);
     const outcome = await handlers.handle(query('nautilus_probe', { nonce }), FROM);
     assert.ok(outcome.kind === 'error');
     assert.equal(outcome.e[0], 204);
@@ -330,7 +336,8 @@ describe('QueryHandlers reachability extension (nautilus_reach, nautilus_probe)'
     const handlers = new QueryHandlers({
       ...deps(),
       reachability: {
-        reach: (from, port, nonce) => seen.push(`reach ${from.host} ${port} ${nonce.length}`),
+        reach: (from, _requester, port, nonce) => seen.push(`reach ${from.host} ${port} ${nonce.length}`) > 0,
+        relay: () => 'refused',
         probe: (from, nonce) => seen.push(`probe ${from.host} ${nonce.length}`),
       },
     });
@@ -351,5 +358,66 @@ describe('QueryHandlers reachability extension (nautilus_reach, nautilus_probe)'
       assert.equal(bad.e[0], 203);
     }
     assert.equal(seen.length, 2);
+  });
+
+  it('answers a reach the extension cannot relay (no third node) with 201, and hands it the requester id', async () => {
+    const requesters: Uint8Array[] = [];
+    const handlers = new QueryHandlers({
+      ...deps(),
+      reachability: {
+        reach: (_from, requester) => requesters.push(requester) < 0,
+        relay: () => 'probed',
+        probe: () => undefined,
+      },
+    });
+    const outcome = await handlers.handle(query('nautilus_reach', { port: 6881, nonce: Uint8Array.of(1) }), FROM);
+    assert.ok(outcome.kind === 'error');
+    assert.equal(outcome.e[0], 201);
+    assert.deepEqual(requesters, [QUERIER]);
+  });
+
+  it('hands a valid relay to the extension (target as text), answers like a ping, 201 when refused; a bad ip, port or nonce is 203', async () => {
+    const seen: string[] = [];
+    let answer: 'probed' | 'rate-limited' | 'refused' = 'probed';
+    const handlers = new QueryHandlers({
+      ...deps(),
+      reachability: {
+        reach: () => true,
+        relay: (from, target, nonce) => {
+          seen.push(`relay ${from.host} ${target.host}:${target.port} ${nonce.length}`);
+          return answer;
+        },
+        probe: () => undefined,
+      },
+    });
+    const nonce = Uint8Array.of(1, 2, 3);
+    const ip = Uint8Array.of(198, 51, 100, 1);
+    for (const value of ['probed', 'rate-limited'] as const) {
+      answer = value;
+      const outcome = await handlers.handle(query('nautilus_relay', { ip, port: 6881, nonce }), FROM);
+      assert.ok(outcome.kind === 'response', value);
+      assert.deepEqual(outcome.r['id'], SELF);
+    }
+    answer = 'refused';
+    const refused = await handlers.handle(query('nautilus_relay', { ip, port: 6881, nonce }), FROM);
+    assert.ok(refused.kind === 'error');
+    assert.equal(refused.e[0], 201);
+    assert.deepEqual(seen, Array(3).fill('relay 10.0.0.7 198.51.100.1:6881 3'));
+    for (const a of [
+      { port: 6881, nonce },
+      { ip: new Uint8Array(16), port: 6881, nonce },
+      { ip: new Uint8Array(5), port: 6881, nonce },
+      { ip: '198.51.100.1', port: 6881, nonce },
+      { ip, nonce },
+      { ip, port: 0, nonce },
+      { ip, port: 65_536, nonce },
+      { ip, port: 6881 },
+      { ip, port: 6881, nonce: new Uint8Array(21) },
+    ]) {
+      const bad = await handlers.handle(query('nautilus_relay', a), FROM);
+      assert.ok(bad.kind === 'error');
+      assert.equal(bad.e[0], 203);
+    }
+    assert.equal(seen.length, 3);
   });
 });
