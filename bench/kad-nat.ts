@@ -2,10 +2,11 @@
  * NAT traversal behind real NATs (network namespaces built as the NAT tests build them, see
  * test/helpers/netns.ts; needs root, nftables and miniupnpd):
  *
- * - time from start to `mapped` (verified from outside by a contact's dial-back), for UPnP-IGD
- *   and NAT-PMP: a Nautilus node created behind the router, joining through two public peers,
- *   against the anchor: one bare `@silentbot1/nat-api` map (the router round trip alone, nothing
- *   verified), rounds alternating in the same lab;
+ * - time from start to `mapped` (verified from outside: a contact has a third node probe the
+ *   mapped port), for UPnP-IGD and NAT-PMP: a Nautilus node created behind the router, joining
+ *   through two public peers, a third joining them after it, against the anchor: one bare
+ *   `@silentbot1/nat-api` map (the router round trip alone, nothing verified); each round in a
+ *   lab of its own, the anchor first;
  * - hole punching: success rate and time per NAT kind (bench/hole-punch-rows.ts).
  *
  * Run: npm run bench -- kad-nat (KAD_NAT_ROUNDS: rounds per protocol, default 7)
@@ -13,37 +14,54 @@
 import { fileURLToPath } from 'node:url';
 import type { PortMappingProtocol } from '../src/kad/nat/port-mapper.js';
 import { createLab, type Lab } from '../test/helpers/netns.js';
-import { NODE_PORT, startLabNode, startPublicPeers } from '../test/helpers/nat-world.js';
+import {
+  NODE_PORT,
+  startLabNode,
+  startPublicPeers,
+  startThirdPeer,
+  waitForContacts,
+} from '../test/helpers/nat-world.js';
 import { median, type Row } from './harness.js';
 import { holePunchRows } from './hole-punch-rows.js';
 
 const ROUNDS = Number(process.env['KAD_NAT_ROUNDS'] ?? 7);
 const ANCHOR = fileURLToPath(new URL('./helpers/nat-api-map.js', import.meta.url));
 
-/** One Nautilus round: ms from the agent's start to `mapped`. */
-async function nautilusRound(
-  lab: Lab,
-  protocol: PortMappingProtocol,
-  bootstrap: string[],
-  port: number,
-): Promise<number> {
-  const home = lab.routers[0]!.homes[0]!;
-  // a port per round: the verifiers probe one IP and port at most once per 10 s
-  const node = await startLabNode(lab, home.ns, home.address, {
-    port,
-    bootstrap,
-    portMapping: protocol,
-    portMappingOptions: { lifetimeMs: 600_000, timeoutMs: 3000 },
+/**
+ * One round in a lab of its own (router, two public peers, a third public host): ms from the
+ * Nautilus agent's start to `mapped`, and before it, in the same lab, the anchor's bare map.
+ * Once the node knows both peers, a third peer pings them (and only them): the stranger whose
+ * probe the dial-back counts (see test/helpers/nat-world.ts, `startThirdPeer`).
+ */
+async function round(protocol: PortMappingProtocol): Promise<{ anchor: number; nautilus: number }> {
+  const lab = await createLab({
+    routers: [{ portMapping: { upnp: protocol === 'upnp', natpmp: protocol === 'natpmp' } }],
+    publicHosts: 3,
   });
   try {
-    const line = await node.proc.json((l) => l['event'] === 'reachability' && l['reachability'] === 'mapped', 30_000);
-    return Number(line['elapsedMs']);
+    const home = lab.routers[0]!.homes[0]!;
+    const peers = await startPublicPeers(lab);
+    const anchor = await anchorRound(lab, protocol, NODE_PORT + 1);
+    const node = await startLabNode(lab, home.ns, home.address, {
+      port: NODE_PORT,
+      bootstrap: peers.map((p) => `${p.host}:${NODE_PORT}`),
+      portMapping: protocol,
+      portMappingOptions: { lifetimeMs: 600_000, timeoutMs: 3000 },
+    });
+    try {
+      await waitForContacts(node, 2, 10_000);
+      await startThirdPeer(lab, lab.pub.addresses[2] ?? '', peers);
+      const line = await node.proc.json((l) => l['event'] === 'reachability' && l['reachability'] === 'mapped', 60_000);
+      return { anchor, nautilus: Number(line['elapsedMs']) };
+    } finally {
+      await node.close();
+    }
   } finally {
-    await node.close();
+    await lab.close();
   }
 }
 
-/** One anchor round: ms of a bare nat-api map of the same port (deleted after). */
+/** One anchor round: ms of a bare nat-api map of `port` (deleted after). */
 async function anchorRound(lab: Lab, protocol: PortMappingProtocol, port: number): Promise<number> {
   const home = lab.routers[0]!.homes[0]!;
   const proc = lab.spawn(home.ns, [process.execPath, ANCHOR, protocol, String(port)], { timeoutMs: 30_000 });
@@ -54,29 +72,20 @@ async function anchorRound(lab: Lab, protocol: PortMappingProtocol, port: number
 }
 
 async function timeToMapped(protocol: PortMappingProtocol): Promise<Row> {
-  const lab = await createLab({
-    routers: [{ portMapping: { upnp: protocol === 'upnp', natpmp: protocol === 'natpmp' } }],
-  });
-  try {
-    const [p1, p2] = await startPublicPeers(lab);
-    const bootstrap = [`${p1.host}:${NODE_PORT}`, `${p2.host}:${NODE_PORT}`];
-    const anchor: number[] = [];
-    const nautilus: number[] = [];
-    for (let r = 0; r < ROUNDS; r++) {
-      const port = NODE_PORT + 1 + r;
-      anchor.push(await anchorRound(lab, protocol, port));
-      nautilus.push(await nautilusRound(lab, protocol, bootstrap, port));
-    }
-    return {
-      what: `start to mapped (verified), ${protocol === 'upnp' ? 'UPnP-IGD' : 'NAT-PMP'}, median of ${ROUNDS}`,
-      anchorName: 'bare nat-api map (unverified)',
-      anchor: median(anchor),
-      nautilus: median(nautilus),
-      unit: 'ms',
-    };
-  } finally {
-    await lab.close();
+  const anchor: number[] = [];
+  const nautilus: number[] = [];
+  for (let r = 0; r < ROUNDS; r++) {
+    const figures = await round(protocol);
+    anchor.push(figures.anchor);
+    nautilus.push(figures.nautilus);
   }
+  return {
+    what: `start to mapped (verified by a third node), ${protocol === 'upnp' ? 'UPnP-IGD' : 'NAT-PMP'}, median of ${ROUNDS}`,
+    anchorName: 'bare nat-api map (unverified)',
+    anchor: median(anchor),
+    nautilus: median(nautilus),
+    unit: 'ms',
+  };
 }
 
 /**

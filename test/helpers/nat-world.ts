@@ -74,6 +74,17 @@ export async function startPublicPeers(lab: Lab): Promise<[LabNode, LabNode]> {
   return [first, second];
 }
 
+/** Resolves once `node`'s tables hold at least `count` contacts; rejects after `timeoutMs`. */
+export async function waitForContacts(node: LabNode, count: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const { contacts } = (await node.request('contacts')) as unknown as { contacts: unknown[] };
+    if (contacts.length >= count) return;
+    if (Date.now() > deadline) throw new Error(`${node.host} did not learn ${count} contacts within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
 /**
  * A public peer at `address` that only pings `via` (joining nothing), so that they hold it in
  * their tables while a node that joined before it never heard of it: a third node that node

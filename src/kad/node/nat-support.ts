@@ -1,4 +1,4 @@
-import type { Clock } from '../../core/clock.js';
+import type { Clock, Milliseconds, Timer } from '../../core/clock.js';
 import type { NodeId } from '../id.js';
 import { isLoopback } from '../wire/ip-class.js';
 import { createNatApiMapper } from '../nat/nat-api-mapper.js';
@@ -9,6 +9,16 @@ import type { FamilyStack } from './family-stack.js';
 import { FirewallWatch } from './firewall-watch.js';
 import { type KadNodeOptions, resolvePortMappingOptions } from './options.js';
 import { type ReachabilityChangedEvent, type ReachabilityReport, ReachabilityTracker } from './reachability.js';
+
+/**
+ * While a held mapping is unverified, the dial-back is asked again after this long, ms (more than
+ * the 10 s a contact waits before relaying for the same address again), doubling up to
+ * {@link VERIFY_RETRY_MAX_MS}: a node whose first contacts knew no stranger to relay to need not
+ * wait for the next renewal (half the lease).
+ */
+export const VERIFY_RETRY_FIRST_MS: Milliseconds = 15_000;
+/** Longest wait between two dial-backs of one unverified mapping, ms. */
+export const VERIFY_RETRY_MAX_MS: Milliseconds = 5 * 60_000;
 
 /** What {@link NatSupport} is built from. @internal */
 export interface NatSupportInit {
@@ -42,6 +52,8 @@ export class NatSupport {
   #stack: FamilyStack | undefined;
   #ready: Promise<void> = Promise.resolve();
   #verifying = false;
+  #retry: Timer | undefined;
+  #retryDelay = VERIFY_RETRY_FIRST_MS;
   /** The last dial-back outcome (`undefined` before one ran). */
   lastDialBack: DialBackOutcome | undefined;
 
@@ -121,6 +133,8 @@ export class NatSupport {
 
   /** Deletes a held mapping (bounded by `portMappingOptions.timeoutMs`). Never rejects. */
   close(): Promise<void> {
+    this.#retry?.cancel();
+    this.#retry = undefined;
     return this.#keeper.close();
   }
 
@@ -137,5 +151,24 @@ export class NatSupport {
     } finally {
       this.#verifying = false;
     }
+    this.#scheduleRetry();
+  }
+
+  /** Asks again later (backing off) while the held mapping stays unverified; resets once verified. */
+  #scheduleRetry(): void {
+    this.#retry?.cancel();
+    this.#retry = undefined;
+    if (this.#init.lifetime.aborted) return;
+    if (!this.tracker.awaitingVerification) {
+      this.#retryDelay = VERIFY_RETRY_FIRST_MS;
+      return;
+    }
+    const delay = this.#retryDelay;
+    this.#retryDelay = Math.min(VERIFY_RETRY_MAX_MS, delay * 2);
+    this.#retry = this.#init.clock.setTimeout(() => {
+      this.#retry = undefined;
+      const mapping = this.#keeper.current();
+      if (mapping.state === 'mapped' && this.tracker.awaitingVerification) void this.#verify(mapping.externalPort);
+    }, delay);
   }
 }

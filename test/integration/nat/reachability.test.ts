@@ -9,7 +9,14 @@ import { describe, it } from 'node:test';
 import type { PortMappingProtocol } from '../../../src/kad/nat/port-mapper.js';
 import type { ReachabilityReport } from '../../../src/kad/node/reachability.js';
 import { createLab, type Lab, type LabOptions } from '../../helpers/netns.js';
-import { NODE_PORT, startLabNode, startPublicPeers, startThirdPeer, type LabNode } from '../../helpers/nat-world.js';
+import {
+  NODE_PORT,
+  startLabNode,
+  startPublicPeers,
+  startThirdPeer,
+  waitForContacts,
+  type LabNode,
+} from '../../helpers/nat-world.js';
 
 /** The home node's detection window and upkeep tick (ms): short, so that a test need not wait 30 min. */
 const FIREWALL_CHECK_MS = 2500;
@@ -44,13 +51,7 @@ async function homeBehindNat(lab: Lab, options: Record<string, unknown>, third?:
     ...options,
   });
   if (third === undefined) return node;
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const { contacts } = (await node.request('contacts')) as unknown as { contacts: unknown[] };
-    if (contacts.length >= 2) break;
-    if (Date.now() > deadline) assert.fail('the home node did not learn both public peers');
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+  await waitForContacts(node, 2, 10_000);
   await startThirdPeer(lab, third, peers);
   return node;
 }

@@ -86,7 +86,7 @@ interface World {
  * Two public peers, and a home node behind a NAT of `kind` that holds a port mapping (only a
  * belief of its own unless `forward`) and joined through both: it has sent to both.
  */
-async function dialBackWorld(kind: NatKind, forward: boolean): Promise<World> {
+async function dialBackWorld(kind: NatKind, forward: boolean, leaseMs = LEASE_MS): Promise<World> {
   const clock = new ManualClock();
   const network = new MemoryNetwork({ latencyMs: 10 }, { clock });
   const nat = network.addNat({ external: EXTERNAL, hosts: [HOME], kind, timeoutMs: 30_000 });
@@ -117,7 +117,7 @@ async function dialBackWorld(kind: NatKind, forward: boolean): Promise<World> {
     ],
     portMapping: 'upnp',
     portMapper: mapper(forward ? nat : undefined),
-    portMappingOptions: { lifetimeMs: LEASE_MS },
+    portMappingOptions: { lifetimeMs: leaseMs },
   });
   // the join, and the first round (only the two peers the home sent to can probe)
   await advance(5000);
@@ -143,8 +143,13 @@ async function dialBackWorld(kind: NatKind, forward: boolean): Promise<World> {
   };
 }
 
-async function withWorld(kind: NatKind, forward: boolean, test: (w: World) => Promise<void>): Promise<void> {
-  const w = await dialBackWorld(kind, forward);
+async function withWorld(
+  kind: NatKind,
+  forward: boolean,
+  test: (w: World) => Promise<void>,
+  leaseMs = LEASE_MS,
+): Promise<void> {
+  const w = await dialBackWorld(kind, forward, leaseMs);
   try {
     await test(w);
   } finally {
@@ -215,6 +220,51 @@ describe('KadNode dial-back through a third node', () => {
       assert.equal(w.report().dialBack.last, 'verified');
       assert.equal(w.report().reachability, 'mapped');
     });
+  });
+
+  it('asks again 15 s after a dial-back that proved nothing, without waiting for the renewal (a lease of 1 h), and not again once verified', async () => {
+    await withWorld(
+      'port-restricted',
+      true,
+      async (w) => {
+        assert.equal(w.report().dialBack.last, 'no-probe', 'before a third node exists');
+        await w.addThird();
+        await w.advance(16_000);
+        const report = w.report();
+        assert.equal(report.dialBack.last, 'verified');
+        assert.equal(report.reachability, 'mapped');
+        const mapping = report.mapping;
+        assert.ok(mapping.state === 'mapped' && mapping.renewals === 0, 'no renewal happened meanwhile');
+        const asked = w.queries.filter((q) => q.q === 'nautilus_reach').length;
+        await w.advance(10 * 60_000);
+        assert.equal(w.queries.filter((q) => q.q === 'nautilus_reach').length, asked, 'no dial-back after the proof');
+      },
+      3_600_000,
+    );
+  });
+
+  it('while the mapping stays unverified, asks again after 15, then 30, then 60 s (the wait doubles)', async () => {
+    await withWorld(
+      'port-restricted',
+      false,
+      async (w) => {
+        const reachesAt = (): number[] =>
+          w.queries.filter((q) => q.q === 'nautilus_reach' && q.from === EXTERNAL).map((q) => q.at);
+        await w.advance(120_000);
+        // one round asks both contacts at once: the rounds are the distinct times
+        const rounds = [...new Set(reachesAt())];
+        assert.equal(rounds.length, 4, `rounds at ${rounds.join(', ')} ms`);
+        const gaps = rounds.slice(1).map((t, i) => t - (rounds[i] as number));
+        // each gap is the wait after the previous round's 3 s for a probe, and the wait doubles
+        for (const [i, gap] of gaps.entries()) {
+          const wait = 15_000 * 2 ** i;
+          assert.ok(gap >= wait && gap <= wait + 3_500, `gap ${i}: ${gap} ms`);
+        }
+        assert.equal(w.report().dialBack.last, 'no-probe');
+        assert.notEqual(w.report().reachability, 'mapped');
+      },
+      3_600_000,
+    );
   });
 
   it('the contacts asked relay to third nodes, never to the requester’s IP, naming its external address and the mapped port', async () => {
