@@ -99,6 +99,7 @@ function reachabilityJson(node: KadNode): Record<string, unknown> {
     unsolicitedQueries: r.unsolicitedQueries,
     firewalled: r.firewalled,
     verifiedBy: r.verifiedBy ?? null,
+    dialBack: { last: r.dialBack.last ?? null, ignoredProbes: r.dialBack.ignoredProbes },
     mapping:
       mapping.state === 'mapped'
         ? {

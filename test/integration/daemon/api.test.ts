@@ -153,16 +153,21 @@ describe('daemon HTTP API', () => {
     assert.match(text, /^nautilus_stored\{kind="items"\} \d+/m);
   });
 
-  it('shows reachability in /metrics and /api/stats: a loopback node asks no router for a mapping', async () => {
+  it('shows reachability in /metrics and /api/stats: a loopback node asks no router for a mapping, nor a dial-back', async () => {
     const text = (await call('/metrics')).text;
     const states = [...text.matchAll(/^nautilus_reachability\{state="(\w+)"\} ([01])$/gm)];
     assert.deepEqual(states.map((m) => m[1]).sort(), ['firewalled', 'mapped', 'public', 'unknown']);
     assert.equal(states.filter((m) => m[2] === '1').length, 1, 'exactly one state is current');
     assert.match(text, /^nautilus_port_mapping\{state="off",protocol="none"\} 1$/m);
     assert.match(text, /^nautilus_unsolicited_queries_total \d+$/m);
-    const reachability = (await call('/api/stats')).json()['reachability'] as { state: string; mapping: unknown };
+    const reachability = (await call('/api/stats')).json()['reachability'] as {
+      state: string;
+      mapping: unknown;
+      dialBack: unknown;
+    };
     assert.ok(['public', 'unknown'].includes(reachability.state));
     assert.deepEqual(reachability.mapping, { state: 'off' });
+    assert.deepEqual(reachability.dialBack, { last: null, ignoredProbes: 0 });
   });
 
   it('serves an OpenAPI document built from the route schemas', async () => {
