@@ -2,7 +2,7 @@ import { type Clock, type Milliseconds, systemClock, type Timer } from '../../co
 import type { BencodeDict } from '../wire/bencode.js';
 import { normalizeIp, parseIp } from '../wire/compact.js';
 import { isLoopback } from '../wire/ip-class.js';
-import { KadError, toWireError, WireError, withoutStackTrace } from '../errors.js';
+import { KadError, WireError, withoutStackTrace } from '../errors.js';
 import { InFlightLimiter } from './in-flight.js';
 import {
   decodeMessage,
@@ -12,19 +12,18 @@ import {
   type KrpcQuery,
   type KrpcResponse,
 } from '../wire/krpc.js';
-import { encodeError, encodeResponse, requesterIp, responseEnvelopeBytes } from './reply.js';
 import { abortReason, integerAtLeast, integerInRange, optionError, positiveNumber } from '../option-checks.js';
 import { InboundLimiter, OutboundPacer } from './rate-limit.js';
 import { RpcCounters, type RpcStats } from './stats.js';
 import {
   DEFAULT_RPC_OPTIONS,
-  type QueryContext,
   type QueryHandler,
   type QueryOptions,
   type QueryResult,
   type RpcDeps,
   type RpcOptions,
 } from './options.js';
+import { Responder } from './responder.js';
 import { RttEstimator } from './rtt.js';
 import { TransactionIds, transactionIdFromBytes, transactionIdToBytes } from './transaction-ids.js';
 import {
@@ -32,7 +31,6 @@ import {
   type EndpointId,
   endpointId,
   endpointKey,
-  hostId,
   type InboundDatagram,
   MAX_DATAGRAM_BYTES,
   MAX_UDP_PAYLOAD_BYTES,
@@ -54,22 +52,6 @@ const DEFAULT_VERSION = Uint8Array.from(DEFAULT_RPC_OPTIONS.clientVersion);
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && a.every((byte, i) => byte === b[i]);
-}
-
-/** What a query handler gets: its signal is made on first read (see `QueryContext`). */
-class HandlerContext implements QueryContext {
-  readonly #signal: () => AbortSignal;
-  readonly maxResponseBytes: number;
-
-  constructor(signal: () => AbortSignal, maxResponseBytes: number) {
-    this.#signal = signal;
-    this.maxResponseBytes = maxResponseBytes;
-  }
-
-  // a node that only ever served ping and find_node holds no abort controller
-  get signal(): AbortSignal {
-    return this.#signal();
-  }
 }
 
 interface Request {
@@ -127,13 +109,12 @@ export class Rpc {
   readonly #clientVersion: Uint8Array | undefined;
   #readOnly: boolean;
   readonly #retries: number;
-  readonly #reportIp: boolean;
   readonly #limitLoopback: boolean;
   readonly #replyDecodeOptions: { readonly maxBytes: number };
   readonly #rtt: RttEstimator;
   readonly #slots: InFlightLimiter;
   readonly #pacer: OutboundPacer;
-  readonly #inbound: InboundLimiter;
+  readonly #responder: Responder;
   // created on first use, and dropped when empty again: an idle layer holds no map
   #pendingStore: Map<number, Transmission> | undefined;
   get #pending(): Map<number, Transmission> {
@@ -145,10 +126,7 @@ export class Rpc {
     return (this.#requestsStore ??= new Set());
   }
   readonly #counters = new RpcCounters();
-  // created when a handler first reads its signal: a node that served no storage query does not pay for it
-  #lifetime: AbortController | undefined;
   readonly #tids = new TransactionIds();
-  #handler: QueryHandler | undefined;
   #closed = false;
 
   constructor(options: RpcOptions = {}, deps: RpcDeps) {
@@ -163,7 +141,6 @@ export class Rpc {
       version === null ? undefined : sameBytes(version, DEFAULT_VERSION) ? DEFAULT_VERSION : Uint8Array.from(version);
     this.#readOnly = options.readOnly ?? d.readOnly;
     this.#retries = integerAtLeast('retries', options.retries, d.retries, 0);
-    this.#reportIp = options.reportRequesterIp ?? d.reportRequesterIp;
     this.#limitLoopback = options.limitLoopback ?? d.limitLoopback;
     const maxReplyBytes = integerInRange(
       'maxReplyBytes',
@@ -179,7 +156,16 @@ export class Rpc {
     this.#rtt = new RttEstimator(options.rtt);
     this.#slots = new InFlightLimiter(options.inFlight);
     this.#pacer = new OutboundPacer(options.pacing, { clock: this.#clock });
-    this.#inbound = new InboundLimiter(options.inboundLimit, { clock: this.#clock });
+    this.#responder = new Responder({
+      transport: this.#transport,
+      family: this.#family,
+      counters: this.#counters,
+      inbound: new InboundLimiter(options.inboundLimit, { clock: this.#clock }),
+      limitLoopback: this.#limitLoopback,
+      clientVersion: this.#clientVersion,
+      reportIp: options.reportRequesterIp ?? d.reportRequesterIp,
+      isClosed: () => this.#closed,
+    });
     this.#transport.on('message', this.#onMessage);
     this.#transport.on('close', this.#onTransportClose);
   }
@@ -196,7 +182,7 @@ export class Rpc {
 
   /** Sets (or with `undefined` clears) the function that serves inbound queries. */
   setQueryHandler(handler: QueryHandler | undefined): void {
-    this.#handler = handler;
+    this.#responder.setHandler(handler);
   }
 
   /** The RTT estimator behind the adaptive timeouts (read it for diagnostics). */
@@ -308,8 +294,7 @@ export class Rpc {
     for (const request of [...(this.#requestsStore ?? [])]) this.#settle(request, error);
     this.#slots.close();
     this.#pacer.close();
-    this.#inbound.close();
-    this.#lifetime?.abort(error);
+    this.#responder.close(error);
   }
 
   /** Sends one attempt of `request` once pacing allows. The caller holds a slot. */
@@ -407,8 +392,8 @@ export class Rpc {
       } catch (error) {
         counters.droppedMalformed++;
         const t = error instanceof KadError ? error.transactionId : undefined;
-        if (t !== undefined && this.#allowInbound(from.host)) {
-          this.#reply(t, from, {
+        if (t !== undefined && this.#responder.allowInbound(from.host)) {
+          this.#responder.reply(t, from, {
             error: [WireError.Protocol, error instanceof Error ? error.message : 'protocol error'],
           });
         }
@@ -416,7 +401,7 @@ export class Rpc {
       }
       if (message.y === 'q') {
         if (large) counters.droppedOversized++;
-        else this.#onQuery(message, from);
+        else this.#responder.onQuery(message, from);
       } else {
         if (large) counters.largeReplies++;
         this.#onReply(message, from);
@@ -442,79 +427,6 @@ export class Rpc {
     return id !== undefined && this.#pendingStore?.get(id)?.request.key === key;
   }
 
-  readonly #handlerSignal = (): AbortSignal => (this.#lifetime ??= new AbortController()).signal;
-
-  #onQuery(query: KrpcQuery, from: RemoteInfo): void {
-    const counters = this.#counters;
-    if (!this.#allowInbound(from.host)) {
-      counters.droppedRateLimited++;
-      return;
-    }
-    counters.countIn(query.q);
-    const handler = this.#handler;
-    if (handler === undefined) {
-      this.#reply(query.t, from, { error: [WireError.MethodUnknown, 'method unknown'] });
-      return;
-    }
-    let result: BencodeDict | undefined | Promise<BencodeDict | undefined>;
-    try {
-      result = handler(query, from, new HandlerContext(this.#handlerSignal, this.#maxResponseBytes(query.t.length)));
-    } catch (error) {
-      this.#reply(query.t, from, { error: toWireError(error) });
-      return;
-    }
-    if (result instanceof Promise) {
-      result.then(
-        (r) => this.#answer(query, from, r),
-        (error: unknown) => this.#reply(query.t, from, { error: toWireError(error) }),
-      );
-    } else {
-      this.#answer(query, from, result);
-    }
-  }
-
-  #answer(query: KrpcQuery, from: RemoteInfo, r: BencodeDict | undefined): void {
-    if (r === undefined) {
-      this.#counters.unanswered++;
-      return;
-    }
-    this.#reply(query.t, from, { r });
-  }
-
-  /** Sends a response or an error reply; a response too big to encode becomes 202. */
-  #reply(
-    t: Uint8Array,
-    to: RemoteInfo,
-    body: { readonly r: BencodeDict } | { readonly error: [number, string] },
-  ): void {
-    if (this.#closed) return;
-    const envelope = { clientVersion: this.#clientVersion, ip: this.#reportIp ? requesterIp(to) : undefined };
-    const counters = this.#counters;
-    if ('r' in body) {
-      const datagram = encodeResponse(t, body.r, envelope);
-      if (datagram !== undefined) {
-        counters.responsesSent++;
-        this.#transport.send(datagram, to);
-        return;
-      }
-      counters.handlerErrors++;
-    }
-    const datagram = encodeError(t, 'error' in body ? body.error : [WireError.Server, 'server error'], envelope);
-    if (datagram === undefined) return;
-    counters.errorsSent++;
-    this.#transport.send(datagram, to);
-  }
-
-  /** Room for `r` in a reply with a `t` of `transactionIdBytes`, as {@link #reply} will send it. */
-  #maxResponseBytes(transactionIdBytes: number): number {
-    const sizes = {
-      clientVersionBytes: this.#clientVersion?.length,
-      // the `ip` of a requester of this transport's family (a simulated named host gets none)
-      ipBytes: this.#reportIp ? (this.#family === 4 ? 6 : 18) : undefined,
-    };
-    return MAX_DATAGRAM_BYTES - responseEnvelopeBytes(transactionIdBytes, sizes);
-  }
-
   #onReply(message: KrpcResponse | KrpcErrorMessage, from: RemoteInfo): void {
     const counters = this.#counters;
     const t = transactionIdFromBytes(message.t);
@@ -533,9 +445,5 @@ export class Rpc {
       counters.errorsReceived++;
       this.#settle(request, KadError.remote(message.e[0], message.e[1]));
     }
-  }
-
-  #allowInbound(host: string): boolean {
-    return (!this.#limitLoopback && isLoopback(host)) || this.#inbound.allow(hostId(host));
   }
 }
