@@ -54,6 +54,8 @@ export class NatSupport {
   #verifying = false;
   #retry: Timer | undefined;
   #retryDelay = VERIFY_RETRY_FIRST_MS;
+  /** Set by {@link close}: a round still running then schedules no other. */
+  #closing = false;
   /** The last dial-back outcome (`undefined` before one ran). */
   lastDialBack: DialBackOutcome | undefined;
 
@@ -133,6 +135,7 @@ export class NatSupport {
 
   /** Deletes a held mapping (bounded by `portMappingOptions.timeoutMs`). Never rejects. */
   close(): Promise<void> {
+    this.#closing = true;
     this.#retry?.cancel();
     this.#retry = undefined;
     return this.#keeper.close();
@@ -158,7 +161,7 @@ export class NatSupport {
   #scheduleRetry(): void {
     this.#retry?.cancel();
     this.#retry = undefined;
-    if (this.#init.lifetime.aborted) return;
+    if (this.#closing || this.#init.lifetime.aborted) return;
     if (!this.tracker.awaitingVerification) {
       this.#retryDelay = VERIFY_RETRY_FIRST_MS;
       return;
