@@ -134,6 +134,7 @@ export class EtcdRegistry extends Emitter<RegistryEvents> implements Registry<Ui
         await withDeadline(this.#clock, 2 * this.#options.watchProgressMs, undefined, 'watch probe', read);
       },
       connected: new Map(),
+      valuesAt: (reads, signal) => kv.valuesAt(reads, signal),
     };
     const coordination = {
       client: kv.client,

@@ -145,6 +145,31 @@ export class EtcdKv {
     return undefined;
   }
 
+  /**
+   * The value each `reads[i].key` had at etcd revision `reads[i].revision` (`undefined`: absent
+   * then), read in linearizable transactions of `maxTxnOps` ranges; a revision etcd has
+   * compacted reads as `undefined` (what etcd's own `prev_kv` gives then).
+   */
+  async valuesAt(
+    reads: readonly { readonly key: Buffer; readonly revision: number }[],
+    signal: AbortSignal | undefined,
+  ): Promise<(Buffer | undefined)[]> {
+    const values: (Buffer | undefined)[] = [];
+    const chunk = this.options.maxTxnOps;
+    for (let i = 0; i < reads.length; i += chunk) {
+      const part = reads.slice(i, i + chunk);
+      const ops = part.map(({ key, revision }): IRequestOp => ({ request_range: { key, revision } }));
+      try {
+        const response = await this.call(signal, 'watch read', () => this.client.kv.txn({ success: ops }));
+        for (let j = 0; j < part.length; j++) values.push(response.responses[j]?.response_range.kvs[0]?.value);
+      } catch (error) {
+        if (!(error instanceof RegistryError && /revision has been compacted/.test(error.message))) throw error;
+        for (let j = 0; j < part.length; j++) values.push(undefined);
+      }
+    }
+    return values;
+  }
+
   /** Deletes `keys` (distinct) in transactions of `maxTxnOps`; resolves to how many were live. */
   async deleteKeys(keys: readonly string[], signal: AbortSignal | undefined, reason: RemovalReason): Promise<number> {
     let removed = 0;

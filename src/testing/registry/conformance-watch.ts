@@ -82,18 +82,20 @@ export function watchCases(ctx: SuiteContext, hooks: WatchConformance): void {
       await r.set('w:a', bytes('3'));
       await r.delete('w:b');
       await r.touch('w:a', 5000);
-      const changes = await take(r, 5, { prefix: 'w:', after: start });
+      await r.delete('w:a');
+      const changes = await take(r, 6, { prefix: 'w:', after: start });
       served(changes, [
         ['set', 'w:a', 1, '1'],
         ['set', 'w:b', 1, '2'],
         ['set', 'w:a', 2, '3'],
         ['removed', 'w:b', 1, 'delete'],
         ['set', 'w:a', 2, '3'],
+        ['removed', 'w:a', 2, 'delete'],
       ]);
       const touched = changes.filter((c) => brief(c)[1] === 'w:a')[2];
       assert.ok(touched?.type === 'set');
       assert.equal(touched.record.expiresAt, ctx.clock.now() + 5000, 'a touch appears as a set with its new deadline');
-      assert.equal(new Set(changes.map((c) => c.cursor)).size, 5, 'every change has its own cursor');
+      assert.equal(new Set(changes.map((c) => c.cursor)).size, 6, 'every change has its own cursor');
     });
 
     it('serves batch writes and deletes entry by entry', async () => {
