@@ -40,19 +40,28 @@ export interface WatchContext {
 }
 
 /**
- * A removal in the read-ahead queue whose change waits for the record it removed, read from
- * etcd at the revision before (the stream carries no previous values: see {@link watchEtcd}).
+ * A change in the read-ahead queue, kept as etcd's bytes until the consumer takes it (then
+ * decoded: queued changes are plain bytes, not records that outlive collections). A removal
+ * waits for the record it removed, read from etcd at the revision before (the stream carries no
+ * previous values: see {@link watchEtcd}).
  */
-class PendingRemoval {
-  change: RegistryChange | undefined;
+class Queued {
+  /** For a removal: the record it removed once read (`null`: none could be read). */
+  previous: Buffer | null | undefined;
   constructor(
-    readonly key: string,
+    /** The etcd key, namespace included. */
     readonly etcdKey: Buffer,
+    /** A set's stored record; `undefined` for a removal. */
+    readonly stored: Buffer | undefined,
     readonly revision: number,
-    readonly cursor: string,
-    /** When the stream delivered it (the time its reason is judged at). */
+    readonly index: number,
+    /** For a removal: when the stream delivered it (the time its reason is judged at). */
     readonly at: number,
   ) {}
+
+  get ready(): boolean {
+    return this.stored !== undefined || this.previous !== undefined;
+  }
 }
 
 /** Position in etcd's history: after event `index` of revision `revision` (`Infinity`: all of it). */
@@ -111,7 +120,7 @@ export async function* watchEtcd(ctx: WatchContext, options: WatchOptions): Asyn
   if (typeof prefix !== 'string') throw RegistryError.invalidOptionValue('prefix', 'a string', prefix);
   const asked = after === undefined ? undefined : parseCursor(after);
   let position: Position = asked ?? { revision: await ctx.revision(signal), index: Number.POSITIVE_INFINITY };
-  const queue: (RegistryChange | PendingRemoval)[] = [];
+  const queue: Queued[] = [];
   // reads of removed records in flight, cancelled when the feed ends
   const reads = new AbortController();
   let head = 0;
@@ -147,21 +156,25 @@ export async function* watchEtcd(ctx: WatchContext, options: WatchOptions): Asyn
     notify();
   };
 
-  const removal = (pending: PendingRemoval, previous: Buffer | undefined): RegistryChange => {
-    const { key, cursor } = pending;
+  // the change a queued entry stands for, decoded when the consumer takes it
+  const decode = (entry: Queued): RegistryChange => {
+    const key = entry.etcdKey.toString('utf8', ctx.keyPrefix.length);
+    const cursor = cursorOf(entry);
+    if (entry.stored !== undefined) return { type: 'set', record: readRecord(key, entry.stored), cursor };
+    const previous = entry.previous ?? undefined;
     const header = previous !== undefined && isRecord(previous) ? readHeader(key, previous) : undefined;
     // etcd does not say why a key went: a record past its deadline went by expiry (its lease,
     // or the registry meeting it), anything else by a delete or clear
-    const expired = header !== undefined && header.expiresAt !== 0 && header.expiresAt <= pending.at;
+    const expired = header !== undefined && header.expiresAt !== 0 && header.expiresAt <= entry.at;
     return { type: 'removed', key, version: header?.version ?? 0, reason: expired ? 'expire' : 'delete', cursor };
   };
 
-  const readRemoved = (pending: readonly PendingRemoval[]): void => {
+  const readRemoved = (pending: readonly Queued[]): void => {
     const asked = pending.map((p) => ({ key: p.etcdKey, revision: p.revision - 1 }));
     ctx.valuesAt(asked, reads.signal).then(
       (values) => {
         pending.forEach((p, i) => {
-          p.change = removal(p, values[i]);
+          p.previous = values[i] ?? null;
         });
         notify();
       },
@@ -172,7 +185,9 @@ export async function* watchEtcd(ctx: WatchContext, options: WatchOptions): Asyn
   };
 
   // the removals of the response being received, read together once it is
-  let removals: PendingRemoval[] = [];
+  let removals: Queued[] = [];
+  const prefixBytes = Buffer.from(prefix);
+  const keyStart = ctx.keyPrefix.length;
 
   const onEvent = (event: IEvent): void => {
     const revision = Number(event.kv.mod_revision);
@@ -182,17 +197,21 @@ export async function* watchEtcd(ctx: WatchContext, options: WatchOptions): Asyn
     } else seenIndex++;
     if (revision < position.revision || (revision === position.revision && seenIndex <= position.index)) return;
     position = { revision, index: seenIndex };
-    const key = event.kv.key.subarray(ctx.keyPrefix.length).toString();
-    if (!key.startsWith(prefix)) return;
-    const cursor = cursorOf(position);
-    if (event.type === 'Put') {
-      if (!isRecord(event.kv.value)) return;
-      queue.push({ type: 'set', record: readRecord(key, event.kv.value), cursor });
+    const etcdKey = event.kv.key;
+    if (
+      prefixBytes.length > 0 &&
+      (etcdKey.length < keyStart + prefixBytes.length ||
+        prefixBytes.compare(etcdKey, keyStart, keyStart + prefixBytes.length) !== 0)
+    ) {
       return;
     }
-    const pending = new PendingRemoval(key, event.kv.key, revision, cursor, ctx.clock.now());
-    removals.push(pending);
-    queue.push(pending);
+    if (event.type === 'Put') {
+      if (isRecord(event.kv.value)) queue.push(new Queued(etcdKey, event.kv.value, revision, seenIndex, 0));
+      return;
+    }
+    const removal = new Queued(etcdKey, undefined, revision, seenIndex, ctx.clock.now());
+    removals.push(removal);
+    queue.push(removal);
   };
 
   const onData = (response: IWatchResponse): void => {
@@ -327,9 +346,9 @@ export async function* watchEtcd(ctx: WatchContext, options: WatchOptions): Asyn
     for (;;) {
       checkOpen(ctx.isClosed(), signal);
       const next = queue[head];
-      const change = next instanceof PendingRemoval ? next.change : next;
-      if (change !== undefined) {
-        queue[head++] = undefined as unknown as RegistryChange;
+      if (next?.ready === true) {
+        const change = decode(next);
+        queue[head++] = undefined as unknown as Queued;
         if (head > 1024 && head * 2 > queue.length) {
           queue.splice(0, head);
           head = 0;

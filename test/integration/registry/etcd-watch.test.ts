@@ -24,7 +24,7 @@ async function watchStreamsStarted(): Promise<number> {
 }
 
 describe('EtcdRegistry watch replaying a long history', () => {
-  it('replays 20 MB of history, beyond gRPC\'s 4 MiB message limit, in order, each change once, on one stream', async () => {
+  it("replays 20 MB of history, beyond gRPC's 4 MiB message limit, in order, each change once, on one stream", async () => {
     // etcd sends the history since a cursor as one response unless the watch asks for
     // fragments; the client refuses any message over 4 MiB, so a watch without them failed and
     // reopened for ever on a replay this size
