@@ -96,8 +96,9 @@ const RETRY_MAX_MS = 1000;
  *   0.03 s). The versions of removals are read instead, one linearizable transaction of ranges
  *   at the revision before per response that has removals; the changes after a removal wait in
  *   order until it is read. A removal whose previous revision etcd compacted meanwhile has
- *   version 0 and reason `delete` (what `prev_kv` gives then too); a read that fails ends the
- *   feed with its typed error once the consumer reaches that removal.
+ *   version 0 and reason `delete` (what `prev_kv` gives then too); a read that fails (each
+ *   has `timeoutMs`; the client moves to another member) ends the feed with its typed error once
+ *   the consumer reaches that removal (a watch from its last cursor resumes there).
  *
  * - Buffering: at most `watchBuffer` changes are read ahead of the consumer; beyond that the
  *   stream is paused and etcd holds the rest (its slow-watcher queue), so a slow consumer loses
@@ -156,9 +157,12 @@ export async function* watchEtcd(ctx: WatchContext, options: WatchOptions): Asyn
     notify();
   };
 
+  const prefixBytes = Buffer.from(prefix);
+  const keyStart = ctx.keyPrefix.length;
+
   // the change a queued entry stands for, decoded when the consumer takes it
   const decode = (entry: Queued): RegistryChange => {
-    const key = entry.etcdKey.toString('utf8', ctx.keyPrefix.length);
+    const key = entry.etcdKey.toString('utf8', keyStart);
     const cursor = cursorOf(entry);
     if (entry.stored !== undefined) return { type: 'set', record: readRecord(key, entry.stored), cursor };
     const previous = entry.previous ?? undefined;
@@ -186,8 +190,6 @@ export async function* watchEtcd(ctx: WatchContext, options: WatchOptions): Asyn
 
   // the removals of the response being received, read together once it is
   let removals: Queued[] = [];
-  const prefixBytes = Buffer.from(prefix);
-  const keyStart = ctx.keyPrefix.length;
 
   const onEvent = (event: IEvent): void => {
     const revision = Number(event.kv.mod_revision);

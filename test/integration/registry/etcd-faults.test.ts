@@ -120,6 +120,51 @@ describe('EtcdRegistry on a 3-member cluster under faults', () => {
     await registry.close();
   });
 
+  it('serves a live watch with removals through a leader kill, each removal with the version it removed', async () => {
+    const registry = open();
+    const watcher = new EtcdRegistry({ ...registry.options });
+    const start = await registry.cursor();
+    const served: RegistryChange[] = [];
+    const watching = (async () => {
+      for await (const change of watcher.watch({ after: start, signal: AbortSignal.timeout(30_000) })) {
+        served.push(change);
+        if (change.type === 'set' && change.record.key === 'done') return;
+      }
+    })();
+    const deleted: string[] = [];
+    for (let i = 0; i < 200; i++) {
+      if (i === 100) {
+        const leader = await cluster.leader();
+        await leader.kill9();
+        await leader.restart();
+      }
+      const key = `k${i % 10}`;
+      try {
+        await registry.set(key, Buffer.from(String(i)));
+        if (await registry.delete(key)) deleted.push(`${key}@${i}`);
+      } catch {
+        // indeterminate: the feed says whether it applied
+      }
+    }
+    await cluster.waitHealthy();
+    await registry.set('done', Buffer.from('1'));
+    await watching;
+    const last = new Map<string, number>();
+    let removals = 0;
+    for (const change of served) {
+      if (change.type === 'set') {
+        last.set(change.record.key, change.record.version);
+        continue;
+      }
+      removals++;
+      assert.equal(change.version, last.get(change.key), `the removal of ${change.key} has the version it removed`);
+      assert.equal(change.reason, 'delete');
+    }
+    assert.ok(removals >= deleted.length, `every acknowledged delete served (${removals} of ${deleted.length})`);
+    await watcher.close();
+    await registry.close();
+  });
+
   it('resumes a watch on another member, with no gap and no repeat, when the member it is connected to is paused (SIGSTOP)', async (t) => {
     const watcher = open();
     const start = await watcher.cursor();
