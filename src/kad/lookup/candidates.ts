@@ -1,4 +1,4 @@
-import { compareDistance, type NodeId } from '../id.js';
+import { commonPrefixLength, compareDistance, type NodeId } from '../id.js';
 import type { Contact } from '../wire/compact.js';
 
 /**
@@ -14,6 +14,10 @@ export type CandidateState = 'fresh' | 'pending' | 'stalled' | 'answered' | 'fai
 /** A node a lookup knows of, with where it stands. */
 export interface Candidate {
   readonly contact: Contact;
+  /** Leading bits its id shares with the target. */
+  readonly shared: number;
+  /** Its estimated round-trip time, ms; 0 when the set does not weigh latency. */
+  readonly rttMs: number;
   state: CandidateState;
 }
 
@@ -22,8 +26,11 @@ export interface Candidate {
  * bounded: beyond `capacity` the farthest one not waited for is forgotten.
  *
  * The lookup asks the fresh candidates among the k closest that are neither `failed` nor
- * `stalled`, closest first: a stalled node makes room, so the next candidate is asked while its
- * late answer is still awaited. It has converged once the k closest that did not fail have all
+ * `stalled`: a stalled node makes room, so the next candidate is asked while its late answer is
+ * still awaited. Closest first, unless the set weighs latency (proximity routing, Kademlia
+ * §4.1): then the fresh candidate in that window that should bring the lookup nearest soonest —
+ * its estimated round-trip time plus `msPerBit` for each leading bit it shares with the target
+ * fewer than the closest fresh one — is asked first. It has converged once the k closest that did not fail have all
  * answered (Kademlia §2.3).
  *
  * The set does not check for duplicates: the lookup admits each node once, across all its paths.
@@ -32,16 +39,20 @@ export class CandidateSet {
   readonly #target: NodeId;
   readonly #k: number;
   readonly #capacity: number;
+  readonly #msPerBit: number;
   readonly #list: Candidate[] = [];
 
   /**
    * @param k size of the window (the bucket size, 8 in Mainline)
    * @param capacity most candidates kept; at least `k`
+   * @param msPerBit what one leading bit shared with the target is worth against round-trip
+   *   time, ms (see the class); 0 asks closest first
    */
-  constructor(target: NodeId, k: number, capacity: number) {
+  constructor(target: NodeId, k: number, capacity: number, msPerBit = 0) {
     this.#target = target;
     this.#k = k;
     this.#capacity = Math.max(k, capacity);
+    this.#msPerBit = msPerBit;
   }
 
   /** Candidates kept. */
@@ -50,13 +61,14 @@ export class CandidateSet {
   }
 
   /**
-   * Inserts `contact` in distance order (as `state`, `fresh` unless told), then forgets the
-   * farthest candidate not waited for if the set is over capacity. Returns the new candidate,
-   * or `undefined` when it was itself the one forgotten (farther than everything kept).
+   * Inserts `contact` in distance order (as `state`, `fresh` unless told; `rttMs` its estimated
+   * round-trip time), then forgets the farthest candidate not waited for if the set is over
+   * capacity. Returns the new candidate, or `undefined` when it was itself the one forgotten
+   * (farther than everything kept).
    */
-  add(contact: Contact, state: CandidateState = 'fresh'): Candidate | undefined {
+  add(contact: Contact, state: CandidateState = 'fresh', rttMs = 0): Candidate | undefined {
     const list = this.#list;
-    const candidate: Candidate = { contact, state };
+    const candidate: Candidate = { contact, shared: commonPrefixLength(this.#target, contact.id), rttMs, state };
     let lo = 0;
     let hi = list.length;
     while (lo < hi) {
@@ -75,15 +87,29 @@ export class CandidateSet {
     return candidate; // everything is in flight: cannot happen while capacity >= maxAlpha
   }
 
-  /** The closest fresh candidate in the window, or `undefined` when the window has none. */
+  /**
+   * The fresh candidate of the window to ask next (the closest, or with latency weighed the one
+   * of least cost: see the class), or `undefined` when the window has none.
+   */
   nextToAsk(): Candidate | undefined {
     let inWindow = 0;
+    let best: Candidate | undefined;
+    let bestCost = Number.POSITIVE_INFINITY;
+    let top = 0;
     for (const candidate of this.#list) {
       if (candidate.state === 'failed' || candidate.state === 'stalled') continue;
-      if (candidate.state === 'fresh') return candidate;
-      if (++inWindow >= this.#k) return undefined;
+      if (candidate.state === 'fresh') {
+        if (this.#msPerBit === 0) return candidate;
+        if (best === undefined) top = candidate.shared;
+        const cost = candidate.rttMs + this.#msPerBit * (top - candidate.shared);
+        if (cost < bestCost) {
+          best = candidate;
+          bestCost = cost;
+        }
+      }
+      if (++inWindow >= this.#k) break;
     }
-    return undefined;
+    return best;
   }
 
   /**

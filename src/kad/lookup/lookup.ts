@@ -53,6 +53,18 @@ export interface LookupInit {
   readonly stopAtValue?: boolean;
   /** Disjoint paths (S/Kademlia): no node is asked by two paths. @default 1 */
   readonly disjointPaths?: number;
+  /**
+   * Round-trip estimates for proximity routing (`options.proximity`): `of(to)` the smoothed RTT
+   * of a node, ms, or `undefined` when it has none; `typicalMs` the network's, which stands in
+   * for unknown nodes. Without it, candidates are asked closest first.
+   */
+  readonly latency?: LookupLatency;
+}
+
+/** Round-trip estimates a lookup weighs candidates with (see {@link LookupInit.latency}). */
+export interface LookupLatency {
+  readonly of: (to: Contact) => Milliseconds | undefined;
+  readonly typicalMs: Milliseconds;
 }
 
 /** One path of one address family: its candidates and what it has in flight. */
@@ -114,6 +126,7 @@ export class Lookup implements AsyncIterableIterator<LookupEvent> {
   /** Seeds dealt so far per family, for the round-robin over paths. */
   readonly #dealt = new Map<AddressFamily, number>();
   #paths = 1;
+  #latency: LookupLatency | undefined;
   #early: { seeds: readonly Contact[]; responded: readonly Contact[] }[] = [];
 
   constructor(init: LookupInit) {
@@ -183,11 +196,15 @@ export class Lookup implements AsyncIterableIterator<LookupEvent> {
     this.#deadline = clock.setTimeout(() => this.#finish('deadline'), options.timeoutMs);
     const paths = Math.max(1, init.disjointPaths ?? 1);
     this.#paths = paths;
+    const latency = options.proximity ? init.latency : undefined;
+    this.#latency = latency;
+    // a hop gains about log2(k) + 1 leading bits (the best of the k contacts of the bucket asked)
+    const msPerBit = latency === undefined ? 0 : latency.typicalMs / (Math.log2(init.k) + 1);
     // each query in flight listens (its RPC request and the queue slots it may wait for)
     setMaxListeners(4 * options.maxAlpha * paths * init.families.length + 8, this.#controller.signal);
     for (let path = 0; path < paths; path++) {
       for (const family of init.families) {
-        const set = new CandidateSet(init.target, init.k, Math.max(options.maxCandidates, options.maxAlpha));
+        const set = new CandidateSet(init.target, init.k, Math.max(options.maxCandidates, options.maxAlpha), msPerBit);
         this.#tracks.push({ path, family, set, requests: 0, active: 0, outstanding: 0, state: 'running' });
       }
     }
@@ -224,7 +241,9 @@ export class Lookup implements AsyncIterableIterator<LookupEvent> {
     this.#seen.add(idKey);
     this.#seen.add(endpoint);
     const copy: Contact = { id: contact.id, host: contact.host, port: contact.port };
-    return track.set.add(copy, state) !== undefined;
+    const latency = this.#latency;
+    const rttMs = latency === undefined ? 0 : (latency.of(copy) ?? latency.typicalMs);
+    return track.set.add(copy, state, rttMs) !== undefined;
   }
 
   /** Asks what each track may ask now, then ends tracks, and the lookup, that are done. */

@@ -35,6 +35,15 @@ export interface LookupOptions {
    * @default 50
    */
   readonly minSoftTimeoutMs?: Milliseconds;
+  /**
+   * Proximity routing (Kademlia §4.1): among the fresh candidates of the k closest, ask first
+   * the one expected to bring the lookup nearest the target soonest — its smoothed round-trip
+   * time (the network's when unknown) against the leading bits it shares with the target, one
+   * bit worth the network's RTT / (log2 k + 1). `false` asks them closest first (classic
+   * Kademlia, as bittorrent-dht does).
+   * @default true
+   */
+  readonly proximity?: boolean;
 }
 
 /** Defaults of {@link LookupOptions}. */
@@ -45,6 +54,7 @@ export const DEFAULT_LOOKUP_OPTIONS = Object.freeze({
   maxCandidates: 128,
   timeoutMs: 10_000,
   minSoftTimeoutMs: 50,
+  proximity: true,
 } satisfies Required<LookupOptions>);
 
 /** {@link LookupOptions} with every default applied. */
@@ -69,11 +79,13 @@ export function resolveLookupOptions(options: LookupOptions = {}): ResolvedLooku
     d.minSoftTimeoutMs,
     ' of ms',
   );
-  return Object.freeze({ alpha, maxAlpha, maxRequests, maxCandidates, timeoutMs, minSoftTimeoutMs });
+  const proximity = options.proximity ?? d.proximity;
+  if (typeof proximity !== 'boolean') throw optionError('lookup.proximity', 'a boolean', proximity);
+  return Object.freeze({ alpha, maxAlpha, maxRequests, maxCandidates, timeoutMs, minSoftTimeoutMs, proximity });
 }
 
 /** Samples of the network-wide estimate before it stands in for a node without its own. */
-const NETWORK_SAMPLES = 8;
+export const NETWORK_SAMPLES = 8;
 
 /**
  * The soft deadline of a query to `to`, ms: `srtt + 2·rttvar` of that destination (or of the

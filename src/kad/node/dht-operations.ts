@@ -1,16 +1,18 @@
+import type { Milliseconds } from '../../core/clock.js';
 import { isKadError, KadError } from '../errors.js';
 import { assertNodeId, bucketIndex, ID_BITS, type NodeId, randomIdInBucket } from '../id.js';
 import { assertSalt, compareSeq, type ItemKeyPair, type Seq } from '../items.js';
 import { integerInRange, optionError, seqOption } from '../option-checks.js';
 import type { LookupDoneEvent, LookupEvent, LookupMethod, LookupResult } from '../lookup/events.js';
-import { drainLookup, Lookup, type LookupQuery } from '../lookup/lookup.js';
+import { drainLookup, Lookup, type LookupLatency, type LookupQuery } from '../lookup/lookup.js';
 import {
   type LookupOptions,
+  NETWORK_SAMPLES,
   type ResolvedLookupOptions,
   resolveLookupOptions,
   softDeadline,
 } from '../lookup/options.js';
-import { type Endpoint, endpointKey } from '../transport/transport.js';
+import { type Endpoint, endpointId, endpointKey } from '../transport/transport.js';
 import type { BencodeDict, BencodeValue } from '../wire/bencode.js';
 import { type Contact, familyOf, type PeerAddress } from '../wire/compact.js';
 import { setMaxListeners } from 'node:events';
@@ -288,6 +290,7 @@ export class DhtOperations {
       }),
       query,
       softDeadline: (to) => softDeadline(this.#stackOf(to).rpc.rtt, to, minSoftTimeoutMs),
+      ...this.#latency(),
       clock: ctx.clock,
       options:
         start.maxRequests === undefined
@@ -298,6 +301,21 @@ export class DhtOperations {
       ...(start.stopAtValue === undefined ? {} : { stopAtValue: start.stopAtValue }),
       disjointPaths: paths,
     });
+  }
+
+  /**
+   * The round-trip estimates a lookup weighs candidates with: the RPC layer's, with the network's
+   * (the first family's that has enough samples) for nodes it has none of.
+   */
+  #latency(): { latency: LookupLatency } | Record<string, never> {
+    const stacks = this.#ctx.stacks;
+    for (const stack of stacks) {
+      const network = stack.rpc.rtt.network();
+      if (network.samples < NETWORK_SAMPLES) continue;
+      const of = (to: Contact): Milliseconds | undefined => this.#stackOf(to).rpc.rtt.srttOf(endpointId(to));
+      return { latency: { of, typicalMs: network.srttMs } };
+    }
+    return {};
   }
 
   #args(target: NodeId, method: LookupMethod, seq: Seq | undefined): BencodeDict {

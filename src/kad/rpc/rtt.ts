@@ -171,6 +171,12 @@ export class RttEstimator {
     return packed === undefined ? undefined : unpack(packed);
   }
 
+  /** The smoothed RTT of `key`, ms (as {@link get}, without the object), or `undefined`. */
+  srttOf(key: EndpointId): Milliseconds | undefined {
+    const packed = this.#byDestination.get(key);
+    return packed === undefined ? undefined : Math.floor(packed / RTTVAR_SPAN) / UNITS_PER_MS;
+  }
+
   /** The estimate over every sample of every destination. */
   network(): NetworkRttEstimate {
     return { ...this.#network };

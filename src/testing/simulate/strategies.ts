@@ -16,9 +16,11 @@ export interface SimulationStrategy {
 
 /**
  * Names {@link parseStrategy} understands:
- * - `adaptive`: Nautilus's default, α = 3 while answers come in time, widening to 8 while they stall;
- * - `fixed-N`: α = N, never widened (`fixed-3` is classic Kademlia);
- * - `burst-N`: N queries at once, never widened (`burst-16` is bittorrent-dht's policy);
+ * - `adaptive`: Nautilus's default, α = 3 while answers come in time, widening to 8 while they
+ *   stall, with proximity routing (the fastest of the equally promising candidates first);
+ * - `fixed-N`: α = N, never widened, closest first (`fixed-3` is classic Kademlia);
+ * - `burst-N`: N queries at once, never widened, closest first (`burst-16` is bittorrent-dht's
+ *   policy);
  * - `disjoint-N`: the adaptive default on N disjoint paths (gets only; lookups and peer searches
  *   use one path), against hostile nodes.
  */
@@ -41,7 +43,11 @@ export function parseStrategy(name: string): SimulationStrategy {
     return Object.freeze({ name, lookup: {}, disjointPaths: n });
   }
   if (match !== null && match[1] !== 'disjoint' && n >= 1 && n <= 64) {
-    return Object.freeze({ name, lookup: Object.freeze({ alpha: n, maxAlpha: n }), disjointPaths: 1 });
+    return Object.freeze({
+      name,
+      lookup: Object.freeze({ alpha: n, maxAlpha: n, proximity: false }),
+      disjointPaths: 1,
+    });
   }
   throw optionError('strategies', 'adaptive, fixed-N or burst-N (N 1-64), or disjoint-N (N 2-8)', name);
 }

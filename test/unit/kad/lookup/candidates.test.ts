@@ -31,6 +31,47 @@ describe('CandidateSet', () => {
     assert.equal(set.nextToAsk(), c3, 'a stalled candidate makes room for the next');
   });
 
+  it('weighing latency, asks first the fastest of the candidates that share as many leading bits with the target', () => {
+    const set = new CandidateSet(TARGET, 4, 10, 40);
+    // 4, 5 and 6 share 157 leading bits with the all-zero target
+    const [slow, fast, middle] = [
+      set.add(at(4), 'fresh', 200),
+      set.add(at(5), 'fresh', 60),
+      set.add(at(6), 'fresh', 120),
+    ];
+    assert.equal(set.nextToAsk(), fast);
+    (fast as { state: string }).state = 'pending';
+    assert.equal(set.nextToAsk(), middle);
+    (middle as { state: string }).state = 'answered';
+    assert.equal(set.nextToAsk(), slow);
+  });
+
+  it('weighing latency, asks a candidate sharing more bits first unless a faster one saves more than those bits are worth', () => {
+    const near = new CandidateSet(TARGET, 4, 10, 40);
+    const first = near.add(at(1), 'fresh', 200); // 159 shared bits
+    near.add(at(4), 'fresh', 150); // 157 shared bits: 150 + 2 * 40 = 230 > 200
+    assert.equal(near.nextToAsk(), first);
+    const far = new CandidateSet(TARGET, 4, 10, 40);
+    far.add(at(1), 'fresh', 200);
+    const quick = far.add(at(4), 'fresh', 100); // 100 + 80 = 180 < 200
+    assert.equal(far.nextToAsk(), quick);
+  });
+
+  it('weighing latency, still asks only within the k closest that neither failed nor stalled', () => {
+    const set = new CandidateSet(TARGET, 2, 10, 40);
+    set.add(at(1), 'fresh', 300);
+    const second = set.add(at(2), 'fresh', 250); // 250 + 40 = 290 < 300
+    set.add(at(3), 'fresh', 50); // the fastest, but third closest
+    assert.equal(set.nextToAsk(), second);
+  });
+
+  it('without latency weighed, asks closest first whatever the round-trip times', () => {
+    const set = new CandidateSet(TARGET, 4, 10);
+    const closest = set.add(at(4), 'fresh', 300);
+    set.add(at(5), 'fresh', 10);
+    assert.equal(set.nextToAsk(), closest);
+  });
+
   it('converges once the k closest that did not fail answered, waiting for stalled ones', () => {
     const set = new CandidateSet(TARGET, 2, 10);
     const [c1, c2, c3] = [set.add(at(1)), set.add(at(2)), set.add(at(3))] as { state: string }[];

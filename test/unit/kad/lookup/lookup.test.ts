@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { compareDistance, idToHex } from '../../../../src/kad/id.js';
+import { commonPrefixLength, compareDistance, idToHex } from '../../../../src/kad/id.js';
 import { createMutableItem, immutableTarget, keyPairFromSeed, mutableTarget } from '../../../../src/kad/items.js';
 import type { LookupDoneEvent, LookupEvent } from '../../../../src/kad/lookup/events.js';
 import { drainLookup, type Lookup } from '../../../../src/kad/lookup/lookup.js';
@@ -59,6 +59,31 @@ describe('Lookup', () => {
     assert.ok(stalls >= 3);
     assert.equal(done.timedOut, 0);
     assert.equal(done.responded, done.queried - m.aborted);
+  });
+
+  it('with round-trip estimates asks first the faster of two seeds as near the target, and closest first without proximity', async () => {
+    const { m, random } = model(200);
+    const target = randomBytes(random, 20);
+    const byDistance = [...m.nodes].sort((a, b) => compareDistance(target, a.contact.id, b.contact.id));
+    // two neighbours in distance order that share as many leading bits with the target
+    const i = byDistance.findIndex((node, j) => {
+      const next = byDistance[j + 1];
+      const shared = commonPrefixLength(target, node.contact.id);
+      return next !== undefined && commonPrefixLength(target, next.contact.id) === shared;
+    });
+    const [closer, faster] = [byDistance[i], byDistance[i + 1]] as [(typeof m.nodes)[0], (typeof m.nodes)[0]];
+    closer.latencyMs = 40;
+    faster.latencyMs = 5;
+    const latency = { of: (c: { host: string }) => m.byKey.get(key(c as never))?.latencyMs, typicalMs: 20 };
+    const firstAsked = async (proximity: boolean): Promise<string> => {
+      const seeds = [closer.contact, faster.contact];
+      const { events } = await collect(m, m.lookup(target, { seeds, latency, options: { alpha: 1, proximity } }));
+      const first = events.find((e) => e.type === 'query');
+      assert.ok(first?.type === 'query');
+      return idToHex(first.to.id);
+    };
+    assert.equal(await firstAsked(true), idToHex(faster.contact.id));
+    assert.equal(await firstAsked(false), idToHex(closer.contact.id));
   });
 
   it('takes seeds and answered contacts offered while it runs, and refuses them once it ended', async () => {

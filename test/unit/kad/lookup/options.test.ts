@@ -19,6 +19,10 @@ describe('resolveLookupOptions', () => {
     assert.throws(() => resolveLookupOptions({ minSoftTimeoutMs: Number.NaN }), {
       message: /^lookup\.minSoftTimeoutMs/,
     });
+    assert.throws(() => resolveLookupOptions({ proximity: 'yes' as unknown as boolean }), {
+      code: 'INVALID_OPTION',
+      message: /^lookup\.proximity must be a boolean/,
+    });
   });
 
   it('widens the default maxAlpha to a larger alpha', () => {

@@ -19,6 +19,8 @@ describe('RttEstimator', () => {
     // RTTVAR = 3/4 * 50 + 1/4 * |100 - 200| = 62.5; SRTT = 7/8 * 100 + 1/8 * 200 = 112.5
     assert.deepEqual(rtt.get('a'), { srttMs: 112.5, rttvarMs: 62.5 });
     assert.equal(rtt.timeoutFor('a'), 363); // ceil(112.5 + 250)
+    assert.equal(rtt.srttOf('a'), 112.5);
+    assert.equal(rtt.srttOf('b'), undefined);
   });
 
   it('shrinks the timeout of a destination that keeps answering fast, down to the floor', () => {

@@ -33,14 +33,14 @@ describe('simulate options', () => {
     );
   });
 
-  it('reads strategy names: adaptive, fixed-N and burst-N as a fixed alpha, disjoint-N as paths', () => {
+  it('reads strategy names: adaptive, fixed-N and burst-N as a fixed alpha closest first, disjoint-N as paths', () => {
     assert.deepEqual(parseStrategy('adaptive'), { name: 'adaptive', lookup: {}, disjointPaths: 1 });
     assert.deepEqual(parseStrategy('fixed-3'), {
       name: 'fixed-3',
-      lookup: { alpha: 3, maxAlpha: 3 },
+      lookup: { alpha: 3, maxAlpha: 3, proximity: false },
       disjointPaths: 1,
     });
-    assert.deepEqual(parseStrategy('burst-16').lookup, { alpha: 16, maxAlpha: 16 });
+    assert.deepEqual(parseStrategy('burst-16').lookup, { alpha: 16, maxAlpha: 16, proximity: false });
     assert.equal(parseStrategy('disjoint-4').disjointPaths, 4);
     for (const bad of ['disjoint-1', 'disjoint-9', 'fixed-0', 'greedy']) {
       assert.throws(() => parseStrategy(bad), /strategies must be adaptive, fixed-N or burst-N/);
