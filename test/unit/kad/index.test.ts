@@ -52,7 +52,15 @@ describe('nautilus/kad', () => {
     );
     assert.deepEqual(
       { ...kad.DEFAULT_LOOKUP_OPTIONS },
-      { alpha: 3, maxAlpha: 8, maxRequests: 64, maxCandidates: 128, timeoutMs: 10_000, minSoftTimeoutMs: 50 },
+      {
+        alpha: 3,
+        maxAlpha: 8,
+        maxRequests: 64,
+        maxCandidates: 128,
+        timeoutMs: 10_000,
+        minSoftTimeoutMs: 50,
+        proximity: true,
+      },
     );
     assert.deepEqual(
       { ...kad.DEFAULT_KAD_NODE_STORAGE_OPTIONS },
