@@ -114,7 +114,7 @@ export type {
 } from './lookup/events.js';
 export type { LookupOptions, ResolvedLookupOptions } from './lookup/options.js';
 export { DEFAULT_LOOKUP_OPTIONS, resolveLookupOptions, softDeadline } from './lookup/options.js';
-export type { LookupInit, LookupQuery } from './lookup/lookup.js';
+export type { LookupInit, LookupLatency, LookupQuery } from './lookup/lookup-init.js';
 export { drainLookup, Lookup } from './lookup/lookup.js';
 
 // errors

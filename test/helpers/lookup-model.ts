@@ -1,6 +1,7 @@
 import { KadError } from '../../src/kad/errors.js';
 import { bucketIndex, compareDistance, type NodeId } from '../../src/kad/id.js';
-import { Lookup, type LookupInit, type LookupQuery } from '../../src/kad/lookup/lookup.js';
+import type { LookupInit, LookupQuery } from '../../src/kad/lookup/lookup-init.js';
+import { Lookup } from '../../src/kad/lookup/lookup.js';
 import { type LookupOptions, resolveLookupOptions } from '../../src/kad/lookup/options.js';
 import type { Contact } from '../../src/kad/wire/compact.js';
 import type { ResponseValues } from '../../src/kad/wire/krpc-args.js';

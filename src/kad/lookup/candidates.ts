@@ -14,7 +14,7 @@ export type CandidateState = 'fresh' | 'pending' | 'stalled' | 'answered' | 'fai
 /** A node a lookup knows of, with where it stands. */
 export interface Candidate {
   readonly contact: Contact;
-  /** Leading bits its id shares with the target. */
+  /** Leading bits its id shares with the target; 0 when the set does not weigh latency. */
   readonly shared: number;
   /** Its estimated round-trip time, ms; 0 when the set does not weigh latency. */
   readonly rttMs: number;
@@ -30,8 +30,8 @@ export interface Candidate {
  * still awaited. Closest first, unless the set weighs latency (proximity routing, Kademlia
  * §4.1): then the fresh candidate in that window that should bring the lookup nearest soonest —
  * its estimated round-trip time plus `msPerBit` for each leading bit it shares with the target
- * fewer than the closest fresh one — is asked first. It has converged once the k closest that did not fail have all
- * answered (Kademlia §2.3).
+ * fewer than the closest fresh one — is asked first. It has converged once the k closest that
+ * did not fail have all answered (Kademlia §2.3).
  *
  * The set does not check for duplicates: the lookup admits each node once, across all its paths.
  */
@@ -68,7 +68,8 @@ export class CandidateSet {
    */
   add(contact: Contact, state: CandidateState = 'fresh', rttMs = 0): Candidate | undefined {
     const list = this.#list;
-    const candidate: Candidate = { contact, shared: commonPrefixLength(this.#target, contact.id), rttMs, state };
+    const shared = this.#msPerBit === 0 ? 0 : commonPrefixLength(this.#target, contact.id);
+    const candidate: Candidate = { contact, shared, rttMs, state };
     let lo = 0;
     let hi = list.length;
     while (lo < hi) {

@@ -1,6 +1,6 @@
 import type { Milliseconds } from '../../core/clock.js';
 import { integerAtLeast, optionError, positiveNumber } from '../option-checks.js';
-import type { RttEstimator } from '../rpc/rtt.js';
+import type { RttEstimate, RttEstimator } from '../rpc/rtt.js';
 import { type Endpoint, endpointId } from '../transport/transport.js';
 
 /** Tuning of iterative lookups (Kademlia §2.3). Every field is optional. */
@@ -85,7 +85,16 @@ export function resolveLookupOptions(options: LookupOptions = {}): ResolvedLooku
 }
 
 /** Samples of the network-wide estimate before it stands in for a node without its own. */
-export const NETWORK_SAMPLES = 8;
+const NETWORK_SAMPLES = 8;
+
+/**
+ * The network-wide round-trip estimate of `rtt` once it has enough samples to stand in for a
+ * node without its own, else `undefined`.
+ */
+export function networkEstimate(rtt: RttEstimator): RttEstimate | undefined {
+  const network = rtt.network();
+  return network.samples >= NETWORK_SAMPLES ? network : undefined;
+}
 
 /**
  * The soft deadline of a query to `to`, ms: `srtt + 2·rttvar` of that destination (or of the
@@ -96,8 +105,7 @@ export const NETWORK_SAMPLES = 8;
 export function softDeadline(rtt: RttEstimator, to: Endpoint, minMs: Milliseconds): Milliseconds {
   const key = endpointId(to);
   const hard = rtt.timeoutFor(key);
-  const network = rtt.network();
-  const estimate = rtt.get(key) ?? (network.samples >= NETWORK_SAMPLES ? network : undefined);
+  const estimate = rtt.get(key) ?? networkEstimate(rtt);
   const soft = estimate === undefined ? hard / 2 : estimate.srttMs + 2 * estimate.rttvarMs;
   return Math.min(hard, Math.max(minMs, Math.ceil(soft)));
 }

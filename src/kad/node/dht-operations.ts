@@ -4,10 +4,11 @@ import { assertNodeId, bucketIndex, ID_BITS, type NodeId, randomIdInBucket } fro
 import { assertSalt, compareSeq, type ItemKeyPair, type Seq } from '../items.js';
 import { integerInRange, optionError, seqOption } from '../option-checks.js';
 import type { LookupDoneEvent, LookupEvent, LookupMethod, LookupResult } from '../lookup/events.js';
-import { drainLookup, Lookup, type LookupLatency, type LookupQuery } from '../lookup/lookup.js';
+import { drainLookup, Lookup } from '../lookup/lookup.js';
+import type { LookupLatency, LookupQuery } from '../lookup/lookup-init.js';
 import {
   type LookupOptions,
-  NETWORK_SAMPLES,
+  networkEstimate,
   type ResolvedLookupOptions,
   resolveLookupOptions,
   softDeadline,
@@ -308,10 +309,9 @@ export class DhtOperations {
    * (the first family's that has enough samples) for nodes it has none of.
    */
   #latency(): { latency: LookupLatency } | Record<string, never> {
-    const stacks = this.#ctx.stacks;
-    for (const stack of stacks) {
-      const network = stack.rpc.rtt.network();
-      if (network.samples < NETWORK_SAMPLES) continue;
+    for (const stack of this.#ctx.stacks) {
+      const network = networkEstimate(stack.rpc.rtt);
+      if (network === undefined) continue;
       const of = (to: Contact): Milliseconds | undefined => this.#stackOf(to).rpc.rtt.srttOf(endpointId(to));
       return { latency: { of, typicalMs: network.srttMs } };
     }
