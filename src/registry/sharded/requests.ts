@@ -123,7 +123,7 @@ export const HAS_RECORD: KeyRead<boolean> = Object.freeze({
 
 /**
  * A read of one key: the first target that answers decides (a failing one passes to the next
- * replica). On a miss, the previous owner is checked during a migration, and a miss that may
+ * replica). On a miss, the previous owners are checked during a migration, and a miss that may
  * hide a record on an unavailable shard rejects with `BACKEND_UNAVAILABLE` unless
  * `unavailableReads` is `'miss'`.
  */
@@ -137,8 +137,11 @@ export async function lookup<T>(
   const topology = core.current;
   let answered: Shard | undefined;
   let failure: Error | undefined;
+  // the shards asked so far (a miss or a failure): none is asked twice
+  const asked: Shard[] = [];
   const first = topology.readTarget(key);
   if (first !== undefined) {
+    asked.push(first);
     try {
       const value = await first.call(operation, signal, (s) => read(first, key, s));
       if (hit(value)) return value;
@@ -153,6 +156,7 @@ export async function lookup<T>(
   if (answered === undefined) {
     for (const target of topology.targets(key)) {
       if (target === first) continue;
+      asked.push(target);
       try {
         const value = await target.call(operation, signal, (s) => read(target, key, s));
         if (hit(value)) return value;
@@ -164,8 +168,10 @@ export async function lookup<T>(
       }
     }
   }
-  const old = core.previous?.readTarget(key);
-  if (old !== undefined && old !== answered && old.health === 'up') {
+  // during a migration every previous owner not asked yet may still hold the record (with R > 1,
+  // the previous primary may be the very shard that just failed)
+  for (const old of core.previous?.targets(key) ?? []) {
+    if (asked.includes(old) || old.health !== 'up') continue;
     try {
       const value = await old.call(operation, signal, (s) => read(old, key, s));
       if (hit(value)) return value;
