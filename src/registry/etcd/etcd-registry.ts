@@ -274,36 +274,33 @@ export class EtcdRegistry extends Emitter<RegistryEvents> implements Registry<Ui
     this.#enter(options?.signal);
     checkKeys(keys, this.#options.maxKeyBytes);
     const signal = options?.signal;
-    const unique = [...new Set(keys)];
-    const found = new Map<string, Seen>();
+    const distinct = new Set(keys);
+    const unique = distinct.size === keys.length ? keys : [...distinct];
     const chunk = this.#options.maxTxnOps;
-    const reads: Promise<void>[] = [];
+    const parts: Promise<Seen[]>[] = [];
     for (let i = 0; i < unique.length; i += chunk) {
-      const part = unique.slice(i, i + chunk);
-      reads.push(
-        (async () => {
-          if (this.#options.consistency === 'serializable') {
-            await Promise.all(part.map(async (key) => void found.set(key, await this.#kv.read(key, signal))));
-            return;
-          }
-          // one transaction: every key read at the same revision, in one round trip
-          const seen = await this.#kv.readAll(part, signal);
-          part.forEach((key, j) => found.set(key, seen[j] ?? ABSENT));
-        })(),
+      const part = unique.length <= chunk ? unique : unique.slice(i, i + chunk);
+      parts.push(
+        this.#options.consistency === 'serializable'
+          ? Promise.all(part.map((key) => this.#kv.read(key, signal)))
+          : // one transaction: every key read at the same revision, in one round trip
+            this.#kv.readAll(part, signal),
       );
     }
-    await Promise.all(reads);
-    const live = new Map<string, RegistryRecord | undefined>();
-    for (const key of unique) {
-      const seen = found.get(key) ?? ABSENT;
+    const seen = (await Promise.all(parts)).flat();
+    const records: (RegistryRecord | undefined)[] = new Array<RegistryRecord | undefined>(unique.length);
+    for (let i = 0; i < unique.length; i++) {
+      const found = seen[i] ?? ABSENT;
       // only a record past its deadline needs the (asynchronous) removal
-      const record = this.#kv.liveRecord(seen.record);
-      live.set(
-        key,
-        record !== undefined || seen.record === undefined ? record : await this.#kv.live(key, seen, signal),
-      );
+      const record = this.#kv.liveRecord(found.record);
+      records[i] =
+        record !== undefined || found.record === undefined
+          ? record
+          : await this.#kv.live(unique[i] as string, found, signal);
     }
-    return keys.map((key) => live.get(key));
+    if (unique === keys) return records;
+    const byKey = new Map(unique.map((key, i) => [key, records[i]]));
+    return keys.map((key) => byKey.get(key));
   }
 
   async setMany(entries: readonly SetEntry[], options?: OperationOptions): Promise<RegistryRecord[]> {
