@@ -107,8 +107,9 @@ const RETRY_MAX_MS = 1000;
  *   paused or cut-off member keeps the TCP connection up and errors nothing: after
  *   `progressMs` without a message the stream is asked for a progress report, after twice that
  *   it counts as broken) is opened again from the last change received, on the next member,
- *   with backoff; no change is skipped or repeated. Unreachable for `timeoutMs`, the loop
- *   rejects with `BACKEND_UNAVAILABLE`.
+ *   with backoff; no change is skipped or repeated. Unreachable for `timeoutMs` (a stream
+ *   that opens and breaks before it brings a change or a progress report counts as down), the
+ *   loop rejects with `BACKEND_UNAVAILABLE`.
  * - Replays: etcd answers progress requests only once a watch has caught up with its history,
  *   and sends a replay as one response when it is ready (seconds for tens of thousands of
  *   changes). While the stream is behind the revision etcd had when it opened, a silent stream
@@ -228,8 +229,8 @@ export async function* watchEtcd(ctx: WatchContext, options: WatchOptions): Asyn
       return;
     }
     if (response.created) {
-      downSince = undefined;
-      retryDelay = RETRY_FIRST_MS;
+      // a member that opens the watch and cuts it before it delivers anything is still down:
+      // the backoff and the deadline reset once the stream brings changes or a progress report
       if (first && asked !== undefined && asked.revision > Number(response.header.revision)) {
         fail(RegistryError.invalidOptionValue('after', 'a cursor this registry issued', after));
       }
@@ -237,6 +238,8 @@ export async function* watchEtcd(ctx: WatchContext, options: WatchOptions): Asyn
       openedRevision = Number(response.header.revision);
       return;
     }
+    downSince = undefined;
+    retryDelay = RETRY_FIRST_MS;
     if (response.events.length === 0) reportedRevision = Number(response.header.revision);
     for (const event of response.events) onEvent(event);
     if (removals.length > 0) {

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { EtcdRegistry } from '../../../src/registry/etcd/index.js';
+import { isRegistryError } from '../../../src/registry/index.js';
 import { type EtcdClusterHandle, ManualClock, startEtcdServer } from '../../../src/testing/index.js';
+import { startTcpProxy } from '../../helpers/tcp-proxy.js';
 
 let server: EtcdClusterHandle;
 
@@ -95,6 +97,40 @@ describe('EtcdRegistry watch removals', () => {
       ]);
     } finally {
       await registry.close();
+    }
+  });
+});
+
+describe('EtcdRegistry watch on a member that cuts every stream', () => {
+  it('rejects with BACKEND_UNAVAILABLE after timeoutMs when each reopened stream breaks before it delivers anything', async () => {
+    const proxy = await startTcpProxy(server.endpoints[0] as string);
+    const registry = new EtcdRegistry({
+      hosts: [proxy.url],
+      keyPrefix: 'cut:',
+      timeoutMs: 1500,
+      watchProgressMs: 1000,
+    });
+    try {
+      const start = await registry.cursor();
+      // etcd confirms each watch at once; a progress report would come only after 1 s of silence
+      proxy.cutAfter(300);
+      const startedAt = Date.now();
+      const outcome = await Promise.race([
+        (async () => {
+          for await (const change of registry.watch({ after: start })) void change;
+          return 'ended';
+        })().catch((error: unknown) => error),
+        new Promise((resolve) => setTimeout(() => resolve('still reopening after 10 s'), 10_000)),
+      ]);
+      assert.ok(isRegistryError(outcome, 'BACKEND_UNAVAILABLE'), `the watch's outcome: ${String(outcome)}`);
+      const elapsed = Date.now() - startedAt;
+      assert.ok(elapsed >= 1500 && elapsed < 5000, `rejected after ${elapsed} ms`);
+      // reopened with backoff (50, 100, 200 … ms after each cut), not every 50 ms
+      assert.ok(proxy.accepted <= 8, `${proxy.accepted} connections`);
+    } finally {
+      proxy.cutAfter(undefined);
+      await registry.close();
+      await proxy.close();
     }
   });
 });
