@@ -22,6 +22,8 @@ export type { RedisClusterHandle, RedisClusterOptions } from './redis/redis-clus
 export { startRedisCluster } from './redis/redis-cluster.js';
 export type { Fault, FaultOperation, FaultRegistryDeps } from './registry/fault-registry.js';
 export { FAULT_OPERATIONS, FaultRegistry } from './registry/fault-registry.js';
+export type { LinearizabilityVerdict, VersionHistoryOptions, VersionOperation } from './registry/linearizability.js';
+export { checkVersionHistory } from './registry/linearizability.js';
 export type { TestCertificateOptions, TestCertificates } from './redis/tls-certificates.js';
 export { createTestCertificates } from './redis/tls-certificates.js';
 export type {

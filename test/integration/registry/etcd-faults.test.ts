@@ -2,7 +2,12 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { EtcdRegistry } from '../../../src/registry/etcd/index.js';
 import { isRegistryError, type RegistryChange } from '../../../src/registry/index.js';
-import { type EtcdClusterHandle, startEtcdCluster } from '../../../src/testing/index.js';
+import {
+  checkVersionHistory,
+  type EtcdClusterHandle,
+  startEtcdCluster,
+  type VersionOperation,
+} from '../../../src/testing/index.js';
 
 let cluster: EtcdClusterHandle;
 let namespaces = 0;
@@ -18,38 +23,40 @@ after(async () => {
 const open = (hosts: readonly string[] = cluster.endpoints, timeoutMs = 3000): EtcdRegistry =>
   new EtcdRegistry({ hosts: [...hosts], keyPrefix: `faults:${namespaces++}:`, timeoutMs });
 
-/** What one compare-and-set increment of the history did. */
-type Outcome = 'ok' | 'conflict' | 'unknown';
-
 describe('EtcdRegistry on a 3-member cluster under faults', () => {
-  it('loses and doubles no acknowledged compare-and-set increment when the leader is killed (-9)', async (t) => {
+  it('keeps a linearizable history of concurrent compare-and-set increments, none lost or doubled, when the leader is killed (-9)', async (t) => {
     const writer = open();
     // four clients of one namespace, each with its own connections
     const shared = [writer, ...[1, 2, 3].map(() => new EtcdRegistry({ ...writer.options }))];
     await writer.set('counter', Buffer.from('0:init'));
-    // every successful increment writes version v+1 with a value naming its client: a write is
-    // exactly one edge v → v+1, so a lost or doubled update shows as a version reused or skipped
-    const history: { client: number; from: number; outcome: Outcome }[] = [];
+    // every successful increment writes version v+1 with a value naming its client; the whole
+    // history (reads and writes, with their call times) must be linearizable for a register
+    const history: VersionOperation[] = [];
     let stop = false;
     let killedAt = 0;
     let recoveredAt = 0;
     const increments = shared.map(async (registry, client) => {
       for (let n = 0; !stop && n < 10_000; n++) {
         let from: number;
+        const readAt = performance.now();
         try {
           from = (await registry.get('counter'))?.version ?? 0;
+          history.push({ kind: 'read', version: from, invokedAt: readAt, returnedAt: performance.now() });
         } catch {
           continue;
         }
         const issuedAt = Date.now();
+        const invokedAt = performance.now();
+        let outcome: 'ok' | 'conflict' | 'unknown';
         try {
           await registry.set('counter', Buffer.from(`${from + 1}:${client}:${n}`), { ifVersion: from });
-          history.push({ client, from, outcome: 'ok' });
+          outcome = 'ok';
           // failover: the first increment issued after the kill that is acknowledged
           if (killedAt !== 0 && issuedAt > killedAt && recoveredAt === 0) recoveredAt = Date.now();
         } catch (error) {
-          history.push({ client, from, outcome: isRegistryError(error, 'VERSION_CONFLICT') ? 'conflict' : 'unknown' });
+          outcome = isRegistryError(error, 'VERSION_CONFLICT') ? 'conflict' : 'unknown';
         }
+        history.push({ kind: 'cas', from, outcome, invokedAt, returnedAt: performance.now() });
       }
     });
     await new Promise((r) => setTimeout(r, 300));
@@ -64,20 +71,23 @@ describe('EtcdRegistry on a 3-member cluster under faults', () => {
     await new Promise((r) => setTimeout(r, 300));
     stop = true;
     await Promise.all(increments);
+    const finalAt = performance.now();
     const final = await writer.get('counter');
     assert.ok(final !== undefined);
-    const acked = history.filter((h) => h.outcome === 'ok');
-    const unknown = history.filter((h) => h.outcome === 'unknown').length;
-    const fromVersions = acked.map((h) => h.from);
-    assert.equal(new Set(fromVersions).size, fromVersions.length, 'no two acknowledged increments from one version');
-    // version 1 was the initial write: every later version is one increment, acknowledged or not
-    assert.ok(final.version - 1 >= acked.length, 'every acknowledged increment is in the final version');
-    assert.ok(final.version - 1 <= acked.length + unknown, 'no increment applied that was not issued');
+    history.push({ kind: 'read', version: final.version, invokedAt: finalAt, returnedAt: performance.now() });
+    const acked = history.filter((h) => h.kind === 'cas' && h.outcome === 'ok').length;
+    const unknown = history.filter((h) => h.kind === 'cas' && h.outcome === 'unknown').length;
+    // version 1 is the initial write
+    const verdict = checkVersionHistory(history, { initialVersion: 1 });
+    assert.ok(
+      verdict.linearizable,
+      `not linearizable: ${verdict.longestPrefix} operations placed, then none of ${JSON.stringify(verdict.stuckAt)}`,
+    );
     assert.equal(final.value.toString().split(':')[0], String(final.version), 'the stored value is the last edge');
     assert.ok(recoveredAt > 0, 'increments succeeded again after the kill');
     t.diagnostic(
       `failover: an increment issued after kill -9 of the leader acknowledged ${recoveredAt - killedAt} ms after it; ` +
-        `${acked.length} acknowledged, ${unknown} indeterminate`,
+        `${history.length} operations (${acked} acknowledged increments, ${unknown} indeterminate), linearizable (${verdict.explored} states searched)`,
     );
     await leader.restart();
     await cluster.waitHealthy();
