@@ -7,13 +7,16 @@
  * lookups). Also prints wall time, CPU time and heap per node.
  *
  * Run: npm run bench -- simulate (2 000 nodes), or after a build
- * node --expose-gc dist/bench/simulate.js 10000 100000 [--svg FILE]
- * which also prints each run's report (`formatReport`) and with `--svg` draws the last one.
+ * node --expose-gc dist/bench/simulate.js 10000 100000 [--svg FILE] [--join-spacing-ms MS]
+ * which also prints each run's report (`formatReport`) and with `--svg` draws the last one;
+ * `--join-spacing-ms` sets the time between two first joins (default 20 ms, the simulator's), and
+ * the phase and virtual time go to stderr each 100 virtual seconds.
  */
 import { writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { ManualClock } from '../src/testing/manual-clock.js';
 import { MemoryNetwork } from '../src/testing/memory-network.js';
+import type { SimulationProgress } from '../src/testing/simulate/options.js';
 import { formatReport } from '../src/testing/simulate/report.js';
 import { simulate } from '../src/testing/simulate/simulate.js';
 import { reportSvg } from '../src/testing/simulate/svg.js';
@@ -55,7 +58,7 @@ async function bareNetwork(): Promise<number> {
 
 export async function benchSimulate(
   sizes: readonly number[] = DEFAULT_SIZES,
-  options: { report?: boolean; svg?: string } = {},
+  options: { report?: boolean; svg?: string; joinSpacingMs?: number; progress?: boolean } = {},
 ): Promise<Row[]> {
   const rows: Row[] = [];
   const anchor = await bareNetwork();
@@ -67,6 +70,8 @@ export async function benchSimulate(
       readDelayMinMs: 10_000,
       readDelayMaxMs: 60_000,
       workload: { getsPerMinute: 100, lookupsPerMinute: 0, announcesPerMinute: 0 },
+      ...(options.joinSpacingMs === undefined ? {} : { joinSpacingMs: options.joinSpacingMs }),
+      ...(options.progress === true ? { onProgress: progressLine() } : {}),
     });
     const perCpuSecond = report.network.datagrams / (runtime.cpuMs / 1000);
     if (options.report === true) console.log(formatReport(report));
@@ -88,16 +93,39 @@ export async function benchSimulate(
   return rows;
 }
 
+/** Writes the phase, virtual time and CPU time to stderr each 100 virtual seconds. */
+function progressLine(): (progress: SimulationProgress) => void {
+  let next = 0;
+  const cpuStart = process.cpuUsage();
+  return ({ phase, virtualMs, totalMs, online }) => {
+    if (virtualMs < next) return;
+    next = virtualMs + 100_000;
+    const cpu = process.cpuUsage(cpuStart);
+    process.stderr.write(
+      `${phase} ${(virtualMs / 1000).toFixed(0)}/${(totalMs / 1000).toFixed(0)} virtual s, ${online} online, ` +
+        `CPU ${((cpu.user + cpu.system) / 1e6).toFixed(0)} s, RSS ${(process.memoryUsage.rss() / 2 ** 30).toFixed(2)} GiB\n`,
+    );
+  };
+}
+
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const args = process.argv.slice(2);
-  const svgAt = args.indexOf('--svg');
-  const svg = svgAt === -1 ? undefined : args[svgAt + 1];
-  const sizes = args.filter((_, i) => svgAt === -1 || (i !== svgAt && i !== svgAt + 1)).map(Number);
+  const flags = new Map<string, string>();
+  const sizes: number[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i] as string;
+    if (arg.startsWith('--')) flags.set(arg, args[++i] ?? '');
+    else sizes.push(Number(arg));
+  }
+  const svg = flags.get('--svg');
+  const spacing = flags.get('--join-spacing-ms');
   printTable(
     'Simulation cost per datagram',
     await benchSimulate(sizes.length > 0 ? sizes : DEFAULT_SIZES, {
       report: true,
+      progress: true,
       ...(svg === undefined ? {} : { svg }),
+      ...(spacing === undefined ? {} : { joinSpacingMs: Number(spacing) }),
     }),
   );
 }

@@ -205,11 +205,11 @@ export class DhtOperations {
       const table = stack.table.table;
       const kth = done.closest.filter((c) => familyOf(c.host) === stack.family)[k - 1];
       let deepest = -1;
-      for (let i = 0; i < ID_BITS; i++) if (table.bucket(i).length > 0) deepest = i;
+      for (let i = 0; i < ID_BITS; i++) if (table.bucketSize(i) > 0) deepest = i;
       const reach = Math.min(deepest, kth === undefined ? ID_BITS : bucketIndex(id, kth.id));
       let chosen = 0;
       for (let i = 0; i < reach && chosen < JOIN_REFRESH_BUCKETS; i++) {
-        if (table.bucket(i).length > 0) continue;
+        if (table.bucketSize(i) > 0) continue;
         indices.add(i);
         chosen++;
       }

@@ -120,12 +120,9 @@ export class TableUpkeep {
     const table = stack.table.table;
     const due: RoutingContact[] = [];
     for (let index = 0; index < ID_BITS; index++) {
-      const bucket = table.bucket(index);
-      // least recently seen first: a bucket whose first contact is good has no questionable one
-      // (one that turned bad since it was last seen is due once it is questionable too)
-      const first = bucket[0];
-      if (first === undefined || table.state(first) === 'good') continue;
-      for (const contact of bucket) if (table.state(contact) !== 'good') due.push(contact);
+      // a bucket whose least recently seen contact is good gives none (one that turned bad since
+      // it was last seen is due once it is questionable too)
+      for (const contact of table.notGood(index)) due.push(contact);
     }
     if (due.length === 0) return due;
     due.sort((a, b) => a.lastSeen - b.lastSeen);
@@ -174,7 +171,7 @@ export class TableUpkeep {
       const lookup = await drainLookup(dht.query(randomIdInBucket(id, index, randomBytes), { method: 'find_node' }));
       this.#charge(lookup.queried);
       counters.refreshLookups++;
-      const empty = stacks.every((stack) => stack.table.table.bucket(index).length === 0);
+      const empty = stacks.every((stack) => stack.table.table.bucketSize(index) === 0);
       const waitMs = empty
         ? Math.min(
             (this.#refreshed?.get(index)?.waitMs ?? options.refreshMs / 2) * 2,
@@ -272,7 +269,7 @@ function ownBucketStart(stack: FamilyStack, k: number): number {
   let held = 0;
   let start = ID_BITS;
   for (let index = ID_BITS - 1; index >= 0; index--) {
-    held += table.bucket(index).length;
+    held += table.bucketSize(index);
     if (held > k) break;
     start = index;
   }

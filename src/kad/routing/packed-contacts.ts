@@ -228,7 +228,9 @@ export class PackedContacts {
 
   lastSeen(i: number): Milliseconds {
     const at = this.offset(i) + this.compactBytes + 2;
-    scratchBytes.set(this.#bytes.subarray(at, at + 8));
+    const bytes = this.#bytes;
+    // byte by byte: a subarray to copy from would be an object per read
+    for (let b = 0; b < 8; b++) scratchBytes[b] = bytes[at + b] as number;
     return scratch[0] as number;
   }
 

@@ -297,6 +297,28 @@ export class RoutingTable extends Emitter<RoutingTableEvents> {
     return this.#buckets[index]?.contacts.snapshots() ?? [];
   }
 
+  /** Number of contacts in one bucket (without the snapshots {@link bucket} makes). */
+  bucketSize(index: number): number {
+    return this.#buckets[index]?.contacts.length ?? 0;
+  }
+
+  /**
+   * The contacts of one bucket that are not good now (questionable or bad), least recently seen
+   * first, as snapshots; none when its least recently seen contact is good (the bucket has no
+   * questionable one then). What liveness checks ping: only these are snapshotted.
+   */
+  notGood(index: number): RoutingContact[] {
+    const list = this.#buckets[index]?.contacts;
+    const out: RoutingContact[] = [];
+    if (list === undefined || list.length === 0) return out;
+    const now = this.#clock.now();
+    const { maxFailures, questionableAfterMs } = this.#options;
+    const good = (i: number): boolean => list.failures(i) < maxFailures && now - list.lastSeen(i) < questionableAfterMs;
+    if (good(0)) return out;
+    for (let i = 0; i < list.length; i++) if (!good(i)) out.push(list.contact(i));
+    return out;
+  }
+
   /** Candidates waiting in one bucket's replacement cache, most recent last (snapshots). */
   replacements(index: number): readonly RoutingContact[] {
     return this.#buckets[index]?.replacements?.snapshots() ?? [];

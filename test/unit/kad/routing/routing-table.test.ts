@@ -209,6 +209,33 @@ describe('RoutingTable', () => {
     assert.equal(table.state(table.get(a.id) ?? assert.fail()), 'questionable');
   });
 
+  it('lists the questionable and bad contacts of a bucket once its least recently seen one is not good', () => {
+    const { table, clock } = setup({ maxFailures: 2 });
+    const [old, bad, fresh] = [contactIn(5), contactIn(5), contactIn(5)];
+    table.add(old);
+    clock.advance(5 * MINUTE);
+    table.add(bad);
+    table.markFailed(bad.id);
+    table.markFailed(bad.id);
+    clock.advance(5 * MINUTE);
+    table.add(fresh);
+    // the oldest is still good: the bucket has no questionable contact, the bad one waits
+    assert.deepEqual(table.notGood(5), []);
+    clock.advance(5 * MINUTE);
+    const due = table.notGood(5).map((c) => idToHex(c.id));
+    assert.deepEqual(due, [idToHex(old.id), idToHex(bad.id)]);
+    assert.deepEqual(
+      due,
+      table
+        .bucket(5)
+        .filter((c) => table.state(c) !== 'good')
+        .map((c) => idToHex(c.id)),
+    );
+    assert.equal(table.bucketSize(5), 3);
+    assert.equal(table.bucketSize(6), 0);
+    assert.deepEqual(table.notGood(6), []);
+  });
+
   it('limits contacts per /24 in a bucket, and exempts local addresses by default', () => {
     const { table } = setup({ maxPerSubnet: 2 });
     assert.equal(table.add(contactIn(0, '30.1.2.3')).status, 'added');
