@@ -279,7 +279,7 @@ export class EtcdRegistry extends Emitter<RegistryEvents> implements Registry<Ui
     const chunk = this.#options.maxTxnOps;
     const parts: Promise<Seen[]>[] = [];
     for (let i = 0; i < unique.length; i += chunk) {
-      const part = unique.length <= chunk ? unique : unique.slice(i, i + chunk);
+      const part = unique.slice(i, i + chunk);
       parts.push(
         this.#options.consistency === 'serializable'
           ? Promise.all(part.map((key) => this.#kv.read(key, signal)))
