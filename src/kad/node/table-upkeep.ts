@@ -117,13 +117,9 @@ export class TableUpkeep {
 
   /** Contacts of `stack` to ping now: questionable or bad, least recently seen first, within the budget. */
   #due(stack: FamilyStack): RoutingContact[] {
-    const table = stack.table.table;
-    const due: RoutingContact[] = [];
-    for (let index = 0; index < ID_BITS; index++) {
-      // a bucket whose least recently seen contact is good gives none (one that turned bad since
-      // it was last seen is due once it is questionable too)
-      for (const contact of table.notGood(index)) due.push(contact);
-    }
+    // a bucket whose least recently seen contact is good gives none (one that turned bad since
+    // it was last seen is due once it is questionable too)
+    const due = stack.table.table.notGood();
     if (due.length === 0) return due;
     due.sort((a, b) => a.lastSeen - b.lastSeen);
     const allowed = Math.min(MAX_PINGS_PER_TICK, this.#budget.available());

@@ -114,6 +114,11 @@ export class RoutingTable extends Emitter<RoutingTableEvents> {
     return this.#size;
   }
 
+  /** Whether slot `i` of `list` is good at `now` (as {@link state} tells of a snapshot). */
+  #goodAt(list: PackedContacts, i: number, now: Milliseconds): boolean {
+    return list.failures(i) < this.#options.maxFailures && now - list.lastSeen(i) < this.#options.questionableAfterMs;
+  }
+
   /** The state of a contact now. */
   state(contact: RoutingContact): ContactState {
     if (contact.failures >= this.#options.maxFailures) return 'bad';
@@ -303,19 +308,17 @@ export class RoutingTable extends Emitter<RoutingTableEvents> {
   }
 
   /**
-   * The contacts of one bucket that are not good now (questionable or bad), least recently seen
-   * first, as snapshots; none when its least recently seen contact is good (the bucket has no
-   * questionable one then). What liveness checks ping: only these are snapshotted.
+   * The contacts that are not good now (questionable or bad), bucket by bucket, least recently
+   * seen first within each, as snapshots; none of a bucket whose least recently seen contact is
+   * good (it has no questionable one then). What liveness checks ping: only these are snapshotted.
    */
-  notGood(index: number): RoutingContact[] {
-    const list = this.#buckets[index]?.contacts;
+  notGood(): RoutingContact[] {
     const out: RoutingContact[] = [];
-    if (list === undefined || list.length === 0) return out;
     const now = this.#clock.now();
-    const { maxFailures, questionableAfterMs } = this.#options;
-    const good = (i: number): boolean => list.failures(i) < maxFailures && now - list.lastSeen(i) < questionableAfterMs;
-    if (good(0)) return out;
-    for (let i = 0; i < list.length; i++) if (!good(i)) out.push(list.contact(i));
+    for (const bucket of this.#buckets) {
+      if (bucket === undefined || bucket.length === 0 || this.#goodAt(bucket, 0, now)) continue;
+      for (let i = 0; i < bucket.length; i++) if (!this.#goodAt(bucket, i, now)) out.push(bucket.contact(i));
+    }
     return out;
   }
 
