@@ -114,15 +114,20 @@ export class RoutingTable extends Emitter<RoutingTableEvents> {
     return this.#size;
   }
 
-  /** Whether slot `i` of `list` is good at `now` (as {@link state} tells of a snapshot). */
+  /** The state at `now` of a contact with these `failures` and `lastSeen`. */
+  #stateOf(failures: number, lastSeen: Milliseconds, now: Milliseconds): ContactState {
+    if (failures >= this.#options.maxFailures) return 'bad';
+    return now - lastSeen >= this.#options.questionableAfterMs ? 'questionable' : 'good';
+  }
+
+  /** Whether slot `i` of `list` is good at `now`, read from the packed slot. */
   #goodAt(list: PackedContacts, i: number, now: Milliseconds): boolean {
-    return list.failures(i) < this.#options.maxFailures && now - list.lastSeen(i) < this.#options.questionableAfterMs;
+    return this.#stateOf(list.failures(i), list.lastSeen(i), now) === 'good';
   }
 
   /** The state of a contact now. */
   state(contact: RoutingContact): ContactState {
-    if (contact.failures >= this.#options.maxFailures) return 'bad';
-    return this.#clock.now() - contact.lastSeen >= this.#options.questionableAfterMs ? 'questionable' : 'good';
+    return this.#stateOf(contact.failures, contact.lastSeen, this.#clock.now());
   }
 
   /**
