@@ -18,6 +18,8 @@ export interface Candidate {
   readonly shared: number;
   /** Its estimated round-trip time, ms; 0 when the set does not weigh latency. */
   readonly rttMs: number;
+  /** Whether `rttMs` was measured to this very node (not the network's estimate standing in). */
+  readonly measured: boolean;
   state: CandidateState;
 }
 
@@ -62,14 +64,14 @@ export class CandidateSet {
 
   /**
    * Inserts `contact` in distance order (as `state`, `fresh` unless told; `rttMs` its estimated
-   * round-trip time), then forgets the farthest candidate not waited for if the set is over
+   * round-trip time, `measured` whether that estimate is the node's own), then forgets the farthest candidate not waited for if the set is over
    * capacity. Returns the new candidate, or `undefined` when it was itself the one forgotten
    * (farther than everything kept).
    */
-  add(contact: Contact, state: CandidateState = 'fresh', rttMs = 0): Candidate | undefined {
+  add(contact: Contact, state: CandidateState = 'fresh', rttMs = 0, measured = false): Candidate | undefined {
     const list = this.#list;
     const shared = this.#msPerBit === 0 ? 0 : commonPrefixLength(this.#target, contact.id);
-    const candidate: Candidate = { contact, shared, rttMs, state };
+    const candidate: Candidate = { contact, shared, rttMs, measured, state };
     let lo = 0;
     let hi = list.length;
     while (lo < hi) {

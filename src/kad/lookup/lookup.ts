@@ -18,7 +18,7 @@ interface Track {
   readonly family: AddressFamily;
   readonly set: CandidateSet;
   requests: number;
-  /** Queries in flight whose soft deadline did not pass. */
+  /** Weight (see `MEASURED_WEIGHT`) of the queries in flight whose soft deadline did not pass. */
   active: number;
   /** Queries in flight, stalled ones included. */
   outstanding: number;
@@ -29,15 +29,25 @@ interface Flight {
   readonly track: Track;
   readonly candidate: Candidate;
   readonly sentAt: Milliseconds;
+  /** What it counts against α while its soft deadline has not passed. */
+  readonly weight: number;
   soft: Timer | undefined;
 }
+
+/**
+ * What a query to a node whose round-trip time was measured counts against α (any other query
+ * counts 1): its answer is due at a known time, so fewer queries beside it hedge against its loss
+ * — at α 3, one instead of two.
+ */
+const MEASURED_WEIGHT = 2;
 
 type Waiter = { resolve: (result: IteratorResult<LookupEvent>) => void; reject: (error: unknown) => void };
 
 /**
  * An iterative Kademlia lookup toward `target` (§2.3), as an async iterator of
  * {@link LookupEvent}s ending with `done`. Candidates are ordered by XOR distance and each node
- * is asked at most once; `alpha` queries are in flight per path and family, and a query whose
+ * is asked at most once; `alpha` queries are in flight per path and family (with proximity
+ * routing, one to a node whose round-trip time was measured counts twice), and a query whose
  * soft deadline passes lets the next candidate be asked (up to `maxAlpha` outstanding) while its
  * late answer is still used. A path converges when the k closest live candidates it knows have
  * answered; a `get` ends at the first immutable item that verifies. Bounded by `maxRequests`,
@@ -187,8 +197,9 @@ export class Lookup implements AsyncIterableIterator<LookupEvent> {
     this.#seen.add(endpoint);
     const copy: Contact = { id: contact.id, host: contact.host, port: contact.port };
     const latency = this.#latency;
-    const rttMs = latency === undefined ? 0 : (latency.of(copy) ?? latency.typicalMs);
-    return track.set.add(copy, state, rttMs) !== undefined;
+    const measured = latency?.of(copy);
+    const rttMs = latency === undefined ? 0 : (measured ?? latency.typicalMs);
+    return track.set.add(copy, state, rttMs, measured !== undefined) !== undefined;
   }
 
   /** Asks what each track may ask now, then ends tracks, and the lookup, that are done. */
@@ -219,11 +230,12 @@ export class Lookup implements AsyncIterableIterator<LookupEvent> {
     const init = this.#init;
     const to = candidate.contact;
     candidate.state = 'pending';
+    const weight = candidate.measured ? MEASURED_WEIGHT : 1;
     track.requests++;
-    track.active++;
+    track.active += weight;
     track.outstanding++;
     this.#queried++;
-    const flight: Flight = { track, candidate, sentAt: init.clock.now(), soft: undefined };
+    const flight: Flight = { track, candidate, sentAt: init.clock.now(), weight, soft: undefined };
     this.#flights.add(flight);
     this.#emit({ type: 'query', to, method: init.method, path: track.path });
     flight.soft = init.clock.setTimeout(() => this.#onSoftDeadline(flight), init.softDeadline(to));
@@ -243,7 +255,7 @@ export class Lookup implements AsyncIterableIterator<LookupEvent> {
     flight.soft = undefined;
     if (this.#finished || flight.candidate.state !== 'pending') return;
     flight.candidate.state = 'stalled';
-    flight.track.active--;
+    flight.track.active -= flight.weight;
     this.#emit({ type: 'timeout', to: flight.candidate.contact, final: false, path: flight.track.path });
     this.#pump();
   }
@@ -253,7 +265,7 @@ export class Lookup implements AsyncIterableIterator<LookupEvent> {
     this.#flights.delete(flight);
     flight.soft?.cancel();
     flight.soft = undefined;
-    if (flight.candidate.state === 'pending') flight.track.active--;
+    if (flight.candidate.state === 'pending') flight.track.active -= flight.weight;
     flight.track.outstanding--;
   }
 

@@ -38,7 +38,10 @@ interface Task {
   readonly entry: StoredItemEntry;
   /** Who holds the item (in that family), as far as this node knows, and until when it counts on that. */
   readonly holders: Map<number, Milliseconds>;
-  /** Put even onto a node that holds the item: this node is the closest to the target it knows. */
+  /**
+   * Put even onto a node that holds the item: this node is the closest to the target it knows, or
+   * the node entered the k closest since this node's first round for the item.
+   */
   readonly renew: boolean;
 }
 
@@ -49,7 +52,9 @@ interface Task {
  * of the item's k closest contacts not known to hold it (a closer node joined, or one of the k
  * closest left and the next one moved up) gets a `get` (for the write token, and to see whether
  * it holds the item or a newer seq) and, lacking it, a `put` of the stored bytes, signature
- * unchanged. A contact that did not answer is asked again on the next tick, for up to
+ * unchanged; a contact that entered the k closest after this node's first round for the item
+ * gets the `put` even when it holds the item, since it may hold an old copy (it moved up as others
+ * left) and BEP 44 tells no copy's age. A contact that did not answer is asked again on the next tick, for up to
  * {@link RETRY_ROUNDS} rounds in a row. Who holds it is remembered per item (a 32-bit fingerprint of each id) for
  * {@link HOLDER_TRUST_SHARE} of the item lifetime, so a stable neighbourhood costs little.
  *
@@ -148,6 +153,8 @@ export class Replicator {
     }
     const byKey = (this.#holders ??= new Map<string, Map<number, Milliseconds>>());
     let holders = byKey.get(key);
+    // the first round for an item finds its k closest as they were when it came (holding it, as a rule)
+    const firstRound = holders === undefined;
     if (holders === undefined) byKey.set(key, (holders = new Map<number, Milliseconds>()));
     const current = new Set(closest.map((c) => fingerprint(c.id)));
     for (const f of holders.keys()) if (!current.has(f)) holders.delete(f);
@@ -161,7 +168,9 @@ export class Replicator {
     for (const contact of closest) {
       const until = known.get(fingerprint(contact.id));
       const due = until === undefined || (until <= now && (closestOfAll || closer(contact)));
-      if (due) tasks.push({ stack, contact, entry, holders: known, renew: closestOfAll });
+      // one new among the k closest since may hold an old copy (moved up as others left): renewed
+      const renew = closestOfAll || (until === undefined && !firstRound);
+      if (due) tasks.push({ stack, contact, entry, holders: known, renew });
     }
     return tasks;
   }

@@ -86,6 +86,20 @@ describe('Lookup', () => {
     assert.equal(await firstAsked(false), idToHex(closer.contact.id));
   });
 
+  it('with round-trip estimates counts a query to a node it timed twice against alpha, one to a node it never timed once', async () => {
+    const maxInFlight = async (timed: boolean): Promise<number> => {
+      const { m, random } = model(200);
+      const latency = {
+        of: (c: { host: string }) => (timed ? m.byKey.get(key(c as never))?.latencyMs : undefined),
+        typicalMs: 20,
+      };
+      await collect(m, m.lookup(randomBytes(random, 20), { latency, options: { alpha: 3 } }));
+      return m.maxInFlight;
+    };
+    assert.equal(await maxInFlight(true), 2);
+    assert.equal(await maxInFlight(false), 3);
+  });
+
   it('takes seeds and answered contacts offered while it runs, and refuses them once it ended', async () => {
     const { m, random } = model(200);
     const target = randomBytes(random, 20);

@@ -46,10 +46,14 @@ describe('softDeadline', () => {
     assert.equal(softDeadline(rtt, to, 400), rtt.timeoutFor(endpointId(to)));
   });
 
-  it('uses the network-wide estimate for a new destination once it has samples', () => {
+  it('waits the hard timeout for a destination never timed once the network has samples, not the spread of the network', () => {
     const rtt = new RttEstimator();
-    for (let i = 0; i < 8; i++) rtt.observe(endpointId({ host: `10.0.1.${i + 1}`, port: 1 }), 20);
-    assert.equal(softDeadline(rtt, to, 50), 50);
-    assert.equal(softDeadline(rtt, to, 1), Math.ceil(rtt.network().srttMs + 2 * rtt.network().rttvarMs));
+    // other nodes answer in 50 or 300 ms: the network's deviation is their spread, not jitter
+    for (let i = 0; i < 8; i++) rtt.observe(endpointId({ host: `10.0.1.${i + 1}`, port: 1 }), i % 2 === 0 ? 50 : 300);
+    const { srttMs, rttvarMs } = rtt.network();
+    const hard = rtt.timeoutFor(endpointId(to));
+    assert.ok(hard > srttMs + 2 * rttvarMs);
+    assert.equal(softDeadline(rtt, to, 50), hard);
+    assert.equal(softDeadline(rtt, to, 10_000), hard);
   });
 });
