@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { idToHex, type NodeId } from '../../../../src/kad/id.js';
 import { createNode, type KadNode } from '../../../../src/kad/node/node.js';
+import { endpointKey } from '../../../../src/kad/transport/transport.js';
 import type { KadNodeOptions } from '../../../../src/kad/node/options.js';
 import { buildKadNetwork, type KadTestNetwork } from '../../../helpers/kad-network.js';
 
@@ -91,6 +92,38 @@ describe('KadNode replication of the items it stores for others', () => {
           assert.ok(await holds(net, byId(net, contact.id), put.target), 'one of the k closest live nodes lacks it');
         }
       }
+    } finally {
+      await net.close();
+    }
+  });
+
+  it('renews the old copy of a node that moved into the k closest as one of them died, where the closest node cannot reach it', async () => {
+    const net = await buildKadNetwork({ size: 40, seed: 44, node: { maintenance: NO_REPUBLISH } });
+    try {
+      const v = text('moved up');
+      const put = await net.run((net.nodes[1] as KadNode).put({ v }));
+      // each of the k closest replicates to the k closest others: the ninth too gets copies, the tenth none
+      const ranked = net.trueClosest(put.target, 10).map((c) => byId(net, c.id));
+      const [closest, doomed] = ranked as [KadNode, KadNode];
+      const tenth = ranked[9] as KadNode;
+      const asker = net.alive().find((n) => !ranked.includes(n)) as KadNode;
+      // the closest node (which renews every copy it knows of) and the tenth never hear from each other
+      const pair = new Set([endpointKey(closest.address()), endpointKey(tenth.address())]);
+      net.network.setDropFilter((p) => pair.has(endpointKey(p.from)) && pair.has(endpointKey(p.to)));
+      // the tenth gets a copy at the start, which nobody renews while it is not one of the k closest
+      const { token } = await net.run(asker.getItem(tenth.address(), put.target));
+      assert.ok(token !== undefined);
+      await net.run(asker.putItem(tenth.address(), { v }, token));
+      await advance(net, 90);
+      // its publisher puts it again: the k closest get fresh copies, the tenth keeps its old one
+      const again = await net.run((net.nodes[1] as KadNode).put({ v }));
+      assert.ok(!again.storedOn.some((c) => idToHex(c.id) === idToHex(tenth.id)));
+      await advance(net, 5);
+      assert.equal(await holds(net, tenth, put.target), true);
+      // one of the k closest dies: the tenth moves up, holding a copy 25 minutes from its expiry
+      await net.kill(net.nodes.indexOf(doomed));
+      await advance(net, 30);
+      assert.equal(await holds(net, tenth, put.target), true, 'its copy expired, not renewed');
     } finally {
       await net.close();
     }
