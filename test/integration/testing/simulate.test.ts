@@ -38,7 +38,7 @@ describe('simulate()', () => {
     assert.match(reportSvg(first.report), /^<svg [^>]*>[\s\S]*<polyline[\s\S]*<\/svg>\n$/);
   });
 
-  it('meets the get targets on 2000 nodes with 50-300 ms RTTs, 10 % loss and 20 % churn per hour', async () => {
+  it('meets the get targets on 2000 nodes with 50-300 ms RTTs, 10 % loss and 20 % churn per hour, with fewer messages than fixed-3 and burst-16', async () => {
     const { report } = await simulate({
       nodes: 2000,
       seed: 3,
@@ -46,17 +46,21 @@ describe('simulate()', () => {
       durationMs: 180_000,
       readDelayMinMs: 10_000,
       readDelayMaxMs: 60_000,
-      strategies: ['adaptive', 'burst-16'],
+      strategies: ['adaptive', 'fixed-3', 'burst-16'],
       workload: { getsPerMinute: 40, lookupsPerMinute: 0, announcesPerMinute: 0 },
     });
-    const [adaptive, burst16] = report.strategies;
-    assert.ok(adaptive !== undefined && burst16 !== undefined);
+    const [adaptive, fixed3, burst16] = report.strategies;
+    assert.ok(adaptive !== undefined && fixed3 !== undefined && burst16 !== undefined);
     assert.ok(adaptive.get.count >= 100);
     assert.ok(adaptive.get.successRate >= 0.99, `success ${adaptive.get.successRate}`);
     assert.ok(adaptive.get.latencyRtts.p50 <= 3, `p50 ${adaptive.get.latencyRtts.p50} RTTs`);
     assert.ok(adaptive.get.latencyMs.p99 <= 2000, `p99 ${adaptive.get.latencyMs.p99} ms`);
     assert.ok(adaptive.get.messages.p50 <= 30, `messages ${adaptive.get.messages.p50}`);
     assert.ok(adaptive.get.messages.p50 < burst16.get.messages.p50, 'fewer messages than a burst of 16');
+    assert.ok(
+      adaptive.get.messages.mean < fixed3.get.messages.mean,
+      `messages on average ${adaptive.get.messages.mean}, fixed-3 ${fixed3.get.messages.mean}`,
+    );
   });
 
   it('keeps gets at 97 % or more with 10 % hostile nodes on 3 disjoint paths', async () => {
