@@ -64,9 +64,9 @@ export class CandidateSet {
 
   /**
    * Inserts `contact` in distance order (as `state`, `fresh` unless told; `rttMs` its estimated
-   * round-trip time, `measured` whether that estimate is the node's own), then forgets the farthest candidate not waited for if the set is over
-   * capacity. Returns the new candidate, or `undefined` when it was itself the one forgotten
-   * (farther than everything kept).
+   * round-trip time, `measured` whether that estimate is the node's own), then forgets the
+   * farthest candidate not waited for if the set is over capacity. Returns the new candidate, or
+   * `undefined` when it was itself the one forgotten (farther than everything kept).
    */
   add(contact: Contact, state: CandidateState = 'fresh', rttMs = 0, measured = false): Candidate | undefined {
     const list = this.#list;

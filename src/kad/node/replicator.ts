@@ -53,9 +53,9 @@ interface Task {
  * closest left and the next one moved up) gets a `get` (for the write token, and to see whether
  * it holds the item or a newer seq) and, lacking it, a `put` of the stored bytes, signature
  * unchanged; a contact that entered the k closest after this node's first round for the item
- * gets the `put` even when it holds the item, since it may hold an old copy (it moved up as others
- * left) and BEP 44 tells no copy's age. A contact that did not answer is asked again on the next tick, for up to
- * {@link RETRY_ROUNDS} rounds in a row. Who holds it is remembered per item (a 32-bit fingerprint of each id) for
+ * gets the `put` even when it holds the item, since it may hold an old copy (it moved up as
+ * others left) and BEP 44 tells no copy's age. A contact that did not answer is asked again on
+ * the next tick, for up to {@link RETRY_ROUNDS} rounds in a row. Who holds it is remembered per item (a 32-bit fingerprint of each id) for
  * {@link HOLDER_TRUST_SHARE} of the item lifetime, so a stable neighbourhood costs little.
  *
  * The node closest to the target (by its table) puts the item on its k closest even where they
