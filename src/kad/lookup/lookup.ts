@@ -29,8 +29,6 @@ interface Flight {
   readonly track: Track;
   readonly candidate: Candidate;
   readonly sentAt: Milliseconds;
-  /** What it counts against α while its soft deadline has not passed. */
-  readonly weight: number;
   soft: Timer | undefined;
 }
 
@@ -40,6 +38,11 @@ interface Flight {
  * — at α 3, one instead of two.
  */
 const MEASURED_WEIGHT = 2;
+
+/** What a query to `candidate` counts against α while its soft deadline has not passed. */
+function weightOf(candidate: Candidate): number {
+  return candidate.measured ? MEASURED_WEIGHT : 1;
+}
 
 type Waiter = { resolve: (result: IteratorResult<LookupEvent>) => void; reject: (error: unknown) => void };
 
@@ -230,12 +233,11 @@ export class Lookup implements AsyncIterableIterator<LookupEvent> {
     const init = this.#init;
     const to = candidate.contact;
     candidate.state = 'pending';
-    const weight = candidate.measured ? MEASURED_WEIGHT : 1;
     track.requests++;
-    track.active += weight;
+    track.active += weightOf(candidate);
     track.outstanding++;
     this.#queried++;
-    const flight: Flight = { track, candidate, sentAt: init.clock.now(), weight, soft: undefined };
+    const flight: Flight = { track, candidate, sentAt: init.clock.now(), soft: undefined };
     this.#flights.add(flight);
     this.#emit({ type: 'query', to, method: init.method, path: track.path });
     flight.soft = init.clock.setTimeout(() => this.#onSoftDeadline(flight), init.softDeadline(to));
@@ -255,7 +257,7 @@ export class Lookup implements AsyncIterableIterator<LookupEvent> {
     flight.soft = undefined;
     if (this.#finished || flight.candidate.state !== 'pending') return;
     flight.candidate.state = 'stalled';
-    flight.track.active -= flight.weight;
+    flight.track.active -= weightOf(flight.candidate);
     this.#emit({ type: 'timeout', to: flight.candidate.contact, final: false, path: flight.track.path });
     this.#pump();
   }
@@ -265,7 +267,7 @@ export class Lookup implements AsyncIterableIterator<LookupEvent> {
     this.#flights.delete(flight);
     flight.soft?.cancel();
     flight.soft = undefined;
-    if (flight.candidate.state === 'pending') flight.track.active -= flight.weight;
+    if (flight.candidate.state === 'pending') flight.track.active -= weightOf(flight.candidate);
     flight.track.outstanding--;
   }
 

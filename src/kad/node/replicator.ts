@@ -55,8 +55,9 @@ interface Task {
  * unchanged; a contact that entered the k closest after this node's first round for the item
  * gets the `put` even when it holds the item, since it may hold an old copy (it moved up as
  * others left) and BEP 44 tells no copy's age. A contact that did not answer is asked again on
- * the next tick, for up to {@link RETRY_ROUNDS} rounds in a row. Who holds it is remembered per item (a 32-bit fingerprint of each id) for
- * {@link HOLDER_TRUST_SHARE} of the item lifetime, so a stable neighbourhood costs little.
+ * the next tick, for up to {@link RETRY_ROUNDS} rounds in a row. Who holds it is remembered per
+ * item (a 32-bit fingerprint of each id) for {@link HOLDER_TRUST_SHARE} of the item lifetime, so
+ * a stable neighbourhood costs little.
  *
  * The node closest to the target (by its table) puts the item on its k closest even where they
  * hold it, and again once that share of the lifetime passed: it renews copies of unknown age,
@@ -168,7 +169,7 @@ export class Replicator {
     for (const contact of closest) {
       const until = known.get(fingerprint(contact.id));
       const due = until === undefined || (until <= now && (closestOfAll || closer(contact)));
-      // one new among the k closest since may hold an old copy (moved up as others left): renewed
+      // a contact that entered the k closest since the first round may hold an old copy: renewed
       const renew = closestOfAll || (until === undefined && !firstRound);
       if (due) tasks.push({ stack, contact, entry, holders: known, renew });
     }
