@@ -224,15 +224,15 @@ export class ReadRepair {
     const release = await core.lock(key);
     try {
       // under the lock, once the deletes of the key in flight have landed everywhere, the primary
-      // must still hold it: else it was deleted meanwhile
+      // must still hold what the copies were compared with: else it was deleted or written
+      // meanwhile, and that write (a forced restore to a lower version among them) supersedes
+      // the copies read before it
       await core.deletesSettled(key, signal);
       const current = await first.call('get', signal, (s) => first.registry.get(key, { signal: s }));
-      if (current === undefined) return;
-      if (isNewer(current.version, current.updatedAt, newest.version, newest.updatedAt)) newest = current;
+      if (current === undefined || current.version !== known.version || current.updatedAt !== known.updatedAt) return;
       const record = newest;
       const settled = await Promise.allSettled(
         stale.map(async (shard) => {
-          if (shard === first && record === current) return;
           const result = await shard.silently(key, () => shard.restore(record, true, signal));
           if (result === 'written') shard.countReadRepair();
         }),
