@@ -49,7 +49,8 @@ interface Waiter {
  * Admission of inbound queries to storage: at most `maxWaiting` at once, each within `timeoutMs`.
  * Each query gets its own signal, aborted at its deadline or when the caller's signal aborts, so
  * storage calls never listen on the caller's long-lived signal: that one gets a single listener
- * however many queries wait (no `MaxListenersExceededWarning`, nothing left behind). Deadlines
+ * however many queries wait, then and later (no `MaxListenersExceededWarning`), removed when it
+ * fires. Deadlines
  * share one timer: queries wait in arrival order, which is deadline order.
  * @internal
  */
@@ -63,11 +64,13 @@ export class StorageGate {
   get #queue(): Set<Waiter> {
     return (this.#queueStore ??= new Set());
   }
-  // waiters by the caller's signal, which gets one listener while it has any
+  // waiters by the caller's signal: a signal gets one listener and one set on first use, kept
+  // until it aborts (a node's queries share one long-lived signal: adding and removing a listener
+  // per query cost more than the storage call); weak, so the gate keeps no signal alive
   // created on first use (and kept): a gate never used holds no map
-  #byParentStore: Map<AbortSignal, Set<Waiter>> | undefined;
-  get #byParent(): Map<AbortSignal, Set<Waiter>> {
-    return (this.#byParentStore ??= new Map());
+  #byParentStore: WeakMap<AbortSignal, Set<Waiter>> | undefined;
+  get #byParent(): WeakMap<AbortSignal, Set<Waiter>> {
+    return (this.#byParentStore ??= new WeakMap());
   }
   #timer: Timer | undefined;
   #waiting = 0;
@@ -102,15 +105,16 @@ export class StorageGate {
       };
       this.#waiting++;
       this.#enter(waiter);
-      // an async wrapper turns a synchronous throw into a rejection
-      const settled = (async () => work(waiter.controller.signal))();
+      let settled: Promise<T>;
+      try {
+        settled = Promise.resolve(work(waiter.controller.signal));
+      } catch (error) {
+        settled = Promise.reject(error instanceof Error ? error : new Error(String(error)));
+      }
       // the place is held until storage answers, even after the querier got its 202
-      settled
-        .finally(() => {
-          this.#queue.delete(waiter);
-          this.#leave(waiter);
-        })
-        .then(resolve, reject);
+      const leave = (): void => this.#leave(waiter);
+      settled.then(leave, leave);
+      settled.then(resolve, reject);
     });
   }
 
@@ -135,13 +139,9 @@ export class StorageGate {
   }
 
   #leave(waiter: Waiter): void {
+    this.#queueStore?.delete(waiter);
     this.#waiting--;
-    const parent = waiter.parent;
-    if (parent === undefined) return;
-    const waiters = this.#byParent.get(parent);
-    if (waiters === undefined || !waiters.delete(waiter) || waiters.size > 0) return;
-    this.#byParent.delete(parent);
-    parent.removeEventListener('abort', this.#onParentAbort);
+    if (waiter.parent !== undefined) this.#byParentStore?.get(waiter.parent)?.delete(waiter);
   }
 
   readonly #onTimer = (): void => {
@@ -162,8 +162,8 @@ export class StorageGate {
 
   readonly #onParentAbort = (event: Event): void => {
     const parent = event.target as AbortSignal;
-    const waiters = this.#byParent.get(parent);
-    this.#byParent.delete(parent);
+    const waiters = this.#byParentStore?.get(parent);
+    this.#byParentStore?.delete(parent);
     for (const waiter of waiters ?? []) {
       this.#queue.delete(waiter);
       waiter.controller.abort(parent.reason);

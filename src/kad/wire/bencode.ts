@@ -98,6 +98,30 @@ export function bdecode(bytes: Uint8Array, limits: BdecodeLimits = {}): BencodeV
   return value;
 }
 
+/**
+ * The dictionary keys of KRPC (BEP 5, 32, 33, 42, 43, 44), by length: a key among them decodes
+ * to the one shared string, without building it char by char (a message holds about ten keys,
+ * and each char appended made a new string).
+ */
+const KNOWN_KEYS: readonly (readonly string[])[] = (() => {
+  const keys =
+    'a e k q r t v y id ip ro cas seq sig port salt want BFpe BFsd nodes token nodes6 target values noseed scrape info_hash implied_port';
+  const byLength: string[][] = [];
+  for (const key of keys.split(' ')) (byLength[key.length] ??= []).push(key);
+  return byLength;
+})();
+
+/** The string of {@link KNOWN_KEYS} spelled by `buf[from..to)`, if any. */
+function knownKey(buf: Uint8Array, from: number, to: number): string | undefined {
+  const candidates = KNOWN_KEYS[to - from];
+  if (candidates === undefined) return undefined;
+  next: for (const key of candidates) {
+    for (let i = 0; i < key.length; i++) if (key.charCodeAt(i) !== buf[from + i]) continue next;
+    return key;
+  }
+  return undefined;
+}
+
 class Decoder {
   pos = 0;
 
@@ -189,6 +213,8 @@ class Decoder {
     const from = this.span();
     const to = this.pos;
     const buf = this.buf;
+    const known = knownKey(buf, from, to);
+    if (known !== undefined) return known;
     let key = '';
     // keys are short (KRPC keys are ≤ 12 bytes); building char by char beats a Buffer round trip
     for (let i = from; i < to; i++) key += String.fromCharCode(buf[i] ?? 0);

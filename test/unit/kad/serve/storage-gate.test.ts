@@ -85,7 +85,7 @@ describe('StorageGate', () => {
     assert.equal(await gate.run(undefined, () => Promise.resolve('next')), 'next');
   });
 
-  it('adds one listener to a shared signal however many queries wait, and removes it after', async () => {
+  it('adds one listener to a shared signal however many queries wait, then and later, and none once it aborted', async () => {
     const clock = new ManualClock();
     const gate = new StorageGate({ maxWaiting: 1000, timeoutMs: 100 }, { clock });
     const lifetime = new AbortController();
@@ -93,6 +93,9 @@ describe('StorageGate', () => {
     assert.equal(getEventListeners(lifetime.signal, 'abort').length, 1);
     await clock.advanceAsync(100);
     await Promise.all(outcomes);
+    assert.equal(await gate.run(lifetime.signal, () => Promise.resolve('later')), 'later');
+    assert.equal(getEventListeners(lifetime.signal, 'abort').length, 1);
+    lifetime.abort(new Error('closing'));
     assert.equal(getEventListeners(lifetime.signal, 'abort').length, 0);
   });
 
