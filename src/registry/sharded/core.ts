@@ -42,8 +42,8 @@ export class ShardedCore implements MigrationHost {
   #current: Topology;
   #previous: Topology | undefined;
   readonly #locks = new Map<string, Promise<void>>();
-  /** Deletes issued and not yet settled on every target, per key; see {@link deletesSettled}. */
-  readonly #deletes = new Map<string, Promise<void>[]>();
+  /** Deletes and forced restores issued and not yet settled on every target, per key; see {@link rewindsSettled}. */
+  readonly #rewinds = new Map<string, Promise<void>[]>();
   // operations started before the last membership switch, which a migration waits for
   #generation = 0;
   #active = 0;
@@ -103,40 +103,41 @@ export class ShardedCore implements MigrationHost {
   }
 
   /**
-   * Runs `issue`, a delete of `keys` (it must send synchronously), marking the keys as being
-   * deleted until it settles on every target. A delete does not take the keys' locks (it only
-   * waits for them before it is sent), so a repair or hand-back that holds a key's lock waits for
-   * the deletes of it already in flight ({@link deletesSettled}) before it reads the state to copy:
-   * else it could read the record on a shard the delete has not reached yet and copy it back onto
-   * one the delete has already left, resurrecting it.
+   * Runs `issue`, a write that can take `keys` back to an older state (a delete, or a forced
+   * restore to a lower version; it must send synchronously), marking the keys until it settles
+   * on every target. Such a write does not take the keys' locks (it only waits for them before
+   * it is sent), so a repair or hand-back that holds a key's lock waits for those of it already
+   * in flight ({@link rewindsSettled}) before it reads the state to copy: else it could read the
+   * newer record on a shard the write has not reached yet and copy it (conditionally, newer
+   * wins) onto one the write has already left, resurrecting a deleted key or undoing the restore.
    */
-  async deleting<T>(keys: readonly string[], issue: () => Promise<T>): Promise<T> {
+  async rewinding<T>(keys: readonly string[], issue: () => Promise<T>): Promise<T> {
     let done!: () => void;
     const settled = new Promise<void>((resolve) => (done = resolve));
-    const deletes = this.#deletes;
+    const rewinds = this.#rewinds;
     for (const key of keys) {
-      const pending = deletes.get(key);
-      if (pending === undefined) deletes.set(key, [settled]);
+      const pending = rewinds.get(key);
+      if (pending === undefined) rewinds.set(key, [settled]);
       else pending.push(settled);
     }
     try {
       return await issue();
     } finally {
       for (const key of keys) {
-        const pending = deletes.get(key);
+        const pending = rewinds.get(key);
         const i = pending?.indexOf(settled) ?? -1;
         if (pending === undefined || i < 0) continue;
         pending[i] = pending[pending.length - 1] as Promise<void>;
         pending.length -= 1;
-        if (pending.length === 0) deletes.delete(key);
+        if (pending.length === 0) rewinds.delete(key);
       }
       done();
     }
   }
 
-  /** Resolves once no delete of `key` is in flight (see {@link deleting}); rejects if `signal` aborts first. */
-  async deletesSettled(key: string, signal: AbortSignal | undefined): Promise<void> {
-    for (let pending = this.#deletes.get(key); pending !== undefined; pending = this.#deletes.get(key)) {
+  /** Resolves once no delete or forced restore of `key` is in flight (see {@link rewinding}); rejects if `signal` aborts first. */
+  async rewindsSettled(key: string, signal: AbortSignal | undefined): Promise<void> {
+    for (let pending = this.#rewinds.get(key); pending !== undefined; pending = this.#rewinds.get(key)) {
       const all = Promise.all(pending);
       await (signal === undefined ? all : raceAbort(all, signal));
     }
@@ -261,7 +262,7 @@ export class ShardedCore implements MigrationHost {
         const old = this.#previous?.readTarget(key);
         if (old !== undefined) holders.add(old);
         const failed: Shard[] = [];
-        await this.deleting([key], () =>
+        await this.rewinding([key], () =>
           Promise.all(
             [...holders].map(async (shard) => {
               try {

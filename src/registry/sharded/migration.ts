@@ -15,8 +15,8 @@ export interface MigrationHost {
   readonly current: Topology;
   /** Waits until no other move holds `key`, then holds it until the returned release is called. */
   lock(key: string): Promise<() => void>;
-  /** Resolves once no delete of `key` is in flight (deletes do not take the key's lock). */
-  deletesSettled(key: string, signal: AbortSignal | undefined): Promise<void>;
+  /** Resolves once no delete or forced restore of `key` is in flight (they do not take the key's lock). */
+  rewindsSettled(key: string, signal: AbortSignal | undefined): Promise<void>;
   progress(event: { kind: MigrationKind; shard: string; scanned: number; moved: number }): void;
 }
 
@@ -99,9 +99,9 @@ export async function dropFrom(
 
 /**
  * Moves one key from `source` after a membership change from `from` to `to`: under the key's
- * lock, once the deletes of it in flight have landed, re-reads it, copies it to every new owner
- * that was not an owner before, and deletes it from `source` and the other former owners that no
- * longer own it. Returns whether anything moved.
+ * lock, once the deletes and forced restores of it in flight have landed, re-reads it, copies it
+ * to every new owner that was not an owner before, and deletes it from `source` and the other
+ * former owners that no longer own it. Returns whether anything moved.
  */
 export async function moveKey(
   host: MigrationHost,
@@ -112,8 +112,9 @@ export async function moveKey(
   const { source, from, to } = move;
   const release = await host.lock(key);
   try {
-    // a delete in flight may not have reached the source yet: its copy would come back
-    await host.deletesSettled(key, signal);
+    // a delete or forced restore in flight may not have reached the source yet: the copy would
+    // bring back what it replaced
+    await host.rewindsSettled(key, signal);
     const record = await source.call('get', signal, (s) => source.registry.get(key, { signal: s }));
     if (record === undefined) return false;
     const before = from.owners(key);
@@ -217,8 +218,9 @@ export async function handOffKey(
 ): Promise<boolean> {
   const release = await host.lock(key);
   try {
-    // a delete in flight may not have reached the holder yet: its copy would come back
-    await host.deletesSettled(key, signal);
+    // a delete or forced restore in flight may not have reached the holder yet: the copy would
+    // bring back what it replaced
+    await host.rewindsSettled(key, signal);
     if (!shard.hints.has(key)) return true;
     const topology = host.current;
     const owners = topology.owners(key);

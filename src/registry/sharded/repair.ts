@@ -201,39 +201,20 @@ export class ReadRepair {
     const others = owners.filter((owner) => owner !== first && owner.servesKey(key));
     // the common case (every copy agrees) runs without the stop signal: combining signals costs
     // more than the read on a memory shard; a read left pending by close() ends with the backend
-    const copies = await Promise.allSettled(
-      others.map((o) => o.call('get', undefined, (s) => o.registry.get(key, { signal: s }))),
-    );
-    if (signal.aborted) return;
-    let newest = known;
-    const stale: Shard[] = [];
-    copies.forEach((outcome) => {
-      if (outcome.status === 'rejected') return; // counted on the shard; nothing to compare
-      const copy = outcome.value;
-      if (copy !== undefined && isNewer(copy.version, copy.updatedAt, newest.version, newest.updatedAt)) newest = copy;
-    });
-    copies.forEach((outcome, i) => {
-      if (outcome.status === 'rejected') return;
-      const copy = outcome.value;
-      if (copy === undefined || isNewer(newest.version, newest.updatedAt, copy.version, copy.updatedAt))
-        stale.push(others[i] as Shard);
-    });
-    if (newest !== known) stale.push(first);
-    if (stale.length === 0) return;
+    if ((await compareCopies(first, known, others, undefined)).stale.length === 0 || signal.aborted) return;
     const done = this.#writingDone();
     const release = await core.lock(key);
     try {
-      // under the lock, once the deletes of the key in flight have landed everywhere, the primary
-      // must still hold what the copies were compared with: else it was deleted or written
-      // meanwhile, and that write (a forced restore to a lower version among them) supersedes
-      // the copies read before it
-      await core.deletesSettled(key, signal);
+      // the copies again, under the lock and once the deletes and forced restores of the key in
+      // flight have landed everywhere: a write that landed since the first comparison (a forced
+      // restore to a lower version, which the newest copy read before it would undo) is the truth
+      await core.rewindsSettled(key, signal);
       const current = await first.call('get', signal, (s) => first.registry.get(key, { signal: s }));
-      if (current === undefined || current.version !== known.version || current.updatedAt !== known.updatedAt) return;
-      const record = newest;
+      if (current === undefined) return;
+      const { newest, stale } = await compareCopies(first, current, others, signal);
       const settled = await Promise.allSettled(
         stale.map(async (shard) => {
-          const result = await shard.silently(key, () => shard.restore(record, true, signal));
+          const result = await shard.silently(key, () => shard.restore(newest, true, signal));
           if (result === 'written') shard.countReadRepair();
         }),
       );
@@ -244,4 +225,36 @@ export class ReadRepair {
       done();
     }
   }
+}
+
+/**
+ * Reads `others`' copies of `primaryRecord`'s key and compares them with it: the newest record
+ * (version, then `updatedAt`) and the shards whose copy is older or missing, the primary among
+ * them when another copy is newer. A shard that failed the read is left out.
+ */
+async function compareCopies(
+  primary: Shard,
+  primaryRecord: RegistryRecord,
+  others: readonly Shard[],
+  signal: AbortSignal | undefined,
+): Promise<{ newest: RegistryRecord; stale: Shard[] }> {
+  const { key } = primaryRecord;
+  const copies = await Promise.allSettled(
+    others.map((o) => o.call('get', signal, (s) => o.registry.get(key, { signal: s }))),
+  );
+  let newest = primaryRecord;
+  for (const outcome of copies) {
+    if (outcome.status === 'rejected') continue; // counted on the shard; nothing to compare
+    const copy = outcome.value;
+    if (copy !== undefined && isNewer(copy.version, copy.updatedAt, newest.version, newest.updatedAt)) newest = copy;
+  }
+  const stale: Shard[] = [];
+  copies.forEach((outcome, i) => {
+    if (outcome.status === 'rejected') return;
+    const copy = outcome.value;
+    if (copy === undefined || isNewer(newest.version, newest.updatedAt, copy.version, copy.updatedAt))
+      stale.push(others[i] as Shard);
+  });
+  if (newest !== primaryRecord) stale.push(primary);
+  return { newest, stale };
 }

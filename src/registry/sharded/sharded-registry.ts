@@ -198,8 +198,13 @@ export class ShardedRegistry extends Emitter<ShardedRegistryEvents> implements R
     if (record.expiresAt !== undefined && record.expiresAt <= core.clock.now()) return 'kept';
     return core.run(async () => {
       const { signal } = options ?? {};
-      const result = await core.admit([record.key], signal, () =>
-        restoreOnOwners(core, record, { ifNewer: options?.ifNewer !== false, signal }),
+      const ifNewer = options?.ifNewer !== false;
+      const issue = (): Promise<RestoreResult> => restoreOnOwners(core, record, { ifNewer, signal });
+      // a forced restore may lower the version: a repair or move of the key must not undo it
+      const result = await core.admit(
+        [record.key],
+        signal,
+        ifNewer ? issue : () => core.rewinding([record.key], issue),
       );
       if (result === 'written') core.written(record, bytes);
       await core.evictVictims();
@@ -216,7 +221,7 @@ export class ShardedRegistry extends Emitter<ShardedRegistryEvents> implements R
     const signal = options?.signal;
     return core.run(async () => {
       const removed = await core.admit([key], signal, () =>
-        core.deleting([key], () =>
+        core.rewinding([key], () =>
           fanOut(core, {
             key,
             plan: core.writePlan(key),
@@ -294,7 +299,7 @@ export class ShardedRegistry extends Emitter<ShardedRegistryEvents> implements R
     const core = this.#core;
     const signal = options?.signal;
     return core.run(async () => {
-      return core.admit(keys, signal, () => core.deleting(keys, () => shardedDeleteMany(core, keys, signal)));
+      return core.admit(keys, signal, () => core.rewinding(keys, () => shardedDeleteMany(core, keys, signal)));
     });
   }
 

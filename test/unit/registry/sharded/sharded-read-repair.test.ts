@@ -173,6 +173,26 @@ describe('ShardedRegistry read repair', () => {
     });
   }
 
+  it('never undoes a forced restore to a lower version that is in flight when the repair of its primary takes the key', async () => {
+    f = fixture(['a', 'b', 'c'], { replicas: 2, readRepair: 1 });
+    const [key = ''] = f.keysOwnedBy(['a', 'b'], 1, 'rr');
+    await f.registry.set(key, bytes('v1'));
+    const stored = await f.registry.set(key, bytes('v2'));
+    // the restore lands on the primary at once and on the replica at 100 ms: meanwhile the read
+    // sees version 1 on the primary and version 2 on the replica, the newer-looking copy
+    f.backend('b').inject({ type: 'latency', ms: 100 }, ['restore']);
+    const restored = f.registry.restore({ ...stored, version: 1, value: bytes('old') }, { ifNewer: false });
+    assert.equal(text((await f.registry.get(key))?.value), 'old');
+    await f.clock.advanceAsync(100);
+    assert.equal(await restored, 'written');
+    await f.registry.settled();
+    for (const name of ['a', 'b']) {
+      const copy = await f.backend(name).inner.get(key);
+      assert.deepEqual([text(copy?.value), copy?.version], ['old', 1], name);
+    }
+    assert.deepEqual([f.shardStats('a')?.readRepairs, f.shardStats('b')?.readRepairs], [0, 0]);
+  });
+
   it('rejects a readRepair outside [0, 1] at construction', () => {
     for (const readRepair of [-0.1, 1.5, Number.NaN, '0.5' as unknown as number]) {
       assert.throws(
