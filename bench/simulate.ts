@@ -1,10 +1,11 @@
 /**
  * Simulation cost: `simulate()` at N nodes (the default model: 50–300 ms RTTs, 10 % loss, 20 %
- * churn per hour; a short workload of 1 000 gets per strategy), per CPU second, against the bare
- * `MemoryNetwork` + `ManualClock` it runs on, measured in the same run: 1 000 transports that
- * answer every datagram with another, so the ratio is the share of the network itself in the
- * cost of a simulated datagram (the rest is the production node: encoding, decoding, tables,
- * lookups). Also prints wall time, CPU time and heap per node.
+ * churn per hour; a short workload of 1 000 gets per strategy), on a thread of its own as
+ * `nautilus simulate` runs it, per CPU second, against the bare `MemoryNetwork` + `ManualClock`
+ * it runs on, measured in the same run: 1 000 transports that answer every datagram with
+ * another, so the ratio is the share of the network itself in the cost of a simulated datagram
+ * (the rest is the production node: encoding, decoding, tables, lookups). Also prints wall time,
+ * CPU time and heap per node.
  *
  * Run: npm run bench -- simulate (2 000 nodes), or after a build
  * node --expose-gc dist/bench/simulate.js 10000 100000 [--svg FILE] [--join-spacing-ms MS]
@@ -18,8 +19,8 @@ import { ManualClock } from '../src/testing/manual-clock.js';
 import { MemoryNetwork } from '../src/testing/memory-network.js';
 import type { SimulationProgress } from '../src/testing/simulate/options.js';
 import { formatReport } from '../src/testing/simulate/report.js';
-import { simulate } from '../src/testing/simulate/simulate.js';
 import { reportSvg } from '../src/testing/simulate/svg.js';
+import { simulateOnThread } from '../src/cli/simulate-thread.js';
 import { printTable, type Row } from './harness.js';
 
 const DEFAULT_SIZES = [2000];
@@ -63,16 +64,19 @@ export async function benchSimulate(
   const rows: Row[] = [];
   const anchor = await bareNetwork();
   for (const nodes of sizes) {
-    const { report, runtime } = await simulate({
-      nodes,
-      warmupMs: 60_000,
-      durationMs: 600_000,
-      readDelayMinMs: 10_000,
-      readDelayMaxMs: 60_000,
-      workload: { getsPerMinute: 100, lookupsPerMinute: 0, announcesPerMinute: 0 },
-      ...(options.joinSpacingMs === undefined ? {} : { joinSpacingMs: options.joinSpacingMs }),
-      ...(options.progress === true ? { onProgress: progressLine() } : {}),
-    });
+    // on a thread of its own with a larger young generation, as `nautilus simulate` runs it
+    const { report, runtime } = await simulateOnThread(
+      {
+        nodes,
+        warmupMs: 60_000,
+        durationMs: 600_000,
+        readDelayMinMs: 10_000,
+        readDelayMaxMs: 60_000,
+        workload: { getsPerMinute: 100, lookupsPerMinute: 0, announcesPerMinute: 0 },
+        ...(options.joinSpacingMs === undefined ? {} : { joinSpacingMs: options.joinSpacingMs }),
+      },
+      options.progress === true ? { onProgress: progressLine() } : {},
+    );
     const perCpuSecond = report.network.datagrams / (runtime.cpuMs / 1000);
     if (options.report === true) console.log(formatReport(report));
     if (options.svg !== undefined) await writeFile(options.svg, reportSvg(report));

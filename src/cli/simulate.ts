@@ -1,14 +1,15 @@
 import { writeFile } from 'node:fs/promises';
 import { isKadError } from '../kad/errors.js';
 import { type CliIo, type CommandArgs, UsageError } from './command.js';
-import type { SimulateOptions, SimulationProgress } from '../testing/simulate/options.js';
+import type { SimulationProgress } from '../testing/simulate/options.js';
 import { formatReport } from '../testing/simulate/report.js';
-import { simulate } from '../testing/simulate/simulate.js';
 import { reportSvg } from '../testing/simulate/svg.js';
+import { simulateOnThread, type ThreadSimulateOptions } from './simulate-thread.js';
 
 /**
- * `nautilus simulate [flags]`: runs `simulate()` and prints its report as a table (or JSON with
- * `--json`), with a progress bar and the run's wall time and heap on stderr. Resolves with the
+ * `nautilus simulate [flags]`: runs `simulate()` on a thread of its own (see `simulateOnThread`)
+ * and prints its report as a table (or JSON with `--json`), with a progress bar and the run's
+ * wall time and heap on stderr. Resolves with the
  * exit code: 0, or 130 when interrupted; throws {@link UsageError} for bad flags (the message
  * names the flag or option) and the run's error when it failed.
  */
@@ -30,7 +31,7 @@ export async function runSimulate(args: CommandArgs, io: CliIo): Promise<number>
     ...given('announcesPerMinute', num('announces-per-minute')),
   };
   const strategy = values['strategy'];
-  const options: SimulateOptions = {
+  const options: ThreadSimulateOptions = {
     ...given('nodes', num('nodes')),
     ...given('seed', num('seed')),
     ...given('loss', num('loss')),
@@ -46,8 +47,7 @@ export async function runSimulate(args: CommandArgs, io: CliIo): Promise<number>
   const svg = typeof values['svg'] === 'string' ? values['svg'] : undefined;
   const bar = progressBar(io);
   try {
-    const { report, runtime } = await simulate({
-      ...options,
+    const { report, runtime } = await simulateOnThread(options, {
       onProgress: bar,
       ...(io.signal === undefined ? {} : { signal: io.signal }),
     });

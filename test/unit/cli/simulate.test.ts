@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { type CliIo, main } from '../../../src/cli/main.js';
+import { simulate } from '../../../src/testing/simulate/simulate.js';
 
 function capture(): CliIo & { stdout: string[]; stderr: string[] } {
   const stdout: string[] = [];
@@ -23,6 +24,36 @@ describe('nautilus simulate', () => {
     );
     assert.match(io.stderr.join(''), /\] 100 % done\n/);
     assert.match(io.stderr.at(-1) ?? '', /^wall [\d.]+ s, CPU [\d.]+ s .* KiB per node\n$/);
+  });
+
+  it('reports on its own thread what simulate() reports on this one, for the same options and seed', async () => {
+    const io = capture();
+    assert.equal(await main(['simulate', ...SMALL, ...RATES, '--seed', '5', '--json'], io), 0);
+    const { report } = await simulate({
+      nodes: 40,
+      seed: 5,
+      durationMs: 60_000,
+      warmupMs: 10_000,
+      strategies: ['adaptive', 'fixed-3'],
+      workload: { getsPerMinute: 6, lookupsPerMinute: 2, announcesPerMinute: 2 },
+    });
+    assert.equal(io.stdout.join(''), `${JSON.stringify(report, null, 2)}\n`);
+  });
+
+  it('stops when interrupted, closing the run, and exits 130', async () => {
+    const controller = new AbortController();
+    const stderr: string[] = [];
+    const io: CliIo = {
+      out: () => undefined,
+      err: (t) => {
+        stderr.push(t);
+        if (t.includes('% join')) controller.abort(new Error('SIGINT'));
+      },
+      signal: controller.signal,
+    };
+    assert.equal(await main(['simulate', '--nodes', '400', '--seed', '2'], io), 130);
+    assert.ok(controller.signal.aborted, 'never drew the progress of the join');
+    assert.equal(stderr.at(-1), 'nautilus simulate: interrupted\n');
   });
 
   it('prints the report as a table without --json', async () => {
