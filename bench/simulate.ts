@@ -20,7 +20,7 @@ import { MemoryNetwork } from '../src/testing/memory-network.js';
 import type { SimulationProgress } from '../src/testing/simulate/options.js';
 import { formatReport } from '../src/testing/simulate/report.js';
 import { reportSvg } from '../src/testing/simulate/svg.js';
-import { simulateOnThread } from '../src/cli/simulate-thread.js';
+import { simulateOnThread } from '../src/testing/simulate/thread.js';
 import { printTable, type Row } from './harness.js';
 
 const DEFAULT_SIZES = [2000];

@@ -4,7 +4,7 @@ import { type CliIo, type CommandArgs, UsageError } from './command.js';
 import type { SimulationProgress } from '../testing/simulate/options.js';
 import { formatReport } from '../testing/simulate/report.js';
 import { reportSvg } from '../testing/simulate/svg.js';
-import { simulateOnThread, type ThreadSimulateOptions } from './simulate-thread.js';
+import { simulateOnThread, type ThreadSimulateOptions } from '../testing/simulate/thread.js';
 
 /**
  * `nautilus simulate [flags]`: runs `simulate()` on a thread of its own (see `simulateOnThread`)

@@ -60,3 +60,5 @@ export { formatReport, REPORT_FORMAT } from './simulate/report.js';
 export { reportSvg } from './simulate/svg.js';
 export type { SimulationResult, SimulationRuntime } from './simulate/simulate.js';
 export { simulate } from './simulate/simulate.js';
+export type { ThreadSimulateOptions } from './simulate/thread.js';
+export { simulateOnThread } from './simulate/thread.js';

@@ -1,8 +1,8 @@
 import { getHeapStatistics } from 'node:v8';
 import { parentPort, Worker, workerData } from 'node:worker_threads';
-import { KadError, type KadErrorCode } from '../kad/errors.js';
-import type { SimulateOptions, SimulationProgress } from '../testing/simulate/options.js';
-import { simulate, type SimulationResult } from '../testing/simulate/simulate.js';
+import { KadError, type KadErrorCode } from '../../kad/errors.js';
+import type { SimulateOptions, SimulationProgress } from './options.js';
+import { simulate, type SimulationResult } from './simulate.js';
 
 /**
  * Young generation of the simulation's thread, MiB: semi-spaces of 64 MiB (V8's default is
