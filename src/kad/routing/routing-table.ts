@@ -1,19 +1,10 @@
 import { Emitter } from '../../core/emitter.js';
 import { type Clock, type Milliseconds, systemClock } from '../../core/clock.js';
-import {
-  type AddressFamily,
-  COMPACT_NODE_V4_BYTES,
-  COMPACT_NODE_V6_BYTES,
-  type Contact,
-  formatIp,
-  isIpv4Mapped,
-  parseIp,
-} from '../wire/compact.js';
-import { closestSlots, PackedContacts, type SlotRef } from './packed-contacts.js';
-import { isLocalAddress } from '../wire/ip-class.js';
+import { type AddressFamily, COMPACT_NODE_V4_BYTES, COMPACT_NODE_V6_BYTES, type Contact } from '../wire/compact.js';
+import { closestSlots, type PackedContacts, type SlotRef } from './packed-contacts.js';
 import { assertNodeId, bucketIndex, ID_BITS, ID_BYTES, type NodeId } from '../id.js';
 import { integerAtLeast, optionError, positiveNumber } from '../option-checks.js';
-
+import { Bucket, type Parsed, parseCandidate } from './bucket.js';
 import {
   type AddResult,
   type ClosestOptions,
@@ -25,30 +16,6 @@ import {
   type RoutingTableEvents,
   type RoutingTableOptions,
 } from './routing-types.js';
-
-/** A bucket: its contacts (least recently seen first, at most k) are the list itself. */
-class Bucket extends PackedContacts {
-  /** Most recent last; at most `replacementCacheSize`; created on first use. */
-  replacements: PackedContacts | undefined = undefined;
-  lastChanged: Milliseconds;
-
-  /** @param host a bucket of the same table, whose byte array this one shares */
-  constructor(ipBytes: 4 | 16, k: number, now: Milliseconds, host?: Bucket) {
-    super(ipBytes, k, host);
-    this.lastChanged = now;
-  }
-
-  /** The contacts (the bucket is their list: one object, not two). */
-  get contacts(): PackedContacts {
-    return this;
-  }
-}
-
-/** A candidate's address, parsed once. */
-interface Parsed {
-  readonly ip: Uint8Array;
-  readonly exempt: boolean;
-}
 
 /**
  * A Kademlia routing table for one address family: mechanism only. It never sends anything; it
@@ -135,7 +102,7 @@ export class RoutingTable extends Emitter<RoutingTableEvents> {
    * and the caller trusts it). Never evicts a live contact: see {@link AddResult}.
    */
   add(contact: Contact): AddResult {
-    const parsed = this.#parse(contact);
+    const parsed = parseCandidate(contact, this.family, this.#options.limitLocalAddresses);
     if (parsed === undefined) return { status: 'invalid' };
     const index = bucketIndex(this.id, contact.id);
     if (index === ID_BITS) return { status: 'self' };
@@ -153,8 +120,8 @@ export class RoutingTable extends Emitter<RoutingTableEvents> {
     const full = list.length >= this.k;
     // in a full bucket a bad contact gives way to the newcomer, so it does not count for diversity
     const bad = full ? this.#firstBad(list) : -1;
-    if (!this.#diverse(list, parsed, bad)) return { status: 'rejected-diversity' };
-    dropReplacement(bucket, contact.id);
+    if (!bucket.diverse(parsed, bad, this.#options.maxPerSubnet)) return { status: 'rejected-diversity' };
+    bucket.dropReplacement(contact.id);
     if (!full) {
       this.#insert(bucket, contact.id, parsed, contact.port, now);
       return { status: 'added', contact: list.contact(list.length - 1) };
@@ -164,21 +131,13 @@ export class RoutingTable extends Emitter<RoutingTableEvents> {
       this.#insert(bucket, contact.id, parsed, contact.port, now);
       return { status: 'added', contact: list.contact(list.length - 1), evicted };
     }
-    const size = this.#options.replacementCacheSize;
-    let candidate: RoutingContact = {
-      id: Uint8Array.from(contact.id),
-      host: formatIp(parsed.ip),
-      port: contact.port,
-      lastSeen: now,
-      failures: 0,
-    };
-    if (size > 0) {
-      // the cache lives in the table's byte array, with the buckets
-      const cache = (bucket.replacements ??= new PackedContacts(list.compactBytes === 26 ? 4 : 16, size, bucket));
-      cache.insert(cache.length, contact.id, parsed.ip, contact.port, parsed.exempt, now);
-      if (cache.length > size) cache.removeAt(0);
-      candidate = cache.contact(cache.length - 1);
-    }
+    const candidate = bucket.cacheReplacement(
+      contact.id,
+      parsed,
+      contact.port,
+      now,
+      this.#options.replacementCacheSize,
+    );
     const leastRecentlySeen = list.contact(0);
     if (this.listening('bucket:full')) this.emit('bucket:full', { bucket: index, leastRecentlySeen, candidate });
     return { status: 'bucket-full', bucket: index, leastRecentlySeen };
@@ -193,7 +152,7 @@ export class RoutingTable extends Emitter<RoutingTableEvents> {
    * recently seen first; a full bucket does not queue the contact as a replacement.
    */
   restore(contact: Contact, lastSeen: Milliseconds): AddResult {
-    const parsed = this.#parse(contact);
+    const parsed = parseCandidate(contact, this.family, this.#options.limitLocalAddresses);
     if (parsed === undefined || !Number.isFinite(lastSeen)) return { status: 'invalid' };
     const index = bucketIndex(this.id, contact.id);
     if (index === ID_BITS) return { status: 'self' };
@@ -206,7 +165,7 @@ export class RoutingTable extends Emitter<RoutingTableEvents> {
     const existing = byId !== -1 ? byId : list.indexOfAddress(parsed.ip, contact.port);
     if (existing !== -1) return { status: 'conflict', existing: list.contact(existing) };
     if (list.length >= this.k) return { status: 'bucket-full', bucket: index, leastRecentlySeen: list.contact(0) };
-    if (!this.#diverse(list, parsed, -1)) return { status: 'rejected-diversity' };
+    if (!bucket.diverse(parsed, -1, this.#options.maxPerSubnet)) return { status: 'rejected-diversity' };
     const before = bucket.lastChanged;
     // least recently seen first even when restored out of order
     let at = list.length;
@@ -261,7 +220,8 @@ export class RoutingTable extends Emitter<RoutingTableEvents> {
     list.setFailures(slot, list.failures(slot) + 1);
     const state = this.#stateAt(list, slot);
     if (state === 'bad') {
-      const replacement = this.#takeReplacement(bucket, slot);
+      const oldest = this.#clock.now() - this.#options.questionableAfterMs;
+      const replacement = bucket.takeReplacement(slot, oldest, this.#options.maxPerSubnet);
       if (replacement !== undefined) {
         const cache = bucket.replacements as PackedContacts;
         this.#delete(bucket, slot, 'bad');
@@ -389,17 +349,6 @@ export class RoutingTable extends Emitter<RoutingTableEvents> {
     );
   }
 
-  #parse(contact: Contact): Parsed | undefined {
-    if (!(contact.id instanceof Uint8Array) || contact.id.length !== ID_BYTES) return undefined;
-    if (!Number.isInteger(contact.port) || contact.port < 1 || contact.port > 0xffff) return undefined;
-    const ip = parseIp(contact.host);
-    if (ip === undefined || ip.length !== (this.family === 4 ? 4 : 16)) return undefined;
-    if (this.family === 6 && isIpv4Mapped(ip)) return undefined;
-    // exempt addresses each form their own group (see #diverse)
-    const exempt = !this.#options.limitLocalAddresses && isLocalAddress(formatIp(ip));
-    return { ip, exempt };
-  }
-
   #bucket(index: number, now: Milliseconds): Bucket {
     let bucket = this.#buckets[index];
     if (bucket === undefined) {
@@ -433,26 +382,6 @@ export class RoutingTable extends Emitter<RoutingTableEvents> {
     return -1;
   }
 
-  /**
-   * Whether a candidate at `ip` fits the subnet limit of `list` (slot `ignoring` left out): at
-   * most `maxPerSubnet` contacts per /24 (IPv4) or /64 (IPv6). An exempt (local) address is a
-   * group of its own, so it only counts against an entry at the very same address.
-   */
-  #diverse(list: PackedContacts, candidate: Parsed, ignoring: number, port?: number): boolean {
-    const prefix = this.family === 4 ? 3 : 8;
-    let same = 0;
-    for (let i = 0; i < list.length; i++) {
-      if (i === ignoring || list.exempt(i) !== candidate.exempt) continue;
-      if (
-        candidate.exempt
-          ? port !== undefined && list.sameAddress(i, candidate.ip, port)
-          : list.samePrefix(i, candidate.ip, prefix)
-      )
-        same++;
-    }
-    return same < this.#options.maxPerSubnet;
-  }
-
   #seen(bucket: Bucket, slot: number, now: Milliseconds): void {
     const list = bucket.contacts;
     list.setLastSeen(slot, now);
@@ -481,35 +410,4 @@ export class RoutingTable extends Emitter<RoutingTableEvents> {
     if (this.listening('node:removed')) this.emit('node:removed', { contact, reason });
     return contact;
   }
-
-  /**
-   * The slot of the freshest cached candidate that may take the place of contact `leaving`, or
-   * undefined. Candidates not heard from for `questionableAfterMs` are dropped instead: one may be
-   * long gone, and it would take the slot of a newcomer that is surely alive.
-   */
-  #takeReplacement(bucket: Bucket, leaving: number): number | undefined {
-    const cache = bucket.replacements;
-    if (cache === undefined) return undefined;
-    const oldest = this.#clock.now() - this.#options.questionableAfterMs;
-    // most recent last: everything before the first stale one from the end is stale too
-    let fresh = cache.length;
-    while (fresh > 0 && cache.lastSeen(fresh - 1) > oldest) fresh--;
-    for (let n = 0; n < fresh; n++) cache.removeAt(0);
-    const list = bucket.contacts;
-    for (let i = cache.length - 1; i >= 0; i--) {
-      let clash = false;
-      for (let j = 0; j < list.length && !clash; j++) {
-        clash = j !== leaving && (list.sameId(j, cache, i) || list.sameAddress(j, cache.ip(i), cache.port(i)));
-      }
-      if (clash || !this.#diverse(list, { ip: cache.ip(i), exempt: cache.exempt(i) }, leaving, cache.port(i))) continue;
-      return i;
-    }
-    return undefined;
-  }
-}
-
-function dropReplacement(bucket: Bucket, id: NodeId): void {
-  const cache = bucket.replacements;
-  const i = cache === undefined ? -1 : cache.indexOfId(id);
-  if (i !== -1) cache?.removeAt(i);
 }
