@@ -9,9 +9,9 @@ import { simulateOnThread, type ThreadSimulateOptions } from '../testing/simulat
 /**
  * `nautilus simulate [flags]`: runs `simulate()` on a thread of its own (see `simulateOnThread`)
  * and prints its report as a table (or JSON with `--json`), with a progress bar and the run's
- * wall time and heap on stderr. Resolves with the
- * exit code: 0, or 130 when interrupted; throws {@link UsageError} for bad flags (the message
- * names the flag or option) and the run's error when it failed.
+ * wall time and heap on stderr. Resolves with the exit code: 0, or 130 when interrupted; throws
+ * {@link UsageError} for bad flags (the message names the flag or option) and the run's error
+ * when it failed.
  */
 export async function runSimulate(args: CommandArgs, io: CliIo): Promise<number> {
   const { values, positionals } = args;

@@ -50,8 +50,7 @@ interface Waiter {
  * Each query gets its own signal, aborted at its deadline or when the caller's signal aborts, so
  * storage calls never listen on the caller's long-lived signal: that one gets a single listener
  * however many queries wait, then and later (no `MaxListenersExceededWarning`), removed when it
- * fires. Deadlines
- * share one timer: queries wait in arrival order, which is deadline order.
+ * fires. Deadlines share one timer: queries wait in arrival order, which is deadline order.
  * @internal
  */
 export class StorageGate {

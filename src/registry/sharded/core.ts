@@ -42,7 +42,10 @@ export class ShardedCore implements MigrationHost {
   #current: Topology;
   #previous: Topology | undefined;
   readonly #locks = new Map<string, Promise<void>>();
-  /** Deletes and forced restores issued and not yet settled on every target, per key; see {@link rewindsSettled}. */
+  /**
+   * Deletes and forced restores issued and not yet settled on every target, per key; see
+   * {@link rewindsSettled}.
+   */
   readonly #rewinds = new Map<string, Promise<void>[]>();
   // operations started before the last membership switch, which a migration waits for
   #generation = 0;
@@ -135,7 +138,10 @@ export class ShardedCore implements MigrationHost {
     }
   }
 
-  /** Resolves once no delete or forced restore of `key` is in flight (see {@link rewinding}); rejects if `signal` aborts first. */
+  /**
+   * Resolves once no delete or forced restore of `key` is in flight (see {@link rewinding});
+   * rejects if `signal` aborts first.
+   */
   async rewindsSettled(key: string, signal: AbortSignal | undefined): Promise<void> {
     for (let pending = this.#rewinds.get(key); pending !== undefined; pending = this.#rewinds.get(key)) {
       const all = Promise.all(pending);

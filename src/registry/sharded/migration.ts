@@ -15,7 +15,7 @@ export interface MigrationHost {
   readonly current: Topology;
   /** Waits until no other move holds `key`, then holds it until the returned release is called. */
   lock(key: string): Promise<() => void>;
-  /** Resolves once no delete or forced restore of `key` is in flight (they do not take the key's lock). */
+  /** Resolves once no delete or forced restore of `key` is in flight (they take no key lock). */
   rewindsSettled(key: string, signal: AbortSignal | undefined): Promise<void>;
   progress(event: { kind: MigrationKind; shard: string; scanned: number; moved: number }): void;
 }
