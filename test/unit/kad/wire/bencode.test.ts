@@ -65,6 +65,13 @@ describe('bdecode', () => {
     assert.deepEqual(bencode(value), bytes);
   });
 
+  it('decodes each key as its own bytes, whether it is a KRPC key or one that differs from it in a byte', () => {
+    const input = 'd2:id1:x2:ie1:y12:implied_porti1e5:nodea1:z5:nodes1:w6:nodes71:ve';
+    const value = decodeText(input) as BencodeDict;
+    assert.deepEqual(Object.keys(value), ['id', 'ie', 'implied_port', 'nodea', 'nodes', 'nodes7']);
+    assert.deepEqual(bencode(value), text(input));
+  });
+
   it('rejects non-canonical integers', () => {
     rejects('i03e', /leading zero/);
     rejects('i-0e', /negative zero/);
