@@ -1,40 +1,26 @@
 import { type Clock, systemClock } from '../../core/clock.js';
 import { Emitter } from '../../core/emitter.js';
-import { MemoryRegistry } from '../../registry/memory/memory-registry.js';
 import type { Registry } from '../../registry/registry.js';
-import { type AddressFamily, type Contact } from '../wire/compact.js';
+import type { AddressFamily, Contact } from '../wire/compact.js';
 import { KadError } from '../errors.js';
-import { QueryHandlers } from '../serve/handlers.js';
-import { assertNodeId, compareDistance, type NodeId, randomId } from '../id.js';
-import {
-  checkNodeOptions,
-  DEFAULT_KAD_NODE_OPTIONS,
-  DEFAULT_KAD_NODE_STORAGE_OPTIONS,
-  type KadNodeOptions,
-  wantsIpv6Socket,
-} from './options.js';
-import { FamilyStack } from './family-stack.js';
-import { resolveLookupOptions } from '../lookup/options.js';
-import { systemResolver } from './bootstrap-entries.js';
-import { DhtOperations } from './dht-operations.js';
-import { Join } from './join.js';
-import { type Publication, Publications } from './publications.js';
-import { HolePunch } from './hole-punch.js';
-import { DirectQueries } from './direct-queries.js';
-import { resolveHolePunchOptions } from './hole-punch-options.js';
-import { NatSupport } from './nat-support.js';
+import type { QueryHandlers } from '../serve/handlers.js';
+import { assertNodeId, compareDistance, type NodeId } from '../id.js';
+import { checkNodeOptions, DEFAULT_KAD_NODE_OPTIONS, type KadNodeOptions, wantsIpv6Socket } from './options.js';
+import type { FamilyStack } from './family-stack.js';
+import type { DhtOperations } from './dht-operations.js';
+import type { Publication, Publications } from './publications.js';
+import type { HolePunch } from './hole-punch.js';
+import type { DirectQueries } from './direct-queries.js';
+import type { NatSupport } from './nat-support.js';
 import type { ReachabilityReport } from './reachability.js';
-import { Maintenance } from './maintenance.js';
-import { newMaintenanceCounters } from './maintenance-context.js';
-import { resolveMaintenanceOptions } from './maintenance-options.js';
+import type { Maintenance } from './maintenance.js';
 import type { KadNodeEvents } from './operation-types.js';
 import { optionError } from '../option-checks.js';
-import { DEFAULT_KAD_NODE_STATE_OPTIONS, NodePersistence, openState } from './persistence.js';
+import { type NodePersistence, openState } from './persistence.js';
+import { wireNode } from './node-wiring.js';
 import type { FindNodeResult, GetItemResult, GetPeersResult, KadFamilyStats, KadNode, KadNodeStats } from './types.js';
 import type { RpcStats } from '../rpc/stats.js';
-import { KadStorage } from '../serve/storage.js';
-import { WriteTokens } from '../serve/tokens.js';
-import type { Endpoint, RemoteInfo, Transport } from '../transport/transport.js';
+import type { RemoteInfo, Transport } from '../transport/transport.js';
 import { createUdpTransport } from '../transport/udp-transport.js';
 
 // the node's public types live in types.ts; KadNode is re-exported for convenience
@@ -100,7 +86,6 @@ class Node extends Emitter<KadNodeEvents> implements KadNode {
   readonly #dht: DhtOperations;
   /** One per family, the first transport's first; at most two. */
   readonly #stacks: FamilyStack[];
-  readonly #storage: KadStorage;
   readonly #handlers: QueryHandlers;
   /** The in-memory registry this node created because none was injected; closed with the node. */
   readonly #ownRegistry: Registry<Uint8Array> | undefined;
@@ -122,191 +107,27 @@ class Node extends Emitter<KadNodeEvents> implements KadNode {
     state?: Awaited<ReturnType<typeof openState>>,
   ) {
     super();
-    const saved = state?.loaded.kind === 'restored' ? state.loaded.state : undefined;
-    this.id = options.id === undefined ? (saved?.id ?? randomId(options.randomBytes)) : Uint8Array.from(options.id);
-    const k = options.k ?? DEFAULT_KAD_NODE_OPTIONS.k;
-    // 'auto' starts writable; maintenance turns `ro` on while the node is firewalled (BEP 43)
-    const readOnlyMode = options.readOnly ?? DEFAULT_KAD_NODE_OPTIONS.readOnly;
-    const readOnly = readOnlyMode === true;
-    const maintenance = resolveMaintenanceOptions(options.maintenance);
-    const counters = newMaintenanceCounters(readOnly);
-    const holePunch = resolveHolePunchOptions(options.holePunch);
-    const nat = new NatSupport({
-      id: this.id,
-      clock,
-      options,
-      firewallCheckMs: maintenance.enabled ? maintenance.firewallCheckMs : Infinity,
-      lifetime: this.#lifetime.signal,
-      randomBytes: options.randomBytes ?? ((size) => crypto.getRandomValues(new Uint8Array(size))),
-      onFirewall: (firewalled) => {
-        counters.firewalled = firewalled;
-        this.emit('firewall:changed', { firewalled, readOnly: counters.readOnly });
-      },
-      onReachability: (event) => {
-        // 'auto': read-only (BEP 43) exactly while firewalled; a verified mapping makes it writable
-        if (readOnlyMode === 'auto') {
-          const ro = event.report.reachability === 'firewalled';
-          counters.readOnly = ro;
-          for (const stack of this.#stacks) stack.rpc.setReadOnly(ro);
-        }
-        this.emit('reachability:changed', event);
-      },
-    });
-    this.#nat = nat;
-    const watch = nat.watch;
-    // the stacks tell the reachability tracker of their traffic, and hole punching of read-only queriers
-    const tracker = nat.observer;
-    const observer = {
-      sent: (to: Endpoint) => tracker.sent(to),
-      queried: (from: RemoteInfo) => tracker.queried(from),
-      unheldQuerier: (id: NodeId, from: RemoteInfo) => this.#holePunch.unheldQuerier(id, from),
-    };
-    // options that validate themselves first, before anything listens on a transport
-    const tokens = new WriteTokens(
-      { rotateMs: options.tokenRotateMs ?? DEFAULT_KAD_NODE_OPTIONS.tokenRotateMs },
-      options.randomBytes === undefined ? { clock } : { clock, randomBytes: options.randomBytes },
-    );
-    // the one place kad picks a registry backend: a node stores in memory unless given a registry
-    const registry = options.registry ?? new MemoryRegistry(defaultRegistryBounds(options.storage), { clock });
-    this.#ownRegistry = options.registry === undefined ? registry : undefined;
-    const rpc = {
-      ...options.rpc,
-      readOnly,
-      clientVersion: options.version === undefined ? DEFAULT_KAD_NODE_OPTIONS.version : options.version,
-    };
-    const ping = (contact: Contact, signal: AbortSignal): Promise<boolean> =>
-      this.ping(contact, { signal }).then(
-        () => true,
-        () => false,
-      );
-    this.#stacks = [];
-    // a restarted node carries on with what it published before (its next due times included)
-    this.#publications =
-      (state?.loaded.kind === 'restored' ? state.loaded.publications : undefined) ??
-      new Publications(maintenance, { clock });
-    try {
-      this.#storage = new KadStorage(options.storage, { clock, registry });
-      for (const transport of transports) {
-        const ownsTransport = owned.includes(transport);
-        this.#stacks.push(new FamilyStack({ id: this.id, k, transport, ownsTransport, clock, rpc, ping, observer }));
-      }
-    } catch (error) {
-      for (const stack of this.#stacks) void stack.rpc.close();
-      void this.#ownRegistry?.close();
-      throw error;
-    }
-    this.#holePunch = new HolePunch({
-      id: this.id,
-      clock,
-      stacks: this.#stacks,
-      tokens,
-      lifetime: this.#lifetime.signal,
-      options: holePunch,
-      sentRecently: (host) => watch.sentRecently(host),
-    });
-    this.#direct = new DirectQueries({
-      id: this.id,
-      stackOf: (family) => this.#stack(family),
-      holePunch: this.#holePunch,
-      isClosed: () => this.#closed,
-    });
-    const handlers = new QueryHandlers(
+    const parts = wireNode(
       {
-        extensions: this.#holePunch.extensions(),
-        id: this.id,
-        storage: this.#storage,
-        tokens,
-        closest: (target, family, count) => this.#stack(family)?.closest(target, count) ?? [],
-        closestNodes: (target, family, count) => this.#stack(family)?.closestCompact(target, count),
-        clock,
-        reachability: nat.handlers,
-      },
-      {
-        k,
-        enforceSecureIds: options.enforceSecureIds ?? DEFAULT_KAD_NODE_OPTIONS.enforceSecureIds,
-        maxStorageWaiting: options.maxStorageWaiting ?? DEFAULT_KAD_NODE_OPTIONS.maxStorageWaiting,
-        storageTimeoutMs: options.storageTimeoutMs ?? DEFAULT_KAD_NODE_OPTIONS.storageTimeoutMs,
-      },
-    );
-    this.#handlers = handlers;
-    for (const stack of this.#stacks) stack.serve(handlers, readOnly);
-    const lifetime = this.#lifetime.signal;
-    this.#dht = new DhtOperations({
-      id: this.id,
-      k,
-      clock,
-      stacks: this.#stacks,
-      lifetime,
-      options: resolveLookupOptions(options.lookup),
-      randomBytes: options.randomBytes,
-    });
-    this.#persistence =
-      state === undefined
-        ? undefined
-        : new NodePersistence({
-            ...state,
-            clock,
-            intervalMs: options.stateSaveIntervalMs ?? DEFAULT_KAD_NODE_STATE_OPTIONS.stateSaveIntervalMs,
-            id: this.id,
-            stacks: this.#stacks,
-            publications: this.#publications,
-            emit: (event, payload) => this.emit(event, payload),
-          });
-    const restored = this.#persistence?.restore() ?? 0;
-    const defaults = DEFAULT_KAD_NODE_OPTIONS;
-    const bootstrap = options.bootstrap ?? [];
-    const retryMs = options.bootstrapRetryMs ?? defaults.bootstrapRetryMs;
-    const retryMaxMs = Math.max(options.bootstrapRetryMaxMs ?? defaults.bootstrapRetryMaxMs, retryMs);
-    // a re-join after the network came back goes to the bootstrap nodes: the table is still there
-    const joinThrough = (signal: AbortSignal, warm: boolean): Join =>
-      new Join(bootstrap, {
-        id: this.id,
-        stacks: this.#stacks,
-        clock,
-        lifetime: signal,
-        resolver: options.resolver ?? systemResolver,
-        timeoutMs: options.bootstrapTimeoutMs ?? defaults.bootstrapTimeoutMs,
-        retryMs,
-        retryMaxMs,
-        selfLookup: (seeds, responded, s, onEvent, onStart) =>
-          this.#dht.selfLookup(seeds, responded, s, onEvent, onStart),
-        onRetry: (event) => this.emit('bootstrap:retry', event),
-        warm,
-      });
-    const join = joinThrough(lifetime, restored > 0);
-    this.bootstrapped = join.bootstrapped;
-    this.ready = join.ready;
-    this.#maintenance = new Maintenance(
-      {
-        id: this.id,
-        k,
-        clock,
-        stacks: this.#stacks,
-        lifetime,
-        dht: this.#dht,
-        publications: this.#publications,
-        storage: this.#storage,
-        options: maintenance,
-        counters,
         emit: (event, payload) => this.emit(event, payload),
-        rejoin: bootstrap.length === 0 ? undefined : (signal) => joinThrough(signal, false).ready,
-        retryMs,
-        retryMaxMs,
-        probeWritable: () => readOnlyMode === 'auto' && counters.firewalled,
-        randomBytes: options.randomBytes,
+        ping: (contact, { signal }) => this.ping(contact, { signal }),
+        isClosed: () => this.#closed,
       },
-      watch,
+      { options, clock, transports, owned, state, lifetime: this.#lifetime.signal },
     );
-    nat.start(this.#stack(4), this.ready);
-    if (this.#persistence !== undefined) {
-      const persistence = this.#persistence;
-      persistence.start(restored);
-      // once joined the table is worth keeping: save it then rather than a minute later
-      this.ready.then(
-        () => persistence.save(),
-        () => undefined,
-      );
-    }
+    this.id = parts.id;
+    this.#stacks = parts.stacks;
+    this.#handlers = parts.handlers;
+    this.#ownRegistry = parts.ownRegistry;
+    this.#publications = parts.publications;
+    this.#holePunch = parts.holePunch;
+    this.#direct = parts.direct;
+    this.#nat = parts.nat;
+    this.#dht = parts.dht;
+    this.#persistence = parts.persistence;
+    this.#maintenance = parts.maintenance;
+    this.bootstrapped = parts.bootstrapped;
+    this.ready = parts.ready;
   }
 
   address(): RemoteInfo {
@@ -464,17 +285,6 @@ class Node extends Emitter<KadNodeEvents> implements KadNode {
     for (const stack of this.#stacks) if (stack.family === family) return stack;
     return undefined;
   }
-}
-
-/**
- * Bounds of the in-memory registry a node creates: by default the sums of the storage budgets of
- * peers and items, so that the registry never evicts one kind to make room for the other.
- */
-function defaultRegistryBounds(storage: KadNodeOptions['storage']): { maxEntries: number; maxBytes: number } {
-  const d = DEFAULT_KAD_NODE_STORAGE_OPTIONS;
-  const maxEntries = (storage?.maxInfoHashes ?? d.maxInfoHashes) + (storage?.maxItems ?? d.maxItems);
-  const maxBytes = (storage?.maxPeerBytes ?? d.maxPeerBytes) + (storage?.maxItemBytes ?? d.maxItemBytes);
-  return { maxEntries: storage?.maxEntries ?? maxEntries, maxBytes: storage?.maxBytes ?? maxBytes };
 }
 
 /** Counters of two families added up. */
