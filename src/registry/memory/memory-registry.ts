@@ -1,5 +1,5 @@
 import { Emitter } from '../../core/emitter.js';
-import { type Clock, type Milliseconds, systemClock, type Timer } from '../../core/clock.js';
+import { type Clock, type Milliseconds, systemClock } from '../../core/clock.js';
 import { RegistryError } from '../errors.js';
 import { type RegistryEvents, type RemovalReason } from '../events.js';
 import {
@@ -9,6 +9,7 @@ import {
   resolveMemoryOptions,
 } from './options.js';
 import { RecordSlots } from './record-slots.js';
+import { ExpirySweeper } from './expiry-sweeper.js';
 import { ChangeLog, Removal } from '../change-log.js';
 import type {
   DeleteOptions,
@@ -72,9 +73,7 @@ export class MemoryRegistry extends Emitter<RegistryEvents> implements Registry<
   readonly #changes: ChangeLog | undefined;
   #bytes = 0;
   #closed = false;
-  #sweepTimer: Timer | undefined;
-  /** When `#sweepTimer` fires, epoch ms. */
-  #sweepAt = 0;
+  readonly #sweeper: ExpirySweeper;
   #hits = 0;
   #misses = 0;
   #sets = 0;
@@ -89,6 +88,13 @@ export class MemoryRegistry extends Emitter<RegistryEvents> implements Registry<
     this.#slots = new RecordSlots(this.#options.maxEntries);
     const history = this.#options.changeHistory;
     this.#changes = history === 0 ? undefined : new ChangeLog(history);
+    this.#sweeper = new ExpirySweeper({
+      clock: this.#clock,
+      slots: this.#slots,
+      intervalMs: this.#options.sweepIntervalMs,
+      batchSize: this.#options.sweepBatchSize,
+      sweep: (now, limit) => this.#sweep(now, limit),
+    });
   }
 
   /** The effective configuration. */
@@ -146,7 +152,7 @@ export class MemoryRegistry extends Emitter<RegistryEvents> implements Registry<
     const slot = this.#put(key, value, bytes, live);
     slots.stamp(slot, version, createdAt, updatedAt);
     slots.setDeadline(slot, expiresAt ?? 0);
-    if (expiresAt !== undefined) this.#scheduleSweep();
+    if (expiresAt !== undefined) this.#sweeper.schedule();
     this.#enforceBytes();
     this.#sets++;
     this.#changes?.append(this.#record(slot));
@@ -175,7 +181,7 @@ export class MemoryRegistry extends Emitter<RegistryEvents> implements Registry<
     if (slot === undefined) return false;
     this.#slots.use(slot);
     this.#slots.setDeadline(slot, this.#clock.now() + ttlMs);
-    this.#scheduleSweep();
+    this.#sweeper.schedule();
     this.#changes?.append(this.#record(slot));
     return true;
   }
@@ -285,6 +291,7 @@ export class MemoryRegistry extends Emitter<RegistryEvents> implements Registry<
   async close(_options?: OperationOptions): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#sweeper.stop();
     this.#dropAll();
     this.#changes?.wakeAll();
   }
@@ -338,7 +345,7 @@ export class MemoryRegistry extends Emitter<RegistryEvents> implements Registry<
     const slot = this.#put(key, value, write.bytes, live);
     slots.stamp(slot, version + 1, live === undefined ? now : slots.createdAt(live), now);
     slots.setDeadline(slot, ttlMs === undefined ? 0 : now + ttlMs);
-    if (ttlMs !== undefined) this.#scheduleSweep();
+    if (ttlMs !== undefined) this.#sweeper.schedule();
     if (write.enforceBytes) this.#enforceBytes();
     this.#sets++;
     const record = this.#record(slot);
@@ -425,43 +432,8 @@ export class MemoryRegistry extends Emitter<RegistryEvents> implements Registry<
     return removed;
   }
 
-  /**
-   * Arms the sweeper for the earliest deadline, and never sooner than `sweepIntervalMs` from
-   * now: an unread record leaves at most that long after its deadline, and a store whose
-   * records live for hours wakes when one is due, not every interval.
-   */
-  #scheduleSweep(): void {
-    if (this.#closed) return;
-    const earliest = this.#slots.earliestDeadline();
-    if (earliest === 0) return;
-    const now = this.#clock.now();
-    const at = Math.max(earliest, now + this.#options.sweepIntervalMs);
-    if (this.#sweepTimer !== undefined) {
-      if (this.#sweepAt <= at) return;
-      this.#sweepTimer.cancel();
-    }
-    this.#sweepAt = at;
-    this.#sweepTimer = this.#clock.setTimeout(() => this.#sweepTick(), at - now);
-  }
-
-  #sweepTick(): void {
-    this.#sweepTimer = undefined;
-    if (this.#closed) return;
-    const { sweepBatchSize } = this.#options;
-    const now = this.#clock.now();
-    const removed = this.#sweep(now, sweepBatchSize);
-    if (removed === sweepBatchSize && this.#slots.due(now) !== -1) {
-      // a full batch and more due: continue on the next turn instead of running long
-      this.#sweepAt = now;
-      this.#sweepTimer = this.#clock.setTimeout(() => this.#sweepTick(), 0);
-      return;
-    }
-    this.#scheduleSweep();
-  }
-
   #dropAll(): void {
-    this.#sweepTimer?.cancel();
-    this.#sweepTimer = undefined;
+    this.#sweeper.cancel();
     this.#slots.reset();
     this.#bytes = 0;
   }
