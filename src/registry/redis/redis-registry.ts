@@ -36,7 +36,8 @@ import {
   resolveOptions,
 } from './options.js';
 import { Coalescer } from './coalescer.js';
-import { type Expired, RecordStore, type WalkFetch } from './record-store.js';
+import { RecordStore } from './record-store.js';
+import { NamespaceWalks } from './namespace-walks.js';
 import { RecordReads } from './record-reads.js';
 import { RecordWrites } from './record-writes.js';
 import { feedCursor, type FeedContext, rejectedFeed, watchRedis } from './changefeed.js';
@@ -86,6 +87,7 @@ export class RedisRegistry extends Emitter<RegistryEvents> implements Registry<U
   readonly #batcher: Coalescer;
   readonly #writes: RecordWrites;
   readonly #reads: RecordReads;
+  readonly #walks: NamespaceWalks;
   readonly #feed: FeedContext | undefined;
   #state: State = 'new';
   #foreignKeys = 0;
@@ -154,6 +156,15 @@ export class RedisRegistry extends Emitter<RegistryEvents> implements Registry<U
         },
         removed: (key, reason, version) => this.#removed(key, reason, version),
       },
+    });
+    this.#walks = new NamespaceWalks({
+      store: this.#store,
+      reads: this.#reads,
+      writes: this.#writes,
+      batcher: this.#batcher,
+      deadlines: this.#deadlines,
+      clock: this.#clock,
+      enter: (signal) => this.#enter(signal),
     });
   }
 
@@ -335,15 +346,7 @@ export class RedisRegistry extends Emitter<RegistryEvents> implements Registry<U
     const { prefix = '', signal } = options;
     this.#enter(signal);
     if (typeof prefix !== 'string') throw RegistryError.invalidOption('prefix must be a string');
-    for await (const page of this.#walk(prefix, 'GET', signal)) {
-      const now = this.#clock.now();
-      const { live, expired } = this.#reads.scanPage(page, now);
-      if (expired.length > 0) await this.#run(this.#reads.reap(expired, now), signal);
-      for (const record of live) {
-        this.#enter(signal);
-        yield record;
-      }
-    }
+    yield* this.#walks.scan(prefix, signal);
   }
 
   /**
@@ -355,14 +358,7 @@ export class RedisRegistry extends Emitter<RegistryEvents> implements Registry<U
   async size(options?: OperationOptions): Promise<number> {
     const signal = options?.signal;
     this.#enter(signal);
-    let count = 0;
-    for await (const page of this.#walk('', 'GETRANGE', signal)) {
-      const now = this.#clock.now();
-      const expired: Expired[] = [];
-      count += this.#reads.sizePage(page, now, expired);
-      if (expired.length > 0) await this.#run(this.#reads.reap(expired, now), signal);
-    }
-    return count;
+    return this.#walks.size(signal);
   }
 
   /**
@@ -373,13 +369,7 @@ export class RedisRegistry extends Emitter<RegistryEvents> implements Registry<U
   async clear(options?: OperationOptions): Promise<void> {
     const signal = options?.signal;
     this.#enter(signal);
-    for await (const page of this.#walk('', undefined, signal)) {
-      await this.#writes.deleteMany(
-        page.map(([key]) => key),
-        'clear',
-        signal,
-      );
-    }
+    await this.#walks.clear(signal);
   }
 
   /**
@@ -418,29 +408,14 @@ export class RedisRegistry extends Emitter<RegistryEvents> implements Registry<U
       closers: new Set(),
       read: (args, signal) => {
         this.#enter(signal);
-        return this.#run(this.#connection.send(feed.streamKey, args, true), signal);
+        return this.#deadlines.run(this.#connection.send(feed.streamKey, args, true), signal);
       },
       dedicated: () => this.#connection.dedicated(feed.streamKey),
       mapError: this.#mapError,
     };
   }
 
-  // ---- operations (validated; run under a deadline) ----
-
-  /** Pages of the namespace under `prefix`, every round trip under the deadline and `signal`. */
-  #walk(prefix: string, fetch: WalkFetch, signal: AbortSignal | undefined): AsyncGenerator<[string, Buffer | null][]> {
-    return this.#store.walk(prefix, fetch, (work) => {
-      this.#enter(signal);
-      this.#batcher.flush();
-      return this.#run(work(), signal);
-    });
-  }
-
   // ---- helpers ----
-
-  #run<T>(work: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-    return this.#deadlines.run(work, signal);
-  }
 
   #enter(signal: AbortSignal | undefined): void {
     checkOpen(this.#state === 'closed', signal);
