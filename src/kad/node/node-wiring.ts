@@ -49,6 +49,8 @@ export interface NodeParts {
   readonly id: NodeId;
   /** One per family, the first transport's first. */
   readonly stacks: FamilyStack[];
+  /** The stack of `family`, if the node runs it. */
+  readonly stackOf: (family: AddressFamily | undefined) => FamilyStack | undefined;
   readonly handlers: QueryHandlers;
   /** The in-memory registry made because none was injected; closed with the node. */
   readonly ownRegistry: Registry<Uint8Array> | undefined;
@@ -259,6 +261,7 @@ export function wireNode(host: NodeHost, init: NodeInit): NodeParts {
   return {
     id,
     stacks,
+    stackOf,
     handlers,
     ownRegistry,
     publications,

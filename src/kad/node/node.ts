@@ -1,23 +1,16 @@
 import { type Clock, systemClock } from '../../core/clock.js';
 import { Emitter } from '../../core/emitter.js';
-import type { Registry } from '../../registry/registry.js';
 import type { AddressFamily, Contact } from '../wire/compact.js';
 import { KadError } from '../errors.js';
-import type { QueryHandlers } from '../serve/handlers.js';
 import { assertNodeId, compareDistance, type NodeId } from '../id.js';
 import { checkNodeOptions, DEFAULT_KAD_NODE_OPTIONS, type KadNodeOptions, wantsIpv6Socket } from './options.js';
 import type { FamilyStack } from './family-stack.js';
-import type { DhtOperations } from './dht-operations.js';
-import type { Publication, Publications } from './publications.js';
-import type { HolePunch } from './hole-punch.js';
-import type { DirectQueries } from './direct-queries.js';
-import type { NatSupport } from './nat-support.js';
+import type { Publication } from './publications.js';
 import type { ReachabilityReport } from './reachability.js';
-import type { Maintenance } from './maintenance.js';
 import type { KadNodeEvents } from './operation-types.js';
 import { optionError } from '../option-checks.js';
-import { type NodePersistence, openState } from './persistence.js';
-import { wireNode } from './node-wiring.js';
+import { openState } from './persistence.js';
+import { type NodeParts, wireNode } from './node-wiring.js';
 import type { FindNodeResult, GetItemResult, GetPeersResult, KadFamilyStats, KadNode, KadNodeStats } from './types.js';
 import type { RpcStats } from '../rpc/stats.js';
 import type { RemoteInfo, Transport } from '../transport/transport.js';
@@ -83,20 +76,9 @@ class Node extends Emitter<KadNodeEvents> implements KadNode {
   readonly id: NodeId;
   readonly bootstrapped: Promise<number>;
   readonly ready: Promise<void>;
-  readonly #dht: DhtOperations;
-  /** One per family, the first transport's first; at most two. */
-  readonly #stacks: FamilyStack[];
-  readonly #handlers: QueryHandlers;
-  /** The in-memory registry this node created because none was injected; closed with the node. */
-  readonly #ownRegistry: Registry<Uint8Array> | undefined;
+  /** Everything the node runs on, wired by `wireNode`. */
+  readonly #parts: NodeParts;
   readonly #lifetime = new AbortController();
-  readonly #persistence: NodePersistence | undefined;
-  /** What this node published (put, putMutable, announce), for republishing and saving. */
-  readonly #publications: Publications;
-  readonly #maintenance: Maintenance;
-  readonly #holePunch: HolePunch;
-  readonly #direct: DirectQueries;
-  readonly #nat: NatSupport;
   #closed = false;
 
   constructor(
@@ -107,7 +89,7 @@ class Node extends Emitter<KadNodeEvents> implements KadNode {
     state?: Awaited<ReturnType<typeof openState>>,
   ) {
     super();
-    const parts = wireNode(
+    this.#parts = wireNode(
       {
         emit: (event, payload) => this.emit(event, payload),
         ping: (contact, { signal }) => this.ping(contact, { signal }),
@@ -115,19 +97,9 @@ class Node extends Emitter<KadNodeEvents> implements KadNode {
       },
       { options, clock, transports, owned, state, lifetime: this.#lifetime.signal },
     );
-    this.id = parts.id;
-    this.#stacks = parts.stacks;
-    this.#handlers = parts.handlers;
-    this.#ownRegistry = parts.ownRegistry;
-    this.#publications = parts.publications;
-    this.#holePunch = parts.holePunch;
-    this.#direct = parts.direct;
-    this.#nat = parts.nat;
-    this.#dht = parts.dht;
-    this.#persistence = parts.persistence;
-    this.#maintenance = parts.maintenance;
-    this.bootstrapped = parts.bootstrapped;
-    this.ready = parts.ready;
+    this.id = this.#parts.id;
+    this.bootstrapped = this.#parts.bootstrapped;
+    this.ready = this.#parts.ready;
   }
 
   address(): RemoteInfo {
@@ -135,17 +107,17 @@ class Node extends Emitter<KadNodeEvents> implements KadNode {
   }
 
   addresses(): RemoteInfo[] {
-    return this.#stacks.map((stack) => stack.transport.address());
+    return this.#parts.stacks.map((stack) => stack.transport.address());
   }
 
   externalAddress(family: AddressFamily = this.#first.family): RemoteInfo | undefined {
-    return this.#stack(family)?.external.current();
+    return this.#parts.stackOf(family)?.external.current();
   }
 
   stats(): KadNodeStats {
     const families: Partial<Record<AddressFamily, KadFamilyStats>> = {};
     let total: KadFamilyStats | undefined;
-    for (const stack of this.#stacks) {
+    for (const stack of this.#parts.stacks) {
       const own = stack.stats();
       families[stack.family] = own;
       total = total === undefined ? own : sumStats(total, own);
@@ -153,14 +125,14 @@ class Node extends Emitter<KadNodeEvents> implements KadNode {
     return {
       ...(total ?? this.#first.stats()),
       families,
-      storage: this.#handlers.storageStats(),
-      maintenance: this.#maintenance.stats(),
-      reachability: this.#nat.report(),
+      storage: this.#parts.handlers.storageStats(),
+      maintenance: this.#parts.maintenance.stats(),
+      reachability: this.#parts.nat.report(),
     };
   }
 
   reachability(): ReachabilityReport {
-    return this.#nat.report();
+    return this.#parts.nat.report();
   }
 
   contacts(
@@ -170,120 +142,117 @@ class Node extends Emitter<KadNodeEvents> implements KadNode {
   ): Contact[] {
     assertNodeId(target, 'target');
     const includeBad = options.includeBad ?? false;
-    if (options.family !== undefined) return this.#stack(options.family)?.closest(target, count, includeBad) ?? [];
-    if (this.#stacks.length === 1) return this.#first.closest(target, count, includeBad);
-    const all = this.#stacks.flatMap((stack) => stack.closest(target, count, includeBad));
+    if (options.family !== undefined)
+      return this.#parts.stackOf(options.family)?.closest(target, count, includeBad) ?? [];
+    if (this.#parts.stacks.length === 1) return this.#first.closest(target, count, includeBad);
+    const all = this.#parts.stacks.flatMap((stack) => stack.closest(target, count, includeBad));
     return all.sort((a, b) => compareDistance(target, a.id, b.id)).slice(0, count);
   }
 
   ping(...args: Parameters<KadNode['ping']>): Promise<Contact> {
-    return this.#direct.ping(...args);
+    return this.#parts.direct.ping(...args);
   }
 
   findNode(...args: Parameters<KadNode['findNode']>): Promise<FindNodeResult> {
-    return this.#direct.findNode(...args);
+    return this.#parts.direct.findNode(...args);
   }
 
   getPeers(...args: Parameters<KadNode['getPeers']>): Promise<GetPeersResult> {
-    return this.#direct.getPeers(...args);
+    return this.#parts.direct.getPeers(...args);
   }
 
   announcePeer(...args: Parameters<KadNode['announcePeer']>): Promise<void> {
-    return this.#direct.announcePeer(...args);
+    return this.#parts.direct.announcePeer(...args);
   }
 
   getItem(...args: Parameters<KadNode['getItem']>): Promise<GetItemResult> {
-    return this.#direct.getItem(...args);
+    return this.#parts.direct.getItem(...args);
   }
 
   putItem(...args: Parameters<KadNode['putItem']>): Promise<void> {
-    return this.#direct.putItem(...args);
+    return this.#parts.direct.putItem(...args);
   }
 
   punch(...args: Parameters<KadNode['punch']>): ReturnType<KadNode['punch']> {
     if (this.#closed) return Promise.reject(KadError.closed('node'));
-    return this.#holePunch.punch(...args);
+    return this.#parts.holePunch.punch(...args);
   }
 
   // the DHT operations (lookups across the network) live in dht-operations.ts
   query(...args: Parameters<KadNode['query']>): ReturnType<KadNode['query']> {
-    return this.#dht.query(...args);
+    return this.#parts.dht.query(...args);
   }
 
   lookup(...args: Parameters<KadNode['lookup']>): ReturnType<KadNode['lookup']> {
-    return this.#dht.lookup(...args);
+    return this.#parts.dht.lookup(...args);
   }
 
   get(...args: Parameters<KadNode['get']>): ReturnType<KadNode['get']> {
-    return this.#dht.get(...args);
+    return this.#parts.dht.get(...args);
   }
 
   getMutable(...args: Parameters<KadNode['getMutable']>): ReturnType<KadNode['getMutable']> {
-    return this.#dht.getMutable(...args);
+    return this.#parts.dht.getMutable(...args);
   }
 
   // what put, putMutable and announce stored is recorded, to be republished (publications.ts)
   async put(...args: Parameters<KadNode['put']>): ReturnType<KadNode['put']> {
-    const result = await this.#dht.put(...args);
-    if (!this.#closed) this.#publications.addItem(result.item);
+    const result = await this.#parts.dht.put(...args);
+    if (!this.#closed) this.#parts.publications.addItem(result.item);
     return result;
   }
 
   async putMutable(...args: Parameters<KadNode['putMutable']>): ReturnType<KadNode['putMutable']> {
-    const result = await this.#dht.putMutable(...args);
-    if (!this.#closed) this.#publications.addItem(result.item);
+    const result = await this.#parts.dht.putMutable(...args);
+    if (!this.#closed) this.#parts.publications.addItem(result.item);
     return result;
   }
 
   async announce(...args: Parameters<KadNode['announce']>): ReturnType<KadNode['announce']> {
     const [infoHash, options = {}] = args;
-    const result = await this.#dht.announce(infoHash, options);
-    if (!this.#closed) this.#publications.addAnnouncement(infoHash, options.port ?? 0, options.impliedPort ?? false);
+    const result = await this.#parts.dht.announce(infoHash, options);
+    if (!this.#closed)
+      this.#parts.publications.addAnnouncement(infoHash, options.port ?? 0, options.impliedPort ?? false);
     return result;
   }
 
   unpublish(target: NodeId): boolean {
     assertNodeId(target, 'target');
-    return this.#publications.removeItem(target);
+    return this.#parts.publications.removeItem(target);
   }
 
   stopAnnouncing(infoHash: NodeId): boolean {
     assertNodeId(infoHash, 'infoHash');
-    return this.#publications.removeAnnouncement(infoHash);
+    return this.#parts.publications.removeAnnouncement(infoHash);
   }
 
   published(): Publication[] {
-    return this.#publications.all();
+    return this.#parts.publications.all();
   }
 
   findPeers(...args: Parameters<KadNode['findPeers']>): ReturnType<KadNode['findPeers']> {
-    return this.#dht.findPeers(...args);
+    return this.#parts.dht.findPeers(...args);
   }
 
   getPeersOf(...args: Parameters<KadNode['getPeersOf']>): ReturnType<KadNode['getPeersOf']> {
-    return this.#dht.getPeersOf(...args);
+    return this.#parts.dht.getPeersOf(...args);
   }
 
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    this.#maintenance.stop();
+    this.#parts.maintenance.stop();
     // the mapping goes first, while the socket it names still exists
-    await this.#nat.close();
+    await this.#parts.nat.close();
     this.#lifetime.abort(KadError.closed('node'));
     // the last word on the table, before the stacks stop
-    await this.#persistence?.close();
-    await Promise.all(this.#stacks.map((stack) => stack.close()));
-    await this.#ownRegistry?.close();
+    await this.#parts.persistence?.close();
+    await Promise.all(this.#parts.stacks.map((stack) => stack.close()));
+    await this.#parts.ownRegistry?.close();
   }
 
   get #first(): FamilyStack {
-    return this.#stacks[0] as FamilyStack;
-  }
-
-  #stack(family: AddressFamily | undefined): FamilyStack | undefined {
-    for (const stack of this.#stacks) if (stack.family === family) return stack;
-    return undefined;
+    return this.#parts.stacks[0] as FamilyStack;
   }
 }
 
