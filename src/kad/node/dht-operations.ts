@@ -18,7 +18,7 @@ import type { BencodeDict, BencodeValue } from '../wire/bencode.js';
 import { type Contact, familyOf, type PeerAddress } from '../wire/compact.js';
 import { setMaxListeners } from 'node:events';
 import { type Want, writeFindNodeArgs, writeGetArgs, writeGetPeersArgs } from '../wire/krpc-args.js';
-import type { FamilyStack } from './family-stack.js';
+import { type FamilyStack, stackFor } from './family-stack.js';
 import type {
   AnnounceOptions,
   AnnounceResult,
@@ -327,9 +327,8 @@ export class DhtOperations {
   }
 
   #stackOf(to: Endpoint): FamilyStack {
-    const family = familyOf(to.host);
     // the lookup only asks contacts of the families it searches
-    return (this.#ctx.stacks.find((stack) => stack.family === family) ?? this.#ctx.stacks[0]) as FamilyStack;
+    return (stackFor(this.#ctx.stacks, familyOf(to.host)) ?? this.#ctx.stacks[0]) as FamilyStack;
   }
 }
 

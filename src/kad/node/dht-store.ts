@@ -20,6 +20,7 @@ import type { BencodeDict, BencodeValue } from '../wire/bencode.js';
 import { type Contact, familyOf } from '../wire/compact.js';
 import { writeAnnouncePeerArgs, writePutArgs } from '../wire/krpc-args.js';
 import { type DhtContext, noContacts } from './dht-context.js';
+import { stackFor } from './family-stack.js';
 import type {
   AnnounceOptions,
   AnnounceResult,
@@ -168,7 +169,7 @@ export class DhtStore {
     if (combined !== lifetime) setMaxListeners(4 * targets.length + 8, combined);
     const outcomes = await Promise.allSettled(
       targets.map(({ contact, token }) => {
-        const stack = this.#ctx.stacks.find((s) => s.family === familyOf(contact.host));
+        const stack = stackFor(this.#ctx.stacks, familyOf(contact.host));
         if (stack === undefined) return Promise.reject(KadError.invalidAddress('no stack for this family'));
         return stack.query(contact, method, args(token), combined);
       }),

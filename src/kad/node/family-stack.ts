@@ -207,3 +207,12 @@ export class FamilyStack {
     if (!held) this.#observer?.unheldQuerier?.(id, from);
   }
 }
+
+/**
+ * The stack of `family` among a node's `stacks` (one per address family), or `undefined` when
+ * the node runs none for it.
+ * @internal
+ */
+export function stackFor(stacks: readonly FamilyStack[], family: AddressFamily | undefined): FamilyStack | undefined {
+  return stacks.find((stack) => stack.family === family);
+}

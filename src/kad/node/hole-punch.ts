@@ -17,7 +17,7 @@ import {
   writeIntroduceArgs,
 } from '../wire/punch-args.js';
 import { type Endpoint, endpointKey } from '../transport/transport.js';
-import type { FamilyStack } from './family-stack.js';
+import { type FamilyStack, stackFor } from './family-stack.js';
 import {
   checkPunchOptions,
   type PunchFailureReason,
@@ -341,7 +341,7 @@ export class HolePunch {
   }
 
   #stackOf(family: AddressFamily | undefined): FamilyStack | undefined {
-    return this.#deps.stacks.find((stack) => stack.family === family);
+    return stackFor(this.#deps.stacks, family);
   }
 
   #remember<V>(map: Map<string, V>, key: string, value: V): void {

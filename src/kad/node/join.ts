@@ -8,7 +8,7 @@ import { type Endpoint, endpointKey } from '../transport/transport.js';
 import { type AddressFamily, type Contact, familyOf } from '../wire/compact.js';
 import { type Want, writeFindNodeArgs } from '../wire/krpc-args.js';
 import { type BootstrapEntry, type HostResolver, parseBootstrapString } from './bootstrap-entries.js';
-import type { FamilyStack } from './family-stack.js';
+import { type FamilyStack, stackFor } from './family-stack.js';
 import type { Lookup } from '../lookup/lookup.js';
 import type { BootstrapRetryEvent } from './operation-types.js';
 import { MAX_BOOTSTRAP_CONTACTS } from './options.js';
@@ -184,8 +184,7 @@ export class Join {
   }
 
   #stackOf(endpoint: Endpoint): FamilyStack | undefined {
-    const family = familyOf(endpoint.host);
-    return this.#init.stacks.find((stack) => stack.family === family);
+    return stackFor(this.#init.stacks, familyOf(endpoint.host));
   }
 
   #size(): number {

@@ -11,7 +11,7 @@ import type { AddressFamily, Contact } from '../wire/compact.js';
 import { systemResolver } from './bootstrap-entries.js';
 import { DhtOperations } from './dht-operations.js';
 import { DirectQueries } from './direct-queries.js';
-import { FamilyStack } from './family-stack.js';
+import { FamilyStack, stackFor } from './family-stack.js';
 import { HolePunch } from './hole-punch.js';
 import { resolveHolePunchOptions } from './hole-punch-options.js';
 import { Join } from './join.js';
@@ -76,8 +76,7 @@ export interface NodeParts {
  */
 export function wireNode(host: NodeHost, init: NodeInit): NodeParts {
   const { options, clock, transports, owned, state, lifetime } = init;
-  const stackOf = (family: AddressFamily | undefined): FamilyStack | undefined =>
-    stacks.find((stack) => stack.family === family);
+  const stackOf = (family: AddressFamily | undefined): FamilyStack | undefined => stackFor(stacks, family);
   const saved = state?.loaded.kind === 'restored' ? state.loaded.state : undefined;
   const id = options.id === undefined ? (saved?.id ?? randomId(options.randomBytes)) : Uint8Array.from(options.id);
   const k = options.k ?? DEFAULT_KAD_NODE_OPTIONS.k;
