@@ -1,15 +1,13 @@
 import type { Clock, Milliseconds, Timer } from '../core/clock.js';
 
-/** A timer of a {@link ManualClock}: the heap entry is the handle (one object per timer). */
+/** A timer of a {@link ManualClock}: the handle the caller holds. */
 class Scheduled implements Timer {
   readonly at: Milliseconds;
-  readonly seq: number;
   /** `undefined` once cancelled. */
   callback: (() => void) | undefined;
 
-  constructor(at: Milliseconds, seq: number, callback: () => void) {
+  constructor(at: Milliseconds, callback: () => void) {
     this.at = at;
-    this.seq = seq;
     this.callback = callback;
   }
 
@@ -50,8 +48,12 @@ const MAX_BATCH = 1024;
 export class ManualClock implements Clock {
   #now: Milliseconds;
   #seq = 0;
-  // binary min-heap on (at, seq); cancelled timers stay until they reach the top
+  // binary min-heap on (deadline, scheduling order), kept as three parallel arrays so that sifting
+  // compares numbers side by side in memory instead of reading a timer object at each step (a
+  // simulation holds a few timers per node); cancelled timers stay until they reach the top
   readonly #heap: Scheduled[] = [];
+  readonly #at: Milliseconds[] = [];
+  readonly #order: number[] = [];
 
   /** @param start initial time in epoch ms @default 1_700_000_000_000 */
   constructor(start: Milliseconds = 1_700_000_000_000) {
@@ -63,8 +65,8 @@ export class ManualClock implements Clock {
   }
 
   setTimeout(callback: () => void, delayMs: Milliseconds): Timer {
-    const entry = new Scheduled(this.#now + Math.max(0, delayMs), this.#seq++, callback);
-    this.#push(entry);
+    const entry = new Scheduled(this.#now + Math.max(0, delayMs), callback);
+    this.#push(entry, this.#seq++);
     return entry;
   }
 
@@ -147,54 +149,72 @@ export class ManualClock implements Clock {
   }
 
   #nextDue(end: Milliseconds): Scheduled | undefined {
+    const heap = this.#heap;
     for (;;) {
-      const top = this.#heap[0];
+      const top = heap[0];
       if (top === undefined || top.at > end) return undefined;
       this.#pop();
       if (!top.cancelled) return top;
     }
   }
 
-  #push(entry: Scheduled): void {
+  #push(entry: Scheduled, order: number): void {
     const heap = this.#heap;
+    const ats = this.#at;
+    const orders = this.#order;
+    const at = entry.at;
     let i = heap.length;
     heap.push(entry);
+    ats.push(at);
+    orders.push(order);
     while (i > 0) {
       const parent = (i - 1) >> 1;
-      const above = heap[parent] as Scheduled;
-      if (!before(entry, above)) break;
-      heap[i] = above;
+      const above = ats[parent] as number;
+      if (above < at || (above === at && (orders[parent] as number) < order)) break;
+      heap[i] = heap[parent] as Scheduled;
+      ats[i] = above;
+      orders[i] = orders[parent] as number;
       i = parent;
     }
     heap[i] = entry;
+    ats[i] = at;
+    orders[i] = order;
   }
 
   #pop(): void {
     const heap = this.#heap;
+    const ats = this.#at;
+    const orders = this.#order;
     const last = heap.pop();
+    const lastAt = ats.pop() as number;
+    const lastOrder = orders.pop() as number;
     const n = heap.length;
     if (n === 0 || last === undefined) return;
     let i = 0;
     for (;;) {
-      const l = 2 * i + 1;
-      if (l >= n) break;
-      const r = l + 1;
-      let child = heap[l] as Scheduled;
-      let m = l;
-      if (r < n && before(heap[r] as Scheduled, child)) {
-        child = heap[r] as Scheduled;
-        m = r;
+      let m = 2 * i + 1;
+      if (m >= n) break;
+      let mAt = ats[m] as number;
+      let mOrder = orders[m] as number;
+      const r = m + 1;
+      if (r < n) {
+        const rAt = ats[r] as number;
+        if (rAt < mAt || (rAt === mAt && (orders[r] as number) < mOrder)) {
+          m = r;
+          mAt = rAt;
+          mOrder = orders[r] as number;
+        }
       }
-      if (!before(child, last)) break;
-      heap[i] = child;
+      if (lastAt < mAt || (lastAt === mAt && lastOrder < mOrder)) break;
+      heap[i] = heap[m] as Scheduled;
+      ats[i] = mAt;
+      orders[i] = mOrder;
       i = m;
     }
     heap[i] = last;
+    ats[i] = lastAt;
+    orders[i] = lastOrder;
   }
-}
-
-function before(a: Scheduled, b: Scheduled): boolean {
-  return a.at < b.at || (a.at === b.at && a.seq < b.seq);
 }
 
 /** Lets queued microtasks and one round of immediates run. */
