@@ -2,12 +2,10 @@ import type { Clock, Milliseconds, Timer } from '../core/clock.js';
 
 /** A timer of a {@link ManualClock}: the handle the caller holds. */
 class Scheduled implements Timer {
-  readonly at: Milliseconds;
   /** `undefined` once cancelled. */
   callback: (() => void) | undefined;
 
-  constructor(at: Milliseconds, callback: () => void) {
-    this.at = at;
+  constructor(callback: () => void) {
     this.callback = callback;
   }
 
@@ -65,8 +63,8 @@ export class ManualClock implements Clock {
   }
 
   setTimeout(callback: () => void, delayMs: Milliseconds): Timer {
-    const entry = new Scheduled(this.#now + Math.max(0, delayMs), callback);
-    this.#push(entry, this.#seq++);
+    const entry = new Scheduled(callback);
+    this.#push(entry, this.#now + Math.max(0, delayMs), this.#seq++);
     return entry;
   }
 
@@ -81,10 +79,7 @@ export class ManualClock implements Clock {
   advance(ms: Milliseconds): void {
     if (!(ms >= 0)) throw new RangeError(`advance: ms must be >= 0 (got ${ms})`);
     const end = this.#now + ms;
-    for (let t = this.#nextDue(end); t !== undefined; t = this.#nextDue(end)) {
-      this.#now = t.at;
-      t.run();
-    }
+    for (let t = this.#nextDue(end); t !== undefined; t = this.#nextDue(end)) t.run();
     this.#now = end;
   }
 
@@ -130,7 +125,6 @@ export class ManualClock implements Clock {
           resolve(ran);
           return;
         }
-        this.#now = t.at;
         ran++;
         try {
           t.run();
@@ -148,21 +142,24 @@ export class ManualClock implements Clock {
     });
   }
 
+  /** Takes the next timer due by `end` off the heap and moves time to its deadline; `undefined` when none is. */
   #nextDue(end: Milliseconds): Scheduled | undefined {
     const heap = this.#heap;
     for (;;) {
       const top = heap[0];
-      if (top === undefined || top.at > end) return undefined;
+      const at = this.#at[0];
+      if (top === undefined || at === undefined || at > end) return undefined;
       this.#pop();
-      if (!top.cancelled) return top;
+      if (top.cancelled) continue;
+      this.#now = at;
+      return top;
     }
   }
 
-  #push(entry: Scheduled, order: number): void {
+  #push(entry: Scheduled, at: Milliseconds, order: number): void {
     const heap = this.#heap;
     const ats = this.#at;
     const orders = this.#order;
-    const at = entry.at;
     let i = heap.length;
     heap.push(entry);
     ats.push(at);

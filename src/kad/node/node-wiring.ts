@@ -49,8 +49,6 @@ export interface NodeParts {
   readonly id: NodeId;
   /** One per family, the first transport's first. */
   readonly stacks: FamilyStack[];
-  /** The stack of `family`, if the node runs it. */
-  readonly stackOf: (family: AddressFamily | undefined) => FamilyStack | undefined;
   readonly handlers: QueryHandlers;
   /** The in-memory registry made because none was injected; closed with the node. */
   readonly ownRegistry: Registry<Uint8Array> | undefined;
@@ -153,7 +151,7 @@ export function wireNode(host: NodeHost, init: NodeInit): NodeParts {
   const holePunch = new HolePunch({
     id,
     clock,
-    stacks: stacks,
+    stacks,
     tokens,
     lifetime,
     options: holePunchOptions,
@@ -161,7 +159,7 @@ export function wireNode(host: NodeHost, init: NodeInit): NodeParts {
   });
   const direct = new DirectQueries({
     id,
-    stackOf: (family) => stackOf(family),
+    stackOf,
     holePunch,
     isClosed: host.isClosed,
   });
@@ -169,7 +167,7 @@ export function wireNode(host: NodeHost, init: NodeInit): NodeParts {
     {
       extensions: holePunch.extensions(),
       id,
-      storage: storage,
+      storage,
       tokens,
       closest: (target, family, count) => stackOf(family)?.closest(target, count) ?? [],
       closestNodes: (target, family, count) => stackOf(family)?.closestCompact(target, count),
@@ -188,7 +186,7 @@ export function wireNode(host: NodeHost, init: NodeInit): NodeParts {
     id,
     k,
     clock,
-    stacks: stacks,
+    stacks,
     lifetime,
     options: resolveLookupOptions(options.lookup),
     randomBytes: options.randomBytes,
@@ -201,8 +199,8 @@ export function wireNode(host: NodeHost, init: NodeInit): NodeParts {
           clock,
           intervalMs: options.stateSaveIntervalMs ?? DEFAULT_KAD_NODE_STATE_OPTIONS.stateSaveIntervalMs,
           id,
-          stacks: stacks,
-          publications: publications,
+          stacks,
+          publications,
           emit: (event, payload) => host.emit(event, payload),
         });
   const restored = persistence?.restore() ?? 0;
@@ -214,7 +212,7 @@ export function wireNode(host: NodeHost, init: NodeInit): NodeParts {
   const joinThrough = (signal: AbortSignal, warm: boolean): Join =>
     new Join(bootstrap, {
       id,
-      stacks: stacks,
+      stacks,
       clock,
       lifetime: signal,
       resolver: options.resolver ?? systemResolver,
@@ -231,11 +229,11 @@ export function wireNode(host: NodeHost, init: NodeInit): NodeParts {
       id,
       k,
       clock,
-      stacks: stacks,
+      stacks,
       lifetime,
-      dht: dht,
-      publications: publications,
-      storage: storage,
+      dht,
+      publications,
+      storage,
       options: maintenance,
       counters,
       emit: (event, payload) => host.emit(event, payload),
@@ -260,7 +258,6 @@ export function wireNode(host: NodeHost, init: NodeInit): NodeParts {
   return {
     id,
     stacks,
-    stackOf,
     handlers,
     ownRegistry,
     publications,

@@ -4,7 +4,7 @@ import type { AddressFamily, Contact } from '../wire/compact.js';
 import { KadError } from '../errors.js';
 import { assertNodeId, compareDistance, type NodeId } from '../id.js';
 import { checkNodeOptions, DEFAULT_KAD_NODE_OPTIONS, type KadNodeOptions, wantsIpv6Socket } from './options.js';
-import type { FamilyStack } from './family-stack.js';
+import { type FamilyStack, stackFor } from './family-stack.js';
 import type { Publication } from './publications.js';
 import type { ReachabilityReport } from './reachability.js';
 import type { KadNodeEvents } from './operation-types.js';
@@ -111,7 +111,7 @@ class Node extends Emitter<KadNodeEvents> implements KadNode {
   }
 
   externalAddress(family: AddressFamily = this.#first.family): RemoteInfo | undefined {
-    return this.#parts.stackOf(family)?.external.current();
+    return stackFor(this.#parts.stacks, family)?.external.current();
   }
 
   stats(): KadNodeStats {
@@ -143,7 +143,7 @@ class Node extends Emitter<KadNodeEvents> implements KadNode {
     assertNodeId(target, 'target');
     const includeBad = options.includeBad ?? false;
     if (options.family !== undefined)
-      return this.#parts.stackOf(options.family)?.closest(target, count, includeBad) ?? [];
+      return stackFor(this.#parts.stacks, options.family)?.closest(target, count, includeBad) ?? [];
     if (this.#parts.stacks.length === 1) return this.#first.closest(target, count, includeBad);
     const all = this.#parts.stacks.flatMap((stack) => stack.closest(target, count, includeBad));
     return all.sort((a, b) => compareDistance(target, a.id, b.id)).slice(0, count);
