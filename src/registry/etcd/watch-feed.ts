@@ -116,12 +116,12 @@ const RETRY_MAX_MS = 1000;
  *   is judged by its member instead: asked for a linearizable read, a member that answers
  *   within `2 × progressMs` keeps it, one that does not is left (within about 4 × `progressMs`).
  */
-export async function* watchEtcd(ctx: WatchContext, options: WatchOptions): AsyncGenerator<RegistryChange> {
+export function watchEtcd(ctx: WatchContext, options: WatchOptions): AsyncIterableIterator<RegistryChange> {
   const { prefix = '', after, signal } = options;
-  checkOpen(ctx.isClosed(), signal);
-  if (typeof prefix !== 'string') throw RegistryError.invalidOptionValue('prefix', 'a string', prefix);
-  const asked = after === undefined ? undefined : parseCursor(after);
-  let position: Position = asked ?? { revision: await ctx.revision(signal), index: Number.POSITIVE_INFINITY };
+  let asked: Position | undefined;
+  // after event `index` of revision `revision` (`Infinity`: all of it): where the feed stands
+  let atRevision = 0;
+  let atIndex = Number.POSITIVE_INFINITY;
   const queue: Queued[] = [];
   // reads of removed records in flight, cancelled when the feed ends
   const reads = new AbortController();
@@ -158,7 +158,8 @@ export async function* watchEtcd(ctx: WatchContext, options: WatchOptions): Asyn
     notify();
   };
 
-  const prefixBytes = Buffer.from(prefix);
+  // set by start(), once `prefix` is known to be a string
+  let prefixBytes = Buffer.alloc(0);
   const keyStart = ctx.keyPrefix.length;
 
   // the change a queued entry stands for, decoded when the consumer takes it
@@ -198,8 +199,9 @@ export async function* watchEtcd(ctx: WatchContext, options: WatchOptions): Asyn
       seenRevision = revision;
       seenIndex = 0;
     } else seenIndex++;
-    if (revision < position.revision || (revision === position.revision && seenIndex <= position.index)) return;
-    position = { revision, index: seenIndex };
+    if (revision < atRevision || (revision === atRevision && seenIndex <= atIndex)) return;
+    atRevision = revision;
+    atIndex = seenIndex;
     const etcdKey = event.kv.key;
     if (
       prefixBytes.length > 0 &&
@@ -223,7 +225,7 @@ export async function* watchEtcd(ctx: WatchContext, options: WatchOptions): Asyn
       const compacted = Number(response.compact_revision);
       fail(
         compacted > 0
-          ? RegistryError.compacted(cursorOf(position))
+          ? RegistryError.compacted(cursorOf({ revision: atRevision, index: atIndex }))
           : RegistryError.unavailable(`etcd cancelled the watch: ${response.cancel_reason}`),
       );
       return;
@@ -258,7 +260,7 @@ export async function* watchEtcd(ctx: WatchContext, options: WatchOptions): Asyn
     seenIndex = -1;
     openedRevision = 0;
     reportedRevision = 0;
-    const start = position.index === Number.POSITIVE_INFINITY ? position.revision + 1 : position.revision;
+    const start = atIndex === Number.POSITIVE_INFINITY ? atRevision + 1 : atRevision;
     const opened = await ctx.hostClient(host).watchClient.watch();
     if (ended) {
       opened.cancel();
@@ -339,38 +341,14 @@ export async function* watchEtcd(ctx: WatchContext, options: WatchOptions): Asyn
     }
   };
 
-  signal?.addEventListener('abort', notify);
-  ctx.closers.add(notify);
-  liveness = ctx.clock.setTimeout(check, ctx.progressMs);
-  try {
-    try {
-      await open();
-    } catch (error) {
-      throw toRegistryError(error, 'watch');
-    }
-    for (;;) {
-      checkOpen(ctx.isClosed(), signal);
-      const next = queue[head];
-      if (next?.ready === true) {
-        const change = decode(next);
-        queue[head++] = undefined as unknown as Queued;
-        if (head > 1024 && head * 2 > queue.length) {
-          queue.splice(0, head);
-          head = 0;
-        }
-        if (paused && queue.length - head < ctx.watchBuffer / 2 && stream !== undefined) {
-          paused = false;
-          (stream as unknown as { resume(): void }).resume();
-        }
-        yield change;
-        continue;
-      }
-      if (failure !== undefined) throw failure;
-      await new Promise<void>((resolve) => {
-        wake = resolve;
-      });
-    }
-  } finally {
+  // the feed as an iterator written out (an async generator costs a few promise turns per
+  // change): a change already read ahead is handed over in one resolved promise
+  let state: 'new' | 'starting' | 'open' | 'done' = 'new';
+  let waiting: Promise<IteratorResult<RegistryChange>> | undefined;
+
+  const finish = (): void => {
+    if (state === 'done') return;
+    state = 'done';
     ended = true;
     reads.abort();
     retryTimer?.cancel();
@@ -380,5 +358,99 @@ export async function* watchEtcd(ctx: WatchContext, options: WatchOptions): Asyn
     ctx.closers.delete(notify);
     stream?.cancel();
     stream = undefined;
-  }
+  };
+
+  const start = async (): Promise<void> => {
+    checkOpen(ctx.isClosed(), signal);
+    if (typeof prefix !== 'string') throw RegistryError.invalidOptionValue('prefix', 'a string', prefix);
+    prefixBytes = Buffer.from(prefix);
+    asked = after === undefined ? undefined : parseCursor(after);
+    signal?.addEventListener('abort', notify);
+    ctx.closers.add(notify);
+    liveness = ctx.clock.setTimeout(check, ctx.progressMs);
+    atRevision = asked?.revision ?? (await ctx.revision(signal));
+    atIndex = asked?.index ?? Number.POSITIVE_INFINITY;
+    if (ended) return;
+    try {
+      await open();
+    } catch (error) {
+      throw toRegistryError(error, 'watch');
+    }
+  };
+
+  // the next change if one is ready; undefined when the feed must wait for one
+  const take = (): IteratorResult<RegistryChange> | undefined => {
+    checkOpen(ctx.isClosed(), signal);
+    const next = queue[head];
+    if (next?.ready === true) {
+      const change = decode(next);
+      queue[head++] = undefined as unknown as Queued;
+      if (head > 1024 && head * 2 > queue.length) {
+        queue.splice(0, head);
+        head = 0;
+      }
+      if (paused && queue.length - head < ctx.watchBuffer / 2 && stream !== undefined) {
+        paused = false;
+        (stream as unknown as { resume(): void }).resume();
+      }
+      return { value: change, done: false };
+    }
+    if (failure !== undefined) throw failure;
+    return undefined;
+  };
+
+  const wait = async (): Promise<IteratorResult<RegistryChange>> => {
+    try {
+      if (state === 'new') {
+        state = 'starting';
+        await start();
+        if (state !== 'starting') return { value: undefined, done: true };
+        state = 'open';
+      }
+      for (;;) {
+        const taken = take();
+        if (taken !== undefined) return taken;
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+        });
+        if (state === 'done') return { value: undefined, done: true };
+      }
+    } catch (error) {
+      finish();
+      throw error;
+    }
+  };
+
+  const next = (): Promise<IteratorResult<RegistryChange>> => {
+    if (state === 'done') return Promise.resolve({ value: undefined, done: true });
+    if (waiting !== undefined) return waiting.then(next);
+    if (state === 'open') {
+      try {
+        const taken = take();
+        if (taken !== undefined) return Promise.resolve(taken);
+      } catch (error) {
+        finish();
+        return Promise.reject(error as Error);
+      }
+    }
+    const waited = wait();
+    const settled = (): void => {
+      if (waiting === waited) waiting = undefined;
+    };
+    waiting = waited;
+    waited.then(settled, settled);
+    return waited;
+  };
+
+  return {
+    next,
+    return(): Promise<IteratorResult<RegistryChange>> {
+      finish();
+      notify();
+      return Promise.resolve({ value: undefined, done: true });
+    },
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+  };
 }
