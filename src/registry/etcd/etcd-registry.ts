@@ -38,7 +38,7 @@ import {
   type LeadershipHandle,
 } from './election.js';
 import { checkFence, type Fence } from './fence.js';
-import { ABSENT, EtcdKv, type Seen } from './kv.js';
+import { ABSENT, clientOptions, EtcdKv, type Seen } from './kv.js';
 import { type LockContext, type LockHandle, type LockOptions, takeLock } from './lock.js';
 import { observeLeaders, type ObserveOptions } from './observe.js';
 import {
@@ -121,7 +121,7 @@ export class EtcdRegistry extends Emitter<RegistryEvents> implements Registry<Ui
       hostClient: (i) => {
         let client = this.#hostClients[i];
         if (client === undefined) {
-          client = new Etcd3({ hosts: [this.#options.hosts[i] as string] });
+          client = new Etcd3(clientOptions(this.#options, [this.#options.hosts[i] as string]));
           this.#hostClients[i] = client;
         }
         return client;
@@ -231,7 +231,7 @@ export class EtcdRegistry extends Emitter<RegistryEvents> implements Registry<Ui
     checkKey(key, this.#options.maxKeyBytes);
     const { ifVersion, signal } = options ?? {};
     if (ifVersion !== undefined) checkVersion(ifVersion);
-    if (ifVersion === undefined) return (await this.#kv.deleteKeys([key], signal, 'delete')) === 1;
+    if (ifVersion === undefined) return (await this.#kv.deleteKeys([key], signal)) === 1;
     for (let round = 0; round < MAX_ROUNDS; round++) {
       // decided on what etcd holds: the cache may be stale, and "absent" is only a guess
       const basis = await this.#kv.read(key, signal);
@@ -241,7 +241,7 @@ export class EtcdRegistry extends Emitter<RegistryEvents> implements Registry<Ui
       if (basis.record === undefined) return false;
       const response = await this.#kv.txn(
         [this.#kv.guard(key, basis)],
-        [{ request_delete_range: { key: this.#kv.etcdKey(key) } }],
+        [this.#kv.marker('delete'), { request_delete_range: { key: this.#kv.etcdKey(key) } }],
         [],
         signal,
         'delete',
@@ -312,29 +312,25 @@ export class EtcdRegistry extends Emitter<RegistryEvents> implements Registry<Ui
   async deleteMany(keys: readonly string[], options?: OperationOptions): Promise<number> {
     this.#enter(options?.signal);
     checkKeys(keys, this.#options.maxKeyBytes);
-    return this.#kv.deleteKeys([...new Set(keys)], options?.signal, 'delete');
+    return this.#kv.deleteKeys([...new Set(keys)], options?.signal);
   }
 
   async *scan(options: ScanOptions = {}): AsyncIterableIterator<RegistryRecord> {
     const { prefix = '', signal } = options;
     this.#enter(signal);
     if (typeof prefix !== 'string') throw RegistryError.invalidOption('prefix must be a string');
-    const start = Buffer.concat([this.#kv.prefix, Buffer.from(prefix)]);
-    const end = rangeEnd(start);
-    for (let from = start; ;) {
-      this.#enter(signal);
-      const page = await this.#kv.range(from, { end, limit: this.#options.scanPageSize, signal });
-      for (const kv of page.kvs) {
-        const key = kv.key.subarray(this.#kv.prefix.length).toString();
-        if (!isRecord(kv.value)) continue;
-        const record = readRecord(key, kv.value);
-        if (this.#kv.liveRecord(record) === undefined) continue;
+    const kv = this.#kv;
+    const from = Buffer.concat([kv.prefix, Buffer.from(prefix)]);
+    // without a prefix, from after the namespace key (the removal marker's)
+    for await (const page of kv.pages(prefix === '' ? kv.recordsStart : from, rangeEnd(from), { signal })) {
+      for (const found of page) {
+        if (!isRecord(found.value)) continue;
+        const record = readRecord(found.key.toString('utf8', kv.prefix.length), found.value);
+        if (kv.liveRecord(record) === undefined) continue;
         this.#enter(signal);
         yield record;
       }
-      const last = page.kvs[page.kvs.length - 1];
-      if (!page.more || last === undefined) return;
-      from = Buffer.concat([last.key, Buffer.from([0])]);
+      this.#enter(signal);
     }
   }
 
@@ -346,15 +342,7 @@ export class EtcdRegistry extends Emitter<RegistryEvents> implements Registry<Ui
 
   async clear(options?: OperationOptions): Promise<void> {
     this.#enter(options?.signal);
-    const response = await this.#kv.call(options?.signal, 'clear', () =>
-      this.#kv.client.kv.deleteRange({ key: this.#kv.prefix, range_end: rangeEnd(this.#kv.prefix), prev_kv: true }),
-    );
-    this.#kv.seen.clear();
-    for (const kv of response.prev_kvs) {
-      if (!isRecord(kv.value)) continue;
-      const record = readRecord(kv.key.subarray(this.#kv.prefix.length).toString(), kv.value);
-      this.#emitRemoved(record.key, record.version, 'clear');
-    }
+    await this.#kv.clear(options?.signal, this.listening('record:removed'));
   }
 
   /**

@@ -1,13 +1,55 @@
-import { Etcd3, type ICompare, type IKeyValue, type IRangeResponse, type IRequestOp, type ITxnResponse } from 'etcd3';
+import { ConsecutiveBreaker, circuitBreaker, handleType, noop, retry } from 'cockatiel';
+import {
+  Etcd3,
+  GRPCUnavailableError,
+  type ICompare,
+  type IKeyValue,
+  type IOptions,
+  type IRangeResponse,
+  type IRequestOp,
+  type ITxnResponse,
+} from 'etcd3';
 import { LRUCache } from 'lru-cache';
 import type { Clock } from '../../core/clock.js';
 import { RegistryError } from '../errors.js';
 import type { RemovalReason } from '../events.js';
 import { isRecord, readRecord } from '../record-layout.js';
 import type { RegistryRecord } from '../registry.js';
-import { withDeadline } from './calls.js';
+import { rangeEnd, withDeadline } from './calls.js';
 import { LeasePool } from './leases.js';
 import type { ResolvedEtcdRegistryOptions } from './options.js';
+
+/** Bytes a range reply aims at: `scan` pages and the reads of `clear` shrink below it. */
+const PAGE_BYTES = 4 * 1024 * 1024;
+
+/**
+ * The `etcd3` client options of a registry on `hosts`.
+ *
+ * - Replies: gRPC refuses a reply over 4 MiB by default, and a transaction reading or deleting
+ *   `maxTxnOps` records of up to `maxValueBytes` each needs more; the limit is what such a
+ *   transaction can return, so that what the caller asked for is what bounds a reply.
+ * - Faults: etcd3's default host policy is a circuit breaker that opens after 3 failures of
+ *   any kind (a reply too large among them) and then refuses every call for 5 s, even on a
+ *   cluster of one member that is back; its global policy retries such failures 3 times. Here
+ *   only a member that cannot be reached (`UNAVAILABLE`) counts: the call moves to another
+ *   member, and with several members one that failed 3 times in a row is skipped for 1 s.
+ */
+export function clientOptions(options: ResolvedEtcdRegistryOptions, hosts: readonly string[]): IOptions {
+  const unreachable = handleType(GRPCUnavailableError);
+  const record = options.maxValueBytes + options.maxKeyBytes + Buffer.byteLength(options.keyPrefix) + 256;
+  return {
+    hosts: [...hosts],
+    grpcOptions: { 'grpc.max_receive_message_length': Math.max(PAGE_BYTES * 2, options.maxTxnOps * record) },
+    faultHandling: {
+      host: () =>
+        hosts.length === 1 ? noop : circuitBreaker(unreachable, { halfOpenAfter: 1000, breaker: new ConsecutiveBreaker(3) }),
+      global: retry(unreachable, { maxAttempts: Math.max(2, Math.min(3, hosts.length)) }),
+    },
+  };
+}
+
+/** Why the removals of one transaction happened, in the marker put first in it (see {@link EtcdKv.marker}). */
+export const REMOVAL_MARKS = ['delete', 'clear'] as const;
 
 /** What the registry last saw of a key: its etcd `mod_revision` (0: absent) and record. */
 export interface Seen {
@@ -33,6 +75,11 @@ export class EtcdKv {
   readonly clock: Clock;
   readonly client: Etcd3;
   readonly prefix: Buffer;
+  /**
+   * Where the records' keys start: after the namespace key itself (`keyPrefix` alone, the
+   * key of an empty name, which no record has), which holds the removal marker.
+   */
+  readonly recordsStart: Buffer;
   readonly leases: LeasePool;
   readonly seen: LRUCache<string, Seen>;
   readonly events: KvEvents;
@@ -41,8 +88,9 @@ export class EtcdKv {
     this.options = options;
     this.clock = clock;
     this.events = events;
-    this.client = new Etcd3({ hosts: [...options.hosts] });
+    this.client = new Etcd3(clientOptions(options, options.hosts));
     this.prefix = Buffer.from(options.keyPrefix);
+    this.recordsStart = Buffer.concat([this.prefix, Buffer.from([0])]);
     this.leases = new LeasePool(this.client, clock, options.leaseWindowMs, options.expiryGraceMs);
     this.seen = new LRUCache({ max: options.revisionCacheSize });
   }
@@ -146,9 +194,57 @@ export class EtcdKv {
   }
 
   /**
+   * The put that goes first in every transaction that removes records by a caller's `delete`
+   * or `clear`: the namespace key, its value the reason and the registry's time. A watch reads
+   * the removals of that revision by it (etcd does not say why a key went, nor when): a
+   * removal in a marked revision is `expire` if the record's deadline had passed at that time,
+   * the marked reason otherwise; an unmarked one was a lease running out, or the registry
+   * removing a record it met past its deadline.
+   */
+  marker(reason: (typeof REMOVAL_MARKS)[number]): IRequestOp {
+    const value = Buffer.allocUnsafe(9);
+    value[0] = REMOVAL_MARKS.indexOf(reason);
+    value.writeDoubleLE(this.clock.now(), 1);
+    return { request_put: { key: this.prefix, value } };
+  }
+
+  /**
+   * The key-values from `start` to `end` (at `revision`, or now), page by page: at most
+   * `scanPageSize` each, and after a page of large values fewer, so that pages stay near 4 MiB.
+   */
+  async *pages(
+    start: Buffer,
+    end: Buffer,
+    o: { revision?: number; signal: AbortSignal | undefined },
+  ): AsyncGenerator<IKeyValue[]> {
+    const most = this.options.scanPageSize;
+    const recordBytes = this.options.maxValueBytes + this.options.maxKeyBytes;
+    // the first page is small enough for the largest records; the next grow as they prove smaller
+    let limit = Math.max(1, Math.min(most, Math.floor(PAGE_BYTES / recordBytes)));
+    for (let from = start; ; ) {
+      const page = await this.call(o.signal, 'range', () =>
+        this.client.kv.range({
+          key: from,
+          range_end: end,
+          limit,
+          ...(o.revision === undefined ? {} : { revision: o.revision }),
+          serializable: this.options.consistency === 'serializable',
+        }),
+      );
+      yield page.kvs;
+      const last = page.kvs[page.kvs.length - 1];
+      if (!page.more || last === undefined) return;
+      let bytes = 0;
+      for (const kv of page.kvs) bytes += kv.key.length + kv.value.length;
+      limit = Math.max(1, Math.min(most, Math.floor((limit * PAGE_BYTES) / Math.max(1, bytes))));
+      from = Buffer.concat([last.key, Buffer.from([0])]);
+    }
+  }
+
+  /**
    * The value each `reads[i].key` had at etcd revision `reads[i].revision` (`undefined`: absent
-   * then), read in linearizable transactions of `maxTxnOps` ranges; a revision etcd has
-   * compacted reads as `undefined` (what etcd's own `prev_kv` gives then).
+   * then), read in linearizable transactions of `maxTxnOps` ranges; rejects with `COMPACTED`
+   * (naming the revision before the first read) when etcd has compacted one of the revisions.
    */
   async valuesAt(
     reads: readonly { readonly key: Buffer; readonly revision: number }[],
@@ -164,28 +260,62 @@ export class EtcdKv {
         for (let j = 0; j < part.length; j++) values.push(response.responses[j]?.response_range.kvs[0]?.value);
       } catch (error) {
         if (!(error instanceof RegistryError && /revision has been compacted/.test(error.message))) throw error;
-        for (let j = 0; j < part.length; j++) values.push(undefined);
+        throw RegistryError.compacted(String(reads[0]?.revision ?? 0), error);
       }
     }
     return values;
   }
 
-  /** Deletes `keys` (distinct) in transactions of `maxTxnOps`; resolves to how many were live. */
-  async deleteKeys(keys: readonly string[], signal: AbortSignal | undefined, reason: RemovalReason): Promise<number> {
+  /**
+   * Deletes every record (one transaction: one etcd revision) and reports each it removed, read
+   * page by page at the revision before, when `report` is set (a revision compacted before the
+   * read ends the reports early: etcd no longer holds what was removed).
+   */
+  async clear(signal: AbortSignal | undefined, report: boolean): Promise<void> {
+    const end = rangeEnd(this.prefix);
+    const response = await this.txn(
+      [],
+      [this.marker('clear'), { request_delete_range: { key: this.recordsStart, range_end: end } }],
+      [],
+      signal,
+      'clear',
+    );
+    this.seen.clear();
+    if (!report || response.responses[1]?.response_delete_range.deleted === '0') return;
+    try {
+      const revision = Number(response.header.revision) - 1;
+      for await (const page of this.pages(this.recordsStart, end, { revision, signal })) {
+        for (const kv of page) {
+          if (!isRecord(kv.value)) continue;
+          const record = readRecord(kv.key.toString('utf8', this.prefix.length), kv.value);
+          this.events.removed(record.key, record.version, this.liveRecord(record) === undefined ? 'expire' : 'clear');
+        }
+      }
+    } catch (error) {
+      if (!(error instanceof RegistryError && /revision has been compacted/.test(error.message))) throw error;
+    }
+  }
+
+  /**
+   * Deletes `keys` (distinct) in transactions of `maxTxnOps` operations (the marker and the
+   * deletes); resolves to how many were live.
+   */
+  async deleteKeys(keys: readonly string[], signal: AbortSignal | undefined): Promise<number> {
     let removed = 0;
-    const chunk = this.options.maxTxnOps;
+    const chunk = Math.max(1, this.options.maxTxnOps - 1);
     for (let i = 0; i < keys.length; i += chunk) {
       const part = keys.slice(i, i + chunk);
-      const ops = part.map((key): IRequestOp => ({ request_delete_range: { key: this.etcdKey(key), prev_kv: true } }));
+      const ops = [this.marker('delete')];
+      for (const key of part) ops.push({ request_delete_range: { key: this.etcdKey(key), prev_kv: true } });
       const response = await this.txn([], ops, [], signal, 'delete');
       part.forEach((key, j) => {
         this.seen.delete(key);
-        const previous = response.responses[j]?.response_delete_range.prev_kvs[0];
+        const previous = response.responses[j + 1]?.response_delete_range.prev_kvs[0];
         if (previous === undefined || !isRecord(previous.value)) return;
         const record = readRecord(key, previous.value);
         const live = this.liveRecord(record) !== undefined;
         if (live) removed++;
-        this.events.removed(key, record.version, live ? reason : 'expire');
+        this.events.removed(key, record.version, live ? 'delete' : 'expire');
       });
     }
     return removed;

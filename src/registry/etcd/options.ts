@@ -51,7 +51,18 @@ export interface EtcdRegistryOptions {
    * @default 128
    */
   readonly maxTxnOps?: number;
-  /** Records fetched per `scan` page (one range request each). @default 500 */
+  /**
+   * Largest etcd request in bytes: etcd's `--max-request-bytes` (1.5 MiB unless the cluster was
+   * started with another). Batches and grouped writes are split so that no transaction is
+   * larger; `maxValueBytes` and `maxKeyBytes` must leave room for one record under it.
+   * @default 1_572_864
+   */
+  readonly maxRequestBytes?: number;
+  /**
+   * Most records fetched per `scan` page (one range request each). Pages also stay near
+   * 4 MiB: after a page of large values the next asks for fewer records.
+   * @default 500
+   */
   readonly scanPageSize?: number;
   /**
    * Most changes a watch reads ahead of its consumer; beyond that it stops reading its stream
@@ -75,7 +86,7 @@ export interface EtcdRegistryOptions {
    * @default 10_000
    */
   readonly revisionCacheSize?: number;
-  /** Largest accepted value in bytes; `VALUE_TOO_LARGE` beyond (etcd takes requests up to 1.5 MiB). @default 1_048_576 */
+  /** Largest accepted value in bytes; `VALUE_TOO_LARGE` beyond (a record must fit in `maxRequestBytes`). @default 1_048_576 */
   readonly maxValueBytes?: number;
   /** Largest accepted key in UTF-8 bytes; longer ones reject with `INVALID_KEY`. @default 1024 */
   readonly maxKeyBytes?: number;
@@ -97,6 +108,7 @@ export const DEFAULT_ETCD_REGISTRY_OPTIONS = Object.freeze({
   leaseWindowMs: 10_000,
   expiryGraceMs: 1000,
   maxTxnOps: 128,
+  maxRequestBytes: 1536 * 1024,
   scanPageSize: 500,
   watchBuffer: 1000,
   watchProgressMs: 1000,
@@ -124,7 +136,7 @@ export function resolveEtcdOptions(options: EtcdRegistryOptions): ResolvedEtcdRe
     }
   }
   const d = DEFAULT_ETCD_REGISTRY_OPTIONS;
-  return {
+  const resolved: ResolvedEtcdRegistryOptions = {
     hosts: [...(hosts as string[])],
     keyPrefix: stringOption('keyPrefix', options.keyPrefix, d.keyPrefix),
     timeoutMs: integerOption('timeoutMs', options.timeoutMs, d.timeoutMs),
@@ -134,12 +146,32 @@ export function resolveEtcdOptions(options: EtcdRegistryOptions): ResolvedEtcdRe
     ]),
     leaseWindowMs: integerOption('leaseWindowMs', options.leaseWindowMs, d.leaseWindowMs),
     expiryGraceMs: integerOption('expiryGraceMs', options.expiryGraceMs, d.expiryGraceMs, { min: 0 }),
-    maxTxnOps: integerOption('maxTxnOps', options.maxTxnOps, d.maxTxnOps),
+    maxTxnOps: integerOption('maxTxnOps', options.maxTxnOps, d.maxTxnOps, { min: 2 }),
     scanPageSize: integerOption('scanPageSize', options.scanPageSize, d.scanPageSize),
     watchBuffer: integerOption('watchBuffer', options.watchBuffer, d.watchBuffer),
     watchProgressMs: integerOption('watchProgressMs', options.watchProgressMs, d.watchProgressMs),
     revisionCacheSize: integerOption('revisionCacheSize', options.revisionCacheSize, d.revisionCacheSize),
     maxValueBytes: integerOption('maxValueBytes', options.maxValueBytes, d.maxValueBytes, { min: 0 }),
     maxKeyBytes: integerOption('maxKeyBytes', options.maxKeyBytes, d.maxKeyBytes),
+    maxRequestBytes: integerOption('maxRequestBytes', options.maxRequestBytes, d.maxRequestBytes),
   };
+  if (recordRequestBytes(resolved.keyPrefix, resolved.maxKeyBytes, resolved.maxValueBytes) + REQUEST_SLACK_BYTES >
+    resolved.maxRequestBytes) {
+    throw RegistryError.invalidOption(
+      `maxValueBytes (${resolved.maxValueBytes}) and maxKeyBytes (${resolved.maxKeyBytes}) leave no room for a record ` +
+        `in an etcd request of maxRequestBytes (${resolved.maxRequestBytes})`,
+    );
+  }
+  return resolved;
+}
+
+/** Bytes of an etcd transaction beyond its operations (header, framing), kept free in every request. */
+export const REQUEST_SLACK_BYTES = 4096;
+
+/**
+ * Upper bound, in bytes, of what one guarded put of a record adds to an etcd transaction: the
+ * key twice (the compare and the put), the 33-byte record header, the value, and framing.
+ */
+export function recordRequestBytes(keyPrefix: string, keyBytes: number, valueBytes: number): number {
+  return 2 * (Buffer.byteLength(keyPrefix) + keyBytes) + valueBytes + 33 + 64;
 }

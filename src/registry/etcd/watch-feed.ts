@@ -2,9 +2,11 @@ import type { Etcd3, IEvent, IWatchResponse } from 'etcd3';
 import type { Clock, Milliseconds, Timer } from '../../core/clock.js';
 import { RegistryError } from '../errors.js';
 import { isRecord, readHeader, readRecord } from '../record-layout.js';
+import type { RemovalReason } from '../events.js';
 import type { RegistryChange, WatchOptions } from '../registry.js';
 import { checkOpen } from '../validation.js';
 import { rangeEnd, toRegistryError } from './calls.js';
+import { REMOVAL_MARKS } from './kv.js';
 
 /** What an etcd watch needs from its registry. */
 export interface WatchContext {
@@ -46,7 +48,7 @@ export interface WatchContext {
  * previous values: see {@link watchEtcd}).
  */
 class Queued {
-  /** For a removal: the record it removed once read (`null`: none could be read). */
+  /** For a removal: the record it removed once read (`null`: the key held no record). */
   previous: Buffer | null | undefined;
   constructor(
     /** The etcd key, namespace included. */
@@ -55,8 +57,10 @@ class Queued {
     readonly stored: Buffer | undefined,
     readonly revision: number,
     readonly index: number,
-    /** For a removal: when the stream delivered it (the time its reason is judged at). */
-    readonly at: number,
+    /** For a removal: the reason its transaction's marker gave (`undefined`: unmarked; see `EtcdKv.marker`). */
+    readonly mark: RemovalReason | undefined,
+    /** For a marked removal: the registry's time in the marker, when the removal was committed. */
+    readonly markedAt: number,
   ) {}
 
   get ready(): boolean {
@@ -95,10 +99,17 @@ const RETRY_MAX_MS = 1000;
  *   change's previous value on its own (a replay of 20 000 writes: 3 s of etcd CPU instead of
  *   0.03 s). The versions of removals are read instead, one linearizable transaction of ranges
  *   at the revision before per response that has removals; the changes after a removal wait in
- *   order until it is read. A removal whose previous revision etcd compacted meanwhile has
- *   version 0 and reason `delete` (what `prev_kv` gives then too); a read that fails (each
- *   has `timeoutMs`; the client moves to another member) ends the feed with its typed error once
- *   the consumer reaches that removal (a watch from its last cursor resumes there).
+ *   order until it is read. A removal whose previous revision etcd compacted meanwhile ends
+ *   the feed with `COMPACTED` once the consumer reaches it (etcd no longer holds what it
+ *   removed); a read that fails otherwise (each has `timeoutMs`; the client moves to another
+ *   member) ends it with its typed error there (a watch from its last cursor resumes there).
+ * - Reasons: etcd does not say why a key went, nor when. A caller's `delete` or `clear` puts a
+ *   marker (the reason and the registry's time) first in its transaction, and the feed reads
+ *   it with the removals of that revision: `expire` when the record's deadline had passed at
+ *   that time, `delete` / `clear` otherwise. An unmarked removal is a lease running out or the
+ *   registry removing a record it met past its deadline: `expire` (`delete` for a record with
+ *   no deadline, which only another client can have removed). So a replay reports what
+ *   happened then, not what the record's deadline says now.
  *
  * - Buffering: at most `watchBuffer` changes are read ahead of the consumer; beyond that the
  *   stream is paused and etcd holds the rest (its slow-watcher queue), so a slow consumer loses
@@ -169,10 +180,19 @@ export function watchEtcd(ctx: WatchContext, options: WatchOptions): AsyncIterab
     if (entry.stored !== undefined) return { type: 'set', record: readRecord(key, entry.stored), cursor };
     const previous = entry.previous ?? undefined;
     const header = previous !== undefined && isRecord(previous) ? readHeader(key, previous) : undefined;
-    // etcd does not say why a key went: a record past its deadline went by expiry (its lease,
-    // or the registry meeting it), anything else by a delete or clear
-    const expired = header !== undefined && header.expiresAt !== 0 && header.expiresAt <= entry.at;
-    return { type: 'removed', key, version: header?.version ?? 0, reason: expired ? 'expire' : 'delete', cursor };
+    const deadline = header?.expiresAt ?? 0;
+    // marked: a caller's delete or clear, of a record then live or already past its deadline;
+    // unmarked: a lease that ran out, or the registry removing a record it met expired (or a
+    // client other than a Nautilus registry deleting a record that has no deadline)
+    const reason: RemovalReason =
+      entry.mark === undefined
+        ? deadline !== 0
+          ? 'expire'
+          : 'delete'
+        : deadline !== 0 && deadline <= entry.markedAt
+          ? 'expire'
+          : entry.mark;
+    return { type: 'removed', key, version: header?.version ?? 0, reason, cursor };
   };
 
   const readRemoved = (pending: readonly Queued[]): void => {
@@ -185,13 +205,25 @@ export function watchEtcd(ctx: WatchContext, options: WatchOptions): AsyncIterab
         notify();
       },
       (error: unknown) => {
-        if (!ended) fail(toRegistryError(error, 'watch read'));
+        if (ended) return;
+        // what the first removal removed is gone from etcd: the feed holds up to the change before it
+        const first = pending[0] as Queued;
+        const before = first.index > 0 ? `${first.revision}.${first.index - 1}` : `${first.revision - 1}`;
+        fail(
+          error instanceof RegistryError && error.code === 'COMPACTED'
+            ? RegistryError.compacted(before, error)
+            : toRegistryError(error, 'watch read'),
+        );
       },
     );
   };
 
   // the removals of the response being received, read together once it is
   let removals: Queued[] = [];
+  // the removal marker of the revision being received (see `EtcdKv.marker`)
+  let markRevision = -1;
+  let mark: RemovalReason | undefined;
+  let markedAt = 0;
 
   const onEvent = (event: IEvent): void => {
     const revision = Number(event.kv.mod_revision);
@@ -199,10 +231,21 @@ export function watchEtcd(ctx: WatchContext, options: WatchOptions): AsyncIterab
       seenRevision = revision;
       seenIndex = 0;
     } else seenIndex++;
+    const etcdKey = event.kv.key;
+    if (etcdKey.length === keyStart) {
+      // the namespace key: the marker of the removals that follow in this revision, read even
+      // where the feed resumes after it (a cursor within the revision)
+      const value = event.kv.value;
+      if (event.type === 'Put' && value.length === 9) {
+        markRevision = revision;
+        mark = REMOVAL_MARKS[value[0] as number];
+        markedAt = value.readDoubleLE(1);
+      }
+    }
     if (revision < atRevision || (revision === atRevision && seenIndex <= atIndex)) return;
     atRevision = revision;
     atIndex = seenIndex;
-    const etcdKey = event.kv.key;
+    if (etcdKey.length === keyStart) return;
     if (
       prefixBytes.length > 0 &&
       (etcdKey.length < keyStart + prefixBytes.length ||
@@ -211,10 +254,11 @@ export function watchEtcd(ctx: WatchContext, options: WatchOptions): AsyncIterab
       return;
     }
     if (event.type === 'Put') {
-      if (isRecord(event.kv.value)) queue.push(new Queued(etcdKey, event.kv.value, revision, seenIndex, 0));
+      if (isRecord(event.kv.value)) queue.push(new Queued(etcdKey, event.kv.value, revision, seenIndex, undefined, 0));
       return;
     }
-    const removal = new Queued(etcdKey, undefined, revision, seenIndex, ctx.clock.now());
+    const marked = markRevision === revision;
+    const removal = new Queued(etcdKey, undefined, revision, seenIndex, marked ? mark : undefined, marked ? markedAt : 0);
     removals.push(removal);
     queue.push(removal);
   };

@@ -6,6 +6,12 @@ import { encodeRecord, int64Words, isLeaseGone } from './calls.js';
 import { type Fence, fenceGuards, fenceHolds } from './fence.js';
 import type { EtcdKv, Seen } from './kv.js';
 import { type GrantedLease, NO_LEASE } from './leases.js';
+import { REQUEST_SLACK_BYTES, recordRequestBytes } from './options.js';
+
+/** What a guarded put of `key` with `value` adds to a transaction, in bytes (see {@link recordRequestBytes}). */
+function putBytes(kv: EtcdKv, key: string, value: Uint8Array): number {
+  return recordRequestBytes(kv.options.keyPrefix, Buffer.byteLength(key), value.byteLength);
+}
 
 /** One write a transaction makes: the record, and the `Seen` it was computed from. */
 export interface PlannedWrite {
@@ -30,7 +36,8 @@ function sameRecord(a: RegistryRecord | undefined, b: RegistryRecord): boolean {
 
 /**
  * Writes `entries` in order, each as the next version of its key, in transactions of at most
- * `maxTxnOps` keys (a key repeated in a batch starts a new transaction). With `ifVersion`
+ * `maxTxnOps` keys and `maxRequestBytes` bytes (a key repeated in a batch starts a new
+ * transaction). With `ifVersion`
  * (single writes only) the stored version must equal it; with `fence`, the fence must hold.
  */
 export async function writeEntries(
@@ -43,16 +50,21 @@ export async function writeEntries(
   if (entries.length === 1) return writeChunk(kv, entries, signal, ifVersion, fence);
   const out: RegistryRecord[] = [];
   let chunk: SetEntry[] = [];
+  let bytes = 0;
+  const budget = kv.options.maxRequestBytes - REQUEST_SLACK_BYTES;
   const keys = new Set<string>();
   const flush = async (): Promise<void> => {
     if (chunk.length === 0) return;
     out.push(...(await writeChunk(kv, chunk, signal, ifVersion, fence)));
     chunk = [];
+    bytes = 0;
     keys.clear();
   };
   for (const entry of entries) {
-    if (keys.has(entry.key) || chunk.length === kv.options.maxTxnOps) await flush();
+    const size = putBytes(kv, entry.key, entry.value);
+    if (keys.has(entry.key) || chunk.length === kv.options.maxTxnOps || bytes + size > budget) await flush();
     chunk.push(entry);
+    bytes += size;
     keys.add(entry.key);
   }
   await flush();
@@ -252,7 +264,7 @@ const MAX_GROUPS_IN_FLIGHT = 2;
 /**
  * Group commit of single-key writes: while {@link MAX_GROUPS_IN_FLIGHT} transactions are in
  * flight, further writes wait and go together in the next, one transaction of up to
- * `maxTxnOps` distinct keys, each still guarded by its own `mod_revision` (one Raft entry
+ * `maxTxnOps` distinct keys and `maxRequestBytes` bytes, each still guarded by its own `mod_revision` (one Raft entry
  * instead of one per write). A lone writer never waits. When the group's transaction fails
  * (some guard did not hold) nothing of it was written, and each write is committed alone,
  * which tells the one that lost from the others.
@@ -298,16 +310,27 @@ class GroupCommit {
   #next(): void {
     if (this.#queue.length === 0 || this.#inFlight >= MAX_GROUPS_IN_FLIGHT) return;
     // distinct keys only (etcd refuses a transaction naming a key twice): the rest wait
+    // and within etcd's request size
     const keys = new Set<string>();
     const group: Queued[] = [];
     const rest: Queued[] = [];
+    let bytes = 0;
+    let full = false;
+    const budget = this.#kv.options.maxRequestBytes - REQUEST_SLACK_BYTES;
     for (const queued of this.#queue) {
-      const key = queued.write.record.key;
-      if (keys.has(key) || group.length === this.#kv.options.maxTxnOps) rest.push(queued);
-      else {
-        keys.add(key);
-        group.push(queued);
+      const { key, value } = queued.write.record;
+      if (!full && !keys.has(key)) {
+        const size = putBytes(this.#kv, key, value);
+        // once full, every later write waits too (a later write of a waiting key stays after it)
+        full = group.length === this.#kv.options.maxTxnOps || (group.length > 0 && bytes + size > budget);
+        if (!full) {
+          keys.add(key);
+          group.push(queued);
+          bytes += size;
+          continue;
+        }
       }
+      rest.push(queued);
     }
     this.#queue = rest;
     for (const queued of group) {
