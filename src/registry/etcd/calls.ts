@@ -67,6 +67,11 @@ export function toRegistryError(error: unknown, what: string): RegistryError {
   if (error instanceof GRPCResourceExhastedError) {
     return RegistryError.capacityExceeded(`etcd ${what}: ${(error as Error).message}`);
   }
+  if (error instanceof GRPCInvalidArgumentError && /request is too large/.test(error.message)) {
+    return RegistryError.capacityExceeded(
+      `etcd ${what}: the request is larger than the cluster's --max-request-bytes (set maxRequestBytes to it)`,
+    );
+  }
   if (error instanceof GRPCInvalidArgumentError) {
     return RegistryError.invalidOption(`etcd refused the ${what} request: ${error.message}`);
   }
