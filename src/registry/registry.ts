@@ -97,7 +97,7 @@ export interface SetEntry<V = Uint8Array> {
 }
 
 /**
- * The contract every Nautilus Registry backend implements (memory, Redis, sharded), and the
+ * The contract every Nautilus Registry backend implements (memory, Redis, etcd, sharded), and the
  * storage port of a KAD node.
  *
  * Guarantees: a record is never returned at or after its deadline; invalid input rejects with a

@@ -70,13 +70,14 @@ export interface EtcdSetOptions extends SetOptions {
  * - Atomicity: every write is one transaction guarded by the key's `mod_revision` as last
  *   seen (`revisionCacheSize` keys remembered), whose failure branch reads the key: a stale
  *   guess costs one more round trip, a concurrent writer can never be overwritten unseen, and
- *   compare-and-set is exact. Batches are transactions of at most `maxTxnOps` keys.
+ *   compare-and-set is exact. Batches are transactions of at most `maxTxnOps` keys and
+ *   `maxRequestBytes` bytes.
  * - Time: deadlines come from the injected clock and are checked on every read; the record
  *   rides a lease shared by its expiry window (see {@link LeasePool}), which etcd revokes
  *   `expiryGraceMs` after the window.
  * - Reads: linearizable by default, `serializable` as an option; `scan` pages by key range.
- * - Watch: etcd's native watch from a revision (see `watchEtcd`): removals appear as `delete`
- *   (including `clear`) or as `expire` when the removed record's deadline had passed.
+ * - Watch: etcd's native watch from a revision (see `watchEtcd`): removals appear as `delete`,
+ *   `clear` or `expire`, judged as of the removal (see `EtcdKv.marker`); never `evict`.
  * - Events: `record:set` / `record:removed` for what this instance does or meets (writes of
  *   other clients and leases running out fire nothing: use `watch` for those).
  * - Failures: every operation has a deadline (`timeoutMs`) → `TIMEOUT`; a member that cannot
@@ -346,11 +347,12 @@ export class EtcdRegistry extends Emitter<RegistryEvents> implements Registry<Ui
   }
 
   /**
-   * The feed of {@link Registry.watch} on etcd's native watch. Removals appear as `delete`
-   * (a `clear` too: etcd does not tell them apart) or, for a record whose deadline had passed
-   * when the feed delivers it, `expire` — whether the registry met it or its lease ran out
-   * (then `expiryGraceMs` after the end of its expiry window). A cursor older than etcd's last
-   * compaction rejects with `COMPACTED`; see `watchEtcd` for buffering and faults.
+   * The feed of {@link Registry.watch} on etcd's native watch. Removals appear as `delete` or
+   * `clear` (a caller's, of a live record), or `expire` — a record past its deadline when it was
+   * removed, whether a caller, the registry meeting it or its lease (`expiryGraceMs` after the
+   * end of its expiry window) removed it; judged as of the removal, also in a replay. A cursor
+   * older than etcd's last compaction rejects with `COMPACTED`; see `watchEtcd` for buffering
+   * and faults.
    */
   watch(options: WatchOptions = {}): AsyncIterableIterator<RegistryChange> {
     return watchEtcd(this.#watch, options);

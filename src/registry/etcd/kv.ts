@@ -42,7 +42,9 @@ export function clientOptions(options: ResolvedEtcdRegistryOptions, hosts: reado
     grpcOptions: { 'grpc.max_receive_message_length': Math.max(PAGE_BYTES * 2, options.maxTxnOps * record) },
     faultHandling: {
       host: () =>
-        hosts.length === 1 ? noop : circuitBreaker(unreachable, { halfOpenAfter: 1000, breaker: new ConsecutiveBreaker(3) }),
+        hosts.length === 1
+          ? noop
+          : circuitBreaker(unreachable, { halfOpenAfter: 1000, breaker: new ConsecutiveBreaker(3) }),
       global: retry(unreachable, { maxAttempts: Math.max(2, Math.min(3, hosts.length)) }),
     },
   };
@@ -221,7 +223,7 @@ export class EtcdKv {
     const recordBytes = this.options.maxValueBytes + this.options.maxKeyBytes;
     // the first page is small enough for the largest records; the next grow as they prove smaller
     let limit = Math.max(1, Math.min(most, Math.floor(PAGE_BYTES / recordBytes)));
-    for (let from = start; ; ) {
+    for (let from = start; ;) {
       const page = await this.call(o.signal, 'range', () =>
         this.client.kv.range({
           key: from,

@@ -155,8 +155,10 @@ export function resolveEtcdOptions(options: EtcdRegistryOptions): ResolvedEtcdRe
     maxKeyBytes: integerOption('maxKeyBytes', options.maxKeyBytes, d.maxKeyBytes),
     maxRequestBytes: integerOption('maxRequestBytes', options.maxRequestBytes, d.maxRequestBytes),
   };
-  if (recordRequestBytes(resolved.keyPrefix, resolved.maxKeyBytes, resolved.maxValueBytes) + REQUEST_SLACK_BYTES >
-    resolved.maxRequestBytes) {
+  if (
+    recordRequestBytes(resolved.keyPrefix, resolved.maxKeyBytes, resolved.maxValueBytes) + REQUEST_SLACK_BYTES >
+    resolved.maxRequestBytes
+  ) {
     throw RegistryError.invalidOption(
       `maxValueBytes (${resolved.maxValueBytes}) and maxKeyBytes (${resolved.maxKeyBytes}) leave no room for a record ` +
         `in an etcd request of maxRequestBytes (${resolved.maxRequestBytes})`,

@@ -258,7 +258,14 @@ export function watchEtcd(ctx: WatchContext, options: WatchOptions): AsyncIterab
       return;
     }
     const marked = markRevision === revision;
-    const removal = new Queued(etcdKey, undefined, revision, seenIndex, marked ? mark : undefined, marked ? markedAt : 0);
+    const removal = new Queued(
+      etcdKey,
+      undefined,
+      revision,
+      seenIndex,
+      marked ? mark : undefined,
+      marked ? markedAt : 0,
+    );
     removals.push(removal);
     queue.push(removal);
   };
