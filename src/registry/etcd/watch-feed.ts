@@ -481,7 +481,7 @@ export function watchEtcd(ctx: WatchContext, options: WatchOptions): AsyncIterab
         if (taken !== undefined) return Promise.resolve(taken);
       } catch (error) {
         finish();
-        return Promise.reject(error as Error);
+        return Promise.reject(toRegistryError(error, 'watch'));
       }
     }
     const waited = wait();
