@@ -212,6 +212,13 @@ export function checkOpen(closed: boolean, signal: AbortSignal | undefined): voi
  * helpers, so that every message reads "<option> must be <what> (got <value>)".
  */
 
+/**
+ * The longest delay a Node.js timer takes, in ms: 2^31 − 1, about 24.8 days. A longer one fires
+ * after 1 ms instead (with a `TimeoutOverflowWarning`), so every option that becomes a timer's
+ * delay is capped at it.
+ */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /** Checks that the options argument of `what` (a class name) is an object. */
 export function checkOptionsObject(what: string, options: unknown): asserts options is object {
   if (typeof options !== 'object' || options === null) {

@@ -2,10 +2,10 @@ import type { Etcd3, IKeyValue, IRangeResponse } from 'etcd3';
 import type { Clock, Milliseconds } from '../../core/clock.js';
 import { isRegistryError, RegistryError } from '../errors.js';
 import type { OperationOptions } from '../registry.js';
-import { checkOpen, checkTtl } from '../validation.js';
+import { checkOpen } from '../validation.js';
 import { rangeEnd, withDeadline } from './calls.js';
 import { type Fence, fenceGuards } from './fence.js';
-import { Session } from './session.js';
+import { checkSessionTtl, Session } from './session.js';
 import { untilDeleted } from './wait.js';
 
 /** Options of {@link EtcdRegistry.campaign}. */
@@ -17,7 +17,9 @@ export interface CampaignOptions extends OperationOptions {
    * `lost` aborts then, and the next contender is elected once etcd lets the lease run out.
    * A waiting contender whose lease is lost campaigns again with a new one (and a new place);
    * while etcd does not answer (`TIMEOUT`, `BACKEND_UNAVAILABLE`) the campaign retries with
-   * backoff (50 ms to 1 s) until `signal` aborts or the registry closes.
+   * backoff (50 ms to 1 s) until `signal` aborts or the registry closes. A positive integer
+   * (else `INVALID_TTL`) of at most 2_147_483_000 (~24.8 days, see `MAX_SESSION_TTL_MS`; else
+   * `INVALID_OPTION`).
    * @default 10_000
    */
   readonly ttlMs?: Milliseconds;
@@ -112,7 +114,7 @@ export async function campaign(
   checkName(name);
   checkValue(value);
   const ttlMs = options.ttlMs ?? DEFAULT_CAMPAIGN_TTL_MS;
-  checkTtl(ttlMs);
+  checkSessionTtl(ttlMs);
   const prefix = prefixOf(ctx, name);
   for (let delayMs = RETRY_FIRST_MS; ; delayMs = Math.min(RETRY_MAX_MS, delayMs * 2)) {
     try {

@@ -56,6 +56,8 @@ export interface EtcdSetOptions extends SetOptions {
    * Write only while the lock this fence came from (see {@link EtcdRegistry.lock}) is still
    * held by that holder, checked atomically in the write's transaction; otherwise reject with
    * `FENCED` and change nothing. A paused holder whose lease ran out can no longer write.
+   * Anything but the fence of a lock or leadership of this registry's `keyPrefix` (from this
+   * process or another) rejects with `INVALID_OPTION`.
    */
   readonly fence?: Fence | undefined;
 }
@@ -95,6 +97,8 @@ export class EtcdRegistry extends Emitter<RegistryEvents> implements Registry<Ui
   readonly #watch: WatchContext;
   readonly #locks: LockContext;
   readonly #elections: ElectionContext;
+  /** The lock and election prefixes as a fence's entry spells them (latin1), for `checkFence`. */
+  readonly #fenceNamespaces: readonly string[];
   /** Clients of one member each, for watches (created on first use). */
   readonly #hostClients: (Etcd3 | undefined)[] = [];
   #closed = false;
@@ -147,6 +151,9 @@ export class EtcdRegistry extends Emitter<RegistryEvents> implements Registry<Ui
     // outside the records' key range: scans, sizes and watches never meet these entries
     this.#locks = { ...coordination, lockPrefix: `\u0000locks/${this.#options.keyPrefix}` };
     this.#elections = { ...coordination, electionPrefix: `\u0000elections/${this.#options.keyPrefix}` };
+    this.#fenceNamespaces = [this.#locks.lockPrefix, this.#elections.electionPrefix].map((prefix) =>
+      Buffer.from(prefix).toString('latin1'),
+    );
   }
 
   /** The effective configuration. */
@@ -184,7 +191,7 @@ export class EtcdRegistry extends Emitter<RegistryEvents> implements Registry<Ui
     const { ttlMs, ifVersion, signal, fence } = options ?? {};
     checkWrite(this.#options, key, value, ttlMs);
     if (ifVersion !== undefined) checkVersion(ifVersion);
-    if (fence !== undefined) checkFence(fence);
+    if (fence !== undefined) checkFence(fence, this.#fenceNamespaces);
     const [record] = await writeEntries(this.#kv, [{ key, value, ttlMs }], signal, ifVersion, fence);
     return record as RegistryRecord;
   }

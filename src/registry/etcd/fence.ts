@@ -15,16 +15,30 @@ export interface Fence {
   readonly token: string;
 }
 
-/** Throws `INVALID_OPTION` unless `fence` has the shape of a {@link Fence}. */
-export function checkFence(fence: unknown): asserts fence is Fence {
+// the end of every holder's entry: `/` and its lease id (decimal, a positive int64)
+const ENTRY_TAIL = /.\/[1-9][0-9]{0,18}$/s;
+
+/**
+ * Throws `INVALID_OPTION` unless `fence` is the fence of a lock or leadership handle of this
+ * registry's namespace: its `token` a positive decimal revision, its `entry` under one of
+ * `namespaces` (the registry's lock and election prefixes, latin1 as entries are) followed by a
+ * name, `/` and a lease id. Anything else (a hand-made object, another namespace's fence, a
+ * record key) could never hold; refusing it up front tells a mistake from a lost lock.
+ */
+export function checkFence(fence: unknown, namespaces: readonly string[]): asserts fence is Fence {
   const f = fence as Partial<Fence> | null | undefined;
+  const entry = f?.entry;
   if (
-    typeof f?.entry !== 'string' ||
+    typeof entry !== 'string' ||
     typeof f?.token !== 'string' ||
     !/^[1-9][0-9]{0,18}$/.test(f.token) ||
-    !f.entry.includes('/')
+    !namespaces.some((ns) => entry.startsWith(ns) && ENTRY_TAIL.test(entry.slice(ns.length)))
   ) {
-    throw RegistryError.invalidOptionValue('fence', 'the fence of a lock or leadership handle', fence);
+    throw RegistryError.invalidOptionValue(
+      'fence',
+      "the fence of a lock or leadership handle of this registry's namespace",
+      fence,
+    );
   }
 }
 

@@ -10,7 +10,9 @@ export interface LockOptions extends OperationOptions {
    * Lifetime of the holder's lease in ms (rounded up to whole seconds, at least etcd's minimum):
    * renewed every third of it while the holder's process runs; a holder that stops (crashed,
    * paused, cut off) loses the lock this long after its last renewal etcd answered (`lost`
-   * aborts), and the next contender takes it once etcd lets the lease run out.
+   * aborts), and the next contender takes it once etcd lets the lease run out. A positive
+   * integer (else `INVALID_TTL`) of at most 2_147_483_000 (~24.8 days, see `MAX_SESSION_TTL_MS`;
+   * else `INVALID_OPTION`).
    * @default 10_000
    */
   readonly ttlMs?: Milliseconds;

@@ -1,6 +1,13 @@
 import type { Clock, Milliseconds } from '../../core/clock.js';
 import { RegistryError } from '../errors.js';
-import { checkOptionsObject, integerOption, oneOfOption, rejectUnknownOptions, stringOption } from '../validation.js';
+import {
+  checkOptionsObject,
+  integerOption,
+  MAX_TIMER_MS,
+  oneOfOption,
+  option,
+  rejectUnknownOptions,
+} from '../validation.js';
 
 /** Configuration of an {@link EtcdRegistry}. */
 export interface EtcdRegistryOptions {
@@ -11,14 +18,16 @@ export interface EtcdRegistryOptions {
   readonly hosts: string | readonly string[];
   /**
    * Namespace of this registry: prepended to every key in etcd, and the only keys `scan`,
-   * `size`, `clear` and `watch` look at.
+   * `size`, `clear` and `watch` look at. Must not be empty: the registry's range would then be
+   * all of etcd, locks and elections and other applications' keys included.
    * @default 'nautilus:'
    */
   readonly keyPrefix?: string;
   /**
    * Deadline of each operation (a transaction, a scan page) in ms: past it the operation
    * rejects with `TIMEOUT` (an unreachable or leaderless cluster does not answer sooner).
-   * Combined with the caller's `signal`, whichever comes first.
+   * Combined with the caller's `signal`, whichever comes first. At most 2^31 − 1 (~24.8 days),
+   * the longest delay of a Node.js timer.
    * @default 5000
    */
   readonly timeoutMs?: Milliseconds;
@@ -76,6 +85,7 @@ export interface EtcdRegistryOptions {
    * on the next member from its last change. A paused or cut-off member keeps the connection
    * up and reports no error, so this bounds how long a watch stalls on one (about 2–3× this;
    * up to 4× while etcd prepares a replay of history, when the member is asked for a read).
+   * At most 2^30 − 1 (~12.4 days): twice it is a timer's delay.
    * @default 1000
    */
   readonly watchProgressMs?: Milliseconds;
@@ -138,8 +148,8 @@ export function resolveEtcdOptions(options: EtcdRegistryOptions): ResolvedEtcdRe
   const d = DEFAULT_ETCD_REGISTRY_OPTIONS;
   const resolved: ResolvedEtcdRegistryOptions = {
     hosts: [...(hosts as string[])],
-    keyPrefix: stringOption('keyPrefix', options.keyPrefix, d.keyPrefix),
-    timeoutMs: integerOption('timeoutMs', options.timeoutMs, d.timeoutMs),
+    keyPrefix: option('keyPrefix', options.keyPrefix, d.keyPrefix, 'a non-empty string', isNonEmptyString),
+    timeoutMs: integerOption('timeoutMs', options.timeoutMs, d.timeoutMs, { max: MAX_TIMER_MS }),
     consistency: oneOfOption('consistency', options.consistency, d.consistency as 'linearizable', [
       'linearizable',
       'serializable',
@@ -149,7 +159,9 @@ export function resolveEtcdOptions(options: EtcdRegistryOptions): ResolvedEtcdRe
     maxTxnOps: integerOption('maxTxnOps', options.maxTxnOps, d.maxTxnOps, { min: 2 }),
     scanPageSize: integerOption('scanPageSize', options.scanPageSize, d.scanPageSize),
     watchBuffer: integerOption('watchBuffer', options.watchBuffer, d.watchBuffer),
-    watchProgressMs: integerOption('watchProgressMs', options.watchProgressMs, d.watchProgressMs),
+    watchProgressMs: integerOption('watchProgressMs', options.watchProgressMs, d.watchProgressMs, {
+      max: Math.floor(MAX_TIMER_MS / 2),
+    }),
     revisionCacheSize: integerOption('revisionCacheSize', options.revisionCacheSize, d.revisionCacheSize),
     maxValueBytes: integerOption('maxValueBytes', options.maxValueBytes, d.maxValueBytes, { min: 0 }),
     maxKeyBytes: integerOption('maxKeyBytes', options.maxKeyBytes, d.maxKeyBytes),
@@ -177,3 +189,5 @@ export const REQUEST_SLACK_BYTES = 4096;
 export function recordRequestBytes(keyPrefix: string, keyBytes: number, valueBytes: number): number {
   return 2 * (Buffer.byteLength(keyPrefix) + keyBytes) + valueBytes + 33 + 64;
 }
+
+const isNonEmptyString = (value: unknown): value is string => typeof value === 'string' && value !== '';

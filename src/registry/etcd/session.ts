@@ -1,6 +1,7 @@
 import type { Etcd3, ILeaseKeepAliveResponse } from 'etcd3';
 import type { Clock, Milliseconds, Timer } from '../../core/clock.js';
 import { RegistryError } from '../errors.js';
+import { checkTtl, MAX_TIMER_MS } from '../validation.js';
 import { isLeaseGone, withDeadline } from './calls.js';
 
 /** What a session needs from its registry. */
@@ -18,6 +19,25 @@ type KeepAliveStream = Awaited<ReturnType<Etcd3['leaseClient']['leaseKeepAlive']
 // (its member may be paused: the TCP connection stays up and nothing errors)
 const UNANSWERED_LIMIT = 2;
 const REOPEN_DELAY_MS = 100;
+
+/**
+ * The longest session TTL, in ms: 2_147_483_000 (~24.8 days), the longest whole number of
+ * seconds (etcd grants leases in seconds) within a Node.js timer's delay, since the session
+ * arms a timer for the lease's whole TTL to report it lost. etcd's own limit is far above
+ * (9e9 s).
+ */
+export const MAX_SESSION_TTL_MS = Math.floor(MAX_TIMER_MS / 1000) * 1000;
+
+/**
+ * Checks the `ttlMs` of a lock or campaign: a positive safe integer (else `INVALID_TTL`) of at
+ * most {@link MAX_SESSION_TTL_MS} (else `INVALID_OPTION`).
+ */
+export function checkSessionTtl(ttlMs: unknown): asserts ttlMs is Milliseconds {
+  checkTtl(ttlMs);
+  if (ttlMs > MAX_SESSION_TTL_MS) {
+    throw RegistryError.invalidOptionValue('ttlMs', `at most ${MAX_SESSION_TTL_MS} ms (~24.8 days)`, ttlMs);
+  }
+}
 
 /**
  * An etcd lease this process keeps alive (a renewal every third of its TTL), with a `lost`
