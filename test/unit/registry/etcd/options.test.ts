@@ -63,9 +63,22 @@ describe('EtcdRegistry options', () => {
   });
 
   it('refuses sizes and windows that are not positive integers, naming the option', () => {
-    for (const name of ['leaseWindowMs', 'maxTxnOps', 'scanPageSize', 'watchBuffer', 'revisionCacheSize']) {
+    for (const name of ['leaseWindowMs', 'scanPageSize', 'watchBuffer', 'revisionCacheSize', 'maxRequestBytes']) {
       refused({ hosts, [name]: 0 }, new RegExp(`^${name} must be an integer >= 1 \\(got 0\\)`));
     }
+    // a delete's transaction holds the removal marker besides its deletes
+    refused({ hosts, maxTxnOps: 1 }, /^maxTxnOps must be an integer >= 2 \(got 1\)/);
     refused({ hosts, expiryGraceMs: -1 }, /^expiryGraceMs must be an integer >= 0 \(got -1\)/);
+  });
+
+  it('refuses a maxValueBytes and maxKeyBytes that leave no room for a record in maxRequestBytes', () => {
+    refused(
+      { hosts, maxRequestBytes: 64 * 1024, maxValueBytes: 64 * 1024 },
+      /^maxValueBytes \(65536\) and maxKeyBytes \(1024\) leave no room for a record in an etcd request of maxRequestBytes \(65536\)/,
+    );
+    assert.equal(
+      resolveEtcdOptions({ hosts, maxRequestBytes: 64 * 1024, maxValueBytes: 48 * 1024 }).maxValueBytes,
+      48 * 1024,
+    );
   });
 });
