@@ -28,6 +28,7 @@ export function etcdConformance(name: string, cluster: () => EtcdClusterHandle):
         },
         { clock },
       ),
-    watch: { compact: compactEtcd },
+    // etcd keeps every revision until compacted
+    watch: { compact: compactEtcd, retained: Number.POSITIVE_INFINITY },
   });
 }

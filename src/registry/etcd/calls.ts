@@ -1,11 +1,14 @@
+import { InterceptingCall, type Interceptor } from '@grpc/grpc-js';
 import {
+  type CallOptionsFactory,
   ClientClosedError,
   EtcdLeaseInvalidError,
   GRPCDeadlineExceededError,
   GRPCInvalidArgumentError,
   GRPCResourceExhastedError,
+  GRPCUnavailableError,
 } from 'etcd3';
-import type { Clock, Milliseconds } from '../../core/clock.js';
+import type { Clock, Milliseconds, Timer } from '../../core/clock.js';
 import { RegistryError } from '../errors.js';
 import { HEADER_BYTES, LAYOUT_VERSION } from '../record-layout.js';
 import type { RegistryRecord } from '../registry.js';
@@ -58,6 +61,36 @@ export function isLeaseGone(error: unknown): boolean {
   return error instanceof EtcdLeaseInvalidError;
 }
 
+/**
+ * Adds etcd's `hasleader: true` metadata (clientv3's `WithRequireLeader`) to a call: a member
+ * that has no Raft leader then refuses it at once with `etcdserver: no leader`, before handling
+ * it, instead of holding it until its own request timeout (5 s plus two election timeouts).
+ */
+const requireLeaderInterceptor: Interceptor = (options, nextCall) =>
+  new InterceptingCall(nextCall(options), {
+    start(metadata, listener, next) {
+      metadata.set('hasleader', 'true');
+      next(metadata, listener);
+    },
+  });
+
+/**
+ * The `defaultCallOptions` of a client whose unary calls require a leader (see
+ * {@link requireLeaderInterceptor}): a leaderless cluster answers `BACKEND_UNAVAILABLE` (see
+ * {@link withDeadline}) rather than nothing. Streams (watches, lease keep-alives) are left as
+ * they are: a watch judges its member by progress reports.
+ */
+export const REQUIRE_LEADER_CALL_OPTIONS: CallOptionsFactory = (context) =>
+  context.isStream ? {} : { interceptors: [requireLeaderInterceptor] };
+
+/**
+ * Whether `error` is a member's refusal of a call for want of a Raft leader (see
+ * {@link REQUIRE_LEADER_CALL_OPTIONS}): refused before it was handled, so never applied.
+ */
+export function isNoLeader(error: unknown): boolean {
+  return error instanceof GRPCUnavailableError && error.message.includes('etcdserver: no leader');
+}
+
 /** The typed error for a failed etcd call. */
 export function toRegistryError(error: unknown, what: string): RegistryError {
   if (error instanceof RegistryError) return error;
@@ -75,14 +108,27 @@ export function toRegistryError(error: unknown, what: string): RegistryError {
   if (error instanceof GRPCInvalidArgumentError) {
     return RegistryError.invalidOption(`etcd refused the ${what} request: ${error.message}`);
   }
+  if (isNoLeader(error)) return RegistryError.unavailable(`etcd ${what}: the cluster has no leader`, error);
   const message = error instanceof Error ? error.message : String(error);
   return RegistryError.unavailable(`etcd ${what} failed: ${message}`, error);
 }
 
+/** First pause before a call refused for want of a leader is sent again, in ms (doubling). */
+const NO_LEADER_RETRY_MS = 25;
+/** Longest pause between two attempts of a call refused for want of a leader, in ms. */
+const NO_LEADER_RETRY_MAX_MS = 250;
+
 /**
- * Runs `call` under a deadline of `timeoutMs` on `clock` and the caller's `signal`: past the
- * deadline it rejects with `TIMEOUT` (the request may still be applied by etcd), on abort with
- * `signal.reason`; a failure of `call` rejects with its typed error.
+ * Runs `call` under a deadline of `timeoutMs` on `clock` and the caller's `signal`.
+ *
+ * - A call refused for want of a leader (see {@link isNoLeader}) was not applied: it is sent
+ *   again (25 ms doubling to 250 ms) while the deadline allows, riding out an election; if the
+ *   deadline passes with the cluster still leaderless it rejects with `BACKEND_UNAVAILABLE`
+ *   (an attempt still unanswered then may yet apply).
+ * - Past the deadline with no answer at all (a hung or black-holed member) it rejects with
+ *   `TIMEOUT`: the request may still be applied by etcd.
+ * - On abort it rejects with `signal.reason`; any other failure of `call` rejects at once with
+ *   its typed error (see {@link toRegistryError}).
  */
 export function withDeadline<T>(
   clock: Clock,
@@ -93,10 +139,14 @@ export function withDeadline<T>(
 ): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     let done = false;
+    let refused: unknown;
+    let pause = NO_LEADER_RETRY_MS;
+    let retry: Timer | undefined;
     const finish = (): boolean => {
       if (done) return false;
       done = true;
       timer.cancel();
+      retry?.cancel();
       signal?.removeEventListener('abort', onAbort);
       return true;
     };
@@ -105,16 +155,32 @@ export function withDeadline<T>(
       if (finish()) reject((signal as AbortSignal).reason as Error);
     };
     const timer = clock.setTimeout(() => {
-      if (finish()) reject(RegistryError.timeout(`etcd ${what} did not answer within ${timeoutMs} ms`));
+      if (!finish()) return;
+      reject(
+        refused === undefined
+          ? RegistryError.timeout(`etcd ${what} did not answer within ${timeoutMs} ms`)
+          : RegistryError.unavailable(`etcd ${what}: the cluster had no leader for ${timeoutMs} ms`, refused),
+      );
     }, timeoutMs);
     signal?.addEventListener('abort', onAbort, { once: true });
-    call().then(
-      (value) => {
-        if (finish()) resolve(value);
-      },
-      (error: unknown) => {
-        if (finish()) reject(toRegistryError(error, what));
-      },
-    );
+    const attempt = (): void => {
+      retry = undefined;
+      call().then(
+        (value) => {
+          if (finish()) resolve(value);
+        },
+        (error: unknown) => {
+          if (done) return;
+          if (isNoLeader(error)) {
+            refused = error;
+            retry = clock.setTimeout(attempt, pause);
+            pause = Math.min(2 * pause, NO_LEADER_RETRY_MAX_MS);
+            return;
+          }
+          if (finish()) reject(toRegistryError(error, what));
+        },
+      );
+    };
+    attempt();
   });
 }

@@ -74,8 +74,10 @@ export interface EtcdRegistryOptions {
    */
   readonly scanPageSize?: number;
   /**
-   * Most changes a watch reads ahead of its consumer; beyond that it stops reading its stream
-   * and etcd holds the rest (see `watch`).
+   * Changes a watch reads ahead of its consumer before it stops reading its stream, etcd then
+   * holding the rest (see `watch`). Checked after each message from etcd, so the read-ahead can
+   * pass this by that message's changes: one revision's when live (a transaction, or a `clear`
+   * of many keys), up to 1000 revisions' in a replay of history.
    * @default 1000
    */
   readonly watchBuffer?: number;

@@ -18,6 +18,14 @@ export interface WatchConformance {
    * @default 'commit'
    */
   readonly order?: 'commit' | 'per-key';
+  /**
+   * How many changes the backend keeps for a watch that falls behind while writes go on (its
+   * history or stream length; `Infinity`: all of them until `compact`). Given, the slow-consumer
+   * case keeps its consumer `min(100, retained / 2)` changes behind and requires every change: a
+   * feed that fails merely for being slow fails the case. Absent, `COMPACTED` after a contiguous
+   * prefix of the changes passes too.
+   */
+  readonly retained?: number;
 }
 
 // a feed that never delivers fails its test with this reason instead of hanging the run
@@ -157,29 +165,81 @@ export function watchCases(ctx: SuiteContext, hooks: WatchConformance): void {
       await rejectsWith(take(r, 1, { prefix: 7 as unknown as string }), 'INVALID_OPTION');
     });
 
-    it('serves a consumer slower than the writers every change in order, or COMPACTED, never a gap', async () => {
-      const r = ctx.registry;
-      const start = await feed(r).cursor();
-      const writes = 300;
-      for (let i = 0; i < writes; i++) await r.set('slow', bytes(String(i)));
-      const versions: number[] = [];
-      let ended: unknown;
-      try {
-        for await (const change of feed(r).watch({ after: start, signal: AbortSignal.timeout(STALL_MS) })) {
-          assert.ok(change.type === 'set');
-          versions.push(change.record.version);
-          if (versions.length === writes) break;
+    it(
+      hooks.retained === undefined
+        ? 'serves a consumer that falls behind live writers every change in order, or COMPACTED after a contiguous prefix'
+        : 'serves a consumer that falls behind live writers, within the history it keeps, every change in order',
+      async () => {
+        const r = ctx.registry;
+        const start = await feed(r).cursor();
+        const writes = 300;
+        // how far the consumer stays behind the writer: within what a backend says it keeps
+        const lag = Math.max(1, Math.min(100, Math.floor((hooks.retained ?? 200) / 2)));
+        // within what it keeps, the writer waits too: at most 1.5 × lag ahead of the consumer
+        const ahead = hooks.retained === undefined ? Number.POSITIVE_INFINITY : lag + Math.ceil(lag / 2);
+        let written = 0;
+        let consumed = 0;
+        let writerDone = false;
+        let consumerDone = false;
+        let wakeConsumer: () => void = () => {};
+        let wakeWriter: () => void = () => {};
+        const writer = (async () => {
+          try {
+            for (let i = 1; i <= writes; i++) {
+              while (!consumerDone && written - consumed >= ahead) await new Promise<void>((r) => (wakeWriter = r));
+              await r.set('slow', bytes(String(i)));
+              written = i;
+              wakeConsumer();
+            }
+          } finally {
+            writerDone = true;
+            wakeConsumer();
+          }
+        })();
+        const versions: number[] = [];
+        let behind = 0;
+        let ended: unknown;
+        try {
+          for await (const change of feed(r).watch({ after: start, signal: AbortSignal.timeout(STALL_MS) })) {
+            assert.ok(change.type === 'set');
+            versions.push(change.record.version);
+            behind = Math.max(behind, written - change.record.version);
+            consumed = change.record.version;
+            wakeWriter();
+            if (versions.length === writes) break;
+            // slow: the next change is read only once the writer is `lag` changes further on
+            while (!writerDone && written < consumed + lag) await new Promise<void>((r) => (wakeConsumer = r));
+          }
+        } catch (error) {
+          ended = error;
+        } finally {
+          consumerDone = true;
+          wakeWriter();
         }
-      } catch (error) {
-        ended = error;
-      }
-      assert.deepEqual(
-        versions,
-        Array.from({ length: versions.length }, (_, i) => i + 1),
-        'in order, none skipped or repeated',
-      );
-      if (versions.length < writes) assert.ok(isRegistryError(ended, 'COMPACTED'), `ended with ${String(ended)}`);
-    });
+        await writer;
+        assert.deepEqual(
+          versions,
+          Array.from({ length: versions.length }, (_, i) => i + 1),
+          'a contiguous prefix in order: none skipped or repeated',
+        );
+        if (hooks.retained !== undefined) {
+          assert.equal(
+            ended,
+            undefined,
+            `a feed that keeps ${hooks.retained} changes ended after ${versions.length}: ${String(ended)}`,
+          );
+          assert.equal(versions.length, writes, 'every change served');
+        } else if (versions.length < writes) {
+          assert.ok(
+            isRegistryError(ended, 'COMPACTED'),
+            `ended after ${versions.length} changes with ${String(ended)}`,
+          );
+        }
+        if (versions.length === writes) {
+          assert.ok(behind >= lag - 1, `the consumer fell ${behind} changes behind the writer (meant ${lag})`);
+        }
+      },
+    );
 
     it('ends a watch when the consumer breaks out, and later watches still serve', async () => {
       const r = ctx.registry;

@@ -9,6 +9,7 @@ registryConformanceSuite('CodecRegistry (bytes) over MemoryRegistry', {
   create: ({ clock, limits }) =>
     new CodecRegistry(new MemoryRegistry({ ...limits, changeHistory: HISTORY }, { clock }), bytesCodec),
   watch: {
+    retained: HISTORY,
     compact: async (registry: Registry) => {
       for (let i = 0; i < HISTORY; i++) await registry.set('compaction-filler', new Uint8Array(0));
     },

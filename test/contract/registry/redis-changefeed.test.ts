@@ -51,7 +51,7 @@ registryConformanceSuite('RedisRegistry (standalone, changefeed)', {
       },
       { clock },
     ),
-  watch: { compact: trimFeed },
+  watch: { compact: trimFeed, retained: 1000 },
 });
 
 const brief = (c: RegistryChange): string =>

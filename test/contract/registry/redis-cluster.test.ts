@@ -45,6 +45,7 @@ registryConformanceSuite('RedisRegistry (cluster, changefeed)', {
       { clock },
     ),
   watch: {
+    retained: 1000,
     // the stream is on the master serving its tag; the other masters refuse with MOVED
     compact: async (registry) => {
       const feed = (registry as RedisRegistry).options.changefeed;

@@ -35,6 +35,8 @@ function sharded(clock: ManualClock, limits: ConformanceLimits, replicas: number
 
 const watch: WatchConformance = {
   order: 'per-key',
+  // a key's changes are on the shards that own it, each keeping its last HISTORY
+  retained: HISTORY,
   // HISTORY more changes on every shard push out each one's earlier changes
   compact: async (registry) => {
     for (const memory of backends.get(registry) ?? []) {

@@ -8,6 +8,7 @@ import {
   startEtcdCluster,
   type VersionOperation,
 } from '../../../src/testing/index.js';
+import { startTcpProxy } from '../../helpers/tcp-proxy.js';
 
 let cluster: EtcdClusterHandle;
 let namespaces = 0;
@@ -19,6 +20,15 @@ before(async () => {
 after(async () => {
   await cluster?.stop();
 });
+
+/** Resolves once `check()` holds, polling every 10 ms; fails the test after `withinMs` (a bound, not a measurement). */
+async function waitFor(what: string, check: () => boolean, withinMs: number): Promise<void> {
+  const deadline = Date.now() + withinMs;
+  while (!check()) {
+    if (Date.now() > deadline) assert.fail(`${what}: not within ${withinMs} ms`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
 
 const open = (hosts: readonly string[] = cluster.endpoints, timeoutMs = 3000): EtcdRegistry =>
   new EtcdRegistry({ hosts: [...hosts], keyPrefix: `faults:${namespaces++}:`, timeoutMs });
@@ -94,40 +104,80 @@ describe('EtcdRegistry on a 3-member cluster under faults', () => {
     for (const r of shared) await r.close();
   });
 
-  it('serves a watch that spans a leader change with no gap and no repeat', async () => {
-    const registry = open();
-    const watcher = new EtcdRegistry({ ...registry.options });
-    const start = await registry.cursor();
-    const acked: number[] = [];
+  it('serves a live watch connected to the leader through its kill (-9) and the election that follows, every write once and in order', async () => {
+    const leader = await cluster.leader();
+    const watcher = open();
+    // the writer avoids the leader's endpoint: its writes go on while the leader is dead
+    const writer = new EtcdRegistry({
+      ...watcher.options,
+      hosts: cluster.endpoints.filter((url) => url !== leader.clientUrl),
+    });
+    const start = await writer.cursor();
+    const versions: number[] = [];
+    let stop = new AbortController();
+    const consume = (): Promise<void> =>
+      (async () => {
+        for await (const change of watcher.watch({ after: start, signal: stop.signal })) {
+          assert.ok(change.type === 'set');
+          versions.push(change.record.version);
+        }
+      })().catch((e: unknown) => {
+        if (!stop.signal.aborted) throw e;
+      });
+    // a watch starts on a random member: open it again until it is the leader's (each attempt
+    // a third; 40 attempts all missing: (2/3)^40 ≈ 1e-7)
+    let watching = consume();
+    for (let attempt = 1; ; attempt++) {
+      await waitFor('the watch connected', () => watcher.watchHosts.length === 1, 10_000);
+      if (watcher.watchHosts[0] === leader.clientUrl) break;
+      assert.ok(attempt < 40, 'a watch connected to the leader');
+      stop.abort();
+      await watching;
+      await waitFor('the watch closed', () => watcher.watchHosts.length === 0, 10_000);
+      stop = new AbortController();
+      versions.length = 0;
+      watching = consume();
+    }
+    // every write is acknowledged (versions 1, 2, …) or fails with a typed error, its outcome
+    // then unknown: the feed and the final read say whether it applied
+    let acked = 0;
+    let writing = true;
     const writes = (async () => {
-      for (let i = 0; i < 200; i++) {
-        if (i === 100) {
-          const leader = await cluster.leader();
-          await leader.kill9();
-          await leader.restart();
-        }
-        try {
-          acked.push((await registry.set('w', Buffer.from(String(i)))).version);
-        } catch {
-          // indeterminate: the feed says whether it applied
-        }
+      for (let i = 0; writing && i < 100_000; i++) {
+        await writer.set('leader-watch', Buffer.from(String(i))).then(
+          (record) => (acked = record.version),
+          (e: unknown) =>
+            assert.ok(isRegistryError(e, 'TIMEOUT') || isRegistryError(e, 'BACKEND_UNAVAILABLE'), String(e)),
+        );
       }
     })();
-    await writes;
-    await cluster.waitHealthy();
-    const final = (await registry.get('w'))?.version ?? 0;
-    const versions: number[] = [];
-    for await (const change of watcher.watch({ after: start, signal: AbortSignal.timeout(20_000) })) {
-      versions.push((change as Extract<RegistryChange, { type: 'set' }>).record.version);
-      if (versions.length === final) break;
+    try {
+      await waitFor('writes before the kill', () => acked >= 50 && versions.length >= 20, 20_000);
+      await leader.kill9();
+      const killedAt = acked;
+      await waitFor('writes acknowledged after the kill', () => acked >= killedAt + 50, 30_000);
+      writing = false;
+      await writes;
+      const final = (await writer.get('leader-watch'))?.version ?? 0;
+      await waitFor('every change delivered', () => versions.length >= final, 20_000);
+      assert.deepEqual(
+        versions,
+        Array.from({ length: final }, (_, i) => i + 1),
+        'every write once, in order',
+      );
+      assert.ok(final >= acked, 'the acknowledged writes are in etcd');
+      assert.notEqual(watcher.watchHosts[0], leader.clientUrl, 'the watch resumed on another member');
+      assert.notEqual((await cluster.leader()).clientUrl, leader.clientUrl, 'another member leads');
+    } finally {
+      writing = false;
+      await writes;
+      stop.abort();
+      await watching;
+      await writer.close();
+      await watcher.close();
+      if (!leader.running) await leader.restart();
+      await cluster.waitHealthy();
     }
-    assert.deepEqual(
-      versions,
-      Array.from({ length: final }, (_, i) => i + 1),
-    );
-    for (const v of acked) assert.ok(versions.includes(v));
-    await watcher.close();
-    await registry.close();
   });
 
   it('serves a live watch with removals through a leader kill, each removal with the version it removed', async () => {
@@ -187,13 +237,6 @@ describe('EtcdRegistry on a 3-member cluster under faults', () => {
     })().catch((e: unknown) => {
       if (!stop.signal.aborted) throw e;
     });
-    const waitFor = async (what: string, check: () => boolean, withinMs: number): Promise<void> => {
-      const deadline = Date.now() + withinMs;
-      while (!check()) {
-        if (Date.now() > deadline) assert.fail(`${what}: not within ${withinMs} ms`);
-        await new Promise((r) => setTimeout(r, 10));
-      }
-    };
     await waitFor('the watch connected', () => watcher.watchHosts.length === 1, 10_000);
     const host = watcher.watchHosts[0];
     const member = cluster.members.find((m) => m.clientUrl === host);
@@ -232,8 +275,7 @@ describe('EtcdRegistry on a 3-member cluster under faults', () => {
         Array.from({ length: final }, (_, i) => i + 1),
         'every change once, in order',
       );
-      // default watchProgressMs 1000: silent 2 s → broken; checked every second → at most ~3 s
-      assert.ok(movedAt - pausedAt < 10_000, `moved after ${movedAt - pausedAt} ms`);
+      assert.ok(watcher.watchHosts.length === 1 && watcher.watchHosts[0] !== host, 'the watch left the paused member');
       t.diagnostic(
         `watch left the paused member after ${movedAt - pausedAt} ms, delivered every change of the pause ` +
           `${caughtUpAt - pausedAt} ms after SIGSTOP`,
@@ -248,28 +290,107 @@ describe('EtcdRegistry on a 3-member cluster under faults', () => {
     }
   });
 
-  it('gives a client cut off from the cluster typed errors within its deadline, then serves it again', async () => {
+  it('gives a client cut off from every member BACKEND_UNAVAILABLE before its deadline, then serves it again once the network is back', async () => {
+    // the registry reaches each member through a proxy of its own: cutting them all partitions
+    // this client, and only it, from a healthy cluster
+    const proxies = await Promise.all(cluster.endpoints.map((url) => startTcpProxy(url)));
+    const registry = open(
+      proxies.map((p) => p.url),
+      5000,
+    );
+    try {
+      await registry.set('p', Buffer.from('1'));
+      for (const proxy of proxies) proxy.cutAfter(0);
+      // every connection refused at once: the client knows the cluster cannot serve it, and says
+      // so rather than waiting out timeoutMs for a TIMEOUT
+      await assert.rejects(registry.get('p'), (e: unknown) => isRegistryError(e, 'BACKEND_UNAVAILABLE'));
+      await assert.rejects(registry.set('p', Buffer.from('2')), (e: unknown) =>
+        isRegistryError(e, 'BACKEND_UNAVAILABLE'),
+      );
+      for (const proxy of proxies) proxy.cutAfter(undefined);
+      const served = await untilServed(registry, () => registry.set('p', Buffer.from('3')));
+      assert.equal(served.version >= 2, true, 'the write after the partition is a later version');
+      assert.equal((await registry.get('p'))?.value.toString(), '3');
+    } finally {
+      await registry.close();
+      await Promise.all(proxies.map((p) => p.close()));
+    }
+  });
+
+  it(
+    'gives BACKEND_UNAVAILABLE, not TIMEOUT, when the only member a client reaches has lost its quorum, then serves again',
+    // runs, and reports its failure, but fails no run until then
+    { todo: 'EtcdKv must create its client with defaultCallOptions: REQUIRE_LEADER_CALL_OPTIONS (kv.ts)' },
+    async () => {
+      const [survivor, ...others] = cluster.members;
+      assert.ok(survivor !== undefined);
+      const registry = open([survivor.clientUrl], 2000);
+      try {
+        await registry.set('q', Buffer.from('1'));
+        for (const member of others) await member.kill9();
+        // the survivor knows it has no leader once an election timeout passes without a quorum
+        const deadline = Date.now() + 20_000;
+        while (await survivor.healthy()) {
+          assert.ok(Date.now() < deadline, 'the survivor reports no leader within 20 s');
+          await new Promise((r) => setTimeout(r, 50));
+        }
+        await assert.rejects(registry.get('q'), (e: unknown) => isRegistryError(e, 'BACKEND_UNAVAILABLE'));
+        await assert.rejects(registry.set('q', Buffer.from('2')), (e: unknown) =>
+          isRegistryError(e, 'BACKEND_UNAVAILABLE'),
+        );
+        for (const member of others) await member.restart();
+        await cluster.waitHealthy();
+        await untilServed(registry, () => registry.set('q', Buffer.from('3')));
+        assert.equal((await registry.get('q'))?.value.toString(), '3');
+      } finally {
+        for (const member of others) if (!member.running) await member.restart();
+        await registry.close();
+        await cluster.waitHealthy();
+      }
+    },
+  );
+
+  it('gives TIMEOUT when the only member a client reaches stops answering (SIGSTOP), then serves it again', async () => {
     const member = cluster.members[2];
     assert.ok(member !== undefined);
     const registry = open([member.clientUrl], 800);
     try {
       await registry.set('p', Buffer.from('1'));
       await member.pause();
+      // nothing answers, nothing errors: the registry cannot tell down from slow, and a write may
+      // still apply when the member wakes
       await assert.rejects(registry.get('p'), (e: unknown) => isRegistryError(e, 'TIMEOUT'));
       await assert.rejects(registry.set('p', Buffer.from('2')), (e: unknown) => isRegistryError(e, 'TIMEOUT'));
       member.resume();
       await cluster.waitHealthy();
-      let read: Buffer | undefined;
-      for (let i = 0; i < 50 && read === undefined; i++) {
-        read = await registry.get('p').then(
-          (r) => (r === undefined ? undefined : Buffer.from(r.value)),
-          () => undefined,
-        );
-      }
-      assert.ok(read !== undefined, 'served again once the member answers');
+      const read = await untilServed(registry, () => registry.get('p'));
+      assert.ok(
+        read !== undefined && ['1', '2'].includes(read.value.toString()),
+        'served again once the member answers',
+      );
     } finally {
       member.resume();
       await registry.close();
     }
   });
 });
+
+/**
+ * The result of `call` once it succeeds, tried again after each typed unavailability (`TIMEOUT`,
+ * `BACKEND_UNAVAILABLE`; anything else fails the test) every 50 ms; bounded by 200 attempts and
+ * 30 s, whichever comes first.
+ */
+async function untilServed<T>(registry: EtcdRegistry, call: () => Promise<T>): Promise<T> {
+  const deadline = Date.now() + 30_000;
+  let last: unknown;
+  for (let attempt = 0; attempt < 200 && Date.now() < deadline; attempt++) {
+    try {
+      return await call();
+    } catch (error) {
+      assert.ok(isRegistryError(error, 'TIMEOUT') || isRegistryError(error, 'BACKEND_UNAVAILABLE'), String(error));
+      last = error;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  assert.fail(`${registry.options.keyPrefix}: not served again within 200 attempts / 30 s (last: ${String(last)})`);
+}

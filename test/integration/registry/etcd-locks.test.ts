@@ -4,9 +4,10 @@ import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import { after, before, describe, it } from 'node:test';
-import { EtcdRegistry, type LockHandle } from '../../../src/registry/etcd/index.js';
+import { EtcdRegistry } from '../../../src/registry/etcd/index.js';
 import { isRegistryError } from '../../../src/registry/index.js';
 import { type EtcdClusterHandle, startEtcdServer } from '../../../src/testing/index.js';
+import { untilWatchers, watchersOf } from '../../helpers/etcd-watchers.js';
 
 let server: EtcdClusterHandle;
 let registry: EtcdRegistry;
@@ -22,14 +23,22 @@ after(async () => {
 });
 
 describe('EtcdRegistry locks and fencing tokens', () => {
-  it('hands a released lock to the waiting contender, with a larger fencing token', async () => {
+  it('hands a released lock to the waiting contender only after the release, with a larger fencing token', async () => {
+    const events: string[] = [];
     const first = await registry.lock('handover', { ttlMs: 5000 });
-    const state: { second?: LockHandle } = {};
-    const waiting = registry.lock('handover', { ttlMs: 5000 }).then((h) => (state.second = h));
-    await new Promise((r) => setTimeout(r, 100));
-    assert.equal(state.second, undefined, 'the second contender waits while the first holds the lock');
+    events.push('first acquired');
+    const member = server.endpoints[0] as string;
+    const watchers = await watchersOf(member);
+    const waiting = registry.lock('handover', { ttlMs: 5000 }).then((h) => {
+      events.push('second acquired');
+      return h;
+    });
+    // the second contender has read that the lock is taken once it watches the first's entry
+    await untilWatchers(member, watchers + 1);
+    events.push('first releasing');
     await first.release();
     const second = await waiting;
+    assert.deepEqual(events, ['first acquired', 'first releasing', 'second acquired']);
     assert.ok(BigInt(second.token) > BigInt(first.token));
     await second.release();
     await second.release();
