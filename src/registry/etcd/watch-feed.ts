@@ -6,6 +6,11 @@ import type { RegistryChange, WatchOptions } from '../registry.js';
 import { checkOpen } from '../validation.js';
 import { rangeEnd, toRegistryError } from './calls.js';
 
+/** A promise rejected with `error` as it is (an abort's reason need not be an `Error`). */
+const rejectWith = async (error: unknown): Promise<never> => {
+  throw error;
+};
+
 /** What an etcd watch needs from its registry. */
 export interface WatchContext {
   readonly client: Etcd3;
@@ -430,7 +435,7 @@ export function watchEtcd(ctx: WatchContext, options: WatchOptions): AsyncIterab
         if (taken !== undefined) return Promise.resolve(taken);
       } catch (error) {
         finish();
-        return Promise.reject(error as Error);
+        return rejectWith(error);
       }
     }
     const waited = wait();
