@@ -3,6 +3,8 @@
  * per CPU second of the process and the two sides take turns, best of ROUNDS each: on a shared
  * machine, wall-clock rates of back-to-back runs vary by ±30 % and would move the ratio with them.
  * Run: npm run bench (or node --expose-gc dist/bench/registry-memory.js after a build).
+ * Also the cost on writes of a watch consuming them (`benchMemoryFeed`, printed by registry-etcd
+ * too: the issue of the change feeds asks for it there).
  */
 import { LRUCache } from 'lru-cache';
 import { MemoryRegistry } from '../src/registry/index.js';
@@ -23,6 +25,8 @@ const ROUNDS = 6;
 /** Stores grown from empty to N for the write-latency figures. */
 const GROWTHS = 5;
 const TTL = 60_000;
+/** Writes between two waits for the watch to catch up: well within its history of 1000. */
+const FEED_CHUNK = 100;
 
 function makeKeys(count: number, tag: string): string[] {
   return Array.from({ length: count }, (_, i) => `${tag}:${i.toString(36).padStart(6, '0')}`);
@@ -148,7 +152,85 @@ export async function benchRegistryMemory(): Promise<Row[]> {
       unit: 'µs',
       target: 'no multi-ms pause',
     },
+    await benchMemoryFeed(),
   ];
+}
+
+/**
+ * The cost on writes of a watch that consumes them: awaited set+TTL on a registry with a watch
+ * drained by a for-await loop in the same process, against the same writes on a registry that
+ * nobody watches (same options; its change log records nothing until a first `watch` or
+ * `cursor`). Counted per CPU second of the process, so the watch's work counts against the writes.
+ * Awaited writes outrun a consumer (a change costs it more promise turns than a write costs the
+ * writer), which would fall more than the feed's history behind and get `COMPACTED`: every
+ * FEED_CHUNK writes, both sides wait until their watch, if any, has taken them all.
+ */
+export async function benchMemoryFeed(): Promise<Row> {
+  const keys = makeKeys(N, 'f');
+  const value = new Uint8Array(32).fill(7);
+  const unwatched = new MemoryRegistry({ maxEntries: N });
+  const watched = new MemoryRegistry({ maxEntries: N });
+  const stop = new AbortController();
+  let seen = 0;
+  let written = 0;
+  let caughtUp: (() => void) | undefined;
+  const consumer = (async () => {
+    for await (const _ of watched.watch({ signal: stop.signal })) {
+      if (++seen === written) caughtUp?.();
+    }
+  })();
+  const ended = consumer.then(
+    () => {
+      throw new Error('the watch ended');
+    },
+    (error: unknown) => {
+      if (!stop.signal.aborted) throw error;
+    },
+  );
+  // the consumer's failure (COMPACTED: it fell behind) fails the bench, not just its promise
+  ended.catch(() => {
+    stop.abort();
+    caughtUp?.();
+  });
+  const waitForWatch = (): Promise<void> | undefined => {
+    if (stop.signal.aborted) return ended;
+    return seen === written
+      ? undefined
+      : new Promise((resolve) => {
+          caughtUp = resolve;
+        });
+  };
+  // the anchor's wait, of the same shape: it has nothing to wait for
+  const noWatch = (): Promise<void> | undefined => undefined;
+  const at = (i: number): string => keys[i % N] as string;
+  const [a, n] = await bestOfAlternating(
+    ROUNDS,
+    () =>
+      opsPerCpuSecond(OPS, async (i) => {
+        await unwatched.set(at(i), value, { ttlMs: TTL });
+        if (i % FEED_CHUNK === FEED_CHUNK - 1) await noWatch();
+      }),
+    () =>
+      opsPerCpuSecond(OPS, async (i) => {
+        await watched.set(at(i), value, { ttlMs: TTL });
+        written++;
+        if (i % FEED_CHUNK === FEED_CHUNK - 1) await waitForWatch();
+      }),
+  );
+  await waitForWatch();
+  stop.abort();
+  await ended;
+  if (seen !== written) throw new Error(`the watch took ${seen} of ${written} changes`);
+  await unwatched.close();
+  await watched.close();
+  return {
+    what: 'awaited set with TTL, a watch consuming every change',
+    anchorName: 'same, nobody watching',
+    anchor: a,
+    nautilus: n,
+    unit: 'ops/s',
+    target: '≥ 0.9× (≤ 10 % overhead)',
+  };
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

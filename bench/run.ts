@@ -20,7 +20,7 @@ const suites: Record<string, { title: string; run: () => Promise<Row[]> }> = {
   'registry-memory': { title: 'Memory registry vs lru-cache', run: benchRegistryMemory },
   'registry-redis': { title: 'Redis registry vs the raw @redis/client', run: benchRegistryRedis },
   'registry-etcd': {
-    title: 'etcd registry vs the raw etcd3 client; the memory change feed on vs off',
+    title: "etcd registry vs the raw etcd3 client; the memory change feed's cost on writes",
     run: benchRegistryEtcd,
   },
   'registry-sharded': {

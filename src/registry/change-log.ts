@@ -3,6 +3,11 @@ import type { RemovalReason } from './events.js';
 import type { RegistryChange, RegistryRecord, WatchOptions } from './registry.js';
 import { checkOpen } from './validation.js';
 
+/** A promise rejected with `error` as it is (an abort's reason need not be an `Error`). */
+const rejectWith = async (error: unknown): Promise<never> => {
+  throw error;
+};
+
 /** A removal as a {@link ChangeLog} holds it. */
 export class Removal {
   constructor(
@@ -35,8 +40,12 @@ export class ChangeLog {
    */
   #armed = false;
   #floor = 0;
-  /** Watches waiting for the next change; made by the first watch (nobody watches a KAD node's registry). */
-  #waiters: Set<() => void> | undefined;
+  /**
+   * The watches waiting for a change, as their wake callbacks (one per watch, made when it
+   * starts), and a spare array for `wakeAll` to swap in: a change allocates nothing here.
+   */
+  #waiters: (() => void)[] = [];
+  #spare: (() => void)[] = [];
 
   constructor(capacity: number) {
     this.#capacity = capacity;
@@ -46,7 +55,7 @@ export class ChangeLog {
 
   /** Watches waiting for a change now. */
   get watching(): number {
-    return this.#waiters?.size ?? 0;
+    return this.#waiters.length;
   }
 
   /** The cursor of the latest change. */
@@ -68,50 +77,128 @@ export class ChangeLog {
   /** Wakes every watch (after the owner closed: they then reject with `CLOSED`). */
   wakeAll(): void {
     const waiters = this.#waiters;
-    if (waiters === undefined || waiters.size === 0) return;
-    this.#waiters = new Set();
+    if (waiters.length === 0) return;
+    // a watch that finds nothing for it (another prefix) waits again, in the swapped-in array
+    this.#waiters = this.#spare;
+    this.#spare = waiters;
     for (const wake of waiters) wake();
+    waiters.length = 0;
   }
 
   /**
    * The feed of {@link WatchOptions}: `isClosed` tells whether the owner was closed. Validates
    * the options and the cursor when the first change is asked for.
+   *
+   * An iterator written out rather than an async generator (which costs a few promise turns per
+   * change): a change already in the ring is handed over in one resolved promise, and one that
+   * a waiting `next()` gets is handed to it by the write itself (`wakeAll`), with no other turn.
    */
-  async *watch(options: WatchOptions, isClosed: () => boolean): AsyncGenerator<RegistryChange> {
+  watch(options: WatchOptions, isClosed: () => boolean): AsyncIterableIterator<RegistryChange> {
     const { prefix = '', after, signal } = options;
-    checkOpen(isClosed(), signal);
-    if (typeof prefix !== 'string') throw RegistryError.invalidOptionValue('prefix', 'a string', prefix);
-    this.#arm();
-    let last = after === undefined ? this.#head : this.#parse(after);
-    for (;;) {
+    let state: 'new' | 'open' | 'done' = 'new';
+    // the sequence number of the last change this watch passed (served or filtered out)
+    let last = 0;
+    // the waiting `next()` call, if any: its promise and how to settle it
+    let pending: Promise<IteratorResult<RegistryChange>> | undefined;
+    let resolvePending: ((result: IteratorResult<RegistryChange>) => void) | undefined;
+    let rejectPending: ((error: unknown) => void) | undefined;
+    const settle = (): void => {
+      pending = undefined;
+      resolvePending = undefined;
+      rejectPending = undefined;
+    };
+    const finish = (): void => {
+      state = 'done';
+      signal?.removeEventListener('abort', wake);
+    };
+    const start = (): void => {
       checkOpen(isClosed(), signal);
-      if (last < this.#head) {
+      if (typeof prefix !== 'string') throw RegistryError.invalidOptionValue('prefix', 'a string', prefix);
+      this.#arm();
+      last = after === undefined ? this.#head : this.#parse(after);
+      // one listener per watch, not one per wait
+      signal?.addEventListener('abort', wake, { once: true });
+      state = 'open';
+    };
+    // the next change under `prefix` if the ring has one; undefined when the watch must wait
+    const take = (): IteratorResult<RegistryChange> | undefined => {
+      checkOpen(isClosed(), signal);
+      while (last < this.#head) {
         const seq = last + 1;
         if (seq <= this.#head - this.#capacity || seq <= this.#floor) throw RegistryError.compacted(String(last));
         const entry = this.#ring[(seq - this.#floor - 1) % this.#capacity] as RegistryRecord | Removal;
         last = seq;
         if (!entry.key.startsWith(prefix)) continue;
         const cursor = String(seq);
-        yield entry instanceof Removal
-          ? { type: 'removed', key: entry.key, version: entry.version, reason: entry.reason, cursor }
-          : { type: 'set', record: entry, cursor };
-        continue;
+        return {
+          value:
+            entry instanceof Removal
+              ? { type: 'removed', key: entry.key, version: entry.version, reason: entry.reason, cursor }
+              : { type: 'set', record: entry, cursor },
+          done: false,
+        };
       }
-      await this.#next(signal);
+      return undefined;
+    };
+    // on a change, `close()` or an abort: settles the waiting call, or waits again
+    function wake(this: void): void {
+      const resolve = resolvePending;
+      const reject = rejectPending;
+      if (resolve === undefined || reject === undefined) return;
+      let taken: IteratorResult<RegistryChange> | undefined;
+      try {
+        taken = take();
+      } catch (error) {
+        settle();
+        finish();
+        reject(error);
+        return;
+      }
+      if (taken === undefined) {
+        waiters().push(wake);
+        return;
+      }
+      settle();
+      resolve(taken);
     }
-  }
-
-  /** Resolves on the next change, on `wakeAll`, or when `signal` aborts. */
-  #next(signal: AbortSignal | undefined): Promise<void> {
-    return new Promise((resolve) => {
-      const wake = (): void => {
-        signal?.removeEventListener('abort', wake);
-        this.#waiters?.delete(wake);
-        resolve();
-      };
-      (this.#waiters ??= new Set()).add(wake);
-      signal?.addEventListener('abort', wake, { once: true });
-    });
+    const waiters = (): (() => void)[] => this.#waiters;
+    const next = (): Promise<IteratorResult<RegistryChange>> => {
+      if (state === 'done') return Promise.resolve({ value: undefined, done: true });
+      // calls that overlap are served in order, each after the one before
+      if (pending !== undefined) return pending.then(next, next);
+      try {
+        if (state === 'new') start();
+        const taken = take();
+        if (taken !== undefined) return Promise.resolve(taken);
+      } catch (error) {
+        finish();
+        return rejectWith(error);
+      }
+      pending = new Promise((resolve, reject) => {
+        resolvePending = resolve;
+        rejectPending = reject;
+      });
+      this.#waiters.push(wake);
+      return pending;
+    };
+    return {
+      next,
+      return: (): Promise<IteratorResult<RegistryChange>> => {
+        finish();
+        const resolve = resolvePending;
+        if (resolve !== undefined) {
+          // a call waiting for a change ends now, done
+          const waiting = this.#waiters.indexOf(wake);
+          if (waiting >= 0) this.#waiters.splice(waiting, 1);
+          settle();
+          resolve({ value: undefined, done: true });
+        }
+        return Promise.resolve({ value: undefined, done: true });
+      },
+      [Symbol.asyncIterator]() {
+        return this;
+      },
+    };
   }
 
   #parse(after: unknown): number {

@@ -8,6 +8,11 @@ import { checkOpen } from '../validation.js';
 import { rangeEnd, toRegistryError } from './calls.js';
 import { REMOVAL_MARKS } from './kv.js';
 
+/** A promise rejected with `error` as it is (an abort's reason need not be an `Error`). */
+const rejectWith = async (error: unknown): Promise<never> => {
+  throw error;
+};
+
 /** What an etcd watch needs from its registry. */
 export interface WatchContext {
   readonly client: Etcd3;
@@ -481,7 +486,7 @@ export function watchEtcd(ctx: WatchContext, options: WatchOptions): AsyncIterab
         if (taken !== undefined) return Promise.resolve(taken);
       } catch (error) {
         finish();
-        return Promise.reject(toRegistryError(error, 'watch'));
+        return rejectWith(error);
       }
     }
     const waited = wait();
