@@ -355,7 +355,7 @@ export async function benchRegistryEtcd(): Promise<Row[]> {
     await server.stop();
   }
 
-  rows.push(await benchMemoryFeed());
+  rows.push(...(await benchMemoryFeed()));
   return rows;
 }
 

@@ -78,10 +78,13 @@ const requireLeaderInterceptor: Interceptor = (options, nextCall) =>
  * The `defaultCallOptions` of a client whose unary calls require a leader (see
  * {@link requireLeaderInterceptor}): a leaderless cluster answers `BACKEND_UNAVAILABLE` (see
  * {@link withDeadline}) rather than nothing. Streams (watches, lease keep-alives) are left as
- * they are: a watch judges its member by progress reports.
+ * they are: a watch judges its member by progress reports; so are serializable reads, which a
+ * member serves from its own copy, leader or not.
  */
 export const REQUIRE_LEADER_CALL_OPTIONS: CallOptionsFactory = (context) =>
-  context.isStream ? {} : { interceptors: [requireLeaderInterceptor] };
+  context.isStream || (context.method === 'range' && context.params.serializable === true)
+    ? {}
+    : { interceptors: [requireLeaderInterceptor] };
 
 /**
  * Whether `error` is a member's refusal of a call for want of a Raft leader (see

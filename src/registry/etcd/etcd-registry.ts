@@ -82,8 +82,9 @@ export interface EtcdSetOptions extends SetOptions {
  *   `clear` or `expire`, judged as of the removal (see `EtcdKv.marker`); never `evict`.
  * - Events: `record:set` / `record:removed` for what this instance does or meets (writes of
  *   other clients and leases running out fire nothing: use `watch` for those).
- * - Failures: every operation has a deadline (`timeoutMs`) → `TIMEOUT`; a member that cannot
- *   serve (down, no leader) → `BACKEND_UNAVAILABLE`.
+ * - Failures: the cluster saying it cannot serve (no leader, members refused or reset) →
+ *   `BACKEND_UNAVAILABLE` within `timeoutMs` (a leaderless refusal is sent again until then);
+ *   no answer at all within `timeoutMs` (a hung or black-holed member) → `TIMEOUT`.
  *
  * @example
  * const registry = new EtcdRegistry({ hosts: ['http://127.0.0.1:2379'] });

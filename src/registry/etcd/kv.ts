@@ -15,9 +15,12 @@ import { RegistryError } from '../errors.js';
 import type { RemovalReason } from '../events.js';
 import { isRecord, readRecord } from '../record-layout.js';
 import type { RegistryRecord } from '../registry.js';
-import { rangeEnd, withDeadline } from './calls.js';
+import { rangeEnd, REQUIRE_LEADER_CALL_OPTIONS, withDeadline } from './calls.js';
 import { LeasePool } from './leases.js';
 import type { ResolvedEtcdRegistryOptions } from './options.js';
+
+/** Transactions of {@link EtcdKv.valuesAt} in flight at once. */
+const READS_IN_FLIGHT = 4;
 
 /** Bytes a range reply aims at: `scan` pages and the reads of `clear` shrink below it. */
 const PAGE_BYTES = 4 * 1024 * 1024;
@@ -39,6 +42,8 @@ export function clientOptions(options: ResolvedEtcdRegistryOptions, hosts: reado
   const record = options.maxValueBytes + options.maxKeyBytes + Buffer.byteLength(options.keyPrefix) + 256;
   return {
     hosts: [...hosts],
+    // a member without a leader refuses a call at once instead of holding it (see withDeadline)
+    defaultCallOptions: REQUIRE_LEADER_CALL_OPTIONS,
     grpcOptions: { 'grpc.max_receive_message_length': Math.max(PAGE_BYTES * 2, options.maxTxnOps * record) },
     faultHandling: {
       host: () =>
@@ -245,25 +250,31 @@ export class EtcdKv {
 
   /**
    * The value each `reads[i].key` had at etcd revision `reads[i].revision` (`undefined`: absent
-   * then), read in linearizable transactions of `maxTxnOps` ranges; rejects with `COMPACTED`
+   * then), read in linearizable transactions of `maxTxnOps` ranges, a few at once; rejects with `COMPACTED`
    * (naming the revision before the first read) when etcd has compacted one of the revisions.
    */
   async valuesAt(
     reads: readonly { readonly key: Buffer; readonly revision: number }[],
     signal: AbortSignal | undefined,
   ): Promise<(Buffer | undefined)[]> {
-    const values: (Buffer | undefined)[] = [];
     const chunk = this.options.maxTxnOps;
-    for (let i = 0; i < reads.length; i += chunk) {
-      const part = reads.slice(i, i + chunk);
+    const read = async (from: number): Promise<(Buffer | undefined)[]> => {
+      const part = reads.slice(from, from + chunk);
       const ops = part.map(({ key, revision }): IRequestOp => ({ request_range: { key, revision } }));
       try {
         const response = await this.call(signal, 'watch read', () => this.client.kv.txn({ success: ops }));
-        for (let j = 0; j < part.length; j++) values.push(response.responses[j]?.response_range.kvs[0]?.value);
+        return part.map((_, j) => response.responses[j]?.response_range.kvs[0]?.value);
       } catch (error) {
         if (!(error instanceof RegistryError && /revision has been compacted/.test(error.message))) throw error;
         throw RegistryError.compacted(String(reads[0]?.revision ?? 0), error);
       }
+    };
+    // a few transactions in flight at once: a replay's removals are read while etcd sends the rest
+    const values: (Buffer | undefined)[] = [];
+    for (let i = 0; i < reads.length; i += chunk * READS_IN_FLIGHT) {
+      const starts: number[] = [];
+      for (let j = i; j < Math.min(reads.length, i + chunk * READS_IN_FLIGHT); j += chunk) starts.push(j);
+      for (const part of await Promise.all(starts.map(read))) values.push(...part);
     }
     return values;
   }

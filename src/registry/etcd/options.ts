@@ -24,8 +24,9 @@ export interface EtcdRegistryOptions {
    */
   readonly keyPrefix?: string;
   /**
-   * Deadline of each operation (a transaction, a scan page) in ms: past it the operation
-   * rejects with `TIMEOUT` (an unreachable or leaderless cluster does not answer sooner).
+   * Deadline of each operation (a transaction, a scan page) in ms: past it with no answer the
+   * operation rejects with `TIMEOUT`; a cluster that says it cannot serve (members refused or
+   * reset) rejects with `BACKEND_UNAVAILABLE` sooner, and one without a leader at the deadline.
    * Combined with the caller's `signal`, whichever comes first. At most 2^31 − 1 (~24.8 days),
    * the longest delay of a Node.js timer.
    * @default 5000

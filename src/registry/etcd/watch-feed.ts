@@ -53,8 +53,10 @@ export interface WatchContext {
  * previous values: see {@link watchEtcd}).
  */
 class Queued {
-  /** For a removal: the record it removed once read (`null`: the key held no record). */
-  previous: Buffer | null | undefined;
+  /** For a removal: the version of the record it removed, once known (0: the key held no record). */
+  removedVersion: number | undefined;
+  /** For a removal: the deadline of the record it removed (0: none). */
+  removedExpiresAt = 0;
   constructor(
     /** The etcd key, namespace included. */
     readonly etcdKey: Buffer,
@@ -69,7 +71,14 @@ class Queued {
   ) {}
 
   get ready(): boolean {
-    return this.stored !== undefined || this.previous !== undefined;
+    return this.stored !== undefined || this.removedVersion !== undefined;
+  }
+
+  /** Sets what the removal removed from that record's stored bytes (`undefined`: none). */
+  removed(stored: Buffer | undefined): void {
+    const header = stored !== undefined && isRecord(stored) ? readHeader('', stored) : undefined;
+    this.removedVersion = header?.version ?? 0;
+    this.removedExpiresAt = header?.expiresAt ?? 0;
   }
 }
 
@@ -91,6 +100,9 @@ export function parseCursor(after: unknown): Position {
 
 const cursorOf = (p: Position): string =>
   p.index === Number.POSITIVE_INFINITY ? `${p.revision}` : `${p.revision}.${p.index}`;
+
+// keys whose last record a watch remembers (two numbers each), so that their removals need no read
+const KNOWN_KEYS = 1024;
 
 const RETRY_FIRST_MS = 50;
 const RETRY_MAX_MS = 1000;
@@ -116,8 +128,9 @@ const RETRY_MAX_MS = 1000;
  *   no deadline, which only another client can have removed). So a replay reports what
  *   happened then, not what the record's deadline says now.
  *
- * - Buffering: at most `watchBuffer` changes are read ahead of the consumer; beyond that the
- *   stream is paused and etcd holds the rest (its slow-watcher queue), so a slow consumer loses
+ * - Buffering: the stream is paused after the etcd message that brings the read-ahead to
+ *   `watchBuffer` changes (so it can pass that mark by one message: one revision's changes when
+ *   live, up to 1000 revisions' in a replay), and etcd holds the rest (its slow-watcher queue), so a slow consumer loses
  *   nothing while etcd still has the revisions, and gets `COMPACTED` once they are compacted.
  * - Faults: a stream that breaks (its member died, the connection dropped) or goes silent (a
  *   paused or cut-off member keeps the TCP connection up and errors nothing: after
@@ -183,9 +196,7 @@ export function watchEtcd(ctx: WatchContext, options: WatchOptions): AsyncIterab
     const key = entry.etcdKey.toString('utf8', keyStart);
     const cursor = cursorOf(entry);
     if (entry.stored !== undefined) return { type: 'set', record: readRecord(key, entry.stored), cursor };
-    const previous = entry.previous ?? undefined;
-    const header = previous !== undefined && isRecord(previous) ? readHeader(key, previous) : undefined;
-    const deadline = header?.expiresAt ?? 0;
+    const deadline = entry.removedExpiresAt;
     // marked: a caller's delete or clear, of a record then live or already past its deadline;
     // unmarked: a lease that ran out, or the registry removing a record it met expired (or a
     // client other than a Nautilus registry deleting a record that has no deadline)
@@ -197,7 +208,7 @@ export function watchEtcd(ctx: WatchContext, options: WatchOptions): AsyncIterab
         : deadline !== 0 && deadline <= entry.markedAt
           ? 'expire'
           : entry.mark;
-    return { type: 'removed', key, version: header?.version ?? 0, reason, cursor };
+    return { type: 'removed', key, version: entry.removedVersion ?? 0, reason, cursor };
   };
 
   const readRemoved = (pending: readonly Queued[]): void => {
@@ -205,7 +216,7 @@ export function watchEtcd(ctx: WatchContext, options: WatchOptions): AsyncIterab
     ctx.valuesAt(asked, reads.signal).then(
       (values) => {
         pending.forEach((p, i) => {
-          p.previous = values[i] ?? null;
+          p.removed(values[i]);
         });
         notify();
       },
@@ -229,6 +240,10 @@ export function watchEtcd(ctx: WatchContext, options: WatchOptions): AsyncIterab
   let markRevision = -1;
   let mark: RemovalReason | undefined;
   let markedAt = 0;
+  // the header of the last record seen put under each key of the prefix, most recent
+  // {@link KNOWN_KEYS} keys: a removal of one of them needs no read (a replay of writes and
+  // deletes, a live watch that saw the write)
+  const known = new Map<string, { readonly version: number; readonly expiresAt: number }>();
 
   const onEvent = (event: IEvent): void => {
     const revision = Number(event.kv.mod_revision);
@@ -247,21 +262,33 @@ export function watchEtcd(ctx: WatchContext, options: WatchOptions): AsyncIterab
         markedAt = value.readDoubleLE(1);
       }
     }
-    if (revision < atRevision || (revision === atRevision && seenIndex <= atIndex)) return;
-    atRevision = revision;
-    atIndex = seenIndex;
-    if (etcdKey.length === keyStart) return;
+    // an event at or before the feed's position comes again after a reopen: only remembered
+    const delivered = revision < atRevision || (revision === atRevision && seenIndex <= atIndex);
+    if (!delivered) {
+      atRevision = revision;
+      atIndex = seenIndex;
+    }
     if (
-      prefixBytes.length > 0 &&
-      (etcdKey.length < keyStart + prefixBytes.length ||
-        prefixBytes.compare(etcdKey, keyStart, keyStart + prefixBytes.length) !== 0)
+      etcdKey.length === keyStart ||
+      (prefixBytes.length > 0 &&
+        (etcdKey.length < keyStart + prefixBytes.length ||
+          prefixBytes.compare(etcdKey, keyStart, keyStart + prefixBytes.length) !== 0))
     ) {
       return;
     }
+    const id = etcdKey.toString('latin1');
+    const value = event.kv.value;
     if (event.type === 'Put') {
-      if (isRecord(event.kv.value)) queue.push(new Queued(etcdKey, event.kv.value, revision, seenIndex, undefined, 0));
+      known.delete(id);
+      if (!isRecord(value)) return;
+      known.set(id, { version: value.readDoubleLE(1), expiresAt: value.readDoubleLE(25) });
+      if (known.size > KNOWN_KEYS) known.delete(known.keys().next().value as string);
+      if (!delivered) queue.push(new Queued(etcdKey, value, revision, seenIndex, undefined, 0));
       return;
     }
+    const header = known.get(id);
+    known.delete(id);
+    if (delivered) return;
     const marked = markRevision === revision;
     const removal = new Queued(
       etcdKey,
@@ -271,7 +298,11 @@ export function watchEtcd(ctx: WatchContext, options: WatchOptions): AsyncIterab
       marked ? mark : undefined,
       marked ? markedAt : 0,
     );
-    removals.push(removal);
+    if (header === undefined) removals.push(removal);
+    else {
+      removal.removedVersion = header.version;
+      removal.removedExpiresAt = header.expiresAt;
+    }
     queue.push(removal);
   };
 
