@@ -56,7 +56,24 @@ export function clientOptions(options: ResolvedEtcdRegistryOptions, hosts: reado
 }
 
 /** Why the removals of one transaction happened, in the marker put first in it (see {@link EtcdKv.marker}). */
-export const REMOVAL_MARKS = ['delete', 'clear'] as const;
+const REMOVAL_MARKS = ['delete', 'clear'] as const;
+
+/** What a removal marker says of the removals of its transaction (see {@link EtcdKv.marker}). */
+export interface Marker {
+  readonly reason: RemovalReason;
+  /** The registry's time when it sent the transaction, in epoch ms. */
+  readonly at: number;
+}
+
+/** A removal marker as {@link EtcdKv.marker} wrote it; `undefined` for other bytes. */
+export function readMarker(value: Buffer): Marker | undefined {
+  const reason = value.length === 9 ? REMOVAL_MARKS[value[0] as number] : undefined;
+  return reason === undefined ? undefined : { reason, at: value.readDoubleLE(1) };
+}
+
+/** Whether `error` is etcd's refusal of a read at a revision it has compacted. */
+const isCompacted = (error: unknown): boolean =>
+  error instanceof RegistryError && /revision has been compacted/.test(error.message);
 
 /** What the registry last saw of a key: its etcd `mod_revision` (0: absent) and record. */
 export interface Seen {
@@ -111,12 +128,16 @@ export class EtcdKv {
     return withDeadline(this.clock, this.options.timeoutMs, signal, what, call);
   }
 
-  range(key: Buffer, o: { end?: Buffer; limit?: number; signal: AbortSignal | undefined }): Promise<IRangeResponse> {
+  range(
+    key: Buffer,
+    o: { end?: Buffer; limit?: number; revision?: number; signal: AbortSignal | undefined },
+  ): Promise<IRangeResponse> {
     return this.call(o.signal, 'range', () =>
       this.client.kv.range({
         key,
         ...(o.end === undefined ? {} : { range_end: o.end }),
         ...(o.limit === undefined ? {} : { limit: o.limit }),
+        ...(o.revision === undefined ? {} : { revision: o.revision }),
         serializable: this.options.consistency === 'serializable',
       }),
     );
@@ -229,15 +250,7 @@ export class EtcdKv {
     // the first page is small enough for the largest records; the next grow as they prove smaller
     let limit = Math.max(1, Math.min(most, Math.floor(PAGE_BYTES / recordBytes)));
     for (let from = start; ;) {
-      const page = await this.call(o.signal, 'range', () =>
-        this.client.kv.range({
-          key: from,
-          range_end: end,
-          limit,
-          ...(o.revision === undefined ? {} : { revision: o.revision }),
-          serializable: this.options.consistency === 'serializable',
-        }),
-      );
+      const page = await this.range(from, { end, limit, ...o });
       yield page.kvs;
       const last = page.kvs[page.kvs.length - 1];
       if (!page.more || last === undefined) return;
@@ -265,7 +278,7 @@ export class EtcdKv {
         const response = await this.call(signal, 'watch read', () => this.client.kv.txn({ success: ops }));
         return part.map((_, j) => response.responses[j]?.response_range.kvs[0]?.value);
       } catch (error) {
-        if (!(error instanceof RegistryError && /revision has been compacted/.test(error.message))) throw error;
+        if (!isCompacted(error)) throw error;
         throw RegistryError.compacted(String(reads[0]?.revision ?? 0), error);
       }
     };
@@ -305,7 +318,7 @@ export class EtcdKv {
         }
       }
     } catch (error) {
-      if (!(error instanceof RegistryError && /revision has been compacted/.test(error.message))) throw error;
+      if (!isCompacted(error)) throw error;
     }
   }
 

@@ -1,12 +1,20 @@
 import type { Etcd3, IEvent, IWatchResponse } from 'etcd3';
 import type { Clock, Milliseconds, Timer } from '../../core/clock.js';
 import { RegistryError } from '../errors.js';
-import { isRecord, readHeader, readRecord } from '../record-layout.js';
-import type { RemovalReason } from '../events.js';
+import { isRecord } from '../record-layout.js';
 import type { RegistryChange, WatchOptions } from '../registry.js';
 import { checkOpen } from '../validation.js';
 import { rangeEnd, toRegistryError } from './calls.js';
-import { REMOVAL_MARKS } from './kv.js';
+import { type Marker, readMarker } from './kv.js';
+import {
+  cursorOf,
+  decodeChange,
+  parseCursor,
+  QueuedChange,
+  type Position,
+  type Removed,
+  removedOf,
+} from './watch-changes.js';
 
 /** A promise rejected with `error` as it is (an abort's reason need not be an `Error`). */
 const rejectWith = async (error: unknown): Promise<never> => {
@@ -45,61 +53,6 @@ export interface WatchContext {
     signal: AbortSignal,
   ): Promise<(Buffer | undefined)[]>;
 }
-
-/**
- * A change in the read-ahead queue, kept as etcd's bytes until the consumer takes it (then
- * decoded: queued changes are plain bytes, not records that outlive collections). A removal
- * waits for the record it removed, read from etcd at the revision before (the stream carries no
- * previous values: see {@link watchEtcd}).
- */
-class Queued {
-  /** For a removal: the version of the record it removed, once known (0: the key held no record). */
-  removedVersion: number | undefined;
-  /** For a removal: the deadline of the record it removed (0: none). */
-  removedExpiresAt = 0;
-  constructor(
-    /** The etcd key, namespace included. */
-    readonly etcdKey: Buffer,
-    /** A set's stored record; `undefined` for a removal. */
-    readonly stored: Buffer | undefined,
-    readonly revision: number,
-    readonly index: number,
-    /** For a removal: the reason its transaction's marker gave (`undefined`: unmarked; see `EtcdKv.marker`). */
-    readonly mark: RemovalReason | undefined,
-    /** For a marked removal: the registry's time in the marker, when the removal was committed. */
-    readonly markedAt: number,
-  ) {}
-
-  get ready(): boolean {
-    return this.stored !== undefined || this.removedVersion !== undefined;
-  }
-
-  /** Sets what the removal removed from that record's stored bytes (`undefined`: none). */
-  removed(stored: Buffer | undefined): void {
-    const header = stored !== undefined && isRecord(stored) ? readHeader('', stored) : undefined;
-    this.removedVersion = header?.version ?? 0;
-    this.removedExpiresAt = header?.expiresAt ?? 0;
-  }
-}
-
-/** Position in etcd's history: after event `index` of revision `revision` (`Infinity`: all of it). */
-interface Position {
-  readonly revision: number;
-  readonly index: number;
-}
-
-/**
- * Cursors are `R` (after every change of etcd revision R) or `R.i` (after the i-th change,
- * from 0, of revision R under the registry's namespace: one transaction can change many keys).
- */
-export function parseCursor(after: unknown): Position {
-  const match = typeof after === 'string' ? /^(0|[1-9][0-9]{0,15})(?:\.(0|[1-9][0-9]{0,8}))?$/.exec(after) : null;
-  if (match === null) throw RegistryError.invalidOptionValue('after', 'a cursor this registry issued', after);
-  return { revision: Number(match[1]), index: match[2] === undefined ? Number.POSITIVE_INFINITY : Number(match[2]) };
-}
-
-const cursorOf = (p: Position): string =>
-  p.index === Number.POSITIVE_INFINITY ? `${p.revision}` : `${p.revision}.${p.index}`;
 
 // keys whose last record a watch remembers (two numbers each), so that their removals need no read
 const KNOWN_KEYS = 1024;
@@ -151,7 +104,7 @@ export function watchEtcd(ctx: WatchContext, options: WatchOptions): AsyncIterab
   // after event `index` of revision `revision` (`Infinity`: all of it): where the feed stands
   let atRevision = 0;
   let atIndex = Number.POSITIVE_INFINITY;
-  const queue: Queued[] = [];
+  const queue: QueuedChange[] = [];
   // reads of removed records in flight, cancelled when the feed ends
   const reads = new AbortController();
   let head = 0;
@@ -191,39 +144,19 @@ export function watchEtcd(ctx: WatchContext, options: WatchOptions): AsyncIterab
   let prefixBytes = Buffer.alloc(0);
   const keyStart = ctx.keyPrefix.length;
 
-  // the change a queued entry stands for, decoded when the consumer takes it
-  const decode = (entry: Queued): RegistryChange => {
-    const key = entry.etcdKey.toString('utf8', keyStart);
-    const cursor = cursorOf(entry);
-    if (entry.stored !== undefined) return { type: 'set', record: readRecord(key, entry.stored), cursor };
-    const deadline = entry.removedExpiresAt;
-    // marked: a caller's delete or clear, of a record then live or already past its deadline;
-    // unmarked: a lease that ran out, or the registry removing a record it met expired (or a
-    // client other than a Nautilus registry deleting a record that has no deadline)
-    const reason: RemovalReason =
-      entry.mark === undefined
-        ? deadline !== 0
-          ? 'expire'
-          : 'delete'
-        : deadline !== 0 && deadline <= entry.markedAt
-          ? 'expire'
-          : entry.mark;
-    return { type: 'removed', key, version: entry.removedVersion ?? 0, reason, cursor };
-  };
-
-  const readRemoved = (pending: readonly Queued[]): void => {
+  const readRemoved = (pending: readonly QueuedChange[]): void => {
     const asked = pending.map((p) => ({ key: p.etcdKey, revision: p.revision - 1 }));
     ctx.valuesAt(asked, reads.signal).then(
       (values) => {
         pending.forEach((p, i) => {
-          p.removed(values[i]);
+          p.removed = removedOf(values[i]);
         });
         notify();
       },
       (error: unknown) => {
         if (ended) return;
         // what the first removal removed is gone from etcd: the feed holds up to the change before it
-        const first = pending[0] as Queued;
+        const first = pending[0] as QueuedChange;
         const before = first.index > 0 ? `${first.revision}.${first.index - 1}` : `${first.revision - 1}`;
         fail(
           error instanceof RegistryError && error.code === 'COMPACTED'
@@ -235,15 +168,14 @@ export function watchEtcd(ctx: WatchContext, options: WatchOptions): AsyncIterab
   };
 
   // the removals of the response being received, read together once it is
-  let removals: Queued[] = [];
+  let removals: QueuedChange[] = [];
   // the removal marker of the revision being received (see `EtcdKv.marker`)
   let markRevision = -1;
-  let mark: RemovalReason | undefined;
-  let markedAt = 0;
+  let marker: Marker | undefined;
   // the header of the last record seen put under each key of the prefix, most recent
   // {@link KNOWN_KEYS} keys: a removal of one of them needs no read (a replay of writes and
   // deletes, a live watch that saw the write)
-  const known = new Map<string, { readonly version: number; readonly expiresAt: number }>();
+  const known = new Map<string, Removed>();
 
   const onEvent = (event: IEvent): void => {
     const revision = Number(event.kv.mod_revision);
@@ -255,11 +187,10 @@ export function watchEtcd(ctx: WatchContext, options: WatchOptions): AsyncIterab
     if (etcdKey.length === keyStart) {
       // the namespace key: the marker of the removals that follow in this revision, read even
       // where the feed resumes after it (a cursor within the revision)
-      const value = event.kv.value;
-      if (event.type === 'Put' && value.length === 9) {
+      const read = event.type === 'Put' ? readMarker(event.kv.value) : undefined;
+      if (read !== undefined) {
         markRevision = revision;
-        mark = REMOVAL_MARKS[value[0] as number];
-        markedAt = value.readDoubleLE(1);
+        marker = read;
       }
     }
     // an event at or before the feed's position comes again after a reopen: only remembered
@@ -281,28 +212,24 @@ export function watchEtcd(ctx: WatchContext, options: WatchOptions): AsyncIterab
     if (event.type === 'Put') {
       known.delete(id);
       if (!isRecord(value)) return;
-      known.set(id, { version: value.readDoubleLE(1), expiresAt: value.readDoubleLE(25) });
+      known.set(id, removedOf(value));
       if (known.size > KNOWN_KEYS) known.delete(known.keys().next().value as string);
-      if (!delivered) queue.push(new Queued(etcdKey, value, revision, seenIndex, undefined, 0));
+      if (!delivered) queue.push(new QueuedChange(etcdKey, value, revision, seenIndex, undefined));
       return;
     }
-    const header = known.get(id);
+    const removed = known.get(id);
     known.delete(id);
     if (delivered) return;
-    const marked = markRevision === revision;
-    const removal = new Queued(
+    const removal = new QueuedChange(
       etcdKey,
       undefined,
       revision,
       seenIndex,
-      marked ? mark : undefined,
-      marked ? markedAt : 0,
+      markRevision === revision ? marker : undefined,
     );
-    if (header === undefined) removals.push(removal);
-    else {
-      removal.removedVersion = header.version;
-      removal.removedExpiresAt = header.expiresAt;
-    }
+    // a record the feed saw put needs no read
+    if (removed === undefined) removals.push(removal);
+    else removal.removed = removed;
     queue.push(removal);
   };
 
@@ -470,8 +397,8 @@ export function watchEtcd(ctx: WatchContext, options: WatchOptions): AsyncIterab
     checkOpen(ctx.isClosed(), signal);
     const next = queue[head];
     if (next?.ready === true) {
-      const change = decode(next);
-      queue[head++] = undefined as unknown as Queued;
+      const change = decodeChange(next, keyStart);
+      queue[head++] = undefined as unknown as QueuedChange;
       if (head > 1024 && head * 2 > queue.length) {
         queue.splice(0, head);
         head = 0;
