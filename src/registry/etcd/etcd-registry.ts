@@ -38,7 +38,7 @@ import {
   type LeadershipHandle,
 } from './election.js';
 import { checkFence, type Fence } from './fence.js';
-import { ABSENT, clientOptions, EtcdKv, type Seen } from './kv.js';
+import { ABSENT, channelOptions, clientOptions, EtcdKv, type Seen } from './kv.js';
 import { type LockContext, type LockHandle, type LockOptions, takeLock } from './lock.js';
 import { observeLeaders, type ObserveOptions } from './observe.js';
 import {
@@ -48,6 +48,7 @@ import {
   resolveEtcdOptions,
 } from './options.js';
 import { watchEtcd, type WatchContext } from './watch-feed.js';
+import { WatchChannels } from './watch-stream.js';
 import { commit, MAX_ROUNDS, restoreRecord, writeEntries } from './writes.js';
 
 /** Options of {@link EtcdRegistry.set}: the contract's, and a fencing token. */
@@ -100,8 +101,10 @@ export class EtcdRegistry extends Emitter<RegistryEvents> implements Registry<Ui
   readonly #elections: ElectionContext;
   /** The lock and election prefixes as a fence's entry spells them (latin1), for `checkFence`. */
   readonly #fenceNamespaces: readonly string[];
-  /** Clients of one member each, for watches (created on first use). */
+  /** Clients of one member each, for the probes of watches (created on first use). */
   readonly #hostClients: (Etcd3 | undefined)[] = [];
+  /** The watch streams' channels, one member each. */
+  readonly #watchStreams: WatchChannels;
   #closed = false;
 
   constructor(options: EtcdRegistryOptions, deps: EtcdRegistryDeps = {}) {
@@ -114,8 +117,9 @@ export class EtcdRegistry extends Emitter<RegistryEvents> implements Registry<Ui
     });
     const kv = this.#kv;
     const closers = new Set<() => void>();
+    const streams = new WatchChannels(this.#options.hosts, channelOptions(this.#options));
+    this.#watchStreams = streams;
     this.#watch = {
-      client: kv.client,
       clock: this.#clock,
       keyPrefix: kv.prefix,
       timeoutMs: this.#options.timeoutMs,
@@ -124,17 +128,14 @@ export class EtcdRegistry extends Emitter<RegistryEvents> implements Registry<Ui
       closers,
       revision: async (signal) => Number((await kv.range(kv.prefix, { signal, limit: 1 })).header.revision),
       hosts: this.#options.hosts,
-      hostClient: (i) => {
+      openStream: (i) => streams.open(i),
+      progressMs: this.#options.watchProgressMs,
+      probe: async (i) => {
         let client = this.#hostClients[i];
         if (client === undefined) {
           client = new Etcd3(clientOptions(this.#options, [this.#options.hosts[i] as string]));
           this.#hostClients[i] = client;
         }
-        return client;
-      },
-      progressMs: this.#options.watchProgressMs,
-      probe: async (i) => {
-        const client = this.#watch.hostClient(i);
         const read = () =>
           client.kv.range({ key: kv.prefix, range_end: rangeEnd(kv.prefix), limit: 1, keys_only: true });
         await withDeadline(this.#clock, 2 * this.#options.watchProgressMs, undefined, 'watch probe', read);
@@ -378,6 +379,7 @@ export class EtcdRegistry extends Emitter<RegistryEvents> implements Registry<Ui
     // leases are left to run out: revoking one would delete records other clients still serve
     this.#kv.client.close();
     for (const client of this.#hostClients) client?.close();
+    this.#watchStreams.close();
   }
 
   #enter(signal: AbortSignal | undefined): void {

@@ -25,6 +25,12 @@ const READS_IN_FLIGHT = 4;
 /** Bytes a range reply aims at: `scan` pages and the reads of `clear` shrink below it. */
 const PAGE_BYTES = 4 * 1024 * 1024;
 
+/** The gRPC channel options of a registry's clients: the receive limit (see {@link clientOptions}). */
+export function channelOptions(options: ResolvedEtcdRegistryOptions): { 'grpc.max_receive_message_length': number } {
+  const record = options.maxValueBytes + options.maxKeyBytes + Buffer.byteLength(options.keyPrefix) + 256;
+  return { 'grpc.max_receive_message_length': Math.max(PAGE_BYTES * 2, options.maxTxnOps * record) };
+}
+
 /**
  * The `etcd3` client options of a registry on `hosts`.
  *
@@ -39,12 +45,11 @@ const PAGE_BYTES = 4 * 1024 * 1024;
  */
 export function clientOptions(options: ResolvedEtcdRegistryOptions, hosts: readonly string[]): IOptions {
   const unreachable = handleType(GRPCUnavailableError);
-  const record = options.maxValueBytes + options.maxKeyBytes + Buffer.byteLength(options.keyPrefix) + 256;
   return {
     hosts: [...hosts],
     // a member without a leader refuses a call at once instead of holding it (see withDeadline)
     defaultCallOptions: REQUIRE_LEADER_CALL_OPTIONS,
-    grpcOptions: { 'grpc.max_receive_message_length': Math.max(PAGE_BYTES * 2, options.maxTxnOps * record) },
+    grpcOptions: channelOptions(options),
     faultHandling: {
       host: () =>
         hosts.length === 1

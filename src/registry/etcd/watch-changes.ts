@@ -1,6 +1,6 @@
 import { RegistryError } from '../errors.js';
 import type { RemovalReason } from '../events.js';
-import { isRecord, readHeader, readRecord } from '../record-layout.js';
+import { isRecord, readRecord } from '../record-layout.js';
 import type { RegistryChange } from '../registry.js';
 import type { Marker } from './kv.js';
 
@@ -33,39 +33,99 @@ const NO_RECORD: Removed = Object.freeze({ version: 0, expiresAt: 0 });
 
 /** The {@link Removed} of a record's stored bytes (of none, or of bytes not a record: version 0). */
 export function removedOf(stored: Buffer | undefined): Removed {
-  return stored !== undefined && isRecord(stored) ? readHeader('', stored) : NO_RECORD;
+  // the two fields only (see record-layout.ts): a replay remembers one per write
+  return stored !== undefined && isRecord(stored)
+    ? { version: stored.readDoubleLE(1), expiresAt: stored.readDoubleLE(25) }
+    : NO_RECORD;
+}
+
+/** Where a watch event's bytes are: a view of a whole received message, and a range of it. */
+export interface Slice {
+  readonly view: Buffer;
+  readonly start: number;
+  readonly end: number;
 }
 
 /**
- * A change in a watch's read-ahead queue, kept as etcd's bytes until the consumer takes it
- * (then decoded: queued changes are plain bytes, not records that outlive collections). A
- * removal is ready once what it removed is known: remembered from the stream, or read from
- * etcd at the revision before (the stream carries no previous values: see `watchEtcd`).
+ * Buffers over whole received messages, one per message: a queued change keeps its key and
+ * value as ranges of one of them, not as views of its own (a replay's response brings tens of
+ * thousands of events at once, and every object the queue holds is copied by each young
+ * collection until the consumer takes it).
+ */
+export class MessageViews {
+  #of: ArrayBufferLike | undefined;
+  #view: Buffer = Buffer.alloc(0);
+
+  /** The range of `bytes` in a view of its whole message. */
+  slice(bytes: Buffer): Slice {
+    if (bytes.buffer !== this.#of) {
+      this.#of = bytes.buffer;
+      this.#view = Buffer.from(bytes.buffer);
+    }
+    return { view: this.#view, start: bytes.byteOffset, end: bytes.byteOffset + bytes.length };
+  }
+
+  /** Lets go of the last message. */
+  clear(): void {
+    this.#of = undefined;
+    this.#view = Buffer.alloc(0);
+  }
+}
+
+/**
+ * A change in a watch's read-ahead queue, kept as ranges of received bytes until the consumer
+ * takes it (then decoded: queued changes are plain numbers and a shared view, not records that
+ * outlive collections). A removal is ready once what it removed is known: remembered from the
+ * stream, or read from etcd at the revision before (the stream carries no previous values: see
+ * `watchEtcd`).
  */
 export class QueuedChange {
   /** For a removal: the record it removed, once known. */
   removed: Removed | undefined;
+  /** The view holding the etcd key (namespace included) from `keyStart` to `keyEnd`. */
+  readonly keys: Buffer;
+  readonly keyStart: number;
+  readonly keyEnd: number;
+  /** For a set: the view holding the stored record from `valueStart` to `valueEnd`. */
+  readonly values: Buffer | undefined;
+  readonly valueStart: number;
+  readonly valueEnd: number;
+
   constructor(
-    /** The etcd key, namespace included. */
-    readonly etcdKey: Buffer,
+    key: Slice,
     /** A set's stored record; `undefined` for a removal. */
-    readonly stored: Buffer | undefined,
+    value: Slice | undefined,
     readonly revision: number,
     readonly index: number,
     /** For a removal: its transaction's marker (`undefined`: unmarked; see `EtcdKv.marker`). */
     readonly marker: Marker | undefined,
-  ) {}
+  ) {
+    this.keys = key.view;
+    this.keyStart = key.start;
+    this.keyEnd = key.end;
+    this.values = value?.view;
+    this.valueStart = value?.start ?? 0;
+    this.valueEnd = value?.end ?? 0;
+  }
 
   get ready(): boolean {
-    return this.stored !== undefined || this.removed !== undefined;
+    return this.values !== undefined || this.removed !== undefined;
+  }
+
+  /** The etcd key, namespace included (a view of the received bytes). */
+  get etcdKey(): Buffer {
+    return this.keys.subarray(this.keyStart, this.keyEnd);
   }
 }
 
 /** The change `entry` stands for (`keyStart`: the length of the registry's namespace). */
 export function decodeChange(entry: QueuedChange, keyStart: number): RegistryChange {
-  const key = entry.etcdKey.toString('utf8', keyStart);
+  const key = entry.keys.toString('utf8', entry.keyStart + keyStart, entry.keyEnd);
   const cursor = cursorOf(entry);
-  if (entry.stored !== undefined) return { type: 'set', record: readRecord(key, entry.stored), cursor };
+  if (entry.values !== undefined) {
+    const stored = entry.values.subarray(entry.valueStart, entry.valueEnd);
+    return { type: 'set', record: readRecord(key, stored), cursor };
+  }
   const { version, expiresAt } = entry.removed ?? NO_RECORD;
   return { type: 'removed', key, version, reason: removalReason(expiresAt, entry.marker), cursor };
 }

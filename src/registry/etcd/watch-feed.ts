@@ -1,4 +1,3 @@
-import type { Etcd3, IEvent, IWatchResponse } from 'etcd3';
 import type { Clock, Milliseconds, Timer } from '../../core/clock.js';
 import { RegistryError } from '../errors.js';
 import { isRecord } from '../record-layout.js';
@@ -9,12 +8,14 @@ import { type Marker, readMarker } from './kv.js';
 import {
   cursorOf,
   decodeChange,
+  MessageViews,
   parseCursor,
   QueuedChange,
   type Position,
   type Removed,
   removedOf,
 } from './watch-changes.js';
+import type { StreamEvent, StreamResponse, WatchStream } from './watch-stream.js';
 
 /** A promise rejected with `error` as it is (an abort's reason need not be an `Error`). */
 const rejectWith = async (error: unknown): Promise<never> => {
@@ -23,7 +24,6 @@ const rejectWith = async (error: unknown): Promise<never> => {
 
 /** What an etcd watch needs from its registry. */
 export interface WatchContext {
-  readonly client: Etcd3;
   readonly clock: Clock;
   /** The registry's namespace, as etcd bytes. */
   readonly keyPrefix: Buffer;
@@ -36,8 +36,8 @@ export interface WatchContext {
   revision(signal: AbortSignal | undefined): Promise<number>;
   /** The member URLs watches connect to, one at a time, moving on when one stops answering. */
   readonly hosts: readonly string[];
-  /** A client connected to `hosts[i]` only (so that a watch knows, and can leave, its member). */
-  hostClient(i: number): Etcd3;
+  /** A new watch stream to member `hosts[i]` only (so that a watch knows, and can leave, its member). */
+  openStream(i: number): WatchStream;
   /** Interval of the stream liveness check in ms (see {@link EtcdRegistryOptions.watchProgressMs}). */
   readonly progressMs: Milliseconds;
   /**
@@ -110,7 +110,7 @@ export function watchEtcd(ctx: WatchContext, options: WatchOptions): AsyncIterab
   let head = 0;
   let failure: Error | undefined;
   let wake: (() => void) | undefined;
-  let stream: Awaited<ReturnType<Etcd3['watchClient']['watch']>> | undefined;
+  let stream: WatchStream | undefined;
   let paused = false;
   let ended = false;
   let retryTimer: Timer | undefined;
@@ -176,9 +176,10 @@ export function watchEtcd(ctx: WatchContext, options: WatchOptions): AsyncIterab
   // {@link KNOWN_KEYS} keys: a removal of one of them needs no read (a replay of writes and
   // deletes, a live watch that saw the write)
   const known = new Map<string, Removed>();
+  const views = new MessageViews();
 
-  const onEvent = (event: IEvent): void => {
-    const revision = Number(event.kv.mod_revision);
+  const onEvent = (event: StreamEvent): void => {
+    const revision = event.kv.mod_revision;
     if (revision !== seenRevision) {
       seenRevision = revision;
       seenIndex = 0;
@@ -214,14 +215,15 @@ export function watchEtcd(ctx: WatchContext, options: WatchOptions): AsyncIterab
       if (!isRecord(value)) return;
       known.set(id, removedOf(value));
       if (known.size > KNOWN_KEYS) known.delete(known.keys().next().value as string);
-      if (!delivered) queue.push(new QueuedChange(etcdKey, value, revision, seenIndex, undefined));
+      if (!delivered)
+        queue.push(new QueuedChange(views.slice(etcdKey), views.slice(value), revision, seenIndex, undefined));
       return;
     }
     const removed = known.get(id);
     known.delete(id);
     if (delivered) return;
     const removal = new QueuedChange(
-      etcdKey,
+      views.slice(etcdKey),
       undefined,
       revision,
       seenIndex,
@@ -233,12 +235,11 @@ export function watchEtcd(ctx: WatchContext, options: WatchOptions): AsyncIterab
     queue.push(removal);
   };
 
-  const onData = (response: IWatchResponse): void => {
+  const onData = (response: StreamResponse): void => {
     heardAt = ctx.clock.now();
     if (response.canceled) {
-      const compacted = Number(response.compact_revision);
       fail(
-        compacted > 0
+        response.compact_revision > 0
           ? RegistryError.compacted(cursorOf({ revision: atRevision, index: atIndex }))
           : RegistryError.unavailable(`etcd cancelled the watch: ${response.cancel_reason}`),
       );
@@ -247,16 +248,16 @@ export function watchEtcd(ctx: WatchContext, options: WatchOptions): AsyncIterab
     if (response.created) {
       // a member that opens the watch and cuts it before it delivers anything is still down:
       // the backoff and the deadline reset once the stream brings changes or a progress report
-      if (first && asked !== undefined && asked.revision > Number(response.header.revision)) {
+      if (first && asked !== undefined && asked.revision > response.header.revision) {
         fail(RegistryError.invalidOptionValue('after', 'a cursor this registry issued', after));
       }
       first = false;
-      openedRevision = Number(response.header.revision);
+      openedRevision = response.header.revision;
       return;
     }
     downSince = undefined;
     retryDelay = RETRY_FIRST_MS;
-    if (response.events.length === 0) reportedRevision = Number(response.header.revision);
+    if (response.events.length === 0) reportedRevision = response.header.revision;
     for (const event of response.events) onEvent(event);
     if (removals.length > 0) {
       readRemoved(removals);
@@ -264,22 +265,18 @@ export function watchEtcd(ctx: WatchContext, options: WatchOptions): AsyncIterab
     }
     if (queue.length - head >= ctx.watchBuffer && stream !== undefined && !paused) {
       paused = true;
-      (stream as unknown as { pause(): void }).pause();
+      stream.pause();
     }
     notify();
   };
 
-  const open = async (): Promise<void> => {
+  const open = (): void => {
     seenRevision = -1;
     seenIndex = -1;
     openedRevision = 0;
     reportedRevision = 0;
     const start = atIndex === Number.POSITIVE_INFINITY ? atRevision + 1 : atRevision;
-    const opened = await ctx.hostClient(host).watchClient.watch();
-    if (ended) {
-      opened.cancel();
-      return;
-    }
+    const opened = ctx.openStream(host);
     stream = opened;
     ctx.connected.set(opened, ctx.hosts[host] as string);
     heardAt = ctx.clock.now();
@@ -291,7 +288,7 @@ export function watchEtcd(ctx: WatchContext, options: WatchOptions): AsyncIterab
       create_request: {
         key: ctx.keyPrefix,
         range_end: rangeEnd(ctx.keyPrefix),
-        start_revision: String(Math.max(1, start)),
+        start_revision: Math.max(1, start),
         // etcd sends a replay as one response unless asked to split it; the client refuses a
         // message over 4 MiB (gRPC's default), so history beyond that could never be replayed
         fragment: true,
@@ -316,7 +313,12 @@ export function watchEtcd(ctx: WatchContext, options: WatchOptions): AsyncIterab
     }
     retryTimer = ctx.clock.setTimeout(() => {
       retryTimer = undefined;
-      if (!ended) open().catch((e: unknown) => broken(undefined, e));
+      if (ended) return;
+      try {
+        open();
+      } catch (e) {
+        broken(undefined, e);
+      }
     }, retryDelay);
     retryDelay = Math.min(RETRY_MAX_MS, retryDelay * 2);
   };
@@ -365,6 +367,7 @@ export function watchEtcd(ctx: WatchContext, options: WatchOptions): AsyncIterab
     state = 'done';
     ended = true;
     reads.abort();
+    views.clear();
     retryTimer?.cancel();
     liveness?.cancel();
     if (stream !== undefined) ctx.connected.delete(stream);
@@ -386,7 +389,7 @@ export function watchEtcd(ctx: WatchContext, options: WatchOptions): AsyncIterab
     atIndex = asked?.index ?? Number.POSITIVE_INFINITY;
     if (ended) return;
     try {
-      await open();
+      open();
     } catch (error) {
       throw toRegistryError(error, 'watch');
     }
@@ -405,7 +408,7 @@ export function watchEtcd(ctx: WatchContext, options: WatchOptions): AsyncIterab
       }
       if (paused && queue.length - head < ctx.watchBuffer / 2 && stream !== undefined) {
         paused = false;
-        (stream as unknown as { resume(): void }).resume();
+        stream.resume();
       }
       return { value: change, done: false };
     }
