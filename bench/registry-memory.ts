@@ -11,6 +11,7 @@ import { MemoryRegistry, type RegistryChange } from '../src/registry/index.js';
 import {
   bestOfAlternating,
   heapBytes,
+  median,
   opsPerCpuSecond,
   printTable,
   quantile,
@@ -160,35 +161,46 @@ const gc = (globalThis as { gc?: (options: { type: 'minor'; execution: 'sync' })
 /** A collection of the young generation, with `--expose-gc`. */
 const minorGc = (): void => gc?.({ type: 'minor', execution: 'sync' });
 
+/** One side of {@link interleavedChunks}: a write, and what follows each chunk of them. */
+interface ChunkedSide {
+  write(i: number): Promise<unknown>;
+  between(): Promise<void>;
+}
+
 /**
- * Writes per CPU-second: `iterations` calls of `write` in chunks of FEED_CHUNK, each chunk
- * followed by `between`; `timeBetween` says whether `between` counts (when not, a minor
- * collection follows it, untimed: what it left is not collected in the next chunk's time).
+ * Writes per CPU-second of two sides, `iterations` calls of `write` each, in chunks of
+ * FEED_CHUNK taken in turn (the side that goes first swapped every chunk), each chunk followed
+ * by its side's `between`: a chunk takes ~0.5 ms, so a change in the machine's other load lands
+ * on both sides alike. `timeBetween` says whether `between` counts (when not, a minor collection
+ * follows it, untimed, on both sides: what a chunk left is not collected in the next one's time).
  */
-async function chunkedOpsPerCpuSecond(
+async function interleavedChunks(
   iterations: number,
-  write: (i: number) => Promise<unknown>,
-  between: () => Promise<void>,
+  sides: readonly [ChunkedSide, ChunkedSide],
   timeBetween: boolean,
-): Promise<number> {
-  let used = 0;
+): Promise<[number, number]> {
+  const used = [0, 0];
   const warmup = Math.min(iterations, 50_000);
-  for (let i = -warmup; i < iterations; i += FEED_CHUNK) {
-    const start = process.cpuUsage();
-    for (let j = i; j < i + FEED_CHUNK; j++) await write(j + warmup);
-    let spent = process.cpuUsage(start);
-    await between();
-    if (timeBetween) spent = process.cpuUsage(start);
-    else minorGc();
-    if (i >= 0) used += spent.user + spent.system;
+  for (let i = -warmup, turn = 0; i < iterations; i += FEED_CHUNK, turn++) {
+    for (const which of turn % 2 === 0 ? [0, 1] : [1, 0]) {
+      const side = sides[which] as ChunkedSide;
+      const start = process.cpuUsage();
+      for (let j = i; j < i + FEED_CHUNK; j++) await side.write(j + warmup);
+      let spent = process.cpuUsage(start);
+      await side.between();
+      if (timeBetween) spent = process.cpuUsage(start);
+      else minorGc();
+      if (i >= 0) used[which] = (used[which] as number) + spent.user + spent.system;
+    }
   }
-  return iterations / (used / 1e6);
+  return [iterations / ((used[0] as number) / 1e6), iterations / ((used[1] as number) / 1e6)];
 }
 
 /**
  * What a watch costs writes: awaited set+TTL on a registry with a live watch, against the same
  * writes on a registry nobody watches (same options; its change log records nothing until a
- * first `watch` or `cursor`). After every FEED_CHUNK writes the watch takes every change they
+ * first `watch` or `cursor`), in chunks taken in turn (`interleavedChunks`), medians of ROUNDS
+ * rounds. After every FEED_CHUNK writes the watch takes every change they
  * made (within the feed's history of 1000, or it would get `COMPACTED` and fail the bench).
  *
  * - Overhead on writes (the target): only the writes are timed; what they pay for the feed.
@@ -225,11 +237,20 @@ export async function benchMemoryFeed(): Promise<Row[]> {
   const nothing = async (): Promise<void> => {};
   const rows: Row[] = [];
   for (const timeBetween of [false, true]) {
-    const [anchor, nautilus] = await bestOfAlternating(
-      ROUNDS,
-      () => chunkedOpsPerCpuSecond(OPS, writeUnwatched, nothing, timeBetween),
-      () => chunkedOpsPerCpuSecond(OPS, writeWatched, takeAll, timeBetween),
-    );
+    const rates: [number[], number[]] = [[], []];
+    for (let r = 0; r < ROUNDS; r++) {
+      const [a, n] = await interleavedChunks(
+        OPS,
+        [
+          { write: writeUnwatched, between: nothing },
+          { write: writeWatched, between: takeAll },
+        ],
+        timeBetween,
+      );
+      rates[0].push(a);
+      rates[1].push(n);
+    }
+    const [anchor, nautilus] = [median(rates[0]), median(rates[1])];
     rows.push({
       what: timeBetween
         ? "… with the consumer's work timed too (same thread, a promise turn per change)"
