@@ -55,17 +55,22 @@ export function readHeader(key: string, stored: Buffer): RecordHeader {
  * of `stored`, not a copy.
  */
 export function readRecord(key: string, stored: Buffer): RegistryRecord {
-  if (stored.length < HEADER_BYTES || stored[0] !== LAYOUT_VERSION) {
+  return readRecordAt(key, stored, 0, stored.length);
+}
+
+/** {@link readRecord} of the stored bytes from `start` to `end` of `bytes` (without a view of them first). */
+export function readRecordAt(key: string, bytes: Buffer, start: number, end: number): RegistryRecord {
+  if (end - start < HEADER_BYTES || bytes[start] !== LAYOUT_VERSION) {
     throw RegistryError.codec(`the stored value of "${key}" is not a Nautilus record (layout ${LAYOUT_VERSION})`, key);
   }
-  const expiresAt = stored.readDoubleLE(25);
+  const expiresAt = bytes.readDoubleLE(start + 25);
   return {
     key,
-    value: stored.subarray(HEADER_BYTES),
-    version: stored.readDoubleLE(1),
+    value: bytes.subarray(start + HEADER_BYTES, end),
+    version: bytes.readDoubleLE(start + 1),
     expiresAt: expiresAt === 0 ? undefined : expiresAt,
-    createdAt: stored.readDoubleLE(9),
-    updatedAt: stored.readDoubleLE(17),
+    createdAt: bytes.readDoubleLE(start + 9),
+    updatedAt: bytes.readDoubleLE(start + 17),
   };
 }
 

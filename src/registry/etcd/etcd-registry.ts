@@ -297,12 +297,13 @@ export class EtcdRegistry extends Emitter<RegistryEvents> implements Registry<Ui
             this.#kv.readAll(part, signal),
       );
     }
-    const seen = (await Promise.all(parts)).flat();
+    const seen = parts.length === 1 ? await (parts[0] as Promise<Seen[]>) : (await Promise.all(parts)).flat();
     const records: (RegistryRecord | undefined)[] = new Array<RegistryRecord | undefined>(unique.length);
+    const now = this.#clock.now();
     for (let i = 0; i < unique.length; i++) {
       const found = seen[i] ?? ABSENT;
       // only a record past its deadline needs the (asynchronous) removal
-      const record = this.#kv.liveRecord(found.record);
+      const record = this.#kv.liveRecord(found.record, now);
       records[i] =
         record !== undefined || found.record === undefined
           ? record

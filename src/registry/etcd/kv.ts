@@ -80,9 +80,21 @@ export function readMarker(value: Buffer): Marker | undefined {
 const isCompacted = (error: unknown): boolean =>
   error instanceof RegistryError && /revision has been compacted/.test(error.message);
 
-/** What the registry last saw of a key: its etcd `mod_revision` (0: absent) and record. */
-export interface Seen {
+/** A record without its value: what the registry remembers of it (see {@link Known}). */
+export type RecordMeta = Omit<RegistryRecord, 'value'>;
+
+/**
+ * What the registry remembers of a key, the guard and basis of its next write: the etcd
+ * `mod_revision` (0: absent) and the record's metadata. No value: the cache of
+ * `revisionCacheSize` keys would otherwise hold that many values (and the replies they are views of).
+ */
+export interface Known {
   readonly modRevision: string;
+  readonly record: RecordMeta | undefined;
+}
+
+/** A key as just read from etcd: a {@link Known} whose record has its value. */
+export interface Seen extends Known {
   readonly record: RegistryRecord | undefined;
 }
 
@@ -110,7 +122,7 @@ export class EtcdKv {
    */
   readonly recordsStart: Buffer;
   readonly leases: LeasePool;
-  readonly seen: LRUCache<string, Seen>;
+  readonly seen: LRUCache<string, Known>;
   readonly events: KvEvents;
 
   constructor(options: ResolvedEtcdRegistryOptions, clock: Clock, events: KvEvents) {
@@ -159,7 +171,7 @@ export class EtcdKv {
   }
 
   /** The compare that holds while `key` is still as `basis` saw it. */
-  guard(key: string | Buffer, basis: Seen): ICompare {
+  guard(key: string | Buffer, basis: Known): ICompare {
     return {
       key: typeof key === 'string' ? this.etcdKey(key) : key,
       target: 'Mod',
@@ -171,8 +183,14 @@ export class EtcdKv {
   }
 
   /** What the registry knows of `key` without asking: the cache, or "absent" as the first guess. */
-  seenOf(key: string): Seen {
+  seenOf(key: string): Known {
     return this.seen.get(key) ?? ABSENT;
+  }
+
+  /** Remembers that `key` holds `record` at etcd revision `modRevision` (without its value). */
+  remember(key: string, modRevision: string, record: RecordMeta): void {
+    const { version, createdAt, updatedAt, expiresAt } = record;
+    this.seen.set(key, { modRevision, record: { key, version, createdAt, updatedAt, expiresAt } });
   }
 
   /** Reads `key` from etcd and remembers what it found. */
@@ -194,20 +212,16 @@ export class EtcdKv {
       this.seen.delete(key);
       return ABSENT;
     }
-    const seen: Seen = {
-      modRevision: kv.mod_revision,
-      record: isRecord(kv.value) ? readRecord(key, kv.value) : undefined,
-    };
-    if (seen.record === undefined) {
-      throw RegistryError.codec(`the etcd value of "${key}" is not a Nautilus record`, key);
-    }
-    this.seen.set(key, seen);
-    return seen;
+    if (!isRecord(kv.value)) throw RegistryError.codec(`the etcd value of "${key}" is not a Nautilus record`, key);
+    const record = readRecord(key, kv.value);
+    this.remember(key, kv.mod_revision, record);
+    return { modRevision: kv.mod_revision, record };
   }
 
-  liveRecord(record: RegistryRecord | undefined): RegistryRecord | undefined {
-    if (record === undefined) return undefined;
-    return record.expiresAt === undefined || record.expiresAt > this.clock.now() ? record : undefined;
+  /** `record` if it is live at `now` (the clock's time unless given); `undefined` when past its deadline. */
+  liveRecord<R extends RecordMeta>(record: R | undefined, now?: number): R | undefined {
+    if (record === undefined || record.expiresAt === undefined) return record;
+    return record.expiresAt > (now ?? this.clock.now()) ? record : undefined;
   }
 
   /** The live record of `seen`, removing it (one `expire` event, by whoever removes it) when expired. */

@@ -95,7 +95,8 @@ export interface EtcdRegistryOptions {
   /**
    * Keys whose last seen etcd revision is remembered, so that a write is one transaction
    * guarded by that revision instead of a read and a transaction (least recently used are
-   * forgotten; a stale entry costs one more round trip, never a wrong write).
+   * forgotten; a stale entry costs one more round trip, never a wrong write). An entry holds the
+   * revision and the record's version and times, never its value.
    * @default 10_000
    */
   readonly revisionCacheSize?: number;

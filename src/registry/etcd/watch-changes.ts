@@ -1,6 +1,6 @@
 import { RegistryError } from '../errors.js';
 import type { RemovalReason } from '../events.js';
-import { isRecord, readRecord } from '../record-layout.js';
+import { isRecord, readRecordAt } from '../record-layout.js';
 import type { RegistryChange } from '../registry.js';
 import type { Marker } from './kv.js';
 
@@ -48,9 +48,8 @@ export interface Slice {
 
 /**
  * Buffers over whole received messages, one per message: a queued change keeps its key and
- * value as ranges of one of them, not as views of its own (a replay's response brings tens of
- * thousands of events at once, and every object the queue holds is copied by each young
- * collection until the consumer takes it).
+ * value as ranges of one of them, so that it holds no buffer object of its own (a replay's
+ * response brings tens of thousands of events at once).
  */
 export class MessageViews {
   #of: ArrayBufferLike | undefined;
@@ -123,8 +122,7 @@ export function decodeChange(entry: QueuedChange, keyStart: number): RegistryCha
   const key = entry.keys.toString('utf8', entry.keyStart + keyStart, entry.keyEnd);
   const cursor = cursorOf(entry);
   if (entry.values !== undefined) {
-    const stored = entry.values.subarray(entry.valueStart, entry.valueEnd);
-    return { type: 'set', record: readRecord(key, stored), cursor };
+    return { type: 'set', record: readRecordAt(key, entry.values, entry.valueStart, entry.valueEnd), cursor };
   }
   const { version, expiresAt } = entry.removed ?? NO_RECORD;
   return { type: 'removed', key, version, reason: removalReason(expiresAt, entry.marker), cursor };

@@ -67,9 +67,10 @@ const RETRY_MAX_MS = 1000;
  *
  * - Removals: the stream is opened without etcd's `prev_kv`, for which etcd 3.4 reads every
  *   change's previous value on its own (a replay of 20 000 writes: 3 s of etcd CPU instead of
- *   0.03 s). The versions of removals are read instead, one linearizable transaction of ranges
- *   at the revision before per response that has removals; the changes after a removal wait in
- *   order until it is read. A removal whose previous revision etcd compacted meanwhile ends
+ *   0.03 s). A removal of one of the {@link KNOWN_KEYS} keys the feed saw put most recently
+ *   reports that record; the others are read at the revision before, in linearizable
+ *   transactions of ranges (see `EtcdKv.valuesAt`), once per response that has them; the
+ *   changes after a removal wait in order until it is read. A removal whose previous revision etcd compacted meanwhile ends
  *   the feed with `COMPACTED` once the consumer reaches it (etcd no longer holds what it
  *   removed); a read that fails otherwise (each has `timeoutMs`; the client moves to another
  *   member) ends it with its typed error there (a watch from its last cursor resumes there).

@@ -4,7 +4,7 @@ import type { RegistryRecord, RestoreResult, SetEntry } from '../registry.js';
 import { isNewer } from '../validation.js';
 import { encodeRecord, int64Words, isLeaseGone } from './calls.js';
 import { type Fence, fenceGuards, fenceHolds } from './fence.js';
-import type { EtcdKv, Seen } from './kv.js';
+import type { EtcdKv, Known } from './kv.js';
 import { type GrantedLease, NO_LEASE } from './leases.js';
 import { REQUEST_SLACK_BYTES, recordRequestBytes } from './options.js';
 
@@ -13,10 +13,10 @@ function putBytes(kv: EtcdKv, key: string, value: Uint8Array): number {
   return recordRequestBytes(kv.options.keyPrefix, Buffer.byteLength(key), value.byteLength);
 }
 
-/** One write a transaction makes: the record, and the `Seen` it was computed from. */
+/** One write a transaction makes: the record, and what it was computed from. */
 export interface PlannedWrite {
   readonly record: RegistryRecord;
-  readonly basis: Seen;
+  readonly basis: Known;
 }
 
 // a write whose guarded transaction keeps losing to other writers gives up with TIMEOUT
@@ -229,7 +229,7 @@ export async function commit(
     }
     if (response.succeeded) {
       const revision = response.header.revision;
-      for (const { record } of plan) kv.seen.set(record.key, { modRevision: revision, record });
+      for (const { record } of plan) kv.remember(record.key, revision, record);
       return true;
     }
     if (!learn) return false;

@@ -3,6 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { EtcdRegistry } from '../../../src/registry/etcd/index.js';
 import { isRegistryError, type RemovalReason } from '../../../src/registry/index.js';
 import { type EtcdClusterHandle, startEtcdServer } from '../../../src/testing/index.js';
+import { heapInUse, kib } from '../../helpers/heap.js';
 
 // etcd refuses requests over --max-request-bytes (1.5 MiB by default) and the gRPC client, by
 // default, replies over 4 MiB: each case below crosses one of the two
@@ -102,6 +103,35 @@ describe('EtcdRegistry within etcd request and reply sizes', () => {
         keys.map((key) => [key, 1, 'clear']),
       );
       assert.equal(await registry.size(), 0);
+    } finally {
+      await registry.close();
+    }
+  });
+});
+
+describe('EtcdRegistry memory', () => {
+  it('keeps no values of the records it read or wrote once the caller drops them (only their revisions and versions)', async () => {
+    const registry = open();
+    try {
+      // 1 MiB values written one by one, then read back one by one and in batches of 3
+      const pass = async (from: number, count: number): Promise<void> => {
+        for (let i = from; i < from + count; i++) await registry.set(`m${i}`, filled(1024 * 1024, i));
+        for (let i = from; i < from + count; i++) {
+          assert.equal((await registry.get(`m${i}`))?.value.byteLength, 1024 * 1024);
+        }
+        for (let i = from; i < from + count; i += 3) {
+          const batch = await registry.getMany([`m${i}`, `m${i + 1}`, `m${i + 2}`]);
+          assert.equal(batch.filter((r) => r?.value.byteLength === 1024 * 1024).length, 3);
+        }
+      };
+      // a first pass sizes what the client keeps whatever it holds (gRPC and HTTP/2 buffers)
+      await pass(0, 6);
+      const before = heapInUse();
+      await pass(6, 24);
+      const held = heapInUse() - before;
+      assert.ok(held < 4 * 1024 * 1024, `the registry holds ${kib(held)} more after 24 MiB more went through it`);
+      // what it remembers still guards the next write: version 2, no read first
+      assert.equal((await registry.set('m0', filled(8, 0))).version, 2);
     } finally {
       await registry.close();
     }
