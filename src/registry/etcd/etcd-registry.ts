@@ -181,7 +181,10 @@ export class EtcdRegistry extends Emitter<RegistryEvents> implements Registry<Ui
   async get(key: string, options?: OperationOptions): Promise<RegistryRecord | undefined> {
     this.#enter(options?.signal);
     checkKey(key, this.#options.maxKeyBytes);
-    return this.#kv.live(key, await this.#kv.read(key, options?.signal), options?.signal);
+    const seen = await this.#kv.read(key, options?.signal);
+    // only a record past its deadline needs the (asynchronous) removal
+    const record = this.#kv.liveRecord(seen.record);
+    return record !== undefined || seen.record === undefined ? record : this.#kv.live(key, seen, options?.signal);
   }
 
   async has(key: string, options?: OperationOptions): Promise<boolean> {

@@ -5,6 +5,7 @@ import {
   type ICompare,
   type IKeyValue,
   type IOptions,
+  type IRangeRequest,
   type IRangeResponse,
   type IRequestOp,
   type ITxnResponse,
@@ -149,15 +150,11 @@ export class EtcdKv {
     key: Buffer,
     o: { end?: Buffer; limit?: number; revision?: number; signal: AbortSignal | undefined },
   ): Promise<IRangeResponse> {
-    return this.call(o.signal, 'range', () =>
-      this.client.kv.range({
-        key,
-        ...(o.end === undefined ? {} : { range_end: o.end }),
-        ...(o.limit === undefined ? {} : { limit: o.limit }),
-        ...(o.revision === undefined ? {} : { revision: o.revision }),
-        serializable: this.options.consistency === 'serializable',
-      }),
-    );
+    const request: IRangeRequest = { key, serializable: this.options.consistency === 'serializable' };
+    if (o.end !== undefined) request.range_end = o.end;
+    if (o.limit !== undefined) request.limit = o.limit;
+    if (o.revision !== undefined) request.revision = o.revision;
+    return this.call(o.signal, 'range', () => this.client.kv.range(request));
   }
 
   txn(
