@@ -94,6 +94,29 @@ export interface Known {
   readonly record: RecordMeta | undefined;
 }
 
+/** A {@link Known} in one object: its own `record` (a cache entry is one allocation, not two). */
+class Remembered implements Known, RecordMeta {
+  readonly version: number;
+  readonly createdAt: number;
+  readonly updatedAt: number;
+  readonly expiresAt: number | undefined;
+
+  constructor(
+    readonly key: string,
+    readonly modRevision: string,
+    record: RecordMeta,
+  ) {
+    this.version = record.version;
+    this.createdAt = record.createdAt;
+    this.updatedAt = record.updatedAt;
+    this.expiresAt = record.expiresAt;
+  }
+
+  get record(): RecordMeta {
+    return this;
+  }
+}
+
 /** A key as just read from etcd: a {@link Known} whose record has its value. */
 export interface Seen extends Known {
   readonly record: RegistryRecord | undefined;
@@ -186,8 +209,7 @@ export class EtcdKv {
 
   /** Remembers that `key` holds `record` at etcd revision `modRevision` (without its value). */
   remember(key: string, modRevision: string, record: RecordMeta): void {
-    const { version, createdAt, updatedAt, expiresAt } = record;
-    this.seen.set(key, { modRevision, record: { key, version, createdAt, updatedAt, expiresAt } });
+    this.seen.set(key, new Remembered(key, modRevision, record));
   }
 
   /** Reads `key` from etcd and remembers what it found. */

@@ -83,7 +83,7 @@ async function writeChunk(
     const plan: PlannedWrite[] = [];
     for (const { key, value, ttlMs } of chunk) {
       const basis = kv.seenOf(key);
-      const live = kv.liveRecord(basis.record);
+      const live = kv.liveRecord(basis.record, now);
       const version = live?.version ?? 0;
       if (ifVersion !== undefined && ifVersion !== version) {
         // a conflict is decided on what etcd holds, not on a cached (or "absent") guess
