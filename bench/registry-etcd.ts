@@ -35,9 +35,9 @@ const CONCURRENCY = 32;
 // calls per round with CONCURRENCY in flight (~0.3 s), and rounds: short rounds, many of them,
 // so that each pair of rounds meets the same load of the machine's other jobs
 const SINGLE_OPS = 1000;
-const SHORT_ROUNDS = 21;
+const SHORT_ROUNDS = 31;
 // calls per round with one in flight: one round trip each, ~0.3–0.5 ms
-const SERIAL_OPS = 1000;
+const SERIAL_OPS = 500;
 const BATCH = 100;
 const BATCHES = 300;
 // batches per round of the getMany row in rounds (SHORT_ROUNDS of them)
@@ -46,7 +46,7 @@ const WATCHED = 20_000;
 // the watched history: per key, WRITES_PER_DELETE writes then a delete (a quarter removals)
 const WRITES_PER_DELETE = 3;
 // rounds of the rows taken a call (a batch) of each side in turn; each figure is the median of its rounds
-const ROUNDS = 7;
+const ROUNDS = 15;
 // a replay takes etcd a few hundred ms to prepare, and that time varies more than the clients do
 const WATCH_ROUNDS = 15;
 const TTL = 60_000;
