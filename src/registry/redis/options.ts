@@ -1,7 +1,8 @@
 import type { ConnectionOptions as TlsConnectionOptions } from 'node:tls';
 import type { Clock, Milliseconds } from '../../core/clock.js';
 import { RegistryError } from '../errors.js';
-import { checkOptionsObject, integerOption, rejectUnknownOptions, stringOption } from '../validation.js';
+import { checkOptionsObject, integerOption, MAX_TIMER_MS, rejectUnknownOptions, stringOption } from '../validation.js';
+import { BLOCK_MS } from './changefeed.js';
 
 /** Configuration of a {@link RedisRegistry}. Give exactly one of `url` and `cluster`. */
 export interface RedisRegistryOptions {
@@ -51,15 +52,17 @@ export interface RedisRegistryOptions {
   /**
    * Deadline of each operation (a batch, a scan page) in ms: past it the operation rejects
    * with `TIMEOUT` (the command may still run on the server). Combined with the caller's
-   * `signal`, whichever comes first.
+   * `signal`, whichever comes first. At most 2^31 − 1 − 1000 (~24.8 days): the change feed's
+   * `XREAD` waits 1 s plus this, and a timer's delay is at most 2^31 − 1 ms.
    * @default 5000
    */
   readonly timeoutMs?: Milliseconds;
-  /** Deadline of establishing a TCP (+TLS) connection, in ms. @default 5000 */
+  /** Deadline of establishing a TCP (+TLS) connection, in ms; at most 2^31 − 1. @default 5000 */
   readonly connectTimeoutMs?: Milliseconds;
   /**
    * Longest pause between reconnection attempts, in ms (backoff starts at 50 ms and doubles).
    * Operations while disconnected reject at once with `BACKEND_UNAVAILABLE` (no offline queue).
+   * From 50 to 2^31 − 1.
    * @default 2000
    */
   readonly reconnectMaxDelayMs?: Milliseconds;
@@ -226,10 +229,14 @@ export function resolveOptions(options: RedisRegistryOptions): ResolvedRedisRegi
     password,
     tls,
     keyPrefix,
-    timeoutMs: integerOption('timeoutMs', options.timeoutMs, d.timeoutMs),
-    connectTimeoutMs: integerOption('connectTimeoutMs', options.connectTimeoutMs, d.connectTimeoutMs),
+    // each becomes a timer's delay (see MAX_TIMER_MS)
+    timeoutMs: integerOption('timeoutMs', options.timeoutMs, d.timeoutMs, { max: MAX_TIMER_MS - BLOCK_MS }),
+    connectTimeoutMs: integerOption('connectTimeoutMs', options.connectTimeoutMs, d.connectTimeoutMs, {
+      max: MAX_TIMER_MS,
+    }),
     reconnectMaxDelayMs: integerOption('reconnectMaxDelayMs', options.reconnectMaxDelayMs, d.reconnectMaxDelayMs, {
       min: 50,
+      max: MAX_TIMER_MS,
     }),
     maxQueuedCommands: integerOption('maxQueuedCommands', options.maxQueuedCommands, d.maxQueuedCommands),
     expiryGraceMs: integerOption('expiryGraceMs', options.expiryGraceMs, d.expiryGraceMs, { min: 0 }),

@@ -3,7 +3,7 @@ import type { Timer } from '../../core/clock.js';
 import { RegistryError } from '../errors.js';
 import type { ShardedCore } from './core.js';
 import { handBack, migrate, type Move } from './migration.js';
-import type { MigrationResult, ShardSpec } from './options.js';
+import { MAX_RETRY_COOLDOWNS, type MigrationResult, type ShardSpec } from './options.js';
 import { Topology } from './topology.js';
 import { isShardFailure, type Shard } from './shard.js';
 
@@ -20,9 +20,6 @@ interface Retry {
   failures: number;
   timer: Timer | undefined;
 }
-
-/** The longest wait between two attempts of a failing hand-back, in cooldowns (`cooldownMs`). */
-const MAX_RETRY_COOLDOWNS = 8;
 
 /** A migration, with what to do once it is done (not when cancelled: then it waits for `rebalance()`). */
 interface PendingMigration extends Move {

@@ -6,6 +6,7 @@ import {
   booleanOption,
   checkOptionsObject,
   integerOption,
+  MAX_TIMER_MS,
   oneOfOption,
   option,
   rejectUnknownOptions,
@@ -36,7 +37,7 @@ export interface ShardedRegistryOptions {
   readonly replicas?: number;
   /**
    * Deadline of every call to one shard, in ms, combined with the caller's signal. A shard that
-   * misses it fails the call with `TIMEOUT` and opens its circuit at once.
+   * misses it fails the call with `TIMEOUT` and opens its circuit at once. At most 2^31 − 1.
    * @default 2000
    */
   readonly timeoutMs?: Milliseconds;
@@ -49,7 +50,8 @@ export interface ShardedRegistryOptions {
   /**
    * How long an open circuit waits before a half-open probe (a `has` on the shard), in ms; a
    * failed probe waits this long again. Also the first wait before a hand-back that left keys
-   * unsettled is retried; it doubles with each failure in a row, up to 8 × `cooldownMs`.
+   * unsettled is retried; it doubles with each failure in a row, up to 8 × `cooldownMs`. At most
+   * 268 435 455 (~3.1 days), so that 8 × it is a timer's delay (2^31 − 1 ms at most).
    * @default 5000
    */
   readonly cooldownMs?: Milliseconds;
@@ -228,6 +230,9 @@ export interface ShardedRegistryStats {
   readonly indexedBytes: number;
 }
 
+/** The longest wait between two attempts of a failing hand-back, in cooldowns (`cooldownMs`). */
+export const MAX_RETRY_COOLDOWNS = 8;
+
 /** Validates everything but the shard list; throws `INVALID_OPTION` naming the option. */
 export function resolveShardedOptions(options: ShardedRegistryOptions): ResolvedShardedOptions {
   checkOptionsObject('ShardedRegistry', options);
@@ -235,9 +240,12 @@ export function resolveShardedOptions(options: ShardedRegistryOptions): Resolved
   const d = DEFAULT_SHARDED_REGISTRY_OPTIONS;
   const resolved: ResolvedShardedOptions = {
     replicas: integerOption('replicas', options.replicas, d.replicas, { max: 16 }),
-    timeoutMs: integerOption('timeoutMs', options.timeoutMs, d.timeoutMs),
+    // timer delays (see MAX_TIMER_MS); a hand-back retry waits up to MAX_RETRY_COOLDOWNS cooldowns
+    timeoutMs: integerOption('timeoutMs', options.timeoutMs, d.timeoutMs, { max: MAX_TIMER_MS }),
     failureThreshold: integerOption('failureThreshold', options.failureThreshold, d.failureThreshold),
-    cooldownMs: integerOption('cooldownMs', options.cooldownMs, d.cooldownMs),
+    cooldownMs: integerOption('cooldownMs', options.cooldownMs, d.cooldownMs, {
+      max: Math.floor(MAX_TIMER_MS / MAX_RETRY_COOLDOWNS),
+    }),
     migrationRate: option(
       'migrationRate',
       options.migrationRate,

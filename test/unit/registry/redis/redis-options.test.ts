@@ -73,3 +73,27 @@ describe('Redis connection errors', () => {
     assert.match(toRegistryError(refusedPort).message, /^Redis is unavailable: connect ECONNREFUSED/);
   });
 });
+
+describe('RedisRegistry timer options', () => {
+  const url = 'redis://127.0.0.1:6379';
+
+  it('accepts each up to the longest delay a timer takes, and refuses one longer, naming the bound', () => {
+    // the change feed's XREAD waits BLOCK_MS (1 s) plus timeoutMs
+    assert.equal(resolveOptions({ url, timeoutMs: 2 ** 31 - 1 - 1000 }).timeoutMs, 2 ** 31 - 1 - 1000);
+    refused(
+      { url, timeoutMs: 2 ** 31 - 1000 },
+      /^timeoutMs must be an integer in \[1, 2147482647\] \(got 2147482648\)/,
+    );
+    assert.equal(resolveOptions({ url, connectTimeoutMs: 2 ** 31 - 1 }).connectTimeoutMs, 2 ** 31 - 1);
+    refused({ url, connectTimeoutMs: 2 ** 31 }, /^connectTimeoutMs must be an integer in \[1, 2147483647\]/);
+    assert.equal(resolveOptions({ url, reconnectMaxDelayMs: 2 ** 31 - 1 }).reconnectMaxDelayMs, 2 ** 31 - 1);
+    refused({ url, reconnectMaxDelayMs: 1e12 }, /^reconnectMaxDelayMs must be an integer in \[50, 2147483647\]/);
+  });
+
+  it('refuses a timer option that is not a positive integer', () => {
+    for (const bad of [0, -1, 2.5, Number.NaN, '5000']) {
+      refused({ url, timeoutMs: bad as number }, /^timeoutMs must be an integer/);
+      refused({ url, connectTimeoutMs: bad as number }, /^connectTimeoutMs must be an integer/);
+    }
+  });
+});

@@ -197,6 +197,24 @@ describe('ShardedRegistry', () => {
       f = fixture();
     });
 
+    it('takes timer options up to the longest delay a timer takes, and refuses longer ones naming the bound', async () => {
+      const shards = [{ name: 'a', registry: new MemoryRegistry() }];
+      const refused = (options: object, message: RegExp): void => {
+        assert.throws(
+          () => new ShardedRegistry({ shards, ...options }),
+          (e: unknown) => isCode('INVALID_OPTION')(e) && message.test((e as Error).message),
+        );
+      };
+      refused({ timeoutMs: 2 ** 31 }, /^timeoutMs must be an integer in \[1, 2147483647\] \(got 2147483648\)/);
+      // a hand-back retry waits up to 8 cooldowns
+      refused({ cooldownMs: 268_435_456 }, /^cooldownMs must be an integer in \[1, 268435455\]/);
+      const longest = new ShardedRegistry({ shards, timeoutMs: 2 ** 31 - 1, cooldownMs: 268_435_455 });
+      await longest.set('k', bytes('v'));
+      assert.equal((await longest.get('k'))?.version, 1);
+      await longest.close();
+      f = fixture();
+    });
+
     it('validates keys and values before calling any shard', async () => {
       f = fixture(['a'], { maxValueBytes: 4 });
       await assert.rejects(f.registry.set('', bytes('v')), isCode('INVALID_KEY'));
