@@ -4,7 +4,7 @@ import { isRecord, readRecord } from '../record-layout.js';
 import type { RegistryChange, WatchOptions } from '../registry.js';
 import { checkOpen } from '../validation.js';
 import type { DedicatedConnection, RedisArg } from './connection.js';
-import type { ResolvedChangefeed } from './options.js';
+import { BLOCK_MS, type ResolvedChangefeed } from './options.js';
 
 /** What a Redis watch needs from its registry. */
 export interface FeedContext {
@@ -26,8 +26,6 @@ export interface FeedContext {
 
 /** Entries one `XREAD` takes at most: the changes a watch holds ahead of its consumer. */
 export const READ_COUNT = 128;
-/** How long one `XREAD` waits for a change on the server, ms (then it is sent again). */
-export const BLOCK_MS = 1000;
 
 const ID = /^(0|[1-9][0-9]{0,19})-(0|[1-9][0-9]{0,19})$/;
 

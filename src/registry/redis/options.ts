@@ -2,7 +2,6 @@ import type { ConnectionOptions as TlsConnectionOptions } from 'node:tls';
 import type { Clock, Milliseconds } from '../../core/clock.js';
 import { RegistryError } from '../errors.js';
 import { checkOptionsObject, integerOption, MAX_TIMER_MS, rejectUnknownOptions, stringOption } from '../validation.js';
-import { BLOCK_MS } from './changefeed.js';
 
 /** Configuration of a {@link RedisRegistry}. Give exactly one of `url` and `cluster`. */
 export interface RedisRegistryOptions {
@@ -149,6 +148,9 @@ export interface RedisRegistryDeps {
   /** Receives errors thrown by event listeners. @default rethrown on a microtask */
   readonly onListenerError?: (error: unknown) => void;
 }
+
+/** How long one change-feed `XREAD` waits for a change on the server, ms (then it is sent again). */
+export const BLOCK_MS = 1000;
 
 /** Defaults of {@link RedisRegistryOptions}. */
 export const DEFAULT_REDIS_REGISTRY_OPTIONS = Object.freeze({
