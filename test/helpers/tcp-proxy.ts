@@ -20,13 +20,14 @@ export async function startTcpProxy(target: string): Promise<TcpProxy> {
   const schedule = (pair: { client: Socket; upstream: Socket; openedAt: number; timer?: NodeJS.Timeout }): void => {
     clearTimeout(pair.timer);
     if (cutMs === undefined) return;
-    pair.timer = setTimeout(
-      () => {
-        pair.client.destroy();
-        pair.upstream.destroy();
-      },
-      Math.max(0, pair.openedAt + cutMs - Date.now()),
-    );
+    const cut = (): void => {
+      pair.client.destroy();
+      pair.upstream.destroy();
+    };
+    const inMs = pair.openedAt + cutMs - Date.now();
+    // a connection already past its cut goes now, before the caller sends anything more on it
+    if (inMs <= 0) cut();
+    else pair.timer = setTimeout(cut, inMs);
   };
   const server: Server = createServer((client) => {
     accepted++;
