@@ -20,6 +20,12 @@ import type { RegistryRecord } from './registry.js';
  */
 export const HEADER_BYTES = 33;
 
+/** Offsets of the header's fields (see the table above). */
+export const VERSION_AT = 1;
+const CREATED_AT = 9;
+const UPDATED_AT = 17;
+export const EXPIRES_AT = 25;
+
 /** The layout version written in byte 0. */
 export const LAYOUT_VERSION = 1;
 
@@ -43,10 +49,10 @@ export function readHeader(key: string, stored: Buffer): RecordHeader {
     throw RegistryError.codec(`the stored value of "${key}" is not a Nautilus record (layout ${LAYOUT_VERSION})`, key);
   }
   return {
-    version: stored.readDoubleLE(1),
-    createdAt: stored.readDoubleLE(9),
-    updatedAt: stored.readDoubleLE(17),
-    expiresAt: stored.readDoubleLE(25),
+    version: stored.readDoubleLE(VERSION_AT),
+    createdAt: stored.readDoubleLE(CREATED_AT),
+    updatedAt: stored.readDoubleLE(UPDATED_AT),
+    expiresAt: stored.readDoubleLE(EXPIRES_AT),
   };
 }
 
@@ -63,14 +69,14 @@ export function readRecordAt(key: string, bytes: Buffer, start: number, end: num
   if (end - start < HEADER_BYTES || bytes[start] !== LAYOUT_VERSION) {
     throw RegistryError.codec(`the stored value of "${key}" is not a Nautilus record (layout ${LAYOUT_VERSION})`, key);
   }
-  const expiresAt = bytes.readDoubleLE(start + 25);
+  const expiresAt = bytes.readDoubleLE(start + EXPIRES_AT);
   return {
     key,
     value: bytes.subarray(start + HEADER_BYTES, end),
-    version: bytes.readDoubleLE(start + 1),
+    version: bytes.readDoubleLE(start + VERSION_AT),
     expiresAt: expiresAt === 0 ? undefined : expiresAt,
-    createdAt: bytes.readDoubleLE(start + 9),
-    updatedAt: bytes.readDoubleLE(start + 17),
+    createdAt: bytes.readDoubleLE(start + CREATED_AT),
+    updatedAt: bytes.readDoubleLE(start + UPDATED_AT),
   };
 }
 

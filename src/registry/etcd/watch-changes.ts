@@ -1,6 +1,6 @@
 import { RegistryError } from '../errors.js';
 import type { RemovalReason } from '../events.js';
-import { isRecord, readRecordAt } from '../record-layout.js';
+import { EXPIRES_AT, isRecord, readRecordAt, VERSION_AT } from '../record-layout.js';
 import type { RegistryChange } from '../registry.js';
 import type { Marker } from './kv.js';
 
@@ -33,9 +33,9 @@ const NO_RECORD: Removed = Object.freeze({ version: 0, expiresAt: 0 });
 
 /** The {@link Removed} of a record's stored bytes (of none, or of bytes not a record: version 0). */
 export function removedOf(stored: Buffer | undefined): Removed {
-  // the two fields only (see record-layout.ts): a replay remembers one per write
+  // the two fields only: a replay remembers one per write
   return stored !== undefined && isRecord(stored)
-    ? { version: stored.readDoubleLE(1), expiresAt: stored.readDoubleLE(25) }
+    ? { version: stored.readDoubleLE(VERSION_AT), expiresAt: stored.readDoubleLE(EXPIRES_AT) }
     : NO_RECORD;
 }
 

@@ -70,8 +70,8 @@ const RETRY_MAX_MS = 1000;
  *   0.03 s). A removal of one of the {@link KNOWN_KEYS} keys the feed saw put most recently
  *   reports that record; the others are read at the revision before, in linearizable
  *   transactions of ranges (see `EtcdKv.valuesAt`), once per response that has them; the
- *   changes after a removal wait in order until it is read. A removal whose previous revision etcd compacted meanwhile ends
- *   the feed with `COMPACTED` once the consumer reaches it (etcd no longer holds what it
+ *   changes after a removal wait in order until it is read. A removal whose previous revision
+ *   etcd compacted meanwhile ends the feed with `COMPACTED` once the consumer reaches it (etcd no longer holds what it
  *   removed); a read that fails otherwise (each has `timeoutMs`; the client moves to another
  *   member) ends it with its typed error there (a watch from its last cursor resumes there).
  * - Reasons: etcd does not say why a key went, nor when. A caller's `delete` or `clear` puts a
